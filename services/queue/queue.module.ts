@@ -1,0 +1,13 @@
+import { fileURLToPath } from "node:url";
+import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import type { ServiceModule } from "../runtime/service-module.js";
+import { QueueServiceImpl } from "./queue-service.js";
+
+/** queueModule mounts the QueueService: its schema, migrations and class. */
+export const queueModule: ServiceModule = {
+  name: "queue",
+  defaultPort: 8082,
+  schema: "queue",
+  migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
+  create: (deps) => [{ service: QueueService, impl: new QueueServiceImpl(deps) }],
+};

@@ -1,0 +1,49 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { SignJWT } from "jose";
+import { ROLES, type Role } from "./role-table.js";
+
+/** DEV_SUBJECTS are the subjects of the generated dev tokens (the doctor's is a providerId, the patient's a patientId). */
+export const DEV_SUBJECTS: Record<Role, string> = {
+  admin: "dev-admin",
+  receptionist: "dev-reception",
+  doctor: "dev-doctor",
+  patient: "dev-patient",
+  display: "dev-display",
+  service: "medschedule",
+};
+
+/** signToken signs an HS256 token for a subject and roles, valid for `ttlSeconds`. */
+export async function signToken(secret: string, subject: string, roles: Role[], opts: { ttlSeconds?: number; issuer?: string; audience?: string } = {}): Promise<string> {
+  let jwt = new SignJWT({ roles })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (opts.ttlSeconds ?? 30 * 86_400));
+  if (opts.issuer) jwt = jwt.setIssuer(opts.issuer);
+  if (opts.audience) jwt = jwt.setAudience(opts.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+/**
+ * ensureDevAuth is for `npm start` without a configured key: it keeps a random HS256 secret in
+ * DATA_DIR/dev-auth-secret (mode 0600, reused across restarts) and writes one token per role to
+ * DATA_DIR/dev-tokens.json.
+ */
+export async function ensureDevAuth(dataDir: string, opts: { issuer?: string; audience?: string } = {}): Promise<{ secret: string; tokens: Record<Role, string>; tokensFile: string }> {
+  await mkdir(dataDir, { recursive: true });
+  const secretFile = path.join(dataDir, "dev-auth-secret");
+  let secret: string;
+  try {
+    secret = (await readFile(secretFile, "utf8")).trim();
+  } catch {
+    secret = randomBytes(48).toString("base64url");
+    await writeFile(secretFile, secret + "\n", { mode: 0o600 });
+  }
+  const tokens = {} as Record<Role, string>;
+  for (const role of ROLES) tokens[role] = await signToken(secret, DEV_SUBJECTS[role], [role], opts);
+  const tokensFile = path.join(dataDir, "dev-tokens.json");
+  await writeFile(tokensFile, JSON.stringify(tokens, null, 2) + "\n", { mode: 0o600 });
+  return { secret, tokens, tokensFile };
+}

@@ -1,0 +1,55 @@
+import { readFileSync } from "node:fs";
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { UnauthenticatedError } from "../errors.js";
+import { ROLES, type Role } from "./role-table.js";
+
+/** VerifiedToken is what the interceptor needs from a valid token. */
+export interface VerifiedToken {
+  /** subject is `sub`. */
+  subject: string;
+  /** roles is the known roles of the `roles` claim. */
+  roles: Role[];
+}
+
+/** TokenVerifier checks a bearer token and returns its subject and roles, or throws UnauthenticatedError. */
+export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
+
+/** createTokenVerifier builds a verifier from an HS256 secret, a local JWKS file or a JWKS URL. */
+export function createTokenVerifier(opts: {
+  hs256Secret?: string;
+  jwksFile?: string;
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+}): TokenVerifier {
+  let key: Uint8Array | JWTVerifyGetKey;
+  let algorithms: string[];
+  if (opts.hs256Secret) {
+    key = new TextEncoder().encode(opts.hs256Secret);
+    algorithms = ["HS256"];
+  } else if (opts.jwksFile) {
+    key = createLocalJWKSet(JSON.parse(readFileSync(opts.jwksFile, "utf8")) as Parameters<typeof createLocalJWKSet>[0]);
+    algorithms = ["RS256", "ES256", "PS256", "EdDSA"];
+  } else if (opts.jwksUrl) {
+    key = createRemoteJWKSet(new URL(opts.jwksUrl));
+    algorithms = ["RS256", "ES256", "PS256", "EdDSA"];
+  } else {
+    throw new Error("createTokenVerifier needs AUTH_HS256_SECRET, AUTH_JWKS_FILE or AUTH_JWKS_URL");
+  }
+  return async (token) => {
+    let payload: JWTPayload;
+    try {
+      const result = await jwtVerify(token, key as Uint8Array, { algorithms, issuer: opts.issuer, audience: opts.audience });
+      payload = result.payload;
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw new UnauthenticatedError("the token has expired; sign in again");
+      if (err instanceof errors.JWSSignatureVerificationFailed) throw new UnauthenticatedError("the token's signature is not valid");
+      if (err instanceof errors.JWTClaimValidationFailed) throw new UnauthenticatedError(`the token's "${err.claim}" claim is not accepted`);
+      throw new UnauthenticatedError("the token is not a valid JWT");
+    }
+    if (typeof payload.sub !== "string" || payload.sub === "") throw new UnauthenticatedError("the token has no subject (sub)");
+    const claimed = Array.isArray(payload.roles) ? payload.roles : [];
+    const roles = claimed.filter((r): r is Role => typeof r === "string" && (ROLES as readonly string[]).includes(r));
+    return { subject: payload.sub, roles };
+  };
+}

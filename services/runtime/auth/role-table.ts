@@ -1,0 +1,65 @@
+/** Role is one of the roles a token's `roles` claim may carry. */
+export type Role = "patient" | "receptionist" | "doctor" | "display" | "admin" | "service";
+
+/** ROLES lists every role, in DESIGN.md's column order. */
+export const ROLES: readonly Role[] = ["patient", "receptionist", "doctor", "display", "admin", "service"];
+
+/**
+ * Grant is how a role may call an RPC: "yes", or "own" — only for the caller's own records. With
+ * `ownerField`, the interceptor checks that request field equals the token's subject; without, the
+ * handler checks ownership of the record it loads.
+ */
+export type Grant = "yes" | { own: true; ownerField?: string };
+
+/** RpcRule is the row of the role table for one RPC. */
+export type RpcRule = Partial<Record<Role, Grant>>;
+
+const S = "medschedule.scheduling.v1.SchedulingService";
+const Q = "medschedule.queue.v1.QueueService";
+const L = "medschedule.lock.v1.LockService";
+const B = "medschedule.backup.v1.BackupService";
+
+const own = (ownerField?: string): Grant => ({ own: true, ownerField });
+
+function rows(service: string, methods: string[], rule: RpcRule): [string, RpcRule][] {
+  return methods.map((m) => [`${service}/${m}`, rule]);
+}
+
+/**
+ * ROLE_TABLE is DESIGN.md section 5's "who may call what", one row per RPC, keyed by
+ * "package.Service/Method". The auth interceptor enforces it for every call on both servers; an RPC
+ * missing here is denied to everyone.
+ */
+export const ROLE_TABLE: ReadonlyMap<string, RpcRule> = new Map<string, RpcRule>([
+  // provider/resource/slot reads
+  ...rows(S, ["GetProvider", "ListProviders", "ListResources", "GetAvailability", "ListAvailableSlots"], {
+    patient: "yes", receptionist: "yes", doctor: "yes", admin: "yes", service: "yes",
+  }),
+  ...rows(S, ["CreateProvider", "CreateResource"], { receptionist: "yes", admin: "yes", service: "yes" }),
+  ...rows(S, ["SetAvailability"], { receptionist: "yes", doctor: own("providerId"), admin: "yes", service: "yes" }),
+  ...rows(S, ["BookAppointment", "JoinWaitlist"], { patient: own("patientId"), receptionist: "yes", admin: "yes", service: "yes" }),
+  ...rows(S, ["CancelAppointment", "RescheduleAppointment", "AcceptOffer"], { patient: own(), receptionist: "yes", admin: "yes", service: "yes" }),
+  ...rows(S, ["GetAppointment", "WatchAppointments"], { patient: own(), receptionist: "yes", doctor: own(), admin: "yes", service: "yes" }),
+  ...rows(S, ["ListAppointments"], { patient: own("patientId"), receptionist: "yes", doctor: own("providerId"), admin: "yes", service: "yes" }),
+  ...rows(S, ["CheckInAppointment", "MarkNoShow"], { receptionist: "yes", doctor: own(), admin: "yes", service: "yes" }),
+  ...rows(Q, ["IssueTicket"], { patient: own("patientId"), receptionist: "yes", admin: "yes", service: "yes" }),
+  ...rows(Q, ["GetTicket"], { patient: own(), receptionist: "yes", doctor: "yes", admin: "yes", service: "yes" }),
+  ...rows(Q, ["ListTickets", "WatchQueue", "GetQueue", "ListQueues"], {
+    patient: "yes", receptionist: "yes", doctor: "yes", display: "yes", admin: "yes", service: "yes",
+  }),
+  ...rows(Q, ["CreateQueue", "OpenCounter", "CloseCounter", "CallNext", "RecallTicket", "SkipTicket", "TransferTicket", "CompleteTicket", "CancelTicket"], {
+    receptionist: "yes", doctor: "yes", admin: "yes", service: "yes",
+  }),
+  ...rows(L, ["Acquire", "Release", "Extend", "ListLocks"], { admin: "yes", service: "yes" }),
+  ...rows(L, ["ForceRelease"], { admin: "yes" }),
+  ...rows(L, ["AdvanceEpoch"], { service: "yes" }),
+  ...rows(B, ["GetBackup", "ListBackups", "StartBackup", "VerifyBackup", "PruneBackups"], { admin: "yes", service: "yes" }),
+  ...rows(B, ["RestoreBackup"], { admin: "yes" }),
+]);
+
+/** PUBLIC_SERVICES need no token: health and reflection. */
+export const PUBLIC_SERVICES: ReadonlySet<string> = new Set([
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+]);

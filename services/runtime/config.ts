@@ -1,0 +1,212 @@
+import path from "node:path";
+
+/** ConfigError is a bad environment variable; main prints its message as one line and exits 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Upstreams are the gRPC addresses ("host:port", several for replicas) of the services. */
+export interface Upstreams {
+  /** scheduling replicas. */
+  scheduling: string[];
+  /** queue replicas. */
+  queue: string[];
+  /** lock replicas. */
+  lock: string[];
+  /** backup replicas. */
+  backup: string[];
+}
+
+/** Config is the validated process configuration, read only from environment variables. */
+export interface Config {
+  /** port is the gRPC (service) or HTTP (gateway) port. */
+  port: number;
+  /** metricsPort serves /metrics; 0 disables it. */
+  metricsPort: number;
+  /** databaseUrl is the Postgres URL; unset means embedded PGlite in dataDir. */
+  databaseUrl?: string;
+  /** redisUrl is the lock Redis; unset means the Postgres lock backend. */
+  redisUrl?: string;
+  /** redisSentinels are host:port pairs of Sentinels (with redisSentinelName). */
+  redisSentinels: string[];
+  /** redisSentinelName is the Sentinel master name. */
+  redisSentinelName?: string;
+  /** dataDir holds PGlite's data and the dev tokens. */
+  dataDir: string;
+  /** backupDir is the filesystem backup store. */
+  backupDir: string;
+  /** logLevel is pino's level. */
+  logLevel: string;
+  /** authMode is "jwt" (default) or "off" (explicit, loudly logged). */
+  authMode: "jwt" | "off";
+  /** authHs256Secret verifies HS256 tokens. */
+  authHs256Secret?: string;
+  /** authJwksFile is a local JWKS for RS/ES tokens. */
+  authJwksFile?: string;
+  /** authJwksUrl is a remote JWKS. */
+  authJwksUrl?: string;
+  /** authIssuer is the required `iss`, when set. */
+  authIssuer?: string;
+  /** authAudience is the required `aud`, when set. */
+  authAudience?: string;
+  /** serviceToken is this service's own token for calls to other services. */
+  serviceToken?: string;
+  /** upstreams are the other services' addresses. */
+  upstreams: Upstreams;
+  /** corsOrigins are the browser origins allowed at the gateway. */
+  corsOrigins: string[];
+  /** lockStuckAfterMs flags a lock held longer as stuck. */
+  lockStuckAfterMs: number;
+  /** backupSchedulePostgres is a cron expression; empty disables the in-process schedule. */
+  backupSchedulePostgres: string;
+  /** backupScheduleRedis is a cron expression; empty disables the in-process schedule. */
+  backupScheduleRedis: string;
+  /** backupKeepPostgresMs is the Postgres backup retention window. */
+  backupKeepPostgresMs: number;
+  /** backupKeepRedisMs is the Redis backup retention window. */
+  backupKeepRedisMs: number;
+  /** tlsCertFile and tlsKeyFile enable TLS outside a mesh. */
+  tlsCertFile?: string;
+  /** tlsKeyFile is the TLS private key. */
+  tlsKeyFile?: string;
+  /** shutdownGraceMs bounds the drain on SIGTERM. */
+  shutdownGraceMs: number;
+  /** rateLimitPerMinute is the gateway's per-client request budget; 0 disables it. */
+  rateLimitPerMinute: number;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** parseDurationMs parses "500ms", "30s", "5m", "2h", "14d" (or a sum like "1h30m") into milliseconds. */
+export function parseDurationMs(value: string): number | undefined {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let matched = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(value)) !== null) {
+    total += Number(m[1]) * units[m[2]];
+    matched += m[0].length;
+  }
+  return matched === value.length && value.length > 0 ? Math.round(total) : undefined;
+}
+
+function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable)";
+  }
+}
+
+/**
+ * loadConfig reads and validates the environment. Every problem is collected; the ConfigError
+ * names them all in one line. `defaults.port` is the component's default port.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; metricsPort?: number }): Config {
+  const problems: string[] = [];
+  const str = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === "" ? undefined : v.trim();
+  };
+  const port = (name: string, fallback: number): number => {
+    const v = str(name);
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v) || Number(v) > 65535) {
+      problems.push(`${name} must be a port number 0-65535, got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return Number(v);
+  };
+  const duration = (name: string, fallback: number): number => {
+    const v = str(name);
+    if (v === undefined) return fallback;
+    const ms = parseDurationMs(v);
+    if (ms === undefined) {
+      problems.push(`${name} must be a duration like 30s, 5m or 14d, got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return ms;
+  };
+  const url = (name: string, protocols: string[]): string | undefined => {
+    const v = str(name);
+    if (v === undefined) return undefined;
+    try {
+      const u = new URL(v);
+      if (!protocols.includes(u.protocol)) {
+        problems.push(`${name} must start with ${protocols.map((p) => `${p}//`).join(" or ")}, got ${JSON.stringify(redactUrl(v))}`);
+      } else if (!u.hostname) {
+        problems.push(`${name} has no host: ${JSON.stringify(redactUrl(v))}`);
+      }
+    } catch {
+      problems.push(`${name} is not a URL (expected e.g. ${protocols[0]}//user:password@host:port/...)`);
+    }
+    return v;
+  };
+  const list = (name: string): string[] => (str(name) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const addresses = (name: string): string[] => {
+    const values = list(name);
+    for (const a of values) {
+      if (!/^[A-Za-z0-9.[\]:_-]+:\d{1,5}$/.test(a)) problems.push(`${name} must be host:port[,host:port...], got ${JSON.stringify(a)}`);
+    }
+    return values;
+  };
+
+  const logLevel = str("LOG_LEVEL") ?? "info";
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+  const authMode = str("AUTH_MODE") ?? "jwt";
+  if (authMode !== "jwt" && authMode !== "off") problems.push(`AUTH_MODE must be "jwt" or "off", got ${JSON.stringify(authMode)}`);
+  const secret = str("AUTH_HS256_SECRET");
+  if (secret !== undefined && secret.length < 32) problems.push("AUTH_HS256_SECRET must be at least 32 characters");
+  const dataDir = path.resolve(str("DATA_DIR") ?? "./data");
+  const sentinels = addresses("REDIS_SENTINELS");
+  const sentinelName = str("REDIS_SENTINEL_NAME");
+  if (sentinels.length > 0 && !sentinelName) problems.push("REDIS_SENTINELS needs REDIS_SENTINEL_NAME (the master name)");
+  const tlsCertFile = str("TLS_CERT_FILE");
+  const tlsKeyFile = str("TLS_KEY_FILE");
+  if (Boolean(tlsCertFile) !== Boolean(tlsKeyFile)) problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+  const rate = str("RATE_LIMIT_PER_MINUTE");
+  if (rate !== undefined && !/^\d+$/.test(rate)) problems.push(`RATE_LIMIT_PER_MINUTE must be a whole number, got ${JSON.stringify(rate)}`);
+
+  const config: Config = {
+    port: port("PORT", defaults.port),
+    metricsPort: port("METRICS_PORT", defaults.metricsPort ?? 9464),
+    databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"]),
+    redisUrl: url("REDIS_URL", ["redis:", "rediss:"]),
+    redisSentinels: sentinels,
+    redisSentinelName: sentinelName,
+    dataDir,
+    backupDir: path.resolve(str("BACKUP_DIR") ?? path.join(dataDir, "backups")),
+    logLevel,
+    authMode: authMode as "jwt" | "off",
+    authHs256Secret: secret,
+    authJwksFile: str("AUTH_JWKS_FILE"),
+    authJwksUrl: url("AUTH_JWKS_URL", ["https:", "http:"]),
+    authIssuer: str("AUTH_ISSUER"),
+    authAudience: str("AUTH_AUDIENCE"),
+    serviceToken: str("SERVICE_TOKEN"),
+    upstreams: {
+      scheduling: addresses("SCHEDULING_ADDR"),
+      queue: addresses("QUEUE_ADDR"),
+      lock: addresses("LOCK_ADDR"),
+      backup: addresses("BACKUP_ADDR"),
+    },
+    corsOrigins: list("CORS_ORIGINS"),
+    lockStuckAfterMs: duration("LOCK_STUCK_AFTER", 30_000),
+    backupSchedulePostgres: str("BACKUP_SCHEDULE_POSTGRES") ?? "",
+    backupScheduleRedis: str("BACKUP_SCHEDULE_REDIS") ?? "",
+    backupKeepPostgresMs: duration("BACKUP_KEEP_POSTGRES", 14 * 86_400_000),
+    backupKeepRedisMs: duration("BACKUP_KEEP_REDIS", 7 * 86_400_000),
+    tlsCertFile,
+    tlsKeyFile,
+    shutdownGraceMs: duration("SHUTDOWN_GRACE", 10_000),
+    rateLimitPerMinute: rate !== undefined && /^\d+$/.test(rate) ? Number(rate) : 600,
+  };
+  if (problems.length > 0) throw new ConfigError(problems.join("; "));
+  return config;
+}

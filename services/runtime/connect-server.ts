@@ -1,0 +1,232 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import { readFileSync } from "node:fs";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
+import { drainSignalKey } from "./interceptors.js";
+import type { DescService } from "@bufbuild/protobuf";
+import type { ServiceRegistration } from "./grpc-server.js";
+import { PEER_HEADER } from "./grpc-server.js";
+import type { Logger } from "./logger.js";
+
+/** HttpRoute answers plain HTTP requests (metrics, the web app); it returns false to pass. */
+export type HttpRoute = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => boolean;
+
+/** ConnectServerOptions configures serveConnect. */
+export interface ConnectServerOptions {
+  /** port to listen on; 0 picks a free one. */
+  port: number;
+  /** host to bind, default all interfaces. */
+  host?: string;
+  /** services to serve. */
+  services: ServiceRegistration[];
+  /** routes tried, in order, for requests that are not RPCs (e.g. /metrics, the web app). */
+  httpRoutes?: HttpRoute[];
+  /** logger for lifecycle lines. */
+  logger?: Logger;
+  /** maxMessageBytes bounds request and response sizes (default 4 MiB). */
+  maxMessageBytes?: number;
+  /** tls enables HTTPS; ALPN then picks HTTP/2 or HTTP/1.1. */
+  tls?: { certFile: string; keyFile: string };
+  /** cors, when set, answers CORS for these origins ("*" for any). */
+  corsOrigins?: string[];
+}
+
+/** ConnectServerHandle is a running connect-node server. */
+export interface ConnectServerHandle {
+  /** port actually bound. */
+  port: number;
+  /** inFlight is the number of requests being handled now. */
+  inFlight(): number;
+  /** close stops accepting, lets in-flight requests finish for up to graceMs, then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** HTTP2_PREFACE is what an HTTP/2 client with prior knowledge sends first. */
+export const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * sniffProtocol hands each accepted socket to the HTTP/2 server when it starts with the HTTP/2
+ * connection preface, else to the HTTP/1.1 server (Node's plaintext http2 server ignores allowHTTP1).
+ */
+export function sniffProtocol(socket: net.Socket, h1: http.Server, h2: http2.Http2Server): void {
+  let seen = Buffer.alloc(0);
+  const dispatch = (server: net.Server) => {
+    socket.removeListener("data", onData);
+    socket.removeListener("error", onError);
+    socket.pause();
+    socket.unshift(seen);
+    server.emit("connection", socket);
+    process.nextTick(() => socket.resume());
+  };
+  const onData = (chunk: Buffer) => {
+    seen = Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, HTTP2_PREFACE.length);
+    if (!seen.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n))) dispatch(h1);
+    else if (seen.length >= HTTP2_PREFACE.length) dispatch(h2);
+  };
+  const onError = () => socket.destroy();
+  socket.on("error", onError);
+  socket.on("data", onData);
+}
+
+/**
+ * grpcMessageEncode percent-encodes a grpc-message the way the gRPC spec says: only bytes outside
+ * printable ASCII, and '%'. connect-node encodes with encodeURIComponent, which grpc-js clients do not
+ * fully decode ("%2F" stays), so the server rewrites it to the minimal form every client decodes.
+ */
+export function grpcMessageEncode(message: string): string {
+  let out = "";
+  for (const byte of Buffer.from(message, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+function normalizeGrpcMessage(headers: unknown): void {
+  if (!headers || typeof headers !== "object") return;
+  const h = headers as Record<string, unknown>;
+  const v = h["grpc-message"];
+  if (typeof v !== "string") return;
+  try {
+    h["grpc-message"] = grpcMessageEncode(decodeURIComponent(v));
+  } catch {
+    // Not percent-encoded by connect-node after all: leave it.
+  }
+}
+
+/** patchGrpcMessage makes the response's grpc-message header and trailer use the spec's encoding. */
+function patchGrpcMessage(res: http.ServerResponse | http2.Http2ServerResponse): void {
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => unknown;
+  (res as { writeHead: unknown }).writeHead = (...args: unknown[]) => {
+    normalizeGrpcMessage(args[args.length - 1]);
+    return writeHead(...args);
+  };
+  const addTrailers = res.addTrailers.bind(res) as (headers: unknown) => void;
+  (res as { addTrailers: unknown }).addTrailers = (headers: unknown) => {
+    normalizeGrpcMessage(headers);
+    addTrailers(headers);
+  };
+}
+
+function corsHeaders(origin: string | undefined, allowed: string[] | undefined): Record<string, string> | undefined {
+  if (!origin || !allowed || allowed.length === 0) return undefined;
+  if (!allowed.includes("*") && !allowed.includes(origin)) return undefined;
+  return {
+    "access-control-allow-origin": origin,
+    vary: "Origin",
+    "access-control-allow-methods": "GET, POST, OPTIONS",
+    "access-control-allow-headers":
+      "authorization, content-type, connect-protocol-version, connect-timeout-ms, grpc-timeout, x-grpc-web, x-user-agent, x-request-id, traceparent",
+    "access-control-expose-headers": "grpc-status, grpc-message, grpc-status-details-bin, x-request-id, connect-content-encoding",
+    "access-control-max-age": "7200",
+  };
+}
+
+/**
+ * serveConnect serves the given ServiceImpl classes with @connectrpc/connect-node, speaking Connect,
+ * gRPC-web and gRPC on one port that takes both HTTP/1.1 (browsers, curl) and cleartext HTTP/2 with
+ * prior knowledge (grpcurl, buf curl). Non-RPC paths go to `httpRoutes`.
+ */
+export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectServerHandle> {
+  const maxBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024;
+  const shutdown = new AbortController();
+  const drain = new AbortController();
+  const rpc = connectNodeAdapter({
+    contextValues: () => createContextValues().set(drainSignalKey, drain.signal),
+    routes(router) {
+      for (const reg of opts.services) router.service(reg.service, reg.impl as Partial<ServiceImpl<DescService>>);
+    },
+    readMaxBytes: maxBytes,
+    writeMaxBytes: maxBytes,
+    shutdownSignal: shutdown.signal,
+    fallback(req, res) {
+      for (const route of opts.httpRoutes ?? []) if (route(req, res as http.ServerResponse)) return;
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+      res.end("not found\n");
+    },
+  });
+  let active = 0;
+  const idle = new Set<() => void>();
+  const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    active++;
+    res.once("close", () => {
+      active--;
+      if (active === 0) for (const f of idle) f();
+    });
+    // The peer address is set by us, never taken from the client.
+    req.headers[PEER_HEADER] = req.socket?.remoteAddress ?? "";
+    const cors = corsHeaders(req.headers.origin, opts.corsOrigins);
+    if (cors) for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
+    if (req.method === "OPTIONS" && cors) {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (req.headers["content-type"]?.startsWith("application/grpc") && !req.headers["content-type"].startsWith("application/grpc-web")) {
+      patchGrpcMessage(res);
+    }
+    rpc(req as http.IncomingMessage, res as http.ServerResponse);
+  };
+
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  let listener: net.Server;
+  let h1: http.Server | undefined;
+  if (opts.tls) {
+    const secure = http2.createSecureServer(
+      { allowHTTP1: true, cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) },
+      handler,
+    );
+    secure.on("session", (s) => {
+      sessions.add(s);
+      s.once("close", () => sessions.delete(s));
+    });
+    listener = secure;
+  } else {
+    h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+    const h2 = http2.createServer({}, handler);
+    h2.on("session", (s) => {
+      sessions.add(s);
+      s.once("close", () => sessions.delete(s));
+    });
+    const plainH1 = h1;
+    listener = net.createServer((socket) => sniffProtocol(socket, plainH1, h2));
+  }
+  listener.on("connection", (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (listener.address() as net.AddressInfo).port;
+  return {
+    port,
+    inFlight: () => active,
+    close: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        drain.abort();
+        listener.close();
+        for (const s of sessions) s.close();
+        h1?.closeIdleConnections();
+        const finish = () => {
+          clearTimeout(timer);
+          idle.clear();
+          shutdown.abort();
+          for (const s of sockets) s.destroy();
+          resolve();
+        };
+        const timer = setTimeout(finish, graceMs);
+        timer.unref();
+        if (active === 0) finish();
+        else
+          idle.add(() => {
+            h1?.closeIdleConnections();
+            finish();
+          });
+      }),
+  };
+}

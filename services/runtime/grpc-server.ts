@@ -1,0 +1,280 @@
+import { once } from "node:events";
+import * as grpc from "@grpc/grpc-js";
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, createHandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { toConnectError } from "./errors.js";
+import { drainSignalKey } from "./interceptors.js";
+import type { Logger } from "./logger.js";
+
+/** ServiceRegistration pairs a service descriptor with its implementation. */
+export interface ServiceRegistration {
+  /** service is the generated descriptor, e.g. LockService. */
+  service: DescService;
+  /** impl implements it (usually already wrapped with interceptors). */
+  impl: Partial<ServiceImpl<DescService>>;
+}
+
+/** PEER_HEADER is the header under which the adapters pass the peer address to handlers. */
+export const PEER_HEADER = "x-medschedule-peer";
+
+const INVALID = Symbol("invalid-message");
+interface InvalidMessage {
+  [INVALID]: Error;
+}
+
+/** metadataToHeaders turns grpc-js metadata into fetch Headers (binary values as unpadded base64). */
+export function metadataToHeaders(md: grpc.Metadata): Headers {
+  const headers = new Headers();
+  for (const [key, values] of Object.entries(md.getMap())) {
+    if (key.startsWith(":")) continue;
+    const all = md.get(key);
+    for (const v of all.length > 0 ? all : [values]) {
+      headers.append(key, typeof v === "string" ? v : Buffer.from(v).toString("base64").replace(/=+$/, ""));
+    }
+  }
+  return headers;
+}
+
+/** headersToMetadata turns fetch Headers into grpc-js metadata (keys ending in -bin decoded from base64). */
+export function headersToMetadata(headers: Headers, skip: (key: string) => boolean = () => false): grpc.Metadata {
+  const md = new grpc.Metadata();
+  headers.forEach((value, key) => {
+    if (skip(key)) return;
+    if (key.endsWith("-bin")) {
+      for (const part of value.split(",")) md.add(key, Buffer.from(part.trim(), "base64"));
+    } else {
+      md.add(key, value);
+    }
+  });
+  return md;
+}
+
+const reservedTrailer = (key: string) => key === "grpc-status" || key === "grpc-message" || key === "content-type";
+
+/** toGrpcStatus maps a ConnectError to the grpc-js status object, with google.rpc.Status details. */
+export function toGrpcStatus(err: ConnectError): Partial<grpc.StatusObject> {
+  const trailer = setTrailerStatus(new Headers(), err);
+  return { code: err.code as number, details: err.rawMessage, metadata: headersToMetadata(trailer, reservedTrailer) };
+}
+
+function serializer(desc: DescMessage) {
+  return (value: unknown): Buffer => Buffer.from(toBinary(desc, create(desc, value as never)));
+}
+
+function deserializer(desc: DescMessage) {
+  return (bytes: Buffer): unknown => {
+    try {
+      return fromBinary(desc, bytes);
+    } catch (err) {
+      return { [INVALID]: err as Error } satisfies InvalidMessage;
+    }
+  };
+}
+
+function checkMessage(method: DescMethod, msg: unknown): unknown {
+  if (msg && typeof msg === "object" && INVALID in msg) {
+    const cause = (msg as InvalidMessage)[INVALID];
+    throw new ConnectError(`cannot decode ${method.input.typeName}: ${cause.message}`, Code.InvalidArgument, undefined, undefined, cause);
+  }
+  return msg;
+}
+
+type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
+
+function contextFor(service: DescService, method: DescMethod, call: AnyCall, shutdownSignal: AbortSignal, drainSignal?: AbortSignal) {
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const timeoutMs = Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - Date.now()) : undefined;
+  const cancelled = new AbortController();
+  (call as unknown as NodeJS.EventEmitter).once("cancelled", () => cancelled.abort(new ConnectError("the client cancelled the call", Code.Canceled)));
+  const requestHeader = metadataToHeaders(call.metadata);
+  requestHeader.set(PEER_HEADER, call.getPeer());
+  return createHandlerContext({
+    service,
+    method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: call.getPath(),
+    timeoutMs,
+    shutdownSignal,
+    requestSignal: cancelled.signal,
+    requestHeader,
+    contextValues: createContextValues().set(drainSignalKey, drainSignal),
+  });
+}
+
+/**
+ * createGrpcHandlers builds the grpc-js service definition and handlers for one service: protobuf-es
+ * toBinary/fromBinary as serializers, the HandlerContext with deadline and cancellation as an
+ * AbortSignal, response headers and trailers, and errors as gRPC status with details.
+ */
+export function createGrpcHandlers(
+  reg: ServiceRegistration,
+  shutdownSignal: AbortSignal,
+  drainSignal?: AbortSignal,
+): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
+  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  const handlers: grpc.UntypedServiceImplementation = {};
+  const impl = reg.impl as Record<string, ((req: unknown, ctx: unknown) => unknown) | undefined>;
+  for (const method of reg.service.methods) {
+    const requestStream = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
+    const responseStream = method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming";
+    definition[method.name] = {
+      path: `/${reg.service.typeName}/${method.name}`,
+      requestStream,
+      responseStream,
+      originalName: method.localName,
+      requestSerialize: serializer(method.input),
+      requestDeserialize: deserializer(method.input),
+      responseSerialize: serializer(method.output),
+      responseDeserialize: deserializer(method.output),
+    };
+    const fn = impl[method.localName];
+    const unimplemented = () =>
+      new ConnectError(`${reg.service.typeName}.${method.name} is not implemented`, Code.Unimplemented);
+
+    if (!responseStream && !requestStream) {
+      handlers[method.name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const ctx = contextFor(reg.service, method, call, shutdownSignal, drainSignal);
+        (async () => {
+          if (!fn) throw unimplemented();
+          return await fn.call(reg.impl, checkMessage(method, call.request), ctx);
+        })().then(
+          (res) => {
+            if ([...ctx.responseHeader.keys()].length > 0) call.sendMetadata(headersToMetadata(ctx.responseHeader));
+            callback(null, res, headersToMetadata(ctx.responseTrailer, reservedTrailer));
+            ctx.abort();
+          },
+          (err: unknown) => {
+            const ce = toConnectError(err, ctx.signal);
+            if ([...ctx.responseHeader.keys()].length > 0) call.sendMetadata(headersToMetadata(ctx.responseHeader));
+            callback(toGrpcStatus(ce));
+            ctx.abort();
+          },
+        );
+      }) as grpc.handleUnaryCall<unknown, unknown>;
+      continue;
+    }
+    if (method.methodKind === "client_streaming") {
+      // No RPC of ours is client-streaming; answer clearly if one is added without support here.
+      handlers[method.name] = ((_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
+        callback(toGrpcStatus(unimplemented()));
+      }) as grpc.handleClientStreamingCall<unknown, unknown>;
+      continue;
+    }
+    handlers[method.name] = ((call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => {
+      const ctx = contextFor(reg.service, method, call, shutdownSignal, drainSignal);
+      let headersSent = false;
+      const sendHeaders = () => {
+        if (headersSent) return;
+        headersSent = true;
+        if ([...ctx.responseHeader.keys()].length > 0) call.sendMetadata(headersToMetadata(ctx.responseHeader));
+      };
+      (async () => {
+        if (!fn) throw unimplemented();
+        let input: unknown;
+        if (requestStream) {
+          const duplex = call as grpc.ServerDuplexStream<unknown, unknown>;
+          input = (async function* () {
+            // Not `for await (... of duplex)`: that destroys the Duplex when reading ends, which
+            // would also kill the writable side before the handler has answered.
+            for await (const msg of duplex.iterator({ destroyOnReturn: false })) yield checkMessage(method, msg);
+          })();
+        } else {
+          input = checkMessage(method, (call as grpc.ServerWritableStream<unknown, unknown>).request);
+        }
+        const out = fn.call(reg.impl, input, ctx) as AsyncIterable<unknown>;
+        for await (const msg of out) {
+          if (call.cancelled) break;
+          sendHeaders();
+          if (!call.write(msg)) {
+            // Back-pressure: wait for the transport to drain, or for the call to go away.
+            await Promise.race([once(call, "drain"), once(ctx.signal, "abort")]);
+          }
+        }
+      })().then(
+        () => {
+          if (!call.cancelled) {
+            sendHeaders();
+            call.end(headersToMetadata(ctx.responseTrailer, reservedTrailer));
+          }
+          ctx.abort();
+        },
+        (err: unknown) => {
+          if (!call.cancelled) {
+            sendHeaders();
+            call.emit("error", toGrpcStatus(toConnectError(err, ctx.signal)));
+          }
+          ctx.abort();
+        },
+      );
+    }) as grpc.handleServerStreamingCall<unknown, unknown>;
+  }
+  return { definition: definition as grpc.ServiceDefinition, handlers };
+}
+
+/** GrpcServerOptions configures serveGrpc. */
+export interface GrpcServerOptions {
+  /** port to listen on; 0 picks a free one. */
+  port: number;
+  /** host to bind, default "0.0.0.0". */
+  host?: string;
+  /** services to serve (domain services wrapped with interceptors, health, reflection). */
+  services: ServiceRegistration[];
+  /** logger for lifecycle lines. */
+  logger?: Logger;
+  /** maxMessageBytes bounds request and response sizes (default 4 MiB). */
+  maxMessageBytes?: number;
+}
+
+/** GrpcServerHandle is a running grpc-js server. */
+export interface GrpcServerHandle {
+  /** port actually bound. */
+  port: number;
+  /** server is the grpc-js server. */
+  server: grpc.Server;
+  /** close stops accepting calls, lets in-flight calls finish for up to graceMs, then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** serveGrpc serves the given ServiceImpl classes over gRPC (h2c) with @grpc/grpc-js. */
+export async function serveGrpc(opts: GrpcServerOptions): Promise<GrpcServerHandle> {
+  const maxBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024;
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": maxBytes,
+    "grpc.max_send_message_length": maxBytes,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  const shutdown = new AbortController();
+  const drain = new AbortController();
+  for (const reg of opts.services) {
+    const { definition, handlers } = createGrpcHandlers(reg, shutdown.signal, drain.signal);
+    server.addService(definition, handlers);
+  }
+  const host = opts.host ?? "0.0.0.0";
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) reject(err);
+      else resolve(bound);
+    });
+  });
+  return {
+    port,
+    server,
+    close: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        drain.abort();
+        const timer = setTimeout(() => {
+          shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}

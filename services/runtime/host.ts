@@ -1,0 +1,155 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { createAuthInterceptor } from "./auth/auth-interceptor.js";
+import { ensureDevAuth } from "./auth/dev-tokens.js";
+import { createTokenVerifier } from "./auth/jwt.js";
+import { systemClock } from "./clock.js";
+import { ConfigError, loadConfig, type Config } from "./config.js";
+import { createDatabase, migrateToLatest, type Database } from "./db/index.js";
+import { loadDescriptorFiles } from "./descriptors.js";
+import { HealthServiceImpl, ServingStatus } from "./health.js";
+import { wrapService, type RpcInterceptor } from "./interceptors.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createLoggingInterceptor } from "./logging.js";
+import { createMetricsInterceptor, serveMetrics } from "./metrics.js";
+import { createReflectionServices, ServerReflectionV1, ServerReflectionV1Alpha } from "./reflection.js";
+import type { ServiceRegistration } from "./grpc-server.js";
+import type { MountedService, ServiceModule } from "./service-module.js";
+import { Health } from "../../gen/health/v1/health_pb.js";
+
+/** buildRegistrations wraps the mounted services with the interceptors and adds health and reflection. */
+export function buildRegistrations(mounted: MountedService[], interceptors: RpcInterceptor[], health: HealthServiceImpl): ServiceRegistration[] {
+  const names = mounted.map((m) => m.service.typeName);
+  const reflection = createReflectionServices(loadDescriptorFiles(), [
+    ...names,
+    Health.typeName,
+    ServerReflectionV1.typeName,
+    ServerReflectionV1Alpha.typeName,
+  ]);
+  const wrap = (service: DescService, impl: object): ServiceRegistration => ({
+    service,
+    impl: wrapService(service, impl, interceptors) as ServiceRegistration["impl"],
+  });
+  return [
+    ...mounted.map((m) => wrap(m.service, m.impl)),
+    wrap(Health, health),
+    wrap(ServerReflectionV1, reflection.v1),
+    wrap(ServerReflectionV1Alpha, reflection.v1alpha),
+  ];
+}
+
+/** exitOnStartupError prints a startup failure as one line (no stack for config or dependency errors) and exits. */
+export function exitOnStartupError(name: string, err: unknown, logger?: Logger): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`medschedule ${name}: configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+  const code = (err as { code?: unknown }).code;
+  if (code === "DATABASE_UNAVAILABLE" || code === "EADDRINUSE" || code === "EACCES") {
+    process.stderr.write(`medschedule ${name}: cannot start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  if (logger) logger.fatal({ err }, "startup failed");
+  else process.stderr.write(`medschedule ${name}: startup failed: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+}
+
+/** Runtime is what a process has built before it starts serving. */
+export interface Runtime {
+  /** config is the validated environment. */
+  config: Config;
+  /** logger is the process logger. */
+  logger: Logger;
+  /** database is the open database. */
+  database: Database;
+  /** health is the health service of this process. */
+  health: HealthServiceImpl;
+  /** interceptors run around every RPC: logging, metrics, auth. */
+  interceptors: RpcInterceptor[];
+  /** registrations are the services to serve. */
+  registrations: ServiceRegistration[];
+  /** devTokens are the generated role tokens (only when dev auth was set up). */
+  devTokens?: { tokens: Record<string, string>; tokensFile: string };
+}
+
+/**
+ * createRuntime loads the config, opens the database, runs every module's migrations, sets up auth
+ * (generating dev tokens when `devAuth` and no key is configured) and builds the services.
+ */
+export async function createRuntime(opts: {
+  name: string;
+  modules: ServiceModule[];
+  defaultPort: number;
+  devAuth?: boolean;
+  env?: NodeJS.ProcessEnv;
+}): Promise<Runtime> {
+  const config = loadConfig(opts.env ?? process.env, { port: opts.defaultPort });
+  const logger = createLogger({ level: config.logLevel, name: opts.name });
+  let devTokens: Runtime["devTokens"];
+  let interceptorAuth: RpcInterceptor;
+  if (config.authMode === "off") {
+    logger.warn("AUTH_MODE=off: EVERY CALLER IS TREATED AS AN ADMIN. Never use this outside a sandbox.");
+    interceptorAuth = createAuthInterceptor({ mode: "off" });
+  } else {
+    let secret = config.authHs256Secret;
+    if (!secret && !config.authJwksFile && !config.authJwksUrl) {
+      if (!opts.devAuth) {
+        throw new ConfigError("no token key: set AUTH_HS256_SECRET, AUTH_JWKS_FILE or AUTH_JWKS_URL (or AUTH_MODE=off in a sandbox)");
+      }
+      const dev = await ensureDevAuth(config.dataDir, { issuer: config.authIssuer, audience: config.authAudience });
+      secret = dev.secret;
+      devTokens = { tokens: dev.tokens, tokensFile: dev.tokensFile };
+    }
+    const verifier = createTokenVerifier({
+      hs256Secret: secret,
+      jwksFile: config.authJwksFile,
+      jwksUrl: config.authJwksUrl,
+      issuer: config.authIssuer,
+      audience: config.authAudience,
+    });
+    interceptorAuth = createAuthInterceptor({ mode: "jwt", verifier, logger });
+  }
+  const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, applicationName: `medschedule-${opts.name}` });
+  logger.info({ database: database.url, kind: database.kind }, "database ready");
+  for (const m of opts.modules) await migrateToLatest(database.db, { schema: m.schema, migrationsFolder: m.migrationsFolder });
+  const deps = { db: database.db, clock: systemClock, logger, config };
+  const mounted = opts.modules.flatMap((m) => m.create(deps));
+  const health = new HealthServiceImpl(mounted.map((m) => m.service.typeName));
+  const interceptors = [createLoggingInterceptor(logger), createMetricsInterceptor(), interceptorAuth];
+  return { config, logger, database, health, interceptors, registrations: buildRegistrations(mounted, interceptors, health), devTokens };
+}
+
+/**
+ * onShutdownSignal runs the drain on the first SIGTERM or SIGINT: health NOT_SERVING, then `drain`
+ * (servers finish in-flight calls within the grace period), then exit 0. A second signal exits at once.
+ */
+export function onShutdownSignal(runtime: Pick<Runtime, "logger" | "health">, drain: () => Promise<void>, opts: { notServingDelayMs?: number } = {}): void {
+  let draining = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (draining) {
+      runtime.logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    draining = true;
+    runtime.logger.info({ signal }, "draining: health NOT_SERVING, finishing in-flight calls");
+    runtime.health.setAll(ServingStatus.NOT_SERVING);
+    // Give health watchers and load balancers a moment to see NOT_SERVING before listeners close.
+    new Promise((r) => setTimeout(r, opts.notServingDelayMs ?? 500)).then(drain).then(
+      () => {
+        runtime.logger.info("drained; bye");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        runtime.logger.error({ err }, "drain failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", handler);
+  process.on("SIGINT", handler);
+}
+
+/** startMetrics serves /metrics on METRICS_PORT unless it is 0. */
+export async function startMetrics(config: Config, logger: Logger): Promise<{ close(): Promise<void> } | undefined> {
+  if (config.metricsPort === 0) return undefined;
+  return serveMetrics(config.metricsPort, logger);
+}

@@ -1,0 +1,127 @@
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { toConnectError } from "./errors.js";
+
+/** RpcCall describes one call as the interceptors see it. */
+export interface RpcCall {
+  /** service is the called service's descriptor. */
+  readonly service: DescService;
+  /** method is the called method's descriptor. */
+  readonly method: DescMethod;
+  /** procedure is "/package.Service/Method". */
+  readonly procedure: string;
+  /** request is the request message (for client-streaming calls, undefined). */
+  readonly request: unknown;
+  /** ctx is the handler context, shared with the implementation. */
+  readonly ctx: HandlerContext;
+  /** startedAt is process.hrtime.bigint() at the start of the call. */
+  readonly startedAt: bigint;
+}
+
+/**
+ * RpcInterceptor runs around every call of a wrapped service, the same on the grpc-js and the
+ * connect-node server. `before` may throw to reject the call; `after` sees how it ended (for a
+ * stream: when the stream ended). Interceptors run `before` in array order and `after` in reverse.
+ */
+export interface RpcInterceptor {
+  /** before runs before the implementation. */
+  before?(call: RpcCall): void | Promise<void>;
+  /** after runs once the call ended, with the error it ended with, if any. */
+  after?(call: RpcCall, error: ConnectError | undefined): void;
+}
+
+/**
+ * drainSignalKey holds, in a call's context values, the server's drain signal: when the server starts
+ * draining, streaming calls end with UNAVAILABLE (clients reconnect elsewhere) while unary calls finish.
+ */
+export const drainSignalKey = createContextKey<AbortSignal | undefined>(undefined, { description: "server drain" });
+
+const DRAINED = Symbol("drained");
+
+/** untilDrained yields from `source` until it ends or `drain` aborts, then ends with UNAVAILABLE. */
+async function* untilDrained<T>(source: AsyncIterable<T>, drain: AbortSignal): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const drained = new Promise<typeof DRAINED>((resolve) => {
+    if (drain.aborted) resolve(DRAINED);
+    else drain.addEventListener("abort", () => resolve(DRAINED), { once: true });
+  });
+  for (;;) {
+    const r = await Promise.race([it.next(), drained]);
+    if (r === DRAINED) {
+      void it.return?.()?.catch(() => undefined);
+      throw new ConnectError("the server is shutting down; reconnect", Code.Unavailable);
+    }
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+type AnyFn = (req: unknown, ctx: HandlerContext) => unknown;
+
+function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
+  return x != null && typeof (x as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
+}
+
+/**
+ * wrapService returns an implementation of `service` that runs `interceptors` around every method of
+ * `impl` and maps whatever a method throws to a ConnectError (domain errors keep their code).
+ * Methods missing from `impl` answer UNIMPLEMENTED through the servers themselves.
+ */
+export function wrapService<S extends DescService>(
+  service: S,
+  impl: Partial<ServiceImpl<S>>,
+  interceptors: RpcInterceptor[],
+): ServiceImpl<S> {
+  const wrapped: Record<string, AnyFn> = {};
+  const target = impl as Record<string, AnyFn | undefined>;
+  for (const method of service.methods) {
+    const fn = target[method.localName];
+    if (typeof fn !== "function") continue;
+    const procedure = `/${service.typeName}/${method.name}`;
+    const bound = fn.bind(impl) as AnyFn;
+    const runBefore = async (call: RpcCall) => {
+      for (const i of interceptors) await i.before?.(call);
+    };
+    const runAfter = (call: RpcCall, error: ConnectError | undefined) => {
+      for (let k = interceptors.length - 1; k >= 0; k--) interceptors[k].after?.(call, error);
+    };
+    if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
+      wrapped[method.localName] = async (req, ctx) => {
+        const call: RpcCall = { service, method, procedure, request: method.methodKind === "unary" ? req : undefined, ctx, startedAt: process.hrtime.bigint() };
+        let error: ConnectError | undefined;
+        try {
+          await runBefore(call);
+          return await bound(req, ctx);
+        } catch (err) {
+          error = toConnectError(err, ctx.signal);
+          throw error;
+        } finally {
+          runAfter(call, error);
+        }
+      };
+    } else {
+      wrapped[method.localName] = (req, ctx) =>
+        (async function* () {
+          const call: RpcCall = { service, method, procedure, request: method.methodKind === "server_streaming" ? req : undefined, ctx, startedAt: process.hrtime.bigint() };
+          let error: ConnectError | undefined;
+          let ended = false;
+          try {
+            await runBefore(call);
+            const out = bound(req, ctx);
+            if (!isAsyncIterable(out)) throw new TypeError(`${procedure} did not return a stream`);
+            const drain = ctx.values.get(drainSignalKey);
+            yield* drain ? untilDrained(out, drain) : out;
+            ended = true;
+          } catch (err) {
+            error = toConnectError(err, ctx.signal);
+            throw error;
+          } finally {
+            // A stream closed by the client ends here without an error: report it as CANCELED.
+            if (!ended && !error) error = new ConnectError("the client closed the stream", Code.Canceled);
+            runAfter(call, error);
+          }
+        })();
+    }
+  }
+  return wrapped as unknown as ServiceImpl<S>;
+}

@@ -1,0 +1,29 @@
+import { createRuntime, exitOnStartupError, onShutdownSignal, startMetrics } from "./host.js";
+import { serveGrpc } from "./grpc-server.js";
+import type { ServiceModule } from "./service-module.js";
+
+/**
+ * serveService runs one service as its own process: a grpc-js server on PORT (default the module's
+ * port), /metrics on METRICS_PORT, migrations at start, and a graceful drain on SIGTERM.
+ */
+export async function serveService(module: ServiceModule): Promise<void> {
+  let runtime;
+  try {
+    runtime = await createRuntime({ name: module.name, modules: [module], defaultPort: module.defaultPort });
+  } catch (err) {
+    exitOnStartupError(module.name, err);
+  }
+  const { config, logger } = runtime;
+  try {
+    const metrics = await startMetrics(config, logger);
+    const server = await serveGrpc({ port: config.port, services: runtime.registrations, logger });
+    logger.info({ port: server.port, services: runtime.registrations.map((r) => r.service.typeName) }, `${module.name} serving gRPC`);
+    onShutdownSignal(runtime, async () => {
+      await server.close(config.shutdownGraceMs);
+      await metrics?.close();
+      await runtime.database.close();
+    });
+  } catch (err) {
+    exitOnStartupError(module.name, err, logger);
+  }
+}

@@ -1,0 +1,39 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { Kysely } from "kysely";
+import type { Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import type { Logger } from "./logger.js";
+
+/** ServiceDeps is what a service class gets from its process: database, clock, logger, config. */
+export interface ServiceDeps {
+  /** db is the Kysely handle (Postgres or embedded PGlite). */
+  db: Kysely<any>;
+  /** clock tells the time. */
+  clock: Clock;
+  /** logger is the process logger. */
+  logger: Logger;
+  /** config is the validated configuration. */
+  config: Config;
+}
+
+/** MountedService is one gRPC service and its implementation. */
+export interface MountedService {
+  /** service is the generated descriptor. */
+  service: DescService;
+  /** impl is the ServiceImpl class instance. */
+  impl: object;
+}
+
+/** ServiceModule is a MedSchedule service as a process or the gateway mounts it. */
+export interface ServiceModule {
+  /** name is the short name: "scheduling", "queue", "lock", "backup". */
+  name: string;
+  /** defaultPort is its gRPC port in distributed mode. */
+  defaultPort: number;
+  /** schema is the Postgres schema holding its tables. */
+  schema: string;
+  /** migrationsFolder holds its migration files. */
+  migrationsFolder: string;
+  /** create builds its service classes. */
+  create(deps: ServiceDeps): MountedService[];
+}

@@ -1,0 +1,219 @@
+import type { DescEnum } from "@bufbuild/protobuf";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { InvalidArgumentError, type FieldViolation } from "./errors.js";
+
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const LOCAL_TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
+const LOCAL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const knownZones = new Set<string>(Intl.supportedValuesOf("timeZone"));
+
+/** isTimeZone tells whether a string is an IANA time zone name this runtime knows ("UTC" included). */
+export function isTimeZone(zone: string): boolean {
+  if (zone === "" || zone.length > 64) return false;
+  if (!knownZones.has(zone) && !/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)+$/.test(zone) && zone !== "UTC") return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** durationToMs converts a google.protobuf.Duration to milliseconds (fractions of a ms truncated). */
+export function durationToMs(d: Duration): number {
+  return Number(d.seconds) * 1000 + Math.trunc(d.nanos / 1_000_000);
+}
+
+/** timestampToDate converts a google.protobuf.Timestamp to a Date. */
+export function timestampToDate(t: Timestamp): Date {
+  return new Date(Number(t.seconds) * 1000 + Math.trunc(t.nanos / 1_000_000));
+}
+
+/** minutesOfLocalTime parses "HH:MM" (and "24:00" when allowed) into minutes after midnight. */
+export function minutesOfLocalTime(value: string, allowEndOfDay = false): number | undefined {
+  if (allowEndOfDay && value === "24:00") return 24 * 60;
+  const m = LOCAL_TIME.exec(value);
+  return m ? Number(m[1]) * 60 + Number(m[2]) : undefined;
+}
+
+/** isLocalDate tells whether a string is a real calendar date "YYYY-MM-DD". */
+export function isLocalDate(value: string): boolean {
+  const m = LOCAL_DATE.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && y >= 1900;
+}
+
+/** DurationRule bounds a duration field. */
+export interface DurationRule {
+  /** required rejects an unset field. */
+  required?: boolean;
+  /** minMs is the smallest allowed value. */
+  minMs?: number;
+  /** minExclusive makes minMs itself invalid (e.g. "more than 0"). */
+  minExclusive?: boolean;
+  /** maxMs is the largest allowed value. */
+  maxMs?: number;
+  /** multipleOfMs requires a whole multiple (e.g. whole minutes). */
+  multipleOfMs?: number;
+}
+
+function describeMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/**
+ * RequestValidator collects every violation of a request, so one INVALID_ARGUMENT names all bad
+ * fields at once. Field names are proto3 JSON (lowerCamel) paths.
+ */
+export class RequestValidator {
+  /** violations found so far. */
+  readonly violations: FieldViolation[] = [];
+
+  /** add records a violation. */
+  add(field: string, description: string): this {
+    this.violations.push({ field, description });
+    return this;
+  }
+
+  /** string checks a string: required (non-blank) unless `optional`, at most `max` characters. */
+  string(field: string, value: string, opts: { optional?: boolean; max?: number; min?: number } = {}): this {
+    const max = opts.max ?? 200;
+    if (value.trim() === "") {
+      if (!opts.optional) this.add(field, "is required");
+      return this;
+    }
+    if (value.length > max) this.add(field, `must be at most ${max} characters (got ${value.length})`);
+    if (opts.min !== undefined && value.length < opts.min) this.add(field, `must be at least ${opts.min} characters`);
+    if (/[\u0000-\u001f]/.test(value)) this.add(field, "must not contain control characters");
+    return this;
+  }
+
+  /** id checks an identifier: 1-64 of [A-Za-z0-9_-]; required unless `optional`. */
+  id(field: string, value: string, opts: { optional?: boolean } = {}): this {
+    if (value === "") {
+      if (!opts.optional) this.add(field, "is required");
+    } else if (!ID_PATTERN.test(value)) {
+      this.add(field, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'");
+    }
+    return this;
+  }
+
+  /** requestId checks an idempotency key: required, 1-128 printable characters. */
+  requestId(field: string, value: string): this {
+    if (value === "") return this.add(field, "is required: a unique key per operation, reused on retries");
+    if (value.length > 128 || !/^[\x21-\x7e]+$/.test(value)) {
+      this.add(field, "must be 1-128 printable ASCII characters without spaces");
+    }
+    return this;
+  }
+
+  /** enumValue checks an enum field: a known value, and not the _UNSPECIFIED zero unless `optional`. */
+  enumValue(field: string, value: number, desc: DescEnum, opts: { optional?: boolean } = {}): this {
+    const known = desc.values.find((v) => v.number === value);
+    if (!known) {
+      this.add(field, `unknown value ${value}; one of ${desc.values.filter((v) => v.number !== 0).map((v) => v.name).join(", ")}`);
+    } else if (value === 0 && !opts.optional) {
+      this.add(field, `is required: one of ${desc.values.filter((v) => v.number !== 0).map((v) => v.name).join(", ")}`);
+    }
+    return this;
+  }
+
+  /** timeZone checks an IANA zone name such as "Europe/Istanbul". */
+  timeZone(field: string, value: string): this {
+    if (value === "") return this.add(field, "is required: an IANA time zone such as \"Europe/Istanbul\"");
+    if (!isTimeZone(value)) this.add(field, `unknown time zone ${JSON.stringify(value)}; use an IANA name such as "America/New_York"`);
+    return this;
+  }
+
+  /** timestamp checks a Timestamp: present unless `optional`, within years 1970-9999. Returns it as a Date. */
+  timestamp(field: string, value: Timestamp | undefined, opts: { optional?: boolean } = {}): Date | undefined {
+    if (!value) {
+      if (!opts.optional) this.add(field, "is required (RFC 3339 in JSON, e.g. \"2026-01-05T09:00:00Z\")");
+      return undefined;
+    }
+    if (value.seconds < 0n || value.seconds > 253402300799n || value.nanos < 0 || value.nanos > 999_999_999) {
+      this.add(field, "must be between 1970-01-01 and 9999-12-31");
+      return undefined;
+    }
+    return timestampToDate(value);
+  }
+
+  /** duration checks a Duration against a rule. Returns milliseconds, or undefined when unset or bad. */
+  duration(field: string, value: Duration | undefined, rule: DurationRule = {}): number | undefined {
+    if (!value) {
+      if (rule.required) this.add(field, "is required (e.g. \"30s\" in JSON)");
+      return undefined;
+    }
+    if ((value.seconds < 0n && value.nanos > 0) || (value.seconds > 0n && value.nanos < 0) || Math.abs(value.nanos) > 999_999_999) {
+      this.add(field, "is not a valid duration");
+      return undefined;
+    }
+    const ms = durationToMs(value);
+    const before = this.violations.length;
+    if (rule.minMs !== undefined) {
+      if (rule.minExclusive ? ms <= rule.minMs : ms < rule.minMs) {
+        this.add(field, `must be ${rule.minExclusive ? "more than" : "at least"} ${describeMs(rule.minMs)}`);
+      }
+    } else if (ms < 0) {
+      this.add(field, "must not be negative");
+    }
+    if (rule.maxMs !== undefined && ms > rule.maxMs) this.add(field, `must be at most ${describeMs(rule.maxMs)}`);
+    if (rule.multipleOfMs !== undefined && ms % rule.multipleOfMs !== 0) {
+      this.add(field, `must be a whole multiple of ${describeMs(rule.multipleOfMs)}`);
+    }
+    return this.violations.length === before ? ms : undefined;
+  }
+
+  /** localTime checks "HH:MM" (and "24:00" when `allowEndOfDay`). Returns minutes after midnight. */
+  localTime(field: string, value: string, opts: { allowEndOfDay?: boolean } = {}): number | undefined {
+    if (value === "") {
+      this.add(field, "is required: a local time \"HH:MM\"");
+      return undefined;
+    }
+    const minutes = minutesOfLocalTime(value, opts.allowEndOfDay);
+    if (minutes === undefined) this.add(field, `must be a local time "HH:MM" (24 h)${opts.allowEndOfDay ? " or \"24:00\"" : ""}`);
+    return minutes;
+  }
+
+  /** localDate checks a calendar date "YYYY-MM-DD"; required unless `optional`. */
+  localDate(field: string, value: string, opts: { optional?: boolean } = {}): this {
+    if (value === "") {
+      if (!opts.optional) this.add(field, "is required: a local date \"YYYY-MM-DD\"");
+    } else if (!isLocalDate(value)) {
+      this.add(field, "must be a real date \"YYYY-MM-DD\"");
+    }
+    return this;
+  }
+
+  /** pageSize checks a page size: 0 (default) to `max`. */
+  pageSize(field: string, value: number, max = 500): this {
+    if (value < 0 || value > max) this.add(field, `must be between 0 (default) and ${max}`);
+    return this;
+  }
+
+  /** pageToken checks an opaque page token's shape (at most 512 characters of base64url). */
+  pageToken(field: string, value: string): this {
+    if (value !== "" && (value.length > 512 || !/^[A-Za-z0-9_=-]+$/.test(value))) {
+      this.add(field, "is not a page token from a previous response");
+    }
+    return this;
+  }
+
+  /** throwIfInvalid throws one InvalidArgumentError naming every violation, if any. */
+  throwIfInvalid(): void {
+    if (this.violations.length > 0) throw new InvalidArgumentError(this.violations);
+  }
+}
+
+/** validate runs `fn` with a fresh RequestValidator and throws INVALID_ARGUMENT if it found anything. */
+export function validate<T>(fn: (v: RequestValidator) => T): T {
+  const v = new RequestValidator();
+  const result = fn(v);
+  v.throwIfInvalid();
+  return result;
+}

@@ -1,0 +1,13 @@
+import { fileURLToPath } from "node:url";
+import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import type { ServiceModule } from "../runtime/service-module.js";
+import { SchedulingServiceImpl } from "./scheduling-service.js";
+
+/** schedulingModule mounts the SchedulingService: its schema, migrations and class. */
+export const schedulingModule: ServiceModule = {
+  name: "scheduling",
+  defaultPort: 8081,
+  schema: "scheduling",
+  migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
+  create: (deps) => [{ service: SchedulingService, impl: new SchedulingServiceImpl(deps) }],
+};

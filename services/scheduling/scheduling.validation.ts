@@ -1,0 +1,574 @@
+import type { DescEnum } from "@bufbuild/protobuf";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type {
+  AcceptOfferRequest,
+  BookAppointmentRequest,
+  CancelAppointmentRequest,
+  CheckInAppointmentRequest,
+  CreateProviderRequest,
+  CreateResourceRequest,
+  GetAppointmentRequest,
+  GetAvailabilityRequest,
+  GetProviderRequest,
+  JoinWaitlistRequest,
+  ListAppointmentsRequest,
+  ListAvailableSlotsRequest,
+  ListProvidersRequest,
+  ListResourcesRequest,
+  MarkNoShowRequest,
+  RescheduleAppointmentRequest,
+  SetAvailabilityRequest,
+  WatchAppointmentsRequest,
+} from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import {
+  AppointmentStatusSchema,
+  DayOfWeekSchema,
+  ResourceKindSchema,
+  type AppointmentStatus,
+  type DayOfWeek,
+  type ResourceKind,
+  type WeeklyInterval,
+} from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
+import { isLocalDate, validate, type DurationRule, type RequestValidator } from "../runtime/validation.js";
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+/** The longest appointment (and slot) there is. */
+const MAX_APPOINTMENT_MS = 8 * HOUR_MS;
+/** ListAvailableSlots looks at most this far. */
+const MAX_SLOT_RANGE_MS = 31 * DAY_MS;
+/** A waitlist window spans at most this long. */
+const MAX_WAITLIST_WINDOW_MS = 90 * DAY_MS;
+/** Rooms and devices booked together with the provider, at most. */
+const MAX_RESOURCE_IDS = 10;
+/** Intervals per list in SetAvailability, at most (per list, not per day). */
+const MAX_WEEKLY_INTERVALS = 100;
+/** Date exceptions in SetAvailability, at most. */
+const MAX_EXCEPTIONS = 500;
+/** Free-text reasons, at most this many characters. */
+const MAX_REASON = 500;
+/** Page size when the request leaves it 0. */
+const DEFAULT_PAGE_SIZE = 50;
+
+/** An appointment length: more than 0, whole minutes, at most 8 hours; one slot when unset. */
+const APPOINTMENT_DURATION: DurationRule = { minMs: 0, minExclusive: true, maxMs: MAX_APPOINTMENT_MS, multipleOfMs: MINUTE_MS };
+/** A provider's slot length: whole minutes from 5 minutes to 8 hours, required. */
+const SLOT_DURATION: DurationRule = { required: true, minMs: 5 * MINUTE_MS, maxMs: MAX_APPOINTMENT_MS, multipleOfMs: MINUTE_MS };
+/** Free time after each appointment: whole minutes from 0 to 2 hours; 0 when unset. */
+const BUFFER_DURATION: DurationRule = { minMs: 0, maxMs: 2 * HOUR_MS, multipleOfMs: MINUTE_MS };
+
+/** MinuteInterval is a weekly interval parsed into minutes after local midnight (end exclusive, up to 1440). */
+export interface MinuteInterval {
+  /** dayOfWeek is the ISO weekday, 1 (Monday) to 7 (Sunday). */
+  dayOfWeek: DayOfWeek;
+  /** startMinute is the first minute, 0-1439. */
+  startMinute: number;
+  /** endMinute is the minute after the last one, startMinute+1 to 1440. */
+  endMinute: number;
+}
+
+/** DateRange is a validated availability exception: whole local dates, both inclusive. */
+export interface DateRange {
+  /** startDate is the first date, "YYYY-MM-DD". */
+  startDate: string;
+  /** endDate is the last date, "YYYY-MM-DD", not before startDate. */
+  endDate: string;
+  /** reason is why, possibly empty. */
+  reason: string;
+}
+
+/** ValidCreateProvider is a validated CreateProviderRequest. */
+export interface ValidCreateProvider {
+  /** displayName, trimmed, 1-200 characters. */
+  displayName: string;
+  /** timeZone is a known IANA zone. */
+  timeZone: string;
+  /** specialty, trimmed, possibly empty. */
+  specialty: string;
+  /** providerId is the client-chosen id, undefined when the server is to generate one. */
+  providerId: string | undefined;
+}
+
+/** ValidPage is a validated page request. */
+export interface ValidPage {
+  /** pageSize is the number of items wanted, the default applied when the request said 0. */
+  pageSize: number;
+  /** pageToken from a previous response, "" for the first page. */
+  pageToken: string;
+}
+
+/** ValidSetAvailability is a validated SetAvailabilityRequest, times in minutes and durations in ms. */
+export interface ValidSetAvailability {
+  /** providerId is the provider whose availability is replaced. */
+  providerId: string;
+  /** weeklyHours sorted by day and start; intervals of one day do not overlap. */
+  weeklyHours: MinuteInterval[];
+  /** breaks sorted by day and start; each lies within one working interval of its day. */
+  breaks: MinuteInterval[];
+  /** exceptions in request order. */
+  exceptions: DateRange[];
+  /** slotMs is the slot length. */
+  slotMs: number;
+  /** bufferMs is the free time kept after every appointment (0 when unset). */
+  bufferMs: number;
+}
+
+/** ValidListAvailableSlots is a validated ListAvailableSlotsRequest. */
+export interface ValidListAvailableSlots {
+  /** providerId is the provider. */
+  providerId: string;
+  /** start of the range. */
+  start: Date;
+  /** end of the range, after start, at most 31 days later. */
+  end: Date;
+  /** durationMs is the wanted length; undefined means one slot. Not yet checked against the slot length. */
+  durationMs: number | undefined;
+  /** resourceIds must all be free too; distinct, at most 10. */
+  resourceIds: string[];
+}
+
+/** ValidBookAppointment is a validated BookAppointmentRequest. */
+export interface ValidBookAppointment {
+  /** requestId is the idempotency key. */
+  requestId: string;
+  /** providerId is the provider. */
+  providerId: string;
+  /** patientId is the patient. */
+  patientId: string;
+  /** start of the appointment. */
+  start: Date;
+  /** durationMs is the wanted length; undefined means one slot. Not yet checked against the slot length. */
+  durationMs: number | undefined;
+  /** resourceIds to book with the provider; distinct, at most 10. */
+  resourceIds: string[];
+  /** reason, possibly empty. */
+  reason: string;
+}
+
+/** ValidListAppointments is a validated ListAppointmentsRequest. */
+export interface ValidListAppointments {
+  /** providerId filters by provider, undefined for any. */
+  providerId: string | undefined;
+  /** patientId filters by patient, undefined for any. */
+  patientId: string | undefined;
+  /** start: only appointments ending after it, when set. */
+  start: Date | undefined;
+  /** end: only appointments starting before it, when set. */
+  end: Date | undefined;
+  /** statuses wanted, distinct; empty means all. */
+  statuses: AppointmentStatus[];
+  /** pageSize with the default applied. */
+  pageSize: number;
+  /** pageToken, "" for the first page. */
+  pageToken: string;
+}
+
+/** ValidJoinWaitlist is a validated JoinWaitlistRequest. */
+export interface ValidJoinWaitlist {
+  /** requestId is the idempotency key. */
+  requestId: string;
+  /** providerId is the provider wanted. */
+  providerId: string;
+  /** patientId is the waiting patient. */
+  patientId: string;
+  /** windowStart is the earliest acceptable start. */
+  windowStart: Date;
+  /** windowEnd is the latest acceptable end, after windowStart, at most 90 days later. */
+  windowEnd: Date;
+  /** durationMs is the wanted length; undefined means one slot. */
+  durationMs: number | undefined;
+}
+
+/** ValidAppointmentCommand is a validated appointmentId + requestId pair (Cancel, MarkNoShow, AcceptOffer, ...). */
+export interface ValidAppointmentCommand {
+  /** appointmentId is the appointment acted on. */
+  appointmentId: string;
+  /** requestId is the idempotency key. */
+  requestId: string;
+}
+
+/** validateCreateProvider checks a CreateProviderRequest. */
+export function validateCreateProvider(req: CreateProviderRequest): ValidCreateProvider {
+  return validate((v) => {
+    v.string("displayName", req.displayName);
+    v.timeZone("timeZone", req.timeZone);
+    v.string("specialty", req.specialty, { optional: true });
+    v.id("providerId", req.providerId, { optional: true });
+    return {
+      displayName: req.displayName.trim(),
+      timeZone: req.timeZone,
+      specialty: req.specialty.trim(),
+      providerId: req.providerId === "" ? undefined : req.providerId,
+    };
+  });
+}
+
+/** validateGetProvider checks a GetProviderRequest. */
+export function validateGetProvider(req: GetProviderRequest): { providerId: string } {
+  return validate((v) => {
+    v.id("providerId", req.providerId);
+    return { providerId: req.providerId };
+  });
+}
+
+/** validateListProviders checks a ListProvidersRequest. */
+export function validateListProviders(req: ListProvidersRequest): ValidPage {
+  return validate((v) => page(v, req.pageSize, req.pageToken));
+}
+
+/** validateCreateResource checks a CreateResourceRequest. */
+export function validateCreateResource(req: CreateResourceRequest): {
+  displayName: string;
+  kind: ResourceKind;
+  resourceId: string | undefined;
+} {
+  return validate((v) => {
+    v.string("displayName", req.displayName);
+    v.enumValue("kind", req.kind, ResourceKindSchema);
+    v.id("resourceId", req.resourceId, { optional: true });
+    return {
+      displayName: req.displayName.trim(),
+      kind: req.kind,
+      resourceId: req.resourceId === "" ? undefined : req.resourceId,
+    };
+  });
+}
+
+/** validateListResources checks a ListResourcesRequest; kind UNSPECIFIED means every kind. */
+export function validateListResources(req: ListResourcesRequest): ValidPage & { kind: ResourceKind | undefined } {
+  return validate((v) => {
+    v.enumValue("kind", req.kind, ResourceKindSchema, { optional: true });
+    return { ...page(v, req.pageSize, req.pageToken), kind: req.kind === 0 ? undefined : req.kind };
+  });
+}
+
+/**
+ * validateSetAvailability checks a SetAvailabilityRequest: every interval well-formed, intervals of a
+ * day not overlapping (touching is fine), every break inside one working interval of its day, date
+ * exceptions in order, slot length and buffer in range.
+ */
+export function validateSetAvailability(req: SetAvailabilityRequest): ValidSetAvailability {
+  return validate((v) => {
+    v.id("providerId", req.providerId);
+    const weeklyHours = weeklyIntervals(v, "weeklyHours", req.weeklyHours);
+    const hoursValid = !v.violations.some((x) => x.field.startsWith("weeklyHours"));
+    const breaks = weeklyIntervals(v, "breaks", req.breaks);
+    // Breaks are only judged against working hours that are themselves valid.
+    if (hoursValid) {
+      for (const b of breaks) {
+        const inside = weeklyHours.some(
+          (w) => w.dayOfWeek === b.dayOfWeek && w.startMinute <= b.startMinute && b.endMinute <= w.endMinute,
+        );
+        if (!inside) {
+          v.add(`breaks[${b.index}]`, `${describe(b)} is not within any working interval (weeklyHours) of that day`);
+        }
+      }
+    }
+    if (req.exceptions.length > MAX_EXCEPTIONS) {
+      v.add("exceptions", `must have at most ${MAX_EXCEPTIONS} entries (got ${req.exceptions.length})`);
+    }
+    const exceptions: DateRange[] = [];
+    req.exceptions.forEach((e, i) => {
+      const field = `exceptions[${i}]`;
+      v.localDate(`${field}.startDate`, e.startDate);
+      v.localDate(`${field}.endDate`, e.endDate);
+      freeText(v, `${field}.reason`, e.reason, MAX_REASON);
+      if (isLocalDate(e.startDate) && isLocalDate(e.endDate)) {
+        // "YYYY-MM-DD" strings sort like the dates they name.
+        if (e.endDate < e.startDate) v.add(`${field}.endDate`, `must not be before startDate (${e.startDate})`);
+        else exceptions.push({ startDate: e.startDate, endDate: e.endDate, reason: e.reason.trim() });
+      }
+    });
+    const slotMs = v.duration("slotDuration", req.slotDuration, SLOT_DURATION);
+    const bufferMs = v.duration("buffer", req.buffer, BUFFER_DURATION);
+    return {
+      providerId: req.providerId,
+      weeklyHours: weeklyHours.map(stripIndex),
+      breaks: breaks.map(stripIndex),
+      exceptions,
+      slotMs: slotMs ?? 0,
+      bufferMs: bufferMs ?? 0,
+    };
+  });
+}
+
+/** validateGetAvailability checks a GetAvailabilityRequest. */
+export function validateGetAvailability(req: GetAvailabilityRequest): { providerId: string } {
+  return validate((v) => {
+    v.id("providerId", req.providerId);
+    return { providerId: req.providerId };
+  });
+}
+
+/** validateListAvailableSlots checks a ListAvailableSlotsRequest (the slot multiple is checked later, against the provider). */
+export function validateListAvailableSlots(req: ListAvailableSlotsRequest): ValidListAvailableSlots {
+  return validate((v) => {
+    v.id("providerId", req.providerId);
+    const { start, end } = range(v, "startTime", req.startTime, "endTime", req.endTime, {
+      required: true,
+      maxMs: MAX_SLOT_RANGE_MS,
+      maxText: "31 days",
+    });
+    const durationMs = v.duration("duration", req.duration, APPOINTMENT_DURATION);
+    resourceIds(v, req.resourceIds);
+    return {
+      providerId: req.providerId,
+      start: start ?? new Date(0),
+      end: end ?? new Date(0),
+      durationMs,
+      resourceIds: [...req.resourceIds],
+    };
+  });
+}
+
+/** validateBookAppointment checks a BookAppointmentRequest (slot fit is checked later, against the provider). */
+export function validateBookAppointment(req: BookAppointmentRequest): ValidBookAppointment {
+  return validate((v) => {
+    v.requestId("requestId", req.requestId);
+    v.id("providerId", req.providerId);
+    v.id("patientId", req.patientId);
+    const start = v.timestamp("startTime", req.startTime);
+    const durationMs = v.duration("duration", req.duration, APPOINTMENT_DURATION);
+    resourceIds(v, req.resourceIds);
+    freeText(v, "reason", req.reason, MAX_REASON);
+    return {
+      requestId: req.requestId,
+      providerId: req.providerId,
+      patientId: req.patientId,
+      start: start ?? new Date(0),
+      durationMs,
+      resourceIds: [...req.resourceIds],
+      reason: req.reason.trim(),
+    };
+  });
+}
+
+/** validateCancelAppointment checks a CancelAppointmentRequest. */
+export function validateCancelAppointment(req: CancelAppointmentRequest): ValidAppointmentCommand & { reason: string } {
+  return validate((v) => {
+    const command = appointmentCommand(v, req);
+    freeText(v, "reason", req.reason, MAX_REASON);
+    return { ...command, reason: req.reason.trim() };
+  });
+}
+
+/** validateRescheduleAppointment checks a RescheduleAppointmentRequest. */
+export function validateRescheduleAppointment(req: RescheduleAppointmentRequest): ValidAppointmentCommand & { newStart: Date } {
+  return validate((v) => {
+    const command = appointmentCommand(v, req);
+    const newStart = v.timestamp("newStartTime", req.newStartTime);
+    return { ...command, newStart: newStart ?? new Date(0) };
+  });
+}
+
+/** validateGetAppointment checks a GetAppointmentRequest. */
+export function validateGetAppointment(req: GetAppointmentRequest): { appointmentId: string } {
+  return validate((v) => {
+    v.id("appointmentId", req.appointmentId);
+    return { appointmentId: req.appointmentId };
+  });
+}
+
+/** validateListAppointments checks a ListAppointmentsRequest: a provider or a patient is required. */
+export function validateListAppointments(req: ListAppointmentsRequest): ValidListAppointments {
+  return validate((v) => {
+    if (req.providerId === "" && req.patientId === "") {
+      v.add("providerId", "providerId or patientId is required");
+    }
+    v.id("providerId", req.providerId, { optional: true });
+    v.id("patientId", req.patientId, { optional: true });
+    const { start, end } = range(v, "startTime", req.startTime, "endTime", req.endTime, { required: false });
+    const statuses = enumList(v, "statuses", req.statuses, AppointmentStatusSchema);
+    return {
+      providerId: req.providerId === "" ? undefined : req.providerId,
+      patientId: req.patientId === "" ? undefined : req.patientId,
+      start,
+      end,
+      statuses,
+      ...page(v, req.pageSize, req.pageToken),
+    };
+  });
+}
+
+/** validateCheckInAppointment checks a CheckInAppointmentRequest; queueId undefined means the provider's default queue. */
+export function validateCheckInAppointment(req: CheckInAppointmentRequest): ValidAppointmentCommand & { queueId: string | undefined } {
+  return validate((v) => {
+    const command = appointmentCommand(v, req);
+    v.id("queueId", req.queueId, { optional: true });
+    return { ...command, queueId: req.queueId === "" ? undefined : req.queueId };
+  });
+}
+
+/** validateMarkNoShow checks a MarkNoShowRequest. */
+export function validateMarkNoShow(req: MarkNoShowRequest): ValidAppointmentCommand {
+  return validate((v) => appointmentCommand(v, req));
+}
+
+/** validateJoinWaitlist checks a JoinWaitlistRequest. */
+export function validateJoinWaitlist(req: JoinWaitlistRequest): ValidJoinWaitlist {
+  return validate((v) => {
+    v.requestId("requestId", req.requestId);
+    v.id("providerId", req.providerId);
+    v.id("patientId", req.patientId);
+    const { start, end } = range(v, "windowStartTime", req.windowStartTime, "windowEndTime", req.windowEndTime, {
+      required: true,
+      maxMs: MAX_WAITLIST_WINDOW_MS,
+      maxText: "90 days",
+    });
+    const durationMs = v.duration("duration", req.duration, APPOINTMENT_DURATION);
+    return {
+      requestId: req.requestId,
+      providerId: req.providerId,
+      patientId: req.patientId,
+      windowStart: start ?? new Date(0),
+      windowEnd: end ?? new Date(0),
+      durationMs,
+    };
+  });
+}
+
+/** validateAcceptOffer checks an AcceptOfferRequest. */
+export function validateAcceptOffer(req: AcceptOfferRequest): ValidAppointmentCommand {
+  return validate((v) => appointmentCommand(v, req));
+}
+
+/** validateWatchAppointments checks a WatchAppointmentsRequest; date undefined means today in the provider's zone. */
+export function validateWatchAppointments(req: WatchAppointmentsRequest): {
+  providerId: string;
+  date: string | undefined;
+  afterSequence: bigint;
+} {
+  return validate((v) => {
+    v.id("providerId", req.providerId);
+    v.localDate("date", req.date, { optional: true });
+    return { providerId: req.providerId, date: req.date === "" ? undefined : req.date, afterSequence: req.afterSequence };
+  });
+}
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+type IndexedInterval = MinuteInterval & { index: number };
+
+function stripIndex({ dayOfWeek, startMinute, endMinute }: IndexedInterval): MinuteInterval {
+  return { dayOfWeek, startMinute, endMinute };
+}
+
+function hhmm(minutes: number): string {
+  return `${String(Math.floor(minutes / 60)).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
+}
+
+function describe(i: MinuteInterval): string {
+  const day = DayOfWeekSchema.values.find((x) => x.number === i.dayOfWeek)?.localName ?? String(i.dayOfWeek);
+  return `${day} ${hhmm(i.startMinute)}-${hhmm(i.endMinute)}`;
+}
+
+/**
+ * weeklyIntervals checks a list of weekly intervals (field `list`) and returns the well-formed ones,
+ * sorted by day and start, after reporting overlaps between intervals of one day.
+ */
+function weeklyIntervals(v: RequestValidator, list: string, intervals: WeeklyInterval[]): IndexedInterval[] {
+  if (intervals.length > MAX_WEEKLY_INTERVALS) {
+    v.add(list, `must have at most ${MAX_WEEKLY_INTERVALS} entries (got ${intervals.length})`);
+  }
+  const parsed: IndexedInterval[] = [];
+  intervals.forEach((w, index) => {
+    const field = `${list}[${index}]`;
+    const before = v.violations.length;
+    v.enumValue(`${field}.dayOfWeek`, w.dayOfWeek, DayOfWeekSchema);
+    const startMinute = v.localTime(`${field}.startTime`, w.startTime);
+    const endMinute = v.localTime(`${field}.endTime`, w.endTime, { allowEndOfDay: true });
+    if (startMinute !== undefined && endMinute !== undefined && endMinute <= startMinute) {
+      v.add(`${field}.endTime`, `must be after startTime (${w.startTime})`);
+    }
+    if (v.violations.length === before && startMinute !== undefined && endMinute !== undefined) {
+      parsed.push({ dayOfWeek: w.dayOfWeek, startMinute, endMinute, index });
+    }
+  });
+  parsed.sort((a, b) => a.dayOfWeek - b.dayOfWeek || a.startMinute - b.startMinute || a.index - b.index);
+  // Intervals are half-open: 09:00-12:00 and 12:00-13:00 touch but do not overlap.
+  let reach: IndexedInterval | undefined;
+  for (const cur of parsed) {
+    if (reach && reach.dayOfWeek === cur.dayOfWeek && cur.startMinute < reach.endMinute) {
+      v.add(`${list}[${cur.index}]`, `${describe(cur)} overlaps ${list}[${reach.index}] (${describe(reach)})`);
+    }
+    if (!reach || reach.dayOfWeek !== cur.dayOfWeek || cur.endMinute > reach.endMinute) reach = cur;
+  }
+  return parsed;
+}
+
+/** range checks a pair of timestamps: end after start and, with `maxMs`, at most that much later. */
+function range(
+  v: RequestValidator,
+  startField: string,
+  startValue: Timestamp | undefined,
+  endField: string,
+  endValue: Timestamp | undefined,
+  opts: { required: boolean; maxMs?: number; maxText?: string },
+): { start: Date | undefined; end: Date | undefined } {
+  const start = v.timestamp(startField, startValue, { optional: !opts.required });
+  const end = v.timestamp(endField, endValue, { optional: !opts.required });
+  if (start && end) {
+    if (end.getTime() <= start.getTime()) {
+      v.add(endField, `must be after ${startField}`);
+    } else if (opts.maxMs !== undefined && end.getTime() - start.getTime() > opts.maxMs) {
+      v.add(endField, `must be at most ${opts.maxText ?? `${opts.maxMs} ms`} after ${startField}`);
+    }
+  }
+  return { start, end };
+}
+
+/** resourceIds checks the rooms and devices of a request: each an id, no duplicates, at most 10. */
+function resourceIds(v: RequestValidator, ids: string[]): void {
+  if (ids.length > MAX_RESOURCE_IDS) {
+    v.add("resourceIds", `must name at most ${MAX_RESOURCE_IDS} resources (got ${ids.length})`);
+  }
+  const seen = new Map<string, number>();
+  ids.forEach((id, i) => {
+    const field = `resourceIds[${i}]`;
+    if (id === "") {
+      v.add(field, "must not be empty");
+      return;
+    }
+    v.id(field, id);
+    const first = seen.get(id);
+    if (first !== undefined) v.add(field, `duplicates resourceIds[${first}]`);
+    else seen.set(id, i);
+  });
+}
+
+/** enumList checks a repeated enum filter: each a known value, none UNSPECIFIED. Returns the distinct values. */
+function enumList<T extends number>(
+  v: RequestValidator,
+  field: string,
+  values: T[],
+  desc: DescEnum,
+): T[] {
+  values.forEach((value, i) => v.enumValue(`${field}[${i}]`, value, desc));
+  return [...new Set(values)];
+}
+
+/** appointmentCommand checks the appointmentId and requestId that every appointment change carries. */
+function appointmentCommand(v: RequestValidator, req: { appointmentId: string; requestId: string }): ValidAppointmentCommand {
+  v.id("appointmentId", req.appointmentId);
+  v.requestId("requestId", req.requestId);
+  return { appointmentId: req.appointmentId, requestId: req.requestId };
+}
+
+/** page checks page size and token and applies the default size. */
+function page(v: RequestValidator, pageSize: number, pageToken: string): ValidPage {
+  v.pageSize("pageSize", pageSize);
+  v.pageToken("pageToken", pageToken);
+  return { pageSize: pageSize === 0 ? DEFAULT_PAGE_SIZE : pageSize, pageToken };
+}
+
+/**
+ * freeText checks optional free text such as a reason: at most `max` characters, no control
+ * characters other than line breaks and tabs (a textarea may send them; RequestValidator.string
+ * rejects every control character, which is right for names).
+ */
+function freeText(v: RequestValidator, field: string, value: string, max: number): void {
+  if (value.length > max) v.add(field, `must be at most ${max} characters (got ${value.length})`);
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) v.add(field, "must not contain control characters");
+}

@@ -1,0 +1,179 @@
+// BackupServiceImpl alone: every RPC rejects malformed requests with INVALID_ARGUMENT naming exactly the
+// bad fields, and answers well-formed ones with UNIMPLEMENTED until the behaviour lands.
+import t from "tap";
+import { create, type DescMethod, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { BackupTarget } from "../../gen/medschedule/backup/v1/backup_pb.js";
+import {
+  BackupService,
+  GetBackupRequestSchema,
+  ListBackupsRequestSchema,
+  PruneBackupsRequestSchema,
+  RestoreBackupRequestSchema,
+  StartBackupRequestSchema,
+  VerifyBackupRequestSchema,
+} from "../../gen/medschedule/backup/v1/backup_service_pb.js";
+import { BackupServiceImpl } from "../../services/backup/backup-service.js";
+import {
+  validateListBackups,
+  validatePruneBackups,
+  validateRestoreBackup,
+  validateStartBackup,
+} from "../../services/backup/backup.validation.js";
+import { createFakeClock } from "../../services/runtime/clock.js";
+import { InvalidArgumentError, UnimplementedError } from "../../services/runtime/errors.js";
+
+const svc = new BackupServiceImpl({ clock: createFakeClock() });
+
+function ctx(method: DescMethod): HandlerContext {
+  return createHandlerContext({ service: BackupService, method, protocolName: "test", requestMethod: "POST", url: "/" });
+}
+
+async function failure(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  return "the call succeeded";
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** The thrown InvalidArgumentError, or what happened instead. */
+async function invalid(p: Promise<unknown>): Promise<InvalidArgumentError | string> {
+  const err = await failure(p);
+  if (!(err instanceof InvalidArgumentError) || err.code !== Code.InvalidArgument) {
+    return `expected InvalidArgumentError, got ${describe(err)}`;
+  }
+  return err;
+}
+
+/** The sorted violation fields (repeated when a field has several problems), or what happened instead. */
+async function violations(p: Promise<unknown>): Promise<string[] | string> {
+  const err = await invalid(p);
+  return typeof err === "string" ? err : err.violations.map((v) => v.field).sort();
+}
+
+/** The procedure named by an UnimplementedError, or what happened instead. */
+async function unimplemented(p: Promise<unknown>): Promise<string> {
+  const err = await failure(p);
+  if (!(err instanceof UnimplementedError) || err.code !== Code.Unimplemented) {
+    return `expected UnimplementedError, got ${describe(err)}`;
+  }
+  return err.message.split(" ")[0] ?? "";
+}
+
+const chars = (n: number, c = "x") => c.repeat(n);
+const P = "medschedule.backup.v1.BackupService/";
+
+t.test("every RPC of the service is covered here", async (t) => {
+  t.same(Object.keys(BackupService.method).sort(), [
+    "getBackup",
+    "listBackups",
+    "pruneBackups",
+    "restoreBackup",
+    "startBackup",
+    "verifyBackup",
+  ]);
+});
+
+t.test("StartBackup", async (t) => {
+  const call = (init: MessageInitShape<typeof StartBackupRequestSchema>) =>
+    svc.startBackup(create(StartBackupRequestSchema, init), ctx(BackupService.method.startBackup));
+
+  t.equal(await unimplemented(call({ target: BackupTarget.POSTGRES, requestId: "cron-2026-01-05T02:00Z" })), `${P}StartBackup`);
+  t.equal(await unimplemented(call({ target: BackupTarget.REDIS, requestId: chars(128) })), `${P}StartBackup`);
+  t.same(await violations(call({})), ["requestId", "target"], "empty request");
+  t.same(await violations(call({ requestId: "r1" })), ["target"], "target is required");
+  t.same(await violations(call({ target: 99 as BackupTarget, requestId: "r1" })), ["target"], "unknown target");
+  t.same(await violations(call({ target: BackupTarget.POSTGRES })), ["requestId"], "requestId is required");
+  t.same(await violations(call({ target: BackupTarget.POSTGRES, requestId: "a b" })), ["requestId"], "requestId with a space");
+  t.same(await violations(call({ target: BackupTarget.POSTGRES, requestId: chars(129) })), ["requestId"], "requestId too long");
+  t.same(validateStartBackup(create(StartBackupRequestSchema, { target: BackupTarget.REDIS, requestId: "r1" })), {
+    target: BackupTarget.REDIS,
+    requestId: "r1",
+  });
+});
+
+t.test("GetBackup", async (t) => {
+  const call = (init: MessageInitShape<typeof GetBackupRequestSchema>) =>
+    svc.getBackup(create(GetBackupRequestSchema, init), ctx(BackupService.method.getBackup));
+
+  t.equal(await unimplemented(call({ backupId: "b-20260105-0200_pg" })), `${P}GetBackup`);
+  t.equal(await unimplemented(call({ backupId: chars(64) })), `${P}GetBackup`, "64 characters");
+  t.same(await violations(call({})), ["backupId"], "backupId is required");
+  t.same(await violations(call({ backupId: "../etc/passwd" })), ["backupId"], "path characters");
+  t.same(await violations(call({ backupId: chars(65) })), ["backupId"], "too long");
+});
+
+t.test("ListBackups", async (t) => {
+  const call = (init: MessageInitShape<typeof ListBackupsRequestSchema>) =>
+    svc.listBackups(create(ListBackupsRequestSchema, init), ctx(BackupService.method.listBackups));
+
+  t.equal(await unimplemented(call({})), `${P}ListBackups`, "empty request lists all targets");
+  t.equal(
+    await unimplemented(call({ target: BackupTarget.REDIS, pageSize: 500, pageToken: "eyJvIjoxMH0=" })),
+    `${P}ListBackups`,
+  );
+  t.same(await violations(call({ target: 3 as BackupTarget })), ["target"], "unknown target");
+  t.same(await violations(call({ pageSize: -1 })), ["pageSize"], "negative page size");
+  t.same(await violations(call({ pageSize: 501 })), ["pageSize"], "page size over 500");
+  t.same(await violations(call({ pageToken: "not a token" })), ["pageToken"], "malformed page token");
+  t.same(
+    await violations(call({ target: -1 as BackupTarget, pageSize: 100_000, pageToken: chars(513) })),
+    ["pageSize", "pageToken", "target"],
+    "every bad field at once",
+  );
+  t.same(validateListBackups(create(ListBackupsRequestSchema, {})), { target: undefined, pageSize: 50, pageToken: "" });
+  t.same(validateListBackups(create(ListBackupsRequestSchema, { target: BackupTarget.POSTGRES, pageSize: 3 })), {
+    target: BackupTarget.POSTGRES,
+    pageSize: 3,
+    pageToken: "",
+  });
+});
+
+t.test("VerifyBackup", async (t) => {
+  const call = (init: MessageInitShape<typeof VerifyBackupRequestSchema>) =>
+    svc.verifyBackup(create(VerifyBackupRequestSchema, init), ctx(BackupService.method.verifyBackup));
+
+  t.equal(await unimplemented(call({ backupId: "b-1" })), `${P}VerifyBackup`);
+  t.same(await violations(call({})), ["backupId"], "backupId is required");
+  t.same(await violations(call({ backupId: "b 1" })), ["backupId"], "space");
+  t.same(await violations(call({ backupId: chars(65) })), ["backupId"], "too long");
+});
+
+t.test("RestoreBackup", async (t) => {
+  const call = (init: MessageInitShape<typeof RestoreBackupRequestSchema>) =>
+    svc.restoreBackup(create(RestoreBackupRequestSchema, init), ctx(BackupService.method.restoreBackup));
+
+  t.equal(await unimplemented(call({ backupId: "b-1", confirm: "b-1" })), `${P}RestoreBackup`);
+  t.same(await violations(call({})), ["backupId", "confirm"], "empty request");
+  t.same(await violations(call({ backupId: "b-1" })), ["confirm"], "confirm is required");
+  t.same(await violations(call({ backupId: "b-1", confirm: "b-2" })), ["confirm"], "confirm differs");
+  t.same(await violations(call({ backupId: "b-1", confirm: "B-1" })), ["confirm"], "confirm differs in case");
+  t.same(await violations(call({ backupId: "b-1", confirm: " b-1" })), ["confirm"], "confirm with a space");
+  t.same(await violations(call({ backupId: "b 1", confirm: "b 1" })), ["backupId"], "bad backupId, confirmed");
+  t.same(await violations(call({ confirm: "b-1" })), ["backupId", "confirm"], "backupId missing");
+
+  const err = await invalid(call({ backupId: "b-1", confirm: "b-2" }));
+  t.match(typeof err === "string" ? err : err.violations, [{ field: "confirm", description: /must equal backupId/ }]);
+  t.same(validateRestoreBackup(create(RestoreBackupRequestSchema, { backupId: "b-1", confirm: "b-1" })), { backupId: "b-1" });
+});
+
+t.test("PruneBackups", async (t) => {
+  const call = (init: MessageInitShape<typeof PruneBackupsRequestSchema>) =>
+    svc.pruneBackups(create(PruneBackupsRequestSchema, init), ctx(BackupService.method.pruneBackups));
+
+  t.equal(await unimplemented(call({})), `${P}PruneBackups`, "both targets");
+  t.equal(await unimplemented(call({ target: BackupTarget.POSTGRES, dryRun: true })), `${P}PruneBackups`);
+  t.same(await violations(call({ target: 7 as BackupTarget })), ["target"], "unknown target");
+  t.same(await violations(call({ target: 7 as BackupTarget, dryRun: true })), ["target"], "unknown target, dry run");
+  t.same(validatePruneBackups(create(PruneBackupsRequestSchema, {})), { target: undefined, dryRun: false });
+  t.same(validatePruneBackups(create(PruneBackupsRequestSchema, { target: BackupTarget.REDIS, dryRun: true })), {
+    target: BackupTarget.REDIS,
+    dryRun: true,
+  });
+});

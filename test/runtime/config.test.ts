@@ -1,0 +1,67 @@
+import t from "tap";
+import { ConfigError, loadConfig, parseDurationMs } from "../../services/runtime/config.js";
+
+t.test("defaults", async (t) => {
+  const c = loadConfig({}, { port: 8083 });
+  t.equal(c.port, 8083);
+  t.equal(c.metricsPort, 9464);
+  t.equal(c.databaseUrl, undefined);
+  t.equal(c.authMode, "jwt");
+  t.equal(c.lockStuckAfterMs, 30_000);
+  t.equal(c.backupKeepPostgresMs, 14 * 86_400_000);
+  t.equal(c.backupKeepRedisMs, 7 * 86_400_000);
+  t.same(c.upstreams, { scheduling: [], queue: [], lock: [], backup: [] });
+});
+
+t.test("values", async (t) => {
+  const c = loadConfig(
+    {
+      PORT: "9000",
+      METRICS_PORT: "0",
+      DATABASE_URL: "postgres://u:p@db:5432/x",
+      REDIS_URL: "redis://r:6379",
+      LOCK_STUCK_AFTER: "45s",
+      BACKUP_KEEP_POSTGRES: "30d",
+      SCHEDULING_ADDR: "a:8081,b:8081",
+      CORS_ORIGINS: "https://clinic.example, http://localhost:5173",
+    },
+    { port: 1 },
+  );
+  t.equal(c.port, 9000);
+  t.equal(c.metricsPort, 0);
+  t.equal(c.lockStuckAfterMs, 45_000);
+  t.equal(c.backupKeepPostgresMs, 30 * 86_400_000);
+  t.same(c.upstreams.scheduling, ["a:8081", "b:8081"]);
+  t.same(c.corsOrigins, ["https://clinic.example", "http://localhost:5173"]);
+});
+
+t.test("every problem in one error, never the password", async (t) => {
+  try {
+    loadConfig({ PORT: "eighty", DATABASE_URL: "mysql://root:hunter2@db/x", LOG_LEVEL: "loud", AUTH_MODE: "maybe", LOCK_STUCK_AFTER: "soon" }, { port: 1 });
+    t.fail("should throw");
+  } catch (err) {
+    t.ok(err instanceof ConfigError);
+    const msg = (err as Error).message;
+    t.match(msg, /PORT must be a port number/);
+    t.match(msg, /DATABASE_URL must start with postgres:\/\//);
+    t.match(msg, /LOG_LEVEL must be one of/);
+    t.match(msg, /AUTH_MODE must be "jwt" or "off"/);
+    t.match(msg, /LOCK_STUCK_AFTER must be a duration/);
+    t.notMatch(msg, /hunter2/, "no password in the message");
+    t.notMatch(msg, /\n/, "one line");
+  }
+  t.throws(() => loadConfig({ PORT: "70000" }, { port: 1 }), ConfigError);
+  t.throws(() => loadConfig({ DATABASE_URL: "not a url" }, { port: 1 }), ConfigError);
+  t.throws(() => loadConfig({ REDIS_SENTINELS: "s1:26379" }, { port: 1 }), /REDIS_SENTINEL_NAME/);
+  t.throws(() => loadConfig({ AUTH_HS256_SECRET: "short" }, { port: 1 }), /at least 32/);
+  t.throws(() => loadConfig({ QUEUE_ADDR: "no-port" }, { port: 1 }), /host:port/);
+});
+
+t.test("durations", async (t) => {
+  t.equal(parseDurationMs("500ms"), 500);
+  t.equal(parseDurationMs("1h30m"), 5_400_000);
+  t.equal(parseDurationMs("14d"), 14 * 86_400_000);
+  t.equal(parseDurationMs("5"), undefined);
+  t.equal(parseDurationMs(""), undefined);
+  t.equal(parseDurationMs("3 days"), undefined);
+});

@@ -1,0 +1,733 @@
+// The class alone: every SchedulingService RPC rejects malformed requests with INVALID_ARGUMENT
+// naming exactly the bad fields, and answers well-formed ones with UNIMPLEMENTED (for now).
+import t from "tap";
+import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromDate, timestampFromMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import {
+  AppointmentStatus,
+  DateExceptionSchema,
+  DayOfWeek,
+  ResourceKind,
+  WeeklyIntervalSchema,
+  type DateException,
+  type WeeklyInterval,
+} from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
+import {
+  AcceptOfferRequestSchema,
+  BookAppointmentRequestSchema,
+  CancelAppointmentRequestSchema,
+  CheckInAppointmentRequestSchema,
+  CreateProviderRequestSchema,
+  CreateResourceRequestSchema,
+  GetAppointmentRequestSchema,
+  GetAvailabilityRequestSchema,
+  GetProviderRequestSchema,
+  JoinWaitlistRequestSchema,
+  ListAppointmentsRequestSchema,
+  ListAvailableSlotsRequestSchema,
+  ListProvidersRequestSchema,
+  ListResourcesRequestSchema,
+  MarkNoShowRequestSchema,
+  RescheduleAppointmentRequestSchema,
+  SchedulingService,
+  SetAvailabilityRequestSchema,
+  WatchAppointmentsRequestSchema,
+} from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { createFakeClock } from "../../services/runtime/clock.js";
+import { InvalidArgumentError, UnimplementedError } from "../../services/runtime/errors.js";
+import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
+import {
+  validateBookAppointment,
+  validateListAppointments,
+  validateListAvailableSlots,
+  validateListProviders,
+  validateListResources,
+  validateSetAvailability,
+} from "../../services/scheduling/scheduling.validation.js";
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+const impl = new SchedulingServiceImpl({ clock: createFakeClock() });
+const method = SchedulingService.method;
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+type Fields<S extends DescMessage> = Partial<Omit<MessageShape<S>, "$typeName" | "$unknown">>;
+
+/** A bad variant of a valid request and the fields its violations must name, no more, no less. */
+interface Bad<S extends DescMessage> {
+  name: string;
+  patch: Fields<S>;
+  fields: string[];
+}
+
+function ctx(m: DescMethod): HandlerContext {
+  return createHandlerContext({
+    service: SchedulingService,
+    method: m,
+    protocolName: "test",
+    requestMethod: "POST",
+    url: `/${SchedulingService.typeName}/${m.name}`,
+  });
+}
+
+async function drain(stream: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of stream) {
+    // A skeleton stream must not send anything before it fails.
+    throw new Error("the stream sent a message");
+  }
+}
+
+async function outcome(call: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await call();
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
+
+function show(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : `no error (${String(err)})`;
+}
+
+const ts = (iso: string): Timestamp => timestampFromDate(new Date(iso));
+const dur = (ms: number): Duration => durationFromMs(ms);
+const wi = (dayOfWeek: DayOfWeek, startTime: string, endTime: string): WeeklyInterval =>
+  create(WeeklyIntervalSchema, { dayOfWeek, startTime, endTime });
+const ex = (startDate: string, endDate: string, reason = ""): DateException =>
+  create(DateExceptionSchema, { startDate, endDate, reason });
+
+const covered = new Set<string>();
+
+/**
+ * rpc tests one RPC: the valid request and each of `alsoValid` yield UNIMPLEMENTED naming the
+ * procedure; each bad variant yields INVALID_ARGUMENT whose violations name exactly its fields.
+ */
+function rpc<S extends DescMessage>(spec: {
+  method: DescMethod;
+  schema: S;
+  call: (req: MessageShape<S>, ctx: HandlerContext) => Promise<unknown>;
+  valid: Fields<S>;
+  alsoValid?: Array<{ name: string; patch: Fields<S> }>;
+  bad: Array<Bad<S>>;
+}): void {
+  const procedure = `medschedule.scheduling.v1.SchedulingService/${spec.method.name}`;
+  covered.add(spec.method.name);
+  const build = (patch: Fields<S>) => create(spec.schema, { ...spec.valid, ...patch } as unknown as MessageInitShape<S>);
+  void t.test(spec.method.name, async (t) => {
+    for (const { name, patch } of [{ name: "valid request", patch: {} }, ...(spec.alsoValid ?? [])]) {
+      const err = await outcome(() => spec.call(build(patch), ctx(spec.method)));
+      if (!(err instanceof UnimplementedError)) {
+        t.fail(`${name}: expected UnimplementedError, got ${show(err)}`);
+        continue;
+      }
+      t.equal(err.message, `${procedure} is not implemented yet`, `${name}: UNIMPLEMENTED names ${procedure}`);
+    }
+    for (const bad of spec.bad) {
+      const err = await outcome(() => spec.call(build(bad.patch), ctx(spec.method)));
+      if (!(err instanceof InvalidArgumentError)) {
+        t.fail(`${bad.name}: expected InvalidArgumentError, got ${show(err)}`);
+        continue;
+      }
+      const named = [...new Set(err.violations.map((v) => v.field))].sort();
+      t.strictSame(named, [...bad.fields].sort(), `${bad.name}: violations name ${bad.fields.join(", ")}`);
+      t.ok(err.violations.length >= bad.fields.length, `${bad.name}: one violation per bad field at least`);
+      t.ok(err.violations.every((v) => v.description.length > 0), `${bad.name}: every violation says what is wrong`);
+    }
+  });
+}
+
+// ---- providers and resources --------------------------------------------------------------------
+
+rpc({
+  method: method.createProvider,
+  schema: CreateProviderRequestSchema,
+  call: (req, c) => impl.createProvider(req, c),
+  valid: { displayName: "Dr. Ada Lovelace", timeZone: "Europe/Istanbul", specialty: "dermatology" },
+  alsoValid: [
+    { name: "client-chosen id", patch: { providerId: "dr-ada_1" } },
+    { name: "64-character id", patch: { providerId: "a".repeat(64) } },
+    { name: "200-character name", patch: { displayName: "n".repeat(200) } },
+    { name: "no specialty", patch: { specialty: "" } },
+    { name: "UTC", patch: { timeZone: "UTC" } },
+  ],
+  bad: [
+    { name: "empty request", patch: { displayName: "", timeZone: "", specialty: "" }, fields: ["displayName", "timeZone"] },
+    { name: "blank name", patch: { displayName: "   " }, fields: ["displayName"] },
+    { name: "201-character name", patch: { displayName: "n".repeat(201) }, fields: ["displayName"] },
+    { name: "name with a control character", patch: { displayName: "Dr.\u0000Ada" }, fields: ["displayName"] },
+    { name: "unknown zone", patch: { timeZone: "Mars/Olympus_Mons" }, fields: ["timeZone"] },
+    { name: "misspelt zone", patch: { timeZone: "Europe/Istanbu" }, fields: ["timeZone"] },
+    { name: "201-character specialty", patch: { specialty: "s".repeat(201) }, fields: ["specialty"] },
+    { name: "id with a space", patch: { providerId: "dr ada" }, fields: ["providerId"] },
+    { name: "65-character id", patch: { providerId: "a".repeat(65) }, fields: ["providerId"] },
+    {
+      name: "three bad fields",
+      patch: { displayName: "", timeZone: "Nowhere", providerId: "dr/ada" },
+      fields: ["displayName", "timeZone", "providerId"],
+    },
+  ],
+});
+
+rpc({
+  method: method.getProvider,
+  schema: GetProviderRequestSchema,
+  call: (req, c) => impl.getProvider(req, c),
+  valid: { providerId: "dr-ada" },
+  bad: [
+    { name: "no id", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "id with a slash", patch: { providerId: "dr/ada" }, fields: ["providerId"] },
+  ],
+});
+
+rpc({
+  method: method.listProviders,
+  schema: ListProvidersRequestSchema,
+  call: (req, c) => impl.listProviders(req, c),
+  valid: {},
+  alsoValid: [
+    { name: "page size 500", patch: { pageSize: 500 } },
+    { name: "page token", patch: { pageSize: 10, pageToken: "eyJrIjoiYSJ9" } },
+  ],
+  bad: [
+    { name: "negative page size", patch: { pageSize: -1 }, fields: ["pageSize"] },
+    { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
+    { name: "malformed page token", patch: { pageToken: "not a token!" }, fields: ["pageToken"] },
+    { name: "both", patch: { pageSize: 1000, pageToken: "???" }, fields: ["pageSize", "pageToken"] },
+  ],
+});
+
+rpc({
+  method: method.createResource,
+  schema: CreateResourceRequestSchema,
+  call: (req, c) => impl.createResource(req, c),
+  valid: { displayName: "Room 3", kind: ResourceKind.ROOM },
+  alsoValid: [
+    { name: "device", patch: { kind: ResourceKind.DEVICE } },
+    { name: "client-chosen id", patch: { resourceId: "room-3" } },
+  ],
+  bad: [
+    { name: "kind unspecified", patch: { kind: ResourceKind.UNSPECIFIED }, fields: ["kind"] },
+    { name: "unknown kind", patch: { kind: 9 as ResourceKind }, fields: ["kind"] },
+    { name: "no name", patch: { displayName: "" }, fields: ["displayName"] },
+    { name: "bad id", patch: { resourceId: "room 3" }, fields: ["resourceId"] },
+    {
+      name: "empty request",
+      patch: { displayName: "", kind: ResourceKind.UNSPECIFIED },
+      fields: ["displayName", "kind"],
+    },
+  ],
+});
+
+rpc({
+  method: method.listResources,
+  schema: ListResourcesRequestSchema,
+  call: (req, c) => impl.listResources(req, c),
+  valid: {},
+  alsoValid: [{ name: "only devices", patch: { kind: ResourceKind.DEVICE, pageSize: 20 } }],
+  bad: [
+    { name: "unknown kind", patch: { kind: 7 as ResourceKind }, fields: ["kind"] },
+    { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
+    { name: "malformed page token", patch: { pageToken: "a b" }, fields: ["pageToken"] },
+    { name: "all three", patch: { kind: 3 as ResourceKind, pageSize: -2, pageToken: "%%" }, fields: ["kind", "pageSize", "pageToken"] },
+  ],
+});
+
+// ---- availability -------------------------------------------------------------------------------
+
+const MON = DayOfWeek.MONDAY;
+const TUE = DayOfWeek.TUESDAY;
+const WED = DayOfWeek.WEDNESDAY;
+
+/** 101 well-formed, non-overlapping intervals: one too many. */
+const tooManyIntervals = Array.from({ length: 101 }, (_, i) => {
+  const hour = Math.floor(i / 7);
+  const hh = String(hour).padStart(2, "0");
+  return wi(((i % 7) + 1) as DayOfWeek, `${hh}:00`, `${hh}:30`);
+});
+
+rpc({
+  method: method.setAvailability,
+  schema: SetAvailabilityRequestSchema,
+  call: (req, c) => impl.setAvailability(req, c),
+  valid: {
+    providerId: "dr-ada",
+    weeklyHours: [wi(MON, "09:00", "12:00"), wi(MON, "13:00", "17:00"), wi(TUE, "09:00", "24:00")],
+    breaks: [wi(MON, "10:30", "10:45")],
+    exceptions: [ex("2026-12-24", "2026-12-26", "holidays")],
+    slotDuration: dur(15 * MIN),
+    buffer: dur(5 * MIN),
+  },
+  alsoValid: [
+    { name: "touching intervals", patch: { weeklyHours: [wi(MON, "09:00", "12:00"), wi(MON, "12:00", "13:00")], breaks: [] } },
+    { name: "same hours on several days", patch: { weeklyHours: [wi(MON, "09:00", "17:00"), wi(TUE, "09:00", "17:00")] } },
+    { name: "break as long as the interval", patch: { breaks: [wi(MON, "13:00", "17:00")] } },
+    { name: "touching breaks", patch: { breaks: [wi(MON, "10:00", "10:30"), wi(MON, "10:30", "11:00")] } },
+    { name: "no hours at all", patch: { weeklyHours: [], breaks: [], exceptions: [] } },
+    { name: "whole day", patch: { weeklyHours: [wi(DayOfWeek.SUNDAY, "00:00", "24:00")], breaks: [] } },
+    { name: "5-minute slots", patch: { slotDuration: dur(5 * MIN) } },
+    { name: "8-hour slots", patch: { slotDuration: dur(8 * HOUR) } },
+    { name: "no buffer", patch: { buffer: undefined } },
+    { name: "zero buffer", patch: { buffer: dur(0) } },
+    { name: "2-hour buffer", patch: { buffer: dur(2 * HOUR) } },
+    { name: "one-day exception, no reason", patch: { exceptions: [ex("2026-05-01", "2026-05-01")] } },
+    { name: "multi-line reason", patch: { exceptions: [ex("2026-05-01", "2026-05-02", "leave\nback on the 3rd")] } },
+    { name: "leap day", patch: { exceptions: [ex("2028-02-29", "2028-03-01")] } },
+  ],
+  bad: [
+    { name: "no provider", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "day unspecified", patch: { weeklyHours: [wi(DayOfWeek.UNSPECIFIED, "09:00", "12:00")], breaks: [] }, fields: ["weeklyHours[0].dayOfWeek"] },
+    { name: "day 8", patch: { weeklyHours: [wi(8 as DayOfWeek, "09:00", "12:00")], breaks: [] }, fields: ["weeklyHours[0].dayOfWeek"] },
+    { name: "start without leading zero", patch: { weeklyHours: [wi(MON, "9:00", "12:00")], breaks: [] }, fields: ["weeklyHours[0].startTime"] },
+    { name: "start 24:00", patch: { weeklyHours: [wi(MON, "24:00", "24:00")], breaks: [] }, fields: ["weeklyHours[0].startTime"] },
+    { name: "minute 60", patch: { weeklyHours: [wi(MON, "11:60", "12:00")], breaks: [] }, fields: ["weeklyHours[0].startTime"] },
+    { name: "no end", patch: { weeklyHours: [wi(MON, "09:00", "")], breaks: [] }, fields: ["weeklyHours[0].endTime"] },
+    { name: "end 25:00", patch: { weeklyHours: [wi(MON, "09:00", "25:00")], breaks: [] }, fields: ["weeklyHours[0].endTime"] },
+    { name: "end before start", patch: { weeklyHours: [wi(MON, "12:00", "09:00")], breaks: [] }, fields: ["weeklyHours[0].endTime"] },
+    { name: "end equals start", patch: { weeklyHours: [wi(MON, "09:00", "09:00")], breaks: [] }, fields: ["weeklyHours[0].endTime"] },
+    {
+      name: "second interval bad",
+      patch: { weeklyHours: [wi(MON, "09:00", "12:00"), wi(TUE, "13:00", "1pm")] },
+      fields: ["weeklyHours[1].endTime"],
+    },
+    {
+      name: "overlapping intervals",
+      patch: { weeklyHours: [wi(MON, "09:00", "12:00"), wi(MON, "11:00", "13:00")], breaks: [] },
+      fields: ["weeklyHours[1]"],
+    },
+    {
+      name: "overlap given out of order",
+      patch: { weeklyHours: [wi(MON, "11:00", "13:00"), wi(MON, "09:00", "12:00")], breaks: [] },
+      fields: ["weeklyHours[0]"],
+    },
+    {
+      name: "intervals inside a long one",
+      patch: { weeklyHours: [wi(MON, "08:00", "18:00"), wi(MON, "09:00", "10:00"), wi(MON, "11:00", "12:00")], breaks: [] },
+      fields: ["weeklyHours[1]", "weeklyHours[2]"],
+    },
+    {
+      name: "duplicate interval",
+      patch: { weeklyHours: [wi(TUE, "09:00", "17:00"), wi(TUE, "09:00", "17:00")], breaks: [] },
+      fields: ["weeklyHours[1]"],
+    },
+    { name: "too many intervals", patch: { weeklyHours: tooManyIntervals, breaks: [] }, fields: ["weeklyHours"] },
+    {
+      name: "overlapping breaks",
+      patch: { breaks: [wi(MON, "10:00", "10:30"), wi(MON, "10:15", "10:45")] },
+      fields: ["breaks[1]"],
+    },
+    { name: "break between intervals", patch: { breaks: [wi(MON, "12:00", "13:00")] }, fields: ["breaks[0]"] },
+    { name: "break spanning two intervals", patch: { breaks: [wi(MON, "11:30", "13:30")] }, fields: ["breaks[0]"] },
+    { name: "break past the end", patch: { breaks: [wi(MON, "16:30", "17:30")] }, fields: ["breaks[0]"] },
+    { name: "break on a day off", patch: { breaks: [wi(WED, "10:00", "10:15")] }, fields: ["breaks[0]"] },
+    { name: "break end before start", patch: { breaks: [wi(MON, "10:45", "10:30")] }, fields: ["breaks[0].endTime"] },
+    { name: "break without a day", patch: { breaks: [wi(DayOfWeek.UNSPECIFIED, "10:30", "10:45")] }, fields: ["breaks[0].dayOfWeek"] },
+    {
+      name: "breaks are not judged against broken hours",
+      patch: { weeklyHours: [wi(MON, "9", "12:00"), wi(MON, "13:00", "17:00")], breaks: [wi(MON, "10:30", "10:45")] },
+      fields: ["weeklyHours[0].startTime"],
+    },
+    { name: "impossible date", patch: { exceptions: [ex("2026-02-30", "2026-03-01")] }, fields: ["exceptions[0].startDate"] },
+    { name: "not a leap year", patch: { exceptions: [ex("2026-02-28", "2027-02-29")] }, fields: ["exceptions[0].endDate"] },
+    { name: "no end date", patch: { exceptions: [ex("2026-05-01", "")] }, fields: ["exceptions[0].endDate"] },
+    { name: "date in another format", patch: { exceptions: [ex("01.05.2026", "2026-05-01")] }, fields: ["exceptions[0].startDate"] },
+    { name: "end date before start date", patch: { exceptions: [ex("2026-05-02", "2026-05-01")] }, fields: ["exceptions[0].endDate"] },
+    {
+      name: "501-character reason",
+      patch: { exceptions: [ex("2026-05-01", "2026-05-01"), ex("2026-06-01", "2026-06-01", "r".repeat(501))] },
+      fields: ["exceptions[1].reason"],
+    },
+    { name: "no slot duration", patch: { slotDuration: undefined }, fields: ["slotDuration"] },
+    { name: "4-minute slots", patch: { slotDuration: dur(4 * MIN) }, fields: ["slotDuration"] },
+    { name: "90-second slots", patch: { slotDuration: dur(90_000) }, fields: ["slotDuration"] },
+    { name: "slots over 8 hours", patch: { slotDuration: dur(8 * HOUR + MIN) }, fields: ["slotDuration"] },
+    { name: "negative buffer", patch: { buffer: dur(-MIN) }, fields: ["buffer"] },
+    { name: "buffer over 2 hours", patch: { buffer: dur(2 * HOUR + MIN) }, fields: ["buffer"] },
+    { name: "30-second buffer", patch: { buffer: dur(30_000) }, fields: ["buffer"] },
+    {
+      name: "several bad fields",
+      patch: {
+        providerId: "",
+        weeklyHours: [wi(MON, "12:00", "09:00"), wi(TUE, "09:00", "12:00"), wi(TUE, "10:00", "11:00")],
+        breaks: [],
+        exceptions: [ex("2026-05-02", "2026-05-01")],
+        slotDuration: undefined,
+        buffer: dur(3 * HOUR),
+      },
+      fields: ["providerId", "weeklyHours[0].endTime", "weeklyHours[2]", "exceptions[0].endDate", "slotDuration", "buffer"],
+    },
+  ],
+});
+
+rpc({
+  method: method.getAvailability,
+  schema: GetAvailabilityRequestSchema,
+  call: (req, c) => impl.getAvailability(req, c),
+  valid: { providerId: "dr-ada" },
+  bad: [
+    { name: "no provider", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "bad provider", patch: { providerId: "dr ada" }, fields: ["providerId"] },
+  ],
+});
+
+rpc({
+  method: method.listAvailableSlots,
+  schema: ListAvailableSlotsRequestSchema,
+  call: (req, c) => impl.listAvailableSlots(req, c),
+  valid: {
+    providerId: "dr-ada",
+    startTime: ts("2026-01-05T00:00:00Z"),
+    endTime: ts("2026-01-12T00:00:00Z"),
+    duration: dur(30 * MIN),
+    resourceIds: ["room-3", "echo-1"],
+  },
+  alsoValid: [
+    { name: "exactly 31 days", patch: { endTime: ts("2026-02-05T00:00:00Z") } },
+    { name: "no duration", patch: { duration: undefined } },
+    { name: "8-hour duration", patch: { duration: dur(8 * HOUR) } },
+    { name: "no resources", patch: { resourceIds: [] } },
+    { name: "10 resources", patch: { resourceIds: Array.from({ length: 10 }, (_, i) => `room-${i}`) } },
+  ],
+  bad: [
+    { name: "no provider", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "no start", patch: { startTime: undefined }, fields: ["startTime"] },
+    { name: "no end", patch: { endTime: undefined }, fields: ["endTime"] },
+    { name: "start before 1970", patch: { startTime: timestampFromMs(-DAY) }, fields: ["startTime"] },
+    { name: "end equals start", patch: { endTime: ts("2026-01-05T00:00:00Z") }, fields: ["endTime"] },
+    { name: "end before start", patch: { endTime: ts("2026-01-04T00:00:00Z") }, fields: ["endTime"] },
+    { name: "31 days and a second", patch: { endTime: ts("2026-02-05T00:00:01Z") }, fields: ["endTime"] },
+    { name: "zero duration", patch: { duration: dur(0) }, fields: ["duration"] },
+    { name: "negative duration", patch: { duration: dur(-30 * MIN) }, fields: ["duration"] },
+    { name: "90-second duration", patch: { duration: dur(90_000) }, fields: ["duration"] },
+    { name: "duration over 8 hours", patch: { duration: dur(8 * HOUR + MIN) }, fields: ["duration"] },
+    { name: "bad resource id", patch: { resourceIds: ["room-3", "room 4"] }, fields: ["resourceIds[1]"] },
+    { name: "empty resource id", patch: { resourceIds: [""] }, fields: ["resourceIds[0]"] },
+    { name: "duplicate resource", patch: { resourceIds: ["room-3", "echo-1", "room-3"] }, fields: ["resourceIds[2]"] },
+    {
+      name: "11 resources",
+      patch: { resourceIds: Array.from({ length: 11 }, (_, i) => `room-${i}`) },
+      fields: ["resourceIds"],
+    },
+    {
+      name: "several bad fields",
+      patch: { providerId: "", startTime: undefined, duration: dur(0), resourceIds: ["a", "a"] },
+      fields: ["providerId", "startTime", "duration", "resourceIds[1]"],
+    },
+  ],
+});
+
+// ---- appointments -------------------------------------------------------------------------------
+
+rpc({
+  method: method.bookAppointment,
+  schema: BookAppointmentRequestSchema,
+  call: (req, c) => impl.bookAppointment(req, c),
+  valid: {
+    requestId: "req-0001",
+    providerId: "dr-ada",
+    patientId: "pat-42",
+    startTime: ts("2026-01-05T09:00:00Z"),
+    duration: dur(30 * MIN),
+    resourceIds: ["room-3"],
+    reason: "check-up",
+  },
+  alsoValid: [
+    { name: "no duration, rooms or reason", patch: { duration: undefined, resourceIds: [], reason: "" } },
+    { name: "8-hour duration", patch: { duration: dur(8 * HOUR) } },
+    { name: "500-character reason", patch: { reason: "r".repeat(500) } },
+    { name: "multi-line reason", patch: { reason: "rash\n\tsince Monday" } },
+    { name: "UUID request id", patch: { requestId: "3f2b8c1e-9d4a-4b7e-a1c2-5e6f7a8b9c0d" } },
+  ],
+  bad: [
+    {
+      name: "empty request",
+      patch: { requestId: "", providerId: "", patientId: "", startTime: undefined, duration: undefined, resourceIds: [], reason: "" },
+      fields: ["requestId", "providerId", "patientId", "startTime"],
+    },
+    { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
+    { name: "request id with a space", patch: { requestId: "req 1" }, fields: ["requestId"] },
+    { name: "129-character request id", patch: { requestId: "r".repeat(129) }, fields: ["requestId"] },
+    { name: "no provider", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "no patient", patch: { patientId: "" }, fields: ["patientId"] },
+    { name: "bad patient", patch: { patientId: "Jane Doe" }, fields: ["patientId"] },
+    { name: "no start", patch: { startTime: undefined }, fields: ["startTime"] },
+    { name: "zero duration", patch: { duration: dur(0) }, fields: ["duration"] },
+    { name: "duration in seconds", patch: { duration: dur(10 * MIN + 30_000) }, fields: ["duration"] },
+    { name: "9-hour duration", patch: { duration: dur(9 * HOUR) }, fields: ["duration"] },
+    { name: "duplicate room", patch: { resourceIds: ["room-3", "room-3"] }, fields: ["resourceIds[1]"] },
+    { name: "11 rooms", patch: { resourceIds: Array.from({ length: 11 }, (_, i) => `r${i}`) }, fields: ["resourceIds"] },
+    { name: "501-character reason", patch: { reason: "r".repeat(501) }, fields: ["reason"] },
+    { name: "reason with a bell", patch: { reason: "ding\u0007" }, fields: ["reason"] },
+    {
+      name: "several bad fields",
+      patch: { requestId: "", patientId: "p/1", duration: dur(-MIN), reason: "r".repeat(600) },
+      fields: ["requestId", "patientId", "duration", "reason"],
+    },
+  ],
+});
+
+rpc({
+  method: method.cancelAppointment,
+  schema: CancelAppointmentRequestSchema,
+  call: (req, c) => impl.cancelAppointment(req, c),
+  valid: { appointmentId: "apt-1", requestId: "req-1", reason: "feeling better" },
+  alsoValid: [{ name: "no reason", patch: { reason: "" } }],
+  bad: [
+    { name: "empty request", patch: { appointmentId: "", requestId: "", reason: "" }, fields: ["appointmentId", "requestId"] },
+    { name: "no appointment", patch: { appointmentId: "" }, fields: ["appointmentId"] },
+    { name: "bad appointment", patch: { appointmentId: "apt 1" }, fields: ["appointmentId"] },
+    { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
+    { name: "501-character reason", patch: { reason: "r".repeat(501) }, fields: ["reason"] },
+  ],
+});
+
+rpc({
+  method: method.rescheduleAppointment,
+  schema: RescheduleAppointmentRequestSchema,
+  call: (req, c) => impl.rescheduleAppointment(req, c),
+  valid: { appointmentId: "apt-1", requestId: "req-2", newStartTime: ts("2026-01-06T10:00:00Z") },
+  bad: [
+    { name: "no new start", patch: { newStartTime: undefined }, fields: ["newStartTime"] },
+    { name: "new start before 1970", patch: { newStartTime: timestampFromMs(-1000) }, fields: ["newStartTime"] },
+    { name: "no appointment", patch: { appointmentId: "" }, fields: ["appointmentId"] },
+    { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
+    {
+      name: "empty request",
+      patch: { appointmentId: "", requestId: "", newStartTime: undefined },
+      fields: ["appointmentId", "requestId", "newStartTime"],
+    },
+  ],
+});
+
+rpc({
+  method: method.getAppointment,
+  schema: GetAppointmentRequestSchema,
+  call: (req, c) => impl.getAppointment(req, c),
+  valid: { appointmentId: "apt-1" },
+  bad: [
+    { name: "no appointment", patch: { appointmentId: "" }, fields: ["appointmentId"] },
+    { name: "bad appointment", patch: { appointmentId: "apt#1" }, fields: ["appointmentId"] },
+  ],
+});
+
+rpc({
+  method: method.listAppointments,
+  schema: ListAppointmentsRequestSchema,
+  call: (req, c) => impl.listAppointments(req, c),
+  valid: { providerId: "dr-ada" },
+  alsoValid: [
+    { name: "by patient", patch: { providerId: "", patientId: "pat-42" } },
+    { name: "by both", patch: { patientId: "pat-42" } },
+    { name: "in a range", patch: { startTime: ts("2026-01-05T00:00:00Z"), endTime: ts("2026-01-06T00:00:00Z") } },
+    { name: "open-ended range", patch: { startTime: ts("2026-01-05T00:00:00Z") } },
+    { name: "some states", patch: { statuses: [AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN], pageSize: 500 } },
+  ],
+  bad: [
+    { name: "neither provider nor patient", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "bad provider", patch: { providerId: "dr ada" }, fields: ["providerId"] },
+    { name: "bad patient", patch: { patientId: "pat 42" }, fields: ["patientId"] },
+    {
+      name: "end before start",
+      patch: { startTime: ts("2026-01-06T00:00:00Z"), endTime: ts("2026-01-05T00:00:00Z") },
+      fields: ["endTime"],
+    },
+    { name: "status unspecified", patch: { statuses: [AppointmentStatus.UNSPECIFIED] }, fields: ["statuses[0]"] },
+    { name: "unknown status", patch: { statuses: [AppointmentStatus.BOOKED, 99 as AppointmentStatus] }, fields: ["statuses[1]"] },
+    { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
+    { name: "negative page size", patch: { pageSize: -5 }, fields: ["pageSize"] },
+    { name: "malformed page token", patch: { pageToken: "{}" }, fields: ["pageToken"] },
+    {
+      name: "several bad fields",
+      patch: { providerId: "", statuses: [0 as AppointmentStatus], pageSize: 9999 },
+      fields: ["providerId", "statuses[0]", "pageSize"],
+    },
+  ],
+});
+
+rpc({
+  method: method.checkInAppointment,
+  schema: CheckInAppointmentRequestSchema,
+  call: (req, c) => impl.checkInAppointment(req, c),
+  valid: { appointmentId: "apt-1", requestId: "req-3" },
+  alsoValid: [{ name: "named queue", patch: { queueId: "radiology" } }],
+  bad: [
+    { name: "bad queue", patch: { queueId: "radiology queue" }, fields: ["queueId"] },
+    { name: "no appointment", patch: { appointmentId: "" }, fields: ["appointmentId"] },
+    { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
+    { name: "all bad", patch: { appointmentId: "", requestId: "", queueId: "q/1" }, fields: ["appointmentId", "requestId", "queueId"] },
+  ],
+});
+
+rpc({
+  method: method.markNoShow,
+  schema: MarkNoShowRequestSchema,
+  call: (req, c) => impl.markNoShow(req, c),
+  valid: { appointmentId: "apt-1", requestId: "req-4" },
+  bad: [
+    { name: "no appointment", patch: { appointmentId: "" }, fields: ["appointmentId"] },
+    { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
+    { name: "empty request", patch: { appointmentId: "", requestId: "" }, fields: ["appointmentId", "requestId"] },
+  ],
+});
+
+rpc({
+  method: method.joinWaitlist,
+  schema: JoinWaitlistRequestSchema,
+  call: (req, c) => impl.joinWaitlist(req, c),
+  valid: {
+    requestId: "req-5",
+    providerId: "dr-ada",
+    patientId: "pat-42",
+    windowStartTime: ts("2026-01-05T00:00:00Z"),
+    windowEndTime: ts("2026-02-05T00:00:00Z"),
+    duration: dur(30 * MIN),
+  },
+  alsoValid: [
+    { name: "exactly 90 days", patch: { windowEndTime: ts("2026-04-05T00:00:00Z") } },
+    { name: "no duration", patch: { duration: undefined } },
+  ],
+  bad: [
+    {
+      name: "empty request",
+      patch: { requestId: "", providerId: "", patientId: "", windowStartTime: undefined, windowEndTime: undefined, duration: undefined },
+      fields: ["requestId", "providerId", "patientId", "windowStartTime", "windowEndTime"],
+    },
+    { name: "window end before start", patch: { windowEndTime: ts("2026-01-04T00:00:00Z") }, fields: ["windowEndTime"] },
+    { name: "empty window", patch: { windowEndTime: ts("2026-01-05T00:00:00Z") }, fields: ["windowEndTime"] },
+    { name: "window over 90 days", patch: { windowEndTime: ts("2026-04-05T00:01:00Z") }, fields: ["windowEndTime"] },
+    { name: "no window start", patch: { windowStartTime: undefined }, fields: ["windowStartTime"] },
+    { name: "zero duration", patch: { duration: dur(0) }, fields: ["duration"] },
+    { name: "9-hour duration", patch: { duration: dur(9 * HOUR) }, fields: ["duration"] },
+    { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
+  ],
+});
+
+rpc({
+  method: method.acceptOffer,
+  schema: AcceptOfferRequestSchema,
+  call: (req, c) => impl.acceptOffer(req, c),
+  valid: { appointmentId: "apt-7", requestId: "req-6" },
+  bad: [
+    { name: "no appointment", patch: { appointmentId: "" }, fields: ["appointmentId"] },
+    { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
+    { name: "empty request", patch: { appointmentId: "", requestId: "" }, fields: ["appointmentId", "requestId"] },
+  ],
+});
+
+rpc({
+  method: method.watchAppointments,
+  schema: WatchAppointmentsRequestSchema,
+  call: (req, c) => drain(impl.watchAppointments(req, c)),
+  valid: { providerId: "dr-ada" },
+  alsoValid: [
+    { name: "a given day", patch: { date: "2026-01-05" } },
+    { name: "resuming", patch: { date: "2026-01-05", afterSequence: 42n } },
+  ],
+  bad: [
+    { name: "no provider", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "month 13", patch: { date: "2026-13-01" }, fields: ["date"] },
+    { name: "date in another format", patch: { date: "05/01/2026" }, fields: ["date"] },
+    { name: "both", patch: { providerId: "", date: "tomorrow" }, fields: ["providerId", "date"] },
+  ],
+});
+
+t.test("every SchedulingService RPC is covered above", async (t) => {
+  t.strictSame([...covered].sort(), SchedulingService.methods.map((m) => m.name).sort());
+});
+
+// ---- what the validators hand to the implementation ---------------------------------------------
+
+t.test("validateSetAvailability returns minutes and milliseconds", async (t) => {
+  const parsed = validateSetAvailability(
+    create(SetAvailabilityRequestSchema, {
+      providerId: "dr-ada",
+      weeklyHours: [wi(TUE, "09:00", "24:00"), wi(MON, "13:00", "17:00"), wi(MON, "09:00", "12:00")],
+      breaks: [wi(MON, "10:30", "10:45")],
+      exceptions: [ex("2026-12-24", "2026-12-26", " holidays ")],
+      slotDuration: dur(20 * MIN),
+    }),
+  );
+  t.strictSame(parsed, {
+    providerId: "dr-ada",
+    weeklyHours: [
+      { dayOfWeek: MON, startMinute: 9 * 60, endMinute: 12 * 60 },
+      { dayOfWeek: MON, startMinute: 13 * 60, endMinute: 17 * 60 },
+      { dayOfWeek: TUE, startMinute: 9 * 60, endMinute: 24 * 60 },
+    ],
+    breaks: [{ dayOfWeek: MON, startMinute: 10 * 60 + 30, endMinute: 10 * 60 + 45 }],
+    exceptions: [{ startDate: "2026-12-24", endDate: "2026-12-26", reason: "holidays" }],
+    slotMs: 20 * MIN,
+    bufferMs: 0,
+  });
+});
+
+t.test("validateListAvailableSlots returns the range as dates", async (t) => {
+  const parsed = validateListAvailableSlots(
+    create(ListAvailableSlotsRequestSchema, {
+      providerId: "dr-ada",
+      startTime: ts("2026-01-05T00:00:00Z"),
+      endTime: ts("2026-01-06T00:00:00Z"),
+      resourceIds: ["room-3"],
+    }),
+  );
+  t.strictSame(parsed, {
+    providerId: "dr-ada",
+    start: new Date("2026-01-05T00:00:00Z"),
+    end: new Date("2026-01-06T00:00:00Z"),
+    durationMs: undefined,
+    resourceIds: ["room-3"],
+  });
+});
+
+t.test("validateBookAppointment returns the start and the duration", async (t) => {
+  const parsed = validateBookAppointment(
+    create(BookAppointmentRequestSchema, {
+      requestId: "req-1",
+      providerId: "dr-ada",
+      patientId: "pat-42",
+      startTime: ts("2026-01-05T09:00:00Z"),
+      duration: dur(45 * MIN),
+    }),
+  );
+  t.equal(parsed.start.toISOString(), "2026-01-05T09:00:00.000Z");
+  t.equal(parsed.durationMs, 45 * MIN);
+  t.strictSame(parsed.resourceIds, []);
+});
+
+t.test("list validators apply defaults", async (t) => {
+  t.strictSame(validateListProviders(create(ListProvidersRequestSchema, {})), { pageSize: 50, pageToken: "" });
+  t.equal(validateListResources(create(ListResourcesRequestSchema, {})).kind, undefined);
+  const appointments = validateListAppointments(
+    create(ListAppointmentsRequestSchema, { patientId: "pat-42", statuses: [AppointmentStatus.BOOKED, AppointmentStatus.BOOKED] }),
+  );
+  t.equal(appointments.providerId, undefined);
+  t.strictSame(appointments.statuses, [AppointmentStatus.BOOKED]);
+  t.equal(appointments.pageSize, 50);
+});
+
+t.test("ListAppointments without provider or patient says that one of them is needed", async (t) => {
+  const err = await outcome(() =>
+    impl.listAppointments(create(ListAppointmentsRequestSchema, {}), ctx(method.listAppointments)),
+  );
+  if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${show(err)}`);
+  t.equal(err.violations.length, 1);
+  t.match(err.violations[0]?.description, /providerId or patientId/);
+});
+
+t.test("an overlap names the interval it overlaps", async (t) => {
+  const err = await outcome(async () =>
+    validateSetAvailability(
+      create(SetAvailabilityRequestSchema, {
+        providerId: "dr-ada",
+        weeklyHours: [wi(MON, "09:00", "12:00"), wi(MON, "11:00", "13:00")],
+        slotDuration: dur(15 * MIN),
+      }),
+    ),
+  );
+  if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${show(err)}`);
+  t.match(err.violations[0]?.description, /weeklyHours\[0\]/);
+});
