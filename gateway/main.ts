@@ -29,10 +29,12 @@ try {
   const server = await startGateway(runtime);
   onShutdownSignal(runtime, async () => {
     await server.close(config.shutdownGraceMs);
-    await runtime.database.close();
+    await runtime.close();
   });
   const url = `http://localhost:${server.port}`;
-  logger.info({ port: server.port, ms: Date.now() - started, database: runtime.database.kind }, "MedSchedule serving");
+  logger.info({ port: server.port, ms: Date.now() - started }, "listening; health and reflection answer, the database is starting");
+  const database = await runtime.ready;
+  logger.info({ port: server.port, ms: Date.now() - started, database: database.kind }, "MedSchedule serving");
   if (runtime.devTokens) {
     const lines = [
       "",

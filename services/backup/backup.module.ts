@@ -9,5 +9,6 @@ export const backupModule: ServiceModule = {
   defaultPort: 8084,
   schema: "backup",
   migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
+  services: [BackupService],
   create: (deps) => [{ service: BackupService, impl: new BackupServiceImpl(deps) }],
 };

@@ -9,5 +9,6 @@ export const lockModule: ServiceModule = {
   defaultPort: 8083,
   schema: "lock",
   migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
+  services: [LockService],
   create: (deps) => [{ service: LockService, impl: new LockServiceImpl(deps) }],
 };

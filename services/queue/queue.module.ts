@@ -9,5 +9,6 @@ export const queueModule: ServiceModule = {
   defaultPort: 8082,
   schema: "queue",
   migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
+  services: [QueueService],
   create: (deps) => [{ service: QueueService, impl: new QueueServiceImpl(deps) }],
 };

@@ -110,6 +110,9 @@ export function isAbortError(err: unknown): boolean {
  */
 export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError {
   if (err instanceof ConnectError) return err;
+  if (err instanceof Error && err.name === "TimeoutError") {
+    return new ConnectError("the deadline passed", Code.DeadlineExceeded, undefined, undefined, err);
+  }
   if (err instanceof InvalidArgumentError) {
     return new ConnectError(
       err.message,

@@ -1,9 +1,11 @@
 import type { DescService } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
 import { createAuthInterceptor } from "./auth/auth-interceptor.js";
 import { ensureDevAuth } from "./auth/dev-tokens.js";
 import { createTokenVerifier } from "./auth/jwt.js";
 import { systemClock } from "./clock.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
+import { UnavailableError } from "./errors.js";
 import { createDatabase, migrateToLatest, type Database } from "./db/index.js";
 import { loadDescriptorFiles } from "./descriptors.js";
 import { HealthServiceImpl, ServingStatus } from "./health.js";
@@ -44,7 +46,7 @@ export function exitOnStartupError(name: string, err: unknown, logger?: Logger):
     process.exit(2);
   }
   const code = (err as { code?: unknown }).code;
-  if (code === "DATABASE_UNAVAILABLE" || code === "EADDRINUSE" || code === "EACCES") {
+  if (code === "DATABASE_UNAVAILABLE" || code === "MIGRATION_FAILED" || code === "EADDRINUSE" || code === "EACCES") {
     process.stderr.write(`medschedule ${name}: cannot start: ${(err as Error).message}\n`);
     process.exit(1);
   }
@@ -59,21 +61,64 @@ export interface Runtime {
   config: Config;
   /** logger is the process logger. */
   logger: Logger;
-  /** database is the open database. */
-  database: Database;
-  /** health is the health service of this process. */
+  /** health is the health service of this process: NOT_SERVING until `ready`. */
   health: HealthServiceImpl;
   /** interceptors run around every RPC: logging, metrics, auth. */
   interceptors: RpcInterceptor[];
-  /** registrations are the services to serve. */
+  /** registrations are the services to serve; calls made before `ready` wait for it. */
   registrations: ServiceRegistration[];
+  /** ready settles once the database is open, migrated and the services built. */
+  ready: Promise<Database>;
   /** devTokens are the generated role tokens (only when dev auth was set up). */
   devTokens?: { tokens: Record<string, string>; tokensFile: string };
+  /** close closes the database once startup has settled. */
+  close(): Promise<void>;
 }
 
 /**
- * createRuntime loads the config, opens the database, runs every module's migrations, sets up auth
- * (generating dev tokens when `devAuth` and no key is configured) and builds the services.
+ * deferredImpl stands in for a service class while the database starts: each call waits for the real
+ * implementation (as long as its deadline allows) and then runs it, so nothing fails during warm-up.
+ */
+function deferredImpl(service: DescService, impl: Promise<Record<string, (req: unknown, ctx: HandlerContext) => unknown>>): object {
+  const waitFor = async (ctx: HandlerContext) => {
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new UnavailableError("STARTING", "the service is still starting (database warm-up); retry shortly"));
+      if (ctx.signal.aborted) onAbort();
+      else ctx.signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([
+        impl.catch((err: unknown) => {
+          throw new UnavailableError("START_FAILED", "the service failed to start; see its log", { cause: err });
+        }),
+        aborted,
+      ]);
+    } finally {
+      if (onAbort) ctx.signal.removeEventListener("abort", onAbort);
+    }
+  };
+  const out: Record<string, unknown> = {};
+  for (const m of service.methods) {
+    out[m.localName] =
+      m.methodKind === "unary" || m.methodKind === "client_streaming"
+        ? async (req: unknown, ctx: HandlerContext) => {
+            const real = await waitFor(ctx);
+            return real[m.localName].call(real, req, ctx);
+          }
+        : async function* (req: unknown, ctx: HandlerContext) {
+            const real = await waitFor(ctx);
+            yield* real[m.localName].call(real, req, ctx) as AsyncIterable<unknown>;
+          };
+  }
+  return out;
+}
+
+/**
+ * createRuntime loads the config and sets up auth (generating dev tokens when `devAuth` and no key
+ * is configured), then returns at once with servable registrations: health (NOT_SERVING) and
+ * reflection answer immediately, while the database opens, every module's migrations run and the
+ * service classes are built in the background (`ready`); calls made meanwhile wait for it.
  */
 export async function createRuntime(opts: {
   name: string;
@@ -108,14 +153,47 @@ export async function createRuntime(opts: {
     });
     interceptorAuth = createAuthInterceptor({ mode: "jwt", verifier, logger });
   }
-  const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, applicationName: `medschedule-${opts.name}` });
-  logger.info({ database: database.url, kind: database.kind }, "database ready");
-  for (const m of opts.modules) await migrateToLatest(database.db, { schema: m.schema, migrationsFolder: m.migrationsFolder });
-  const deps = { db: database.db, clock: systemClock, logger, config };
-  const mounted = opts.modules.flatMap((m) => m.create(deps));
-  const health = new HealthServiceImpl(mounted.map((m) => m.service.typeName));
+  const descriptors = opts.modules.flatMap((m) => m.services);
+  const health = new HealthServiceImpl(descriptors.map((s) => s.typeName));
+  health.setAll(ServingStatus.NOT_SERVING);
+
+  const ready = (async () => {
+    const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, applicationName: `medschedule-${opts.name}` });
+    try {
+      for (const m of opts.modules) await migrateToLatest(database.db, { schema: m.schema, migrationsFolder: m.migrationsFolder });
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
+    logger.info({ database: database.url, kind: database.kind }, "database ready");
+    return database;
+  })();
+  const built = ready.then((database) => {
+    const deps = { db: database.db, clock: systemClock, logger, config };
+    return new Map(opts.modules.flatMap((m) => m.create(deps)).map((m) => [m.service.typeName, m.impl]));
+  });
+  // Failures surface through `ready` (main exits on it) and through calls; no unhandled rejections.
+  ready.catch(() => undefined);
+  built.then(() => health.setAll(ServingStatus.SERVING), () => undefined);
+  const mounted = descriptors.map((service) => {
+    const impl = built.then((impls) => impls.get(service.typeName) as Record<string, (req: unknown, ctx: HandlerContext) => unknown>);
+    impl.catch(() => undefined);
+    return { service, impl: deferredImpl(service, impl) };
+  });
   const interceptors = [createLoggingInterceptor(logger), createMetricsInterceptor(), interceptorAuth];
-  return { config, logger, database, health, interceptors, registrations: buildRegistrations(mounted, interceptors, health), devTokens };
+  return {
+    config,
+    logger,
+    health,
+    interceptors,
+    registrations: buildRegistrations(mounted, interceptors, health),
+    ready,
+    devTokens,
+    close: async () => {
+      const database = await ready.catch(() => undefined);
+      await database?.close();
+    },
+  };
 }
 
 /**

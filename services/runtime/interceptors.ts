@@ -91,7 +91,10 @@ export function wrapService<S extends DescService>(
         let error: ConnectError | undefined;
         try {
           await runBefore(call);
-          return await bound(req, ctx);
+          const res = await bound(req, ctx);
+          // Finished after the deadline passed or the client left: the caller got that, not this.
+          if (ctx.signal.aborted) throw ctx.signal.reason;
+          return res;
         } catch (err) {
           error = toConnectError(err, ctx.signal);
           throw error;

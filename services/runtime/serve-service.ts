@@ -21,8 +21,10 @@ export async function serveService(module: ServiceModule): Promise<void> {
     onShutdownSignal(runtime, async () => {
       await server.close(config.shutdownGraceMs);
       await metrics?.close();
-      await runtime.database.close();
+      await runtime.close();
     });
+    await runtime.ready;
+    logger.info(`${module.name} ready`);
   } catch (err) {
     exitOnStartupError(module.name, err, logger);
   }

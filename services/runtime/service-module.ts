@@ -34,6 +34,8 @@ export interface ServiceModule {
   schema: string;
   /** migrationsFolder holds its migration files. */
   migrationsFolder: string;
+  /** services are the gRPC services `create` returns, known before the database is up. */
+  services: DescService[];
   /** create builds its service classes. */
   create(deps: ServiceDeps): MountedService[];
 }

@@ -9,5 +9,6 @@ export const schedulingModule: ServiceModule = {
   defaultPort: 8081,
   schema: "scheduling",
   migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
+  services: [SchedulingService],
   create: (deps) => [{ service: SchedulingService, impl: new SchedulingServiceImpl(deps) }],
 };

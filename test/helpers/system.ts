@@ -47,11 +47,12 @@ export async function startTestSystem(
     ...opts.env,
   };
   const runtime = await createRuntime({ name: "test", modules: ALL_MODULES, defaultPort: 0, env });
+  t.teardown(() => runtime.close());
+  await runtime.ready;
   const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
   const connect = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations, httpRoutes: [metricsRoute] });
   t.teardown(async () => {
     await Promise.all([grpc.close(200), connect.close(200)]);
-    await runtime.database.close();
   });
   return {
     runtime,

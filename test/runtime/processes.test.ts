@@ -111,7 +111,6 @@ t.test("npm start: one process on one port, HTTP/1.1 and h2c, reflection within 
 
   const tokens = JSON.parse(await readFile(path.join(dataDir, "dev-tokens.json"), "utf8")) as Record<string, string>;
   t.same(Object.keys(tokens).sort(), ["admin", "display", "doctor", "patient", "receptionist", "service"], "dev tokens for every role");
-  t.match(stdout, /buf curl/, "prints a ready buf curl example");
 
   // HTTP/1.1: Connect JSON, as curl or a browser sends it.
   const res = await fetch(`${base}/medschedule.scheduling.v1.SchedulingService/ListProviders`, {
@@ -122,6 +121,9 @@ t.test("npm start: one process on one port, HTTP/1.1 and h2c, reflection within 
   t.equal(res.headers.get("content-type"), "application/json", "Connect JSON answer");
   const body = (await res.json()) as { code?: string };
   t.ok(res.status === 200 || body.code === "unimplemented", `Connect JSON over HTTP/1.1 answers (${res.status} ${JSON.stringify(body)})`);
+  // That call waited for the database; the banner with the tokens comes once it is ready.
+  for (let i = 0; i < 100 && !/buf curl/.test(stdout); i++) await new Promise((r) => setTimeout(r, 100));
+  t.match(stdout, /buf curl/, "prints a ready buf curl example");
   const noToken = await fetch(`${base}/medschedule.scheduling.v1.SchedulingService/ListProviders`, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -39,7 +39,9 @@ export const ROLE_TABLE: ReadonlyMap<string, RpcRule> = new Map<string, RpcRule>
   ...rows(S, ["SetAvailability"], { receptionist: "yes", doctor: own("providerId"), admin: "yes", service: "yes" }),
   ...rows(S, ["BookAppointment", "JoinWaitlist"], { patient: own("patientId"), receptionist: "yes", admin: "yes", service: "yes" }),
   ...rows(S, ["CancelAppointment", "RescheduleAppointment", "AcceptOffer"], { patient: own(), receptionist: "yes", admin: "yes", service: "yes" }),
-  ...rows(S, ["GetAppointment", "WatchAppointments"], { patient: own(), receptionist: "yes", doctor: own(), admin: "yes", service: "yes" }),
+  ...rows(S, ["GetAppointment"], { patient: own(), receptionist: "yes", doctor: own(), admin: "yes", service: "yes" }),
+  // A patient watching a provider's day sees only their own appointments in it (the handler filters).
+  ...rows(S, ["WatchAppointments"], { patient: own(), receptionist: "yes", doctor: own("providerId"), admin: "yes", service: "yes" }),
   ...rows(S, ["ListAppointments"], { patient: own("patientId"), receptionist: "yes", doctor: own("providerId"), admin: "yes", service: "yes" }),
   ...rows(S, ["CheckInAppointment", "MarkNoShow"], { receptionist: "yes", doctor: own(), admin: "yes", service: "yes" }),
   ...rows(Q, ["IssueTicket"], { patient: own("patientId"), receptionist: "yes", admin: "yes", service: "yes" }),
