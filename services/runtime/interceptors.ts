@@ -56,6 +56,12 @@ async function* untilDrained<T>(source: AsyncIterable<T>, drain: AbortSignal): A
   }
 }
 
+/** isAborted checks a call's signal, without creating one where the context makes it lazily. */
+function isAborted(ctx: HandlerContext): boolean {
+  const fast = (ctx as { aborted?: unknown }).aborted;
+  return typeof fast === "boolean" ? fast : ctx.signal.aborted;
+}
+
 type AnyFn = (req: unknown, ctx: HandlerContext) => unknown;
 
 function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
@@ -93,7 +99,7 @@ export function wrapService<S extends DescService>(
           await runBefore(call);
           const res = await bound(req, ctx);
           // Finished after the deadline passed or the client left: the caller got that, not this.
-          if (ctx.signal.aborted) throw ctx.signal.reason;
+          if (isAborted(ctx)) throw ctx.signal.reason;
           return res;
         } catch (err) {
           error = toConnectError(err, ctx.signal);
