@@ -12,7 +12,7 @@ import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import { ROLES, type Role } from "../../services/runtime/auth/role-table.js";
-import { VALID_REQUESTS } from "../fixtures/valid-requests.js";
+import { fixtureFor } from "../fixtures/valid-requests.js";
 import { callConnect, callGrpcJs } from "../helpers/clients.js";
 import { startTestSystem, TEST_SECRET } from "../helpers/system.js";
 
@@ -93,7 +93,7 @@ for (const service of SERVICES) {
         const headers = { authorization: `Bearer ${token}` };
         const ownerField = OWNER_FIELD[role];
         const hasOwnerField = ownerField !== undefined && method.input.fields.some((f) => f.localName === ownerField);
-        const own: JsonObject = { ...VALID_REQUESTS[procedure] };
+        const own: JsonObject = fixtureFor(procedure);
         if (hasOwnerField) own[ownerField] = SUBJECT[role];
         const outcome = await callConnect(transport, service, method, own, headers);
         const cell = row[role];

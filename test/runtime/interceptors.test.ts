@@ -8,6 +8,7 @@ import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { serveConnect } from "../../services/runtime/connect-server.js";
 import { NotFoundError } from "../../services/runtime/errors.js";
 import { serveGrpc } from "../../services/runtime/grpc-server.js";
+import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
 import { HealthServiceImpl } from "../../services/runtime/health.js";
 import { buildRegistrations } from "../../services/runtime/host.js";
 import { silentLogger } from "../../services/runtime/logger.js";
@@ -44,6 +45,7 @@ const transports = {
   "grpc-js server": createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcServer.port}` }),
   "connect server (Connect)": createConnectTransport({ baseUrl: `http://127.0.0.1:${connectServer.port}`, httpVersion: "1.1" }),
   "connect server (gRPC)": createGrpcTransport({ baseUrl: `http://127.0.0.1:${connectServer.port}` }),
+  "grpc-js server (Connect client over the grpc-js transport)": createGrpcJsTransport({ addresses: [`127.0.0.1:${grpcServer.port}`] }),
 };
 
 for (const [name, transport] of Object.entries(transports)) {
@@ -78,7 +80,7 @@ for (const [name, transport] of Object.entries(transports)) {
 
 t.test("rpc_server_duration_seconds counts every call by service, method and code", async (t) => {
   const text = await metricsRegistry.metrics();
-  t.match(text, /rpc_server_duration_seconds_count\{service="medschedule\.lock\.v1\.LockService",method="Acquire",code="INTERNAL"\} 3/);
-  t.match(text, /rpc_server_duration_seconds_count\{service="medschedule\.lock\.v1\.LockService",method="Release",code="NOT_FOUND"\} 3/);
+  t.match(text, /rpc_server_duration_seconds_count\{service="medschedule\.lock\.v1\.LockService",method="Acquire",code="INTERNAL"\} 4/);
+  t.match(text, /rpc_server_duration_seconds_count\{service="medschedule\.lock\.v1\.LockService",method="Release",code="NOT_FOUND"\} 4/);
   t.match(text, /method="Extend",code="DEADLINE_EXCEEDED"\}|method="Extend",code="CANCELLED"\}/);
 });
