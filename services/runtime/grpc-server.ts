@@ -59,7 +59,11 @@ export function toGrpcStatus(err: ConnectError): Partial<grpc.StatusObject> {
 }
 
 function serializer(desc: DescMessage) {
-  return (value: unknown): Buffer => Buffer.from(toBinary(desc, create(desc, value as never)));
+  return (value: unknown): Buffer => {
+    const bytes = toBinary(desc, create(desc, value as never));
+    // A view, not a copy.
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
 }
 
 function deserializer(desc: DescMessage) {
