@@ -26,10 +26,18 @@ export function codeName(code: Code | undefined): string {
 
 /** createMetricsInterceptor records rpc_server_duration_seconds for every call. */
 export function createMetricsInterceptor(): RpcInterceptor {
+  // prom-client hashes the label set on every observe(); the children are cached per label set instead.
+  const children = new Map<string, ReturnType<typeof rpcServerDuration.labels>>();
   return {
     after(call, error) {
       const seconds = Number(process.hrtime.bigint() - call.startedAt) / 1e9;
-      rpcServerDuration.observe({ service: call.service.typeName, method: call.method.name, code: codeName(error?.code) }, seconds);
+      const key = `${call.procedure} ${error?.code ?? 0}`;
+      let child = children.get(key);
+      if (!child) {
+        child = rpcServerDuration.labels({ service: call.service.typeName, method: call.method.name, code: codeName(error?.code) });
+        children.set(key, child);
+      }
+      child.observe(seconds);
     },
   };
 }
