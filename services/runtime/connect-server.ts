@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
@@ -133,6 +134,7 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
   const maxBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024;
   const shutdown = new AbortController();
   const drain = new AbortController();
+  setMaxListeners(0, shutdown.signal, drain.signal);
   const rpc = connectNodeAdapter({
     contextValues: () => createContextValues().set(drainSignalKey, drain.signal),
     routes(router) {

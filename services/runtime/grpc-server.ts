@@ -1,4 +1,4 @@
-import { once } from "node:events";
+import { once, setMaxListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -346,6 +346,8 @@ export async function serveGrpc(opts: GrpcServerOptions): Promise<GrpcServerHand
   });
   const shutdown = new AbortController();
   const drain = new AbortController();
+  // Every call in flight listens on these two: no listener limit (and no MaxListeners warning).
+  setMaxListeners(0, shutdown.signal, drain.signal);
   for (const reg of opts.services) {
     const { definition, handlers } = createGrpcHandlers(reg, shutdown.signal, drain.signal);
     server.addService(definition, handlers);
