@@ -1,40 +1,84 @@
-import type { DescMethod, MessageInitShape } from "@bufbuild/protobuf";
+import { createHash, randomUUID } from "node:crypto";
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { Kysely } from "kysely";
+import type { CounterSchema } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import {
+  IssueTicketResponseSchema,
   QueueService,
+  type CallNextRequest,
+  type CallNextResponseSchema,
+  type CancelTicketRequest,
+  type CancelTicketResponseSchema,
+  type CloseCounterRequest,
+  type CloseCounterResponseSchema,
+  type CompleteTicketRequest,
+  type CompleteTicketResponseSchema,
   type CreateQueueRequest,
   type CreateQueueResponseSchema,
   type GetQueueRequest,
   type GetQueueResponseSchema,
+  type GetTicketRequest,
+  type GetTicketResponseSchema,
+  type IssueTicketRequest,
+  type IssueTicketResponse,
   type ListQueuesRequest,
   type ListQueuesResponseSchema,
+  type ListTicketsRequest,
+  type ListTicketsResponseSchema,
   type OpenCounterRequest,
   type OpenCounterResponseSchema,
-  type CloseCounterRequest,
-  type CloseCounterResponseSchema,
-  type IssueTicketRequest,
-  type IssueTicketResponseSchema,
-  type CallNextRequest,
-  type CallNextResponseSchema,
   type RecallTicketRequest,
   type RecallTicketResponseSchema,
   type SkipTicketRequest,
   type SkipTicketResponseSchema,
   type TransferTicketRequest,
   type TransferTicketResponseSchema,
-  type CompleteTicketRequest,
-  type CompleteTicketResponseSchema,
-  type CancelTicketRequest,
-  type CancelTicketResponseSchema,
-  type GetTicketRequest,
-  type GetTicketResponseSchema,
-  type ListTicketsRequest,
-  type ListTicketsResponseSchema,
   type WatchQueueRequest,
   type WatchQueueResponseSchema,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { getPrincipal } from "../runtime/auth/principal.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
-import { UnimplementedError } from "../runtime/errors.js";
+import {
+  AbortedError,
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+} from "../runtime/errors.js";
+import type { Logger } from "../runtime/logger.js";
+import type { NewAuditLogRow } from "./db/audit-log.table.js";
+import type { ChangeRow } from "./db/change.table.js";
+import type { CounterRow } from "./db/counter.table.js";
+import type { Database, Db } from "./db/database.js";
+import type { QueueRow } from "./db/queue.table.js";
+import type { NewTicketRow, TicketPriorityName, TicketRow, TicketStatusName } from "./db/ticket.table.js";
+import { calibrate, calibrationFloorMs, simulateWaits, type Estimate } from "./estimator.js";
+import { toCounter, toQueue } from "./mappers/queue.mapper.js";
+import { priorityName, statusName, toTicketInit } from "./mappers/ticket.mapper.js";
+import { QueueChangeFeed, type FeedItem } from "./queue-change-feed.js";
+import { queueNoShows, queueTransfers, queueWait, reportQueueLengthOf } from "./queue-metrics.js";
+import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
+import { checkInTiming, rankTickets, rankTime } from "./ranking.js";
+import { appendAudit } from "./repositories/audit.repository.js";
+import { appendChange, changesAfter, pruneChanges, retainedRange } from "./repositories/change.repository.js";
+import { closeCounterRow, findCounter, listCounters, openCounterRow } from "./repositories/counter.repository.js";
+import { findQueue, insertQueue, listQueues } from "./repositories/queue.repository.js";
+import { claimRequestKey, pruneRequestKeys, saveResponse } from "./repositories/request-key.repository.js";
+import { nextDayNumber } from "./repositories/ticket-day.repository.js";
+import {
+  findCalledAt,
+  findTicket,
+  findTickets,
+  insertTicket,
+  listActive,
+  listEnded,
+  lockNextWaiting,
+  recentServiceTimesMs,
+  recentWaits,
+  updateTicketIf,
+} from "./repositories/ticket.repository.js";
 import {
   validateCallNext,
   validateCancelTicket,
@@ -53,157 +97,785 @@ import {
   validateWatchQueue,
 } from "./queue.validation.js";
 
-/** QueueServiceDeps are what the QueueService needs; tests pass fakes. */
+/** QueueServiceDeps are what the QueueService needs from its process; tests pass a fake clock. */
 export interface QueueServiceDeps {
+  /** db is the service database (Postgres or PGlite), migrated. */
+  db: Kysely<any>;
   /** clock tells the time (default: the system clock). */
   clock?: Clock;
+  /** logger reports background trouble (WatchQueue's listener). */
+  logger?: Logger;
+  /** config gives the database URL, for a LISTEN connection on real Postgres. */
+  config?: { databaseUrl?: string };
 }
 
-const method = QueueService.method;
+/** QueueServiceOptions tune the service; defaults in DEFAULT_QUEUE_OPTIONS. */
+export interface QueueServiceOptions extends Partial<QueueOptions> {
+  /** pollIntervalMs is WatchQueue's safety-net poll of the change log (default 1000 ms). */
+  pollIntervalMs?: number;
+  /** listen turns the Postgres LISTEN connection off with false (default: on when a database URL is known). */
+  listen?: boolean;
+}
 
-/** unimplemented names the RPC that a later issue fills in, as "package.Service/Method". */
-function unimplemented(m: DescMethod): UnimplementedError {
-  return new UnimplementedError(`${m.parent.typeName}/${m.name}`);
+/** Caller is the principal of a call as the queue service uses it. */
+interface Caller {
+  subject: string;
+  role: string;
+  ownOnly: boolean;
+  onBehalfOf: string | undefined;
+  /** hidesPatients: patients and displays see no other patient's ids. */
+  hidesPatients: boolean;
+}
+
+/** WatchChange is one change as the feed shares it among watchers. */
+interface WatchChange {
+  ticket?: { row: TicketRow; position: number; estimate?: Estimate };
+  counter?: MessageInitShape<typeof CounterSchema>;
+}
+
+/** QueueView is a consistent read of a queue's live state with ranks and estimates. */
+interface QueueView {
+  queue: QueueRow;
+  called: TicketRow[];
+  waiting: TicketRow[];
+  counters: CounterRow[];
+  position: Map<string, number>;
+  estimate: (row: TicketRow) => Estimate;
+}
+
+type WatchResponse = MessageInitShape<typeof WatchQueueResponseSchema>;
+
+const SERVICE_SAMPLE_SIZE = 50;
+const CALIBRATION_SAMPLE_SIZE = 400;
+const CALIBRATION_PER_CLASS = 200;
+const PRUNE_INTERVAL_MS = 60_000;
+const FINAL_STATES: TicketStatusName[] = ["COMPLETED", "NO_SHOW", "CANCELLED", "TRANSFERRED"];
+
+/** A ticket not inserted yet ranks after every inserted one among equals. */
+const NEW_TICKET_SEQ = "9223372036854775807";
+
+function withoutSeq(row: TicketRow): NewTicketRow {
+  const { seq: _seq, ...rest } = row;
+  return rest;
+}
+
+const localDayFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** localDay is the date "YYYY-MM-DD" of an instant in an IANA zone. */
+function localDay(at: Date, timeZone: string): string {
+  let f = localDayFormats.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
+    localDayFormats.set(timeZone, f);
+  }
+  return f.format(at);
+}
+
+function formatNumber(prefix: string, n: number): string {
+  return `${prefix}-${String(n).padStart(3, "0")}`;
+}
+
+function callerOf(ctx: HandlerContext): Caller {
+  const p = getPrincipal(ctx);
+  if (!p) return { subject: "system", role: "system", ownOnly: false, onBehalfOf: undefined, hidesPatients: false };
+  return {
+    subject: p.subject,
+    role: p.grantedRole,
+    ownOnly: p.ownOnly,
+    onBehalfOf: p.onBehalfOf,
+    hidesPatients: p.grantedRole === "patient" || p.grantedRole === "display",
+  };
+}
+
+function hides(caller: Caller, row: TicketRow): boolean {
+  return caller.hidesPatients && row.patient_id !== caller.subject;
+}
+
+function badPageToken(): InvalidArgumentError {
+  return new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response" }]);
+}
+
+function encodeToken(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
+
+function decodeToken(token: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw badPageToken();
+  }
+}
+
+function notCalledHere(row: TicketRow, counterId: string): FailedPreconditionError {
+  if (row.status !== "CALLED") return new FailedPreconditionError("TICKET_NOT_CALLED", `ticket ${row.ticket_id} is ${row.status}, not CALLED`);
+  return new FailedPreconditionError("WRONG_COUNTER", `ticket ${row.ticket_id} is called at counter ${JSON.stringify(row.counter_id)}, not ${JSON.stringify(counterId)}`);
 }
 
 /**
- * QueueServiceImpl serves medschedule.queue.v1.QueueService. For now every RPC validates its request
- * completely (INVALID_ARGUMENT with all field violations) and then answers UNIMPLEMENTED; the
- * behaviour comes with the queues and tickets issues.
+ * QueueServiceImpl serves medschedule.queue.v1.QueueService: queues and counters, tickets with fair
+ * priorities (ranking.ts), atomic CallNext, wait estimates (estimator.ts) and live WatchQueue streams
+ * (queue-change-feed.ts). All state is in Postgres; replicas share it.
  */
 export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
+  private readonly db: Kysely<Database>;
   private readonly clock: Clock;
+  private readonly options: QueueOptions;
+  private readonly feed: QueueChangeFeed<WatchChange>;
+  private readonly unregisterMetrics: () => void;
+  private lastPrune = 0;
 
-  constructor(deps: QueueServiceDeps = {}) {
+  constructor(deps: QueueServiceDeps, options: QueueServiceOptions = {}) {
+    this.db = deps.db as Kysely<Database>;
     this.clock = deps.clock ?? systemClock;
+    this.options = { ...DEFAULT_QUEUE_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+    this.feed = new QueueChangeFeed<WatchChange>({
+      db: this.db,
+      load: (queueId, rows) => this.loadChanges(queueId, rows),
+      logger: deps.logger,
+      listenUrl: options.listen === false ? undefined : deps.config?.databaseUrl,
+      pollIntervalMs: options.pollIntervalMs,
+    });
+    this.unregisterMetrics = reportQueueLengthOf(this.db);
   }
 
-  /** createQueue adds a queue. */
-  async createQueue(
-    req: CreateQueueRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof CreateQueueResponseSchema>> {
-    validateCreateQueue(req);
-    throw unimplemented(method.createQueue);
+  /** close stops WatchQueue's listener and ends open streams (the database stays open). */
+  async close(): Promise<void> {
+    this.unregisterMetrics();
+    await this.feed.close();
   }
 
-  /** getQueue reads a queue with its counters. */
-  async getQueue(req: GetQueueRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetQueueResponseSchema>> {
-    validateGetQueue(req);
-    throw unimplemented(method.getQueue);
+  // ---- queues and counters ----------------------------------------------------------------------
+
+  /** createQueue adds a queue; with a client-chosen id, a retry returns the existing queue. */
+  async createQueue(req: CreateQueueRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateQueueResponseSchema>> {
+    const v = validateCreateQueue(req);
+    const queueId = v.queueId ?? `q-${randomUUID()}`;
+    const inserted = await insertQueue(this.db, {
+      queue_id: queueId,
+      display_name: v.displayName,
+      prefix: v.prefix,
+      time_zone: v.timeZone,
+      created_at: this.clock.now(),
+    });
+    if (inserted) return { queue: toQueue(inserted) };
+    const existing = await findQueue(this.db, queueId);
+    if (!existing) throw new AbortedError("QUEUE_CONFLICT", "the queue was removed while being created; retry");
+    if (existing.display_name !== v.displayName || existing.prefix !== v.prefix || existing.time_zone !== v.timeZone) {
+      throw new AlreadyExistsError("QUEUE_EXISTS", `queue ${JSON.stringify(queueId)} already exists with different details`);
+    }
+    return { queue: toQueue(existing) };
   }
 
-  /** listQueues pages through queues. */
-  async listQueues(
-    req: ListQueuesRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof ListQueuesResponseSchema>> {
-    validateListQueues(req);
-    throw unimplemented(method.listQueues);
+  /** getQueue reads a queue with its counters and the number of waiting tickets. */
+  async getQueue(req: GetQueueRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetQueueResponseSchema>> {
+    const v = validateGetQueue(req);
+    const queue = await this.requireQueue(this.db, v.queueId);
+    const [counters, active] = await Promise.all([listCounters(this.db, v.queueId), listActive(this.db, v.queueId)]);
+    const held = new Map(active.filter((t) => t.status === "CALLED").map((t) => [t.counter_id, t.ticket_id]));
+    return {
+      queue: toQueue(queue),
+      counters: counters.map((c) => toCounter(c, held.get(c.counter_id))),
+      waitingCount: active.filter((t) => t.status === "WAITING").length,
+    };
   }
 
-  /** openCounter opens a counter on a queue. */
-  async openCounter(
-    req: OpenCounterRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof OpenCounterResponseSchema>> {
-    validateOpenCounter(req);
-    throw unimplemented(method.openCounter);
+  /** listQueues pages through queues by display name. */
+  async listQueues(req: ListQueuesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListQueuesResponseSchema>> {
+    const v = validateListQueues(req);
+    let after: { displayName: string; queueId: string } | undefined;
+    if (v.pageToken !== "") {
+      const t = decodeToken(v.pageToken) as { n?: unknown; i?: unknown } | null;
+      if (!t || typeof t.n !== "string" || typeof t.i !== "string") throw badPageToken();
+      after = { displayName: t.n, queueId: t.i };
+    }
+    const rows = await listQueues(this.db, after, v.pageSize + 1);
+    const page = rows.slice(0, v.pageSize);
+    const last = page[page.length - 1];
+    return {
+      queues: page.map(toQueue),
+      nextPageToken: rows.length > v.pageSize && last ? encodeToken({ n: last.display_name, i: last.queue_id }) : "",
+    };
   }
 
-  /** closeCounter closes a counter. */
-  async closeCounter(
-    req: CloseCounterRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof CloseCounterResponseSchema>> {
-    validateCloseCounter(req);
-    throw unimplemented(method.closeCounter);
+  /** openCounter opens a counter on a queue, creating it on first use; opening an open counter changes nothing. */
+  async openCounter(req: OpenCounterRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof OpenCounterResponseSchema>> {
+    const v = validateOpenCounter(req);
+    const now = this.clock.now();
+    const { counter, held, changed } = await this.db.transaction().execute(async (trx) => {
+      await this.requireQueue(trx, v.queueId);
+      const existing = await findCounter(trx, v.queueId, v.counterId, { forUpdate: true });
+      if (existing?.is_open) return { counter: existing, held: await findCalledAt(trx, v.queueId, v.counterId), changed: false };
+      const opened = await openCounterRow(trx, v.queueId, v.counterId, now);
+      await appendChange(trx, { queueId: v.queueId, at: now, kind: "counter", counterId: v.counterId });
+      return { counter: opened, held: undefined, changed: true };
+    });
+    if (changed) this.afterChange(v.queueId);
+    return { counter: toCounter(counter, held?.ticket_id) };
   }
 
-  /** issueTicket puts a patient in the queue. */
-  async issueTicket(
-    req: IssueTicketRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof IssueTicketResponseSchema>> {
-    validateIssueTicket(req);
-    throw unimplemented(method.issueTicket);
+  /** closeCounter closes a counter; FAILED_PRECONDITION while it holds a called ticket. */
+  async closeCounter(req: CloseCounterRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CloseCounterResponseSchema>> {
+    const v = validateCloseCounter(req);
+    const now = this.clock.now();
+    const { counter, changed } = await this.db.transaction().execute(async (trx) => {
+      await this.requireQueue(trx, v.queueId);
+      const existing = await findCounter(trx, v.queueId, v.counterId, { forUpdate: true });
+      if (!existing) throw new NotFoundError("counter", v.counterId, "COUNTER_NOT_FOUND");
+      if (!existing.is_open) return { counter: existing, changed: false };
+      const held = await findCalledAt(trx, v.queueId, v.counterId);
+      if (held) {
+        throw new FailedPreconditionError("COUNTER_BUSY", `counter ${JSON.stringify(v.counterId)} holds called ticket ${held.number}; complete, skip or transfer it first`);
+      }
+      const closed = await closeCounterRow(trx, v.queueId, v.counterId, now);
+      await appendChange(trx, { queueId: v.queueId, at: now, kind: "counter", counterId: v.counterId });
+      return { counter: closed, changed: true };
+    });
+    if (changed) this.afterChange(v.queueId);
+    return { counter: toCounter(counter, undefined) };
   }
 
-  /** callNext calls the highest-ranked waiting ticket to a counter. */
+  // ---- tickets ----------------------------------------------------------------------------------
+
+  /** issueTicket puts a patient in the queue (none -> WAITING); idempotent by requestId per caller. */
+  async issueTicket(req: IssueTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof IssueTicketResponseSchema>> {
+    const v = validateIssueTicket(req);
+    const caller = callerOf(ctx);
+    const priority = priorityName(v.priority);
+    const hash = createHash("sha256")
+      .update(JSON.stringify([v.queueId, v.patientId ?? "", priority, v.appointmentId ?? "", v.appointmentTime?.toISOString() ?? ""]))
+      .digest("base64url");
+    const now = this.clock.now();
+    const key = { caller: caller.subject, rpc: "IssueTicket", requestId: v.requestId, hash, at: now };
+    // Rank and estimate first, outside the transaction: the simulation is CPU work that must not hold
+    // the queue's number lock. Under concurrent issues the position may be off by the ones racing.
+    const rankAt = rankTime({ priority, arrivedAt: now, appointmentTime: v.appointmentTime }, this.options);
+    const probe = { ticket_id: "", seq: NEW_TICKET_SEQ, priority, arrived_at: now, rank_at: rankAt } as TicketRow;
+    const queueBefore = await findQueue(this.db, v.queueId);
+    const estimated = queueBefore ? await this.estimateNew(this.db, queueBefore, probe, now) : undefined;
+    const result = await this.db.transaction().execute(async (trx): Promise<{ response: IssueTicketResponse; created: boolean }> => {
+      const claim = await claimRequestKey(trx, key);
+      if (!claim.claimed) {
+        if (claim.existing.request_hash !== hash) {
+          throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(v.requestId)} was already used for a different IssueTicket request`);
+        }
+        if (!claim.existing.response) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
+        return { response: fromBinary(IssueTicketResponseSchema, claim.existing.response), created: false };
+      }
+      const queue = await this.requireQueue(trx, v.queueId);
+      if (!estimated) throw new AbortedError("QUEUE_CREATED_MEANWHILE", "the queue was created while this ticket was being issued; retry");
+      if (priority === "APPOINTMENT" && v.appointmentTime && checkInTiming(now, v.appointmentTime, this.options) === "early") {
+        const opens = new Date(v.appointmentTime.getTime() - this.options.appointmentEarlyMs);
+        throw new FailedPreconditionError("CHECK_IN_TOO_EARLY", `check-in for this appointment opens at ${opens.toISOString()}`);
+      }
+      const day = localDay(now, queue.time_zone);
+      const n = await nextDayNumber(trx, queue.queue_id, day);
+      const inserted = await insertTicket(trx, {
+        ticket_id: `t-${randomUUID()}`,
+        queue_id: queue.queue_id,
+        local_day: day,
+        day_number: n,
+        number: formatNumber(queue.prefix, n),
+        priority,
+        status: "WAITING",
+        patient_id: v.patientId ?? null,
+        appointment_id: v.appointmentId ?? null,
+        appointment_time: v.appointmentTime ?? null,
+        arrived_at: now,
+        enqueued_at: now,
+        rank_at: rankAt,
+        counter_id: null,
+        called_at: null,
+        first_called_at: null,
+        ended_at: null,
+        transferred_from_id: null,
+        issue_estimate_ms: Math.round(estimated.raw.p50Ms),
+        updated_at: now,
+      });
+      await appendChange(trx, { queueId: queue.queue_id, at: now, kind: "ticket", ticketId: inserted.ticket_id });
+      await appendAudit(trx, this.audit(caller, "IssueTicket", [inserted], now));
+      const response = create(IssueTicketResponseSchema, {
+        ticket: toTicketInit(inserted, { position: estimated.position, estimate: estimated.estimate }),
+      });
+      await saveResponse(trx, key, toBinary(IssueTicketResponseSchema, response));
+      return { response, created: true };
+    });
+    if (result.created) this.afterChange(v.queueId);
+    return result.response;
+  }
+
+  /**
+   * callNext calls the highest-ranked waiting ticket to an open counter (WAITING -> CALLED), atomically:
+   * the counter row is locked, a counter still holding a called ticket gets it back, and the next
+   * ticket is taken with FOR UPDATE SKIP LOCKED. No ticket field when nobody waits.
+   */
   async callNext(req: CallNextRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CallNextResponseSchema>> {
-    validateCallNext(req);
-    throw unimplemented(method.callNext);
+    const v = validateCallNext(req);
+    const caller = callerOf(ctx);
+    const now = this.clock.now();
+    const result = await this.db.transaction().execute(async (trx) => {
+      await this.requireQueue(trx, v.queueId);
+      const counter = await findCounter(trx, v.queueId, v.counterId, { forUpdate: true });
+      if (!counter || !counter.is_open) {
+        throw new FailedPreconditionError(
+          "COUNTER_NOT_OPEN",
+          `counter ${JSON.stringify(v.counterId)} is not open on queue ${JSON.stringify(v.queueId)}; OpenCounter first`,
+        );
+      }
+      const held = await findCalledAt(trx, v.queueId, v.counterId);
+      if (held) return { ticket: held, called: false, firstCall: false };
+      const next = await lockNextWaiting(trx, v.queueId, now, this.options);
+      if (!next) return { ticket: undefined, called: false, firstCall: false };
+      const called = await updateTicketIf(trx, next.ticket_id, ["WAITING"], {
+        status: "CALLED",
+        counter_id: v.counterId,
+        called_at: now,
+        first_called_at: next.first_called_at ?? now,
+        updated_at: now,
+      });
+      if (!called) throw new AbortedError("CALL_CONFLICT", "the ticket changed while being called; retry");
+      await appendChange(trx, { queueId: v.queueId, at: now, kind: "ticket", ticketId: called.ticket_id });
+      await appendAudit(trx, this.audit(caller, "CallNext", [called], now));
+      return { ticket: called, called: true, firstCall: next.first_called_at === null };
+    });
+    if (result.called && result.ticket) {
+      this.afterChange(v.queueId);
+      if (result.firstCall) {
+        queueWait.observe({ priority: result.ticket.priority }, Math.max(0, now.getTime() - result.ticket.enqueued_at.getTime()) / 1000);
+      }
+    }
+    return result.ticket ? { ticket: toTicketInit(result.ticket) } : {};
   }
 
-  /** recallTicket calls a called ticket again. */
-  async recallTicket(
-    req: RecallTicketRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof RecallTicketResponseSchema>> {
-    validateRecallTicket(req);
-    throw unimplemented(method.recallTicket);
+  /** recallTicket calls a CALLED ticket again at its counter (counted). */
+  async recallTicket(req: RecallTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof RecallTicketResponseSchema>> {
+    const v = validateRecallTicket(req);
+    const row = await this.atCounter(ctx, "RecallTicket", v.ticketId, v.counterId, (t) => ({ recall_count: t.recall_count + 1 }));
+    return { ticket: toTicketInit(row) };
   }
 
-  /** skipTicket passes over a called ticket that did not answer. */
-  async skipTicket(
-    req: SkipTicketRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof SkipTicketResponseSchema>> {
-    validateSkipTicket(req);
-    throw unimplemented(method.skipTicket);
+  /** skipTicket passes over a CALLED ticket: back to WAITING, or NO_SHOW at the configured number of skips. */
+  async skipTicket(req: SkipTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SkipTicketResponseSchema>> {
+    const v = validateSkipTicket(req);
+    const now = this.clock.now();
+    const row = await this.atCounter(ctx, "SkipTicket", v.ticketId, v.counterId, (t) =>
+      t.skip_count + 1 >= this.options.noShowAfterSkips
+        ? { status: "NO_SHOW", skip_count: t.skip_count + 1, ended_at: now }
+        : { status: "WAITING", skip_count: t.skip_count + 1, counter_id: null },
+    );
+    if (row.status === "NO_SHOW") queueNoShows.inc();
+    return { ticket: toTicketInit(row) };
   }
 
-  /** transferTicket moves a ticket to another queue. */
-  async transferTicket(
-    req: TransferTicketRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof TransferTicketResponseSchema>> {
-    validateTransferTicket(req);
-    throw unimplemented(method.transferTicket);
+  /** completeTicket ends a served ticket: CALLED -> COMPLETED, freeing its counter. */
+  async completeTicket(req: CompleteTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CompleteTicketResponseSchema>> {
+    const v = validateCompleteTicket(req);
+    const now = this.clock.now();
+    const row = await this.atCounter(ctx, "CompleteTicket", v.ticketId, v.counterId, () => ({ status: "COMPLETED", ended_at: now }));
+    return { ticket: toTicketInit(row) };
   }
 
-  /** completeTicket ends a served ticket. */
-  async completeTicket(
-    req: CompleteTicketRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof CompleteTicketResponseSchema>> {
-    validateCompleteTicket(req);
-    throw unimplemented(method.completeTicket);
+  /** cancelTicket withdraws a WAITING or CALLED ticket: -> CANCELLED. */
+  async cancelTicket(req: CancelTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CancelTicketResponseSchema>> {
+    const v = validateCancelTicket(req);
+    const caller = callerOf(ctx);
+    const now = this.clock.now();
+    const row = await this.db.transaction().execute(async (trx) => {
+      const current = await findTicket(trx, v.ticketId);
+      if (!current) throw new NotFoundError("ticket", v.ticketId, "TICKET_NOT_FOUND");
+      const updated = await updateTicketIf(trx, v.ticketId, ["WAITING", "CALLED"], { status: "CANCELLED", ended_at: now, updated_at: now });
+      if (!updated) {
+        const latest = (await findTicket(trx, v.ticketId)) ?? current;
+        throw new FailedPreconditionError("TICKET_ENDED", `ticket ${latest.ticket_id} is ${latest.status}; only WAITING or CALLED tickets can be cancelled`);
+      }
+      await appendChange(trx, { queueId: updated.queue_id, at: now, kind: "ticket", ticketId: updated.ticket_id });
+      await appendAudit(trx, this.audit(caller, "CancelTicket", [updated], now));
+      return updated;
+    });
+    this.afterChange(row.queue_id);
+    return { ticket: toTicketInit(row) };
   }
 
-  /** cancelTicket withdraws a ticket. */
-  async cancelTicket(
-    req: CancelTicketRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof CancelTicketResponseSchema>> {
-    validateCancelTicket(req);
-    throw unimplemented(method.cancelTicket);
+  /**
+   * transferTicket moves a WAITING or CALLED ticket to another queue: it becomes TRANSFERRED and a new
+   * WAITING ticket there keeps its arrival time (so its fairness clock keeps running).
+   */
+  async transferTicket(req: TransferTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof TransferTicketResponseSchema>> {
+    const v = validateTransferTicket(req);
+    const caller = callerOf(ctx);
+    const now = this.clock.now();
+    const result = await this.db.transaction().execute(async (trx) => {
+      const current = await findTicket(trx, v.ticketId, { forUpdate: true });
+      if (!current) throw new NotFoundError("ticket", v.ticketId, "TICKET_NOT_FOUND");
+      if (current.queue_id === v.toQueueId) {
+        throw new InvalidArgumentError([{ field: "toQueueId", description: "must be another queue than the ticket's own" }]);
+      }
+      const target = await this.requireQueue(trx, v.toQueueId);
+      if (current.status !== "WAITING" && current.status !== "CALLED") {
+        throw new FailedPreconditionError("TICKET_ENDED", `ticket ${current.ticket_id} is ${current.status}; only WAITING or CALLED tickets can be transferred`);
+      }
+      if (current.status === "CALLED" && v.counterId !== undefined && current.counter_id !== v.counterId) throw notCalledHere(current, v.counterId);
+      const previous = await updateTicketIf(trx, current.ticket_id, ["WAITING", "CALLED"], { status: "TRANSFERRED", ended_at: now, updated_at: now });
+      if (!previous) throw new AbortedError("TRANSFER_CONFLICT", "the ticket changed while being transferred; retry");
+      const priority = v.priority !== undefined ? priorityName(v.priority) : current.priority;
+      if (priority === "APPOINTMENT" && !current.appointment_id) {
+        throw new FailedPreconditionError("NO_APPOINTMENT", "only a ticket with an appointment can become an APPOINTMENT ticket");
+      }
+      const day = localDay(now, target.time_zone);
+      const n = await nextDayNumber(trx, target.queue_id, day);
+      const row: TicketRow = {
+        ticket_id: `t-${randomUUID()}`,
+        seq: NEW_TICKET_SEQ,
+        queue_id: target.queue_id,
+        local_day: day,
+        day_number: n,
+        number: formatNumber(target.prefix, n),
+        priority,
+        status: "WAITING",
+        patient_id: current.patient_id,
+        appointment_id: current.appointment_id,
+        appointment_time: current.appointment_time,
+        arrived_at: current.arrived_at,
+        enqueued_at: now,
+        rank_at: rankTime({ priority, arrivedAt: current.arrived_at, appointmentTime: current.appointment_time }, this.options),
+        counter_id: null,
+        called_at: null,
+        first_called_at: null,
+        ended_at: null,
+        recall_count: 0,
+        skip_count: 0,
+        transferred_from_id: current.ticket_id,
+        issue_estimate_ms: null,
+        updated_at: now,
+      };
+      const { position, raw, estimate } = await this.estimateNew(trx, target, row, now);
+      const inserted = await insertTicket(trx, { ...withoutSeq(row), issue_estimate_ms: Math.round(raw.p50Ms) });
+      // Queue rows are locked last and in id order, so transfers in both directions cannot deadlock.
+      const changes = [
+        { queueId: previous.queue_id, ticketId: previous.ticket_id },
+        { queueId: inserted.queue_id, ticketId: inserted.ticket_id },
+      ].sort((a, b) => (a.queueId < b.queueId ? -1 : 1));
+      for (const c of changes) await appendChange(trx, { ...c, at: now, kind: "ticket" });
+      await appendAudit(trx, this.audit(caller, "TransferTicket", [previous, inserted], now));
+      return { previous, inserted, position, estimate };
+    });
+    queueTransfers.inc();
+    this.afterChange(result.previous.queue_id);
+    this.afterChange(result.inserted.queue_id);
+    return {
+      ticket: toTicketInit(result.inserted, { position: result.position, estimate: result.estimate }),
+      previousTicket: toTicketInit(result.previous),
+    };
   }
 
-  /** getTicket reads a ticket with its position and estimates. */
-  async getTicket(
-    req: GetTicketRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof GetTicketResponseSchema>> {
-    validateGetTicket(req);
-    throw unimplemented(method.getTicket);
+  /** getTicket reads a ticket with its live position and estimates; patients only their own (audited). */
+  async getTicket(req: GetTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetTicketResponseSchema>> {
+    const v = validateGetTicket(req);
+    const caller = callerOf(ctx);
+    const row = await findTicket(this.db, v.ticketId);
+    if (!row) throw new NotFoundError("ticket", v.ticketId, "TICKET_NOT_FOUND");
+    if (caller.ownOnly && row.patient_id !== caller.subject) throw new PermissionDeniedError("a patient may only read their own tickets");
+    const now = this.clock.now();
+    let view: { position?: number; estimate?: Estimate } = {};
+    if (row.status === "WAITING") {
+      const queueView = await this.readView(this.db, row.queue_id, now);
+      const live = queueView.waiting.find((t) => t.ticket_id === row.ticket_id);
+      if (live) view = { position: queueView.position.get(row.ticket_id), estimate: queueView.estimate(live) };
+    }
+    await appendAudit(this.db, this.audit(caller, "GetTicket", [row], now));
+    return { ticket: toTicketInit(row, { ...view, hidePatient: hides(caller, row) }) };
   }
 
-  /** listTickets pages through a queue's tickets. */
-  async listTickets(
-    req: ListTicketsRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof ListTicketsResponseSchema>> {
-    validateListTickets(req);
-    throw unimplemented(method.listTickets);
+  /** listTickets pages through a queue's tickets: called first, then waiting in call order, then ended ones. */
+  async listTickets(req: ListTicketsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListTicketsResponseSchema>> {
+    const v = validateListTickets(req);
+    const caller = callerOf(ctx);
+    let offset = 0;
+    if (v.pageToken !== "") {
+      const t = decodeToken(v.pageToken) as { o?: unknown } | null;
+      if (!t || typeof t.o !== "number" || !Number.isInteger(t.o) || t.o < 0) throw badPageToken();
+      offset = t.o;
+    }
+    const now = this.clock.now();
+    const statuses = v.statuses.map(statusName);
+    const view = await this.readView(this.db, v.queueId, now);
+    const active = [
+      ...(statuses.includes("CALLED") ? view.called : []),
+      ...(statuses.includes("WAITING") ? view.waiting : []),
+    ];
+    const ended = statuses.filter((s) => FINAL_STATES.includes(s));
+    const fromActive = active.slice(offset, offset + v.pageSize + 1);
+    const fromEnded =
+      fromActive.length < v.pageSize + 1
+        ? await listEnded(this.db, v.queueId, ended, Math.max(0, offset - active.length), v.pageSize + 1 - fromActive.length)
+        : [];
+    const rows = [...fromActive, ...fromEnded];
+    const page = rows.slice(0, v.pageSize);
+    await appendAudit(this.db, this.audit(caller, "ListTickets", page.filter((r) => !hides(caller, r)), now));
+    return {
+      tickets: page.map((r) =>
+        toTicketInit(r, {
+          position: view.position.get(r.ticket_id),
+          estimate: r.status === "WAITING" ? view.estimate(r) : undefined,
+          hidePatient: hides(caller, r),
+        }),
+      ),
+      nextPageToken: rows.length > v.pageSize ? encodeToken({ o: offset + v.pageSize }) : "",
+    };
   }
 
-  /** watchQueue streams a queue: a snapshot, then changes. */
-  async *watchQueue(
-    req: WatchQueueRequest,
+  /**
+   * watchQueue streams a queue: a snapshot (every WAITING and CALLED ticket and the counters), then each
+   * change with its sequence. With afterSequence it resumes from the change log; when that point is no
+   * longer retained it sends a fresh snapshot with resumeFailed. A watcher more than watchMaxLag changes
+   * behind gets a fresh snapshot; nobody waits for a slow watcher.
+   */
+  async *watchQueue(req: WatchQueueRequest, ctx: HandlerContext): AsyncGenerator<WatchResponse> {
+    const v = validateWatchQueue(req);
+    const caller = callerOf(ctx);
+    await this.requireQueue(this.db, v.queueId);
+    const sub = await this.feed.subscribe(v.queueId);
+    try {
+      let cursor = v.afterSequence;
+      let needSnapshot = cursor === 0n;
+      let resumeFailed = false;
+      if (!needSnapshot && !(await this.retains(v.queueId, cursor))) {
+        needSnapshot = true;
+        resumeFailed = true;
+      }
+      await appendAudit(this.db, [{ ...this.auditBase(caller, "WatchQueue", this.clock.now()), record_type: "queue", record_id: v.queueId }]);
+      for (;;) {
+        if (needSnapshot) {
+          const snap = await this.snapshot(v.queueId, caller, resumeFailed);
+          cursor = snap.sequence ?? 0n;
+          yield snap;
+          needSnapshot = false;
+          resumeFailed = false;
+        }
+        const next = await sub.next(cursor, ctx.signal);
+        if (next.kind === "closed") return;
+        const latest = next.kind === "items" ? next.items[next.items.length - 1].sequence : next.latest;
+        if (latest - cursor > BigInt(this.options.watchMaxLag)) {
+          // Too far behind (a slow reader): a fresh snapshot is cheaper than replaying, and nobody waited.
+          needSnapshot = true;
+          continue;
+        }
+        let items: FeedItem<WatchChange>[];
+        if (next.kind === "items") {
+          items = next.items;
+        } else {
+          // Behind the shared ring but close: catch up from the change log itself.
+          const rows = await changesAfter(this.db, v.queueId, cursor, this.options.watchMaxLag);
+          if (rows.length === 0 || BigInt(rows[0].sequence) !== cursor + 1n) {
+            needSnapshot = true;
+            resumeFailed = true;
+            continue;
+          }
+          items = await this.loadChanges(v.queueId, rows);
+        }
+        for (const item of items) {
+          if (item.sequence <= cursor) continue;
+          cursor = item.sequence;
+          yield this.changeMessage(item, caller);
+        }
+      }
+    } finally {
+      sub.close();
+    }
+  }
+
+  /** pruneRetained deletes change-log rows and requestIds older than their retention; returns the counts. */
+  async pruneRetained(): Promise<{ changes: number; requestKeys: number }> {
+    const now = this.clock.now().getTime();
+    this.lastPrune = now;
+    const changes = await pruneChanges(this.db, new Date(now - this.options.changeRetentionMs));
+    const requestKeys = await pruneRequestKeys(this.db, new Date(now - this.options.requestKeyRetentionMs));
+    return { changes, requestKeys };
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  private async requireQueue(db: Db, queueId: string): Promise<QueueRow> {
+    const queue = await findQueue(db, queueId);
+    if (!queue) throw new NotFoundError("queue", queueId, "QUEUE_NOT_FOUND");
+    return queue;
+  }
+
+  /** afterChange runs after a committed change: wake local watchers, prune now and then. */
+  private afterChange(queueId: string): void {
+    this.feed.poke(queueId);
+    if (this.clock.now().getTime() - this.lastPrune > PRUNE_INTERVAL_MS) {
+      this.pruneRetained().catch(() => undefined);
+    }
+  }
+
+  /**
+   * atCounter runs a counter action on a ticket CALLED at that counter as a compare-and-swap:
+   * FAILED_PRECONDITION when the ticket is not CALLED there (e.g. a double complete).
+   */
+  private async atCounter(
     ctx: HandlerContext,
-  ): AsyncGenerator<MessageInitShape<typeof WatchQueueResponseSchema>> {
-    validateWatchQueue(req);
-    throw unimplemented(method.watchQueue);
+    action: string,
+    ticketId: string,
+    counterId: string,
+    change: (t: TicketRow) => Partial<Pick<TicketRow, "status" | "recall_count" | "skip_count" | "counter_id" | "ended_at">>,
+  ): Promise<TicketRow> {
+    const caller = callerOf(ctx);
+    const now = this.clock.now();
+    const row = await this.db.transaction().execute(async (trx) => {
+      const current = await findTicket(trx, ticketId);
+      if (!current) throw new NotFoundError("ticket", ticketId, "TICKET_NOT_FOUND");
+      if (current.status !== "CALLED" || current.counter_id !== counterId) throw notCalledHere(current, counterId);
+      const updated = await updateTicketIf(trx, ticketId, ["CALLED"], { ...change(current), updated_at: now }, { counterId });
+      if (!updated) throw notCalledHere((await findTicket(trx, ticketId)) ?? current, counterId);
+      await appendChange(trx, { queueId: updated.queue_id, at: now, kind: "ticket", ticketId });
+      await appendAudit(trx, this.audit(caller, action, [updated], now));
+      return updated;
+    });
+    this.afterChange(row.queue_id);
+    return row;
+  }
+
+  private auditBase(caller: Caller, action: string, at: Date): Omit<NewAuditLogRow, "record_type" | "record_id"> {
+    return { at, actor: caller.subject, role: caller.role, action, on_behalf_of: caller.onBehalfOf ?? null };
+  }
+
+  /** audit builds one audit entry per patient ticket read or changed (anonymous tickets carry no PHI). */
+  private audit(caller: Caller, action: string, rows: readonly TicketRow[], at: Date): NewAuditLogRow[] {
+    return rows.filter((r) => r.patient_id !== null).map((r) => ({ ...this.auditBase(caller, action, at), record_type: "ticket", record_id: r.ticket_id }));
+  }
+
+  /** readView reads a queue's live tickets and counters, ranks the waiting ones and prepares estimates. */
+  private async readView(db: Db, queueId: string, now: Date): Promise<QueueView> {
+    const queue = await this.requireQueue(db, queueId);
+    const [active, counters] = await Promise.all([listActive(db, queueId), listCounters(db, queueId)]);
+    return this.buildView(db, queue, active, counters, now);
+  }
+
+  private async buildView(db: Db, queue: QueueRow, active: TicketRow[], counters: CounterRow[], now: Date): Promise<QueueView> {
+    const called = active.filter((t) => t.status === "CALLED").sort((a, b) => (a.called_at?.getTime() ?? 0) - (b.called_at?.getTime() ?? 0));
+    const waiting = this.rank(active.filter((t) => t.status === "WAITING"), now);
+    const position = new Map(waiting.map((t, i) => [t.ticket_id, i + 1]));
+    const estimator = await this.estimator(db, queue.queue_id, called, counters, waiting.length, now);
+    return { queue, called, waiting, counters, position, estimate: (row) => estimator(position.get(row.ticket_id) ?? 1, row.priority).estimate };
+  }
+
+  private rank(rows: TicketRow[], now: Date): TicketRow[] {
+    const inputs = rows.map((row) => ({ ticketId: row.ticket_id, seq: BigInt(row.seq), priority: row.priority, arrivedAt: row.arrived_at, rankAt: row.rank_at, row }));
+    return rankTickets(inputs, now, this.options).map((i) => i.row);
+  }
+
+  /**
+   * estimator prepares wait estimates for a queue: one simulation for every position, calibrated per
+   * priority class by recent actual waits.
+   */
+  private async estimator(
+    db: Db,
+    queueId: string,
+    called: TicketRow[],
+    counters: CounterRow[],
+    positions: number,
+    now: Date,
+  ): Promise<(position: number, priority: TicketPriorityName) => { raw: Estimate; estimate: Estimate }> {
+    const [samples, waits] = await Promise.all([
+      recentServiceTimesMs(db, queueId, SERVICE_SAMPLE_SIZE),
+      recentWaits(db, queueId, CALIBRATION_SAMPLE_SIZE),
+    ]);
+    const open = new Set(counters.filter((c) => c.is_open).map((c) => c.counter_id));
+    const busyElapsedMs = called.filter((t) => t.counter_id !== null && open.has(t.counter_id)).map((t) => Math.max(0, now.getTime() - (t.called_at ?? now).getTime()));
+    const raw = simulateWaits({ positions: Math.max(1, positions), openCounters: open.size, busyElapsedMs, serviceSamplesMs: samples });
+    const floor = calibrationFloorMs(samples);
+    const byClass = new Map<TicketPriorityName, typeof waits>();
+    return (position, priority) => {
+      const r = raw[Math.min(raw.length, Math.max(1, position)) - 1];
+      let classWaits = byClass.get(priority);
+      if (!classWaits) {
+        const own = waits.filter((w) => w.priority === priority).slice(0, CALIBRATION_PER_CLASS);
+        classWaits = own.length >= 20 ? own : waits.slice(0, CALIBRATION_PER_CLASS);
+        byClass.set(priority, classWaits);
+      }
+      return { raw: r, estimate: calibrate(r, classWaits, floor) };
+    };
+  }
+
+  /** estimateNew ranks a ticket about to be inserted among the waiting ones and estimates its wait. */
+  private async estimateNew(db: Db, queue: QueueRow, row: TicketRow, now: Date): Promise<{ position: number; raw: Estimate; estimate: Estimate }> {
+    const [active, counters] = await Promise.all([listActive(db, queue.queue_id), listCounters(db, queue.queue_id)]);
+    const called = active.filter((t) => t.status === "CALLED");
+    const waiting = this.rank([...active.filter((t) => t.status === "WAITING"), row], now);
+    const position = waiting.findIndex((t) => t === row) + 1;
+    const estimator = await this.estimator(db, queue.queue_id, called, counters, position, now);
+    return { position, ...estimator(position, row.priority) };
+  }
+
+  /** retains tells whether every change after `after` is still in the change log. */
+  private async retains(queueId: string, after: bigint): Promise<boolean> {
+    const range = await retainedRange(this.db, queueId);
+    if (!range || after > range.last) return false;
+    if (after === range.last) return true;
+    return range.oldest !== undefined && range.oldest <= after + 1n;
+  }
+
+  /** snapshot reads the queue's live state and its sequence in one repeatable-read transaction. */
+  private async snapshot(queueId: string, caller: Caller, resumeFailed: boolean): Promise<WatchResponse & { sequence: bigint }> {
+    const now = this.clock.now();
+    const { view } = await this.db
+      .transaction()
+      .setIsolationLevel("repeatable read")
+      .execute(async (trx) => ({ view: await this.readView(trx, queueId, now) }));
+    const rows = [...view.called, ...view.waiting];
+    const held = new Map(view.called.map((t) => [t.counter_id, t.ticket_id]));
+    await appendAudit(this.db, this.audit(caller, "WatchQueue", rows.filter((r) => !hides(caller, r)), now));
+    return {
+      sequence: BigInt(view.queue.last_sequence),
+      snapshot: true,
+      resumeFailed,
+      tickets: rows.map((r) =>
+        toTicketInit(r, {
+          position: view.position.get(r.ticket_id),
+          estimate: r.status === "WAITING" ? view.estimate(r) : undefined,
+          hidePatient: hides(caller, r),
+        }),
+      ),
+      counters: view.counters.map((c) => toCounter(c, held.get(c.counter_id))),
+    };
+  }
+
+  /** loadChanges turns change-log rows into feed items with the tickets' current state and positions. */
+  private async loadChanges(queueId: string, rows: ChangeRow[]): Promise<FeedItem<WatchChange>[]> {
+    const now = this.clock.now();
+    const ticketIds = [...new Set(rows.filter((r) => r.ticket_id !== null).map((r) => r.ticket_id as string))];
+    const [view, tickets] = await Promise.all([this.readView(this.db, queueId, now), findTickets(this.db, ticketIds)]);
+    const byId = new Map(tickets.map((t) => [t.ticket_id, t]));
+    const counters = new Map(view.counters.map((c) => [c.counter_id, c]));
+    const held = new Map(view.called.map((t) => [t.counter_id, t.ticket_id]));
+    const items: FeedItem<WatchChange>[] = [];
+    for (const r of rows) {
+      const sequence = BigInt(r.sequence);
+      if (r.kind === "ticket") {
+        const row = byId.get(r.ticket_id ?? "");
+        if (!row) {
+          // Gone (the queue was deleted meanwhile): keep the sequence without content.
+          items.push({ sequence, value: {} });
+          continue;
+        }
+        const position = row.queue_id === queueId ? (view.position.get(row.ticket_id) ?? 0) : 0;
+        items.push({ sequence, value: { ticket: { row, position, estimate: position > 0 ? view.estimate(row) : undefined } } });
+      } else {
+        const c = counters.get(r.counter_id ?? "");
+        items.push({ sequence, value: c ? { counter: toCounter(c, held.get(c.counter_id)) } : {} });
+      }
+    }
+    return items;
+  }
+
+  private changeMessage(item: FeedItem<WatchChange>, caller: Caller): WatchResponse {
+    const t = item.value.ticket;
+    return {
+      sequence: item.sequence,
+      snapshot: false,
+      tickets: t ? [toTicketInit(t.row, { position: t.position, estimate: t.estimate, hidePatient: hides(caller, t.row) })] : [],
+      counters: item.value.counter ? [item.value.counter] : [],
+    };
   }
 }

@@ -1,14 +1,15 @@
 import { fileURLToPath } from "node:url";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import type { ServiceModule } from "../runtime/service-module.js";
+import { loadQueueOptions } from "./queue-options.js";
 import { QueueServiceImpl } from "./queue-service.js";
 
-/** queueModule mounts the QueueService: its schema, migrations and class. */
+/** queueModule mounts the QueueService: its schema, migrations and class (settings from QUEUE_* env vars). */
 export const queueModule: ServiceModule = {
   name: "queue",
   defaultPort: 8082,
   schema: "queue",
   migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
   services: [QueueService],
-  create: (deps) => [{ service: QueueService, impl: new QueueServiceImpl(deps) }],
+  create: (deps) => [{ service: QueueService, impl: new QueueServiceImpl(deps, loadQueueOptions(process.env)) }],
 };

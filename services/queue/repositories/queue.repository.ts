@@ -1,0 +1,52 @@
+import { sql } from "kysely";
+import type { Db } from "../db/database.js";
+import type { NewQueueRow, QueueRow } from "../db/queue.table.js";
+
+/** insertQueue inserts a queue; undefined when the id is taken (the caller reads the existing one). */
+export async function insertQueue(db: Db, row: NewQueueRow): Promise<QueueRow | undefined> {
+  return db
+    .insertInto("queue.queues")
+    .values(row)
+    .onConflict((oc) => oc.column("queue_id").doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** findQueue reads a queue by id. */
+export async function findQueue(db: Db, queueId: string): Promise<QueueRow | undefined> {
+  return db.selectFrom("queue.queues").selectAll().where("queue_id", "=", queueId).executeTakeFirst();
+}
+
+/** findQueues reads several queues by id. */
+export async function findQueues(db: Db, queueIds: readonly string[]): Promise<QueueRow[]> {
+  if (queueIds.length === 0) return [];
+  return db.selectFrom("queue.queues").selectAll().where("queue_id", "in", [...queueIds]).execute();
+}
+
+/** listQueues pages through queues by display name, then id, after the cursor (exclusive). */
+export async function listQueues(db: Db, after: { displayName: string; queueId: string } | undefined, limit: number): Promise<QueueRow[]> {
+  let q = db.selectFrom("queue.queues").selectAll();
+  if (after) {
+    q = q.where((eb) =>
+      eb.or([
+        eb("display_name", ">", after.displayName),
+        eb.and([eb("display_name", "=", after.displayName), eb("queue_id", ">", after.queueId)]),
+      ]),
+    );
+  }
+  return q.orderBy("display_name").orderBy("queue_id").limit(limit).execute();
+}
+
+/**
+ * nextSequence takes the queue's next WatchQueue sequence. It row-locks the queue until commit, so a
+ * queue's changes commit in sequence order; callers take it last in their transaction.
+ */
+export async function nextSequence(db: Db, queueId: string): Promise<bigint> {
+  const row = await db
+    .updateTable("queue.queues")
+    .set({ last_sequence: sql`last_sequence + 1` })
+    .where("queue_id", "=", queueId)
+    .returning("last_sequence")
+    .executeTakeFirstOrThrow();
+  return BigInt(row.last_sequence);
+}

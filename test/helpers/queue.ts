@@ -1,0 +1,85 @@
+// Helpers for QueueService tests: a migrated queue schema on a fresh real Postgres database.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createClient, createHandlerContext, type Client, type HandlerContext } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { principalKey, type Principal } from "../../services/runtime/auth/principal.js";
+import type { Role } from "../../services/runtime/auth/role-table.js";
+import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
+import { queueModule } from "../../services/queue/queue.module.js";
+import { serveGrpc } from "../../services/runtime/grpc-server.js";
+import { createRuntime } from "../../services/runtime/host.js";
+import { TEST_SECRET } from "./system.js";
+import { createTestDatabase, type TeardownHost } from "./postgres.js";
+
+/** createQueueDatabase opens a fresh Postgres database with the queue schema migrated; closed at teardown. */
+export async function createQueueDatabase(t: TeardownHost, opts: { maxConnections?: number } = {}): Promise<Database & { databaseUrl: string }> {
+  const databaseUrl = await createTestDatabase(t);
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-queue-test-"));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const database = await createDatabase({ databaseUrl, dataDir, maxConnections: opts.maxConnections });
+  t.teardown(() => database.close());
+  await migrateToLatest(database.db, { schema: queueModule.schema, migrationsFolder: queueModule.migrationsFolder });
+  return Object.assign(database, { databaseUrl });
+}
+
+/** queueCtx is a HandlerContext for a QueueService method, with a principal when `as` is given. */
+export function queueCtx(method: DescMethod, as?: { role: Role; subject: string; ownOnly?: boolean }, signal?: AbortSignal): HandlerContext {
+  const ctx = createHandlerContext({
+    service: QueueService,
+    method,
+    protocolName: "test",
+    requestMethod: "POST",
+    url: `/${QueueService.typeName}/${method.name}`,
+    shutdownSignal: signal,
+  });
+  if (as) {
+    const principal: Principal = { subject: as.subject, roles: [as.role], grantedRole: as.role, ownOnly: as.ownOnly ?? false };
+    ctx.values.set(principalKey, principal);
+  }
+  return ctx;
+}
+
+/** QueueServer is one QueueService process-equivalent: its own runtime (pool, feed) and grpc-js server. */
+export interface QueueServer {
+  /** port is the grpc-js server's port on 127.0.0.1. */
+  port: number;
+  /** client calls it over gRPC with `token`. */
+  client: Client<typeof QueueService>;
+  /** close stops the server and its runtime. */
+  close(): Promise<void>;
+}
+
+/**
+ * startQueueServers starts `count` queue-only runtimes, each with its own database pool and grpc-js
+ * server, all on the same Postgres database: replicas of the QueueService.
+ */
+export async function startQueueServers(t: TeardownHost, databaseUrl: string, count: number, token: string, env: Record<string, string> = {}): Promise<QueueServer[]> {
+  const servers: QueueServer[] = [];
+  for (let i = 0; i < count; i++) {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-queue-replica-"));
+    t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+    const runtime = await createRuntime({
+      name: `queue-${i}`,
+      modules: [queueModule],
+      defaultPort: 0,
+      env: { AUTH_HS256_SECRET: TEST_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", METRICS_PORT: "0", DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...env },
+    });
+    await runtime.ready;
+    const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
+    const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpc.port}`, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] });
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await grpc.close(200);
+      await runtime.close();
+    };
+    t.teardown(close);
+    servers.push({ port: grpc.port, client: createClient(QueueService, transport), close });
+  }
+  return servers;
+}

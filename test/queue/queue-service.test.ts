@@ -1,0 +1,304 @@
+// The class against a real Postgres with a fake clock: queues, counters, numbering, idempotency,
+// ranking, the counter workflow and its illegal transitions, ownership, hiding and the audit trail.
+import t from "tap";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
+import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
+import {
+  CallNextRequestSchema,
+  CancelTicketRequestSchema,
+  CloseCounterRequestSchema,
+  CompleteTicketRequestSchema,
+  CreateQueueRequestSchema,
+  GetQueueRequestSchema,
+  GetTicketRequestSchema,
+  IssueTicketRequestSchema,
+  ListQueuesRequestSchema,
+  ListTicketsRequestSchema,
+  OpenCounterRequestSchema,
+  QueueService,
+  RecallTicketRequestSchema,
+  SkipTicketRequestSchema,
+  TransferTicketRequestSchema,
+} from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { createFakeClock } from "../../services/runtime/clock.js";
+import { DomainError } from "../../services/runtime/errors.js";
+import { metricsRegistry } from "../../services/runtime/metrics.js";
+import { QueueServiceImpl } from "../../services/queue/queue-service.js";
+import { createQueueDatabase, queueCtx } from "../helpers/queue.js";
+
+const m = QueueService.method;
+const database = await createQueueDatabase(t);
+// 20:00 UTC = 23:00 in Istanbul: an hour before local midnight.
+const clock = createFakeClock(new Date("2026-01-05T20:00:00Z"));
+const svc = new QueueServiceImpl({ db: database.db, clock }, { listen: false });
+t.teardown(() => svc.close());
+const staff = { role: "receptionist" as const, subject: "rec-1" };
+
+async function code(p: Promise<unknown>): Promise<Code | "OK"> {
+  try {
+    await p;
+    return "OK";
+  } catch (err) {
+    if (err instanceof DomainError) return err.code;
+    throw err;
+  }
+}
+
+async function queue(id: string, prefix = "A", timeZone = "Europe/Istanbul") {
+  const r = await svc.createQueue(create(CreateQueueRequestSchema, { queueId: id, displayName: `Queue ${id}`, prefix, timeZone }), queueCtx(m.createQueue, staff));
+  return r.queue!;
+}
+
+let reqN = 0;
+async function issue(queueId: string, fields: { patientId?: string; priority?: TicketPriority; appointmentId?: string; appointmentTime?: Date } = {}) {
+  const r = await svc.issueTicket(
+    create(IssueTicketRequestSchema, {
+      requestId: `r-${++reqN}`,
+      queueId,
+      patientId: fields.patientId ?? "",
+      priority: fields.priority ?? TicketPriority.ROUTINE,
+      appointmentId: fields.appointmentId ?? "",
+      appointmentTime: fields.appointmentTime ? timestampFromDate(fields.appointmentTime) : undefined,
+    }),
+    queueCtx(m.issueTicket, staff),
+  );
+  return r.ticket!;
+}
+
+const open = (queueId: string, counterId: string) => svc.openCounter(create(OpenCounterRequestSchema, { queueId, counterId }), queueCtx(m.openCounter, staff));
+const callNext = (queueId: string, counterId: string) => svc.callNext(create(CallNextRequestSchema, { queueId, counterId }), queueCtx(m.callNext, staff));
+const complete = (ticketId: string | undefined, counterId: string) => svc.completeTicket(create(CompleteTicketRequestSchema, { ticketId: ticketId ?? "", counterId }), queueCtx(m.completeTicket, staff));
+
+t.test("CreateQueue: a retry returns the queue, other details are ALREADY_EXISTS, ids are generated", async (t) => {
+  const a = await queue("q-create");
+  const again = await queue("q-create");
+  t.equal(again.createTime?.seconds, a.createTime?.seconds, "the retry returns the existing queue");
+  t.equal(
+    await code(svc.createQueue(create(CreateQueueRequestSchema, { queueId: "q-create", displayName: "Other", prefix: "A", timeZone: "Europe/Istanbul" }), queueCtx(m.createQueue, staff))),
+    Code.AlreadyExists,
+  );
+  const gen = await svc.createQueue(create(CreateQueueRequestSchema, { displayName: "Lab", prefix: "L", timeZone: "UTC" }), queueCtx(m.createQueue, staff));
+  t.match(gen.queue?.queueId, /^q-/);
+  const list = await svc.listQueues(create(ListQueuesRequestSchema, { pageSize: 1 }), queueCtx(m.listQueues, staff));
+  t.equal(list.queues?.length, 1);
+  t.ok(list.nextPageToken, "a next page");
+  const page2 = await svc.listQueues(create(ListQueuesRequestSchema, { pageSize: 10, pageToken: list.nextPageToken }), queueCtx(m.listQueues, staff));
+  t.notOk(page2.queues?.some((q) => q.queueId === list.queues?.[0]?.queueId), "page 2 continues after page 1");
+  t.equal(await code(svc.getQueue(create(GetQueueRequestSchema, { queueId: "nope" }), queueCtx(m.getQueue, staff))), Code.NotFound);
+});
+
+t.test("numbers are A-001, A-002, ... per queue and restart at local midnight", async (t) => {
+  clock.set(new Date("2026-01-05T20:00:00Z"));
+  await queue("q-num", "B");
+  t.equal((await issue("q-num")).number, "B-001");
+  t.equal((await issue("q-num")).number, "B-002");
+  clock.set(new Date("2026-01-05T21:00:01Z")); // 00:00:01 in Istanbul
+  t.equal((await issue("q-num")).number, "B-001", "a new local day starts at 1");
+  await queue("q-num-utc", "C", "UTC");
+  t.equal((await issue("q-num-utc")).number, "C-001", "numbers are per queue");
+});
+
+t.test("IssueTicket is idempotent per caller and requestId", async (t) => {
+  await queue("q-idem");
+  const req = create(IssueTicketRequestSchema, { requestId: "same", queueId: "q-idem", patientId: "p1", priority: TicketPriority.ROUTINE });
+  const a = await svc.issueTicket(req, queueCtx(m.issueTicket, staff));
+  const b = await svc.issueTicket(req, queueCtx(m.issueTicket, staff));
+  t.equal(b.ticket?.ticketId, a.ticket?.ticketId, "a retry returns the first ticket");
+  t.equal(b.ticket?.number, a.ticket?.number);
+  const other = create(IssueTicketRequestSchema, { requestId: "same", queueId: "q-idem", patientId: "p2" });
+  t.equal(await code(svc.issueTicket(other, queueCtx(m.issueTicket, staff))), Code.AlreadyExists, "same key, other parameters");
+  const c = await svc.issueTicket(req, queueCtx(m.issueTicket, { role: "receptionist", subject: "rec-2" }));
+  t.not(c.ticket?.ticketId, a.ticket?.ticketId, "keys are scoped to the caller");
+  t.equal(await code(svc.issueTicket(create(IssueTicketRequestSchema, { requestId: "x", queueId: "nope" }), queueCtx(m.issueTicket, staff))), Code.NotFound);
+  const retry = await code(svc.issueTicket(create(IssueTicketRequestSchema, { requestId: "x", queueId: "q-idem" }), queueCtx(m.issueTicket, staff)));
+  t.equal(retry, "OK", "a failed first attempt does not burn the key");
+});
+
+t.test("CallNext: counters must be open on the queue; empty is no ticket; a held ticket comes back", async (t) => {
+  await queue("q-call");
+  await queue("q-other");
+  t.equal(await code(callNext("q-call", "desk-1")), Code.FailedPrecondition, "never opened");
+  await open("q-other", "desk-9");
+  t.equal(await code(callNext("q-call", "desk-9")), Code.FailedPrecondition, "a counter of another queue");
+  t.equal(await code(callNext("nope", "desk-1")), Code.NotFound, "unknown queue");
+  await open("q-call", "desk-1");
+  const empty = await callNext("q-call", "desk-1");
+  t.equal(empty.ticket, undefined, "nobody waits: no ticket, no error");
+  const t1 = await issue("q-call");
+  const t2 = await issue("q-call");
+  const c1 = await callNext("q-call", "desk-1");
+  t.equal(c1.ticket?.ticketId, t1.ticketId);
+  t.equal(c1.ticket?.status, TicketStatus.CALLED);
+  const again = await callNext("q-call", "desk-1");
+  t.equal(again.ticket?.ticketId, t1.ticketId, "the counter's called ticket is returned again, no second call");
+  t.equal(
+    await code(svc.closeCounter(create(CloseCounterRequestSchema, { queueId: "q-call", counterId: "desk-1" }), queueCtx(m.closeCounter, staff))),
+    Code.FailedPrecondition,
+    "cannot close while holding a ticket",
+  );
+  const q = await svc.getQueue(create(GetQueueRequestSchema, { queueId: "q-call" }), queueCtx(m.getQueue, staff));
+  t.equal(q.counters?.[0]?.currentTicketId, t1.ticketId);
+  t.equal(q.waitingCount, 1);
+  await complete(t1.ticketId, "desk-1");
+  t.equal(await code(complete(t1.ticketId, "desk-1")), Code.FailedPrecondition, "double complete");
+  const c2 = await callNext("q-call", "desk-1");
+  t.equal(c2.ticket?.ticketId, t2.ticketId);
+  t.equal(await code(complete(t2.ticketId, "desk-2")), Code.FailedPrecondition, "another counter cannot complete it");
+  await complete(t2.ticketId, "desk-1");
+  await svc.closeCounter(create(CloseCounterRequestSchema, { queueId: "q-call", counterId: "desk-1" }), queueCtx(m.closeCounter, staff));
+  t.equal(await code(callNext("q-call", "desk-1")), Code.FailedPrecondition, "a closed counter calls nobody");
+});
+
+t.test("ranking: URGENT first, PRIORITY's head start, appointments by booked time, fairness bound", async (t) => {
+  clock.set(new Date("2026-01-06T08:00:00Z"));
+  await queue("q-rank");
+  await open("q-rank", "d1");
+  const routine1 = await issue("q-rank");
+  clock.advance(5 * 60_000);
+  const prio = await issue("q-rank", { priority: TicketPriority.PRIORITY }); // ranks as 07:55+... = arrival - 10 min
+  const appt = await issue("q-rank", { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-1", appointmentTime: new Date("2026-01-06T08:30:00Z") });
+  clock.advance(60_000);
+  const urgent = await issue("q-rank", { priority: TicketPriority.URGENT });
+  t.equal(urgent.position, 1, "URGENT goes to the front");
+  const order: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const c = await callNext("q-rank", "d1");
+    order.push(c.ticket?.ticketId ?? "");
+    await complete(c.ticket?.ticketId, "d1");
+  }
+  t.strictSame(order, [urgent.ticketId, prio.ticketId, routine1.ticketId, appt.ticketId], "urgent, priority (head start), routine, appointment at 08:30");
+
+  // Fairness: with a 2 h head start for PRIORITY, a ROUTINE ticket that has waited the bound is
+  // still called before later PRIORITY arrivals.
+  const generous = new QueueServiceImpl({ db: database.db, clock }, { listen: false, priorityHeadStartMs: 2 * 3_600_000 });
+  t.teardown(() => generous.close());
+  clock.set(new Date("2026-01-06T10:00:00Z"));
+  const old = await issue("q-rank");
+  clock.advance(44 * 60_000);
+  const later = await generous.issueTicket(
+    create(IssueTicketRequestSchema, { requestId: "later-prio", queueId: "q-rank", priority: TicketPriority.PRIORITY }),
+    queueCtx(m.issueTicket, staff),
+  );
+  t.equal(later.ticket?.position, 1, "44 min in, the later PRIORITY ticket ranks first");
+  clock.advance(60_000);
+  const c = await generous.callNext(create(CallNextRequestSchema, { queueId: "q-rank", counterId: "d1" }), queueCtx(m.callNext, staff));
+  t.equal(c.ticket?.ticketId, old.ticketId, "at 45 min the old ticket goes first");
+  await complete(old.ticketId, "d1");
+  await complete((await callNext("q-rank", "d1")).ticket?.ticketId, "d1");
+  t.equal(
+    await code(issue("q-rank", { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-2", appointmentTime: new Date("2026-01-06T13:00:00Z") })),
+    Code.FailedPrecondition,
+    "checking in hours before the early window",
+  );
+});
+
+t.test("recall, skip to NO_SHOW, cancel, transfer", async (t) => {
+  await queue("q-flow");
+  await queue("q-flow2", "X");
+  await open("q-flow", "d1");
+  const a = await issue("q-flow", { patientId: "pat-a" });
+  const b = await issue("q-flow");
+  await callNext("q-flow", "d1");
+  const recalled = await svc.recallTicket(create(RecallTicketRequestSchema, { ticketId: a.ticketId, counterId: "d1" }), queueCtx(m.recallTicket, staff));
+  t.equal(recalled.ticket?.recallCount, 1);
+  const skip = () => svc.skipTicket(create(SkipTicketRequestSchema, { ticketId: a.ticketId, counterId: "d1" }), queueCtx(m.skipTicket, staff));
+  const s1 = await skip();
+  t.equal(s1.ticket?.status, TicketStatus.WAITING, "first skip: back to waiting");
+  t.equal(await code(skip()), Code.FailedPrecondition, "cannot skip a waiting ticket");
+  const again = await callNext("q-flow", "d1");
+  t.equal(again.ticket?.ticketId, a.ticketId, "the skipped ticket keeps its place");
+  const s2 = await skip();
+  t.equal(s2.ticket?.status, TicketStatus.NO_SHOW, "second skip: no-show");
+  t.equal(await code(svc.recallTicket(create(RecallTicketRequestSchema, { ticketId: a.ticketId, counterId: "d1" }), queueCtx(m.recallTicket, staff))), Code.FailedPrecondition);
+
+  t.equal(
+    await code(svc.transferTicket(create(TransferTicketRequestSchema, { ticketId: b.ticketId, toQueueId: "q-flow" }), queueCtx(m.transferTicket, staff))),
+    Code.InvalidArgument,
+    "transfer to the same queue",
+  );
+  t.equal(
+    await code(svc.transferTicket(create(TransferTicketRequestSchema, { ticketId: b.ticketId, toQueueId: "nope" }), queueCtx(m.transferTicket, staff))),
+    Code.NotFound,
+  );
+  clock.advance(10 * 60_000);
+  const moved = await svc.transferTicket(create(TransferTicketRequestSchema, { ticketId: b.ticketId, toQueueId: "q-flow2" }), queueCtx(m.transferTicket, staff));
+  t.equal(moved.previousTicket?.status, TicketStatus.TRANSFERRED);
+  t.equal(moved.ticket?.status, TicketStatus.WAITING);
+  t.equal(moved.ticket?.transferredFromId, b.ticketId);
+  t.match(moved.ticket?.number, /^X-\d{3}$/);
+  t.equal(moved.ticket?.issueTime?.seconds, b.issueTime?.seconds, "the arrival time is kept");
+  t.equal(
+    await code(svc.transferTicket(create(TransferTicketRequestSchema, { ticketId: b.ticketId, toQueueId: "q-flow2" }), queueCtx(m.transferTicket, staff))),
+    Code.FailedPrecondition,
+    "a transferred ticket cannot move again",
+  );
+  const cancelled = await svc.cancelTicket(create(CancelTicketRequestSchema, { ticketId: moved.ticket!.ticketId, reason: "left" }), queueCtx(m.cancelTicket, staff));
+  t.equal(cancelled.ticket?.status, TicketStatus.CANCELLED);
+  t.equal(await code(svc.cancelTicket(create(CancelTicketRequestSchema, { ticketId: moved.ticket!.ticketId }), queueCtx(m.cancelTicket, staff))), Code.FailedPrecondition);
+  t.equal(await code(svc.cancelTicket(create(CancelTicketRequestSchema, { ticketId: "t-none" }), queueCtx(m.cancelTicket, staff))), Code.NotFound);
+  const metrics = await metricsRegistry.metrics();
+  t.match(metrics, /queue_no_shows_total 1/);
+  t.match(metrics, /queue_transfers_total 1/);
+  t.match(metrics, /queue_wait_seconds_bucket\{le="30",priority="ROUTINE"\}/);
+});
+
+t.test("GetTicket: own tickets only for patients, positions and estimates, audited; ListTickets hides ids", async (t) => {
+  await queue("q-own");
+  const mine = await issue("q-own", { patientId: "pat-1" });
+  const theirs = await issue("q-own", { patientId: "pat-2" });
+  const asPatient = { role: "patient" as const, subject: "pat-1", ownOnly: true };
+  const got = await svc.getTicket(create(GetTicketRequestSchema, { ticketId: mine.ticketId }), queueCtx(m.getTicket, asPatient));
+  t.equal(got.ticket?.position, 1);
+  t.ok(got.ticket?.estimatedWait, "p50 estimate");
+  t.ok(got.ticket?.estimatedWaitP90, "p90 estimate");
+  t.equal(got.ticket?.patientId, "pat-1");
+  t.equal(await code(svc.getTicket(create(GetTicketRequestSchema, { ticketId: theirs.ticketId }), queueCtx(m.getTicket, asPatient))), Code.PermissionDenied);
+  t.equal(await code(svc.getTicket(create(GetTicketRequestSchema, { ticketId: "t-none" }), queueCtx(m.getTicket, asPatient))), Code.NotFound);
+  const audit = await database.db.selectFrom("queue.audit_log").selectAll().where("record_id", "=", mine.ticketId).execute();
+  t.strictSame(audit.map((a) => a.action).sort(), ["GetTicket", "IssueTicket"], "issue and read are audited");
+  t.equal(audit.find((a) => a.action === "GetTicket")?.role, "patient");
+
+  const display = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-own" }), queueCtx(m.listTickets, { role: "display", subject: "board-1" }));
+  t.equal(display.tickets?.length, 2);
+  t.ok(display.tickets?.every((x) => x.patientId === "" && x.number !== ""), "displays see numbers only");
+  t.strictSame(display.tickets?.map((x) => x.position), [1, 2]);
+  const patient = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-own" }), queueCtx(m.listTickets, asPatient));
+  t.strictSame(patient.tickets?.map((x) => x.patientId), ["pat-1", ""], "a patient sees only their own id");
+  const reception = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-own", pageSize: 1 }), queueCtx(m.listTickets, staff));
+  t.equal(reception.tickets?.[0]?.patientId, "pat-1");
+  const next = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-own", pageSize: 1, pageToken: reception.nextPageToken }), queueCtx(m.listTickets, staff));
+  t.equal(next.tickets?.[0]?.ticketId, theirs.ticketId, "page 2");
+  const ended = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-flow", statuses: [TicketStatus.NO_SHOW, TicketStatus.TRANSFERRED] }), queueCtx(m.listTickets, staff));
+  t.equal(ended.tickets?.length, 2, "ended tickets on request");
+});
+
+t.test("the database refuses a second called ticket at one counter and duplicate numbers", async (t) => {
+  await queue("q-db");
+  await open("q-db", "d1");
+  const a = await issue("q-db");
+  const b = await issue("q-db");
+  await callNext("q-db", "d1");
+  const err = await database.db
+    .updateTable("queue.tickets" as never)
+    .set({ status: "CALLED", counter_id: "d1", called_at: new Date() } as never)
+    .where("ticket_id" as never, "=", b.ticketId as never)
+    .execute()
+    .then(() => undefined, (e: { code?: string }) => e.code);
+  t.equal(err, "23505", "unique violation: one CALLED ticket per counter");
+  const dup = await database.db
+    .updateTable("queue.tickets" as never)
+    .set({ day_number: 1 } as never)
+    .where("ticket_id" as never, "=", b.ticketId as never)
+    .execute()
+    .then(() => undefined, (e: { code?: string }) => e.code);
+  t.equal(dup, "23505", "unique violation: one number per queue and day");
+  const badState = await database.db
+    .updateTable("queue.tickets" as never)
+    .set({ status: "DONE" } as never)
+    .where("ticket_id" as never, "=", a.ticketId as never)
+    .execute()
+    .then(() => undefined, (e: { code?: string }) => e.code);
+  t.equal(badState, "23514", "check violation: unknown state");
+});
