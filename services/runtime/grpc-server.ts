@@ -1,6 +1,6 @@
 import { once, setMaxListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "./errors.js";
@@ -60,7 +60,7 @@ export function toGrpcStatus(err: ConnectError): Partial<grpc.StatusObject> {
 
 function serializer(desc: DescMessage) {
   return (value: unknown): Buffer => {
-    const bytes = toBinary(desc, create(desc, value as never));
+    const bytes = toBinary(desc, isMessage(value, desc) ? value : create(desc, value as never));
     // A view, not a copy.
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
@@ -242,14 +242,16 @@ export function createGrpcHandlers(
           callback(toGrpcStatus(toConnectError(err, ctx.signal)));
           ctx.done();
         };
+        let out: unknown;
         try {
           if (!fn) throw unimplemented();
-          const out = fn.call(reg.impl, checkMessage(method, call.request), ctx);
-          if (out instanceof Promise) out.then(succeed, fail);
-          else succeed(out);
+          out = fn.call(reg.impl, checkMessage(method, call.request), ctx);
         } catch (err) {
           fail(err);
+          return;
         }
+        if (out instanceof Promise) out.then(succeed, fail);
+        else succeed(out);
       }) as grpc.handleUnaryCall<unknown, unknown>;
       continue;
     }

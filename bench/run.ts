@@ -1,0 +1,52 @@
+/**
+ * `npm run bench -- [name] [options]` runs one benchmark by name, or every known one without a name.
+ * Each benchmark is a module exporting `main(args)`; add a new one to `benchmarks` below.
+ */
+
+/** Benchmark is one entry of the registry: a description and a loader of its module. */
+export interface Benchmark {
+  /** description is shown by `npm run bench -- --help`. */
+  description: string;
+  /** load imports the module lazily, so one benchmark's imports never weigh on another. */
+  load(): Promise<{ main(args: string[]): Promise<void> }>;
+}
+
+/** benchmarks maps a name (the first argument) to its benchmark, in the order "all" runs them. */
+export const benchmarks: Record<string, Benchmark> = {
+  transport: {
+    description: "no-op unary RPC (grpc.health.v1.Health/Check) with h2load: bare grpc-js vs serveGrpc() vs serveConnect()",
+    load: () => import("./transport.js"),
+  },
+  // lock, booking, queue: add here as `name: { description, load: () => import("./name.js") }`.
+};
+
+function usage(): string {
+  const names = Object.entries(benchmarks).map(([n, b]) => `  ${n.padEnd(12)} ${b.description}`);
+  return ["usage: npm run bench -- [name] [options]   (no name: run all)", "", "benchmarks:", ...names].join("\n");
+}
+
+async function run(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  if (first === "--help" || first === "-h") {
+    console.log(usage());
+    return;
+  }
+  const names = first === undefined || first.startsWith("-") ? Object.keys(benchmarks) : [first];
+  const args = first === undefined || first.startsWith("-") ? argv : rest;
+  for (const name of names) {
+    const bench = benchmarks[name];
+    if (!bench) {
+      console.error(`unknown benchmark "${name}"\n\n${usage()}`);
+      process.exitCode = 2;
+      return;
+    }
+    console.log(`\n== bench ${name}: ${bench.description}`);
+    const mod = await bench.load();
+    await mod.main(args);
+  }
+}
+
+run(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exitCode = 1;
+});
