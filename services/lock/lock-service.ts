@@ -1,22 +1,32 @@
-import type { DescMethod, MessageInitShape } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import {
+import type { Redis } from "ioredis";
+import type { Kysely } from "kysely";
+import { LockBackend as LockBackendEnum, type LeaseSchema } from "../../gen/medschedule/lock/v1/lock_pb.js";
+import type {
+  AcquireRequest,
+  AcquireResponseSchema,
+  AdvanceEpochRequest,
+  AdvanceEpochResponseSchema,
+  ExtendRequest,
+  ExtendResponseSchema,
+  ForceReleaseRequest,
+  ForceReleaseResponseSchema,
+  ListLocksRequest,
+  ListLocksResponseSchema,
   LockService,
-  type AcquireRequest,
-  type AcquireResponseSchema,
-  type AdvanceEpochRequest,
-  type AdvanceEpochResponseSchema,
-  type ExtendRequest,
-  type ExtendResponseSchema,
-  type ForceReleaseRequest,
-  type ForceReleaseResponseSchema,
-  type ListLocksRequest,
-  type ListLocksResponseSchema,
-  type ReleaseRequest,
-  type ReleaseResponseSchema,
+  ReleaseRequest,
+  ReleaseResponseSchema,
 } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { getPrincipal } from "../runtime/auth/principal.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
-import { UnimplementedError } from "../runtime/errors.js";
+import type { Config } from "../runtime/config.js";
+import { InvalidArgumentError } from "../runtime/errors.js";
+import type { Logger } from "../runtime/logger.js";
+import type { LeaseRecord } from "./lock-backend.port.js";
+import { LockManager, type Actor } from "./lock-manager.js";
+import { LockBackendUnavailableError } from "./lock.errors.js";
 import {
   validateAcquire,
   validateAdvanceEpoch,
@@ -25,69 +35,154 @@ import {
   validateListLocks,
   validateRelease,
 } from "./lock.validation.js";
+import { PostgresLockBackend } from "./postgres-lock.backend.js";
+import { RedisLockBackend } from "./redis-lock.backend.js";
 
-/** LockServiceDeps are the LockServiceImpl's dependencies; db, redis and logger come with the behaviour. */
+/** LockServiceDeps are the LockServiceImpl's dependencies (ServiceDeps fits). */
 export interface LockServiceDeps {
-  /** clock tells the time (lease expiry, stuck detection); the system clock by default. */
+  /** db holds the lock schema; without it (and without `manager`) well-formed calls are UNAVAILABLE. */
+  db?: Kysely<any>;
+  /** redis is the lock Redis; unset means the Postgres backend only. */
+  redis?: Redis;
+  /** clock tells the time (lease ages, the stuck flag); the system clock by default. */
   clock?: Clock;
+  /** logger logs backend switches and epoch changes. */
+  logger?: Logger;
+  /** config gives LOCK_STUCK_AFTER. */
+  config?: Pick<Config, "lockStuckAfterMs">;
+  /** manager replaces the LockManager built from db and redis (tests tune its timings). */
+  manager?: LockManager;
 }
 
-/** unimplemented is the error for an RPC whose behaviour a later issue fills in. */
-function unimplemented(method: DescMethod): UnimplementedError {
-  return new UnimplementedError(`${method.parent.typeName}/${method.name}`);
+/** createLockManager builds the LockManager over the Postgres backend and, with a Redis client, the Redis backend. */
+export function createLockManager(deps: Required<Pick<LockServiceDeps, "db">> & LockServiceDeps & { tuning?: Partial<ConstructorParameters<typeof LockManager>[0]> }): LockManager {
+  return new LockManager({
+    db: deps.db,
+    postgres: new PostgresLockBackend(deps.db),
+    redis: deps.redis ? new RedisLockBackend(deps.redis) : undefined,
+    clock: deps.clock,
+    logger: deps.logger,
+    stuckAfterMs: deps.config?.lockStuckAfterMs,
+    ...deps.tuning,
+  });
+}
+
+const BACKEND_ENUM = { redis: LockBackendEnum.REDIS, postgres: LockBackendEnum.POSTGRES } as const;
+
+/** leaseMessage maps a lease record to the Lease message. */
+function leaseMessage(l: LeaseRecord): MessageInitShape<typeof LeaseSchema> {
+  return {
+    resource: l.resource,
+    leaseId: l.leaseId,
+    owner: l.owner,
+    fencingToken: l.fencingToken,
+    expiresAt: timestampFromDate(l.expiresAt),
+    acquiredAt: timestampFromDate(l.acquiredAt),
+    backend: BACKEND_ENUM[l.backend],
+  };
+}
+
+function encodePageToken(offset: number): string {
+  return Buffer.from(JSON.stringify({ o: offset })).toString("base64url");
+}
+
+function decodePageToken(token: string): number {
+  if (token === "") return 0;
+  let offset: unknown;
+  try {
+    offset = (JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { o?: unknown }).o;
+  } catch {
+    offset = undefined;
+  }
+  if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response" }]);
+  }
+  return offset;
+}
+
+function actorOf(ctx: HandlerContext): Actor {
+  const p = getPrincipal(ctx);
+  return { subject: p?.subject ?? "anonymous", role: p?.grantedRole ?? "none" };
 }
 
 /**
- * LockServiceImpl serves medschedule.lock.v1.LockService. For now every RPC validates its request
- * completely (INVALID_ARGUMENT naming every bad field) and then reports UNIMPLEMENTED.
+ * LockServiceImpl serves medschedule.lock.v1.LockService over a LockManager: leases with fencing
+ * tokens on Redis (Postgres as fallback and in embedded mode). Every RPC validates its request first
+ * (INVALID_ARGUMENT naming every bad field; bad input never changes state).
  */
 export class LockServiceImpl implements ServiceImpl<typeof LockService> {
   /** clock tells the time. */
   protected readonly clock: Clock;
+  /** manager is the lock domain, or undefined when the service was built without a database. */
+  readonly manager: LockManager | undefined;
 
   constructor(deps: LockServiceDeps = {}) {
     this.clock = deps.clock ?? systemClock;
+    this.manager = deps.manager ?? (deps.db ? createLockManager({ ...deps, db: deps.db }) : undefined);
+    void this.manager?.start().catch(() => undefined);
   }
 
-  /** acquire takes the lease on a resource, waiting up to waitTimeout. */
-  async acquire(req: AcquireRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof AcquireResponseSchema>> {
-    validateAcquire(req);
-    throw unimplemented(LockService.method.acquire);
+  #manager(): LockManager {
+    if (!this.manager) throw new LockBackendUnavailableError("the lock service has no database configured");
+    return this.manager;
   }
 
-  /** release gives back the caller's own lease. */
+  /** acquire takes the lease on a resource, waiting up to waitTimeout (ABORTED when it stays held). */
+  async acquire(req: AcquireRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof AcquireResponseSchema>> {
+    const v = validateAcquire(req);
+    const lease = await this.#manager().acquire({
+      resource: v.resource,
+      owner: v.owner ?? actorOf(ctx).subject,
+      ttlMs: v.ttlMs,
+      waitTimeoutMs: v.waitTimeoutMs,
+      signal: ctx.signal,
+    });
+    return { lease: leaseMessage(lease) };
+  }
+
+  /** release gives back the caller's own lease; released is false when it is not held. */
   async release(req: ReleaseRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ReleaseResponseSchema>> {
-    validateRelease(req);
-    throw unimplemented(LockService.method.release);
+    const v = validateRelease(req);
+    return { released: await this.#manager().release(v.resource, v.leaseId) };
   }
 
-  /** extend moves a held lease's expiry to now + ttl. */
+  /** extend moves a held lease's expiry to now + ttl (FAILED_PRECONDITION when the lease was lost). */
   async extend(req: ExtendRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ExtendResponseSchema>> {
-    validateExtend(req);
-    throw unimplemented(LockService.method.extend);
+    const v = validateExtend(req);
+    return { lease: leaseMessage(await this.#manager().extend(v.resource, v.leaseId, v.ttlMs)) };
   }
 
-  /** listLocks lists the leases held now, oldest first. */
+  /** listLocks lists the leases held now, oldest first, with their age and the stuck flag. */
   async listLocks(req: ListLocksRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListLocksResponseSchema>> {
-    validateListLocks(req);
-    throw unimplemented(LockService.method.listLocks);
+    const v = validateListLocks(req);
+    const offset = decodePageToken(v.pageToken);
+    const manager = this.#manager();
+    const page = await manager.list(v.prefix, offset, v.pageSize);
+    const now = this.clock.now().getTime();
+    return {
+      locks: page.leases.map((l) => {
+        const heldMs = Math.max(0, now - l.acquiredAt.getTime());
+        return { lease: leaseMessage(l), heldFor: durationFromMs(heldMs), stuck: heldMs > manager.stuckAfterMs };
+      }),
+      nextPageToken: page.more ? encodePageToken(offset + page.leases.length) : "",
+    };
   }
 
-  /** forceRelease drops whatever lease is held on a resource (admin only, audited). */
-  async forceRelease(
-    req: ForceReleaseRequest,
-    _ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof ForceReleaseResponseSchema>> {
-    validateForceRelease(req);
-    throw unimplemented(LockService.method.forceRelease);
+  /** forceRelease drops whatever lease is held on a resource (admin only, audited with the reason). */
+  async forceRelease(req: ForceReleaseRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ForceReleaseResponseSchema>> {
+    const v = validateForceRelease(req);
+    return { released: await this.#manager().forceRelease(v.resource, actorOf(ctx), v.reason) };
   }
 
-  /** advanceEpoch moves the fencing epoch past every token issued before (service only). */
-  async advanceEpoch(
-    req: AdvanceEpochRequest,
-    _ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof AdvanceEpochResponseSchema>> {
-    validateAdvanceEpoch(req);
-    throw unimplemented(LockService.method.advanceEpoch);
+  /** advanceEpoch moves the fencing epoch past every token issued before (service only, audited). */
+  async advanceEpoch(req: AdvanceEpochRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof AdvanceEpochResponseSchema>> {
+    const v = validateAdvanceEpoch(req);
+    const r = await this.#manager().advanceEpoch(actorOf(ctx), v.reason);
+    return { previousEpoch: BigInt(r.previous), epoch: BigInt(r.epoch) };
+  }
+
+  /** close stops the lock manager's background work (monitor, heartbeat, subscriptions). */
+  async close(): Promise<void> {
+    await this.manager?.close();
   }
 }

@@ -10,5 +10,8 @@ export const lockModule: ServiceModule = {
   schema: "lock",
   migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
   services: [LockService],
-  create: (deps) => [{ service: LockService, impl: new LockServiceImpl(deps) }],
+  create: (deps) => {
+    const impl = new LockServiceImpl(deps);
+    return [{ service: LockService, impl, close: () => impl.close() }];
+  },
 };

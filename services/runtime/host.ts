@@ -13,6 +13,7 @@ import { wrapService, type RpcInterceptor } from "./interceptors.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createLoggingInterceptor } from "./logging.js";
 import { createMetricsInterceptor, serveMetrics } from "./metrics.js";
+import { closeRedis, createRedis } from "./redis.js";
 import { createReflectionServices, ServerReflectionV1, ServerReflectionV1Alpha } from "./reflection.js";
 import type { ServiceRegistration } from "./grpc-server.js";
 import type { MountedService, ServiceModule } from "./service-module.js";
@@ -168,10 +169,15 @@ export async function createRuntime(opts: {
     logger.info({ database: database.url, kind: database.kind }, "database ready");
     return database;
   })();
-  const built = ready.then((database) => {
-    const deps = { db: database.db, clock: systemClock, logger, config };
-    return new Map(opts.modules.flatMap((m) => m.create(deps)).map((m) => [m.service.typeName, m.impl]));
+  // The lock Redis connects in the background: a dead Redis never blocks start-up (the lock service
+  // falls back to Postgres until it answers).
+  const redis = ready.then(() => createRedis(config, { logger, connectionName: `medschedule-${opts.name}` }));
+  const created = redis.then(async (r) => {
+    const database = await ready;
+    const deps = { db: database.db, clock: systemClock, logger, config, redis: r };
+    return opts.modules.flatMap((m) => m.create(deps));
   });
+  const built = created.then((all) => new Map(all.map((m) => [m.service.typeName, m.impl])));
   // Failures surface through `ready` (main exits on it) and through calls; no unhandled rejections.
   ready.catch(() => undefined);
   built.then(() => health.setAll(ServingStatus.SERVING), () => undefined);
@@ -190,6 +196,9 @@ export async function createRuntime(opts: {
     ready,
     devTokens,
     close: async () => {
+      const services = await created.catch(() => [] as MountedService[]);
+      for (const m of services) await m.close?.().catch((err: unknown) => logger.warn({ err }, "service close failed"));
+      await closeRedis(await redis.catch(() => undefined));
       const database = await ready.catch(() => undefined);
       await database?.close();
     },

@@ -1,4 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
+import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
@@ -14,6 +15,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** config is the validated configuration. */
   config: Config;
+  /** redis is the lock Redis (REDIS_URL or Sentinels); undefined when none is configured. */
+  redis?: Redis;
 }
 
 /** MountedService is one gRPC service and its implementation. */
@@ -22,6 +25,8 @@ export interface MountedService {
   service: DescService;
   /** impl is the ServiceImpl class instance. */
   impl: object;
+  /** close stops the service's background work (loops, subscriptions) before the process closes its connections. */
+  close?: () => Promise<void>;
 }
 
 /** ServiceModule is a MedSchedule service as a process or the gateway mounts it. */

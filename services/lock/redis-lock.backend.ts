@@ -1,0 +1,337 @@
+// The Redis lock backend (ioredis). Every operation is one Lua script, so it is atomic on the server:
+// acquire = epoch check + SET NX PX + increment of the per-resource fencing counter; release is
+// compare-and-delete, extend compare-and-pexpire. Keys hold opaque resource keys only, never PHI:
+//   mslock:lease:<resource>   the lease (JSON: id, owner, epoch, n, acq), with the lease's PX expiry
+//   mslock:fence:<resource>   the per-resource fencing counter {e: epoch, n} (restarts at 1 per epoch; never expires)
+//   mslock:held               sorted set resource -> acquired-at ms (index for ListLocks and metrics)
+//   mslock:meta               "<epoch>:<run_id>": the epoch tokens are issued under, and the server
+//   channel mslock:released   publishes a resource when its lease is released
+import type { Redis } from "ioredis";
+import { fencingToken, type AcquireInput, type AcquireOutcome, type EpochBoundBackend, type LeaseRecord } from "./lock-backend.port.js";
+
+const PREFIX = "mslock:";
+const META_KEY = `${PREFIX}meta`;
+const HELD_KEY = `${PREFIX}held`;
+/** RELEASED_CHANNEL is the pub/sub channel a release publishes the resource on. */
+export const RELEASED_CHANNEL = `${PREFIX}released`;
+const leaseKey = (resource: string) => `${PREFIX}lease:${resource}`;
+const fenceKey = (resource: string) => `${PREFIX}fence:${resource}`;
+
+// The epoch check reads the server's own run_id (INFO server) in the same script, so a token is only
+// issued when mslock:meta names this very server process and the caller's epoch. A restarted server
+// (new run_id, empty or from an AOF missing recent increments), a promoted replica (its own run_id,
+// the old primary's meta) or a flushed one (no meta) all fail the check until the service has bumped
+// the epoch in Postgres and written a fresh meta here.
+const EPOCH_CHECK = `
+local meta = redis.call('GET', KEYS[3])
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+if not meta then return {'EPOCH', '0', '0'} end
+local sep = string.find(meta, ':', 1, true)
+local mepoch = string.sub(meta, 1, sep - 1)
+local same = '0'
+if string.sub(meta, sep + 1) == run then same = '1' end
+if same == '0' or mepoch ~= ARGV[4] then return {'EPOCH', mepoch, same} end
+`;
+
+// KEYS: lease, fence, meta, held. ARGV: leaseId, owner, ttlMs, epoch, resource.
+const ACQUIRE_LUA = `${EPOCH_CHECK}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {'HELD', tostring(redis.call('PTTL', KEYS[1]))}
+end
+local n = 1
+if redis.call('HGET', KEYS[2], 'e') == ARGV[4] then n = redis.call('HINCRBY', KEYS[2], 'n', 1) else redis.call('HSET', KEYS[2], 'e', ARGV[4], 'n', 1) end
+if n >= 4294967296 then return {'EPOCH', mepoch, '0'} end
+local value = cjson.encode({id = ARGV[1], owner = ARGV[2], epoch = ARGV[4], n = n, acq = now})
+redis.call('SET', KEYS[1], value, 'NX', 'PX', ARGV[3])
+redis.call('ZADD', KEYS[4], now, ARGV[5])
+return {'OK', tostring(n), tostring(now), value}
+`;
+
+// KEYS: lease, held. ARGV: leaseId, resource, channel.
+const RELEASE_LUA = `
+local v = redis.call('GET', KEYS[1])
+if not v or cjson.decode(v).id ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[2])
+return 1
+`;
+
+// KEYS: lease. ARGV: leaseId, ttlMs.
+const EXTEND_LUA = `
+local v = redis.call('GET', KEYS[1])
+if not v or cjson.decode(v).id ~= ARGV[1] then return false end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local t = redis.call('TIME')
+return {v, tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))}
+`;
+
+// KEYS: lease, held. ARGV: resource, channel.
+const FORCE_RELEASE_LUA = `
+local v = redis.call('GET', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if not v then return false end
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+local t = redis.call('TIME')
+return {v, tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl)}
+`;
+
+// KEYS: meta. ARGV: epoch. Records "<epoch>:<this server's run_id>" unless a larger epoch is there.
+const SET_META_LUA = `
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local meta = redis.call('GET', KEYS[1])
+if meta then
+  local mepoch = tonumber(string.sub(meta, 1, string.find(meta, ':', 1, true) - 1))
+  if mepoch and mepoch > tonumber(ARGV[1]) then return {'NEWER', tostring(mepoch), run} end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. run)
+return {'OK', ARGV[1], run}
+`;
+
+// KEYS: held, then lease keys. Returns the lease values (false when expired) with the server time.
+const FETCH_LUA = `
+local out = {}
+for i = 2, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then out[#out + 1] = v; out[#out + 1] = tostring(redis.call('PTTL', KEYS[i])) else out[#out + 1] = ''; out[#out + 1] = '' end
+end
+local t = redis.call('TIME')
+out[#out + 1] = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+return out
+`;
+
+interface StoredLease {
+  id: string;
+  owner: string;
+  epoch: string;
+  n: number;
+  acq: number;
+}
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+interface LockScripts {
+  mslockAcquire: ScriptFn;
+  mslockRelease: ScriptFn;
+  mslockExtend: ScriptFn;
+  mslockForceRelease: ScriptFn;
+  mslockSetMeta: ScriptFn;
+  mslockFetch: (numKeys: number, ...args: string[]) => Promise<unknown>;
+}
+
+function defineScripts(redis: Redis): LockScripts {
+  const r = redis as unknown as Redis & Partial<LockScripts>;
+  if (!r.mslockAcquire) {
+    redis.defineCommand("mslockAcquire", { numberOfKeys: 4, lua: ACQUIRE_LUA });
+    redis.defineCommand("mslockRelease", { numberOfKeys: 2, lua: RELEASE_LUA });
+    redis.defineCommand("mslockExtend", { numberOfKeys: 1, lua: EXTEND_LUA });
+    redis.defineCommand("mslockForceRelease", { numberOfKeys: 2, lua: FORCE_RELEASE_LUA });
+    redis.defineCommand("mslockSetMeta", { numberOfKeys: 1, lua: SET_META_LUA });
+    redis.defineCommand("mslockFetch", { lua: FETCH_LUA });
+  }
+  return r as unknown as LockScripts;
+}
+
+/** RedisLockBackend keeps leases in Redis; see the file comment for the keys. */
+export class RedisLockBackend implements EpochBoundBackend {
+  /** kind is "redis". */
+  readonly kind = "redis" as const;
+  readonly #redis: Redis;
+  readonly #scripts: LockScripts;
+  readonly #listeners = new Set<(resource: string) => void>();
+  #subscriber: Redis | undefined;
+
+  constructor(redis: Redis) {
+    this.#redis = redis;
+    this.#scripts = defineScripts(redis);
+  }
+
+  /** redis is the client (for health probes). */
+  get redis(): Redis {
+    return this.#redis;
+  }
+
+  /** acquire runs the acquire script: epoch check, SET NX PX, counter INCR, index. */
+  async acquire(input: AcquireInput): Promise<AcquireOutcome> {
+    const r = (await this.#scripts.mslockAcquire(
+      leaseKey(input.resource),
+      fenceKey(input.resource),
+      META_KEY,
+      HELD_KEY,
+      input.leaseId,
+      input.owner,
+      input.ttlMs,
+      String(input.epoch),
+      input.resource,
+    )) as string[];
+    if (r[0] === "EPOCH") return { kind: "epoch", seenEpoch: Number(r[1]), sameServer: r[2] === "1" };
+    if (r[0] === "HELD") return { kind: "held", retryAfterMs: Number(r[1]) };
+    const acq = Number(r[2]);
+    return {
+      kind: "acquired",
+      lease: {
+        resource: input.resource,
+        leaseId: input.leaseId,
+        owner: input.owner,
+        fencingToken: fencingToken(input.epoch, BigInt(r[1])),
+        acquiredAt: new Date(acq),
+        expiresAt: new Date(acq + input.ttlMs),
+        backend: "redis",
+      },
+    };
+  }
+
+  /** release is compare-and-delete; it publishes the resource on success. */
+  async release(resource: string, leaseId: string): Promise<boolean> {
+    return (await this.#scripts.mslockRelease(leaseKey(resource), HELD_KEY, leaseId, resource, RELEASED_CHANNEL)) === 1;
+  }
+
+  /** extend is compare-and-pexpire. */
+  async extend(resource: string, leaseId: string, ttlMs: number): Promise<LeaseRecord | undefined> {
+    const r = (await this.#scripts.mslockExtend(leaseKey(resource), leaseId, ttlMs)) as [string, string] | null;
+    if (!r) return undefined;
+    return this.#toLease(resource, r[0], Number(r[1]) + ttlMs);
+  }
+
+  /** forceRelease deletes whatever lease holds the resource. */
+  async forceRelease(resource: string): Promise<LeaseRecord | undefined> {
+    const r = (await this.#scripts.mslockForceRelease(leaseKey(resource), HELD_KEY, resource, RELEASED_CHANNEL)) as [string, string] | null;
+    if (!r) return undefined;
+    return this.#toLease(resource, r[0], Number(r[1]));
+  }
+
+  /** list reads the held index oldest first and drops entries whose lease expired. */
+  async list(prefix: string, offset: number, limit: number): Promise<LeaseRecord[]> {
+    const live = await this.#live();
+    return live.filter((l) => l.resource.startsWith(prefix)).slice(offset, offset + limit);
+  }
+
+  /** count counts live leases (and those acquired before stuckBefore) from the held index. */
+  async count(stuckBefore: Date): Promise<{ active: number; stuck: number }> {
+    const live = await this.#live();
+    return { active: live.length, stuck: live.filter((l) => l.acquiredAt < stuckBefore).length };
+  }
+
+  /** holder reads the live lease on resource. */
+  async holder(resource: string): Promise<LeaseRecord | undefined> {
+    const r = (await this.#scripts.mslockFetch(2, HELD_KEY, leaseKey(resource))) as string[];
+    return r[0] ? this.#toLease(resource, r[0], Number(r[2]) + Number(r[1])) : undefined;
+  }
+
+  /** ping sends PING and rejects when no PONG comes within timeoutMs. */
+  async ping(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const redis = this.#redis;
+    // Still connecting (start-up, reconnect): give the connection the same time to become ready.
+    const answered = async () => {
+      if (redis.status === "connecting" || redis.status === "connect" || redis.status === "reconnecting") {
+        await new Promise<void>((resolve, reject) => {
+          const ok = () => {
+            redis.off("error", fail);
+            resolve();
+          };
+          const fail = (err: Error) => {
+            redis.off("ready", ok);
+            reject(err);
+          };
+          redis.once("ready", ok);
+          redis.once("error", fail);
+        });
+      }
+      await redis.ping();
+    };
+    try {
+      await Promise.race([
+        answered(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`redis did not answer PING within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** recordEpoch writes "<epoch>:<run_id>" to mslock:meta unless a larger epoch is recorded. */
+  async recordEpoch(epoch: number): Promise<{ recorded: boolean; epoch: number }> {
+    const r = (await this.#scripts.mslockSetMeta(META_KEY, String(epoch))) as [string, string, string];
+    return { recorded: r[0] === "OK", epoch: Number(r[1]) };
+  }
+
+  /** readEpochRecord compares mslock:meta's run_id with INFO server's run_id. */
+  async readEpochRecord(): Promise<{ epoch: number; sameServer: boolean }> {
+    const [meta, info] = await Promise.all([this.#redis.get(META_KEY), this.#redis.info("server")]);
+    const serverRunId = /run_id:([0-9a-f]+)/.exec(info)?.[1] ?? "";
+    if (!meta) return { epoch: 0, sameServer: false };
+    const i = meta.indexOf(":");
+    return { epoch: Number(meta.slice(0, i)), sameServer: meta.slice(i + 1) === serverRunId };
+  }
+
+  /** onConnection forwards the client's "ready" and "close" events. */
+  onConnection(listener: (event: "ready" | "close") => void): () => void {
+    const ready = () => listener("ready");
+    const close = () => listener("close");
+    this.#redis.on("ready", ready);
+    this.#redis.on("close", close);
+    return () => {
+      this.#redis.off("ready", ready);
+      this.#redis.off("close", close);
+    };
+  }
+
+  /** onRelease subscribes (once, on a duplicate connection) to the release channel. */
+  onRelease(listener: (resource: string) => void): () => void {
+    this.#listeners.add(listener);
+    if (!this.#subscriber) {
+      const sub = this.#redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+      sub.on("error", () => undefined);
+      sub.on("message", (_channel: string, resource: string) => {
+        for (const l of this.#listeners) l(resource);
+      });
+      sub.subscribe(RELEASED_CHANNEL).catch(() => undefined);
+      this.#subscriber = sub;
+    }
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** close ends the subscriber connection (the main client belongs to the caller). */
+  async close(): Promise<void> {
+    this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
+  }
+
+  async #live(): Promise<LeaseRecord[]> {
+    const resources = await this.#redis.zrange(HELD_KEY, 0, -1);
+    const out: LeaseRecord[] = [];
+    const stale: string[] = [];
+    for (let i = 0; i < resources.length; i += 200) {
+      const batch = resources.slice(i, i + 200);
+      const r = (await this.#scripts.mslockFetch(batch.length + 1, HELD_KEY, ...batch.map(leaseKey))) as string[];
+      const now = Number(r[r.length - 1]);
+      batch.forEach((resource, k) => {
+        const v = r[2 * k];
+        if (!v) stale.push(resource);
+        else out.push(this.#toLease(resource, v, now + Number(r[2 * k + 1])));
+      });
+    }
+    if (stale.length > 0) await this.#redis.zrem(HELD_KEY, ...stale).catch(() => undefined);
+    return out.sort((a, b) => a.acquiredAt.getTime() - b.acquiredAt.getTime() || (a.resource < b.resource ? -1 : 1));
+  }
+
+  #toLease(resource: string, value: string, expiresAtMs: number): LeaseRecord {
+    const v = JSON.parse(value) as StoredLease;
+    return {
+      resource,
+      leaseId: v.id,
+      owner: v.owner,
+      fencingToken: fencingToken(BigInt(v.epoch), BigInt(v.n)),
+      acquiredAt: new Date(v.acq),
+      expiresAt: new Date(expiresAtMs),
+      backend: "redis",
+    };
+  }
+}

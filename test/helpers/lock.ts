@@ -1,0 +1,64 @@
+// Test helpers for the lock service: its schema on a fresh real Postgres database (or PGlite), a
+// LockServiceImpl over it, optionally a real Redis, and a handler context with a principal.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Redis } from "ioredis";
+import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { lockModule } from "../../services/lock/lock.module.js";
+import { createLockManager, LockServiceImpl } from "../../services/lock/lock-service.js";
+import type { LockManagerOptions } from "../../services/lock/lock-manager.js";
+import { principalKey, type Principal } from "../../services/runtime/auth/principal.js";
+import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
+import { redisOptions } from "../../services/runtime/redis.js";
+import { createTestDatabase, type TeardownHost } from "./postgres.js";
+
+/** openLockDatabase opens a fresh real Postgres database (or PGlite with `embedded`) with the lock schema migrated. */
+export async function openLockDatabase(t: TeardownHost, opts: { embedded?: boolean } = {}): Promise<Database> {
+  let database: Database;
+  if (opts.embedded) {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-lock-"));
+    t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+    database = await createDatabase({ dataDir });
+  } else {
+    database = await createDatabase({ databaseUrl: await createTestDatabase(t), dataDir: os.tmpdir(), maxConnections: 20 });
+  }
+  t.teardown(() => database.close());
+  await migrateToLatest(database.db, { schema: lockModule.schema, migrationsFolder: lockModule.migrationsFolder });
+  return database;
+}
+
+/** connectRedis opens an ioredis client with the runtime's fail-fast options (`admin`: plain, queueing options), closed at teardown. */
+export function connectRedis(t: TeardownHost, url: string, opts: { admin?: boolean } = {}): Redis {
+  const redis = opts.admin ? new Redis(url, { maxRetriesPerRequest: 3 }) : new Redis(url, redisOptions());
+  redis.on("error", () => undefined);
+  t.teardown(() => redis.disconnect());
+  return redis;
+}
+
+/** startLockService builds a LockServiceImpl over db (and redis), with fast breaker timings for tests; closed at teardown. */
+export async function startLockService(
+  t: TeardownHost,
+  db: Database["db"],
+  opts: { redis?: Redis; stuckAfterMs?: number; tuning?: Partial<LockManagerOptions> } = {},
+): Promise<LockServiceImpl> {
+  const manager = createLockManager({
+    db,
+    redis: opts.redis,
+    config: { lockStuckAfterMs: opts.stuckAfterMs ?? 30_000 },
+    tuning: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 300, probeIntervalMs: 100, monitorIntervalMs: 200, ...opts.tuning },
+  });
+  const svc = new LockServiceImpl({ manager });
+  t.teardown(() => svc.close());
+  await manager.start();
+  return svc;
+}
+
+/** lockCtx returns a handler context for a LockService method, called by `principal` (default: a service). */
+export function lockCtx(method: DescMethod, principal: Partial<Principal> = {}): HandlerContext {
+  const ctx = createHandlerContext({ service: LockService, method, protocolName: "test", requestMethod: "POST", url: "/" });
+  ctx.values.set(principalKey, { subject: "svc-test", roles: ["service"], grantedRole: "service", ownOnly: false, ...principal });
+  return ctx;
+}
