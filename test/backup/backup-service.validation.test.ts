@@ -2,7 +2,7 @@
 // bad fields, and answers well-formed ones with UNIMPLEMENTED until the behaviour lands.
 import t from "tap";
 import { create, type DescMethod, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { BackupTarget } from "../../gen/medschedule/backup/v1/backup_pb.js";
 import {
   BackupService,
@@ -22,12 +22,11 @@ import {
 } from "../../services/backup/backup.validation.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { InvalidArgumentError, UnimplementedError } from "../../services/runtime/errors.js";
+import { testContext } from "../helpers/handler-context.js";
 
 const svc = new BackupServiceImpl({ clock: createFakeClock() });
 
-function ctx(method: DescMethod): HandlerContext {
-  return createHandlerContext({ service: BackupService, method, protocolName: "test", requestMethod: "POST", url: "/" });
-}
+const ctx = (m: DescMethod) => testContext(m);
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {

@@ -3,14 +3,14 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
+import { testContext } from "./handler-context.js";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Redis } from "ioredis";
-import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { lockModule } from "../../services/lock/lock.module.js";
 import { createLockManager, LockServiceImpl } from "../../services/lock/lock-service.js";
 import type { LockManagerOptions } from "../../services/lock/lock-manager.js";
-import { principalKey, type Principal } from "../../services/runtime/auth/principal.js";
+import type { Principal } from "../../services/runtime/auth/principal.js";
 import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
 import { redisOptions } from "../../services/runtime/redis.js";
 import { createTestDatabase, type TeardownHost } from "./postgres.js";
@@ -58,7 +58,5 @@ export async function startLockService(
 
 /** lockCtx returns a handler context for a LockService method, called by `principal` (default: a service). */
 export function lockCtx(method: DescMethod, principal: Partial<Principal> = {}): HandlerContext {
-  const ctx = createHandlerContext({ service: LockService, method, protocolName: "test", requestMethod: "POST", url: "/" });
-  ctx.values.set(principalKey, { subject: "svc-test", roles: ["service"], grantedRole: "service", ownOnly: false, ...principal });
-  return ctx;
+  return testContext(method, { principal: { subject: "svc-test", roles: ["service"], grantedRole: "service", ownOnly: false, ...principal } });
 }

@@ -2,11 +2,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createClient, createHandlerContext, type Client, type HandlerContext } from "@connectrpc/connect";
+import { createClient, type Client, type HandlerContext } from "@connectrpc/connect";
+import { testContext } from "./handler-context.js";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { principalKey, type Principal } from "../../services/runtime/auth/principal.js";
+import type { Principal } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
 import { queueModule } from "../../services/queue/queue.module.js";
@@ -28,19 +29,8 @@ export async function createQueueDatabase(t: TeardownHost, opts: { maxConnection
 
 /** queueCtx is a HandlerContext for a QueueService method, with a principal when `as` is given. */
 export function queueCtx(method: DescMethod, as?: { role: Role; subject: string; ownOnly?: boolean }, signal?: AbortSignal): HandlerContext {
-  const ctx = createHandlerContext({
-    service: QueueService,
-    method,
-    protocolName: "test",
-    requestMethod: "POST",
-    url: `/${QueueService.typeName}/${method.name}`,
-    shutdownSignal: signal,
-  });
-  if (as) {
-    const principal: Principal = { subject: as.subject, roles: [as.role], grantedRole: as.role, ownOnly: as.ownOnly ?? false };
-    ctx.values.set(principalKey, principal);
-  }
-  return ctx;
+  const principal: Principal | undefined = as && { subject: as.subject, roles: [as.role], grantedRole: as.role, ownOnly: as.ownOnly ?? false };
+  return testContext(method, { principal, signal });
 }
 
 /** QueueServer is one QueueService process-equivalent: its own runtime (pool, feed) and grpc-js server. */

@@ -3,7 +3,7 @@
 import t from "tap";
 import { create, type DescMethod, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import {
   AcquireRequestSchema,
   AdvanceEpochRequestSchema,
@@ -18,12 +18,11 @@ import { validateAcquire, validateExtend, validateListLocks } from "../../servic
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { LockBackendUnavailableError } from "../../services/lock/lock.errors.js";
 import { InvalidArgumentError } from "../../services/runtime/errors.js";
+import { testContext } from "../helpers/handler-context.js";
 
 const svc = new LockServiceImpl({ clock: createFakeClock() });
 
-function ctx(method: DescMethod): HandlerContext {
-  return createHandlerContext({ service: LockService, method, protocolName: "test", requestMethod: "POST", url: "/" });
-}
+const ctx = (m: DescMethod) => testContext(m);
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {

@@ -4,7 +4,7 @@
 import t from "tap";
 import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { type HandlerContext } from "@connectrpc/connect";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import {
   CallNextRequestSchema,
@@ -36,6 +36,7 @@ import {
 } from "../../services/queue/queue.validation.js";
 
 import { createQueueDatabase } from "../helpers/queue.js";
+import { testContext } from "../helpers/handler-context.js";
 
 const database = await createQueueDatabase(t);
 const impl = new QueueServiceImpl({ db: database.db, clock: createFakeClock() });
@@ -53,15 +54,7 @@ interface Bad<S extends DescMessage> {
   fields: string[];
 }
 
-function ctx(m: DescMethod): HandlerContext {
-  return createHandlerContext({
-    service: QueueService,
-    method: m,
-    protocolName: "test",
-    requestMethod: "POST",
-    url: `/${QueueService.typeName}/${m.name}`,
-  });
-}
+const ctx = (m: DescMethod) => testContext(m);
 
 async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of stream) {

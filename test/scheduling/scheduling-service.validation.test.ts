@@ -3,7 +3,7 @@
 import t from "tap";
 import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate, timestampFromMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { type HandlerContext } from "@connectrpc/connect";
 import {
   AppointmentStatus,
   DateExceptionSchema,
@@ -45,6 +45,7 @@ import {
   validateListResources,
   validateSetAvailability,
 } from "../../services/scheduling/scheduling.validation.js";
+import { testContext } from "../helpers/handler-context.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -64,15 +65,7 @@ interface Bad<S extends DescMessage> {
   fields: string[];
 }
 
-function ctx(m: DescMethod): HandlerContext {
-  return createHandlerContext({
-    service: SchedulingService,
-    method: m,
-    protocolName: "test",
-    requestMethod: "POST",
-    url: `/${SchedulingService.typeName}/${m.name}`,
-  });
-}
+const ctx = (m: DescMethod) => testContext(m);
 
 async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of stream) {
