@@ -1,7 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { createAuthInterceptor } from "./auth/auth-interceptor.js";
-import { ensureDevAuth } from "./auth/dev-tokens.js";
+import { ensureDevAuth, signToken } from "./auth/dev-tokens.js";
 import { createTokenVerifier } from "./auth/jwt.js";
 import { systemClock } from "./clock.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
@@ -13,6 +13,7 @@ import { wrapService, type RpcInterceptor } from "./interceptors.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createLoggingInterceptor } from "./logging.js";
 import { createMetricsInterceptor, serveMetrics } from "./metrics.js";
+import { createPeers } from "./peers.js";
 import { closeRedis, createRedis } from "./redis.js";
 import { createReflectionServices, ServerReflectionV1, ServerReflectionV1Alpha } from "./reflection.js";
 import type { ServiceRegistration } from "./grpc-server.js";
@@ -132,6 +133,8 @@ export async function createRuntime(opts: {
   const logger = createLogger({ level: config.logLevel, name: opts.name });
   let devTokens: Runtime["devTokens"];
   let interceptorAuth: RpcInterceptor;
+  // serviceToken is what this process sends when it calls another service (DESIGN.md section 5).
+  let serviceToken = config.serviceToken;
   if (config.authMode === "off") {
     logger.warn("AUTH_MODE=off: EVERY CALLER IS TREATED AS AN ADMIN. Never use this outside a sandbox.");
     interceptorAuth = createAuthInterceptor({ mode: "off" });
@@ -144,6 +147,10 @@ export async function createRuntime(opts: {
       const dev = await ensureDevAuth(config.dataDir, { issuer: config.authIssuer, audience: config.authAudience });
       secret = dev.secret;
       devTokens = { tokens: dev.tokens, tokensFile: dev.tokensFile };
+      serviceToken ??= dev.tokens.service;
+    }
+    if (!serviceToken && secret) {
+      serviceToken = await signToken(secret, `medschedule-${opts.name}`, ["service"], { ttlSeconds: 10 * 365 * 86_400, issuer: config.authIssuer, audience: config.authAudience });
     }
     const verifier = createTokenVerifier({
       hs256Secret: secret,
@@ -172,9 +179,11 @@ export async function createRuntime(opts: {
   // The lock Redis connects in the background: a dead Redis never blocks start-up (the lock service
   // falls back to Postgres until it answers).
   const redis = ready.then(() => createRedis(config, { logger, connectionName: `medschedule-${opts.name}` }));
+  let registrations: ServiceRegistration[] = [];
+  const peers = createPeers({ local: () => registrations, upstreams: config.upstreams, token: () => serviceToken });
   const created = redis.then(async (r) => {
     const database = await ready;
-    const deps = { db: database.db, clock: systemClock, logger, config, redis: r };
+    const deps = { db: database.db, clock: systemClock, logger, config, redis: r, peers };
     return opts.modules.flatMap((m) => m.create(deps));
   });
   const built = created.then((all) => new Map(all.map((m) => [m.service.typeName, m.impl])));
@@ -187,17 +196,19 @@ export async function createRuntime(opts: {
     return { service, impl: deferredImpl(service, impl) };
   });
   const interceptors = [createLoggingInterceptor(logger), createMetricsInterceptor(), interceptorAuth];
+  registrations = buildRegistrations(mounted, interceptors, health);
   return {
     config,
     logger,
     health,
     interceptors,
-    registrations: buildRegistrations(mounted, interceptors, health),
+    registrations,
     ready,
     devTokens,
     close: async () => {
       const services = await created.catch(() => [] as MountedService[]);
       for (const m of services) await m.close?.().catch((err: unknown) => logger.warn({ err }, "service close failed"));
+      peers.close();
       await closeRedis(await redis.catch(() => undefined));
       const database = await ready.catch(() => undefined);
       await database?.close();

@@ -4,6 +4,7 @@ import type { Kysely } from "kysely";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./logger.js";
+import type { Peers } from "./peers.js";
 
 /** ServiceDeps is what a service class gets from its process: database, clock, logger, config. */
 export interface ServiceDeps {
@@ -17,6 +18,8 @@ export interface ServiceDeps {
   config: Config;
   /** redis is the lock Redis (REDIS_URL or Sentinels); undefined when none is configured. */
   redis?: Redis;
+  /** peers are clients of the other services (in-process or over gRPC to *_ADDR), calling with SERVICE_TOKEN. */
+  peers: Peers;
 }
 
 /** MountedService is one gRPC service and its implementation. */
