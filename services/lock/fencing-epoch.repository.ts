@@ -22,23 +22,26 @@ export function epochClockSeconds(nowMs = Date.now()): number {
  * (the row is locked), so every bump returns a value no other bump returned, and writes an audit row.
  * Tying the epoch to wall-clock seconds keeps it ahead of epochs issued before a database restore as
  * long as bumps come slower than one a second on average; AdvanceEpoch passes a larger `atLeast`.
+ * `issuedBy` names the backend the new epoch is for: the Postgres backend issues no token under an
+ * epoch bumped for Redis (see the lock.fencing_epoch.issued_by migration).
  */
 export async function bumpEpoch(
   db: Kysely<any>,
   audit: { actor: string; role: string; reason: string; action?: string },
   atLeast = 0,
+  issuedBy: "postgres" | "redis" = "postgres",
 ): Promise<{ previous: number; epoch: number }> {
   return db.transaction().execute(async (trx) => {
     const before = await trx.withSchema("lock").selectFrom("fencing_epoch").select("epoch").where("id", "=", 1).forUpdate().executeTakeFirstOrThrow();
     const previous = Number(before.epoch);
     const epoch = Math.max(previous + 1, atLeast, epochClockSeconds());
-    await trx.withSchema("lock").updateTable("fencing_epoch").set({ epoch, updated_at: sql`now()` }).where("id", "=", 1).execute();
+    await trx.withSchema("lock").updateTable("fencing_epoch").set({ epoch, issued_by: issuedBy, updated_at: sql`now()` }).where("id", "=", 1).execute();
     await writeAudit(trx, {
       actor: audit.actor,
       role: audit.role,
       action: audit.action ?? "ADVANCE_EPOCH",
       resource: null,
-      detail: { previous, epoch, reason: audit.reason },
+      detail: { previous, epoch, issuedBy, reason: audit.reason },
     });
     return { previous, epoch };
   });

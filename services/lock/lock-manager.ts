@@ -53,6 +53,11 @@ import {
  *   record on every (re)connection (INFO server vs the record) and bumps at once on a mismatch.
  * - Switching backends bumps the epoch before the other backend issues a token (switch to Postgres:
  *   the bump completes before any Postgres acquire; switch back: a fresh epoch is recorded in Redis).
+ *   Each bump is tagged with the backend it is for (lock.fencing_epoch.issued_by), and the Postgres
+ *   acquire statement issues nothing under an epoch bumped for Redis: otherwise a Postgres acquire
+ *   landing between the switch-to-Redis bump and the switch itself would take epoch * 2^32 + 1, and
+ *   Redis, starting that epoch's counter at 1, the same token again. While the switch to Redis is
+ *   under way, Postgres acquires wait for it and then take the Redis path.
  *
  * Limits, stated plainly: the proof holds per lock-service process. If several lock-service
  * replicas disagree about Redis's health (a partial partition), one may issue from Postgres while
@@ -132,6 +137,9 @@ export class LockManager {
   /** Settles once Postgres may issue tokens (after the switch bump). */
   #postgresReady: Promise<void> = Promise.resolve();
   #switching: Promise<void> | undefined;
+  /** Set while the switch to Redis runs (bump, record): Postgres acquires wait for it. */
+  #activating: Promise<void> | undefined;
+  #postgresBump: Promise<void> | undefined;
   #started: Promise<void> | undefined;
   /** Postgres leases may be live until then: Redis acquires check Postgres for a holder meanwhile. */
   #postgresDrainUntil = 0;
@@ -335,7 +343,8 @@ export class LockManager {
     // and a day past the clock floor (automatic bumps run ahead of the clock only when they come
     // faster than one a second, which a day of margin absorbs).
     const atLeast = Math.max(recorded + 1, this.#maxEpochSeen + 1, epochClockSeconds() + ADVANCE_MARGIN_S);
-    const result = await this.#postgresCall(() => bumpEpoch(this.#db, { actor: actor.subject, role: actor.role, reason }, atLeast));
+    const forRedis = this.#redis !== undefined && this.#active === "redis";
+    const result = await this.#postgresCall(() => bumpEpoch(this.#db, { actor: actor.subject, role: actor.role, reason }, atLeast, forRedis ? "redis" : "postgres"));
     this.#maxEpochSeen = Math.max(this.#maxEpochSeen, result.epoch);
     // Redis issues under the new epoch only once it is recorded there; until then it re-verifies.
     this.#redisEpoch = undefined;
@@ -364,23 +373,50 @@ export class LockManager {
   // --- acquiring -----------------------------------------------------------------------------
 
   async #tryAcquire(p: AcquireParams): Promise<AcquireOutcome> {
-    if (this.#redis && this.#active === "redis") {
-      try {
-        const out = await this.#tryRedis(p);
-        if (out) return out;
-      } catch (err) {
-        if (err instanceof LockBackendUnavailableError) throw err;
-        this.#trip(err);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      if (this.#redis && this.#active === "redis") {
+        try {
+          const out = await this.#tryRedis(p);
+          if (out) return out;
+        } catch (err) {
+          if (err instanceof LockBackendUnavailableError) throw err;
+          this.#trip(err);
+        }
       }
+      await this.#ensurePostgresReady();
+      if (this.#activating) {
+        // The switch to Redis is under way: its epoch is not Postgres's to issue under.
+        await this.#activating.catch(() => undefined);
+        continue;
+      }
+      if (this.#redis && this.#active === "redis") continue;
+      const leaseId = LEASE_PREFIX.postgres + randomUUID();
+      const out = await this.#postgresCall(() => this.#postgres.acquire({ resource: p.resource, leaseId, owner: p.owner, ttlMs: p.ttlMs, epoch: 0 }));
+      if (out.kind === "epoch") {
+        // The epoch in force was bumped for Redis (a switch here, or another replica's): unless this
+        // process is switching to Redis itself, bump a Postgres epoch and try again.
+        if (this.#activating || this.#active === "redis") continue;
+        await this.#postgresCall(() => this.#bumpForPostgres(out.seenEpoch));
+        continue;
+      }
+      if (out.kind === "acquired") {
+        this.#postgresDrainUntil = Math.max(this.#postgresDrainUntil, out.lease.expiresAt.getTime());
+        this.#seen(out.lease.fencingToken);
+      }
+      return out;
     }
-    await this.#ensurePostgresReady();
-    const leaseId = LEASE_PREFIX.postgres + randomUUID();
-    const out = await this.#postgresCall(() => this.#postgres.acquire({ resource: p.resource, leaseId, owner: p.owner, ttlMs: p.ttlMs, epoch: 0 }));
-    if (out.kind === "acquired") {
-      this.#postgresDrainUntil = Math.max(this.#postgresDrainUntil, out.lease.expiresAt.getTime());
-      this.#seen(out.lease.fencingToken);
-    }
-    return out;
+    throw new LockBackendUnavailableError("could not agree on a fencing epoch; retry shortly");
+  }
+
+  /** Bumps a Postgres epoch past `seen` (one bump shared by concurrent callers). */
+  #bumpForPostgres(seen: number): Promise<void> {
+    if (this.#postgresBump) return this.#postgresBump;
+    if (this.#maxEpochSeen > seen) return Promise.resolve(); // bumped since: just retry
+    const bump = this.#bump("the epoch in force was bumped for redis").finally(() => {
+      if (this.#postgresBump === bump) this.#postgresBump = undefined;
+    });
+    this.#postgresBump = bump;
+    return bump;
   }
 
   /** One Redis attempt; undefined when the breaker opened meanwhile (the caller goes to Postgres). */
@@ -396,6 +432,12 @@ export class LockManager {
       const epoch = await this.#verifiedRedisEpoch();
       const leaseId = LEASE_PREFIX.redis + randomUUID();
       const out = await redis.acquire({ resource: p.resource, leaseId, owner: p.owner, ttlMs: p.ttlMs, epoch });
+      if (out.kind === "acquired" && (this.#active !== "redis" || this.#maxEpochSeen > epoch)) {
+        // The call was in flight (say, in a frozen server) while the breaker switched to Postgres,
+        // which may have issued larger tokens meanwhile: this lease would break the order. Drop it.
+        redis.release(p.resource, leaseId).catch(() => undefined);
+        return undefined;
+      }
       if (out.kind !== "epoch") {
         if (out.kind === "acquired") this.#seen(out.lease.fencingToken);
         return out;
@@ -437,7 +479,7 @@ export class LockManager {
 
   /** Bumps the epoch in Postgres and records it on the Redis server in use. */
   async #freshRedisEpoch(reason: string): Promise<void> {
-    const { epoch } = await this.#bumpRaw(reason);
+    const { epoch } = await this.#bumpRaw(reason, "redis");
     const r = await this.#redis!.recordEpoch(epoch);
     this.#redisEpoch = r.recorded ? epoch : undefined;
     if (!r.recorded) this.#seenEpoch(r.epoch);
@@ -445,11 +487,19 @@ export class LockManager {
 
   async #activateRedis(pingTimeoutMs = this.#opts.heartbeatTimeoutMs): Promise<void> {
     await this.#redis!.ping(pingTimeoutMs);
-    this.#redisEpoch = undefined;
-    await this.#freshRedisEpoch("switch to the redis backend");
-    this.#active = "redis";
-    setActiveBackend("redis");
-    this.#logger.info({ epoch: this.#redisEpoch }, "lock backend: redis");
+    const activation = (async () => {
+      this.#redisEpoch = undefined;
+      await this.#freshRedisEpoch("switch to the redis backend");
+      this.#active = "redis";
+      setActiveBackend("redis");
+      this.#logger.info({ epoch: this.#redisEpoch }, "lock backend: redis");
+    })();
+    this.#activating = activation;
+    try {
+      await activation;
+    } finally {
+      if (this.#activating === activation) this.#activating = undefined;
+    }
   }
 
   // --- circuit breaker -----------------------------------------------------------------------
@@ -509,8 +559,8 @@ export class LockManager {
     await this.#bumpRaw(reason);
   }
 
-  async #bumpRaw(reason: string): Promise<{ previous: number; epoch: number }> {
-    const r = await bumpEpoch(this.#db, { actor: "lock-service", role: "system", reason, action: "EPOCH_BUMP" }, this.#maxEpochSeen + 1);
+  async #bumpRaw(reason: string, issuedBy: "postgres" | "redis" = "postgres"): Promise<{ previous: number; epoch: number }> {
+    const r = await bumpEpoch(this.#db, { actor: "lock-service", role: "system", reason, action: "EPOCH_BUMP" }, this.#maxEpochSeen + 1, issuedBy);
     this.#seenEpoch(r.epoch);
     this.#logger.info({ previous: r.previous, epoch: r.epoch, reason }, "fencing epoch bumped");
     return r;

@@ -46,10 +46,12 @@ export class PostgresLockBackend implements LockBackend {
   async acquire(input: AcquireInput): Promise<AcquireOutcome> {
     // The epoch comes from lock.fencing_epoch inside the statement: a token is always issued under
     // the epoch in force when it is written, and the counter restarts only when the epoch moved up.
+    // An epoch bumped for Redis is Redis's alone: then nothing is inserted and the caller is told.
     const { rows } = await sql<LeaseRow>`
       insert into lock.leases as l (resource, lease_id, owner, epoch, counter, acquired_at, expires_at)
-      values (${input.resource}, ${input.leaseId}, ${input.owner}, (select epoch from lock.fencing_epoch where id = 1), 1,
-              clock_timestamp(), clock_timestamp() + ${input.ttlMs} * interval '1 millisecond')
+      select ${input.resource}, ${input.leaseId}, ${input.owner}, e.epoch, 1,
+             clock_timestamp(), clock_timestamp() + ${input.ttlMs} * interval '1 millisecond'
+      from lock.fencing_epoch e where e.id = 1 and e.issued_by = 'postgres'
       on conflict (resource) do update set
         lease_id = excluded.lease_id,
         owner = excluded.owner,
@@ -60,10 +62,14 @@ export class PostgresLockBackend implements LockBackend {
       where l.lease_id is null or l.expires_at <= clock_timestamp()
       returning ${COLUMNS}`.execute(this.#db);
     if (rows[0]) return { kind: "acquired", lease: toLease(rows[0]) };
-    const held = await sql<{ ms: string | null }>`
-      select greatest(0, extract(epoch from (expires_at - clock_timestamp())) * 1000)::bigint as ms
-      from lock.leases where resource = ${input.resource} and lease_id is not null`.execute(this.#db);
-    return { kind: "held", retryAfterMs: held.rows[0]?.ms != null ? Number(held.rows[0].ms) : 0 };
+    const state = await sql<{ ms: string | null; epoch: string; issued_by: string }>`
+      select e.epoch, e.issued_by,
+             (select greatest(0, extract(epoch from (expires_at - clock_timestamp())) * 1000)::bigint
+              from lock.leases where resource = ${input.resource} and lease_id is not null) as ms
+      from lock.fencing_epoch e where e.id = 1`.execute(this.#db);
+    const s = state.rows[0];
+    if (s && s.issued_by !== "postgres") return { kind: "epoch", seenEpoch: Number(s.epoch), sameServer: false };
+    return { kind: "held", retryAfterMs: s?.ms != null ? Number(s.ms) : 0 };
   }
 
   /** release frees the row when `leaseId` holds a live lease on it. */

@@ -244,9 +244,12 @@ export class RedisLockBackend implements EpochBoundBackend {
       }
       await redis.ping();
     };
+    // When the timer wins, the PING may still fail later (the connection drops): that is not news.
+    const answer = answered();
+    answer.catch(() => undefined);
     try {
       await Promise.race([
-        answered(),
+        answer,
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error(`redis did not answer PING within ${timeoutMs} ms`)), timeoutMs);
         }),
