@@ -46,7 +46,12 @@ import {
  *   `mslock:meta` = "E:<run_id>" and <run_id> is the run_id of the server executing the script
  *   (read with INFO in the same script). That record is written only by recordEpoch() right after
  *   this service obtained E from a fresh bump (or adopted an E recorded on that same server), so all
- *   tokens under E come from one server process. A process that is alive has lost no increment
+ *   tokens under E come from one server process. The acquire script itself checks only the epoch
+ *   part of the record (running INFO in every acquire made the script ten times as expensive); the
+ *   server's identity is checked with INFO when an epoch is verified, and that verification holds
+ *   for one connection: every (re)connection increments a generation and drops the verified epoch,
+ *   and an acquire whose connection changed between the verification and the reply is discarded.
+ *   A different server process always means a different connection. A process that is alive has lost no increment
  *   (noeviction; counters never expire). Any new process - a restart empty or from AOF, a promoted
  *   replica - has a new run_id, so the check fails and the service bumps the epoch before it issues
  *   again; a flushed server has no record and fails the same way. The service also re-checks the
@@ -133,6 +138,8 @@ export class LockManager {
   #active: BackendKind;
   /** The epoch recorded on the Redis server in use, once verified; undefined means "verify first". */
   #redisEpoch: number | undefined;
+  /** Counts Redis (re)connections: #redisEpoch is only ever set from a check made on the current one. */
+  #redisGeneration = 0;
   #repairing: Promise<void> | undefined;
   /** Settles once Postgres may issue tokens (after the switch bump). */
   #postgresReady: Promise<void> = Promise.resolve();
@@ -172,7 +179,8 @@ export class LockManager {
           if (this.#closed) return;
           if (event === "close" && this.#active === "redis") this.#trip(new Error("redis connection closed"));
           // A (re)connection may reach another server: check the epoch record before trusting it.
-          if (event === "ready") this.#redisEpoch = undefined;
+          this.#redisGeneration++;
+          this.#redisEpoch = undefined;
         }),
       );
     }
@@ -349,9 +357,10 @@ export class LockManager {
     // Redis issues under the new epoch only once it is recorded there; until then it re-verifies.
     this.#redisEpoch = undefined;
     if (this.#redis && this.#active === "redis") {
+      const generation = this.#redisGeneration;
       await this.#redis.recordEpoch(result.epoch).then(
         (r) => {
-          if (r.recorded) this.#redisEpoch = result.epoch;
+          if (r.recorded && generation === this.#redisGeneration) this.#redisEpoch = result.epoch;
         },
         () => undefined,
       );
@@ -430,18 +439,24 @@ export class LockManager {
     for (let attempt = 0; attempt < 4; attempt++) {
       if (this.#active !== "redis") return undefined;
       const epoch = await this.#verifiedRedisEpoch();
+      const generation = this.#redisGeneration;
       const leaseId = LEASE_PREFIX.redis + randomUUID();
       const out = await redis.acquire({ resource: p.resource, leaseId, owner: p.owner, ttlMs: p.ttlMs, epoch });
-      if (out.kind === "acquired" && (this.#active !== "redis" || this.#maxEpochSeen > epoch)) {
-        // The call was in flight (say, in a frozen server) while the breaker switched to Postgres,
-        // which may have issued larger tokens meanwhile: this lease would break the order. Drop it.
+      // The connection changed (the command may have run on another server than the one verified),
+      // or the epoch moved meanwhile.
+      const stale = generation !== this.#redisGeneration || this.#redisEpoch !== epoch;
+      if (out.kind === "acquired" && (stale || this.#active !== "redis" || this.#maxEpochSeen > epoch)) {
+        // Or the call was in flight (say, in a frozen server) while the breaker switched to Postgres,
+        // which may have issued larger tokens meanwhile. This lease could break the order: drop it.
         redis.release(p.resource, leaseId).catch(() => undefined);
-        return undefined;
+        if (this.#active !== "redis") return undefined;
+        continue;
       }
       if (out.kind !== "epoch") {
         if (out.kind === "acquired") this.#seen(out.lease.fencingToken);
         return out;
       }
+      if (stale) continue;
       await this.#repairRedisEpoch(epoch, out.seenEpoch, out.sameServer);
     }
     throw new LockBackendUnavailableError("could not agree on a fencing epoch with redis; retry shortly");
@@ -451,8 +466,10 @@ export class LockManager {
     while (this.#redisEpoch === undefined) {
       if (!this.#repairing) {
         this.#repairing = (async () => {
+          const generation = this.#redisGeneration;
           const record = await this.#redis!.readEpochRecord();
           const current = await readEpoch(this.#db);
+          if (generation !== this.#redisGeneration) return; // reconnected meanwhile: check again
           // Adopt only an epoch recorded on this very server that is the one in force.
           if (record.sameServer && record.epoch === current && record.epoch >= this.#maxEpochSeen) this.#redisEpoch = record.epoch;
           else await this.#freshRedisEpoch("redis epoch record missing or from another server");
@@ -466,7 +483,7 @@ export class LockManager {
   }
 
   async #repairRedisEpoch(used: number, seen: number, sameServer: boolean): Promise<void> {
-    if (this.#redisEpoch !== used) return; // someone repaired it meanwhile
+    if (this.#redisEpoch !== used) return; // someone repaired it meanwhile (or a reconnection reset it)
     if (sameServer && seen > used) {
       // Another lock-service replica recorded a newer epoch on this server: share its counter.
       this.#redisEpoch = seen;
@@ -480,8 +497,9 @@ export class LockManager {
   /** Bumps the epoch in Postgres and records it on the Redis server in use. */
   async #freshRedisEpoch(reason: string): Promise<void> {
     const { epoch } = await this.#bumpRaw(reason, "redis");
+    const generation = this.#redisGeneration;
     const r = await this.#redis!.recordEpoch(epoch);
-    this.#redisEpoch = r.recorded ? epoch : undefined;
+    this.#redisEpoch = r.recorded && generation === this.#redisGeneration ? epoch : undefined;
     if (!r.recorded) this.#seenEpoch(r.epoch);
   }
 
