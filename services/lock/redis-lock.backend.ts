@@ -292,7 +292,9 @@ export class RedisLockBackend implements EpochBoundBackend {
   onRelease(listener: (resource: string) => void): () => void {
     this.#listeners.add(listener);
     if (!this.#subscriber) {
-      const sub = this.#redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+      // maxRetriesPerRequest null: the resubscribe ioredis sends by itself after a reconnect waits for
+      // the connection instead of being flushed with an error nobody catches (an unhandled rejection).
+      const sub = this.#redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
       sub.on("error", () => undefined);
       sub.on("message", (_channel: string, resource: string) => {
         for (const l of this.#listeners) l(resource);
