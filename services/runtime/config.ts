@@ -34,6 +34,8 @@ export interface Config {
   redisSentinels: string[];
   /** redisSentinelName is the Sentinel master name. */
   redisSentinelName?: string;
+  /** redisPassword (REDIS_PASSWORD) authenticates to Redis and its Sentinels; a password in REDIS_URL wins. */
+  redisPassword?: string;
   /** dataDir holds PGlite's data and the dev tokens. */
   dataDir: string;
   /** backupDir is the filesystem backup store. */
@@ -180,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
     redisUrl: url("REDIS_URL", ["redis:", "rediss:"]),
     redisSentinels: sentinels,
     redisSentinelName: sentinelName,
+    redisPassword: str("REDIS_PASSWORD"),
     dataDir,
     backupDir: path.resolve(str("BACKUP_DIR") ?? path.join(dataDir, "backups")),
     logLevel,

@@ -38,11 +38,13 @@ export function isRedisConfigured(config: Pick<Config, "redisUrl" | "redisSentin
  * background and errors are logged (rate-limited), never thrown.
  */
 export function createRedis(
-  config: Pick<Config, "redisUrl" | "redisSentinels" | "redisSentinelName">,
+  config: Pick<Config, "redisUrl" | "redisSentinels" | "redisSentinelName" | "redisPassword">,
   opts: { logger?: Logger; connectionName?: string } = {},
 ): Redis | undefined {
   if (!isRedisConfigured(config)) return undefined;
-  const base = redisOptions({ connectionName: opts.connectionName ?? "medschedule" });
+  // REDIS_PASSWORD for the data nodes and the Sentinels (a password inside REDIS_URL takes precedence).
+  const password = config.redisPassword ? { password: config.redisPassword, sentinelPassword: config.redisPassword } : {};
+  const base = redisOptions({ connectionName: opts.connectionName ?? "medschedule", ...password });
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, base)
     : new Redis({
