@@ -1,15 +1,24 @@
-import type { DescMethod, MessageInitShape } from "@bufbuild/protobuf";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { createHash, randomUUID } from "node:crypto";
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { sql, type Kysely } from "kysely";
+import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
+import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import {
+  AcceptOfferResponseSchema,
+  BookAppointmentResponseSchema,
+  CancelAppointmentResponseSchema,
+  CheckInAppointmentResponseSchema,
+  JoinWaitlistResponseSchema,
+  MarkNoShowResponseSchema,
+  RescheduleAppointmentResponseSchema,
   SchedulingService,
   type AcceptOfferRequest,
-  type AcceptOfferResponseSchema,
   type BookAppointmentRequest,
-  type BookAppointmentResponseSchema,
   type CancelAppointmentRequest,
-  type CancelAppointmentResponseSchema,
   type CheckInAppointmentRequest,
-  type CheckInAppointmentResponseSchema,
   type CreateProviderRequest,
   type CreateProviderResponseSchema,
   type CreateResourceRequest,
@@ -21,7 +30,6 @@ import {
   type GetProviderRequest,
   type GetProviderResponseSchema,
   type JoinWaitlistRequest,
-  type JoinWaitlistResponseSchema,
   type ListAppointmentsRequest,
   type ListAppointmentsResponseSchema,
   type ListAvailableSlotsRequest,
@@ -31,16 +39,67 @@ import {
   type ListResourcesRequest,
   type ListResourcesResponseSchema,
   type MarkNoShowRequest,
-  type MarkNoShowResponseSchema,
   type RescheduleAppointmentRequest,
-  type RescheduleAppointmentResponseSchema,
   type SetAvailabilityRequest,
   type SetAvailabilityResponseSchema,
   type WatchAppointmentsRequest,
   type WatchAppointmentsResponseSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { getPrincipal } from "../runtime/auth/principal.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
-import { UnimplementedError } from "../runtime/errors.js";
+import {
+  AbortedError,
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+} from "../runtime/errors.js";
+import { outgoingCallOptions } from "../runtime/grpc-transport.js";
+import type { Logger } from "../runtime/logger.js";
+import type { Peers } from "../runtime/peers.js";
+import { checkFence, withLock, type LockClient } from "../runtime/with-lock.js";
+import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, Database, Db, NewAuditLogRow, ProviderRow } from "./db/database.js";
+import {
+  expiredOffers,
+  findAppointment,
+  findAppointments,
+  insertAppointment,
+  listAppointments,
+  providerBusy,
+  resourceBusy,
+  updateAppointmentIf,
+} from "./repositories/appointment.repository.js";
+import {
+  findAvailability,
+  findProvider,
+  findResources,
+  insertProvider,
+  insertResource,
+  listProviders,
+  listResources,
+  upsertAvailability,
+} from "./repositories/provider.repository.js";
+import {
+  appendAudit,
+  appendChange,
+  changesAfter,
+  claimRequestKey,
+  findRequestKey,
+  findWaitlistEntry,
+  insertWaitlistEntry,
+  oldestChange,
+  pruneChanges,
+  pruneRequestKeys,
+  saveResponse,
+  setWaitlistStatus,
+  waitingEntries,
+  type RequestKey,
+} from "./repositories/support.repository.js";
+import { ProviderChangeFeed, type FeedItem } from "./scheduling-change-feed.js";
+import { kindName, statusName, toAppointment, toAvailability, toProvider, toResource, toSchedule, toWaitlistEntry } from "./scheduling.mapper.js";
+import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
+import { isSlotStart, listSlots, type Interval, type Schedule } from "./slots.js";
 import {
   validateAcceptOffer,
   validateBookAppointment,
@@ -61,191 +120,1002 @@ import {
   validateSetAvailability,
   validateWatchAppointments,
 } from "./scheduling.validation.js";
+import { addDays, firstInstantAtOrAfterWall, localDateOf, wallOfDate } from "./zone-time.js";
 
 /** SchedulingServiceDeps are what the SchedulingService needs; tests pass fakes. */
 export interface SchedulingServiceDeps {
+  /** db is the service database (Postgres or PGlite), migrated. */
+  db: Kysely<any>;
   /** clock tells the time (default: the system clock). */
   clock?: Clock;
+  /** logger reports background trouble. */
+  logger?: Logger;
+  /** config gives the database URL, for the LISTEN connection on real Postgres. */
+  config?: { databaseUrl?: string };
+  /** peers give the LockService and QueueService clients. */
+  peers?: Peers;
+  /** lockClient overrides the LockService client (tests calling the class directly). */
+  lockClient?: LockClient;
 }
 
-const method = SchedulingService.method;
+/** SCHEDULING_SCHEMA holds the service's tables, fence tokens included. */
+const SCHEMA = "scheduling";
+const PRUNE_INTERVAL_MS = 60_000;
+const MAX_SNAPSHOT = 5_000;
+const WATCH_MAX_LAG = 1_000;
 
-/** unimplemented names the RPC that a later issue fills in, as "package.Service/Method". */
-function unimplemented(m: DescMethod): UnimplementedError {
-  return new UnimplementedError(`${m.parent.typeName}/${m.name}`);
+interface Caller {
+  subject: string;
+  role: string;
+  ownOnly: boolean;
+  onBehalfOf: string | undefined;
+}
+
+type WatchResponse = MessageInitShape<typeof WatchAppointmentsResponseSchema>;
+
+function callerOf(ctx: HandlerContext | undefined): Caller {
+  const p = ctx ? getPrincipal(ctx) : undefined;
+  if (!p) return { subject: "system", role: "system", ownOnly: false, onBehalfOf: undefined };
+  return { subject: p.subject, role: p.grantedRole, ownOnly: p.ownOnly, onBehalfOf: p.onBehalfOf };
+}
+
+function hashOf(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("base64url");
+}
+
+function badPageToken(): InvalidArgumentError {
+  return new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response" }]);
+}
+
+function encodeToken(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
+
+function decodeToken(token: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as unknown;
+    if (v && typeof v === "object") return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw badPageToken();
+}
+
+function nameToken(token: string): { name: string; id: string } | undefined {
+  if (token === "") return undefined;
+  const t = decodeToken(token);
+  if (typeof t.n !== "string" || typeof t.i !== "string") throw badPageToken();
+  return { name: t.n, id: t.i };
+}
+
+/** isExclusionViolation tells whether a database error is an exclusion constraint violation (SQLSTATE 23P01). */
+function isExclusionViolation(err: unknown): err is { constraint?: string } {
+  return (err as { code?: unknown })?.code === "23P01";
+}
+
+function slotTaken(err: { constraint?: string }): FailedPreconditionError {
+  const what = err.constraint === "appointment_resources_no_overlap" ? "a requested room or device is" : "the provider is";
+  return new FailedPreconditionError("SLOT_TAKEN", `slot already taken: ${what} booked at that time`);
 }
 
 /**
- * SchedulingServiceImpl serves medschedule.scheduling.v1.SchedulingService. For now every RPC
- * validates its request completely (INVALID_ARGUMENT with all field violations) and then answers
- * UNIMPLEMENTED; the behaviour comes with the providers, availability and appointments issues.
+ * peerError turns a failed call to another service into an error of this call: same code, message
+ * and details, without the peer's response metadata (headers such as content-type must not leak
+ * into this call's trailers).
+ */
+function peerError(err: unknown): unknown {
+  if (!(err instanceof ConnectError)) return err;
+  return new ConnectError(err.rawMessage, err.code, undefined, err.details as never, err);
+}
+
+/**
+ * busyAsAborted turns "no database connection free within the pool's wait" (a burst of bookings
+ * larger than the pool) into ABORTED, which clients retry, instead of INTERNAL.
+ */
+function busyAsAborted(err: unknown): unknown {
+  if (err instanceof Error && !(err instanceof ConnectError) && /timeout exceeded when trying to connect/i.test(err.message)) {
+    return new AbortedError("DATABASE_BUSY", "the database is busy; retry");
+  }
+  return err;
+}
+
+function illegal(row: AppointmentRow, action: string, allowed: AppointmentStatusName[]): FailedPreconditionError {
+  return new FailedPreconditionError("ILLEGAL_TRANSITION", `appointment ${row.appointment_id} is ${row.status}; ${action} needs ${allowed.join(" or ")}`);
+}
+
+/**
+ * SchedulingServiceImpl serves medschedule.scheduling.v1.SchedulingService: providers, rooms and
+ * availability, slot search (slots.ts), bookings that cannot double-book (the provider's fenced lock
+ * around one transaction, with Postgres exclusion constraints as the guarantee), the appointment
+ * lifecycle as compare-and-swap transitions, the waitlist with held offers, WatchAppointments and an
+ * audit row for every read or change of a patient's appointment.
  */
 export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingService> {
+  private readonly db: Kysely<Database>;
   private readonly clock: Clock;
+  private readonly logger: Logger | undefined;
+  private readonly peers: Peers | undefined;
+  private readonly lockClientOverride: LockClient | undefined;
+  private readonly options: SchedulingOptions;
+  private readonly feed: ProviderChangeFeed<AppointmentRow | undefined>;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<number> | undefined;
+  private lastPrune = 0;
 
-  constructor(deps: SchedulingServiceDeps = {}) {
+  constructor(deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}) {
+    this.db = deps.db as Kysely<Database>;
     this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger;
+    this.peers = deps.peers;
+    this.lockClientOverride = deps.lockClient;
+    this.options = { ...DEFAULT_SCHEDULING_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+    this.feed = new ProviderChangeFeed<AppointmentRow | undefined>({
+      db: this.db,
+      load: (providerId, rows) => this.loadChanges(providerId, rows),
+      logger: deps.logger,
+      listenUrl: this.options.listen ? deps.config?.databaseUrl : undefined,
+      pollIntervalMs: this.options.pollIntervalMs,
+    });
+    if (this.options.offerSweepIntervalMs > 0) {
+      this.sweepTimer = setInterval(() => void this.expireOffers().catch(() => undefined), this.options.offerSweepIntervalMs);
+      this.sweepTimer.unref();
+    }
   }
 
-  /** createProvider adds a provider. */
-  async createProvider(
-    req: CreateProviderRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof CreateProviderResponseSchema>> {
-    validateCreateProvider(req);
-    throw unimplemented(method.createProvider);
+  /** close stops the offer sweep and WatchAppointments' listener (the database stays open). */
+  async close(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    await this.sweeping?.catch(() => undefined);
+    await this.feed.close();
+  }
+
+  // ---- providers, resources, availability -------------------------------------------------------
+
+  /** createProvider adds a provider; with a client-chosen id a retry returns the existing one. */
+  async createProvider(req: CreateProviderRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateProviderResponseSchema>> {
+    const v = validateCreateProvider(req);
+    const providerId = v.providerId ?? `p-${randomUUID()}`;
+    const inserted = await insertProvider(this.db, {
+      provider_id: providerId,
+      display_name: v.displayName,
+      time_zone: v.timeZone,
+      specialty: v.specialty,
+      created_at: this.clock.now(),
+    });
+    if (inserted) return { provider: toProvider(inserted) };
+    const existing = await findProvider(this.db, providerId);
+    if (!existing) throw new AbortedError("PROVIDER_CONFLICT", "the provider was removed while being created; retry");
+    if (existing.display_name !== v.displayName || existing.time_zone !== v.timeZone || existing.specialty !== v.specialty) {
+      throw new AlreadyExistsError("PROVIDER_EXISTS", `provider ${JSON.stringify(providerId)} already exists with different details`);
+    }
+    return { provider: toProvider(existing) };
   }
 
   /** getProvider reads one provider. */
-  async getProvider(
-    req: GetProviderRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof GetProviderResponseSchema>> {
-    validateGetProvider(req);
-    throw unimplemented(method.getProvider);
+  async getProvider(req: GetProviderRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetProviderResponseSchema>> {
+    const v = validateGetProvider(req);
+    return { provider: toProvider(await this.requireProvider(this.db, v.providerId)) };
   }
 
-  /** listProviders pages through providers. */
-  async listProviders(
-    req: ListProvidersRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
-    validateListProviders(req);
-    throw unimplemented(method.listProviders);
+  /** listProviders pages through providers by display name. */
+  async listProviders(req: ListProvidersRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
+    const v = validateListProviders(req);
+    const rows = await listProviders(this.db, nameToken(v.pageToken), v.pageSize + 1);
+    const page = rows.slice(0, v.pageSize);
+    const last = page[page.length - 1];
+    return {
+      providers: page.map(toProvider),
+      nextPageToken: rows.length > v.pageSize && last ? encodeToken({ n: last.display_name, i: last.provider_id }) : "",
+    };
   }
 
-  /** createResource adds a room or device. */
-  async createResource(
-    req: CreateResourceRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof CreateResourceResponseSchema>> {
-    validateCreateResource(req);
-    throw unimplemented(method.createResource);
+  /** createResource adds a room or device; with a client-chosen id a retry returns the existing one. */
+  async createResource(req: CreateResourceRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateResourceResponseSchema>> {
+    const v = validateCreateResource(req);
+    const resourceId = v.resourceId ?? `r-${randomUUID()}`;
+    const kind = kindName(v.kind);
+    const inserted = await insertResource(this.db, { resource_id: resourceId, display_name: v.displayName, kind, created_at: this.clock.now() });
+    if (inserted) return { resource: toResource(inserted) };
+    const [existing] = await findResources(this.db, [resourceId]);
+    if (!existing) throw new AbortedError("RESOURCE_CONFLICT", "the resource was removed while being created; retry");
+    if (existing.display_name !== v.displayName || existing.kind !== kind) {
+      throw new AlreadyExistsError("RESOURCE_EXISTS", `resource ${JSON.stringify(resourceId)} already exists with different details`);
+    }
+    return { resource: toResource(existing) };
   }
 
-  /** listResources pages through rooms and devices. */
-  async listResources(
-    req: ListResourcesRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
-    validateListResources(req);
-    throw unimplemented(method.listResources);
+  /** listResources pages through rooms and devices by display name. */
+  async listResources(req: ListResourcesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
+    const v = validateListResources(req);
+    const rows = await listResources(this.db, v.kind === undefined ? undefined : kindName(v.kind), nameToken(v.pageToken), v.pageSize + 1);
+    const page = rows.slice(0, v.pageSize);
+    const last = page[page.length - 1];
+    return {
+      resources: page.map(toResource),
+      nextPageToken: rows.length > v.pageSize && last ? encodeToken({ n: last.display_name, i: last.resource_id }) : "",
+    };
   }
 
-  /** setAvailability replaces a provider's weekly pattern. */
-  async setAvailability(
-    req: SetAvailabilityRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof SetAvailabilityResponseSchema>> {
-    validateSetAvailability(req);
-    throw unimplemented(method.setAvailability);
+  /** setAvailability replaces a provider's weekly pattern; existing appointments stay. */
+  async setAvailability(req: SetAvailabilityRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof SetAvailabilityResponseSchema>> {
+    const v = validateSetAvailability(req);
+    const provider = await this.requireProvider(this.db, v.providerId);
+    const row = await upsertAvailability(this.db, {
+      provider_id: v.providerId,
+      weekly_hours: v.weeklyHours,
+      breaks: v.breaks,
+      exceptions: v.exceptions,
+      slot_minutes: v.slotMs / 60_000,
+      buffer_minutes: v.bufferMs / 60_000,
+      updated_at: this.clock.now(),
+    });
+    return { availability: toAvailability(provider, row) };
   }
 
-  /** getAvailability reads a provider's weekly pattern. */
-  async getAvailability(
-    req: GetAvailabilityRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof GetAvailabilityResponseSchema>> {
-    validateGetAvailability(req);
-    throw unimplemented(method.getAvailability);
+  /** getAvailability reads a provider's weekly pattern (empty when never set). */
+  async getAvailability(req: GetAvailabilityRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetAvailabilityResponseSchema>> {
+    const v = validateGetAvailability(req);
+    const provider = await this.requireProvider(this.db, v.providerId);
+    return { availability: toAvailability(provider, await findAvailability(this.db, v.providerId)) };
   }
 
-  /** listAvailableSlots lists free slots of a provider (and rooms) in a range. */
-  async listAvailableSlots(
-    req: ListAvailableSlotsRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof ListAvailableSlotsResponseSchema>> {
-    validateListAvailableSlots(req);
-    throw unimplemented(method.listAvailableSlots);
+  /** listAvailableSlots lists free slots of a provider (and rooms) in a range, as UTC instants. */
+  async listAvailableSlots(req: ListAvailableSlotsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListAvailableSlotsResponseSchema>> {
+    const v = validateListAvailableSlots(req);
+    const provider = await this.requireProvider(this.db, v.providerId);
+    await this.requireResources(v.resourceIds);
+    const availability = await findAvailability(this.db, v.providerId);
+    if (!availability) return { slots: [] };
+    const schedule = toSchedule(provider, availability);
+    const durationMs = this.checkDuration(schedule, v.durationMs);
+    const range: Interval = { start: v.start.getTime(), end: v.end.getTime() };
+    // Busy time reaching into the range, buffers included.
+    const around: Interval = { start: range.start - 9 * 3_600_000, end: range.end + 9 * 3_600_000 };
+    const [pBusy, rBusy] = await Promise.all([providerBusy(this.db, v.providerId, around), resourceBusy(this.db, v.resourceIds, around)]);
+    const slots = listSlots(schedule, { range, durationMs, providerBusy: pBusy, resourceBusy: rBusy });
+    return { slots: slots.map((s) => ({ startTime: timestampFromDate(new Date(s.start)), endTime: timestampFromDate(new Date(s.end)) })) };
   }
 
-  /** bookAppointment books a slot. */
-  async bookAppointment(
-    req: BookAppointmentRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof BookAppointmentResponseSchema>> {
-    validateBookAppointment(req);
-    throw unimplemented(method.bookAppointment);
+  // ---- booking ----------------------------------------------------------------------------------
+
+  /**
+   * bookAppointment books a slot (none -> BOOKED): checks it against the availability, then under the
+   * provider's lock, in one transaction: requestId claim, checkFence, the insert (provider and rooms;
+   * the exclusion constraints decide), audit row and change event.
+   */
+  async bookAppointment(req: BookAppointmentRequest, ctx: HandlerContext) {
+    try {
+      return await this.book(req, ctx);
+    } catch (err) {
+      throw busyAsAborted(err);
+    }
   }
 
-  /** cancelAppointment frees an appointment's time. */
-  async cancelAppointment(
-    req: CancelAppointmentRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof CancelAppointmentResponseSchema>> {
-    validateCancelAppointment(req);
-    throw unimplemented(method.cancelAppointment);
+  private async book(req: BookAppointmentRequest, ctx: HandlerContext) {
+    const v = validateBookAppointment(req);
+    const caller = callerOf(ctx);
+    const resourceIds = [...v.resourceIds].sort();
+    const key: RequestKey = { caller: caller.subject, rpc: "BookAppointment", requestId: v.requestId };
+    const hash = hashOf([v.providerId, v.patientId, v.start.toISOString(), v.durationMs ?? 0, resourceIds, v.reason]);
+    const replayed = await this.replay(this.db, key, hash, BookAppointmentResponseSchema);
+    if (replayed) return replayed;
+    const provider = await this.requireProvider(this.db, v.providerId);
+    await this.requireResources(resourceIds);
+    const schedule = await this.requireSchedule(provider);
+    const durationMs = this.checkDuration(schedule, v.durationMs);
+    if (!isSlotStart(schedule, v.start.getTime(), durationMs)) {
+      throw new FailedPreconditionError(
+        "OUTSIDE_AVAILABILITY",
+        `${v.start.toISOString()} for ${durationMs / 60_000} min is not a bookable slot of provider ${provider.provider_id}: outside working hours, in a break or exception, or not on a slot boundary`,
+      );
+    }
+    const now = this.clock.now();
+    const end = new Date(v.start.getTime() + durationMs);
+    // A cheap read before queueing for the lock: time already taken by a committed appointment is
+    // refused at once. Only a hint: the exclusion constraints decide inside the transaction.
+    const [pBusy, rBusy] = await Promise.all([
+      providerBusy(this.db, provider.provider_id, { start: v.start.getTime(), end: end.getTime() + schedule.bufferMs }),
+      resourceBusy(this.db, resourceIds, { start: v.start.getTime(), end: end.getTime() }),
+    ]);
+    if (pBusy.length > 0 || rBusy.length > 0) {
+      // The time may be taken by this very request, committed by a concurrent retry meanwhile.
+      const replayedNow = await this.replay(this.db, key, hash, BookAppointmentResponseSchema);
+      if (replayedNow) return replayedNow;
+      throw slotTaken(pBusy.length > 0 ? {} : { constraint: "appointment_resources_no_overlap" });
+    }
+    return this.underProviderLock(ctx, provider.provider_id, (token) =>
+      this.tx(async (trx) => {
+        const claim = await claimRequestKey(trx, { ...key, hash, at: now });
+        if (!claim.claimed) return this.replayed(key, hash, claim.existing, BookAppointmentResponseSchema);
+        if (token !== undefined) await checkFence(trx, this.lockResource(provider.provider_id), token, { schema: SCHEMA });
+        const row = await this.insertOrTaken(trx, {
+          appointmentId: `a-${randomUUID()}`,
+          providerId: provider.provider_id,
+          patientId: v.patientId,
+          start: v.start,
+          end,
+          bufferMs: schedule.bufferMs,
+          status: "BOOKED",
+          resourceIds,
+          reason: v.reason,
+          offerExpiresAt: null,
+          waitlistEntryId: null,
+          fencingToken: token ?? 0n,
+          rescheduledFromId: null,
+          at: now,
+        });
+        await appendAudit(trx, this.audit(caller, "BookAppointment", [row], now));
+        await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
+        const response = create(BookAppointmentResponseSchema, { appointment: toAppointment(row) });
+        await saveResponse(trx, key, toBinary(BookAppointmentResponseSchema, response));
+        this.afterCommit(trx, row.provider_id);
+        return response;
+      }),
+    );
   }
 
-  /** rescheduleAppointment moves a booked appointment atomically. */
-  async rescheduleAppointment(
-    req: RescheduleAppointmentRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof RescheduleAppointmentResponseSchema>> {
-    validateRescheduleAppointment(req);
-    throw unimplemented(method.rescheduleAppointment);
+  /**
+   * cancelAppointment frees an appointment's time: PROPOSED, BOOKED or CHECKED_IN -> CANCELLED. The
+   * freed time is then offered to the first waiting patient whose window fits.
+   */
+  async cancelAppointment(req: CancelAppointmentRequest, ctx: HandlerContext) {
+    const v = validateCancelAppointment(req);
+    const caller = callerOf(ctx);
+    const key: RequestKey = { caller: caller.subject, rpc: "CancelAppointment", requestId: v.requestId };
+    const hash = hashOf([v.appointmentId, v.reason]);
+    const replayed = await this.replay(this.db, key, hash, CancelAppointmentResponseSchema);
+    if (replayed) return replayed;
+    const current = await this.requireAppointment(v.appointmentId, caller, "patient");
+    const from: AppointmentStatusName[] = ["PROPOSED", "BOOKED", "CHECKED_IN"];
+    if (!from.includes(current.status)) throw illegal(current, "CancelAppointment", from);
+    const now = this.clock.now();
+    const response = await this.underProviderLock(ctx, current.provider_id, (token) =>
+      this.tx(async (trx) => {
+        const claim = await claimRequestKey(trx, { ...key, hash, at: now });
+        if (!claim.claimed) return this.replayed(key, hash, claim.existing, CancelAppointmentResponseSchema);
+        if (token !== undefined) await checkFence(trx, this.lockResource(current.provider_id), token, { schema: SCHEMA });
+        const row = await updateAppointmentIf(trx, v.appointmentId, from, { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token });
+        if (!row) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, "CancelAppointment", from);
+        if (current.status === "PROPOSED" && row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
+        await appendAudit(trx, this.audit(caller, "CancelAppointment", [row], now));
+        await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
+        const res = create(CancelAppointmentResponseSchema, { appointment: toAppointment(row) });
+        await saveResponse(trx, key, toBinary(CancelAppointmentResponseSchema, res));
+        this.afterCommit(trx, row.provider_id);
+        return res;
+      }),
+    );
+    await this.offerFreedTime(current.provider_id, { start: current.start_at.getTime(), end: current.end_at.getTime() });
+    return response;
   }
 
-  /** getAppointment reads one appointment. */
-  async getAppointment(
-    req: GetAppointmentRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof GetAppointmentResponseSchema>> {
-    validateGetAppointment(req);
-    throw unimplemented(method.getAppointment);
+  /**
+   * rescheduleAppointment moves a BOOKED appointment in one transaction under the provider's lock:
+   * the old one becomes CANCELLED and a new BOOKED one takes the new slot; if the new slot cannot be
+   * taken the transaction rolls back and nothing changes. Nobody else can take the old time in between.
+   */
+  async rescheduleAppointment(req: RescheduleAppointmentRequest, ctx: HandlerContext) {
+    const v = validateRescheduleAppointment(req);
+    const caller = callerOf(ctx);
+    const key: RequestKey = { caller: caller.subject, rpc: "RescheduleAppointment", requestId: v.requestId };
+    const hash = hashOf([v.appointmentId, v.newStart.toISOString()]);
+    const replayed = await this.replay(this.db, key, hash, RescheduleAppointmentResponseSchema);
+    if (replayed) return replayed;
+    const current = await this.requireAppointment(v.appointmentId, caller, "patient");
+    if (current.status !== "BOOKED") throw illegal(current, "RescheduleAppointment", ["BOOKED"]);
+    const provider = await this.requireProvider(this.db, current.provider_id);
+    const schedule = await this.requireSchedule(provider);
+    const durationMs = current.end_at.getTime() - current.start_at.getTime();
+    if (!isSlotStart(schedule, v.newStart.getTime(), durationMs)) {
+      throw new FailedPreconditionError("OUTSIDE_AVAILABILITY", `${v.newStart.toISOString()} is not a bookable slot of provider ${provider.provider_id}`);
+    }
+    const now = this.clock.now();
+    const response = await this.underProviderLock(ctx, provider.provider_id, (token) =>
+      this.tx(async (trx) => {
+        const claim = await claimRequestKey(trx, { ...key, hash, at: now });
+        if (!claim.claimed) return this.replayed(key, hash, claim.existing, RescheduleAppointmentResponseSchema);
+        if (token !== undefined) await checkFence(trx, this.lockResource(provider.provider_id), token, { schema: SCHEMA });
+        const previous = await updateAppointmentIf(trx, v.appointmentId, ["BOOKED"], { status: "CANCELLED", at: now, cancelReason: "rescheduled", fencingToken: token });
+        if (!previous) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, "RescheduleAppointment", ["BOOKED"]);
+        const next = await this.insertOrTaken(trx, {
+          appointmentId: `a-${randomUUID()}`,
+          providerId: previous.provider_id,
+          patientId: previous.patient_id,
+          start: v.newStart,
+          end: new Date(v.newStart.getTime() + durationMs),
+          bufferMs: schedule.bufferMs,
+          status: "BOOKED",
+          resourceIds: previous.resource_ids,
+          reason: previous.reason,
+          offerExpiresAt: null,
+          waitlistEntryId: null,
+          fencingToken: token ?? 0n,
+          rescheduledFromId: previous.appointment_id,
+          at: now,
+        });
+        await appendAudit(trx, this.audit(caller, "RescheduleAppointment", [previous, next], now));
+        await appendChange(trx, { providerId: previous.provider_id, appointmentId: previous.appointment_id, at: now });
+        await appendChange(trx, { providerId: next.provider_id, appointmentId: next.appointment_id, at: now });
+        const res = create(RescheduleAppointmentResponseSchema, { appointment: toAppointment(next), previousAppointment: toAppointment(previous) });
+        await saveResponse(trx, key, toBinary(RescheduleAppointmentResponseSchema, res));
+        this.afterCommit(trx, previous.provider_id);
+        return res;
+      }),
+    );
+    await this.offerFreedTime(current.provider_id, { start: current.start_at.getTime(), end: current.end_at.getTime() });
+    return response;
   }
 
-  /** listAppointments pages through a provider's or a patient's appointments. */
-  async listAppointments(
-    req: ListAppointmentsRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof ListAppointmentsResponseSchema>> {
-    validateListAppointments(req);
-    throw unimplemented(method.listAppointments);
+  /** getAppointment reads one appointment; patients and doctors only their own (audited). */
+  async getAppointment(req: GetAppointmentRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetAppointmentResponseSchema>> {
+    const v = validateGetAppointment(req);
+    const caller = callerOf(ctx);
+    const row = await this.requireAppointment(v.appointmentId, caller, "either");
+    await appendAudit(this.db, this.audit(caller, "GetAppointment", [row], this.clock.now()));
+    return { appointment: toAppointment(row) };
   }
 
-  /** checkInAppointment marks the patient arrived and issues a queue ticket. */
-  async checkInAppointment(
-    req: CheckInAppointmentRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof CheckInAppointmentResponseSchema>> {
-    validateCheckInAppointment(req);
-    throw unimplemented(method.checkInAppointment);
+  /** listAppointments pages through a provider's or a patient's appointments by start time (audited). */
+  async listAppointments(req: ListAppointmentsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListAppointmentsResponseSchema>> {
+    const v = validateListAppointments(req);
+    const caller = callerOf(ctx);
+    let after: { start: Date; id: string } | undefined;
+    if (v.pageToken !== "") {
+      const t = decodeToken(v.pageToken);
+      if (typeof t.s !== "string" || typeof t.i !== "string" || Number.isNaN(Date.parse(t.s))) throw badPageToken();
+      after = { start: new Date(t.s), id: t.i };
+    }
+    const rows = await listAppointments(this.db, {
+      providerId: v.providerId,
+      patientId: v.patientId,
+      start: v.start,
+      end: v.end,
+      statuses: v.statuses.map(statusName),
+      after,
+      limit: v.pageSize + 1,
+    });
+    const page = rows.slice(0, v.pageSize);
+    const last = page[page.length - 1];
+    await appendAudit(this.db, this.audit(caller, "ListAppointments", page, this.clock.now()));
+    return {
+      appointments: page.map(toAppointment),
+      nextPageToken: rows.length > v.pageSize && last ? encodeToken({ s: last.start_at.toISOString(), i: last.appointment_id }) : "",
+    };
   }
 
-  /** markNoShow records that the patient did not come. */
-  async markNoShow(
-    req: MarkNoShowRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof MarkNoShowResponseSchema>> {
-    validateMarkNoShow(req);
-    throw unimplemented(method.markNoShow);
+  /**
+   * checkInAppointment marks the patient arrived: issues an APPOINTMENT ticket through the
+   * QueueService first (into the given queue, or the provider's own queue "prov-<providerId>", created
+   * on first use), then BOOKED -> CHECKED_IN. When the ticket fails the appointment stays BOOKED.
+   */
+  async checkInAppointment(req: CheckInAppointmentRequest, ctx: HandlerContext) {
+    const v = validateCheckInAppointment(req);
+    const caller = callerOf(ctx);
+    const key: RequestKey = { caller: caller.subject, rpc: "CheckInAppointment", requestId: v.requestId };
+    const hash = hashOf([v.appointmentId, v.queueId ?? ""]);
+    const replayed = await this.replay(this.db, key, hash, CheckInAppointmentResponseSchema);
+    if (replayed) return replayed;
+    const current = await this.requireAppointment(v.appointmentId, caller, "doctor");
+    if (current.status !== "BOOKED") throw illegal(current, "CheckInAppointment", ["BOOKED"]);
+    const provider = await this.requireProvider(this.db, current.provider_id);
+    if (!this.peers) throw new ConnectError("the QueueService is not reachable from this process", Code.Unavailable);
+    const queue = this.peers.client(QueueService);
+    const callOpts = outgoingCallOptions(ctx, { onBehalfOf: caller.subject });
+    const queueId = v.queueId ?? providerQueueId(provider.provider_id);
+    if (!v.queueId) {
+      try {
+        await queue.createQueue({ queueId, displayName: provider.display_name.slice(0, 200), prefix: "A", timeZone: provider.time_zone }, callOpts);
+      } catch (err) {
+        // The provider's queue exists already (perhaps renamed by staff): use it.
+        if (ConnectError.from(err).code !== Code.AlreadyExists) throw peerError(err);
+      }
+    }
+    // A deterministic ticket requestId: retries and concurrent check-ins get the same ticket.
+    const ticketRequestId = `checkin-${hashOf([current.appointment_id, queueId])}`;
+    const issued = await queue
+      .issueTicket(
+      {
+        requestId: ticketRequestId,
+        queueId,
+        patientId: current.patient_id,
+        priority: TicketPriority.APPOINTMENT,
+        appointmentId: current.appointment_id,
+        appointmentTime: timestampFromDate(current.start_at),
+      },
+      callOpts,
+    )
+      .catch((err: unknown) => {
+        throw peerError(err);
+      });
+    const ticket = issued.ticket;
+    if (!ticket) throw new AbortedError("NO_TICKET", "the queue answered without a ticket; retry");
+    const now = this.clock.now();
+    return this.tx(async (trx) => {
+      const claim = await claimRequestKey(trx, { ...key, hash, at: now });
+      if (!claim.claimed) return this.replayed(key, hash, claim.existing, CheckInAppointmentResponseSchema);
+      const row = await updateAppointmentIf(trx, current.appointment_id, ["BOOKED"], { status: "CHECKED_IN", at: now, ticketId: ticket.ticketId });
+      if (!row) throw illegal((await findAppointment(trx, current.appointment_id)) ?? current, "CheckInAppointment", ["BOOKED"]);
+      await appendAudit(trx, this.audit(caller, "CheckInAppointment", [row], now));
+      await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
+      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
+      await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
+      this.afterCommit(trx, row.provider_id);
+      return res;
+    });
   }
 
-  /** joinWaitlist puts a patient on a provider's waitlist. */
-  async joinWaitlist(
-    req: JoinWaitlistRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof JoinWaitlistResponseSchema>> {
-    validateJoinWaitlist(req);
-    throw unimplemented(method.joinWaitlist);
+  /** markNoShow records that the patient did not come: BOOKED -> NOSHOW. */
+  async markNoShow(req: MarkNoShowRequest, ctx: HandlerContext) {
+    const v = validateMarkNoShow(req);
+    return this.transition(ctx, "MarkNoShow", v, MarkNoShowResponseSchema, "doctor", ["BOOKED"], "NOSHOW");
   }
 
-  /** acceptOffer books a waitlist offer before it lapses. */
-  async acceptOffer(
-    req: AcceptOfferRequest,
-    ctx: HandlerContext,
-  ): Promise<MessageInitShape<typeof AcceptOfferResponseSchema>> {
-    validateAcceptOffer(req);
-    throw unimplemented(method.acceptOffer);
+  /** joinWaitlist puts a patient on a provider's waitlist for a window. */
+  async joinWaitlist(req: JoinWaitlistRequest, ctx: HandlerContext) {
+    const v = validateJoinWaitlist(req);
+    const caller = callerOf(ctx);
+    const key: RequestKey = { caller: caller.subject, rpc: "JoinWaitlist", requestId: v.requestId };
+    const hash = hashOf([v.providerId, v.patientId, v.windowStart.toISOString(), v.windowEnd.toISOString(), v.durationMs ?? 0]);
+    const replayed = await this.replay(this.db, key, hash, JoinWaitlistResponseSchema);
+    if (replayed) return replayed;
+    const provider = await this.requireProvider(this.db, v.providerId);
+    const availability = await findAvailability(this.db, provider.provider_id);
+    if (availability && v.durationMs !== undefined) this.checkDuration(toSchedule(provider, availability), v.durationMs);
+    const now = this.clock.now();
+    return this.tx(async (trx) => {
+      const claim = await claimRequestKey(trx, { ...key, hash, at: now });
+      if (!claim.claimed) return this.replayed(key, hash, claim.existing, JoinWaitlistResponseSchema);
+      const entry = await insertWaitlistEntry(trx, {
+        entry_id: `w-${randomUUID()}`,
+        provider_id: provider.provider_id,
+        patient_id: v.patientId,
+        window_start: v.windowStart,
+        window_end: v.windowEnd,
+        duration_minutes: v.durationMs === undefined ? null : v.durationMs / 60_000,
+        created_at: now,
+      });
+      await appendAudit(trx, [{ ...this.auditBase(caller, "JoinWaitlist", now), record_type: "waitlist", record_id: entry.entry_id }]);
+      const res = create(JoinWaitlistResponseSchema, { entry: toWaitlistEntry(entry) });
+      await saveResponse(trx, key, toBinary(JoinWaitlistResponseSchema, res));
+      return res;
+    });
   }
 
-  /** watchAppointments streams a provider's day: a snapshot, then changes. */
-  async *watchAppointments(
-    req: WatchAppointmentsRequest,
-    ctx: HandlerContext,
-  ): AsyncGenerator<MessageInitShape<typeof WatchAppointmentsResponseSchema>> {
-    validateWatchAppointments(req);
-    throw unimplemented(method.watchAppointments);
+  /** acceptOffer books a waitlist offer before its hold lapses: PROPOSED -> BOOKED. */
+  async acceptOffer(req: AcceptOfferRequest, ctx: HandlerContext) {
+    const v = validateAcceptOffer(req);
+    const caller = callerOf(ctx);
+    const key: RequestKey = { caller: caller.subject, rpc: "AcceptOffer", requestId: v.requestId };
+    const hash = hashOf([v.appointmentId]);
+    const replayed = await this.replay(this.db, key, hash, AcceptOfferResponseSchema);
+    if (replayed) return replayed;
+    const current = await this.requireAppointment(v.appointmentId, caller, "patient");
+    if (current.status !== "PROPOSED") throw illegal(current, "AcceptOffer", ["PROPOSED"]);
+    const now = this.clock.now();
+    if (current.offer_expires_at && current.offer_expires_at.getTime() <= now.getTime()) {
+      // Pass the lapsed offer on now rather than at the next sweep.
+      await this.expireOffers().catch(() => undefined);
+      throw new FailedPreconditionError("OFFER_EXPIRED", `the offer expired at ${current.offer_expires_at.toISOString()}`);
+    }
+    return this.underProviderLock(ctx, current.provider_id, (token) =>
+      this.tx(async (trx) => {
+        const claim = await claimRequestKey(trx, { ...key, hash, at: now });
+        if (!claim.claimed) return this.replayed(key, hash, claim.existing, AcceptOfferResponseSchema);
+        if (token !== undefined) await checkFence(trx, this.lockResource(current.provider_id), token, { schema: SCHEMA });
+        const row = await updateAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token });
+        if (!row) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, "AcceptOffer", ["PROPOSED"]);
+        if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "BOOKED", row.appointment_id, now);
+        await appendAudit(trx, this.audit(caller, "AcceptOffer", [row], now));
+        await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
+        const res = create(AcceptOfferResponseSchema, { appointment: toAppointment(row) });
+        await saveResponse(trx, key, toBinary(AcceptOfferResponseSchema, res));
+        this.afterCommit(trx, row.provider_id);
+        return res;
+      }),
+    );
   }
+
+  /**
+   * watchAppointments streams a provider's appointments of one local day: a snapshot, then each change
+   * touching that day, every message with the provider's sequence. With afterSequence it resumes from
+   * the change log; when that point is no longer retained it sends a fresh snapshot with resumeFailed.
+   * Patients see only their own appointments.
+   */
+  async *watchAppointments(req: WatchAppointmentsRequest, ctx: HandlerContext): AsyncGenerator<WatchResponse> {
+    const v = validateWatchAppointments(req);
+    const caller = callerOf(ctx);
+    const provider = await this.requireProvider(this.db, v.providerId);
+    const date = v.date ?? localDateOf(this.clock.now().getTime(), provider.time_zone);
+    const day: Interval = {
+      start: firstInstantAtOrAfterWall(wallOfDate(date), provider.time_zone),
+      end: firstInstantAtOrAfterWall(wallOfDate(addDays(date, 1)), provider.time_zone),
+    };
+    const visible = (r: AppointmentRow) =>
+      r.start_at.getTime() < day.end && r.end_at.getTime() > day.start && (caller.role !== "patient" || r.patient_id === caller.subject);
+    const sub = await this.feed.subscribe(provider.provider_id);
+    try {
+      let cursor = v.afterSequence;
+      let needSnapshot = cursor === 0n;
+      let resumeFailed = false;
+      if (!needSnapshot && !(await this.retains(provider.provider_id, cursor))) {
+        needSnapshot = true;
+        resumeFailed = true;
+      }
+      for (;;) {
+        if (needSnapshot) {
+          const snap = await this.db
+            .transaction()
+            .setIsolationLevel("repeatable read")
+            .execute(async (trx) => {
+              const p = await this.requireProvider(trx, provider.provider_id);
+              const rows = await listAppointments(trx, { providerId: p.provider_id, start: new Date(day.start), end: new Date(day.end), limit: MAX_SNAPSHOT });
+              return { sequence: BigInt(p.last_sequence), rows: rows.filter(visible) };
+            });
+          await appendAudit(this.db, this.audit(caller, "WatchAppointments", snap.rows, this.clock.now()));
+          cursor = snap.sequence;
+          yield { sequence: snap.sequence, snapshot: true, resumeFailed, appointments: snap.rows.map(toAppointment) };
+          needSnapshot = false;
+          resumeFailed = false;
+        }
+        const next = await sub.next(cursor, ctx.signal);
+        if (next.kind === "closed") return;
+        const latest = next.kind === "items" ? next.items[next.items.length - 1].sequence : next.latest;
+        if (latest - cursor > BigInt(WATCH_MAX_LAG)) {
+          needSnapshot = true;
+          continue;
+        }
+        let items: FeedItem<AppointmentRow | undefined>[];
+        if (next.kind === "items") {
+          items = next.items;
+        } else {
+          const rows = await changesAfter(this.db, provider.provider_id, cursor, WATCH_MAX_LAG);
+          if (rows.length === 0 || BigInt(rows[0].sequence) !== cursor + 1n) {
+            needSnapshot = true;
+            resumeFailed = true;
+            continue;
+          }
+          items = await this.loadChanges(provider.provider_id, rows);
+        }
+        for (const item of items) {
+          if (item.sequence <= cursor) continue;
+          cursor = item.sequence;
+          const row = item.value;
+          if (!row || !visible(row)) continue;
+          await appendAudit(this.db, this.audit(caller, "WatchAppointments", [row], this.clock.now()));
+          yield { sequence: item.sequence, snapshot: false, appointments: [toAppointment(row)] };
+        }
+      }
+    } finally {
+      sub.close();
+    }
+  }
+
+  // ---- waitlist offers --------------------------------------------------------------------------
+
+  /**
+   * expireOffers passes on every offer whose hold lapsed: PROPOSED -> CANCELLED, the entry EXPIRED,
+   * and the time offered to the next waiting patient. Runs on a timer and on demand; returns how many
+   * offers lapsed.
+   */
+  async expireOffers(): Promise<number> {
+    if (this.sweeping) return this.sweeping;
+    this.sweeping = (async () => {
+      let count = 0;
+      const now = this.clock.now();
+      for (const offer of await expiredOffers(this.db, now, 100)) {
+        const lapsed = await this.underProviderLock(undefined, offer.provider_id, (token) =>
+          this.tx(async (trx) => {
+            if (token !== undefined) await checkFence(trx, this.lockResource(offer.provider_id), token, { schema: SCHEMA });
+            const row = await updateAppointmentIf(trx, offer.appointment_id, ["PROPOSED"], { status: "CANCELLED", at: now, cancelReason: "offer expired", fencingToken: token });
+            if (!row) return undefined;
+            if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
+            await appendAudit(trx, this.audit(callerOf(undefined), "ExpireOffer", [row], now));
+            await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
+            this.afterCommit(trx, row.provider_id);
+            return row;
+          }),
+        ).catch((err: unknown) => {
+          this.logger?.warn({ err, appointmentId: offer.appointment_id }, "scheduling: passing on a lapsed offer failed; retrying at the next sweep");
+          return undefined;
+        });
+        if (!lapsed) continue;
+        count++;
+        await this.offerFreedTime(lapsed.provider_id, { start: lapsed.start_at.getTime(), end: lapsed.end_at.getTime() });
+      }
+      return count;
+    })();
+    try {
+      return await this.sweeping;
+    } finally {
+      this.sweeping = undefined;
+    }
+  }
+
+  /**
+   * offerFreedTime offers freed time of a provider to the first waiting patient (join order) for
+   * whom a slot inside both the freed time and their window is free: a PROPOSED appointment held for
+   * offerHoldMs. Best effort: a failure is logged, the cancellation that freed the time stands.
+   */
+  private async offerFreedTime(providerId: string, freed: Interval): Promise<void> {
+    try {
+      const provider = await findProvider(this.db, providerId);
+      const availability = provider && (await findAvailability(this.db, providerId));
+      if (!provider || !availability) return;
+      const schedule = toSchedule(provider, availability);
+      const now = this.clock.now();
+      const offered = await this.underProviderLock(undefined, providerId, (token) =>
+        this.tx(async (trx) => {
+          const entries = await waitingEntries(trx, providerId, 100);
+          if (entries.length === 0) return undefined;
+          const around: Interval = { start: freed.start - 9 * 3_600_000, end: freed.end + 9 * 3_600_000 };
+          const busy = await providerBusy(trx, providerId, around);
+          for (const entry of entries) {
+            const range: Interval = {
+              start: Math.max(freed.start, entry.window_start.getTime(), now.getTime()),
+              end: Math.min(freed.end, entry.window_end.getTime()),
+            };
+            if (range.end <= range.start) continue;
+            const durationMs = entry.duration_minutes ? entry.duration_minutes * 60_000 : schedule.slotMs;
+            const [slot] = listSlots(schedule, { range, durationMs, providerBusy: busy });
+            if (!slot) continue;
+            if (token !== undefined) await checkFence(trx, this.lockResource(providerId), token, { schema: SCHEMA });
+            const row = await this.insertOrTaken(trx, {
+              appointmentId: `a-${randomUUID()}`,
+              providerId,
+              patientId: entry.patient_id,
+              start: new Date(slot.start),
+              end: new Date(slot.end),
+              bufferMs: schedule.bufferMs,
+              status: "PROPOSED",
+              resourceIds: [],
+              reason: "waitlist offer",
+              offerExpiresAt: new Date(now.getTime() + this.options.offerHoldMs),
+              waitlistEntryId: entry.entry_id,
+              fencingToken: token ?? 0n,
+              rescheduledFromId: null,
+              at: now,
+            });
+            await setWaitlistStatus(trx, entry.entry_id, "OFFERED", row.appointment_id, now);
+            await appendAudit(trx, this.audit(callerOf(undefined), "OfferSlot", [row], now));
+            await appendChange(trx, { providerId, appointmentId: row.appointment_id, at: now });
+            this.afterCommit(trx, providerId);
+            return row;
+          }
+          return undefined;
+        }),
+      );
+      if (offered) this.logger?.info({ appointmentId: offered.appointment_id, providerId }, "scheduling: freed time offered to the waitlist");
+    } catch (err) {
+      this.logger?.warn({ err, providerId }, "scheduling: offering freed time to the waitlist failed");
+    }
+  }
+
+  /** waitlistEntry reads a waitlist entry (tests and operators). */
+  async waitlistEntry(entryId: string) {
+    return findWaitlistEntry(this.db, entryId);
+  }
+
+  /** pruneRetained deletes change-log rows and requestIds older than their retention. */
+  async pruneRetained(): Promise<{ changes: number; requestKeys: number }> {
+    const now = this.clock.now().getTime();
+    this.lastPrune = now;
+    const changes = await pruneChanges(this.db, new Date(now - this.options.changeRetentionMs));
+    const requestKeys = await pruneRequestKeys(this.db, new Date(now - this.options.requestKeyRetentionMs));
+    return { changes, requestKeys };
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  private lockResource(providerId: string): string {
+    return `scheduling:provider:${providerId}`;
+  }
+
+  /** lockClient is the LockService client for a call, carrying its request id and end user. */
+  private lockClient(ctx: HandlerContext | undefined): LockClient {
+    if (this.lockClientOverride) return this.lockClientOverride;
+    if (!this.peers) throw new ConnectError("the LockService is not reachable from this process", Code.Unavailable);
+    const peer = this.peers.client(LockService);
+    const headers = ctx ? outgoingCallOptions(ctx, { onBehalfOf: callerOf(ctx).subject }).headers : {};
+    return {
+      acquire: (r, o) => peer.acquire(r, { ...o, headers }),
+      extend: (r, o) => peer.extend(r, { ...o, headers }),
+      release: (r, o) => peer.release(r, { ...o, headers }),
+    };
+  }
+
+  /**
+   * underProviderLock runs fn under the provider's lock (withLock: ABORTED when it stays held past
+   * lockWaitMs) and hands it the fencing token for checkFence; without the lock (useLock false) fn
+   * gets no token and the exclusion constraints alone decide.
+   */
+  private async underProviderLock<T>(ctx: HandlerContext | undefined, providerId: string, fn: (token: bigint | undefined) => Promise<T>): Promise<T> {
+    if (!this.options.useLock) return fn(undefined);
+    try {
+      return await withLock(this.lockClient(ctx), this.lockResource(providerId), (lease) => fn(lease.fencingToken), {
+        ttlMs: this.options.lockTtlMs,
+        waitTimeoutMs: this.options.lockWaitMs,
+        owner: "scheduling",
+        signal: ctx?.signal,
+      });
+    } catch (err) {
+      // The lock service not answering within withLock's own call timeout, while this call still has
+      // time, is contention on a busy lock service: retryable, like a lock held past waitTimeout.
+      const left = ctx?.timeoutMs();
+      if (err instanceof ConnectError && err.code === Code.DeadlineExceeded && (left === undefined || left > 0)) {
+        throw new AbortedError("LOCK_TIMEOUT", `the lock service did not answer in time for ${JSON.stringify(this.lockResource(providerId))}; retry`);
+      }
+      throw peerError(err);
+    }
+  }
+
+  /**
+   * tx runs fn in one transaction. A deadlock or serialization failure between concurrent writers
+   * (possible when bookings race without the lock: exclusion checks wait on each other's rows) is
+   * ABORTED, which clients retry; the database rolled everything back.
+   */
+  private async tx<T>(fn: (trx: Kysely<Database> & Db) => Promise<T>): Promise<T> {
+    // Row waits are bounded: past it the transaction fails 55P03 and the caller gets ABORTED. Without
+    // the provider lock, racing bookings wait on each other's rows (exclusion checks, the change
+    // counter) and may form cycles; a short bound ends those faster than deadlock detection does.
+    const lockTimeoutMs = this.options.useLock ? Math.max(this.options.lockWaitMs, 100) : 100;
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        await sql`select set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`.execute(trx);
+        return fn(trx as never);
+      });
+    } catch (err) {
+      const code = (err as { code?: unknown })?.code;
+      if (code === "40P01" || code === "40001" || code === "55P03") {
+        throw new AbortedError("WRITE_CONFLICT", "a concurrent change conflicted with this one; retry");
+      }
+      throw err;
+    }
+  }
+
+  /** insertOrTaken inserts an appointment, turning an exclusion violation into FAILED_PRECONDITION "slot already taken". */
+  private async insertOrTaken(trx: Db, a: Parameters<typeof insertAppointment>[1]): Promise<AppointmentRow> {
+    try {
+      return await insertAppointment(trx, a);
+    } catch (err) {
+      if (isExclusionViolation(err)) throw slotTaken(err);
+      throw err;
+    }
+  }
+
+  /** replay answers a requestId seen before (committed): its first response, or ALREADY_EXISTS with other parameters. */
+  private async replay<S extends DescMessage>(db: Db, key: RequestKey, hash: string, schema: S): Promise<MessageShape<S> | undefined> {
+    const existing = await findRequestKey(db, key);
+    if (!existing) return undefined;
+    return this.replayed(key, hash, existing, schema);
+  }
+
+  private replayed<S extends DescMessage>(key: RequestKey, hash: string, existing: { request_hash: string; response: Buffer | null }, schema: S): MessageShape<S> {
+    if (existing.request_hash !== hash) {
+      throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(key.requestId)} was already used for a different ${key.rpc} request`);
+    }
+    if (!existing.response) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
+    return fromBinary(schema, existing.response);
+  }
+
+  /** transition is a plain compare-and-swap state change with requestId, audit and change event. */
+  private async transition<S extends typeof MarkNoShowResponseSchema>(
+    ctx: HandlerContext,
+    rpc: string,
+    v: { appointmentId: string; requestId: string },
+    schema: S,
+    owner: "patient" | "doctor",
+    from: AppointmentStatusName[],
+    to: AppointmentStatusName,
+  ): Promise<MessageShape<S>> {
+    const caller = callerOf(ctx);
+    const key: RequestKey = { caller: caller.subject, rpc, requestId: v.requestId };
+    const hash = hashOf([v.appointmentId]);
+    const replayed = await this.replay(this.db, key, hash, schema);
+    if (replayed) return replayed;
+    const current = await this.requireAppointment(v.appointmentId, caller, owner);
+    if (!from.includes(current.status)) throw illegal(current, rpc, from);
+    const now = this.clock.now();
+    return this.tx(async (trx) => {
+      const claim = await claimRequestKey(trx, { ...key, hash, at: now });
+      if (!claim.claimed) return this.replayed(key, hash, claim.existing, schema);
+      const row = await updateAppointmentIf(trx, v.appointmentId, from, { status: to, at: now });
+      if (!row) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, rpc, from);
+      await appendAudit(trx, this.audit(caller, rpc, [row], now));
+      await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
+      const res = create(schema, { appointment: toAppointment(row) } as never) as MessageShape<S>;
+      await saveResponse(trx, key, toBinary(schema, res));
+      this.afterCommit(trx, row.provider_id);
+      return res;
+    });
+  }
+
+  private async requireProvider(db: Db, providerId: string): Promise<ProviderRow> {
+    const p = await findProvider(db, providerId);
+    if (!p) throw new NotFoundError("provider", providerId, "PROVIDER_NOT_FOUND");
+    return p;
+  }
+
+  private async requireResources(resourceIds: string[]): Promise<void> {
+    if (resourceIds.length === 0) return;
+    const found = new Set((await findResources(this.db, resourceIds)).map((r) => r.resource_id));
+    const missing = resourceIds.find((id) => !found.has(id));
+    if (missing !== undefined) throw new NotFoundError("resource", missing, "RESOURCE_NOT_FOUND");
+  }
+
+  private async requireSchedule(provider: ProviderRow): Promise<Schedule> {
+    const a: AvailabilityRow | undefined = await findAvailability(this.db, provider.provider_id);
+    if (!a) throw new FailedPreconditionError("NO_AVAILABILITY", `provider ${provider.provider_id} has no availability set`);
+    return toSchedule(provider, a);
+  }
+
+  /** checkDuration applies "one slot when unset" and requires a multiple of the slot length (INVALID_ARGUMENT). */
+  private checkDuration(schedule: Schedule, durationMs: number | undefined): number {
+    if (durationMs === undefined) return schedule.slotMs;
+    if (durationMs % schedule.slotMs !== 0) {
+      throw new InvalidArgumentError([{ field: "duration", description: `must be a multiple of the provider's slot duration (${schedule.slotMs / 60_000} min)` }]);
+    }
+    return durationMs;
+  }
+
+  /**
+   * requireAppointment reads an appointment and checks ownership for callers allowed only their own:
+   * a patient owns the appointments with their patientId, a doctor those with their providerId.
+   * NOT_FOUND when it does not exist, PERMISSION_DENIED when it is someone else's (as GetTicket does).
+   */
+  private async requireAppointment(appointmentId: string, caller: Caller, owner: "patient" | "doctor" | "either"): Promise<AppointmentRow> {
+    const row = await findAppointment(this.db, appointmentId);
+    if (!row) throw new NotFoundError("appointment", appointmentId, "APPOINTMENT_NOT_FOUND");
+    if (caller.ownOnly) {
+      const ownsAsPatient = caller.role === "patient" && row.patient_id === caller.subject;
+      const ownsAsDoctor = caller.role === "doctor" && row.provider_id === caller.subject;
+      const ok = owner === "patient" ? ownsAsPatient : owner === "doctor" ? ownsAsDoctor : ownsAsPatient || ownsAsDoctor;
+      if (!ok) {
+        await appendAudit(this.db, [{ ...this.auditBase(caller, "DeniedRead", this.clock.now()), record_type: "appointment", record_id: appointmentId }]);
+        throw new PermissionDeniedError(`a ${caller.role} may only act on their own appointments`);
+      }
+    }
+    return row;
+  }
+
+  private auditBase(caller: Caller, action: string, at: Date): Omit<NewAuditLogRow, "record_type" | "record_id"> {
+    return { at, actor: caller.subject, role: caller.role, action, on_behalf_of: caller.onBehalfOf ?? null };
+  }
+
+  /** audit builds one audit entry per appointment read or changed. */
+  private audit(caller: Caller, action: string, rows: readonly AppointmentRow[], at: Date): NewAuditLogRow[] {
+    return rows.map((r) => ({ ...this.auditBase(caller, action, at), record_type: "appointment", record_id: r.appointment_id }));
+  }
+
+  /** afterCommit wakes local watchers once the transaction has committed, and prunes now and then. */
+  private afterCommit(_trx: Db, providerId: string): void {
+    // Kysely has no commit hook: poke on the next tick; a poke before the commit is harmless (the
+    // feed reads nothing new and the NOTIFY or the poll catches up).
+    setTimeout(() => this.feed.poke(providerId), 0).unref();
+    if (this.clock.now().getTime() - this.lastPrune > PRUNE_INTERVAL_MS) {
+      this.lastPrune = this.clock.now().getTime();
+      setTimeout(() => void this.pruneRetained().catch(() => undefined), 0).unref();
+    }
+  }
+
+  private async retains(providerId: string, after: bigint): Promise<boolean> {
+    const p = await findProvider(this.db, providerId);
+    if (!p) return false;
+    const last = BigInt(p.last_sequence);
+    if (after > last) return false;
+    if (after === last) return true;
+    const oldest = await oldestChange(this.db, providerId);
+    return oldest !== undefined && oldest <= after + 1n;
+  }
+
+  private async loadChanges(_providerId: string, rows: { sequence: string; appointment_id: string }[]): Promise<FeedItem<AppointmentRow | undefined>[]> {
+    const byId = new Map((await findAppointments(this.db, [...new Set(rows.map((r) => r.appointment_id))])).map((a) => [a.appointment_id, a]));
+    return rows.map((r) => ({ sequence: BigInt(r.sequence), value: byId.get(r.appointment_id) }));
+  }
+}
+
+/** providerQueueId is the queue a provider's check-ins go to by default: "prov-<providerId>", hashed when too long for an id. */
+export function providerQueueId(providerId: string): string {
+  const id = `prov-${providerId}`;
+  return id.length <= 64 ? id : `prov-${createHash("sha256").update(providerId).digest("hex").slice(0, 40)}`;
 }

@@ -1,14 +1,18 @@
 import { fileURLToPath } from "node:url";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import type { ServiceModule } from "../runtime/service-module.js";
+import { loadSchedulingOptions } from "./scheduling-options.js";
 import { SchedulingServiceImpl } from "./scheduling-service.js";
 
-/** schedulingModule mounts the SchedulingService: its schema, migrations and class. */
+/** schedulingModule mounts the SchedulingService: its schema, migrations and class (settings from SCHEDULING_* env vars). */
 export const schedulingModule: ServiceModule = {
   name: "scheduling",
   defaultPort: 8081,
   schema: "scheduling",
   migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
   services: [SchedulingService],
-  create: (deps) => [{ service: SchedulingService, impl: new SchedulingServiceImpl(deps) }],
+  create: (deps) => {
+    const impl = new SchedulingServiceImpl(deps, loadSchedulingOptions(process.env));
+    return [{ service: SchedulingService, impl, close: () => impl.close() }];
+  },
 };

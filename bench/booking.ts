@@ -1,0 +1,236 @@
+/**
+ * The booking benchmark: BookAppointment over gRPC (serveGrpc, the scheduling service with the lock
+ * service in the same process, as `npm start` mounts them) against real Postgres and Redis, across
+ * 2,000 providers, at 16 and 64 concurrent clients; next to the ceiling measured in the same run:
+ * pgbench running one INSERT per transaction into the same table with the same exclusion constraint
+ * over the same providers. Then ListAvailableSlots for 7 days of a provider with 500 appointments,
+ * and finally the overlaps counted by SQL (must be 0).
+ *
+ * The load generator runs in the server's process (Connect gRPC clients over loopback): on a 2-core
+ * machine a separate client process would compete for the same cores anyway; the numbers are a floor.
+ *
+ * `npm run bench -- booking [--seconds=10] [--providers=2000] [--clients=16,64] [--no-write]`
+ * (DATABASE_URL and REDIS_URL as for the tests; a scratch database is created and dropped.)
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import pg from "pg";
+import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { signToken } from "../services/runtime/auth/dev-tokens.js";
+import { serveGrpc } from "../services/runtime/grpc-server.js";
+import { createRuntime } from "../services/runtime/host.js";
+import { lockModule } from "../services/lock/lock.module.js";
+import { schedulingModule } from "../services/scheduling/scheduling.module.js";
+import { describeMachine, machineInfo, markdownTable, writeResults } from "./results.js";
+
+const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
+const SLOT_MS = 15 * 60_000;
+/** Bookings go to the 96 slots of each day of 2027, per provider: collisions stay rare. */
+const BASE = Date.parse("2027-01-04T00:00:00Z");
+const SLOTS = 365 * 96;
+
+interface Options {
+  seconds: number;
+  providers: number;
+  clients: number[];
+  write: boolean;
+}
+
+function parse(args: string[]): Options {
+  const o: Options = { seconds: 10, providers: 2000, clients: [16, 64], write: true };
+  for (const a of args) {
+    const [k, v] = a.replace(/^--/, "").split("=");
+    if (k === "seconds") o.seconds = Number(v);
+    else if (k === "providers") o.providers = Number(v);
+    else if (k === "clients") o.clients = v.split(",").map(Number);
+    else if (k === "no-write") o.write = false;
+    else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd}: ${stderr || err.message}`)) : resolve(stdout)));
+  });
+}
+
+/** main runs the benchmark. */
+export async function main(args: string[]): Promise<void> {
+  const opts = parse(args);
+  const adminUrl = process.env.DATABASE_URL || "postgres://medschedule:medschedule@127.0.0.1:5432/medschedule";
+  const redisUrl = process.env.REDIS_URL || "redis://127.0.0.1:6379";
+  const name = `bench_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+  const dataDir = mkdtempSync(join(os.tmpdir(), "medschedule-bench-"));
+  const info = machineInfo();
+  try {
+    const runtime = await createRuntime({
+      name: "bench",
+      modules: [schedulingModule, lockModule],
+      defaultPort: 0,
+      env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, AUTH_HS256_SECRET: SECRET, LOG_LEVEL: "silent", METRICS_PORT: "0", DATA_DIR: dataDir },
+    });
+    const database = await runtime.ready;
+    const server = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
+    const token = await signToken(SECRET, "bench", ["service"]);
+    const transport = createGrpcTransport({
+      baseUrl: `http://127.0.0.1:${server.port}`,
+      interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }],
+    });
+    const client = createClient(SchedulingService, transport);
+
+    // Providers (UTC, open around the clock, 15-minute slots) written straight into the tables.
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    const hours = JSON.stringify([1, 2, 3, 4, 5, 6, 7].map((d) => ({ dayOfWeek: d, startMinute: 0, endMinute: 1440 })));
+    await db.query(`insert into scheduling.providers (provider_id, display_name, time_zone, specialty, created_at)
+      select 'bp-' || g, 'Bench ' || g, 'UTC', '', now() from generate_series(1, $1) g`, [opts.providers]);
+    await db.query(`insert into scheduling.availability (provider_id, weekly_hours, breaks, exceptions, slot_minutes, buffer_minutes, updated_at)
+      select provider_id, $1::jsonb, '[]', '[]', 15, 0, now() from scheduling.providers`, [hours]);
+    console.log(`${opts.providers} providers ready`);
+
+    const rows: { label: string; clients: number; ok: number; taken: number; aborted: number; other: number; perSec: number; p50: number; p99: number }[] = [];
+    let seq = 0;
+    for (const clients of opts.clients) {
+      const lat: number[] = [];
+      const counts = { ok: 0, taken: 0, aborted: 0, other: 0 };
+      const until = Date.now() + opts.seconds * 1000;
+      const started = Date.now();
+      await Promise.all(
+        Array.from({ length: clients }, async () => {
+          while (Date.now() < until) {
+            const p = 1 + Math.floor(Math.random() * opts.providers);
+            const s = Math.floor(Math.random() * SLOTS);
+            const t0 = performance.now();
+            try {
+              await client.bookAppointment({
+                requestId: `bench-${seq++}`,
+                providerId: `bp-${p}`,
+                patientId: "bench-patient",
+                startTime: timestampFromDate(new Date(BASE + s * SLOT_MS)),
+              });
+              counts.ok++;
+              lat.push(performance.now() - t0);
+            } catch (err) {
+              const c = ConnectError.from(err).code;
+              if (c === Code.FailedPrecondition) counts.taken++;
+              else if (c === Code.Aborted) counts.aborted++;
+              else counts.other++;
+            }
+          }
+        }),
+      );
+      const secs = (Date.now() - started) / 1000;
+      lat.sort((a, b) => a - b);
+      const row = { label: "BookAppointment over gRPC", clients, ...counts, perSec: counts.ok / secs, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+      rows.push(row);
+      console.log(JSON.stringify(row));
+    }
+
+    // The ceiling: pgbench, one INSERT per transaction, same table, same constraint, same providers.
+    const scriptDir = mkdtempSync(join(os.tmpdir(), "medschedule-pgbench-"));
+    const script = join(scriptDir, "insert.sql");
+    writeFileSync(
+      script,
+      `\\set p random(1, ${opts.providers})
+\\set s random(0, ${SLOTS - 1})
+insert into scheduling.appointments (appointment_id, provider_id, patient_id, during, blocked, status, created_at, updated_at)
+values (gen_random_uuid()::text, 'bp-' || :p, 'pgbench',
+  tstzrange(timestamptz '2028-01-03 00:00:00+00' + :s * interval '15 minutes', timestamptz '2028-01-03 00:00:00+00' + (:s + 1) * interval '15 minutes', '[)'),
+  tstzrange(timestamptz '2028-01-03 00:00:00+00' + :s * interval '15 minutes', timestamptz '2028-01-03 00:00:00+00' + (:s + 1) * interval '15 minutes', '[)'),
+  'BOOKED', now(), now())
+on conflict do nothing;
+`,
+    );
+    const ceiling: { clients: number; tps: number; p50?: number; p99?: number }[] = [];
+    for (const clients of opts.clients) {
+      const out = await run("pgbench", ["-n", "-f", script, "-c", String(clients), "-j", "2", "-T", String(opts.seconds), "-r", databaseUrl]);
+      const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 0);
+      const avg = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? 0);
+      ceiling.push({ clients, tps, p50: avg });
+      console.log(JSON.stringify({ label: "pgbench INSERT", clients, tps, latencyAvgMs: avg }));
+    }
+    rmSync(scriptDir, { recursive: true, force: true });
+
+    // Slot search: a provider with 500 appointments in the 7 days searched.
+    await db.query(`insert into scheduling.appointments (appointment_id, provider_id, patient_id, during, blocked, status, created_at, updated_at)
+      select 'busy-' || g, 'bp-1', 'p', tstzrange(t, t + interval '15 minutes', '[)'), tstzrange(t, t + interval '15 minutes', '[)'), 'BOOKED', now(), now()
+      from (select g, timestamptz '2029-01-01 00:00:00+00' + (g * 1.3)::int * interval '15 minutes' as t from generate_series(0, 499) g) x
+      on conflict do nothing`);
+    const search: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const t0 = performance.now();
+      const res = await client.listAvailableSlots({
+        providerId: "bp-1",
+        startTime: timestampFromDate(new Date("2029-01-01T00:00:00Z")),
+        endTime: timestampFromDate(new Date("2029-01-08T00:00:00Z")),
+      });
+      if (i >= 10) search.push(performance.now() - t0);
+      if (i === 0) console.log(`slot search: ${res.slots.length} free slots of ${7 * 96}`);
+    }
+    search.sort((a, b) => a - b);
+    const overlaps = Number(
+      (
+        await db.query(`select count(*) as n from scheduling.appointments a join scheduling.appointments b
+          on a.provider_id = b.provider_id and a.appointment_id < b.appointment_id and a.blocked && b.blocked
+          where a.status in ('PROPOSED', 'BOOKED', 'CHECKED_IN') and b.status in ('PROPOSED', 'BOOKED', 'CHECKED_IN')`)
+      ).rows[0].n,
+    );
+    await db.end();
+    await server.close(200);
+    await runtime.close();
+
+    const table = markdownTable(
+      ["what", ">clients", ">bookings/s", ">% of ceiling", ">p50 ms", ">p99 ms", ">taken", ">aborted", ">other"],
+      rows.map((r) => {
+        const c = ceiling.find((x) => x.clients === r.clients);
+        return [r.label, String(r.clients), r.perSec.toFixed(0), c && c.tps > 0 ? ((100 * r.perSec) / c.tps).toFixed(0) : "-", r.p50.toFixed(1), r.p99.toFixed(1), String(r.taken), String(r.aborted), String(r.other)];
+      }),
+    );
+    const ceilingTable = markdownTable([">clients", ">pgbench INSERT tps", ">avg latency ms"], ceiling.map((c) => [String(c.clients), c.tps.toFixed(0), (c.p50 ?? 0).toFixed(2)]));
+    const md = [
+      "# Booking benchmark",
+      "",
+      describeMachine(info),
+      "",
+      `${opts.providers} providers, ${opts.seconds} s per run, Redis lock backend, client in the server's process.`,
+      "",
+      table,
+      "",
+      "Ceiling (same table, same exclusion constraint, same providers):",
+      "",
+      ceilingTable,
+      "",
+      `ListAvailableSlots, 7 days, provider with 500 appointments: p50 ${percentile(search, 50).toFixed(1)} ms, p99 ${percentile(search, 99).toFixed(1)} ms (target < 20 ms).`,
+      "",
+      `Overlapping active appointments afterwards (SQL): ${overlaps}.`,
+    ].join("\n");
+    console.log(`\n${md}`);
+    if (opts.write) {
+      const paths = writeResults("booking", { machine: info, options: opts, booking: rows, ceiling, slotSearchMs: { p50: percentile(search, 50), p99: percentile(search, 99) }, overlaps }, md);
+      console.log(`\nwrote ${paths.json} and ${paths.md}`);
+    }
+    if (overlaps !== 0) process.exitCode = 1;
+  } finally {
+    await admin.query(`drop database if exists "${name}" with (force)`).catch(() => undefined);
+    await admin.end();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,150 @@
+import { sql } from "kysely";
+import type { AppointmentRow, AppointmentStatusName, Db } from "../db/database.js";
+import type { Interval } from "../slots.js";
+
+const COLUMNS = sql`a.appointment_id, a.provider_id, a.patient_id, lower(a.during) as start_at, upper(a.during) as end_at,
+  a.status, a.resource_ids, a.reason, a.cancel_reason, a.offer_expires_at, a.waitlist_entry_id, a.ticket_id,
+  a.fencing_token::text as fencing_token, a.rescheduled_from_id, a.created_at, a.updated_at`;
+
+const ACTIVE = sql`('PROPOSED', 'BOOKED', 'CHECKED_IN')`;
+
+/** NewAppointment is what insertAppointment writes. */
+export interface NewAppointment {
+  appointmentId: string;
+  providerId: string;
+  patientId: string;
+  start: Date;
+  end: Date;
+  bufferMs: number;
+  status: AppointmentStatusName;
+  resourceIds: string[];
+  reason: string;
+  offerExpiresAt: Date | null;
+  waitlistEntryId: string | null;
+  fencingToken: bigint;
+  rescheduledFromId: string | null;
+  at: Date;
+}
+
+/**
+ * insertAppointment inserts an appointment and its room bookings. The exclusion constraints raise
+ * SQLSTATE 23P01 when the time is taken; the caller's transaction then rolls back as a whole.
+ */
+export async function insertAppointment(db: Db, a: NewAppointment): Promise<AppointmentRow> {
+  const blockedEnd = new Date(a.end.getTime() + a.bufferMs);
+  const { rows } = await sql<AppointmentRow>`
+    insert into scheduling.appointments as a (appointment_id, provider_id, patient_id, during, blocked, status, resource_ids, reason,
+      offer_expires_at, waitlist_entry_id, fencing_token, rescheduled_from_id, created_at, updated_at)
+    values (${a.appointmentId}, ${a.providerId}, ${a.patientId}, tstzrange(${a.start}, ${a.end}, '[)'), tstzrange(${a.start}, ${blockedEnd}, '[)'),
+      ${a.status}, ${a.resourceIds}::text[], ${a.reason}, ${a.offerExpiresAt}, ${a.waitlistEntryId}, ${a.fencingToken.toString()}::numeric,
+      ${a.rescheduledFromId}, ${a.at}, ${a.at})
+    returning ${COLUMNS}`.execute(db);
+  for (const resourceId of a.resourceIds) {
+    await sql`insert into scheduling.appointment_resources (appointment_id, resource_id, during, active)
+      values (${a.appointmentId}, ${resourceId}, tstzrange(${a.start}, ${a.end}, '[)'), ${isActive(a.status)})`.execute(db);
+  }
+  return rows[0];
+}
+
+/** isActive tells whether a state holds time. */
+export function isActive(status: AppointmentStatusName): boolean {
+  return status === "PROPOSED" || status === "BOOKED" || status === "CHECKED_IN";
+}
+
+/** findAppointment reads one appointment (FOR UPDATE with `forUpdate`). */
+export async function findAppointment(db: Db, appointmentId: string, opts: { forUpdate?: boolean } = {}): Promise<AppointmentRow | undefined> {
+  const { rows } = await sql<AppointmentRow>`select ${COLUMNS} from scheduling.appointments a where a.appointment_id = ${appointmentId}
+    ${opts.forUpdate ? sql`for update` : sql``}`.execute(db);
+  return rows[0];
+}
+
+/** findAppointments reads several appointments. */
+export async function findAppointments(db: Db, ids: string[]): Promise<AppointmentRow[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<AppointmentRow>`select ${COLUMNS} from scheduling.appointments a where a.appointment_id = any(${ids}::text[])`.execute(db);
+  return rows;
+}
+
+/**
+ * updateAppointmentIf changes an appointment only while it is in one of `from` (compare-and-swap);
+ * undefined when it was not. Room bookings follow the new state in the same statement's transaction.
+ */
+export async function updateAppointmentIf(
+  db: Db,
+  appointmentId: string,
+  from: AppointmentStatusName[],
+  set: { status: AppointmentStatusName; at: Date; cancelReason?: string; ticketId?: string; fencingToken?: bigint; offerExpiresAt?: Date | null },
+): Promise<AppointmentRow | undefined> {
+  const { rows } = await sql<AppointmentRow>`
+    update scheduling.appointments a set status = ${set.status}, updated_at = ${set.at}
+      ${set.cancelReason !== undefined ? sql`, cancel_reason = ${set.cancelReason}` : sql``}
+      ${set.ticketId !== undefined ? sql`, ticket_id = ${set.ticketId}` : sql``}
+      ${set.fencingToken !== undefined ? sql`, fencing_token = ${set.fencingToken.toString()}::numeric` : sql``}
+      ${set.offerExpiresAt !== undefined ? sql`, offer_expires_at = ${set.offerExpiresAt}` : sql``}
+    where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])
+    returning ${COLUMNS}`.execute(db);
+  const row = rows[0];
+  if (row) {
+    await sql`update scheduling.appointment_resources set active = ${isActive(set.status)} where appointment_id = ${appointmentId}`.execute(db);
+  }
+  return row;
+}
+
+/** providerBusy lists the blocked time (visit plus buffer) of a provider's active appointments overlapping a range. */
+export async function providerBusy(db: Db, providerId: string, range: Interval): Promise<Interval[]> {
+  const { rows } = await sql<{ s: Date; e: Date }>`select lower(blocked) as s, upper(blocked) as e from scheduling.appointments
+    where provider_id = ${providerId} and status in ${ACTIVE}
+      and blocked && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
+  return rows.map((r) => ({ start: r.s.getTime(), end: r.e.getTime() }));
+}
+
+/** resourceBusy lists the active bookings of rooms and devices overlapping a range. */
+export async function resourceBusy(db: Db, resourceIds: string[], range: Interval): Promise<Interval[]> {
+  if (resourceIds.length === 0) return [];
+  const { rows } = await sql<{ s: Date; e: Date }>`select lower(during) as s, upper(during) as e from scheduling.appointment_resources
+    where resource_id = any(${resourceIds}::text[]) and active
+      and during && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
+  return rows.map((r) => ({ start: r.s.getTime(), end: r.e.getTime() }));
+}
+
+/** AppointmentFilter selects appointments for ListAppointments and WatchAppointments. */
+export interface AppointmentFilter {
+  providerId?: string;
+  patientId?: string;
+  /** only appointments ending after it */
+  start?: Date;
+  /** only appointments starting before it */
+  end?: Date;
+  statuses?: AppointmentStatusName[];
+  /** keyset: after this (start, id) */
+  after?: { start: Date; id: string };
+  limit: number;
+}
+
+/** listAppointments pages appointments by start time, then id. */
+export async function listAppointments(db: Db, f: AppointmentFilter): Promise<AppointmentRow[]> {
+  const conditions = [sql`true`];
+  if (f.providerId !== undefined) conditions.push(sql`a.provider_id = ${f.providerId}`);
+  if (f.patientId !== undefined) conditions.push(sql`a.patient_id = ${f.patientId}`);
+  if (f.start) conditions.push(sql`upper(a.during) > ${f.start}`);
+  if (f.end) conditions.push(sql`lower(a.during) < ${f.end}`);
+  if (f.statuses && f.statuses.length > 0) conditions.push(sql`a.status = any(${f.statuses}::text[])`);
+  if (f.after) conditions.push(sql`(lower(a.during), a.appointment_id) > (${f.after.start}::timestamptz, ${f.after.id})`);
+  const { rows } = await sql<AppointmentRow>`select ${COLUMNS} from scheduling.appointments a
+    where ${sql.join(conditions, sql` and `)}
+    order by lower(a.during), a.appointment_id limit ${f.limit}`.execute(db);
+  return rows;
+}
+
+/** expiredOffers lists PROPOSED appointments whose hold ran out before `now`. */
+export async function expiredOffers(db: Db, now: Date, limit: number): Promise<AppointmentRow[]> {
+  const { rows } = await sql<AppointmentRow>`select ${COLUMNS} from scheduling.appointments a
+    where a.status = 'PROPOSED' and a.offer_expires_at <= ${now} order by a.offer_expires_at limit ${limit}`.execute(db);
+  return rows;
+}
+
+/** nextOfferExpiry is the earliest hold end of an open offer, if any. */
+export async function nextOfferExpiry(db: Db): Promise<Date | undefined> {
+  const { rows } = await sql<{ t: Date | null }>`select min(offer_expires_at) as t from scheduling.appointments where status = 'PROPOSED'`.execute(db);
+  return rows[0]?.t ?? undefined;
+}

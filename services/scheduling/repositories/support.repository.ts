@@ -1,0 +1,153 @@
+// Request keys (requestId replay), the audit log, the WatchAppointments change log and the waitlist.
+import { sql } from "kysely";
+import type { ChangeRow, Db, NewAuditLogRow, RequestKeyTable, WaitlistRow } from "../db/database.js";
+
+/** SCHEDULING_CHANGES_CHANNEL is the Postgres NOTIFY channel; the payload is the provider id. */
+export const SCHEDULING_CHANGES_CHANNEL = "medschedule_scheduling_changes";
+
+/** RequestKey names one use of a requestId. */
+export interface RequestKey {
+  caller: string;
+  rpc: string;
+  requestId: string;
+}
+
+/**
+ * claimRequestKey records (caller, rpc, requestId) with the request's hash. `claimed: true` when this
+ * call is the first; otherwise the existing row (a concurrent first use is waited for by the primary key).
+ */
+export async function claimRequestKey(
+  db: Db,
+  key: RequestKey & { hash: string; at: Date },
+): Promise<{ claimed: true } | { claimed: false; existing: { request_hash: string; response: Buffer | null } }> {
+  const inserted = await db
+    .insertInto("scheduling.request_keys")
+    .values({ caller: key.caller, rpc: key.rpc, request_id: key.requestId, request_hash: key.hash, response: null, created_at: key.at })
+    .onConflict((oc) => oc.columns(["caller", "rpc", "request_id"]).doNothing())
+    .returning("request_id")
+    .executeTakeFirst();
+  if (inserted) return { claimed: true };
+  const existing = await findRequestKey(db, key);
+  if (!existing) return { claimed: true };
+  return { claimed: false, existing };
+}
+
+/** findRequestKey reads a committed request key, if any. */
+export async function findRequestKey(db: Db, key: RequestKey): Promise<Pick<RequestKeyTable, "request_hash" | "response"> | undefined> {
+  return db
+    .selectFrom("scheduling.request_keys")
+    .select(["request_hash", "response"])
+    .where("caller", "=", key.caller)
+    .where("rpc", "=", key.rpc)
+    .where("request_id", "=", key.requestId)
+    .executeTakeFirst();
+}
+
+/** saveResponse stores the first response of a claimed key. */
+export async function saveResponse(db: Db, key: RequestKey, response: Uint8Array): Promise<void> {
+  await db
+    .updateTable("scheduling.request_keys")
+    .set({ response: Buffer.from(response) })
+    .where("caller", "=", key.caller)
+    .where("rpc", "=", key.rpc)
+    .where("request_id", "=", key.requestId)
+    .execute();
+}
+
+/** pruneRequestKeys deletes keys first used before `before`. */
+export async function pruneRequestKeys(db: Db, before: Date): Promise<number> {
+  const r = await db.deleteFrom("scheduling.request_keys").where("created_at", "<", before).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+/** appendAudit appends audit entries (nothing for none). */
+export async function appendAudit(db: Db, entries: readonly NewAuditLogRow[]): Promise<void> {
+  if (entries.length === 0) return;
+  await db.insertInto("scheduling.audit_log").values([...entries]).execute();
+}
+
+/**
+ * appendChange records a change of a provider's appointment under the provider's next sequence and
+ * notifies listeners on commit. Take it last in the transaction: it row-locks the provider.
+ */
+export async function appendChange(db: Db, change: { providerId: string; appointmentId: string; at: Date }): Promise<bigint> {
+  // One round trip: bump the provider's counter (row lock), record the change, notify on commit.
+  const { rows } = await sql<{ s: string }>`
+    with bumped as (
+      update scheduling.providers set last_sequence = last_sequence + 1 where provider_id = ${change.providerId} returning last_sequence
+    ), inserted as (
+      insert into scheduling.changes (provider_id, sequence, at, appointment_id)
+      select ${change.providerId}, last_sequence, ${change.at}, ${change.appointmentId} from bumped returning sequence
+    )
+    select sequence::text as s, pg_notify(${SCHEDULING_CHANGES_CHANNEL}, ${change.providerId}) from inserted`.execute(db);
+  if (rows.length === 0) throw new Error(`appendChange: provider ${change.providerId} does not exist`);
+  return BigInt(rows[0].s);
+}
+
+/** changesAfter reads a provider's changes after a sequence, in order. */
+export async function changesAfter(db: Db, providerId: string, after: bigint, limit: number): Promise<ChangeRow[]> {
+  return db
+    .selectFrom("scheduling.changes")
+    .selectAll()
+    .where("provider_id", "=", providerId)
+    .where("sequence", ">", after.toString() as never)
+    .orderBy("sequence")
+    .limit(limit)
+    .execute();
+}
+
+/** oldestChange is the smallest retained sequence of a provider, if any. */
+export async function oldestChange(db: Db, providerId: string): Promise<bigint | undefined> {
+  const row = await db
+    .selectFrom("scheduling.changes")
+    .select((eb) => eb.fn.min("sequence").as("m"))
+    .where("provider_id", "=", providerId)
+    .executeTakeFirst();
+  return row?.m == null ? undefined : BigInt(row.m as string);
+}
+
+/** pruneChanges deletes changes older than `before`. */
+export async function pruneChanges(db: Db, before: Date): Promise<number> {
+  const r = await db.deleteFrom("scheduling.changes").where("at", "<", before).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+/** insertWaitlistEntry adds a waiting patient. */
+export async function insertWaitlistEntry(
+  db: Db,
+  e: Omit<WaitlistRow, "seq" | "status" | "offered_appointment_id" | "updated_at">,
+): Promise<WaitlistRow> {
+  return db
+    .insertInto("scheduling.waitlist")
+    .values({ ...e, status: "WAITING", offered_appointment_id: null, updated_at: e.created_at })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** waitingEntries lists a provider's WAITING entries in join order, locked (SKIP LOCKED) for an offer. */
+export async function waitingEntries(db: Db, providerId: string, limit: number): Promise<WaitlistRow[]> {
+  return db
+    .selectFrom("scheduling.waitlist")
+    .selectAll()
+    .where("provider_id", "=", providerId)
+    .where("status", "=", "WAITING")
+    .orderBy("seq")
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+/** setWaitlistStatus moves an entry to a new status. */
+export async function setWaitlistStatus(db: Db, entryId: string, status: WaitlistRow["status"], offeredAppointmentId: string | null, at: Date): Promise<void> {
+  await db
+    .updateTable("scheduling.waitlist")
+    .set({ status, offered_appointment_id: offeredAppointmentId, updated_at: at })
+    .where("entry_id", "=", entryId)
+    .execute();
+}
+
+/** findWaitlistEntry reads an entry. */
+export async function findWaitlistEntry(db: Db, entryId: string): Promise<WaitlistRow | undefined> {
+  return db.selectFrom("scheduling.waitlist").selectAll().where("entry_id", "=", entryId).executeTakeFirst();
+}

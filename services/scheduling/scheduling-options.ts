@@ -1,0 +1,66 @@
+import { ConfigError, parseDurationMs } from "../runtime/config.js";
+
+/** SchedulingOptions are the scheduling service's own settings (constructor options; SCHEDULING_* env vars in production). */
+export interface SchedulingOptions {
+  /** offerHoldMs is how long a waitlist offer (a PROPOSED appointment) is held (default 15 min; SCHEDULING_OFFER_HOLD). */
+  offerHoldMs: number;
+  /** lockWaitMs is how long a booking waits for the provider's lock before ABORTED (default 2 s; SCHEDULING_LOCK_WAIT). */
+  lockWaitMs: number;
+  /** lockTtlMs is the provider lock's lease time, extended while held (default 10 s). */
+  lockTtlMs: number;
+  /**
+   * useLock: false books without the provider lock, the exclusion constraints alone deciding
+   * (SCHEDULING_BOOKING_LOCK=off; for the test that proves the constraint holds by itself, and for
+   * diagnosis; never in production).
+   */
+  useLock: boolean;
+  /** changeRetentionMs is how long WatchAppointments changes stay resumable (default 1 h). */
+  changeRetentionMs: number;
+  /** requestKeyRetentionMs is how long requestIds are remembered (default 24 h). */
+  requestKeyRetentionMs: number;
+  /** offerSweepIntervalMs is how often lapsed offers are passed on (default 5 s; 0 disables the timer). */
+  offerSweepIntervalMs: number;
+  /** pollIntervalMs is WatchAppointments' safety-net poll (default 1 s). */
+  pollIntervalMs: number;
+  /** listen: false turns the LISTEN connection off (default on with a database URL). */
+  listen: boolean;
+}
+
+/** DEFAULT_SCHEDULING_OPTIONS are the defaults of SchedulingOptions. */
+export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
+  offerHoldMs: 15 * 60_000,
+  lockWaitMs: 2_000,
+  lockTtlMs: 10_000,
+  useLock: true,
+  changeRetentionMs: 60 * 60_000,
+  requestKeyRetentionMs: 24 * 60 * 60_000,
+  offerSweepIntervalMs: 5_000,
+  pollIntervalMs: 1_000,
+  listen: true,
+};
+
+/**
+ * loadSchedulingOptions reads SCHEDULING_OFFER_HOLD, SCHEDULING_LOCK_WAIT, SCHEDULING_CHANGE_RETENTION
+ * (durations such as "15m") and SCHEDULING_BOOKING_LOCK ("on" or "off"); throws ConfigError naming every bad one.
+ */
+export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions {
+  const problems: string[] = [];
+  const opts: SchedulingOptions = { ...DEFAULT_SCHEDULING_OPTIONS };
+  const duration = (name: string, apply: (ms: number) => void, min: number, max: number) => {
+    const raw = env[name]?.trim();
+    if (!raw) return;
+    const ms = parseDurationMs(raw);
+    if (ms === undefined || ms < min || ms > max) problems.push(`${name}: expected a duration between ${min} ms and ${max} ms such as "15m", got ${JSON.stringify(raw)}`);
+    else apply(ms);
+  };
+  duration("SCHEDULING_OFFER_HOLD", (ms) => (opts.offerHoldMs = ms), 1_000, 7 * 24 * 3_600_000);
+  duration("SCHEDULING_LOCK_WAIT", (ms) => (opts.lockWaitMs = ms), 0, 60_000);
+  duration("SCHEDULING_CHANGE_RETENTION", (ms) => (opts.changeRetentionMs = ms), 60_000, 7 * 24 * 3_600_000);
+  const lock = env["SCHEDULING_BOOKING_LOCK"]?.trim();
+  if (lock) {
+    if (lock === "on" || lock === "off") opts.useLock = lock === "on";
+    else problems.push(`SCHEDULING_BOOKING_LOCK: expected "on" or "off", got ${JSON.stringify(lock)}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join("; "));
+  return opts;
+}

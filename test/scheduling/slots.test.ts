@@ -1,0 +1,219 @@
+// The slot engine alone (no database): DESIGN.md invariant 8 at the DST switches of New York and
+// Lord Howe, fixed-offset Istanbul, and a seeded property test over random schedules, zones and
+// dates, every slot checked against the schedule with an independent minute-by-minute walk.
+import t from "tap";
+import { listSlots, isSlotStart, type Interval, type Schedule } from "../../services/scheduling/slots.js";
+import type { MinuteInterval } from "../../services/scheduling/scheduling.validation.js";
+import { instantsOfWall, wallOf, wallOfDate, localDateOf, isoDayOfWeek, addDays, firstInstantAtOrAfterWall } from "../../services/scheduling/zone-time.js";
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+const everyDay = (start: number, end: number): MinuteInterval[] => [1, 2, 3, 4, 5, 6, 7].map((d) => ({ dayOfWeek: d as never, startMinute: start, endMinute: end }));
+
+function schedule(timeZone: string, hours: MinuteInterval[], extra: Partial<Schedule> = {}): Schedule {
+  return { timeZone, weeklyHours: hours, breaks: [], exceptions: [], slotMs: 30 * MIN, bufferMs: 0, ...extra };
+}
+
+function localTimes(slots: Interval[], zone: string): string[] {
+  return slots.map((s) => new Date(wallOf(s.start, zone)).toISOString().slice(11, 16));
+}
+
+function dayRange(date: string, zone: string): Interval {
+  return { start: firstInstantAtOrAfterWall(wallOfDate(date), zone), end: firstInstantAtOrAfterWall(wallOfDate(addDays(date, 1)), zone) };
+}
+
+t.test("zone math: gaps have no instant, overlaps two, first occurrence first", async (t) => {
+  const ny = "America/New_York";
+  t.same(instantsOfWall(Date.UTC(2026, 2, 8, 2, 30), ny), [], "02:30 on 2026-03-08 does not exist in New York");
+  t.same(instantsOfWall(Date.UTC(2026, 10, 1, 1, 30), ny), [Date.UTC(2026, 10, 1, 5, 30), Date.UTC(2026, 10, 1, 6, 30)], "01:30 on 2026-11-01 happens twice");
+  t.equal(firstInstantAtOrAfterWall(Date.UTC(2026, 2, 8, 2, 30), ny), Date.UTC(2026, 2, 8, 7, 0), "a time in the gap maps to the end of the gap");
+  t.same(instantsOfWall(Date.UTC(2026, 9, 4, 2, 15), "Australia/Lord_Howe"), [], "Lord Howe's 30-minute gap");
+  t.equal(instantsOfWall(Date.UTC(2026, 3, 5, 1, 45), "Australia/Lord_Howe").length, 2, "Lord Howe's 30-minute overlap");
+  t.equal(instantsOfWall(Date.UTC(2026, 6, 1, 9, 0), "Europe/Istanbul")[0], Date.UTC(2026, 6, 1, 6, 0), "Istanbul is UTC+3 all year");
+});
+
+t.test("New York spring forward: nonexistent local times yield no slot, durations are real time", async (t) => {
+  const zone = "America/New_York";
+  const s = schedule(zone, everyDay(0, 6 * 60));
+  const slots = listSlots(s, { range: dayRange("2026-03-08", zone), durationMs: 30 * MIN });
+  t.same(localTimes(slots, zone), ["00:00", "00:30", "01:00", "01:30", "03:00", "03:30", "04:00", "04:30", "05:00", "05:30"]);
+  const half = slots.find((x) => localTimes([x], zone)[0] === "01:30")!;
+  t.equal(half.end - half.start, 30 * MIN, "01:30 EST lasts 30 real minutes, ending at 03:00 EDT");
+});
+
+t.test("New York fall back: the repeated hour yields its slots once, at the first occurrence", async (t) => {
+  const zone = "America/New_York";
+  const s = schedule(zone, everyDay(0, 4 * 60));
+  const slots = listSlots(s, { range: dayRange("2026-11-01", zone), durationMs: 30 * MIN });
+  t.same(localTimes(slots, zone), ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "03:00", "03:30"]);
+  t.equal(slots[2].start, Date.UTC(2026, 10, 1, 5, 0), "01:00 is the EDT one (05:00Z), not the EST one");
+  t.equal(new Set(slots.map((x) => x.start)).size, slots.length, "no slot twice");
+  // A 60-minute appointment from 01:30 EDT lasts 60 real minutes: it ends at 01:30 EST.
+  const long = listSlots(s, { range: dayRange("2026-11-01", zone), durationMs: 60 * MIN });
+  const at130 = long.find((x) => x.start === Date.UTC(2026, 10, 1, 5, 30));
+  t.ok(at130, "01:30 EDT for 60 min is offered");
+  t.equal(at130!.end, Date.UTC(2026, 10, 1, 6, 30));
+});
+
+t.test("Lord Howe's 30-minute shifts", async (t) => {
+  const zone = "Australia/Lord_Howe";
+  const s = schedule(zone, everyDay(60, 4 * 60), { slotMs: 15 * MIN });
+  const spring = listSlots(s, { range: dayRange("2026-10-04", zone), durationMs: 15 * MIN });
+  const times = localTimes(spring, zone);
+  t.notOk(times.includes("02:00") || times.includes("02:15"), "02:00 and 02:15 do not exist on 2026-10-04");
+  t.equal(spring.length, 12 - 2);
+  const autumn = listSlots(s, { range: dayRange("2026-04-05", zone), durationMs: 15 * MIN });
+  t.equal(autumn.length, 12, "01:30-02:00 happens twice but is offered once");
+  t.equal(new Set(autumn.map((x) => x.start)).size, 12);
+});
+
+t.test("breaks, exceptions, buffers and busy time", async (t) => {
+  const zone = "Europe/Istanbul";
+  const s = schedule(zone, everyDay(9 * 60, 12 * 60), {
+    breaks: [3].map((d) => ({ dayOfWeek: d as never, startMinute: 10 * 60, endMinute: 10 * 60 + 30 })),
+    exceptions: [{ startDate: "2026-07-02", endDate: "2026-07-02", reason: "holiday" }],
+    bufferMs: 10 * MIN,
+  });
+  // 2026-07-01 is a Wednesday (ISO 3): break 10:00-10:30.
+  const wed = listSlots(s, { range: dayRange("2026-07-01", zone), durationMs: 30 * MIN });
+  t.same(localTimes(wed, zone), ["09:00", "09:30", "10:30", "11:00", "11:30"]);
+  t.same(listSlots(s, { range: dayRange("2026-07-02", zone), durationMs: 30 * MIN }), [], "exception date has no slots");
+  // Busy 09:30-10:00 local plus 10 min buffer (06:30Z-07:10Z): 09:00 (+ its buffer to 09:40), 09:30 and 10:00 go.
+  const busy = [{ start: Date.UTC(2026, 6, 3, 6, 30), end: Date.UTC(2026, 6, 3, 7, 10) }];
+  const fri = listSlots(s, { range: dayRange("2026-07-03", zone), durationMs: 30 * MIN, providerBusy: busy });
+  t.same(localTimes(fri, zone), ["10:30", "11:00", "11:30"]);
+  const rooms = listSlots(s, { range: dayRange("2026-07-03", zone), durationMs: 60 * MIN, resourceBusy: [{ start: Date.UTC(2026, 6, 3, 7, 0), end: Date.UTC(2026, 6, 3, 7, 30) }] });
+  t.same(localTimes(rooms, zone), ["09:00", "10:30", "11:00"], "60-min slots avoid the room's booking 10:00-10:30");
+  t.ok(isSlotStart(s, Date.UTC(2026, 6, 3, 6, 0), 30 * MIN), "09:00 Friday is a slot start");
+  t.notOk(isSlotStart(s, Date.UTC(2026, 6, 3, 6, 10), 30 * MIN), "09:10 is not on a slot boundary");
+  t.notOk(isSlotStart(s, Date.UTC(2026, 6, 1, 7, 0), 30 * MIN), "10:00 Wednesday is in the break");
+  t.notOk(isSlotStart(s, Date.UTC(2026, 6, 3, 8, 45), 30 * MIN), "11:45 runs past the end of hours");
+});
+
+t.test("24:00 ends the day at the next midnight", async (t) => {
+  const zone = "America/New_York";
+  const s = schedule(zone, everyDay(22 * 60, 24 * 60), { slotMs: 60 * MIN });
+  t.same(localTimes(listSlots(s, { range: dayRange("2026-06-10", zone), durationMs: 60 * MIN }), zone), ["22:00", "23:00"]);
+});
+
+// ---- property test ------------------------------------------------------------------------------
+
+/** mulberry32: a small seeded PRNG, so failures reproduce. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ZONES = ["Europe/Istanbul", "America/New_York", "Australia/Lord_Howe", "Europe/London", "Asia/Kolkata", "Pacific/Chatham", "UTC"];
+// Dates around switches: New York 2026-03-08 / 2026-11-01, Lord Howe 2026-04-05 / 2026-10-04, London 2026-03-29 / 2026-10-25.
+const CENTRES = ["2026-03-08", "2026-11-01", "2026-04-05", "2026-10-04", "2026-03-29", "2026-10-25", "2026-07-15", "2026-01-20"];
+
+function minuteOfWall(wall: number): number {
+  return Math.round((wall - wallOfDate(new Date(wall).toISOString().slice(0, 10))) / MIN);
+}
+
+/** contains: the local wall time of instant x, on `date`, lies in one of `intervals` (end exclusive unless `endOk`). */
+function inIntervals(x: number, date: string, zone: string, intervals: MinuteInterval[], endOk: boolean): boolean {
+  const wall = wallOf(x, zone);
+  const d = new Date(wall).toISOString().slice(0, 10);
+  const m = d === date ? minuteOfWall(wall) : d === addDays(date, 1) && minuteOfWall(wall) === 0 ? 1440 : -1;
+  return intervals.some((w) => w.startMinute <= m && (endOk ? m <= w.endMinute : m < w.endMinute));
+}
+
+t.test("property: every slot follows the schedule and invariant 8", async (t) => {
+  const rnd = prng(20261123);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  let checked = 0;
+  for (let run = 0; run < 250; run++) {
+    const zone = pick(ZONES);
+    const slotMin = pick([10, 15, 20, 30, 45, 60]);
+    const weeklyHours: MinuteInterval[] = [];
+    const breaks: MinuteInterval[] = [];
+    for (let d = 1; d <= 7; d++) {
+      if (rnd() < 0.15) continue;
+      // Hours anywhere in the day, including the small hours where switches happen.
+      const start = Math.floor(rnd() * 16) * 30;
+      const end = Math.min(1440, start + 60 + Math.floor(rnd() * 20) * 30);
+      weeklyHours.push({ dayOfWeek: d as never, startMinute: start, endMinute: end });
+      if (rnd() < 0.5 && end - start >= 120) {
+        const bs = start + 30 + Math.floor(rnd() * ((end - start - 90) / 15)) * 15;
+        breaks.push({ dayOfWeek: d as never, startMinute: bs, endMinute: bs + 30 });
+      }
+    }
+    const centre = pick(CENTRES);
+    const exceptions = rnd() < 0.3 ? [{ startDate: addDays(centre, 1), endDate: addDays(centre, 1 + Math.floor(rnd() * 2)), reason: "" }] : [];
+    const s: Schedule = { timeZone: zone, weeklyHours, breaks, exceptions, slotMs: slotMin * MIN, bufferMs: pick([0, 0, 5, 10, 15]) * MIN };
+    const range: Interval = { start: Date.parse(`${centre}T00:00:00Z`) - 2 * DAY + Math.floor(rnd() * 24) * HOUR, end: 0 };
+    range.end = range.start + (1 + Math.floor(rnd() * 5)) * DAY;
+    const busy: Interval[] = [];
+    for (let i = 0; i < 6; i++) {
+      const b = range.start + Math.floor(rnd() * ((range.end - range.start) / MIN / 5)) * 5 * MIN;
+      busy.push({ start: b, end: b + (1 + Math.floor(rnd() * 8)) * 15 * MIN });
+    }
+    const durationMs = slotMin * MIN * (1 + Math.floor(rnd() * 3));
+    const slots = listSlots(s, { range, durationMs, providerBusy: busy });
+    const ctx = `run ${run}: ${zone} ${centre} slot ${slotMin}m dur ${durationMs / MIN}m`;
+    const starts = new Set<number>();
+    for (const slot of slots) {
+      checked++;
+      const fail = (why: string) => t.fail(`${ctx}: slot ${new Date(slot.start).toISOString()} ${why}`);
+      if (slot.end - slot.start !== durationMs) fail("has the wrong real duration");
+      if (slot.start < range.start || slot.end > range.end) fail("is outside the range");
+      if (starts.has(slot.start)) fail("is listed twice");
+      starts.add(slot.start);
+      const date = localDateOf(slot.start, zone);
+      if (exceptions.some((e) => e.startDate <= date && date <= e.endDate)) fail("is on an exception date");
+      const dow = isoDayOfWeek(date);
+      const hours = weeklyHours.filter((w) => w.dayOfWeek === dow);
+      const dayBreaks = breaks.filter((w) => w.dayOfWeek === dow);
+      // Invariant 8: the start exists locally and is its first occurrence.
+      const occurrences = instantsOfWall(wallOf(slot.start, zone), zone);
+      if (occurrences[0] !== slot.start) fail("is not the first occurrence of its local time");
+      // On the slot grid of a working interval.
+      const m = minuteOfWall(wallOf(slot.start, zone));
+      if (!hours.some((w) => m >= w.startMinute && (m - w.startMinute) % slotMin === 0)) fail(`local ${m} min is not a slot start`);
+      // Walk the slot in real time, 5 minutes at a time (every boundary here is on a 5-minute mark): always inside hours, never in a break.
+      for (let x = slot.start; x < slot.end; x += 5 * MIN) {
+        if (!inIntervals(x, date, zone, hours, false)) {
+          fail(`minute ${new Date(x).toISOString()} is outside working hours`);
+          break;
+        }
+        if (inIntervals(x, date, zone, dayBreaks, false)) {
+          fail(`minute ${new Date(x).toISOString()} is in a break`);
+          break;
+        }
+      }
+      if (!inIntervals(slot.end, date, zone, hours, true)) fail("ends outside working hours");
+      if (busy.some((b) => slot.start < b.end && b.start < slot.end + s.bufferMs)) fail("overlaps a booking or its buffer");
+    }
+    // Completeness on plain days: a candidate the walk accepts and nothing blocks must be listed.
+    for (let date = localDateOf(range.start, zone); date <= localDateOf(range.end, zone); date = addDays(date, 1)) {
+      if (exceptions.some((e) => e.startDate <= date && date <= e.endDate)) continue;
+      const dow = isoDayOfWeek(date);
+      for (const w of weeklyHours.filter((x) => x.dayOfWeek === dow)) {
+        for (let mm = w.startMinute; mm + slotMin <= w.endMinute; mm += slotMin) {
+          const first = instantsOfWall(wallOfDate(date) + mm * MIN, zone)[0];
+          if (first === undefined) continue;
+          const end = first + durationMs;
+          if (first < range.start || end > range.end) continue;
+          let ok = true;
+          for (let x = first; x < end && ok; x += 5 * MIN) {
+            if (!inIntervals(x, date, zone, [w], false) || inIntervals(x, date, zone, breaks.filter((b) => b.dayOfWeek === dow), false)) ok = false;
+          }
+          if (ok && !inIntervals(end, date, zone, [w], true)) ok = false;
+          if (ok && busy.some((b) => first < b.end && b.start < end + s.bufferMs)) ok = false;
+          if (ok && !starts.has(first)) t.fail(`${ctx}: ${date} ${mm} min fits but is not offered`);
+        }
+      }
+    }
+  }
+  t.ok(checked > 1000, `checked ${checked} slots`);
+});
