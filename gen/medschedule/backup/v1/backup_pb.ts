@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file medschedule/backup/v1/backup.proto.
  */
 export const file_medschedule_backup_v1_backup: GenFile = /*@__PURE__*/
-  fileDesc("CiJtZWRzY2hlZHVsZS9iYWNrdXAvdjEvYmFja3VwLnByb3RvEhVtZWRzY2hlZHVsZS5iYWNrdXAudjEiqwMKBkJhY2t1cBIRCgliYWNrdXBfaWQYASABKAkSMwoGdGFyZ2V0GAIgASgOMiMubWVkc2NoZWR1bGUuYmFja3VwLnYxLkJhY2t1cFRhcmdldBIxCgVzdGF0ZRgDIAEoDjIiLm1lZHNjaGVkdWxlLmJhY2t1cC52MS5CYWNrdXBTdGF0ZRIuCgpzdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2l6ZV9ieXRlcxgGIAEoAxIOCgZzaGEyNTYYByABKAkSEAoIbG9jYXRpb24YCCABKAkSDQoFZXJyb3IYCSABKAkSLwoLdmVyaWZpZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjoKF3ZlcmlmeV9yZXN0b3JlX2R1cmF0aW9uGAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC3ZlcmlmaWVkX29rGAwgASgIIoYBCgpUYWJsZUNoZWNrEgwKBG5hbWUYASABKAkSFQoNZXhwZWN0ZWRfcm93cxgCIAEoAxITCgthY3R1YWxfcm93cxgDIAEoAxIZChFleHBlY3RlZF9jaGVja3N1bRgEIAEoCRIXCg9hY3R1YWxfY2hlY2tzdW0YBSABKAkSCgoCb2sYBiABKAgqYgoMQmFja3VwVGFyZ2V0Eh0KGUJBQ0tVUF9UQVJHRVRfVU5TUEVDSUZJRUQQABIaChZCQUNLVVBfVEFSR0VUX1BPU1RHUkVTEAESFwoTQkFDS1VQX1RBUkdFVF9SRURJUxACKnoKC0JhY2t1cFN0YXRlEhwKGEJBQ0tVUF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFEJBQ0tVUF9TVEFURV9SVU5OSU5HEAESGgoWQkFDS1VQX1NUQVRFX1NVQ0NFRURFRBACEhcKE0JBQ0tVUF9TVEFURV9GQUlMRUQQA2IGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CiJtZWRzY2hlZHVsZS9iYWNrdXAvdjEvYmFja3VwLnByb3RvEhVtZWRzY2hlZHVsZS5iYWNrdXAudjEi8wQKBkJhY2t1cBIRCgliYWNrdXBfaWQYASABKAkSMwoGdGFyZ2V0GAIgASgOMiMubWVkc2NoZWR1bGUuYmFja3VwLnYxLkJhY2t1cFRhcmdldBIxCgVzdGF0ZRgDIAEoDjIiLm1lZHNjaGVkdWxlLmJhY2t1cC52MS5CYWNrdXBTdGF0ZRIuCgpzdGFydGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2l6ZV9ieXRlcxgGIAEoAxIOCgZzaGEyNTYYByABKAkSEAoIbG9jYXRpb24YCCABKAkSDQoFZXJyb3IYCSABKAkSLwoLdmVyaWZpZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjoKF3ZlcmlmeV9yZXN0b3JlX2R1cmF0aW9uGAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC3ZlcmlmaWVkX29rGAwgASgIEi4KCmRlbGV0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjkKD3JlY29yZGVkX3RhYmxlcxgOIAMoCzIgLm1lZHNjaGVkdWxlLmJhY2t1cC52MS5UYWJsZVN0YXQSOAoUbGFzdF92ZXJpZmljYXRpb25fYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiEKGWxhc3RfdmVyaWZpY2F0aW9uX2RldGFpbHMYECADKAkiOQoJVGFibGVTdGF0EgwKBG5hbWUYASABKAkSDAoEcm93cxgCIAEoAxIQCghjaGVja3N1bRgDIAEoCSKGAQoKVGFibGVDaGVjaxIMCgRuYW1lGAEgASgJEhUKDWV4cGVjdGVkX3Jvd3MYAiABKAMSEwoLYWN0dWFsX3Jvd3MYAyABKAMSGQoRZXhwZWN0ZWRfY2hlY2tzdW0YBCABKAkSFwoPYWN0dWFsX2NoZWNrc3VtGAUgASgJEgoKAm9rGAYgASgIKmIKDEJhY2t1cFRhcmdldBIdChlCQUNLVVBfVEFSR0VUX1VOU1BFQ0lGSUVEEAASGgoWQkFDS1VQX1RBUkdFVF9QT1NUR1JFUxABEhcKE0JBQ0tVUF9UQVJHRVRfUkVESVMQAip6CgtCYWNrdXBTdGF0ZRIcChhCQUNLVVBfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRCQUNLVVBfU1RBVEVfUlVOTklORxABEhoKFkJBQ0tVUF9TVEFURV9TVUNDRUVERUQQAhIXChNCQUNLVVBfU1RBVEVfRkFJTEVEEANiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Backup is one entry of the backup catalog.
@@ -84,7 +84,8 @@ export type Backup = Message<"medschedule.backup.v1.Backup"> & {
   error: string;
 
   /**
-   * When it was last verified successfully by restoring it into a scratch target.
+   * When it was last verified successfully by restoring it into a scratch target (unset when the
+   * last verification failed; see last_verification_at).
    *
    * @generated from field: google.protobuf.Timestamp verified_at = 10;
    */
@@ -103,6 +104,35 @@ export type Backup = Message<"medschedule.backup.v1.Backup"> & {
    * @generated from field: bool verified_ok = 12;
    */
   verifiedOk: boolean;
+
+  /**
+   * When retention deleted the file; the entry stays in the catalog for the record.
+   *
+   * @generated from field: google.protobuf.Timestamp deleted_at = 13;
+   */
+  deletedAt?: Timestamp | undefined;
+
+  /**
+   * Row counts and content checksums per table (or keys per Redis database) recorded at dump time,
+   * from the very snapshot the file holds; verification compares a restored copy against them.
+   *
+   * @generated from field: repeated medschedule.backup.v1.TableStat recorded_tables = 14;
+   */
+  recordedTables: TableStat[];
+
+  /**
+   * When the last verification ran, successfully or not.
+   *
+   * @generated from field: google.protobuf.Timestamp last_verification_at = 15;
+   */
+  lastVerificationAt?: Timestamp | undefined;
+
+  /**
+   * The last verification's findings, one line each.
+   *
+   * @generated from field: repeated string last_verification_details = 16;
+   */
+  lastVerificationDetails: string[];
 };
 
 /**
@@ -111,6 +141,41 @@ export type Backup = Message<"medschedule.backup.v1.Backup"> & {
  */
 export const BackupSchema: GenMessage<Backup> = /*@__PURE__*/
   messageDesc(file_medschedule_backup_v1_backup, 0);
+
+/**
+ * TableStat is one table's (or Redis database's) size and content checksum.
+ *
+ * @generated from message medschedule.backup.v1.TableStat
+ */
+export type TableStat = Message<"medschedule.backup.v1.TableStat"> & {
+  /**
+   * Table name (schema.table) or "redis:db0".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Rows (or keys).
+   *
+   * @generated from field: int64 rows = 2;
+   */
+  rows: bigint;
+
+  /**
+   * Hex checksum of the content, independent of physical row order.
+   *
+   * @generated from field: string checksum = 3;
+   */
+  checksum: string;
+};
+
+/**
+ * Describes the message medschedule.backup.v1.TableStat.
+ * Use `create(TableStatSchema)` to create a new message.
+ */
+export const TableStatSchema: GenMessage<TableStat> = /*@__PURE__*/
+  messageDesc(file_medschedule_backup_v1_backup, 1);
 
 /**
  * TableCheck is the comparison of one table (or Redis keyspace) between dump time and a restore.
@@ -166,7 +231,7 @@ export type TableCheck = Message<"medschedule.backup.v1.TableCheck"> & {
  * Use `create(TableCheckSchema)` to create a new message.
  */
 export const TableCheckSchema: GenMessage<TableCheck> = /*@__PURE__*/
-  messageDesc(file_medschedule_backup_v1_backup, 1);
+  messageDesc(file_medschedule_backup_v1_backup, 2);
 
 /**
  * BackupTarget is what a backup copies.

@@ -368,8 +368,13 @@ export const PruneBackupsResponseSchema: GenMessage<PruneBackupsResponse> = /*@_
  */
 export const BackupService: GenService<{
   /**
-   * StartBackup starts a backup of a target and returns it RUNNING; poll GetBackup for the end.
-   * FAILED_PRECONDITION while another backup of the same target runs. Idempotent by request_id.
+   * StartBackup starts a backup of a target and returns at once with the catalog entry RUNNING; the
+   * backup runs in the background on the server (poll GetBackup until SUCCEEDED or FAILED; FAILED
+   * carries the error). RUNNING -> SUCCEEDED once the file is stored under its final name with its
+   * sha256, size and the per-table counts and checksums; RUNNING -> FAILED otherwise, leaving no
+   * file. FAILED_PRECONDITION while another backup of the same target runs, or when the target is
+   * not configured (no REDIS_URL). Idempotent by request_id (per caller): a retry returns the same
+   * backup in its current state; the same request_id for another target is ALREADY_EXISTS.
    *
    * @generated from rpc medschedule.backup.v1.BackupService.StartBackup
    */
@@ -399,9 +404,11 @@ export const BackupService: GenService<{
     output: typeof ListBackupsResponseSchema;
   },
   /**
-   * VerifyBackup re-hashes the stored file, restores it into a scratch target and compares row counts,
-   * checksums and domain invariants with those recorded at dump time. ok is false, not an error, when
-   * the backup is corrupt; details say what differs.
+   * VerifyBackup re-hashes the stored file, restores it into a scratch target (a temporary database,
+   * or a scratch redis-server on an ephemeral port) and compares row counts, checksums and domain
+   * invariants with those recorded at dump time. ok is false, not an error, when the backup is
+   * corrupt; details say what differs. The result and the restore time are recorded in the catalog.
+   * FAILED_PRECONDITION for a backup that is not SUCCEEDED or whose file retention deleted.
    *
    * @generated from rpc medschedule.backup.v1.BackupService.VerifyBackup
    */
@@ -412,8 +419,11 @@ export const BackupService: GenService<{
   },
   /**
    * RestoreBackup replaces the live data with a backup (admin only; confirm must equal backup_id).
-   * It verifies first and refuses a corrupt backup (FAILED_PRECONDITION), then advances the lock
-   * service's fencing epoch so tokens never go backwards. The backup catalog itself is kept.
+   * It verifies first and refuses a corrupt backup (FAILED_PRECONDITION, nothing restored), then
+   * replaces the domain data in one transaction (Postgres: the scheduling, queue and lock schemas
+   * with their requestId records; Redis: every key), then calls LockService AdvanceEpoch so fencing
+   * tokens never go backwards, and audits who did it. The backup catalog itself is kept. Restarting
+   * the other services after a restore picks up migrations newer than the backup.
    *
    * @generated from rpc medschedule.backup.v1.BackupService.RestoreBackup
    */
@@ -423,8 +433,10 @@ export const BackupService: GenService<{
     output: typeof RestoreBackupResponseSchema;
   },
   /**
-   * PruneBackups deletes backups older than the retention window of their target, never the last
-   * SUCCEEDED backup of a target. With dry_run, only reports what would go.
+   * PruneBackups deletes backups that started before the retention window of their target
+   * (BACKUP_KEEP_POSTGRES, BACKUP_KEEP_REDIS), never the newest SUCCEEDED backup of a target. Deleted
+   * entries keep their catalog row (deleted_at set) and leave ListBackups. With dry_run, only reports
+   * what would go.
    *
    * @generated from rpc medschedule.backup.v1.BackupService.PruneBackups
    */

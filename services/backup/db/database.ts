@@ -1,0 +1,13 @@
+import type { Kysely, Transaction } from "kysely";
+import type { AuditLogTable, BackupTable } from "./backup.table.js";
+
+/** Database is the backup service's schema as Kysely sees it (tables qualified with "backup."). */
+export interface Database {
+  /** backup.backups: the catalog. */
+  "backup.backups": BackupTable;
+  /** backup.audit_log: append-only audit trail. */
+  "backup.audit_log": AuditLogTable;
+}
+
+/** Db is a handle repositories accept: the database or a transaction, as the caller decides. */
+export type Db = Kysely<Database> | Transaction<Database>;

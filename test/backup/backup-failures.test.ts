@@ -1,0 +1,127 @@
+// Postgres backups that cannot succeed end FAILED with a clear error, counted in
+// backup_failures_total, the catalog consistent, and no file left that looks like a backup: a
+// database that does not exist, and a store directory that fills up (a 256 KiB tmpfs).
+import { execFile } from "node:child_process";
+import { mkdir, readdir } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import t from "tap";
+import { sql } from "kysely";
+import { backupFailures, backupLastSuccess } from "../../services/backup/backup.metrics.js";
+import { PgToolsEngine } from "../../services/backup/dumpers/pg-tools.engine.js";
+import { withDatabase } from "../../services/backup/dumpers/run-tool.js";
+import { FilesystemBackupStore } from "../../services/backup/store/filesystem-backup.store.js";
+import { findBackup, findRunning } from "../../services/backup/repositories/backup.repository.js";
+import { createCatalogDb, createService, fakeLockPeer, tempDir } from "../helpers/backup-catalog.js";
+
+const run = promisify(execFile);
+t.setTimeout(90_000);
+
+const catalog = await createCatalogDb(t);
+const caller = { subject: "svc-1", role: "service" };
+
+async function metric(m: typeof backupFailures | typeof backupLastSuccess, target: string): Promise<number> {
+  const v = await m.get();
+  return v.values.find((x) => x.labels.target === target)?.value ?? 0;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(e.name);
+  return out;
+}
+
+t.test("pg_dump of a database that does not exist", async (t) => {
+  const dir = await tempDir(t, "medschedule-backups-");
+  const svc = createService(t, {
+    db: catalog.db,
+    config: { backupDir: dir, databaseUrl: withDatabase(catalog.databaseUrl, "medschedule_no_such_database") },
+    peers: fakeLockPeer().peers,
+  });
+  const before = await metric(backupFailures, "postgres");
+  const started = await svc.start("POSTGRES", caller, "nodb-1");
+  await svc.waitForIdle();
+  const row = (await findBackup(catalog.db as never, started.backup_id))!;
+  t.equal(row.state, "FAILED");
+  t.match(row.error, /POSTGRES backup failed: .*database "medschedule_no_such_database" does not exist/);
+  t.ok(row.finished_at && row.sha256 === null && row.location === null, "ended, no checksum, no file");
+  t.equal(await metric(backupFailures, "postgres"), before + 1, "counted");
+  t.same(await filesUnder(dir), [], "nothing in the store");
+  t.notOk(await findRunning(catalog.db as never, "POSTGRES"), "nothing left RUNNING: the next backup may start");
+});
+
+t.test("the store's directory is full", async (t) => {
+  const mount = await tempDir(t, "medschedule-small-store-");
+  try {
+    await run("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mount]);
+  } catch (err) {
+    t.plan(0, `skipped: cannot mount a size-limited tmpfs here (needs root): ${(err as Error).message}`);
+    return;
+  }
+  t.teardown(() => run("umount", ["-l", mount]).catch(() => undefined));
+  // About 2 MB of incompressible content in a domain table: far more than the store can hold.
+  await sql`create table queue.zz_backup_filler (id int primary key, data text not null)`.execute(catalog.db);
+  t.teardown(() => sql`drop table if exists queue.zz_backup_filler`.execute(catalog.db));
+  await sql`insert into queue.zz_backup_filler select g, string_agg(md5(random()::text || g || i), '') from generate_series(1, 500) g, generate_series(1, 130) i group by g`.execute(
+    catalog.db,
+  );
+  const dir = path.join(mount, "backups");
+  await mkdir(dir);
+  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  const before = await metric(backupFailures, "postgres");
+  const started = await svc.start("POSTGRES", caller, "full-1");
+  await svc.waitForIdle();
+  const row = (await findBackup(catalog.db as never, started.backup_id))!;
+  t.equal(row.state, "FAILED");
+  t.match(row.error, /POSTGRES backup failed: the backup store is full \(ENOSPC/);
+  t.ok(row.finished_at && row.sha256 === null && row.location === null);
+  t.equal(await metric(backupFailures, "postgres"), before + 1, "counted");
+  t.same(await filesUnder(dir), [], "the partial file was removed");
+  t.notOk(await findRunning(catalog.db as never, "POSTGRES"));
+  const scratch = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where application_name = 'pg_dump'`.execute(catalog.db);
+  t.equal(scratch.rows[0].n, 0, "pg_dump did not linger");
+});
+
+t.test("a RUNNING backup whose process died (no heartbeat) does not block the target forever", async (t) => {
+  const dir = await tempDir(t, "medschedule-backups-");
+  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  const old = new Date(Date.now() - 10 * 60_000);
+  await sql`insert into backup.backups (backup_id, target, state, started_at, heartbeat_at) values ('b-dead', 'POSTGRES', 'RUNNING', ${old}, ${old})`.execute(catalog.db);
+  const started = await svc.start("POSTGRES", caller, "after-dead");
+  await svc.waitForIdle();
+  t.equal((await findBackup(catalog.db as never, started.backup_id))!.state, "SUCCEEDED", "the new backup ran");
+  const dead = (await findBackup(catalog.db as never, "b-dead"))!;
+  t.equal(dead.state, "FAILED");
+  t.match(dead.error, /abandoned/);
+  // A RUNNING backup with a fresh heartbeat (another replica's) still blocks.
+  await sql`insert into backup.backups (backup_id, target, state, started_at, heartbeat_at) values ('b-live', 'POSTGRES', 'RUNNING', now(), now())`.execute(catalog.db);
+  await t.rejects(svc.start("POSTGRES", caller, "while-live"), { code: 9, message: /already running \(b-live\)/ });
+  await sql`delete from backup.backups where backup_id = 'b-live'`.execute(catalog.db);
+});
+
+t.test("a restore whose input fails the last check before commit changes nothing", async (t) => {
+  const dir = await tempDir(t, "medschedule-backups-");
+  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  await sql`insert into queue.queues (queue_id, display_name, prefix, time_zone, created_at) values ('q-check', 'Before', 'B', 'UTC', now())`.execute(catalog.db);
+  const started = await svc.start("POSTGRES", caller, "check-1");
+  await svc.waitForIdle();
+  const row = (await findBackup(catalog.db as never, started.backup_id))!;
+  t.equal(row.state, "SUCCEEDED", row.error ?? "");
+  await sql`update queue.queues set display_name = 'After' where queue_id = 'q-check'`.execute(catalog.db);
+  const engine = new PgToolsEngine(catalog.databaseUrl);
+  const store = new FilesystemBackupStore(dir);
+  let checked = false;
+  await t.rejects(
+    engine.restore(await store.read(row.location!), ["queue", "lock"], new AbortController().signal, () => {
+      checked = true;
+      throw new Error("hash differs");
+    }),
+    { message: "hash differs" },
+  );
+  t.ok(checked, "the check ran after the whole file was read");
+  const q = await sql<{ display_name: string }>`select display_name from queue.queues where queue_id = 'q-check'`.execute(catalog.db);
+  t.equal(q.rows[0].display_name, "After", "nothing was restored (the drop of the schemas rolled back too)");
+  await engine.restore(await store.read(row.location!), ["queue", "lock"], new AbortController().signal, () => undefined);
+  const r = await sql<{ display_name: string }>`select display_name from queue.queues where queue_id = 'q-check'`.execute(catalog.db);
+  t.equal(r.rows[0].display_name, "Before", "with a passing check the same file restores");
+});

@@ -1,0 +1,65 @@
+// Helpers for the BackupService tests over the test system (test/backup).
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { sql, type Kysely } from "kysely";
+import { BackupState, type Backup } from "../../gen/medschedule/backup/v1/backup_pb.js";
+import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
+import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import type { TestSystem } from "./system.js";
+
+/** DOMAIN is what a Postgres backup holds. */
+export const DOMAIN = ["scheduling", "queue", "lock"];
+
+/** clientOf returns a client of `service` on the test system's grpc-js server, calling with `token`. */
+export function clientOf<S extends DescService>(t: { teardown(fn: () => unknown): void }, sys: TestSystem, service: S, token: string): Client<S> {
+  const transport = createGrpcJsTransport({ addresses: [`127.0.0.1:${sys.grpc.port}`], headers: { authorization: `Bearer ${token}` } });
+  t.teardown(() => transport.close());
+  return createClient(service, transport);
+}
+
+/** waitForBackup polls GetBackup until the backup is no longer RUNNING (at most `timeoutMs`). */
+export async function waitForBackup(client: Client<typeof BackupService>, backupId: string, timeoutMs = 60_000): Promise<Backup> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { backup } = await client.getBackup({ backupId });
+    if (backup!.state !== BackupState.RUNNING) return backup!;
+    if (Date.now() > deadline) throw new Error(`backup ${backupId} still RUNNING after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** snapshotDomain reads every row of every table of the domain schemas, in a stable order, as text. */
+export async function snapshotDomain(db: Kysely<any>): Promise<Record<string, string[]>> {
+  const tables = await sql<{ s: string; t: string }>`
+    select n.nspname as s, c.relname as t from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = any(${DOMAIN}::text[]) and c.relkind in ('r', 'p') order by 1, 2`.execute(db);
+  const out: Record<string, string[]> = {};
+  for (const { s, t } of tables.rows) {
+    const rows = await sql<{ r: string }>`select x::text as r from ${sql.table(`${s}.${t}`)} x order by x::text`.execute(db);
+    out[`${s}.${t}`] = rows.rows.map((r) => r.r);
+  }
+  return out;
+}
+
+/** hasTable tells whether schema.table exists. */
+export async function hasTable(db: Kysely<any>, schema: string, table: string): Promise<boolean> {
+  const r = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = ${schema} and table_name = ${table}`.execute(db);
+  return r.rows[0].n > 0;
+}
+
+/**
+ * seedAppointments inserts a provider and `count` BOOKED appointments straight into
+ * scheduling.appointments (when that table exists; returns false otherwise).
+ */
+export async function seedAppointments(db: Kysely<any>, providerId: string, count: number, startAt = Date.parse("2026-12-01T09:00:00Z")): Promise<boolean> {
+  if (!(await hasTable(db, "scheduling", "appointments")) || !(await hasTable(db, "scheduling", "providers"))) return false;
+  const now = new Date("2026-11-23T10:00:00Z");
+  await sql`insert into scheduling.providers (provider_id, display_name, time_zone, created_at) values (${providerId}, ${"Dr. " + providerId}, 'Europe/Istanbul', ${now}) on conflict do nothing`.execute(db);
+  for (let i = 0; i < count; i++) {
+    const from = new Date(startAt + i * 30 * 60_000).toISOString();
+    const to = new Date(startAt + i * 30 * 60_000 + 20 * 60_000).toISOString();
+    await sql`insert into scheduling.appointments (appointment_id, provider_id, patient_id, during, blocked, status, created_at, updated_at)
+      values (${`${providerId}-a${i}`}, ${providerId}, ${`pat-${i}`}, tstzrange(${from}::timestamptz, ${to}::timestamptz), tstzrange(${from}::timestamptz, ${to}::timestamptz), 'BOOKED', ${now}, ${now})`.execute(db);
+  }
+  return true;
+}
