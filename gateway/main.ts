@@ -1,25 +1,74 @@
-// `npm start`: the whole system in one process on PORT (default 8080): the gateway mounts the four
-// service classes in-process, on embedded PGlite in DATA_DIR unless DATABASE_URL is set.
+// The gateway on PORT (default 8080). `npm start` (no *_ADDR set): the whole system in one process,
+// the gateway mounting the four service classes in-process, on embedded PGlite in DATA_DIR unless
+// DATABASE_URL is set. Distributed mode (SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR and BACKUP_ADDR all
+// set): no database, every call forwarded to the services' grpc-js replicas. Setting only some of
+// them is a configuration error.
 import { backupModule } from "../services/backup/backup.module.js";
 import { lockModule } from "../services/lock/lock.module.js";
 import { queueModule } from "../services/queue/queue.module.js";
 import { schedulingModule } from "../services/scheduling/scheduling.module.js";
-import { ConfigError } from "../services/runtime/config.js";
+import { loadConfig } from "../services/runtime/config.js";
+import { ServingStatus } from "../services/runtime/health.js";
 import { createRuntime, exitOnStartupError, onShutdownSignal } from "../services/runtime/host.js";
-import { startGateway } from "./gateway.js";
+import { createLogger } from "../services/runtime/logger.js";
+import { createDistributedGateway, startGateway, upstreamMode } from "./gateway.js";
+import { createRateLimitInterceptor } from "./rate-limit.js";
 
 const started = Date.now();
+let mode: "in-process" | "distributed";
+let rateLimitPerMinute: number;
+try {
+  const config = loadConfig(process.env, { port: 8080 });
+  mode = upstreamMode(config);
+  rateLimitPerMinute = config.rateLimitPerMinute;
+} catch (err) {
+  exitOnStartupError("gateway", err);
+}
+if (mode === "distributed") await runDistributed();
+
+/** runDistributed serves the forwarding gateway: no database, every call to the *_ADDR replicas. */
+async function runDistributed(): Promise<never> {
+  let gateway;
+  let config;
+  let logger;
+  try {
+    config = loadConfig(process.env, { port: 8080 });
+    logger = createLogger({ level: config.logLevel, name: "gateway" });
+    gateway = createDistributedGateway(config, logger);
+  } catch (err) {
+    exitOnStartupError("gateway", err);
+  }
+  try {
+    const server = await startGateway({ config, logger, registrations: gateway.registrations });
+    onShutdownSignal({ logger, health: gateway.health }, async () => {
+      await server.close(config.shutdownGraceMs);
+      gateway.close();
+    });
+    logger.info({ port: server.port, ms: Date.now() - started, upstreams: config.upstreams, rateLimitPerMinute: config.rateLimitPerMinute }, "gateway forwarding to the services");
+    gateway.health.setAll(ServingStatus.SERVING);
+  } catch (err) {
+    exitOnStartupError("gateway", err, logger);
+  }
+  // Serve until a signal ends the process.
+  return new Promise<never>(() => undefined);
+}
+
+// `npm start` keeps its own backups (DESIGN.md section 1): Postgres daily at 02:30 UTC, Redis at 02:00
+// when there is a Redis. Set BACKUP_SCHEDULE_* to another cron expression, or to "" to turn it off.
+const startEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  BACKUP_SCHEDULE_POSTGRES: process.env.BACKUP_SCHEDULE_POSTGRES ?? "30 2 * * *",
+  BACKUP_SCHEDULE_REDIS: process.env.BACKUP_SCHEDULE_REDIS ?? (process.env.REDIS_URL ? "0 2 * * *" : ""),
+};
 let runtime;
 try {
-  const env = process.env;
-  if (env.SCHEDULING_ADDR || env.QUEUE_ADDR || env.LOCK_ADDR || env.BACKUP_ADDR) {
-    throw new ConfigError("forwarding to separate service processes (*_ADDR) is not available yet; unset SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR and BACKUP_ADDR to run everything in this process");
-  }
   runtime = await createRuntime({
     name: "gateway",
     modules: [schedulingModule, queueModule, lockModule, backupModule],
     defaultPort: 8080,
     devAuth: true,
+    env: startEnv,
+    extraInterceptors: [createRateLimitInterceptor({ perMinute: rateLimitPerMinute })],
   });
 } catch (err) {
   exitOnStartupError("gateway", err);
@@ -39,6 +88,7 @@ try {
     const lines = [
       "",
       `MedSchedule is up on ${url} (Connect, gRPC-web and gRPC; metrics at ${url}/metrics).`,
+      `Web app: ${url} (pick a role on the page: dev login).`,
       `Dev tokens, one per role: ${runtime.devTokens.tokensFile}`,
       ...Object.entries(runtime.devTokens.tokens).map(([role, token]) => `  ${role.padEnd(12)} ${token}`),
       "Try:",

@@ -14,6 +14,8 @@ export interface GrpcJsTransportOptions {
   headers?: Record<string, string>;
   /** maxMessageBytes bounds message sizes (default 4 MiB). */
   maxMessageBytes?: number;
+  /** channelOptions are extra grpc-js channel options (e.g. reconnect backoff), applied last. */
+  channelOptions?: grpc.ChannelOptions;
 }
 
 /** GrpcJsTransport is a Connect Transport over @grpc/grpc-js channels, closable. */
@@ -56,6 +58,7 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
         "grpc.max_receive_message_length": max,
         "grpc.max_send_message_length": max,
         "grpc.keepalive_time_ms": 30_000,
+        ...opts.channelOptions,
       }),
   );
   let next = 0;

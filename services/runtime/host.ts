@@ -128,6 +128,8 @@ export async function createRuntime(opts: {
   defaultPort: number;
   devAuth?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** extraInterceptors run after logging, metrics and auth (the principal is known), e.g. the gateway's rate limit. */
+  extraInterceptors?: RpcInterceptor[];
 }): Promise<Runtime> {
   const config = loadConfig(opts.env ?? process.env, { port: opts.defaultPort });
   const logger = createLogger({ level: config.logLevel, name: opts.name });
@@ -183,7 +185,7 @@ export async function createRuntime(opts: {
   const peers = createPeers({ local: () => registrations, upstreams: config.upstreams, token: () => serviceToken });
   const created = redis.then(async (r) => {
     const database = await ready;
-    const deps = { db: database.db, clock: systemClock, logger, config, redis: r, peers };
+    const deps = { db: database.db, clock: systemClock, logger, config, redis: r, peers, database };
     return opts.modules.flatMap((m) => m.create(deps));
   });
   const built = created.then((all) => new Map(all.map((m) => [m.service.typeName, m.impl])));
@@ -195,7 +197,7 @@ export async function createRuntime(opts: {
     impl.catch(() => undefined);
     return { service, impl: deferredImpl(service, impl) };
   });
-  const interceptors = [createLoggingInterceptor(logger), createMetricsInterceptor(), interceptorAuth];
+  const interceptors = [createLoggingInterceptor(logger), createMetricsInterceptor(), interceptorAuth, ...(opts.extraInterceptors ?? [])];
   registrations = buildRegistrations(mounted, interceptors, health);
   return {
     config,

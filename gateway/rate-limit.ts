@@ -1,0 +1,71 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { getPrincipal } from "../services/runtime/auth/principal.js";
+import { PUBLIC_SERVICES } from "../services/runtime/auth/role-table.js";
+import { PEER_HEADER } from "../services/runtime/grpc-server.js";
+import type { RpcInterceptor } from "../services/runtime/interceptors.js";
+
+/** TokenBucketLimiter is a set of token buckets, one per client key. */
+export interface TokenBucketLimiter {
+  /** take spends one token of `key`; it returns 0 when allowed, else the ms until a token is back. */
+  take(key: string): number;
+  /** size is the number of tracked clients. */
+  size(): number;
+}
+
+/**
+ * createTokenBucketLimiter gives each key a bucket of `perMinute` tokens (the burst), refilled
+ * evenly over a minute. Full buckets are forgotten, so memory follows the active clients only.
+ */
+export function createTokenBucketLimiter(perMinute: number, now: () => number = Date.now): TokenBucketLimiter {
+  const perMs = perMinute / 60_000;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  let lastSweep = now();
+  const sweep = (t: number) => {
+    if (t - lastSweep < 60_000) return;
+    lastSweep = t;
+    for (const [k, b] of buckets) if (b.tokens + (t - b.at) * perMs >= perMinute) buckets.delete(k);
+  };
+  return {
+    take(key) {
+      const t = now();
+      sweep(t);
+      const b = buckets.get(key) ?? { tokens: perMinute, at: t };
+      b.tokens = Math.min(perMinute, b.tokens + (t - b.at) * perMs);
+      b.at = t;
+      buckets.set(key, b);
+      if (b.tokens >= 1) {
+        b.tokens -= 1;
+        return 0;
+      }
+      return Math.ceil((1 - b.tokens) / perMs);
+    },
+    size: () => buckets.size,
+  };
+}
+
+/**
+ * createRateLimitInterceptor answers RESOURCE_EXHAUSTED once a client has spent its budget of
+ * `perMinute` calls (token bucket). The client is the token's subject, or the remote address for
+ * callers without one (and under AUTH_MODE=off). Health, reflection and calls with the service role
+ * (services calling each other in `npm start`) are not limited. It must run after the auth
+ * interceptor (later in the array), which sets the principal.
+ */
+export function createRateLimitInterceptor(opts: { perMinute: number; now?: () => number }): RpcInterceptor {
+  const limiter = createTokenBucketLimiter(opts.perMinute, opts.now);
+  return {
+    before(call) {
+      if (opts.perMinute <= 0 || PUBLIC_SERVICES.has(call.service.typeName)) return;
+      const principal = getPrincipal(call.ctx);
+      if (principal?.roles.includes("service") && principal.subject !== "anonymous") return;
+      const key =
+        principal && principal.subject !== "anonymous" ? `sub:${principal.subject}` : `addr:${call.ctx.requestHeader.get(PEER_HEADER) ?? "unknown"}`;
+      const waitMs = limiter.take(key);
+      if (waitMs > 0) {
+        throw new ConnectError(
+          `rate limit: at most ${opts.perMinute} calls per minute per client; retry in ${Math.ceil(waitMs / 1000)} s`,
+          Code.ResourceExhausted,
+        );
+      }
+    },
+  };
+}

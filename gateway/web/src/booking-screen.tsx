@@ -1,0 +1,268 @@
+// Booking: pick a provider, see a week of free slots, book one; cancel or move your appointments.
+import { useEffect, useMemo, useState } from "react";
+import { AppointmentStatus, type Appointment, type Slot } from "../../../gen/medschedule/scheduling/v1/scheduling_pb.js";
+import { api, fmtDateTime, fmtTime, newRequestId, toDate, ts, type Session } from "./api.js";
+import { ErrorBox, Loading, Notice, useAction, useAsync } from "./ui.js";
+
+const DAY_MS = 86_400_000;
+
+function startOfToday(): Date {
+  const d = new Date();
+  d.setHours(0, 0, 0, 0);
+  return d;
+}
+
+/** dayKey groups slots by local date in the provider's zone. */
+function dayKey(d: Date, timeZone: string): string {
+  return d.toLocaleDateString("en-CA", { timeZone });
+}
+
+function dayLabel(d: Date, timeZone: string): string {
+  return d.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short", timeZone });
+}
+
+/** BookingScreen is the patient's (and reception's) booking page. */
+export function BookingScreen({ session }: { session: Session }) {
+  const isPatient = session.roles.includes("patient") && !session.roles.some((r) => r === "receptionist" || r === "admin");
+  const providers = useAsync((signal) => api.scheduling.listProviders({ pageSize: 100 }, { signal }), []);
+  const [providerId, setProviderId] = useState("");
+  const [week, setWeek] = useState(0);
+  const [selected, setSelected] = useState<Slot | undefined>();
+  const [patientId, setPatientId] = useState(isPatient ? session.subject : "");
+  const [reason, setReason] = useState("");
+  const [moving, setMoving] = useState<Appointment | undefined>();
+  const [notice, setNotice] = useState("");
+  // Slots booked from this page disappear at once, before the list reloads.
+  const [taken, setTaken] = useState<ReadonlySet<string>>(new Set());
+
+  const list = providers.data?.providers ?? [];
+  const provider = list.find((p) => p.providerId === providerId) ?? list[0];
+  const zone = provider?.timeZone || undefined;
+  const from = useMemo(() => new Date(Math.max(Date.now(), startOfToday().getTime() + week * 7 * DAY_MS)), [week]);
+  const to = useMemo(() => new Date(startOfToday().getTime() + (week + 1) * 7 * DAY_MS), [week]);
+
+  const slots = useAsync(
+    (signal) => api.scheduling.listAvailableSlots({ providerId: provider!.providerId, startTime: ts(from), endTime: ts(to) }, { signal }),
+    [provider?.providerId, from.getTime(), to.getTime()],
+    { enabled: Boolean(provider), pollMs: 5_000 },
+  );
+  const mine = useAsync(
+    (signal) =>
+      api.scheduling.listAppointments(
+        {
+          ...(isPatient ? { patientId: session.subject } : { providerId: provider!.providerId }),
+          startTime: ts(startOfToday()),
+          endTime: ts(new Date(Date.now() + 60 * DAY_MS)),
+          statuses: [AppointmentStatus.BOOKED],
+          pageSize: 50,
+        },
+        { signal },
+      ),
+    [provider?.providerId, isPatient],
+    { enabled: isPatient || Boolean(provider) },
+  );
+
+  const refresh = () => {
+    setSelected(undefined);
+    slots.reload();
+    mine.reload();
+  };
+  const book = useAction(async (slot: Slot) => {
+    const res = await api.scheduling.bookAppointment({
+      requestId: newRequestId(),
+      providerId: provider!.providerId,
+      patientId: patientId.trim(),
+      startTime: slot.startTime,
+      reason: reason.trim(),
+    });
+    setTaken((prev) => new Set(prev).add(String(slot.startTime?.seconds)));
+    setNotice(`Booked ${fmtDateTime(toDate(res.appointment?.startTime), zone)} with ${provider!.displayName}.`);
+    refresh();
+    return res;
+  });
+  const release = (a: Appointment) =>
+    setTaken((prev) => {
+      const next = new Set(prev);
+      next.delete(String(a.startTime?.seconds));
+      return next;
+    });
+  const move = useAction(async (a: Appointment, slot: Slot) => {
+    const res = await api.scheduling.rescheduleAppointment({ appointmentId: a.appointmentId, requestId: newRequestId(), newStartTime: slot.startTime });
+    release(a);
+    setTaken((prev) => new Set(prev).add(String(slot.startTime?.seconds)));
+    setNotice(`Moved to ${fmtDateTime(toDate(res.appointment?.startTime), zone)}.`);
+    setMoving(undefined);
+    refresh();
+    return res;
+  });
+  const cancel = useAction(async (a: Appointment) => {
+    await api.scheduling.cancelAppointment({ appointmentId: a.appointmentId, requestId: newRequestId(), reason: "cancelled in the web app" });
+    release(a);
+    setNotice(`Cancelled the appointment of ${fmtDateTime(toDate(a.startTime), zone)}.`);
+    refresh();
+  });
+
+  const days = useMemo(() => {
+    const m = new Map<string, { label: string; slots: Slot[] }>();
+    for (const s of slots.data?.slots ?? []) {
+      if (taken.has(String(s.startTime?.seconds))) continue;
+      const d = toDate(s.startTime)!;
+      const k = dayKey(d, zone ?? "UTC");
+      if (!m.has(k)) m.set(k, { label: dayLabel(d, zone ?? "UTC"), slots: [] });
+      m.get(k)!.slots.push(s);
+    }
+    return [...m.values()];
+  }, [slots.data, zone, taken]);
+
+  // Keyboard flow: choosing a slot (Enter or Space) moves focus to the confirm button, so booking is
+  // Tab to a slot, Enter, Enter; Escape returns to the slots.
+  useEffect(() => {
+    if (selected) document.getElementById("confirm")?.focus();
+  }, [selected]);
+
+  const actionError = book.error ?? move.error ?? cancel.error;
+  const selectedKey = selected ? String(selected.startTime?.seconds) : "";
+
+  return (
+    <section className="booking">
+      <h1>Book an appointment</h1>
+      {providers.loading && !providers.data && <Loading label="Loading providers…" />}
+      {providers.error !== undefined && <ErrorBox error={providers.error} what="Loading the providers" onRetry={providers.reload} />}
+      {providers.data && list.length === 0 && <p>No providers yet. Reception creates them (CreateProvider) before patients can book.</p>}
+      {provider && (
+        <>
+          <div className="row wrap">
+            <label>
+              Provider
+              <select
+                id="provider"
+                value={provider.providerId}
+                onChange={(e) => {
+                  setProviderId(e.target.value);
+                  setSelected(undefined);
+                }}
+              >
+                {list.map((p) => (
+                  <option key={p.providerId} value={p.providerId}>
+                    {p.displayName}
+                    {p.specialty ? ` · ${p.specialty}` : ""}
+                  </option>
+                ))}
+              </select>
+            </label>
+            {!isPatient && (
+              <label>
+                Patient id
+                <input id="patient" value={patientId} onChange={(e) => setPatientId(e.target.value)} placeholder="e.g. p-1234" />
+              </label>
+            )}
+            <label>
+              Reason (optional)
+              <input id="reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={200} />
+            </label>
+          </div>
+          <div className="row" role="group" aria-label="Week">
+            <button type="button" onClick={() => setWeek((w) => w - 1)} disabled={week === 0}>
+              ← Earlier
+            </button>
+            <span aria-live="polite" className="week-label">
+              {from.toLocaleDateString([], { day: "numeric", month: "short" })} – {new Date(to.getTime() - 1).toLocaleDateString([], { day: "numeric", month: "short" })}
+            </span>
+            <button type="button" onClick={() => setWeek((w) => w + 1)}>
+              Later →
+            </button>
+            <button type="button" onClick={refresh}>
+              Refresh
+            </button>
+          </div>
+          {moving && (
+            <p className="notice">
+              Moving the appointment of {fmtDateTime(toDate(moving.startTime), zone)}: pick a new slot.{" "}
+              <button type="button" className="link" onClick={() => setMoving(undefined)}>
+                Stop moving
+              </button>
+            </p>
+          )}
+          {slots.error !== undefined && <ErrorBox error={slots.error} what="Loading the free slots" onRetry={slots.reload} />}
+          {slots.loading && !slots.data && <Loading label="Loading free slots…" />}
+          {slots.data && days.length === 0 && <p>No free slots this week. Try “Later →”.</p>}
+          <div className="days" data-testid="slots">
+            {days.map((d) => (
+              <fieldset key={d.label} className="day">
+                <legend>{d.label}</legend>
+                {d.slots.map((s) => {
+                  const key = String(s.startTime?.seconds);
+                  return (
+                    <button
+                      key={key}
+                      type="button"
+                      className="slot"
+                      data-start={toDate(s.startTime)!.toISOString()}
+                      data-key={key}
+                      aria-pressed={key === selectedKey}
+                      onClick={() => setSelected(s)}
+                    >
+                      {fmtTime(toDate(s.startTime), zone)}
+                    </button>
+                  );
+                })}
+              </fieldset>
+            ))}
+          </div>
+          {selected && (
+            <div
+              className="row sticky-action"
+              onKeyDown={(e) => {
+                if (e.key !== "Escape") return;
+                const key = String(selected.startTime?.seconds);
+                setSelected(undefined);
+                requestAnimationFrame(() => document.querySelector<HTMLButtonElement>(`.slot[data-key="${key}"]`)?.focus());
+              }}
+            >
+              {moving ? (
+                <button type="button" className="primary" id="confirm" disabled={move.pending} onClick={() => void move.run(moving, selected)}>
+                  Move to {dayLabel(toDate(selected.startTime)!, zone ?? "UTC")} {fmtTime(toDate(selected.startTime), zone)}
+                </button>
+              ) : (
+                <button
+                  type="button"
+                  className="primary"
+                  id="confirm"
+                  disabled={book.pending || !patientId.trim()}
+                  onClick={() => void book.run(selected)}
+                >
+                  Book {dayLabel(toDate(selected.startTime)!, zone ?? "UTC")} {fmtTime(toDate(selected.startTime), zone)}
+                </button>
+              )}
+              {!patientId.trim() && !moving && <span className="muted small">Enter the patient id first.</span>}
+            </div>
+          )}
+          {actionError !== undefined && <ErrorBox error={actionError} what="That change" />}
+          {notice && !actionError && <Notice>{notice}</Notice>}
+          <h2>{isPatient ? "My appointments" : `Upcoming appointments · ${provider.displayName}`}</h2>
+          {mine.error !== undefined && <ErrorBox error={mine.error} what="Loading the appointments" onRetry={mine.reload} />}
+          {mine.loading && !mine.data && <Loading />}
+          {mine.data && mine.data.appointments.length === 0 && <p className="muted">No upcoming appointments.</p>}
+          <ul className="cards" data-testid="appointments">
+            {mine.data?.appointments.map((a) => (
+              <li key={a.appointmentId} className="card">
+                <span>
+                  <strong>{fmtDateTime(toDate(a.startTime), zone)}</strong>
+                  {!isPatient && <span className="muted small"> · patient {a.patientId}</span>}
+                </span>
+                <span className="row">
+                  <button type="button" onClick={() => (setMoving(a), setSelected(undefined))}>
+                    Reschedule
+                  </button>
+                  <button type="button" className="danger" disabled={cancel.pending} onClick={() => void cancel.run(a)}>
+                    Cancel
+                  </button>
+                </span>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
+}

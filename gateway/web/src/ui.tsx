@@ -1,0 +1,103 @@
+// Small shared pieces: loading and error states, and a hook that runs a call and keeps its state.
+import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
+import { explainError } from "./api.js";
+
+/** ErrorBox shows what failed and what to do, with a Retry button when one helps. */
+export function ErrorBox({ error, what, onRetry }: { error: unknown; what?: string; onRetry?: () => void }) {
+  const e = explainError(error, what);
+  return (
+    <div className="error" role="alert" data-code={e.code}>
+      <strong>{e.title}</strong>
+      <p>{e.action}</p>
+      <p className="muted small">
+        {e.code}: {e.detail}
+      </p>
+      {onRetry && (
+        <button type="button" onClick={onRetry}>
+          Retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** Loading is the placeholder shown while a call runs. */
+export function Loading({ label = "Loading…" }: { label?: string }) {
+  return (
+    <p className="loading" role="status" aria-live="polite">
+      {label}
+    </p>
+  );
+}
+
+/** Notice is a short success message read out by screen readers. */
+export function Notice({ children }: { children: ReactNode }) {
+  return (
+    <p className="notice" role="status" aria-live="polite">
+      {children}
+    </p>
+  );
+}
+
+/** AsyncState is the state of one call. */
+export interface AsyncState<T> {
+  /** data is the last successful result. */
+  data?: T;
+  /** error is the last failure (cleared by a success). */
+  error?: unknown;
+  /** loading is true while a call runs. */
+  loading: boolean;
+  /** reload runs the call again. */
+  reload(): void;
+}
+
+/** useAsync runs `fn` now, when `deps` change, and every `pollMs` if given. */
+export function useAsync<T>(fn: (signal: AbortSignal) => Promise<T>, deps: unknown[], opts: { pollMs?: number; enabled?: boolean } = {}): AsyncState<T> {
+  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: opts.enabled !== false });
+  const [tick, setTick] = useState(0);
+  const fnRef = useRef(fn);
+  fnRef.current = fn;
+  useEffect(() => {
+    if (opts.enabled === false) {
+      setState({ loading: false });
+      return;
+    }
+    const ac = new AbortController();
+    setState((s) => ({ ...s, loading: true }));
+    fnRef.current(ac.signal).then(
+      (data) => !ac.signal.aborted && setState({ data, loading: false }),
+      (error: unknown) => !ac.signal.aborted && setState((s) => ({ data: s.data, error, loading: false })),
+    );
+    return () => ac.abort();
+  }, [...deps, tick, opts.enabled]);
+  useEffect(() => {
+    if (!opts.pollMs || opts.enabled === false) return;
+    const id = setInterval(() => setTick((t) => t + 1), opts.pollMs);
+    return () => clearInterval(id);
+  }, [opts.pollMs, opts.enabled]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  return { ...state, reload };
+}
+
+/** useAction runs a user action (book, call next, ...) and keeps its pending, error and result state. */
+export function useAction<A extends unknown[], T>(fn: (...args: A) => Promise<T>): {
+  run: (...args: A) => Promise<T | undefined>;
+  pending: boolean;
+  error?: unknown;
+  result?: T;
+  clear(): void;
+} {
+  const [state, setState] = useState<{ pending: boolean; error?: unknown; result?: T }>({ pending: false });
+  const run = async (...args: A) => {
+    setState({ pending: true });
+    try {
+      const result = await fn(...args);
+      setState({ pending: false, result });
+      return result;
+    } catch (error) {
+      setState({ pending: false, error });
+      return undefined;
+    }
+  };
+  return { ...state, run, clear: () => setState({ pending: false }) };
+}

@@ -1,0 +1,102 @@
+// The gateway as `npm start` runs it (service classes mounted in-process, dev auth): the web app's
+// files and SPA fallback, /dev-tokens.json only with dev auth, the rate limit, and the rule that *_ADDR
+// are all set or none.
+import t from "tap";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { queueModule } from "../../services/queue/queue.module.js";
+import { ConfigError, loadConfig } from "../../services/runtime/config.js";
+import { createRuntime } from "../../services/runtime/host.js";
+import { startGateway, upstreamMode } from "../../gateway/gateway.js";
+import { createRateLimitInterceptor, createTokenBucketLimiter } from "../../gateway/rate-limit.js";
+import { WEB_ROOT } from "../../gateway/static-route.js";
+import { createTestDatabase } from "../helpers/postgres.js";
+import { startTestGateway } from "../helpers/gateway.js";
+
+const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-gw-"));
+t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+const runtime = await createRuntime({
+  name: "gateway",
+  modules: [queueModule],
+  defaultPort: 0,
+  devAuth: true,
+  env: { DATA_DIR: dataDir, DATABASE_URL: await createTestDatabase(t), LOG_LEVEL: "silent", METRICS_PORT: "0" },
+  extraInterceptors: [createRateLimitInterceptor({ perMinute: 2 })],
+});
+t.teardown(() => runtime.close());
+await runtime.ready;
+const server = await startGateway(runtime, 0);
+t.teardown(() => server.close(100));
+const url = `http://127.0.0.1:${server.port}`;
+
+t.test("the web app is served with content types, caching and an SPA fallback", { skip: existsSync(path.join(WEB_ROOT, "index.html")) ? false : "web app not built" }, async (t) => {
+  const index = await fetch(url + "/", { headers: { accept: "text/html" } });
+  t.equal(index.status, 200);
+  t.equal(index.headers.get("content-type"), "text/html; charset=utf-8");
+  const html = await index.text();
+  t.match(html, /<div id="root">/);
+  const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  t.ok(script, "index.html loads a hashed bundle");
+  const js = await fetch(url + script);
+  t.equal(js.status, 200);
+  t.equal(js.headers.get("content-type"), "text/javascript; charset=utf-8");
+  t.match(js.headers.get("cache-control"), /immutable/);
+  const css = readdirSync(path.join(WEB_ROOT, "assets")).find((f) => f.endsWith(".css"));
+  const cssRes = await fetch(`${url}/assets/${css}`);
+  t.equal(cssRes.headers.get("content-type"), "text/css; charset=utf-8");
+  const page = await fetch(url + "/reception", { headers: { accept: "text/html" } });
+  t.equal(page.status, 200, "a client-side route gets the app");
+  t.match(await page.text(), /<div id="root">/);
+  t.equal((await fetch(url + "/assets/missing.js")).status, 404, "a missing asset is a 404, not the app");
+  t.equal((await fetch(url + "/../../package.json")).status, 404, "no way out of the web root");
+  t.equal((await fetch(url + "/metrics")).status, 200, "/metrics still answers");
+});
+
+t.test("/dev-tokens.json only where dev auth generated them", async (t) => {
+  const res = await fetch(url + "/dev-tokens.json");
+  t.equal(res.status, 200);
+  t.equal(res.headers.get("cache-control"), "no-store");
+  const tokens = (await res.json()) as Record<string, string>;
+  t.same(Object.keys(tokens).sort(), ["admin", "display", "doctor", "patient", "receptionist", "service"]);
+  const distributed = await startTestGateway(t, ["127.0.0.1:1"]);
+  t.equal((await fetch(distributed.url + "/dev-tokens.json")).status, 404, "never from a gateway with a configured key");
+});
+
+t.test("the rate limit applies in npm start too (in-process services)", async (t) => {
+  const tokens = (await (await fetch(url + "/dev-tokens.json")).json()) as Record<string, string>;
+  const call = async (tok: string) => {
+    const r = await fetch(url + "/medschedule.queue.v1.QueueService/ListQueues", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${tok}` },
+      body: "{}",
+    });
+    return r.status === 200 ? "ok" : ((await r.json()) as { code: string }).code;
+  };
+  t.same([await call(tokens.receptionist), await call(tokens.receptionist), await call(tokens.receptionist)], ["ok", "ok", "resource_exhausted"]);
+  t.equal(await call(tokens.doctor), "ok", "per client");
+  t.equal(await call(tokens.service), "ok", "service-to-service calls are not limited");
+});
+
+t.test("token bucket refills evenly over the minute", async (t) => {
+  let now = 0;
+  const limiter = createTokenBucketLimiter(60, () => now);
+  for (let i = 0; i < 60; i++) t.equal(limiter.take("k"), 0);
+  t.equal(limiter.take("k"), 1_000, "empty: next token in 1 s");
+  now += 1_000;
+  t.equal(limiter.take("k"), 0);
+  t.ok(limiter.take("k") > 0);
+  now += 120_000;
+  t.equal(limiter.take("other"), 0);
+  t.equal(limiter.size(), 1, "full buckets are forgotten");
+});
+
+t.test("*_ADDR: all four or none", async (t) => {
+  const env = { AUTH_HS256_SECRET: "x".repeat(40) };
+  t.equal(upstreamMode(loadConfig(env, { port: 0 })), "in-process");
+  const all = { ...env, SCHEDULING_ADDR: "s:8081", QUEUE_ADDR: "q:8082,q2:8082", LOCK_ADDR: "l:8083", BACKUP_ADDR: "b:8084" };
+  t.equal(upstreamMode(loadConfig(all, { port: 0 })), "distributed");
+  t.throws(() => upstreamMode(loadConfig({ ...env, QUEUE_ADDR: "q:8082" }, { port: 0 })), ConfigError);
+  t.throws(() => upstreamMode(loadConfig({ ...env, QUEUE_ADDR: "q:8082" }, { port: 0 })), /missing: SCHEDULING_ADDR, LOCK_ADDR, BACKUP_ADDR/);
+});
