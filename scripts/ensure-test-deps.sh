@@ -8,4 +8,6 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 t0=$SECONDS
 bash "$here/ensure-postgres.sh"
 bash "$here/ensure-redis.sh"
+bash "$here/ensure-chromium.sh"
+bash "$here/ensure-promtool.sh"
 if (( SECONDS - t0 > 5 )); then echo "test deps: ready in $((SECONDS - t0)) s"; fi
