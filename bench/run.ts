@@ -17,7 +17,19 @@ export const benchmarks: Record<string, Benchmark> = {
     description: "no-op unary RPC (grpc.health.v1.Health/Check) with h2load: bare grpc-js vs serveGrpc() vs serveConnect()",
     load: () => import("./transport.js"),
   },
-  // lock, booking, queue: add here as `name: { description, load: () => import("./name.js") }`.
+  lock: {
+    description: "acquire+release pairs at 1/16/64 clients: in-process library, gRPC API, redlock, redis-benchmark ceiling, no-op RPC pair",
+    load: () => import("./lock.js"),
+  },
+  queue: {
+    description: "queue service process over gRPC: IssueTicket+CallNext+CompleteTicket cycles with 8 counters, WatchQueue fan-out to 200 watchers",
+    load: () => import("./queue.js"),
+  },
+  booking: {
+    description: "BookAppointment over gRPC at 16/64 clients across 2,000 providers vs a pgbench INSERT ceiling; 7-day slot search",
+    load: () => import("./booking.js"),
+  },
+  // more: add here as `name: { description, load: () => import("./name.js") }`.
 };
 
 function usage(): string {

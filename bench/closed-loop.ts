@@ -1,0 +1,62 @@
+// A closed-loop load generator: `concurrency` clients, each running one operation after another for a
+// fixed time after a warm-up, with every operation's latency recorded.
+import { percentile } from "./h2load.js";
+
+/** LoopResult is what a closed-loop run measured. */
+export interface LoopResult {
+  /** concurrency is the number of clients. */
+  concurrency: number;
+  /** ops is the number of operations completed in the measured window. */
+  ops: number;
+  /** errors is the number of operations that threw in the measured window. */
+  errors: number;
+  /** opsPerSec is ops over the measured window. */
+  opsPerSec: number;
+  /** p50Ms, p99Ms are latency percentiles in milliseconds. */
+  p50Ms: number;
+  p99Ms: number;
+  /** firstError is the message of the first error, if any. */
+  firstError?: string;
+}
+
+/**
+ * closedLoop runs `op(client)` back to back on `concurrency` clients for warmupMs (not counted) and
+ * then durationMs (counted), and returns throughput and latency percentiles.
+ */
+export async function closedLoop(concurrency: number, durationMs: number, warmupMs: number, op: (client: number) => Promise<unknown>): Promise<LoopResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const start = performance.now();
+  const measureFrom = start + warmupMs;
+  const end = measureFrom + durationMs;
+  const client = async (i: number) => {
+    for (;;) {
+      const t0 = performance.now();
+      if (t0 >= end) return;
+      let failed = false;
+      try {
+        await op(i);
+      } catch (err) {
+        failed = true;
+        if (t0 >= measureFrom) {
+          errors++;
+          firstError ??= (err as Error)?.message ?? String(err);
+        }
+      }
+      const t1 = performance.now();
+      if (t0 >= measureFrom && t1 <= end && !failed) latencies.push(t1 - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => client(i)));
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    concurrency,
+    ops: latencies.length,
+    errors,
+    opsPerSec: latencies.length / (durationMs / 1000),
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    firstError,
+  };
+}

@@ -1,0 +1,132 @@
+// `npm run cluster`: distributed mode on one machine. The gateway and the four services run as
+// separate processes against real Postgres and Redis (DATABASE_URL / REDIS_URL, or the local servers
+// scripts/ensure-postgres.sh and ensure-redis.sh start), with two replicas of scheduling and queue
+// and the gateway spreading calls over them. Each process has its own METRICS_PORT. Dev tokens are
+// written to DATA_DIR/dev-tokens.json as in `npm start`. SIGINT/SIGTERM drains every process.
+//
+// Ports: PORT for the gateway (default 8080); the services from CLUSTER_PORT_BASE (default 8081):
+// scheduling base and base+6, queue base+1 and base+7, lock base+2, backup base+3; metrics from
+// CLUSTER_METRICS_BASE (default 9464), one per process, the gateway serving its own on PORT.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureDevAuth } from "../services/runtime/auth/dev-tokens.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+interface Member {
+  name: string;
+  script: string;
+  port: number;
+  metricsPort: number;
+}
+
+function int(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    process.stderr.write(`medschedule cluster: configuration error: ${name} must be a port number, got ${JSON.stringify(raw)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+/** ensure runs one of the scripts/ensure-*.sh helpers (local Postgres or Redis) when no URL is given. */
+function ensure(script: string): void {
+  const r = spawnSync("bash", [path.join(root, "scripts", script)], { stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) {
+    process.stderr.write(`medschedule cluster: scripts/${script} failed (exit ${r.status})\n`);
+    process.exit(1);
+  }
+}
+
+const gatewayPort = int("PORT", 8080);
+const base = int("CLUSTER_PORT_BASE", 8081);
+const metricsBase = int("CLUSTER_METRICS_BASE", 9464);
+const dataDir = path.resolve(process.env.DATA_DIR ?? path.join(root, "data"));
+if (!process.env.DATABASE_URL) ensure("ensure-postgres.sh");
+if (!process.env.REDIS_URL && !process.env.REDIS_SENTINELS) ensure("ensure-redis.sh");
+const databaseUrl = process.env.DATABASE_URL ?? "postgres://medschedule:medschedule@127.0.0.1:5432/medschedule";
+const redisUrl = process.env.REDIS_SENTINELS ? undefined : (process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+
+// One HS256 key for every process (the one `npm start` keeps in DATA_DIR unless AUTH_HS256_SECRET is set).
+const dev = process.env.AUTH_HS256_SECRET ? undefined : await ensureDevAuth(dataDir, { issuer: process.env.AUTH_ISSUER, audience: process.env.AUTH_AUDIENCE });
+const secret = process.env.AUTH_HS256_SECRET ?? dev!.secret;
+const serviceToken = process.env.SERVICE_TOKEN ?? dev?.tokens.service;
+if (!serviceToken) {
+  process.stderr.write("medschedule cluster: configuration error: with AUTH_HS256_SECRET set, also set SERVICE_TOKEN (a token with the service role)\n");
+  process.exit(2);
+}
+
+const services: Member[] = [
+  { name: "scheduling-1", script: "dist/services/scheduling/main.js", port: base, metricsPort: metricsBase },
+  { name: "scheduling-2", script: "dist/services/scheduling/main.js", port: base + 6, metricsPort: metricsBase + 1 },
+  { name: "queue-1", script: "dist/services/queue/main.js", port: base + 1, metricsPort: metricsBase + 2 },
+  { name: "queue-2", script: "dist/services/queue/main.js", port: base + 7, metricsPort: metricsBase + 3 },
+  { name: "lock", script: "dist/services/lock/main.js", port: base + 2, metricsPort: metricsBase + 4 },
+  { name: "backup", script: "dist/services/backup/main.js", port: base + 3, metricsPort: metricsBase + 5 },
+];
+const addr = (prefix: string) =>
+  services
+    .filter((s) => s.name.startsWith(prefix))
+    .map((s) => `127.0.0.1:${s.port}`)
+    .join(",");
+const upstreams = { SCHEDULING_ADDR: addr("scheduling"), QUEUE_ADDR: addr("queue"), LOCK_ADDR: addr("lock"), BACKUP_ADDR: addr("backup") };
+const common: NodeJS.ProcessEnv = {
+  ...process.env,
+  DATABASE_URL: databaseUrl,
+  ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+  AUTH_HS256_SECRET: secret,
+  SERVICE_TOKEN: serviceToken,
+  DATA_DIR: dataDir,
+  ...upstreams,
+};
+
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+function start(m: Member | { name: "gateway"; script: string; port: number; metricsPort: number }): void {
+  const child = spawn(process.execPath, [path.join(root, m.script)], {
+    cwd: root,
+    env: { ...common, PORT: String(m.port), METRICS_PORT: String(m.metricsPort) },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  children.set(m.name, child);
+  child.on("exit", (code, signal) => {
+    children.delete(m.name);
+    if (stopping) {
+      if (children.size === 0) process.exit(0);
+      return;
+    }
+    // One member failing takes the cluster down: a half cluster would only confuse whoever uses it.
+    process.stderr.write(`medschedule cluster: ${m.name} exited (${signal ?? `code ${code}`}); stopping the others\n`);
+    stop(code === 2 ? 2 : 1);
+  });
+}
+
+function stop(exitCode = 0): void {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children.values()) c.kill("SIGTERM");
+  if (children.size === 0) process.exit(exitCode);
+  setTimeout(() => {
+    for (const c of children.values()) c.kill("SIGKILL");
+    process.exit(exitCode || 1);
+  }, 30_000).unref();
+}
+
+process.on("SIGINT", () => stop());
+process.on("SIGTERM", () => stop());
+for (const s of services) start(s);
+// The gateway serves its metrics on its own port (/metrics), so METRICS_PORT=0 for it.
+start({ name: "gateway", script: "dist/gateway/main.js", port: gatewayPort, metricsPort: 0 });
+const lines = [
+  "",
+  `MedSchedule cluster: gateway http://localhost:${gatewayPort} (pid ${children.get("gateway")?.pid})`,
+  ...services.map((s) => `  ${s.name.padEnd(13)} grpc 127.0.0.1:${s.port}  metrics http://127.0.0.1:${s.metricsPort}/metrics  (pid ${children.get(s.name)?.pid})`),
+  `  database ${databaseUrl.replace(/:[^:@/]*@/, ":***@")}, redis ${redisUrl ?? process.env.REDIS_SENTINELS}`,
+  dev ? `  dev tokens: ${dev.tokensFile}` : "",
+  "",
+];
+process.stdout.write(lines.join("\n") + "\n");

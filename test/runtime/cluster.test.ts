@@ -1,0 +1,92 @@
+// `npm run cluster`: the gateway and the services as separate processes (two replicas of scheduling
+// and queue) on real Postgres and Redis. Every member becomes SERVING, calls through the gateway
+// reach both queue replicas, and SIGTERM drains the whole cluster to exit 0.
+import t from "tap";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
+import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { createTestDatabase } from "../helpers/postgres.js";
+import { redisUrl } from "../helpers/redis.js";
+
+t.setTimeout(150_000);
+
+function scrape(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path: "/metrics" }, (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve(body));
+      })
+      .on("error", reject);
+  });
+}
+
+/** queueCalls sums rpc_server_duration_seconds_count of the QueueService in a scrape. */
+function queueCalls(metrics: string): number {
+  let n = 0;
+  for (const line of metrics.split("\n")) {
+    if (line.startsWith("rpc_server_duration_seconds_count{") && line.includes('service="medschedule.queue.v1.QueueService"')) n += Number(line.split(" ").pop());
+  }
+  return n;
+}
+
+t.test("npm run cluster: seven processes, both replicas used, SIGTERM drains all", async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-cluster-"));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  // Ports from a random range, so parallel test files do not collide.
+  const base = 20_000 + Math.floor(Math.random() * 1_500) * 10;
+  const env = {
+    PATH: process.env.PATH ?? "",
+    DATABASE_URL: await createTestDatabase(t),
+    REDIS_URL: redisUrl(),
+    DATA_DIR: dataDir,
+    PORT: String(base),
+    CLUSTER_PORT_BASE: String(base + 1),
+    CLUSTER_METRICS_BASE: String(base + 25_000),
+    LOG_LEVEL: "warn",
+  };
+  const child = spawn(process.execPath, ["dist/scripts/cluster.js"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+
+  const members = [base, base + 1, base + 7, base + 2, base + 8, base + 3, base + 4]; // gateway, scheduling x2, queue x2, lock, backup
+  const transports = members.map((p) => createGrpcJsTransport({ addresses: [`127.0.0.1:${p}`] }));
+  t.teardown(() => transports.forEach((tr) => tr.close()));
+  const deadline = Date.now() + 60_000;
+  for (const [i, tr] of transports.entries()) {
+    const health = createClient(Health, tr);
+    let status: HealthCheckResponse_ServingStatus | undefined;
+    while (Date.now() < deadline && child.exitCode === null) {
+      status = await health.check({}, { timeoutMs: 1_000 }).then((r) => r.status, () => undefined);
+      if (status === HealthCheckResponse_ServingStatus.SERVING) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    t.equal(status, HealthCheckResponse_ServingStatus.SERVING, `member on port ${members[i]} is SERVING`, { output: status === HealthCheckResponse_ServingStatus.SERVING ? undefined : output });
+  }
+
+  const tokens = JSON.parse(await readFile(path.join(dataDir, "dev-tokens.json"), "utf8")) as Record<string, string>;
+  const viaGateway = createGrpcJsTransport({ addresses: [`127.0.0.1:${base}`], headers: { authorization: `Bearer ${tokens.receptionist}` } });
+  t.teardown(() => viaGateway.close());
+  const queue = createClient(QueueService, viaGateway);
+  const created = await queue.createQueue({ displayName: "Cluster test", prefix: "C", timeZone: "Europe/Istanbul" });
+  for (let i = 0; i < 10; i++) await queue.listTickets({ queueId: created.queue!.queueId });
+  const [first, second] = await Promise.all([scrape(base + 25_000 + 2), scrape(base + 25_000 + 3)]);
+  t.ok(queueCalls(first) > 0 && queueCalls(second) > 0, `both queue replicas served calls (${queueCalls(first)} and ${queueCalls(second)})`);
+
+  const stoppedAt = Date.now();
+  child.kill("SIGTERM");
+  t.equal(await exited, 0, "the cluster exits 0 after SIGTERM");
+  t.ok(Date.now() - stoppedAt < 30_000, `drained in ${Date.now() - stoppedAt} ms`);
+});
