@@ -62,7 +62,8 @@ import { queueNoShows, queueTransfers, queueWait, reportQueueLengthOf } from "./
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
 import { checkInTiming, rankTickets, rankTime } from "./ranking.js";
 import { appendAudit } from "./repositories/audit.repository.js";
-import { appendChange, changesAfter, pruneChanges, retainedRange } from "./repositories/change.repository.js";
+import { createNotifier, type Notifier } from "../runtime/notifier.js";
+import { appendChange, changesAfter, pruneChanges, QUEUE_CHANGES_CHANNEL, retainedRange } from "./repositories/change.repository.js";
 import { closeCounterRow, findCounter, listCounters, openCounterRow } from "./repositories/counter.repository.js";
 import { findQueue, insertQueue, listQueues } from "./repositories/queue.repository.js";
 import { claimRequestKey, pruneRequestKeys, saveResponse } from "./repositories/request-key.repository.js";
@@ -222,6 +223,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   private readonly clock: Clock;
   private readonly options: QueueOptions;
   private readonly feed: QueueChangeFeed<WatchChange>;
+  private readonly notifier: Notifier;
   private readonly unregisterMetrics: () => void;
   private lastPrune = 0;
 
@@ -236,6 +238,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       listenUrl: options.listen === false ? undefined : deps.config?.databaseUrl,
       pollIntervalMs: options.pollIntervalMs,
     });
+    this.notifier = createNotifier(this.db, QUEUE_CHANGES_CHANNEL, deps.logger);
     this.unregisterMetrics = reportQueueLengthOf(this.db);
   }
 
@@ -701,9 +704,10 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     return queue;
   }
 
-  /** afterChange runs after a committed change: wake local watchers, prune now and then. */
+  /** afterChange runs after a committed change: wake local watchers and other replicas' (NOTIFY), prune now and then. */
   private afterChange(queueId: string): void {
     this.feed.poke(queueId);
+    this.notifier.notify(queueId);
     if (this.clock.now().getTime() - this.lastPrune > PRUNE_INTERVAL_MS) {
       this.pruneRetained().catch(() => undefined);
     }

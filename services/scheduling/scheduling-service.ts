@@ -57,6 +57,7 @@ import {
 } from "../runtime/errors.js";
 import { outgoingCallOptions } from "../runtime/grpc-transport.js";
 import type { Logger } from "../runtime/logger.js";
+import { createNotifier, type Notifier } from "../runtime/notifier.js";
 import type { Peers } from "../runtime/peers.js";
 import { checkFence, withLock, type LockClient } from "../runtime/with-lock.js";
 import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, Database, Db, NewAuditLogRow, ProviderRow } from "./db/database.js";
@@ -93,6 +94,7 @@ import {
   pruneRequestKeys,
   saveResponse,
   setWaitlistStatus,
+  SCHEDULING_CHANGES_CHANNEL,
   waitingEntries,
   type RequestKey,
 } from "./repositories/support.repository.js";
@@ -238,6 +240,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly lockClientOverride: LockClient | undefined;
   private readonly options: SchedulingOptions;
   private readonly feed: ProviderChangeFeed<AppointmentRow | undefined>;
+  private readonly notifier: Notifier;
+  /** Providers changed by each open transaction of tx(): watchers are woken once it has committed. */
+  private readonly touched = new WeakMap<object, Set<string>>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
   private lastPrune = 0;
@@ -256,6 +261,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       listenUrl: this.options.listen ? deps.config?.databaseUrl : undefined,
       pollIntervalMs: this.options.pollIntervalMs,
     });
+    this.notifier = createNotifier(this.db, SCHEDULING_CHANGES_CHANNEL, deps.logger);
     if (this.options.offerSweepIntervalMs > 0) {
       this.sweepTimer = setInterval(() => void this.expireOffers().catch(() => undefined), this.options.offerSweepIntervalMs);
       this.sweepTimer.unref();
@@ -959,11 +965,15 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     // the provider lock, racing bookings wait on each other's rows (exclusion checks, the change
     // counter) and may form cycles; a short bound ends those faster than deadlock detection does.
     const lockTimeoutMs = this.options.useLock ? Math.max(this.options.lockWaitMs, 100) : 100;
+    const touched = new Set<string>();
     try {
-      return await this.db.transaction().execute(async (trx) => {
+      const result = await this.db.transaction().execute(async (trx) => {
+        this.touched.set(trx, touched);
         await sql`select set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`.execute(trx);
         return fn(trx as never);
       });
+      for (const providerId of touched) this.changed(providerId);
+      return result;
     } catch (err) {
       const code = (err as { code?: unknown })?.code;
       if (code === "40P01" || code === "40001" || code === "55P03") {
@@ -1088,14 +1098,22 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /** afterCommit wakes local watchers once the transaction has committed, and prunes now and then. */
-  private afterCommit(_trx: Db, providerId: string): void {
-    // Kysely has no commit hook: poke on the next tick; a poke before the commit is harmless (the
-    // feed reads nothing new and the NOTIFY or the poll catches up).
-    setTimeout(() => this.feed.poke(providerId), 0).unref();
+  private afterCommit(trx: Db, providerId: string): void {
+    const touched = this.touched.get(trx);
+    if (touched) touched.add(providerId); // tx() wakes the watchers once the transaction has committed
+    // Outside tx() there is no commit hook: wake them on the next tick; too early is harmless (the
+    // feed reads nothing new, and the poll catches up).
+    else setTimeout(() => this.changed(providerId), 0).unref();
     if (this.clock.now().getTime() - this.lastPrune > PRUNE_INTERVAL_MS) {
       this.lastPrune = this.clock.now().getTime();
       setTimeout(() => void this.pruneRetained().catch(() => undefined), 0).unref();
     }
+  }
+
+  /** changed wakes this process's watchers of a provider and, by NOTIFY, the other replicas'. */
+  private changed(providerId: string): void {
+    this.feed.poke(providerId);
+    this.notifier.notify(providerId);
   }
 
   private async retains(providerId: string, after: bigint): Promise<boolean> {

@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import type { ChangeRow } from "../db/change.table.js";
 import type { Db } from "../db/database.js";
 import { nextSequence } from "./queue.repository.js";
@@ -7,8 +6,9 @@ import { nextSequence } from "./queue.repository.js";
 export const QUEUE_CHANGES_CHANNEL = "medschedule_queue_changes";
 
 /**
- * appendChange records a change of a queue under its next sequence and notifies listeners on commit
- * (NOTIFY is transactional). Take it last in the transaction: it row-locks the queue.
+ * appendChange records a change of a queue under its next sequence. Take it last in the transaction:
+ * it row-locks the queue. Listeners are notified after the commit (the service's Notifier): a NOTIFY
+ * inside the transaction would serialize every notifying commit in the database.
  */
 export async function appendChange(
   db: Db,
@@ -26,7 +26,6 @@ export async function appendChange(
       counter_id: change.counterId ?? null,
     })
     .execute();
-  await sql`select pg_notify(${QUEUE_CHANGES_CHANNEL}, ${change.queueId})`.execute(db);
   return sequence;
 }
 
