@@ -137,3 +137,15 @@ t.test("bad tokens are UNAUTHENTICATED on both servers; health and reflection ne
   const health = await callConnect(createGrpcTransport({ baseUrl: `http://127.0.0.1:${sys.grpc.port}` }), Health, Health.method.check, {}, {});
   t.equal(health.code, 0, "health without a token");
 });
+
+t.test("a token accepted once is refused once it expires (verified tokens are cached only until exp)", async (t) => {
+  const method = SchedulingService.method.listProviders;
+  const shortLived = await sys.token(["admin"], "adm-1", { ttlSeconds: 2 });
+  const headers = { authorization: `Bearer ${shortLived}` };
+  t.equal((await callConnect(transport, SchedulingService, method, {}, headers)).code, 0, "accepted while valid");
+  t.equal((await callConnect(transport, SchedulingService, method, {}, headers)).code, 0, "accepted again (from the cache)");
+  // exp has whole-second precision: wait past it.
+  await new Promise((r) => setTimeout(r, 3_100));
+  const after = await callConnect(transport, SchedulingService, method, {}, headers);
+  t.equal(after.code, Code.Unauthenticated, `refused after expiry (${after.message})`);
+});

@@ -36,7 +36,21 @@ export function createTokenVerifier(opts: {
   } else {
     throw new Error("createTokenVerifier needs AUTH_HS256_SECRET, AUTH_JWKS_FILE or AUTH_JWKS_URL");
   }
-  return async (token) => {
+  // Verified tokens are remembered (until they expire, at most CACHE_MS): the same service or user
+  // token arrives on call after call, and a signature check per call cost more than a no-op RPC.
+  const cache = new Map<string, { verified: VerifiedToken; untilMs: number }>();
+  const verify = async (token: string): Promise<VerifiedToken> => {
+    const hit = cache.get(token);
+    if (hit) {
+      if (Date.now() < hit.untilMs) return hit.verified;
+      cache.delete(token);
+    }
+    const verified = await verifyOnce(token);
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string); // the oldest entry
+    cache.set(token, { verified: verified.token, untilMs: Math.min(Date.now() + CACHE_MS, verified.expMs) });
+    return verified.token;
+  };
+  const verifyOnce = async (token: string): Promise<{ token: VerifiedToken; expMs: number }> => {
     let payload: JWTPayload;
     try {
       const result = await jwtVerify(token, key as Uint8Array, { algorithms, issuer: opts.issuer, audience: opts.audience });
@@ -50,6 +64,12 @@ export function createTokenVerifier(opts: {
     if (typeof payload.sub !== "string" || payload.sub === "") throw new UnauthenticatedError("the token has no subject (sub)");
     const claimed = Array.isArray(payload.roles) ? payload.roles : [];
     const roles = claimed.filter((r): r is Role => typeof r === "string" && (ROLES as readonly string[]).includes(r));
-    return { subject: payload.sub, roles };
+    return { token: { subject: payload.sub, roles }, expMs: typeof payload.exp === "number" ? payload.exp * 1000 : Number.POSITIVE_INFINITY };
   };
+  return verify;
 }
+
+/** CACHE_MS bounds how long a verified token is trusted without checking its signature again. */
+const CACHE_MS = 5 * 60_000;
+/** CACHE_MAX bounds the number of remembered tokens. */
+const CACHE_MAX = 10_000;
