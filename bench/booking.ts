@@ -85,7 +85,7 @@ export async function main(args: string[]): Promise<void> {
       name: "bench",
       modules: [schedulingModule, lockModule],
       defaultPort: 0,
-      env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, AUTH_HS256_SECRET: SECRET, LOG_LEVEL: "silent", METRICS_PORT: "0", DATA_DIR: dataDir },
+      env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, AUTH_HS256_SECRET: SECRET, LOG_LEVEL: "silent", METRICS_PORT: "0", DATA_DIR: dataDir, ...(process.env.SCHEDULING_BOOKING_LOCK ? { SCHEDULING_BOOKING_LOCK: process.env.SCHEDULING_BOOKING_LOCK } : {}) },
     });
     const database = await runtime.ready;
     const server = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
