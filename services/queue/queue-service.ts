@@ -37,6 +37,8 @@ import {
   type WatchQueueRequest,
   type WatchQueueResponseSchema,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
+import { createNotifier, type Notifier } from "../runtime/notifier.js";
 import { getPrincipal } from "../runtime/auth/principal.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import {
@@ -57,15 +59,13 @@ import type { NewTicketRow, TicketPriorityName, TicketRow, TicketStatusName } fr
 import { calibrate, calibrationFloorMs, simulateWaits, type Estimate } from "./estimator.js";
 import { toCounter, toQueue } from "./mappers/queue.mapper.js";
 import { priorityName, statusName, toTicketInit } from "./mappers/ticket.mapper.js";
-import { QueueChangeFeed, type FeedItem } from "./queue-change-feed.js";
 import { queueNoShows, queueTransfers, queueWait, reportQueueLengthOf } from "./queue-metrics.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
 import { checkInTiming, rankTickets, rankTime } from "./ranking.js";
 import { appendAudit } from "./repositories/audit.repository.js";
-import { createNotifier, type Notifier } from "../runtime/notifier.js";
 import { appendChange, changesAfter, pruneChanges, QUEUE_CHANGES_CHANNEL, retainedRange } from "./repositories/change.repository.js";
 import { closeCounterRow, findCounter, listCounters, openCounterRow } from "./repositories/counter.repository.js";
-import { findQueue, insertQueue, listQueues } from "./repositories/queue.repository.js";
+import { findQueue, findQueues, insertQueue, listQueues } from "./repositories/queue.repository.js";
 import { claimRequestKey, pruneRequestKeys, saveResponse } from "./repositories/request-key.repository.js";
 import { nextDayNumber } from "./repositories/ticket-day.repository.js";
 import {
@@ -216,13 +216,13 @@ function notCalledHere(row: TicketRow, counterId: string): FailedPreconditionErr
 /**
  * QueueServiceImpl serves medschedule.queue.v1.QueueService: queues and counters, tickets with fair
  * priorities (ranking.ts), atomic CallNext, wait estimates (estimator.ts) and live WatchQueue streams
- * (queue-change-feed.ts). All state is in Postgres; replicas share it.
+ * (runtime/change-feed.ts). All state is in Postgres; replicas share it.
  */
 export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   private readonly db: Kysely<Database>;
   private readonly clock: Clock;
   private readonly options: QueueOptions;
-  private readonly feed: QueueChangeFeed<WatchChange>;
+  private readonly feed: ChangeFeed<WatchChange, ChangeRow>;
   private readonly notifier: Notifier;
   private readonly unregisterMetrics: () => void;
   private lastPrune = 0;
@@ -231,8 +231,11 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     this.db = deps.db as Kysely<Database>;
     this.clock = deps.clock ?? systemClock;
     this.options = { ...DEFAULT_QUEUE_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
-    this.feed = new QueueChangeFeed<WatchChange>({
-      db: this.db,
+    this.feed = new ChangeFeed<WatchChange, ChangeRow>({
+      name: "queue",
+      channel: QUEUE_CHANGES_CHANNEL,
+      changesAfter: (queueId, after, limit) => changesAfter(this.db, queueId, after, limit),
+      latestSequences: async (queueIds) => new Map((await findQueues(this.db, queueIds)).map((q) => [q.queue_id, BigInt(q.last_sequence)])),
       load: (queueId, rows) => this.loadChanges(queueId, rows),
       logger: deps.logger,
       listenUrl: options.listen === false ? undefined : deps.config?.databaseUrl,

@@ -56,11 +56,12 @@ import {
   PermissionDeniedError,
 } from "../runtime/errors.js";
 import { outgoingCallOptions } from "../runtime/grpc-transport.js";
+import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
 import type { Logger } from "../runtime/logger.js";
 import { createNotifier, type Notifier } from "../runtime/notifier.js";
 import type { Peers } from "../runtime/peers.js";
 import { checkFence, withLock, type LockClient } from "../runtime/with-lock.js";
-import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, Database, Db, NewAuditLogRow, ProviderRow } from "./db/database.js";
+import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, ChangeRow, Database, Db, NewAuditLogRow, ProviderRow } from "./db/database.js";
 import {
   expiredOffers,
   findAppointment,
@@ -74,6 +75,7 @@ import {
 import {
   findAvailability,
   findProvider,
+  findProviders,
   findResources,
   insertProvider,
   insertResource,
@@ -98,7 +100,6 @@ import {
   waitingEntries,
   type RequestKey,
 } from "./repositories/support.repository.js";
-import { ProviderChangeFeed, type FeedItem } from "./scheduling-change-feed.js";
 import { kindName, statusName, toAppointment, toAvailability, toProvider, toResource, toSchedule, toWaitlistEntry } from "./scheduling.mapper.js";
 import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
 import { isSlotStart, listSlots, type Interval, type Schedule } from "./slots.js";
@@ -239,7 +240,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly peers: Peers | undefined;
   private readonly lockClientOverride: LockClient | undefined;
   private readonly options: SchedulingOptions;
-  private readonly feed: ProviderChangeFeed<AppointmentRow | undefined>;
+  private readonly feed: ChangeFeed<AppointmentRow | undefined, ChangeRow>;
   private readonly notifier: Notifier;
   /** Providers changed by each open transaction of tx(): watchers are woken once it has committed. */
   private readonly touched = new WeakMap<object, Set<string>>();
@@ -254,8 +255,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.peers = deps.peers;
     this.lockClientOverride = deps.lockClient;
     this.options = { ...DEFAULT_SCHEDULING_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
-    this.feed = new ProviderChangeFeed<AppointmentRow | undefined>({
-      db: this.db,
+    this.feed = new ChangeFeed<AppointmentRow | undefined, ChangeRow>({
+      name: "scheduling",
+      channel: SCHEDULING_CHANGES_CHANNEL,
+      changesAfter: (providerId, after, limit) => changesAfter(this.db, providerId, after, limit),
+      latestSequences: async (ids) => new Map((await findProviders(this.db, ids)).map((p) => [p.provider_id, BigInt(p.last_sequence)])),
       load: (providerId, rows) => this.loadChanges(providerId, rows),
       logger: deps.logger,
       listenUrl: this.options.listen ? deps.config?.databaseUrl : undefined,

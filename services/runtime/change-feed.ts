@@ -1,6 +1,6 @@
-// The live side of WatchQueue, per process: one reader per queue fetches new rows of queue.changes
-// once and keeps the latest of them in a ring that every watcher of that queue reads with its own
-// cursor. Nobody ever waits for a watcher: a slow one just falls behind in the ring, and once it is
+// The live side of a Watch stream (WatchQueue, WatchAppointments), per process: one reader per stream
+// key (a queue, a provider) fetches new rows of the service's change log once and keeps the latest
+// of them in a ring that every watcher of that key reads with its own cursor. Nobody ever waits for a watcher: a slow one just falls behind in the ring, and once it is
 // more than `maxLag` changes behind it gets a fresh snapshot instead (back-pressure without
 // per-watcher buffers or blocking).
 //
@@ -9,33 +9,35 @@
 // safety net (and the only cross-process path on PGlite, which is a single process anyway).
 
 import pg from "pg";
-import type { ChangeRow } from "./db/change.table.js";
-import type { Db } from "./db/database.js";
-import { changesAfter, QUEUE_CHANGES_CHANNEL } from "./repositories/change.repository.js";
-import { findQueues } from "./repositories/queue.repository.js";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "./logger.js";
 
-/** FeedItem is one change as watchers receive it, shared by all watchers of a queue. */
+/** FeedItem is one change as watchers receive it, shared by all watchers of a key. */
 export interface FeedItem<T> {
-  /** sequence is the change's sequence in its queue. */
+  /** sequence is the change's sequence under its key. */
   sequence: bigint;
   /** value is the change, loaded once (e.g. the ticket with its position). */
   value: T;
 }
 
-/** FeedOptions configures a QueueChangeFeed. */
-export interface FeedOptions<T> {
-  /** db reads queue.changes. */
-  db: Db;
-  /** load turns change rows of one queue into items (one call per fetched batch). */
-  load: (queueId: string, rows: ChangeRow[]) => Promise<FeedItem<T>[]>;
+/** FeedOptions configures a ChangeFeed over change rows R. */
+export interface FeedOptions<T, R> {
+  /** name names the feed in logs and the LISTEN connection ("queue", "scheduling"). */
+  name: string;
+  /** channel is the NOTIFY channel whose payload is a key. */
+  channel: string;
+  /** changesAfter reads up to `limit` change rows of a key with a sequence above `after`, in order. */
+  changesAfter: (key: string, after: bigint, limit: number) => Promise<R[]>;
+  /** latestSequences reads the latest sequence of each key that exists. */
+  latestSequences: (keys: string[]) => Promise<Map<string, bigint>>;
+  /** load turns change rows of one key into items (one call per fetched batch). */
+  load: (key: string, rows: R[]) => Promise<FeedItem<T>[]>;
   /** logger reports listener trouble. */
   logger?: Logger;
   /** listenUrl is a Postgres URL for LISTEN; unset: local pokes and polling only. */
   listenUrl?: string;
   /** pollIntervalMs is the safety-net poll (default 1000 ms). */
   pollIntervalMs?: number;
-  /** ringSize is how many recent changes per queue are kept in memory (default 1024). */
+  /** ringSize is how many recent changes per key are kept in memory (default 1024). */
   ringSize?: number;
 }
 
@@ -44,14 +46,14 @@ export type Next<T> = { kind: "items"; items: FeedItem<T>[] } | { kind: "behind"
 
 const FETCH_BATCH = 500;
 
-class QueueFeed<T> {
+class KeyFeed<T> {
   readonly ring: FeedItem<T>[] = [];
   latest = -1n;
   refs = 0;
   waiters = new Set<() => void>();
   fetching: Promise<void> | undefined;
   again = false;
-  constructor(readonly queueId: string) {}
+  constructor(readonly key: string) {}
 
   wake(): void {
     const ws = [...this.waiters];
@@ -60,7 +62,7 @@ class QueueFeed<T> {
   }
 }
 
-/** Subscription is one watcher's handle on a queue's feed. */
+/** Subscription is one watcher's handle on a key's feed. */
 export interface Subscription<T> {
   /** next returns the items after `cursor`, waiting for some; "behind" when the ring no longer has them. */
   next(cursor: bigint, signal: AbortSignal): Promise<Next<T>>;
@@ -68,9 +70,9 @@ export interface Subscription<T> {
   close(): void;
 }
 
-/** QueueChangeFeed fans queue.changes out to this process's watchers (see the file comment). */
-export class QueueChangeFeed<T> {
-  private readonly feeds = new Map<string, QueueFeed<T>>();
+/** ChangeFeed fans a service's change log out to this process's watchers (see the file comment). */
+export class ChangeFeed<T, R> {
+  private readonly feeds = new Map<string, KeyFeed<T>>();
   private readonly ringSize: number;
   private readonly pollIntervalMs: number;
   private listener: pg.Client | undefined;
@@ -78,23 +80,23 @@ export class QueueChangeFeed<T> {
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly opts: FeedOptions<T>) {
+  constructor(private readonly opts: FeedOptions<T, R>) {
     this.ringSize = opts.ringSize ?? 1024;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
   }
 
-  /** subscribe starts following a queue; the feed's position is set at the first subscriber. */
-  async subscribe(queueId: string): Promise<Subscription<T>> {
-    let feed = this.feeds.get(queueId);
+  /** subscribe starts following a key; the feed's position is set at the first subscriber. */
+  async subscribe(key: string): Promise<Subscription<T>> {
+    let feed = this.feeds.get(key);
     if (!feed) {
-      feed = new QueueFeed<T>(queueId);
-      this.feeds.set(queueId, feed);
+      feed = new KeyFeed<T>(key);
+      this.feeds.set(key, feed);
     }
     feed.refs++;
     this.startBackground();
     if (feed.latest < 0n) {
-      const [row] = await findQueues(this.opts.db, [queueId]);
-      if (feed.latest < 0n) feed.latest = row ? BigInt(row.last_sequence) : 0n;
+      const latest = (await this.opts.latestSequences([key])).get(key);
+      if (feed.latest < 0n) feed.latest = latest ?? 0n;
     }
     const f = feed;
     let closed = false;
@@ -105,15 +107,15 @@ export class QueueChangeFeed<T> {
         closed = true;
         f.refs--;
         f.wake();
-        if (f.refs === 0) this.feeds.delete(queueId);
+        if (f.refs === 0) this.feeds.delete(key);
         if (this.feeds.size === 0) void this.stopBackground();
       },
     };
   }
 
-  /** poke tells the feed that a queue changed (after a local commit, or a NOTIFY). */
-  poke(queueId: string): void {
-    const feed = this.feeds.get(queueId);
+  /** poke tells the feed that a key changed (after a local commit, or a NOTIFY). */
+  poke(key: string): void {
+    const feed = this.feeds.get(key);
     if (feed) this.fetch(feed);
   }
 
@@ -130,7 +132,7 @@ export class QueueChangeFeed<T> {
     return this.listener !== undefined;
   }
 
-  private async nextFor(feed: QueueFeed<T>, cursor: bigint, signal: AbortSignal, isClosed: () => boolean): Promise<Next<T>> {
+  private async nextFor(feed: KeyFeed<T>, cursor: bigint, signal: AbortSignal, isClosed: () => boolean): Promise<Next<T>> {
     for (;;) {
       if (isClosed() || this.closed || signal.aborted) return { kind: "closed" };
       if (cursor < feed.latest) {
@@ -151,7 +153,7 @@ export class QueueChangeFeed<T> {
     }
   }
 
-  private fetch(feed: QueueFeed<T>): void {
+  private fetch(feed: KeyFeed<T>): void {
     // Until the first subscriber has set the starting point there is nothing to fetch from.
     if (feed.latest < 0n) return;
     if (feed.fetching) {
@@ -163,9 +165,9 @@ export class QueueChangeFeed<T> {
         feed.again = false;
         try {
           for (;;) {
-            const rows = await changesAfter(this.opts.db, feed.queueId, feed.latest, FETCH_BATCH);
+            const rows = await this.opts.changesAfter(feed.key, feed.latest, FETCH_BATCH);
             if (rows.length === 0) break;
-            const items = await this.opts.load(feed.queueId, rows);
+            const items = await this.opts.load(feed.key, rows);
             for (const item of items) {
               if (item.sequence <= feed.latest) continue;
               if (item.sequence !== feed.latest + 1n) feed.ring.length = 0; // pruned gap: restart the ring
@@ -177,7 +179,7 @@ export class QueueChangeFeed<T> {
             if (rows.length < FETCH_BATCH) break;
           }
         } catch (err) {
-          this.opts.logger?.warn({ err, queueId: feed.queueId }, "queue change feed: fetch failed; retrying on the next poll");
+          this.opts.logger?.warn({ err, key: feed.key }, `${this.opts.name} change feed: fetch failed; retrying on the next poll`);
         }
       } while (feed.again && !this.closed);
       feed.fetching = undefined;
@@ -206,30 +208,30 @@ export class QueueChangeFeed<T> {
     if (this.feeds.size === 0) return;
     if (this.opts.listenUrl && !this.listener && !this.listenerStarting) this.listenerStarting = this.startListener(this.opts.listenUrl);
     try {
-      const rows = await findQueues(this.opts.db, [...this.feeds.keys()]);
-      for (const row of rows) {
-        const feed = this.feeds.get(row.queue_id);
-        if (feed && BigInt(row.last_sequence) > feed.latest) this.fetch(feed);
+      const latest = await this.opts.latestSequences([...this.feeds.keys()]);
+      for (const [key, sequence] of latest) {
+        const feed = this.feeds.get(key);
+        if (feed && sequence > feed.latest) this.fetch(feed);
       }
     } catch (err) {
-      this.opts.logger?.warn({ err }, "queue change feed: poll failed");
+      this.opts.logger?.warn({ err }, `${this.opts.name} change feed: poll failed`);
     }
   }
 
   private async startListener(url: string): Promise<void> {
-    const client = new pg.Client({ connectionString: url, application_name: "medschedule-queue-listen", connectionTimeoutMillis: 5000, keepAlive: true });
+    const client = new pg.Client({ connectionString: url, application_name: `medschedule-${this.opts.name}-listen`, connectionTimeoutMillis: 5000, keepAlive: true });
     const drop = (err?: unknown) => {
-      if (err) this.opts.logger?.warn({ err }, "queue change feed: LISTEN connection lost; polling until it is back");
+      if (err) this.opts.logger?.warn({ err }, `${this.opts.name} change feed: LISTEN connection lost; polling until it is back`);
       if (this.listener === client) this.listener = undefined;
       void client.end().catch(() => undefined);
     };
     try {
       client.on("error", drop);
       client.on("notification", (msg) => {
-        if (msg.channel === QUEUE_CHANGES_CHANNEL && msg.payload) this.poke(msg.payload);
+        if (msg.channel === this.opts.channel && msg.payload) this.poke(msg.payload);
       });
       await client.connect();
-      await client.query(`LISTEN ${QUEUE_CHANGES_CHANNEL}`);
+      await client.query(`LISTEN ${pg.escapeIdentifier(this.opts.channel)}`);
       if (this.closed || this.feeds.size === 0) {
         await client.end().catch(() => undefined);
         return;
