@@ -6,6 +6,19 @@ import { ErrorBox, Loading, Notice, useAction, useAsync } from "./ui.js";
 
 const DAY_MS = 86_400_000;
 
+/**
+ * zoneMidnight is the instant of midnight, in timeZone, starting the day `days` days after today
+ * there: the week shown is the provider's week, whatever the browser's zone.
+ */
+function zoneMidnight(timeZone: string, days: number): Date {
+  const [y, m, d] = new Date().toLocaleDateString("en-CA", { timeZone }).split("-").map(Number);
+  const wall = Date.UTC(y, m - 1, d + days); // the wanted wall-clock midnight, read as if it were UTC
+  // The zone's offset at instant t: its wall clock at t, read as UTC, minus t.
+  const offset = (t: number) => Date.parse(new Date(t).toLocaleString("sv-SE", { timeZone, hourCycle: "h23" }).replace(" ", "T") + "Z") - t;
+  const first = wall - offset(wall);
+  return new Date(wall - offset(first)); // again at the first guess, for a DST switch in between
+}
+
 function startOfToday(): Date {
   const d = new Date();
   d.setHours(0, 0, 0, 0);
@@ -38,8 +51,9 @@ export function BookingScreen({ session }: { session: Session }) {
   const list = providers.data?.providers ?? [];
   const provider = list.find((p) => p.providerId === providerId) ?? list[0];
   const zone = provider?.timeZone || undefined;
-  const from = useMemo(() => new Date(Math.max(Date.now(), startOfToday().getTime() + week * 7 * DAY_MS)), [week]);
-  const to = useMemo(() => new Date(startOfToday().getTime() + (week + 1) * 7 * DAY_MS), [week]);
+  const weekStart = (w: number) => (zone ? zoneMidnight(zone, w * 7) : new Date(startOfToday().getTime() + w * 7 * DAY_MS));
+  const from = useMemo(() => new Date(Math.max(Date.now(), weekStart(week).getTime())), [week, zone]);
+  const to = useMemo(() => weekStart(week + 1), [week, zone]);
 
   const slots = useAsync(
     (signal) => api.scheduling.listAvailableSlots({ providerId: provider!.providerId, startTime: ts(from), endTime: ts(to) }, { signal }),
@@ -166,7 +180,7 @@ export function BookingScreen({ session }: { session: Session }) {
               ← Earlier
             </button>
             <span aria-live="polite" className="week-label">
-              {from.toLocaleDateString([], { day: "numeric", month: "short" })} – {new Date(to.getTime() - 1).toLocaleDateString([], { day: "numeric", month: "short" })}
+              {from.toLocaleDateString([], { day: "numeric", month: "short", timeZone: zone })} – {new Date(to.getTime() - 1).toLocaleDateString([], { day: "numeric", month: "short", timeZone: zone })}
             </span>
             <button type="button" onClick={() => setWeek((w) => w + 1)}>
               Later →
