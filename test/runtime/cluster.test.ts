@@ -40,8 +40,9 @@ function queueCalls(metrics: string): number {
 t.test("npm run cluster: seven processes, both replicas used, SIGTERM drains all", async (t) => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-cluster-"));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  // Ports from a random range, so parallel test files do not collide.
-  const base = 20_000 + Math.floor(Math.random() * 1_500) * 10;
+  // Ports from a random range below Linux's ephemeral range (32768-60999), so neither parallel test
+  // files nor the outgoing connections of other tests take them first.
+  const base = 20_000 + Math.floor(Math.random() * 1_200) * 10;
   const env = {
     PATH: process.env.PATH ?? "",
     DATABASE_URL: await createTestDatabase(t),
@@ -49,7 +50,7 @@ t.test("npm run cluster: seven processes, both replicas used, SIGTERM drains all
     DATA_DIR: dataDir,
     PORT: String(base),
     CLUSTER_PORT_BASE: String(base + 1),
-    CLUSTER_METRICS_BASE: String(base + 25_000),
+    CLUSTER_METRICS_BASE: String(base - 10_000),
     LOG_LEVEL: "warn",
   };
   const child = spawn(process.execPath, ["dist/scripts/cluster.js"], { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -82,7 +83,7 @@ t.test("npm run cluster: seven processes, both replicas used, SIGTERM drains all
   const queue = createClient(QueueService, viaGateway);
   const created = await queue.createQueue({ displayName: "Cluster test", prefix: "C", timeZone: "Europe/Istanbul" });
   for (let i = 0; i < 10; i++) await queue.listTickets({ queueId: created.queue!.queueId });
-  const [first, second] = await Promise.all([scrape(base + 25_000 + 2), scrape(base + 25_000 + 3)]);
+  const [first, second] = await Promise.all([scrape(base - 10_000 + 2), scrape(base - 10_000 + 3)]);
   t.ok(queueCalls(first) > 0 && queueCalls(second) > 0, `both queue replicas served calls (${queueCalls(first)} and ${queueCalls(second)})`);
 
   const stoppedAt = Date.now();
