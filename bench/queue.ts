@@ -10,6 +10,7 @@
  * `npm run bench -- queue [--duration=5000] [--counters=8] [--watchers=200] [--rate=20] [--no-write]`
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -18,6 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
+import pg from "pg";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/health_pb.js";
 import { TicketPriority, TicketStatus } from "../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../gen/medschedule/queue/v1/queue_service_pb.js";
@@ -63,6 +65,23 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** procCpuMs is a process's user+system CPU time in ms from /proc (0 when it cannot be read). */
+function procCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime, stime in 1/100 s
+  } catch {
+    return 0;
+  }
+}
+
+/** serverCpu reads the CPU time of the service process and of the Postgres backends serving its database. */
+async function serverCpu(servicePid: number, db: pg.Client): Promise<{ serviceMs: number; backends: Map<number, number> }> {
+  const pids = await db.query<{ pid: number }>("select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()");
+  return { serviceMs: procCpuMs(servicePid), backends: new Map(pids.rows.map((r) => [r.pid, procCpuMs(r.pid)])) };
 }
 
 function fmt(n: number, digits = 0): string {
@@ -112,7 +131,13 @@ export async function main(args: string[]): Promise<void> {
     const counters = Array.from({ length: o.counters }, (_, i) => `counter-${i + 1}`);
     for (const c of counters) await queue.openCounter({ queueId: cycleQueue, counterId: c });
     let empty = 0;
+    let allCycles = 0;
+    const statsDb = new pg.Client({ connectionString: databaseUrl });
+    await statsDb.connect();
+    host.teardown(() => statsDb.end());
+    const cpuBefore = await serverCpu(child.pid!, statsDb);
     const cycles = await closedLoop(o.counters, o.durationMs, o.warmupMs, async (i) => {
+      allCycles++;
       await queue.issueTicket({ requestId: randomUUID(), queueId: cycleQueue, patientId: `p-${i}`, priority: TicketPriority.ROUTINE }, { timeoutMs: 10_000 });
       const called = (await queue.callNext({ queueId: cycleQueue, counterId: counters[i] }, { timeoutMs: 10_000 })).ticket;
       if (!called) {
@@ -121,7 +146,15 @@ export async function main(args: string[]): Promise<void> {
       }
       await queue.completeTicket({ ticketId: called.ticketId, counterId: counters[i] }, { timeoutMs: 10_000 });
     });
+    const cpuAfter = await serverCpu(child.pid!, statsDb);
+    // Server CPU per cycle, over every cycle run (warm-up included): the service process and the
+    // Postgres backends of its database (a backend that exited meanwhile is not counted).
+    let pgMs = 0;
+    for (const [pid, ms] of cpuAfter.backends) pgMs += ms - (cpuBefore.backends.get(pid) ?? 0);
+    const cpuPerCycle = { serviceMs: (cpuAfter.serviceMs - cpuBefore.serviceMs) / Math.max(1, allCycles), postgresMs: pgMs / Math.max(1, allCycles) };
+    const load = os.loadavg().map((x) => x.toFixed(2)).join(" / ");
     console.log(`cycles: ${fmt(cycles.opsPerSec)} /s with ${o.counters} counters, p50 ${fmt(cycles.p50Ms, 1)} ms, p99 ${fmt(cycles.p99Ms, 1)} ms, ${cycles.errors} errors${cycles.firstError ? ` (${cycles.firstError})` : ""}, ${empty} empty calls`);
+    console.log(`server CPU per cycle: queue service ${fmt(cpuPerCycle.serviceMs, 2)} ms + Postgres ${fmt(cpuPerCycle.postgresMs, 2)} ms (${allCycles} cycles); load average after: ${load}`);
 
     // Fan-out: watchers on a fresh queue; a marker patient id names each issued ticket.
     const fanQueue = (await queue.createQueue({ displayName: "Bench fan-out", prefix: "F", timeZone: "UTC" })).queue!.queueId;
@@ -182,13 +215,14 @@ export async function main(args: string[]): Promise<void> {
         ["measurement", ">value", ">p50 ms", ">p99 ms"],
         [
           [`IssueTicket + CallNext + CompleteTicket cycles/s, ${o.counters} counters, ${o.durationMs} ms`, fmt(cycles.opsPerSec), fmt(cycles.p50Ms, 1), fmt(cycles.p99Ms, 1)],
+          [`server CPU per cycle: queue service + Postgres backends, ms`, `${fmt(cpuPerCycle.serviceMs, 2)} + ${fmt(cpuPerCycle.postgresMs, 2)}`, "", ""],
           [`WatchQueue deliveries (${count} changes × ${o.watchers} watchers; from IssueTicket start)`, `${fan.delivered} / ${expected}`, fmt(fan.p50Ms, 1), fmt(fan.p99Ms, 1)],
         ],
       ),
       "",
       ...verdicts.map((v) => `* ${v}`),
     ].join("\n");
-    const paths = writeResults("queue", { machine, options: o, cycles: { ...cycles, emptyCalls: empty }, fanOut: fan, verdicts }, md);
+    const paths = writeResults("queue", { machine, options: o, cycles: { ...cycles, emptyCalls: empty, serverCpuPerCycle: cpuPerCycle, loadAverageAfter: load }, fanOut: fan, verdicts }, md);
     console.log(`results: ${paths.md}`);
   } finally {
     for (const fn of cleanups) await Promise.resolve(fn()).catch(() => undefined);

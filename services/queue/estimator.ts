@@ -69,17 +69,19 @@ export function simulateWaits(input: SimulationInput): Estimate[] {
   const runs = input.runs ?? (n > 200 ? 100 : 200);
   const rng = createRng(input.seed ?? 1);
   const draw = () => samples[Math.floor(rng() * samples.length)];
-  const remaining = (elapsed: number) => {
+  // The samples longer than each busy counter's elapsed time, found once (not once per run).
+  const longerByCounter = input.busyElapsedMs.slice(0, counters).map((elapsed) => samples.filter((s) => s > elapsed));
+  const remaining = (c: number) => {
     // The remaining time of a service already `elapsed` long: a sample longer than that, minus it.
-    const longer = samples.filter((s) => s > elapsed);
+    const longer = longerByCounter[c];
     if (longer.length === 0) return draw() / 2;
-    return longer[Math.floor(rng() * longer.length)] - elapsed;
+    return longer[Math.floor(rng() * longer.length)] - input.busyElapsedMs[c];
   };
   const waits: Float64Array[] = Array.from({ length: n }, () => new Float64Array(runs));
   const free = new Float64Array(counters);
   for (let r = 0; r < runs; r++) {
     for (let c = 0; c < counters; c++) {
-      free[c] = c < input.busyElapsedMs.length ? remaining(input.busyElapsedMs[c]) : 0;
+      free[c] = c < input.busyElapsedMs.length ? remaining(c) : 0;
     }
     for (let k = 0; k < n; k++) {
       let best = 0;
@@ -89,7 +91,7 @@ export function simulateWaits(input: SimulationInput): Estimate[] {
     }
   }
   return waits.map((w) => {
-    const sorted = Array.from(w).sort((a, b) => a - b);
+    const sorted = w.sort(); // a Float64Array sorts numerically, in place
     return { p50Ms: sorted[Math.floor((runs - 1) * 0.5)], p90Ms: sorted[Math.floor((runs - 1) * 0.9)] };
   });
 }

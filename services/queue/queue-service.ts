@@ -56,6 +56,7 @@ import type { CounterRow } from "./db/counter.table.js";
 import type { Database, Db } from "./db/database.js";
 import type { QueueRow } from "./db/queue.table.js";
 import type { NewTicketRow, TicketPriorityName, TicketRow, TicketStatusName } from "./db/ticket.table.js";
+import { createChangeSequencer, type ChangeSequencer } from "./change-sequencer.js";
 import { calibrate, calibrationFloorMs, simulateWaits, type Estimate } from "./estimator.js";
 import { toCounter, toQueue } from "./mappers/queue.mapper.js";
 import { priorityName, statusName, toTicketInit } from "./mappers/ticket.mapper.js";
@@ -64,21 +65,24 @@ import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
 import { checkInTiming, rankTickets, rankTime } from "./ranking.js";
 import { appendAudit } from "./repositories/audit.repository.js";
 import { appendChange, changesAfter, pruneChanges, QUEUE_CHANGES_CHANNEL, retainedRange } from "./repositories/change.repository.js";
+import { readQueueState, type QueueState } from "./repositories/queue-state.repository.js";
 import { closeCounterRow, findCounter, listCounters, openCounterRow } from "./repositories/counter.repository.js";
 import { findQueue, findQueues, insertQueue, listQueues } from "./repositories/queue.repository.js";
-import { claimRequestKey, pruneRequestKeys, saveResponse } from "./repositories/request-key.repository.js";
+import { findRequestKey, pruneRequestKeys } from "./repositories/request-key.repository.js";
 import { nextDayNumber } from "./repositories/ticket-day.repository.js";
 import {
+  callNextAtomic,
   findCalledAt,
   findTicket,
   findTickets,
+  insertIssuedTicket,
   insertTicket,
   listActive,
   listEnded,
-  lockNextWaiting,
-  recentServiceTimesMs,
-  recentWaits,
+  takeDayNumber,
+  updateCalledTicket,
   updateTicketIf,
+  type AuditActor,
 } from "./repositories/ticket.repository.js";
 import {
   validateCallNext,
@@ -116,6 +120,10 @@ export interface QueueServiceOptions extends Partial<QueueOptions> {
   pollIntervalMs?: number;
   /** listen turns the Postgres LISTEN connection off with false (default: on when a database URL is known). */
   listen?: boolean;
+  /** sweepIntervalMs is how often pending changes (left by a process that died) are stamped (default 1000 ms; 0: never). */
+  sweepIntervalMs?: number;
+  /** stampAfterCommit false leaves stamping to the sweep (tests: a process that dies after its commit). */
+  stampAfterCommit?: boolean;
 }
 
 /** Caller is the principal of a call as the queue service uses it. */
@@ -224,6 +232,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   private readonly options: QueueOptions;
   private readonly feed: ChangeFeed<WatchChange, ChangeRow>;
   private readonly notifier: Notifier;
+  private readonly sequencer: ChangeSequencer;
+  private readonly stampAfterCommit: boolean;
   private readonly unregisterMetrics: () => void;
   private lastPrune = 0;
 
@@ -242,13 +252,32 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       pollIntervalMs: options.pollIntervalMs,
     });
     this.notifier = createNotifier(this.db, QUEUE_CHANGES_CHANNEL, deps.logger);
+    // Changes get their sequences after the commit (change-sequencer.ts says why that is safe); once
+    // stamped, local watchers are woken and other replicas notified.
+    this.sequencer = createChangeSequencer({
+      db: this.db,
+      logger: deps.logger,
+      sweepIntervalMs: options.sweepIntervalMs ?? options.pollIntervalMs,
+      stamped: (queueId) => {
+        this.feed.poke(queueId);
+        this.notifier.notify(queueId);
+      },
+    });
+    this.stampAfterCommit = options.stampAfterCommit !== false;
     this.unregisterMetrics = reportQueueLengthOf(this.db);
   }
 
-  /** close stops WatchQueue's listener and ends open streams (the database stays open). */
+  /** close stops WatchQueue's listener and the change sequencer and ends open streams (the database stays open). */
   async close(): Promise<void> {
     this.unregisterMetrics();
+    await this.sequencer.close();
     await this.feed.close();
+  }
+
+  /** settleChanges stamps a queue's committed changes now (tests; the sweep and the writers do it otherwise). */
+  async settleChanges(queueId?: string): Promise<void> {
+    if (queueId === undefined) await this.sequencer.sweep();
+    else await this.sequencer.settle(queueId);
   }
 
   // ---- queues and counters ----------------------------------------------------------------------
@@ -343,7 +372,13 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
 
   // ---- tickets ----------------------------------------------------------------------------------
 
-  /** issueTicket puts a patient in the queue (none -> WAITING); idempotent by requestId per caller. */
+  /**
+   * issueTicket puts a patient in the queue (none -> WAITING); idempotent by requestId per caller.
+   * Three round trips: one read (queue state for the rank and estimate, and the requestId), the day's
+   * number (takeDayNumber: no flush wait under the lock), and one statement that inserts the ticket,
+   * its change, its audit entry and the requestId with the response. No queue-wide lock is held
+   * through a commit.
+   */
   async issueTicket(req: IssueTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof IssueTicketResponseSchema>> {
     const v = validateIssueTicket(req);
     const caller = callerOf(ctx);
@@ -352,111 +387,112 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       .update(JSON.stringify([v.queueId, v.patientId ?? "", priority, v.appointmentId ?? "", v.appointmentTime?.toISOString() ?? ""]))
       .digest("base64url");
     const now = this.clock.now();
-    const key = { caller: caller.subject, rpc: "IssueTicket", requestId: v.requestId, hash, at: now };
-    // Rank and estimate first, outside the transaction: the simulation is CPU work that must not hold
-    // the queue's number lock. Under concurrent issues the position may be off by the ones racing.
+    const keyId = { caller: caller.subject, rpc: "IssueTicket", requestId: v.requestId };
+    const { state, requestKey } = await readQueueState(this.db, v.queueId, { serviceTimes: SERVICE_SAMPLE_SIZE, waits: CALIBRATION_SAMPLE_SIZE }, keyId);
+    if (requestKey) return this.replayIssue(v.requestId, hash, requestKey);
+    if (!state) throw new NotFoundError("queue", v.queueId, "QUEUE_NOT_FOUND");
+    if (priority === "APPOINTMENT" && v.appointmentTime && checkInTiming(now, v.appointmentTime, this.options) === "early") {
+      const opens = new Date(v.appointmentTime.getTime() - this.options.appointmentEarlyMs);
+      throw new FailedPreconditionError("CHECK_IN_TOO_EARLY", `check-in for this appointment opens at ${opens.toISOString()}`);
+    }
+    // Rank and estimate before writing: the simulation is CPU work that holds nothing. Under
+    // concurrent issues the position may be off by the ones racing.
     const rankAt = rankTime({ priority, arrivedAt: now, appointmentTime: v.appointmentTime }, this.options);
     const probe = { ticket_id: "", seq: NEW_TICKET_SEQ, priority, arrived_at: now, rank_at: rankAt } as TicketRow;
-    const queueBefore = await findQueue(this.db, v.queueId);
-    const estimated = queueBefore ? await this.estimateNew(this.db, queueBefore, probe, now) : undefined;
-    const result = await this.db.transaction().execute(async (trx): Promise<{ response: IssueTicketResponse; created: boolean }> => {
-      const claim = await claimRequestKey(trx, key);
-      if (!claim.claimed) {
-        if (claim.existing.request_hash !== hash) {
-          throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(v.requestId)} was already used for a different IssueTicket request`);
-        }
-        if (!claim.existing.response) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
-        return { response: fromBinary(IssueTicketResponseSchema, claim.existing.response), created: false };
-      }
-      const queue = await this.requireQueue(trx, v.queueId);
-      if (!estimated) throw new AbortedError("QUEUE_CREATED_MEANWHILE", "the queue was created while this ticket was being issued; retry");
-      if (priority === "APPOINTMENT" && v.appointmentTime && checkInTiming(now, v.appointmentTime, this.options) === "early") {
-        const opens = new Date(v.appointmentTime.getTime() - this.options.appointmentEarlyMs);
-        throw new FailedPreconditionError("CHECK_IN_TOO_EARLY", `check-in for this appointment opens at ${opens.toISOString()}`);
-      }
-      const day = localDay(now, queue.time_zone);
-      const n = await nextDayNumber(trx, queue.queue_id, day);
-      const inserted = await insertTicket(trx, {
-        ticket_id: `t-${randomUUID()}`,
-        queue_id: queue.queue_id,
-        local_day: day,
-        day_number: n,
-        number: formatNumber(queue.prefix, n),
-        priority,
-        status: "WAITING",
-        patient_id: v.patientId ?? null,
-        appointment_id: v.appointmentId ?? null,
-        appointment_time: v.appointmentTime ?? null,
-        arrived_at: now,
-        enqueued_at: now,
-        rank_at: rankAt,
-        counter_id: null,
-        called_at: null,
-        first_called_at: null,
-        ended_at: null,
-        transferred_from_id: null,
-        issue_estimate_ms: Math.round(estimated.raw.p50Ms),
-        updated_at: now,
-      });
-      await appendChange(trx, { queueId: queue.queue_id, at: now, kind: "ticket", ticketId: inserted.ticket_id });
-      await appendAudit(trx, this.audit(caller, "IssueTicket", [inserted], now));
-      const response = create(IssueTicketResponseSchema, {
-        ticket: toTicketInit(inserted, { position: estimated.position, estimate: estimated.estimate }),
-      });
-      await saveResponse(trx, key, toBinary(IssueTicketResponseSchema, response));
-      return { response, created: true };
+    const estimated = this.estimateNewFrom(state, probe, now);
+    const queue = state.queue;
+    const day = localDay(now, queue.time_zone);
+    const n = await takeDayNumber(this.db, queue.queue_id, day);
+    const row: NewTicketRow = {
+      ticket_id: `t-${randomUUID()}`,
+      queue_id: queue.queue_id,
+      local_day: day,
+      day_number: n,
+      number: formatNumber(queue.prefix, n),
+      priority,
+      status: "WAITING",
+      patient_id: v.patientId ?? null,
+      appointment_id: v.appointmentId ?? null,
+      appointment_time: v.appointmentTime ?? null,
+      arrived_at: now,
+      enqueued_at: now,
+      rank_at: rankAt,
+      counter_id: null,
+      called_at: null,
+      first_called_at: null,
+      ended_at: null,
+      transferred_from_id: null,
+      issue_estimate_ms: Math.round(estimated.raw.p50Ms),
+      updated_at: now,
+    };
+    const asRead = { ...row, seq: NEW_TICKET_SEQ, recall_count: 0, skip_count: 0 } as TicketRow;
+    const response = create(IssueTicketResponseSchema, {
+      ticket: toTicketInit(asRead, { position: estimated.position, estimate: estimated.estimate }),
     });
-    if (result.created) this.afterChange(v.queueId);
-    return result.response;
+    try {
+      await insertIssuedTicket(this.db, row, { ...keyId, hash, at: now, response: toBinary(IssueTicketResponseSchema, response) }, this.actor(caller, "IssueTicket"));
+    } catch (err) {
+      // The same requestId, first used concurrently: that one won (its number is left unused).
+      if (!isUniqueViolation(err, "request_keys_pkey")) throw err;
+      const existing = await findRequestKey(this.db, keyId);
+      if (!existing) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
+      return this.replayIssue(v.requestId, hash, { hash: existing.request_hash, response: existing.response });
+    }
+    this.afterChange(v.queueId);
+    return response;
+  }
+
+  /** replayIssue answers a retried IssueTicket with the first response (ALREADY_EXISTS for different parameters). */
+  private replayIssue(requestId: string, hash: string, key: { hash: string; response: Buffer | null }): IssueTicketResponse {
+    if (key.hash !== hash) {
+      throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(requestId)} was already used for a different IssueTicket request`);
+    }
+    if (!key.response) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
+    return fromBinary(IssueTicketResponseSchema, key.response);
   }
 
   /**
-   * callNext calls the highest-ranked waiting ticket to an open counter (WAITING -> CALLED), atomically:
-   * the counter row is locked, a counter still holding a called ticket gets it back, and the next
-   * ticket is taken with FOR UPDATE SKIP LOCKED. No ticket field when nobody waits.
+   * callNext calls the highest-ranked waiting ticket to an open counter (WAITING -> CALLED), atomically
+   * and in one statement (callNextAtomic): the counter row is locked, a counter still holding a called
+   * ticket gets it back, and the next ticket is taken with FOR UPDATE SKIP LOCKED, so concurrent
+   * counters never call one ticket twice nor wait for each other. No ticket field when nobody waits.
    */
   async callNext(req: CallNextRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CallNextResponseSchema>> {
     const v = validateCallNext(req);
     const caller = callerOf(ctx);
     const now = this.clock.now();
-    const result = await this.db.transaction().execute(async (trx) => {
-      await this.requireQueue(trx, v.queueId);
-      const counter = await findCounter(trx, v.queueId, v.counterId, { forUpdate: true });
-      if (!counter || !counter.is_open) {
-        throw new FailedPreconditionError(
-          "COUNTER_NOT_OPEN",
-          `counter ${JSON.stringify(v.counterId)} is not open on queue ${JSON.stringify(v.queueId)}; OpenCounter first`,
-        );
-      }
-      const held = await findCalledAt(trx, v.queueId, v.counterId);
-      if (held) return { ticket: held, called: false, firstCall: false };
-      const next = await lockNextWaiting(trx, v.queueId, now, this.options);
-      if (!next) return { ticket: undefined, called: false, firstCall: false };
-      const called = await updateTicketIf(trx, next.ticket_id, ["WAITING"], {
-        status: "CALLED",
-        counter_id: v.counterId,
-        called_at: now,
-        first_called_at: next.first_called_at ?? now,
-        updated_at: now,
-      });
-      if (!called) throw new AbortedError("CALL_CONFLICT", "the ticket changed while being called; retry");
-      await appendChange(trx, { queueId: v.queueId, at: now, kind: "ticket", ticketId: called.ticket_id });
-      await appendAudit(trx, this.audit(caller, "CallNext", [called], now));
-      return { ticket: called, called: true, firstCall: next.first_called_at === null };
-    });
-    if (result.called && result.ticket) {
-      this.afterChange(v.queueId);
-      if (result.firstCall) {
-        queueWait.observe({ priority: result.ticket.priority }, Math.max(0, now.getTime() - result.ticket.enqueued_at.getTime()) / 1000);
+    let result: Awaited<ReturnType<typeof callNextAtomic>> | undefined;
+    for (let attempt = 0; !result; attempt++) {
+      try {
+        result = await callNextAtomic(this.db, v.queueId, v.counterId, now, this.options, this.actor(caller, "CallNext"));
+      } catch (err) {
+        // A concurrent CallNext at the same counter called a ticket after this statement's snapshot:
+        // the database refused a second one; the next attempt sees it and returns it.
+        if (attempt >= 2 || !isUniqueViolation(err, "tickets_one_called_per_counter")) throw err;
       }
     }
-    return result.ticket ? { ticket: toTicketInit(result.ticket) } : {};
+    if (!result.counterOpen) {
+      await this.requireQueue(this.db, v.queueId);
+      throw new FailedPreconditionError(
+        "COUNTER_NOT_OPEN",
+        `counter ${JSON.stringify(v.counterId)} is not open on queue ${JSON.stringify(v.queueId)}; OpenCounter first`,
+      );
+    }
+    if (result.held) return { ticket: toTicketInit(result.held) };
+    const called = result.called;
+    if (!called) return {};
+    this.afterChange(v.queueId);
+    if (called.skip_count === 0) {
+      // A WAITING ticket never skipped was never called before: its first call ends its wait.
+      queueWait.observe({ priority: called.priority }, Math.max(0, now.getTime() - called.enqueued_at.getTime()) / 1000);
+    }
+    return { ticket: toTicketInit(called) };
   }
 
   /** recallTicket calls a CALLED ticket again at its counter (counted). */
   async recallTicket(req: RecallTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof RecallTicketResponseSchema>> {
     const v = validateRecallTicket(req);
-    const row = await this.atCounter(ctx, "RecallTicket", v.ticketId, v.counterId, (t) => ({ recall_count: t.recall_count + 1 }));
+    const row = await this.atCounter(ctx, "RecallTicket", v.ticketId, v.counterId, (t) => ({ recall_count: (t?.recall_count ?? 0) + 1 }));
     return { ticket: toTicketInit(row) };
   }
 
@@ -464,11 +500,10 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   async skipTicket(req: SkipTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SkipTicketResponseSchema>> {
     const v = validateSkipTicket(req);
     const now = this.clock.now();
-    const row = await this.atCounter(ctx, "SkipTicket", v.ticketId, v.counterId, (t) =>
-      t.skip_count + 1 >= this.options.noShowAfterSkips
-        ? { status: "NO_SHOW", skip_count: t.skip_count + 1, ended_at: now }
-        : { status: "WAITING", skip_count: t.skip_count + 1, counter_id: null },
-    );
+    const row = await this.atCounter(ctx, "SkipTicket", v.ticketId, v.counterId, (t) => {
+      const skips = (t?.skip_count ?? 0) + 1;
+      return skips >= this.options.noShowAfterSkips ? { status: "NO_SHOW", skip_count: skips, ended_at: now } : { status: "WAITING", skip_count: skips, counter_id: null };
+    });
     if (row.status === "NO_SHOW") queueNoShows.inc();
     return { ticket: toTicketInit(row) };
   }
@@ -477,7 +512,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   async completeTicket(req: CompleteTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CompleteTicketResponseSchema>> {
     const v = validateCompleteTicket(req);
     const now = this.clock.now();
-    const row = await this.atCounter(ctx, "CompleteTicket", v.ticketId, v.counterId, () => ({ status: "COMPLETED", ended_at: now }));
+    const row = await this.atCounter(ctx, "CompleteTicket", v.ticketId, v.counterId, () => ({ status: "COMPLETED", ended_at: now }), { blind: true });
     return { ticket: toTicketInit(row) };
   }
 
@@ -556,12 +591,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       };
       const { position, raw, estimate } = await this.estimateNew(trx, target, row, now);
       const inserted = await insertTicket(trx, { ...withoutSeq(row), issue_estimate_ms: Math.round(raw.p50Ms) });
-      // Queue rows are locked last and in id order, so transfers in both directions cannot deadlock.
-      const changes = [
-        { queueId: previous.queue_id, ticketId: previous.ticket_id },
-        { queueId: inserted.queue_id, ticketId: inserted.ticket_id },
-      ].sort((a, b) => (a.queueId < b.queueId ? -1 : 1));
-      for (const c of changes) await appendChange(trx, { ...c, at: now, kind: "ticket" });
+      await appendChange(trx, { queueId: previous.queue_id, ticketId: previous.ticket_id, at: now, kind: "ticket" });
+      await appendChange(trx, { queueId: inserted.queue_id, ticketId: inserted.ticket_id, at: now, kind: "ticket" });
       await appendAudit(trx, this.audit(caller, "TransferTicket", [previous, inserted], now));
       return { previous, inserted, position, estimate };
     });
@@ -672,7 +703,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
         } else {
           // Behind the shared ring but close: catch up from the change log itself.
           const rows = await changesAfter(this.db, v.queueId, cursor, this.options.watchMaxLag);
-          if (rows.length === 0 || BigInt(rows[0].sequence) !== cursor + 1n) {
+          if (rows.length === 0 || BigInt(rows[0].sequence as string) !== cursor + 1n) {
             needSnapshot = true;
             resumeFailed = true;
             continue;
@@ -707,40 +738,56 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     return queue;
   }
 
-  /** afterChange runs after a committed change: wake local watchers and other replicas' (NOTIFY), prune now and then. */
+  /**
+   * afterChange runs after a committed change: the sequencer stamps it (coalesced with other changes of
+   * the queue), then wakes local watchers and other replicas' (NOTIFY); prune now and then.
+   */
   private afterChange(queueId: string): void {
-    this.feed.poke(queueId);
-    this.notifier.notify(queueId);
+    if (this.stampAfterCommit) this.sequencer.request(queueId);
     if (this.clock.now().getTime() - this.lastPrune > PRUNE_INTERVAL_MS) {
       this.pruneRetained().catch(() => undefined);
     }
   }
 
   /**
-   * atCounter runs a counter action on a ticket CALLED at that counter as a compare-and-swap:
-   * FAILED_PRECONDITION when the ticket is not CALLED there (e.g. a double complete).
+   * atCounter runs a counter action on a ticket CALLED at that counter as a compare-and-swap in one
+   * statement (updateCalledTicket, with its change and audit entry): FAILED_PRECONDITION when the
+   * ticket is not CALLED there (e.g. a double complete). An action whose change depends on the ticket
+   * (recall and skip counts) reads it first and swaps only while the counts are still those read;
+   * a `blind` one (complete) does not read.
    */
   private async atCounter(
     ctx: HandlerContext,
     action: string,
     ticketId: string,
     counterId: string,
-    change: (t: TicketRow) => Partial<Pick<TicketRow, "status" | "recall_count" | "skip_count" | "counter_id" | "ended_at">>,
+    change: (t: TicketRow | undefined) => Partial<Pick<TicketRow, "status" | "recall_count" | "skip_count" | "counter_id" | "ended_at">>,
+    opts: { blind?: boolean } = {},
   ): Promise<TicketRow> {
     const caller = callerOf(ctx);
     const now = this.clock.now();
-    const row = await this.db.transaction().execute(async (trx) => {
-      const current = await findTicket(trx, ticketId);
+    let current: TicketRow | undefined;
+    if (!opts.blind) {
+      current = await findTicket(this.db, ticketId);
       if (!current) throw new NotFoundError("ticket", ticketId, "TICKET_NOT_FOUND");
       if (current.status !== "CALLED" || current.counter_id !== counterId) throw notCalledHere(current, counterId);
-      const updated = await updateTicketIf(trx, ticketId, ["CALLED"], { ...change(current), updated_at: now }, { counterId });
-      if (!updated) throw notCalledHere((await findTicket(trx, ticketId)) ?? current, counterId);
-      await appendChange(trx, { queueId: updated.queue_id, at: now, kind: "ticket", ticketId });
-      await appendAudit(trx, this.audit(caller, action, [updated], now));
-      return updated;
-    });
-    this.afterChange(row.queue_id);
-    return row;
+    }
+    const expect = current ? { recall_count: current.recall_count, skip_count: current.skip_count } : {};
+    const updated = await updateCalledTicket(this.db, ticketId, counterId, { ...change(current), updated_at: now }, now, this.actor(caller, action), expect);
+    if (!updated) {
+      const latest = await findTicket(this.db, ticketId);
+      if (!latest) throw new NotFoundError("ticket", ticketId, "TICKET_NOT_FOUND");
+      if (latest.status === "CALLED" && latest.counter_id === counterId) {
+        throw new AbortedError("TICKET_CHANGED", `ticket ${ticketId} changed while being updated; retry`);
+      }
+      throw notCalledHere(latest, counterId);
+    }
+    this.afterChange(updated.queue_id);
+    return updated;
+  }
+
+  private actor(caller: Caller, action: string): AuditActor {
+    return { actor: caller.subject, role: caller.role, action, onBehalfOf: caller.onBehalfOf ?? null };
   }
 
   private auditBase(caller: Caller, action: string, at: Date): Omit<NewAuditLogRow, "record_type" | "record_id"> {
@@ -752,18 +799,19 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     return rows.filter((r) => r.patient_id !== null).map((r) => ({ ...this.auditBase(caller, action, at), record_type: "ticket", record_id: r.ticket_id }));
   }
 
-  /** readView reads a queue's live tickets and counters, ranks the waiting ones and prepares estimates. */
+  /** readView reads a queue's live tickets and counters in one statement, ranks the waiting ones and prepares estimates. */
   private async readView(db: Db, queueId: string, now: Date): Promise<QueueView> {
-    const queue = await this.requireQueue(db, queueId);
-    const [active, counters] = await Promise.all([listActive(db, queueId), listCounters(db, queueId)]);
-    return this.buildView(db, queue, active, counters, now);
+    const { state } = await readQueueState(db, queueId, { serviceTimes: SERVICE_SAMPLE_SIZE, waits: CALIBRATION_SAMPLE_SIZE });
+    if (!state) throw new NotFoundError("queue", queueId, "QUEUE_NOT_FOUND");
+    return this.buildView(state, now);
   }
 
-  private async buildView(db: Db, queue: QueueRow, active: TicketRow[], counters: CounterRow[], now: Date): Promise<QueueView> {
+  private buildView(state: QueueState, now: Date): QueueView {
+    const { queue, active, counters } = state;
     const called = active.filter((t) => t.status === "CALLED").sort((a, b) => (a.called_at?.getTime() ?? 0) - (b.called_at?.getTime() ?? 0));
     const waiting = this.rank(active.filter((t) => t.status === "WAITING"), now);
     const position = new Map(waiting.map((t, i) => [t.ticket_id, i + 1]));
-    const estimator = await this.estimator(db, queue.queue_id, called, counters, waiting.length, now);
+    const estimator = this.estimator(state, called, waiting.length, now);
     return { queue, called, waiting, counters, position, estimate: (row) => estimator(position.get(row.ticket_id) ?? 1, row.priority).estimate };
   }
 
@@ -776,19 +824,15 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
    * estimator prepares wait estimates for a queue: one simulation for every position, calibrated per
    * priority class by recent actual waits.
    */
-  private async estimator(
-    db: Db,
-    queueId: string,
+  private estimator(
+    state: QueueState,
     called: TicketRow[],
-    counters: CounterRow[],
     positions: number,
     now: Date,
-  ): Promise<(position: number, priority: TicketPriorityName) => { raw: Estimate; estimate: Estimate }> {
-    const [samples, waits] = await Promise.all([
-      recentServiceTimesMs(db, queueId, SERVICE_SAMPLE_SIZE),
-      recentWaits(db, queueId, CALIBRATION_SAMPLE_SIZE),
-    ]);
-    const open = new Set(counters.filter((c) => c.is_open).map((c) => c.counter_id));
+  ): (position: number, priority: TicketPriorityName) => { raw: Estimate; estimate: Estimate } {
+    const samples = state.serviceTimesMs;
+    const waits = state.waits;
+    const open = new Set(state.counters.filter((c) => c.is_open).map((c) => c.counter_id));
     const busyElapsedMs = called.filter((t) => t.counter_id !== null && open.has(t.counter_id)).map((t) => Math.max(0, now.getTime() - (t.called_at ?? now).getTime()));
     const raw = simulateWaits({ positions: Math.max(1, positions), openCounters: open.size, busyElapsedMs, serviceSamplesMs: samples });
     const floor = calibrationFloorMs(samples);
@@ -805,14 +849,20 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     };
   }
 
-  /** estimateNew ranks a ticket about to be inserted among the waiting ones and estimates its wait. */
-  private async estimateNew(db: Db, queue: QueueRow, row: TicketRow, now: Date): Promise<{ position: number; raw: Estimate; estimate: Estimate }> {
-    const [active, counters] = await Promise.all([listActive(db, queue.queue_id), listCounters(db, queue.queue_id)]);
-    const called = active.filter((t) => t.status === "CALLED");
-    const waiting = this.rank([...active.filter((t) => t.status === "WAITING"), row], now);
+  /** estimateNewFrom ranks a ticket about to be inserted among a queue's waiting ones and estimates its wait. */
+  private estimateNewFrom(state: QueueState, row: TicketRow, now: Date): { position: number; raw: Estimate; estimate: Estimate } {
+    const called = state.active.filter((t) => t.status === "CALLED");
+    const waiting = this.rank([...state.active.filter((t) => t.status === "WAITING"), row], now);
     const position = waiting.findIndex((t) => t === row) + 1;
-    const estimator = await this.estimator(db, queue.queue_id, called, counters, position, now);
+    const estimator = this.estimator(state, called, position, now);
     return { position, ...estimator(position, row.priority) };
+  }
+
+  /** estimateNew reads a queue's state and estimates a ticket about to be inserted. */
+  private async estimateNew(db: Db, queue: QueueRow, row: TicketRow, now: Date): Promise<{ position: number; raw: Estimate; estimate: Estimate }> {
+    const { state } = await readQueueState(db, queue.queue_id, { serviceTimes: SERVICE_SAMPLE_SIZE, waits: CALIBRATION_SAMPLE_SIZE });
+    if (!state) throw new NotFoundError("queue", queue.queue_id, "QUEUE_NOT_FOUND");
+    return this.estimateNewFrom(state, row, now);
   }
 
   /** retains tells whether every change after `after` is still in the change log. */
@@ -858,7 +908,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const held = new Map(view.called.map((t) => [t.counter_id, t.ticket_id]));
     const items: FeedItem<WatchChange>[] = [];
     for (const r of rows) {
-      const sequence = BigInt(r.sequence);
+      const sequence = BigInt(r.sequence as string); // changesAfter reads stamped changes only
       if (r.kind === "ticket") {
         const row = byId.get(r.ticket_id ?? "");
         if (!row) {
@@ -885,4 +935,11 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       counters: item.value.counter ? [item.value.counter] : [],
     };
   }
+}
+
+/** isUniqueViolation tells whether a database error is a unique violation of the named constraint or index. */
+function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: unknown; constraint?: unknown; message?: unknown } | null;
+  if (!e || e.code !== "23505") return false;
+  return e.constraint === constraint || (typeof e.message === "string" && e.message.includes(constraint));
 }

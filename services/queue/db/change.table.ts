@@ -1,11 +1,13 @@
-import type { ColumnType, Insertable, Selectable } from "kysely";
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 
-/** ChangeTable is a row of queue.changes: one numbered change of a queue, for WatchQueue. */
+/** ChangeTable is a row of queue.changes: one change of a queue, for WatchQueue, numbered after its commit. */
 export interface ChangeTable {
+  /** id is the insertion order (int8: a string when read); the sequencer numbers pending changes by it. */
+  id: Generated<string>;
   /** queue_id is the queue. */
   queue_id: string;
-  /** sequence increases per queue (int8: a string when read). */
-  sequence: ColumnType<string, string | number, never>;
+  /** sequence increases per queue without gaps (int8: a string when read); NULL until stamped after the commit. */
+  sequence: ColumnType<string | null, string | number | null, never>;
   /** at is when it happened. */
   at: Date;
   /** kind says whether a ticket or a counter changed. */

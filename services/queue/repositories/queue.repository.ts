@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import type { Db } from "../db/database.js";
 import type { NewQueueRow, QueueRow } from "../db/queue.table.js";
 
@@ -35,18 +34,4 @@ export async function listQueues(db: Db, after: { displayName: string; queueId: 
     );
   }
   return q.orderBy("display_name").orderBy("queue_id").limit(limit).execute();
-}
-
-/**
- * nextSequence takes the queue's next WatchQueue sequence. It row-locks the queue until commit, so a
- * queue's changes commit in sequence order; callers take it last in their transaction.
- */
-export async function nextSequence(db: Db, queueId: string): Promise<bigint> {
-  const row = await db
-    .updateTable("queue.queues")
-    .set({ last_sequence: sql`last_sequence + 1` })
-    .where("queue_id", "=", queueId)
-    .returning("last_sequence")
-    .executeTakeFirstOrThrow();
-  return BigInt(row.last_sequence);
 }

@@ -43,3 +43,14 @@ export async function pruneRequestKeys(db: Db, before: Date): Promise<number> {
   const r = await db.deleteFrom("queue.request_keys").where("created_at", "<", before).executeTakeFirst();
   return Number(r.numDeletedRows);
 }
+
+/** findRequestKey reads a stored requestId of a caller and RPC. */
+export async function findRequestKey(db: Db, key: { caller: string; rpc: string; requestId: string }): Promise<RequestKeyRow | undefined> {
+  return db
+    .selectFrom("queue.request_keys")
+    .selectAll()
+    .where("caller", "=", key.caller)
+    .where("rpc", "=", key.rpc)
+    .where("request_id", "=", key.requestId)
+    .executeTakeFirst();
+}
