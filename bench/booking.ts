@@ -13,6 +13,7 @@
  * (DATABASE_URL and REDIS_URL as for the tests; a scratch database is created and dropped.)
  */
 import { execFile } from "node:child_process";
+import { Session } from "node:inspector/promises";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -66,6 +67,26 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
   });
 }
 
+/**
+ * startProfile starts a CPU profile of this process when BENCH_CPU_PROFILE_DIR is set (the booking
+ * phase only, unlike node --cpu-prof); stop writes `<dir>/<name>.cpuprofile`.
+ */
+async function startProfile(): Promise<{ stop(name: string): Promise<void> } | undefined> {
+  const dir = process.env.BENCH_CPU_PROFILE_DIR;
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return {
+    stop: async (name) => {
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 /** main runs the benchmark. */
 export async function main(args: string[]): Promise<void> {
   const opts = parse(args);
@@ -106,13 +127,15 @@ export async function main(args: string[]): Promise<void> {
       select provider_id, $1::jsonb, '[]', '[]', 15, 0, now() from scheduling.providers`, [hours]);
     console.log(`${opts.providers} providers ready`);
 
-    const rows: { label: string; clients: number; ok: number; taken: number; aborted: number; other: number; perSec: number; p50: number; p99: number }[] = [];
+    const rows: { label: string; clients: number; ok: number; taken: number; aborted: number; other: number; perSec: number; p50: number; p99: number; cpuMsPerBooking: number }[] = [];
     let seq = 0;
     for (const clients of opts.clients) {
       const lat: number[] = [];
       const counts = { ok: 0, taken: 0, aborted: 0, other: 0 };
       const until = Date.now() + opts.seconds * 1000;
       const started = Date.now();
+      const profile = await startProfile();
+      const cpu0 = process.cpuUsage();
       await Promise.all(
         Array.from({ length: clients }, async () => {
           while (Date.now() < until) {
@@ -138,8 +161,12 @@ export async function main(args: string[]): Promise<void> {
         }),
       );
       const secs = (Date.now() - started) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      await profile?.stop(`booking-${clients}`);
+      // Client and server share this process: CPU per booking is both sides' (and the lock service's).
+      const cpuMsPerBooking = counts.ok > 0 ? (cpu.user + cpu.system) / 1000 / counts.ok : 0;
       lat.sort((a, b) => a - b);
-      const row = { label: "BookAppointment over gRPC", clients, ...counts, perSec: counts.ok / secs, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+      const row = { label: "BookAppointment over gRPC", clients, ...counts, perSec: counts.ok / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), cpuMsPerBooking };
       rows.push(row);
       console.log(JSON.stringify(row));
     }
@@ -198,10 +225,10 @@ on conflict do nothing;
     await runtime.close();
 
     const table = markdownTable(
-      ["what", ">clients", ">bookings/s", ">% of ceiling", ">p50 ms", ">p99 ms", ">taken", ">aborted", ">other"],
+      ["what", ">clients", ">bookings/s", ">% of ceiling", ">p50 ms", ">p99 ms", ">CPU ms/booking", ">taken", ">aborted", ">other"],
       rows.map((r) => {
         const c = ceiling.find((x) => x.clients === r.clients);
-        return [r.label, String(r.clients), r.perSec.toFixed(0), c && c.tps > 0 ? ((100 * r.perSec) / c.tps).toFixed(0) : "-", r.p50.toFixed(1), r.p99.toFixed(1), String(r.taken), String(r.aborted), String(r.other)];
+        return [r.label, String(r.clients), r.perSec.toFixed(0), c && c.tps > 0 ? ((100 * r.perSec) / c.tps).toFixed(0) : "-", r.p50.toFixed(1), r.p99.toFixed(1), r.cpuMsPerBooking.toFixed(2), String(r.taken), String(r.aborted), String(r.other)];
       }),
     );
     const ceilingTable = markdownTable([">clients", ">pgbench INSERT tps", ">avg latency ms"], ceiling.map((c) => [String(c.clients), c.tps.toFixed(0), (c.p50 ?? 0).toFixed(2)]));

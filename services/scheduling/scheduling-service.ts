@@ -13,6 +13,7 @@ import {
   CheckInAppointmentResponseSchema,
   JoinWaitlistResponseSchema,
   MarkNoShowResponseSchema,
+  CompleteAppointmentResponseSchema,
   RescheduleAppointmentResponseSchema,
   SchedulingService,
   type AcceptOfferRequest,
@@ -39,6 +40,7 @@ import {
   type ListResourcesRequest,
   type ListResourcesResponseSchema,
   type MarkNoShowRequest,
+  type CompleteAppointmentRequest,
   type RescheduleAppointmentRequest,
   type SetAvailabilityRequest,
   type SetAvailabilityResponseSchema,
@@ -60,18 +62,23 @@ import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
 import type { Logger } from "../runtime/logger.js";
 import { createNotifier, type Notifier } from "../runtime/notifier.js";
 import type { Peers } from "../runtime/peers.js";
-import { checkFence, withLock, type LockClient } from "../runtime/with-lock.js";
+import { checkFence, fencingRejectionsTotal, FencingRejectedError, withLock, type LockClient } from "../runtime/with-lock.js";
 import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, ChangeRow, Database, Db, NewAuditLogRow, ProviderRow } from "./db/database.js";
 import {
   expiredOffers,
+  changeAppointmentIf,
   findAppointment,
+  findAppointmentAndKey,
   findAppointments,
   insertAppointment,
   listAppointments,
+  newAppointmentRow,
+  type NewAppointment,
   providerBusy,
   resourceBusy,
   updateAppointmentIf,
 } from "./repositories/appointment.repository.js";
+import { bookAtomically, claimAndFence, readBookingContext } from "./repositories/booking.repository.js";
 import {
   findAvailability,
   findProvider,
@@ -87,9 +94,9 @@ import {
   appendAudit,
   appendChange,
   changesAfter,
-  claimRequestKey,
   findRequestKey,
   findWaitlistEntry,
+  hasWaitingEntries,
   insertWaitlistEntry,
   oldestChange,
   pruneChanges,
@@ -100,6 +107,7 @@ import {
   waitingEntries,
   type RequestKey,
 } from "./repositories/support.repository.js";
+import { bookingOutcomeOf, countTransition, reportWaitlistOf, schedulingBookings } from "./scheduling.metrics.js";
 import { kindName, statusName, toAppointment, toAvailability, toProvider, toResource, toSchedule, toWaitlistEntry } from "./scheduling.mapper.js";
 import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
 import { isSlotStart, listSlots, type Interval, type Schedule } from "./slots.js";
@@ -119,6 +127,7 @@ import {
   validateListProviders,
   validateListResources,
   validateMarkNoShow,
+  validateCompleteAppointment,
   validateRescheduleAppointment,
   validateSetAvailability,
   validateWatchAppointments,
@@ -222,6 +231,19 @@ function busyAsAborted(err: unknown): unknown {
   return err;
 }
 
+/**
+ * conflictAsAborted turns a deadlock, serialization failure or lock_timeout between concurrent
+ * writers (possible when bookings race without the lock: exclusion checks wait on each other's rows)
+ * into ABORTED, which clients retry; the database rolled everything back.
+ */
+function conflictAsAborted(err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code;
+  if (code === "40P01" || code === "40001" || code === "55P03") {
+    return new AbortedError("WRITE_CONFLICT", "a concurrent change conflicted with this one; retry");
+  }
+  return err;
+}
+
 function illegal(row: AppointmentRow, action: string, allowed: AppointmentStatusName[]): FailedPreconditionError {
   return new FailedPreconditionError("ILLEGAL_TRANSITION", `appointment ${row.appointment_id} is ${row.status}; ${action} needs ${allowed.join(" or ")}`);
 }
@@ -243,7 +265,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly feed: ChangeFeed<AppointmentRow | undefined, ChangeRow>;
   private readonly notifier: Notifier;
   /** Providers changed by each open transaction of tx(): watchers are woken once it has committed. */
-  private readonly touched = new WeakMap<object, Set<string>>();
+  private readonly touched = new WeakMap<object, { providers: Set<string>; statuses: AppointmentStatusName[] }>();
+  private readonly stopReporting: () => void;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
   private lastPrune = 0;
@@ -266,6 +289,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       pollIntervalMs: this.options.pollIntervalMs,
     });
     this.notifier = createNotifier(this.db, SCHEDULING_CHANGES_CHANNEL, deps.logger);
+    this.stopReporting = reportWaitlistOf(this.db);
     if (this.options.offerSweepIntervalMs > 0) {
       this.sweepTimer = setInterval(() => void this.expireOffers().catch(() => undefined), this.options.offerSweepIntervalMs);
       this.sweepTimer.unref();
@@ -274,6 +298,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** close stops the offer sweep and WatchAppointments' listener (the database stays open). */
   async close(): Promise<void> {
+    this.stopReporting();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     await this.sweeping?.catch(() => undefined);
@@ -396,9 +421,13 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
    */
   async bookAppointment(req: BookAppointmentRequest, ctx: HandlerContext) {
     try {
-      return await this.book(req, ctx);
+      const { response, booked } = await this.book(req, ctx);
+      schedulingBookings.inc({ outcome: booked ? "booked" : "replayed" });
+      return response;
     } catch (err) {
-      throw busyAsAborted(err);
+      const mapped = busyAsAborted(err);
+      schedulingBookings.inc({ outcome: bookingOutcomeOf(mapped) });
+      throw mapped;
     }
   }
 
@@ -408,11 +437,16 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const resourceIds = [...v.resourceIds].sort();
     const key: RequestKey = { caller: caller.subject, rpc: "BookAppointment", requestId: v.requestId };
     const hash = hashOf([v.providerId, v.patientId, v.start.toISOString(), v.durationMs ?? 0, resourceIds, v.reason]);
-    const replayed = await this.replay(this.db, key, hash, BookAppointmentResponseSchema);
-    if (replayed) return replayed;
-    const provider = await this.requireProvider(this.db, v.providerId);
-    await this.requireResources(resourceIds);
-    const schedule = await this.requireSchedule(provider);
+    // One read, one snapshot: the requestId, the provider, its availability, the rooms, and whether
+    // committed appointments already hold the time (only a hint: the exclusion constraints decide).
+    const found = await readBookingContext(this.db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: v.durationMs });
+    if (found.requestKey) return { response: this.replayed(key, hash, found.requestKey, BookAppointmentResponseSchema), booked: false };
+    const provider = found.provider;
+    if (!provider) throw new NotFoundError("provider", v.providerId, "PROVIDER_NOT_FOUND");
+    const missing = resourceIds.find((id) => !found.foundResourceIds.includes(id));
+    if (missing !== undefined) throw new NotFoundError("resource", missing, "RESOURCE_NOT_FOUND");
+    if (!found.availability) throw new FailedPreconditionError("NO_AVAILABILITY", `provider ${provider.provider_id} has no availability set`);
+    const schedule = toSchedule(provider, found.availability);
     const durationMs = this.checkDuration(schedule, v.durationMs);
     if (!isSlotStart(schedule, v.start.getTime(), durationMs)) {
       throw new FailedPreconditionError(
@@ -420,49 +454,59 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         `${v.start.toISOString()} for ${durationMs / 60_000} min is not a bookable slot of provider ${provider.provider_id}: outside working hours, in a break or exception, or not on a slot boundary`,
       );
     }
+    // Time already taken by a committed appointment is refused before queueing for the lock. The
+    // requestId was read in the same snapshot: the time is not held by this very request.
+    if (found.providerBusy || found.resourceBusy) throw slotTaken(found.providerBusy ? {} : { constraint: "appointment_resources_no_overlap" });
     const now = this.clock.now();
     const end = new Date(v.start.getTime() + durationMs);
-    // A cheap read before queueing for the lock: time already taken by a committed appointment is
-    // refused at once. Only a hint: the exclusion constraints decide inside the transaction.
-    const [pBusy, rBusy] = await Promise.all([
-      providerBusy(this.db, provider.provider_id, { start: v.start.getTime(), end: end.getTime() + schedule.bufferMs }),
-      resourceBusy(this.db, resourceIds, { start: v.start.getTime(), end: end.getTime() }),
-    ]);
-    if (pBusy.length > 0 || rBusy.length > 0) {
-      // The time may be taken by this very request, committed by a concurrent retry meanwhile.
-      const replayedNow = await this.replay(this.db, key, hash, BookAppointmentResponseSchema);
-      if (replayedNow) return replayedNow;
-      throw slotTaken(pBusy.length > 0 ? {} : { constraint: "appointment_resources_no_overlap" });
-    }
-    return this.underProviderLock(ctx, provider.provider_id, (token) =>
-      this.tx(async (trx) => {
-        const claim = await claimRequestKey(trx, { ...key, hash, at: now });
-        if (!claim.claimed) return this.replayed(key, hash, claim.existing, BookAppointmentResponseSchema);
-        if (token !== undefined) await checkFence(trx, this.lockResource(provider.provider_id), token, { schema: SCHEMA });
-        const row = await this.insertOrTaken(trx, {
-          appointmentId: `a-${randomUUID()}`,
-          providerId: provider.provider_id,
-          patientId: v.patientId,
-          start: v.start,
-          end,
-          bufferMs: schedule.bufferMs,
-          status: "BOOKED",
-          resourceIds,
-          reason: v.reason,
-          offerExpiresAt: null,
-          waitlistEntryId: null,
-          fencingToken: token ?? 0n,
-          rescheduledFromId: null,
-          at: now,
-        });
-        await appendAudit(trx, this.audit(caller, "BookAppointment", [row], now));
-        await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
-        const response = create(BookAppointmentResponseSchema, { appointment: toAppointment(row) });
-        await saveResponse(trx, key, toBinary(BookAppointmentResponseSchema, response));
-        this.afterCommit(trx, row.provider_id);
-        return response;
-      }),
-    );
+    let booked = false;
+    const response = await this.underProviderLock(ctx, provider.provider_id, async (token) => {
+      const appointment: NewAppointment = {
+        appointmentId: `a-${randomUUID()}`,
+        providerId: provider.provider_id,
+        patientId: v.patientId,
+        start: v.start,
+        end,
+        bufferMs: schedule.bufferMs,
+        status: "BOOKED",
+        resourceIds,
+        reason: v.reason,
+        offerExpiresAt: null,
+        waitlistEntryId: null,
+        fencingToken: token ?? 0n,
+        rescheduledFromId: null,
+        at: now,
+      };
+      // The response is known before the write (every column comes from here), so it is stored with
+      // the requestId claim in the same statement.
+      const response = create(BookAppointmentResponseSchema, { appointment: toAppointment(newAppointmentRow(appointment)) });
+      const lockResource = this.lockResource(provider.provider_id);
+      const result = await this.write(() =>
+        bookAtomically(this.db, {
+          appointment,
+          key,
+          hash,
+          response: toBinary(BookAppointmentResponseSchema, response),
+          fence: token === undefined ? undefined : { schema: SCHEMA, resource: lockResource, token },
+          audit: this.auditBase(caller, "BookAppointment", now),
+          lockTimeoutMs: this.lockTimeoutMs(),
+        }),
+      );
+      if (result.outcome === "fenced") {
+        fencingRejectionsTotal.inc();
+        throw new FencingRejectedError(lockResource, token ?? 0n);
+      }
+      if (result.outcome === "claimed") {
+        // A concurrent call with this requestId committed first: answer as it did.
+        const existing = await findRequestKey(this.db, key);
+        if (!existing) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
+        return this.replayed(key, hash, existing, BookAppointmentResponseSchema);
+      }
+      this.committed(provider.provider_id, "BOOKED");
+      booked = true;
+      return response;
+    });
+    return { response, booked };
   }
 
   /**
@@ -474,27 +518,24 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "CancelAppointment", requestId: v.requestId };
     const hash = hashOf([v.appointmentId, v.reason]);
-    const replayed = await this.replay(this.db, key, hash, CancelAppointmentResponseSchema);
-    if (replayed) return replayed;
-    const current = await this.requireAppointment(v.appointmentId, caller, "patient");
+    const read = await this.readCommand(key, hash, CancelAppointmentResponseSchema, v.appointmentId, caller, "patient");
+    if (!read.current) return read.replayed;
+    const current = read.current;
     const from: AppointmentStatusName[] = ["PROPOSED", "BOOKED", "CHECKED_IN"];
     if (!from.includes(current.status)) throw illegal(current, "CancelAppointment", from);
     const now = this.clock.now();
     const response = await this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
-        const claim = await claimRequestKey(trx, { ...key, hash, at: now });
-        if (!claim.claimed) return this.replayed(key, hash, claim.existing, CancelAppointmentResponseSchema);
-        if (token !== undefined) await checkFence(trx, this.lockResource(current.provider_id), token, { schema: SCHEMA });
-        const row = await updateAppointmentIf(trx, v.appointmentId, from, { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token });
+        const replayed = await this.claim(trx, key, hash, now, CancelAppointmentResponseSchema, { providerId: current.provider_id, token });
+        if (replayed) return replayed;
+        const row = await changeAppointmentIf(trx, v.appointmentId, from, { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token }, this.auditBase(caller, "CancelAppointment", now));
         if (!row) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, "CancelAppointment", from);
         if (current.status === "PROPOSED" && row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
-        await appendAudit(trx, this.audit(caller, "CancelAppointment", [row], now));
-        await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
         const res = create(CancelAppointmentResponseSchema, { appointment: toAppointment(row) });
         await saveResponse(trx, key, toBinary(CancelAppointmentResponseSchema, res));
-        this.afterCommit(trx, row.provider_id);
+        this.afterCommit(trx, row.provider_id, "CANCELLED");
         return res;
-      }),
+      }, { claims: true }),
     );
     await this.offerFreedTime(current.provider_id, { start: current.start_at.getTime(), end: current.end_at.getTime() });
     return response;
@@ -510,9 +551,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "RescheduleAppointment", requestId: v.requestId };
     const hash = hashOf([v.appointmentId, v.newStart.toISOString()]);
-    const replayed = await this.replay(this.db, key, hash, RescheduleAppointmentResponseSchema);
-    if (replayed) return replayed;
-    const current = await this.requireAppointment(v.appointmentId, caller, "patient");
+    const read = await this.readCommand(key, hash, RescheduleAppointmentResponseSchema, v.appointmentId, caller, "patient");
+    if (!read.current) return read.replayed;
+    const current = read.current;
     if (current.status !== "BOOKED") throw illegal(current, "RescheduleAppointment", ["BOOKED"]);
     const provider = await this.requireProvider(this.db, current.provider_id);
     const schedule = await this.requireSchedule(provider);
@@ -523,10 +564,15 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const now = this.clock.now();
     const response = await this.underProviderLock(ctx, provider.provider_id, (token) =>
       this.tx(async (trx) => {
-        const claim = await claimRequestKey(trx, { ...key, hash, at: now });
-        if (!claim.claimed) return this.replayed(key, hash, claim.existing, RescheduleAppointmentResponseSchema);
-        if (token !== undefined) await checkFence(trx, this.lockResource(provider.provider_id), token, { schema: SCHEMA });
-        const previous = await updateAppointmentIf(trx, v.appointmentId, ["BOOKED"], { status: "CANCELLED", at: now, cancelReason: "rescheduled", fencingToken: token });
+        const replayed = await this.claim(trx, key, hash, now, RescheduleAppointmentResponseSchema, { providerId: provider.provider_id, token });
+        if (replayed) return replayed;
+        const previous = await changeAppointmentIf(
+          trx,
+          v.appointmentId,
+          ["BOOKED"],
+          { status: "CANCELLED", at: now, cancelReason: "rescheduled", fencingToken: token },
+          this.auditBase(caller, "RescheduleAppointment", now),
+        );
         if (!previous) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, "RescheduleAppointment", ["BOOKED"]);
         const next = await this.insertOrTaken(trx, {
           appointmentId: `a-${randomUUID()}`,
@@ -544,14 +590,13 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           rescheduledFromId: previous.appointment_id,
           at: now,
         });
-        await appendAudit(trx, this.audit(caller, "RescheduleAppointment", [previous, next], now));
-        await appendChange(trx, { providerId: previous.provider_id, appointmentId: previous.appointment_id, at: now });
+        await appendAudit(trx, this.audit(caller, "RescheduleAppointment", [next], now));
         await appendChange(trx, { providerId: next.provider_id, appointmentId: next.appointment_id, at: now });
         const res = create(RescheduleAppointmentResponseSchema, { appointment: toAppointment(next), previousAppointment: toAppointment(previous) });
         await saveResponse(trx, key, toBinary(RescheduleAppointmentResponseSchema, res));
-        this.afterCommit(trx, previous.provider_id);
+        this.afterCommit(trx, previous.provider_id, "CANCELLED", "BOOKED");
         return res;
-      }),
+      }, { claims: true }),
     );
     await this.offerFreedTime(current.provider_id, { start: current.start_at.getTime(), end: current.end_at.getTime() });
     return response;
@@ -604,9 +649,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "CheckInAppointment", requestId: v.requestId };
     const hash = hashOf([v.appointmentId, v.queueId ?? ""]);
-    const replayed = await this.replay(this.db, key, hash, CheckInAppointmentResponseSchema);
-    if (replayed) return replayed;
-    const current = await this.requireAppointment(v.appointmentId, caller, "doctor");
+    const read = await this.readCommand(key, hash, CheckInAppointmentResponseSchema, v.appointmentId, caller, "doctor");
+    if (!read.current) return read.replayed;
+    const current = read.current;
     if (current.status !== "BOOKED") throw illegal(current, "CheckInAppointment", ["BOOKED"]);
     const provider = await this.requireProvider(this.db, current.provider_id);
     if (!this.peers) throw new ConnectError("the QueueService is not reachable from this process", Code.Unavailable);
@@ -642,23 +687,33 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (!ticket) throw new AbortedError("NO_TICKET", "the queue answered without a ticket; retry");
     const now = this.clock.now();
     return this.tx(async (trx) => {
-      const claim = await claimRequestKey(trx, { ...key, hash, at: now });
-      if (!claim.claimed) return this.replayed(key, hash, claim.existing, CheckInAppointmentResponseSchema);
-      const row = await updateAppointmentIf(trx, current.appointment_id, ["BOOKED"], { status: "CHECKED_IN", at: now, ticketId: ticket.ticketId });
+      const replayed = await this.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: current.provider_id, token: undefined });
+      if (replayed) return replayed;
+      const row = await changeAppointmentIf(
+        trx,
+        current.appointment_id,
+        ["BOOKED"],
+        { status: "CHECKED_IN", at: now, ticketId: ticket.ticketId },
+        this.auditBase(caller, "CheckInAppointment", now),
+      );
       if (!row) throw illegal((await findAppointment(trx, current.appointment_id)) ?? current, "CheckInAppointment", ["BOOKED"]);
-      await appendAudit(trx, this.audit(caller, "CheckInAppointment", [row], now));
-      await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
       const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
       await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
-      this.afterCommit(trx, row.provider_id);
+      this.afterCommit(trx, row.provider_id, "CHECKED_IN");
       return res;
-    });
+    }, { claims: true });
   }
 
   /** markNoShow records that the patient did not come: BOOKED -> NOSHOW. */
   async markNoShow(req: MarkNoShowRequest, ctx: HandlerContext) {
     const v = validateMarkNoShow(req);
     return this.transition(ctx, "MarkNoShow", v, MarkNoShowResponseSchema, "doctor", ["BOOKED"], "NOSHOW");
+  }
+
+  /** completeAppointment records that the visit took place: CHECKED_IN -> FULFILLED. */
+  async completeAppointment(req: CompleteAppointmentRequest, ctx: HandlerContext) {
+    const v = validateCompleteAppointment(req);
+    return this.transition(ctx, "CompleteAppointment", v, CompleteAppointmentResponseSchema, "doctor", ["CHECKED_IN"], "FULFILLED");
   }
 
   /** joinWaitlist puts a patient on a provider's waitlist for a window. */
@@ -674,8 +729,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (availability && v.durationMs !== undefined) this.checkDuration(toSchedule(provider, availability), v.durationMs);
     const now = this.clock.now();
     return this.tx(async (trx) => {
-      const claim = await claimRequestKey(trx, { ...key, hash, at: now });
-      if (!claim.claimed) return this.replayed(key, hash, claim.existing, JoinWaitlistResponseSchema);
+      const replayed = await this.claim(trx, key, hash, now, JoinWaitlistResponseSchema, { providerId: provider.provider_id, token: undefined });
+      if (replayed) return replayed;
       const entry = await insertWaitlistEntry(trx, {
         entry_id: `w-${randomUUID()}`,
         provider_id: provider.provider_id,
@@ -689,7 +744,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       const res = create(JoinWaitlistResponseSchema, { entry: toWaitlistEntry(entry) });
       await saveResponse(trx, key, toBinary(JoinWaitlistResponseSchema, res));
       return res;
-    });
+    }, { claims: true });
   }
 
   /** acceptOffer books a waitlist offer before its hold lapses: PROPOSED -> BOOKED. */
@@ -698,9 +753,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "AcceptOffer", requestId: v.requestId };
     const hash = hashOf([v.appointmentId]);
-    const replayed = await this.replay(this.db, key, hash, AcceptOfferResponseSchema);
-    if (replayed) return replayed;
-    const current = await this.requireAppointment(v.appointmentId, caller, "patient");
+    const read = await this.readCommand(key, hash, AcceptOfferResponseSchema, v.appointmentId, caller, "patient");
+    if (!read.current) return read.replayed;
+    const current = read.current;
     if (current.status !== "PROPOSED") throw illegal(current, "AcceptOffer", ["PROPOSED"]);
     const now = this.clock.now();
     if (current.offer_expires_at && current.offer_expires_at.getTime() <= now.getTime()) {
@@ -710,19 +765,16 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     }
     return this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
-        const claim = await claimRequestKey(trx, { ...key, hash, at: now });
-        if (!claim.claimed) return this.replayed(key, hash, claim.existing, AcceptOfferResponseSchema);
-        if (token !== undefined) await checkFence(trx, this.lockResource(current.provider_id), token, { schema: SCHEMA });
-        const row = await updateAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token });
+        const replayed = await this.claim(trx, key, hash, now, AcceptOfferResponseSchema, { providerId: current.provider_id, token });
+        if (replayed) return replayed;
+        const row = await changeAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token }, this.auditBase(caller, "AcceptOffer", now));
         if (!row) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, "AcceptOffer", ["PROPOSED"]);
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "BOOKED", row.appointment_id, now);
-        await appendAudit(trx, this.audit(caller, "AcceptOffer", [row], now));
-        await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
         const res = create(AcceptOfferResponseSchema, { appointment: toAppointment(row) });
         await saveResponse(trx, key, toBinary(AcceptOfferResponseSchema, res));
-        this.afterCommit(trx, row.provider_id);
+        this.afterCommit(trx, row.provider_id, "BOOKED");
         return res;
-      }),
+      }, { claims: true }),
     );
   }
 
@@ -822,7 +874,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
             if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
             await appendAudit(trx, this.audit(callerOf(undefined), "ExpireOffer", [row], now));
             await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
-            this.afterCommit(trx, row.provider_id);
+            this.afterCommit(trx, row.provider_id, "CANCELLED");
             return row;
           }),
         ).catch((err: unknown) => {
@@ -849,6 +901,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
    */
   private async offerFreedTime(providerId: string, freed: Interval): Promise<void> {
     try {
+      // Nobody waiting (the usual case): no lock, no transaction. An entry committed after this read
+      // would equally have been missed by the transaction's own read a moment later.
+      if (!(await hasWaitingEntries(this.db, providerId))) return;
       const provider = await findProvider(this.db, providerId);
       const availability = provider && (await findAvailability(this.db, providerId));
       if (!provider || !availability) return;
@@ -889,7 +944,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
             await setWaitlistStatus(trx, entry.entry_id, "OFFERED", row.appointment_id, now);
             await appendAudit(trx, this.audit(callerOf(undefined), "OfferSlot", [row], now));
             await appendChange(trx, { providerId, appointmentId: row.appointment_id, at: now });
-            this.afterCommit(trx, providerId);
+            this.afterCommit(trx, providerId, "PROPOSED");
             return row;
           }
           return undefined;
@@ -964,27 +1019,71 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
    * (possible when bookings race without the lock: exclusion checks wait on each other's rows) is
    * ABORTED, which clients retry; the database rolled everything back.
    */
-  private async tx<T>(fn: (trx: Kysely<Database> & Db) => Promise<T>): Promise<T> {
-    // Row waits are bounded: past it the transaction fails 55P03 and the caller gets ABORTED. Without
-    // the provider lock, racing bookings wait on each other's rows (exclusion checks, the change
-    // counter) and may form cycles; a short bound ends those faster than deadlock detection does.
-    const lockTimeoutMs = this.options.useLock ? Math.max(this.options.lockWaitMs, 100) : 100;
-    const touched = new Set<string>();
+  private async tx<T>(fn: (trx: Kysely<Database> & Db) => Promise<T>, opts: { claims?: boolean } = {}): Promise<T> {
+    const lockTimeoutMs = this.lockTimeoutMs();
+    const touched = { providers: new Set<string>(), statuses: [] as AppointmentStatusName[] };
     try {
       const result = await this.db.transaction().execute(async (trx) => {
         this.touched.set(trx, touched);
-        await sql`select set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`.execute(trx);
+        // A body that starts with claim() sets lock_timeout in that first statement.
+        if (!opts.claims) await sql`select set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`.execute(trx);
         return fn(trx as never);
       });
-      for (const providerId of touched) this.changed(providerId);
+      for (const providerId of touched.providers) this.changed(providerId);
+      for (const status of touched.statuses) countTransition(status);
       return result;
     } catch (err) {
-      const code = (err as { code?: unknown })?.code;
-      if (code === "40P01" || code === "40001" || code === "55P03") {
-        throw new AbortedError("WRITE_CONFLICT", "a concurrent change conflicted with this one; retry");
-      }
-      throw err;
+      throw conflictAsAborted(err);
     }
+  }
+
+  /**
+   * write runs fn, one atomic statement outside tx() (its own implicit transaction): row-wait
+   * failures become ABORTED as in tx(), an exclusion violation FAILED_PRECONDITION "slot already taken".
+   */
+  private async write<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isExclusionViolation(err)) throw slotTaken(err);
+      throw conflictAsAborted(err);
+    }
+  }
+
+  /**
+   * lockTimeoutMs bounds row waits: past it the transaction fails 55P03 and the caller gets ABORTED.
+   * Without the provider lock, racing bookings wait on each other's rows (exclusion checks, the change
+   * counter) and may form cycles; a short bound ends those faster than deadlock detection does.
+   */
+  private lockTimeoutMs(): number {
+    return this.options.useLock ? Math.max(this.options.lockWaitMs, 100) : 100;
+  }
+
+  /**
+   * claim is the first statement of a write transaction (tx with `claims`): lock_timeout, checkFence
+   * when under the lock (FencingRejectedError, ABORTED, when a newer token was recorded) and the
+   * requestId claim. Returns the first response when a concurrent call with the requestId committed
+   * first (or ALREADY_EXISTS with other parameters), undefined when this call owns the key.
+   */
+  private async claim<S extends DescMessage>(
+    trx: Db,
+    key: RequestKey,
+    hash: string,
+    at: Date,
+    schema: S,
+    fence: { providerId: string; token: bigint | undefined },
+  ): Promise<MessageShape<S> | undefined> {
+    const resource = this.lockResource(fence.providerId);
+    const token = fence.token;
+    const r = await claimAndFence(trx, { key, hash, at, fence: token === undefined ? undefined : { schema: SCHEMA, resource, token }, lockTimeoutMs: this.lockTimeoutMs() });
+    if (!r.fenced) {
+      fencingRejectionsTotal.inc();
+      throw new FencingRejectedError(resource, token ?? 0n);
+    }
+    if (r.claimed) return undefined;
+    const existing = await findRequestKey(trx, key);
+    if (!existing) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
+    return this.replayed(key, hash, existing, schema);
   }
 
   /** insertOrTaken inserts an appointment, turning an exclusion violation into FAILED_PRECONDITION "slot already taken". */
@@ -1013,7 +1112,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /** transition is a plain compare-and-swap state change with requestId, audit and change event. */
-  private async transition<S extends typeof MarkNoShowResponseSchema>(
+  private async transition<S extends typeof MarkNoShowResponseSchema | typeof CompleteAppointmentResponseSchema>(
     ctx: HandlerContext,
     rpc: string,
     v: { appointmentId: string; requestId: string },
@@ -1025,23 +1124,21 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc, requestId: v.requestId };
     const hash = hashOf([v.appointmentId]);
-    const replayed = await this.replay(this.db, key, hash, schema);
-    if (replayed) return replayed;
-    const current = await this.requireAppointment(v.appointmentId, caller, owner);
+    const read = await this.readCommand(key, hash, schema, v.appointmentId, caller, owner);
+    if (!read.current) return read.replayed;
+    const current = read.current;
     if (!from.includes(current.status)) throw illegal(current, rpc, from);
     const now = this.clock.now();
     return this.tx(async (trx) => {
-      const claim = await claimRequestKey(trx, { ...key, hash, at: now });
-      if (!claim.claimed) return this.replayed(key, hash, claim.existing, schema);
-      const row = await updateAppointmentIf(trx, v.appointmentId, from, { status: to, at: now });
+      const replayed = await this.claim(trx, key, hash, now, schema, { providerId: current.provider_id, token: undefined });
+      if (replayed) return replayed;
+      const row = await changeAppointmentIf(trx, v.appointmentId, from, { status: to, at: now }, this.auditBase(caller, rpc, now));
       if (!row) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, rpc, from);
-      await appendAudit(trx, this.audit(caller, rpc, [row], now));
-      await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
       const res = create(schema, { appointment: toAppointment(row) } as never) as MessageShape<S>;
       await saveResponse(trx, key, toBinary(schema, res));
-      this.afterCommit(trx, row.provider_id);
+      this.afterCommit(trx, row.provider_id, to);
       return res;
-    });
+    }, { claims: true });
   }
 
   private async requireProvider(db: Db, providerId: string): Promise<ProviderRow> {
@@ -1077,8 +1174,30 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
    * a patient owns the appointments with their patientId, a doctor those with their providerId.
    * NOT_FOUND when it does not exist, PERMISSION_DENIED when it is someone else's (as GetTicket does).
    */
+  /**
+   * readCommand is a write RPC's read before the lock, in one statement: the first response when
+   * the requestId was used before (or ALREADY_EXISTS), else the appointment, checked as
+   * requireAppointment does.
+   */
+  private async readCommand<S extends DescMessage>(
+    key: RequestKey,
+    hash: string,
+    schema: S,
+    appointmentId: string,
+    caller: Caller,
+    owner: "patient" | "doctor",
+  ): Promise<{ replayed: MessageShape<S>; current?: undefined } | { replayed?: undefined; current: AppointmentRow }> {
+    const found = await findAppointmentAndKey(this.db, appointmentId, key);
+    if (found.requestKey) return { replayed: this.replayed(key, hash, found.requestKey, schema) };
+    return { current: await this.checkAppointment(found.appointment, appointmentId, caller, owner) };
+  }
+
   private async requireAppointment(appointmentId: string, caller: Caller, owner: "patient" | "doctor" | "either"): Promise<AppointmentRow> {
-    const row = await findAppointment(this.db, appointmentId);
+    return this.checkAppointment(await findAppointment(this.db, appointmentId), appointmentId, caller, owner);
+  }
+
+  /** checkAppointment is requireAppointment on a row already read. */
+  private async checkAppointment(row: AppointmentRow | undefined, appointmentId: string, caller: Caller, owner: "patient" | "doctor" | "either"): Promise<AppointmentRow> {
     if (!row) throw new NotFoundError("appointment", appointmentId, "APPOINTMENT_NOT_FOUND");
     if (caller.ownOnly) {
       const ownsAsPatient = caller.role === "patient" && row.patient_id === caller.subject;
@@ -1101,13 +1220,33 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return rows.map((r) => ({ ...this.auditBase(caller, action, at), record_type: "appointment", record_id: r.appointment_id }));
   }
 
-  /** afterCommit wakes local watchers once the transaction has committed, and prunes now and then. */
-  private afterCommit(trx: Db, providerId: string): void {
+  /**
+   * afterCommit wakes local watchers once the transaction has committed, counts its status changes
+   * (`statuses`: the new status of each appointment changed or created) and prunes now and then.
+   */
+  private afterCommit(trx: Db, providerId: string, ...statuses: AppointmentStatusName[]): void {
     const touched = this.touched.get(trx);
-    if (touched) touched.add(providerId); // tx() wakes the watchers once the transaction has committed
+    if (touched) {
+      // tx() wakes the watchers and counts once the transaction has committed
+      touched.providers.add(providerId);
+      touched.statuses.push(...statuses);
+      return this.maybePrune();
+    }
+    for (const status of statuses) countTransition(status);
     // Outside tx() there is no commit hook: wake them on the next tick; too early is harmless (the
     // feed reads nothing new, and the poll catches up).
-    else setTimeout(() => this.changed(providerId), 0).unref();
+    setTimeout(() => this.changed(providerId), 0).unref();
+    this.maybePrune();
+  }
+
+  /** committed is afterCommit for a write that committed outside tx() (one atomic statement): wakes the watchers now. */
+  private committed(providerId: string, ...statuses: AppointmentStatusName[]): void {
+    for (const status of statuses) countTransition(status);
+    this.changed(providerId);
+    this.maybePrune();
+  }
+
+  private maybePrune(): void {
     if (this.clock.now().getTime() - this.lastPrune > PRUNE_INTERVAL_MS) {
       this.lastPrune = this.clock.now().getTime();
       setTimeout(() => void this.pruneRetained().catch(() => undefined), 0).unref();

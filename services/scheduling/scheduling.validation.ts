@@ -16,6 +16,7 @@ import type {
   ListProvidersRequest,
   ListResourcesRequest,
   MarkNoShowRequest,
+  CompleteAppointmentRequest,
   RescheduleAppointmentRequest,
   SetAvailabilityRequest,
   WatchAppointmentsRequest,
@@ -403,6 +404,11 @@ export function validateCheckInAppointment(req: CheckInAppointmentRequest): Vali
 
 /** validateMarkNoShow checks a MarkNoShowRequest. */
 export function validateMarkNoShow(req: MarkNoShowRequest): ValidAppointmentCommand {
+  return validate((v) => appointmentCommand(v, req));
+}
+
+/** validateCompleteAppointment checks a CompleteAppointmentRequest. */
+export function validateCompleteAppointment(req: CompleteAppointmentRequest): ValidAppointmentCommand {
   return validate((v) => appointmentCommand(v, req));
 }
 

@@ -23,7 +23,7 @@ const DESIGN_TABLE = `
 | SetAvailability | – | yes | own | – | yes | yes |
 | Book/Cancel/Reschedule/JoinWaitlist/AcceptOffer | own | yes | – | – | yes | yes |
 | Get/List/WatchAppointments | own | yes | own | – | yes | yes |
-| CheckInAppointment, MarkNoShow | – | yes | own | – | yes | yes |
+| CheckInAppointment, MarkNoShow, CompleteAppointment | – | yes | own | – | yes | yes |
 | IssueTicket | own | yes | – | – | yes | yes |
 | GetTicket | own | yes | yes | – | yes | yes |
 | ListTickets, WatchQueue (patient ids hidden from patient and display) | yes | yes | yes | yes | yes | yes |
@@ -47,7 +47,7 @@ const ROW_RPCS: Record<string, string[]> = {
   SetAvailability: [S + "SetAvailability"],
   "Book/Cancel/Reschedule/JoinWaitlist/AcceptOffer": [S + "BookAppointment", S + "CancelAppointment", S + "RescheduleAppointment", S + "JoinWaitlist", S + "AcceptOffer"],
   "Get/List/WatchAppointments": [S + "GetAppointment", S + "ListAppointments", S + "WatchAppointments"],
-  "CheckInAppointment, MarkNoShow": [S + "CheckInAppointment", S + "MarkNoShow"],
+  "CheckInAppointment, MarkNoShow, CompleteAppointment": [S + "CheckInAppointment", S + "MarkNoShow", S + "CompleteAppointment"],
   IssueTicket: [Q + "IssueTicket"],
   GetTicket: [Q + "GetTicket"],
   "ListTickets, WatchQueue (patient ids hidden from patient and display)": [Q + "ListTickets", Q + "WatchQueue", Q + "GetQueue", Q + "ListQueues"],

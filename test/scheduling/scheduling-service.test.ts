@@ -205,6 +205,10 @@ t.test("check-in issues an APPOINTMENT ticket that the QueueService lists; failu
   const queue = createClient(QueueService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sys.grpc.port}`, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] }));
   const tickets = await queue.listTickets({ queueId: res.ticket!.queueId });
   t.ok(tickets.tickets.some((x) => x.ticketId === res.ticket!.ticketId), "the queue lists the ticket");
+  const done = await staff.completeAppointment({ appointmentId: appointment!.appointmentId, requestId: "ci-done" });
+  t.equal(done.appointment?.status, AppointmentStatus.FULFILLED, "the visit took place: CHECKED_IN -> FULFILLED");
+  t.equal(done.appointment?.ticketId, res.ticket?.ticketId, "the ticket stays recorded");
+  t.equal((await failure(staff.cancelAppointment({ appointmentId: appointment!.appointmentId, requestId: "ci-cancel" }))).code, Code.FailedPrecondition, "FULFILLED is final");
 });
 
 t.test("patients read only their own appointments; reads and changes are audited", async (t) => {

@@ -30,6 +30,7 @@ import {
   ListProvidersRequestSchema,
   ListResourcesRequestSchema,
   MarkNoShowRequestSchema,
+  CompleteAppointmentRequestSchema,
   RescheduleAppointmentRequestSchema,
   SchedulingService,
   SetAvailabilityRequestSchema,
@@ -552,6 +553,18 @@ rpc({
     { name: "no appointment", patch: { appointmentId: "" }, fields: ["appointmentId"] },
     { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
     { name: "all bad", patch: { appointmentId: "", requestId: "", queueId: "q/1" }, fields: ["appointmentId", "requestId", "queueId"] },
+  ],
+});
+
+rpc({
+  method: method.completeAppointment,
+  schema: CompleteAppointmentRequestSchema,
+  call: (req, c) => impl.completeAppointment(req, c),
+  valid: { appointmentId: "apt-1", requestId: "req-complete-1" },
+  bad: [
+    { name: "no appointment", patch: { appointmentId: "" }, fields: ["appointmentId"] },
+    { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
+    { name: "empty request", patch: { appointmentId: "", requestId: "" }, fields: ["appointmentId", "requestId"] },
   ],
 });
 

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { AppointmentRow, AppointmentStatusName, Db } from "../db/database.js";
+import type { AppointmentRow, AppointmentStatusName, Db, NewAuditLogRow } from "../db/database.js";
 import type { Interval } from "../slots.js";
 
 const COLUMNS = sql`a.appointment_id, a.provider_id, a.patient_id, lower(a.during) as start_at, upper(a.during) as end_at,
@@ -46,6 +46,28 @@ export async function insertAppointment(db: Db, a: NewAppointment): Promise<Appo
   return rows[0];
 }
 
+/** newAppointmentRow is the row insertAppointment (or bookAtomically) stores for `a`, as read back. */
+export function newAppointmentRow(a: NewAppointment): AppointmentRow {
+  return {
+    appointment_id: a.appointmentId,
+    provider_id: a.providerId,
+    patient_id: a.patientId,
+    start_at: a.start,
+    end_at: a.end,
+    status: a.status,
+    resource_ids: a.resourceIds,
+    reason: a.reason,
+    cancel_reason: "",
+    offer_expires_at: a.offerExpiresAt,
+    waitlist_entry_id: a.waitlistEntryId,
+    ticket_id: null,
+    fencing_token: a.fencingToken.toString(),
+    rescheduled_from_id: a.rescheduledFromId,
+    created_at: a.at,
+    updated_at: a.at,
+  };
+}
+
 /** isActive tells whether a state holds time. */
 export function isActive(status: AppointmentStatusName): boolean {
   return status === "PROPOSED" || status === "BOOKED" || status === "CHECKED_IN";
@@ -56,6 +78,27 @@ export async function findAppointment(db: Db, appointmentId: string, opts: { for
   const { rows } = await sql<AppointmentRow>`select ${COLUMNS} from scheduling.appointments a where a.appointment_id = ${appointmentId}
     ${opts.forUpdate ? sql`for update` : sql``}`.execute(db);
   return rows[0];
+}
+
+/**
+ * findAppointmentAndKey reads an appointment and the committed first use of a requestId in one
+ * statement (a write RPC's read before it takes the lock).
+ */
+export async function findAppointmentAndKey(
+  db: Db,
+  appointmentId: string,
+  key: { caller: string; rpc: string; requestId: string },
+): Promise<{ appointment: AppointmentRow | undefined; requestKey: { request_hash: string; response: Buffer | null } | undefined }> {
+  const { rows } = await sql<AppointmentRow & { rk_hash: string | null; rk_response: Buffer | null; found: boolean }>`
+    select rk.request_hash as rk_hash, rk.response as rk_response, a.appointment_id is not null as found, ${COLUMNS}
+    from (select 1) as one
+      left join scheduling.request_keys rk on rk.caller = ${key.caller} and rk.rpc = ${key.rpc} and rk.request_id = ${key.requestId}
+      left join scheduling.appointments a on a.appointment_id = ${appointmentId}`.execute(db);
+  const { rk_hash, rk_response, found, ...appointment } = rows[0];
+  return {
+    appointment: found ? appointment : undefined,
+    requestKey: rk_hash === null ? undefined : { request_hash: rk_hash, response: rk_response },
+  };
 }
 
 /** findAppointments reads several appointments. */
@@ -87,6 +130,53 @@ export async function updateAppointmentIf(
   if (row) {
     await sql`update scheduling.appointment_resources set active = ${isActive(set.status)} where appointment_id = ${appointmentId}`.execute(db);
   }
+  return row;
+}
+
+/**
+ * changeAppointmentIf is updateAppointmentIf plus what every change records, in one statement: the
+ * compare-and-swap update, the rooms following the new state, the audit row and the change event
+ * under the provider's next sequence (provider row locked last). Nothing is written when the
+ * appointment is not in one of `from` (undefined).
+ */
+export async function changeAppointmentIf(
+  db: Db,
+  appointmentId: string,
+  from: AppointmentStatusName[],
+  set: { status: AppointmentStatusName; at: Date; cancelReason?: string; ticketId?: string; fencingToken?: bigint; offerExpiresAt?: Date | null },
+  audit: Omit<NewAuditLogRow, "record_type" | "record_id">,
+): Promise<AppointmentRow | undefined> {
+  const { rows } = await sql<AppointmentRow>`
+    with upd as (
+      update scheduling.appointments a set status = ${set.status}, updated_at = ${set.at}
+        ${set.cancelReason !== undefined ? sql`, cancel_reason = ${set.cancelReason}` : sql``}
+        ${set.ticketId !== undefined ? sql`, ticket_id = ${set.ticketId}` : sql``}
+        ${set.fencingToken !== undefined ? sql`, fencing_token = ${set.fencingToken.toString()}::numeric` : sql``}
+        ${set.offerExpiresAt !== undefined ? sql`, offer_expires_at = ${set.offerExpiresAt}` : sql``}
+      where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])
+      returning ${COLUMNS}
+    ), rooms as (
+      update scheduling.appointment_resources r set active = ${isActive(set.status)}
+      from upd where r.appointment_id = upd.appointment_id
+      returning 1
+    ), audit as (
+      insert into scheduling.audit_log (at, actor, role, action, record_type, record_id, on_behalf_of)
+      select ${audit.at}, ${audit.actor}, ${audit.role}, ${audit.action}, 'appointment', upd.appointment_id, ${audit.on_behalf_of ?? null}::text from upd
+      returning 1
+    ), bumped as (
+      update scheduling.providers p set last_sequence = p.last_sequence + 1
+      from upd where p.provider_id = upd.provider_id and (select count(*) from rooms) >= 0
+      returning p.last_sequence
+    ), change as (
+      insert into scheduling.changes (provider_id, sequence, at, appointment_id)
+      select upd.provider_id, bumped.last_sequence, ${set.at}, upd.appointment_id from upd, bumped
+      returning 1
+    )
+    select upd.*, (select count(*) from audit) as audited, (select count(*) from change) as changed from upd`.execute(db);
+  const row = rows[0] as (AppointmentRow & { audited?: unknown; changed?: unknown }) | undefined;
+  if (!row) return undefined;
+  delete row.audited;
+  delete row.changed;
   return row;
 }
 

@@ -12,26 +12,6 @@ export interface RequestKey {
   requestId: string;
 }
 
-/**
- * claimRequestKey records (caller, rpc, requestId) with the request's hash. `claimed: true` when this
- * call is the first; otherwise the existing row (a concurrent first use is waited for by the primary key).
- */
-export async function claimRequestKey(
-  db: Db,
-  key: RequestKey & { hash: string; at: Date },
-): Promise<{ claimed: true } | { claimed: false; existing: { request_hash: string; response: Buffer | null } }> {
-  const inserted = await db
-    .insertInto("scheduling.request_keys")
-    .values({ caller: key.caller, rpc: key.rpc, request_id: key.requestId, request_hash: key.hash, response: null, created_at: key.at })
-    .onConflict((oc) => oc.columns(["caller", "rpc", "request_id"]).doNothing())
-    .returning("request_id")
-    .executeTakeFirst();
-  if (inserted) return { claimed: true };
-  const existing = await findRequestKey(db, key);
-  if (!existing) return { claimed: true };
-  return { claimed: false, existing };
-}
-
 /** findRequestKey reads a committed request key, if any. */
 export async function findRequestKey(db: Db, key: RequestKey): Promise<Pick<RequestKeyTable, "request_hash" | "response"> | undefined> {
   return db
@@ -152,4 +132,26 @@ export async function setWaitlistStatus(db: Db, entryId: string, status: Waitlis
 /** findWaitlistEntry reads an entry. */
 export async function findWaitlistEntry(db: Db, entryId: string): Promise<WaitlistRow | undefined> {
   return db.selectFrom("scheduling.waitlist").selectAll().where("entry_id", "=", entryId).executeTakeFirst();
+}
+
+/** countWaiting counts the waitlist entries still WAITING (all providers). */
+export async function countWaiting(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom("scheduling.waitlist")
+    .select((eb) => eb.fn.countAll<string>().as("n"))
+    .where("status", "=", "WAITING")
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+/** hasWaitingEntries tells whether a provider has any WAITING waitlist entry. */
+export async function hasWaitingEntries(db: Db, providerId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom("scheduling.waitlist")
+    .select("entry_id")
+    .where("provider_id", "=", providerId)
+    .where("status", "=", "WAITING")
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }

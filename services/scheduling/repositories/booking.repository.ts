@@ -1,0 +1,217 @@
+// The booking path in as few round trips as the invariants allow: what a booking must know before
+// it queues for the provider's lock in one read, and the fenced write (fence, requestId, appointment,
+// rooms, audit, change) in one atomic statement of data-modifying CTEs, without BEGIN/COMMIT.
+import { sql } from "kysely";
+import type { AvailabilityRow, Db, NewAuditLogRow, ProviderRow } from "../db/database.js";
+import type { RequestKey } from "./support.repository.js";
+import { isActive, type NewAppointment } from "./appointment.repository.js";
+
+const ACTIVE = sql`('PROPOSED', 'BOOKED', 'CHECKED_IN')`;
+
+/** BookingContext is what a booking reads before taking the lock: all of it from one snapshot. */
+export interface BookingContext {
+  /** requestKey is the committed first use of the requestId, if any. */
+  requestKey: { request_hash: string; response: Buffer | null } | undefined;
+  /** provider is the provider, if it exists. */
+  provider: ProviderRow | undefined;
+  /** availability is the provider's weekly pattern, if set. */
+  availability: AvailabilityRow | undefined;
+  /** foundResourceIds are the requested rooms and devices that exist. */
+  foundResourceIds: string[];
+  /** providerBusy: a committed active appointment blocks [start, start + duration + buffer). */
+  providerBusy: boolean;
+  /** resourceBusy: a requested room or device is booked in [start, start + duration). */
+  resourceBusy: boolean;
+}
+
+interface ContextRow {
+  rk_hash: string | null;
+  rk_response: Buffer | null;
+  provider_id: string | null;
+  display_name: string;
+  time_zone: string;
+  specialty: string;
+  created_at: Date;
+  last_sequence: string;
+  has_availability: boolean;
+  weekly_hours: unknown;
+  breaks: unknown;
+  exceptions: unknown;
+  slot_minutes: number;
+  buffer_minutes: number;
+  availability_updated_at: Date;
+  found_resources: string[];
+  provider_busy: boolean;
+  resource_busy: boolean;
+}
+
+/**
+ * readBookingContext reads, in one statement (one snapshot), the requestId's first use, the provider,
+ * its availability, which requested rooms exist and whether committed appointments already hold the
+ * time: the duration is `durationMs` or, when unset, one slot. The busy flags are hints that let a
+ * booking fail before queueing for the lock; the exclusion constraints decide. Because the requestId
+ * and the busy flags come from the same snapshot, time held by this very request (committed by a
+ * concurrent retry) always shows up as a requestKey too.
+ */
+export async function readBookingContext(
+  db: Db,
+  q: { key: RequestKey; providerId: string; resourceIds: string[]; start: Date; durationMs: number | undefined },
+): Promise<BookingContext> {
+  const duration = q.durationMs === undefined ? sql`av.slot_minutes * 60000` : sql`${q.durationMs}::float8`;
+  const { rows } = await sql<ContextRow>`
+    select rk.request_hash as rk_hash, rk.response as rk_response,
+      p.provider_id, p.display_name, p.time_zone, p.specialty, p.created_at, p.last_sequence,
+      av.provider_id is not null as has_availability, av.weekly_hours, av.breaks, av.exceptions, av.slot_minutes, av.buffer_minutes,
+      av.updated_at as availability_updated_at,
+      array(select r.resource_id from scheduling.resources r where r.resource_id = any(${q.resourceIds}::text[])) as found_resources,
+      coalesce(exists (select 1 from scheduling.appointments x where x.provider_id = ${q.providerId} and x.status in ${ACTIVE}
+        and x.blocked && tstzrange(${q.start}::timestamptz, ${q.start}::timestamptz + (${duration} + av.buffer_minutes * 60000) * interval '1 millisecond', '[)')), false) as provider_busy,
+      coalesce(exists (select 1 from scheduling.appointment_resources x where x.resource_id = any(${q.resourceIds}::text[]) and x.active
+        and x.during && tstzrange(${q.start}::timestamptz, ${q.start}::timestamptz + ${duration} * interval '1 millisecond', '[)')), false) as resource_busy
+    from (select 1) as one
+      left join scheduling.request_keys rk on rk.caller = ${q.key.caller} and rk.rpc = ${q.key.rpc} and rk.request_id = ${q.key.requestId}
+      left join scheduling.providers p on p.provider_id = ${q.providerId}
+      left join scheduling.availability av on av.provider_id = ${q.providerId}`.execute(db);
+  const r = rows[0];
+  const provider: ProviderRow | undefined =
+    r.provider_id === null
+      ? undefined
+      : { provider_id: r.provider_id, display_name: r.display_name, time_zone: r.time_zone, specialty: r.specialty, created_at: r.created_at, last_sequence: r.last_sequence };
+  const availability: AvailabilityRow | undefined =
+    provider && r.has_availability
+      ? {
+          provider_id: provider.provider_id,
+          weekly_hours: r.weekly_hours,
+          breaks: r.breaks,
+          exceptions: r.exceptions,
+          slot_minutes: r.slot_minutes,
+          buffer_minutes: r.buffer_minutes,
+          updated_at: r.availability_updated_at,
+        }
+      : undefined;
+  return {
+    requestKey: r.rk_hash === null ? undefined : { request_hash: r.rk_hash, response: r.rk_response },
+    provider,
+    availability,
+    foundResourceIds: r.found_resources,
+    providerBusy: r.provider_busy,
+    resourceBusy: r.resource_busy,
+  };
+}
+
+/** AtomicBooking is what bookAtomically writes. */
+export interface AtomicBooking {
+  /** appointment is the row to insert (status BOOKED or PROPOSED, with its rooms). */
+  appointment: NewAppointment;
+  /** key and hash claim the requestId; response is the first response, stored with the claim. */
+  key: RequestKey;
+  hash: string;
+  response: Uint8Array;
+  /** fence is the lock's resource and fencing token (absent without the lock: the constraints alone decide). */
+  fence: { schema: string; resource: string; token: bigint } | undefined;
+  /** audit is the appointment's audit entry (record_id: the appointment's). */
+  audit: Omit<NewAuditLogRow, "record_type" | "record_id">;
+  /** lockTimeoutMs bounds every row wait of the statement (lock_timeout, local to it). */
+  lockTimeoutMs: number;
+}
+
+/** AtomicBookingResult says how far bookAtomically got; nothing was written unless `booked`. */
+export type AtomicBookingResult = { outcome: "booked"; sequence: bigint } | { outcome: "fenced" } | { outcome: "claimed" };
+
+/**
+ * bookAtomically books in ONE statement, so it is atomic without BEGIN/COMMIT: lock_timeout for the
+ * statement, then, each step fed by the row of the one before so that a step that writes nothing
+ * stops the rest: checkFence's conditional upsert (outcome "fenced" when a newer token was recorded:
+ * nothing written), the requestId claim with its response (outcome "claimed" when the key was
+ * committed by another call: only the fence token, ours, was recorded), the appointment and its rooms
+ * (an exclusion violation, SQLSTATE 23P01, fails the whole statement), the audit row, and the change
+ * event under the provider's next sequence (the provider row is locked last, as appendChange does).
+ */
+export async function bookAtomically(db: Db, b: AtomicBooking): Promise<AtomicBookingResult> {
+  const a = b.appointment;
+  const blockedEnd = new Date(a.end.getTime() + a.bufferMs);
+  const fence = b.fence
+    ? sql`insert into ${sql.id(b.fence.schema, "fence_tokens")} as f (resource, last_token, updated_at)
+        select ${b.fence.resource}, ${b.fence.token.toString()}::numeric, now() from cfg
+        on conflict (resource) do update set last_token = excluded.last_token, updated_at = now()
+        where f.last_token < excluded.last_token
+        returning 1 as ok`
+    : sql`select 1 as ok from cfg`;
+  const { rows } = await sql<{ fenced: string; claimed: string; sequence: string | null }>`
+    with cfg as (
+      select set_config('lock_timeout', ${`${b.lockTimeoutMs}ms`}, true) as lock_timeout
+    ), fence as (
+      ${fence}
+    ), claim as (
+      insert into scheduling.request_keys (caller, rpc, request_id, request_hash, response, created_at)
+      select ${b.key.caller}, ${b.key.rpc}, ${b.key.requestId}, ${b.hash}, ${Buffer.from(b.response)}, ${a.at} from fence
+      on conflict (caller, rpc, request_id) do nothing
+      returning 1 as ok
+    ), appt as (
+      insert into scheduling.appointments (appointment_id, provider_id, patient_id, during, blocked, status, resource_ids, reason,
+        offer_expires_at, waitlist_entry_id, fencing_token, rescheduled_from_id, created_at, updated_at)
+      select ${a.appointmentId}, ${a.providerId}, ${a.patientId}, tstzrange(${a.start}, ${a.end}, '[)'), tstzrange(${a.start}, ${blockedEnd}, '[)'),
+        ${a.status}, ${a.resourceIds}::text[], ${a.reason}, ${a.offerExpiresAt}::timestamptz, ${a.waitlistEntryId}::text, ${a.fencingToken.toString()}::numeric,
+        ${a.rescheduledFromId}::text, ${a.at}, ${a.at}
+      from claim
+      returning appointment_id
+    ), rooms as (
+      insert into scheduling.appointment_resources (appointment_id, resource_id, during, active)
+      select appt.appointment_id, r.resource_id, tstzrange(${a.start}, ${a.end}, '[)'), ${isActive(a.status)}
+      from appt, unnest(${a.resourceIds}::text[]) with ordinality as r(resource_id, n)
+      order by r.n
+      returning 1
+    ), audit as (
+      insert into scheduling.audit_log (at, actor, role, action, record_type, record_id, on_behalf_of)
+      select ${b.audit.at}, ${b.audit.actor}, ${b.audit.role}, ${b.audit.action}, 'appointment', appt.appointment_id, ${b.audit.on_behalf_of ?? null}::text
+      from appt
+      returning 1
+    ), bumped as (
+      update scheduling.providers p set last_sequence = p.last_sequence + 1
+      where p.provider_id = ${a.providerId} and (select count(*) from rooms) >= 0 and exists (select 1 from appt)
+      returning p.last_sequence
+    ), change as (
+      insert into scheduling.changes (provider_id, sequence, at, appointment_id)
+      select ${a.providerId}, bumped.last_sequence, ${a.at}, ${a.appointmentId} from bumped
+      returning sequence
+    )
+    select (select count(*) from fence) as fenced, (select count(*) from claim) as claimed,
+      (select sequence::text from change) as sequence, (select count(*) from audit) as audited`.execute(db);
+  const r = rows[0];
+  if (Number(r.fenced) === 0) return { outcome: "fenced" };
+  if (Number(r.claimed) === 0) return { outcome: "claimed" };
+  if (r.sequence === null) throw new Error(`bookAtomically: provider ${a.providerId} does not exist`);
+  return { outcome: "booked", sequence: BigInt(r.sequence) };
+}
+
+/**
+ * claimAndFence starts a write transaction in one statement: lock_timeout for the rest of the
+ * transaction, checkFence's conditional upsert (when under the lock), then the requestId claim, fed
+ * by the fence's row so that a fenced-out call claims nothing. The caller rolls back unless both
+ * `fenced` and `claimed`; when not `claimed`, the key is another call's (read it in a new statement).
+ */
+export async function claimAndFence(
+  trx: Db,
+  c: { key: RequestKey; hash: string; at: Date; fence: { schema: string; resource: string; token: bigint } | undefined; lockTimeoutMs: number },
+): Promise<{ fenced: boolean; claimed: boolean }> {
+  const fence = c.fence
+    ? sql`insert into ${sql.id(c.fence.schema, "fence_tokens")} as f (resource, last_token, updated_at)
+        select ${c.fence.resource}, ${c.fence.token.toString()}::numeric, now() from cfg
+        on conflict (resource) do update set last_token = excluded.last_token, updated_at = now()
+        where f.last_token < excluded.last_token
+        returning 1 as ok`
+    : sql`select 1 as ok from cfg`;
+  const { rows } = await sql<{ fenced: string; claimed: string }>`
+    with cfg as (
+      select set_config('lock_timeout', ${`${c.lockTimeoutMs}ms`}, true) as lock_timeout
+    ), fence as (
+      ${fence}
+    ), claim as (
+      insert into scheduling.request_keys (caller, rpc, request_id, request_hash, response, created_at)
+      select ${c.key.caller}, ${c.key.rpc}, ${c.key.requestId}, ${c.hash}, null, ${c.at} from fence
+      on conflict (caller, rpc, request_id) do nothing
+      returning 1 as ok
+    )
+    select (select count(*) from fence) as fenced, (select count(*) from claim) as claimed`.execute(trx);
+  return { fenced: Number(rows[0].fenced) > 0, claimed: Number(rows[0].claimed) > 0 };
+}
