@@ -10,6 +10,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceRegistration } from "./grpc-server.js";
 import { PEER_HEADER } from "./grpc-server.js";
 import type { Logger } from "./logger.js";
+import { withDecodeErrorsAsInvalidArgument } from "./request-decode-errors.js";
 
 /** HttpRoute answers plain HTTP requests (metrics, the web app); it returns false to pass. */
 export type HttpRoute = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => boolean;
@@ -139,6 +140,8 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
     contextValues: () => createContextValues().set(drainSignalKey, drain.signal),
     routes(router) {
       for (const reg of opts.services) router.service(reg.service, reg.impl as Partial<ServiceImpl<DescService>>);
+      // A body that does not decode is INVALID_ARGUMENT, not connect's INTERNAL (request-decode-errors.ts).
+      router.handlers.splice(0, router.handlers.length, ...router.handlers.map(withDecodeErrorsAsInvalidArgument));
     },
     readMaxBytes: maxBytes,
     writeMaxBytes: maxBytes,

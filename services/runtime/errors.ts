@@ -98,6 +98,24 @@ export class UnimplementedError extends DomainError {
   }
 }
 
+/** SQLSTATEs of a lost or refused database connection: class 08 (connection exception), 57P01-57P03 (the server terminated the session or is shutting down or starting), 53300 (too many connections). */
+const CONNECTION_SQLSTATE = /^(08...|57P0[123]|53300)$/;
+/** Messages of node-postgres when the connection is gone, and of the pool when none can be opened in time. */
+const CONNECTION_MESSAGE = /^(Connection terminated|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect)/;
+const SOCKET_ERRNO = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/**
+ * isConnectionLost tells whether a database error means the connection was lost or refused (the
+ * server terminated the session, restarted, or is unreachable): a dependency failure, UNAVAILABLE,
+ * which the caller may retry with the same requestId; never INTERNAL.
+ */
+export function isConnectionLost(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && (CONNECTION_SQLSTATE.test(code) || SOCKET_ERRNO.has(code))) return true;
+  return CONNECTION_MESSAGE.test(err.message);
+}
+
 /** isAbortError tells whether an error came from an aborted AbortSignal. */
 export function isAbortError(err: unknown): boolean {
   return err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError");
@@ -132,6 +150,9 @@ export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError
   }
   if (err instanceof Error && (err as { code?: unknown }).code === "DATABASE_UNAVAILABLE") {
     return new ConnectError(err.message, Code.Unavailable, undefined, undefined, err);
+  }
+  if (isConnectionLost(err)) {
+    return new ConnectError("the database connection was lost; retry", Code.Unavailable, undefined, undefined, err);
   }
   return new ConnectError("internal error; see the server log for this request id", Code.Internal, undefined, undefined, err);
 }

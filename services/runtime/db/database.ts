@@ -124,6 +124,12 @@ async function openPostgres(databaseUrl: string, opts: DatabaseOptions): Promise
   // Without a listener, an idle client's error (server restart, network cut) crashes the process;
   // the pool drops that client and the next checkout reconnects.
   pool.on("error", (err) => opts.onError?.(err));
+  // pg-pool listens for errors on idle clients only. A checked-out client between two queries of a
+  // transaction (waiting for the lock service, say) that loses its connection (pg_terminate_backend,
+  // a failover) emits "error" with no listener, and that crashes the process. With this listener the
+  // error is reported, the transaction's next query fails (UNAVAILABLE, see errors.ts) and the pool
+  // drops the dead client on release.
+  pool.on("connect", (client) => client.on("error", (err) => opts.onError?.(err)));
 
   try {
     await withTimeout(pool.query("select 1"), connectTimeoutMs, `no answer within ${connectTimeoutMs} ms`);
