@@ -12,8 +12,9 @@ export interface LoopResult {
   errors: number;
   /** opsPerSec is ops over the measured window. */
   opsPerSec: number;
-  /** p50Ms, p99Ms are latency percentiles in milliseconds. */
+  /** p50Ms, p95Ms, p99Ms are latency percentiles in milliseconds. */
   p50Ms: number;
+  p95Ms: number;
   p99Ms: number;
   /** firstError is the message of the first error, if any. */
   firstError?: string;
@@ -56,6 +57,7 @@ export async function closedLoop(concurrency: number, durationMs: number, warmup
     errors,
     opsPerSec: latencies.length / (durationMs / 1000),
     p50Ms: percentile(sorted, 0.5),
+    p95Ms: percentile(sorted, 0.95),
     p99Ms: percentile(sorted, 0.99),
     firstError,
   };

@@ -29,6 +29,14 @@ export const benchmarks: Record<string, Benchmark> = {
     description: "BookAppointment over gRPC at 16/64 clients across 2,000 providers vs a pgbench INSERT ceiling; 7-day slot search",
     load: () => import("./booking.js"),
   },
+  mixed: {
+    description: "the cluster through the gateway: mixed clinic workload (open loop at 500 req/s, 10-1,000 providers, 1-64 clients), no-op ceilings, peak RSS",
+    load: () => import("./mixed.js"),
+  },
+  summary: {
+    description: "writes bench/results/summary.md from the results above (runs last when all run)",
+    load: () => import("./summary.js"),
+  },
   // more: add here as `name: { description, load: () => import("./name.js") }`.
 };
 

@@ -7,6 +7,8 @@
 // Ports: PORT for the gateway (default 8080); the services from CLUSTER_PORT_BASE (default 8081):
 // scheduling base and base+6, queue base+1 and base+7, lock base+2, backup base+3; metrics from
 // CLUSTER_METRICS_BASE (default 9464), one per process, the gateway serving its own on PORT.
+// CLUSTER_NODE_ARGS adds Node options to every member (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof",
+// which NODE_OPTIONS does not accept).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -83,11 +85,12 @@ const common: NodeJS.ProcessEnv = {
   ...upstreams,
 };
 
+const nodeArgs = (process.env.CLUSTER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
 function start(m: Member | { name: "gateway"; script: string; port: number; metricsPort: number }): void {
-  const child = spawn(process.execPath, [path.join(root, m.script)], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, m.script)], {
     cwd: root,
     env: { ...common, PORT: String(m.port), METRICS_PORT: String(m.metricsPort) },
     stdio: ["ignore", "inherit", "inherit"],
