@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { Db } from "../db/database.js";
-import type { NewTicketRow, TicketPriorityName, TicketRow, TicketStatusName, TicketUpdate } from "../db/ticket.table.js";
+import type { NewTicketRow, TicketRow, TicketStatusName, TicketUpdate } from "../db/ticket.table.js";
 import { rankOrderBySql, type RankPolicy } from "../ranking.js";
 
 /** insertTicket inserts a ticket. */
@@ -30,16 +30,6 @@ export async function findCalledAt(db: Db, queueId: string, counterId: string): 
     .where("counter_id", "=", counterId)
     .where("status", "=", "CALLED")
     .executeTakeFirst();
-}
-
-/**
- * lockNextWaiting row-locks the highest-ranked WAITING ticket of a queue at `now` (ranking.ts), skipping
- * tickets other transactions hold: concurrent CallNexts take different tickets and never wait on each other.
- */
-export async function lockNextWaiting(db: Db, queueId: string, now: Date, policy: RankPolicy): Promise<TicketRow | undefined> {
-  let q = db.selectFrom("queue.tickets").selectAll().where("queue_id", "=", queueId).where("status", "=", "WAITING");
-  for (const expr of rankOrderBySql(now, policy)) q = q.orderBy(expr);
-  return q.limit(1).forUpdate().skipLocked().executeTakeFirst();
 }
 
 /**
@@ -76,41 +66,6 @@ export async function listEnded(db: Db, queueId: string, statuses: readonly Tick
     .offset(offset)
     .limit(limit)
     .execute();
-}
-
-/** recentServiceTimesMs reads the service times (call to completion) of a queue's latest completed tickets. */
-export async function recentServiceTimesMs(db: Db, queueId: string, limit: number): Promise<number[]> {
-  const rows = await db
-    .selectFrom("queue.tickets")
-    .select(sql<number>`(extract(epoch from ended_at - called_at) * 1000)::float8`.as("ms"))
-    .where("queue_id", "=", queueId)
-    .where("status", "=", "COMPLETED")
-    .orderBy("ended_at", "desc")
-    .limit(limit)
-    .execute();
-  return rows.map((r) => Number(r.ms)).filter((ms) => Number.isFinite(ms) && ms >= 0);
-}
-
-/** recentWaits reads, for a queue's latest first-called tickets, the class, the issue estimate and the real wait. */
-export async function recentWaits(
-  db: Db,
-  queueId: string,
-  limit: number,
-): Promise<{ priority: TicketPriorityName; predictedMs: number; actualMs: number }[]> {
-  const rows = await db
-    .selectFrom("queue.tickets")
-    .select([
-      "priority",
-      "issue_estimate_ms",
-      sql<number>`(extract(epoch from first_called_at - enqueued_at) * 1000)::float8`.as("actual_ms"),
-    ])
-    .where("queue_id", "=", queueId)
-    .where("first_called_at", "is not", null)
-    .where("issue_estimate_ms", "is not", null)
-    .orderBy("first_called_at", "desc")
-    .limit(limit)
-    .execute();
-  return rows.map((r) => ({ priority: r.priority, predictedMs: Number(r.issue_estimate_ms), actualMs: Math.max(0, Number(r.actual_ms)) }));
 }
 
 /** countWaitingByQueue counts WAITING tickets per queue (for appointment_queue_length). */
