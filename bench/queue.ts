@@ -14,7 +14,6 @@ import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +28,7 @@ import { createTestDatabase } from "../test/helpers/postgres.js";
 import { percentile } from "./h2load.js";
 import { closedLoop } from "./closed-loop.js";
 import { describeMachine, machineInfo, markdownTable, writeResults } from "./results.js";
+import { freePort } from "../services/runtime/free-port.js";
 
 const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
 
@@ -54,17 +54,6 @@ function parseArgs(args: string[]): Options {
     else throw new Error(`unknown option ${a}`);
   }
   return o;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** procCpuMs is a process's user+system CPU time in ms from /proc (0 when it cannot be read). */

@@ -3,23 +3,15 @@
 // that mode (some *_ADDR only, no token key) as one line with exit code 2.
 import t from "tap";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { TEST_SECRET } from "../helpers/system.js";
+import { freePort } from "../../services/runtime/free-port.js";
 
 const run = promisify(execFile);
 const BUF = path.resolve("node_modules/.bin/buf");
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 function start(t: { teardown(fn: () => unknown): void }, script: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", METRICS_PORT: "0", ...env }, stdio: ["ignore", "ignore", "inherit"] });

@@ -9,7 +9,6 @@ import { spawn } from "node:child_process";
 import { readFile, mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import http2 from "node:http2";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { create, toBinary, ScalarType, type DescField, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
@@ -22,6 +21,7 @@ import { createTestDatabase } from "../helpers/postgres.js";
 import { TEST_SECRET } from "../helpers/system.js";
 import { createRng, type Rng } from "../system/workload.js";
 import { waitServing } from "../system/system-cluster.js";
+import { freePort } from "../../services/runtime/free-port.js";
 
 t.setTimeout(400_000);
 
@@ -30,14 +30,6 @@ const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** The codes a gateway may never answer to bad input (gRPC numbers and Connect names). */
 const FORBIDDEN_GRPC = new Set([2, 13]); // UNKNOWN, INTERNAL
 const FORBIDDEN_CONNECT = new Set(["unknown", "internal"]);
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 // ---- inputs ----------------------------------------------------------------------------------
 

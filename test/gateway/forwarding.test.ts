@@ -3,7 +3,6 @@
 // passed through and cancelled; auth checked at the gateway; the rate limit; deadlines, request ids
 // and trace context reaching the service; two replicas both used; an upstream that dies mid-call.
 import t from "tap";
-import net from "node:net";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
@@ -15,17 +14,10 @@ import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js"
 import { createTestDatabase } from "../helpers/postgres.js";
 import { TEST_SECRET } from "../helpers/system.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";
+import { freePort } from "../../services/runtime/free-port.js";
 
 const QUEUE = "/medschedule.queue.v1.QueueService";
 const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 const token = (roles: string[], subject: string) => signToken(TEST_SECRET, subject, roles as never);
 const bearer = async (roles: string[], subject = `gw-${roles.join("-")}`) => ({ authorization: `Bearer ${await token(roles, subject)}` });

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TeardownHost } from './postgres.js';
+import { freePort } from '../../services/runtime/free-port.js';
 
 /** DEFAULT_REDIS_URL is the shared Redis used when REDIS_URL is unset (see scripts/ensure-redis.sh). */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -52,19 +53,6 @@ function installExitHook(): void {
   // A crashed or bailed-out test must not leave redis-server processes behind.
   process.once('exit', () => {
     for (const child of live) child.kill('SIGKILL');
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('could not get a free port'))));
-    });
   });
 }
 

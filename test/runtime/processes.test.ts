@@ -12,17 +12,10 @@ import { Code } from "@connectrpc/connect";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { callGrpcJs } from "../helpers/clients.js";
+import { freePort } from "../../services/runtime/free-port.js";
 
 const run = promisify(execFile);
 const BUF = path.resolve("node_modules/.bin/buf");
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** runToExit runs a command with a hard limit and returns its exit code and output. */
 function runToExit(args: string[], env: Record<string, string>, limitMs = 20_000): Promise<{ code: number | null; stderr: string; ms: number }> {

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -10,6 +9,7 @@ import { pipeline } from "node:stream/promises";
 import { Redis } from "ioredis";
 import type { TableStat } from "../db/backup.table.js";
 import { runTool, ToolError } from "./run-tool.js";
+import { freePort } from "../../runtime/free-port.js";
 
 /** RedisScratchResult is what loading an RDB into a scratch redis-server found. */
 export interface RedisScratchResult {
@@ -28,18 +28,6 @@ function redisCliArgs(url: string): { args: string[]; env: Record<string, string
   if (u.password) env.REDISCLI_AUTH = decodeURIComponent(u.password);
   if (u.protocol === "rediss:") args.push("--tls");
   return { args, env };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** ScratchRedis is a private redis-server loaded from one RDB file. */
