@@ -48,6 +48,11 @@ export interface AcquireInput {
   ttlMs: number;
   /** epoch is the fencing epoch the caller verified for this backend. */
   epoch: number;
+  /**
+   * waitMs is how long the caller will wait for the resource if it is held (0 or absent: a
+   * try-lock). A backend that notifies releases may notify only resources someone waits for.
+   */
+  waitMs?: number;
 }
 
 /** LockBackend is a place that keeps leases with fencing tokens. */

@@ -232,7 +232,7 @@ export class LockManager {
     for (;;) {
       let outcome: AcquireOutcome;
       try {
-        outcome = await this.#tryAcquire(p);
+        outcome = await this.#tryAcquire(p, Math.max(0, deadline - Date.now()));
       } catch (err) {
         lockAcquisitionFailures.inc({ reason: "backend" });
         lockWaitDuration.observe({ outcome: "error" }, (Date.now() - started) / 1000);
@@ -381,11 +381,11 @@ export class LockManager {
 
   // --- acquiring -----------------------------------------------------------------------------
 
-  async #tryAcquire(p: AcquireParams): Promise<AcquireOutcome> {
+  async #tryAcquire(p: AcquireParams, waitMs: number): Promise<AcquireOutcome> {
     for (let attempt = 0; attempt < 4; attempt++) {
       if (this.#redis && this.#active === "redis") {
         try {
-          const out = await this.#tryRedis(p);
+          const out = await this.#tryRedis(p, waitMs);
           if (out) return out;
         } catch (err) {
           if (err instanceof LockBackendUnavailableError) throw err;
@@ -429,7 +429,7 @@ export class LockManager {
   }
 
   /** One Redis attempt; undefined when the breaker opened meanwhile (the caller goes to Postgres). */
-  async #tryRedis(p: AcquireParams): Promise<AcquireOutcome | undefined> {
+  async #tryRedis(p: AcquireParams, waitMs: number): Promise<AcquireOutcome | undefined> {
     const redis = this.#redis!;
     // Postgres leases from a fallback period may still be live: respect them until they expire.
     if (Date.now() < this.#postgresDrainUntil) {
@@ -441,7 +441,7 @@ export class LockManager {
       const epoch = await this.#verifiedRedisEpoch();
       const generation = this.#redisGeneration;
       const leaseId = LEASE_PREFIX.redis + randomUUID();
-      const out = await redis.acquire({ resource: p.resource, leaseId, owner: p.owner, ttlMs: p.ttlMs, epoch });
+      const out = await redis.acquire({ resource: p.resource, leaseId, owner: p.owner, ttlMs: p.ttlMs, epoch, waitMs });
       // The connection changed (the command may have run on another server than the one verified),
       // or the epoch moved meanwhile.
       const stale = generation !== this.#redisGeneration || this.#redisEpoch !== epoch;

@@ -5,7 +5,13 @@
 //   mslock:fence:<resource>   the per-resource fencing counter {e: epoch, n} (restarts at 1 per epoch; never expires)
 //   mslock:held               sorted set resource -> acquired-at ms (index for ListLocks and metrics)
 //   mslock:meta               "<epoch>:<run_id>": the epoch tokens are issued under, and the server
-//   channel mslock:released   publishes a resource when its lease is released
+//   mslock:wait:<resource>    present while someone waits for the resource (PX = the longest wait)
+//   channel mslock:released   publishes a resource when its lease is released and someone waits
+// A release publishes only when the wait key is there: every subscribed replica receives every
+// message, so publishing all releases cost Redis and each replica a message per release (the
+// largest single cost of an uncontended pair). A waiter marks the key in the same script run that
+// finds the resource held, so no release after that finding goes unannounced; the fallback poll
+// covers a lost message either way.
 import type { Redis } from "ioredis";
 import { fencingToken, type AcquireInput, type AcquireOutcome, type EpochBoundBackend, type LeaseRecord } from "./lock-backend.port.js";
 
@@ -16,6 +22,7 @@ const HELD_KEY = `${PREFIX}held`;
 export const RELEASED_CHANNEL = `${PREFIX}released`;
 const leaseKey = (resource: string) => `${PREFIX}lease:${resource}`;
 const fenceKey = (resource: string) => `${PREFIX}fence:${resource}`;
+const waitKey = (resource: string) => `${PREFIX}wait:${resource}`;
 
 // The epoch check: a token is only issued under the epoch recorded in mslock:meta. Which server wrote
 // the record (the run_id after the colon) is checked by the LockManager with INFO when it verifies
@@ -31,13 +38,16 @@ local mepoch = string.sub(meta, 1, sep - 1)
 if mepoch ~= ARGV[4] then return {'EPOCH', mepoch, string.sub(meta, sep + 1)} end
 `;
 
-// KEYS: lease, fence, meta, held. ARGV: leaseId, owner, ttlMs, epoch, resource. (Exported for the lock benchmark.)
+// KEYS: lease, fence, meta, held, wait. ARGV: leaseId, owner, ttlMs, epoch, resource, waitMs.
+// (Exported for the lock benchmark.)
 export const ACQUIRE_LUA = `${EPOCH_CHECK}
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('EXISTS', KEYS[1]) == 1 then
+  local w = tonumber(ARGV[6])
+  if w > 0 and redis.call('PTTL', KEYS[5]) < w then redis.call('SET', KEYS[5], '1', 'PX', w) end
   return {'HELD', tostring(redis.call('PTTL', KEYS[1]))}
 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = 1
 if redis.call('HGET', KEYS[2], 'e') == ARGV[4] then n = redis.call('HINCRBY', KEYS[2], 'n', 1) else redis.call('HSET', KEYS[2], 'e', ARGV[4], 'n', 1) end
 if n >= 4294967296 then return {'EPOCH', mepoch, '0'} end
@@ -47,13 +57,13 @@ redis.call('ZADD', KEYS[4], now, ARGV[5])
 return {'OK', tostring(n), tostring(now), value}
 `;
 
-// KEYS: lease, held. ARGV: leaseId, resource, channel.
+// KEYS: lease, held, wait. ARGV: leaseId, resource, channel.
 export const RELEASE_LUA = `
 local v = redis.call('GET', KEYS[1])
 if not v or cjson.decode(v).id ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[2])
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PUBLISH', ARGV[3], ARGV[2]) end
 return 1
 `;
 
@@ -124,8 +134,8 @@ interface LockScripts {
 function defineScripts(redis: Redis): LockScripts {
   const r = redis as unknown as Redis & Partial<LockScripts>;
   if (!r.mslockAcquire) {
-    redis.defineCommand("mslockAcquire", { numberOfKeys: 4, lua: ACQUIRE_LUA });
-    redis.defineCommand("mslockRelease", { numberOfKeys: 2, lua: RELEASE_LUA });
+    redis.defineCommand("mslockAcquire", { numberOfKeys: 5, lua: ACQUIRE_LUA });
+    redis.defineCommand("mslockRelease", { numberOfKeys: 3, lua: RELEASE_LUA });
     redis.defineCommand("mslockExtend", { numberOfKeys: 1, lua: EXTEND_LUA });
     redis.defineCommand("mslockForceRelease", { numberOfKeys: 2, lua: FORCE_RELEASE_LUA });
     redis.defineCommand("mslockSetMeta", { numberOfKeys: 1, lua: SET_META_LUA });
@@ -160,11 +170,13 @@ export class RedisLockBackend implements EpochBoundBackend {
       fenceKey(input.resource),
       META_KEY,
       HELD_KEY,
+      waitKey(input.resource),
       input.leaseId,
       input.owner,
       input.ttlMs,
       String(input.epoch),
       input.resource,
+      Math.ceil(input.waitMs ?? 0),
     )) as string[];
     if (r[0] === "EPOCH") return { kind: "epoch", seenEpoch: Number(r[1]), sameServer: r[2] !== "" && r[2] === (await this.#runId()) };
     if (r[0] === "HELD") return { kind: "held", retryAfterMs: Number(r[1]) };
@@ -183,9 +195,9 @@ export class RedisLockBackend implements EpochBoundBackend {
     };
   }
 
-  /** release is compare-and-delete; it publishes the resource on success. */
+  /** release is compare-and-delete; on success it publishes the resource if someone waits for it. */
   async release(resource: string, leaseId: string): Promise<boolean> {
-    return (await this.#scripts.mslockRelease(leaseKey(resource), HELD_KEY, leaseId, resource, RELEASED_CHANNEL)) === 1;
+    return (await this.#scripts.mslockRelease(leaseKey(resource), HELD_KEY, waitKey(resource), leaseId, resource, RELEASED_CHANNEL)) === 1;
   }
 
   /** extend is compare-and-pexpire. */
