@@ -87,10 +87,32 @@ function checkMessage(method: DescMethod, msg: unknown): unknown {
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
 
 /**
+ * LiveCalls tells the calls of one handler set that the server is shutting down. It is one listener
+ * on the server's shutdown signal and a set of the calls that asked for a signal, rather than a
+ * listener per call: adding and removing EventTarget listeners cost more than the rest of a no-op call.
+ */
+class LiveCalls {
+  /** shutdownReason is set once the server cuts calls. */
+  shutdownReason: ConnectError | undefined;
+  readonly watching = new Set<GrpcCallContext>();
+
+  constructor(shutdownSignal: AbortSignal) {
+    const cut = () => {
+      this.shutdownReason = new ConnectError("the server is shutting down", Code.Unavailable);
+      for (const ctx of this.watching) ctx.abort(this.shutdownReason);
+    };
+    if (shutdownSignal.aborted) cut();
+    else shutdownSignal.addEventListener("abort", cut, { once: true });
+  }
+}
+
+/**
  * GrpcCallContext is the HandlerContext of a call on the grpc-js server. It is built by hand rather
  * than with connect's createHandlerContext: that links three AbortControllers and aborts them (with a
  * DOMException) at the end of every call, which cost as much CPU as the whole rest of a no-op call.
- * Here the signal aborts only when the client cancels, the deadline passes or the server shuts down.
+ * Here nothing is watched until a handler asks for `signal`: `aborted` reads the call's state
+ * directly. The signal aborts only when the client cancels, the deadline passes or the server shuts
+ * down.
  */
 class GrpcCallContext implements HandlerContext {
   readonly requestMethod = "POST";
@@ -99,49 +121,36 @@ class GrpcCallContext implements HandlerContext {
   private reqHeader: Headers | undefined;
   private resHeader: Headers | undefined;
   private resTrailer: Headers | undefined;
-  readonly values: ContextValues;
+  private contextValues: ContextValues | undefined;
   private controller: AbortController | undefined;
   private abortReason: ConnectError | undefined;
   private readonly deadlineAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly onShutdown: () => void;
-  private readonly onCancelled: () => void;
-  private readonly call: NodeJS.EventEmitter;
+  private onCancelled: (() => void) | undefined;
 
   constructor(
     readonly service: DescService,
     readonly method: DescMethod,
-    call: AnyCall,
-    private readonly shutdownSignal: AbortSignal,
-    drainSignal: AbortSignal | undefined,
+    private readonly call: AnyCall,
+    private readonly live: LiveCalls,
+    private readonly drainSignal: AbortSignal | undefined,
   ) {
     this.url = call.getPath();
-    this.values = createContextValues().set(drainSignalKey, drainSignal);
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-    if (Number.isFinite(deadlineMs)) {
-      this.deadlineAt = deadlineMs;
-      this.timer = setTimeout(
-        () => this.abort(new ConnectError("the deadline passed", Code.DeadlineExceeded)),
-        Math.max(0, deadlineMs - Date.now()),
-      );
-      this.timer.unref();
-    }
-    // grpc-js also emits "cancelled" when the stream closes after a normal answer: done() removes it.
-    this.call = call as unknown as NodeJS.EventEmitter;
-    this.onCancelled = () => this.abort(new ConnectError("the client cancelled the call", Code.Canceled));
-    this.call.once("cancelled", this.onCancelled);
-    this.onShutdown = () => this.abort(new ConnectError("the server is shutting down", Code.Unavailable));
-    if (shutdownSignal.aborted) this.onShutdown();
-    else shutdownSignal.addEventListener("abort", this.onShutdown, { once: true });
+    if (Number.isFinite(deadlineMs)) this.deadlineAt = deadlineMs;
+  }
+
+  /** values carries the server's drain signal (made on first use). */
+  get values(): ContextValues {
+    return (this.contextValues ??= createContextValues().set(drainSignalKey, this.drainSignal));
   }
 
   /** requestHeader is the call's metadata as Headers (made on first use: undici Headers are not cheap). */
   get requestHeader(): Headers {
     if (!this.reqHeader) {
-      const call = this.call as unknown as AnyCall;
-      this.reqHeader = metadataToHeaders(call.metadata);
-      this.reqHeader.set(PEER_HEADER, call.getPeer());
+      this.reqHeader = metadataToHeaders(this.call.metadata);
+      this.reqHeader.set(PEER_HEADER, this.call.getPeer());
     }
     return this.reqHeader;
   }
@@ -170,17 +179,42 @@ class GrpcCallContext implements HandlerContext {
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
-      if (this.abortReason) this.controller.abort(this.abortReason);
+      const reason = this.abortReason ?? this.pendingAbort();
+      if (reason) {
+        this.abort(reason);
+      } else {
+        // grpc-js also emits "cancelled" when the stream closes after a normal answer: done() removes it.
+        const emitter = this.call as unknown as NodeJS.EventEmitter;
+        this.onCancelled = () => this.abort(this.pendingAbort() ?? new ConnectError("the client cancelled the call", Code.Canceled));
+        emitter.once("cancelled", this.onCancelled);
+        if (this.deadlineAt !== undefined) {
+          this.timer = setTimeout(() => this.abort(new ConnectError("the deadline passed", Code.DeadlineExceeded)), Math.max(0, this.deadlineAt - Date.now()));
+          this.timer.unref();
+        }
+        this.live.watching.add(this);
+      }
     }
     return this.controller.signal;
   }
 
   /** aborted tells whether the call was cancelled, timed out or cut by shutdown, without making a signal. */
   get aborted(): boolean {
-    return this.abortReason !== undefined;
+    if (this.abortReason) return true;
+    const reason = this.pendingAbort();
+    if (reason) this.abort(reason);
+    return reason !== undefined;
   }
 
-  private abort(reason: ConnectError): void {
+  /** pendingAbort reads why the call is over (shutdown, deadline, cancelled), if it is. */
+  private pendingAbort(): ConnectError | undefined {
+    if (this.live.shutdownReason) return this.live.shutdownReason;
+    if (this.deadlineAt !== undefined && Date.now() >= this.deadlineAt) return new ConnectError("the deadline passed", Code.DeadlineExceeded);
+    if (this.call.cancelled) return new ConnectError("the client cancelled the call", Code.Canceled);
+    return undefined;
+  }
+
+  /** abort ends the call's signal with reason (once). */
+  abort(reason: ConnectError): void {
     if (this.abortReason) return;
     this.abortReason = reason;
     this.controller?.abort(reason);
@@ -191,9 +225,11 @@ class GrpcCallContext implements HandlerContext {
 
   /** done releases the call's timer and listeners once it has been answered. */
   done(): void {
+    if (!this.onCancelled) return;
     if (this.timer) clearTimeout(this.timer);
-    this.shutdownSignal.removeEventListener("abort", this.onShutdown);
-    this.call.removeListener("cancelled", this.onCancelled);
+    this.live.watching.delete(this);
+    (this.call as unknown as NodeJS.EventEmitter).removeListener("cancelled", this.onCancelled);
+    this.onCancelled = undefined;
   }
 }
 
@@ -210,6 +246,7 @@ export function createGrpcHandlers(
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   const impl = reg.impl as Record<string, ((req: unknown, ctx: unknown) => unknown) | undefined>;
+  const live = new LiveCalls(shutdownSignal);
   for (const method of reg.service.methods) {
     const requestStream = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
     const responseStream = method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming";
@@ -229,7 +266,7 @@ export function createGrpcHandlers(
 
     if (!responseStream && !requestStream) {
       handlers[method.name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const ctx = new GrpcCallContext(reg.service, method, call, shutdownSignal, drainSignal);
+        const ctx = new GrpcCallContext(reg.service, method, call, live, drainSignal);
         const succeed = (res: unknown) => {
           const header = ctx.headerMetadata();
           if (header) call.sendMetadata(header);
@@ -263,7 +300,7 @@ export function createGrpcHandlers(
       continue;
     }
     handlers[method.name] = ((call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => {
-      const ctx = new GrpcCallContext(reg.service, method, call, shutdownSignal, drainSignal);
+      const ctx = new GrpcCallContext(reg.service, method, call, live, drainSignal);
       let headersSent = false;
       const sendHeaders = () => {
         if (headersSent) return;
