@@ -69,6 +69,16 @@ for (const [name, transport] of Object.entries(transports)) {
     t.ok(seen.abortedAfterMs !== undefined && seen.abortedAfterMs < 1500, `and its signal aborted (${seen.abortedAfterMs} ms)`);
     seen.timeoutMs = seen.abortedAfterMs = undefined;
 
+    // No deadline; the client goes away: the handler's signal aborts all the same.
+    const leave = new AbortController();
+    setTimeout(() => leave.abort(), 200);
+    const gone = await client.extend({}, { signal: leave.signal }).catch((e: unknown) => ConnectError.from(e));
+    t.equal((gone as ConnectError).code, Code.Canceled, "the client cancelled");
+    for (let i = 0; i < 30 && seen.abortedAfterMs === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+    t.equal(seen.timeoutMs, undefined, "the handler saw no deadline");
+    t.ok(seen.abortedAfterMs !== undefined && seen.abortedAfterMs < 1500, `and its signal aborted when the client left (${seen.abortedAfterMs} ms)`);
+    seen.timeoutMs = seen.abortedAfterMs = undefined;
+
     let header: Headers | undefined;
     await client.listLocks({}, { headers: { "x-request-id": "req-abc-123" }, onHeader: (h) => (header = h) });
     t.equal(header?.get("x-request-id"), "req-abc-123", "the caller's request id is echoed");
