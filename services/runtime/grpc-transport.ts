@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary, type DescMessage, type DescMethodStreaming, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodStreaming, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { metadataToHeaders } from "./grpc-server.js";
@@ -33,13 +33,19 @@ function toConnectError(err: grpc.ServiceError): ConnectError {
   return new ConnectError(err.details || err.message, (err.code as number as Code) || Code.Unknown);
 }
 
-function metadataFor(base: Record<string, string> | undefined, header: HeadersInit | undefined): grpc.Metadata {
-  const md = new grpc.Metadata();
-  for (const [k, v] of Object.entries(base ?? {})) md.set(k, v);
-  new Headers(header).forEach((v, k) => {
-    if (k.endsWith("-bin")) md.set(k, Buffer.from(v, "base64"));
-    else md.set(k, v);
-  });
+/** metadataFor is `base` (made once per transport) plus the call's own headers, if it has any. */
+function metadataFor(base: grpc.Metadata, header: HeadersInit | undefined): grpc.Metadata {
+  const md = base.clone();
+  if (header === undefined) return md;
+  // undici Headers are not cheap: walk plain objects and arrays as they are.
+  const add = (k: string, v: string) => {
+    const key = k.toLowerCase();
+    if (key.endsWith("-bin")) md.set(key, Buffer.from(v, "base64"));
+    else md.set(key, v);
+  };
+  if (header instanceof Headers) header.forEach((v, k) => add(k, v));
+  else if (Array.isArray(header)) for (const [k, v] of header) add(k, v);
+  else for (const [k, v] of Object.entries(header)) add(k, v);
   return md;
 }
 
@@ -63,7 +69,12 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
   );
   let next = 0;
   const pick = () => clients[next++ % clients.length];
-  const serialize = (desc: DescMessage) => (m: unknown) => Buffer.from(toBinary(desc, create(desc, m as never)));
+  const baseMetadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(opts.headers ?? {})) baseMetadata.set(k.toLowerCase(), v);
+  const serialize = (desc: DescMessage) => (m: unknown) => {
+    const bytes = toBinary(desc, isMessage(m, desc) ? m : create(desc, m as never));
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
   const deserialize = (desc: DescMessage) => (b: Buffer) => fromBinary(desc, b);
   const callOptions = (timeoutMs: number | undefined): grpc.CallOptions =>
     timeoutMs !== undefined && timeoutMs > 0 ? { deadline: Date.now() + timeoutMs } : {};
@@ -85,23 +96,40 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
           reject(ConnectError.from(signal.reason, Code.Canceled));
           return;
         }
-        let responseHeader = new Headers();
+        // Headers and trailers become fetch Headers only if the caller reads them (onHeader, onTrailer).
+        let headerMd: grpc.Metadata | undefined;
+        let trailerMd: grpc.Metadata | undefined;
         const call = pick().makeUnaryRequest(
           path,
           serialize(method.input),
           deserialize(method.output),
           input,
-          metadataFor(opts.headers, header),
+          metadataFor(baseMetadata, header),
           callOptions(timeoutMs),
           (err, res) => {
             signal?.removeEventListener("abort", onAbort);
-            if (err) reject(toConnectError(err));
-            else resolve({ stream: false, service: method.parent, method, header: responseHeader, message: res as MessageShape<O>, trailer: trailer });
+            if (err) {
+              reject(toConnectError(err));
+              return;
+            }
+            let h: Headers | undefined;
+            let t: Headers | undefined;
+            resolve({
+              stream: false,
+              service: method.parent,
+              method,
+              message: res as MessageShape<O>,
+              get header() {
+                return (h ??= headerMd ? metadataToHeaders(headerMd) : new Headers());
+              },
+              get trailer() {
+                return (t ??= trailerMd ? metadataToHeaders(trailerMd) : new Headers());
+              },
+            });
           },
         );
-        let trailer = new Headers();
-        call.on("metadata", (md: grpc.Metadata) => (responseHeader = metadataToHeaders(md)));
-        call.on("status", (s: grpc.StatusObject) => (trailer = metadataToHeaders(s.metadata)));
+        call.on("metadata", (md: grpc.Metadata) => (headerMd = md));
+        call.on("status", (s: grpc.StatusObject) => (trailerMd = s.metadata));
         const onAbort = () => call.cancel();
         signal?.addEventListener("abort", onAbort, { once: true });
       });
@@ -129,7 +157,7 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
         serialize(method.input),
         deserialize(method.output),
         request ?? create(method.input),
-        metadataFor(opts.headers, header),
+        metadataFor(baseMetadata, header),
         callOptions(timeoutMs),
       );
       const onAbort = () => call.cancel();
