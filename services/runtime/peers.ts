@@ -3,10 +3,11 @@
 // Either way the call carries this service's own token and goes through the callee's interceptors
 // (auth, logging, metrics), so nothing differs between the two modes but the wire.
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, createRouterTransport, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import type { Upstreams } from "./config.js";
 import type { ServiceRegistration } from "./grpc-server.js";
 import { createGrpcJsTransport, type GrpcJsTransport } from "./grpc-transport.js";
+import { createInProcessTransport } from "./in-process-transport.js";
 
 /** Peers hands out clients of the other services. */
 export interface Peers {
@@ -23,14 +24,6 @@ export interface Peers {
 export function upstreamName(service: DescService): keyof Upstreams | undefined {
   const m = /^medschedule\.(scheduling|queue|lock|backup)\.v1\./.exec(service.typeName);
   return m ? (m[1] as keyof Upstreams) : undefined;
-}
-
-function authInterceptor(token: (() => string | undefined) | undefined): Interceptor {
-  return (next) => async (req) => {
-    const t = token?.();
-    if (t && !req.header.has("authorization")) req.header.set("authorization", `Bearer ${t}`);
-    return next(req);
-  };
 }
 
 function unavailableTransport(service: DescService): Transport {
@@ -54,7 +47,6 @@ export function createPeers(opts: {
 }): Peers & { close(): void } {
   const transports = new Map<string, Transport>();
   const grpcTransports: GrpcJsTransport[] = [];
-  const auth = authInterceptor(opts.token);
   const transportFor = (service: DescService): Transport => {
     let t = transports.get(service.typeName);
     if (t) return t;
@@ -62,7 +54,10 @@ export function createPeers(opts: {
     const addresses = name ? opts.upstreams[name] : [];
     const localReg = opts.local?.().find((r) => r.service.typeName === service.typeName);
     if (localReg) {
-      t = createRouterTransport((router) => router.service(service, localReg.impl as never), { transport: { interceptors: [auth] } });
+      t = createInProcessTransport(localReg, (): Record<string, string> => {
+        const token = opts.token?.();
+        return token ? { authorization: `Bearer ${token}` } : {};
+      });
     } else if (addresses.length > 0) {
       const token = opts.token?.();
       const g = createGrpcJsTransport({ addresses, headers: token ? { authorization: `Bearer ${token}` } : {} });
