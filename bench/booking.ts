@@ -6,8 +6,9 @@
  * over the same providers. Then ListAvailableSlots for 7 days of a provider with 500 appointments,
  * and finally the overlaps counted by SQL (must be 0).
  *
- * The load generator runs in the server's process (Connect gRPC clients over loopback): on a 2-core
- * machine a separate client process would compete for the same cores anyway; the numbers are a floor.
+ * The load generator runs in the server's process (the Connect client over the grpc-js transport, as
+ * the gateway calls the services, over loopback): on a 2-core machine a separate client process would
+ * compete for the same cores anyway; the numbers are a floor.
  *
  * `npm run bench -- booking [--seconds=10] [--providers=2000] [--clients=16,64] [--no-write]`
  * (DATABASE_URL and REDIS_URL as for the tests; a scratch database is created and dropped.)
@@ -20,11 +21,11 @@ import os from "node:os";
 import { join } from "node:path";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { signToken } from "../services/runtime/auth/dev-tokens.js";
 import { serveGrpc } from "../services/runtime/grpc-server.js";
+import { createGrpcJsTransport } from "../services/runtime/grpc-transport.js";
 import { createRuntime } from "../services/runtime/host.js";
 import { lockModule } from "../services/lock/lock.module.js";
 import { schedulingModule } from "../services/scheduling/scheduling.module.js";
@@ -111,10 +112,7 @@ export async function main(args: string[]): Promise<void> {
     const database = await runtime.ready;
     const server = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
     const token = await signToken(SECRET, "bench", ["service"]);
-    const transport = createGrpcTransport({
-      baseUrl: `http://127.0.0.1:${server.port}`,
-      interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }],
-    });
+    const transport = createGrpcJsTransport({ addresses: [`127.0.0.1:${server.port}`], headers: { authorization: `Bearer ${token}` } });
     const client = createClient(SchedulingService, transport);
 
     // Providers (UTC, open around the clock, 15-minute slots) written straight into the tables.
@@ -221,6 +219,7 @@ on conflict do nothing;
       ).rows[0].n,
     );
     await db.end();
+    transport.close();
     await server.close(200);
     await runtime.close();
 
