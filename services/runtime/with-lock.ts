@@ -261,19 +261,29 @@ export function fenceTokensTableSql(schema: string) {
 }
 
 /**
+ * fenceUpsertSql is checkFence's conditional upsert as a statement: it records `token` for
+ * `resource` in `<schema>.fence_tokens` when it is larger than the last one recorded and then
+ * returns one row (`ok`); when a newer token was seen it returns none. `from` names a CTE of the
+ * caller's statement to select the values from (so the upsert runs only if that CTE has a row);
+ * without it the values stand alone.
+ */
+export function fenceUpsertSql(schema: string, resource: string, token: bigint, from?: string) {
+  const source = from ? sql`select ${resource}, ${token.toString()}::numeric, now() from ${sql.id(from)}` : sql`values (${resource}, ${token.toString()}::numeric, now())`;
+  return sql<{ ok: number }>`insert into ${sql.id(schema, "fence_tokens")} as f (resource, last_token, updated_at)
+    ${source}
+    on conflict (resource) do update set last_token = excluded.last_token, updated_at = now()
+    where f.last_token < excluded.last_token
+    returning 1 as ok`;
+}
+
+/**
  * checkFence records `token` for `resource` in `<schema>.fence_tokens` inside the caller's
  * transaction, when it is larger than the last one recorded (`... WHERE last_token < $token`);
  * otherwise it counts fencing_rejections_total and throws FencingRejectedError (ABORTED), so the
  * caller's transaction rolls back. Concurrent writers serialize on the row.
  */
 export async function checkFence(trx: Transaction<any> | Kysely<any>, resource: string, token: bigint, opts: { schema: string }): Promise<void> {
-  const table = sql.id(opts.schema, "fence_tokens");
-  const t = token.toString();
-  const { rows } = await sql<{ resource: string }>`
-    insert into ${table} as f (resource, last_token, updated_at) values (${resource}, ${t}::numeric, now())
-    on conflict (resource) do update set last_token = excluded.last_token, updated_at = now()
-    where f.last_token < excluded.last_token
-    returning resource`.execute(trx);
+  const { rows } = await fenceUpsertSql(opts.schema, resource, token).execute(trx);
   if (rows.length === 0) {
     fencingRejectionsTotal.inc();
     throw new FencingRejectedError(resource, token);

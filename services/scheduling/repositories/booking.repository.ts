@@ -5,6 +5,7 @@ import { sql } from "kysely";
 import type { AvailabilityRow, Db, NewAuditLogRow, ProviderRow } from "../db/database.js";
 import type { RequestKey } from "./support.repository.js";
 import { isActive, type NewAppointment } from "./appointment.repository.js";
+import { fenceUpsertSql } from "../../runtime/with-lock.js";
 
 const ACTIVE = sql`('PROPOSED', 'BOOKED', 'CHECKED_IN')`;
 
@@ -118,6 +119,11 @@ export interface AtomicBooking {
 /** AtomicBookingResult says how far bookAtomically got; nothing was written unless `booked`. */
 export type AtomicBookingResult = { outcome: "booked"; sequence: bigint } | { outcome: "fenced" } | { outcome: "claimed" };
 
+/** fenceCte is the body of the statements' `fence` CTE: checkFence's upsert, or one row without the lock. */
+function fenceCte(fence: { schema: string; resource: string; token: bigint } | undefined) {
+  return fence ? fenceUpsertSql(fence.schema, fence.resource, fence.token, "cfg") : sql`select 1 as ok from cfg`;
+}
+
 /**
  * bookAtomically books in ONE statement, so it is atomic without BEGIN/COMMIT: lock_timeout for the
  * statement, then, each step fed by the row of the one before so that a step that writes nothing
@@ -130,13 +136,7 @@ export type AtomicBookingResult = { outcome: "booked"; sequence: bigint } | { ou
 export async function bookAtomically(db: Db, b: AtomicBooking): Promise<AtomicBookingResult> {
   const a = b.appointment;
   const blockedEnd = new Date(a.end.getTime() + a.bufferMs);
-  const fence = b.fence
-    ? sql`insert into ${sql.id(b.fence.schema, "fence_tokens")} as f (resource, last_token, updated_at)
-        select ${b.fence.resource}, ${b.fence.token.toString()}::numeric, now() from cfg
-        on conflict (resource) do update set last_token = excluded.last_token, updated_at = now()
-        where f.last_token < excluded.last_token
-        returning 1 as ok`
-    : sql`select 1 as ok from cfg`;
+  const fence = fenceCte(b.fence);
   const { rows } = await sql<{ fenced: string; claimed: string; sequence: string | null }>`
     with cfg as (
       select set_config('lock_timeout', ${`${b.lockTimeoutMs}ms`}, true) as lock_timeout
@@ -194,13 +194,7 @@ export async function claimAndFence(
   trx: Db,
   c: { key: RequestKey; hash: string; at: Date; fence: { schema: string; resource: string; token: bigint } | undefined; lockTimeoutMs: number },
 ): Promise<{ fenced: boolean; claimed: boolean }> {
-  const fence = c.fence
-    ? sql`insert into ${sql.id(c.fence.schema, "fence_tokens")} as f (resource, last_token, updated_at)
-        select ${c.fence.resource}, ${c.fence.token.toString()}::numeric, now() from cfg
-        on conflict (resource) do update set last_token = excluded.last_token, updated_at = now()
-        where f.last_token < excluded.last_token
-        returning 1 as ok`
-    : sql`select 1 as ok from cfg`;
+  const fence = fenceCte(c.fence);
   const { rows } = await sql<{ fenced: string; claimed: string }>`
     with cfg as (
       select set_config('lock_timeout', ${`${c.lockTimeoutMs}ms`}, true) as lock_timeout
