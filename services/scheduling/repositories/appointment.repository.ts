@@ -108,6 +108,26 @@ export async function findAppointments(db: Db, ids: string[]): Promise<Appointme
   return rows;
 }
 
+/** AppointmentChange is what a compare-and-swap transition writes: the new status and what goes with it. */
+export interface AppointmentChange {
+  status: AppointmentStatusName;
+  at: Date;
+  cancelReason?: string;
+  ticketId?: string;
+  fencingToken?: bigint;
+  offerExpiresAt?: Date | null;
+}
+
+/** casUpdate is the compare-and-swap UPDATE of one appointment (without RETURNING). */
+function casUpdate(appointmentId: string, from: AppointmentStatusName[], set: AppointmentChange) {
+  return sql`update scheduling.appointments a set status = ${set.status}, updated_at = ${set.at}
+      ${set.cancelReason !== undefined ? sql`, cancel_reason = ${set.cancelReason}` : sql``}
+      ${set.ticketId !== undefined ? sql`, ticket_id = ${set.ticketId}` : sql``}
+      ${set.fencingToken !== undefined ? sql`, fencing_token = ${set.fencingToken.toString()}::numeric` : sql``}
+      ${set.offerExpiresAt !== undefined ? sql`, offer_expires_at = ${set.offerExpiresAt}` : sql``}
+    where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])`;
+}
+
 /**
  * updateAppointmentIf changes an appointment only while it is in one of `from` (compare-and-swap);
  * undefined when it was not. Room bookings follow the new state in the same statement's transaction.
@@ -116,15 +136,10 @@ export async function updateAppointmentIf(
   db: Db,
   appointmentId: string,
   from: AppointmentStatusName[],
-  set: { status: AppointmentStatusName; at: Date; cancelReason?: string; ticketId?: string; fencingToken?: bigint; offerExpiresAt?: Date | null },
+  set: AppointmentChange,
 ): Promise<AppointmentRow | undefined> {
   const { rows } = await sql<AppointmentRow>`
-    update scheduling.appointments a set status = ${set.status}, updated_at = ${set.at}
-      ${set.cancelReason !== undefined ? sql`, cancel_reason = ${set.cancelReason}` : sql``}
-      ${set.ticketId !== undefined ? sql`, ticket_id = ${set.ticketId}` : sql``}
-      ${set.fencingToken !== undefined ? sql`, fencing_token = ${set.fencingToken.toString()}::numeric` : sql``}
-      ${set.offerExpiresAt !== undefined ? sql`, offer_expires_at = ${set.offerExpiresAt}` : sql``}
-    where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])
+    ${casUpdate(appointmentId, from, set)}
     returning ${COLUMNS}`.execute(db);
   const row = rows[0];
   if (row) {
@@ -143,17 +158,12 @@ export async function changeAppointmentIf(
   db: Db,
   appointmentId: string,
   from: AppointmentStatusName[],
-  set: { status: AppointmentStatusName; at: Date; cancelReason?: string; ticketId?: string; fencingToken?: bigint; offerExpiresAt?: Date | null },
+  set: AppointmentChange,
   audit: Omit<NewAuditLogRow, "record_type" | "record_id">,
 ): Promise<AppointmentRow | undefined> {
   const { rows } = await sql<AppointmentRow>`
     with upd as (
-      update scheduling.appointments a set status = ${set.status}, updated_at = ${set.at}
-        ${set.cancelReason !== undefined ? sql`, cancel_reason = ${set.cancelReason}` : sql``}
-        ${set.ticketId !== undefined ? sql`, ticket_id = ${set.ticketId}` : sql``}
-        ${set.fencingToken !== undefined ? sql`, fencing_token = ${set.fencingToken.toString()}::numeric` : sql``}
-        ${set.offerExpiresAt !== undefined ? sql`, offer_expires_at = ${set.offerExpiresAt}` : sql``}
-      where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])
+      ${casUpdate(appointmentId, from, set)}
       returning ${COLUMNS}
     ), rooms as (
       update scheduling.appointment_resources r set active = ${isActive(set.status)}
