@@ -126,24 +126,35 @@ t.test("a holder fenced out by a newer token writes nothing: no appointment, req
   t.equal(await lastSequence("p-fence"), String(BigInt(seq) + 1n), "one change event, the next sequence");
 });
 
-t.test("an overlap only the write sees is still FAILED_PRECONDITION slot taken, and claims no requestId", async (t) => {
-  const svc = instance({ tokens: [], useLock: true, lockWaitMs: 5_000 });
-  await provider(svc, "p-race");
-  const start = DAY + 11 * 60 * MIN;
-  // Another writer's uncommitted appointment over the same time: invisible to the booking's read,
-  // waited for by its exclusion check.
+/**
+ * holdAppointment inserts a BOOKED 30-minute appointment in another session's open transaction and
+ * resolves once it is in; `release()` then ends that transaction (commit or roll back) and `holder`
+ * settles with it.
+ */
+async function holdAppointment(appointmentId: string, providerId: string, start: number, end: "commit" | "roll back") {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   let inserted!: () => void;
   const blocking = new Promise<void>((r) => (inserted = r));
   const holder = other.db.transaction().execute(async (trx) => {
     await sql`insert into scheduling.appointments (appointment_id, provider_id, patient_id, during, blocked, status, created_at, updated_at)
-      values ('a-other', 'p-race', 'pat-2', tstzrange(${new Date(start)}, ${new Date(start + 30 * MIN)}, '[)'),
+      values (${appointmentId}, ${providerId}, 'pat-2', tstzrange(${new Date(start)}, ${new Date(start + 30 * MIN)}, '[)'),
         tstzrange(${new Date(start)}, ${new Date(start + 30 * MIN)}, '[)'), 'BOOKED', now(), now())`.execute(trx);
     inserted();
     await released;
+    if (end === "roll back") throw new Error("roll back");
   });
   await blocking;
+  return { holder, release };
+}
+
+t.test("an overlap only the write sees is still FAILED_PRECONDITION slot taken, and claims no requestId", async (t) => {
+  const svc = instance({ tokens: [], useLock: true, lockWaitMs: 5_000 });
+  await provider(svc, "p-race");
+  const start = DAY + 11 * 60 * MIN;
+  // Another writer's uncommitted appointment over the same time: invisible to the booking's read,
+  // waited for by its exclusion check.
+  const { holder, release } = await holdAppointment("a-other", "p-race", start, "commit");
   const booking = failure(svc.bookAppointment(bookReq("p-race", "r-1", start), ctx(m.bookAppointment)));
   await new Promise((r) => setTimeout(r, 300));
   release();
@@ -159,19 +170,7 @@ t.test("row waits end at lock_timeout (ABORTED), and lock_timeout does not stay 
   const svc = instance({ tokens: [], useLock: true, lockWaitMs: 300 });
   await provider(svc, "p-wait");
   const start = DAY + 12 * 60 * MIN;
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  let inserted!: () => void;
-  const blocking = new Promise<void>((r) => (inserted = r));
-  const holder = other.db.transaction().execute(async (trx) => {
-    await sql`insert into scheduling.appointments (appointment_id, provider_id, patient_id, during, blocked, status, created_at, updated_at)
-      values ('a-wait', 'p-wait', 'pat-2', tstzrange(${new Date(start)}, ${new Date(start + 30 * MIN)}, '[)'),
-        tstzrange(${new Date(start)}, ${new Date(start + 30 * MIN)}, '[)'), 'BOOKED', now(), now())`.execute(trx);
-    inserted();
-    await released;
-    throw new Error("roll back");
-  });
-  await blocking;
+  const { holder, release } = await holdAppointment("a-wait", "p-wait", start, "roll back");
   const began = Date.now();
   const err = await failure(svc.bookAppointment(bookReq("p-wait", "w-1", start), ctx(m.bookAppointment)));
   const waited = Date.now() - began;
