@@ -15,22 +15,16 @@ import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createGrpcJsTransport, type GrpcJsTransport } from "../../services/runtime/grpc-transport.js";
 import { codeName } from "../../services/runtime/metrics.js";
+import { createRng as createSeededRng } from "../../services/queue/estimator.js";
 
 /** Rng is a seeded generator of floats in [0, 1). */
 export type Rng = () => number;
 
-/** createRng returns mulberry32 seeded from `seed` and `stream` (an actor name), so every actor has its own sequence. */
+/** createRng returns the estimator's mulberry32 seeded from `seed` and `stream` (an actor name), so every actor has its own sequence. */
 export function createRng(seed: number, stream = ""): Rng {
   let h = (seed >>> 0) ^ 0x9e3779b9;
   for (let i = 0; i < stream.length; i++) h = Math.imul(h ^ stream.charCodeAt(i), 0x85ebca6b) >>> 0;
-  let a = h >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createSeededRng(h);
 }
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
