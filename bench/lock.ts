@@ -34,6 +34,7 @@ import { startRedis } from "../test/helpers/redis.js";
 import { closedLoop, type LoopResult } from "./closed-loop.js";
 import type { LockGrpcJob } from "./lock-grpc-worker.js";
 import { describeMachine, machineInfo, markdownTable, writeResults } from "./results.js";
+import { createBenchHost } from "./teardown.js";
 
 const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
 
@@ -101,8 +102,7 @@ export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
   const machine = machineInfo();
   console.log(`machine: ${describeMachine(machine)}`);
-  const cleanups: (() => unknown)[] = [];
-  const host = { teardown: (fn: () => unknown) => void cleanups.unshift(fn) };
+  const host = createBenchHost();
   const rows: LockRow[] = [];
   try {
     const databaseUrl = await createTestDatabase(host);
@@ -184,7 +184,7 @@ export async function main(args: string[]): Promise<void> {
       }
     }
   } finally {
-    for (const fn of cleanups) await Promise.resolve(fn()).catch(() => undefined);
+    await host.runTeardowns();
   }
 
   const at = (p: PathId, c: number) => rows.find((r) => r.path === p && r.concurrency === c);

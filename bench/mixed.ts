@@ -39,6 +39,7 @@ import { cpuSnapshot, type CpuSnapshot } from "./cpu.js";
 import { ensureH2load, percentile, runH2load } from "./h2load.js";
 import { peakRssMiB, processCpuMs } from "./processes.js";
 import { describeMachine, machineInfo, markdownTable, writeResults, type MachineInfo } from "./results.js";
+import { createBenchHost } from "./teardown.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const SLOT_MS = 15 * 60_000;
@@ -569,8 +570,7 @@ export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
   const machine = machineInfo();
   console.log(`machine: ${describeMachine(machine)}`);
-  const cleanups: (() => unknown)[] = [];
-  const host = { teardown: (fn: () => unknown) => void cleanups.unshift(fn) };
+  const host = createBenchHost();
   try {
     const databaseUrl = await createTestDatabase(host);
     const tmp = await mkdtemp(path.join(os.tmpdir(), "bench-mixed-"));
@@ -630,6 +630,6 @@ export async function main(args: string[]): Promise<void> {
       console.log(`\nwrote ${paths.md} and ${paths.json}`);
     }
   } finally {
-    for (const fn of cleanups) await fn();
+    await host.runTeardowns();
   }
 }

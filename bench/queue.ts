@@ -29,6 +29,7 @@ import { percentile } from "./h2load.js";
 import { closedLoop } from "./closed-loop.js";
 import { describeMachine, machineInfo, markdownTable, writeResults } from "./results.js";
 import { freePort } from "../services/runtime/free-port.js";
+import { createBenchHost } from "./teardown.js";
 
 const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
 
@@ -81,8 +82,7 @@ export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
   const machine = machineInfo();
   console.log(`machine: ${describeMachine(machine)}`);
-  const cleanups: (() => unknown)[] = [];
-  const host = { teardown: (fn: () => unknown) => void cleanups.unshift(fn) };
+  const host = createBenchHost();
   try {
     const databaseUrl = await createTestDatabase(host);
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "bench-queue-"));
@@ -214,6 +214,6 @@ export async function main(args: string[]): Promise<void> {
     const paths = writeResults("queue", { machine, options: o, cycles: { ...cycles, emptyCalls: empty, serverCpuPerCycle: cpuPerCycle, loadAverageAfter: load }, fanOut: fan, verdicts }, md);
     console.log(`results: ${paths.md}`);
   } finally {
-    for (const fn of cleanups) await Promise.resolve(fn()).catch(() => undefined);
+    await host.runTeardowns();
   }
 }
