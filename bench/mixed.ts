@@ -15,7 +15,9 @@
  * Every process's CPU time per request and peak RSS are read from /proc.
  *
  * `npm run bench -- mixed [--rate=500] [--seconds=20] [--providers=100] [--scale-rate=200]
- *   [--scale-seconds=10] [--scale-providers=10,100,1000] [--clients=1,4,16,64] [--no-write]`
+ *   [--scale-seconds=10] [--scale-providers=10,100,1000] [--clients=1,4,16,64] [--no-write]
+ *   [--only=slots|book|cancel|appointment|issue|call|display]` (--only: one operation instead of the
+ *   mix, to see what each costs; implies --no-write)
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -80,6 +82,11 @@ function parseArgs(args: string[]): Options {
       case "scale-providers": o.scaleProviders = v.split(",").map((x) => positive(k, x)); break;
       case "clients": o.clients = v.split(",").map((x) => positive(k, x)); break;
       case "no-write": o.write = false; break;
+      case "only":
+        if (!MIX.some(([, op]) => op === v)) throw new Error(`--only needs one of ${MIX.map(([, op]) => op).join(", ")}, got "${v}"`);
+        onlyOp = v as Op;
+        o.write = false;
+        break;
       default: throw new Error(`unknown option --${k}`);
     }
   }
@@ -252,7 +259,11 @@ const MIX: [number, Op][] = [
 ];
 const MIX_TOTAL = MIX.reduce((s, [w]) => s + w, 0);
 
+/** onlyOp, when set (--only=op), replaces the mix with one operation: what each one costs. */
+let onlyOp: Op | undefined;
+
 function pick(): Op {
+  if (onlyOp) return onlyOp;
   let r = Math.random() * MIX_TOTAL;
   for (const [w, op] of MIX) if ((r -= w) < 0) return op;
   return "slots";
