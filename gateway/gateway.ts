@@ -17,7 +17,7 @@ import type { Logger } from "../services/runtime/logger.js";
 import { createLoggingInterceptor } from "../services/runtime/logging.js";
 import { createMetricsInterceptor } from "../services/runtime/metrics.js";
 import { createForwardingService, type ForwardingService } from "./forward.js";
-import { createRateLimitInterceptor } from "./rate-limit.js";
+import { createInFlightLimitInterceptor, createRateLimitInterceptor } from "./rate-limit.js";
 import { createDevTokensRoute, createStaticRoute } from "./static-route.js";
 
 const LANDING = `<!doctype html>
@@ -114,7 +114,7 @@ export function upstreamMode(config: Pick<Config, "upstreams">): "in-process" | 
  * createDistributedGateway builds the gateway of distributed mode: no database, no service classes,
  * one generated pass-through per service to its *_ADDR replicas, wrapped with logging, metrics, auth
  * (the token is verified and the role table applied here, before anything is forwarded; the
- * services check again) and the rate limit. It needs a token key (AUTH_HS256_SECRET,
+ * services check again), the in-flight bound (GATEWAY_MAX_IN_FLIGHT) and the rate limit. It needs a token key (AUTH_HS256_SECRET,
  * AUTH_JWKS_FILE or AUTH_JWKS_URL) or AUTH_MODE=off.
  */
 export function createDistributedGateway(config: Config, logger: Logger, opts: { defaultUnaryTimeoutMs?: number; now?: () => number } = {}): DistributedGateway {
@@ -139,7 +139,13 @@ export function createDistributedGateway(config: Config, logger: Logger, opts: {
     createForwardingService(service, { addresses: config.upstreams[name], defaultUnaryTimeoutMs: opts.defaultUnaryTimeoutMs, now: opts.now }),
   );
   const health = new HealthServiceImpl(forwarding.map((f) => f.service.typeName));
-  const interceptors = [createLoggingInterceptor(logger), createMetricsInterceptor(), auth, createRateLimitInterceptor({ perMinute: config.rateLimitPerMinute, now: opts.now })];
+  const interceptors = [
+    createLoggingInterceptor(logger),
+    createMetricsInterceptor(),
+    createInFlightLimitInterceptor({ max: config.maxInFlight }),
+    auth,
+    createRateLimitInterceptor({ perMinute: config.rateLimitPerMinute, now: opts.now }),
+  ];
   const registrations = buildRegistrations(forwarding.map((f) => ({ service: f.service, impl: f.impl })), interceptors, health);
   return { registrations, health, forwarding, close: () => forwarding.forEach((f) => f.close()) };
 }

@@ -12,15 +12,17 @@ import { ServingStatus } from "../services/runtime/health.js";
 import { createRuntime, exitOnStartupError, onShutdownSignal } from "../services/runtime/host.js";
 import { createLogger } from "../services/runtime/logger.js";
 import { createDistributedGateway, startGateway, upstreamMode } from "./gateway.js";
-import { createRateLimitInterceptor } from "./rate-limit.js";
+import { createInFlightLimitInterceptor, createRateLimitInterceptor } from "./rate-limit.js";
 
 const started = Date.now();
 let mode: "in-process" | "distributed";
 let rateLimitPerMinute: number;
+let maxInFlight: number;
 try {
   const config = loadConfig(process.env, { port: 8080 });
   mode = upstreamMode(config);
   rateLimitPerMinute = config.rateLimitPerMinute;
+  maxInFlight = config.maxInFlight;
 } catch (err) {
   exitOnStartupError("gateway", err);
 }
@@ -68,7 +70,7 @@ try {
     defaultPort: 8080,
     devAuth: true,
     env: startEnv,
-    extraInterceptors: [createRateLimitInterceptor({ perMinute: rateLimitPerMinute })],
+    extraInterceptors: [createInFlightLimitInterceptor({ max: maxInFlight }), createRateLimitInterceptor({ perMinute: rateLimitPerMinute })],
   });
 } catch (err) {
   exitOnStartupError("gateway", err);

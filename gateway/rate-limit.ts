@@ -69,3 +69,32 @@ export function createRateLimitInterceptor(opts: { perMinute: number; now?: () =
     },
   };
 }
+
+/**
+ * createInFlightLimitInterceptor refuses unary calls with RESOURCE_EXHAUSTED while `max` of them are
+ * already in progress, instead of queueing them: past the services' capacity a queue only grows
+ * (memory, and answers that come too late to matter), while a refusal tells the client at once to
+ * back off. Streams (watchers), health/reflection and calls already authenticated as a service (the
+ * services calling each other inside `npm start`) are not counted; `max` 0 disables the bound. In
+ * the distributed gateway it runs before the auth interceptor, so a refused call costs no token
+ * verification.
+ */
+export function createInFlightLimitInterceptor(opts: { max: number }): RpcInterceptor & { inFlight(): number } {
+  let inFlight = 0;
+  const counted = new WeakSet<object>();
+  return {
+    before(call) {
+      if (opts.max <= 0 || call.method.methodKind !== "unary" || PUBLIC_SERVICES.has(call.service.typeName)) return;
+      if (getPrincipal(call.ctx)?.roles.includes("service")) return;
+      if (inFlight >= opts.max) {
+        throw new ConnectError(`the gateway is at capacity (${opts.max} calls in progress); retry in a moment`, Code.ResourceExhausted);
+      }
+      inFlight++;
+      counted.add(call);
+    },
+    after(call) {
+      if (counted.delete(call)) inFlight--;
+    },
+    inFlight: () => inFlight,
+  };
+}

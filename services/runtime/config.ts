@@ -78,6 +78,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** rateLimitPerMinute is the gateway's per-client request budget; 0 disables it. */
   rateLimitPerMinute: number;
+  /** maxInFlight bounds the unary calls the gateway works on at once; beyond it they are refused at once (0: no bound). */
+  maxInFlight: number;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -174,6 +176,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
   if (Boolean(tlsCertFile) !== Boolean(tlsKeyFile)) problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
   const rate = str("RATE_LIMIT_PER_MINUTE");
   if (rate !== undefined && !/^\d+$/.test(rate)) problems.push(`RATE_LIMIT_PER_MINUTE must be a whole number, got ${JSON.stringify(rate)}`);
+  const inFlight = str("GATEWAY_MAX_IN_FLIGHT");
+  if (inFlight !== undefined && !/^\d+$/.test(inFlight)) problems.push(`GATEWAY_MAX_IN_FLIGHT must be a whole number, got ${JSON.stringify(inFlight)}`);
 
   const config: Config = {
     port: port("PORT", defaults.port),
@@ -209,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
     tlsKeyFile,
     shutdownGraceMs: duration("SHUTDOWN_GRACE", 10_000),
     rateLimitPerMinute: rate !== undefined && /^\d+$/.test(rate) ? Number(rate) : 600,
+    maxInFlight: inFlight !== undefined && /^\d+$/.test(inFlight) ? Number(inFlight) : 256,
   };
   if (problems.length > 0) throw new ConfigError(problems.join("; "));
   return config;
