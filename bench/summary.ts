@@ -60,7 +60,7 @@ function mixedVerdicts(m: MixedReport | undefined): Verdict[] {
   return [
     {
       benchmark: "mixed",
-      text: `mixed workload at ${m.targets.rate} req/s offered: ${fmt(head?.perSec)} req/s served, p99 ${fmt(head?.p99Ms, 1)} ms, ${head?.errors ?? "–"} unexpected errors (target p99 < 50 ms, no errors)`,
+      text: `mixed workload at ${m.targets.rate} req/s offered: ${fmt(head?.perSec)} answers/s, ${fmt(head?.okPerSec ?? head?.perSec)}/s without an unexpected error, p99 ${fmt(head?.p99Ms, 1)} ms, ${head?.errors ?? "–"} unexpected errors (target p99 < 50 ms, no errors)`,
       met: m.targets.met,
     },
     { benchmark: "mixed", text: `largest peak RSS: ${big?.name} ${fmt(big?.peakRssMiB, 1)} MiB (target < 200 MB per process)`, met: m.targets.rssMet },
