@@ -89,7 +89,8 @@ export async function main(args: string[]): Promise<void> {
     host.teardown(() => rm(dataDir, { recursive: true, force: true }));
     const port = await freePort();
     const main = fileURLToPath(new URL("../services/queue/main.js", import.meta.url));
-    const child = spawn(process.execPath, [main], {
+    // QUEUE_NODE_ARGS: extra node flags for the service process (e.g. "--cpu-prof --cpu-prof-dir=...").
+    const child = spawn(process.execPath, [...(process.env.QUEUE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean), main], {
       env: { ...process.env, PORT: String(port), DATABASE_URL: databaseUrl, AUTH_HS256_SECRET: SECRET, METRICS_PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "warn" },
       stdio: ["ignore", "inherit", "inherit"],
     });
