@@ -11,6 +11,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { create, toBinary, ScalarType, type DescField, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
@@ -306,7 +307,10 @@ async function connectCall(base: string, p: string, body: Uint8Array | string, c
 
 // ---- the test --------------------------------------------------------------------------------
 
+/** memory reads the gateway's RSS and live heap right after a full garbage collection (gc-on-signal). */
 async function memory(pid: number, base: string): Promise<{ rss: number; heap: number }> {
+  process.kill(pid, "SIGUSR2");
+  await new Promise((r) => setTimeout(r, 500));
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
   const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -318,7 +322,8 @@ t.test("bad input at the edge: never a crash, never INTERNAL, memory flat", asyn
   const port = await freePort();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-fuzz-"));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const gateway = spawn(process.execPath, ["dist/gateway/main.js"], {
+  const gcOnSignal = fileURLToPath(new URL("../helpers/gc-on-signal.js", import.meta.url));
+  const gateway = spawn(process.execPath, ["--expose-gc", "--import", pathToFileURL(gcOnSignal).href, "dist/gateway/main.js"], {
     env: {
       PATH: process.env.PATH ?? "",
       PORT: String(port),
@@ -358,6 +363,13 @@ t.test("bad input at the edge: never a crash, never INTERNAL, memory flat", asyn
   const judge = (protocol: string, rpc: string, kind: string, a: Answer) => {
     sent++;
     const internal = typeof a.code === "number" ? FORBIDDEN_GRPC.has(a.code) : a.code !== undefined && FORBIDDEN_CONNECT.has(a.code);
+    // Over HTTP/1.1 a server may refuse an oversized upload by answering early and closing the
+    // connection; the client, still writing, then sees EPIPE or ECONNRESET instead of the answer.
+    const cutUpload = kind === "oversized message" && protocol.startsWith("Connect") && /EPIPE|ECONNRESET/.test(a.message);
+    if (cutUpload) {
+      sent++;
+      return;
+    }
     if (a.status === 500 || a.status < 0 || internal) {
       const key = `${protocol} ${kind}: HTTP ${a.status} code ${a.code} ${a.message.replace(/\d+/g, "N").slice(0, 120)}`;
       const seen = bad.get(key);
@@ -432,11 +444,13 @@ t.test("bad input at the edge: never a crash, never INTERNAL, memory flat", asyn
   };
 
   const started = Date.now();
-  await round(1, true);
+  // Two rounds to warm up (allocator arenas, HTTP/2 buffers and V8's heap settle at their working
+  // size), then two measured: a leak grows on, a working set does not.
+  for (let seed = 1; seed <= 2 && exit === undefined; seed++) await round(seed, true);
   await new Promise((r) => setTimeout(r, 1_000));
   const warm = await memory(gateway.pid!, base);
   const sentWarm = sent;
-  for (let seed = 2; seed <= 3 && exit === undefined; seed++) await round(seed, seed === 3);
+  for (let seed = 3; seed <= 4 && exit === undefined; seed++) await round(seed, true);
   await new Promise((r) => setTimeout(r, 1_000));
   const after = await memory(gateway.pid!, base);
   t.comment(`${sessions.replaced} HTTP/2 sessions closed by the server (GOAWAY) along the way`);
