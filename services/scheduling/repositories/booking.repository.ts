@@ -109,7 +109,7 @@ export interface AtomicBooking {
   hash: string;
   response: Uint8Array;
   /** fence is the lock's resource and fencing token (absent without the lock: the constraints alone decide). */
-  fence: { schema: string; resource: string; token: bigint } | undefined;
+  fence: Fence | undefined;
   /** audit is the appointment's audit entry (record_id: the appointment's). */
   audit: Omit<NewAuditLogRow, "record_type" | "record_id">;
   /** lockTimeoutMs bounds every row wait of the statement (lock_timeout, local to it). */
@@ -119,9 +119,27 @@ export interface AtomicBooking {
 /** AtomicBookingResult says how far bookAtomically got; nothing was written unless `booked`. */
 export type AtomicBookingResult = { outcome: "booked"; sequence: bigint } | { outcome: "fenced" } | { outcome: "claimed" };
 
-/** fenceCte is the body of the statements' `fence` CTE: checkFence's upsert, or one row without the lock. */
-function fenceCte(fence: { schema: string; resource: string; token: bigint } | undefined) {
-  return fence ? fenceUpsertSql(fence.schema, fence.resource, fence.token, "cfg") : sql`select 1 as ok from cfg`;
+/** Fence is the lock's resource and fencing token a write is made under. */
+type Fence = { schema: string; resource: string; token: bigint };
+
+/**
+ * claimCtes are the first CTEs of every fenced write: `cfg` sets lock_timeout for the rest of the
+ * transaction; `fence` is checkFence's conditional upsert (one row without the lock); `claim`
+ * claims the requestId, fed by the fence's row so that a fenced-out call claims nothing. `response`
+ * is stored with the key (null: written later in the same transaction).
+ */
+function claimCtes(c: { lockTimeoutMs: number; fence: Fence | undefined; key: RequestKey; hash: string; response: Buffer | null; at: Date }) {
+  const fence = c.fence ? fenceUpsertSql(c.fence.schema, c.fence.resource, c.fence.token, "cfg") : sql`select 1 as ok from cfg`;
+  return sql`cfg as (
+      select set_config('lock_timeout', ${`${c.lockTimeoutMs}ms`}, true) as lock_timeout
+    ), fence as (
+      ${fence}
+    ), claim as (
+      insert into scheduling.request_keys (caller, rpc, request_id, request_hash, response, created_at)
+      select ${c.key.caller}, ${c.key.rpc}, ${c.key.requestId}, ${c.hash}, ${c.response}::bytea, ${c.at} from fence
+      on conflict (caller, rpc, request_id) do nothing
+      returning 1 as ok
+    )`;
 }
 
 /**
@@ -136,18 +154,8 @@ function fenceCte(fence: { schema: string; resource: string; token: bigint } | u
 export async function bookAtomically(db: Db, b: AtomicBooking): Promise<AtomicBookingResult> {
   const a = b.appointment;
   const blockedEnd = new Date(a.end.getTime() + a.bufferMs);
-  const fence = fenceCte(b.fence);
   const { rows } = await sql<{ fenced: string; claimed: string; sequence: string | null }>`
-    with cfg as (
-      select set_config('lock_timeout', ${`${b.lockTimeoutMs}ms`}, true) as lock_timeout
-    ), fence as (
-      ${fence}
-    ), claim as (
-      insert into scheduling.request_keys (caller, rpc, request_id, request_hash, response, created_at)
-      select ${b.key.caller}, ${b.key.rpc}, ${b.key.requestId}, ${b.hash}, ${Buffer.from(b.response)}, ${a.at} from fence
-      on conflict (caller, rpc, request_id) do nothing
-      returning 1 as ok
-    ), appt as (
+    with ${claimCtes({ lockTimeoutMs: b.lockTimeoutMs, fence: b.fence, key: b.key, hash: b.hash, response: Buffer.from(b.response), at: a.at })}, appt as (
       insert into scheduling.appointments (appointment_id, provider_id, patient_id, during, blocked, status, resource_ids, reason,
         offer_expires_at, waitlist_entry_id, fencing_token, rescheduled_from_id, created_at, updated_at)
       select ${a.appointmentId}, ${a.providerId}, ${a.patientId}, tstzrange(${a.start}, ${a.end}, '[)'), tstzrange(${a.start}, ${blockedEnd}, '[)'),
@@ -192,20 +200,10 @@ export async function bookAtomically(db: Db, b: AtomicBooking): Promise<AtomicBo
  */
 export async function claimAndFence(
   trx: Db,
-  c: { key: RequestKey; hash: string; at: Date; fence: { schema: string; resource: string; token: bigint } | undefined; lockTimeoutMs: number },
+  c: { key: RequestKey; hash: string; at: Date; fence: Fence | undefined; lockTimeoutMs: number },
 ): Promise<{ fenced: boolean; claimed: boolean }> {
-  const fence = fenceCte(c.fence);
   const { rows } = await sql<{ fenced: string; claimed: string }>`
-    with cfg as (
-      select set_config('lock_timeout', ${`${c.lockTimeoutMs}ms`}, true) as lock_timeout
-    ), fence as (
-      ${fence}
-    ), claim as (
-      insert into scheduling.request_keys (caller, rpc, request_id, request_hash, response, created_at)
-      select ${c.key.caller}, ${c.key.rpc}, ${c.key.requestId}, ${c.hash}, null, ${c.at} from fence
-      on conflict (caller, rpc, request_id) do nothing
-      returning 1 as ok
-    )
+    with ${claimCtes({ ...c, response: null })}
     select (select count(*) from fence) as fenced, (select count(*) from claim) as claimed`.execute(trx);
   return { fenced: Number(rows[0].fenced) > 0, claimed: Number(rows[0].claimed) > 0 };
 }
