@@ -11,9 +11,6 @@
  * `npm run bench -- lock [--duration=3000] [--warmup=500] [--concurrency=1,16,64] [--no-write]`
  */
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -33,7 +30,7 @@ import { createTestDatabase } from "../test/helpers/postgres.js";
 import { startRedis } from "../test/helpers/redis.js";
 import { closedLoop, type LoopResult } from "./closed-loop.js";
 import type { LockGrpcJob } from "./lock-grpc-worker.js";
-import { describeMachine, machineInfo, markdownTable, writeResults } from "./results.js";
+import { describeMachine, fmt, machineInfo, markdownTable, writeResults } from "./results.js";
 import { createBenchHost } from "./teardown.js";
 
 const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
@@ -94,9 +91,6 @@ function redisBenchmark(port: number, concurrency: number, requests: number, com
   return Number(m[1]);
 }
 
-function fmt(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–";
-}
 
 export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
@@ -107,8 +101,7 @@ export async function main(args: string[]): Promise<void> {
   try {
     const databaseUrl = await createTestDatabase(host);
     const server = await startRedis(host);
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), "bench-lock-"));
-    host.teardown(() => rm(dataDir, { recursive: true, force: true }));
+    const dataDir = await host.tempDir("bench-lock-");
 
     // The gRPC server: the lock module in a runtime, as `node dist/services/lock/main.js` runs it.
     const runtime = await createRuntime({

@@ -21,8 +21,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -40,7 +39,7 @@ import { redisUrl } from "../test/helpers/redis.js";
 import { cpuSnapshot, type CpuSnapshot } from "./cpu.js";
 import { ensureH2load, percentile, runH2load } from "./h2load.js";
 import { peakRssMiB, processCpuMs } from "./processes.js";
-import { describeMachine, machineInfo, markdownTable, writeResults, type MachineInfo } from "./results.js";
+import { describeMachine, fmt, machineInfo, markdownTable, writeResults, type MachineInfo } from "./results.js";
 import { createBenchHost } from "./teardown.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -529,9 +528,6 @@ async function ceilings(cluster: Cluster, tmp: string): Promise<MixedReport["cei
   return out;
 }
 
-function fmt(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–";
-}
 
 /** renderMixedMarkdown renders the report as bench/results/mixed.md. */
 export function renderMixedMarkdown(r: MixedReport): string {
@@ -591,8 +587,7 @@ export async function main(args: string[]): Promise<void> {
   const host = createBenchHost();
   try {
     const databaseUrl = await createTestDatabase(host);
-    const tmp = await mkdtemp(path.join(os.tmpdir(), "bench-mixed-"));
-    host.teardown(() => rm(tmp, { recursive: true, force: true }));
+    const tmp = await host.tempDir("bench-mixed-");
     const secret = randomBytes(32).toString("hex");
     const cluster = await startCluster(databaseUrl, secret, tmp);
     host.teardown(() => cluster.stop());

@@ -13,9 +13,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import pg from "pg";
@@ -27,7 +25,7 @@ import { createGrpcJsTransport } from "../services/runtime/grpc-transport.js";
 import { createTestDatabase } from "../test/helpers/postgres.js";
 import { percentile } from "./h2load.js";
 import { closedLoop } from "./closed-loop.js";
-import { describeMachine, machineInfo, markdownTable, writeResults } from "./results.js";
+import { describeMachine, fmt, machineInfo, markdownTable, writeResults } from "./results.js";
 import { freePort } from "../services/runtime/free-port.js";
 import { createBenchHost } from "./teardown.js";
 
@@ -74,9 +72,6 @@ async function serverCpu(servicePid: number, db: pg.Client): Promise<{ serviceMs
   return { serviceMs: procCpuMs(servicePid), backends: new Map(pids.rows.map((r) => [r.pid, procCpuMs(r.pid)])) };
 }
 
-function fmt(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–";
-}
 
 export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
@@ -85,8 +80,7 @@ export async function main(args: string[]): Promise<void> {
   const host = createBenchHost();
   try {
     const databaseUrl = await createTestDatabase(host);
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), "bench-queue-"));
-    host.teardown(() => rm(dataDir, { recursive: true, force: true }));
+    const dataDir = await host.tempDir("bench-queue-");
     const port = await freePort();
     const main = fileURLToPath(new URL("../services/queue/main.js", import.meta.url));
     // QUEUE_NODE_ARGS: extra node flags for the service process (e.g. "--cpu-prof --cpu-prof-dir=...").

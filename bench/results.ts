@@ -66,3 +66,8 @@ export function median(values: number[]): number {
 export function describeMachine(m: MachineInfo): string {
   return `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average at start ${m.loadAverage.join(" / ")}`;
 }
+
+/** fmt formats a number for a table (en-US grouping, `digits` decimals); "–" for anything else or a non-finite number. */
+export function fmt(n: unknown, digits = 0): string {
+  return typeof n === "number" && Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–";
+}

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { markdownTable, resultsDir, type MachineInfo } from "./results.js";
+import { fmt, markdownTable, resultsDir, type MachineInfo } from "./results.js";
 import type { MixedReport } from "./mixed.js";
 
 type Json = Record<string, any>;
@@ -17,9 +17,6 @@ function load(name: string): Json | undefined {
   return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Json) : undefined;
 }
 
-function fmt(n: unknown, digits = 0): string {
-  return typeof n === "number" && Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "–";
-}
 
 const pct = (a: number, b: number) => (b > 0 ? `${fmt((a / b) * 100)}%` : "–");
 

@@ -32,7 +32,7 @@ import {
 import { cpuCount, cpuSnapshot, waitForIdle } from "./cpu.js";
 import { ensureH2load, runH2load, type H2loadResult } from "./h2load.js";
 import { loadHealthProto } from "./health-proto.js";
-import { describeMachine, machineInfo, markdownTable, median, writeResults, type MachineInfo } from "./results.js";
+import { describeMachine, fmt, machineInfo, markdownTable, median, writeResults, type MachineInfo } from "./results.js";
 import type { RunnerMessage, ServerKind, ServerMessage } from "./transport-server.js";
 
 /** TransportTarget is one row of the benchmark: a server kind and how h2load talks to it. */
@@ -354,9 +354,6 @@ function commandLine(args: string[]): string {
   return `h2load ${shown.join(" ")}`;
 }
 
-function fmt(n: number, digits = 0): string {
-  return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
 
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}%`;
 
