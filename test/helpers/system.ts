@@ -48,12 +48,15 @@ export async function startTestSystem(
   };
   const runtime = await createRuntime({ name: "test", modules: ALL_MODULES, defaultPort: 0, env });
   t.teardown(() => runtime.close());
-  await runtime.ready;
+  // Listening first, as the real processes do: while the database warms up (PGlite's WebAssembly
+  // start-up holds no event-loop handle) the servers keep the loop alive. Without them the loop could
+  // run empty mid-start-up under load, and tap ends the root test on 'beforeExit'.
   const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
   const connect = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations, httpRoutes: [metricsRoute] });
   t.teardown(async () => {
     await Promise.all([grpc.close(200), connect.close(200)]);
   });
+  await runtime.ready;
   return {
     runtime,
     grpc,
