@@ -110,6 +110,9 @@ t.test("replica promoted after missing increments (REPLICAOF NO ONE): tokens kee
   const admin = connectRedis(t, replica.url, { admin: true });
   await admin.call("REPLICAOF", "127.0.0.1", String(primary.port));
   const primaryClient = connectRedis(t, primary.url);
+  // The test's own commands (WAIT blocks up to 2 s) go through a connection without the service's
+  // 1 s command timeout, so a slow machine fails no assertion about the service.
+  const primaryAdmin = connectRedis(t, primary.url, { admin: true });
   for (let i = 0; i < 50; i++) {
     const info = await admin.info("replication");
     if (/master_link_status:up/.test(info)) break;
@@ -122,10 +125,10 @@ t.test("replica promoted after missing increments (REPLICAOF NO ONE): tokens kee
     last = lease.fencingToken!;
     await release(svc, "promo:a", lease.leaseId!);
   }
-  t.equal(await primaryClient.call("WAIT", "1", "2000"), 1, "the replica has the first increments");
+  t.equal(await primaryAdmin.call("WAIT", "1", "5000"), 1, "the replica has the first increments");
   // The replica stops hearing the primary, which issues more tokens; then the primary dies.
   replica.process.kill("SIGSTOP");
-  await primaryClient.call("CLIENT", "KILL", "TYPE", "replica");
+  await primaryAdmin.call("CLIENT", "KILL", "TYPE", "replica");
   for (let i = 0; i < 5; i++) {
     const lease = await acquire(svc, "promo:a", 5_000);
     t.ok(lease.fencingToken! > last);
@@ -137,7 +140,7 @@ t.test("replica promoted after missing increments (REPLICAOF NO ONE): tokens kee
     const [e, n] = await r.hmget("mslock:fence:promo:a", "e", "n");
     return BigInt(e ?? 0) * 4294967296n + BigInt(n ?? 0);
   };
-  const issued = await counter(primaryClient);
+  const issued = await counter(primaryAdmin);
   await primary.kill("SIGKILL");
   replica.process.kill("SIGCONT");
   await admin.call("REPLICAOF", "NO", "ONE");
