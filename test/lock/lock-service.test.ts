@@ -127,8 +127,11 @@ for (const backend of ["redis", "postgres"] as const) {
 
     t.test("ListLocks pages oldest first with ages and the stuck flag; ForceRelease is audited", async (t) => {
       const held = [];
+      // An owner with quotes, separators and non-ASCII comes back as given (the Redis lease value is
+      // lines with the owner last; owners cannot hold control characters).
+      const owner = (r: string) => (r === "list:3" ? 'desk "3" | room: 12, Zoë {}' : `owner-${r}`);
       for (const r of ["list:1", "list:2", "list:3", "other:1"]) {
-        held.push(await acquire(r, 10_000, 0, `owner-${r}`));
+        held.push(await acquire(r, 10_000, 0, owner(r)));
         await new Promise((res) => setTimeout(res, 5));
       }
       await new Promise((res) => setTimeout(res, 350));
@@ -139,6 +142,12 @@ for (const backend of ["redis", "postgres"] as const) {
       t.ok(Number(page1.locks![0].heldFor!.seconds) * 1000 + page1.locks![0].heldFor!.nanos! / 1e6 >= 300, "age");
       const page2 = await svc.listLocks(create(ListLocksRequestSchema, { prefix: "list:", pageSize: 2, pageToken: page1.nextPageToken }), lockCtx(M.listLocks));
       t.same(page2.locks!.map((l) => l.lease!.resource), ["list:3"]);
+      t.same(
+        [...page1.locks!, ...page2.locks!].map((l) => [l.lease!.owner, l.lease!.leaseId, l.lease!.fencingToken]),
+        held.slice(0, 3).map((l) => [l.owner, l.leaseId, l.fencingToken]),
+        "owners, lease ids and tokens read back as acquired",
+      );
+      t.equal(page2.locks![0].lease!.owner, 'desk "3" | room: 12, Zoë {}');
       t.equal(page2.nextPageToken, "");
 
       await svc.manager!.checkNow();
