@@ -162,7 +162,7 @@ export async function main(args: string[]): Promise<void> {
       ceiling: async (c) => {
         // Two redis-benchmark runs (acquire, then release on the same random keys) combined into a pair rate.
         const n = Math.max(20_000, Math.round(((o.durationMs / 1000) * 40_000 * Math.min(c, 16)) / 16));
-        const acq = redisBenchmark(server.port, c, n, ["EVALSHA", acquireSha, "4", "mslock:lease:rb:__rand_int__", "mslock:fence:rb:__rand_int__", "mslock:meta", "mslock:wait:rb:__rand_int__", "lease-__rand_int__", "bench", "50", String(ceilingEpoch), "0"]);
+        const acq = redisBenchmark(server.port, c, n, ["EVALSHA", acquireSha, "4", "mslock:lease:rb:__rand_int__", "mslock:fence:rb:__rand_int__", "mslock:meta", "mslock:wait:rb:__rand_int__", "lease-__rand_int__", "bench", "50", String(ceilingEpoch), "0", "1700000000000"]);
         const rel = redisBenchmark(server.port, c, n, ["EVALSHA", releaseSha, "2", "mslock:lease:rb:__rand_int__", "mslock:wait:rb:__rand_int__", "lease-__rand_int__", "rb:__rand_int__", "mslock:released"]);
         const pairs = 1 / (1 / acq + 1 / rel);
         return { concurrency: c, ops: n, errors: 0, opsPerSec: pairs, p50Ms: Number.NaN, p95Ms: Number.NaN, p99Ms: Number.NaN };

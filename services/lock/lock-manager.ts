@@ -148,6 +148,8 @@ export class LockManager {
   #activating: Promise<void> | undefined;
   #postgresBump: Promise<void> | undefined;
   #started: Promise<void> | undefined;
+  /** startedDone is set once start's first probe has finished. */
+  #startedDone = false;
   /** Postgres leases may be live until then: Redis acquires check Postgres for a holder meanwhile. */
   #postgresDrainUntil = 0;
   #maxEpochSeen = 0;
@@ -207,6 +209,7 @@ export class LockManager {
           await this.#postgresReady.catch(() => undefined);
         }
       }
+      this.#startedDone = true;
     })();
     this.#every(this.#opts.monitorIntervalMs, () => this.#monitor());
     if (this.#redis) this.#every(Math.min(this.#opts.heartbeatIntervalMs, this.#opts.probeIntervalMs), () => this.#tick());
@@ -225,7 +228,8 @@ export class LockManager {
 
   /** acquire takes the lease, waiting up to waitTimeoutMs; LockHeldError (ABORTED) when it stays held. */
   async acquire(p: AcquireParams): Promise<LeaseRecord> {
-    await this.start();
+    // Once started, no await here: every await of a settled promise is a microtask hop per acquire.
+    if (!this.#startedDone) await this.start();
     const started = Date.now();
     const deadline = started + p.waitTimeoutMs;
     let poll = MIN_POLL_MS;
@@ -438,7 +442,7 @@ export class LockManager {
     }
     for (let attempt = 0; attempt < 4; attempt++) {
       if (this.#active !== "redis") return undefined;
-      const epoch = await this.#verifiedRedisEpoch();
+      const epoch = this.#redisEpoch ?? (await this.#verifiedRedisEpoch());
       const generation = this.#redisGeneration;
       const leaseId = LEASE_PREFIX.redis + randomUUID();
       const out = await redis.acquire({ resource: p.resource, leaseId, owner: p.owner, ttlMs: p.ttlMs, epoch, waitMs });
