@@ -41,6 +41,7 @@ import { ensureH2load, percentile, runH2load } from "./h2load.js";
 import { peakRssMiB, processCpuMs } from "./processes.js";
 import { describeMachine, fmt, machineInfo, markdownTable, writeResults, type MachineInfo } from "./results.js";
 import { createBenchHost } from "./teardown.js";
+import { memberNodeArgs } from "../scripts/member-node-args.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const SLOT_MS = 15 * 60_000;
@@ -570,7 +571,7 @@ export function renderMixedMarkdown(r: MixedReport): string {
     markdownTable(["process", ">peak RSS MiB", ">CPU s (whole benchmark)"], r.processes.map((p) => [p.name, fmt(p.peakRssMiB, 1), fmt(p.cpuSeconds, 1)])),
     "",
     "Method:",
-    `* \`npm run cluster\`: gateway, scheduling x2, queue x2, lock, backup as separate processes on local Postgres 15 and Redis; the gateway's per-client rate limit is off (RATE_LIMIT_PER_MINUTE=0) and the workload rotates over ${DESKS} receptionist identities.`,
+    `* \`npm run cluster\`: gateway, scheduling x2, queue x2, lock, backup as separate processes on local Postgres 15 and Redis; the gateway's per-client rate limit is off (RATE_LIMIT_PER_MINUTE=0) and the workload rotates over ${DESKS} receptionist identities. Each process runs with Node options ${memberNodeArgs().join(" ") || "(none)"} (CLUSTER_HEAP_MB, CLUSTER_NODE_ARGS).`,
     `* Mix per request: ${MIX.map(([w, op]) => `${op} ${w}%`).join(", ")}; a called ticket is then completed (counted as its own request). Providers work around the clock in 15-minute slots, bookings land in the next ${DAYS} days; ${QUEUES} queues with ${COUNTERS_PER_QUEUE} counters each.`,
     "* Open loop: requests are started on a fixed schedule and latency counts from the scheduled start, so queueing is included; at most 2,000 in flight (the rest counted as not sent). Closed loop: N clients back to back.",
     "* Expected conflicts are FAILED_PRECONDITION (slot taken) and ABORTED (contention); anything else is an error.",

@@ -7,12 +7,14 @@
 // Ports: PORT for the gateway (default 8080); the services from CLUSTER_PORT_BASE (default 8081):
 // scheduling base and base+6, queue base+1 and base+7, lock base+2, backup base+3; metrics from
 // CLUSTER_METRICS_BASE (default 9464), one per process, the gateway serving its own on PORT.
+// Each member's heap is capped at CLUSTER_HEAP_MB (default 128; see member-node-args.ts) and
 // CLUSTER_NODE_ARGS adds Node options to every member (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof",
 // which NODE_OPTIONS does not accept).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDevAuth } from "../services/runtime/auth/dev-tokens.js";
+import { memberNodeArgs } from "./member-node-args.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -46,6 +48,13 @@ function ensure(script: string): void {
 const gatewayPort = int("PORT", 8080);
 const base = int("CLUSTER_PORT_BASE", 8081);
 const metricsBase = int("CLUSTER_METRICS_BASE", 9464);
+let nodeArgs: string[];
+try {
+  nodeArgs = memberNodeArgs();
+} catch (err) {
+  process.stderr.write(`medschedule cluster: configuration error: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 const dataDir = path.resolve(process.env.DATA_DIR ?? path.join(root, "data"));
 if (!process.env.DATABASE_URL) ensure("ensure-postgres.sh");
 if (!process.env.REDIS_URL && !process.env.REDIS_SENTINELS) ensure("ensure-redis.sh");
@@ -85,7 +94,6 @@ const common: NodeJS.ProcessEnv = {
   ...upstreams,
 };
 
-const nodeArgs = (process.env.CLUSTER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 

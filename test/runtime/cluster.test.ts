@@ -1,9 +1,10 @@
 // `npm run cluster`: the gateway and the services as separate processes (two replicas of scheduling
 // and queue) on real Postgres and Redis. Every member becomes SERVING, calls through the gateway
-// reach both queue replicas, and SIGTERM drains the whole cluster to exit 0.
+// reach both queue replicas, every member runs with the heap cap, and SIGTERM drains the whole
+// cluster to exit 0. A bad CLUSTER_HEAP_MB stops it at start.
 import t from "tap";
-import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -77,6 +78,17 @@ t.test("npm run cluster: seven processes, both replicas used, SIGTERM drains all
     t.equal(status, HealthCheckResponse_ServingStatus.SERVING, `member on port ${members[i]} is SERVING`, { output: status === HealthCheckResponse_ServingStatus.SERVING ? undefined : output });
   }
 
+  // Every member runs with the default heap cap (scripts/member-node-args.ts).
+  const memberArgs: string[][] = [];
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== child.pid) continue;
+    memberArgs.push((await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0"));
+  }
+  t.equal(memberArgs.length, 7, "seven member processes");
+  t.ok(memberArgs.every((a) => a.includes("--max-old-space-size=128") && a.includes("--max-semi-space-size=8")), "each with the heap cap", { memberArgs });
+
   const tokens = JSON.parse(await readFile(path.join(dataDir, "dev-tokens.json"), "utf8")) as Record<string, string>;
   const viaGateway = createGrpcJsTransport({ addresses: [`127.0.0.1:${base}`], headers: { authorization: `Bearer ${tokens.receptionist}` } });
   t.teardown(() => viaGateway.close());
@@ -90,4 +102,10 @@ t.test("npm run cluster: seven processes, both replicas used, SIGTERM drains all
   child.kill("SIGTERM");
   t.equal(await exited, 0, "the cluster exits 0 after SIGTERM");
   t.ok(Date.now() - stoppedAt < 30_000, `drained in ${Date.now() - stoppedAt} ms`);
+});
+
+t.test("a bad CLUSTER_HEAP_MB stops the cluster at start: one line, exit 2", async (t) => {
+  const r = spawnSync(process.execPath, ["dist/scripts/cluster.js"], { env: { PATH: process.env.PATH ?? "", CLUSTER_HEAP_MB: "lots" }, encoding: "utf8", timeout: 30_000 });
+  t.equal(r.status, 2);
+  t.match(r.stderr, /^medschedule cluster: configuration error: CLUSTER_HEAP_MB must be a whole number of MiB \(0 for V8's default\), got "lots"\n$/);
 });

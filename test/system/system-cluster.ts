@@ -10,6 +10,7 @@ import { createClient } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { memberNodeArgs } from "../../scripts/member-node-args.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -140,7 +141,7 @@ export async function startSystemCluster(opts: SystemClusterOptions): Promise<Sy
     let child!: ChildProcess;
     const lines: string[] = [];
     const spawnIt = () => {
-      child = spawn(process.execPath, [path.join(root, spec.script)], {
+      child = spawn(process.execPath, [...memberNodeArgs(), path.join(root, spec.script)], {
         cwd: root,
         env: { ...common, PORT: String(spec.port) },
         stdio: ["ignore", "pipe", "pipe"],
