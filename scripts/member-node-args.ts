@@ -3,7 +3,7 @@
 // machine the gateway grew to 380 MB RSS under overload and the scheduling replicas to 190 MB, where
 // with a 128 MB old space and 8 MB semi-spaces the same workload ran at the same rate with the gateway
 // at 184 MB and every service under 125 MB. In Kubernetes Node sizes its heap from the container's
-// memory limit instead, so the manifests need no such flag.
+// memory limit, up to all of it; the Deployments set NODE_OPTIONS=--max-old-space-size=256 for that.
 
 /** DEFAULT_HEAP_MB is each member's V8 old-space cap unless CLUSTER_HEAP_MB says otherwise. */
 export const DEFAULT_HEAP_MB = 128;

@@ -45,7 +45,15 @@ const IMAGE_ENV: Record<string, string[]> = {
   redis: ["REDIS_PASSWORD", "POD_NAME", "POD_NAMESPACE"],
   sentinel: ["REDIS_PASSWORD", "POD_NAME", "POD_NAMESPACE"],
   "redis-exporter": ["REDIS_ADDR", "REDIS_PASSWORD"],
+  // Read by Node itself (the heap cap).
+  ...Object.fromEntries(["gateway", "scheduling", "queue", "lock", "backup"].map((c) => [c, ["NODE_OPTIONS"]])),
 };
+
+/** mebibytes reads a Kubernetes memory quantity ("512Mi", "1Gi") in MiB. */
+function mebibytes(q: string | undefined): number {
+  const m = /^(\d+)(Mi|Gi)$/.exec(q ?? "");
+  return m ? Number(m[1]) * (m[2] === "Gi" ? 1024 : 1) : NaN;
+}
 
 const missing = kubectlMissing();
 if (missing) {
@@ -224,6 +232,10 @@ if (missing) {
           }
           t.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${name}: requests`);
           t.ok(c.resources?.limits?.cpu && c.resources?.limits?.memory, `${name}: limits`);
+          // Node would size its heap up to the whole limit: the cap leaves room for everything else.
+          const heapMb = Number(/--max-old-space-size=(\d+)/.exec(envOf(c).get("NODE_OPTIONS")?.value ?? "")?.[1]);
+          const limitMb = mebibytes(c.resources?.limits?.memory);
+          t.ok(heapMb > 0 && heapMb <= limitMb * 0.6, `${name}: heap cap ${heapMb} MiB within 60% of the ${limitMb} MiB memory limit`);
           t.equal(c.securityContext?.allowPrivilegeEscalation, false, `${name}: no privilege escalation`);
           t.equal(c.securityContext?.readOnlyRootFilesystem, true, `${name}: read-only root filesystem`);
           t.same(c.securityContext?.capabilities?.drop, ["ALL"], `${name}: drops all capabilities`);
