@@ -33,6 +33,10 @@ export const benchmarks: Record<string, Benchmark> = {
     description: "the cluster through the gateway: mixed clinic workload (open loop at 500 req/s, 10-1,000 providers, 1-64 clients), no-op ceilings, peak RSS",
     load: () => import("./mixed.js"),
   },
+  faults: {
+    description: "the system's fault run with its Redis faults only: booking p95 and lock wait during the faults vs quiet, with the checker's verdict",
+    load: () => import("./faults.js"),
+  },
   summary: {
     description: "writes bench/results/summary.md from the results above (runs last when all run)",
     load: () => import("./summary.js"),

@@ -77,7 +77,7 @@ export function renderSummary(): string {
   const booking = load("booking");
   const mixed = load("mixed") as MixedReport | undefined;
   const machine = (mixed ?? booking ?? queue ?? lock ?? transport)?.machine as MachineInfo | undefined;
-  const verdicts = [...verdictsOf("transport", transport), ...verdictsOf("lock", lock), ...verdictsOf("queue", queue), ...bookingVerdicts(booking), ...mixedVerdicts(mixed)];
+  const verdicts = [...verdictsOf("transport", transport), ...verdictsOf("lock", lock), ...verdictsOf("queue", queue), ...bookingVerdicts(booking), ...mixedVerdicts(mixed), ...verdictsOf("faults", load("faults"))];
   const out: string[] = ["# MedSchedule benchmark summary", ""];
   if (machine) out.push(`${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}.`, "");
   out.push(

@@ -39,6 +39,8 @@ export const BUSINESS: Readonly<Record<string, readonly string[]>> = {
   "QueueService/CallNext": ["ABORTED"],
   // A retried complete whose first attempt committed finds the ticket completed already.
   "QueueService/CompleteTicket": ["FAILED_PRECONDITION", "ABORTED"],
+  // A lock held past the caller's waitTimeout.
+  "LockService/Acquire": ["ABORTED"],
   // Streams end only when the client stops them.
   "QueueService/WatchQueue": ["CANCELLED_BY_CLIENT"],
 };
@@ -167,11 +169,17 @@ export async function checkRun(databaseUrl: string, log: RequestLog, windows: re
     const dupCalled = await client.query(`select queue_id, counter_id, count(*)::int as n from queue.tickets where status = 'CALLED' group by 1, 2 having count(*) > 1`);
     cap("counters holding two called tickets", dupCalled.rows.map((r) => `${r.queue_id}/${r.counter_id} ×${r.n}`));
 
-    // 7. Fencing tokens: per provider, a write acknowledged before another started has a smaller token;
-    // the database's last token is at least every token written.
+    // 7. Fencing tokens: per provider (and per lock the workload's lockers share), a write or lease
+    // acknowledged before another started has a smaller token; the database's last token is at least
+    // every token written.
     const fenced = records.filter((r) => r.code === "OK" && r.fencingToken !== undefined && r.providerId && r.rpc.startsWith("SchedulingService/") && r.rpc !== "SchedulingService/CreateProvider");
     const byProvider = new Map<string, RequestRecord[]>();
     for (const r of fenced) byProvider.set(r.providerId!, [...(byProvider.get(r.providerId!) ?? []), r]);
+    for (const r of records) {
+      if (r.rpc === "LockService/Acquire" && r.code === "OK" && r.actor.startsWith("locker-") && r.fencingToken !== undefined) {
+        byProvider.set(`lock ${r.resource}`, [...(byProvider.get(`lock ${r.resource}`) ?? []), r]);
+      }
+    }
     const nonMonotonic: string[] = [];
     const zero: string[] = [];
     for (const [providerId, rs] of byProvider) {
@@ -190,7 +198,7 @@ export async function checkRun(databaseUrl: string, log: RequestLog, windows: re
           }
           i++;
         }
-        if (BigInt(b.fencingToken!) <= max) nonMonotonic.push(`${providerId}: ${b.rpc} ${b.appointmentId} got token ${b.fencingToken} after ${maxRec?.rpc} ${maxRec?.appointmentId} had ${max}`);
+        if (BigInt(b.fencingToken!) <= max) nonMonotonic.push(`${providerId}: ${b.rpc} ${b.appointmentId ?? b.leaseId} got token ${b.fencingToken} after ${maxRec?.rpc} ${maxRec?.appointmentId ?? maxRec?.leaseId} had ${max}`);
       }
     }
     cap("fencing tokens not increasing", nonMonotonic);

@@ -26,6 +26,7 @@ t.test("a clinic day under faults: nothing lost, nothing double-booked, serving 
   t.ok(log.records.some((r) => r.rpc === "SchedulingService/CancelAppointment" && r.code === "OK"), "cancellations happened");
   t.ok(log.records.some((r) => r.rpc === "SchedulingService/RescheduleAppointment" && r.code === "OK"), "reschedules happened");
   t.ok(log.records.some((r) => r.rpc === "QueueService/WatchQueue" && (r.messages ?? 0) > 1), "display boards received updates");
+  t.ok(log.records.filter((r) => r.rpc === "LockService/Acquire" && r.actor.startsWith("locker-") && r.code === "OK").length >= 20, "lockers took the shared locks");
   t.ok(log.records.some((r) => r.code !== "OK" && r.actor !== "fault"), "the faults were felt by the clients");
   t.same(report.violations, [], "the checker found no violation");
 });

@@ -111,6 +111,8 @@ export interface WorkloadOptions {
   countersPerQueue?: number;
   /** walkInDesks issuing tickets concurrently (default 2). */
   walkInDesks?: number;
+  /** lockers take turns, two to a lock, on shared locks through the gateway, holding each a moment (default 2). */
+  lockers?: number;
   /** days of the booking horizon (default 14), starting tomorrow (UTC). */
   days?: number;
   /** timeoutMs is every call's deadline (default 15 s). */
@@ -204,6 +206,7 @@ export async function startWorkload(opts: WorkloadOptions): Promise<Workload> {
   const nQueues = opts.queues ?? 2;
   const nCounters = opts.countersPerQueue ?? 2;
   const nDesks = opts.walkInDesks ?? 2;
+  const nLockers = opts.lockers ?? 2;
   const days = opts.days ?? 14;
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const [thinkMin, thinkMax] = opts.thinkMs ?? [100, 500];
@@ -379,6 +382,27 @@ export async function startWorkload(opts: WorkloadOptions): Promise<Workload> {
     }
   };
 
+  // A locker takes the lock it shares with one other locker (waiting up to 2 s), holds it a moment and gives it back:
+  // the lock wait a client sees, under faults too. No retries: a refused acquire is the datum.
+  const locker = async (i: number) => {
+    const actor = `locker-${i}`;
+    const rng = createRng(seed, actor);
+    const c = new Caller(log, actor, adminHeaders, timeoutMs, isStopped);
+    const resource = `workload-${seed}-shared-${Math.floor(i / 2)}`;
+    while (!stopped) {
+      const got = await c.once({ rpc: "LockService/Acquire", resource }, 1, (o) => clients.lock.acquire({ resource, owner: actor, ttl: durationFromMs(3_000), waitTimeout: durationFromMs(2_000) }, o), (res) => ({
+        leaseId: res.lease?.leaseId,
+        fencingToken: res.lease?.fencingToken.toString(),
+      }));
+      const leaseId = got.res?.lease?.leaseId;
+      if (leaseId) {
+        await sleep(between(rng, 20, 60));
+        await c.once({ rpc: "LockService/Release", resource, leaseId }, 1, (o) => clients.lock.release({ resource, leaseId }, o), () => ({}));
+      }
+      await sleep(between(rng, thinkMin / 2, thinkMax / 2));
+    }
+  };
+
   // A display board watches a queue, resuming after its last sequence when the stream breaks.
   const display = async (queueId: string, signal: AbortSignal) => {
     const actor = `display-${queueId}`;
@@ -409,6 +433,7 @@ export async function startWorkload(opts: WorkloadOptions): Promise<Workload> {
   const running: Promise<void>[] = [];
   for (let i = 0; i < nPatients; i++) running.push(patient(i));
   for (let i = 0; i < nDesks; i++) running.push(desk(i));
+  for (let i = 0; i < nLockers; i++) running.push(locker(i));
   for (const q of queueIds) for (const cid of counters.get(q)!) running.push(counter(q, cid));
   for (const q of queueIds) running.push(display(q, streams.signal));
   const all = Promise.all(running.map((p) => p.catch((err) => log.anomalies.push(`actor crashed: ${(err as Error).stack ?? err}`))));
