@@ -28,6 +28,22 @@ export interface RequestKeyState {
 
 type Json = Record<string, unknown>;
 
+/** The service_ms and waits columns of readQueueState: the samples, or empty ones. */
+function sampleColumns(queueId: string, samples: { serviceTimes: number; waits: number } | undefined) {
+  if (!samples) return sql`'[]'::jsonb as service_ms, '[[], [], []]'::jsonb as waits`;
+  return sql`
+      (select coalesce(jsonb_agg(s.ms order by s.ended_at desc), '[]'::jsonb) from (
+         select (extract(epoch from ended_at - called_at) * 1000)::float8 as ms, ended_at
+         from queue.tickets where queue_id = ${queueId} and status = 'COMPLETED'
+         order by ended_at desc limit ${samples.serviceTimes}) s) as service_ms,
+      (select jsonb_build_array(coalesce(array_agg(w.priority order by w.first_called_at desc), '{}'),
+                                coalesce(array_agg(w.issue_estimate_ms order by w.first_called_at desc), '{}'),
+                                coalesce(array_agg(w.actual_ms order by w.first_called_at desc), '{}')) from (
+         select priority, issue_estimate_ms, first_called_at, (extract(epoch from first_called_at - enqueued_at) * 1000)::float8 as actual_ms
+         from queue.tickets where queue_id = ${queueId} and first_called_at is not null and issue_estimate_ms is not null
+         order by first_called_at desc limit ${samples.waits}) w) as waits`;
+}
+
 const TICKET_DATES = ["appointment_time", "arrived_at", "enqueued_at", "rank_at", "called_at", "first_called_at", "ended_at", "updated_at"] as const;
 
 function date(v: unknown): Date | null {
@@ -56,12 +72,13 @@ function parsed<T>(v: unknown): T {
 /**
  * readQueueState reads a queue with its active tickets, counters, recent service times and recent
  * waits in one statement (one snapshot), and, when `requestKey` is given, that stored requestId.
- * `queue` is undefined when the queue does not exist.
+ * `queue` is undefined when the queue does not exist. Without `samples` the service times and waits
+ * are not read (empty): the caller has them from a recent read.
  */
 export async function readQueueState(
   db: Db,
   queueId: string,
-  samples: { serviceTimes: number; waits: number },
+  samples: { serviceTimes: number; waits: number } | undefined,
   requestKey?: { caller: string; rpc: string; requestId: string },
 ): Promise<{ state: QueueState | undefined; requestKey: RequestKeyState | undefined }> {
   const key = requestKey
@@ -75,16 +92,7 @@ export async function readQueueState(
          from queue.tickets t where t.queue_id = ${queueId} and t.status in ('WAITING', 'CALLED')) as active,
       (select coalesce(jsonb_agg(to_jsonb(c) order by c.counter_id), '[]'::jsonb)
          from queue.counters c where c.queue_id = ${queueId}) as counters,
-      (select coalesce(jsonb_agg(s.ms order by s.ended_at desc), '[]'::jsonb) from (
-         select (extract(epoch from ended_at - called_at) * 1000)::float8 as ms, ended_at
-         from queue.tickets where queue_id = ${queueId} and status = 'COMPLETED'
-         order by ended_at desc limit ${samples.serviceTimes}) s) as service_ms,
-      (select jsonb_build_array(coalesce(array_agg(w.priority order by w.first_called_at desc), '{}'),
-                                coalesce(array_agg(w.issue_estimate_ms order by w.first_called_at desc), '{}'),
-                                coalesce(array_agg(w.actual_ms order by w.first_called_at desc), '{}')) from (
-         select priority, issue_estimate_ms, first_called_at, (extract(epoch from first_called_at - enqueued_at) * 1000)::float8 as actual_ms
-         from queue.tickets where queue_id = ${queueId} and first_called_at is not null and issue_estimate_ms is not null
-         order by first_called_at desc limit ${samples.waits}) w) as waits,
+      ${sampleColumns(queueId, samples)},
       ${key} as request_key
   `.execute(db);
   const row = r.rows[0];
