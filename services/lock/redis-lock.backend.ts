@@ -73,13 +73,12 @@ if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[3], ARGV[2
 return 1
 `;
 
-// KEYS: lease. ARGV: leaseId, ttlMs.
+// KEYS: lease. ARGV: leaseId, ttlMs. Returns the lease value (the caller's clock dates the expiry, as in acquire).
 const EXTEND_LUA = `${IS_HOLDER}
 local v = redis.call('GET', KEYS[1])
 if not holds(v) then return false end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-local t = redis.call('TIME')
-return {v, tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))}
+return v
 `;
 
 // KEYS: lease. ARGV: resource, channel.
@@ -219,9 +218,10 @@ export class RedisLockBackend implements EpochBoundBackend {
 
   /** extend is compare-and-pexpire. */
   async extend(resource: string, leaseId: string, ttlMs: number): Promise<LeaseRecord | undefined> {
-    const r = (await this.#scripts.mslockExtend(leaseKey(resource), leaseId, ttlMs)) as [string, string] | null;
-    if (!r) return undefined;
-    return this.#toLease(resource, r[0], Number(r[1]) + ttlMs);
+    const sentAt = Date.now();
+    const v = (await this.#scripts.mslockExtend(leaseKey(resource), leaseId, ttlMs)) as string | null;
+    if (!v) return undefined;
+    return this.#toLease(resource, v, sentAt + ttlMs);
   }
 
   /** forceRelease deletes whatever lease holds the resource. */
