@@ -12,8 +12,8 @@ import { formatReport } from "../test/system/checker.js";
 import { runFaultRun, type FaultName } from "../test/system/fault-run.js";
 import type { RequestRecord } from "../test/system/workload.js";
 import { percentile } from "./h2load.js";
-import { describeMachine, fmt, machineInfo, markdownTable, writeResults } from "./results.js";
-import { createBenchHost } from "./teardown.js";
+import { describeMachine, fmt, markdownTable, writeResults } from "./results.js";
+import { withBenchHost } from "./teardown.js";
 
 const FAULTS: FaultName[] = ["redis-kill", "redis-slow-unreachable"];
 /** Results within this long after a fault ends still count as "during" it (the recovery). */
@@ -76,10 +76,7 @@ function lockWaits(records: readonly RequestRecord[]): { start: number; ms: numb
 
 export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
-  const machine = machineInfo();
-  console.log(`machine: ${describeMachine(machine)}`);
-  const host = createBenchHost();
-  try {
+  await withBenchHost(async (host, machine) => {
     const { report, windows, log, elapsedMs } = await runFaultRun({
       host,
       seed: o.seed,
@@ -143,7 +140,5 @@ export async function main(args: string[]): Promise<void> {
       const paths = writeResults("faults", { machine, options: o, elapsedMs, periods, windows, violations: report.violations, verdicts }, md);
       console.log(`wrote ${paths.md} and ${paths.json}`);
     }
-  } finally {
-    await host.runTeardowns();
-  }
+  });
 }

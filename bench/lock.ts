@@ -30,8 +30,8 @@ import { createTestDatabase } from "../test/helpers/postgres.js";
 import { startRedis } from "../test/helpers/redis.js";
 import { closedLoop, type LoopResult } from "./closed-loop.js";
 import type { LockGrpcJob } from "./lock-grpc-worker.js";
-import { describeMachine, fmt, machineInfo, markdownTable, writeResults } from "./results.js";
-import { createBenchHost } from "./teardown.js";
+import { describeMachine, fmt, markdownTable, writeResults } from "./results.js";
+import { withBenchHost } from "./teardown.js";
 
 const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
 
@@ -94,11 +94,8 @@ function redisBenchmark(port: number, concurrency: number, requests: number, com
 
 export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
-  const machine = machineInfo();
-  console.log(`machine: ${describeMachine(machine)}`);
-  const host = createBenchHost();
   const rows: LockRow[] = [];
-  try {
+  const machine = await withBenchHost(async (host, machine) => {
     const databaseUrl = await createTestDatabase(host);
     const server = await startRedis(host);
     const dataDir = await host.tempDir("bench-lock-");
@@ -176,9 +173,8 @@ export async function main(args: string[]): Promise<void> {
         console.log(`${id.padEnd(8)} c=${String(c).padStart(2)}: ${fmt(r.opsPerSec)} pairs/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms${r.errors ? `, ${r.errors} errors (${r.firstError})` : ""}`);
       }
     }
-  } finally {
-    await host.runTeardowns();
-  }
+    return machine;
+  });
 
   const at = (p: PathId, c: number) => rows.find((r) => r.path === p && r.concurrency === c);
   const top = Math.max(...o.concurrency);

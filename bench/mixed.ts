@@ -39,8 +39,8 @@ import { redisUrl } from "../test/helpers/redis.js";
 import { cpuSnapshot, type CpuSnapshot } from "./cpu.js";
 import { ensureH2load, percentile, runH2load } from "./h2load.js";
 import { peakRssMiB, processCpuMs } from "./processes.js";
-import { describeMachine, fmt, machineInfo, markdownTable, writeResults, type MachineInfo } from "./results.js";
-import { createBenchHost } from "./teardown.js";
+import { describeMachine, fmt, markdownTable, writeResults, type MachineInfo } from "./results.js";
+import { withBenchHost } from "./teardown.js";
 import { memberNodeArgs } from "../scripts/member-node-args.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -583,10 +583,7 @@ export function renderMixedMarkdown(r: MixedReport): string {
 /** main runs the benchmark. */
 export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
-  const machine = machineInfo();
-  console.log(`machine: ${describeMachine(machine)}`);
-  const host = createBenchHost();
-  try {
+  await withBenchHost(async (host, machine) => {
     const databaseUrl = await createTestDatabase(host);
     const tmp = await host.tempDir("bench-mixed-");
     const secret = randomBytes(32).toString("hex");
@@ -643,7 +640,5 @@ export async function main(args: string[]): Promise<void> {
       const paths = writeResults("mixed", report, md);
       console.log(`\nwrote ${paths.md} and ${paths.json}`);
     }
-  } finally {
-    await host.runTeardowns();
-  }
+  });
 }

@@ -25,9 +25,9 @@ import { createGrpcJsTransport } from "../services/runtime/grpc-transport.js";
 import { createTestDatabase } from "../test/helpers/postgres.js";
 import { percentile } from "./h2load.js";
 import { closedLoop } from "./closed-loop.js";
-import { describeMachine, fmt, machineInfo, markdownTable, writeResults } from "./results.js";
+import { describeMachine, fmt, markdownTable, writeResults } from "./results.js";
 import { freePort } from "../services/runtime/free-port.js";
-import { createBenchHost } from "./teardown.js";
+import { withBenchHost } from "./teardown.js";
 
 const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
 
@@ -75,10 +75,7 @@ async function serverCpu(servicePid: number, db: pg.Client): Promise<{ serviceMs
 
 export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
-  const machine = machineInfo();
-  console.log(`machine: ${describeMachine(machine)}`);
-  const host = createBenchHost();
-  try {
+  await withBenchHost(async (host, machine) => {
     const databaseUrl = await createTestDatabase(host);
     const dataDir = await host.tempDir("bench-queue-");
     const port = await freePort();
@@ -208,7 +205,5 @@ export async function main(args: string[]): Promise<void> {
     ].join("\n");
     const paths = writeResults("queue", { machine, options: o, cycles: { ...cycles, emptyCalls: empty, serverCpuPerCycle: cpuPerCycle, loadAverageAfter: load }, fanOut: fan, verdicts }, md);
     console.log(`results: ${paths.md}`);
-  } finally {
-    await host.runTeardowns();
-  }
+  });
 }

@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { describeMachine, machineInfo, type MachineInfo } from "./results.js";
 
 export interface BenchHost {
   /** teardown registers fn to run at the end, before those registered earlier. */
@@ -34,4 +35,19 @@ export function createBenchHost(): BenchHost {
       }
     },
   };
+}
+
+/**
+ * withBenchHost is a benchmark's frame: it prints the machine, runs fn with a fresh BenchHost and
+ * runs the host's teardowns however fn ends.
+ */
+export async function withBenchHost<T>(fn: (host: BenchHost, machine: MachineInfo) => Promise<T>): Promise<T> {
+  const machine = machineInfo();
+  console.log(`machine: ${describeMachine(machine)}`);
+  const host = createBenchHost();
+  try {
+    return await fn(host, machine);
+  } finally {
+    await host.runTeardowns();
+  }
 }
