@@ -5,6 +5,7 @@ import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
+import { ACCEPT_COMPRESSION } from "./compression.js";
 import { drainSignalKey } from "./interceptors.js";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceRegistration } from "./grpc-server.js";
@@ -145,6 +146,7 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
     },
     readMaxBytes: maxBytes,
     writeMaxBytes: maxBytes,
+    acceptCompression: ACCEPT_COMPRESSION,
     shutdownSignal: shutdown.signal,
     fallback(req, res) {
       for (const route of opts.httpRoutes ?? []) if (route(req, res as http.ServerResponse)) return;
