@@ -25,6 +25,8 @@ const META_KEY = `${PREFIX}meta`;
 const LEASE_PREFIX = `${PREFIX}lease:`;
 /** RELEASED_CHANNEL is the pub/sub channel a release publishes the resource on. */
 export const RELEASED_CHANNEL = `${PREFIX}released`;
+/** CORK_AT is how many commands must await replies before new ones are corked (measured best of 0, 4, 8, 12, 16). */
+const CORK_AT = 8;
 const leaseKey = (resource: string) => `${LEASE_PREFIX}${resource}`;
 const fenceKey = (resource: string) => `${PREFIX}fence:${resource}`;
 const waitKey = (resource: string) => `${PREFIX}wait:${resource}`;
@@ -149,6 +151,7 @@ export class RedisLockBackend implements EpochBoundBackend {
   readonly #listeners = new Set<(resource: string) => void>();
   #subscriber: Redis | undefined;
   #corked: Socket | undefined;
+  #inFlight = 0;
 
   constructor(redis: Redis) {
     this.#redis = redis;
@@ -161,13 +164,15 @@ export class RedisLockBackend implements EpochBoundBackend {
   }
 
   /**
-   * coalesceWrites corks the connection until the end of the current tick, so the acquires and
-   * releases issued in one tick (under load, the continuations of one batch of replies) leave in one
-   * write rather than one syscall each: those writes were half of the library's CPU. Unlike ioredis'
-   * autoPipelining it builds no Pipeline objects; the cost is at most one tick of latency.
+   * coalesceWrites corks the connection until the end of the current tick once CORK_AT commands
+   * await replies, so the acquires and releases issued in that tick leave in one write rather than
+   * one syscall each (those writes were half of the library's CPU). Below that, commands go at once:
+   * Redis works on them while this process prepares the next, where corking everything made the two
+   * take turns (64 clients gained, 16 lost). Unlike ioredis' autoPipelining it builds no Pipeline
+   * objects; the cost is at most one tick of latency, and only under load.
    */
   #coalesceWrites(): void {
-    if (this.#corked) return;
+    if (this.#corked || this.#inFlight < CORK_AT) return;
     const stream = (this.#redis as unknown as { stream?: Socket }).stream;
     if (!stream || stream.destroyed || typeof stream.cork !== "function") return;
     this.#corked = stream;
@@ -182,6 +187,7 @@ export class RedisLockBackend implements EpochBoundBackend {
   async acquire(input: AcquireInput): Promise<AcquireOutcome> {
     this.#coalesceWrites();
     const sentAt = Date.now();
+    this.#inFlight++;
     const r = (await this.#scripts.mslockAcquire(
       leaseKey(input.resource),
       fenceKey(input.resource),
@@ -193,7 +199,7 @@ export class RedisLockBackend implements EpochBoundBackend {
       String(input.epoch),
       Math.ceil(input.waitMs ?? 0),
       sentAt,
-    )) as string[];
+    ).finally(() => this.#inFlight--)) as string[];
     if (r[0] === "EPOCH") return { kind: "epoch", seenEpoch: Number(r[1]), sameServer: r[2] !== "" && r[2] === (await this.#runId()) };
     if (r[0] === "HELD") return { kind: "held", retryAfterMs: Number(r[1]) };
     return {
@@ -213,7 +219,8 @@ export class RedisLockBackend implements EpochBoundBackend {
   /** release is compare-and-delete; on success it publishes the resource if someone waits for it. */
   async release(resource: string, leaseId: string): Promise<boolean> {
     this.#coalesceWrites();
-    return (await this.#scripts.mslockRelease(leaseKey(resource), waitKey(resource), leaseId, resource, RELEASED_CHANNEL)) === 1;
+    this.#inFlight++;
+    return (await this.#scripts.mslockRelease(leaseKey(resource), waitKey(resource), leaseId, resource, RELEASED_CHANNEL).finally(() => this.#inFlight--)) === 1;
   }
 
   /** extend is compare-and-pexpire. */
