@@ -7,7 +7,7 @@
 // Ports: PORT for the gateway (default 8080); the services from CLUSTER_PORT_BASE (default 8081):
 // scheduling base and base+6, queue base+1 and base+7, lock base+2, backup base+3; metrics from
 // CLUSTER_METRICS_BASE (default 9464), one per process, the gateway serving its own on PORT.
-// Each member's heap is capped at CLUSTER_HEAP_MB (default 128; see member-node-args.ts) and
+// Each member's heap is capped at CLUSTER_HEAP_MB (default 96; see member-node-args.ts) and
 // CLUSTER_NODE_ARGS adds Node options to every member (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof",
 // which NODE_OPTIONS does not accept).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";

@@ -12,6 +12,7 @@ import { createClient } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { DEFAULT_HEAP_MB } from "../../scripts/member-node-args.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { redisUrl } from "../helpers/redis.js";
 
@@ -87,7 +88,7 @@ t.test("npm run cluster: seven processes, both replicas used, SIGTERM drains all
     memberArgs.push((await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0"));
   }
   t.equal(memberArgs.length, 7, "seven member processes");
-  t.ok(memberArgs.every((a) => a.includes("--max-old-space-size=128") && a.includes("--max-semi-space-size=8")), "each with the heap cap", { memberArgs });
+  t.ok(memberArgs.every((a) => a.includes(`--max-old-space-size=${DEFAULT_HEAP_MB}`) && a.includes("--max-semi-space-size=8")), "each with the heap cap", { memberArgs });
 
   const tokens = JSON.parse(await readFile(path.join(dataDir, "dev-tokens.json"), "utf8")) as Record<string, string>;
   const viaGateway = createGrpcJsTransport({ addresses: [`127.0.0.1:${base}`], headers: { authorization: `Bearer ${tokens.receptionist}` } });
