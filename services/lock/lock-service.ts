@@ -135,7 +135,9 @@ export class LockServiceImpl implements ServiceImpl<typeof LockService> {
       owner: v.owner ?? actorOf(ctx).subject,
       ttlMs: v.ttlMs,
       waitTimeoutMs: v.waitTimeoutMs,
-      signal: ctx.signal,
+      // Only a waiting acquire watches the call's cancellation: asking for ctx.signal makes the server
+      // arm a deadline timer and listeners for the call, a cost a try-lock has no use for.
+      signal: v.waitTimeoutMs > 0 ? ctx.signal : undefined,
     });
     return { lease: leaseMessage(lease) };
   }
