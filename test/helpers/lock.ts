@@ -57,6 +57,6 @@ export async function startLockService(
 }
 
 /** lockCtx returns a handler context for a LockService method, called by `principal` (default: a service). */
-export function lockCtx(method: DescMethod, principal: Partial<Principal> = {}): HandlerContext {
-  return testContext(method, { principal: { subject: "svc-test", roles: ["service"], grantedRole: "service", ownOnly: false, ...principal } });
+export function lockCtx(method: DescMethod, principal: Partial<Principal> = {}, signal?: AbortSignal): HandlerContext {
+  return testContext(method, { principal: { subject: "svc-test", roles: ["service"], grantedRole: "service", ownOnly: false, ...principal }, signal });
 }

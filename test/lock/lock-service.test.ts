@@ -125,6 +125,17 @@ for (const backend of ["redis", "postgres"] as const) {
       await release("slot:d", third.leaseId!);
     });
 
+    t.test("a waiting acquire stops when its caller goes away", async (t) => {
+      const held = await acquire("slot:e", 10_000);
+      const gone = new AbortController();
+      const started = Date.now();
+      const waiting = svc.acquire(create(AcquireRequestSchema, { resource: "slot:e", ttl: durationFromMs(5_000), waitTimeout: durationFromMs(5_000) }), lockCtx(M.acquire, {}, gone.signal));
+      setTimeout(() => gone.abort(), 100);
+      t.equal(await codeOf(waiting), Code.Aborted, "ABORTED");
+      t.ok(Date.now() - started < 1_500, `gave up ${Date.now() - started} ms after it began, not at its 5 s waitTimeout`);
+      t.equal(await release("slot:e", held.leaseId!), true);
+    });
+
     t.test("ListLocks pages oldest first with ages and the stuck flag; ForceRelease is audited", async (t) => {
       const held = [];
       // An owner with quotes, separators and non-ASCII comes back as given (the Redis lease value is
