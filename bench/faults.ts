@@ -8,7 +8,7 @@
  * same requestId), so retries after a refusal are part of its time. The checker's verdict is
  * reported with the figures: fast answers that broke an invariant would not count.
  */
-import { formatReport } from "../test/system/checker.js";
+import { formatReport, RECOVERY_BOUND_MS } from "../test/system/checker.js";
 import { runFaultRun, type FaultName } from "../test/system/fault-run.js";
 import type { RequestRecord } from "../test/system/workload.js";
 import { percentile } from "./h2load.js";
@@ -60,7 +60,9 @@ function bookings(records: readonly RequestRecord[]): { start: number; ms: numbe
   for (const r of records) {
     if (r.rpc !== "SchedulingService/BookAppointment" || !r.requestId || r.actor === "setup") continue;
     const key = `${r.actor}|${r.requestId}`;
-    byRequest.set(key, [...(byRequest.get(key) ?? []), r]);
+    const attempts = byRequest.get(key);
+    if (attempts) attempts.push(r);
+    else byRequest.set(key, [r]);
   }
   return [...byRequest.values()].map((attempts) => {
     const first = attempts.reduce((a, b) => (b.start < a.start ? b : a));
@@ -88,7 +90,7 @@ export async function main(args: string[]): Promise<void> {
       progress: (line) => console.log(line),
     });
     const during = (start: number) => windows.some((w) => start >= w.start && start <= w.end + AFTERMATH_MS);
-    const quiet = (start: number) => windows.every((w) => start < w.start - 1_000 || start > w.end + 10_000);
+    const quiet = (start: number) => windows.every((w) => start < w.start - 1_000 || start > w.end + RECOVERY_BOUND_MS);
     const booked = bookings(log.records);
     const waits = lockWaits(log.records);
     const periods = {
@@ -109,7 +111,7 @@ export async function main(args: string[]): Promise<void> {
       "",
       `\`npm run bench -- faults\`, ${machine.date}. Machine: ${describeMachine(machine)}.`,
       "",
-      `The fault run of \`npm test\`'s system test with its Redis faults only (seed ${o.seed}, ${fmt(elapsedMs / 1000)} s of workload): the cluster as separate processes, the seeded clinic workload through the gateway, Redis behind a TCP proxy the run controls. "During" counts operations started while a fault was on or within ${AFTERMATH_MS / 1000} s after it was lifted; "quiet" those started more than 10 s after any fault (and not in the second before one).`,
+      `The fault run of \`npm test\`'s system test with its Redis faults only (seed ${o.seed}, ${fmt(elapsedMs / 1000)} s of workload): the cluster as separate processes, the seeded clinic workload through the gateway, Redis behind a TCP proxy the run controls. "During" counts operations started while a fault was on or within ${AFTERMATH_MS / 1000} s after it was lifted; "quiet" those started more than ${RECOVERY_BOUND_MS / 1000} s after any fault (and not in the second before one).`,
       "",
       markdownTable(
         ["operation", "period", ">count", ">p50 ms", ">p95 ms", ">max ms", "outcomes"],

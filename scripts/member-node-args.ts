@@ -3,8 +3,9 @@
 // machine the gateway grew to 380 MB RSS under overload and the scheduling replicas to 190 MB. With a
 // 128 MB old space and 8 MB semi-spaces the same workload ran at the same rate with the gateway at
 // 184-220 MiB; with 96 MB at 183 MiB, the services at 104-127 MiB either way (their heaps stay well
-// under the cap; the gateway's live heap after a full GC is about 55 MB, see test/gateway/edge-fuzz). In Kubernetes Node sizes its heap from the container's
-// memory limit, up to all of it; the Deployments set NODE_OPTIONS=--max-old-space-size=256 for that.
+// under the cap; the gateway's live heap after a full GC is about 55 MB, see test/gateway/edge-fuzz).
+// In Kubernetes Node sizes its heap from the container's memory limit, up to all of it; the
+// Deployments set NODE_OPTIONS=--max-old-space-size=256 for that.
 
 /** DEFAULT_HEAP_MB is each member's V8 old-space cap unless CLUSTER_HEAP_MB says otherwise. */
 export const DEFAULT_HEAP_MB = 96;

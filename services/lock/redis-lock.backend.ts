@@ -183,12 +183,17 @@ export class RedisLockBackend implements EpochBoundBackend {
     });
   }
 
+  /** send issues one hot-path command (corked under load, see coalesceWrites) and counts it while it awaits its reply. */
+  #send<T>(command: () => Promise<T>): Promise<T> {
+    this.#coalesceWrites();
+    this.#inFlight++;
+    return command().finally(() => this.#inFlight--);
+  }
+
   /** acquire runs the acquire script: epoch check, SET NX PX, counter INCR. */
   async acquire(input: AcquireInput): Promise<AcquireOutcome> {
-    this.#coalesceWrites();
     const sentAt = Date.now();
-    this.#inFlight++;
-    const r = (await this.#scripts.mslockAcquire(
+    const r = (await this.#send(() => this.#scripts.mslockAcquire(
       leaseKey(input.resource),
       fenceKey(input.resource),
       META_KEY,
@@ -199,7 +204,7 @@ export class RedisLockBackend implements EpochBoundBackend {
       String(input.epoch),
       Math.ceil(input.waitMs ?? 0),
       sentAt,
-    ).finally(() => this.#inFlight--)) as string[];
+    ))) as string[];
     if (r[0] === "EPOCH") return { kind: "epoch", seenEpoch: Number(r[1]), sameServer: r[2] !== "" && r[2] === (await this.#runId()) };
     if (r[0] === "HELD") return { kind: "held", retryAfterMs: Number(r[1]) };
     return {
@@ -218,9 +223,7 @@ export class RedisLockBackend implements EpochBoundBackend {
 
   /** release is compare-and-delete; on success it publishes the resource if someone waits for it. */
   async release(resource: string, leaseId: string): Promise<boolean> {
-    this.#coalesceWrites();
-    this.#inFlight++;
-    return (await this.#scripts.mslockRelease(leaseKey(resource), waitKey(resource), leaseId, resource, RELEASED_CHANNEL).finally(() => this.#inFlight--)) === 1;
+    return (await this.#send(() => this.#scripts.mslockRelease(leaseKey(resource), waitKey(resource), leaseId, resource, RELEASED_CHANNEL))) === 1;
   }
 
   /** extend is compare-and-pexpire. */

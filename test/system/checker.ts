@@ -173,13 +173,15 @@ export async function checkRun(databaseUrl: string, log: RequestLog, windows: re
     // acknowledged before another started has a smaller token; the database's last token is at least
     // every token written.
     const fenced = records.filter((r) => r.code === "OK" && r.fencingToken !== undefined && r.providerId && r.rpc.startsWith("SchedulingService/") && r.rpc !== "SchedulingService/CreateProvider");
+    const leases = records.filter((r) => r.rpc === "LockService/Acquire" && r.code === "OK" && r.actor.startsWith("locker-") && r.fencingToken !== undefined);
     const byProvider = new Map<string, RequestRecord[]>();
-    for (const r of fenced) byProvider.set(r.providerId!, [...(byProvider.get(r.providerId!) ?? []), r]);
-    for (const r of records) {
-      if (r.rpc === "LockService/Acquire" && r.code === "OK" && r.actor.startsWith("locker-") && r.fencingToken !== undefined) {
-        byProvider.set(`lock ${r.resource}`, [...(byProvider.get(`lock ${r.resource}`) ?? []), r]);
-      }
-    }
+    const group = (key: string, r: RequestRecord) => {
+      const list = byProvider.get(key);
+      if (list) list.push(r);
+      else byProvider.set(key, [r]);
+    };
+    for (const r of fenced) group(r.providerId!, r);
+    for (const r of leases) group(`lock ${r.resource}`, r);
     const nonMonotonic: string[] = [];
     const zero: string[] = [];
     for (const [providerId, rs] of byProvider) {
