@@ -57,8 +57,11 @@ export class PostgresLockBackend implements LockBackend {
         owner = excluded.owner,
         epoch = greatest(l.epoch, excluded.epoch),
         counter = case when excluded.epoch > l.epoch then 1 else l.counter + 1 end,
-        acquired_at = excluded.acquired_at,
-        expires_at = excluded.expires_at
+        -- Not excluded.*: those times were read before this statement waited for the row's lock,
+        -- and a takeover after the wait would be dated before the lease it follows (and could be
+        -- born expired). Here the lock is held, so the times are those of the grant.
+        acquired_at = clock_timestamp(),
+        expires_at = clock_timestamp() + ${input.ttlMs} * interval '1 millisecond'
       where l.lease_id is null or l.expires_at <= clock_timestamp()
       returning ${COLUMNS}`.execute(this.#db);
     if (rows[0]) return { kind: "acquired", lease: toLease(rows[0]) };

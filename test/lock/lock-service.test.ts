@@ -273,5 +273,27 @@ for (const backend of ["redis", "postgres"] as const) {
       t.same(violations, [], "never two live leases on a resource; tokens strictly increase in issue order");
       t.ok(granted.length > 25, `${granted.length} leases granted`);
     });
+
+    if (backend === "postgres") {
+      t.test("a takeover that waited for the row is dated from when it got it, with its whole ttl", async (t) => {
+        const first = await acquire("wait:row", 1_000);
+        await release("wait:row", first.leaseId!);
+        let freedAt = 0;
+        const { pending } = await database.db.transaction().execute(async (trx) => {
+          // Another statement holds the resource's row (as a concurrent acquire would) for 300 ms.
+          await sql`select 1 from lock.leases where resource = 'wait:row' for update`.execute(trx);
+          const pending = acquire("wait:row", 1_000);
+          await new Promise((r) => setTimeout(r, 300));
+          freedAt = Date.now();
+          return { pending };
+        });
+        const taken = await pending;
+        const at = (ts: typeof taken.acquiredAt) => Number(ts!.seconds) * 1000 + (ts!.nanos ?? 0) / 1e6;
+        t.ok(at(taken.acquiredAt) >= freedAt - 20, `acquired at ${at(taken.acquiredAt)}, row freed at ${freedAt}`);
+        t.ok(Math.abs(at(taken.expiresAt) - at(taken.acquiredAt) - 1_000) < 1, "expires a full ttl after the grant");
+        t.ok(taken.fencingToken! > first.fencingToken!);
+        await release("wait:row", taken.leaseId!);
+      });
+    }
   });
 }
