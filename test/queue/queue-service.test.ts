@@ -4,6 +4,7 @@ import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
+import { sql } from "kysely";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import {
   CallNextRequestSchema,
@@ -272,6 +273,39 @@ t.test("GetTicket: own tickets only for patients, positions and estimates, audit
   t.equal(next.tickets?.[0]?.ticketId, theirs.ticketId, "page 2");
   const ended = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-flow", statuses: [TicketStatus.NO_SHOW, TicketStatus.TRANSFERRED] }), queueCtx(m.listTickets, staff));
   t.equal(ended.tickets?.length, 2, "ended tickets on request");
+});
+
+t.test("a queue's estimator samples are reused for up to a second by the service clock, then read again", async (t) => {
+  clock.set(new Date("2026-01-07T09:00:00Z"));
+  await queue("q-samples");
+  await open("q-samples", "c1");
+  for (let i = 0; i < 5; i++) {
+    await issue("q-samples");
+    const called = await callNext("q-samples", "c1");
+    clock.advance(2 * 60_000);
+    await complete(called.ticket?.ticketId, "c1");
+  }
+  // c1 serves one ticket while another waits: the wait depends on the recent service times.
+  await issue("q-samples");
+  await issue("q-samples", { patientId: "pat-s" });
+  await callNext("q-samples", "c1");
+  clock.advance(5_000);
+  const waitMs = async () => {
+    const { ticket } = await svc.getTicket(create(GetTicketRequestSchema, { ticketId: waiting.ticketId }), queueCtx(m.getTicket, staff));
+    const d = ticket!.estimatedWait!;
+    return Number(d.seconds ?? 0n) * 1000 + (d.nanos ?? 0) / 1e6;
+  };
+  const { tickets } = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-samples" }), queueCtx(m.listTickets, staff));
+  const waiting = tickets!.find((x) => x.patientId === "pat-s")!;
+  const before = await waitMs();
+  // The visits just served took 30 minutes each, not 2: the samples in the database change.
+  await sql`update queue.tickets set called_at = ended_at - interval '30 minutes' where queue_id = 'q-samples' and status = 'COMPLETED'`.execute(database.db);
+  t.equal(await waitMs(), before, "same instant: the kept samples");
+  clock.advance(999);
+  t.ok(Math.abs((await waitMs()) - before) < 5_000, "999 ms later: still the kept samples");
+  clock.advance(1);
+  const after = await waitMs();
+  t.ok(after > before + 10 * 60_000, `a second later the samples are read again: ${before} ms -> ${after} ms`);
 });
 
 t.test("the database refuses a second called ticket at one counter and duplicate numbers", async (t) => {
