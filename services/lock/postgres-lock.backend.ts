@@ -47,11 +47,16 @@ export class PostgresLockBackend implements LockBackend {
     // The epoch comes from lock.fencing_epoch inside the statement: a token is always issued under
     // the epoch in force when it is written, and the counter restarts only when the epoch moved up.
     // An epoch bumped for Redis is Redis's alone: then nothing is inserted and the caller is told.
+    // KEY SHARE on the epoch row orders this statement with bumpEpoch's FOR UPDATE: a bump waits for an
+    // acquire that read the old epoch (it may be waiting for the resource's row) to commit, and an
+    // acquire that meets a bump waits for it and reads the new epoch. Without it, an acquire could read
+    // the epoch, wait, and issue under the old epoch after AdvanceEpoch had answered.
     const { rows } = await sql<LeaseRow>`
       insert into lock.leases as l (resource, lease_id, owner, epoch, counter, acquired_at, expires_at)
       select ${input.resource}, ${input.leaseId}, ${input.owner}, e.epoch, 1,
              clock_timestamp(), clock_timestamp() + ${input.ttlMs} * interval '1 millisecond'
       from lock.fencing_epoch e where e.id = 1 and e.issued_by = 'postgres'
+      for key share of e
       on conflict (resource) do update set
         lease_id = excluded.lease_id,
         owner = excluded.owner,

@@ -294,6 +294,34 @@ for (const backend of ["redis", "postgres"] as const) {
         t.ok(taken.fencingToken! > first.fencingToken!);
         await release("wait:row", taken.leaseId!);
       });
+
+      t.test("an acquire running across AdvanceEpoch either ends before it or issues under the new epoch", async (t) => {
+        const first = await acquire("adv:race", 1_000);
+        await release("adv:race", first.leaseId!);
+        const done: string[] = [];
+        const waitingOnLocks = async () =>
+          Number((await sql<{ n: string }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(database.db)).rows[0].n);
+        const until = async (cond: () => Promise<boolean> | boolean) => {
+          for (let i = 0; i < 500 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 10));
+        };
+        const { pendingAcquire, pendingAdvance } = await database.db.transaction().execute(async (trx) => {
+          // The acquire's statement has read the epoch and waits for the resource's row...
+          await sql`select 1 from lock.leases where resource = 'adv:race' for update`.execute(trx);
+          const pendingAcquire = acquire("adv:race", 1_000).then((l) => (done.push("acquire"), l));
+          await until(async () => (await waitingOnLocks()) >= 1);
+          // ...when the epoch is advanced: the advance either finishes or waits for the acquire.
+          const pendingAdvance = svc
+            .advanceEpoch(create(AdvanceEpochRequestSchema, { reason: "restore of backup b-race" }), lockCtx(M.advanceEpoch))
+            .then((r) => (done.push("advance"), r));
+          await until(async () => done.includes("advance") || (await waitingOnLocks()) >= 2);
+          return { pendingAcquire, pendingAdvance };
+        });
+        const [lease, advanced] = await Promise.all([pendingAcquire, pendingAdvance]);
+        const epoch = lease.fencingToken! >> 32n;
+        const order = done.indexOf("acquire") < done.indexOf("advance") ? "before" : "after";
+        t.ok(epoch >= advanced.epoch! || order === "before", `acquire answered ${order} AdvanceEpoch (${advanced.previousEpoch} -> ${advanced.epoch}) with epoch ${epoch}`);
+        await release("adv:race", lease.leaseId!);
+      });
     }
   });
 }
