@@ -39,25 +39,44 @@ interface Options {
   durationMs: number;
   warmupMs: number;
   concurrency: number[];
+  /** rounds is how many alternating paired runs measure each target ratio at the top concurrency. */
+  rounds: number;
   write: boolean;
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { durationMs: 3_000, warmupMs: 500, concurrency: [1, 16, 64], write: true };
+  const o: Options = { durationMs: 3_000, warmupMs: 500, concurrency: [1, 16, 64], rounds: 3, write: true };
   for (const a of args) {
     const [k, v] = a.replace(/^--/, "").split("=");
     if (k === "duration") o.durationMs = Number(v);
     else if (k === "warmup") o.warmupMs = Number(v);
     else if (k === "concurrency") o.concurrency = v.split(",").map(Number);
+    else if (k === "rounds") o.rounds = Number(v);
     else if (k === "no-write") o.write = false;
     else throw new Error(`unknown option ${a}`);
   }
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error(`--rounds needs a positive integer, got ${o.rounds}`);
   return o;
 }
 
 /** LockRow is one path at one concurrency. */
 interface LockRow extends LoopResult {
   path: string;
+}
+
+/** PairedRatio is a target ratio measured in alternating rounds, so that drift in the machine's load hits both sides. */
+interface PairedRatio {
+  of: string;
+  to: string;
+  concurrency: number;
+  /** ratios holds each round's of/to pairs-per-second ratio. */
+  ratios: number[];
+  median: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 const PATHS = {
@@ -95,6 +114,7 @@ function redisBenchmark(port: number, concurrency: number, requests: number, com
 export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
   const rows: LockRow[] = [];
+  const paired: PairedRatio[] = [];
   const machine = await withBenchHost(async (host, machine) => {
     const databaseUrl = await createTestDatabase(host);
     const server = await startRedis(host);
@@ -173,17 +193,36 @@ export async function main(args: string[]): Promise<void> {
         console.log(`${id.padEnd(8)} c=${String(c).padStart(2)}: ${fmt(r.opsPerSec)} pairs/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms${r.errors ? `, ${r.errors} errors (${r.firstError})` : ""}`);
       }
     }
+    // The two ratio targets, each side measured right after the other, in alternating order, so a
+    // change in the machine's load between runs does not decide the verdict.
+    const top = Math.max(...o.concurrency);
+    for (const [of, to] of [["library", "redlock"], ["grpc", "noop"]] as const) {
+      const ratios: number[] = [];
+      for (let round = 0; round < o.rounds; round++) {
+        const order = round % 2 ? [to, of] : [of, to];
+        const [first, second] = [await measure[order[0]](top, run++), await measure[order[1]](top, run++)];
+        const [a, b] = round % 2 ? [second, first] : [first, second];
+        ratios.push(a.opsPerSec / b.opsPerSec);
+      }
+      paired.push({ of, to, concurrency: top, ratios, median: median(ratios) });
+      console.log(`${of} / ${to} at ${top} clients, ${o.rounds} alternating rounds: ${ratios.map((r) => fmt(r, 2)).join(", ")}`);
+    }
     return machine;
   });
 
   const at = (p: PathId, c: number) => rows.find((r) => r.path === p && r.concurrency === c);
   const top = Math.max(...o.concurrency);
   const verdicts: string[] = [];
-  const ratio = (a?: LockRow, b?: LockRow) => (a && b ? a.opsPerSec / b.opsPerSec : Number.NaN);
-  const libVsRedlock = ratio(at("library", top), at("redlock", top));
-  verdicts.push(`in-process library vs redlock at ${top} clients: ${fmt(libVsRedlock, 2)}x (target ≥ 1.30x): ${libVsRedlock >= 1.3 ? "MET" : "NOT MET"}`);
-  const grpcVsNoop = ratio(at("grpc", top), at("noop", top));
-  verdicts.push(`gRPC pairs vs no-op pairs at ${top} clients: ${fmt(grpcVsNoop * 100, 1)}% (target ≥ 70%): ${grpcVsNoop >= 0.7 ? "MET" : "NOT MET"}`);
+  const pairedOf = (of: string) => paired.find((p) => p.of === of)!;
+  const spread = (p: PairedRatio, scale: number, digits: number) => `${p.ratios.length} alternating rounds ${p.ratios.map((r) => fmt(r * scale, digits)).join(" / ")}`;
+  const libVsRedlock = pairedOf("library");
+  verdicts.push(
+    `in-process library vs redlock at ${top} clients: ${fmt(libVsRedlock.median, 2)}x, median of ${spread(libVsRedlock, 1, 2)} (target ≥ 1.30x): ${libVsRedlock.median >= 1.3 ? "MET" : "NOT MET"}`,
+  );
+  const grpcVsNoop = pairedOf("grpc");
+  verdicts.push(
+    `gRPC pairs vs no-op pairs at ${top} clients: ${fmt(grpcVsNoop.median * 100, 1)}%, median of ${spread(grpcVsNoop, 100, 1)} (target ≥ 70%): ${grpcVsNoop.median >= 0.7 ? "MET" : "NOT MET"}`,
+  );
   for (const p of ["library", "grpc"] as const) {
     const r = at(p, 16);
     if (r) verdicts.push(`${p} p99 at 16 clients: ${fmt(r.p99Ms, 2)} ms (target < 5 ms): ${r.p99Ms < 5 ? "MET" : "NOT MET"}`);
@@ -203,11 +242,12 @@ export async function main(args: string[]): Promise<void> {
     "",
     `Each client acquires and releases its own resource back to back for ${o.durationMs} ms after a ${o.warmupMs} ms warm-up.`,
     "The ceiling row is the harmonic combination of two redis-benchmark runs (acquire script, release script) on random keys.",
+    `The two ratio targets are then measured again in ${o.rounds} rounds at ${top} clients, each round running both sides back to back in alternating order; the verdict takes the median round, so a change in the machine's load between two runs does not decide it.`,
     "",
     table,
     "",
     ...verdicts.map((v) => `* ${v}`),
   ].join("\n");
-  const paths = writeResults("lock", { machine, options: o, rows, verdicts }, md);
+  const paths = writeResults("lock", { machine, options: o, rows, paired, verdicts }, md);
   console.log(`results: ${paths.md}`);
 }
