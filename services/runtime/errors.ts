@@ -152,7 +152,12 @@ export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError
     return new ConnectError(err.message, Code.Unavailable, undefined, undefined, err);
   }
   if (isConnectionLost(err)) {
-    return new ConnectError("the database connection was lost; retry", Code.Unavailable, undefined, undefined, err);
+    // pg-pool says "timeout exceeded when trying to connect" when no pooled connection came free in
+    // time as well as when a new one could not be opened: the database is busy or unreachable.
+    const message = /^timeout exceeded/.test((err as Error).message)
+      ? "no database connection came free in time (the database is overloaded or unreachable); retry"
+      : "the database connection was lost; retry";
+    return new ConnectError(message, Code.Unavailable, undefined, undefined, err);
   }
   return new ConnectError("internal error; see the server log for this request id", Code.Internal, undefined, undefined, err);
 }

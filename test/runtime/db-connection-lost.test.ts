@@ -36,3 +36,22 @@ t.test("a connection terminated inside a transaction: UNAVAILABLE, no crash, the
   const { rows } = await sql<{ one: number }>`select 1 as one`.execute(database.db);
   t.equal(rows[0].one, 1, "the pool serves again with a new connection");
 });
+
+t.test("no pooled connection free in time: UNAVAILABLE saying the database is busy, not that a connection was lost", async (t) => {
+  const url = await createTestDatabase(t);
+  const database = await createDatabase({ databaseUrl: url, dataDir: "/nonexistent/unused", maxConnections: 1, connectTimeoutMs: 300 });
+  t.teardown(() => database.close());
+  const failure = await database.db.transaction().execute(async (trx) => {
+    await sql`select 1`.execute(trx);
+    // The only connection is busy in this transaction: a second query waits for it, then gives up.
+    return sql`select 1`.execute(database.db).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  });
+  const answer = toConnectError(failure);
+  t.equal(answer.code, Code.Unavailable, `answered UNAVAILABLE (${(failure as Error)?.message})`);
+  t.match(answer.rawMessage, /no database connection came free in time/);
+  const { rows } = await sql<{ one: number }>`select 1 as one`.execute(database.db);
+  t.equal(rows[0].one, 1, "the pool serves once the connection is back");
+});
