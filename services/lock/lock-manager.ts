@@ -93,6 +93,8 @@ export interface LockManagerOptions {
   heartbeatTimeoutMs?: number;
   /** probeIntervalMs is how often a failed Redis is probed (default 250 ms). */
   probeIntervalMs?: number;
+  /** pollMs bounds a waiting acquire's fallback poll, which backs off from min to max (default 10-250 ms). */
+  pollMs?: { min: number; max: number };
 }
 
 /** AcquireParams is a validated Acquire. */
@@ -134,7 +136,7 @@ export class LockManager {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #stuckAfterMs: number;
-  readonly #opts: Required<Pick<LockManagerOptions, "monitorIntervalMs" | "heartbeatIntervalMs" | "heartbeatTimeoutMs" | "probeIntervalMs">>;
+  readonly #opts: Required<Pick<LockManagerOptions, "monitorIntervalMs" | "heartbeatIntervalMs" | "heartbeatTimeoutMs" | "probeIntervalMs" | "pollMs">>;
   #active: BackendKind;
   /** The epoch recorded on the Redis server in use, once verified; undefined means "verify first". */
   #redisEpoch: number | undefined;
@@ -156,6 +158,8 @@ export class LockManager {
   #timers: NodeJS.Timeout[] = [];
   #closed = false;
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** watched holds, per resource with waiting acquires here, how many release notices arrived. */
+  readonly #watched = new Map<string, { refs: number; notices: number }>();
   readonly #unsubscribe: (() => void)[] = [];
 
   constructor(opts: LockManagerOptions) {
@@ -170,6 +174,7 @@ export class LockManager {
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 300,
       heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 500,
       probeIntervalMs: opts.probeIntervalMs ?? 250,
+      pollMs: opts.pollMs ?? { min: MIN_POLL_MS, max: MAX_POLL_MS },
     };
     this.#active = "postgres";
     const wake = (resource: string) => this.#wake(resource);
@@ -232,33 +237,53 @@ export class LockManager {
     if (!this.#startedDone) await this.start();
     const started = Date.now();
     const deadline = started + p.waitTimeoutMs;
-    let poll = MIN_POLL_MS;
-    for (;;) {
-      let outcome: AcquireOutcome;
-      try {
-        outcome = await this.#tryAcquire(p, Math.max(0, deadline - Date.now()));
-      } catch (err) {
-        lockAcquisitionFailures.inc({ reason: "backend" });
-        lockWaitDuration.observe({ outcome: "error" }, (Date.now() - started) / 1000);
-        throw err;
+    const { min: minPoll, max: maxPoll } = this.#opts.pollMs;
+    let poll = minPoll;
+    // A waiting acquire watches its resource's release notices from before its first attempt: a
+    // notice can arrive while an attempt's HELD answer is still on its way (another connection), and
+    // would otherwise wake nobody and leave the waiter to its fallback poll.
+    const watch = p.waitTimeoutMs > 0 ? this.#watch(p.resource) : undefined;
+    try {
+      for (;;) {
+        const noticesBefore = watch?.notices ?? 0;
+        let outcome: AcquireOutcome;
+        try {
+          outcome = await this.#tryAcquire(p, Math.max(0, deadline - Date.now()));
+        } catch (err) {
+          lockAcquisitionFailures.inc({ reason: "backend" });
+          lockWaitDuration.observe({ outcome: "error" }, (Date.now() - started) / 1000);
+          throw err;
+        }
+        if (outcome.kind === "acquired") {
+          lockWaitDuration.observe({ outcome: "acquired" }, (Date.now() - started) / 1000);
+          return outcome.lease;
+        }
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || p.signal?.aborted || this.#closed) {
+          lockAcquisitionFailures.inc({ reason: "held" });
+          lockWaitDuration.observe({ outcome: "held" }, (Date.now() - started) / 1000);
+          throw new LockHeldError(p.resource, Date.now() - started);
+        }
+        // Released while this attempt was under way: try again at once.
+        if (watch && watch.notices !== noticesBefore) continue;
+        // Wait for a release (pub/sub or in-process), with a jittered fallback poll in case the
+        // notification is lost or the lease simply expires.
+        const hint = outcome.kind === "held" && outcome.retryAfterMs > 0 ? outcome.retryAfterMs + 2 : poll;
+        const delay = Math.max(minPoll, Math.min(remaining, hint, poll) * (0.75 + Math.random() * 0.5));
+        await this.#waitForRelease(p.resource, delay, p.signal);
+        poll = Math.min(maxPoll, poll * 2);
       }
-      if (outcome.kind === "acquired") {
-        lockWaitDuration.observe({ outcome: "acquired" }, (Date.now() - started) / 1000);
-        return outcome.lease;
-      }
-      const remaining = deadline - Date.now();
-      if (remaining <= 0 || p.signal?.aborted || this.#closed) {
-        lockAcquisitionFailures.inc({ reason: "held" });
-        lockWaitDuration.observe({ outcome: "held" }, (Date.now() - started) / 1000);
-        throw new LockHeldError(p.resource, Date.now() - started);
-      }
-      // Wait for a release (pub/sub or in-process), with a jittered fallback poll in case the
-      // notification is lost or the lease simply expires.
-      const hint = outcome.kind === "held" && outcome.retryAfterMs > 0 ? outcome.retryAfterMs + 2 : poll;
-      const delay = Math.max(MIN_POLL_MS, Math.min(remaining, hint, poll) * (0.75 + Math.random() * 0.5));
-      await this.#waitForRelease(p.resource, delay, p.signal);
-      poll = Math.min(MAX_POLL_MS, poll * 2);
+    } finally {
+      if (watch && --watch.refs === 0 && this.#watched.get(p.resource) === watch) this.#watched.delete(p.resource);
     }
+  }
+
+  /** watch counts the release notices of a resource while waiting acquires of this process use it. */
+  #watch(resource: string): { refs: number; notices: number } {
+    let w = this.#watched.get(resource);
+    if (!w) this.#watched.set(resource, (w = { refs: 0, notices: 0 }));
+    w.refs++;
+    return w;
   }
 
   /** release gives back the lease; false when `leaseId` does not hold it. */
@@ -636,6 +661,8 @@ export class LockManager {
   }
 
   #wake(resource: string): void {
+    const watch = this.#watched.get(resource);
+    if (watch) watch.notices++;
     const set = this.#waiters.get(resource);
     if (!set) return;
     // Oldest waiter first, the others a little later: roughly FIFO without a thundering herd.
