@@ -284,11 +284,23 @@ export class RedisLockBackend implements EpochBoundBackend {
     // When the timer wins, the PING may still fail later (the connection drops): that is not news.
     const answer = answered();
     answer.catch(() => undefined);
+    const sent = performance.now();
     try {
       await Promise.race([
         answer,
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`redis did not answer PING within ${timeoutMs} ms`)), timeoutMs);
+          const expire = (again: boolean) => {
+            // Late by more than half a period: this process's event loop stalled (GC, a busy CPU),
+            // not necessarily Redis. Give the answer one more period before calling Redis gone.
+            if (!again && performance.now() - sent > timeoutMs * 1.5) {
+              timer = setTimeout(() => expire(true), timeoutMs);
+              return;
+            }
+            // Timers run before the loop reads its sockets: a PONG that arrived during a stall is
+            // read in this turn's poll phase, so judge after it.
+            setImmediate(() => reject(new Error(`redis did not answer PING within ${timeoutMs} ms`)));
+          };
+          timer = setTimeout(() => expire(false), timeoutMs);
         }),
       ]);
     } finally {
