@@ -100,8 +100,10 @@ export class UnimplementedError extends DomainError {
 
 /** SQLSTATEs of a lost or refused database connection: class 08 (connection exception), 57P01-57P03 (the server terminated the session or is shutting down or starting), 53300 (too many connections). */
 const CONNECTION_SQLSTATE = /^(08...|57P0[123]|53300)$/;
-/** Messages of node-postgres when the connection is gone, and of the pool when none can be opened in time. */
-const CONNECTION_MESSAGE = /^(Connection terminated|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect)/;
+/** Messages of node-postgres when the connection is gone. */
+const CONNECTION_MESSAGE = /^(Connection terminated|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/;
+/** pg-pool's message when no pooled connection came free in time, or a new one could not be opened. */
+const POOL_TIMEOUT_MESSAGE = /^timeout exceeded when trying to connect/;
 const SOCKET_ERRNO = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
 
 /**
@@ -113,7 +115,7 @@ export function isConnectionLost(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && (CONNECTION_SQLSTATE.test(code) || SOCKET_ERRNO.has(code))) return true;
-  return CONNECTION_MESSAGE.test(err.message);
+  return CONNECTION_MESSAGE.test(err.message) || POOL_TIMEOUT_MESSAGE.test(err.message);
 }
 
 /** isAbortError tells whether an error came from an aborted AbortSignal. */
@@ -152,9 +154,8 @@ export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError
     return new ConnectError(err.message, Code.Unavailable, undefined, undefined, err);
   }
   if (isConnectionLost(err)) {
-    // pg-pool says "timeout exceeded when trying to connect" when no pooled connection came free in
-    // time as well as when a new one could not be opened: the database is busy or unreachable.
-    const message = /^timeout exceeded/.test((err as Error).message)
+    // A pool timeout is a busy or unreachable database rather than a lost connection.
+    const message = POOL_TIMEOUT_MESSAGE.test((err as Error).message)
       ? "no database connection came free in time (the database is overloaded or unreachable); retry"
       : "the database connection was lost; retry";
     return new ConnectError(message, Code.Unavailable, undefined, undefined, err);
