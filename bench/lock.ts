@@ -113,6 +113,7 @@ function redisBenchmark(port: number, concurrency: number, requests: number, com
 
 export async function main(args: string[]): Promise<void> {
   const o = parseArgs(args);
+  const top = Math.max(...o.concurrency);
   const rows: LockRow[] = [];
   const paired: PairedRatio[] = [];
   const machine = await withBenchHost(async (host, machine) => {
@@ -195,7 +196,6 @@ export async function main(args: string[]): Promise<void> {
     }
     // The two ratio targets, each side measured right after the other, in alternating order, so a
     // change in the machine's load between runs does not decide the verdict.
-    const top = Math.max(...o.concurrency);
     for (const [of, to] of [["library", "redlock"], ["grpc", "noop"]] as const) {
       const ratios: number[] = [];
       for (let round = 0; round < o.rounds; round++) {
@@ -211,7 +211,6 @@ export async function main(args: string[]): Promise<void> {
   });
 
   const at = (p: PathId, c: number) => rows.find((r) => r.path === p && r.concurrency === c);
-  const top = Math.max(...o.concurrency);
   const verdicts: string[] = [];
   const pairedOf = (of: string) => paired.find((p) => p.of === of)!;
   const spread = (p: PairedRatio, scale: number, digits: number) => `${p.ratios.length} alternating rounds ${p.ratios.map((r) => fmt(r * scale, digits)).join(" / ")}`;
