@@ -28,6 +28,8 @@ export interface Config {
   metricsPort: number;
   /** databaseUrl is the Postgres URL; unset means embedded PGlite in dataDir. */
   databaseUrl?: string;
+  /** databasePreparedStatements runs statements as named prepared statements (DATABASE_PREPARED_STATEMENTS, default on). */
+  databasePreparedStatements: boolean;
   /** redisUrl is the lock Redis; unset means the Postgres lock backend. */
   redisUrl?: string;
   /** redisSentinels are host:port pairs of Sentinels (with redisSentinelName). */
@@ -176,6 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
   if (Boolean(tlsCertFile) !== Boolean(tlsKeyFile)) problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
   const rate = str("RATE_LIMIT_PER_MINUTE");
   if (rate !== undefined && !/^\d+$/.test(rate)) problems.push(`RATE_LIMIT_PER_MINUTE must be a whole number, got ${JSON.stringify(rate)}`);
+  const prepared = str("DATABASE_PREPARED_STATEMENTS") ?? "on";
+  if (prepared !== "on" && prepared !== "off") problems.push(`DATABASE_PREPARED_STATEMENTS must be "on" or "off", got ${JSON.stringify(prepared)}`);
   const inFlight = str("GATEWAY_MAX_IN_FLIGHT");
   if (inFlight !== undefined && !/^\d+$/.test(inFlight)) problems.push(`GATEWAY_MAX_IN_FLIGHT must be a whole number, got ${JSON.stringify(inFlight)}`);
 
@@ -183,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
     port: port("PORT", defaults.port),
     metricsPort: port("METRICS_PORT", defaults.metricsPort ?? 9464),
     databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"]),
+    databasePreparedStatements: prepared !== "off",
     redisUrl: url("REDIS_URL", ["redis:", "rediss:"]),
     redisSentinels: sentinels,
     redisSentinelName: sentinelName,

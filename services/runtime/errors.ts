@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { isInvalidatedStatement } from "./db/prepared-statements.js";
 
 /** FieldViolation is one problem with one request field, as google.rpc.BadRequest reports it. */
 export interface FieldViolation {
@@ -159,6 +160,9 @@ export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError
       ? "no database connection came free in time (the database is overloaded or unreachable); retry"
       : "the database connection was lost; retry";
     return new ConnectError(message, Code.Unavailable, undefined, undefined, err);
+  }
+  if (isInvalidatedStatement(err)) {
+    return new ConnectError("a database statement of this request became invalid (the schema changed while it ran); retry", Code.Unavailable, undefined, undefined, err);
   }
   return new ConnectError("internal error; see the server log for this request id", Code.Internal, undefined, undefined, err);
 }

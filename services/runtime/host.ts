@@ -168,7 +168,13 @@ export async function createRuntime(opts: {
   health.setAll(ServingStatus.NOT_SERVING);
 
   const ready = (async () => {
-    const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, applicationName: `medschedule-${opts.name}` });
+    const database = await createDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      applicationName: `medschedule-${opts.name}`,
+      preparedStatements: config.databasePreparedStatements,
+      onWarning: (message) => logger.warn(message),
+    });
     try {
       for (const m of opts.modules) await migrateToLatest(database.db, { schema: m.schema, migrationsFolder: m.migrationsFolder });
     } catch (err) {

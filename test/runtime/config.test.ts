@@ -7,6 +7,7 @@ t.test("defaults", async (t) => {
   t.equal(c.metricsPort, 9464);
   t.equal(c.databaseUrl, undefined);
   t.equal(c.authMode, "jwt");
+  t.equal(c.databasePreparedStatements, true);
   t.equal(c.lockStuckAfterMs, 30_000);
   t.equal(c.backupKeepPostgresMs, 14 * 86_400_000);
   t.equal(c.backupKeepRedisMs, 7 * 86_400_000);
@@ -19,6 +20,7 @@ t.test("values", async (t) => {
       PORT: "9000",
       METRICS_PORT: "0",
       DATABASE_URL: "postgres://u:p@db:5432/x",
+      DATABASE_PREPARED_STATEMENTS: "off",
       REDIS_URL: "redis://r:6379",
       LOCK_STUCK_AFTER: "45s",
       BACKUP_KEEP_POSTGRES: "30d",
@@ -29,6 +31,7 @@ t.test("values", async (t) => {
   );
   t.equal(c.port, 9000);
   t.equal(c.metricsPort, 0);
+  t.equal(c.databasePreparedStatements, false);
   t.equal(c.lockStuckAfterMs, 45_000);
   t.equal(c.backupKeepPostgresMs, 30 * 86_400_000);
   t.same(c.upstreams.scheduling, ["a:8081", "b:8081"]);
@@ -55,6 +58,7 @@ t.test("every problem in one error, never the password", async (t) => {
   t.throws(() => loadConfig({ REDIS_SENTINELS: "s1:26379" }, { port: 1 }), /REDIS_SENTINEL_NAME/);
   t.throws(() => loadConfig({ AUTH_HS256_SECRET: "short" }, { port: 1 }), /at least 32/);
   t.throws(() => loadConfig({ QUEUE_ADDR: "no-port" }, { port: 1 }), /host:port/);
+  t.throws(() => loadConfig({ DATABASE_PREPARED_STATEMENTS: "yes" }, { port: 1 }), /DATABASE_PREPARED_STATEMENTS must be "on" or "off"/);
 });
 
 t.test("durations", async (t) => {

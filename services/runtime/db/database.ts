@@ -12,6 +12,7 @@ import { btree_gist } from "@electric-sql/pglite/contrib/btree_gist";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 
+import { preparedStatementPool } from "./prepared-statements.js";
 import { createPgliteDialect, createPgliteParsers, pgTypeParsers, withPgliteSession } from "./pglite-dialect.js";
 
 const DEFAULT_MAX_CONNECTIONS = 10;
@@ -41,6 +42,13 @@ export interface DatabaseOptions {
   statementTimeoutMs?: number;
   /** Called with errors of idle pooled connections (e.g. a server restart); they are otherwise ignored. */
   onError?: (err: Error) => void;
+  /**
+   * Run parameterized statements as named prepared statements on Postgres (default true; see
+   * prepared-statements.ts). Turn off behind a connection pooler in transaction mode.
+   */
+  preparedStatements?: boolean;
+  /** Called with things an operator should know but that do not stop the database (default: ignored). */
+  onWarning?: (message: string) => void;
 }
 
 /** Database is an open service database. */
@@ -141,7 +149,8 @@ async function openPostgres(databaseUrl: string, opts: DatabaseOptions): Promise
     });
   }
 
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  const kyselyPool = opts.preparedStatements === false ? pool : preparedStatementPool(pool, { onDisabled: opts.onWarning });
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: kyselyPool }) });
   try {
     await createBtreeGist(db, url);
   } catch (err) {
