@@ -22,7 +22,7 @@
 
 import { createHash } from "node:crypto";
 
-import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from "kysely";
+import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from "kysely";
 import type pg from "pg";
 
 /** PreparedStatementOptions configures preparedStatementPool. */
@@ -116,9 +116,10 @@ class PreparingClient implements PostgresPoolClient {
   }
 
   query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>;
-  query<R>(cursor: never): never;
-  query<R>(sql: unknown, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> {
-    if (typeof sql !== "string") return this.#client.query(sql as never) as never;
+  query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
+  query<R>(sql: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
+    // A cursor (Kysely's streamQuery) is a pg Submittable: passed on as it is.
+    if (typeof sql !== "string") return this.#client.query(sql as unknown as pg.QueryConfig) as unknown as PostgresCursor<R>;
     const values = parameters ? [...parameters] : [];
     if (values.length === 0) {
       // Kysely's begin / commit / rollback: unnamed, and they tell whether a retry is safe.
