@@ -4,9 +4,9 @@
 // the generated code knows it.
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { DescMethod, DescMethodStreaming, DescMethodUnary, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { ChannelOptions } from "@grpc/grpc-js";
-import { createGrpcJsTransport, type GrpcJsTransport } from "../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport, undecodedResponseKey, type GrpcJsTransport } from "../services/runtime/grpc-transport.js";
 
 /** FORWARDED_HEADERS are the request headers passed on to the upstream service. */
 export const FORWARDED_HEADERS = ["authorization", "x-request-id", "traceparent", "tracestate", "x-on-behalf-of"];
@@ -81,6 +81,18 @@ function upstreamError(err: unknown, service: DescService, signal: AbortSignal):
   return err;
 }
 
+/** BINARY_CONTENT_TYPE matches the request content types whose responses are binary Protobuf (gRPC, gRPC-web, Connect). */
+const BINARY_CONTENT_TYPE = /^application\/(grpc(-web)?(\+proto)?|proto|connect\+proto)\s*(;|$)/i;
+
+/**
+ * passThrough are the context values of an upstream unary call: a caller who gets binary Protobuf
+ * back gets the upstream's bytes re-framed, without decoding them into objects and encoding them
+ * again (undecodedResponseKey); JSON callers (and Connect GET) get a decoded message.
+ */
+function passThrough(ctx: HandlerContext): ContextValues | undefined {
+  return BINARY_CONTENT_TYPE.test(ctx.requestHeader.get("content-type") ?? "") ? createContextValues().set(undecodedResponseKey, true) : undefined;
+}
+
 async function* once<T>(value: T): AsyncIterable<T> {
   yield value;
 }
@@ -125,6 +137,7 @@ export function createForwardingService(service: DescService, opts: ForwardingOp
       impl[m.localName] = async (req: unknown, ctx: HandlerContext) => {
         const header = forwardedHeaders(ctx.requestHeader);
         const deadline = now() + (ctx.timeoutMs() ?? defaultTimeout);
+        const values = passThrough(ctx);
         const candidates = order();
         let lastError: unknown;
         for (const replica of retryable ? candidates : candidates.slice(0, 1)) {
@@ -132,7 +145,7 @@ export function createForwardingService(service: DescService, opts: ForwardingOp
           if (left <= 0 || ctx.signal.aborted) break;
           replica.calls++;
           try {
-            const res = await replica.transport.unary(m, ctx.signal, left, header, req as never);
+            const res = await replica.transport.unary(m, ctx.signal, left, header, req as never, values);
             noteResult(replica, undefined);
             return res.message;
           } catch (caught) {

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethodStreaming, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type ContextValues, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createContextKey, createContextValues, type ContextValues, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { metadataToHeaders } from "./grpc-server.js";
 
@@ -31,6 +32,27 @@ function toConnectError(err: grpc.ServiceError): ConnectError {
   const found = findTrailerError(trailer);
   if (found) return found;
   return new ConnectError(err.details || err.message, (err.code as number as Code) || Code.Unknown);
+}
+
+/**
+ * undecodedResponseKey, set to true in a unary call's contextValues, makes createGrpcJsTransport
+ * hand back the response without decoding its fields: a message of the output type whose fields
+ * are all kept as the bytes that came in (protobuf-es unknown fields), which binary serialization
+ * writes out again unchanged. For a proxy that re-encodes the response in the binary format (the
+ * gateway, for gRPC, gRPC-web and Connect proto clients): a list of slots then costs a copy of its
+ * bytes instead of an object per slot, decoded and encoded again. The fields read as unset: never
+ * for code that looks into the response, nor for JSON.
+ */
+export const undecodedResponseKey = createContextKey(false, { description: "pass the unary response through undecoded" });
+
+/** undecoded keeps every field of a message's bytes as raw unknown fields of an otherwise empty `desc`. */
+function undecoded(desc: DescMessage) {
+  return (b: Buffer) => {
+    const message = create(desc) as MessageShape<DescMessage> & { $unknown?: unknown };
+    const fields = fromBinary(EmptySchema, b).$unknown;
+    if (fields && fields.length > 0) message.$unknown = fields;
+    return message;
+  };
 }
 
 /** metadataFor is `base` (made once per transport) plus the call's own headers, if it has any. */
@@ -89,8 +111,8 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
       input: MessageInitShape<I>,
       contextValues?: ContextValues,
     ): Promise<UnaryResponse<I, O>> {
-      void contextValues;
       const path = `/${method.parent.typeName}/${method.name}`;
+      const decode = contextValues?.get(undecodedResponseKey) ? undecoded(method.output) : deserialize(method.output);
       return new Promise((resolve, reject) => {
         if (signal?.aborted) {
           reject(ConnectError.from(signal.reason, Code.Canceled));
@@ -102,7 +124,7 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
         const call = pick().makeUnaryRequest(
           path,
           serialize(method.input),
-          deserialize(method.output),
+          decode,
           input,
           metadataFor(baseMetadata, header),
           callOptions(timeoutMs),

@@ -3,18 +3,21 @@
 // passed through and cancelled; auth checked at the gateway; the rate limit; deadlines, request ids
 // and trace context reaching the service; two replicas both used; an upstream that dies mid-call.
 import t from "tap";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcWebTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError, createClient, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { toBinary } from "@bufbuild/protobuf";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { ListTicketsResponseSchema, QueueService, type ListTicketsResponse } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { lockModule } from "../../services/lock/lock.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport, undecodedResponseKey } from "../../services/runtime/grpc-transport.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { TEST_SECRET } from "../helpers/system.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";
 import { freePort } from "../../services/runtime/free-port.js";
+import { createForwardingService } from "../../gateway/forward.js";
+import { testContext } from "../helpers/handler-context.js";
 
 const QUEUE = "/medschedule.queue.v1.QueueService";
 const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -144,6 +147,52 @@ t.test("CORS for the configured origin only", async (t) => {
   t.match(pre.headers.get("access-control-allow-headers") ?? "", /authorization/);
   const other = await fetch(`${gw.url}${QUEUE}/ListQueues`, { method: "OPTIONS", headers: { origin: "http://evil.example", "access-control-request-method": "POST" } });
   t.equal(other.headers.get("access-control-allow-origin"), null);
+});
+
+t.test("responses pass through undecoded to binary callers, byte for byte, and decoded to JSON callers", async (t) => {
+  for (let i = 0; i < 5; i++) await grpcQueue.issueTicket({ requestId: `gw-pass-${i}`, queueId, patientId: `p-pass-${i}` }, { headers: reception });
+  const direct = createGrpcJsTransport({ addresses: [a.address] });
+  t.teardown(() => direct.close());
+  const upstream = await createClient(QueueService, direct).listTickets({ queueId }, { headers: reception });
+  t.ok(upstream.tickets.length >= 5, `${upstream.tickets.length} tickets upstream`);
+  const bytes = (m: ListTicketsResponse) => Buffer.from(toBinary(ListTicketsResponseSchema, m)).toString("base64");
+
+  // The mechanism: asked for it, the transport leaves every field undecoded and writes the same bytes.
+  const raw = await direct.unary(QueueService.method.listTickets, undefined, 5_000, reception, { queueId }, createContextValues().set(undecodedResponseKey, true));
+  t.equal(raw.message.tickets.length, 0, "undecoded: no ticket objects were made");
+  t.equal(bytes(raw.message), bytes(upstream), "undecoded: the same bytes come out");
+
+  // The gateway's pass-through asks for it by the caller's content type.
+  const forwarding = createForwardingService(QueueService, { addresses: [a.address] });
+  t.teardown(() => forwarding.close());
+  const listTickets = (forwarding.impl as Record<string, (req: unknown, ctx: HandlerContext) => Promise<ListTicketsResponse>>).listTickets;
+  const asCaller = (contentType: string) => {
+    const ctx = testContext(QueueService.method.listTickets);
+    ctx.requestHeader.set("authorization", reception.authorization);
+    ctx.requestHeader.set("content-type", contentType);
+    return ctx;
+  };
+  for (const binary of ["application/grpc", "application/grpc+proto", "application/grpc-web+proto", "application/proto"]) {
+    t.equal((await listTickets({ queueId }, asCaller(binary))).tickets.length, 0, `${binary}: passed through undecoded`);
+  }
+  for (const decoded of ["application/json", "application/grpc+json", "application/grpc-web+json", ""]) {
+    t.equal((await listTickets({ queueId }, asCaller(decoded))).tickets.length, upstream.tickets.length, `${decoded || "no content type (Connect GET)"}: decoded`);
+  }
+
+  // Through the gateway, for each protocol and format.
+  t.equal(bytes(await grpcQueue.listTickets({ queueId }, { headers: reception })), bytes(upstream), "gRPC (grpc-js): the upstream's bytes");
+  const web = createClient(QueueService, createGrpcWebTransport({ baseUrl: gw.url, httpVersion: "1.1" }));
+  t.equal(bytes(await web.listTickets({ queueId }, { headers: reception })), bytes(upstream), "gRPC-web: the upstream's bytes");
+  const connectProto = createClient(QueueService, createConnectTransport({ baseUrl: gw.url, httpVersion: "1.1", useBinaryFormat: true }));
+  t.equal(bytes(await connectProto.listTickets({ queueId }, { headers: reception })), bytes(upstream), "Connect proto: the upstream's bytes");
+  const json = await connectJson(gw.url, `${QUEUE}/ListTickets`, { queueId }, reception);
+  t.equal(json.status, 200);
+  const tickets = (json.json.tickets ?? []) as { ticketId: string; number: string }[];
+  t.same(
+    tickets.map((x) => [x.ticketId, x.number]),
+    upstream.tickets.map((x) => [x.ticketId, x.number]),
+    "Connect JSON: every ticket, decoded",
+  );
 });
 
 t.test("two replicas are both used", async (t) => {
