@@ -84,13 +84,16 @@ function upstreamError(err: unknown, service: DescService, signal: AbortSignal):
 /** BINARY_CONTENT_TYPE matches the request content types whose responses are binary Protobuf (gRPC, gRPC-web, Connect). */
 const BINARY_CONTENT_TYPE = /^application\/(grpc(-web)?(\+proto)?|proto|connect\+proto)\s*(;|$)/i;
 
+/** UNDECODED are the context values of an upstream call whose response passes through undecoded (only read by the transport). */
+const UNDECODED = createContextValues().set(undecodedResponseKey, true);
+
 /**
  * passThrough are the context values of an upstream unary call: a caller who gets binary Protobuf
  * back gets the upstream's bytes re-framed, without decoding them into objects and encoding them
  * again (undecodedResponseKey); JSON callers (and Connect GET) get a decoded message.
  */
 function passThrough(ctx: HandlerContext): ContextValues | undefined {
-  return BINARY_CONTENT_TYPE.test(ctx.requestHeader.get("content-type") ?? "") ? createContextValues().set(undecodedResponseKey, true) : undefined;
+  return BINARY_CONTENT_TYPE.test(ctx.requestHeader.get("content-type") ?? "") ? UNDECODED : undefined;
 }
 
 async function* once<T>(value: T): AsyncIterable<T> {

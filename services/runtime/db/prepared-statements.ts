@@ -61,17 +61,19 @@ function staleStatement(err: unknown): "stale plan" | "lost" | undefined {
   return undefined;
 }
 
-/** StatementNames hands out the names, one per distinct text, bounded. */
+/** StatementNames hands out the names, one per distinct text, bounded, and turns naming off when the server keeps losing them. */
 class StatementNames {
   readonly #names = new Map<string, string>();
   readonly #max: number;
+  readonly #onDisabled: ((reason: string) => void) | undefined;
   #generation = 0;
+  #lost = 0;
   reprepared = 0;
-  lost = 0;
   disabled = false;
 
-  constructor(max: number) {
+  constructor(max: number, onDisabled?: (reason: string) => void) {
     this.#max = max;
+    this.#onDisabled = onDisabled;
   }
 
   get size(): number {
@@ -86,9 +88,18 @@ class StatementNames {
     return this.#assign(text);
   }
 
-  /** renew gives the text a name no connection has prepared yet. */
-  renew(text: string): string | undefined {
+  /**
+   * renew gives the text a name no connection has prepared yet, after its statement failed for
+   * `why`; undefined once naming is off (a server that lost statements too often).
+   */
+  renew(text: string, why: "stale plan" | "lost"): string | undefined {
     this.reprepared++;
+    if (why === "lost" && ++this.#lost >= LOST_STATEMENTS_BEFORE_DISABLING && !this.disabled) {
+      this.disabled = true;
+      this.#onDisabled?.(
+        `the server lost or duplicated named prepared statements ${this.#lost} times (a connection pooler in transaction mode?); statements now run unnamed. Set DATABASE_PREPARED_STATEMENTS=off to start that way.`,
+      );
+    }
     if (this.disabled) return undefined;
     this.#generation++;
     return this.#assign(text);
@@ -106,13 +117,11 @@ class StatementNames {
 class PreparingClient implements PostgresPoolClient {
   readonly #client: pg.PoolClient;
   readonly #names: StatementNames;
-  readonly #onLost: () => void;
   #inTransaction = false;
 
-  constructor(client: pg.PoolClient, names: StatementNames, onLost: () => void) {
+  constructor(client: pg.PoolClient, names: StatementNames) {
     this.#client = client;
     this.#names = names;
-    this.#onLost = onLost;
   }
 
   query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>;
@@ -120,7 +129,8 @@ class PreparingClient implements PostgresPoolClient {
   query<R>(sql: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
     // A cursor (Kysely's streamQuery) is a pg Submittable: passed on as it is.
     if (typeof sql !== "string") return this.#client.query(sql as unknown as pg.QueryConfig) as unknown as PostgresCursor<R>;
-    const values = parameters ? [...parameters] : [];
+    // Kysely hands every statement a fresh array of its own: pg only reads it.
+    const values = (parameters ?? []) as unknown[];
     if (values.length === 0) {
       // Kysely's begin / commit / rollback: unnamed, and they tell whether a retry is safe.
       this.#track(sql);
@@ -131,8 +141,7 @@ class PreparingClient implements PostgresPoolClient {
     return (this.#client.query({ name, text: sql, values }) as unknown as Promise<PostgresQueryResult<R>>).catch((err: unknown) => {
       const why = staleStatement(err);
       if (why === undefined) throw err;
-      if (why === "lost") this.#onLost();
-      const renewed = this.#names.renew(sql);
+      const renewed = this.#names.renew(sql, why);
       if (this.#inTransaction) throw err;
       const retry = renewed === undefined ? this.#client.query(sql, values) : this.#client.query({ name: renewed, text: sql, values });
       return retry as unknown as Promise<PostgresQueryResult<R>>;
@@ -156,22 +165,14 @@ class PreparingClient implements PostgresPoolClient {
  * statements run as named prepared statements (see the notes at the top of this file).
  */
 export function preparedStatementPool(pool: pg.Pool, opts: PreparedStatementOptions = {}): PreparedStatementPool {
-  const names = new StatementNames(opts.maxStatements ?? DEFAULT_MAX_STATEMENTS);
+  const names = new StatementNames(opts.maxStatements ?? DEFAULT_MAX_STATEMENTS, opts.onDisabled);
   // One wrapper per pg client, so Kysely sees the same client on every checkout.
   const wrappers = new WeakMap<pg.PoolClient, PreparingClient>();
-  const onLost = () => {
-    names.lost++;
-    if (names.lost < LOST_STATEMENTS_BEFORE_DISABLING || names.disabled) return;
-    names.disabled = true;
-    opts.onDisabled?.(
-      `the server lost or duplicated named prepared statements ${names.lost} times (a connection pooler in transaction mode?); statements now run unnamed. Set DATABASE_PREPARED_STATEMENTS=off to start that way.`,
-    );
-  };
   return {
     async connect() {
       const client = await pool.connect();
       let wrapper = wrappers.get(client);
-      if (!wrapper) wrappers.set(client, (wrapper = new PreparingClient(client, names, onLost)));
+      if (!wrapper) wrappers.set(client, (wrapper = new PreparingClient(client, names)));
       return wrapper;
     },
     end: () => pool.end(),
