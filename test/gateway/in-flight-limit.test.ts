@@ -77,9 +77,9 @@ t.test("health is never refused; 0 disables the bound", async (t) => {
   t.same(await Promise.all(Array.from({ length: 50 }, () => codeOf(free.listQueues({}, testContext(QueueService.method.listQueues))))), Array(50).fill("ok"));
 });
 
-t.test("GATEWAY_MAX_IN_FLIGHT: default 256, a whole number", async (t) => {
+t.test("GATEWAY_MAX_IN_FLIGHT: default 128, a whole number", async (t) => {
   const env = { AUTH_HS256_SECRET: "x".repeat(40) };
-  t.equal(loadConfig(env, { port: 0 }).maxInFlight, 256);
+  t.equal(loadConfig(env, { port: 0 }).maxInFlight, 128);
   t.equal(loadConfig({ ...env, GATEWAY_MAX_IN_FLIGHT: "0" }, { port: 0 }).maxInFlight, 0);
   t.throws(() => loadConfig({ ...env, GATEWAY_MAX_IN_FLIGHT: "lots" }, { port: 0 }), ConfigError);
 });
