@@ -150,7 +150,7 @@ export async function main(args: string[]): Promise<void> {
     for (const [run, clients] of opts.clients.entries()) {
       const profile = await startProfile();
       let cpu0 = process.cpuUsage();
-      let cpu = process.cpuUsage(cpu0);
+      let cpu: NodeJS.CpuUsage | undefined;
       const r = await runWorker(
         { address: `127.0.0.1:${server.port}`, token, clients, durationMs: opts.seconds * 1000, warmupMs: WARMUP_MS, providers: opts.providers, base: BASE, slots: SLOTS, requestIdPrefix: `bench-${run}` },
         (window) => {
@@ -158,6 +158,7 @@ export async function main(args: string[]): Promise<void> {
           else cpu = process.cpuUsage(cpu0);
         },
       );
+      cpu ??= process.cpuUsage(cpu0);
       await profile?.stop(`booking-${clients}`);
       const ok = r.ops - r.taken - r.aborted;
       // process.cpuUsage is the whole process: the server's thread, the clients' worker, V8's helpers.
