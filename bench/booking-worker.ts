@@ -23,44 +23,35 @@ export interface BookingJob {
   requestIdPrefix: string;
 }
 
-/** BookingResult is the closed loop's figures plus the answers that were not bookings. */
-export interface BookingResult extends LoopResult {
-  /** taken: FAILED_PRECONDITION (the slot was booked first); aborted: ABORTED (contention). */
-  taken: number;
-  aborted: number;
-}
-
 const SLOT_MS = 15 * 60_000;
 const job = workerData as BookingJob;
 const transport = createGrpcJsTransport({ addresses: [job.address], headers: { authorization: `Bearer ${job.token}` } });
 const client = createClient(SchedulingService, transport);
-// The parent reads the process's CPU time when the measured window opens and closes.
-setTimeout(() => parentPort!.postMessage({ window: "open" }), job.warmupMs).unref();
-setTimeout(() => parentPort!.postMessage({ window: "closed" }), job.warmupMs + job.durationMs).unref();
 let seq = 0;
-let taken = 0;
-let aborted = 0;
-// The same window closedLoop counts in: started after the warm-up, answered before the end.
-const measureFrom = performance.now() + job.warmupMs;
-const end = measureFrom + job.durationMs;
-const loop = await closedLoop(job.clients, job.durationMs, job.warmupMs, async () => {
-  const p = 1 + Math.floor(Math.random() * job.providers);
-  const s = Math.floor(Math.random() * job.slots);
-  const t0 = performance.now();
-  try {
-    await client.bookAppointment({
-      requestId: `${job.requestIdPrefix}-${seq++}`,
-      providerId: `bp-${p}`,
-      patientId: "bench-patient",
-      startTime: timestampFromDate(new Date(job.base + s * SLOT_MS)),
-    });
-  } catch (err) {
-    const code = ConnectError.from(err).code;
-    const counted = t0 >= measureFrom && performance.now() <= end;
-    if (code === Code.FailedPrecondition) taken += counted ? 1 : 0;
-    else if (code === Code.Aborted) aborted += counted ? 1 : 0;
-    else throw err;
-  }
-});
+// The parent reads the process's CPU time over the measured window; a slot booked first (FAILED_PRECONDITION)
+// or contention (ABORTED) is an answer, counted apart from the bookings.
+const result = await closedLoop(
+  job.clients,
+  job.durationMs,
+  job.warmupMs,
+  async () => {
+    const p = 1 + Math.floor(Math.random() * job.providers);
+    const s = Math.floor(Math.random() * job.slots);
+    try {
+      await client.bookAppointment({
+        requestId: `${job.requestIdPrefix}-${seq++}`,
+        providerId: `bp-${p}`,
+        patientId: "bench-patient",
+        startTime: timestampFromDate(new Date(job.base + s * SLOT_MS)),
+      });
+    } catch (err) {
+      const code = ConnectError.from(err).code;
+      if (code === Code.FailedPrecondition) return "taken";
+      if (code === Code.Aborted) return "aborted";
+      throw err;
+    }
+  },
+  (window) => parentPort!.postMessage({ window }),
+);
 transport.close();
-parentPort!.postMessage({ ...loop, taken, aborted } satisfies BookingResult);
+parentPort!.postMessage(result satisfies LoopResult);

@@ -33,7 +33,8 @@ import { createRuntime } from "../services/runtime/host.js";
 import { lockModule } from "../services/lock/lock.module.js";
 import { schedulingModule } from "../services/scheduling/scheduling.module.js";
 import { describeMachine, machineInfo, markdownTable, writeResults } from "./results.js";
-import type { BookingJob, BookingResult } from "./booking-worker.js";
+import type { BookingJob } from "./booking-worker.js";
+import type { LoopResult } from "./closed-loop.js";
 
 const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
 /** Bookings go to the 96 slots of each day of 2027, per provider: collisions stay rare. */
@@ -98,10 +99,10 @@ const WARMUP_MS = 2_000;
  * runWorker runs one closed loop of clients in a worker thread; onWindow hears when its measured
  * window opens and closes.
  */
-function runWorker(job: BookingJob, onWindow: (window: "open" | "closed") => void): Promise<BookingResult> {
+function runWorker(job: BookingJob, onWindow: (window: "open" | "closed") => void): Promise<LoopResult> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL("./booking-worker.js", import.meta.url), { workerData: job });
-    w.on("message", (m: BookingResult | { window: "open" | "closed" }) => ("window" in m ? onWindow(m.window) : resolve(m)));
+    w.on("message", (m: LoopResult | { window: "open" | "closed" }) => ("window" in m ? onWindow(m.window) : resolve(m)));
     w.once("error", reject);
     w.once("exit", (code) => {
       if (code !== 0) reject(new Error(`booking worker exited with ${code}`));
@@ -160,10 +161,12 @@ export async function main(args: string[]): Promise<void> {
       );
       cpu ??= process.cpuUsage(cpu0);
       await profile?.stop(`booking-${clients}`);
-      const ok = r.ops - r.taken - r.aborted;
+      const taken = r.outcomes?.taken ?? 0;
+      const aborted = r.outcomes?.aborted ?? 0;
+      const ok = r.ops - taken - aborted;
       // process.cpuUsage is the whole process: the server's thread, the clients' worker, V8's helpers.
       const cpuMsPerBooking = ok > 0 ? (cpu.user + cpu.system) / 1000 / ok : 0;
-      const row = { label: "BookAppointment over gRPC", clients, ok, taken: r.taken, aborted: r.aborted, other: r.errors, perSec: ok / opts.seconds, p50: r.p50Ms, p99: r.p99Ms, cpuMsPerBooking, firstError: r.firstError };
+      const row = { label: "BookAppointment over gRPC", clients, ok, taken, aborted, other: r.errors, perSec: ok / opts.seconds, p50: r.p50Ms, p99: r.p99Ms, cpuMsPerBooking, firstError: r.firstError };
       rows.push(row);
       console.log(JSON.stringify(row));
     }
