@@ -26,6 +26,8 @@ import {
   type ListQueuesResponseSchema,
   type ListTicketsRequest,
   type ListTicketsResponseSchema,
+  type MarkTicketNoShowRequest,
+  type MarkTicketNoShowResponseSchema,
   type OpenCounterRequest,
   type OpenCounterResponseSchema,
   type RecallTicketRequest,
@@ -95,6 +97,7 @@ import {
   validateIssueTicket,
   validateListQueues,
   validateListTickets,
+  validateMarkTicketNoShow,
   validateOpenCounter,
   validateRecallTicket,
   validateSkipTicket,
@@ -513,6 +516,15 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       return skips >= this.options.noShowAfterSkips ? { status: "NO_SHOW", skip_count: skips, ended_at: now } : { status: "WAITING", skip_count: skips, counter_id: null };
     });
     if (row.status === "NO_SHOW") queueNoShows.inc();
+    return { ticket: toTicketInit(row) };
+  }
+
+  /** markTicketNoShow records that a CALLED ticket's patient did not come: CALLED -> NO_SHOW at once, freeing its counter. */
+  async markTicketNoShow(req: MarkTicketNoShowRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof MarkTicketNoShowResponseSchema>> {
+    const v = validateMarkTicketNoShow(req);
+    const now = this.clock.now();
+    const row = await this.atCounter(ctx, "MarkTicketNoShow", v.ticketId, v.counterId, () => ({ status: "NO_SHOW", ended_at: now }), { blind: true });
+    queueNoShows.inc();
     return { ticket: toTicketInit(row) };
   }
 

@@ -11,6 +11,7 @@ import type {
   ListTicketsRequest,
   OpenCounterRequest,
   RecallTicketRequest,
+  MarkTicketNoShowRequest,
   SkipTicketRequest,
   TransferTicketRequest,
   WatchQueueRequest,
@@ -174,6 +175,11 @@ export function validateRecallTicket(req: RecallTicketRequest): ValidTicketAtCou
 
 /** validateSkipTicket checks a SkipTicketRequest. */
 export function validateSkipTicket(req: SkipTicketRequest): ValidTicketAtCounter {
+  return validate((v) => ticketAtCounter(v, req));
+}
+
+/** validateMarkTicketNoShow checks a MarkTicketNoShowRequest. */
+export function validateMarkTicketNoShow(req: MarkTicketNoShowRequest): ValidTicketAtCounter {
   return validate((v) => ticketAtCounter(v, req));
 }
 

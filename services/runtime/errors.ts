@@ -1,5 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+
+/** ERROR_DOMAIN is google.rpc.ErrorInfo's domain on every domain error this system answers. */
+export const ERROR_DOMAIN = "medschedule.io";
+
+/** ErrorMetadata are the values a client needs to say an error in its own words and language (ErrorInfo.metadata): lowerCamel keys, string values, e.g. { localTime: "09:30", timeZone: "Europe/Istanbul" }. */
+export type ErrorMetadata = Record<string, string>;
 import { isInvalidatedStatement } from "./db/prepared-statements.js";
 
 /** FieldViolation is one problem with one request field, as google.rpc.BadRequest reports it. */
@@ -8,23 +14,37 @@ export interface FieldViolation {
   field: string;
   /** What is wrong and how to fix it, for a person. */
   description: string;
+  /** reason is the violation's stable UPPER_SNAKE code (google.rpc.BadRequest.FieldViolation.reason), e.g. "REQUIRED". */
+  reason?: string;
+}
+
+/** DomainErrorOptions are a domain error's optional parts. */
+export interface DomainErrorOptions {
+  /** cause is the underlying error, kept for the log. */
+  cause?: unknown;
+  /** metadata are the values a translated message needs (ErrorInfo.metadata). */
+  metadata?: ErrorMetadata;
 }
 
 /**
- * DomainError is the base of the errors that domain code throws. Each subclass has a stable `reason`
- * (e.g. "SLOT_UNAVAILABLE") and one gRPC code; the error interceptor turns it into a ConnectError.
+ * DomainError is the base of the errors that domain code throws. Each has a stable `reason` (e.g.
+ * "SLOT_TAKEN"), one gRPC code, a message a person can act on, and the `metadata` a client needs to
+ * say it in its own language; toConnectError sends reason and metadata as google.rpc.ErrorInfo.
  */
 export class DomainError extends Error {
   /** code is the canonical status this error maps to. */
   readonly code: Code;
-  /** reason is a stable machine-readable name of the error. */
+  /** reason is a stable machine-readable name of the error, UPPER_SNAKE_CASE. */
   readonly reason: string;
+  /** metadata are the values a translated message needs (ErrorInfo.metadata). */
+  readonly metadata: ErrorMetadata;
 
-  constructor(code: Code, reason: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: Code, reason: string, message: string, options?: DomainErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.reason = reason;
+    this.metadata = options?.metadata ?? {};
   }
 }
 
@@ -45,36 +65,36 @@ export class InvalidArgumentError extends DomainError {
 
 /** NotFoundError is a named thing that does not exist. */
 export class NotFoundError extends DomainError {
-  constructor(what: string, id: string, reason = "NOT_FOUND") {
-    super(Code.NotFound, reason, `${what} ${JSON.stringify(id)} not found`);
+  constructor(what: string, id: string, reason = "NOT_FOUND", options?: DomainErrorOptions) {
+    super(Code.NotFound, reason, `${what} ${JSON.stringify(id)} not found`, options);
   }
 }
 
 /** FailedPreconditionError is well-formed input that is not possible now. */
 export class FailedPreconditionError extends DomainError {
-  constructor(reason: string, message: string) {
-    super(Code.FailedPrecondition, reason, message);
+  constructor(reason: string, message: string, options?: DomainErrorOptions) {
+    super(Code.FailedPrecondition, reason, message, options);
   }
 }
 
 /** AbortedError is contention or a fencing rejection; the caller may retry. */
 export class AbortedError extends DomainError {
-  constructor(reason: string, message: string) {
-    super(Code.Aborted, reason, message);
+  constructor(reason: string, message: string, options?: DomainErrorOptions) {
+    super(Code.Aborted, reason, message, options);
   }
 }
 
 /** AlreadyExistsError is a reused idempotency key or id with different parameters. */
 export class AlreadyExistsError extends DomainError {
-  constructor(reason: string, message: string) {
-    super(Code.AlreadyExists, reason, message);
+  constructor(reason: string, message: string, options?: DomainErrorOptions) {
+    super(Code.AlreadyExists, reason, message, options);
   }
 }
 
 /** PermissionDeniedError is an authenticated caller without the right to do this. */
 export class PermissionDeniedError extends DomainError {
-  constructor(message: string) {
-    super(Code.PermissionDenied, "PERMISSION_DENIED", message);
+  constructor(message: string, reason = "PERMISSION_DENIED", options?: DomainErrorOptions) {
+    super(Code.PermissionDenied, reason, message, options);
   }
 }
 
@@ -87,7 +107,7 @@ export class UnauthenticatedError extends DomainError {
 
 /** UnavailableError is a dependency that is down with no fallback. */
 export class UnavailableError extends DomainError {
-  constructor(reason: string, message: string, options?: { cause?: unknown }) {
+  constructor(reason: string, message: string, options?: DomainErrorOptions) {
     super(Code.Unavailable, reason, message, options);
   }
 }
@@ -125,6 +145,24 @@ export function isAbortError(err: unknown): boolean {
 }
 
 /**
+ * domainConnectError is a domain error as its ConnectError: its code and message, google.rpc.ErrorInfo
+ * {domain medschedule.io, reason, metadata} and, for bad input, google.rpc.BadRequest with one
+ * violation per field (each with its reason).
+ */
+export function domainConnectError(err: DomainError): ConnectError {
+  const details: ConstructorParameters<typeof ConnectError>[3] = [
+    { desc: ErrorInfoSchema, value: { domain: ERROR_DOMAIN, reason: err.reason, metadata: err.metadata } },
+  ];
+  if (err instanceof InvalidArgumentError) {
+    details.push({
+      desc: BadRequestSchema,
+      value: { fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.description, reason: v.reason ?? "INVALID_VALUE" })) },
+    });
+  }
+  return new ConnectError(err.message, err.code, undefined, details, err);
+}
+
+/**
  * toConnectError maps anything thrown by a handler to a ConnectError: domain errors keep their code
  * and get details (google.rpc.BadRequest for field violations), ConnectErrors pass through, and
  * anything else is INTERNAL with a generic message (the original stays as the cause, for the log).
@@ -134,18 +172,7 @@ export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError
   if (err instanceof Error && err.name === "TimeoutError") {
     return new ConnectError("the deadline passed", Code.DeadlineExceeded, undefined, undefined, err);
   }
-  if (err instanceof InvalidArgumentError) {
-    return new ConnectError(
-      err.message,
-      err.code,
-      undefined,
-      [{ desc: BadRequestSchema, value: { fieldViolations: err.violations } }],
-      err,
-    );
-  }
-  if (err instanceof DomainError) {
-    return new ConnectError(err.message, err.code, undefined, undefined, err);
-  }
+  if (err instanceof DomainError) return domainConnectError(err);
   if (isAbortError(err) || signal?.aborted) {
     const reason = signal?.reason;
     if (reason instanceof ConnectError) return reason;

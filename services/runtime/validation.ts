@@ -74,9 +74,9 @@ export class RequestValidator {
   /** violations found so far. */
   readonly violations: FieldViolation[] = [];
 
-  /** add records a violation. */
-  add(field: string, description: string): this {
-    this.violations.push({ field, description });
+  /** add records a violation; `reason` is its stable code (FieldViolation.reason), INVALID_VALUE when not given. */
+  add(field: string, description: string, reason = "INVALID_VALUE"): this {
+    this.violations.push({ field, description, reason });
     return this;
   }
 
@@ -84,30 +84,30 @@ export class RequestValidator {
   string(field: string, value: string, opts: { optional?: boolean; max?: number; min?: number } = {}): this {
     const max = opts.max ?? 200;
     if (value.trim() === "") {
-      if (!opts.optional) this.add(field, "is required");
+      if (!opts.optional) this.add(field, "is required", "REQUIRED");
       return this;
     }
-    if (value.length > max) this.add(field, `must be at most ${max} characters (got ${value.length})`);
-    if (opts.min !== undefined && value.length < opts.min) this.add(field, `must be at least ${opts.min} characters`);
-    if (/[\u0000-\u001f]/.test(value)) this.add(field, "must not contain control characters");
+    if (value.length > max) this.add(field, `must be at most ${max} characters (got ${value.length})`, "TOO_LONG");
+    if (opts.min !== undefined && value.length < opts.min) this.add(field, `must be at least ${opts.min} characters`, "TOO_SHORT");
+    if (/[\u0000-\u001f]/.test(value)) this.add(field, "must not contain control characters", "CONTROL_CHARACTERS");
     return this;
   }
 
   /** id checks an identifier: 1-64 of [A-Za-z0-9_-]; required unless `optional`. */
   id(field: string, value: string, opts: { optional?: boolean } = {}): this {
     if (value === "") {
-      if (!opts.optional) this.add(field, "is required");
+      if (!opts.optional) this.add(field, "is required", "REQUIRED");
     } else if (!ID_PATTERN.test(value)) {
-      this.add(field, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'");
+      this.add(field, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'", "INVALID_ID");
     }
     return this;
   }
 
   /** requestId checks an idempotency key: required, 1-128 printable characters. */
   requestId(field: string, value: string): this {
-    if (value === "") return this.add(field, "is required: a unique key per operation, reused on retries");
+    if (value === "") return this.add(field, "is required: a unique key per operation, reused on retries", "REQUIRED");
     if (value.length > 128 || !/^[\x21-\x7e]+$/.test(value)) {
-      this.add(field, "must be 1-128 printable ASCII characters without spaces");
+      this.add(field, "must be 1-128 printable ASCII characters without spaces", "INVALID_REQUEST_ID");
     }
     return this;
   }
@@ -116,28 +116,28 @@ export class RequestValidator {
   enumValue(field: string, value: number, desc: DescEnum, opts: { optional?: boolean } = {}): this {
     const known = desc.values.find((v) => v.number === value);
     if (!known) {
-      this.add(field, `unknown value ${value}; one of ${desc.values.filter((v) => v.number !== 0).map((v) => v.name).join(", ")}`);
+      this.add(field, `unknown value ${value}; one of ${desc.values.filter((v) => v.number !== 0).map((v) => v.name).join(", ")}`, "UNKNOWN_ENUM_VALUE");
     } else if (value === 0 && !opts.optional) {
-      this.add(field, `is required: one of ${desc.values.filter((v) => v.number !== 0).map((v) => v.name).join(", ")}`);
+      this.add(field, `is required: one of ${desc.values.filter((v) => v.number !== 0).map((v) => v.name).join(", ")}`, "REQUIRED");
     }
     return this;
   }
 
   /** timeZone checks an IANA zone name such as "Europe/Istanbul". */
   timeZone(field: string, value: string): this {
-    if (value === "") return this.add(field, "is required: an IANA time zone such as \"Europe/Istanbul\"");
-    if (!isTimeZone(value)) this.add(field, `unknown time zone ${JSON.stringify(value)}; use an IANA name such as "America/New_York"`);
+    if (value === "") return this.add(field, "is required: an IANA time zone such as \"Europe/Istanbul\"", "REQUIRED");
+    if (!isTimeZone(value)) this.add(field, `unknown time zone ${JSON.stringify(value)}; use an IANA name such as "America/New_York"`, "UNKNOWN_TIME_ZONE");
     return this;
   }
 
   /** timestamp checks a Timestamp: present unless `optional`, within years 1970-9999. Returns it as a Date. */
   timestamp(field: string, value: Timestamp | undefined, opts: { optional?: boolean } = {}): Date | undefined {
     if (!value) {
-      if (!opts.optional) this.add(field, "is required (RFC 3339 in JSON, e.g. \"2026-01-05T09:00:00Z\")");
+      if (!opts.optional) this.add(field, "is required (RFC 3339 in JSON, e.g. \"2026-01-05T09:00:00Z\")", "REQUIRED");
       return undefined;
     }
     if (value.seconds < 0n || value.seconds > 253402300799n || value.nanos < 0 || value.nanos > 999_999_999) {
-      this.add(field, "must be between 1970-01-01 and 9999-12-31");
+      this.add(field, "must be between 1970-01-01 and 9999-12-31", "OUT_OF_RANGE");
       return undefined;
     }
     return timestampToDate(value);
@@ -146,25 +146,25 @@ export class RequestValidator {
   /** duration checks a Duration against a rule. Returns milliseconds, or undefined when unset or bad. */
   duration(field: string, value: Duration | undefined, rule: DurationRule = {}): number | undefined {
     if (!value) {
-      if (rule.required) this.add(field, "is required (e.g. \"30s\" in JSON)");
+      if (rule.required) this.add(field, "is required (e.g. \"30s\" in JSON)", "REQUIRED");
       return undefined;
     }
     if ((value.seconds < 0n && value.nanos > 0) || (value.seconds > 0n && value.nanos < 0) || Math.abs(value.nanos) > 999_999_999) {
-      this.add(field, "is not a valid duration");
+      this.add(field, "is not a valid duration", "INVALID_DURATION");
       return undefined;
     }
     const ms = durationToMs(value);
     const before = this.violations.length;
     if (rule.minMs !== undefined) {
       if (rule.minExclusive ? ms <= rule.minMs : ms < rule.minMs) {
-        this.add(field, `must be ${rule.minExclusive ? "more than" : "at least"} ${describeMs(rule.minMs)}`);
+        this.add(field, `must be ${rule.minExclusive ? "more than" : "at least"} ${describeMs(rule.minMs)}`, "OUT_OF_RANGE");
       }
     } else if (ms < 0) {
-      this.add(field, "must not be negative");
+      this.add(field, "must not be negative", "OUT_OF_RANGE");
     }
-    if (rule.maxMs !== undefined && ms > rule.maxMs) this.add(field, `must be at most ${describeMs(rule.maxMs)}`);
+    if (rule.maxMs !== undefined && ms > rule.maxMs) this.add(field, `must be at most ${describeMs(rule.maxMs)}`, "OUT_OF_RANGE");
     if (rule.multipleOfMs !== undefined && ms % rule.multipleOfMs !== 0) {
-      this.add(field, `must be a whole multiple of ${describeMs(rule.multipleOfMs)}`);
+      this.add(field, `must be a whole multiple of ${describeMs(rule.multipleOfMs)}`, "NOT_A_MULTIPLE");
     }
     return this.violations.length === before ? ms : undefined;
   }
@@ -172,34 +172,34 @@ export class RequestValidator {
   /** localTime checks "HH:MM" (and "24:00" when `allowEndOfDay`). Returns minutes after midnight. */
   localTime(field: string, value: string, opts: { allowEndOfDay?: boolean } = {}): number | undefined {
     if (value === "") {
-      this.add(field, "is required: a local time \"HH:MM\"");
+      this.add(field, "is required: a local time \"HH:MM\"", "REQUIRED");
       return undefined;
     }
     const minutes = minutesOfLocalTime(value, opts.allowEndOfDay);
-    if (minutes === undefined) this.add(field, `must be a local time "HH:MM" (24 h)${opts.allowEndOfDay ? " or \"24:00\"" : ""}`);
+    if (minutes === undefined) this.add(field, `must be a local time "HH:MM" (24 h)${opts.allowEndOfDay ? " or \"24:00\"" : ""}`, "INVALID_LOCAL_TIME");
     return minutes;
   }
 
   /** localDate checks a calendar date "YYYY-MM-DD"; required unless `optional`. */
   localDate(field: string, value: string, opts: { optional?: boolean } = {}): this {
     if (value === "") {
-      if (!opts.optional) this.add(field, "is required: a local date \"YYYY-MM-DD\"");
+      if (!opts.optional) this.add(field, "is required: a local date \"YYYY-MM-DD\"", "REQUIRED");
     } else if (!isLocalDate(value)) {
-      this.add(field, "must be a real date \"YYYY-MM-DD\"");
+      this.add(field, "must be a real date \"YYYY-MM-DD\"", "INVALID_LOCAL_DATE");
     }
     return this;
   }
 
   /** pageSize checks a page size: 0 (default) to `max`. */
   pageSize(field: string, value: number, max = 500): this {
-    if (value < 0 || value > max) this.add(field, `must be between 0 (default) and ${max}`);
+    if (value < 0 || value > max) this.add(field, `must be between 0 (default) and ${max}`, "OUT_OF_RANGE");
     return this;
   }
 
   /** pageToken checks an opaque page token's shape (at most 512 characters of base64url). */
   pageToken(field: string, value: string): this {
     if (value !== "" && (value.length > 512 || !/^[A-Za-z0-9_=-]+$/.test(value))) {
-      this.add(field, "is not a page token from a previous response");
+      this.add(field, "is not a page token from a previous response", "INVALID_PAGE_TOKEN");
     }
     return this;
   }

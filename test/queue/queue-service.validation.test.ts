@@ -20,6 +20,7 @@ import {
   OpenCounterRequestSchema,
   QueueService,
   RecallTicketRequestSchema,
+  MarkTicketNoShowRequestSchema,
   SkipTicketRequestSchema,
   TransferTicketRequestSchema,
   WatchQueueRequestSchema,
@@ -267,6 +268,14 @@ rpc({
   method: method.skipTicket,
   schema: SkipTicketRequestSchema,
   call: (req, c) => impl.skipTicket(req, c),
+  valid: { ticketId: "tkt-1", counterId: "desk-2" },
+  bad: ticketAtCounterBad,
+});
+
+rpc({
+  method: method.markTicketNoShow,
+  schema: MarkTicketNoShowRequestSchema,
+  call: (req, c) => impl.markTicketNoShow(req, c),
   valid: { ticketId: "tkt-1", counterId: "desk-2" },
   bad: ticketAtCounterBad,
 });

@@ -52,7 +52,7 @@ const ROW_RPCS: Record<string, string[]> = {
   GetTicket: [Q + "GetTicket"],
   "ListTickets, WatchQueue (patient ids hidden from patient and display)": [Q + "ListTickets", Q + "WatchQueue", Q + "GetQueue", Q + "ListQueues"],
   "CreateQueue, Open/CloseCounter, CallNext, Recall/Skip/Transfer/Complete/CancelTicket": [
-    Q + "CreateQueue", Q + "OpenCounter", Q + "CloseCounter", Q + "CallNext", Q + "RecallTicket", Q + "SkipTicket", Q + "TransferTicket", Q + "CompleteTicket", Q + "CancelTicket",
+    Q + "CreateQueue", Q + "OpenCounter", Q + "CloseCounter", Q + "CallNext", Q + "RecallTicket", Q + "SkipTicket", Q + "MarkTicketNoShow", Q + "TransferTicket", Q + "CompleteTicket", Q + "CancelTicket",
   ],
   "Acquire/Release/Extend, ListLocks": [L + "Acquire", L + "Release", L + "Extend", L + "ListLocks"],
   ForceRelease: [L + "ForceRelease"],

@@ -49,7 +49,7 @@ export const ROLE_TABLE: ReadonlyMap<string, RpcRule> = new Map<string, RpcRule>
   ...rows(Q, ["ListTickets", "WatchQueue", "GetQueue", "ListQueues"], {
     patient: "yes", receptionist: "yes", doctor: "yes", display: "yes", admin: "yes", service: "yes",
   }),
-  ...rows(Q, ["CreateQueue", "OpenCounter", "CloseCounter", "CallNext", "RecallTicket", "SkipTicket", "TransferTicket", "CompleteTicket", "CancelTicket"], {
+  ...rows(Q, ["CreateQueue", "OpenCounter", "CloseCounter", "CallNext", "RecallTicket", "SkipTicket", "MarkTicketNoShow", "TransferTicket", "CompleteTicket", "CancelTicket"], {
     receptionist: "yes", doctor: "yes", admin: "yes", service: "yes",
   }),
   ...rows(L, ["Acquire", "Release", "Extend", "ListLocks"], { admin: "yes", service: "yes" }),

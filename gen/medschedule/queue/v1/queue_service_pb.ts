@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file medschedule/queue/v1/queue_service.proto.
  */
 export const file_medschedule_queue_v1_queue_service: GenFile = /*@__PURE__*/
-  fileDesc("CihtZWRzY2hlZHVsZS9xdWV1ZS92MS9xdWV1ZV9zZXJ2aWNlLnByb3RvEhRtZWRzY2hlZHVsZS5xdWV1ZS52MSJfChJDcmVhdGVRdWV1ZVJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEg4KBnByZWZpeBgCIAEoCRIRCgl0aW1lX3pvbmUYAyABKAkSEAoIcXVldWVfaWQYBCABKAkiQQoTQ3JlYXRlUXVldWVSZXNwb25zZRIqCgVxdWV1ZRgBIAEoCzIbLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlF1ZXVlIiMKD0dldFF1ZXVlUmVxdWVzdBIQCghxdWV1ZV9pZBgBIAEoCSKGAQoQR2V0UXVldWVSZXNwb25zZRIqCgVxdWV1ZRgBIAEoCzIbLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlF1ZXVlEi8KCGNvdW50ZXJzGAIgAygLMh0ubWVkc2NoZWR1bGUucXVldWUudjEuQ291bnRlchIVCg13YWl0aW5nX2NvdW50GAMgASgFIjoKEUxpc3RRdWV1ZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKEkxpc3RRdWV1ZXNSZXNwb25zZRIrCgZxdWV1ZXMYASADKAsyGy5tZWRzY2hlZHVsZS5xdWV1ZS52MS5RdWV1ZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOgoST3BlbkNvdW50ZXJSZXF1ZXN0EhAKCHF1ZXVlX2lkGAEgASgJEhIKCmNvdW50ZXJfaWQYAiABKAkiRQoTT3BlbkNvdW50ZXJSZXNwb25zZRIuCgdjb3VudGVyGAEgASgLMh0ubWVkc2NoZWR1bGUucXVldWUudjEuQ291bnRlciI7ChNDbG9zZUNvdW50ZXJSZXF1ZXN0EhAKCHF1ZXVlX2lkGAEgASgJEhIKCmNvdW50ZXJfaWQYAiABKAkiRgoUQ2xvc2VDb3VudGVyUmVzcG9uc2USLgoHY291bnRlchgBIAEoCzIdLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNvdW50ZXIi1AEKEklzc3VlVGlja2V0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCHF1ZXVlX2lkGAIgASgJEhIKCnBhdGllbnRfaWQYAyABKAkSNgoIcHJpb3JpdHkYBCABKA4yJC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXRQcmlvcml0eRIWCg5hcHBvaW50bWVudF9pZBgFIAEoCRI0ChBhcHBvaW50bWVudF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJDChNJc3N1ZVRpY2tldFJlc3BvbnNlEiwKBnRpY2tldBgBIAEoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldCI3Cg9DYWxsTmV4dFJlcXVlc3QSEAoIcXVldWVfaWQYASABKAkSEgoKY291bnRlcl9pZBgCIAEoCSJAChBDYWxsTmV4dFJlc3BvbnNlEiwKBnRpY2tldBgBIAEoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldCI8ChNSZWNhbGxUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCRISCgpjb3VudGVyX2lkGAIgASgJIkQKFFJlY2FsbFRpY2tldFJlc3BvbnNlEiwKBnRpY2tldBgBIAEoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldCI6ChFTa2lwVGlja2V0UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkSEgoKY291bnRlcl9pZBgCIAEoCSJCChJTa2lwVGlja2V0UmVzcG9uc2USLAoGdGlja2V0GAEgASgLMhwubWVkc2NoZWR1bGUucXVldWUudjEuVGlja2V0IosBChVUcmFuc2ZlclRpY2tldFJlcXVlc3QSEQoJdGlja2V0X2lkGAEgASgJEhMKC3RvX3F1ZXVlX2lkGAIgASgJEhIKCmNvdW50ZXJfaWQYAyABKAkSNgoIcHJpb3JpdHkYBCABKA4yJC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXRQcmlvcml0eSJ9ChZUcmFuc2ZlclRpY2tldFJlc3BvbnNlEiwKBnRpY2tldBgBIAEoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldBI1Cg9wcmV2aW91c190aWNrZXQYAiABKAsyHC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXQiPgoVQ29tcGxldGVUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCRISCgpjb3VudGVyX2lkGAIgASgJIkYKFkNvbXBsZXRlVGlja2V0UmVzcG9uc2USLAoGdGlja2V0GAEgASgLMhwubWVkc2NoZWR1bGUucXVldWUudjEuVGlja2V0IjgKE0NhbmNlbFRpY2tldFJlcXVlc3QSEQoJdGlja2V0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJEChRDYW5jZWxUaWNrZXRSZXNwb25zZRIsCgZ0aWNrZXQYASABKAsyHC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXQiJQoQR2V0VGlja2V0UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkiQQoRR2V0VGlja2V0UmVzcG9uc2USLAoGdGlja2V0GAEgASgLMhwubWVkc2NoZWR1bGUucXVldWUudjEuVGlja2V0IoMBChJMaXN0VGlja2V0c1JlcXVlc3QSEAoIcXVldWVfaWQYASABKAkSNAoIc3RhdHVzZXMYAiADKA4yIi5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXRTdGF0dXMSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiXQoTTGlzdFRpY2tldHNSZXNwb25zZRItCgd0aWNrZXRzGAEgAygLMhwubWVkc2NoZWR1bGUucXVldWUudjEuVGlja2V0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI9ChFXYXRjaFF1ZXVlUmVxdWVzdBIQCghxdWV1ZV9pZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoBCKvAQoSV2F0Y2hRdWV1ZVJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEhAKCHNuYXBzaG90GAIgASgIEi0KB3RpY2tldHMYAyADKAsyHC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXQSFQoNcmVzdW1lX2ZhaWxlZBgEIAEoCBIvCghjb3VudGVycxgFIAMoCzIdLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNvdW50ZXIyiQwKDFF1ZXVlU2VydmljZRJiCgtDcmVhdGVRdWV1ZRIoLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNyZWF0ZVF1ZXVlUmVxdWVzdBopLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNyZWF0ZVF1ZXVlUmVzcG9uc2USXgoIR2V0UXVldWUSJS5tZWRzY2hlZHVsZS5xdWV1ZS52MS5HZXRRdWV1ZVJlcXVlc3QaJi5tZWRzY2hlZHVsZS5xdWV1ZS52MS5HZXRRdWV1ZVJlc3BvbnNlIgOQAgESZAoKTGlzdFF1ZXVlcxInLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkxpc3RRdWV1ZXNSZXF1ZXN0GigubWVkc2NoZWR1bGUucXVldWUudjEuTGlzdFF1ZXVlc1Jlc3BvbnNlIgOQAgESZwoLT3BlbkNvdW50ZXISKC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5PcGVuQ291bnRlclJlcXVlc3QaKS5tZWRzY2hlZHVsZS5xdWV1ZS52MS5PcGVuQ291bnRlclJlc3BvbnNlIgOQAgISagoMQ2xvc2VDb3VudGVyEikubWVkc2NoZWR1bGUucXVldWUudjEuQ2xvc2VDb3VudGVyUmVxdWVzdBoqLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNsb3NlQ291bnRlclJlc3BvbnNlIgOQAgISYgoLSXNzdWVUaWNrZXQSKC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5Jc3N1ZVRpY2tldFJlcXVlc3QaKS5tZWRzY2hlZHVsZS5xdWV1ZS52MS5Jc3N1ZVRpY2tldFJlc3BvbnNlElkKCENhbGxOZXh0EiUubWVkc2NoZWR1bGUucXVldWUudjEuQ2FsbE5leHRSZXF1ZXN0GiYubWVkc2NoZWR1bGUucXVldWUudjEuQ2FsbE5leHRSZXNwb25zZRJlCgxSZWNhbGxUaWNrZXQSKS5tZWRzY2hlZHVsZS5xdWV1ZS52MS5SZWNhbGxUaWNrZXRSZXF1ZXN0GioubWVkc2NoZWR1bGUucXVldWUudjEuUmVjYWxsVGlja2V0UmVzcG9uc2USXwoKU2tpcFRpY2tldBInLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlNraXBUaWNrZXRSZXF1ZXN0GigubWVkc2NoZWR1bGUucXVldWUudjEuU2tpcFRpY2tldFJlc3BvbnNlEmsKDlRyYW5zZmVyVGlja2V0EisubWVkc2NoZWR1bGUucXVldWUudjEuVHJhbnNmZXJUaWNrZXRSZXF1ZXN0GiwubWVkc2NoZWR1bGUucXVldWUudjEuVHJhbnNmZXJUaWNrZXRSZXNwb25zZRJrCg5Db21wbGV0ZVRpY2tldBIrLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNvbXBsZXRlVGlja2V0UmVxdWVzdBosLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNvbXBsZXRlVGlja2V0UmVzcG9uc2USZQoMQ2FuY2VsVGlja2V0EikubWVkc2NoZWR1bGUucXVldWUudjEuQ2FuY2VsVGlja2V0UmVxdWVzdBoqLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNhbmNlbFRpY2tldFJlc3BvbnNlEmEKCUdldFRpY2tldBImLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkdldFRpY2tldFJlcXVlc3QaJy5tZWRzY2hlZHVsZS5xdWV1ZS52MS5HZXRUaWNrZXRSZXNwb25zZSIDkAIBEmcKC0xpc3RUaWNrZXRzEigubWVkc2NoZWR1bGUucXVldWUudjEuTGlzdFRpY2tldHNSZXF1ZXN0GikubWVkc2NoZWR1bGUucXVldWUudjEuTGlzdFRpY2tldHNSZXNwb25zZSIDkAIBEmYKCldhdGNoUXVldWUSJy5tZWRzY2hlZHVsZS5xdWV1ZS52MS5XYXRjaFF1ZXVlUmVxdWVzdBooLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLldhdGNoUXVldWVSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_medschedule_queue_v1_queue]);
+  fileDesc("CihtZWRzY2hlZHVsZS9xdWV1ZS92MS9xdWV1ZV9zZXJ2aWNlLnByb3RvEhRtZWRzY2hlZHVsZS5xdWV1ZS52MSJfChJDcmVhdGVRdWV1ZVJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEg4KBnByZWZpeBgCIAEoCRIRCgl0aW1lX3pvbmUYAyABKAkSEAoIcXVldWVfaWQYBCABKAkiQQoTQ3JlYXRlUXVldWVSZXNwb25zZRIqCgVxdWV1ZRgBIAEoCzIbLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlF1ZXVlIiMKD0dldFF1ZXVlUmVxdWVzdBIQCghxdWV1ZV9pZBgBIAEoCSKGAQoQR2V0UXVldWVSZXNwb25zZRIqCgVxdWV1ZRgBIAEoCzIbLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlF1ZXVlEi8KCGNvdW50ZXJzGAIgAygLMh0ubWVkc2NoZWR1bGUucXVldWUudjEuQ291bnRlchIVCg13YWl0aW5nX2NvdW50GAMgASgFIjoKEUxpc3RRdWV1ZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKEkxpc3RRdWV1ZXNSZXNwb25zZRIrCgZxdWV1ZXMYASADKAsyGy5tZWRzY2hlZHVsZS5xdWV1ZS52MS5RdWV1ZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOgoST3BlbkNvdW50ZXJSZXF1ZXN0EhAKCHF1ZXVlX2lkGAEgASgJEhIKCmNvdW50ZXJfaWQYAiABKAkiRQoTT3BlbkNvdW50ZXJSZXNwb25zZRIuCgdjb3VudGVyGAEgASgLMh0ubWVkc2NoZWR1bGUucXVldWUudjEuQ291bnRlciI7ChNDbG9zZUNvdW50ZXJSZXF1ZXN0EhAKCHF1ZXVlX2lkGAEgASgJEhIKCmNvdW50ZXJfaWQYAiABKAkiRgoUQ2xvc2VDb3VudGVyUmVzcG9uc2USLgoHY291bnRlchgBIAEoCzIdLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNvdW50ZXIi1AEKEklzc3VlVGlja2V0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCHF1ZXVlX2lkGAIgASgJEhIKCnBhdGllbnRfaWQYAyABKAkSNgoIcHJpb3JpdHkYBCABKA4yJC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXRQcmlvcml0eRIWCg5hcHBvaW50bWVudF9pZBgFIAEoCRI0ChBhcHBvaW50bWVudF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJDChNJc3N1ZVRpY2tldFJlc3BvbnNlEiwKBnRpY2tldBgBIAEoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldCI3Cg9DYWxsTmV4dFJlcXVlc3QSEAoIcXVldWVfaWQYASABKAkSEgoKY291bnRlcl9pZBgCIAEoCSJAChBDYWxsTmV4dFJlc3BvbnNlEiwKBnRpY2tldBgBIAEoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldCI8ChNSZWNhbGxUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCRISCgpjb3VudGVyX2lkGAIgASgJIkQKFFJlY2FsbFRpY2tldFJlc3BvbnNlEiwKBnRpY2tldBgBIAEoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldCI6ChFTa2lwVGlja2V0UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkSEgoKY291bnRlcl9pZBgCIAEoCSJCChJTa2lwVGlja2V0UmVzcG9uc2USLAoGdGlja2V0GAEgASgLMhwubWVkc2NoZWR1bGUucXVldWUudjEuVGlja2V0IkAKF01hcmtUaWNrZXROb1Nob3dSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCRISCgpjb3VudGVyX2lkGAIgASgJIkgKGE1hcmtUaWNrZXROb1Nob3dSZXNwb25zZRIsCgZ0aWNrZXQYASABKAsyHC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXQiiwEKFVRyYW5zZmVyVGlja2V0UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkSEwoLdG9fcXVldWVfaWQYAiABKAkSEgoKY291bnRlcl9pZBgDIAEoCRI2Cghwcmlvcml0eRgEIAEoDjIkLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldFByaW9yaXR5In0KFlRyYW5zZmVyVGlja2V0UmVzcG9uc2USLAoGdGlja2V0GAEgASgLMhwubWVkc2NoZWR1bGUucXVldWUudjEuVGlja2V0EjUKD3ByZXZpb3VzX3RpY2tldBgCIAEoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldCI+ChVDb21wbGV0ZVRpY2tldFJlcXVlc3QSEQoJdGlja2V0X2lkGAEgASgJEhIKCmNvdW50ZXJfaWQYAiABKAkiRgoWQ29tcGxldGVUaWNrZXRSZXNwb25zZRIsCgZ0aWNrZXQYASABKAsyHC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXQiOAoTQ2FuY2VsVGlja2V0UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkQKFENhbmNlbFRpY2tldFJlc3BvbnNlEiwKBnRpY2tldBgBIAEoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldCIlChBHZXRUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSJBChFHZXRUaWNrZXRSZXNwb25zZRIsCgZ0aWNrZXQYASABKAsyHC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXQigwEKEkxpc3RUaWNrZXRzUmVxdWVzdBIQCghxdWV1ZV9pZBgBIAEoCRI0CghzdGF0dXNlcxgCIAMoDjIiLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldFN0YXR1cxIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJdChNMaXN0VGlja2V0c1Jlc3BvbnNlEi0KB3RpY2tldHMYASADKAsyHC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIj0KEVdhdGNoUXVldWVSZXF1ZXN0EhAKCHF1ZXVlX2lkGAEgASgJEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgEIq8BChJXYXRjaFF1ZXVlUmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAQSEAoIc25hcHNob3QYAiABKAgSLQoHdGlja2V0cxgDIAMoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldBIVCg1yZXN1bWVfZmFpbGVkGAQgASgIEi8KCGNvdW50ZXJzGAUgAygLMh0ubWVkc2NoZWR1bGUucXVldWUudjEuQ291bnRlcjL8DAoMUXVldWVTZXJ2aWNlEmIKC0NyZWF0ZVF1ZXVlEigubWVkc2NoZWR1bGUucXVldWUudjEuQ3JlYXRlUXVldWVSZXF1ZXN0GikubWVkc2NoZWR1bGUucXVldWUudjEuQ3JlYXRlUXVldWVSZXNwb25zZRJeCghHZXRRdWV1ZRIlLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkdldFF1ZXVlUmVxdWVzdBomLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkdldFF1ZXVlUmVzcG9uc2UiA5ACARJkCgpMaXN0UXVldWVzEicubWVkc2NoZWR1bGUucXVldWUudjEuTGlzdFF1ZXVlc1JlcXVlc3QaKC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5MaXN0UXVldWVzUmVzcG9uc2UiA5ACARJnCgtPcGVuQ291bnRlchIoLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLk9wZW5Db3VudGVyUmVxdWVzdBopLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLk9wZW5Db3VudGVyUmVzcG9uc2UiA5ACAhJqCgxDbG9zZUNvdW50ZXISKS5tZWRzY2hlZHVsZS5xdWV1ZS52MS5DbG9zZUNvdW50ZXJSZXF1ZXN0GioubWVkc2NoZWR1bGUucXVldWUudjEuQ2xvc2VDb3VudGVyUmVzcG9uc2UiA5ACAhJiCgtJc3N1ZVRpY2tldBIoLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLklzc3VlVGlja2V0UmVxdWVzdBopLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLklzc3VlVGlja2V0UmVzcG9uc2USWQoIQ2FsbE5leHQSJS5tZWRzY2hlZHVsZS5xdWV1ZS52MS5DYWxsTmV4dFJlcXVlc3QaJi5tZWRzY2hlZHVsZS5xdWV1ZS52MS5DYWxsTmV4dFJlc3BvbnNlEmUKDFJlY2FsbFRpY2tldBIpLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlJlY2FsbFRpY2tldFJlcXVlc3QaKi5tZWRzY2hlZHVsZS5xdWV1ZS52MS5SZWNhbGxUaWNrZXRSZXNwb25zZRJfCgpTa2lwVGlja2V0EicubWVkc2NoZWR1bGUucXVldWUudjEuU2tpcFRpY2tldFJlcXVlc3QaKC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5Ta2lwVGlja2V0UmVzcG9uc2UScQoQTWFya1RpY2tldE5vU2hvdxItLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLk1hcmtUaWNrZXROb1Nob3dSZXF1ZXN0Gi4ubWVkc2NoZWR1bGUucXVldWUudjEuTWFya1RpY2tldE5vU2hvd1Jlc3BvbnNlEmsKDlRyYW5zZmVyVGlja2V0EisubWVkc2NoZWR1bGUucXVldWUudjEuVHJhbnNmZXJUaWNrZXRSZXF1ZXN0GiwubWVkc2NoZWR1bGUucXVldWUudjEuVHJhbnNmZXJUaWNrZXRSZXNwb25zZRJrCg5Db21wbGV0ZVRpY2tldBIrLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNvbXBsZXRlVGlja2V0UmVxdWVzdBosLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNvbXBsZXRlVGlja2V0UmVzcG9uc2USZQoMQ2FuY2VsVGlja2V0EikubWVkc2NoZWR1bGUucXVldWUudjEuQ2FuY2VsVGlja2V0UmVxdWVzdBoqLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkNhbmNlbFRpY2tldFJlc3BvbnNlEmEKCUdldFRpY2tldBImLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLkdldFRpY2tldFJlcXVlc3QaJy5tZWRzY2hlZHVsZS5xdWV1ZS52MS5HZXRUaWNrZXRSZXNwb25zZSIDkAIBEmcKC0xpc3RUaWNrZXRzEigubWVkc2NoZWR1bGUucXVldWUudjEuTGlzdFRpY2tldHNSZXF1ZXN0GikubWVkc2NoZWR1bGUucXVldWUudjEuTGlzdFRpY2tldHNSZXNwb25zZSIDkAIBEmYKCldhdGNoUXVldWUSJy5tZWRzY2hlZHVsZS5xdWV1ZS52MS5XYXRjaFF1ZXVlUmVxdWVzdBooLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLldhdGNoUXVldWVSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_medschedule_queue_v1_queue]);
 
 /**
  * CreateQueueRequest describes a new queue.
@@ -514,6 +514,55 @@ export const SkipTicketResponseSchema: GenMessage<SkipTicketResponse> = /*@__PUR
   messageDesc(file_medschedule_queue_v1_queue_service, 17);
 
 /**
+ * MarkTicketNoShowRequest marks a called ticket's patient absent.
+ *
+ * @generated from message medschedule.queue.v1.MarkTicketNoShowRequest
+ */
+export type MarkTicketNoShowRequest = Message<"medschedule.queue.v1.MarkTicketNoShowRequest"> & {
+  /**
+   * The ticket, CALLED by this counter.
+   *
+   * @generated from field: string ticket_id = 1;
+   */
+  ticketId: string;
+
+  /**
+   * The counter.
+   *
+   * @generated from field: string counter_id = 2;
+   */
+  counterId: string;
+};
+
+/**
+ * Describes the message medschedule.queue.v1.MarkTicketNoShowRequest.
+ * Use `create(MarkTicketNoShowRequestSchema)` to create a new message.
+ */
+export const MarkTicketNoShowRequestSchema: GenMessage<MarkTicketNoShowRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_queue_v1_queue_service, 18);
+
+/**
+ * MarkTicketNoShowResponse carries the ticket.
+ *
+ * @generated from message medschedule.queue.v1.MarkTicketNoShowResponse
+ */
+export type MarkTicketNoShowResponse = Message<"medschedule.queue.v1.MarkTicketNoShowResponse"> & {
+  /**
+   * The ticket, NO_SHOW.
+   *
+   * @generated from field: medschedule.queue.v1.Ticket ticket = 1;
+   */
+  ticket?: Ticket | undefined;
+};
+
+/**
+ * Describes the message medschedule.queue.v1.MarkTicketNoShowResponse.
+ * Use `create(MarkTicketNoShowResponseSchema)` to create a new message.
+ */
+export const MarkTicketNoShowResponseSchema: GenMessage<MarkTicketNoShowResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_queue_v1_queue_service, 19);
+
+/**
  * TransferTicketRequest moves a ticket to another queue.
  *
  * @generated from message medschedule.queue.v1.TransferTicketRequest
@@ -553,7 +602,7 @@ export type TransferTicketRequest = Message<"medschedule.queue.v1.TransferTicket
  * Use `create(TransferTicketRequestSchema)` to create a new message.
  */
 export const TransferTicketRequestSchema: GenMessage<TransferTicketRequest> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 18);
+  messageDesc(file_medschedule_queue_v1_queue_service, 20);
 
 /**
  * TransferTicketResponse carries both tickets.
@@ -581,7 +630,7 @@ export type TransferTicketResponse = Message<"medschedule.queue.v1.TransferTicke
  * Use `create(TransferTicketResponseSchema)` to create a new message.
  */
 export const TransferTicketResponseSchema: GenMessage<TransferTicketResponse> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 19);
+  messageDesc(file_medschedule_queue_v1_queue_service, 21);
 
 /**
  * CompleteTicketRequest ends a served ticket.
@@ -609,7 +658,7 @@ export type CompleteTicketRequest = Message<"medschedule.queue.v1.CompleteTicket
  * Use `create(CompleteTicketRequestSchema)` to create a new message.
  */
 export const CompleteTicketRequestSchema: GenMessage<CompleteTicketRequest> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 20);
+  messageDesc(file_medschedule_queue_v1_queue_service, 22);
 
 /**
  * CompleteTicketResponse carries the ticket.
@@ -630,7 +679,7 @@ export type CompleteTicketResponse = Message<"medschedule.queue.v1.CompleteTicke
  * Use `create(CompleteTicketResponseSchema)` to create a new message.
  */
 export const CompleteTicketResponseSchema: GenMessage<CompleteTicketResponse> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 21);
+  messageDesc(file_medschedule_queue_v1_queue_service, 23);
 
 /**
  * CancelTicketRequest withdraws a ticket.
@@ -658,7 +707,7 @@ export type CancelTicketRequest = Message<"medschedule.queue.v1.CancelTicketRequ
  * Use `create(CancelTicketRequestSchema)` to create a new message.
  */
 export const CancelTicketRequestSchema: GenMessage<CancelTicketRequest> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 22);
+  messageDesc(file_medschedule_queue_v1_queue_service, 24);
 
 /**
  * CancelTicketResponse carries the ticket.
@@ -679,7 +728,7 @@ export type CancelTicketResponse = Message<"medschedule.queue.v1.CancelTicketRes
  * Use `create(CancelTicketResponseSchema)` to create a new message.
  */
 export const CancelTicketResponseSchema: GenMessage<CancelTicketResponse> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 23);
+  messageDesc(file_medschedule_queue_v1_queue_service, 25);
 
 /**
  * GetTicketRequest names a ticket.
@@ -700,7 +749,7 @@ export type GetTicketRequest = Message<"medschedule.queue.v1.GetTicketRequest"> 
  * Use `create(GetTicketRequestSchema)` to create a new message.
  */
 export const GetTicketRequestSchema: GenMessage<GetTicketRequest> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 24);
+  messageDesc(file_medschedule_queue_v1_queue_service, 26);
 
 /**
  * GetTicketResponse carries the ticket.
@@ -721,7 +770,7 @@ export type GetTicketResponse = Message<"medschedule.queue.v1.GetTicketResponse"
  * Use `create(GetTicketResponseSchema)` to create a new message.
  */
 export const GetTicketResponseSchema: GenMessage<GetTicketResponse> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 25);
+  messageDesc(file_medschedule_queue_v1_queue_service, 27);
 
 /**
  * ListTicketsRequest pages through a queue's tickets.
@@ -763,7 +812,7 @@ export type ListTicketsRequest = Message<"medschedule.queue.v1.ListTicketsReques
  * Use `create(ListTicketsRequestSchema)` to create a new message.
  */
 export const ListTicketsRequestSchema: GenMessage<ListTicketsRequest> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 26);
+  messageDesc(file_medschedule_queue_v1_queue_service, 28);
 
 /**
  * ListTicketsResponse is one page of tickets.
@@ -791,7 +840,7 @@ export type ListTicketsResponse = Message<"medschedule.queue.v1.ListTicketsRespo
  * Use `create(ListTicketsResponseSchema)` to create a new message.
  */
 export const ListTicketsResponseSchema: GenMessage<ListTicketsResponse> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 27);
+  messageDesc(file_medschedule_queue_v1_queue_service, 29);
 
 /**
  * WatchQueueRequest subscribes to a queue.
@@ -819,7 +868,7 @@ export type WatchQueueRequest = Message<"medschedule.queue.v1.WatchQueueRequest"
  * Use `create(WatchQueueRequestSchema)` to create a new message.
  */
 export const WatchQueueRequestSchema: GenMessage<WatchQueueRequest> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 28);
+  messageDesc(file_medschedule_queue_v1_queue_service, 30);
 
 /**
  * WatchQueueResponse is one message of the stream: a snapshot or a change.
@@ -868,7 +917,7 @@ export type WatchQueueResponse = Message<"medschedule.queue.v1.WatchQueueRespons
  * Use `create(WatchQueueResponseSchema)` to create a new message.
  */
 export const WatchQueueResponseSchema: GenMessage<WatchQueueResponse> = /*@__PURE__*/
-  messageDesc(file_medschedule_queue_v1_queue_service, 29);
+  messageDesc(file_medschedule_queue_v1_queue_service, 31);
 
 /**
  * QueueService runs waiting rooms: tickets, counters, fair priorities, live positions and estimates.
@@ -961,8 +1010,9 @@ export const QueueService: GenService<{
     output: typeof RecallTicketResponseSchema;
   },
   /**
-   * SkipTicket passes over a CALLED ticket that did not answer: CALLED -> WAITING, or -> NO_SHOW once
-   * it has been skipped the configured number of times.
+   * SkipTicket passes over a CALLED ticket whose patient is not here yet: CALLED -> WAITING, behind
+   * the next waiting ticket (so the next CallNext calls someone else first), or -> NO_SHOW once it has
+   * been skipped the configured number of times.
    *
    * @generated from rpc medschedule.queue.v1.QueueService.SkipTicket
    */
@@ -970,6 +1020,17 @@ export const QueueService: GenService<{
     methodKind: "unary";
     input: typeof SkipTicketRequestSchema;
     output: typeof SkipTicketResponseSchema;
+  },
+  /**
+   * MarkTicketNoShow records that the patient of a CALLED ticket did not come: CALLED -> NO_SHOW at
+   * once (counted in queue_no_shows_total), and the counter is free for CallNext.
+   *
+   * @generated from rpc medschedule.queue.v1.QueueService.MarkTicketNoShow
+   */
+  markTicketNoShow: {
+    methodKind: "unary";
+    input: typeof MarkTicketNoShowRequestSchema;
+    output: typeof MarkTicketNoShowResponseSchema;
   },
   /**
    * TransferTicket moves a WAITING or CALLED ticket to another queue: it becomes TRANSFERRED and a new
