@@ -11,6 +11,7 @@ import { loadConfig } from "../services/runtime/config.js";
 import { ServingStatus } from "../services/runtime/health.js";
 import { createRuntime, exitOnStartupError, onShutdownSignal } from "../services/runtime/host.js";
 import { createLogger } from "../services/runtime/logger.js";
+import { seedDemoClinic } from "./demo-clinic.js";
 import { createDistributedGateway, startGateway, upstreamMode } from "./gateway.js";
 import { createInFlightLimitInterceptor, createRateLimitInterceptor } from "./rate-limit.js";
 
@@ -86,11 +87,25 @@ try {
   logger.info({ port: server.port, ms: Date.now() - started }, "listening; health and reflection answer, the database is starting");
   const database = await runtime.ready;
   logger.info({ port: server.port, ms: Date.now() - started, database: database.kind }, "MedSchedule serving");
+  // The demo clinic (DEMO_CLINIC): by default only into a fresh DATA_DIR, with generated dev auth, on
+  // the embedded database; never into a database that may hold a real clinic's data unless asked.
+  const seedDemo = config.demoClinic === "on" || (config.demoClinic === "auto" && runtime.devTokens?.created === true && !config.databaseUrl);
+  let demoSeeded = false;
+  if (seedDemo) {
+    try {
+      const demo = await seedDemoClinic({ registrations: runtime.registrations, token: runtime.serviceToken ?? "" });
+      logger.info({ providers: demo.providers.length, appointments: demo.appointments.length }, "demo clinic seeded (DEMO_CLINIC=off skips it)");
+      demoSeeded = true;
+    } catch (err) {
+      logger.warn({ err }, "demo clinic: seeding failed; MedSchedule serves without it");
+    }
+  }
   if (runtime.devTokens) {
     const lines = [
       "",
       `MedSchedule is up on ${url} (Connect, gRPC-web and gRPC; metrics at ${url}/metrics).`,
       `Web app: ${url} (pick a role on the page: dev login).`,
+      ...(demoSeeded ? ["Demo clinic seeded: three doctors, their hours and a few appointments; the doctor token is Dr. Ayşe Yılmaz, the patient token her patient."] : []),
       `Dev tokens, one per role: ${runtime.devTokens.tokensFile}`,
       ...Object.entries(runtime.devTokens.tokens).map(([role, token]) => `  ${role.padEnd(12)} ${token}`),
       "Try:",

@@ -82,6 +82,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** maxInFlight bounds the unary calls the gateway works on at once; beyond it they are refused at once (0: no bound). */
   maxInFlight: number;
+  /** demoClinic (DEMO_CLINIC) seeds the demo clinic in `npm start`: "on", "off", or "auto" (unset: only into a fresh DATA_DIR with generated dev auth and the embedded database). */
+  demoClinic: "auto" | "on" | "off";
 }
 
 /**
@@ -189,6 +191,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
   if (rate !== undefined && !/^\d+$/.test(rate)) problems.push(`RATE_LIMIT_PER_MINUTE must be a whole number, got ${JSON.stringify(rate)}`);
   const prepared = str("DATABASE_PREPARED_STATEMENTS") ?? "on";
   if (prepared !== "on" && prepared !== "off") problems.push(`DATABASE_PREPARED_STATEMENTS must be "on" or "off", got ${JSON.stringify(prepared)}`);
+  const demoClinic = str("DEMO_CLINIC") ?? "auto";
+  if (demoClinic !== "auto" && demoClinic !== "on" && demoClinic !== "off") problems.push(`DEMO_CLINIC must be "on" or "off", got ${JSON.stringify(demoClinic)}`);
   const inFlight = str("GATEWAY_MAX_IN_FLIGHT");
   if (inFlight !== undefined && !/^\d+$/.test(inFlight)) problems.push(`GATEWAY_MAX_IN_FLIGHT must be a whole number, got ${JSON.stringify(inFlight)}`);
 
@@ -228,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
     shutdownGraceMs: duration("SHUTDOWN_GRACE", 10_000),
     rateLimitPerMinute: rate !== undefined && /^\d+$/.test(rate) ? Number(rate) : 600,
     maxInFlight: inFlight !== undefined && /^\d+$/.test(inFlight) ? Number(inFlight) : DEFAULT_MAX_IN_FLIGHT,
+    demoClinic: demoClinic as Config["demoClinic"],
   };
   if (problems.length > 0) throw new ConfigError(problems.join("; "));
   return config;

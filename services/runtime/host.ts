@@ -71,8 +71,10 @@ export interface Runtime {
   registrations: ServiceRegistration[];
   /** ready settles once the database is open, migrated and the services built. */
   ready: Promise<Database>;
-  /** devTokens are the generated role tokens (only when dev auth was set up). */
-  devTokens?: { tokens: Record<string, string>; tokensFile: string };
+  /** devTokens are the generated role tokens (only when dev auth was set up); `created`: the dev key was made in this start (a fresh DATA_DIR). */
+  devTokens?: { tokens: Record<string, string>; tokensFile: string; created: boolean };
+  /** serviceToken is this process's own token for calls to the services (SERVICE_TOKEN, or the generated one). */
+  serviceToken?: string;
   /** close closes the database once startup has settled. */
   close(): Promise<void>;
 }
@@ -148,7 +150,7 @@ export async function createRuntime(opts: {
       }
       const dev = await ensureDevAuth(config.dataDir, { issuer: config.authIssuer, audience: config.authAudience });
       secret = dev.secret;
-      devTokens = { tokens: dev.tokens, tokensFile: dev.tokensFile };
+      devTokens = { tokens: dev.tokens, tokensFile: dev.tokensFile, created: dev.created };
       serviceToken ??= dev.tokens.service;
     }
     if (!serviceToken && secret) {
@@ -213,6 +215,7 @@ export async function createRuntime(opts: {
     registrations,
     ready,
     devTokens,
+    serviceToken,
     close: async () => {
       const services = await created.catch(() => [] as MountedService[]);
       for (const m of services) await m.close?.().catch((err: unknown) => logger.warn({ err }, "service close failed"));

@@ -12,6 +12,7 @@ t.test("defaults", async (t) => {
   t.equal(c.backupKeepPostgresMs, 14 * 86_400_000);
   t.equal(c.backupKeepRedisMs, 7 * 86_400_000);
   t.same(c.upstreams, { scheduling: [], queue: [], lock: [], backup: [] });
+  t.equal(c.demoClinic, "auto");
 });
 
 t.test("values", async (t) => {
@@ -21,6 +22,7 @@ t.test("values", async (t) => {
       METRICS_PORT: "0",
       DATABASE_URL: "postgres://u:p@db:5432/x",
       DATABASE_PREPARED_STATEMENTS: "off",
+      DEMO_CLINIC: "off",
       REDIS_URL: "redis://r:6379",
       LOCK_STUCK_AFTER: "45s",
       BACKUP_KEEP_POSTGRES: "30d",
@@ -32,6 +34,7 @@ t.test("values", async (t) => {
   t.equal(c.port, 9000);
   t.equal(c.metricsPort, 0);
   t.equal(c.databasePreparedStatements, false);
+  t.equal(c.demoClinic, "off");
   t.equal(c.lockStuckAfterMs, 45_000);
   t.equal(c.backupKeepPostgresMs, 30 * 86_400_000);
   t.same(c.upstreams.scheduling, ["a:8081", "b:8081"]);
@@ -59,6 +62,7 @@ t.test("every problem in one error, never the password", async (t) => {
   t.throws(() => loadConfig({ AUTH_HS256_SECRET: "short" }, { port: 1 }), /at least 32/);
   t.throws(() => loadConfig({ QUEUE_ADDR: "no-port" }, { port: 1 }), /host:port/);
   t.throws(() => loadConfig({ DATABASE_PREPARED_STATEMENTS: "yes" }, { port: 1 }), /DATABASE_PREPARED_STATEMENTS must be "on" or "off"/);
+  t.throws(() => loadConfig({ DEMO_CLINIC: "yes" }, { port: 1 }), /DEMO_CLINIC must be "on" or "off"/);
 });
 
 t.test("durations", async (t) => {

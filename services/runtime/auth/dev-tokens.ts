@@ -4,12 +4,16 @@ import path from "node:path";
 import { SignJWT } from "jose";
 import { ROLES, type Role } from "./role-table.js";
 
-/** DEV_SUBJECTS are the subjects of the generated dev tokens (the doctor's is a providerId, the patient's a patientId). */
+/**
+ * DEV_SUBJECTS are the subjects of the generated dev tokens. The doctor's is a providerId and the
+ * patient's a patientId: those of the demo clinic `npm start` seeds (gateway/demo-clinic.ts), so the
+ * doctor's and the patient's screens act on real records.
+ */
 export const DEV_SUBJECTS: Record<Role, string> = {
   admin: "dev-admin",
   receptionist: "dev-reception",
-  doctor: "dev-doctor",
-  patient: "dev-patient",
+  doctor: "demo-ayse-yilmaz",
+  patient: "demo-patient",
   display: "dev-display",
   service: "medschedule",
 };
@@ -29,21 +33,26 @@ export async function signToken(secret: string, subject: string, roles: Role[], 
 /**
  * ensureDevAuth is for `npm start` without a configured key: it keeps a random HS256 secret in
  * DATA_DIR/dev-auth-secret (mode 0600, reused across restarts) and writes one token per role to
- * DATA_DIR/dev-tokens.json.
+ * DATA_DIR/dev-tokens.json. `created` tells whether the secret was made now (a fresh DATA_DIR).
  */
-export async function ensureDevAuth(dataDir: string, opts: { issuer?: string; audience?: string } = {}): Promise<{ secret: string; tokens: Record<Role, string>; tokensFile: string }> {
+export async function ensureDevAuth(
+  dataDir: string,
+  opts: { issuer?: string; audience?: string } = {},
+): Promise<{ secret: string; tokens: Record<Role, string>; tokensFile: string; created: boolean }> {
   await mkdir(dataDir, { recursive: true });
   const secretFile = path.join(dataDir, "dev-auth-secret");
   let secret: string;
+  let created = false;
   try {
     secret = (await readFile(secretFile, "utf8")).trim();
   } catch {
     secret = randomBytes(48).toString("base64url");
     await writeFile(secretFile, secret + "\n", { mode: 0o600 });
+    created = true;
   }
   const tokens = {} as Record<Role, string>;
   for (const role of ROLES) tokens[role] = await signToken(secret, DEV_SUBJECTS[role], [role], opts);
   const tokensFile = path.join(dataDir, "dev-tokens.json");
   await writeFile(tokensFile, JSON.stringify(tokens, null, 2) + "\n", { mode: 0o600 });
-  return { secret, tokens, tokensFile };
+  return { secret, tokens, tokensFile, created };
 }

@@ -1,0 +1,158 @@
+// The demo clinic `npm start` seeds into a fresh DATA_DIR (DEMO_CLINIC): a small Turkish family
+// health centre with three doctors, their weekly hours, two rooms, a walk-in queue and a few
+// appointments in the coming days, so that every screen has something to show and the dev doctor
+// and patient tokens act on real records (their subjects are a provider and a patient of it).
+//
+// It is seeded through the public API, in-process, with the service token: the same validation,
+// booking path, audit trail and rules as any client's calls. Every write is idempotent (client-chosen
+// ids; appointments only while the dev doctor has none ahead), so seeding again changes nothing.
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { QueueService } from "../gen/medschedule/queue/v1/queue_service_pb.js";
+import { DayOfWeek, ResourceKind } from "../gen/medschedule/scheduling/v1/scheduling_pb.js";
+import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { DEV_SUBJECTS } from "../services/runtime/auth/dev-tokens.js";
+import type { ServiceRegistration } from "../services/runtime/grpc-server.js";
+import { createInProcessTransport } from "../services/runtime/in-process-transport.js";
+
+/** DEMO_TIME_ZONE is the demo clinic's zone: the seeds were written for a clinic in Türkiye. */
+export const DEMO_TIME_ZONE = "Europe/Istanbul";
+
+/** DEMO_WALK_IN_QUEUE is the id of the demo clinic's walk-in queue. */
+export const DEMO_WALK_IN_QUEUE = "danisma";
+
+const WEEKDAYS = [DayOfWeek.MONDAY, DayOfWeek.TUESDAY, DayOfWeek.WEDNESDAY, DayOfWeek.THURSDAY, DayOfWeek.FRIDAY];
+
+/** DemoProvider is one doctor of the demo clinic with the hours they work. */
+interface DemoProvider {
+  providerId: string;
+  displayName: string;
+  specialty: string;
+  slotMinutes: number;
+  hours: { dayOfWeek: DayOfWeek; startTime: string; endTime: string }[];
+  breaks: { dayOfWeek: DayOfWeek; startTime: string; endTime: string }[];
+}
+
+/** DEMO_PROVIDERS are the demo clinic's doctors; the first is the dev doctor token's provider. */
+export const DEMO_PROVIDERS: readonly DemoProvider[] = [
+  {
+    providerId: DEV_SUBJECTS.doctor,
+    displayName: "Dr. Ayşe Yılmaz",
+    specialty: "Aile Hekimliği",
+    slotMinutes: 20,
+    hours: [...WEEKDAYS.map((d) => ({ dayOfWeek: d, startTime: "08:30", endTime: "17:30" })), { dayOfWeek: DayOfWeek.SATURDAY, startTime: "09:00", endTime: "13:00" }],
+    breaks: WEEKDAYS.map((d) => ({ dayOfWeek: d, startTime: "12:30", endTime: "13:30" })),
+  },
+  {
+    providerId: "demo-mehmet-demir",
+    displayName: "Dr. Mehmet Demir",
+    specialty: "Çocuk Sağlığı ve Hastalıkları",
+    slotMinutes: 30,
+    hours: WEEKDAYS.map((d) => ({ dayOfWeek: d, startTime: "09:00", endTime: "17:00" })),
+    breaks: WEEKDAYS.map((d) => ({ dayOfWeek: d, startTime: "12:00", endTime: "13:00" })),
+  },
+  {
+    providerId: "demo-elif-kaya",
+    displayName: "Dr. Elif Kaya",
+    specialty: "Kardiyoloji",
+    slotMinutes: 30,
+    hours: [DayOfWeek.TUESDAY, DayOfWeek.THURSDAY].map((d) => ({ dayOfWeek: d, startTime: "10:00", endTime: "16:00" })),
+    breaks: [],
+  },
+];
+
+/** DemoSeedResult says what the seeding made. */
+export interface DemoSeedResult {
+  /** providers are the providerIds seeded. */
+  providers: string[];
+  /** appointments are the appointmentIds booked (none when an earlier seeding booked them). */
+  appointments: string[];
+}
+
+/** DemoClients are the two clients the seeding uses. */
+interface DemoClients {
+  scheduling: Client<typeof SchedulingService>;
+  queue: Client<typeof QueueService>;
+}
+
+function clientsOf(registrations: ServiceRegistration[], token: string): DemoClients {
+  const transport = (typeName: string) => {
+    const reg = registrations.find((r) => r.service.typeName === typeName);
+    if (!reg) throw new Error(`seedDemoClinic: ${typeName} is not mounted in this process`);
+    return createInProcessTransport(reg, () => ({ authorization: `Bearer ${token}` }));
+  };
+  return {
+    scheduling: createClient(SchedulingService, transport(SchedulingService.typeName)),
+    queue: createClient(QueueService, transport(QueueService.typeName)),
+  };
+}
+
+/** firstFreeSlots returns up to `count` free slots of a provider starting at or after `from`, searched day by day over two weeks. */
+async function firstFreeSlots(c: DemoClients, providerId: string, from: Date, count: number): Promise<Date[]> {
+  const found: Date[] = [];
+  for (let day = 0; day < 14 && found.length < count; day++) {
+    const start = new Date(from.getTime() + day * 86_400_000);
+    const res = await c.scheduling.listAvailableSlots({
+      providerId,
+      startTime: timestampFromDate(start),
+      endTime: timestampFromDate(new Date(start.getTime() + 86_400_000)),
+    });
+    for (const s of res.slots) {
+      if (found.length < count && s.startTime) found.push(timestampDate(s.startTime));
+    }
+  }
+  return found;
+}
+
+/**
+ * seedDemoClinic creates the demo clinic through the services mounted in this process, calling with
+ * `token` (the service token). `now` places the appointments: the dev patient's next visits with
+ * Dr. Ayşe Yılmaz (the dev doctor) and Dr. Elif Kaya, and four other demo patients booked with
+ * Dr. Yılmaz at her next free times, so the doctor's and the reception's day are not empty.
+ */
+export async function seedDemoClinic(opts: { registrations: ServiceRegistration[]; token: string; now?: Date }): Promise<DemoSeedResult> {
+  const c = clientsOf(opts.registrations, opts.token);
+  const now = opts.now ?? new Date();
+  for (const p of DEMO_PROVIDERS) {
+    await c.scheduling.createProvider({ providerId: p.providerId, displayName: p.displayName, timeZone: DEMO_TIME_ZONE, specialty: p.specialty });
+    await c.scheduling.setAvailability({
+      providerId: p.providerId,
+      weeklyHours: p.hours,
+      breaks: p.breaks,
+      slotDuration: durationFromMs(p.slotMinutes * 60_000),
+      buffer: durationFromMs(0),
+    });
+  }
+  await c.scheduling.createResource({ resourceId: "demo-oda-1", displayName: "Muayene Odası 1", kind: ResourceKind.ROOM });
+  await c.scheduling.createResource({ resourceId: "demo-ekg", displayName: "EKG Cihazı", kind: ResourceKind.DEVICE });
+  await c.queue.createQueue({ queueId: DEMO_WALK_IN_QUEUE, displayName: "Danışma", prefix: "D", timeZone: DEMO_TIME_ZONE }).catch((err: unknown) => {
+    // Seeded before: the queue is there.
+    if (ConnectError.from(err).code !== Code.AlreadyExists) throw err;
+  });
+
+  const [ayse, , elif] = DEMO_PROVIDERS;
+  // Seeded before (the dev doctor has appointments ahead): book nothing more.
+  const ahead = await c.scheduling.listAppointments({ providerId: ayse.providerId, startTime: timestampFromDate(now), pageSize: 1 });
+  if (ahead.appointments.length > 0) return { providers: DEMO_PROVIDERS.map((p) => p.providerId), appointments: [] };
+  // Appointments start at least 30 minutes from now, so they are bookable and can be checked in.
+  const from = new Date(now.getTime() + 30 * 60_000);
+  const day = now.toISOString().slice(0, 10);
+  const ayseSlots = await firstFreeSlots(c, ayse.providerId, from, 5);
+  const elifSlots = await firstFreeSlots(c, elif.providerId, new Date(from.getTime() + 7 * 86_400_000), 1);
+  const bookings = [
+    ...ayseSlots.map((start, i) => ({ providerId: ayse.providerId, patientId: i === 0 ? DEV_SUBJECTS.patient : `demo-patient-${i + 1}`, start })),
+    ...elifSlots.map((start) => ({ providerId: elif.providerId, patientId: DEV_SUBJECTS.patient, start })),
+  ];
+  const appointments: string[] = [];
+  for (const [i, b] of bookings.entries()) {
+    const res = await c.scheduling.bookAppointment({
+      requestId: `demo-clinic-${day}-${i}`,
+      providerId: b.providerId,
+      patientId: b.patientId,
+      startTime: timestampFromDate(b.start),
+      reason: "Kontrol",
+    });
+    if (res.appointment) appointments.push(res.appointment.appointmentId);
+  }
+  return { providers: DEMO_PROVIDERS.map((p) => p.providerId), appointments };
+}
