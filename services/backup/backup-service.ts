@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -40,7 +41,7 @@ import {
   validateVerifyBackup,
 } from "./backup.validation.js";
 import { BackupScheduler } from "./backup-scheduler.js";
-import type { BackupFormat, BackupRow, BackupTargetName } from "./db/backup.table.js";
+import type { BackupFormat, BackupRow, BackupStateName, BackupTargetName } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
 import { PgToolsEngine } from "./dumpers/pg-tools.engine.js";
 import { PgliteEngine } from "./dumpers/pglite.engine.js";
@@ -121,6 +122,10 @@ interface VerifyOutcome {
 
 const DEFAULT_KEEP_MS: Record<BackupTargetName, number> = { POSTGRES: 14 * 86_400_000, REDIS: 7 * 86_400_000 };
 const ADVANCE_EPOCH_ATTEMPTS = 3;
+const FAILURE_RECORD_FIRST_DELAY_MS = 100;
+const FAILURE_RECORD_MAX_DELAY_MS = 5_000;
+/** While the service shuts down, a failure is retried this long at most (the reaper does the rest). */
+const FAILURE_RECORD_CLOSING_MS = 5_000;
 
 function callerOf(ctx: HandlerContext | undefined): Caller {
   const p = ctx ? getPrincipal(ctx) : undefined;
@@ -348,6 +353,9 @@ export class BackupServiceImpl implements ServiceImpl<typeof BackupService> {
     heartbeat.unref();
     const key = `${target.toLowerCase()}/${row.backup_id}${engine.extension}`;
     let writer: Awaited<ReturnType<BackupStore["create"]>> | undefined;
+    // Set once the file is committed under its final name: from then until the catalog says
+    // SUCCEEDED, a failure must delete it (a FAILED entry has no file, and nothing else would).
+    let location: string | undefined;
     try {
       writer = await this.#store.create(key);
       const counter = new HashingCounter();
@@ -356,12 +364,11 @@ export class BackupServiceImpl implements ServiceImpl<typeof BackupService> {
       const stats = await engine.dump(counter, signal);
       await stored;
       const sha256 = counter.digest();
-      const location = await writer.commit();
+      location = await writer.commit();
       writer = undefined;
       if (engine.format === "pg_custom") {
         // The archive's table of contents must read back: a cheap check that the file is a dump.
-        await runTool("pg_restore", ["--list"], { stdin: await this.#store.read(location), signal }).catch(async (err: unknown) => {
-          await this.#store.delete(location);
+        await runTool("pg_restore", ["--list"], { stdin: await this.#store.read(location), signal }).catch((err: unknown) => {
           throw new Error(`the written dump does not read back: ${messageOf(err)}`);
         });
       }
@@ -377,31 +384,61 @@ export class BackupServiceImpl implements ServiceImpl<typeof BackupService> {
         table_checks: JSON.stringify(stats),
         heartbeat_at: null,
       });
-      if (!done) {
-        // Someone took this backup for dead meanwhile: its entry says FAILED, so its file must go.
-        await this.#store.delete(location);
-        throw new Error("the catalog entry was marked FAILED while the backup ran (no heartbeat seen)");
-      }
+      // Someone took this backup for dead meanwhile: its entry says FAILED, so its file must go.
+      if (!done) throw new Error("the catalog entry was marked FAILED while the backup ran (no heartbeat seen)");
+      location = undefined;
       backupDuration.observe({ target: label }, (performance.now() - started) / 1000);
       backupLastSuccess.set({ target: label }, done.finished_at!.getTime() / 1000);
       backupSize.set({ target: label }, size);
       this.#logger?.info({ backupId: row.backup_id, target, size, sha256 }, "backup succeeded");
     } catch (err) {
+      clearInterval(heartbeat);
       await writer?.abort().catch(() => undefined);
       const reason = signal.aborted && signal.reason instanceof Error ? signal.reason.message : messageOf(err);
       const error = `${target} backup failed: ${reason}`;
-      const finished = this.clock.now();
-      await updateBackupIf(this.#db, row.backup_id, "RUNNING", {
-        state: "FAILED",
-        finished_at: finished < row.started_at ? row.started_at : finished,
-        error,
-        heartbeat_at: null,
-      }).catch((e: unknown) => this.#logger?.error({ err: e, backupId: row.backup_id }, "backup: cannot record the failure"));
+      const state = await this.#recordFailure(row, error);
+      if (state === "SUCCEEDED") {
+        // The SUCCEEDED update committed although its answer was lost: the backup and its file stand.
+        this.#logger?.warn({ backupId: row.backup_id, target }, "backup succeeded (its catalog update reported an error after committing)");
+        return;
+      }
+      if (location) {
+        await this.#store.delete(location).catch((e: unknown) => this.#logger?.error({ err: e, backupId: row.backup_id, location }, "backup: cannot delete the file of a failed backup"));
+      }
       backupFailures.inc({ target: label });
       backupDuration.observe({ target: label }, (performance.now() - started) / 1000);
       this.#logger?.error({ backupId: row.backup_id, target, error }, "backup failed");
     } finally {
       clearInterval(heartbeat);
+    }
+  }
+
+  /**
+   * recordFailure marks a RUNNING entry FAILED, retrying while the catalog cannot be written (for
+   * up to staleAfterMs, after which any StartBackup reaps it as abandoned since its heartbeat has
+   * stopped). Returns the entry's state afterwards, or undefined when it could not be learnt.
+   */
+  async #recordFailure(row: BackupRow, error: string): Promise<BackupStateName | undefined> {
+    const deadline = performance.now() + (this.#closed ? Math.min(FAILURE_RECORD_CLOSING_MS, this.#staleAfterMs) : this.#staleAfterMs);
+    for (let delay = FAILURE_RECORD_FIRST_DELAY_MS; ; delay = Math.min(delay * 2, FAILURE_RECORD_MAX_DELAY_MS)) {
+      try {
+        const finished = this.clock.now();
+        const failed = await updateBackupIf(this.#db, row.backup_id, "RUNNING", {
+          state: "FAILED",
+          finished_at: finished < row.started_at ? row.started_at : finished,
+          error,
+          heartbeat_at: null,
+        });
+        if (failed) return "FAILED";
+        return (await findBackup(this.#db, row.backup_id))?.state;
+      } catch (err) {
+        if (performance.now() + delay > deadline) {
+          this.#logger?.error({ err, backupId: row.backup_id }, "backup: cannot record the failure; the next StartBackup marks it FAILED as abandoned");
+          return undefined;
+        }
+        this.#logger?.warn({ err, backupId: row.backup_id }, "backup: cannot record the failure yet, retrying");
+        await sleep(delay);
+      }
     }
   }
 

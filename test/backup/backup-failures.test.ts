@@ -82,6 +82,61 @@ t.test("the store's directory is full", async (t) => {
   t.equal(scratch.rows[0].n, 0, "pg_dump did not linger");
 });
 
+/** refuseUpdates makes the catalog refuse an update to `state` (the first `times` ones, or all) until teardown. */
+async function refuseUpdates(t: { teardown(fn: () => unknown): void }, state: string, times?: number): Promise<void> {
+  await sql`create sequence backup.zz_refusals`.execute(catalog.db);
+  const limit = times ?? 2_147_483_647;
+  await sql
+    .raw(
+      `create function backup.zz_refuse() returns trigger language plpgsql as $$
+       begin
+         if new.state = '${state}' and nextval('backup.zz_refusals') <= ${limit} then
+           raise exception 'the catalog refuses % (test)', new.state;
+         end if;
+         return new;
+       end $$`,
+    )
+    .execute(catalog.db);
+  await sql`create trigger zz_refuse before update on backup.backups for each row execute function backup.zz_refuse()`.execute(catalog.db);
+  t.teardown(async () => {
+    await sql`drop trigger if exists zz_refuse on backup.backups`.execute(catalog.db);
+    await sql`drop function if exists backup.zz_refuse()`.execute(catalog.db);
+    await sql`drop sequence if exists backup.zz_refusals`.execute(catalog.db);
+  });
+}
+
+t.test("a backup that fails after its file was written leaves no file in the store", async (t) => {
+  const dir = await tempDir(t, "medschedule-backups-");
+  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  await refuseUpdates(t, "SUCCEEDED");
+  const started = await svc.start("POSTGRES", caller, "late-fail-1");
+  await svc.waitForIdle();
+  const row = (await findBackup(catalog.db as never, started.backup_id))!;
+  t.equal(row.state, "FAILED");
+  t.match(row.error, /POSTGRES backup failed: .*the catalog refuses SUCCEEDED/);
+  t.ok(row.location === null && row.sha256 === null);
+  t.same(await filesUnder(dir), [], "the written dump was deleted: a FAILED backup has no file");
+  t.notOk(await findRunning(catalog.db as never, "POSTGRES"));
+});
+
+t.test("a failure the catalog cannot take at once is recorded when it can: never left RUNNING", async (t) => {
+  const dir = await tempDir(t, "medschedule-backups-");
+  const svc = createService(t, {
+    db: catalog.db,
+    config: { backupDir: dir, databaseUrl: withDatabase(catalog.databaseUrl, "medschedule_no_such_database") },
+    peers: fakeLockPeer().peers,
+  });
+  await refuseUpdates(t, "FAILED", 2);
+  const started = await svc.start("POSTGRES", caller, "unrecorded-1");
+  await svc.waitForIdle();
+  const row = (await findBackup(catalog.db as never, started.backup_id))!;
+  t.equal(row.state, "FAILED", "recorded on a later attempt");
+  t.match(row.error, /POSTGRES backup failed: .*does not exist/, "with the backup's own error");
+  t.ok(row.finished_at);
+  t.same(await filesUnder(dir), []);
+  t.notOk(await findRunning(catalog.db as never, "POSTGRES"), "the next backup may start");
+});
+
 t.test("a RUNNING backup whose process died (no heartbeat) does not block the target forever", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
   const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });

@@ -18,6 +18,7 @@ import {
   migrateToLatest,
   MigrationFailedError,
   redactDatabaseUrl,
+  withPgliteSession,
 } from "../../services/runtime/db/index.js";
 import type { Database } from "../../services/runtime/db/index.js";
 import { createTestDatabase } from "../helpers/postgres.js";
@@ -291,6 +292,39 @@ for (const kind of ["pglite", "postgres"] as const) {
         });
         t.notOk(database.pglite!.isInTransaction(), "a transaction left open is rolled back when the session is released");
         t.equal(await countBookings(db, "p10"), 0);
+      });
+
+      await t.test("PGlite: withPgliteSession hands the session back as it found it", async (t) => {
+        const pglite = database.pglite!;
+        const settings = async () =>
+          (await sql<{ s: string }>`select concat_ws('|', current_setting('search_path'), current_setting('DateStyle'),
+            current_setting('statement_timeout'), current_setting('row_security'), current_setting('default_transaction_read_only')) as s`.execute(db)).rows[0].s;
+        const before = await settings();
+        // What PGlite's pg_dump and a restored plain dump do on the session: settings changed for
+        // the session, and a read-only transaction left open.
+        await withPgliteSession(pglite, async () => {
+          await pglite.exec(`select pg_catalog.set_config('search_path', '', false); set datestyle = 'SQL, DMY';
+            set statement_timeout = 1234; set row_security = off; set default_transaction_read_only = on`);
+          await pglite.exec("begin isolation level repeatable read read only");
+          await pglite.query("select 1");
+        });
+        t.notOk(pglite.isInTransaction(), "the open transaction was rolled back");
+        t.equal(await settings(), before, "the session's settings are set back");
+        await db.withSchema(SCHEMA).insertInto("bookings").values(booking("p11", "2026-11-28T09:00:00Z", "2026-11-28T10:00:00Z")).execute();
+        t.equal(await countBookings(db, "p11"), 1, "the next caller writes");
+
+        // The same when fn fails, with the transaction aborted by the failure.
+        await t.rejects(
+          withPgliteSession(pglite, async () => {
+            await pglite.exec("set search_path = fixture; begin");
+            await pglite.query("select * from no_such_table");
+          }),
+          /no_such_table/,
+        );
+        t.notOk(pglite.isInTransaction());
+        t.equal(await settings(), before);
+        t.equal(await countBookings(db, "p11"), 1, "no 'current transaction is aborted' for the next caller");
+        await db.withSchema(SCHEMA).deleteFrom("bookings").where("provider_id", "=", "p11").execute();
       });
 
       await t.test("PGlite: streaming yields every row", async (t) => {

@@ -26,8 +26,12 @@ async function readAll(source: Readable): Promise<string> {
 }
 
 /**
- * PgliteEngine backs up the embedded database with PGlite's own pg_dump (plain SQL). The dump and
- * the stats run while this engine holds the one PGlite session, so no write comes between them.
+ * PgliteEngine backs up the embedded database with PGlite's own pg_dump (plain SQL). pg_dump is a
+ * client of its own: it sets session settings, opens a read-only transaction it never ends, and
+ * PGlite's wrapper runs DEALLOCATE ALL after it. The live PGlite is ONE session shared by every
+ * service, so the dump never runs there: the live session is held only while its data directory is
+ * copied (between two transactions, no SQL), and pg_dump and the stats run on a private PGlite
+ * started from that copy, so both read exactly the same data and no service ever waits for them.
  */
 export class PgliteEngine implements DatabaseBackupEngine {
   readonly format = "pg_sql" as const;
@@ -60,30 +64,30 @@ export class PgliteEngine implements DatabaseBackupEngine {
     return this.#scratch;
   }
 
-  /** dump runs PGlite's pg_dump of the domain schemas and the stats, holding the session. */
+  /** dump copies the live data directory, then runs the stats and PGlite's pg_dump on a private PGlite started from the copy. */
   async dump(sink: Writable, signal: AbortSignal): Promise<TableStat[]> {
-    const pg = this.#pg;
-    let file: File;
-    let stats: TableStat[];
+    let copy: PGlite | undefined;
     try {
-      [file, stats] = await withPgliteSession(pg, async () => {
-        const q = queryOf(pg);
-        const schemas = await existingSchemas(q);
-        if (schemas.length === 0) throw new ToolError(`nothing to back up: none of the schemas ${DOMAIN_SCHEMAS.join(", ")} exists`);
-        const s = await pg.transaction(async (tx) => {
-          for (const setting of SESSION_SETTINGS) await tx.exec(setting.replace(/^set /, "set local "));
-          return tableStats(queryOf(tx), schemas);
-        });
-        signal.throwIfAborted();
-        const f = await pgDump({ pg, args: ["--no-owner", "--no-privileges", ...schemas.map((x) => `--schema=${x}`)] });
-        return [f, s] as const;
-      });
+      const image = await withPgliteSession(this.#pg, () => this.#pg.dumpDataDir("none"));
+      signal.throwIfAborted();
+      copy = await PGlite.create({ loadDataDir: image, extensions: { btree_gist } });
+      for (const setting of SESSION_SETTINGS) await copy.exec(setting);
+      const q = queryOf(copy);
+      const schemas = await existingSchemas(q);
+      if (schemas.length === 0) throw new ToolError(`nothing to back up: none of the schemas ${DOMAIN_SCHEMAS.join(", ")} exists`);
+      const stats = await tableStats(q, schemas);
+      signal.throwIfAborted();
+      const file = await pgDump({ pg: copy, args: ["--no-owner", "--no-privileges", ...schemas.map((x) => `--schema=${x}`)] });
+      await copy.close();
+      copy = undefined;
+      await pipeline(Readable.fromWeb(file.stream() as never), sink, { signal });
+      return stats;
     } catch (err) {
       sink.destroy();
       throw err;
+    } finally {
+      await copy?.close().catch(() => undefined);
     }
-    await pipeline(Readable.fromWeb(file.stream() as never), sink, { signal });
-    return stats;
   }
 
   /** scratchRestore loads the SQL dump into the scratch in-memory PGlite (emptied of domain schemas first). */
@@ -124,17 +128,13 @@ export class PgliteEngine implements DatabaseBackupEngine {
     signal.throwIfAborted();
     beforeCommit?.();
     const pg = this.#pg;
-    await withPgliteSession(pg, async () => {
-      const [{ search_path: saved }] = (await pg.query<{ search_path: string }>("show search_path")).rows;
-      try {
-        await pg.transaction(async (tx) => {
-          if (schemas.length > 0) await tx.exec(`drop schema if exists ${schemas.map(ident).join(", ")} cascade`);
-          await tx.exec(text);
-        });
-      } finally {
-        // The dump empties search_path for its own session; this one is shared with the services.
-        await pg.query("select set_config('search_path', $1, false)", [saved]);
-      }
-    });
+    // The dump sets search_path and other settings for its session: withPgliteSession sets them
+    // back before the services get the shared session again.
+    await withPgliteSession(pg, () =>
+      pg.transaction(async (tx) => {
+        if (schemas.length > 0) await tx.exec(`drop schema if exists ${schemas.map(ident).join(", ")} cascade`);
+        await tx.exec(text);
+      }),
+    );
   }
 }

@@ -150,9 +150,43 @@ function queueFor(pglite: PGlite): SessionQueue {
   return queue;
 }
 
+/** Settings a transaction sets for itself only; never compared or set back. */
+const PER_TRANSACTION_SETTING = /^transaction_/;
+
+async function sessionSettings(pglite: PGlite): Promise<Map<string, string>> {
+  const { rows } = await pglite.query<{ name: string; setting: string }>(
+    "select name, setting from pg_settings where context in ('user', 'superuser')",
+  );
+  return new Map(rows.filter((r) => !PER_TRANSACTION_SETTING.test(r.name)).map((r) => [r.name, r.setting]));
+}
+
+/**
+ * Hands the session back as it was found: a transaction left open is rolled back (as
+ * releaseConnection does), and a setting changed for the session is set back.
+ */
+async function handBack(pglite: PGlite, before: Map<string, string>): Promise<void> {
+  if (pglite.isInTransaction()) await pglite.query("rollback");
+  const after = await sessionSettings(pglite);
+  const names: string[] = [];
+  const values: string[] = [];
+  for (const [name, value] of before) {
+    if (after.get(name) !== value) {
+      names.push(name);
+      values.push(value);
+    }
+  }
+  if (names.length === 0) return;
+  await pglite.query("select set_config(s.name, s.value, false) from unnest($1::text[], $2::text[]) as s(name, value)", [
+    names,
+    values,
+  ]);
+}
+
 /**
  * withPgliteSession runs fn while holding the PGlite session, queued with every Kysely query and
- * transaction on that instance (for direct PGlite use such as `dumpDataDir()` or `listen()`).
+ * transaction on that instance (for direct PGlite use such as `dumpDataDir()` or `listen()`). The
+ * next holder gets the session as fn found it: a transaction fn left open is rolled back and the
+ * session settings fn changed (search_path, a SET run by a restored dump, ...) are set back.
  */
 export async function withPgliteSession<T>(
   pglite: PGlite,
@@ -162,7 +196,16 @@ export async function withPgliteSession<T>(
   const queue = queueFor(pglite);
   await queue.acquire(opts.acquireTimeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS);
   try {
-    return await fn();
+    const before = pglite.closed ? undefined : await sessionSettings(pglite);
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      if (before && !pglite.closed) await handBack(pglite, before).catch(() => undefined);
+      throw err;
+    }
+    if (before && !pglite.closed) await handBack(pglite, before);
+    return result;
   } finally {
     queue.release();
   }
