@@ -1268,7 +1268,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private checkDuration(schedule: Schedule, durationMs: number | undefined): number {
     if (durationMs === undefined) return schedule.slotMs;
     if (durationMs % schedule.slotMs !== 0) {
-      throw new InvalidArgumentError([{ field: "duration", description: `must be a multiple of the provider's slot duration (${schedule.slotMs / 60_000} min)` }]);
+      throw new InvalidArgumentError([{ field: "duration", description: `must be a multiple of the provider's slot duration (${schedule.slotMs / 60_000} min)`, reason: "NOT_A_MULTIPLE" }]);
     }
     return durationMs;
   }
