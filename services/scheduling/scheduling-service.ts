@@ -268,6 +268,13 @@ function conflictAsAborted(err: unknown): unknown {
   return err;
 }
 
+/** CheckedInMeanwhile rolls back a check-in that a concurrent one beat; the caller answers with that one's ticket. */
+class CheckedInMeanwhile extends Error {
+  constructor(readonly row: AppointmentRow) {
+    super("checked in meanwhile");
+  }
+}
+
 /**
  * SchedulingServiceImpl serves medschedule.scheduling.v1.SchedulingService: providers, rooms and
  * availability, slot search (slots.ts), bookings that cannot double-book (the provider's fenced lock
@@ -665,7 +672,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
    * through the QueueService first, ranked by the appointment's own start time (into the given queue,
    * or the provider's own queue "prov-<providerId>", created on first use with a prefix of its own),
    * then BOOKED -> CHECKED_IN. When the ticket fails the appointment stays BOOKED. Patients check in
-   * only themselves, and only into their provider's queue (PERMISSION_DENIED when they name one).
+   * only themselves, and only into their provider's queue (PERMISSION_DENIED when they name one). A
+   * check-in of an appointment already CHECKED_IN (the patient at the kiosk, then at the desk)
+   * answers with its ticket and issues none.
    */
   async checkInAppointment(req: CheckInAppointmentRequest, ctx: HandlerContext) {
     const v = validateCheckInAppointment(req);
@@ -676,6 +685,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const read = await this.readCommand(key, hash, CheckInAppointmentResponseSchema, v.appointmentId, caller, "either");
     if (!read.current) return read.replayed;
     const current = read.current;
+    if (current.status === "CHECKED_IN" && current.ticket_id) return this.checkedInAlready(ctx, caller, key, hash, current);
     if (current.status !== "BOOKED") throw await this.refusal(current, "CHECK_IN", ["BOOKED"]);
     const provider = await this.requireProvider(this.db, current.provider_id);
     const arrived = this.clock.now().getTime();
@@ -705,20 +715,51 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const ticket = issued.ticket;
     if (!ticket) throw new AbortedError("NO_TICKET", "the queue answered without a ticket; retry");
     const now = this.clock.now();
+    try {
+      return await this.tx(async (trx) => {
+        const replayed = await this.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: current.provider_id, token: undefined });
+        if (replayed) return replayed;
+        const row = await changeAppointmentIf(
+          trx,
+          current.appointment_id,
+          ["BOOKED"],
+          { status: "CHECKED_IN", at: now, ticketId: ticket.ticketId },
+          this.auditBase(caller, "CheckInAppointment", now),
+        );
+        if (!row) {
+          const latest = (await findAppointment(trx, current.appointment_id)) ?? current;
+          // Rolled back (the requestId claim too), then answered as a check-in of a checked-in appointment.
+          if (latest.status === "CHECKED_IN" && latest.ticket_id) throw new CheckedInMeanwhile(latest);
+          throw await this.refusal(latest, "CHECK_IN", ["BOOKED"]);
+        }
+        const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
+        await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
+        this.afterCommit(trx, row.provider_id, "CHECKED_IN");
+        return res;
+      }, { claims: true });
+    } catch (err) {
+      if (err instanceof CheckedInMeanwhile) return this.checkedInAlready(ctx, caller, key, hash, err.row);
+      throw err;
+    }
+  }
+
+  /** checkedInAlready answers a check-in of a CHECKED_IN appointment: the appointment and the ticket it has (audited, kept for the requestId). */
+  private async checkedInAlready(ctx: HandlerContext, caller: Caller, key: RequestKey, hash: string, row: AppointmentRow) {
+    if (!this.peers) throw peerUnreachableError("queue");
+    const found = await this.peers
+      .client(QueueService)
+      .getTicket({ ticketId: row.ticket_id! }, outgoingCallOptions(ctx, { onBehalfOf: caller.subject }))
+      .catch((err: unknown) => {
+        throw peerError(err);
+      });
+    if (!found.ticket) throw new AbortedError("NO_TICKET", "the queue answered without a ticket; retry");
+    const now = this.clock.now();
     return this.tx(async (trx) => {
-      const replayed = await this.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: current.provider_id, token: undefined });
+      const replayed = await this.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: row.provider_id, token: undefined });
       if (replayed) return replayed;
-      const row = await changeAppointmentIf(
-        trx,
-        current.appointment_id,
-        ["BOOKED"],
-        { status: "CHECKED_IN", at: now, ticketId: ticket.ticketId },
-        this.auditBase(caller, "CheckInAppointment", now),
-      );
-      if (!row) throw await this.refusal((await findAppointment(trx, current.appointment_id)) ?? current, "CHECK_IN", ["BOOKED"]);
-      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
+      await appendAudit(trx, this.audit(caller, "CheckInAppointment", [row], now));
+      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket: found.ticket });
       await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
-      this.afterCommit(trx, row.provider_id, "CHECKED_IN");
       return res;
     }, { claims: true });
   }
@@ -1045,7 +1086,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       // time, is contention on a busy lock service: retryable, like a lock held past waitTimeout.
       const left = ctx?.timeoutMs();
       if (err instanceof ConnectError && err.code === Code.DeadlineExceeded && (left === undefined || left > 0)) {
-        throw new AbortedError("LOCK_TIMEOUT", `the lock service did not answer in time for ${JSON.stringify(this.lockResource(providerId))}; retry`);
+        throw new AbortedError("LOCK_TIMEOUT", "the booking system is busy and did not answer in time; retry in a moment");
       }
       throw peerError(err);
     }
@@ -1143,7 +1184,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   private replayed<S extends DescMessage>(key: RequestKey, hash: string, existing: { request_hash: string; response: Buffer | null }, schema: S): MessageShape<S> {
     if (existing.request_hash !== hash) {
-      throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(key.requestId)} was already used for a different ${key.rpc} request`);
+      throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(key.requestId)} was already used for a different request; send a new requestId for a new request`);
     }
     if (!existing.response) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
     return fromBinary(schema, existing.response);

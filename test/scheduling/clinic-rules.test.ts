@@ -68,6 +68,12 @@ const queueTransport = createRouterTransport(({ service }) => {
       queues.set(req.queueId, queue);
       return { queue };
     },
+    getTicket: (req) => {
+      const i = Number(req.ticketId.slice(2)) - 1;
+      const r = issued[i];
+      if (!r) throw new ConnectError("no such ticket", Code.NotFound);
+      return { ticket: { ticketId: req.ticketId, queueId: r.queueId, priority: r.priority, appointmentId: r.appointmentId } };
+    },
     issueTicket: (req) => {
       issued.push(req);
       const n = issued.filter((x) => x.queueId === req.queueId).length;

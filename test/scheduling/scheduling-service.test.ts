@@ -387,9 +387,22 @@ t.test("a patient checks in for their own appointment, into its provider's queue
   t.equal(res.ticket?.appointmentId, mine.appointmentId);
   const token = await sys.token(["receptionist"], "rec-1");
   const queue = createClient(QueueService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sys.grpc.port}`, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] }));
+  const again = await staff.checkInAppointment({ appointmentId: mine.appointmentId, requestId: "ci-self-4" });
+  t.equal(again.ticket?.ticketId, res.ticket?.ticketId, "checking in again (at the desk, after the kiosk) answers with the same ticket");
+  t.equal(again.appointment?.status, AppointmentStatus.CHECKED_IN);
   const tickets = await queue.listTickets({ queueId: res.ticket!.queueId });
-  t.same(tickets.tickets.map((x) => x.appointmentId), [mine.appointmentId], "no ticket for the refused check-ins");
+  t.same(tickets.tickets.map((x) => x.appointmentId), [mine.appointmentId], "one ticket; none for the refused check-ins");
   t.equal((await staff.getAppointment({ appointmentId: later.appointmentId })).appointment?.status, AppointmentStatus.BOOKED, "the early one stays BOOKED");
+
+  // Five check-ins of one appointment at once: whoever answers OK answers with the one ticket.
+  const racing = (await staff.bookAppointment({ requestId: "self-4", providerId, patientId: "pat-race", startTime: timestampFromDate(new Date(start.getTime() - 15 * MIN)), duration: dur(15) })).appointment!;
+  const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => staff.checkInAppointment({ appointmentId: racing.appointmentId, requestId: `ci-race-${i}` })));
+  const ok = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.ticket!.ticketId] : []));
+  for (const r of results) if (r.status === "rejected") t.equal(ConnectError.from(r.reason).code, Code.Aborted, `a loser may only be told to retry (${ConnectError.from(r.reason).rawMessage})`);
+  t.ok(ok.length >= 1, `${ok.length} answered OK`);
+  t.equal(new Set(ok).size, 1, "all with the same ticket");
+  const all = await queue.listTickets({ queueId: res.ticket!.queueId });
+  t.equal(all.tickets.filter((x) => x.appointmentId === racing.appointmentId).length, 1, "one ticket issued");
 });
 
 t.test("every provider's own queue gets a ticket prefix of its own", async (t) => {
