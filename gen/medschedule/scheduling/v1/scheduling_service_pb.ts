@@ -1346,7 +1346,8 @@ export const SchedulingService: GenService<{
    * from QUEUE_CHECKIN_EARLY (default 60 minutes) before the start until the appointment's end
    * (FAILED_PRECONDITION CHECK_IN_NOT_OPEN / CHECK_IN_CLOSED). A patient may check in for their own
    * appointment, into its provider's queue. When the ticket cannot be issued the appointment stays
-   * BOOKED. Idempotent by request_id.
+   * BOOKED. Checking in a CHECKED_IN appointment again answers with its ticket and issues none.
+   * Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.CheckInAppointment
    */
