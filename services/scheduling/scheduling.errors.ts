@@ -156,11 +156,11 @@ export function bookingInPastError(p: ProviderNaming, start: number): FailedPrec
 /** beyondHorizonError is BEYOND_HORIZON: a start later than the booking horizon (SCHEDULING_BOOKING_HORIZON) allows. */
 export function beyondHorizonError(p: ProviderNaming, start: number, now: number, horizonMs: number): FailedPreconditionError {
   const at = localMoment(start, p.time_zone);
-  const last = localMoment(now + horizonMs, p.time_zone);
+  const last = localMoment(Math.floor((now + horizonMs) / WALL.MINUTE_MS) * WALL.MINUTE_MS, p.time_zone);
   const days = Math.floor(horizonMs / WALL.DAY_MS);
   return new FailedPreconditionError(
     "BEYOND_HORIZON",
-    `appointments can be booked at most ${days} days ahead, until ${last.localTime} on ${last.dateText}; ${at.text} is too far ahead`,
+    `appointments can be booked at most ${days} days ahead, until ${last.dateText}; ${at.text} is too far ahead`,
     { metadata: base(p, at, { horizonDays: String(days), lastLocalDate: last.localDate, lastLocalTime: last.localTime }) },
   );
 }
@@ -232,7 +232,8 @@ export function illegalTransitionError(p: ProviderNaming, row: AppointmentRow, a
 export function checkInNotOpenError(p: ProviderNaming, row: AppointmentRow, earlyMs: number): FailedPreconditionError {
   const a = appointmentText(p, row);
   const opens = localMoment(row.start_at.getTime() - earlyMs, p.time_zone);
-  return new FailedPreconditionError("CHECK_IN_NOT_OPEN", `check-in for ${a.sentence} opens at ${opens.text}`, {
+  const when = opens.localDate === a.localDate ? opens.localTime : opens.text;
+  return new FailedPreconditionError("CHECK_IN_NOT_OPEN", `check-in for ${a.sentence} opens at ${when}`, {
     metadata: base(p, opens, { appointmentLocalTime: a.localTime, appointmentLocalDate: a.localDate }),
   });
 }

@@ -175,7 +175,7 @@ t.test("check-in refusals name the local time that matters", async (t) => {
   const a = await book(svc, "prov-ci-msg", "cim-b", new Date("2026-04-02T07:00:00Z"));
   const early = await failure(svc.checkInAppointment(create(CheckInAppointmentRequestSchema, { appointmentId: a.appointmentId, requestId: "cim-1" }), ctx(m.checkInAppointment)));
   t.equal(early.code, Code.FailedPrecondition);
-  t.equal(early.message, "check-in for the appointment with Dr. Ada Lovelace at 10:00 on Thursday 2 April 2026 (Europe/Istanbul) opens at 09:00 on Thursday 2 April 2026 (Europe/Istanbul)");
+  t.equal(early.message, "check-in for the appointment with Dr. Ada Lovelace at 10:00 on Thursday 2 April 2026 (Europe/Istanbul) opens at 09:00");
   t.same(early.metadata, { providerName: "Dr. Ada Lovelace", timeZone: "Europe/Istanbul", localTime: "09:00", localDate: "2026-04-02", appointmentLocalTime: "10:00", appointmentLocalDate: "2026-04-02" });
   clock.set(new Date("2026-04-02T08:00:00Z"));
   const late = await failure(svc.checkInAppointment(create(CheckInAppointmentRequestSchema, { appointmentId: a.appointmentId, requestId: "cim-2" }), ctx(m.checkInAppointment)));
@@ -226,7 +226,7 @@ t.test("the booking horizon (SCHEDULING_BOOKING_HORIZON)", async (t) => {
   t.equal(await outcome(book(month, "prov-hz", "hz-1", new Date("2026-06-30T07:00:00Z"))), "OK", "29 days ahead");
   const far = await failure(book(month, "prov-hz", "hz-2", new Date("2026-07-02T07:00:00Z")));
   t.equal(far.reason, "BEYOND_HORIZON", "31 days ahead");
-  t.match(far.message, /^appointments can be booked at most 30 days ahead, until 09:00 on Wednesday 1 July 2026; 10:00 on Thursday 2 July 2026 \(Europe\/Istanbul\) is too far ahead$/);
+  t.match(far.message, /^appointments can be booked at most 30 days ahead, until Wednesday 1 July 2026; 10:00 on Thursday 2 July 2026 \(Europe\/Istanbul\) is too far ahead$/);
   const e = await failure(book(month, "prov-hz", "hz-3", new Date("2026-05-31T07:00:00Z")));
   t.equal(e.reason, "BOOKING_IN_PAST", "yesterday");
 });

@@ -378,7 +378,7 @@ t.test("a patient checks in for their own appointment, into its provider's queue
   t.equal(errorInfo(early)?.reason, "CHECK_IN_NOT_OPEN");
   const opens = new Date(timestampDate(later.startTime!).getTime() - 60 * MIN).toISOString();
   t.match(errorInfo(early)?.metadata, { localTime: opens.slice(11, 16), localDate: opens.slice(0, 10), timeZone: "UTC", providerName: "Dr. Test" });
-  t.match(early.rawMessage, new RegExp(`^check-in for the appointment with Dr\\. Test at .* opens at ${opens.slice(11, 16)} on `));
+  t.match(early.rawMessage, new RegExp(`^check-in for the appointment with Dr\\. Test at .* opens at ${opens.slice(11, 16)}`));
 
   const res = await me.checkInAppointment({ appointmentId: mine.appointmentId, requestId: "ci-self-3" });
   t.equal(res.appointment?.status, AppointmentStatus.CHECKED_IN, "own appointment, inside the window");
