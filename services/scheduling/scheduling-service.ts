@@ -550,14 +550,14 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (!read.current) return read.replayed;
     const current = read.current;
     const from: AppointmentStatusName[] = ["PROPOSED", "BOOKED", "CHECKED_IN"];
-    if (!from.includes(current.status)) throw await this.refusal(current, "CANCEL", from);
+    if (!from.includes(current.status)) throw await this.refusal(this.db, current, "CANCEL", from);
     const now = this.clock.now();
     const response = await this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
         const replayed = await this.claim(trx, key, hash, now, CancelAppointmentResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
         const row = await changeAppointmentIf(trx, v.appointmentId, from, { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token }, this.auditBase(caller, "CancelAppointment", now));
-        if (!row) throw await this.refusal((await findAppointment(trx, v.appointmentId)) ?? current, "CANCEL", from);
+        if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "CANCEL", from);
         if (current.status === "PROPOSED" && row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
         const res = create(CancelAppointmentResponseSchema, { appointment: toAppointment(row) });
         await saveResponse(trx, key, toBinary(CancelAppointmentResponseSchema, res));
@@ -582,7 +582,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const read = await this.readCommand(key, hash, RescheduleAppointmentResponseSchema, v.appointmentId, caller, "patient");
     if (!read.current) return read.replayed;
     const current = read.current;
-    if (current.status !== "BOOKED") throw await this.refusal(current, "RESCHEDULE", ["BOOKED"]);
+    if (current.status !== "BOOKED") throw await this.refusal(this.db, current, "RESCHEDULE", ["BOOKED"]);
     const provider = await this.requireProvider(this.db, current.provider_id);
     const now = this.clock.now();
     this.checkBookable(provider, v.newStart, now);
@@ -600,7 +600,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           { status: "CANCELLED", at: now, cancelReason: "rescheduled", fencingToken: token },
           this.auditBase(caller, "RescheduleAppointment", now),
         );
-        if (!previous) throw await this.refusal((await findAppointment(trx, v.appointmentId)) ?? current, "RESCHEDULE", ["BOOKED"]);
+        if (!previous) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "RESCHEDULE", ["BOOKED"]);
         const next = await this.insertOrTaken(trx, { provider, start: v.newStart }, {
           appointmentId: `a-${randomUUID()}`,
           providerId: previous.provider_id,
@@ -686,7 +686,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (!read.current) return read.replayed;
     const current = read.current;
     if (current.status === "CHECKED_IN" && current.ticket_id) return this.checkedInAlready(ctx, caller, key, hash, current);
-    if (current.status !== "BOOKED") throw await this.refusal(current, "CHECK_IN", ["BOOKED"]);
+    if (current.status !== "BOOKED") throw await this.refusal(this.db, current, "CHECK_IN", ["BOOKED"]);
     const provider = await this.requireProvider(this.db, current.provider_id);
     const arrived = this.clock.now().getTime();
     if (arrived < current.start_at.getTime() - this.options.checkInEarlyMs) throw checkInNotOpenError(provider, current, this.options.checkInEarlyMs);
@@ -730,7 +730,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           const latest = (await findAppointment(trx, current.appointment_id)) ?? current;
           // Rolled back (the requestId claim too), then answered as a check-in of a checked-in appointment.
           if (latest.status === "CHECKED_IN" && latest.ticket_id) throw new CheckedInMeanwhile(latest);
-          throw await this.refusal(latest, "CHECK_IN", ["BOOKED"]);
+          throw await this.refusal(trx, latest, "CHECK_IN", ["BOOKED"]);
         }
         const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
         await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
@@ -830,7 +830,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const read = await this.readCommand(key, hash, AcceptOfferResponseSchema, v.appointmentId, caller, "patient");
     if (!read.current) return read.replayed;
     const current = read.current;
-    if (current.status !== "PROPOSED") throw await this.refusal(current, "ACCEPT_OFFER", ["PROPOSED"]);
+    if (current.status !== "PROPOSED") throw await this.refusal(this.db, current, "ACCEPT_OFFER", ["PROPOSED"]);
     const now = this.clock.now();
     const timePassed = current.start_at.getTime() <= now.getTime();
     if (timePassed || (current.offer_expires_at && current.offer_expires_at.getTime() <= now.getTime())) {
@@ -844,7 +844,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         const replayed = await this.claim(trx, key, hash, now, AcceptOfferResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
         const row = await changeAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token }, this.auditBase(caller, "AcceptOffer", now));
-        if (!row) throw await this.refusal((await findAppointment(trx, v.appointmentId)) ?? current, "ACCEPT_OFFER", ["PROPOSED"]);
+        if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "ACCEPT_OFFER", ["PROPOSED"]);
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "BOOKED", row.appointment_id, now);
         const res = create(AcceptOfferResponseSchema, { appointment: toAppointment(row) });
         await saveResponse(trx, key, toBinary(AcceptOfferResponseSchema, res));
@@ -1210,14 +1210,14 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const read = await this.readCommand(key, hash, schema, v.appointmentId, caller, "doctor");
     if (!read.current) return read.replayed;
     const current = read.current;
-    if (!from.includes(current.status)) throw await this.refusal(current, action, from);
+    if (!from.includes(current.status)) throw await this.refusal(this.db, current, action, from);
     const now = this.clock.now();
     await check?.(current, now);
     return this.tx(async (trx) => {
       const replayed = await this.claim(trx, key, hash, now, schema, { providerId: current.provider_id, token: undefined });
       if (replayed) return replayed;
       const row = await changeAppointmentIf(trx, v.appointmentId, from, { status: to, at: now }, this.auditBase(caller, rpc, now));
-      if (!row) throw await this.refusal((await findAppointment(trx, v.appointmentId)) ?? current, action, from);
+      if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, action, from);
       const res = create(schema, { appointment: toAppointment(row) } as never) as MessageShape<S>;
       await saveResponse(trx, key, toBinary(schema, res));
       this.afterCommit(trx, row.provider_id, to);
@@ -1262,14 +1262,18 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     throw slotRefusedError(provider, verdict.kind === "SLOT" ? { kind: "NOT_A_SLOT", date: "" } : verdict, start.getTime(), durationMs, schedule.slotMs);
   }
 
-  /** providerNaming is a provider's name and zone for an error message (the id itself when the provider is gone). */
-  private async providerNaming(providerId: string): Promise<ProviderNaming> {
-    return (await findProvider(this.db, providerId)) ?? { display_name: providerId, time_zone: "UTC" };
+  /**
+   * providerNaming is a provider's name and zone for an error message (the id itself when the
+   * provider is gone). Inside a transaction pass its `trx`: PGlite is one session, and a query on
+   * this.db would wait for the transaction that waits for it.
+   */
+  private async providerNaming(providerId: string, db: Db = this.db): Promise<ProviderNaming> {
+    return (await findProvider(db, providerId)) ?? { display_name: providerId, time_zone: "UTC" };
   }
 
-  /** refusal is the ILLEGAL_TRANSITION error for an appointment whose state does not allow `action`. */
-  private async refusal(row: AppointmentRow, action: AppointmentAction, allowed: AppointmentStatusName[]): Promise<FailedPreconditionError> {
-    return illegalTransitionError(await this.providerNaming(row.provider_id), row, action, allowed);
+  /** refusal is the ILLEGAL_TRANSITION error for an appointment whose state does not allow `action` (read through `db`, the transaction when inside one). */
+  private async refusal(db: Db, row: AppointmentRow, action: AppointmentAction, allowed: AppointmentStatusName[]): Promise<FailedPreconditionError> {
+    return illegalTransitionError(await this.providerNaming(row.provider_id, db), row, action, allowed);
   }
 
   /**
