@@ -24,6 +24,14 @@ export interface SchedulingOptions {
   pollIntervalMs: number;
   /** listen: false turns the LISTEN connection off (default on with a database URL). */
   listen: boolean;
+  /** bookingHorizonMs: no appointment may start later than this after now (default 365 days; SCHEDULING_BOOKING_HORIZON). */
+  bookingHorizonMs: number;
+  /**
+   * checkInEarlyMs is how long before its start an appointment's check-in opens (default 60 min;
+   * QUEUE_CHECKIN_EARLY, the one name the queue service reads for the same window); check-in closes at
+   * the appointment's end.
+   */
+  checkInEarlyMs: number;
 }
 
 /** DEFAULT_SCHEDULING_OPTIONS are the defaults of SchedulingOptions. */
@@ -37,11 +45,14 @@ export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
   offerSweepIntervalMs: 5_000,
   pollIntervalMs: 1_000,
   listen: true,
+  bookingHorizonMs: 365 * 24 * 3_600_000,
+  checkInEarlyMs: 60 * 60_000,
 };
 
 /**
- * loadSchedulingOptions reads SCHEDULING_OFFER_HOLD, SCHEDULING_LOCK_WAIT, SCHEDULING_CHANGE_RETENTION
- * (durations such as "15m") and SCHEDULING_BOOKING_LOCK ("on" or "off"); throws ConfigError naming every bad one.
+ * loadSchedulingOptions reads SCHEDULING_OFFER_HOLD, SCHEDULING_LOCK_WAIT, SCHEDULING_CHANGE_RETENTION,
+ * SCHEDULING_BOOKING_HORIZON, QUEUE_CHECKIN_EARLY (durations such as "15m") and SCHEDULING_BOOKING_LOCK
+ * ("on" or "off"); throws ConfigError naming every bad one.
  */
 export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions {
   const problems: string[] = [];
@@ -56,6 +67,9 @@ export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions
   duration("SCHEDULING_OFFER_HOLD", (ms) => (opts.offerHoldMs = ms), 1_000, 7 * 24 * 3_600_000);
   duration("SCHEDULING_LOCK_WAIT", (ms) => (opts.lockWaitMs = ms), 0, 60_000);
   duration("SCHEDULING_CHANGE_RETENTION", (ms) => (opts.changeRetentionMs = ms), 60_000, 7 * 24 * 3_600_000);
+  duration("SCHEDULING_BOOKING_HORIZON", (ms) => (opts.bookingHorizonMs = ms), 24 * 3_600_000, 10 * 366 * 24 * 3_600_000);
+  // The same bounds as the queue service's, which reads this variable for the same window.
+  duration("QUEUE_CHECKIN_EARLY", (ms) => (opts.checkInEarlyMs = ms), 0, 24 * 3_600_000);
   const lock = env["SCHEDULING_BOOKING_LOCK"]?.trim();
   if (lock) {
     if (lock === "on" || lock === "off") opts.useLock = lock === "on";

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type CallOptions, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { sql, type Kysely } from "kysely";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
@@ -55,7 +55,6 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
-  PermissionDeniedError,
 } from "../runtime/errors.js";
 import { outgoingCallOptions } from "../runtime/grpc-transport.js";
 import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
@@ -110,7 +109,27 @@ import {
 import { bookingOutcomeOf, countTransition, reportWaitlistOf, schedulingBookings } from "./scheduling.metrics.js";
 import { kindName, statusName, toAppointment, toAvailability, toProvider, toResource, toSchedule, toWaitlistEntry } from "./scheduling.mapper.js";
 import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
-import { isSlotStart, listSlots, type Interval, type Schedule } from "./slots.js";
+import { explainSlotStart, isSlotStart, listSlots, type Interval, type Schedule } from "./slots.js";
+import { providerQueueId, providerQueuePrefix } from "./provider-queue.js";
+import {
+  beyondHorizonError,
+  bookingInPastError,
+  checkInClosedError,
+  checkInNotOpenError,
+  illegalTransitionError,
+  noAvailabilityError,
+  noShowBeforeStartError,
+  notOwnAppointmentError,
+  offerExpiredError,
+  offerTimePassedError,
+  peerUnreachableError,
+  queueChoiceNotAllowedError,
+  slotRefusedError,
+  slotTakenError,
+  waitlistWindowPastError,
+  type AppointmentAction,
+  type ProviderNaming,
+} from "./scheduling.errors.js";
 import {
   validateAcceptOffer,
   validateBookAppointment,
@@ -205,9 +224,14 @@ function isExclusionViolation(err: unknown): err is { constraint?: string } {
   return (err as { code?: unknown })?.code === "23P01";
 }
 
-function slotTaken(err: { constraint?: string }): FailedPreconditionError {
-  const what = err.constraint === "appointment_resources_no_overlap" ? "a requested room or device is" : "the provider is";
-  return new FailedPreconditionError("SLOT_TAKEN", `slot already taken: ${what} booked at that time`);
+/** SlotContext names the provider and time of a write, for the error when its time turns out taken. */
+interface SlotContext {
+  provider: ProviderNaming;
+  start: Date;
+}
+
+function slotTaken(err: { constraint?: string }, at: SlotContext): FailedPreconditionError {
+  return slotTakenError(at.provider, at.start.getTime(), err.constraint === "appointment_resources_no_overlap" ? "resource" : "provider");
 }
 
 /**
@@ -244,8 +268,11 @@ function conflictAsAborted(err: unknown): unknown {
   return err;
 }
 
-function illegal(row: AppointmentRow, action: string, allowed: AppointmentStatusName[]): FailedPreconditionError {
-  return new FailedPreconditionError("ILLEGAL_TRANSITION", `appointment ${row.appointment_id} is ${row.status}; ${action} needs ${allowed.join(" or ")}`);
+/** CheckedInMeanwhile rolls back a check-in that a concurrent one beat; the caller answers with that one's ticket. */
+class CheckedInMeanwhile extends Error {
+  constructor(readonly row: AppointmentRow) {
+    super("checked in meanwhile");
+  }
 }
 
 /**
@@ -395,7 +422,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return { availability: toAvailability(provider, await findAvailability(this.db, v.providerId)) };
   }
 
-  /** listAvailableSlots lists free slots of a provider (and rooms) in a range, as UTC instants. */
+  /** listAvailableSlots lists the bookable free slots of a provider (and rooms) in a range, as UTC instants: none before now or beyond the booking horizon. */
   async listAvailableSlots(req: ListAvailableSlotsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListAvailableSlotsResponseSchema>> {
     const v = validateListAvailableSlots(req);
     const provider = await this.requireProvider(this.db, v.providerId);
@@ -404,7 +431,10 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (!availability) return { slots: [] };
     const schedule = toSchedule(provider, availability);
     const durationMs = this.checkDuration(schedule, v.durationMs);
-    const range: Interval = { start: v.start.getTime(), end: v.end.getTime() };
+    // Only bookable slots: none that has started, none beyond the booking horizon.
+    const now = this.clock.now().getTime();
+    const range: Interval = { start: Math.max(v.start.getTime(), now), end: Math.min(v.end.getTime(), now + this.options.bookingHorizonMs) };
+    if (range.end <= range.start) return { slots: [] };
     // Busy time reaching into the range, buffers included.
     const around: Interval = { start: range.start - 9 * 3_600_000, end: range.end + 9 * 3_600_000 };
     const [pBusy, rBusy] = await Promise.all([providerBusy(this.db, v.providerId, around), resourceBusy(this.db, v.resourceIds, around)]);
@@ -445,19 +475,16 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (!provider) throw new NotFoundError("provider", v.providerId, "PROVIDER_NOT_FOUND");
     const missing = resourceIds.find((id) => !found.foundResourceIds.includes(id));
     if (missing !== undefined) throw new NotFoundError("resource", missing, "RESOURCE_NOT_FOUND");
-    if (!found.availability) throw new FailedPreconditionError("NO_AVAILABILITY", `provider ${provider.provider_id} has no availability set`);
+    const now = this.clock.now();
+    this.checkBookable(provider, v.start, now);
+    if (!found.availability) throw noAvailabilityError(provider);
     const schedule = toSchedule(provider, found.availability);
     const durationMs = this.checkDuration(schedule, v.durationMs);
-    if (!isSlotStart(schedule, v.start.getTime(), durationMs)) {
-      throw new FailedPreconditionError(
-        "OUTSIDE_AVAILABILITY",
-        `${v.start.toISOString()} for ${durationMs / 60_000} min is not a bookable slot of provider ${provider.provider_id}: outside working hours, in a break or exception, or not on a slot boundary`,
-      );
-    }
+    this.checkSlot(provider, schedule, v.start, durationMs);
     // Time already taken by a committed appointment is refused before queueing for the lock. The
     // requestId was read in the same snapshot: the time is not held by this very request.
-    if (found.providerBusy || found.resourceBusy) throw slotTaken(found.providerBusy ? {} : { constraint: "appointment_resources_no_overlap" });
-    const now = this.clock.now();
+    const at: SlotContext = { provider, start: v.start };
+    if (found.providerBusy || found.resourceBusy) throw slotTaken(found.providerBusy ? {} : { constraint: "appointment_resources_no_overlap" }, at);
     const end = new Date(v.start.getTime() + durationMs);
     let booked = false;
     const response = await this.underProviderLock(ctx, provider.provider_id, async (token) => {
@@ -491,6 +518,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           audit: this.auditBase(caller, "BookAppointment", now),
           lockTimeoutMs: this.lockTimeoutMs(),
         }),
+        at,
       );
       if (result.outcome === "fenced") {
         fencingRejectionsTotal.inc();
@@ -522,14 +550,14 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (!read.current) return read.replayed;
     const current = read.current;
     const from: AppointmentStatusName[] = ["PROPOSED", "BOOKED", "CHECKED_IN"];
-    if (!from.includes(current.status)) throw illegal(current, "CancelAppointment", from);
+    if (!from.includes(current.status)) throw await this.refusal(this.db, current, "CANCEL", from);
     const now = this.clock.now();
     const response = await this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
         const replayed = await this.claim(trx, key, hash, now, CancelAppointmentResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
         const row = await changeAppointmentIf(trx, v.appointmentId, from, { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token }, this.auditBase(caller, "CancelAppointment", now));
-        if (!row) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, "CancelAppointment", from);
+        if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "CANCEL", from);
         if (current.status === "PROPOSED" && row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
         const res = create(CancelAppointmentResponseSchema, { appointment: toAppointment(row) });
         await saveResponse(trx, key, toBinary(CancelAppointmentResponseSchema, res));
@@ -554,14 +582,13 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const read = await this.readCommand(key, hash, RescheduleAppointmentResponseSchema, v.appointmentId, caller, "patient");
     if (!read.current) return read.replayed;
     const current = read.current;
-    if (current.status !== "BOOKED") throw illegal(current, "RescheduleAppointment", ["BOOKED"]);
+    if (current.status !== "BOOKED") throw await this.refusal(this.db, current, "RESCHEDULE", ["BOOKED"]);
     const provider = await this.requireProvider(this.db, current.provider_id);
+    const now = this.clock.now();
+    this.checkBookable(provider, v.newStart, now);
     const schedule = await this.requireSchedule(provider);
     const durationMs = current.end_at.getTime() - current.start_at.getTime();
-    if (!isSlotStart(schedule, v.newStart.getTime(), durationMs)) {
-      throw new FailedPreconditionError("OUTSIDE_AVAILABILITY", `${v.newStart.toISOString()} is not a bookable slot of provider ${provider.provider_id}`);
-    }
-    const now = this.clock.now();
+    this.checkSlot(provider, schedule, v.newStart, durationMs);
     const response = await this.underProviderLock(ctx, provider.provider_id, (token) =>
       this.tx(async (trx) => {
         const replayed = await this.claim(trx, key, hash, now, RescheduleAppointmentResponseSchema, { providerId: provider.provider_id, token });
@@ -573,8 +600,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           { status: "CANCELLED", at: now, cancelReason: "rescheduled", fencingToken: token },
           this.auditBase(caller, "RescheduleAppointment", now),
         );
-        if (!previous) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, "RescheduleAppointment", ["BOOKED"]);
-        const next = await this.insertOrTaken(trx, {
+        if (!previous) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "RESCHEDULE", ["BOOKED"]);
+        const next = await this.insertOrTaken(trx, { provider, start: v.newStart }, {
           appointmentId: `a-${randomUUID()}`,
           providerId: previous.provider_id,
           patientId: previous.patient_id,
@@ -640,32 +667,34 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /**
-   * checkInAppointment marks the patient arrived: issues an APPOINTMENT ticket through the
-   * QueueService first (into the given queue, or the provider's own queue "prov-<providerId>", created
-   * on first use), then BOOKED -> CHECKED_IN. When the ticket fails the appointment stays BOOKED.
+   * checkInAppointment marks the patient arrived, inside the check-in window only (from
+   * checkInEarlyMs before the start until the appointment's end): issues an APPOINTMENT ticket
+   * through the QueueService first, ranked by the appointment's own start time (into the given queue,
+   * or the provider's own queue "prov-<providerId>", created on first use with a prefix of its own),
+   * then BOOKED -> CHECKED_IN. When the ticket fails the appointment stays BOOKED. Patients check in
+   * only themselves, and only into their provider's queue (PERMISSION_DENIED when they name one). A
+   * check-in of an appointment already CHECKED_IN (the patient at the kiosk, then at the desk)
+   * answers with its ticket and issues none.
    */
   async checkInAppointment(req: CheckInAppointmentRequest, ctx: HandlerContext) {
     const v = validateCheckInAppointment(req);
     const caller = callerOf(ctx);
+    if (caller.role === "patient" && v.queueId !== undefined) throw queueChoiceNotAllowedError();
     const key: RequestKey = { caller: caller.subject, rpc: "CheckInAppointment", requestId: v.requestId };
     const hash = hashOf([v.appointmentId, v.queueId ?? ""]);
-    const read = await this.readCommand(key, hash, CheckInAppointmentResponseSchema, v.appointmentId, caller, "doctor");
+    const read = await this.readCommand(key, hash, CheckInAppointmentResponseSchema, v.appointmentId, caller, "either");
     if (!read.current) return read.replayed;
     const current = read.current;
-    if (current.status !== "BOOKED") throw illegal(current, "CheckInAppointment", ["BOOKED"]);
+    if (current.status === "CHECKED_IN" && current.ticket_id) return this.checkedInAlready(ctx, caller, key, hash, current);
+    if (current.status !== "BOOKED") throw await this.refusal(this.db, current, "CHECK_IN", ["BOOKED"]);
     const provider = await this.requireProvider(this.db, current.provider_id);
-    if (!this.peers) throw new ConnectError("the QueueService is not reachable from this process", Code.Unavailable);
+    const arrived = this.clock.now().getTime();
+    if (arrived < current.start_at.getTime() - this.options.checkInEarlyMs) throw checkInNotOpenError(provider, current, this.options.checkInEarlyMs);
+    if (arrived >= current.end_at.getTime()) throw checkInClosedError(provider, current);
+    if (!this.peers) throw peerUnreachableError("queue");
     const queue = this.peers.client(QueueService);
     const callOpts = outgoingCallOptions(ctx, { onBehalfOf: caller.subject });
-    const queueId = v.queueId ?? providerQueueId(provider.provider_id);
-    if (!v.queueId) {
-      try {
-        await queue.createQueue({ queueId, displayName: provider.display_name.slice(0, 200), prefix: "A", timeZone: provider.time_zone }, callOpts);
-      } catch (err) {
-        // The provider's queue exists already (perhaps renamed by staff): use it.
-        if (ConnectError.from(err).code !== Code.AlreadyExists) throw peerError(err);
-      }
-    }
+    const queueId = v.queueId ?? (await this.providerQueue(queue, provider, callOpts));
     // A deterministic ticket requestId: retries and concurrent check-ins get the same ticket.
     const ticketRequestId = `checkin-${hashOf([current.appointment_id, queueId])}`;
     const issued = await queue
@@ -686,34 +715,73 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const ticket = issued.ticket;
     if (!ticket) throw new AbortedError("NO_TICKET", "the queue answered without a ticket; retry");
     const now = this.clock.now();
+    try {
+      return await this.tx(async (trx) => {
+        const replayed = await this.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: current.provider_id, token: undefined });
+        if (replayed) return replayed;
+        const row = await changeAppointmentIf(
+          trx,
+          current.appointment_id,
+          ["BOOKED"],
+          { status: "CHECKED_IN", at: now, ticketId: ticket.ticketId },
+          this.auditBase(caller, "CheckInAppointment", now),
+        );
+        if (!row) {
+          const latest = (await findAppointment(trx, current.appointment_id)) ?? current;
+          // Rolled back (the requestId claim too), then answered as a check-in of a checked-in appointment.
+          if (latest.status === "CHECKED_IN" && latest.ticket_id) throw new CheckedInMeanwhile(latest);
+          throw await this.refusal(trx, latest, "CHECK_IN", ["BOOKED"]);
+        }
+        const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
+        await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
+        this.afterCommit(trx, row.provider_id, "CHECKED_IN");
+        return res;
+      }, { claims: true });
+    } catch (err) {
+      if (err instanceof CheckedInMeanwhile) return this.checkedInAlready(ctx, caller, key, hash, err.row);
+      throw err;
+    }
+  }
+
+  /** checkedInAlready answers a check-in of a CHECKED_IN appointment: the appointment and the ticket it has (audited, kept for the requestId). */
+  private async checkedInAlready(ctx: HandlerContext, caller: Caller, key: RequestKey, hash: string, row: AppointmentRow) {
+    if (!this.peers) throw peerUnreachableError("queue");
+    const found = await this.peers
+      .client(QueueService)
+      .getTicket({ ticketId: row.ticket_id! }, outgoingCallOptions(ctx, { onBehalfOf: caller.subject }))
+      .catch((err: unknown) => {
+        throw peerError(err);
+      });
+    if (!found.ticket) throw new AbortedError("NO_TICKET", "the queue answered without a ticket; retry");
+    const now = this.clock.now();
     return this.tx(async (trx) => {
-      const replayed = await this.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: current.provider_id, token: undefined });
+      const replayed = await this.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: row.provider_id, token: undefined });
       if (replayed) return replayed;
-      const row = await changeAppointmentIf(
-        trx,
-        current.appointment_id,
-        ["BOOKED"],
-        { status: "CHECKED_IN", at: now, ticketId: ticket.ticketId },
-        this.auditBase(caller, "CheckInAppointment", now),
-      );
-      if (!row) throw illegal((await findAppointment(trx, current.appointment_id)) ?? current, "CheckInAppointment", ["BOOKED"]);
-      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
+      await appendAudit(trx, this.audit(caller, "CheckInAppointment", [row], now));
+      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket: found.ticket });
       await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
-      this.afterCommit(trx, row.provider_id, "CHECKED_IN");
       return res;
     }, { claims: true });
   }
 
-  /** markNoShow records that the patient did not come: BOOKED -> NOSHOW. */
+  /**
+   * markNoShow records that the patient did not come: BOOKED -> NOSHOW, only once the appointment has
+   * started (before that the patient may still come, and the time is not to be freed).
+   */
   async markNoShow(req: MarkNoShowRequest, ctx: HandlerContext) {
     const v = validateMarkNoShow(req);
-    return this.transition(ctx, "MarkNoShow", v, MarkNoShowResponseSchema, "doctor", ["BOOKED"], "NOSHOW");
+    return this.transition(ctx, "MarkNoShow", "MARK_NO_SHOW", v, MarkNoShowResponseSchema, ["BOOKED"], "NOSHOW", async (current, now) => {
+      if (now.getTime() < current.start_at.getTime()) throw noShowBeforeStartError(await this.providerNaming(current.provider_id), current);
+    });
   }
 
-  /** completeAppointment records that the visit took place: CHECKED_IN -> FULFILLED. */
+  /**
+   * completeAppointment records that the visit took place: CHECKED_IN -> FULFILLED. Needs no clock
+   * rule of its own: only a checked-in appointment completes, and check-in opens shortly before the start.
+   */
   async completeAppointment(req: CompleteAppointmentRequest, ctx: HandlerContext) {
     const v = validateCompleteAppointment(req);
-    return this.transition(ctx, "CompleteAppointment", v, CompleteAppointmentResponseSchema, "doctor", ["CHECKED_IN"], "FULFILLED");
+    return this.transition(ctx, "CompleteAppointment", "COMPLETE", v, CompleteAppointmentResponseSchema, ["CHECKED_IN"], "FULFILLED");
   }
 
   /** joinWaitlist puts a patient on a provider's waitlist for a window. */
@@ -725,9 +793,15 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const replayed = await this.replay(this.db, key, hash, JoinWaitlistResponseSchema);
     if (replayed) return replayed;
     const provider = await this.requireProvider(this.db, v.providerId);
+    const now = this.clock.now();
+    // A window that has passed can never be offered anything; one starting past the horizon could
+    // only be offered time that cannot be booked.
+    if (v.windowEnd.getTime() <= now.getTime()) throw waitlistWindowPastError(provider, v.windowEnd.getTime());
+    if (v.windowStart.getTime() > now.getTime() + this.options.bookingHorizonMs) {
+      throw beyondHorizonError(provider, v.windowStart.getTime(), now.getTime(), this.options.bookingHorizonMs);
+    }
     const availability = await findAvailability(this.db, provider.provider_id);
     if (availability && v.durationMs !== undefined) this.checkDuration(toSchedule(provider, availability), v.durationMs);
-    const now = this.clock.now();
     return this.tx(async (trx) => {
       const replayed = await this.claim(trx, key, hash, now, JoinWaitlistResponseSchema, { providerId: provider.provider_id, token: undefined });
       if (replayed) return replayed;
@@ -756,19 +830,21 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const read = await this.readCommand(key, hash, AcceptOfferResponseSchema, v.appointmentId, caller, "patient");
     if (!read.current) return read.replayed;
     const current = read.current;
-    if (current.status !== "PROPOSED") throw illegal(current, "AcceptOffer", ["PROPOSED"]);
+    if (current.status !== "PROPOSED") throw await this.refusal(this.db, current, "ACCEPT_OFFER", ["PROPOSED"]);
     const now = this.clock.now();
-    if (current.offer_expires_at && current.offer_expires_at.getTime() <= now.getTime()) {
+    const timePassed = current.start_at.getTime() <= now.getTime();
+    if (timePassed || (current.offer_expires_at && current.offer_expires_at.getTime() <= now.getTime())) {
       // Pass the lapsed offer on now rather than at the next sweep.
       await this.expireOffers().catch(() => undefined);
-      throw new FailedPreconditionError("OFFER_EXPIRED", `the offer expired at ${current.offer_expires_at.toISOString()}`);
+      const provider = await this.providerNaming(current.provider_id);
+      throw timePassed ? offerTimePassedError(provider, current) : offerExpiredError(provider, current, current.offer_expires_at!);
     }
     return this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
         const replayed = await this.claim(trx, key, hash, now, AcceptOfferResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
         const row = await changeAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token }, this.auditBase(caller, "AcceptOffer", now));
-        if (!row) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, "AcceptOffer", ["PROPOSED"]);
+        if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "ACCEPT_OFFER", ["PROPOSED"]);
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "BOOKED", row.appointment_id, now);
         const res = create(AcceptOfferResponseSchema, { appointment: toAppointment(row) });
         await saveResponse(trx, key, toBinary(AcceptOfferResponseSchema, res));
@@ -916,16 +992,17 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           const around: Interval = { start: freed.start - 9 * 3_600_000, end: freed.end + 9 * 3_600_000 };
           const busy = await providerBusy(trx, providerId, around);
           for (const entry of entries) {
+            // Never offer time that has passed or that lies beyond the booking horizon.
             const range: Interval = {
               start: Math.max(freed.start, entry.window_start.getTime(), now.getTime()),
-              end: Math.min(freed.end, entry.window_end.getTime()),
+              end: Math.min(freed.end, entry.window_end.getTime(), now.getTime() + this.options.bookingHorizonMs),
             };
             if (range.end <= range.start) continue;
             const durationMs = entry.duration_minutes ? entry.duration_minutes * 60_000 : schedule.slotMs;
             const [slot] = listSlots(schedule, { range, durationMs, providerBusy: busy });
             if (!slot) continue;
             if (token !== undefined) await checkFence(trx, this.lockResource(providerId), token, { schema: SCHEMA });
-            const row = await this.insertOrTaken(trx, {
+            const row = await this.insertOrTaken(trx, { provider, start: new Date(slot.start) }, {
               appointmentId: `a-${randomUUID()}`,
               providerId,
               patientId: entry.patient_id,
@@ -935,7 +1012,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
               status: "PROPOSED",
               resourceIds: [],
               reason: "waitlist offer",
-              offerExpiresAt: new Date(now.getTime() + this.options.offerHoldMs),
+              // The hold ends when the offered time starts, if that comes first.
+              offerExpiresAt: new Date(Math.min(now.getTime() + this.options.offerHoldMs, slot.start)),
               waitlistEntryId: entry.entry_id,
               fencingToken: token ?? 0n,
               rescheduledFromId: null,
@@ -979,7 +1057,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** lockClient is the LockService client for a call, carrying its request id and end user. */
   private lockClient(ctx: HandlerContext | undefined): LockClient {
     if (this.lockClientOverride) return this.lockClientOverride;
-    if (!this.peers) throw new ConnectError("the LockService is not reachable from this process", Code.Unavailable);
+    if (!this.peers) throw peerUnreachableError("lock");
     const peer = this.peers.client(LockService);
     const headers = ctx ? outgoingCallOptions(ctx, { onBehalfOf: callerOf(ctx).subject }).headers : {};
     return {
@@ -1008,7 +1086,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       // time, is contention on a busy lock service: retryable, like a lock held past waitTimeout.
       const left = ctx?.timeoutMs();
       if (err instanceof ConnectError && err.code === Code.DeadlineExceeded && (left === undefined || left > 0)) {
-        throw new AbortedError("LOCK_TIMEOUT", `the lock service did not answer in time for ${JSON.stringify(this.lockResource(providerId))}; retry`);
+        throw new AbortedError("LOCK_TIMEOUT", "the booking system is busy and did not answer in time; retry in a moment");
       }
       throw peerError(err);
     }
@@ -1039,13 +1117,14 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /**
    * write runs fn, one atomic statement outside tx() (its own implicit transaction): row-wait
-   * failures become ABORTED as in tx(), an exclusion violation FAILED_PRECONDITION "slot already taken".
+   * failures become ABORTED as in tx(), an exclusion violation FAILED_PRECONDITION SLOT_TAKEN or
+   * RESOURCE_TAKEN at `at`.
    */
-  private async write<T>(fn: () => Promise<T>): Promise<T> {
+  private async write<T>(fn: () => Promise<T>, at: SlotContext): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (isExclusionViolation(err)) throw slotTaken(err);
+      if (isExclusionViolation(err)) throw slotTaken(err, at);
       throw conflictAsAborted(err);
     }
   }
@@ -1086,12 +1165,12 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.replayed(key, hash, existing, schema);
   }
 
-  /** insertOrTaken inserts an appointment, turning an exclusion violation into FAILED_PRECONDITION "slot already taken". */
-  private async insertOrTaken(trx: Db, a: Parameters<typeof insertAppointment>[1]): Promise<AppointmentRow> {
+  /** insertOrTaken inserts an appointment, turning an exclusion violation into FAILED_PRECONDITION SLOT_TAKEN or RESOURCE_TAKEN. */
+  private async insertOrTaken(trx: Db, at: SlotContext, a: Parameters<typeof insertAppointment>[1]): Promise<AppointmentRow> {
     try {
       return await insertAppointment(trx, a);
     } catch (err) {
-      if (isExclusionViolation(err)) throw slotTaken(err);
+      if (isExclusionViolation(err)) throw slotTaken(err, at);
       throw err;
     }
   }
@@ -1105,35 +1184,40 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   private replayed<S extends DescMessage>(key: RequestKey, hash: string, existing: { request_hash: string; response: Buffer | null }, schema: S): MessageShape<S> {
     if (existing.request_hash !== hash) {
-      throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(key.requestId)} was already used for a different ${key.rpc} request`);
+      throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(key.requestId)} was already used for a different request; send a new requestId for a new request`);
     }
     if (!existing.response) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
     return fromBinary(schema, existing.response);
   }
 
-  /** transition is a plain compare-and-swap state change with requestId, audit and change event. */
+  /**
+   * transition is a plain compare-and-swap state change (doctors: their own appointments) with
+   * requestId, audit and change event; `check` may refuse it for the appointment as read, at `now`.
+   */
   private async transition<S extends typeof MarkNoShowResponseSchema | typeof CompleteAppointmentResponseSchema>(
     ctx: HandlerContext,
     rpc: string,
+    action: AppointmentAction,
     v: { appointmentId: string; requestId: string },
     schema: S,
-    owner: "patient" | "doctor",
     from: AppointmentStatusName[],
     to: AppointmentStatusName,
+    check?: (current: AppointmentRow, now: Date) => Promise<void>,
   ): Promise<MessageShape<S>> {
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc, requestId: v.requestId };
     const hash = hashOf([v.appointmentId]);
-    const read = await this.readCommand(key, hash, schema, v.appointmentId, caller, owner);
+    const read = await this.readCommand(key, hash, schema, v.appointmentId, caller, "doctor");
     if (!read.current) return read.replayed;
     const current = read.current;
-    if (!from.includes(current.status)) throw illegal(current, rpc, from);
+    if (!from.includes(current.status)) throw await this.refusal(this.db, current, action, from);
     const now = this.clock.now();
+    await check?.(current, now);
     return this.tx(async (trx) => {
       const replayed = await this.claim(trx, key, hash, now, schema, { providerId: current.provider_id, token: undefined });
       if (replayed) return replayed;
       const row = await changeAppointmentIf(trx, v.appointmentId, from, { status: to, at: now }, this.auditBase(caller, rpc, now));
-      if (!row) throw illegal((await findAppointment(trx, v.appointmentId)) ?? current, rpc, from);
+      if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, action, from);
       const res = create(schema, { appointment: toAppointment(row) } as never) as MessageShape<S>;
       await saveResponse(trx, key, toBinary(schema, res));
       this.afterCommit(trx, row.provider_id, to);
@@ -1156,15 +1240,80 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   private async requireSchedule(provider: ProviderRow): Promise<Schedule> {
     const a: AvailabilityRow | undefined = await findAvailability(this.db, provider.provider_id);
-    if (!a) throw new FailedPreconditionError("NO_AVAILABILITY", `provider ${provider.provider_id} has no availability set`);
+    if (!a) throw noAvailabilityError(provider);
     return toSchedule(provider, a);
+  }
+
+  /**
+   * checkBookable refuses a start before now (BOOKING_IN_PAST) or beyond the booking horizon
+   * (BEYOND_HORIZON): the rules for every way an appointment gets a time.
+   */
+  private checkBookable(provider: ProviderRow, start: Date, now: Date): void {
+    if (start.getTime() < now.getTime()) throw bookingInPastError(provider, start.getTime());
+    if (start.getTime() > now.getTime() + this.options.bookingHorizonMs) {
+      throw beyondHorizonError(provider, start.getTime(), now.getTime(), this.options.bookingHorizonMs);
+    }
+  }
+
+  /** checkSlot refuses a start that is not a slot of the provider's availability, with the one reason why (explainSlotStart). */
+  private checkSlot(provider: ProviderRow, schedule: Schedule, start: Date, durationMs: number): void {
+    if (isSlotStart(schedule, start.getTime(), durationMs)) return;
+    const verdict = explainSlotStart(schedule, start.getTime(), durationMs);
+    throw slotRefusedError(provider, verdict.kind === "SLOT" ? { kind: "NOT_A_SLOT", date: "" } : verdict, start.getTime(), durationMs, schedule.slotMs);
+  }
+
+  /**
+   * providerNaming is a provider's name and zone for an error message (the id itself when the
+   * provider is gone). Inside a transaction pass its `trx`: PGlite is one session, and a query on
+   * this.db would wait for the transaction that waits for it.
+   */
+  private async providerNaming(providerId: string, db: Db = this.db): Promise<ProviderNaming> {
+    return (await findProvider(db, providerId)) ?? { display_name: providerId, time_zone: "UTC" };
+  }
+
+  /** refusal is the ILLEGAL_TRANSITION error for an appointment whose state does not allow `action` (read through `db`, the transaction when inside one). */
+  private async refusal(db: Db, row: AppointmentRow, action: AppointmentAction, allowed: AppointmentStatusName[]): Promise<FailedPreconditionError> {
+    return illegalTransitionError(await this.providerNaming(row.provider_id, db), row, action, allowed);
+  }
+
+  /**
+   * providerQueue is the id of the provider's own queue, created on first use with a ticket prefix
+   * no other queue has (providerQueuePrefix); a queue that exists already (perhaps renamed by staff)
+   * is used as it is.
+   */
+  private async providerQueue(queue: Client<typeof QueueService>, provider: ProviderRow, callOpts: CallOptions): Promise<string> {
+    const queueId = providerQueueId(provider.provider_id);
+    try {
+      await queue.getQueue({ queueId }, callOpts);
+      return queueId;
+    } catch (err) {
+      if (ConnectError.from(err).code !== Code.NotFound) throw peerError(err);
+    }
+    const taken = new Set<string>();
+    let pageToken = "";
+    for (let page = 0; page < 100; page++) {
+      const res = await queue.listQueues({ pageSize: 500, pageToken }, callOpts).catch((err: unknown) => {
+        throw peerError(err);
+      });
+      for (const q of res.queues) taken.add(q.prefix);
+      pageToken = res.nextPageToken;
+      if (pageToken === "") break;
+    }
+    const prefix = providerQueuePrefix(provider.display_name, taken);
+    try {
+      await queue.createQueue({ queueId, displayName: provider.display_name.slice(0, 200), prefix, timeZone: provider.time_zone }, callOpts);
+    } catch (err) {
+      // Created meanwhile by a concurrent check-in: use it.
+      if (ConnectError.from(err).code !== Code.AlreadyExists) throw peerError(err);
+    }
+    return queueId;
   }
 
   /** checkDuration applies "one slot when unset" and requires a multiple of the slot length (INVALID_ARGUMENT). */
   private checkDuration(schedule: Schedule, durationMs: number | undefined): number {
     if (durationMs === undefined) return schedule.slotMs;
     if (durationMs % schedule.slotMs !== 0) {
-      throw new InvalidArgumentError([{ field: "duration", description: `must be a multiple of the provider's slot duration (${schedule.slotMs / 60_000} min)` }]);
+      throw new InvalidArgumentError([{ field: "duration", description: `must be a multiple of the provider's slot duration (${schedule.slotMs / 60_000} min)`, reason: "NOT_A_MULTIPLE" }]);
     }
     return durationMs;
   }
@@ -1185,7 +1334,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     schema: S,
     appointmentId: string,
     caller: Caller,
-    owner: "patient" | "doctor",
+    owner: "patient" | "doctor" | "either",
   ): Promise<{ replayed: MessageShape<S>; current?: undefined } | { replayed?: undefined; current: AppointmentRow }> {
     const found = await findAppointmentAndKey(this.db, appointmentId, key);
     if (found.requestKey) return { replayed: this.replayed(key, hash, found.requestKey, schema) };
@@ -1205,7 +1354,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       const ok = owner === "patient" ? ownsAsPatient : owner === "doctor" ? ownsAsDoctor : ownsAsPatient || ownsAsDoctor;
       if (!ok) {
         await appendAudit(this.db, [{ ...this.auditBase(caller, "DeniedRead", this.clock.now()), record_type: "appointment", record_id: appointmentId }]);
-        throw new PermissionDeniedError(`a ${caller.role} may only act on their own appointments`);
+        throw notOwnAppointmentError(caller.role);
       }
     }
     return row;
@@ -1275,8 +1424,3 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 }
 
-/** providerQueueId is the queue a provider's check-ins go to by default: "prov-<providerId>", hashed when too long for an id. */
-export function providerQueueId(providerId: string): string {
-  const id = `prov-${providerId}`;
-  return id.length <= 64 ? id : `prov-${createHash("sha256").update(providerId).digest("hex").slice(0, 40)}`;
-}

@@ -65,7 +65,8 @@ export function countTransition(to: AppointmentStatusName, n = 1): void {
 /** bookingOutcomeOf classifies a failed BookAppointment for scheduling_bookings_total. */
 export function bookingOutcomeOf(err: unknown): BookingOutcome {
   const code = err instanceof DomainError ? err.code : (err as { code?: unknown })?.code;
-  if (err instanceof DomainError && err.reason === "SLOT_TAKEN") return "slot_taken";
+  // The provider or a requested room already booked then.
+  if (err instanceof DomainError && (err.reason === "SLOT_TAKEN" || err.reason === "RESOURCE_TAKEN")) return "slot_taken";
   switch (code) {
     case Code.FailedPrecondition:
       return "not_bookable";

@@ -263,12 +263,12 @@ export function validateSetAvailability(req: SetAvailabilityRequest): ValidSetAv
           (w) => w.dayOfWeek === b.dayOfWeek && w.startMinute <= b.startMinute && b.endMinute <= w.endMinute,
         );
         if (!inside) {
-          v.add(`breaks[${b.index}]`, `${describe(b)} is not within any working interval (weeklyHours) of that day`);
+          v.add(`breaks[${b.index}]`, `${describe(b)} is not within any working interval (weeklyHours) of that day`, "BREAK_OUTSIDE_HOURS");
         }
       }
     }
     if (req.exceptions.length > MAX_EXCEPTIONS) {
-      v.add("exceptions", `must have at most ${MAX_EXCEPTIONS} entries (got ${req.exceptions.length})`);
+      v.add("exceptions", `must have at most ${MAX_EXCEPTIONS} entries (got ${req.exceptions.length})`, "TOO_MANY");
     }
     const exceptions: DateRange[] = [];
     req.exceptions.forEach((e, i) => {
@@ -278,7 +278,7 @@ export function validateSetAvailability(req: SetAvailabilityRequest): ValidSetAv
       freeText(v, `${field}.reason`, e.reason, MAX_REASON);
       if (isLocalDate(e.startDate) && isLocalDate(e.endDate)) {
         // "YYYY-MM-DD" strings sort like the dates they name.
-        if (e.endDate < e.startDate) v.add(`${field}.endDate`, `must not be before startDate (${e.startDate})`);
+        if (e.endDate < e.startDate) v.add(`${field}.endDate`, `must not be before startDate (${e.startDate})`, "END_BEFORE_START");
         else exceptions.push({ startDate: e.startDate, endDate: e.endDate, reason: e.reason.trim() });
       }
     });
@@ -376,7 +376,7 @@ export function validateGetAppointment(req: GetAppointmentRequest): { appointmen
 export function validateListAppointments(req: ListAppointmentsRequest): ValidListAppointments {
   return validate((v) => {
     if (req.providerId === "" && req.patientId === "") {
-      v.add("providerId", "providerId or patientId is required");
+      v.add("providerId", "providerId or patientId is required", "REQUIRED");
     }
     v.id("providerId", req.providerId, { optional: true });
     v.id("patientId", req.patientId, { optional: true });
@@ -476,7 +476,7 @@ function describe(i: MinuteInterval): string {
  */
 function weeklyIntervals(v: RequestValidator, list: string, intervals: WeeklyInterval[]): IndexedInterval[] {
   if (intervals.length > MAX_WEEKLY_INTERVALS) {
-    v.add(list, `must have at most ${MAX_WEEKLY_INTERVALS} entries (got ${intervals.length})`);
+    v.add(list, `must have at most ${MAX_WEEKLY_INTERVALS} entries (got ${intervals.length})`, "TOO_MANY");
   }
   const parsed: IndexedInterval[] = [];
   intervals.forEach((w, index) => {
@@ -486,7 +486,7 @@ function weeklyIntervals(v: RequestValidator, list: string, intervals: WeeklyInt
     const startMinute = v.localTime(`${field}.startTime`, w.startTime);
     const endMinute = v.localTime(`${field}.endTime`, w.endTime, { allowEndOfDay: true });
     if (startMinute !== undefined && endMinute !== undefined && endMinute <= startMinute) {
-      v.add(`${field}.endTime`, `must be after startTime (${w.startTime})`);
+      v.add(`${field}.endTime`, `must be after startTime (${w.startTime})`, "END_BEFORE_START");
     }
     if (v.violations.length === before && startMinute !== undefined && endMinute !== undefined) {
       parsed.push({ dayOfWeek: w.dayOfWeek, startMinute, endMinute, index });
@@ -497,7 +497,7 @@ function weeklyIntervals(v: RequestValidator, list: string, intervals: WeeklyInt
   let reach: IndexedInterval | undefined;
   for (const cur of parsed) {
     if (reach && reach.dayOfWeek === cur.dayOfWeek && cur.startMinute < reach.endMinute) {
-      v.add(`${list}[${cur.index}]`, `${describe(cur)} overlaps ${list}[${reach.index}] (${describe(reach)})`);
+      v.add(`${list}[${cur.index}]`, `${describe(cur)} overlaps ${list}[${reach.index}] (${describe(reach)})`, "OVERLAPS");
     }
     if (!reach || reach.dayOfWeek !== cur.dayOfWeek || cur.endMinute > reach.endMinute) reach = cur;
   }
@@ -517,9 +517,9 @@ function range(
   const end = v.timestamp(endField, endValue, { optional: !opts.required });
   if (start && end) {
     if (end.getTime() <= start.getTime()) {
-      v.add(endField, `must be after ${startField}`);
+      v.add(endField, `must be after ${startField}`, "END_BEFORE_START");
     } else if (opts.maxMs !== undefined && end.getTime() - start.getTime() > opts.maxMs) {
-      v.add(endField, `must be at most ${opts.maxText ?? `${opts.maxMs} ms`} after ${startField}`);
+      v.add(endField, `must be at most ${opts.maxText ?? `${opts.maxMs} ms`} after ${startField}`, "RANGE_TOO_LONG");
     }
   }
   return { start, end };
@@ -528,18 +528,18 @@ function range(
 /** resourceIds checks the rooms and devices of a request: each an id, no duplicates, at most 10. */
 function resourceIds(v: RequestValidator, ids: string[]): void {
   if (ids.length > MAX_RESOURCE_IDS) {
-    v.add("resourceIds", `must name at most ${MAX_RESOURCE_IDS} resources (got ${ids.length})`);
+    v.add("resourceIds", `must name at most ${MAX_RESOURCE_IDS} resources (got ${ids.length})`, "TOO_MANY");
   }
   const seen = new Map<string, number>();
   ids.forEach((id, i) => {
     const field = `resourceIds[${i}]`;
     if (id === "") {
-      v.add(field, "must not be empty");
+      v.add(field, "must not be empty", "REQUIRED");
       return;
     }
     v.id(field, id);
     const first = seen.get(id);
-    if (first !== undefined) v.add(field, `duplicates resourceIds[${first}]`);
+    if (first !== undefined) v.add(field, `duplicates resourceIds[${first}]`, "DUPLICATE");
     else seen.set(id, i);
   });
 }
@@ -575,6 +575,6 @@ function page(v: RequestValidator, pageSize: number, pageToken: string): ValidPa
  * rejects every control character, which is right for names).
  */
 function freeText(v: RequestValidator, field: string, value: string, max: number): void {
-  if (value.length > max) v.add(field, `must be at most ${max} characters (got ${value.length})`);
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) v.add(field, "must not contain control characters");
+  if (value.length > max) v.add(field, `must be at most ${max} characters (got ${value.length})`, "TOO_LONG");
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) v.add(field, "must not contain control characters", "CONTROL_CHARACTERS");
 }

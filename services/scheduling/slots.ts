@@ -11,7 +11,7 @@
 // * Busy time (other appointments, each with the provider's buffer after it) must not overlap the
 //   new slot plus its own buffer; rooms must be free during the slot itself.
 import type { MinuteInterval, DateRange } from "./scheduling.validation.js";
-import { addDays, firstInstantAtOrAfterWall, instantOfWall, isoDayOfWeek, localDateOf, offsetMs, wallOfDate, WALL } from "./zone-time.js";
+import { addDays, dateOfWall, firstInstantAtOrAfterWall, instantOfWall, isoDayOfWeek, localDateOf, offsetMs, wallOf, wallOfDate, WALL } from "./zone-time.js";
 
 /** Interval is a half-open span of UTC milliseconds [start, end). */
 export interface Interval {
@@ -108,44 +108,53 @@ function overlapsAny(sorted: Interval[], start: number, end: number): boolean {
   return lo < sorted.length && sorted[lo].start < end;
 }
 
-/** CandidateDay is one local date's free working time and slot starts. */
-interface CandidateDay {
+/** DayPlan is one local date's working time as instants: the free stretches (hours minus breaks), the slot starts, and each break. */
+interface DayPlan {
   date: string;
   free: Interval[];
   starts: number[];
+  /** breaks of the date with their instants, in order. */
+  breaks: { interval: MinuteInterval; start: number; end: number }[];
 }
 
 /**
- * candidateDays lists, for every local date whose working time may touch [from, to), the free working
- * time in UTC (working intervals minus breaks) and the UTC slot starts (existing local times only,
- * first occurrence of repeated ones).
+ * planDay is one local date's plan: the free working time in UTC (working intervals minus breaks)
+ * and the UTC slot starts (existing local times only, first occurrence of repeated ones); undefined
+ * on an exception date or a date without hours.
  */
-function candidateDays(schedule: Schedule, from: number, to: number): CandidateDay[] {
-  const days: CandidateDay[] = [];
+function planDay(schedule: Schedule, date: string): DayPlan | undefined {
+  if (isExcepted(date, schedule.exceptions)) return undefined;
+  const dow = isoDayOfWeek(date);
+  const hours = schedule.weeklyHours.filter((w) => w.dayOfWeek === dow);
+  if (hours.length === 0) return undefined;
+  const slotMin = Math.round(schedule.slotMs / WALL.MINUTE_MS);
+  // The common case, a date without a switch, converts by subtraction; the rest asks the zone.
+  const fixed = fixedOffset(date, schedule.timeZone);
+  const midnight = wallOfDate(date);
+  const at = (minute: number) => (fixed !== undefined ? midnight + minute * WALL.MINUTE_MS - fixed : toUtc(date, minute, schedule.timeZone));
+  let free: Interval[] = hours.map((w) => ({ start: at(w.startMinute), end: at(w.endMinute) }));
+  const breaks = schedule.breaks.filter((x) => x.dayOfWeek === dow).map((b) => ({ interval: b, start: at(b.startMinute), end: at(b.endMinute) }));
+  for (const b of breaks) free = subtract(free, b);
+  const starts: number[] = [];
+  for (const w of hours) {
+    for (let m = w.startMinute; m + slotMin <= w.endMinute; m += slotMin) {
+      const instant = fixed !== undefined ? midnight + m * WALL.MINUTE_MS - fixed : instantOfWall(midnight + m * WALL.MINUTE_MS, schedule.timeZone);
+      if (instant !== undefined) starts.push(instant);
+    }
+  }
+  return { date, free: sortedMerged(free), starts, breaks: breaks.sort((a, b) => a.start - b.start) };
+}
+
+/**
+ * candidateDays lists the plan of every local date whose working time may touch [from, to).
+ */
+function candidateDays(schedule: Schedule, from: number, to: number): DayPlan[] {
+  const days: DayPlan[] = [];
   const first = addDays(localDateOf(from, schedule.timeZone), -1);
   const last = addDays(localDateOf(to, schedule.timeZone), 1);
-  const slotMin = Math.round(schedule.slotMs / WALL.MINUTE_MS);
   for (let date = first; date <= last; date = addDays(date, 1)) {
-    if (isExcepted(date, schedule.exceptions)) continue;
-    const dow = isoDayOfWeek(date);
-    const hours = schedule.weeklyHours.filter((w) => w.dayOfWeek === dow);
-    if (hours.length === 0) continue;
-    // The common case, a date without a switch, converts by subtraction; the rest asks the zone.
-    const fixed = fixedOffset(date, schedule.timeZone);
-    const midnight = wallOfDate(date);
-    const at = (minute: number) => (fixed !== undefined ? midnight + minute * WALL.MINUTE_MS - fixed : toUtc(date, minute, schedule.timeZone));
-    let free: Interval[] = hours.map((w) => ({ start: at(w.startMinute), end: at(w.endMinute) }));
-    for (const b of schedule.breaks.filter((x) => x.dayOfWeek === dow)) {
-      free = subtract(free, { start: at(b.startMinute), end: at(b.endMinute) });
-    }
-    const starts: number[] = [];
-    for (const w of hours) {
-      for (let m = w.startMinute; m + slotMin <= w.endMinute; m += slotMin) {
-        const instant = fixed !== undefined ? midnight + m * WALL.MINUTE_MS - fixed : instantOfWall(midnight + m * WALL.MINUTE_MS, schedule.timeZone);
-        if (instant !== undefined) starts.push(instant);
-      }
-    }
-    days.push({ date, free: sortedMerged(free), starts });
+    const day = planDay(schedule, date);
+    if (day) days.push(day);
   }
   return days;
 }
@@ -183,4 +192,77 @@ export function listSlots(schedule: Schedule, query: SlotQuery): Interval[] {
  */
 export function isSlotStart(schedule: Schedule, start: number, durationMs: number): boolean {
   return listSlots(schedule, { range: { start, end: start + durationMs }, durationMs }).some((s) => s.start === start);
+}
+
+/**
+ * SlotVerdict says whether an appointment of a given length may start at an instant, and when not,
+ * the one reason why (each with what a message needs; local times as minutes after local midnight of
+ * `date`, the local date of the start in the schedule's zone):
+ * * ON_EXCEPTION: the date lies in an availability exception (closed that day);
+ * * OUTSIDE_WORKING_HOURS: no working interval of that weekday contains the start (`hours` lists the
+ *   day's intervals, empty when the provider does not work that weekday);
+ * * IN_BREAK: the start lies in a break;
+ * * NOT_ON_SLOT_BOUNDARY: the start is not on the slot grid of its working interval; `before` and
+ *   `after` are the nearest starts that day where an appointment of this length fits (busy time aside);
+ * * REPEATED_LOCAL_TIME: the start is the second occurrence of a local time that happens twice (the
+ *   clocks went back); slots start at the first one, `firstOccurrence`;
+ * * ENDS_AFTER_WORKING_HOURS: the start is fine but the appointment would end after the stretch of
+ *   working time it starts in (`freeEnd`);
+ * * RUNS_INTO_BREAK: it would run into a break;
+ * * NOT_A_SLOT: none of the above applies, yet the engine offers no such slot (not expected; a
+ *   safety net so that the verdict never claims more than listSlots).
+ * An instant always has a local time, so a local time skipped by a spring-forward gap cannot be
+ * asked for; such times simply have no slot (listSlots).
+ */
+export type SlotVerdict =
+  | { kind: "SLOT" }
+  | { kind: "ON_EXCEPTION"; date: string; exception: DateRange }
+  | { kind: "OUTSIDE_WORKING_HOURS"; date: string; hours: MinuteInterval[] }
+  | { kind: "IN_BREAK"; date: string; break: MinuteInterval }
+  | { kind: "NOT_ON_SLOT_BOUNDARY"; date: string; before: number | undefined; after: number | undefined }
+  | { kind: "REPEATED_LOCAL_TIME"; date: string; firstOccurrence: number }
+  | { kind: "ENDS_AFTER_WORKING_HOURS"; date: string; end: number; freeEnd: number }
+  | { kind: "RUNS_INTO_BREAK"; date: string; end: number; break: MinuteInterval }
+  | { kind: "NOT_A_SLOT"; date: string };
+
+/**
+ * explainSlotStart is isSlotStart with the reason: SLOT exactly when isSlotStart is true (busy time
+ * aside), otherwise the first cause that applies, checked in the order a receptionist thinks of them
+ * (closed that day, not working then, on a break, not a start time, too long).
+ */
+export function explainSlotStart(schedule: Schedule, start: number, durationMs: number): SlotVerdict {
+  const wall = wallOf(start, schedule.timeZone);
+  const date = dateOfWall(wall);
+  const exception = schedule.exceptions.find((e) => e.startDate <= date && date <= e.endDate);
+  if (exception) return { kind: "ON_EXCEPTION", date, exception };
+  const dow = isoDayOfWeek(date);
+  const hours = schedule.weeklyHours.filter((w) => w.dayOfWeek === dow).sort((a, b) => a.startMinute - b.startMinute);
+  const minute = (wall - wallOfDate(date)) / WALL.MINUTE_MS;
+  const within = hours.find((w) => w.startMinute <= minute && minute < w.endMinute);
+  if (!within) return { kind: "OUTSIDE_WORKING_HOURS", date, hours };
+  const inBreak = schedule.breaks.find((b) => b.dayOfWeek === dow && b.startMinute <= minute && minute < b.endMinute);
+  if (inBreak) return { kind: "IN_BREAK", date, break: inBreak };
+  const plan = planDay(schedule, date);
+  const slotMin = schedule.slotMs / WALL.MINUTE_MS;
+  if (!plan || schedule.slotMs <= 0) return { kind: "NOT_A_SLOT", date };
+  if (!Number.isInteger(minute) || (minute - within.startMinute) % slotMin !== 0) {
+    const fits = fittingStarts(plan, durationMs);
+    return { kind: "NOT_ON_SLOT_BOUNDARY", date, before: fits.filter((s) => s < start).pop(), after: fits.find((s) => s > start) };
+  }
+  const first = instantOfWall(wall, schedule.timeZone);
+  if (first !== undefined && first !== start) return { kind: "REPEATED_LOCAL_TIME", date, firstOccurrence: first };
+  const end = start + durationMs;
+  const stretch = plan.free.find((f) => f.start <= start && start < f.end);
+  if (!stretch) return { kind: "NOT_A_SLOT", date };
+  if (end > stretch.end) {
+    const next = plan.breaks.find((b) => b.start === stretch.end);
+    if (next) return { kind: "RUNS_INTO_BREAK", date, end, break: next.interval };
+    return { kind: "ENDS_AFTER_WORKING_HOURS", date, end, freeEnd: stretch.end };
+  }
+  return plan.starts.includes(start) ? { kind: "SLOT" } : { kind: "NOT_A_SLOT", date };
+}
+
+/** fittingStarts are a day's slot starts where an appointment of durationMs fits in free time, in order. */
+function fittingStarts(plan: DayPlan, durationMs: number): number[] {
+  return [...new Set(plan.starts)].filter((s) => plan.free.some((f) => f.start <= s && s + durationMs <= f.end)).sort((a, b) => a - b);
 }

@@ -16,14 +16,16 @@ import { fixtureFor } from "../fixtures/valid-requests.js";
 import { callConnect, callGrpcJs } from "../helpers/clients.js";
 import { startTestSystem, TEST_SECRET } from "../helpers/system.js";
 
-// DESIGN.md section 5, "Who may call what" (columns: patient, receptionist, doctor, display, admin, service).
+// DESIGN.md section 5, "Who may call what" (columns: patient, receptionist, doctor, display, admin, service),
+// with section 7's addition: CheckInAppointment is patient own too.
 const DESIGN_TABLE = `
 | provider/resource/slot reads | yes | yes | yes | – | yes | yes |
 | CreateProvider, CreateResource | – | yes | – | – | yes | yes |
 | SetAvailability | – | yes | own | – | yes | yes |
 | Book/Cancel/Reschedule/JoinWaitlist/AcceptOffer | own | yes | – | – | yes | yes |
 | Get/List/WatchAppointments | own | yes | own | – | yes | yes |
-| CheckInAppointment, MarkNoShow, CompleteAppointment | – | yes | own | – | yes | yes |
+| CheckInAppointment | own | yes | own | – | yes | yes |
+| MarkNoShow, CompleteAppointment | – | yes | own | – | yes | yes |
 | IssueTicket | own | yes | – | – | yes | yes |
 | GetTicket | own | yes | yes | – | yes | yes |
 | ListTickets, WatchQueue (patient ids hidden from patient and display) | yes | yes | yes | yes | yes | yes |
@@ -47,7 +49,8 @@ const ROW_RPCS: Record<string, string[]> = {
   SetAvailability: [S + "SetAvailability"],
   "Book/Cancel/Reschedule/JoinWaitlist/AcceptOffer": [S + "BookAppointment", S + "CancelAppointment", S + "RescheduleAppointment", S + "JoinWaitlist", S + "AcceptOffer"],
   "Get/List/WatchAppointments": [S + "GetAppointment", S + "ListAppointments", S + "WatchAppointments"],
-  "CheckInAppointment, MarkNoShow, CompleteAppointment": [S + "CheckInAppointment", S + "MarkNoShow", S + "CompleteAppointment"],
+  CheckInAppointment: [S + "CheckInAppointment"],
+  "MarkNoShow, CompleteAppointment": [S + "MarkNoShow", S + "CompleteAppointment"],
   IssueTicket: [Q + "IssueTicket"],
   GetTicket: [Q + "GetTicket"],
   "ListTickets, WatchQueue (patient ids hidden from patient and display)": [Q + "ListTickets", Q + "WatchQueue", Q + "GetQueue", Q + "ListQueues"],

@@ -16,7 +16,9 @@ import { startTestSystem } from "../helpers/system.js";
 
 const MIN = 60_000;
 const SLOT = 15 * MIN;
-const DAY_START = Date.parse("2026-12-07T09:00:00Z");
+const DAY_MS = 24 * 60 * MIN;
+/** DAY_START is 09:00 UTC a week ahead: bookings may not start in the past. */
+const DAY_START = Math.floor(Date.now() / DAY_MS) * DAY_MS + 7 * DAY_MS + 9 * 60 * MIN;
 const SLOTS = 20;
 const REQUESTS = 200;
 

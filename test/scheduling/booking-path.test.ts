@@ -22,6 +22,7 @@ import {
   SetAvailabilityRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
+import { createFakeClock } from "../../services/runtime/clock.js";
 import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
 import { DomainError } from "../../services/runtime/errors.js";
 import { serveMetrics } from "../../services/runtime/metrics.js";
@@ -56,9 +57,12 @@ function fakeLock(tokens: bigint[]): LockClient {
   };
 }
 
+// A few days before the bookings below, whenever the test runs: no booking starts in the past.
+const clock = createFakeClock(new Date("2027-02-26T08:00:00Z"));
+
 function instance(opts: { tokens?: bigint[]; useLock: boolean; lockWaitMs?: number }): SchedulingServiceImpl {
   const svc = new SchedulingServiceImpl(
-    { db, lockClient: opts.tokens ? fakeLock(opts.tokens) : undefined },
+    { db, clock, lockClient: opts.tokens ? fakeLock(opts.tokens) : undefined },
     { useLock: opts.useLock, lockWaitMs: opts.lockWaitMs, offerSweepIntervalMs: 0, listen: false },
   );
   t.teardown(() => svc.close());

@@ -131,6 +131,8 @@ function rpc<S extends DescMessage>(spec: {
       t.strictSame(named, [...bad.fields].sort(), `${bad.name}: violations name ${bad.fields.join(", ")}`);
       t.ok(err.violations.length >= bad.fields.length, `${bad.name}: one violation per bad field at least`);
       t.ok(err.violations.every((v) => v.description.length > 0), `${bad.name}: every violation says what is wrong`);
+      const vague = err.violations.filter((v) => !v.reason || v.reason === "INVALID_VALUE").map((v) => v.field);
+      t.same(vague, [], `${bad.name}: every violation has its own reason (${err.violations.map((v) => v.reason).join(", ")})`);
     }
   });
 }

@@ -1,8 +1,9 @@
 // The slot engine alone (no database): DESIGN.md invariant 8 at the DST switches of New York and
 // Lord Howe, fixed-offset Istanbul, and a seeded property test over random schedules, zones and
-// dates, every slot checked against the schedule with an independent minute-by-minute walk.
+// dates, every slot checked against the schedule with an independent minute-by-minute walk; then
+// explainSlotStart: the one reason a start is refused, agreeing with isSlotStart everywhere.
 import t from "tap";
-import { listSlots, isSlotStart, type Interval, type Schedule } from "../../services/scheduling/slots.js";
+import { explainSlotStart, listSlots, isSlotStart, type Interval, type Schedule, type SlotVerdict } from "../../services/scheduling/slots.js";
 import type { MinuteInterval } from "../../services/scheduling/scheduling.validation.js";
 import { instantsOfWall, wallOf, wallOfDate, localDateOf, isoDayOfWeek, addDays, firstInstantAtOrAfterWall } from "../../services/scheduling/zone-time.js";
 
@@ -216,4 +217,94 @@ t.test("property: every slot follows the schedule and invariant 8", async (t) =>
     }
   }
   t.ok(checked > 1000, `checked ${checked} slots`);
+});
+
+// ---- explainSlotStart ----------------------------------------------------------------------------
+
+t.test("explainSlotStart names the one reason a start is refused", async (t) => {
+  const ist = "Europe/Istanbul";
+  // 2026-07-01 is a Wednesday: hours 09:00-12:00 and 13:00-17:00 (Istanbul, UTC+3), break 10:00-10:30; 2026-07-02 is a holiday; no hours on Sundays.
+  const days = [1, 2, 3, 4, 5, 6];
+  const s = schedule(ist, days.flatMap((d) => [{ dayOfWeek: d as never, startMinute: 540, endMinute: 720 }, { dayOfWeek: d as never, startMinute: 780, endMinute: 1020 }]), {
+    breaks: days.map((d) => ({ dayOfWeek: d as never, startMinute: 600, endMinute: 630 })),
+    exceptions: [{ startDate: "2026-07-02", endDate: "2026-07-03", reason: "holiday" }],
+  });
+  const at = (date: string, hhmm: string) => Date.parse(`${date}T${hhmm}:00+03:00`);
+  const cases: { name: string; start: number; minutes?: number; want: SlotVerdict }[] = [
+    { name: "a slot", start: at("2026-07-01", "09:00"), want: { kind: "SLOT" } },
+    { name: "a slot after the lunch gap", start: at("2026-07-01", "13:00"), want: { kind: "SLOT" } },
+    { name: "closed that day", start: at("2026-07-02", "09:00"), want: { kind: "ON_EXCEPTION", date: "2026-07-02", exception: s.exceptions[0] } },
+    { name: "no hours on Sundays", start: at("2026-07-05", "09:00"), want: { kind: "OUTSIDE_WORKING_HOURS", date: "2026-07-05", hours: [] } },
+    { name: "before hours", start: at("2026-07-01", "08:30"), want: { kind: "OUTSIDE_WORKING_HOURS", date: "2026-07-01", hours: s.weeklyHours.filter((w) => w.dayOfWeek === 3) } },
+    { name: "in the lunch gap", start: at("2026-07-01", "12:00"), want: { kind: "OUTSIDE_WORKING_HOURS", date: "2026-07-01", hours: s.weeklyHours.filter((w) => w.dayOfWeek === 3) } },
+    { name: "at the very end", start: at("2026-07-01", "17:00"), want: { kind: "OUTSIDE_WORKING_HOURS", date: "2026-07-01", hours: s.weeklyHours.filter((w) => w.dayOfWeek === 3) } },
+    { name: "in the break", start: at("2026-07-01", "10:00"), want: { kind: "IN_BREAK", date: "2026-07-01", break: s.breaks[2] } },
+    { name: "off the grid", start: at("2026-07-01", "09:10"), want: { kind: "NOT_ON_SLOT_BOUNDARY", date: "2026-07-01", before: at("2026-07-01", "09:00"), after: at("2026-07-01", "09:30") } },
+    { name: "off the grid by seconds", start: at("2026-07-01", "09:30") + 5_000, want: { kind: "NOT_ON_SLOT_BOUNDARY", date: "2026-07-01", before: at("2026-07-01", "09:30"), after: at("2026-07-01", "10:30") } },
+    { name: "off the grid, the nearest where a long visit fits (not 09:30, which runs into the break)", start: at("2026-07-01", "09:40"), minutes: 60, want: { kind: "NOT_ON_SLOT_BOUNDARY", date: "2026-07-01", before: at("2026-07-01", "09:00"), after: at("2026-07-01", "10:30") } },
+    { name: "past the end of hours", start: at("2026-07-01", "16:30"), minutes: 60, want: { kind: "ENDS_AFTER_WORKING_HOURS", date: "2026-07-01", end: at("2026-07-01", "17:30"), freeEnd: at("2026-07-01", "17:00") } },
+    { name: "into the break", start: at("2026-07-01", "09:30"), minutes: 60, want: { kind: "RUNS_INTO_BREAK", date: "2026-07-01", end: at("2026-07-01", "10:30"), break: s.breaks[2] } },
+  ];
+  for (const c of cases) {
+    const durationMs = (c.minutes ?? 30) * MIN;
+    t.same(explainSlotStart(s, c.start, durationMs), c.want, c.name);
+    t.equal(isSlotStart(s, c.start, durationMs), c.want.kind === "SLOT", `${c.name}: agrees with isSlotStart`);
+  }
+  // New York, 2026-11-01: 01:30 happens at 05:30Z (EDT) and again at 06:30Z (EST); the slot is the first.
+  const ny = schedule("America/New_York", everyDay(0, 4 * 60));
+  t.same(explainSlotStart(ny, Date.UTC(2026, 10, 1, 6, 30), 30 * MIN), { kind: "REPEATED_LOCAL_TIME", date: "2026-11-01", firstOccurrence: Date.UTC(2026, 10, 1, 5, 30) }, "the second 01:30");
+  t.same(explainSlotStart(ny, Date.UTC(2026, 10, 1, 5, 30), 30 * MIN), { kind: "SLOT" }, "the first 01:30");
+  // Spring forward, 2026-03-08: 02:00-03:00 does not exist; 03:00 EDT (07:00Z) is a slot, 01:30 EST for 60 min runs to 03:30 EDT.
+  t.same(explainSlotStart(ny, Date.UTC(2026, 2, 8, 7, 0), 30 * MIN), { kind: "SLOT" }, "03:00 right after the gap");
+  t.same(explainSlotStart(ny, Date.UTC(2026, 2, 8, 6, 30), 60 * MIN), { kind: "SLOT" }, "01:30 EST for a real hour");
+});
+
+t.test("property: explainSlotStart says SLOT exactly when isSlotStart holds, and otherwise a real reason", async (t) => {
+  const rnd = prng(20261205);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const kinds = new Map<string, number>();
+  let disagreements = 0;
+  for (let run = 0; run < 200; run++) {
+    const zone = pick(ZONES);
+    const slotMin = pick([10, 15, 20, 30, 45, 60]);
+    const weeklyHours: MinuteInterval[] = [];
+    const breaks: MinuteInterval[] = [];
+    for (let d = 1; d <= 7; d++) {
+      if (rnd() < 0.15) continue;
+      const start = Math.floor(rnd() * 16) * 30;
+      const end = Math.min(1440, start + 60 + Math.floor(rnd() * 20) * 30);
+      weeklyHours.push({ dayOfWeek: d as never, startMinute: start, endMinute: end });
+      if (rnd() < 0.6 && end - start >= 120) {
+        const bs = start + 30 + Math.floor(rnd() * ((end - start - 90) / 15)) * 15;
+        breaks.push({ dayOfWeek: d as never, startMinute: bs, endMinute: bs + 30 });
+      }
+    }
+    const centre = pick(CENTRES);
+    const exceptions = rnd() < 0.3 ? [{ startDate: addDays(centre, 1), endDate: addDays(centre, 1 + Math.floor(rnd() * 2)), reason: "" }] : [];
+    const s: Schedule = { timeZone: zone, weeklyHours, breaks, exceptions, slotMs: slotMin * MIN, bufferMs: 0 };
+    for (let i = 0; i < 40; i++) {
+      const start = Date.parse(`${centre}T00:00:00Z`) - 2 * DAY + Math.floor(rnd() * 4 * 24 * 12) * 5 * MIN + (rnd() < 0.05 ? 30_000 : 0);
+      const durationMs = slotMin * MIN * (1 + Math.floor(rnd() * 3));
+      const verdict = explainSlotStart(s, start, durationMs);
+      kinds.set(verdict.kind, (kinds.get(verdict.kind) ?? 0) + 1);
+      const ctx = `${zone} slot ${slotMin}m, ${new Date(start).toISOString()} for ${durationMs / MIN}m`;
+      if ((verdict.kind === "SLOT") !== isSlotStart(s, start, durationMs)) {
+        disagreements++;
+        t.fail(`${ctx}: ${verdict.kind} but isSlotStart says ${isSlotStart(s, start, durationMs)}`);
+      }
+      if (verdict.kind === "NOT_A_SLOT") t.fail(`${ctx}: no reason found`);
+      if (verdict.kind === "NOT_ON_SLOT_BOUNDARY") {
+        for (const near of [verdict.before, verdict.after]) {
+          if (near !== undefined && !isSlotStart(s, near, durationMs)) t.fail(`${ctx}: the nearest start ${new Date(near).toISOString()} is no slot`);
+        }
+      }
+      if (verdict.kind === "REPEATED_LOCAL_TIME" && !isSlotStart(s, verdict.firstOccurrence, durationMs) && explainSlotStart(s, verdict.firstOccurrence, durationMs).kind === "SLOT") {
+        t.fail(`${ctx}: the first occurrence disagrees`);
+      }
+    }
+  }
+  t.equal(disagreements, 0, "no disagreement");
+  for (const k of ["SLOT", "ON_EXCEPTION", "OUTSIDE_WORKING_HOURS", "IN_BREAK", "NOT_ON_SLOT_BOUNDARY", "ENDS_AFTER_WORKING_HOURS", "RUNS_INTO_BREAK"]) {
+    t.ok((kinds.get(k) ?? 0) > 0, `${k} came up (${kinds.get(k) ?? 0} times)`);
+  }
 });

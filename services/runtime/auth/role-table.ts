@@ -43,7 +43,9 @@ export const ROLE_TABLE: ReadonlyMap<string, RpcRule> = new Map<string, RpcRule>
   // A patient watching a provider's day sees only their own appointments in it (the handler filters).
   ...rows(S, ["WatchAppointments"], { patient: own(), receptionist: "yes", doctor: own("providerId"), admin: "yes", service: "yes" }),
   ...rows(S, ["ListAppointments"], { patient: own("patientId"), receptionist: "yes", doctor: own("providerId"), admin: "yes", service: "yes" }),
-  ...rows(S, ["CheckInAppointment", "MarkNoShow", "CompleteAppointment"], { receptionist: "yes", doctor: own(), admin: "yes", service: "yes" }),
+  // A patient checks in for their own appointment (the handler checks whose it is), into its provider's queue.
+  ...rows(S, ["CheckInAppointment"], { patient: own(), receptionist: "yes", doctor: own(), admin: "yes", service: "yes" }),
+  ...rows(S, ["MarkNoShow", "CompleteAppointment"], { receptionist: "yes", doctor: own(), admin: "yes", service: "yes" }),
   ...rows(Q, ["IssueTicket"], { patient: own("patientId"), receptionist: "yes", admin: "yes", service: "yes" }),
   ...rows(Q, ["GetTicket"], { patient: own(), receptionist: "yes", doctor: "yes", admin: "yes", service: "yes" }),
   ...rows(Q, ["ListTickets", "WatchQueue", "GetQueue", "ListQueues"], {

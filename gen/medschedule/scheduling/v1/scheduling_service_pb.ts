@@ -845,7 +845,8 @@ export type CheckInAppointmentRequest = Message<"medschedule.scheduling.v1.Check
   requestId: string;
 
   /**
-   * The queue to join; the provider's default queue when empty.
+   * The queue to join (staff only; PERMISSION_DENIED for a patient); the provider's own queue
+   * when empty.
    *
    * @generated from field: string queue_id = 3;
    */
@@ -1270,8 +1271,9 @@ export const SchedulingService: GenService<{
   },
   /**
    * ListAvailableSlots lists the free slots of a provider (and, optionally, rooms that must all be
-   * free too) between start_time and end_time (at most 31 days), as UTC instants. A local time that
-   * does not exist (spring forward) yields no slot; a repeated hour (fall back) yields its slots once.
+   * free too) between start_time and end_time (at most 31 days), as UTC instants: only bookable ones,
+   * none that has started and none beyond the booking horizon. A local time that does not exist
+   * (spring forward) yields no slot; a repeated hour (fall back) yields its slots once.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.ListAvailableSlots
    */
@@ -1281,9 +1283,11 @@ export const SchedulingService: GenService<{
     output: typeof ListAvailableSlotsResponseSchema;
   },
   /**
-   * BookAppointment books a slot: none -> BOOKED. FAILED_PRECONDITION when the time is outside the
-   * provider's hours, in a break, buffer or exception, or already taken; ABORTED on lock contention
-   * (retry). Provider and rooms are booked together or not at all. Idempotent by request_id.
+   * BookAppointment books a slot: none -> BOOKED. FAILED_PRECONDITION, with google.rpc.ErrorInfo
+   * naming the one reason, when the start has passed (BOOKING_IN_PAST) or lies beyond the booking
+   * horizon (BEYOND_HORIZON), the time is outside the provider's hours, in a break or exception, off
+   * the slot grid, or already taken; ABORTED on lock contention (retry). Provider and rooms are
+   * booked together or not at all. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.BookAppointment
    */
@@ -1306,6 +1310,7 @@ export const SchedulingService: GenService<{
   /**
    * RescheduleAppointment moves a BOOKED appointment atomically: the new slot is taken before the old
    * one is freed, or nothing changes. The old appointment becomes CANCELLED and the new one BOOKED.
+   * The new start follows BookAppointment's rules (not in the past, within the horizon).
    * Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.RescheduleAppointment
@@ -1337,7 +1342,11 @@ export const SchedulingService: GenService<{
   },
   /**
    * CheckInAppointment marks the patient arrived: BOOKED -> CHECKED_IN, and issues an APPOINTMENT
-   * ticket in the queue. When the ticket cannot be issued the appointment stays BOOKED.
+   * ticket in the queue, ranked by the appointment's start time. Only inside the check-in window,
+   * from QUEUE_CHECKIN_EARLY (default 60 minutes) before the start until the appointment's end
+   * (FAILED_PRECONDITION CHECK_IN_NOT_OPEN / CHECK_IN_CLOSED). A patient may check in for their own
+   * appointment, into its provider's queue. When the ticket cannot be issued the appointment stays
+   * BOOKED. Checking in a CHECKED_IN appointment again answers with its ticket and issues none.
    * Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.CheckInAppointment
@@ -1348,7 +1357,8 @@ export const SchedulingService: GenService<{
     output: typeof CheckInAppointmentResponseSchema;
   },
   /**
-   * MarkNoShow records that the patient did not come: BOOKED -> NOSHOW. Idempotent by request_id.
+   * MarkNoShow records that the patient did not come: BOOKED -> NOSHOW, only once the appointment
+   * has started (FAILED_PRECONDITION NO_SHOW_BEFORE_START before). Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.MarkNoShow
    */
@@ -1372,8 +1382,9 @@ export const SchedulingService: GenService<{
   },
   /**
    * JoinWaitlist puts a patient on a provider's waitlist for a window. When a matching slot frees,
-   * the first waiting patient is offered a PROPOSED appointment held for a while.
-   * Idempotent by request_id.
+   * the first waiting patient is offered a PROPOSED appointment held for a while (never time that
+   * has passed; the hold ends at the latest when the offered time starts). FAILED_PRECONDITION for
+   * a window that has ended or starts beyond the booking horizon. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.JoinWaitlist
    */
@@ -1384,7 +1395,7 @@ export const SchedulingService: GenService<{
   },
   /**
    * AcceptOffer accepts a waitlist offer before it lapses: PROPOSED -> BOOKED.
-   * FAILED_PRECONDITION when the offer has expired. Idempotent by request_id.
+   * FAILED_PRECONDITION when the offer has expired or its time has passed. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.AcceptOffer
    */

@@ -1,0 +1,290 @@
+// The scheduling service's domain errors: one stable reason each (google.rpc.ErrorInfo.reason), a
+// message a receptionist can act on, in the provider's local time and with the provider's name
+// (never an internal id, an RPC name or a UTC instant), and the values a client needs to say it in
+// its own language as ErrorInfo.metadata. The README's "Error reasons" section lists them all.
+import { FailedPreconditionError, PermissionDeniedError, UnavailableError, type ErrorMetadata } from "../runtime/errors.js";
+import type { AppointmentRow, AppointmentStatusName } from "./db/database.js";
+import type { SlotVerdict } from "./slots.js";
+import { isoDayOfWeek, wallOf, wallOfDate, WALL } from "./zone-time.js";
+
+const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+/** ProviderNaming is what an error needs of a provider: the name staff know and the clinic's zone. */
+export interface ProviderNaming {
+  /** display_name, e.g. "Dr. Ada Lovelace". */
+  display_name: string;
+  /** time_zone is the provider's IANA zone, the clinic's local time. */
+  time_zone: string;
+}
+
+/** LocalMoment is an instant as the clinic reads it. */
+export interface LocalMoment {
+  /** localTime is "HH:MM" ("HH:MM:SS" when the seconds are not zero). */
+  localTime: string;
+  /** localDate is "YYYY-MM-DD". */
+  localDate: string;
+  /** dateText is e.g. "Monday 7 December 2026". */
+  dateText: string;
+  /** text is e.g. "19:00 on Monday 7 December 2026 (Europe/Istanbul)". */
+  text: string;
+}
+
+/** dateText is a local date "YYYY-MM-DD" in words, e.g. "Monday 7 December 2026". */
+export function dateText(date: string): string {
+  const [y, m, d] = date.split("-").map(Number);
+  return `${WEEKDAYS[isoDayOfWeek(date) - 1]} ${d} ${MONTHS[m - 1]} ${y}`;
+}
+
+/** minuteText is minutes after local midnight as "HH:MM" (1440 is "24:00"). */
+export function minuteText(minutes: number): string {
+  return `${String(Math.floor(minutes / 60)).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
+}
+
+/**
+ * localMoment is an instant in a zone as the clinic reads it. With `onDate`, an instant at the
+ * midnight that ends that local date reads "24:00" on it (the end of working hours), not "00:00".
+ */
+export function localMoment(instantMs: number, timeZone: string, onDate?: string): LocalMoment {
+  const wall = wallOf(instantMs, timeZone);
+  let localDate = new Date(wall).toISOString().slice(0, 10);
+  let ms = wall - wallOfDate(localDate);
+  if (onDate !== undefined && ms === 0 && localDate > onDate) {
+    localDate = onDate;
+    ms = WALL.DAY_MS;
+  }
+  const seconds = Math.floor(ms / 1000) % 60;
+  const localTime = minuteText(Math.floor(ms / WALL.MINUTE_MS)) + (seconds === 0 ? "" : `:${String(seconds).padStart(2, "0")}`);
+  const words = dateText(localDate);
+  return { localTime, localDate, dateText: words, text: `${localTime} on ${words} (${timeZone})` };
+}
+
+function base(p: ProviderNaming, at: LocalMoment, extra: ErrorMetadata = {}): ErrorMetadata {
+  return { providerName: p.display_name, timeZone: p.time_zone, localTime: at.localTime, localDate: at.localDate, ...extra };
+}
+
+function minutesText(ms: number): string {
+  const min = Math.round(ms / WALL.MINUTE_MS);
+  if (min % 60 === 0) return min === 60 ? "1 hour" : `${min / 60} hours`;
+  return `${min} minutes`;
+}
+
+function listText(items: string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}
+
+/**
+ * slotRefusedError is the one reason a time is not bookable for a provider (explainSlotStart's
+ * verdict), e.g. OUTSIDE_WORKING_HOURS "Dr. Ada Lovelace does not work at 19:00 on Monday 7 December
+ * 2026 (Europe/Istanbul); that day's working hours are 09:00-17:00".
+ */
+export function slotRefusedError(p: ProviderNaming, verdict: Exclude<SlotVerdict, { kind: "SLOT" }>, start: number, durationMs: number, slotMs: number): FailedPreconditionError {
+  const at = localMoment(start, p.time_zone);
+  const name = p.display_name;
+  const length = minutesText(durationMs);
+  switch (verdict.kind) {
+    case "ON_EXCEPTION": {
+      const e = verdict.exception;
+      const why = e.reason === "" ? "" : `: ${e.reason}`;
+      const span = e.startDate === e.endDate ? "" : ` (away from ${dateText(e.startDate)} to ${dateText(e.endDate)})`;
+      return new FailedPreconditionError("ON_EXCEPTION", `${name} is not available on ${at.dateText} (${p.time_zone})${why}${span}; choose another day`, {
+        metadata: base(p, at, { exceptionReason: e.reason, exceptionStartDate: e.startDate, exceptionEndDate: e.endDate }),
+      });
+    }
+    case "OUTSIDE_WORKING_HOURS": {
+      const hours = verdict.hours.map((h) => `${minuteText(h.startMinute)}-${minuteText(h.endMinute)}`);
+      if (hours.length === 0) {
+        const weekday = WEEKDAYS[isoDayOfWeek(verdict.date) - 1];
+        return new FailedPreconditionError("OUTSIDE_WORKING_HOURS", `${name} does not work on ${weekday}s (${at.dateText}, ${p.time_zone}); choose another day`, {
+          metadata: base(p, at, { workingHours: "" }),
+        });
+      }
+      return new FailedPreconditionError("OUTSIDE_WORKING_HOURS", `${name} does not work at ${at.text}; that day's working hours are ${listText(hours)}`, {
+        metadata: base(p, at, { workingHours: hours.join(",") }),
+      });
+    }
+    case "IN_BREAK": {
+      const b = `${minuteText(verdict.break.startMinute)}-${minuteText(verdict.break.endMinute)}`;
+      return new FailedPreconditionError("IN_BREAK", `${at.text} is in ${name}'s break (${b}); choose a time outside it`, {
+        metadata: base(p, at, { breakStart: minuteText(verdict.break.startMinute), breakEnd: minuteText(verdict.break.endMinute) }),
+      });
+    }
+    case "NOT_ON_SLOT_BOUNDARY": {
+      const before = verdict.before === undefined ? undefined : localMoment(verdict.before, p.time_zone).localTime;
+      const after = verdict.after === undefined ? undefined : localMoment(verdict.after, p.time_zone).localTime;
+      const near = [before, after].filter((x): x is string => x !== undefined);
+      const hint = near.length === 0 ? `no appointment of ${length} fits that day` : `the nearest start ${near.length === 1 ? "time is" : "times are"} ${listText(near)}`;
+      return new FailedPreconditionError("NOT_ON_SLOT_BOUNDARY", `${name}'s appointments start every ${minutesText(slotMs)}: ${at.text} is not a start time; ${hint}`, {
+        metadata: base(p, at, { slotMinutes: String(slotMs / WALL.MINUTE_MS), nearestBefore: before ?? "", nearestAfter: after ?? "" }),
+      });
+    }
+    case "REPEATED_LOCAL_TIME":
+      return new FailedPreconditionError(
+        "REPEATED_LOCAL_TIME",
+        `${at.localTime} happens twice on ${at.dateText} in ${p.time_zone} (the clocks go back); ${name}'s appointment at ${at.localTime} is the first one, before the clocks go back`,
+        { metadata: base(p, at) },
+      );
+    case "ENDS_AFTER_WORKING_HOURS": {
+      const end = localMoment(verdict.end, p.time_zone, verdict.date);
+      const close = localMoment(verdict.freeEnd, p.time_zone, verdict.date);
+      return new FailedPreconditionError(
+        "ENDS_AFTER_WORKING_HOURS",
+        `an appointment of ${length} at ${at.text} would end at ${end.localTime}, after ${name}'s working hours end at ${close.localTime}; choose an earlier time or a shorter visit`,
+        { metadata: base(p, at, { endLocalTime: end.localTime, workingHoursEnd: close.localTime }) },
+      );
+    }
+    case "RUNS_INTO_BREAK": {
+      const end = localMoment(verdict.end, p.time_zone, verdict.date);
+      const b = verdict.break;
+      return new FailedPreconditionError(
+        "RUNS_INTO_BREAK",
+        `an appointment of ${length} at ${at.text} would end at ${end.localTime}, into ${name}'s break (${minuteText(b.startMinute)}-${minuteText(b.endMinute)}); choose another time or a shorter visit`,
+        { metadata: base(p, at, { endLocalTime: end.localTime, breakStart: minuteText(b.startMinute), breakEnd: minuteText(b.endMinute) }) },
+      );
+    }
+    case "NOT_A_SLOT":
+      return new FailedPreconditionError("NOT_A_SLOT", `${at.text} is not a bookable time for ${name}; pick one of the free slots`, { metadata: base(p, at) });
+  }
+}
+
+/** bookingInPastError is BOOKING_IN_PAST: an appointment (or a new time for one) that starts before now. */
+export function bookingInPastError(p: ProviderNaming, start: number): FailedPreconditionError {
+  const at = localMoment(start, p.time_zone);
+  return new FailedPreconditionError("BOOKING_IN_PAST", `${at.text} has already passed; choose a time from now on`, { metadata: base(p, at) });
+}
+
+/** beyondHorizonError is BEYOND_HORIZON: a start later than the booking horizon (SCHEDULING_BOOKING_HORIZON) allows. */
+export function beyondHorizonError(p: ProviderNaming, start: number, now: number, horizonMs: number): FailedPreconditionError {
+  const at = localMoment(start, p.time_zone);
+  const last = localMoment(Math.floor((now + horizonMs) / WALL.MINUTE_MS) * WALL.MINUTE_MS, p.time_zone);
+  const days = Math.floor(horizonMs / WALL.DAY_MS);
+  return new FailedPreconditionError(
+    "BEYOND_HORIZON",
+    `appointments can be booked at most ${days} days ahead, until ${last.dateText}; ${at.text} is too far ahead`,
+    { metadata: base(p, at, { horizonDays: String(days), lastLocalDate: last.localDate, lastLocalTime: last.localTime }) },
+  );
+}
+
+/** waitlistWindowPastError is WAITLIST_WINDOW_PAST: a waitlist window that has ended already. */
+export function waitlistWindowPastError(p: ProviderNaming, windowEnd: number): FailedPreconditionError {
+  const at = localMoment(windowEnd, p.time_zone);
+  return new FailedPreconditionError("WAITLIST_WINDOW_PAST", `the waitlist window ended at ${at.text}; choose a window that ends in the future`, { metadata: base(p, at) });
+}
+
+/** slotTakenError is SLOT_TAKEN (the provider is booked then) or RESOURCE_TAKEN (a requested room or device is). */
+export function slotTakenError(p: ProviderNaming, start: number, taken: "provider" | "resource"): FailedPreconditionError {
+  const at = localMoment(start, p.time_zone);
+  if (taken === "resource") {
+    return new FailedPreconditionError("RESOURCE_TAKEN", `a requested room or device is already booked at ${at.text}; choose another time or room`, { metadata: base(p, at) });
+  }
+  return new FailedPreconditionError("SLOT_TAKEN", `${p.display_name} is already booked at ${at.text}; choose another time`, { metadata: base(p, at) });
+}
+
+/** noAvailabilityError is NO_AVAILABILITY: a provider whose working hours were never set. */
+export function noAvailabilityError(p: ProviderNaming): FailedPreconditionError {
+  return new FailedPreconditionError("NO_AVAILABILITY", `${p.display_name} has no working hours set yet; set their availability first`, {
+    metadata: { providerName: p.display_name, timeZone: p.time_zone },
+  });
+}
+
+/** AppointmentAction is a change to an appointment, as the errors name it (metadata "action"). */
+export type AppointmentAction = "CANCEL" | "RESCHEDULE" | "CHECK_IN" | "MARK_NO_SHOW" | "COMPLETE" | "ACCEPT_OFFER";
+
+const ACTION_TEXT: Record<AppointmentAction, string> = {
+  CANCEL: "cancelled",
+  RESCHEDULE: "rescheduled",
+  CHECK_IN: "checked in",
+  MARK_NO_SHOW: "marked as a no-show",
+  COMPLETE: "completed",
+  ACCEPT_OFFER: "accepted",
+};
+
+const STATUS_TEXT: Record<AppointmentStatusName, string> = {
+  PROPOSED: "is a waitlist offer not yet accepted",
+  BOOKED: "is booked and the patient has not checked in",
+  CHECKED_IN: "is already checked in",
+  FULFILLED: "has already taken place",
+  CANCELLED: "was cancelled",
+  NOSHOW: "was marked as a no-show",
+};
+
+function appointmentText(p: ProviderNaming, row: AppointmentRow): LocalMoment & { sentence: string } {
+  const at = localMoment(row.start_at.getTime(), p.time_zone);
+  return { ...at, sentence: `the appointment with ${p.display_name} at ${at.text}` };
+}
+
+/**
+ * illegalTransitionError is ILLEGAL_TRANSITION: an appointment whose state does not allow the change,
+ * e.g. "the appointment with Dr. Ada Lovelace at 10:30 on ... was cancelled, so it cannot be checked in".
+ */
+export function illegalTransitionError(p: ProviderNaming, row: AppointmentRow, action: AppointmentAction, allowed: AppointmentStatusName[]): FailedPreconditionError {
+  const a = appointmentText(p, row);
+  const text =
+    action === "ACCEPT_OFFER"
+      ? `${a.sentence} ${row.status === "BOOKED" ? "is already booked" : STATUS_TEXT[row.status]}, so there is no offer to accept`
+      : `${a.sentence} ${STATUS_TEXT[row.status]}, so it cannot be ${ACTION_TEXT[action]}`;
+  return new FailedPreconditionError("ILLEGAL_TRANSITION", text, {
+    metadata: base(p, a, { status: row.status, action, allowedStatuses: allowed.join(",") }),
+  });
+}
+
+/** checkInNotOpenError is CHECK_IN_NOT_OPEN: check-in opens `earlyMs` before the start; localTime is when it opens. */
+export function checkInNotOpenError(p: ProviderNaming, row: AppointmentRow, earlyMs: number): FailedPreconditionError {
+  const a = appointmentText(p, row);
+  const opens = localMoment(row.start_at.getTime() - earlyMs, p.time_zone);
+  const when = opens.localDate === a.localDate ? opens.localTime : opens.text;
+  return new FailedPreconditionError("CHECK_IN_NOT_OPEN", `check-in for ${a.sentence} opens at ${when}`, {
+    metadata: base(p, opens, { appointmentLocalTime: a.localTime, appointmentLocalDate: a.localDate }),
+  });
+}
+
+/** checkInClosedError is CHECK_IN_CLOSED: the appointment has ended; localTime is its end. */
+export function checkInClosedError(p: ProviderNaming, row: AppointmentRow): FailedPreconditionError {
+  const a = appointmentText(p, row);
+  const end = localMoment(row.end_at.getTime(), p.time_zone);
+  return new FailedPreconditionError(
+    "CHECK_IN_CLOSED",
+    `${a.sentence} ended at ${end.localTime}, so it can no longer be checked in: mark it as a no-show or reschedule it (a patient who came anyway can take a walk-in ticket)`,
+    { metadata: base(p, end, { appointmentLocalTime: a.localTime, appointmentLocalDate: a.localDate }) },
+  );
+}
+
+/** noShowBeforeStartError is NO_SHOW_BEFORE_START: MarkNoShow before the appointment has started. */
+export function noShowBeforeStartError(p: ProviderNaming, row: AppointmentRow): FailedPreconditionError {
+  const a = appointmentText(p, row);
+  return new FailedPreconditionError("NO_SHOW_BEFORE_START", `${a.sentence} has not started yet; a patient can be marked as a no-show only after ${a.localTime}`, {
+    metadata: base(p, a),
+  });
+}
+
+/** offerExpiredError is OFFER_EXPIRED: the waitlist offer's hold lapsed; localTime is when. */
+export function offerExpiredError(p: ProviderNaming, row: AppointmentRow, expiredAt: Date): FailedPreconditionError {
+  const a = appointmentText(p, row);
+  const lapsed = localMoment(expiredAt.getTime(), p.time_zone);
+  return new FailedPreconditionError("OFFER_EXPIRED", `the offer of ${a.sentence} lapsed at ${lapsed.localTime} on ${lapsed.dateText}; the time was passed on`, {
+    metadata: base(p, lapsed, { appointmentLocalTime: a.localTime, appointmentLocalDate: a.localDate }),
+  });
+}
+
+/** offerTimePassedError is OFFER_TIME_PASSED: the offered appointment's start has passed. */
+export function offerTimePassedError(p: ProviderNaming, row: AppointmentRow): FailedPreconditionError {
+  const a = appointmentText(p, row);
+  return new FailedPreconditionError("OFFER_TIME_PASSED", `the offered time, ${a.text}, has already passed`, { metadata: base(p, a) });
+}
+
+/** notOwnAppointmentError is NOT_OWN_APPOINTMENT: a patient or doctor acting on someone else's appointment. */
+export function notOwnAppointmentError(role: string): PermissionDeniedError {
+  return new PermissionDeniedError(`a ${role} may act only on their own appointments`, "NOT_OWN_APPOINTMENT");
+}
+
+/** queueChoiceNotAllowedError is QUEUE_CHOICE_NOT_ALLOWED: a patient naming the queue at check-in (the appointment's provider queue is used). */
+export function queueChoiceNotAllowedError(): PermissionDeniedError {
+  return new PermissionDeniedError("a patient checks in to their provider's queue and may not choose another; leave queueId empty", "QUEUE_CHOICE_NOT_ALLOWED");
+}
+
+/** peerUnreachableError is QUEUE_UNAVAILABLE or LOCK_UNAVAILABLE: a service this one needs is not configured or reachable. */
+export function peerUnreachableError(peer: "queue" | "lock"): UnavailableError {
+  return peer === "queue"
+    ? new UnavailableError("QUEUE_UNAVAILABLE", "the queue service cannot be reached, so nobody can be checked in right now; retry shortly")
+    : new UnavailableError("LOCK_UNAVAILABLE", "the lock service cannot be reached, so bookings cannot be made right now; retry shortly");
+}

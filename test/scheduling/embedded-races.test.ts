@@ -1,0 +1,56 @@
+// Embedded mode (PGlite, one session; DESIGN.md section 1): a change that loses a race is refused
+// from inside its transaction, and the refusal's words (the provider's name and zone) must be read
+// through that transaction: a query on the database handle there would wait for the session the
+// transaction holds, and the call would hang until PGlite's session timeout instead of answering
+// FAILED_PRECONDITION at once.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import t from "tap";
+import { create, type DescMethod } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  BookAppointmentRequestSchema,
+  CancelAppointmentRequestSchema,
+  CreateProviderRequestSchema,
+  SchedulingService,
+  SetAvailabilityRequestSchema,
+} from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { createFakeClock } from "../../services/runtime/clock.js";
+import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
+import { DomainError } from "../../services/runtime/errors.js";
+import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
+import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
+import { testContext } from "../helpers/handler-context.js";
+import { ALL_DAYS } from "../helpers/scheduling.js";
+
+const m = SchedulingService.method;
+const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-embedded-races-"));
+t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+const database = await createDatabase({ dataDir });
+t.teardown(() => database.close());
+await migrateToLatest(database.db, { schema: schedulingModule.schema, migrationsFolder: schedulingModule.migrationsFolder });
+const clock = createFakeClock(new Date("2026-03-02T06:00:00Z"));
+const svc = new SchedulingServiceImpl({ db: database.db, clock }, { useLock: false, offerSweepIntervalMs: 0, listen: false });
+t.teardown(() => svc.close());
+const ctx = (method: DescMethod) => testContext(method, { principal: { subject: "rec-1", roles: ["receptionist"], grantedRole: "receptionist", ownOnly: false } });
+
+t.test("two cancellations of one appointment at once: one cancels, the other is told why at once", async (t) => {
+  await svc.createProvider(create(CreateProviderRequestSchema, { providerId: "p-race", displayName: "Dr. Ada Lovelace", timeZone: "Europe/Istanbul" }), ctx(m.createProvider));
+  await svc.setAvailability(
+    create(SetAvailabilityRequestSchema, { providerId: "p-race", weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "09:00", endTime: "17:00" })), slotDuration: { seconds: 1800n } }),
+    ctx(m.setAvailability),
+  );
+  const { appointment } = await svc.bookAppointment(
+    create(BookAppointmentRequestSchema, { requestId: "b-1", providerId: "p-race", patientId: "pat-1", startTime: timestampFromDate(new Date("2026-03-03T07:00:00Z")) }),
+    ctx(m.bookAppointment),
+  );
+  const cancel = (requestId: string) => svc.cancelAppointment(create(CancelAppointmentRequestSchema, { appointmentId: appointment!.appointmentId, requestId }), ctx(m.cancelAppointment));
+  const results = await Promise.allSettled([cancel("c-1"), cancel("c-2")]);
+  t.equal(results.filter((r) => r.status === "fulfilled").length, 1, "one cancels");
+  const lost = results.find((r) => r.status === "rejected");
+  const err = lost?.status === "rejected" ? lost.reason : undefined;
+  t.ok(err instanceof DomainError, `the other fails with a domain error (${String(err)})`);
+  t.equal((err as DomainError).reason, "ILLEGAL_TRANSITION");
+  t.match((err as DomainError).message, /^the appointment with Dr\. Ada Lovelace at 10:00 on Tuesday 3 March 2026 \(Europe\/Istanbul\) was cancelled, so it cannot be cancelled$/);
+});

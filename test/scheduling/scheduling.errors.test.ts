@@ -1,0 +1,78 @@
+// The scheduling service's error texts (issue 18, defect 12): one reason each, in the provider's
+// local time and name, never a UTC instant, an internal id or an RPC name, with ErrorInfo metadata.
+import t from "tap";
+import { Code } from "@connectrpc/connect";
+import type { AppointmentRow, AppointmentStatusName } from "../../services/scheduling/db/database.js";
+import {
+  illegalTransitionError,
+  localMoment,
+  slotRefusedError,
+  type AppointmentAction,
+} from "../../services/scheduling/scheduling.errors.js";
+import { explainSlotStart, type Schedule } from "../../services/scheduling/slots.js";
+
+const MIN = 60_000;
+const ada = { display_name: "Dr. Ada Lovelace", time_zone: "Europe/Istanbul" };
+const UTC_INSTANT = /\d{4}-\d\d-\d\dT\d\d:\d\d/;
+
+t.test("localMoment reads an instant as the clinic does", async (t) => {
+  t.same(localMoment(Date.UTC(2026, 11, 7, 16, 0), "Europe/Istanbul"), {
+    localTime: "19:00",
+    localDate: "2026-12-07",
+    dateText: "Monday 7 December 2026",
+    text: "19:00 on Monday 7 December 2026 (Europe/Istanbul)",
+  });
+  t.equal(localMoment(Date.UTC(2026, 11, 7, 16, 0, 30), "UTC").localTime, "16:00:30", "seconds when there are any");
+  t.equal(localMoment(Date.UTC(2026, 11, 7, 21, 0), "Europe/Istanbul", "2026-12-07").localTime, "24:00", "the midnight ending a day, on that day");
+  t.equal(localMoment(Date.UTC(2026, 11, 7, 21, 0), "Europe/Istanbul").localTime, "00:00");
+});
+
+t.test("a repeated local time (the clocks go back) says which occurrence is bookable", async (t) => {
+  const ny = { display_name: "Dr. Grace Hopper", time_zone: "America/New_York" };
+  const s: Schedule = { timeZone: ny.time_zone, weeklyHours: [{ dayOfWeek: 7 as never, startMinute: 0, endMinute: 240 }], breaks: [], exceptions: [], slotMs: 30 * MIN, bufferMs: 0 };
+  const second = Date.UTC(2026, 10, 1, 6, 30);
+  const verdict = explainSlotStart(s, second, 30 * MIN);
+  if (verdict.kind === "SLOT") throw new Error("the second 01:30 is no slot");
+  const err = slotRefusedError(ny, verdict, second, 30 * MIN, s.slotMs);
+  t.equal(err.code, Code.FailedPrecondition);
+  t.equal(err.reason, "REPEATED_LOCAL_TIME");
+  t.equal(err.message, "01:30 happens twice on Sunday 1 November 2026 in America/New_York (the clocks go back); Dr. Grace Hopper's appointment at 01:30 is the first one, before the clocks go back");
+  t.same(err.metadata, { providerName: "Dr. Grace Hopper", timeZone: "America/New_York", localTime: "01:30", localDate: "2026-11-01" });
+});
+
+t.test("working hours ending at midnight read 24:00", async (t) => {
+  const s: Schedule = { timeZone: ada.time_zone, weeklyHours: [{ dayOfWeek: 1 as never, startMinute: 22 * 60, endMinute: 1440 }], breaks: [], exceptions: [], slotMs: 30 * MIN, bufferMs: 0 };
+  const start = Date.UTC(2026, 11, 7, 20, 30); // 23:30 Istanbul
+  const verdict = explainSlotStart(s, start, 60 * MIN);
+  if (verdict.kind === "SLOT") throw new Error("runs past midnight");
+  const err = slotRefusedError(ada, verdict, start, 60 * MIN, s.slotMs);
+  t.equal(err.reason, "ENDS_AFTER_WORKING_HOURS");
+  t.match(err.message, /would end at 00:30, after Dr\. Ada Lovelace's working hours end at 24:00/);
+});
+
+t.test("an illegal transition says what state the appointment is in and what cannot be done", async (t) => {
+  const row = {
+    appointment_id: "a-0c2f6f1e-internal",
+    provider_id: "p-internal",
+    start_at: new Date(Date.UTC(2026, 11, 7, 7, 30)),
+    end_at: new Date(Date.UTC(2026, 11, 7, 8, 0)),
+  } as AppointmentRow;
+  const cases: [AppointmentStatusName, AppointmentAction, RegExp][] = [
+    ["CANCELLED", "CHECK_IN", /was cancelled, so it cannot be checked in$/],
+    ["NOSHOW", "CANCEL", /was marked as a no-show, so it cannot be cancelled$/],
+    ["CHECKED_IN", "MARK_NO_SHOW", /is already checked in, so it cannot be marked as a no-show$/],
+    ["BOOKED", "COMPLETE", /is booked and the patient has not checked in, so it cannot be completed$/],
+    ["FULFILLED", "RESCHEDULE", /has already taken place, so it cannot be rescheduled$/],
+    ["BOOKED", "ACCEPT_OFFER", /is already booked, so there is no offer to accept$/],
+    ["CANCELLED", "ACCEPT_OFFER", /was cancelled, so there is no offer to accept$/],
+  ];
+  for (const [status, action, text] of cases) {
+    const err = illegalTransitionError(ada, { ...row, status }, action, ["BOOKED"]);
+    t.equal(err.reason, "ILLEGAL_TRANSITION");
+    t.match(err.message, /^the appointment with Dr\. Ada Lovelace at 10:30 on Monday 7 December 2026 \(Europe\/Istanbul\) /);
+    t.match(err.message, text, `${status} / ${action}`);
+    t.notMatch(err.message, /internal|CheckInAppointment|MarkNoShow/, "no id or RPC name");
+    t.notMatch(err.message, UTC_INSTANT);
+    t.match(err.metadata, { status, action, allowedStatuses: "BOOKED", localTime: "10:30", localDate: "2026-12-07", timeZone: "Europe/Istanbul", providerName: "Dr. Ada Lovelace" });
+  }
+});
