@@ -37,9 +37,15 @@ import type { BookingJob } from "./booking-worker.js";
 import type { LoopResult } from "./closed-loop.js";
 
 const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
-/** Bookings go to the 96 slots of each day of 2027, per provider: collisions stay rare. */
-const BASE = Date.parse("2027-01-04T00:00:00Z");
+const DAY_MS = 86_400_000;
+/** BASE is where bookings start: midnight UTC a week from now (no booking may start in the past). */
+const BASE = Math.floor(Date.now() / DAY_MS) * DAY_MS + 7 * DAY_MS;
+/** Bookings go to the 96 slots of each of 365 days from BASE, per provider: collisions stay rare. */
 const SLOTS = 365 * 96;
+/** SEARCH_BASE is the week the slot search reads: past the bookings, inside the bench's horizon. */
+const SEARCH_BASE = BASE + 400 * DAY_MS;
+/** HORIZON lets bookings and the slot search reach that far ahead (SCHEDULING_BOOKING_HORIZON). */
+const HORIZON = "500d";
 
 interface Options {
   seconds: number;
@@ -129,7 +135,7 @@ export async function main(args: string[]): Promise<void> {
       name: "bench",
       modules: [schedulingModule, lockModule],
       defaultPort: 0,
-      env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, AUTH_HS256_SECRET: SECRET, LOG_LEVEL: "silent", METRICS_PORT: "0", DATA_DIR: dataDir, ...(process.env.SCHEDULING_BOOKING_LOCK ? { SCHEDULING_BOOKING_LOCK: process.env.SCHEDULING_BOOKING_LOCK } : {}) },
+      env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, AUTH_HS256_SECRET: SECRET, LOG_LEVEL: "silent", METRICS_PORT: "0", DATA_DIR: dataDir, SCHEDULING_BOOKING_HORIZON: HORIZON, ...(process.env.SCHEDULING_BOOKING_LOCK ? { SCHEDULING_BOOKING_LOCK: process.env.SCHEDULING_BOOKING_LOCK } : {}) },
     });
     const database = await runtime.ready;
     const server = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
@@ -199,8 +205,8 @@ on conflict do nothing;
     // Slot search: a provider with 500 appointments in the 7 days searched.
     await db.query(`insert into scheduling.appointments (appointment_id, provider_id, patient_id, during, blocked, status, created_at, updated_at)
       select 'busy-' || g, 'bp-1', 'p', tstzrange(t, t + interval '15 minutes', '[)'), tstzrange(t, t + interval '15 minutes', '[)'), 'BOOKED', now(), now()
-      from (select g, timestamptz '2029-01-01 00:00:00+00' + (g * 1.3)::int * interval '15 minutes' as t from generate_series(0, 499) g) x
-      on conflict do nothing`);
+      from (select g, $1::timestamptz + (g * 1.3)::int * interval '15 minutes' as t from generate_series(0, 499) g) x
+      on conflict do nothing`, [new Date(SEARCH_BASE)]);
     // Statistics as autovacuum would have them after the bulk writes above (the bookings, pgbench).
     await db.query("analyze scheduling.appointments");
     const search: number[] = [];
@@ -209,8 +215,8 @@ on conflict do nothing;
       const t0 = performance.now();
       const res = await client.listAvailableSlots({
         providerId: "bp-1",
-        startTime: timestampFromDate(new Date("2029-01-01T00:00:00Z")),
-        endTime: timestampFromDate(new Date("2029-01-08T00:00:00Z")),
+        startTime: timestampFromDate(new Date(SEARCH_BASE)),
+        endTime: timestampFromDate(new Date(SEARCH_BASE + 7 * DAY_MS)),
       });
       if (i >= 20) search.push(performance.now() - t0);
       if (i === 0) console.log(`slot search: ${res.slots.length} free slots of ${7 * 96}`);
