@@ -25,6 +25,7 @@ import {
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { DomainError } from "../../services/runtime/errors.js";
+import { MIN_SERVICE_SAMPLES } from "../../services/queue/estimator.js";
 import { metricsRegistry } from "../../services/runtime/metrics.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
 import { createQueueDatabase, queueCtx } from "../helpers/queue.js";
@@ -279,7 +280,9 @@ t.test("a queue's estimator samples are reused for up to a second by the service
   clock.set(new Date("2026-01-07T09:00:00Z"));
   await queue("q-samples");
   await open("q-samples", "c1");
-  for (let i = 0; i < 5; i++) {
+  // Nearly enough service times to outweigh the prior, and fewer waits than calibration needs (these
+  // were all called at once), so the raw estimate shows the samples.
+  for (let i = 0; i < MIN_SERVICE_SAMPLES - 2; i++) {
     await issue("q-samples");
     const called = await callNext("q-samples", "c1");
     clock.advance(2 * 60_000);
@@ -306,6 +309,21 @@ t.test("a queue's estimator samples are reused for up to a second by the service
   clock.advance(1);
   const after = await waitMs();
   t.ok(after > before + 10 * 60_000, `a second later the samples are read again: ${before} ms -> ${after} ms`);
+});
+
+t.test("one ticket completed half a second after its call does not collapse the queue's estimates", async (t) => {
+  clock.set(new Date("2026-01-08T09:00:00Z"));
+  await queue("q-collapse");
+  await open("q-collapse", "c1");
+  for (let i = 0; i < 5; i++) await issue("q-collapse");
+  const first = await callNext("q-collapse", "c1");
+  clock.advance(500);
+  await complete(first.ticket?.ticketId, "c1");
+  clock.advance(2_000); // past the kept samples' second
+  const { tickets } = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-collapse" }), queueCtx(m.listTickets, staff));
+  const fourth = tickets!.find((x) => x.position === 4)!;
+  const waitMs = Number(fourth.estimatedWait?.seconds ?? 0n) * 1000;
+  t.ok(waitMs >= 5 * 60_000, `the 4th in line is told ${waitMs / 1000} s, not ~2 s`);
 });
 
 t.test("the database refuses a second called ticket at one counter and duplicate numbers", async (t) => {
