@@ -43,14 +43,7 @@ import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
 import { createNotifier, type Notifier } from "../runtime/notifier.js";
 import { getPrincipal } from "../runtime/auth/principal.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
-import {
-  AbortedError,
-  AlreadyExistsError,
-  FailedPreconditionError,
-  InvalidArgumentError,
-  NotFoundError,
-  PermissionDeniedError,
-} from "../runtime/errors.js";
+import { AbortedError, InvalidArgumentError } from "../runtime/errors.js";
 import type { Logger } from "../runtime/logger.js";
 import type { NewAuditLogRow } from "./db/audit-log.table.js";
 import type { ChangeRow } from "./db/change.table.js";
@@ -60,10 +53,28 @@ import type { QueueRow } from "./db/queue.table.js";
 import type { NewTicketRow, TicketPriorityName, TicketRow, TicketStatusName } from "./db/ticket.table.js";
 import { createChangeSequencer, type ChangeSequencer } from "./change-sequencer.js";
 import { calibrate, calibrationFloorMs, simulateWaits, type Estimate } from "./estimator.js";
+import { localDay } from "./local-time.js";
 import { toCounter, toQueue } from "./mappers/queue.mapper.js";
 import { priorityName, statusName, toTicketInit } from "./mappers/ticket.mapper.js";
 import { queueNoShows, queueTransfers, queueWait, reportQueueLengthOf } from "./queue-metrics.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
+import {
+  CheckInNotOpenError,
+  CounterBusyError,
+  CounterNotFoundError,
+  CounterNotOpenError,
+  NoAppointmentError,
+  NotOwnTicketError,
+  QueueExistsError,
+  QueueNotFoundError,
+  RequestIdReusedError,
+  RequestInProgressError,
+  TicketChangedError,
+  TicketEndedError,
+  TicketNotCalledError,
+  TicketNotCalledHereError,
+  TicketNotFoundError,
+} from "./queue.errors.js";
 import { checkInTiming, rankTickets, rankTime } from "./ranking.js";
 import { appendAudit } from "./repositories/audit.repository.js";
 import { appendChange, changesAfter, pruneChanges, QUEUE_CHANGES_CHANNEL, retainedRange } from "./repositories/change.repository.js";
@@ -177,18 +188,6 @@ function withoutSeq(row: TicketRow): NewTicketRow {
   return rest;
 }
 
-const localDayFormats = new Map<string, Intl.DateTimeFormat>();
-
-/** localDay is the date "YYYY-MM-DD" of an instant in an IANA zone. */
-function localDay(at: Date, timeZone: string): string {
-  let f = localDayFormats.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
-    localDayFormats.set(timeZone, f);
-  }
-  return f.format(at);
-}
-
 function formatNumber(prefix: string, n: number): string {
   return `${prefix}-${String(n).padStart(3, "0")}`;
 }
@@ -210,7 +209,7 @@ function hides(caller: Caller, row: TicketRow): boolean {
 }
 
 function badPageToken(): InvalidArgumentError {
-  return new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response" }]);
+  return new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response", reason: "INVALID_PAGE_TOKEN" }]);
 }
 
 function encodeToken(value: unknown): string {
@@ -225,9 +224,8 @@ function decodeToken(token: string): unknown {
   }
 }
 
-function notCalledHere(row: TicketRow, counterId: string): FailedPreconditionError {
-  if (row.status !== "CALLED") return new FailedPreconditionError("TICKET_NOT_CALLED", `ticket ${row.ticket_id} is ${row.status}, not CALLED`);
-  return new FailedPreconditionError("WRONG_COUNTER", `ticket ${row.ticket_id} is called at counter ${JSON.stringify(row.counter_id)}, not ${JSON.stringify(counterId)}`);
+function notCalledHere(row: TicketRow, counterId: string): TicketNotCalledError | TicketNotCalledHereError {
+  return row.status !== "CALLED" ? new TicketNotCalledError(row, counterId) : new TicketNotCalledHereError(row, counterId);
 }
 
 /**
@@ -306,9 +304,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     });
     if (inserted) return { queue: toQueue(inserted) };
     const existing = await findQueue(this.db, queueId);
-    if (!existing) throw new AbortedError("QUEUE_CONFLICT", "the queue was removed while being created; retry");
+    if (!existing) throw new AbortedError("QUEUE_CONFLICT", "the queue was removed while being created; try again", { metadata: { queueId } });
     if (existing.display_name !== v.displayName || existing.prefix !== v.prefix || existing.time_zone !== v.timeZone) {
-      throw new AlreadyExistsError("QUEUE_EXISTS", `queue ${JSON.stringify(queueId)} already exists with different details`);
+      throw new QueueExistsError(queueId);
     }
     return { queue: toQueue(existing) };
   }
@@ -365,14 +363,12 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const v = validateCloseCounter(req);
     const now = this.clock.now();
     const { counter, changed } = await this.db.transaction().execute(async (trx) => {
-      await this.requireQueue(trx, v.queueId);
+      const queue = await this.requireQueue(trx, v.queueId);
       const existing = await findCounter(trx, v.queueId, v.counterId, { forUpdate: true });
-      if (!existing) throw new NotFoundError("counter", v.counterId, "COUNTER_NOT_FOUND");
+      if (!existing) throw new CounterNotFoundError(v.counterId, queue);
       if (!existing.is_open) return { counter: existing, changed: false };
       const held = await findCalledAt(trx, v.queueId, v.counterId);
-      if (held) {
-        throw new FailedPreconditionError("COUNTER_BUSY", `counter ${JSON.stringify(v.counterId)} holds called ticket ${held.number}; complete, skip or transfer it first`);
-      }
+      if (held) throw new CounterBusyError(v.counterId, held);
       const closed = await closeCounterRow(trx, v.queueId, v.counterId, now);
       await appendChange(trx, { queueId: v.queueId, at: now, kind: "counter", counterId: v.counterId });
       return { counter: closed, changed: true };
@@ -401,10 +397,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const keyId = { caller: caller.subject, rpc: "IssueTicket", requestId: v.requestId };
     const { state, requestKey } = await this.queueState(this.db, v.queueId, keyId);
     if (requestKey) return this.replayIssue(v.requestId, hash, requestKey);
-    if (!state) throw new NotFoundError("queue", v.queueId, "QUEUE_NOT_FOUND");
+    if (!state) throw new QueueNotFoundError(v.queueId);
     if (priority === "APPOINTMENT" && v.appointmentTime && checkInTiming(now, v.appointmentTime, this.options) === "early") {
-      const opens = new Date(v.appointmentTime.getTime() - this.options.appointmentEarlyMs);
-      throw new FailedPreconditionError("CHECK_IN_TOO_EARLY", `check-in for this appointment opens at ${opens.toISOString()}`);
+      throw new CheckInNotOpenError(new Date(v.appointmentTime.getTime() - this.options.appointmentEarlyMs), now, state.queue.time_zone);
     }
     // Rank and estimate before writing: the simulation is CPU work that holds nothing. Under
     // concurrent issues the position may be off by the ones racing.
@@ -446,7 +441,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       // The same requestId, first used concurrently: that one won (its number is left unused).
       if (!isUniqueViolation(err, "request_keys_pkey")) throw err;
       const existing = await findRequestKey(this.db, keyId);
-      if (!existing) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
+      if (!existing) throw new RequestInProgressError();
       return this.replayIssue(v.requestId, hash, { hash: existing.request_hash, response: existing.response });
     }
     this.afterChange(v.queueId);
@@ -455,10 +450,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
 
   /** replayIssue answers a retried IssueTicket with the first response (ALREADY_EXISTS for different parameters). */
   private replayIssue(requestId: string, hash: string, key: { hash: string; response: Buffer | null }): IssueTicketResponse {
-    if (key.hash !== hash) {
-      throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(requestId)} was already used for a different IssueTicket request`);
-    }
-    if (!key.response) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
+    if (key.hash !== hash) throw new RequestIdReusedError(requestId);
+    if (!key.response) throw new RequestInProgressError();
     return fromBinary(IssueTicketResponseSchema, key.response);
   }
 
@@ -482,13 +475,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
         if (attempt >= 2 || !isUniqueViolation(err, "tickets_one_called_per_counter")) throw err;
       }
     }
-    if (!result.counterOpen) {
-      await this.requireQueue(this.db, v.queueId);
-      throw new FailedPreconditionError(
-        "COUNTER_NOT_OPEN",
-        `counter ${JSON.stringify(v.counterId)} is not open on queue ${JSON.stringify(v.queueId)}; OpenCounter first`,
-      );
-    }
+    if (!result.counterOpen) throw new CounterNotOpenError(v.counterId, await this.requireQueue(this.db, v.queueId));
     if (result.held) return { ticket: toTicketInit(result.held) };
     const called = result.called;
     if (!called) return {};
@@ -543,12 +530,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const now = this.clock.now();
     const row = await this.db.transaction().execute(async (trx) => {
       const current = await findTicket(trx, v.ticketId);
-      if (!current) throw new NotFoundError("ticket", v.ticketId, "TICKET_NOT_FOUND");
+      if (!current) throw new TicketNotFoundError(v.ticketId);
       const updated = await updateTicketIf(trx, v.ticketId, ["WAITING", "CALLED"], { status: "CANCELLED", ended_at: now, updated_at: now });
-      if (!updated) {
-        const latest = (await findTicket(trx, v.ticketId)) ?? current;
-        throw new FailedPreconditionError("TICKET_ENDED", `ticket ${latest.ticket_id} is ${latest.status}; only WAITING or CALLED tickets can be cancelled`);
-      }
+      if (!updated) throw new TicketEndedError((await findTicket(trx, v.ticketId)) ?? current, "cancelled");
       await appendChange(trx, { queueId: updated.queue_id, at: now, kind: "ticket", ticketId: updated.ticket_id });
       await appendAudit(trx, this.audit(caller, "CancelTicket", [updated], now));
       return updated;
@@ -567,21 +551,17 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const now = this.clock.now();
     const result = await this.db.transaction().execute(async (trx) => {
       const current = await findTicket(trx, v.ticketId, { forUpdate: true });
-      if (!current) throw new NotFoundError("ticket", v.ticketId, "TICKET_NOT_FOUND");
+      if (!current) throw new TicketNotFoundError(v.ticketId);
       if (current.queue_id === v.toQueueId) {
-        throw new InvalidArgumentError([{ field: "toQueueId", description: "must be another queue than the ticket's own" }]);
+        throw new InvalidArgumentError([{ field: "toQueueId", description: "must be another queue than the ticket's own", reason: "SAME_QUEUE" }]);
       }
       const target = await this.requireQueue(trx, v.toQueueId);
-      if (current.status !== "WAITING" && current.status !== "CALLED") {
-        throw new FailedPreconditionError("TICKET_ENDED", `ticket ${current.ticket_id} is ${current.status}; only WAITING or CALLED tickets can be transferred`);
-      }
+      if (current.status !== "WAITING" && current.status !== "CALLED") throw new TicketEndedError(current, "moved to another queue");
       if (current.status === "CALLED" && v.counterId !== undefined && current.counter_id !== v.counterId) throw notCalledHere(current, v.counterId);
       const previous = await updateTicketIf(trx, current.ticket_id, ["WAITING", "CALLED"], { status: "TRANSFERRED", ended_at: now, updated_at: now });
-      if (!previous) throw new AbortedError("TRANSFER_CONFLICT", "the ticket changed while being transferred; retry");
+      if (!previous) throw new TicketChangedError(current, "TRANSFER_CONFLICT");
       const priority = v.priority !== undefined ? priorityName(v.priority) : current.priority;
-      if (priority === "APPOINTMENT" && !current.appointment_id) {
-        throw new FailedPreconditionError("NO_APPOINTMENT", "only a ticket with an appointment can become an APPOINTMENT ticket");
-      }
+      if (priority === "APPOINTMENT" && !current.appointment_id) throw new NoAppointmentError(current);
       const day = localDay(now, target.time_zone);
       const n = await nextDayNumber(trx, target.queue_id, day);
       const row: TicketRow = {
@@ -630,8 +610,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const v = validateGetTicket(req);
     const caller = callerOf(ctx);
     const row = await findTicket(this.db, v.ticketId);
-    if (!row) throw new NotFoundError("ticket", v.ticketId, "TICKET_NOT_FOUND");
-    if (caller.ownOnly && row.patient_id !== caller.subject) throw new PermissionDeniedError("a patient may only read their own tickets");
+    if (!row) throw new TicketNotFoundError(v.ticketId);
+    if (caller.ownOnly && row.patient_id !== caller.subject) throw new NotOwnTicketError();
     const now = this.clock.now();
     let view: { position?: number; estimate?: Estimate } = {};
     if (row.status === "WAITING") {
@@ -754,7 +734,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
 
   private async requireQueue(db: Db, queueId: string): Promise<QueueRow> {
     const queue = await findQueue(db, queueId);
-    if (!queue) throw new NotFoundError("queue", queueId, "QUEUE_NOT_FOUND");
+    if (!queue) throw new QueueNotFoundError(queueId);
     return queue;
   }
 
@@ -789,17 +769,15 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     let current: TicketRow | undefined;
     if (!opts.blind) {
       current = await findTicket(this.db, ticketId);
-      if (!current) throw new NotFoundError("ticket", ticketId, "TICKET_NOT_FOUND");
+      if (!current) throw new TicketNotFoundError(ticketId);
       if (current.status !== "CALLED" || current.counter_id !== counterId) throw notCalledHere(current, counterId);
     }
     const expect = current ? { recall_count: current.recall_count, skip_count: current.skip_count } : {};
     const updated = await updateCalledTicket(this.db, ticketId, counterId, { ...change(current), updated_at: now }, now, this.actor(caller, action), expect);
     if (!updated) {
       const latest = await findTicket(this.db, ticketId);
-      if (!latest) throw new NotFoundError("ticket", ticketId, "TICKET_NOT_FOUND");
-      if (latest.status === "CALLED" && latest.counter_id === counterId) {
-        throw new AbortedError("TICKET_CHANGED", `ticket ${ticketId} changed while being updated; retry`);
-      }
+      if (!latest) throw new TicketNotFoundError(ticketId);
+      if (latest.status === "CALLED" && latest.counter_id === counterId) throw new TicketChangedError(latest);
       throw notCalledHere(latest, counterId);
     }
     this.afterChange(updated.queue_id);
@@ -840,7 +818,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   /** readView reads a queue's live tickets and counters in one statement, ranks the waiting ones and prepares estimates. */
   private async readView(db: Db, queueId: string, now: Date): Promise<QueueView> {
     const { state } = await this.queueState(db, queueId);
-    if (!state) throw new NotFoundError("queue", queueId, "QUEUE_NOT_FOUND");
+    if (!state) throw new QueueNotFoundError(queueId);
     return this.buildView(state, now);
   }
 
@@ -899,7 +877,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   /** estimateNew reads a queue's state and estimates a ticket about to be inserted. */
   private async estimateNew(db: Db, queue: QueueRow, row: TicketRow, now: Date): Promise<{ position: number; raw: Estimate; estimate: Estimate }> {
     const { state } = await this.queueState(db, queue.queue_id);
-    if (!state) throw new NotFoundError("queue", queue.queue_id, "QUEUE_NOT_FOUND");
+    if (!state) throw new QueueNotFoundError(queue.queue_id);
     return this.estimateNewFrom(state, row, now);
   }
 
