@@ -1,5 +1,7 @@
 // The wait estimator's pure parts: the counter simulation and the per-class calibration.
 import t from "tap";
+import { toBinary } from "@bufbuild/protobuf";
+import { TicketSchema } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import {
   calibrate,
   calibrationFloorMs,
@@ -11,6 +13,8 @@ import {
   simulateWaits,
 } from "../../services/queue/estimator.js";
 import { loadQueueOptions } from "../../services/queue/queue-options.js";
+import { toTicket } from "../../services/queue/mappers/ticket.mapper.js";
+import type { TicketRow } from "../../services/queue/db/ticket.table.js";
 
 const MIN = 60_000;
 /** n copies of one service time: enough of them replace the prior entirely. */
@@ -61,6 +65,15 @@ t.test("an extreme sample is fenced in, ordinary spread is kept", async (t) => {
   const base = simulateWaits({ positions: 5, openCounters: 1, busyElapsedMs: [], serviceSamplesMs: typical });
   const withOutlier = simulateWaits({ positions: 5, openCounters: 1, busyElapsedMs: [], serviceSamplesMs: forgotten });
   t.ok(withOutlier[4].p90Ms < base[4].p90Ms * 1.5, `p90 of the 5th: ${withOutlier[4].p90Ms} ms with the outlier vs ${base[4].p90Ms} ms without`);
+});
+
+t.test("an estimate with fractions of a millisecond encodes as whole milliseconds", async (t) => {
+  // Such as a sample pulled in to its fence (exp of a logarithm).
+  const fenced = 1_171_004_414.6969448;
+  const row = { ticket_id: "t-1", queue_id: "q", number: "A-001", priority: "ROUTINE", status: "WAITING", arrived_at: new Date(0), recall_count: 0 } as TicketRow;
+  const ticket = toTicket(row, { position: 1, estimate: { p50Ms: fenced, p90Ms: fenced * 1.5 } });
+  t.doesNotThrow(() => toBinary(TicketSchema, ticket), "encodes");
+  t.equal(Number(ticket.estimatedWait?.nanos ?? 0) % 1_000_000, 0, "whole milliseconds");
 });
 
 t.test("calibrate scales by recent actual/predicted ratios, and only with enough samples", async (t) => {
