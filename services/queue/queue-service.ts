@@ -50,7 +50,7 @@ import type { ChangeRow } from "./db/change.table.js";
 import type { CounterRow } from "./db/counter.table.js";
 import type { Database, Db } from "./db/database.js";
 import type { QueueRow } from "./db/queue.table.js";
-import type { NewTicketRow, TicketPriorityName, TicketRow, TicketStatusName } from "./db/ticket.table.js";
+import type { NewTicketRow, TicketPriorityName, TicketRow, TicketStatusName, TicketUpdate } from "./db/ticket.table.js";
 import { createChangeSequencer, type ChangeSequencer } from "./change-sequencer.js";
 import { calibrate, calibrationFloorMs, simulateWaits, type Estimate } from "./estimator.js";
 import { localDay } from "./local-time.js";
@@ -92,6 +92,7 @@ import {
   insertTicket,
   listActive,
   listEnded,
+  nextWaiting,
   takeDayNumber,
   updateCalledTicket,
   updateTicketIf,
@@ -167,6 +168,8 @@ interface QueueView {
 }
 
 type WatchResponse = MessageInitShape<typeof WatchQueueResponseSchema>;
+/** CounterChange is what a counter action (atCounter) changes on a called ticket. */
+type CounterChange = Pick<TicketUpdate, "status" | "recall_count" | "skip_count" | "counter_id" | "ended_at" | "yields_to" | "yields_to_skips">;
 
 const SERVICE_SAMPLE_SIZE = 50;
 const CALIBRATION_SAMPLE_SIZE = 400;
@@ -494,13 +497,19 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     return { ticket: toTicketInit(row) };
   }
 
-  /** skipTicket passes over a CALLED ticket: back to WAITING, or NO_SHOW at the configured number of skips. */
+  /**
+   * skipTicket passes over a CALLED ticket whose patient is not here yet: back to WAITING behind the
+   * ticket that is next now (it yields to it, see ranking.ts), so the counter's next call reaches
+   * someone else first; or NO_SHOW at the configured number of skips.
+   */
   async skipTicket(req: SkipTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SkipTicketResponseSchema>> {
     const v = validateSkipTicket(req);
     const now = this.clock.now();
-    const row = await this.atCounter(ctx, "SkipTicket", v.ticketId, v.counterId, (t) => {
+    const row = await this.atCounter(ctx, "SkipTicket", v.ticketId, v.counterId, async (t) => {
       const skips = (t?.skip_count ?? 0) + 1;
-      return skips >= this.options.noShowAfterSkips ? { status: "NO_SHOW", skip_count: skips, ended_at: now } : { status: "WAITING", skip_count: skips, counter_id: null };
+      if (skips >= this.options.noShowAfterSkips) return { status: "NO_SHOW", skip_count: skips, ended_at: now };
+      const next = t ? await nextWaiting(this.db, t.queue_id, now, this.options) : undefined;
+      return { status: "WAITING", skip_count: skips, counter_id: null, yields_to: next?.ticket_id ?? null, yields_to_skips: next?.skip_count ?? null };
     });
     if (row.status === "NO_SHOW") queueNoShows.inc();
     return { ticket: toTicketInit(row) };
@@ -585,6 +594,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
         ended_at: null,
         recall_count: 0,
         skip_count: 0,
+        yields_to: null,
+        yields_to_skips: null,
         transferred_from_id: current.ticket_id,
         issue_estimate_ms: null,
         updated_at: now,
@@ -761,7 +772,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     action: string,
     ticketId: string,
     counterId: string,
-    change: (t: TicketRow | undefined) => Partial<Pick<TicketRow, "status" | "recall_count" | "skip_count" | "counter_id" | "ended_at">>,
+    change: (t: TicketRow | undefined) => CounterChange | Promise<CounterChange>,
     opts: { blind?: boolean } = {},
   ): Promise<TicketRow> {
     const caller = callerOf(ctx);
@@ -773,7 +784,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       if (current.status !== "CALLED" || current.counter_id !== counterId) throw notCalledHere(current, counterId);
     }
     const expect = current ? { recall_count: current.recall_count, skip_count: current.skip_count } : {};
-    const updated = await updateCalledTicket(this.db, ticketId, counterId, { ...change(current), updated_at: now }, now, this.actor(caller, action), expect);
+    const updated = await updateCalledTicket(this.db, ticketId, counterId, { ...(await change(current)), updated_at: now }, now, this.actor(caller, action), expect);
     if (!updated) {
       const latest = await findTicket(this.db, ticketId);
       if (!latest) throw new TicketNotFoundError(ticketId);
@@ -832,7 +843,16 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   }
 
   private rank(rows: TicketRow[], now: Date): TicketRow[] {
-    const inputs = rows.map((row) => ({ ticketId: row.ticket_id, seq: BigInt(row.seq), priority: row.priority, arrivedAt: row.arrived_at, rankAt: row.rank_at, row }));
+    const inputs = rows.map((row) => ({
+      ticketId: row.ticket_id,
+      seq: BigInt(row.seq),
+      priority: row.priority,
+      arrivedAt: row.arrived_at,
+      rankAt: row.rank_at,
+      skipCount: row.skip_count ?? 0,
+      yieldsTo: row.yields_to && row.yields_to_skips !== null ? { ticketId: row.yields_to, skipCount: row.yields_to_skips } : null,
+      row,
+    }));
     return rankTickets(inputs, now, this.options).map((i) => i.row);
   }
 

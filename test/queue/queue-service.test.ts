@@ -201,6 +201,7 @@ t.test("recall, skip to NO_SHOW, cancel, transfer", async (t) => {
   await queue("q-flow2", "X");
   await open("q-flow", "d1");
   const a = await issue("q-flow", { patientId: "pat-a" });
+  const next = await issue("q-flow");
   const b = await issue("q-flow");
   await callNext("q-flow", "d1");
   const recalled = await svc.recallTicket(create(RecallTicketRequestSchema, { ticketId: a.ticketId, counterId: "d1" }), queueCtx(m.recallTicket, staff));
@@ -209,8 +210,13 @@ t.test("recall, skip to NO_SHOW, cancel, transfer", async (t) => {
   const s1 = await skip();
   t.equal(s1.ticket?.status, TicketStatus.WAITING, "first skip: back to waiting");
   t.equal(await code(skip()), Code.FailedPrecondition, "cannot skip a waiting ticket");
+  const { tickets: line } = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-flow" }), queueCtx(m.listTickets, staff));
+  t.strictSame(line?.map((x) => x.ticketId), [next.ticketId, a.ticketId, b.ticketId], "the skipped ticket waits behind the next one, ahead of later ones");
+  const afterSkip = await callNext("q-flow", "d1");
+  t.equal(afterSkip.ticket?.ticketId, next.ticketId, "the skipped ticket does not keep its place: the next waiting one is called first");
+  await complete(next.ticketId, "d1");
   const again = await callNext("q-flow", "d1");
-  t.equal(again.ticket?.ticketId, a.ticketId, "the skipped ticket keeps its place");
+  t.equal(again.ticket?.ticketId, a.ticketId, "then the skipped ticket, before later arrivals");
   const s2 = await skip();
   t.equal(s2.ticket?.status, TicketStatus.NO_SHOW, "second skip: no-show");
   t.equal(await code(svc.recallTicket(create(RecallTicketRequestSchema, { ticketId: a.ticketId, counterId: "d1" }), queueCtx(m.recallTicket, staff))), Code.FailedPrecondition);
