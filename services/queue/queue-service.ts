@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
-import type { CounterSchema } from "../../gen/medschedule/queue/v1/queue_pb.js";
+import { TicketPriority, TicketPrioritySchema, type CounterSchema } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import {
   IssueTicketResponseSchema,
   QueueService,
@@ -55,7 +55,7 @@ import { createChangeSequencer, type ChangeSequencer } from "./change-sequencer.
 import { calibrate, calibrationFloorMs, simulateWaits, type Estimate } from "./estimator.js";
 import { localDay } from "./local-time.js";
 import { toCounter, toQueue } from "./mappers/queue.mapper.js";
-import { priorityName, statusName, toTicketInit } from "./mappers/ticket.mapper.js";
+import { priorityName, statusName, toTicketInit, type TicketView } from "./mappers/ticket.mapper.js";
 import { queueNoShows, queueTransfers, queueWait, reportQueueLengthOf } from "./queue-metrics.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
 import {
@@ -65,6 +65,8 @@ import {
   CounterNotOpenError,
   NoAppointmentError,
   NotOwnTicketError,
+  PatientAppointmentTicketError,
+  PatientPriorityError,
   QueueExistsError,
   QueueNotFoundError,
   RequestIdReusedError,
@@ -81,10 +83,11 @@ import { appendChange, changesAfter, pruneChanges, QUEUE_CHANGES_CHANNEL, retain
 import { readQueueState, type QueueState } from "./repositories/queue-state.repository.js";
 import { closeCounterRow, findCounter, listCounters, openCounterRow } from "./repositories/counter.repository.js";
 import { findQueue, findQueues, insertQueue, listQueues } from "./repositories/queue.repository.js";
-import { findRequestKey, pruneRequestKeys } from "./repositories/request-key.repository.js";
+import { findRequestKey, insertRequestKey, pruneRequestKeys } from "./repositories/request-key.repository.js";
 import { nextDayNumber } from "./repositories/ticket-day.repository.js";
 import {
   callNextAtomic,
+  findActiveForAppointment,
   findCalledAt,
   findTicket,
   findTickets,
@@ -205,6 +208,19 @@ function callerOf(ctx: HandlerContext): Caller {
     onBehalfOf: p.onBehalfOf,
     hidesPatients: p.grantedRole === "patient" || p.grantedRole === "display",
   };
+}
+
+/**
+ * checkPatientTicket refuses what a patient could use to get ahead of others (PERMISSION_DENIED): any
+ * class but ROUTINE, and an appointment or its time (which rank APPOINTMENT tickets). A patient checks
+ * in for their own appointment through the SchedulingService, which takes the time from the
+ * appointment itself. An unknown priority is left to validation (INVALID_ARGUMENT).
+ */
+function checkPatientTicket(req: IssueTicketRequest): void {
+  const priority = TicketPrioritySchema.values.find((x) => x.number === req.priority);
+  if (priority && req.priority !== TicketPriority.UNSPECIFIED && req.priority !== TicketPriority.ROUTINE) throw new PatientPriorityError(priority.name);
+  if (req.appointmentId !== "") throw new PatientAppointmentTicketError("appointmentId");
+  if (req.appointmentTime !== undefined) throw new PatientAppointmentTicketError("appointmentTime");
 }
 
 function hides(caller: Caller, row: TicketRow): boolean {
@@ -384,23 +400,29 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
 
   /**
    * issueTicket puts a patient in the queue (none -> WAITING); idempotent by requestId per caller.
-   * Three round trips: one read (queue state for the rank and estimate, and the requestId), the day's
-   * number (takeDayNumber: no flush wait under the lock), and one statement that inserts the ticket,
-   * its change, its audit entry and the requestId with the response. No queue-wide lock is held
-   * through a commit.
+   * Three round trips: one read (queue state for the rank and estimate, the requestId, and the
+   * appointment's active ticket), the day's number (takeDayNumber: no flush wait under the lock), and
+   * one statement that inserts the ticket, its change, its audit entry and the requestId with the
+   * response. No queue-wide lock is held through a commit.
+   *
+   * A patient takes ROUTINE tickets only, naming no appointment (checkPatientTicket). An appointment
+   * has at most one active ticket (the database's tickets_one_active_per_appointment): issuing
+   * another returns that one, also when two check-ins race.
    */
   async issueTicket(req: IssueTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof IssueTicketResponseSchema>> {
-    const v = validateIssueTicket(req);
     const caller = callerOf(ctx);
+    if (caller.role === "patient") checkPatientTicket(req);
+    const v = validateIssueTicket(req);
     const priority = priorityName(v.priority);
     const hash = createHash("sha256")
       .update(JSON.stringify([v.queueId, v.patientId ?? "", priority, v.appointmentId ?? "", v.appointmentTime?.toISOString() ?? ""]))
       .digest("base64url");
     const now = this.clock.now();
     const keyId = { caller: caller.subject, rpc: "IssueTicket", requestId: v.requestId };
-    const { state, requestKey } = await this.queueState(this.db, v.queueId, keyId);
+    const { state, requestKey, appointmentTicket } = await this.queueState(this.db, v.queueId, keyId, v.appointmentId);
     if (requestKey) return this.replayIssue(v.requestId, hash, requestKey);
     if (!state) throw new QueueNotFoundError(v.queueId);
+    if (appointmentTicket) return this.issueExisting(appointmentTicket, caller, { ...keyId, hash }, now);
     if (priority === "APPOINTMENT" && v.appointmentTime && checkInTiming(now, v.appointmentTime, this.options) === "early") {
       throw new CheckInNotOpenError(new Date(v.appointmentTime.getTime() - this.options.appointmentEarlyMs), now, state.queue.time_zone);
     }
@@ -441,6 +463,12 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     try {
       await insertIssuedTicket(this.db, row, { ...keyId, hash, at: now, response: toBinary(IssueTicketResponseSchema, response) }, this.actor(caller, "IssueTicket"));
     } catch (err) {
+      if (v.appointmentId && isUniqueViolation(err, "tickets_one_active_per_appointment")) {
+        // A concurrent check-in of the same appointment won (this number is left unused): its ticket.
+        const winner = await findActiveForAppointment(this.db, v.appointmentId);
+        if (!winner) throw new AbortedError("APPOINTMENT_TICKET_CHANGED", "this appointment's ticket changed meanwhile; try again");
+        return this.issueExisting(winner, caller, { ...keyId, hash }, now);
+      }
       // The same requestId, first used concurrently: that one won (its number is left unused).
       if (!isUniqueViolation(err, "request_keys_pkey")) throw err;
       const existing = await findRequestKey(this.db, keyId);
@@ -448,6 +476,37 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       return this.replayIssue(v.requestId, hash, { hash: existing.request_hash, response: existing.response });
     }
     this.afterChange(v.queueId);
+    return response;
+  }
+
+  /**
+   * issueExisting answers IssueTicket for an appointment that already has an active ticket: that
+   * ticket, live (position and estimate), remembered under this requestId and audited as read.
+   */
+  private async issueExisting(
+    row: TicketRow,
+    caller: Caller,
+    key: { caller: string; rpc: string; requestId: string; hash: string },
+    now: Date,
+  ): Promise<IssueTicketResponse> {
+    let view: TicketView = { hidePatient: hides(caller, row) };
+    if (row.status === "WAITING") {
+      const queueView = await this.readView(this.db, row.queue_id, now);
+      const live = queueView.waiting.find((t) => t.ticket_id === row.ticket_id);
+      if (live) view = { ...view, position: queueView.position.get(row.ticket_id), estimate: queueView.estimate(live) };
+    }
+    const response = create(IssueTicketResponseSchema, { ticket: toTicketInit(row, view) });
+    const stored = await this.db.transaction().execute(async (trx) => {
+      if (!(await insertRequestKey(trx, { ...key, at: now, response: toBinary(IssueTicketResponseSchema, response) }))) return false;
+      await appendAudit(trx, this.audit(caller, "IssueTicket", [row], now));
+      return true;
+    });
+    if (!stored) {
+      // The same requestId, first used concurrently: answer as that one did.
+      const existing = await findRequestKey(this.db, key);
+      if (!existing) throw new RequestInProgressError();
+      return this.replayIssue(key.requestId, key.hash, { hash: existing.request_hash, response: existing.response });
+    }
     return response;
   }
 
@@ -812,11 +871,16 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
    * queueState reads a queue's state (readQueueState) with the estimator's samples from this
    * process's copy when it is younger than SAMPLES_MAX_AGE_MS, read afresh otherwise.
    */
-  private async queueState(db: Db, queueId: string, requestKey?: { caller: string; rpc: string; requestId: string }): ReturnType<typeof readQueueState> {
+  private async queueState(
+    db: Db,
+    queueId: string,
+    requestKey?: { caller: string; rpc: string; requestId: string },
+    appointmentId?: string,
+  ): ReturnType<typeof readQueueState> {
     const now = this.clock.now().getTime();
     const kept = this.samples.get(queueId);
     const fresh = kept !== undefined && now >= kept.at && now - kept.at < SAMPLES_MAX_AGE_MS;
-    const read = await readQueueState(db, queueId, fresh ? undefined : { serviceTimes: SERVICE_SAMPLE_SIZE, waits: CALIBRATION_SAMPLE_SIZE }, requestKey);
+    const read = await readQueueState(db, queueId, fresh ? undefined : { serviceTimes: SERVICE_SAMPLE_SIZE, waits: CALIBRATION_SAMPLE_SIZE }, requestKey, appointmentId);
     if (read.state && fresh) {
       read.state.serviceTimesMs = kept.serviceTimesMs;
       read.state.waits = kept.waits;

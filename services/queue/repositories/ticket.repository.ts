@@ -15,6 +15,11 @@ export async function findTicket(db: Db, ticketId: string, opts: { forUpdate?: b
   return q.executeTakeFirst();
 }
 
+/** findActiveForAppointment reads an appointment's WAITING or CALLED ticket (at most one: tickets_one_active_per_appointment). */
+export async function findActiveForAppointment(db: Db, appointmentId: string): Promise<TicketRow | undefined> {
+  return db.selectFrom("queue.tickets").selectAll().where("appointment_id", "=", appointmentId).where("status", "in", ["WAITING", "CALLED"]).executeTakeFirst();
+}
+
 /** findTickets reads several tickets by id. */
 export async function findTickets(db: Db, ticketIds: readonly string[]): Promise<TicketRow[]> {
   if (ticketIds.length === 0) return [];

@@ -44,6 +44,7 @@ export const ROLE_TABLE: ReadonlyMap<string, RpcRule> = new Map<string, RpcRule>
   ...rows(S, ["WatchAppointments"], { patient: own(), receptionist: "yes", doctor: own("providerId"), admin: "yes", service: "yes" }),
   ...rows(S, ["ListAppointments"], { patient: own("patientId"), receptionist: "yes", doctor: own("providerId"), admin: "yes", service: "yes" }),
   ...rows(S, ["CheckInAppointment", "MarkNoShow", "CompleteAppointment"], { receptionist: "yes", doctor: own(), admin: "yes", service: "yes" }),
+  // A patient's own ticket is ROUTINE, naming no appointment or appointment time (the handler refuses the rest).
   ...rows(Q, ["IssueTicket"], { patient: own("patientId"), receptionist: "yes", admin: "yes", service: "yes" }),
   ...rows(Q, ["GetTicket"], { patient: own(), receptionist: "yes", doctor: "yes", admin: "yes", service: "yes" }),
   ...rows(Q, ["ListTickets", "WatchQueue", "GetQueue", "ListQueues"], {
