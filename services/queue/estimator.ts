@@ -4,6 +4,11 @@
 // 1. simulateWaits: a small Monte Carlo of the open counters working through the tickets ahead, with
 //    service times drawn from the queue's recent real service times (a bootstrap: no distribution is
 //    assumed) and busy counters' remaining time drawn from the samples longer than what has passed.
+//    Few samples are not trusted alone (serviceSamplePool): until a queue has MIN_SERVICE_SAMPLES real
+//    service times, the missing ones are the prior (DEFAULT_SERVICE_MS), so one ticket completed half
+//    a second after its call moves the estimate by a twentieth, not to half a second per patient;
+//    and once there are enough, the rare extreme one (a ticket left open over lunch, a double click)
+//    is pulled in to a fence far outside the others, so it cannot dominate the p90 either.
 // 2. calibrate: per priority class, recent tickets' actual waits divided by what step 1 predicted when
 //    they were issued. The median and the 90th percentile of those ratios scale the raw median, so the
 //    estimate learns what the simulation cannot know (later arrivals ranked ahead, skips, breaks).
@@ -24,7 +29,7 @@ export interface SimulationInput {
   openCounters: number;
   /** busyElapsedMs has, per open counter serving a ticket now, how long it has served it. */
   busyElapsedMs: number[];
-  /** serviceSamplesMs are recent service times (called to completed). */
+  /** serviceSamplesMs are recent service times (called to completed), as read; serviceSamplePool weighs them. */
   serviceSamplesMs: number[];
   /** runs is the number of simulated futures (default 200). */
   runs?: number;
@@ -32,8 +37,39 @@ export interface SimulationInput {
   seed?: number;
 }
 
-/** DEFAULT_SERVICE_MS is the service time assumed before a queue has completed any ticket. */
+/** DEFAULT_SERVICE_MS is the service time assumed before a queue has completed any ticket (the prior). */
 export const DEFAULT_SERVICE_MS = 5 * 60_000;
+
+/** MIN_SERVICE_SAMPLES is how many real service times it takes to replace the prior entirely. */
+export const MIN_SERVICE_SAMPLES = 20;
+
+/** FENCE_MIN_SAMPLES is how many real service times outlier fences need; fewer are taken as they are. */
+export const FENCE_MIN_SAMPLES = 8;
+
+/**
+ * serviceSamplePool is what the simulation draws service times from: the real samples, each pulled
+ * inside log-scale Tukey fences (quartiles -+ 1.5 interquartile ranges of the logarithms, about 4x
+ * the median either way for a typical spread) once there are FENCE_MIN_SAMPLES of them, plus
+ * MIN_SERVICE_SAMPLES - n copies of the prior while there are fewer than MIN_SERVICE_SAMPLES. The
+ * prior's weight falls with every real sample and is gone at MIN_SERVICE_SAMPLES.
+ */
+export function serviceSamplePool(samplesMs: readonly number[], priorMs = DEFAULT_SERVICE_MS): number[] {
+  const real = samplesMs.filter((s) => Number.isFinite(s) && s >= 0);
+  let pool = real;
+  if (real.length >= FENCE_MIN_SAMPLES) {
+    // Logarithms of at least 1 ms: a zero-length service is as fast as a sample can be.
+    const logs = real.map((s) => Math.log(Math.max(1, s)));
+    const q1 = quantile(logs, 0.25);
+    const q3 = quantile(logs, 0.75);
+    const iqr = q3 - q1;
+    const lo = q1 - 1.5 * iqr;
+    const hi = q3 + 1.5 * iqr;
+    // Compared in log space, so a sample on a fence stays exactly as it was.
+    pool = real.map((s, i) => (logs[i] > hi ? Math.exp(hi) : logs[i] < lo ? Math.exp(lo) : s));
+  }
+  const missing = Math.max(0, MIN_SERVICE_SAMPLES - pool.length);
+  return missing === 0 ? pool : [...pool, ...Array.from({ length: missing }, () => priorMs)];
+}
 
 /** createRng returns a seeded uniform [0, 1) generator (mulberry32). */
 export function createRng(seed: number): () => number {
@@ -64,7 +100,7 @@ export function quantile(values: readonly number[], q: number): number {
 export function simulateWaits(input: SimulationInput): Estimate[] {
   const n = Math.max(0, input.positions);
   if (n === 0) return [];
-  const samples = input.serviceSamplesMs.length > 0 ? input.serviceSamplesMs : [DEFAULT_SERVICE_MS];
+  const samples = serviceSamplePool(input.serviceSamplesMs);
   const counters = Math.max(1, input.openCounters);
   const runs = input.runs ?? (n > 200 ? 100 : 200);
   const rng = createRng(input.seed ?? 1);
@@ -127,8 +163,8 @@ export function calibrate(raw: Estimate, samples: readonly CalibrationSample[], 
   return { p50Ms: Math.round(p50), p90Ms: Math.round(Math.max(p50, p90)) };
 }
 
-/** calibrationFloorMs is the smallest raw estimate calibration scales from: a quarter of a mean service. */
+/** calibrationFloorMs is the smallest raw estimate calibration scales from: a quarter of a mean service (of serviceSamplePool). */
 export function calibrationFloorMs(serviceSamplesMs: readonly number[]): number {
-  if (serviceSamplesMs.length === 0) return DEFAULT_SERVICE_MS / 4;
-  return serviceSamplesMs.reduce((a, b) => a + b, 0) / serviceSamplesMs.length / 4;
+  const pool = serviceSamplePool(serviceSamplesMs);
+  return pool.reduce((a, b) => a + b, 0) / pool.length / 4;
 }

@@ -35,10 +35,10 @@ export const queueWait = new Histogram({
   registers: [metricsRegistry],
 });
 
-/** queueNoShows is `queue_no_shows_total`: tickets that became NO_SHOW. */
+/** queueNoShows is `queue_no_shows_total`: tickets that became NO_SHOW (MarkTicketNoShow, or the last allowed skip). */
 export const queueNoShows = new Counter({
   name: "queue_no_shows_total",
-  help: "Tickets marked NO_SHOW after the allowed skips.",
+  help: "Tickets that became NO_SHOW: marked so at the counter, or skipped the allowed number of times.",
   registers: [metricsRegistry],
 });
 

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
-import type { CounterSchema } from "../../gen/medschedule/queue/v1/queue_pb.js";
+import { TicketPriority, TicketPrioritySchema, type CounterSchema } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import {
   IssueTicketResponseSchema,
   QueueService,
@@ -43,37 +43,51 @@ import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
 import { createNotifier, type Notifier } from "../runtime/notifier.js";
 import { getPrincipal } from "../runtime/auth/principal.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
-import {
-  AbortedError,
-  AlreadyExistsError,
-  FailedPreconditionError,
-  InvalidArgumentError,
-  NotFoundError,
-  PermissionDeniedError,
-} from "../runtime/errors.js";
+import { AbortedError, InvalidArgumentError } from "../runtime/errors.js";
 import type { Logger } from "../runtime/logger.js";
 import type { NewAuditLogRow } from "./db/audit-log.table.js";
 import type { ChangeRow } from "./db/change.table.js";
 import type { CounterRow } from "./db/counter.table.js";
 import type { Database, Db } from "./db/database.js";
 import type { QueueRow } from "./db/queue.table.js";
-import type { NewTicketRow, TicketPriorityName, TicketRow, TicketStatusName } from "./db/ticket.table.js";
+import type { NewTicketRow, TicketPriorityName, TicketRow, TicketStatusName, TicketUpdate } from "./db/ticket.table.js";
 import { createChangeSequencer, type ChangeSequencer } from "./change-sequencer.js";
 import { calibrate, calibrationFloorMs, simulateWaits, type Estimate } from "./estimator.js";
+import { localDay } from "./local-time.js";
 import { toCounter, toQueue } from "./mappers/queue.mapper.js";
-import { priorityName, statusName, toTicketInit } from "./mappers/ticket.mapper.js";
+import { priorityName, statusName, toTicketInit, type TicketView } from "./mappers/ticket.mapper.js";
 import { queueNoShows, queueTransfers, queueWait, reportQueueLengthOf } from "./queue-metrics.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
+import {
+  CheckInNotOpenError,
+  CounterBusyError,
+  CounterNotFoundError,
+  CounterNotOpenError,
+  NoAppointmentError,
+  NotOwnTicketError,
+  PatientAppointmentTicketError,
+  PatientPriorityError,
+  QueueExistsError,
+  QueueNotFoundError,
+  RequestIdReusedError,
+  RequestInProgressError,
+  TicketChangedError,
+  TicketEndedError,
+  TicketNotCalledError,
+  TicketNotCalledHereError,
+  TicketNotFoundError,
+} from "./queue.errors.js";
 import { checkInTiming, rankTickets, rankTime } from "./ranking.js";
 import { appendAudit } from "./repositories/audit.repository.js";
 import { appendChange, changesAfter, pruneChanges, QUEUE_CHANGES_CHANNEL, retainedRange } from "./repositories/change.repository.js";
 import { readQueueState, type QueueState } from "./repositories/queue-state.repository.js";
 import { closeCounterRow, findCounter, listCounters, openCounterRow } from "./repositories/counter.repository.js";
 import { findQueue, findQueues, insertQueue, listQueues } from "./repositories/queue.repository.js";
-import { findRequestKey, pruneRequestKeys } from "./repositories/request-key.repository.js";
+import { findRequestKey, insertRequestKey, pruneRequestKeys } from "./repositories/request-key.repository.js";
 import { nextDayNumber } from "./repositories/ticket-day.repository.js";
 import {
   callNextAtomic,
+  findActiveForAppointment,
   findCalledAt,
   findTicket,
   findTickets,
@@ -81,6 +95,7 @@ import {
   insertTicket,
   listActive,
   listEnded,
+  nextWaiting,
   takeDayNumber,
   updateCalledTicket,
   updateTicketIf,
@@ -156,6 +171,8 @@ interface QueueView {
 }
 
 type WatchResponse = MessageInitShape<typeof WatchQueueResponseSchema>;
+/** CounterChange is what a counter action (atCounter) changes on a called ticket. */
+type CounterChange = Pick<TicketUpdate, "status" | "recall_count" | "skip_count" | "counter_id" | "ended_at" | "yields_to" | "yields_to_skips">;
 
 const SERVICE_SAMPLE_SIZE = 50;
 const CALIBRATION_SAMPLE_SIZE = 400;
@@ -177,18 +194,6 @@ function withoutSeq(row: TicketRow): NewTicketRow {
   return rest;
 }
 
-const localDayFormats = new Map<string, Intl.DateTimeFormat>();
-
-/** localDay is the date "YYYY-MM-DD" of an instant in an IANA zone. */
-function localDay(at: Date, timeZone: string): string {
-  let f = localDayFormats.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
-    localDayFormats.set(timeZone, f);
-  }
-  return f.format(at);
-}
-
 function formatNumber(prefix: string, n: number): string {
   return `${prefix}-${String(n).padStart(3, "0")}`;
 }
@@ -205,12 +210,25 @@ function callerOf(ctx: HandlerContext): Caller {
   };
 }
 
+/**
+ * checkPatientTicket refuses what a patient could use to get ahead of others (PERMISSION_DENIED): any
+ * class but ROUTINE, and an appointment or its time (which rank APPOINTMENT tickets). A patient checks
+ * in for their own appointment through the SchedulingService, which takes the time from the
+ * appointment itself. An unknown priority is left to validation (INVALID_ARGUMENT).
+ */
+function checkPatientTicket(req: IssueTicketRequest): void {
+  const priority = TicketPrioritySchema.values.find((x) => x.number === req.priority);
+  if (priority && req.priority !== TicketPriority.UNSPECIFIED && req.priority !== TicketPriority.ROUTINE) throw new PatientPriorityError(priority.name);
+  if (req.appointmentId !== "") throw new PatientAppointmentTicketError("appointmentId");
+  if (req.appointmentTime !== undefined) throw new PatientAppointmentTicketError("appointmentTime");
+}
+
 function hides(caller: Caller, row: TicketRow): boolean {
   return caller.hidesPatients && row.patient_id !== caller.subject;
 }
 
 function badPageToken(): InvalidArgumentError {
-  return new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response" }]);
+  return new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response", reason: "INVALID_PAGE_TOKEN" }]);
 }
 
 function encodeToken(value: unknown): string {
@@ -225,9 +243,8 @@ function decodeToken(token: string): unknown {
   }
 }
 
-function notCalledHere(row: TicketRow, counterId: string): FailedPreconditionError {
-  if (row.status !== "CALLED") return new FailedPreconditionError("TICKET_NOT_CALLED", `ticket ${row.ticket_id} is ${row.status}, not CALLED`);
-  return new FailedPreconditionError("WRONG_COUNTER", `ticket ${row.ticket_id} is called at counter ${JSON.stringify(row.counter_id)}, not ${JSON.stringify(counterId)}`);
+function notCalledHere(row: TicketRow, counterId: string): TicketNotCalledError | TicketNotCalledHereError {
+  return row.status !== "CALLED" ? new TicketNotCalledError(row, counterId) : new TicketNotCalledHereError(row, counterId);
 }
 
 /**
@@ -306,9 +323,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     });
     if (inserted) return { queue: toQueue(inserted) };
     const existing = await findQueue(this.db, queueId);
-    if (!existing) throw new AbortedError("QUEUE_CONFLICT", "the queue was removed while being created; retry");
+    if (!existing) throw new AbortedError("QUEUE_CONFLICT", "the queue was removed while being created; try again", { metadata: { queueId } });
     if (existing.display_name !== v.displayName || existing.prefix !== v.prefix || existing.time_zone !== v.timeZone) {
-      throw new AlreadyExistsError("QUEUE_EXISTS", `queue ${JSON.stringify(queueId)} already exists with different details`);
+      throw new QueueExistsError(queueId);
     }
     return { queue: toQueue(existing) };
   }
@@ -365,14 +382,12 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const v = validateCloseCounter(req);
     const now = this.clock.now();
     const { counter, changed } = await this.db.transaction().execute(async (trx) => {
-      await this.requireQueue(trx, v.queueId);
+      const queue = await this.requireQueue(trx, v.queueId);
       const existing = await findCounter(trx, v.queueId, v.counterId, { forUpdate: true });
-      if (!existing) throw new NotFoundError("counter", v.counterId, "COUNTER_NOT_FOUND");
+      if (!existing) throw new CounterNotFoundError(v.counterId, queue);
       if (!existing.is_open) return { counter: existing, changed: false };
       const held = await findCalledAt(trx, v.queueId, v.counterId);
-      if (held) {
-        throw new FailedPreconditionError("COUNTER_BUSY", `counter ${JSON.stringify(v.counterId)} holds called ticket ${held.number}; complete, skip or transfer it first`);
-      }
+      if (held) throw new CounterBusyError(v.counterId, held);
       const closed = await closeCounterRow(trx, v.queueId, v.counterId, now);
       await appendChange(trx, { queueId: v.queueId, at: now, kind: "counter", counterId: v.counterId });
       return { counter: closed, changed: true };
@@ -385,26 +400,31 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
 
   /**
    * issueTicket puts a patient in the queue (none -> WAITING); idempotent by requestId per caller.
-   * Three round trips: one read (queue state for the rank and estimate, and the requestId), the day's
-   * number (takeDayNumber: no flush wait under the lock), and one statement that inserts the ticket,
-   * its change, its audit entry and the requestId with the response. No queue-wide lock is held
-   * through a commit.
+   * Three round trips: one read (queue state for the rank and estimate, the requestId, and the
+   * appointment's active ticket), the day's number (takeDayNumber: no flush wait under the lock), and
+   * one statement that inserts the ticket, its change, its audit entry and the requestId with the
+   * response. No queue-wide lock is held through a commit.
+   *
+   * A patient takes ROUTINE tickets only, naming no appointment (checkPatientTicket). An appointment
+   * has at most one active ticket (the database's tickets_one_active_per_appointment): issuing
+   * another returns that one, also when two check-ins race.
    */
   async issueTicket(req: IssueTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof IssueTicketResponseSchema>> {
-    const v = validateIssueTicket(req);
     const caller = callerOf(ctx);
+    if (caller.role === "patient") checkPatientTicket(req);
+    const v = validateIssueTicket(req);
     const priority = priorityName(v.priority);
     const hash = createHash("sha256")
       .update(JSON.stringify([v.queueId, v.patientId ?? "", priority, v.appointmentId ?? "", v.appointmentTime?.toISOString() ?? ""]))
       .digest("base64url");
     const now = this.clock.now();
     const keyId = { caller: caller.subject, rpc: "IssueTicket", requestId: v.requestId };
-    const { state, requestKey } = await this.queueState(this.db, v.queueId, keyId);
+    const { state, requestKey, appointmentTicket } = await this.queueState(this.db, v.queueId, keyId, v.appointmentId);
     if (requestKey) return this.replayIssue(v.requestId, hash, requestKey);
-    if (!state) throw new NotFoundError("queue", v.queueId, "QUEUE_NOT_FOUND");
+    if (!state) throw new QueueNotFoundError(v.queueId);
+    if (appointmentTicket) return this.issueExisting(appointmentTicket, caller, { ...keyId, hash }, now);
     if (priority === "APPOINTMENT" && v.appointmentTime && checkInTiming(now, v.appointmentTime, this.options) === "early") {
-      const opens = new Date(v.appointmentTime.getTime() - this.options.appointmentEarlyMs);
-      throw new FailedPreconditionError("CHECK_IN_TOO_EARLY", `check-in for this appointment opens at ${opens.toISOString()}`);
+      throw new CheckInNotOpenError(new Date(v.appointmentTime.getTime() - this.options.appointmentEarlyMs), now, state.queue.time_zone);
     }
     // Rank and estimate before writing: the simulation is CPU work that holds nothing. Under
     // concurrent issues the position may be off by the ones racing.
@@ -443,22 +463,57 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     try {
       await insertIssuedTicket(this.db, row, { ...keyId, hash, at: now, response: toBinary(IssueTicketResponseSchema, response) }, this.actor(caller, "IssueTicket"));
     } catch (err) {
+      if (v.appointmentId && isUniqueViolation(err, "tickets_one_active_per_appointment")) {
+        // A concurrent check-in of the same appointment won (this number is left unused): its ticket.
+        const winner = await findActiveForAppointment(this.db, v.appointmentId);
+        if (!winner) throw new AbortedError("APPOINTMENT_TICKET_CHANGED", "this appointment's ticket changed meanwhile; try again");
+        return this.issueExisting(winner, caller, { ...keyId, hash }, now);
+      }
       // The same requestId, first used concurrently: that one won (its number is left unused).
       if (!isUniqueViolation(err, "request_keys_pkey")) throw err;
       const existing = await findRequestKey(this.db, keyId);
-      if (!existing) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
+      if (!existing) throw new RequestInProgressError();
       return this.replayIssue(v.requestId, hash, { hash: existing.request_hash, response: existing.response });
     }
     this.afterChange(v.queueId);
     return response;
   }
 
+  /**
+   * issueExisting answers IssueTicket for an appointment that already has an active ticket: that
+   * ticket, live (position and estimate), remembered under this requestId and audited as read.
+   */
+  private async issueExisting(
+    row: TicketRow,
+    caller: Caller,
+    key: { caller: string; rpc: string; requestId: string; hash: string },
+    now: Date,
+  ): Promise<IssueTicketResponse> {
+    let view: TicketView = { hidePatient: hides(caller, row) };
+    if (row.status === "WAITING") {
+      const queueView = await this.readView(this.db, row.queue_id, now);
+      const live = queueView.waiting.find((t) => t.ticket_id === row.ticket_id);
+      if (live) view = { ...view, position: queueView.position.get(row.ticket_id), estimate: queueView.estimate(live) };
+    }
+    const response = create(IssueTicketResponseSchema, { ticket: toTicketInit(row, view) });
+    const stored = await this.db.transaction().execute(async (trx) => {
+      if (!(await insertRequestKey(trx, { ...key, at: now, response: toBinary(IssueTicketResponseSchema, response) }))) return false;
+      await appendAudit(trx, this.audit(caller, "IssueTicket", [row], now));
+      return true;
+    });
+    if (!stored) {
+      // The same requestId, first used concurrently: answer as that one did.
+      const existing = await findRequestKey(this.db, key);
+      if (!existing) throw new RequestInProgressError();
+      return this.replayIssue(key.requestId, key.hash, { hash: existing.request_hash, response: existing.response });
+    }
+    return response;
+  }
+
   /** replayIssue answers a retried IssueTicket with the first response (ALREADY_EXISTS for different parameters). */
   private replayIssue(requestId: string, hash: string, key: { hash: string; response: Buffer | null }): IssueTicketResponse {
-    if (key.hash !== hash) {
-      throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(requestId)} was already used for a different IssueTicket request`);
-    }
-    if (!key.response) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
+    if (key.hash !== hash) throw new RequestIdReusedError(requestId);
+    if (!key.response) throw new RequestInProgressError();
     return fromBinary(IssueTicketResponseSchema, key.response);
   }
 
@@ -482,13 +537,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
         if (attempt >= 2 || !isUniqueViolation(err, "tickets_one_called_per_counter")) throw err;
       }
     }
-    if (!result.counterOpen) {
-      await this.requireQueue(this.db, v.queueId);
-      throw new FailedPreconditionError(
-        "COUNTER_NOT_OPEN",
-        `counter ${JSON.stringify(v.counterId)} is not open on queue ${JSON.stringify(v.queueId)}; OpenCounter first`,
-      );
-    }
+    if (!result.counterOpen) throw new CounterNotOpenError(v.counterId, await this.requireQueue(this.db, v.queueId));
     if (result.held) return { ticket: toTicketInit(result.held) };
     const called = result.called;
     if (!called) return {};
@@ -507,13 +556,19 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     return { ticket: toTicketInit(row) };
   }
 
-  /** skipTicket passes over a CALLED ticket: back to WAITING, or NO_SHOW at the configured number of skips. */
+  /**
+   * skipTicket passes over a CALLED ticket whose patient is not here yet: back to WAITING behind the
+   * ticket that is next now (it yields to it, see ranking.ts), so the counter's next call reaches
+   * someone else first; or NO_SHOW at the configured number of skips.
+   */
   async skipTicket(req: SkipTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SkipTicketResponseSchema>> {
     const v = validateSkipTicket(req);
     const now = this.clock.now();
-    const row = await this.atCounter(ctx, "SkipTicket", v.ticketId, v.counterId, (t) => {
+    const row = await this.atCounter(ctx, "SkipTicket", v.ticketId, v.counterId, async (t) => {
       const skips = (t?.skip_count ?? 0) + 1;
-      return skips >= this.options.noShowAfterSkips ? { status: "NO_SHOW", skip_count: skips, ended_at: now } : { status: "WAITING", skip_count: skips, counter_id: null };
+      if (skips >= this.options.noShowAfterSkips) return { status: "NO_SHOW", skip_count: skips, ended_at: now };
+      const next = t ? await nextWaiting(this.db, t.queue_id, now, this.options) : undefined;
+      return { status: "WAITING", skip_count: skips, counter_id: null, yields_to: next?.ticket_id ?? null, yields_to_skips: next?.skip_count ?? null };
     });
     if (row.status === "NO_SHOW") queueNoShows.inc();
     return { ticket: toTicketInit(row) };
@@ -543,12 +598,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const now = this.clock.now();
     const row = await this.db.transaction().execute(async (trx) => {
       const current = await findTicket(trx, v.ticketId);
-      if (!current) throw new NotFoundError("ticket", v.ticketId, "TICKET_NOT_FOUND");
+      if (!current) throw new TicketNotFoundError(v.ticketId);
       const updated = await updateTicketIf(trx, v.ticketId, ["WAITING", "CALLED"], { status: "CANCELLED", ended_at: now, updated_at: now });
-      if (!updated) {
-        const latest = (await findTicket(trx, v.ticketId)) ?? current;
-        throw new FailedPreconditionError("TICKET_ENDED", `ticket ${latest.ticket_id} is ${latest.status}; only WAITING or CALLED tickets can be cancelled`);
-      }
+      if (!updated) throw new TicketEndedError((await findTicket(trx, v.ticketId)) ?? current, "cancelled");
       await appendChange(trx, { queueId: updated.queue_id, at: now, kind: "ticket", ticketId: updated.ticket_id });
       await appendAudit(trx, this.audit(caller, "CancelTicket", [updated], now));
       return updated;
@@ -567,21 +619,17 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const now = this.clock.now();
     const result = await this.db.transaction().execute(async (trx) => {
       const current = await findTicket(trx, v.ticketId, { forUpdate: true });
-      if (!current) throw new NotFoundError("ticket", v.ticketId, "TICKET_NOT_FOUND");
+      if (!current) throw new TicketNotFoundError(v.ticketId);
       if (current.queue_id === v.toQueueId) {
-        throw new InvalidArgumentError([{ field: "toQueueId", description: "must be another queue than the ticket's own" }]);
+        throw new InvalidArgumentError([{ field: "toQueueId", description: "must be another queue than the ticket's own", reason: "SAME_QUEUE" }]);
       }
       const target = await this.requireQueue(trx, v.toQueueId);
-      if (current.status !== "WAITING" && current.status !== "CALLED") {
-        throw new FailedPreconditionError("TICKET_ENDED", `ticket ${current.ticket_id} is ${current.status}; only WAITING or CALLED tickets can be transferred`);
-      }
+      if (current.status !== "WAITING" && current.status !== "CALLED") throw new TicketEndedError(current, "moved to another queue");
       if (current.status === "CALLED" && v.counterId !== undefined && current.counter_id !== v.counterId) throw notCalledHere(current, v.counterId);
       const previous = await updateTicketIf(trx, current.ticket_id, ["WAITING", "CALLED"], { status: "TRANSFERRED", ended_at: now, updated_at: now });
-      if (!previous) throw new AbortedError("TRANSFER_CONFLICT", "the ticket changed while being transferred; retry");
+      if (!previous) throw new TicketChangedError(current, "TRANSFER_CONFLICT");
       const priority = v.priority !== undefined ? priorityName(v.priority) : current.priority;
-      if (priority === "APPOINTMENT" && !current.appointment_id) {
-        throw new FailedPreconditionError("NO_APPOINTMENT", "only a ticket with an appointment can become an APPOINTMENT ticket");
-      }
+      if (priority === "APPOINTMENT" && !current.appointment_id) throw new NoAppointmentError(current);
       const day = localDay(now, target.time_zone);
       const n = await nextDayNumber(trx, target.queue_id, day);
       const row: TicketRow = {
@@ -605,6 +653,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
         ended_at: null,
         recall_count: 0,
         skip_count: 0,
+        yields_to: null,
+        yields_to_skips: null,
         transferred_from_id: current.ticket_id,
         issue_estimate_ms: null,
         updated_at: now,
@@ -630,8 +680,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const v = validateGetTicket(req);
     const caller = callerOf(ctx);
     const row = await findTicket(this.db, v.ticketId);
-    if (!row) throw new NotFoundError("ticket", v.ticketId, "TICKET_NOT_FOUND");
-    if (caller.ownOnly && row.patient_id !== caller.subject) throw new PermissionDeniedError("a patient may only read their own tickets");
+    if (!row) throw new TicketNotFoundError(v.ticketId);
+    if (caller.ownOnly && row.patient_id !== caller.subject) throw new NotOwnTicketError();
     const now = this.clock.now();
     let view: { position?: number; estimate?: Estimate } = {};
     if (row.status === "WAITING") {
@@ -754,7 +804,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
 
   private async requireQueue(db: Db, queueId: string): Promise<QueueRow> {
     const queue = await findQueue(db, queueId);
-    if (!queue) throw new NotFoundError("queue", queueId, "QUEUE_NOT_FOUND");
+    if (!queue) throw new QueueNotFoundError(queueId);
     return queue;
   }
 
@@ -781,7 +831,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     action: string,
     ticketId: string,
     counterId: string,
-    change: (t: TicketRow | undefined) => Partial<Pick<TicketRow, "status" | "recall_count" | "skip_count" | "counter_id" | "ended_at">>,
+    change: (t: TicketRow | undefined) => CounterChange | Promise<CounterChange>,
     opts: { blind?: boolean } = {},
   ): Promise<TicketRow> {
     const caller = callerOf(ctx);
@@ -789,17 +839,15 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     let current: TicketRow | undefined;
     if (!opts.blind) {
       current = await findTicket(this.db, ticketId);
-      if (!current) throw new NotFoundError("ticket", ticketId, "TICKET_NOT_FOUND");
+      if (!current) throw new TicketNotFoundError(ticketId);
       if (current.status !== "CALLED" || current.counter_id !== counterId) throw notCalledHere(current, counterId);
     }
     const expect = current ? { recall_count: current.recall_count, skip_count: current.skip_count } : {};
-    const updated = await updateCalledTicket(this.db, ticketId, counterId, { ...change(current), updated_at: now }, now, this.actor(caller, action), expect);
+    const updated = await updateCalledTicket(this.db, ticketId, counterId, { ...(await change(current)), updated_at: now }, now, this.actor(caller, action), expect);
     if (!updated) {
       const latest = await findTicket(this.db, ticketId);
-      if (!latest) throw new NotFoundError("ticket", ticketId, "TICKET_NOT_FOUND");
-      if (latest.status === "CALLED" && latest.counter_id === counterId) {
-        throw new AbortedError("TICKET_CHANGED", `ticket ${ticketId} changed while being updated; retry`);
-      }
+      if (!latest) throw new TicketNotFoundError(ticketId);
+      if (latest.status === "CALLED" && latest.counter_id === counterId) throw new TicketChangedError(latest);
       throw notCalledHere(latest, counterId);
     }
     this.afterChange(updated.queue_id);
@@ -823,11 +871,16 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
    * queueState reads a queue's state (readQueueState) with the estimator's samples from this
    * process's copy when it is younger than SAMPLES_MAX_AGE_MS, read afresh otherwise.
    */
-  private async queueState(db: Db, queueId: string, requestKey?: { caller: string; rpc: string; requestId: string }): ReturnType<typeof readQueueState> {
+  private async queueState(
+    db: Db,
+    queueId: string,
+    requestKey?: { caller: string; rpc: string; requestId: string },
+    appointmentId?: string,
+  ): ReturnType<typeof readQueueState> {
     const now = this.clock.now().getTime();
     const kept = this.samples.get(queueId);
     const fresh = kept !== undefined && now >= kept.at && now - kept.at < SAMPLES_MAX_AGE_MS;
-    const read = await readQueueState(db, queueId, fresh ? undefined : { serviceTimes: SERVICE_SAMPLE_SIZE, waits: CALIBRATION_SAMPLE_SIZE }, requestKey);
+    const read = await readQueueState(db, queueId, fresh ? undefined : { serviceTimes: SERVICE_SAMPLE_SIZE, waits: CALIBRATION_SAMPLE_SIZE }, requestKey, appointmentId);
     if (read.state && fresh) {
       read.state.serviceTimesMs = kept.serviceTimesMs;
       read.state.waits = kept.waits;
@@ -840,7 +893,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   /** readView reads a queue's live tickets and counters in one statement, ranks the waiting ones and prepares estimates. */
   private async readView(db: Db, queueId: string, now: Date): Promise<QueueView> {
     const { state } = await this.queueState(db, queueId);
-    if (!state) throw new NotFoundError("queue", queueId, "QUEUE_NOT_FOUND");
+    if (!state) throw new QueueNotFoundError(queueId);
     return this.buildView(state, now);
   }
 
@@ -854,7 +907,16 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   }
 
   private rank(rows: TicketRow[], now: Date): TicketRow[] {
-    const inputs = rows.map((row) => ({ ticketId: row.ticket_id, seq: BigInt(row.seq), priority: row.priority, arrivedAt: row.arrived_at, rankAt: row.rank_at, row }));
+    const inputs = rows.map((row) => ({
+      ticketId: row.ticket_id,
+      seq: BigInt(row.seq),
+      priority: row.priority,
+      arrivedAt: row.arrived_at,
+      rankAt: row.rank_at,
+      skipCount: row.skip_count ?? 0,
+      yieldsTo: row.yields_to && row.yields_to_skips !== null ? { ticketId: row.yields_to, skipCount: row.yields_to_skips } : null,
+      row,
+    }));
     return rankTickets(inputs, now, this.options).map((i) => i.row);
   }
 
@@ -899,7 +961,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   /** estimateNew reads a queue's state and estimates a ticket about to be inserted. */
   private async estimateNew(db: Db, queue: QueueRow, row: TicketRow, now: Date): Promise<{ position: number; raw: Estimate; estimate: Estimate }> {
     const { state } = await this.queueState(db, queue.queue_id);
-    if (!state) throw new NotFoundError("queue", queue.queue_id, "QUEUE_NOT_FOUND");
+    if (!state) throw new QueueNotFoundError(queue.queue_id);
     return this.estimateNewFrom(state, row, now);
   }
 

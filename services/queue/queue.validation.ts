@@ -103,8 +103,8 @@ export interface ValidListTickets extends ValidPage {
 export function validateCreateQueue(req: CreateQueueRequest): ValidCreateQueue {
   return validate((v) => {
     v.string("displayName", req.displayName);
-    if (req.prefix === "") v.add("prefix", "is required: 1-3 capital letters A-Z, e.g. \"A\"");
-    else if (!PREFIX.test(req.prefix)) v.add("prefix", "must be 1-3 capital letters A-Z, e.g. \"A\"");
+    if (req.prefix === "") v.add("prefix", "is required: 1-3 capital letters A-Z, e.g. \"A\"", "REQUIRED");
+    else if (!PREFIX.test(req.prefix)) v.add("prefix", "must be 1-3 capital letters A-Z, e.g. \"A\"", "INVALID_PREFIX");
     v.timeZone("timeZone", req.timeZone);
     v.id("queueId", req.queueId, { optional: true });
     return {
@@ -147,7 +147,7 @@ export function validateIssueTicket(req: IssueTicketRequest): ValidIssueTicket {
     v.id("patientId", req.patientId, { optional: true });
     v.enumValue("priority", req.priority, TicketPrioritySchema, { optional: true });
     if (req.priority === TicketPriority.APPOINTMENT && req.appointmentId === "") {
-      v.add("appointmentId", "is required for APPOINTMENT tickets");
+      v.add("appointmentId", "is required for APPOINTMENT tickets", "REQUIRED");
     } else {
       v.id("appointmentId", req.appointmentId, { optional: true });
     }
@@ -264,6 +264,6 @@ function page(v: RequestValidator, pageSize: number, pageToken: string, defaultS
  * characters other than line breaks and tabs (RequestValidator.string rejects all of them).
  */
 function freeText(v: RequestValidator, field: string, value: string, max: number): void {
-  if (value.length > max) v.add(field, `must be at most ${max} characters (got ${value.length})`);
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) v.add(field, "must not contain control characters");
+  if (value.length > max) v.add(field, `must be at most ${max} characters (got ${value.length})`, "TOO_LONG");
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) v.add(field, "must not contain control characters", "CONTROL_CHARACTERS");
 }

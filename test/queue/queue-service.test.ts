@@ -25,6 +25,7 @@ import {
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { DomainError } from "../../services/runtime/errors.js";
+import { MIN_SERVICE_SAMPLES } from "../../services/queue/estimator.js";
 import { metricsRegistry } from "../../services/runtime/metrics.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
 import { createQueueDatabase, queueCtx } from "../helpers/queue.js";
@@ -200,6 +201,7 @@ t.test("recall, skip to NO_SHOW, cancel, transfer", async (t) => {
   await queue("q-flow2", "X");
   await open("q-flow", "d1");
   const a = await issue("q-flow", { patientId: "pat-a" });
+  const next = await issue("q-flow");
   const b = await issue("q-flow");
   await callNext("q-flow", "d1");
   const recalled = await svc.recallTicket(create(RecallTicketRequestSchema, { ticketId: a.ticketId, counterId: "d1" }), queueCtx(m.recallTicket, staff));
@@ -208,8 +210,13 @@ t.test("recall, skip to NO_SHOW, cancel, transfer", async (t) => {
   const s1 = await skip();
   t.equal(s1.ticket?.status, TicketStatus.WAITING, "first skip: back to waiting");
   t.equal(await code(skip()), Code.FailedPrecondition, "cannot skip a waiting ticket");
+  const { tickets: line } = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-flow" }), queueCtx(m.listTickets, staff));
+  t.strictSame(line?.map((x) => x.ticketId), [next.ticketId, a.ticketId, b.ticketId], "the skipped ticket waits behind the next one, ahead of later ones");
+  const afterSkip = await callNext("q-flow", "d1");
+  t.equal(afterSkip.ticket?.ticketId, next.ticketId, "the skipped ticket does not keep its place: the next waiting one is called first");
+  await complete(next.ticketId, "d1");
   const again = await callNext("q-flow", "d1");
-  t.equal(again.ticket?.ticketId, a.ticketId, "the skipped ticket keeps its place");
+  t.equal(again.ticket?.ticketId, a.ticketId, "then the skipped ticket, before later arrivals");
   const s2 = await skip();
   t.equal(s2.ticket?.status, TicketStatus.NO_SHOW, "second skip: no-show");
   t.equal(await code(svc.recallTicket(create(RecallTicketRequestSchema, { ticketId: a.ticketId, counterId: "d1" }), queueCtx(m.recallTicket, staff))), Code.FailedPrecondition);
@@ -279,7 +286,9 @@ t.test("a queue's estimator samples are reused for up to a second by the service
   clock.set(new Date("2026-01-07T09:00:00Z"));
   await queue("q-samples");
   await open("q-samples", "c1");
-  for (let i = 0; i < 5; i++) {
+  // Nearly enough service times to outweigh the prior, and fewer waits than calibration needs (these
+  // were all called at once), so the raw estimate shows the samples.
+  for (let i = 0; i < MIN_SERVICE_SAMPLES - 2; i++) {
     await issue("q-samples");
     const called = await callNext("q-samples", "c1");
     clock.advance(2 * 60_000);
@@ -306,6 +315,108 @@ t.test("a queue's estimator samples are reused for up to a second by the service
   clock.advance(1);
   const after = await waitMs();
   t.ok(after > before + 10 * 60_000, `a second later the samples are read again: ${before} ms -> ${after} ms`);
+});
+
+t.test("one ticket completed half a second after its call does not collapse the queue's estimates", async (t) => {
+  clock.set(new Date("2026-01-08T09:00:00Z"));
+  await queue("q-collapse");
+  await open("q-collapse", "c1");
+  for (let i = 0; i < 5; i++) await issue("q-collapse");
+  const first = await callNext("q-collapse", "c1");
+  clock.advance(500);
+  await complete(first.ticket?.ticketId, "c1");
+  clock.advance(2_000); // past the kept samples' second
+  const { tickets } = await svc.listTickets(create(ListTicketsRequestSchema, { queueId: "q-collapse" }), queueCtx(m.listTickets, staff));
+  const fourth = tickets!.find((x) => x.position === 4)!;
+  const waitMs = Number(fourth.estimatedWait?.seconds ?? 0n) * 1000;
+  t.ok(waitMs >= 5 * 60_000, `the 4th in line is told ${waitMs / 1000} s, not ~2 s`);
+});
+
+t.test("errors speak to staff: a stable reason, ticket numbers and names, local times, no RPC names or ids", async (t) => {
+  clock.set(new Date("2026-01-09T07:00:00Z")); // 10:00 in Istanbul
+  await queue("q-err");
+  await open("q-err", "desk-1");
+  const rpcNames = new RegExp(`\\b(${QueueService.methods.map((x) => x.name).join("|")})\\b`);
+  const checked: string[] = [];
+  const expectError = async (p: Promise<unknown>, reason: string, metadata: Record<string, string | undefined>, words: RegExp) => {
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!(err instanceof DomainError)) return t.fail(`${reason}: expected a domain error, got ${String(err)}`);
+    checked.push(err.reason);
+    t.equal(err.reason, reason, `reason ${reason}`);
+    t.match(err.reason, /^[A-Z][A-Z0-9_]*$/, "UPPER_SNAKE");
+    t.match(err.metadata, metadata, `${reason}: metadata for a translated message`);
+    t.match(err.message, words, `${reason}: ${err.message}`);
+    t.notMatch(err.message, rpcNames, `${reason}: no RPC names`);
+    t.notMatch(err.message, /\bt-[0-9a-f-]{8,}/, `${reason}: no internal ticket ids`);
+  };
+  const a = await issue("q-err", { patientId: "pat-e1" });
+  const b = await issue("q-err");
+  await expectError(callNext("q-err", "desk-2"), "COUNTER_NOT_OPEN", { counterId: "desk-2", queueName: "Queue q-err" }, /desk-2.*not open at Queue q-err: open the counter/);
+  await expectError(complete(a.ticketId, "desk-1"), "TICKET_NOT_CALLED", { ticketNumber: a.number, status: "WAITING" }, new RegExp(`${a.number} is waiting`));
+  await callNext("q-err", "desk-1");
+  await expectError(complete(a.ticketId, "desk-9"), "TICKET_NOT_CALLED_HERE", { ticketNumber: a.number, counterId: "desk-9", calledAtCounterId: "desk-1" }, new RegExp(`${a.number} is called to counter "desk-1"`));
+  await expectError(
+    svc.closeCounter(create(CloseCounterRequestSchema, { queueId: "q-err", counterId: "desk-1" }), queueCtx(m.closeCounter, staff)),
+    "COUNTER_BUSY",
+    { counterId: "desk-1", ticketNumber: a.number },
+    new RegExp(`still serving ${a.number}`),
+  );
+  await expectError(
+    svc.closeCounter(create(CloseCounterRequestSchema, { queueId: "q-err", counterId: "desk-7" }), queueCtx(m.closeCounter, staff)),
+    "COUNTER_NOT_FOUND",
+    { counterId: "desk-7", queueName: "Queue q-err" },
+    /desk-7.*never been opened at Queue q-err/,
+  );
+  await complete(a.ticketId, "desk-1");
+  await expectError(complete(a.ticketId, "desk-1"), "TICKET_NOT_CALLED", { ticketNumber: a.number, status: "COMPLETED" }, new RegExp(`${a.number} is already completed`));
+  await expectError(
+    svc.cancelTicket(create(CancelTicketRequestSchema, { ticketId: a.ticketId }), queueCtx(m.cancelTicket, staff)),
+    "TICKET_ENDED",
+    { ticketNumber: a.number, status: "COMPLETED" },
+    /already completed; only a waiting or called ticket can be cancelled/,
+  );
+  await expectError(
+    svc.transferTicket(create(TransferTicketRequestSchema, { ticketId: b.ticketId, toQueueId: "q-err-none" }), queueCtx(m.transferTicket, staff)),
+    "QUEUE_NOT_FOUND",
+    { queueId: "q-err-none" },
+    /queue does not exist/,
+  );
+  await queue("q-err2", "E");
+  await expectError(
+    svc.transferTicket(create(TransferTicketRequestSchema, { ticketId: b.ticketId, toQueueId: "q-err2", priority: TicketPriority.APPOINTMENT }), queueCtx(m.transferTicket, staff)),
+    "NO_APPOINTMENT",
+    { ticketNumber: b.number },
+    new RegExp(`${b.number} is not for an appointment`),
+  );
+  await expectError(
+    svc.getTicket(create(GetTicketRequestSchema, { ticketId: "t-00000000-0000-0000-0000-000000000000" }), queueCtx(m.getTicket, staff)),
+    "TICKET_NOT_FOUND",
+    { ticketId: "t-00000000-0000-0000-0000-000000000000" },
+    /ticket does not exist/,
+  );
+  await expectError(
+    svc.getTicket(create(GetTicketRequestSchema, { ticketId: a.ticketId }), queueCtx(m.getTicket, { role: "patient", subject: "pat-other", ownOnly: true })),
+    "NOT_OWN_TICKET",
+    {},
+    /only see your own tickets/,
+  );
+  // Check-in opens an hour before 13:00 UTC: at 15:00 on the queue's clock (Istanbul, UTC+3).
+  await expectError(
+    issue("q-err", { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-err", appointmentTime: new Date("2026-01-09T13:00:00Z") }),
+    "CHECK_IN_NOT_OPEN",
+    { localTime: "15:00", localDate: "2026-01-09", timeZone: "Europe/Istanbul", opensAt: "2026-01-09T12:00:00.000Z" },
+    /opens at 15:00 \(Europe\/Istanbul\)/,
+  );
+  await expectError(
+    issue("q-err", { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-err", appointmentTime: new Date("2026-01-10T13:00:00Z") }),
+    "CHECK_IN_NOT_OPEN",
+    { localTime: "15:00", localDate: "2026-01-10" },
+    /opens at 15:00 on 2026-01-10 \(Europe\/Istanbul\)/,
+  );
+  t.ok(checked.length >= 12, `${checked.length} errors checked`);
 });
 
 t.test("the database refuses a second called ticket at one counter and duplicate numbers", async (t) => {

@@ -49,6 +49,10 @@ export interface TicketTable {
   skip_count: ColumnType<number, number | undefined, number>;
   /** transferred_from_id is the ticket this one continues after a transfer. */
   transferred_from_id: string | null;
+  /** yields_to is, for a skipped ticket, the ticket it goes back behind (ranking.ts). */
+  yields_to: ColumnType<string | null, string | null | undefined, string | null>;
+  /** yields_to_skips is that ticket's skip_count when this one was skipped (the yield ends when it changes). */
+  yields_to_skips: ColumnType<number | null, number | null | undefined, number | null>;
   /** issue_estimate_ms is the uncalibrated p50 wait estimated at issue. */
   issue_estimate_ms: number | null;
   /** updated_at is the time of the last change. */

@@ -53,8 +53,10 @@ export function toTicketInit(row: TicketRow, view: TicketView = {}): MessageInit
     priority: PRIORITY_TO_PROTO[row.priority],
     status: STATUS_TO_PROTO[row.status],
     position: waiting ? (view.position ?? 0) : 0,
-    estimatedWait: waiting && view.estimate ? durationFromMs(view.estimate.p50Ms) : undefined,
-    estimatedWaitP90: waiting && view.estimate ? durationFromMs(view.estimate.p90Ms) : undefined,
+    // Whole milliseconds: an estimate is a sum of measured times and may carry fractions, which a
+    // Duration's int32 nanos cannot encode.
+    estimatedWait: waiting && view.estimate ? durationFromMs(Math.round(view.estimate.p50Ms)) : undefined,
+    estimatedWaitP90: waiting && view.estimate ? durationFromMs(Math.round(view.estimate.p90Ms)) : undefined,
     counterId: row.counter_id ?? "",
     patientId: view.hidePatient ? "" : (row.patient_id ?? ""),
     appointmentId: view.hidePatient ? "" : (row.appointment_id ?? ""),

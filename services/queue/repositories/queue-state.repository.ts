@@ -71,21 +71,35 @@ function parsed<T>(v: unknown): T {
 
 /**
  * readQueueState reads a queue with its active tickets, counters, recent service times and recent
- * waits in one statement (one snapshot), and, when `requestKey` is given, that stored requestId.
- * `queue` is undefined when the queue does not exist. Without `samples` the service times and waits
- * are not read (empty): the caller has them from a recent read.
+ * waits in one statement (one snapshot), and, when `requestKey` is given, that stored requestId, and
+ * with `appointmentId`, that appointment's active ticket in any queue. `queue` is undefined when the
+ * queue does not exist. Without `samples` the service times and waits are not read (empty): the
+ * caller has them from a recent read.
  */
 export async function readQueueState(
   db: Db,
   queueId: string,
   samples: { serviceTimes: number; waits: number } | undefined,
   requestKey?: { caller: string; rpc: string; requestId: string },
-): Promise<{ state: QueueState | undefined; requestKey: RequestKeyState | undefined }> {
+  appointmentId?: string,
+): Promise<{ state: QueueState | undefined; requestKey: RequestKeyState | undefined; appointmentTicket?: TicketRow }> {
+  const appointment = appointmentId
+    ? sql`(select to_jsonb(t) || jsonb_build_object('seq', t.seq::text) from queue.tickets t
+           where t.appointment_id = ${appointmentId} and t.status in ('WAITING', 'CALLED'))`
+    : sql`null::jsonb`;
   const key = requestKey
     ? sql`(select to_jsonb(k) - 'response' || jsonb_build_object('response', encode(k.response, 'base64')) from queue.request_keys k
            where k.caller = ${requestKey.caller} and k.rpc = ${requestKey.rpc} and k.request_id = ${requestKey.requestId})`
     : sql`null::jsonb`;
-  const r = await sql<{ queue: Json | string | null; active: unknown; counters: unknown; service_ms: unknown; waits: unknown; request_key: Json | string | null }>`
+  const r = await sql<{
+    queue: Json | string | null;
+    active: unknown;
+    counters: unknown;
+    service_ms: unknown;
+    waits: unknown;
+    request_key: Json | string | null;
+    appointment_ticket: Json | string | null;
+  }>`
     select
       (select to_jsonb(q) || jsonb_build_object('last_sequence', q.last_sequence::text) from queue.queues q where q.queue_id = ${queueId}) as queue,
       (select coalesce(jsonb_agg(to_jsonb(t) || jsonb_build_object('seq', t.seq::text)), '[]'::jsonb)
@@ -93,14 +107,16 @@ export async function readQueueState(
       (select coalesce(jsonb_agg(to_jsonb(c) order by c.counter_id), '[]'::jsonb)
          from queue.counters c where c.queue_id = ${queueId}) as counters,
       ${sampleColumns(queueId, samples)},
-      ${key} as request_key
+      ${key} as request_key,
+      ${appointment} as appointment_ticket
   `.execute(db);
   const row = r.rows[0];
   const k = row?.request_key ? parsed<Json>(row.request_key) : undefined;
   const requestKeyState: RequestKeyState | undefined = k
     ? { hash: k.request_hash as string, response: typeof k.response === "string" ? Buffer.from(k.response, "base64") : null }
     : undefined;
-  if (!row?.queue) return { state: undefined, requestKey: requestKeyState };
+  const appointmentTicket = row?.appointment_ticket ? ticketFromJson(parsed<Json>(row.appointment_ticket)) : undefined;
+  if (!row?.queue) return { state: undefined, requestKey: requestKeyState, appointmentTicket };
   const q = parsed<Json>(row.queue);
   const queue = { ...(q as unknown as QueueRow), created_at: new Date(q.created_at as string) };
   return {
@@ -112,5 +128,6 @@ export async function readQueueState(
       waits: waitsFrom(parsed<[TicketPriorityName[], number[], number[]]>(row.waits)),
     },
     requestKey: requestKeyState,
+    appointmentTicket,
   };
 }

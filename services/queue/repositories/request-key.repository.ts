@@ -17,3 +17,17 @@ export async function findRequestKey(db: Db, key: { caller: string; rpc: string;
     .where("request_id", "=", key.requestId)
     .executeTakeFirst();
 }
+
+/** insertRequestKey stores a requestId with its first response; false when the caller already used it (nothing changes). */
+export async function insertRequestKey(
+  db: Db,
+  key: { caller: string; rpc: string; requestId: string; hash: string; at: Date; response: Uint8Array },
+): Promise<boolean> {
+  const r = await db
+    .insertInto("queue.request_keys")
+    .values({ caller: key.caller, rpc: key.rpc, request_id: key.requestId, request_hash: key.hash, response: Buffer.from(key.response), created_at: key.at })
+    .onConflict((oc) => oc.columns(["caller", "rpc", "request_id"]).doNothing())
+    .returning("request_id")
+    .executeTakeFirst();
+  return r !== undefined;
+}

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "../db/database.js";
 import type { NewTicketRow, TicketRow, TicketStatusName, TicketUpdate } from "../db/ticket.table.js";
-import { rankOrderBySql, type RankPolicy } from "../ranking.js";
+import { rankOrderBySql, yieldJoinSql, type RankPolicy } from "../ranking.js";
 
 /** insertTicket inserts a ticket. */
 export async function insertTicket(db: Db, row: NewTicketRow): Promise<TicketRow> {
@@ -13,6 +13,11 @@ export async function findTicket(db: Db, ticketId: string, opts: { forUpdate?: b
   let q = db.selectFrom("queue.tickets").selectAll().where("ticket_id", "=", ticketId);
   if (opts.forUpdate) q = q.forUpdate();
   return q.executeTakeFirst();
+}
+
+/** findActiveForAppointment reads an appointment's WAITING or CALLED ticket (at most one: tickets_one_active_per_appointment). */
+export async function findActiveForAppointment(db: Db, appointmentId: string): Promise<TicketRow | undefined> {
+  return db.selectFrom("queue.tickets").selectAll().where("appointment_id", "=", appointmentId).where("status", "in", ["WAITING", "CALLED"]).executeTakeFirst();
 }
 
 /** findTickets reads several tickets by id. */
@@ -183,10 +188,11 @@ export async function callNextAtomic(db: Db, queueId: string, counterId: string,
     ), held as (
       select * from queue.tickets where queue_id = ${queueId} and counter_id = ${counterId} and status = 'CALLED'
     ), nxt as (
-      select ticket_id from queue.tickets
-      where queue_id = ${queueId} and status = 'WAITING' and exists (select 1 from c) and not exists (select 1 from held)
+      select t.ticket_id from queue.tickets t
+      left join queue.tickets y on ${yieldJoinSql()}
+      where t.queue_id = ${queueId} and t.status = 'WAITING' and exists (select 1 from c) and not exists (select 1 from held)
       order by ${sql.join(rankOrderBySql(now, policy))}
-      limit 1 for update skip locked
+      limit 1 for update of t skip locked
     ), upd as (
       update queue.tickets t
       set status = 'CALLED', counter_id = ${counterId}, called_at = ${now}, first_called_at = coalesce(t.first_called_at, ${now}), updated_at = ${now}
@@ -205,6 +211,17 @@ export async function callNextAtomic(db: Db, queueId: string, counterId: string,
     else if (call_kind === "called") called = ticket as TicketRow;
   }
   return { counterOpen, held, called };
+}
+
+/** nextWaiting reads the ticket a queue's next CallNext would call at `now` (ranking.ts), without locking it. */
+export async function nextWaiting(db: Db, queueId: string, now: Date, policy: RankPolicy): Promise<Pick<TicketRow, "ticket_id" | "skip_count"> | undefined> {
+  const r = await sql<Pick<TicketRow, "ticket_id" | "skip_count">>`
+    select t.ticket_id, t.skip_count from queue.tickets t
+    left join queue.tickets y on ${yieldJoinSql()}
+    where t.queue_id = ${queueId} and t.status = 'WAITING'
+    order by ${sql.join(rankOrderBySql(now, policy))}
+    limit 1`.execute(db);
+  return r.rows[0];
 }
 
 /**

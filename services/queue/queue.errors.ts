@@ -1,0 +1,166 @@
+// The queue service's domain errors. Each has a stable reason (google.rpc.ErrorInfo.reason), a message
+// that reception staff can act on (ticket numbers such as "A-042", queue names and counter names as
+// staff see them, times on the queue's clock; no RPC names, no internal ids), and the metadata a client
+// needs to say it in its own words and language.
+import { Code } from "@connectrpc/connect";
+import { AbortedError, AlreadyExistsError, DomainError, FailedPreconditionError, PermissionDeniedError } from "../runtime/errors.js";
+import type { QueueRow } from "./db/queue.table.js";
+import type { TicketRow, TicketStatusName } from "./db/ticket.table.js";
+import { localDay, localTimeOfDay } from "./local-time.js";
+
+/** TicketRef is what an error says about a ticket: its number and state. */
+type TicketRef = Pick<TicketRow, "number" | "status">;
+
+/** What a ticket's state means to staff, after its number ("A-042 was cancelled"). */
+const STATE_WORDS: Record<TicketStatusName, string> = {
+  WAITING: "is waiting and has not been called",
+  CALLED: "is called",
+  COMPLETED: "is already completed",
+  NO_SHOW: "was already marked a no-show",
+  CANCELLED: "was cancelled",
+  TRANSFERRED: "was moved to another queue",
+};
+
+/** QueueNotFoundError is a queue that does not exist (NOT_FOUND). */
+export class QueueNotFoundError extends DomainError {
+  constructor(queueId: string) {
+    super(Code.NotFound, "QUEUE_NOT_FOUND", "this queue does not exist (it may have been removed); choose a queue from the list", { metadata: { queueId } });
+  }
+}
+
+/** TicketNotFoundError is a ticket that does not exist (NOT_FOUND). */
+export class TicketNotFoundError extends DomainError {
+  constructor(ticketId: string) {
+    super(Code.NotFound, "TICKET_NOT_FOUND", "this ticket does not exist; refresh the list of tickets", { metadata: { ticketId } });
+  }
+}
+
+/** CounterNotFoundError is closing a counter that was never opened on the queue (NOT_FOUND). */
+export class CounterNotFoundError extends DomainError {
+  constructor(counterId: string, queue: QueueRow) {
+    super(Code.NotFound, "COUNTER_NOT_FOUND", `counter ${JSON.stringify(counterId)} has never been opened at ${queue.display_name}`, {
+      metadata: { counterId, queueId: queue.queue_id, queueName: queue.display_name },
+    });
+  }
+}
+
+/** CounterNotOpenError is calling patients to a counter that is not open on the queue. */
+export class CounterNotOpenError extends FailedPreconditionError {
+  constructor(counterId: string, queue: QueueRow) {
+    super("COUNTER_NOT_OPEN", `counter ${JSON.stringify(counterId)} is not open at ${queue.display_name}: open the counter, then call the next patient`, {
+      metadata: { counterId, queueId: queue.queue_id, queueName: queue.display_name },
+    });
+  }
+}
+
+/** CounterBusyError is closing a counter that still serves a called ticket. */
+export class CounterBusyError extends FailedPreconditionError {
+  constructor(counterId: string, held: TicketRef) {
+    super(
+      "COUNTER_BUSY",
+      `counter ${JSON.stringify(counterId)} is still serving ${held.number}: complete it, mark it a no-show or let it wait again, then close the counter`,
+      { metadata: { counterId, ticketNumber: held.number } },
+    );
+  }
+}
+
+/** TicketNotCalledError is a counter action (complete, recall, skip, no-show) on a ticket that is not CALLED. */
+export class TicketNotCalledError extends FailedPreconditionError {
+  constructor(ticket: TicketRef, counterId: string) {
+    const hint = ticket.status === "WAITING" ? ": call it to your counter first" : "";
+    super("TICKET_NOT_CALLED", `${ticket.number} ${STATE_WORDS[ticket.status]}${hint}`, {
+      metadata: { ticketNumber: ticket.number, status: ticket.status, counterId },
+    });
+  }
+}
+
+/** TicketNotCalledHereError is a counter action on a ticket that another counter has called. */
+export class TicketNotCalledHereError extends FailedPreconditionError {
+  constructor(ticket: TicketRef & Pick<TicketRow, "counter_id">, counterId: string) {
+    const there = ticket.counter_id ?? "";
+    super("TICKET_NOT_CALLED_HERE", `${ticket.number} is called to counter ${JSON.stringify(there)}, not ${JSON.stringify(counterId)}: only that counter can act on it`, {
+      metadata: { ticketNumber: ticket.number, counterId, calledAtCounterId: there },
+    });
+  }
+}
+
+/** TicketEndedError is cancelling or transferring a ticket that has already ended. */
+export class TicketEndedError extends FailedPreconditionError {
+  constructor(ticket: TicketRef, action: "cancelled" | "moved to another queue") {
+    super("TICKET_ENDED", `${ticket.number} ${STATE_WORDS[ticket.status]}; only a waiting or called ticket can be ${action}`, {
+      metadata: { ticketNumber: ticket.number, status: ticket.status },
+    });
+  }
+}
+
+/** NoAppointmentError is making a ticket without an appointment an APPOINTMENT ticket. */
+export class NoAppointmentError extends FailedPreconditionError {
+  constructor(ticket: TicketRef) {
+    super("NO_APPOINTMENT", `${ticket.number} is not for an appointment, so it cannot get the appointment priority`, {
+      metadata: { ticketNumber: ticket.number },
+    });
+  }
+}
+
+/** CheckInNotOpenError is an appointment check-in before its window opens; the time is the queue's local time. */
+export class CheckInNotOpenError extends FailedPreconditionError {
+  constructor(opensAt: Date, now: Date, timeZone: string) {
+    const localTime = localTimeOfDay(opensAt, timeZone);
+    const localDate = localDay(opensAt, timeZone);
+    const when = localDate === localDay(now, timeZone) ? localTime : `${localTime} on ${localDate}`;
+    super("CHECK_IN_NOT_OPEN", `check-in for this appointment opens at ${when} (${timeZone}); ask the patient to come back then`, {
+      metadata: { localTime, localDate, timeZone, opensAt: opensAt.toISOString() },
+    });
+  }
+}
+
+/** PatientPriorityError is a patient asking for a ticket of any class but ROUTINE (PERMISSION_DENIED). */
+export class PatientPriorityError extends PermissionDeniedError {
+  constructor(priority: string) {
+    super("patients take routine tickets; reception gives a higher priority to those who need it", "PRIORITY_NOT_ALLOWED", { metadata: { priority } });
+  }
+}
+
+/** PatientAppointmentTicketError is a patient naming an appointment (or its time) on a ticket (PERMISSION_DENIED). */
+export class PatientAppointmentTicketError extends PermissionDeniedError {
+  constructor(field: "appointmentId" | "appointmentTime") {
+    super("a ticket for an appointment comes from checking in for that appointment, not from taking a ticket", "APPOINTMENT_TICKET_NOT_ALLOWED", {
+      metadata: { field },
+    });
+  }
+}
+
+/** NotOwnTicketError is a patient reading another patient's ticket (PERMISSION_DENIED). */
+export class NotOwnTicketError extends PermissionDeniedError {
+  constructor() {
+    super("you can only see your own tickets", "NOT_OWN_TICKET");
+  }
+}
+
+/** QueueExistsError is CreateQueue with a client-chosen id that names a queue with other details. */
+export class QueueExistsError extends AlreadyExistsError {
+  constructor(queueId: string) {
+    super("QUEUE_EXISTS", `a queue with the id ${JSON.stringify(queueId)} already exists with another name, prefix or time zone`, { metadata: { queueId } });
+  }
+}
+
+/** RequestIdReusedError is a requestId used before for a different request (ALREADY_EXISTS). */
+export class RequestIdReusedError extends AlreadyExistsError {
+  constructor(requestId: string) {
+    super("REQUEST_ID_REUSED", "this request id was already used for a different ticket; send a new request id", { metadata: { requestId } });
+  }
+}
+
+/** RequestInProgressError is a retry that arrives while the first request with its requestId still runs (ABORTED). */
+export class RequestInProgressError extends AbortedError {
+  constructor() {
+    super("REQUEST_IN_PROGRESS", "the same request is still being processed; try again in a moment");
+  }
+}
+
+/** TicketChangedError is a ticket changed by someone else while being updated (ABORTED, retryable). */
+export class TicketChangedError extends AbortedError {
+  constructor(ticket: TicketRef, reason = "TICKET_CHANGED") {
+    super(reason, `${ticket.number} was changed by someone else meanwhile; try again`, { metadata: { ticketNumber: ticket.number } });
+  }
+}

@@ -1,0 +1,83 @@
+// The queue on embedded PGlite (`npm start`'s default): the same SQL as on Postgres answers the same.
+// A skipped ticket waits behind the next one, MarkTicketNoShow frees the counter, a second check-in of
+// an appointment returns the first ticket, and a patient's URGENT ticket is refused.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import t from "tap";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
+import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
+import {
+  CallNextRequestSchema,
+  CompleteTicketRequestSchema,
+  CreateQueueRequestSchema,
+  IssueTicketRequestSchema,
+  MarkTicketNoShowRequestSchema,
+  OpenCounterRequestSchema,
+  QueueService,
+  SkipTicketRequestSchema,
+} from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { createFakeClock } from "../../services/runtime/clock.js";
+import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
+import { DomainError } from "../../services/runtime/errors.js";
+import { queueModule } from "../../services/queue/queue.module.js";
+import { QueueServiceImpl } from "../../services/queue/queue-service.js";
+import { queueCtx } from "../helpers/queue.js";
+
+t.setTimeout(120_000);
+const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-queue-embedded-"));
+t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+const database = await createDatabase({ dataDir });
+t.teardown(() => database.close());
+await migrateToLatest(database.db, { schema: queueModule.schema, migrationsFolder: queueModule.migrationsFolder });
+const clock = createFakeClock(new Date("2026-03-02T08:00:00Z"));
+const svc = new QueueServiceImpl({ db: database.db, clock }, { listen: false, sweepIntervalMs: 0 });
+t.teardown(() => svc.close());
+const m = QueueService.method;
+const staff = { role: "receptionist" as const, subject: "rec-emb" };
+const queueId = "emb";
+
+let n = 0;
+const issue = async (fields: { priority?: TicketPriority; appointmentId?: string } = {}, as: { role: "receptionist" | "patient"; subject: string } = staff) =>
+  (
+    await svc.issueTicket(
+      create(IssueTicketRequestSchema, {
+        requestId: `emb-${++n}`,
+        queueId,
+        patientId: as.role === "patient" ? as.subject : `pat-${n}`,
+        priority: fields.priority ?? TicketPriority.ROUTINE,
+        appointmentId: fields.appointmentId ?? "",
+        appointmentTime: fields.appointmentId ? timestampFromDate(new Date("2026-03-02T08:30:00Z")) : undefined,
+      }),
+      queueCtx(m.issueTicket, as),
+    )
+  ).ticket!;
+const callNext = async () => (await svc.callNext(create(CallNextRequestSchema, { queueId, counterId: "c1" }), queueCtx(m.callNext, staff))).ticket;
+
+t.test("skip, no-show and appointment tickets on PGlite", async (t) => {
+  await svc.createQueue(create(CreateQueueRequestSchema, { queueId, displayName: "Embedded", prefix: "E", timeZone: "UTC" }), queueCtx(m.createQueue, staff));
+  await svc.openCounter(create(OpenCounterRequestSchema, { queueId, counterId: "c1" }), queueCtx(m.openCounter, staff));
+  const first = await issue();
+  const second = await issue();
+  const third = await issue();
+  t.equal((await callNext())?.ticketId, first.ticketId);
+  await svc.skipTicket(create(SkipTicketRequestSchema, { ticketId: first.ticketId, counterId: "c1" }), queueCtx(m.skipTicket, staff));
+  t.equal((await callNext())?.ticketId, second.ticketId, "the skipped ticket waits behind the next one");
+  const marked = await svc.markTicketNoShow(create(MarkTicketNoShowRequestSchema, { ticketId: second.ticketId, counterId: "c1" }), queueCtx(m.markTicketNoShow, staff));
+  t.equal(marked.ticket?.status, TicketStatus.NO_SHOW);
+  t.equal((await callNext())?.ticketId, first.ticketId, "then the skipped one, before later arrivals");
+  await svc.completeTicket(create(CompleteTicketRequestSchema, { ticketId: first.ticketId, counterId: "c1" }), queueCtx(m.completeTicket, staff));
+  t.equal((await callNext())?.ticketId, third.ticketId, "and the third");
+
+  const checkIn = await issue({ priority: TicketPriority.APPOINTMENT, appointmentId: "apt-emb" });
+  const again = await issue({ priority: TicketPriority.APPOINTMENT, appointmentId: "apt-emb" });
+  t.equal(again.ticketId, checkIn.ticketId, "a second check-in returns the first ticket");
+
+  const refused = await issue({ priority: TicketPriority.URGENT }, { role: "patient", subject: "pat-self" }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(refused instanceof DomainError && refused.code === Code.PermissionDenied && refused.reason === "PRIORITY_NOT_ALLOWED", "a patient's URGENT ticket is refused");
+});
