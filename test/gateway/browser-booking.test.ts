@@ -126,7 +126,7 @@ t.test("a slot taken meanwhile is refused in words a patient acts on; a bad pati
   t.match(text, /Pick another free slot/, "says what to do");
   t.notMatch(text, /refresh and try again/i, "not the generic refresh advice");
   t.equal(await alert.getAttribute("data-reason"), "SLOT_TAKEN");
-  await shot(page, "booking-slot-taken-1280");
+  await shot(page, "booking-slot-taken-1280", true);
 
   const desk = await sys.token(["receptionist"], "desk-12");
   const staff = await open(desk, "/booking", DESKTOP);

@@ -37,7 +37,8 @@ for (const viewport of [DESKTOP, PHONE]) {
     await page.getByText("Live").waitFor();
     await page.locator('[data-testid="waiting"] li').first().waitFor();
     await page.locator('[data-testid="called"] li').first().waitFor();
-    await page.waitForTimeout(300); // let the sizes settle after the fonts and the snapshot
+    // The fonts loaded and two frames drawn: the lists were measured at their final size.
+    await page.evaluate(() => document.fonts.ready.then(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))));
 
     t.equal(await page.locator('[data-testid="queue-name"]').innerText(), "Radiology", "names the queue");
     const before = clock(new Date());

@@ -172,6 +172,15 @@ export function BookingScreen({ session }: { session: Session }) {
   }, [selected]);
 
   const actionError = book.error ?? move.error ?? cancel.error;
+  // A refused booking or move is shown beside the button that stays on screen; the slots are re-read.
+  const slotError = book.error ?? move.error;
+  useEffect(() => {
+    if (slotError !== undefined) slots.reload();
+  }, [slotError]);
+  // What an action did is brought into view: the slot list can be long.
+  useEffect(() => {
+    if (notice) document.getElementById("booking-notice")?.scrollIntoView({ block: "nearest" });
+  }, [notice]);
   const actionSubject = book.error !== undefined ? "book" : move.error !== undefined ? "reschedule" : "cancelAppointment";
   const patientError = fieldError(book.error, "patientId");
   const reasonError = fieldError(book.error, "reason");
@@ -295,10 +304,15 @@ export function BookingScreen({ session }: { session: Session }) {
                 </button>
               )}
               {!patientId.trim() && !moving && <span className="muted small">Enter the patient id first.</span>}
+              {slotError !== undefined && <ErrorBox error={slotError} what={actionSubject} />}
             </div>
           )}
-          {actionError !== undefined && <ErrorBox error={actionError} what={actionSubject} />}
-          {notice && !actionError && <Notice>{notice}</Notice>}
+          {actionError !== undefined && (!selected || slotError === undefined) && <ErrorBox error={actionError} what={actionSubject} />}
+          {notice && !actionError && (
+            <div id="booking-notice">
+              <Notice>{notice}</Notice>
+            </div>
+          )}
           <h2 id="mine-h" tabIndex={-1}>
             {isPatient ? "My appointments" : `Upcoming appointments · ${provider.displayName}`}
           </h2>

@@ -94,7 +94,7 @@ export function DisplayScreen() {
         <h1 className="queue-name" data-testid="queue-name">
           {name ?? "\u00a0"}
         </h1>
-        <Clock timeZone={queue.data?.queue?.timeZone} />
+        {queue.data && <Clock timeZone={queue.data.queue?.timeZone} />}
       </header>
       {e && !connected && (
         <div className="error board-error" role="alert" data-code={e.code}>

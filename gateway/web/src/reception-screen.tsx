@@ -60,7 +60,12 @@ export function ReceptionScreen({ session }: { session: Session }) {
           <CreateQueue onCreated={(id) => (setQueueId(id), queues.reload())} first={list.length === 0} />
         </div>
       )}
-      {queue && watch.error !== undefined && !watch.connected && <ErrorBox error={watch.error} what="liveQueue" />}
+      {queue && watch.error !== undefined && !watch.connected && (
+        <>
+          <ErrorBox error={watch.error} what="liveQueue" />
+          <p className="muted small">Reconnecting automatically…</p>
+        </>
+      )}
       {queue && (
         <div className="grid">
           <Counter key={queue.queueId} queueId={queue.queueId} timeZone={queue.timeZone} watch={watch} />
@@ -163,9 +168,11 @@ function Counter({ queueId, timeZone, watch }: { queueId: string; timeZone: stri
       setClaim(undefined);
       return;
     }
+    // While the stream is down its view is stale: the action's answer stays until it is back.
+    if (!watch.connected) return;
     const id = setTimeout(() => setClaim(undefined), Math.max(0, claim.until - Date.now()));
     return () => clearTimeout(id);
-  }, [claim, watch.tickets, watch.counters]);
+  }, [claim, watch.tickets, watch.counters, watch.connected]);
 
   const claimNow = (c: Omit<Claim, "counterId" | "until">) => setClaim({ ...c, counterId, until: Date.now() + CLAIM_MS });
   const act = useAction(async (what: CounterAction, ticket?: Ticket) => {
