@@ -125,9 +125,12 @@ export async function nextSlot(sys: WebSystem, providerId: string, from: Date): 
   return timestampDate(slot.startTime);
 }
 
-/** book books the first free slot at or after `from` for `patientId`; returns the appointment id and start. */
+/**
+ * book books the first free slot at or after `from` (and at least a minute ahead, so it is not in the
+ * past by the time the booking arrives) for `patientId`; returns the appointment id and start.
+ */
 export async function book(sys: WebSystem, providerId: string, patientId: string, from = new Date()): Promise<{ appointmentId: string; start: Date }> {
-  const start = await nextSlot(sys, providerId, from);
+  const start = await nextSlot(sys, providerId, new Date(Math.max(from.getTime(), Date.now() + 60_000)));
   const res = await sys.scheduling.bookAppointment(
     { requestId: `book-${patientId}-${start.getTime()}-${providerId}`, providerId, patientId, startTime: timestampFromDate(start) },
     sys.admin,
