@@ -6,88 +6,40 @@
 // booking with the keyboard only; every screen fits a 390x844 phone; a stopped upstream shows an
 // error that says what to do; the dev login of npm start. Screenshots go to test-artifacts/screenshots.
 import t from "tap";
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createClient } from "@connectrpc/connect";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { DayOfWeek } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { lockModule } from "../../services/lock/lock.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
-import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
 import { createRuntime } from "../../services/runtime/host.js";
 import { startGateway } from "../../gateway/gateway.js";
-import { WEB_ROOT } from "../../gateway/static-route.js";
 import { createTestDatabase } from "../helpers/postgres.js";
-import { ALL_MODULES, TEST_SECRET } from "../helpers/system.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";
+import { ALL_DAYS, DESKTOP, overflow, PHONE, shot, startWebSystem } from "../helpers/browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const SHOTS = path.resolve("test-artifacts/screenshots");
 const QUEUE_ID = "front-desk";
-// The browsers' zone puts "now" near local noon, so the next free slots (booked below) are always
-// "today" for Reception, whatever the hour the test runs at.
-const OFFSET = 12 - new Date().getUTCHours();
-const LOCAL_TZ = OFFSET === 0 ? "UTC" : `Etc/GMT${OFFSET > 0 ? "-" : "+"}${Math.abs(OFFSET)}`;
 
-if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run bash scripts/ensure-chromium.sh (npm test runs it)`);
-if (!existsSync(path.join(WEB_ROOT, "index.html"))) throw new Error("the web app is not built: run npm run build");
-await mkdir(SHOTS, { recursive: true });
-
-const browser: Browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  env: { ...process.env, TZ: "UTC" },
-});
-t.teardown(() => browser.close());
-
-const databaseUrl = await createTestDatabase(t);
-const upstream = await startUpstream(t, ALL_MODULES, databaseUrl, { LOCK_STUCK_AFTER: "1s" });
-const gw = await startTestGateway(t, [upstream.address]);
-const direct = createGrpcJsTransport({ addresses: [upstream.address] });
-t.teardown(() => direct.close());
-
-const token = (roles: string[], subject: string) => signToken(TEST_SECRET, subject, roles as never);
-const admin = { authorization: `Bearer ${await token(["admin"], "ops")}` };
+const sys = await startWebSystem(t, { LOCK_STUCK_AFTER: "1s" });
+const { browser, open, admin, queue, scheduling, databaseUrl } = sys;
 const tokens = {
-  patientA: await token(["patient"], "patient-a"),
-  patientB: await token(["patient"], "patient-b"),
-  patientC: await token(["patient"], "patient-c"),
-  receptionist: await token(["receptionist"], "desk-1"),
-  display: await token(["display"], "board-1"),
-  admin: await token(["admin"], "ops"),
+  patientA: await sys.token(["patient"], "patient-a"),
+  patientB: await sys.token(["patient"], "patient-b"),
+  patientC: await sys.token(["patient"], "patient-c"),
+  receptionist: await sys.token(["receptionist"], "desk-1"),
+  display: await sys.token(["display"], "board-1"),
+  admin: await sys.token(["admin"], "ops"),
 };
 
-/** open makes a signed-in browser page at `path` (the token is put where the app keeps it). */
-async function open(tok: string, at: string, viewport = { width: 1280, height: 800 }): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport, baseURL: gw.url, timezoneId: LOCAL_TZ, locale: "en-GB" });
-  await ctx.addInitScript((tk) => localStorage.setItem("medschedule.token", tk), tok);
-  const page = await ctx.newPage();
-  await page.goto(at);
-  return { ctx, page };
-}
-
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-
 // Data every browser check uses: a queue, and a provider open every day, all day, in UTC.
-const queue = createClient(QueueService, direct);
-await queue.createQueue({ queueId: QUEUE_ID, displayName: "Front desk", prefix: "F", timeZone: "UTC" }, { headers: admin });
-const scheduling = createClient(SchedulingService, direct);
+await queue.createQueue({ queueId: QUEUE_ID, displayName: "Front desk", prefix: "F", timeZone: "UTC" }, admin);
 let providerId = "";
 let schedulingReady = true;
 try {
-  const p = await scheduling.createProvider({ displayName: "Dr. Ada Lovelace", timeZone: "UTC", specialty: "cardiology" }, { headers: admin });
+  const p = await scheduling.createProvider({ displayName: "Dr. Ada Lovelace", timeZone: "UTC", specialty: "cardiology" }, admin);
   providerId = p.provider!.providerId;
-  const days = [DayOfWeek.MONDAY, DayOfWeek.TUESDAY, DayOfWeek.WEDNESDAY, DayOfWeek.THURSDAY, DayOfWeek.FRIDAY, DayOfWeek.SATURDAY, DayOfWeek.SUNDAY];
   await scheduling.setAvailability(
-    { providerId, weeklyHours: days.map((dayOfWeek) => ({ dayOfWeek, startTime: "00:00", endTime: "24:00" })), slotDuration: { seconds: 3600n } },
-    { headers: admin },
+    { providerId, weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "00:00", endTime: "24:00" })), slotDuration: { seconds: 3600n } },
+    admin,
   );
 } catch (err) {
   schedulingReady = false;
@@ -139,16 +91,22 @@ t.test("book with the keyboard only", needsScheduling, async (t) => {
 t.test("reception checks the appointment in; the display board shows the call live", needsScheduling, async (t) => {
   t.ok(bookedStart, "an appointment was booked");
   const desk = await open(tokens.receptionist, "/reception");
-  const board = await open(tokens.display, `/display?queue=${QUEUE_ID}`);
-  t.teardown(() => Promise.all([desk.ctx.close(), board.ctx.close()]));
-  await board.page.getByText("Live").waitFor();
+  t.teardown(() => desk.ctx.close());
   const today = desk.page.locator('[data-testid="today"] li');
   await today.first().waitFor();
   await today.first().getByRole("button", { name: "Check in" }).click();
-  const checked = desk.page.getByText(/Checked in: ticket F-\d+/);
+  const checked = desk.page.locator('[data-testid="checked-in"]');
   await checked.waitFor();
-  const number = /F-\d+/.exec((await checked.textContent())!)![0];
+  t.match(await checked.innerText(), /sent to the queue “Dr\. Ada Lovelace”/, "the provider's own queue");
+  const number = /[A-Z]+-\d+/.exec((await checked.textContent())!)![0];
   t.pass(`checked in with ticket ${number}`);
+  await desk.page.getByRole("button", { name: "Show that queue" }).click();
+  await desk.page.waitForFunction((id) => (document.querySelector("#queue") as HTMLSelectElement | null)?.value !== id, QUEUE_ID);
+  const queueId = await desk.page.locator("#queue").inputValue();
+  t.pass(`the screen switched to the provider's queue ${queueId}`);
+  const board = await open(tokens.display, `/display?queue=${encodeURIComponent(queueId)}`);
+  t.teardown(() => board.ctx.close());
+  await board.page.getByText("Live").waitFor();
   await board.page.locator('[data-testid="waiting"] li', { hasText: number }).waitFor({ timeout: 10_000 });
   await desk.page.getByRole("button", { name: "Open counter" }).click();
   await desk.page.getByText(/Counter 1 is open/).waitFor();
@@ -160,12 +118,14 @@ t.test("reception checks the appointment in; the display board shows the call li
   t.notMatch(text, /patient-a|patient-b|patient-c/, "no patient ids on the board");
   await shot(desk.page, "reception-1280");
   await shot(board.page, "display-1280");
+  await desk.page.getByRole("button", { name: "Complete" }).click();
+  await desk.page.getByText(/completed/).waitFor();
 });
 
 t.test("reschedule, then cancel, from My appointments", needsScheduling, async (t) => {
   const { ctx, page } = await open(tokens.patientC, "/booking");
   t.teardown(() => ctx.close());
-  const mine = page.locator('[data-testid="appointments"] li');
+  const mine = page.locator('[data-testid="appointments"] li[data-status="BOOKED"]');
   await mine.first().waitFor();
   const before = await mine.first().innerText();
   await mine.first().getByRole("button", { name: "Reschedule" }).click();
@@ -174,19 +134,22 @@ t.test("reschedule, then cancel, from My appointments", needsScheduling, async (
   const targetStart = (await target.getAttribute("data-start"))!;
   await target.click();
   await page.locator("#confirm", { hasText: "Move to" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Move appointment" }).click();
   await page.getByText(/^Moved to /).waitFor();
   await page.locator(`.slot[data-start="${targetStart}"]`).waitFor({ state: "detached" });
   t.pass("the new slot is taken");
   await page.waitForFunction((old) => {
-    const li = document.querySelector('[data-testid="appointments"] li');
+    const li = document.querySelector('[data-testid="appointments"] li[data-status="BOOKED"]');
     return li !== null && (li as HTMLElement).innerText !== old;
   }, before);
   t.equal(await mine.count(), 1, "still one appointment, at the new time");
   await mine.first().getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Cancel appointment" }).click();
   await page.getByText(/^Cancelled the appointment/).waitFor();
   await page.locator(`.slot[data-start="${targetStart}"]`).waitFor({ timeout: 10_000 });
   t.pass("the cancelled slot is free again");
-  await page.getByText("No upcoming appointments.").waitFor();
+  await page.locator('[data-testid="appointments"] li[data-status="CANCELLED"]').waitFor();
+  t.equal(await mine.count(), 0, "nothing booked any more; the cancelled one is listed as such");
   await shot(page, "booking-after-cancel");
 });
 
@@ -195,21 +158,23 @@ t.test("walk-in ticket and counter without scheduling: the board updates live", 
   const board = await open(tokens.display, `/display?queue=${QUEUE_ID}`);
   t.teardown(() => Promise.all([desk.ctx.close(), board.ctx.close()]));
   await board.page.getByText("Live").waitFor();
+  await desk.page.locator("#queue").selectOption(QUEUE_ID);
   await desk.page.locator("#walkin-patient").fill("walk-in-1");
   await desk.page.locator("#issue").click();
-  const number = (await desk.page.locator('[data-testid="issued-number"]').textContent())!;
+  const number = (await desk.page.locator('[data-testid="issued"]').getAttribute("data-number"))!;
   t.match(number, /^F-\d+$/);
   await board.page.locator('[data-testid="waiting"] li', { hasText: number }).waitFor({ timeout: 10_000 });
   await desk.page.locator("#counter").fill("2");
   await desk.page.getByRole("button", { name: "Open counter" }).click();
   await desk.page.getByText(/Counter 2 is open/).waitFor();
-  // Call until our walk-in comes up (an appointment ticket of an earlier check may rank first).
+  // Call until our walk-in comes up (a ticket of an earlier check may rank first).
   for (let i = 0; i < 3; i++) {
     await desk.page.locator("#call-next").click();
     await desk.page.locator('[data-testid="current-ticket"]').filter({ hasNotText: "—" }).waitFor();
     if ((await desk.page.locator('[data-testid="current-ticket"]').textContent()) === number) break;
     await desk.page.getByRole("button", { name: "Complete" }).click();
     await desk.page.getByText(/completed/).waitFor();
+    await desk.page.locator("#call-next:enabled").waitFor();
   }
   await board.page.locator('[data-testid="called"] li', { hasText: number }).waitFor({ timeout: 10_000 });
   t.pass(`the board shows ${number} called, without a reload`);
@@ -230,21 +195,14 @@ t.test("every screen fits 1280x800 and a 390x844 phone without horizontal scroll
     ["operations", tokens.admin, "/operations"],
     ["login", tokens.receptionist, "/login"],
   ];
-  for (const viewport of [{ width: 390, height: 844 }, { width: 1280, height: 800 }]) {
+  for (const viewport of [PHONE, DESKTOP]) {
     for (const [name, tok, at] of screens) {
       const { ctx, page } = await open(tok, at, viewport);
       await page.locator("h1").first().waitFor();
       await page.waitForFunction(() => !document.body.innerText.includes("Loading"), undefined, { timeout: 10_000 }).catch(() => undefined);
       await page.waitForTimeout(200);
-      const { scroll, inner, wide } = await page.evaluate(() => {
-        const over = [...document.querySelectorAll("body *")].find((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5);
-        return {
-          scroll: document.documentElement.scrollWidth,
-          inner: window.innerWidth,
-          wide: over ? `${over.tagName.toLowerCase()}.${over.className} "${(over.textContent ?? "").slice(0, 40)}"` : "",
-        };
-      });
-      t.ok(scroll <= inner, `${name} at ${viewport.width}x${viewport.height}: content ${scroll}px within ${inner}px ${wide}`);
+      const { scrollsX, wide } = await overflow(page);
+      t.notOk(scrollsX, `${name} at ${viewport.width}x${viewport.height}: no horizontal scrolling ${wide}`);
       await shot(page, `${name}-${viewport.width}x${viewport.height}`);
       await ctx.close();
     }
@@ -252,9 +210,9 @@ t.test("every screen fits 1280x800 and a 390x844 phone without horizontal scroll
 });
 
 t.test("operations shows locks (stuck ones marked) and backups or a clear error", async (t) => {
-  const lock = createClient(LockService, direct);
-  const held = await lock.acquire({ resource: "ops/demo", owner: "browser-test", ttl: { seconds: 60n } }, { headers: admin });
-  t.teardown(() => lock.release({ resource: "ops/demo", leaseId: held.lease!.leaseId }, { headers: admin }).catch(() => undefined));
+  const lock = sys.lock;
+  const held = await lock.acquire({ resource: "ops/demo", owner: "browser-test", ttl: { seconds: 60n } }, admin);
+  t.teardown(() => lock.release({ resource: "ops/demo", leaseId: held.lease!.leaseId }, admin).catch(() => undefined));
   await new Promise((r) => setTimeout(r, 1_200)); // LOCK_STUCK_AFTER is 1s here
   const { ctx, page } = await open(tokens.admin, "/operations");
   t.teardown(() => ctx.close());
@@ -266,13 +224,28 @@ t.test("operations shows locks (stuck ones marked) and backups or a clear error"
   const body = await page.locator("main").innerText();
   t.ok(/No backups yet|postgres|redis|not available on this server yet/.test(body), "backups listed, none yet, or a clear message");
   await shot(page, "operations-stuck-lock");
+
+  // Force release asks first, and needs a reason (keyboard only).
+  await page.getByRole("button", { name: "Force release ops/demo" }).focus();
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog");
+  await dialog.waitFor();
+  t.match(await dialog.innerText(), /Force-release this lock\?[\s\S]*ops\/demo[\s\S]*browser-test/, "names the lock and its holder");
+  t.equal(await page.evaluate(() => document.activeElement?.id), "confirm-reason", "focus is in the reason field");
+  t.ok(await dialog.getByRole("button", { name: "Force release" }).isDisabled(), "no release without a reason");
+  await page.keyboard.press("Enter");
+  t.ok(await dialog.isVisible(), "Enter without a reason does nothing");
+  await page.keyboard.type("holder crashed");
+  await page.keyboard.press("Enter");
+  await page.getByText("Released the lock on ops/demo.").waitFor();
+  t.equal((await lock.listLocks({}, admin)).locks.length, 0, "the lock is gone");
 });
 
 t.test("with the upstream stopped, a visible error says what to do", async (t) => {
   const lone = await startUpstream(t, [queueModule, lockModule], databaseUrl);
   const gw2 = await startTestGateway(t, [lone.address]);
   lone.grpc.server.forceShutdown();
-  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, baseURL: gw2.url });
+  const ctx = await browser.newContext({ viewport: PHONE, baseURL: gw2.url });
   t.teardown(() => ctx.close());
   await ctx.addInitScript((tk) => localStorage.setItem("medschedule.token", tk), tokens.receptionist);
   const page = await ctx.newPage();
@@ -299,7 +272,7 @@ t.test("npm start: the dev login lets you pick a role", async (t) => {
   t.teardown(() => runtime.close());
   const server = await startGateway(runtime, 0);
   t.teardown(() => server.close(100));
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: `http://127.0.0.1:${server.port}` });
+  const ctx = await browser.newContext({ viewport: DESKTOP, baseURL: `http://127.0.0.1:${server.port}` });
   t.teardown(() => ctx.close());
   const page = await ctx.newPage();
   await page.goto("/");

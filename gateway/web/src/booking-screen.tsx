@@ -1,10 +1,24 @@
-// Booking: pick a provider, see a week of free slots, book one; cancel or move your appointments.
+// Booking: pick a provider, see a week of free slots, book one; cancel or move your appointments
+// (after a confirmation). Every appointment is shown in its own provider's time zone, with the
+// provider's name and the appointment's status.
 import { useEffect, useMemo, useState } from "react";
-import { AppointmentStatus, type Appointment, type Slot } from "../../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { api, fmtDateTime, fmtTime, newRequestId, toDate, ts, type Session } from "./api.js";
-import { ErrorBox, Loading, Notice, useAction, useAsync } from "./ui.js";
+import { AppointmentStatus, type Appointment, type Provider, type Slot } from "../../../gen/medschedule/scheduling/v1/scheduling_pb.js";
+import { api, fmtInZone, fmtTime, newRequestId, toDate, ts, zoneLabel, type Session } from "./api.js";
+import { useConfirm } from "./confirm-dialog.js";
+import { messages } from "./message-catalog.js";
+import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, useAction, useAsync } from "./ui.js";
 
 const DAY_MS = 86_400_000;
+/** MINE_DAYS is how far ahead "My appointments" looks: past the default booking horizon of 365 days. */
+const MINE_DAYS = 400;
+/** MINE_PAGE is how many of them are listed. */
+const MINE_PAGE = 100;
+
+/** Mine is an appointment with its provider (for its name and time zone). */
+interface Mine {
+  a: Appointment;
+  provider?: Provider;
+}
 
 /**
  * zoneMidnight is the instant of midnight, in timeZone, starting the day `days` days after today
@@ -60,21 +74,34 @@ export function BookingScreen({ session }: { session: Session }) {
     [provider?.providerId, from.getTime(), to.getTime()],
     { enabled: Boolean(provider), pollMs: 5_000 },
   );
+  // My appointments: every status (a cancellation by the clinic shows as such), except the old half
+  // of a reschedule; each with its own provider, whose zone its time is shown in.
   const mine = useAsync(
-    (signal) =>
-      api.scheduling.listAppointments(
+    async (signal): Promise<{ rows: Mine[]; more: boolean }> => {
+      const res = await api.scheduling.listAppointments(
         {
           ...(isPatient ? { patientId: session.subject } : { providerId: provider!.providerId }),
           startTime: ts(startOfToday()),
-          endTime: ts(new Date(Date.now() + 60 * DAY_MS)),
-          statuses: [AppointmentStatus.BOOKED],
-          pageSize: 50,
+          endTime: ts(new Date(Date.now() + MINE_DAYS * DAY_MS)),
+          pageSize: MINE_PAGE,
         },
         { signal },
-      ),
-    [provider?.providerId, isPatient],
-    { enabled: isPatient || Boolean(provider) },
+      );
+      const replaced = new Set(res.appointments.map((a) => a.rescheduledFromId).filter(Boolean));
+      const shown = res.appointments.filter((a) => !replaced.has(a.appointmentId));
+      const known = new Map(list.map((p) => [p.providerId, p]));
+      const missing = [...new Set(shown.map((a) => a.providerId).filter((id) => !known.has(id)))];
+      const fetched = await Promise.all(missing.map((providerId) => api.scheduling.getProvider({ providerId }, { signal }).then((r) => r.provider, () => undefined)));
+      for (const p of fetched) if (p) known.set(p.providerId, p);
+      return { rows: shown.map((a) => ({ a, provider: known.get(a.providerId) })), more: res.nextPageToken !== "" };
+    },
+    [isPatient ? "" : provider?.providerId, isPatient, providers.data],
+    { enabled: Boolean(providers.data) && (isPatient || Boolean(provider)) },
   );
+  const { ask, dialog } = useConfirm();
+  const providerOf = (a: Appointment) => mine.data?.rows.find((m) => m.a.providerId === a.providerId)?.provider ?? list.find((p) => p.providerId === a.providerId);
+  const zoneOf = (a: Appointment) => providerOf(a)?.timeZone || zone;
+  const nameOf = (a: Appointment) => providerOf(a)?.displayName ?? "";
 
   const refresh = () => {
     setSelected(undefined);
@@ -90,7 +117,7 @@ export function BookingScreen({ session }: { session: Session }) {
       reason: reason.trim(),
     });
     setTaken((prev) => new Set(prev).add(String(slot.startTime?.seconds)));
-    setNotice(`Booked ${fmtDateTime(toDate(res.appointment?.startTime), zone)} with ${provider!.displayName}.`);
+    setNotice(messages.notices.booked({ time: fmtInZone(toDate(res.appointment?.startTime), zone), provider: provider!.displayName }));
     refresh();
     return res;
   });
@@ -104,17 +131,27 @@ export function BookingScreen({ session }: { session: Session }) {
     const res = await api.scheduling.rescheduleAppointment({ appointmentId: a.appointmentId, requestId: newRequestId(), newStartTime: slot.startTime });
     release(a);
     setTaken((prev) => new Set(prev).add(String(slot.startTime?.seconds)));
-    setNotice(`Moved to ${fmtDateTime(toDate(res.appointment?.startTime), zone)}.`);
+    setNotice(messages.notices.moved({ time: fmtInZone(toDate(res.appointment?.startTime), zoneOf(a)) }));
     setMoving(undefined);
     refresh();
     return res;
   });
-  const cancel = useAction(async (a: Appointment) => {
-    await api.scheduling.cancelAppointment({ appointmentId: a.appointmentId, requestId: newRequestId(), reason: "cancelled in the web app" });
+  const cancel = useAction(async (a: Appointment, reason: string) => {
+    await api.scheduling.cancelAppointment({ appointmentId: a.appointmentId, requestId: newRequestId(), reason });
     release(a);
-    setNotice(`Cancelled the appointment of ${fmtDateTime(toDate(a.startTime), zone)}.`);
+    setNotice(messages.notices.appointmentCancelled({ time: fmtInZone(toDate(a.startTime), zoneOf(a)) }));
     refresh();
+    document.getElementById("mine-h")?.focus();
   });
+  // The questions come before the actions run, so the asking button stays enabled for the focus to return to.
+  const askMove = async (a: Appointment, slot: Slot) => {
+    const question = messages.confirm.reschedule({ from: fmtInZone(toDate(a.startTime), zoneOf(a)), to: fmtInZone(toDate(slot.startTime), zoneOf(a)), provider: nameOf(a) });
+    if (await ask(question)) void move.run(a, slot);
+  };
+  const askCancel = async (a: Appointment) => {
+    const yes = await ask({ ...messages.confirm.cancelAppointment({ time: fmtInZone(toDate(a.startTime), zoneOf(a)), provider: nameOf(a) }), reason: "optional" });
+    if (yes) void cancel.run(a, yes.reason);
+  };
 
   const days = useMemo(() => {
     const m = new Map<string, { label: string; slots: Slot[] }>();
@@ -135,13 +172,25 @@ export function BookingScreen({ session }: { session: Session }) {
   }, [selected]);
 
   const actionError = book.error ?? move.error ?? cancel.error;
+  // A refused booking or move is shown beside the button that stays on screen; the slots are re-read.
+  const slotError = book.error ?? move.error;
+  useEffect(() => {
+    if (slotError !== undefined) slots.reload();
+  }, [slotError]);
+  // What an action did is brought into view: the slot list can be long.
+  useEffect(() => {
+    if (notice) document.getElementById("booking-notice")?.scrollIntoView({ block: "nearest" });
+  }, [notice]);
+  const actionSubject = book.error !== undefined ? "book" : move.error !== undefined ? "reschedule" : "cancelAppointment";
+  const patientError = fieldError(book.error, "patientId");
+  const reasonError = fieldError(book.error, "reason");
   const selectedKey = selected ? String(selected.startTime?.seconds) : "";
 
   return (
     <section className="booking">
       <h1>Book an appointment</h1>
       {providers.loading && !providers.data && <Loading label="Loading providers…" />}
-      {providers.error !== undefined && <ErrorBox error={providers.error} what="Loading the providers" onRetry={providers.reload} />}
+      {providers.error !== undefined && <ErrorBox error={providers.error} what="loadProviders" onRetry={providers.reload} />}
       {providers.data && list.length === 0 && <p>No providers yet. Reception creates them (CreateProvider) before patients can book.</p>}
       {provider && (
         <>
@@ -167,12 +216,14 @@ export function BookingScreen({ session }: { session: Session }) {
             {!isPatient && (
               <label>
                 Patient id
-                <input id="patient" value={patientId} onChange={(e) => setPatientId(e.target.value)} placeholder="e.g. p-1234" />
+                <input id="patient" value={patientId} onChange={(e) => setPatientId(e.target.value)} placeholder="e.g. p-1234" {...fieldProps(patientError, "patient-error")} />
+                <FieldError id="patient-error" message={patientError} />
               </label>
             )}
             <label>
               Reason (optional)
-              <input id="reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={200} />
+              <input id="reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={200} {...fieldProps(reasonError, "reason-error")} />
+              <FieldError id="reason-error" message={reasonError} />
             </label>
           </div>
           <div className="row" role="group" aria-label="Week">
@@ -188,16 +239,20 @@ export function BookingScreen({ session }: { session: Session }) {
             <button type="button" onClick={refresh}>
               Refresh
             </button>
+            {zone && fmtTime(new Date(), zone) !== fmtTime(new Date()) && <span className="muted small week-label">All times in {zoneLabel(zone)}.</span>}
+            <a className="button" href="#mine-h" id="to-mine">
+              {isPatient ? "My appointments" : "Upcoming appointments"} ↓
+            </a>
           </div>
           {moving && (
             <p className="notice">
-              Moving the appointment of {fmtDateTime(toDate(moving.startTime), zone)}: pick a new slot.{" "}
+              Moving the appointment of {fmtInZone(toDate(moving.startTime), zone)}: pick a new slot.{" "}
               <button type="button" className="link" onClick={() => setMoving(undefined)}>
                 Stop moving
               </button>
             </p>
           )}
-          {slots.error !== undefined && <ErrorBox error={slots.error} what="Loading the free slots" onRetry={slots.reload} />}
+          {slots.error !== undefined && <ErrorBox error={slots.error} what="loadSlots" onRetry={slots.reload} />}
           {slots.loading && !slots.data && <Loading label="Loading free slots…" />}
           {slots.data && days.length === 0 && <p>No free slots this week. Try “Later →”.</p>}
           <div className="days" data-testid="slots">
@@ -234,7 +289,7 @@ export function BookingScreen({ session }: { session: Session }) {
               }}
             >
               {moving ? (
-                <button type="button" className="primary" id="confirm" disabled={move.pending} onClick={() => void move.run(moving, selected)}>
+                <button type="button" className="primary" id="confirm" disabled={move.pending} onClick={() => void askMove(moving, selected)}>
                   Move to {dayLabel(toDate(selected.startTime)!, zone ?? "UTC")} {fmtTime(toDate(selected.startTime), zone)}
                 </button>
               ) : (
@@ -249,32 +304,62 @@ export function BookingScreen({ session }: { session: Session }) {
                 </button>
               )}
               {!patientId.trim() && !moving && <span className="muted small">Enter the patient id first.</span>}
+              {slotError !== undefined && <ErrorBox error={slotError} what={actionSubject} />}
             </div>
           )}
-          {actionError !== undefined && <ErrorBox error={actionError} what="That change" />}
-          {notice && !actionError && <Notice>{notice}</Notice>}
-          <h2>{isPatient ? "My appointments" : `Upcoming appointments · ${provider.displayName}`}</h2>
-          {mine.error !== undefined && <ErrorBox error={mine.error} what="Loading the appointments" onRetry={mine.reload} />}
+          {actionError !== undefined && (!selected || slotError === undefined) && <ErrorBox error={actionError} what={actionSubject} />}
+          {notice && !actionError && (
+            <div id="booking-notice">
+              <Notice>{notice}</Notice>
+            </div>
+          )}
+          <h2 id="mine-h" tabIndex={-1}>
+            {isPatient ? "My appointments" : `Upcoming appointments · ${provider.displayName}`}
+          </h2>
+          {mine.error !== undefined && <ErrorBox error={mine.error} what="loadAppointments" onRetry={mine.reload} />}
           {mine.loading && !mine.data && <Loading />}
-          {mine.data && mine.data.appointments.length === 0 && <p className="muted">No upcoming appointments.</p>}
+          {mine.data && mine.data.rows.length === 0 && <p className="muted">No upcoming appointments.</p>}
           <ul className="cards" data-testid="appointments">
-            {mine.data?.appointments.map((a) => (
-              <li key={a.appointmentId} className="card">
-                <span>
-                  <strong>{fmtDateTime(toDate(a.startTime), zone)}</strong>
-                  {!isPatient && <span className="muted small"> · patient {a.patientId}</span>}
-                </span>
-                <span className="row">
-                  <button type="button" onClick={() => (setMoving(a), setSelected(undefined))}>
-                    Reschedule
-                  </button>
-                  <button type="button" className="danger" disabled={cancel.pending} onClick={() => void cancel.run(a)}>
-                    Cancel
-                  </button>
-                </span>
-              </li>
-            ))}
+            {mine.data?.rows.map(({ a, provider: p }) => {
+              const status = AppointmentStatus[a.status];
+              return (
+                <li key={a.appointmentId} className="card" data-appointment={a.appointmentId} data-status={status}>
+                  <span>
+                    <strong data-testid="appointment-time">{fmtInZone(toDate(a.startTime), p?.timeZone || undefined)}</strong>{" "}
+                    <span className={`badge ${a.status === AppointmentStatus.BOOKED || a.status === AppointmentStatus.CHECKED_IN ? "ok" : a.status === AppointmentStatus.CANCELLED || a.status === AppointmentStatus.NOSHOW ? "bad" : ""}`} data-testid="appointment-status">
+                      {messages.appointmentStatus[status] ?? status}
+                    </span>
+                    <br />
+                    <span data-testid="appointment-provider">
+                      {p?.displayName ?? "Unknown provider"}
+                      {p?.specialty ? ` · ${p.specialty}` : ""}
+                    </span>
+                    {!isPatient && <span className="muted small"> · patient {a.patientId}</span>}
+                    {a.status === AppointmentStatus.CANCELLED && a.cancelReason && <span className="muted small"> · {a.cancelReason}</span>}
+                  </span>
+                  {a.status === AppointmentStatus.BOOKED && (
+                    <span className="row">
+                      <button
+                        type="button"
+                        onClick={() => {
+                          setMoving(a);
+                          setSelected(undefined);
+                          setProviderId(a.providerId);
+                        }}
+                      >
+                        Reschedule
+                      </button>
+                      <button type="button" className="danger" disabled={cancel.pending} onClick={() => void askCancel(a)}>
+                        Cancel
+                      </button>
+                    </span>
+                  )}
+                </li>
+              );
+            })}
           </ul>
+          {mine.data?.more && <p className="muted small">Only the first {MINE_PAGE} are shown.</p>}
+          {dialog}
         </>
       )}
     </section>

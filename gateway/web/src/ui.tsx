@@ -1,17 +1,22 @@
 // Small shared pieces: loading and error states, and a hook that runs a call and keeps its state.
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
-import { explainError } from "./api.js";
+import { explainError } from "./error-explainer.js";
+import { messages, type MessageArgs, type Subject } from "./message-catalog.js";
 
-/** ErrorBox shows what failed and what to do, with a Retry button when one helps. */
-export function ErrorBox({ error, what, onRetry }: { error: unknown; what?: string; onRetry?: () => void }) {
-  const e = explainError(error, what);
+/** ErrorBox shows what failed and what to do, with a Retry button when one helps; the server's own words stay folded. */
+export function ErrorBox({ error, what, context, onRetry }: { error: unknown; what?: Subject; context?: MessageArgs; onRetry?: () => void }) {
+  const e = explainError(error, what, context);
   return (
-    <div className="error" role="alert" data-code={e.code}>
+    <div className="error" role="alert" data-code={e.code} data-reason={e.reason}>
       <strong>{e.title}</strong>
-      <p>{e.action}</p>
-      <p className="muted small">
-        {e.code}: {e.detail}
-      </p>
+      {e.action && <p>{e.action}</p>}
+      {e.detail && (
+        <details className="muted small">
+          <summary>{messages.technical}</summary>
+          {e.code}
+          {e.reason ? ` ${e.reason}` : ""}: {e.detail}
+        </details>
+      )}
       {onRetry && (
         <button type="button" onClick={onRetry}>
           Retry
@@ -19,6 +24,25 @@ export function ErrorBox({ error, what, onRetry }: { error: unknown; what?: stri
       )}
     </div>
   );
+}
+
+/** fieldError is what is wrong with one request field in an error, for the input that shows it. */
+export function fieldError(error: unknown, field: string): string | undefined {
+  return error === undefined ? undefined : explainError(error).fields[field];
+}
+
+/** fieldProps marks an input invalid and links it to its FieldError (id) while `message` is set. */
+export function fieldProps(message: string | undefined, id: string): { "aria-invalid"?: true; "aria-describedby"?: string } {
+  return message ? { "aria-invalid": true, "aria-describedby": id } : {};
+}
+
+/** FieldError shows a field violation next to its input. */
+export function FieldError({ id, message }: { id: string; message: string | undefined }) {
+  return message ? (
+    <span className="field-error" id={id} data-testid={id}>
+      {message}
+    </span>
+  ) : null;
 }
 
 /** Loading is the placeholder shown while a call runs. */
