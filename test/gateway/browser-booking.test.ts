@@ -53,6 +53,8 @@ t.test("My appointments: each in its provider's time zone, with the provider's n
     t.equal(await li.locator('[data-testid="appointment-provider"]').innerText(), `${e.provider} · general practice`, "with the provider's name");
     t.equal(await li.locator('[data-testid="appointment-status"]').innerText(), e.status, `status ${e.status}`);
   }
+  const screens = await page.getByRole("navigation", { name: "Screens" }).getByRole("link").allInnerTexts();
+  t.same(screens, ["Booking"], "a patient is offered only the booking screen, not the desk or operations");
   const cancelledRow = page.locator(`[data-appointment="${cancelled.appointmentId}"]`);
   t.match(await cancelledRow.innerText(), /Doctor ill/, "a cancellation shows its reason");
   t.equal(await cancelledRow.getByRole("button").count(), 0, "no actions on a cancelled appointment");

@@ -7,13 +7,18 @@ import { LoginScreen } from "./login-screen.js";
 import { OperationsScreen } from "./operations-screen.js";
 import { ReceptionScreen } from "./reception-screen.js";
 
-/** SCREENS are the app's pages. */
+/** SCREENS are the app's pages, each with the roles whose work it is (the server enforces the role table either way). */
 const SCREENS = [
-  { path: "/booking", label: "Booking" },
-  { path: "/reception", label: "Reception" },
-  { path: "/display", label: "Display" },
-  { path: "/operations", label: "Operations" },
+  { path: "/booking", label: "Booking", roles: ["patient", "receptionist", "admin"] },
+  { path: "/reception", label: "Reception", roles: ["receptionist", "doctor", "admin"] },
+  { path: "/display", label: "Display", roles: ["receptionist", "display", "admin"] },
+  { path: "/operations", label: "Operations", roles: ["admin"] },
 ] as const;
+
+/** screensFor lists the screens a session's roles use: a patient is not shown the reception desk. */
+function screensFor(session: Session): (typeof SCREENS)[number][] {
+  return SCREENS.filter((s) => s.roles.some((r) => session.roles.includes(r)));
+}
 
 /** navigate changes the page without a reload. */
 export function navigate(to: string): void {
@@ -75,7 +80,7 @@ export function App() {
       <header className="topbar">
         <span className="brand">MedSchedule</span>
         <nav aria-label="Screens">
-          {SCREENS.map((s) => (
+          {screensFor(session).map((s) => (
             <a
               key={s.path}
               href={s.path}
