@@ -16,6 +16,9 @@ import { createTestDatabase } from "./postgres.js";
 /** TEST_SECRET signs the tokens of tests. */
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
 
+/** TEST_PAGE_TOKEN_SECRET seals the page tokens of test processes (one secret, as every replica of a deployment shares one). */
+export const TEST_PAGE_TOKEN_SECRET = "test-page-token-secret-shared-by-every-replica-0123456789";
+
 /** ALL_MODULES are the four services. */
 export const ALL_MODULES = [schedulingModule, queueModule, lockModule, backupModule];
 
@@ -40,6 +43,7 @@ export async function startTestSystem(
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const env: NodeJS.ProcessEnv = {
     AUTH_HS256_SECRET: TEST_SECRET,
+    PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     METRICS_PORT: "0",
     DATA_DIR: dataDir,
