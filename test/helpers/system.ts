@@ -10,6 +10,7 @@ import type { Role } from "../../services/runtime/auth/role-table.js";
 import { serveConnect, type ConnectServerHandle } from "../../services/runtime/connect-server.js";
 import { serveGrpc, type GrpcServerHandle } from "../../services/runtime/grpc-server.js";
 import { createRuntime, type Runtime } from "../../services/runtime/host.js";
+import type { Logger } from "../../services/runtime/logger.js";
 import { metricsRoute } from "../../gateway/gateway.js";
 import { createTestDatabase } from "./postgres.js";
 
@@ -34,10 +35,10 @@ export interface TestSystem {
   token(roles: Role[], subject?: string, opts?: { ttlSeconds?: number }): Promise<string>;
 }
 
-/** startTestSystem starts both servers on ephemeral ports over a fresh Postgres database (or PGlite with `embedded`). */
+/** startTestSystem starts both servers on ephemeral ports over a fresh Postgres database (or PGlite with `embedded`); `logger` gets the connect server's own lines. */
 export async function startTestSystem(
   t: { teardown(fn: () => unknown): void },
-  opts: { embedded?: boolean; env?: Record<string, string> } = {},
+  opts: { embedded?: boolean; env?: Record<string, string>; logger?: Logger } = {},
 ): Promise<TestSystem> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-test-"));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
@@ -56,7 +57,7 @@ export async function startTestSystem(
   // start-up holds no event-loop handle) the servers keep the loop alive. Without them the loop could
   // run empty mid-start-up under load, and tap ends the root test on 'beforeExit'.
   const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
-  const connect = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations, httpRoutes: [metricsRoute] });
+  const connect = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations, httpRoutes: [metricsRoute], logger: opts.logger });
   t.teardown(async () => {
     await Promise.all([grpc.close(200), connect.close(200)]);
   });
