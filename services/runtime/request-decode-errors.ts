@@ -220,6 +220,44 @@ function connectUnaryError(err: ConnectError): UniversalServerResponse {
   };
 }
 
+/** UnloggedFailure is a call that ended before the interceptors saw it (its request did not decode). */
+export interface UnloggedFailure {
+  /** service is the called service's full name. */
+  service: string;
+  /** method is the method's name. */
+  method: string;
+  /** protocol is "connect", "grpc-web" or "grpc". */
+  protocol: string;
+  /** code is how it ended. */
+  code: Code;
+  /** message says what was wrong. */
+  message: string;
+  /** startedAt is process.hrtime.bigint() when the call came in. */
+  startedAt: bigint;
+  /** requestId is the caller's x-request-id, if any. */
+  requestId?: string | null;
+}
+
+/**
+ * reportUnloggedFailure gives a call that ended before the interceptors saw it what the logging and
+ * metrics interceptors give every other call: one log line and an rpc_server_duration_seconds sample.
+ */
+export function reportUnloggedFailure(f: UnloggedFailure, logger: Logger | undefined): void {
+  const ms = Number(process.hrtime.bigint() - f.startedAt) / 1e6;
+  rpcServerDuration.labels({ service: f.service, method: f.method, code: codeName(f.code) }).observe(ms / 1000);
+  if (!logger) return;
+  const line = {
+    procedure: `/${f.service}/${f.method}`,
+    protocol: f.protocol,
+    code: codeName(f.code),
+    ms: Math.round(ms * 1000) / 1000,
+    requestId: f.requestId && /^[A-Za-z0-9._:-]{1,128}$/.test(f.requestId) ? f.requestId : randomUUID(),
+    error: f.message,
+  };
+  if (PUBLIC_SERVICES.has(f.service)) logger.debug(line, "rpc");
+  else logger.info(line, "rpc");
+}
+
 function protocolOf(req: UniversalServerRequest): string {
   const type = req.header.get("content-type") ?? "";
   if (type.startsWith("application/grpc-web")) return "grpc-web";
@@ -236,27 +274,14 @@ function protocolOf(req: UniversalServerRequest): string {
 export function withDecodeErrorsAsInvalidArgument(handler: UniversalHandler, logger?: Logger): UniversalHandler {
   const service = handler.service.typeName;
   const method = handler.method.name;
-  const procedure = `/${service}/${method}`;
   const wrapped = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
     const startedAt = process.hrtime.bigint();
     let reported = false;
     const onError: OnError = (o) => {
       if (reported || req.contextValues?.get(rpcLoggedKey)) return;
       reported = true;
-      const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
-      rpcServerDuration.labels({ service, method, code: codeName(o.code) }).observe(ms / 1000);
-      if (!logger) return;
-      const given = req.header.get(REQUEST_ID_HEADER);
-      const line = {
-        procedure,
-        protocol: protocolOf(req),
-        code: codeName(o.code),
-        ms: Math.round(ms * 1000) / 1000,
-        requestId: given && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID(),
-        error: o.message,
-      };
-      if (PUBLIC_SERVICES.has(service)) logger.debug(line, "rpc");
-      else logger.info(line, "rpc");
+      const requestId = req.header.get(REQUEST_ID_HEADER);
+      reportUnloggedFailure({ service, method, protocol: protocolOf(req), code: o.code, message: o.message, startedAt, requestId }, logger);
     };
     const queryError = req.method === "GET" && handler.allowedMethods.includes("GET") ? safeQueryError(req.url) : undefined;
     if (queryError) {

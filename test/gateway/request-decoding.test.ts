@@ -49,19 +49,20 @@ function isRead(procedure: string): boolean {
   return desc?.methods.find((m) => m.name === name)?.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
 }
 
-const modes: [string, (t: Test, logger: Logger) => Promise<string>][] = [
+/** A mode gives the gateway's URL and, where the test has it, a service's own grpc-js server (serveGrpc). */
+const modes: [string, (t: Test, logger: Logger) => Promise<{ baseUrl: string; grpcJsUrl?: string }>][] = [
   [
     "npm start (in-process, PGlite)",
     async (t, logger) => {
       const sys = await startTestSystem(t, { embedded: true, logger });
-      return `http://127.0.0.1:${sys.connect.port}`;
+      return { baseUrl: `http://127.0.0.1:${sys.connect.port}`, grpcJsUrl: `http://127.0.0.1:${sys.grpc.port}` };
     },
   ],
   [
     "distributed (forwarding gateway, Postgres)",
     async (t, logger) => {
       const upstream = await startUpstream(t, ALL_MODULES, await createTestDatabase(t));
-      return (await startTestGateway(t, [upstream.address], {}, { logger })).url;
+      return { baseUrl: (await startTestGateway(t, [upstream.address], {}, { logger })).url };
     },
   ],
 ];
@@ -69,7 +70,7 @@ const modes: [string, (t: Test, logger: Logger) => Promise<string>][] = [
 for (const [mode, start] of modes) {
   t.test(mode, async (t) => {
     const { logger, lines } = captureLogs();
-    const baseUrl = await start(t, logger);
+    const { baseUrl, grpcJsUrl } = await start(t, logger);
     const token = await signToken(TEST_SECRET, "decode-staff", ["admin", "receptionist"]);
     const headers = { authorization: `Bearer ${token}` };
     const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [(next) => (req) => (req.header.set("authorization", headers.authorization), next(req))] });
@@ -141,6 +142,12 @@ for (const [mode, start] of modes) {
       const logged = lines.slice(before).filter((l) => l.procedure === "/medschedule.scheduling.v1.SchedulingService/ListProviders");
       t.equal(logged.length, cases.length, "one log line per refused call", { logged });
       t.ok(logged.every((l) => l.code === "INVALID_ARGUMENT" && typeof l.error === "string"), "each with the code and what was wrong");
+      if (grpcJsUrl) {
+        const mark = lines.length;
+        const o = await rawCall(grpcJsUrl, "grpc", `${S}ListProviders`, Uint8Array.of(0x12, 0x05, 0x61), { binary: true, headers });
+        t.equal(o.code, Code.InvalidArgument, `a service's grpc-js server: INVALID_ARGUMENT (${o.message})`);
+        t.ok(lines.slice(mark).some((l) => l.procedure === "/medschedule.scheduling.v1.SchedulingService/ListProviders" && l.code === "INVALID_ARGUMENT"), "and logged");
+      }
       const good = await rawCall(baseUrl, "connect-get", `${S}ListProviders`, new Uint8Array(), { headers, query: `encoding=proto&base64=1&connect=v1&message=${Buffer.from([0x08, 0x01]).toString("base64url")}` });
       t.equal(good.code, 0, `a valid GET still answers (${good.message})`);
     });
