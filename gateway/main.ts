@@ -70,6 +70,7 @@ try {
     modules: [schedulingModule, queueModule, lockModule, backupModule],
     defaultPort: 8080,
     devAuth: true,
+    keepSecretsInDataDir: true,
     env: startEnv,
     extraInterceptors: [createInFlightLimitInterceptor({ max: maxInFlight }), createRateLimitInterceptor({ perMinute: rateLimitPerMinute })],
   });

@@ -2,7 +2,8 @@
 // separate processes against real Postgres and Redis (DATABASE_URL / REDIS_URL, or the local servers
 // scripts/ensure-postgres.sh and ensure-redis.sh start), with two replicas of scheduling and queue
 // and the gateway spreading calls over them. Each process has its own METRICS_PORT. Dev tokens are
-// written to DATA_DIR/dev-tokens.json as in `npm start`. SIGINT/SIGTERM drains every process.
+// written to DATA_DIR/dev-tokens.json as in `npm start`, and every process gets the same
+// PAGE_TOKEN_SECRET. SIGINT/SIGTERM drains every process.
 //
 // Ports: PORT for the gateway (default 8080); the services from CLUSTER_PORT_BASE (default 8081):
 // scheduling base and base+6, queue base+1 and base+7, lock base+2, backup base+3; metrics from
@@ -14,6 +15,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDevAuth } from "../services/runtime/auth/dev-tokens.js";
+import { readOrCreateSecretFile } from "../services/runtime/secret-file.js";
 import { memberNodeArgs } from "./member-node-args.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -70,6 +72,10 @@ if (!serviceToken) {
   process.exit(2);
 }
 
+// One page-token secret for every process, so a next page can be asked of any replica (kept in
+// DATA_DIR as by `npm start`, unless PAGE_TOKEN_SECRET is set).
+const pageTokenSecret = process.env.PAGE_TOKEN_SECRET || (await readOrCreateSecretFile(path.join(dataDir, "page-token-secret"))).secret;
+
 const services: Member[] = [
   { name: "scheduling-1", script: "dist/services/scheduling/main.js", port: base, metricsPort: metricsBase },
   { name: "scheduling-2", script: "dist/services/scheduling/main.js", port: base + 6, metricsPort: metricsBase + 1 },
@@ -89,6 +95,7 @@ const common: NodeJS.ProcessEnv = {
   DATABASE_URL: databaseUrl,
   ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
   AUTH_HS256_SECRET: secret,
+  PAGE_TOKEN_SECRET: pageTokenSecret,
   SERVICE_TOKEN: serviceToken,
   DATA_DIR: dataDir,
   ...upstreams,

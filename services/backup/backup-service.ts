@@ -30,6 +30,7 @@ import type { Database as RuntimeDatabase } from "../runtime/db/index.js";
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from "../runtime/errors.js";
 import { outgoingCallOptions, type CallContextLike } from "../runtime/grpc-transport.js";
 import type { Logger } from "../runtime/logger.js";
+import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Peers } from "../runtime/peers.js";
 import { backupDuration, backupFailures, backupLastSuccess, backupSize, metricTarget, reportCatalogOf } from "./backup.metrics.js";
 import {
@@ -92,6 +93,8 @@ export interface BackupServiceDeps {
   postgresEngine?: DatabaseBackupEngine;
   /** redisEngine overrides the engine built from config.redisUrl; null: no Redis to back up. */
   redisEngine?: RedisEngine | null;
+  /** pageTokens seal ListBackups' page tokens (default: a random key of this process). */
+  pageTokens?: PageTokens;
 }
 
 /** BackupServiceOptions tune background behaviour. */
@@ -148,19 +151,8 @@ function messageOf(err: unknown): string {
   return String(err);
 }
 
-function encodeCursor(c: PageCursor): string {
-  return Buffer.from(JSON.stringify(c)).toString("base64url");
-}
-
-function decodeCursor(token: string): PageCursor {
-  try {
-    const c = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as PageCursor;
-    if (typeof c.startedAt !== "string" || typeof c.backupId !== "string" || Number.isNaN(Date.parse(c.startedAt))) throw new Error("bad");
-    return c;
-  } catch {
-    throw new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response" }]);
-  }
-}
+/** BACKUPS_PAGE is ListBackups' page token: the catalog after (startedAt, backupId), newest first, bound to the target. */
+export const BACKUPS_PAGE = definePageKind(BackupService.method.listBackups, { startedAt: "instant", backupId: "text" });
 
 /** HashingCounter passes bytes through while computing their sha256 and counting them. */
 class HashingCounter extends Transform {
@@ -205,6 +197,7 @@ export class BackupServiceImpl implements ServiceImpl<typeof BackupService> {
   readonly #postgres: DatabaseBackupEngine | undefined;
   readonly #redis: RedisEngine | undefined;
   readonly #peers: Peers | undefined;
+  readonly #pageTokens: PageTokens;
   readonly #keepMs: Record<BackupTargetName, number>;
   readonly #heartbeatMs: number;
   readonly #staleAfterMs: number;
@@ -225,6 +218,7 @@ export class BackupServiceImpl implements ServiceImpl<typeof BackupService> {
     else if (config.databaseUrl) this.#postgres = new PgToolsEngine(config.databaseUrl);
     this.#redis = deps.redisEngine === null ? undefined : (deps.redisEngine ?? (config.redisUrl ? new RedisEngine(config.redisUrl) : undefined));
     this.#peers = deps.peers;
+    this.#pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.#keepMs = {
       POSTGRES: config.backupKeepPostgresMs ?? DEFAULT_KEEP_MS.POSTGRES,
       REDIS: config.backupKeepRedisMs ?? DEFAULT_KEEP_MS.REDIS,
@@ -474,13 +468,15 @@ export class BackupServiceImpl implements ServiceImpl<typeof BackupService> {
   /** listBackups pages through the catalog, newest first. */
   async listBackups(req: ListBackupsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListBackupsResponseSchema>> {
     const v = validateListBackups(req);
-    const after = v.pageToken ? decodeCursor(v.pageToken) : undefined;
-    const rows = await listBackups(this.#db, { target: v.target === undefined ? undefined : targetName(v.target), limit: v.pageSize + 1, after });
+    const target = v.target === undefined ? undefined : targetName(v.target);
+    const cursor = this.#pageTokens.open(BACKUPS_PAGE, v.pageToken, [target]);
+    const after: PageCursor | undefined = cursor && { startedAt: cursor.startedAt.toISOString(), backupId: cursor.backupId };
+    const rows = await listBackups(this.#db, { target, limit: v.pageSize + 1, after });
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {
       backups: page.map(toBackup),
-      nextPageToken: rows.length > v.pageSize && last ? encodeCursor({ startedAt: last.started_at.toISOString(), backupId: last.backup_id }) : "",
+      nextPageToken: rows.length > v.pageSize && last ? this.#pageTokens.seal(BACKUPS_PAGE, { startedAt: last.started_at, backupId: last.backup_id }, [target]) : "",
     };
   }
 

@@ -21,6 +21,7 @@ export const backupModule: ServiceModule = {
       config: deps.config,
       peers: deps.peers,
       database: deps.database,
+      pageTokens: deps.pageTokens,
     });
     return [{ service: BackupService, impl, close: () => impl.close() }];
   },

@@ -4,26 +4,26 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import { LockBackend as LockBackendEnum, type LeaseSchema } from "../../gen/medschedule/lock/v1/lock_pb.js";
-import type {
-  AcquireRequest,
-  AcquireResponseSchema,
-  AdvanceEpochRequest,
-  AdvanceEpochResponseSchema,
-  ExtendRequest,
-  ExtendResponseSchema,
-  ForceReleaseRequest,
-  ForceReleaseResponseSchema,
-  ListLocksRequest,
-  ListLocksResponseSchema,
+import {
   LockService,
-  ReleaseRequest,
-  ReleaseResponseSchema,
+  type AcquireRequest,
+  type AcquireResponseSchema,
+  type AdvanceEpochRequest,
+  type AdvanceEpochResponseSchema,
+  type ExtendRequest,
+  type ExtendResponseSchema,
+  type ForceReleaseRequest,
+  type ForceReleaseResponseSchema,
+  type ListLocksRequest,
+  type ListLocksResponseSchema,
+  type ReleaseRequest,
+  type ReleaseResponseSchema,
 } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { getPrincipal } from "../runtime/auth/principal.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Config } from "../runtime/config.js";
-import { InvalidArgumentError } from "../runtime/errors.js";
 import type { Logger } from "../runtime/logger.js";
+import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { LeaseRecord } from "./lock-backend.port.js";
 import { LockManager, type Actor } from "./lock-manager.js";
 import { LockBackendUnavailableError } from "./lock.errors.js";
@@ -52,6 +52,8 @@ export interface LockServiceDeps {
   config?: Pick<Config, "lockStuckAfterMs">;
   /** manager replaces the LockManager built from db and redis (tests tune its timings). */
   manager?: LockManager;
+  /** pageTokens seal ListLocks' page tokens (default: a random key of this process). */
+  pageTokens?: PageTokens;
 }
 
 /** createLockManager builds the LockManager over the Postgres backend and, with a Redis client, the Redis backend. */
@@ -82,23 +84,8 @@ function leaseMessage(l: LeaseRecord): MessageInitShape<typeof LeaseSchema> {
   };
 }
 
-function encodePageToken(offset: number): string {
-  return Buffer.from(JSON.stringify({ o: offset })).toString("base64url");
-}
-
-function decodePageToken(token: string): number {
-  if (token === "") return 0;
-  let offset: unknown;
-  try {
-    offset = (JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { o?: unknown }).o;
-  } catch {
-    offset = undefined;
-  }
-  if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
-    throw new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response" }]);
-  }
-  return offset;
-}
+/** LOCKS_PAGE is ListLocks' page token: an offset into the leases held, oldest first, bound to the prefix. */
+export const LOCKS_PAGE = definePageKind(LockService.method.listLocks, { offset: "offset" });
 
 function actorOf(ctx: HandlerContext): Actor {
   const p = getPrincipal(ctx);
@@ -115,9 +102,11 @@ export class LockServiceImpl implements ServiceImpl<typeof LockService> {
   protected readonly clock: Clock;
   /** manager is the lock domain, or undefined when the service was built without a database. */
   readonly manager: LockManager | undefined;
+  readonly #pageTokens: PageTokens;
 
   constructor(deps: LockServiceDeps = {}) {
     this.clock = deps.clock ?? systemClock;
+    this.#pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.manager = deps.manager ?? (deps.db ? createLockManager({ ...deps, db: deps.db }) : undefined);
     void this.manager?.start().catch(() => undefined);
   }
@@ -157,7 +146,7 @@ export class LockServiceImpl implements ServiceImpl<typeof LockService> {
   /** listLocks lists the leases held now, oldest first, with their age and the stuck flag. */
   async listLocks(req: ListLocksRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListLocksResponseSchema>> {
     const v = validateListLocks(req);
-    const offset = decodePageToken(v.pageToken);
+    const offset = this.#pageTokens.open(LOCKS_PAGE, v.pageToken, [v.prefix])?.offset ?? 0;
     const manager = this.#manager();
     const page = await manager.list(v.prefix, offset, v.pageSize);
     const now = this.clock.now().getTime();
@@ -166,7 +155,7 @@ export class LockServiceImpl implements ServiceImpl<typeof LockService> {
         const heldMs = Math.max(0, now - l.acquiredAt.getTime());
         return { lease: leaseMessage(l), heldFor: durationFromMs(heldMs), stuck: heldMs > manager.stuckAfterMs };
       }),
-      nextPageToken: page.more ? encodePageToken(offset + page.leases.length) : "",
+      nextPageToken: page.more ? this.#pageTokens.seal(LOCKS_PAGE, { offset: offset + page.leases.length }, [v.prefix]) : "",
     };
   }
 

@@ -45,6 +45,7 @@ import { getPrincipal } from "../runtime/auth/principal.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { AbortedError, InvalidArgumentError } from "../runtime/errors.js";
 import type { Logger } from "../runtime/logger.js";
+import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { NewAuditLogRow } from "./db/audit-log.table.js";
 import type { ChangeRow } from "./db/change.table.js";
 import type { CounterRow } from "./db/counter.table.js";
@@ -130,6 +131,8 @@ export interface QueueServiceDeps {
   logger?: Logger;
   /** config gives the database URL, for a LISTEN connection on real Postgres. */
   config?: { databaseUrl?: string };
+  /** pageTokens seal the List RPCs' page tokens (default: a random key of this process). */
+  pageTokens?: PageTokens;
 }
 
 /** QueueServiceOptions tune the service; defaults in DEFAULT_QUEUE_OPTIONS. */
@@ -227,21 +230,10 @@ function hides(caller: Caller, row: TicketRow): boolean {
   return caller.hidesPatients && row.patient_id !== caller.subject;
 }
 
-function badPageToken(): InvalidArgumentError {
-  return new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response", reason: "INVALID_PAGE_TOKEN" }]);
-}
-
-function encodeToken(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64url");
-}
-
-function decodeToken(token: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-  } catch {
-    throw badPageToken();
-  }
-}
+/** QUEUES_PAGE is ListQueues' page token: the queues after (display name, id). */
+export const QUEUES_PAGE = definePageKind(QueueService.method.listQueues, { displayName: "text", queueId: "text" });
+/** TICKETS_PAGE is ListTickets' page token: an offset into the queue's order, bound to the queue and statuses. */
+export const TICKETS_PAGE = definePageKind(QueueService.method.listTickets, { offset: "offset" });
 
 function notCalledHere(row: TicketRow, counterId: string): TicketNotCalledError | TicketNotCalledHereError {
   return row.status !== "CALLED" ? new TicketNotCalledError(row, counterId) : new TicketNotCalledHereError(row, counterId);
@@ -255,6 +247,7 @@ function notCalledHere(row: TicketRow, counterId: string): TicketNotCalledError 
 export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   private readonly db: Kysely<Database>;
   private readonly clock: Clock;
+  private readonly pageTokens: PageTokens;
   private readonly options: QueueOptions;
   private readonly feed: ChangeFeed<WatchChange, ChangeRow>;
   private readonly notifier: Notifier;
@@ -268,6 +261,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   constructor(deps: QueueServiceDeps, options: QueueServiceOptions = {}) {
     this.db = deps.db as Kysely<Database>;
     this.clock = deps.clock ?? systemClock;
+    this.pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.options = { ...DEFAULT_QUEUE_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     this.feed = new ChangeFeed<WatchChange, ChangeRow>({
       name: "queue",
@@ -346,18 +340,12 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   /** listQueues pages through queues by display name. */
   async listQueues(req: ListQueuesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListQueuesResponseSchema>> {
     const v = validateListQueues(req);
-    let after: { displayName: string; queueId: string } | undefined;
-    if (v.pageToken !== "") {
-      const t = decodeToken(v.pageToken) as { n?: unknown; i?: unknown } | null;
-      if (!t || typeof t.n !== "string" || typeof t.i !== "string") throw badPageToken();
-      after = { displayName: t.n, queueId: t.i };
-    }
-    const rows = await listQueues(this.db, after, v.pageSize + 1);
+    const rows = await listQueues(this.db, this.pageTokens.open(QUEUES_PAGE, v.pageToken), v.pageSize + 1);
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {
       queues: page.map(toQueue),
-      nextPageToken: rows.length > v.pageSize && last ? encodeToken({ n: last.display_name, i: last.queue_id }) : "",
+      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(QUEUES_PAGE, { displayName: last.display_name, queueId: last.queue_id }) : "",
     };
   }
 
@@ -697,12 +685,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   async listTickets(req: ListTicketsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListTicketsResponseSchema>> {
     const v = validateListTickets(req);
     const caller = callerOf(ctx);
-    let offset = 0;
-    if (v.pageToken !== "") {
-      const t = decodeToken(v.pageToken) as { o?: unknown } | null;
-      if (!t || typeof t.o !== "number" || !Number.isInteger(t.o) || t.o < 0) throw badPageToken();
-      offset = t.o;
-    }
+    // A token continues only the query it came from.
+    const query = [v.queueId, v.statuses];
+    const offset = this.pageTokens.open(TICKETS_PAGE, v.pageToken, query)?.offset ?? 0;
     const now = this.clock.now();
     const statuses = v.statuses.map(statusName);
     const view = await this.readView(this.db, v.queueId, now);
@@ -727,7 +712,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
           hidePatient: hides(caller, r),
         }),
       ),
-      nextPageToken: rows.length > v.pageSize ? encodeToken({ o: offset + v.pageSize }) : "",
+      nextPageToken: rows.length > v.pageSize ? this.pageTokens.seal(TICKETS_PAGE, { offset: offset + v.pageSize }, query) : "",
     };
   }
 

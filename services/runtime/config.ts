@@ -56,6 +56,8 @@ export interface Config {
   authIssuer?: string;
   /** authAudience is the required `aud`, when set. */
   authAudience?: string;
+  /** pageTokenSecret (PAGE_TOKEN_SECRET) seals page tokens; every replica needs the same one (unset: npm start keeps one in DATA_DIR, other processes use a random one). */
+  pageTokenSecret?: string;
   /** serviceToken is this service's own token for calls to other services. */
   serviceToken?: string;
   /** upstreams are the other services' addresses. */
@@ -180,6 +182,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
   if (authMode !== "jwt" && authMode !== "off") problems.push(`AUTH_MODE must be "jwt" or "off", got ${JSON.stringify(authMode)}`);
   const secret = str("AUTH_HS256_SECRET");
   if (secret !== undefined && secret.length < 32) problems.push("AUTH_HS256_SECRET must be at least 32 characters");
+  const pageTokenSecret = str("PAGE_TOKEN_SECRET");
+  if (pageTokenSecret !== undefined && pageTokenSecret.length < 32) problems.push("PAGE_TOKEN_SECRET must be at least 32 characters");
   const dataDir = path.resolve(str("DATA_DIR") ?? "./data");
   const sentinels = addresses("REDIS_SENTINELS");
   const sentinelName = str("REDIS_SENTINEL_NAME");
@@ -214,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
     authJwksUrl: url("AUTH_JWKS_URL", ["https:", "http:"]),
     authIssuer: str("AUTH_ISSUER"),
     authAudience: str("AUTH_AUDIENCE"),
+    pageTokenSecret,
     serviceToken: str("SERVICE_TOKEN"),
     upstreams: {
       scheduling: addresses("SCHEDULING_ADDR"),

@@ -4,14 +4,15 @@ import net from "node:net";
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { ACCEPT_COMPRESSION } from "./compression.js";
 import { drainSignalKey } from "./interceptors.js";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ServiceRegistration } from "./grpc-server.js";
 import { PEER_HEADER } from "./grpc-server.js";
 import type { Logger } from "./logger.js";
 import { withDecodeErrorsAsInvalidArgument } from "./request-decode-errors.js";
+import { createStrictJsonOptions } from "./request-json.js";
 
 /** HttpRoute answers plain HTTP requests (metrics, the web app); it returns false to pass. */
 export type HttpRoute = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => boolean;
@@ -44,6 +45,13 @@ export interface ConnectServerHandle {
   inFlight(): number;
   /** close stops accepting, lets in-flight requests finish for up to graceMs, then cuts the rest. */
   close(graceMs?: number): Promise<void>;
+}
+
+/** unimplemented answers a method the registration has no implementation of, as connect's router.service would. */
+function unimplemented(service: DescService, method: DescMethod): () => never {
+  return () => {
+    throw new ConnectError(`${service.typeName}.${method.name} is not implemented`, Code.Unimplemented);
+  };
 }
 
 /** HTTP2_PREFACE is what an HTTP/2 client with prior knowledge sends first. */
@@ -140,9 +148,16 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
   const rpc = connectNodeAdapter({
     contextValues: () => createContextValues().set(drainSignalKey, drain.signal),
     routes(router) {
-      for (const reg of opts.services) router.service(reg.service, reg.impl as Partial<ServiceImpl<DescService>>);
-      // A body that does not decode is INVALID_ARGUMENT, not connect's INTERNAL (request-decode-errors.ts).
-      router.handlers.splice(0, router.handlers.length, ...router.handlers.map(withDecodeErrorsAsInvalidArgument));
+      for (const reg of opts.services) {
+        const impl = reg.impl as Record<string, unknown>;
+        for (const method of reg.service.methods) {
+          const fn = impl[method.localName] ?? unimplemented(reg.service, method);
+          // JSON is read strictly: UTF-8, text, known enum names (request-json.ts).
+          router.rpc(method, fn as never, { jsonOptions: createStrictJsonOptions(method.input) as object });
+        }
+      }
+      // A request that does not decode is INVALID_ARGUMENT, not connect's INTERNAL, and logged (request-decode-errors.ts).
+      router.handlers.splice(0, router.handlers.length, ...router.handlers.map((h) => withDecodeErrorsAsInvalidArgument(h, opts.logger)));
     },
     readMaxBytes: maxBytes,
     writeMaxBytes: maxBytes,

@@ -6,6 +6,8 @@ import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "./errors.js";
 import { drainSignalKey } from "./interceptors.js";
 import type { Logger } from "./logger.js";
+import { REQUEST_ID_HEADER } from "./logging.js";
+import { reportUnloggedFailure, type UnloggedFailure } from "./request-decode-errors.js";
 
 /** ServiceRegistration pairs a service descriptor with its implementation. */
 export interface ServiceRegistration {
@@ -76,10 +78,14 @@ function deserializer(desc: DescMessage) {
   };
 }
 
-function checkMessage(method: DescMethod, msg: unknown): unknown {
+/** checkMessage passes a decoded request on; one that did not decode is INVALID_ARGUMENT, reported (logged) first since no interceptor sees it. */
+function checkMessage(method: DescMethod, msg: unknown, report?: (f: UnloggedFailure) => void, call?: AnyCall): unknown {
   if (msg && typeof msg === "object" && INVALID in msg) {
     const cause = (msg as InvalidMessage)[INVALID];
-    throw new ConnectError(`cannot decode ${method.input.typeName}: ${cause.message}`, Code.InvalidArgument, undefined, undefined, cause);
+    const err = new ConnectError(`cannot decode ${method.input.typeName}: ${cause.message}`, Code.InvalidArgument, undefined, undefined, cause);
+    const requestId = call?.metadata.get(REQUEST_ID_HEADER)[0];
+    report?.({ service: method.parent.typeName, method: method.name, protocol: "grpc", code: err.code, message: err.rawMessage, startedAt: process.hrtime.bigint(), requestId: typeof requestId === "string" ? requestId : undefined });
+    throw err;
   }
   return msg;
 }
@@ -236,12 +242,14 @@ class GrpcCallContext implements HandlerContext {
 /**
  * createGrpcHandlers builds the grpc-js service definition and handlers for one service: protobuf-es
  * toBinary/fromBinary as serializers, the HandlerContext with deadline and cancellation as an
- * AbortSignal, response headers and trailers, and errors as gRPC status with details.
+ * AbortSignal, response headers and trailers, and errors as gRPC status with details. A request that
+ * does not decode is INVALID_ARGUMENT and goes to `report` (no interceptor sees it).
  */
 export function createGrpcHandlers(
   reg: ServiceRegistration,
   shutdownSignal: AbortSignal,
   drainSignal?: AbortSignal,
+  report?: (f: UnloggedFailure) => void,
 ): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
@@ -282,7 +290,7 @@ export function createGrpcHandlers(
         let out: unknown;
         try {
           if (!fn) throw unimplemented();
-          out = fn.call(reg.impl, checkMessage(method, call.request), ctx);
+          out = fn.call(reg.impl, checkMessage(method, call.request, report, call), ctx);
         } catch (err) {
           fail(err);
           return;
@@ -316,10 +324,10 @@ export function createGrpcHandlers(
           input = (async function* () {
             // Not `for await (... of duplex)`: that destroys the Duplex when reading ends, which
             // would also kill the writable side before the handler has answered.
-            for await (const msg of duplex.iterator({ destroyOnReturn: false })) yield checkMessage(method, msg);
+            for await (const msg of duplex.iterator({ destroyOnReturn: false })) yield checkMessage(method, msg, report, call);
           })();
         } else {
-          input = checkMessage(method, (call as grpc.ServerWritableStream<unknown, unknown>).request);
+          input = checkMessage(method, (call as grpc.ServerWritableStream<unknown, unknown>).request, report, call);
         }
         const out = fn.call(reg.impl, input, ctx) as AsyncIterable<unknown>;
         for await (const msg of out) {
@@ -388,7 +396,7 @@ export async function serveGrpc(opts: GrpcServerOptions): Promise<GrpcServerHand
   // Every call in flight listens on these two: no listener limit (and no MaxListeners warning).
   setMaxListeners(0, shutdown.signal, drain.signal);
   for (const reg of opts.services) {
-    const { definition, handlers } = createGrpcHandlers(reg, shutdown.signal, drain.signal);
+    const { definition, handlers } = createGrpcHandlers(reg, shutdown.signal, drain.signal, (f) => reportUnloggedFailure(f, opts.logger));
     server.addService(definition, handlers);
   }
   const host = opts.host ?? "0.0.0.0";

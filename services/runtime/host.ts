@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { createAuthInterceptor } from "./auth/auth-interceptor.js";
@@ -13,10 +14,12 @@ import { wrapService, type RpcInterceptor } from "./interceptors.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createLoggingInterceptor } from "./logging.js";
 import { createMetricsInterceptor, serveMetrics } from "./metrics.js";
+import { ephemeralPageTokenSecret, PageTokens } from "./page-token.js";
 import { createPeers } from "./peers.js";
 import { closeRedis, createRedis } from "./redis.js";
 import { createReflectionServices, ServerReflectionV1, ServerReflectionV1Alpha } from "./reflection.js";
 import type { ServiceRegistration } from "./grpc-server.js";
+import { readOrCreateSecretFile } from "./secret-file.js";
 import type { MountedService, ServiceModule } from "./service-module.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
 
@@ -132,6 +135,8 @@ export async function createRuntime(opts: {
   env?: NodeJS.ProcessEnv;
   /** extraInterceptors run after logging, metrics and auth (the principal is known), e.g. the gateway's rate limit. */
   extraInterceptors?: RpcInterceptor[];
+  /** keepSecretsInDataDir (npm start) generates the secrets left unset, such as PAGE_TOKEN_SECRET, into DATA_DIR and reuses them. */
+  keepSecretsInDataDir?: boolean;
 }): Promise<Runtime> {
   const config = loadConfig(opts.env ?? process.env, { port: opts.defaultPort });
   const logger = createLogger({ level: config.logLevel, name: opts.name });
@@ -165,6 +170,13 @@ export async function createRuntime(opts: {
     });
     interceptorAuth = createAuthInterceptor({ mode: "jwt", verifier, logger });
   }
+  let pageTokenSecret = config.pageTokenSecret;
+  if (!pageTokenSecret && opts.keepSecretsInDataDir) pageTokenSecret = (await readOrCreateSecretFile(path.join(config.dataDir, "page-token-secret"))).secret;
+  if (!pageTokenSecret) {
+    logger.warn("PAGE_TOKEN_SECRET is not set: page tokens use a random key of this process, so they stop working when it restarts and on other replicas; set the same PAGE_TOKEN_SECRET on every replica");
+    pageTokenSecret = ephemeralPageTokenSecret();
+  }
+  const pageTokens = new PageTokens(pageTokenSecret);
   const descriptors = opts.modules.flatMap((m) => m.services);
   const health = new HealthServiceImpl(descriptors.map((s) => s.typeName));
   health.setAll(ServingStatus.NOT_SERVING);
@@ -193,7 +205,7 @@ export async function createRuntime(opts: {
   const peers = createPeers({ local: () => registrations, upstreams: config.upstreams, token: () => serviceToken });
   const created = redis.then(async (r) => {
     const database = await ready;
-    const deps = { db: database.db, clock: systemClock, logger, config, redis: r, peers, database };
+    const deps = { db: database.db, clock: systemClock, logger, config, redis: r, peers, database, pageTokens };
     return opts.modules.flatMap((m) => m.create(deps));
   });
   const built = created.then((all) => new Map(all.map((m) => [m.service.typeName, m.impl])));

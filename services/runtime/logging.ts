@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Code } from "@connectrpc/connect";
+import { Code, createContextKey } from "@connectrpc/connect";
 import { getPrincipal } from "./auth/principal.js";
 import { PUBLIC_SERVICES } from "./auth/role-table.js";
 import type { RpcInterceptor } from "./interceptors.js";
@@ -8,6 +8,13 @@ import { codeName } from "./metrics.js";
 
 /** REQUEST_ID_HEADER carries the request id, taken from the caller or generated, and echoed back. */
 export const REQUEST_ID_HEADER = "x-request-id";
+
+/**
+ * rpcLoggedKey is set in a call's context values once the logging interceptor has seen the call; a
+ * call that ends before (its request did not decode) is logged by the server instead
+ * (request-decode-errors.ts).
+ */
+export const rpcLoggedKey = createContextKey(false, { description: "rpc logged" });
 
 /** requestIdOf returns the request id of a call (set by the logging interceptor). */
 export function requestIdOf(headers: Headers): string {
@@ -23,6 +30,7 @@ export function requestIdOf(headers: Headers): string {
 export function createLoggingInterceptor(logger: Logger): RpcInterceptor {
   return {
     before(call) {
+      call.ctx.values.set(rpcLoggedKey, true);
       const given = call.ctx.requestHeader.get(REQUEST_ID_HEADER);
       const id = given && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
       call.ctx.requestHeader.set(REQUEST_ID_HEADER, id);

@@ -5,6 +5,7 @@ import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/index.js";
 import type { Logger } from "./logger.js";
+import type { PageTokens } from "./page-token.js";
 import type { Peers } from "./peers.js";
 
 /** ServiceDeps is what a service class gets from its process: database, clock, logger, config. */
@@ -19,6 +20,8 @@ export interface ServiceDeps {
   config: Config;
   /** redis is the lock Redis (REDIS_URL or Sentinels); undefined when none is configured. */
   redis?: Redis;
+  /** pageTokens seal and open the page tokens of List RPCs (PAGE_TOKEN_SECRET, shared by every replica). */
+  pageTokens: PageTokens;
   /** peers are clients of the other services (in-process or over gRPC to *_ADDR), calling with SERVICE_TOKEN. */
   peers: Peers;
   /** database is the open database behind db (its kind, and the PGlite instance in embedded mode), for tools such as backups. */

@@ -1,6 +1,7 @@
 import type { DescEnum } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError, type FieldViolation } from "./errors.js";
+import { invalidPageToken, PAGE_TOKEN_MAX_LENGTH } from "./page-token.js";
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const LOCAL_TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
@@ -196,10 +197,10 @@ export class RequestValidator {
     return this;
   }
 
-  /** pageToken checks an opaque page token's shape (at most 512 characters of base64url). */
+  /** pageToken checks an opaque page token's shape (base64url, at most PAGE_TOKEN_MAX_LENGTH); PageTokens.open checks the rest. */
   pageToken(field: string, value: string): this {
-    if (value !== "" && (value.length > 512 || !/^[A-Za-z0-9_=-]+$/.test(value))) {
-      this.add(field, "is not a page token from a previous response", "INVALID_PAGE_TOKEN");
+    if (value !== "" && (value.length > PAGE_TOKEN_MAX_LENGTH || !/^[A-Za-z0-9_-]+$/.test(value))) {
+      for (const v of invalidPageToken().violations) this.add(field, v.description, v.reason);
     }
     return this;
   }

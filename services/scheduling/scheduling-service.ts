@@ -60,6 +60,7 @@ import { outgoingCallOptions } from "../runtime/grpc-transport.js";
 import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
 import type { Logger } from "../runtime/logger.js";
 import { createNotifier, type Notifier } from "../runtime/notifier.js";
+import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Peers } from "../runtime/peers.js";
 import { checkFence, fencingRejectionsTotal, FencingRejectedError, withLock, type LockClient } from "../runtime/with-lock.js";
 import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, ChangeRow, Database, Db, NewAuditLogRow, ProviderRow } from "./db/database.js";
@@ -167,6 +168,8 @@ export interface SchedulingServiceDeps {
   peers?: Peers;
   /** lockClient overrides the LockService client (tests calling the class directly). */
   lockClient?: LockClient;
+  /** pageTokens seal the List RPCs' page tokens (default: a random key of this process). */
+  pageTokens?: PageTokens;
 }
 
 /** SCHEDULING_SCHEMA holds the service's tables, fence tokens included. */
@@ -194,30 +197,12 @@ function hashOf(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("base64url");
 }
 
-function badPageToken(): InvalidArgumentError {
-  return new InvalidArgumentError([{ field: "pageToken", description: "is not a page token from a previous response" }]);
-}
-
-function encodeToken(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64url");
-}
-
-function decodeToken(token: string): Record<string, unknown> {
-  try {
-    const v = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as unknown;
-    if (v && typeof v === "object") return v as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw badPageToken();
-}
-
-function nameToken(token: string): { name: string; id: string } | undefined {
-  if (token === "") return undefined;
-  const t = decodeToken(token);
-  if (typeof t.n !== "string" || typeof t.i !== "string") throw badPageToken();
-  return { name: t.n, id: t.i };
-}
+/** PROVIDERS_PAGE is ListProviders' page token: the providers after (display name, id). */
+export const PROVIDERS_PAGE = definePageKind(SchedulingService.method.listProviders, { name: "text", id: "text" });
+/** RESOURCES_PAGE is ListResources' page token: the resources after (display name, id), bound to the kind asked for. */
+export const RESOURCES_PAGE = definePageKind(SchedulingService.method.listResources, { name: "text", id: "text" });
+/** APPOINTMENTS_PAGE is ListAppointments' page token: the appointments after (start, id), bound to the query's filters. */
+export const APPOINTMENTS_PAGE = definePageKind(SchedulingService.method.listAppointments, { start: "instant", id: "text" });
 
 /** isExclusionViolation tells whether a database error is an exclusion constraint violation (SQLSTATE 23P01). */
 function isExclusionViolation(err: unknown): err is { constraint?: string } {
@@ -288,6 +273,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly logger: Logger | undefined;
   private readonly peers: Peers | undefined;
   private readonly lockClientOverride: LockClient | undefined;
+  private readonly pageTokens: PageTokens;
   private readonly options: SchedulingOptions;
   private readonly feed: ChangeFeed<AppointmentRow | undefined, ChangeRow>;
   private readonly notifier: Notifier;
@@ -304,6 +290,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.logger = deps.logger;
     this.peers = deps.peers;
     this.lockClientOverride = deps.lockClient;
+    this.pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.options = { ...DEFAULT_SCHEDULING_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     this.feed = new ChangeFeed<AppointmentRow | undefined, ChangeRow>({
       name: "scheduling",
@@ -363,12 +350,12 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** listProviders pages through providers by display name. */
   async listProviders(req: ListProvidersRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
     const v = validateListProviders(req);
-    const rows = await listProviders(this.db, nameToken(v.pageToken), v.pageSize + 1);
+    const rows = await listProviders(this.db, this.pageTokens.open(PROVIDERS_PAGE, v.pageToken), v.pageSize + 1);
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {
       providers: page.map(toProvider),
-      nextPageToken: rows.length > v.pageSize && last ? encodeToken({ n: last.display_name, i: last.provider_id }) : "",
+      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(PROVIDERS_PAGE, { name: last.display_name, id: last.provider_id }) : "",
     };
   }
 
@@ -390,12 +377,13 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** listResources pages through rooms and devices by display name. */
   async listResources(req: ListResourcesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
     const v = validateListResources(req);
-    const rows = await listResources(this.db, v.kind === undefined ? undefined : kindName(v.kind), nameToken(v.pageToken), v.pageSize + 1);
+    const kind = v.kind === undefined ? undefined : kindName(v.kind);
+    const rows = await listResources(this.db, kind, this.pageTokens.open(RESOURCES_PAGE, v.pageToken, [kind]), v.pageSize + 1);
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {
       resources: page.map(toResource),
-      nextPageToken: rows.length > v.pageSize && last ? encodeToken({ n: last.display_name, i: last.resource_id }) : "",
+      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(RESOURCES_PAGE, { name: last.display_name, id: last.resource_id }, [kind]) : "",
     };
   }
 
@@ -642,12 +630,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   async listAppointments(req: ListAppointmentsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListAppointmentsResponseSchema>> {
     const v = validateListAppointments(req);
     const caller = callerOf(ctx);
-    let after: { start: Date; id: string } | undefined;
-    if (v.pageToken !== "") {
-      const t = decodeToken(v.pageToken);
-      if (typeof t.s !== "string" || typeof t.i !== "string" || Number.isNaN(Date.parse(t.s))) throw badPageToken();
-      after = { start: new Date(t.s), id: t.i };
-    }
+    // A token continues only the query it came from.
+    const query = [v.providerId, v.patientId, v.start, v.end, v.statuses];
+    const after = this.pageTokens.open(APPOINTMENTS_PAGE, v.pageToken, query);
     const rows = await listAppointments(this.db, {
       providerId: v.providerId,
       patientId: v.patientId,
@@ -662,7 +647,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     await appendAudit(this.db, this.audit(caller, "ListAppointments", page, this.clock.now()));
     return {
       appointments: page.map(toAppointment),
-      nextPageToken: rows.length > v.pageSize && last ? encodeToken({ s: last.start_at.toISOString(), i: last.appointment_id }) : "",
+      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(APPOINTMENTS_PAGE, { start: last.start_at, id: last.appointment_id }, query) : "",
     };
   }
 

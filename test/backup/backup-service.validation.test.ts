@@ -15,7 +15,8 @@ import {
   StartBackupRequestSchema,
   VerifyBackupRequestSchema,
 } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
-import { BackupServiceImpl } from "../../services/backup/backup-service.js";
+import { BACKUPS_PAGE, BackupServiceImpl } from "../../services/backup/backup-service.js";
+import { PAGE_TOKEN_MAX_LENGTH, PageTokens } from "../../services/runtime/page-token.js";
 import {
   validateListBackups,
   validatePruneBackups,
@@ -29,7 +30,8 @@ import { testContext } from "../helpers/handler-context.js";
 /** REACHED is what the stand-in catalog throws when a call got past validation. */
 const REACHED = "reached the catalog";
 const unreachable = new Proxy({}, { get: () => () => { throw new Error(REACHED); } });
-const svc = new BackupServiceImpl({ db: unreachable as never, clock: createFakeClock(), redisEngine: null, config: {} }, { schedule: false });
+const pageTokens = new PageTokens("backup-validation-test-page-token-secret-0123");
+const svc = new BackupServiceImpl({ db: unreachable as never, clock: createFakeClock(), redisEngine: null, config: {}, pageTokens }, { schedule: false });
 
 const ctx = (m: DescMethod) => testContext(m);
 
@@ -116,15 +118,19 @@ t.test("ListBackups", async (t) => {
 
   t.equal(await passes(call({})), "passed validation", "empty request lists all targets");
   t.equal(
-    await passes(call({ target: BackupTarget.REDIS, pageSize: 500, pageToken: Buffer.from(JSON.stringify({ startedAt: "2026-01-05T02:00:00.000Z", backupId: "b-1" })).toString("base64url") })),
+    await passes(call({ target: BackupTarget.REDIS, pageSize: 500, pageToken: pageTokens.seal(BACKUPS_PAGE, { startedAt: new Date("2026-01-05T02:00:00.000Z"), backupId: "b-1" }, ["REDIS"]) })),
     "passed validation",
   );
+  const handWritten = Buffer.from(JSON.stringify({ startedAt: "2026-01-05T02:00:00.000Z", backupId: "b-1" })).toString("base64url");
+  t.same(await violations(call({ target: BackupTarget.REDIS, pageToken: handWritten })), ["pageToken"], "hand-written page token");
+  const postgresPage = pageTokens.seal(BACKUPS_PAGE, { startedAt: new Date("2026-01-05T02:00:00.000Z"), backupId: "b-1" }, ["POSTGRES"]);
+  t.same(await violations(call({ target: BackupTarget.REDIS, pageToken: postgresPage })), ["pageToken"], "page token of another target");
   t.same(await violations(call({ target: 3 as BackupTarget })), ["target"], "unknown target");
   t.same(await violations(call({ pageSize: -1 })), ["pageSize"], "negative page size");
   t.same(await violations(call({ pageSize: 501 })), ["pageSize"], "page size over 500");
   t.same(await violations(call({ pageToken: "not a token" })), ["pageToken"], "malformed page token");
   t.same(
-    await violations(call({ target: -1 as BackupTarget, pageSize: 100_000, pageToken: chars(513) })),
+    await violations(call({ target: -1 as BackupTarget, pageSize: 100_000, pageToken: chars(PAGE_TOKEN_MAX_LENGTH + 1) })),
     ["pageSize", "pageToken", "target"],
     "every bad field at once",
   );

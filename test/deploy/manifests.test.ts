@@ -165,6 +165,20 @@ if (missing) {
         }
       });
 
+      t.test("every replica of a service with List RPCs gets the same PAGE_TOKEN_SECRET from one Secret", async (t) => {
+        const refs = new Set<string>();
+        for (const svc of Object.keys(SERVICES)) {
+          const deployment = find(objects, "Deployment", svc);
+          const container = deployment && containersOf(deployment.spec.template).find((c) => c.name === svc);
+          const ref = container && envOf(container).get("PAGE_TOKEN_SECRET")?.valueFrom?.secretKeyRef;
+          t.ok(ref, `Deployment/${svc}: PAGE_TOKEN_SECRET from a Secret`);
+          if (!ref) continue;
+          t.notOk(ref.optional, `Deployment/${svc}: the secret is required (a random one per pod would break paging across replicas)`);
+          refs.add(`${ref.name}/${ref.key}`);
+        }
+        t.same([...refs], ["medschedule-auth/page-token-secret"], "one Secret key for every service");
+      });
+
       t.test("every environment variable set is read by the code or the image", async (t) => {
         for (const { object, template } of podOwners(objects)) {
           for (const c of containersOf(template)) {

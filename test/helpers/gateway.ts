@@ -10,10 +10,10 @@ import type { ConnectServerHandle } from "../../services/runtime/connect-server.
 import { serveGrpc, type GrpcServerHandle } from "../../services/runtime/grpc-server.js";
 import { createRuntime, type Runtime } from "../../services/runtime/host.js";
 import type { RpcCall, RpcInterceptor } from "../../services/runtime/interceptors.js";
-import { createLogger } from "../../services/runtime/logger.js";
+import { createLogger, type Logger } from "../../services/runtime/logger.js";
 import { codeName } from "../../services/runtime/metrics.js";
 import { createDistributedGateway, startGateway, type DistributedGateway } from "../../gateway/gateway.js";
-import { TEST_SECRET } from "./system.js";
+import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
 
 /** TeardownHost is the part of a tap test the helpers use. */
 export interface TeardownHost {
@@ -76,7 +76,7 @@ export async function startUpstream(t: TeardownHost, modules: ServiceModule[], d
     name: "upstream",
     modules,
     defaultPort: 0,
-    env: { AUTH_HS256_SECRET: TEST_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", METRICS_PORT: "0", DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...env },
+    env: { AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", METRICS_PORT: "0", DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...env },
     extraInterceptors: [recorder(seen, ended)],
   });
   t.teardown(() => runtime.close());
@@ -96,12 +96,12 @@ export interface TestGateway {
   url: string;
 }
 
-/** startTestGateway starts a forwarding gateway; `addresses` apply to every service unless `env` overrides them. */
+/** startTestGateway starts a forwarding gateway; `addresses` apply to every service unless `env` overrides them; `logger` gets its lines. */
 export async function startTestGateway(
   t: TeardownHost,
   addresses: string[],
   env: Record<string, string> = {},
-  opts: { defaultUnaryTimeoutMs?: number; webRoot?: string } = {},
+  opts: { defaultUnaryTimeoutMs?: number; webRoot?: string; logger?: Logger } = {},
 ): Promise<TestGateway> {
   const list = addresses.join(",");
   const config = loadConfig(
@@ -117,7 +117,7 @@ export async function startTestGateway(
     },
     { port: 0 },
   );
-  const logger = createLogger({ level: config.logLevel, name: "gateway-test" });
+  const logger = opts.logger ?? createLogger({ level: config.logLevel, name: "gateway-test" });
   const gateway = createDistributedGateway(config, logger, { defaultUnaryTimeoutMs: opts.defaultUnaryTimeoutMs });
   const server = await startGateway({ config, logger, registrations: gateway.registrations, webRoot: opts.webRoot }, 0);
   t.teardown(async () => {

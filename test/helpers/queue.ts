@@ -13,7 +13,7 @@ import { createDatabase, migrateToLatest, type Database } from "../../services/r
 import { queueModule } from "../../services/queue/queue.module.js";
 import { serveGrpc } from "../../services/runtime/grpc-server.js";
 import { createRuntime } from "../../services/runtime/host.js";
-import { TEST_SECRET } from "./system.js";
+import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
 import { createTestDatabase, type TeardownHost } from "./postgres.js";
 
 /** createQueueDatabase opens a fresh Postgres database with the queue schema migrated; closed at teardown. */
@@ -56,7 +56,7 @@ export async function startQueueServers(t: TeardownHost, databaseUrl: string, co
       name: `queue-${i}`,
       modules: [queueModule],
       defaultPort: 0,
-      env: { AUTH_HS256_SECRET: TEST_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", METRICS_PORT: "0", DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...env },
+      env: { AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", METRICS_PORT: "0", DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...env },
     });
     await runtime.ready;
     const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });

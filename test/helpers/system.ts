@@ -10,11 +10,15 @@ import type { Role } from "../../services/runtime/auth/role-table.js";
 import { serveConnect, type ConnectServerHandle } from "../../services/runtime/connect-server.js";
 import { serveGrpc, type GrpcServerHandle } from "../../services/runtime/grpc-server.js";
 import { createRuntime, type Runtime } from "../../services/runtime/host.js";
+import type { Logger } from "../../services/runtime/logger.js";
 import { metricsRoute } from "../../gateway/gateway.js";
 import { createTestDatabase } from "./postgres.js";
 
 /** TEST_SECRET signs the tokens of tests. */
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
+
+/** TEST_PAGE_TOKEN_SECRET seals the page tokens of test processes (one secret, as every replica of a deployment shares one). */
+export const TEST_PAGE_TOKEN_SECRET = "test-page-token-secret-shared-by-every-replica-0123456789";
 
 /** ALL_MODULES are the four services. */
 export const ALL_MODULES = [schedulingModule, queueModule, lockModule, backupModule];
@@ -31,15 +35,16 @@ export interface TestSystem {
   token(roles: Role[], subject?: string, opts?: { ttlSeconds?: number }): Promise<string>;
 }
 
-/** startTestSystem starts both servers on ephemeral ports over a fresh Postgres database (or PGlite with `embedded`). */
+/** startTestSystem starts both servers on ephemeral ports over a fresh Postgres database (or PGlite with `embedded`); `logger` gets the servers' own lines. */
 export async function startTestSystem(
   t: { teardown(fn: () => unknown): void },
-  opts: { embedded?: boolean; env?: Record<string, string> } = {},
+  opts: { embedded?: boolean; env?: Record<string, string>; logger?: Logger } = {},
 ): Promise<TestSystem> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-test-"));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const env: NodeJS.ProcessEnv = {
     AUTH_HS256_SECRET: TEST_SECRET,
+    PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     METRICS_PORT: "0",
     DATA_DIR: dataDir,
@@ -51,8 +56,8 @@ export async function startTestSystem(
   // Listening first, as the real processes do: while the database warms up (PGlite's WebAssembly
   // start-up holds no event-loop handle) the servers keep the loop alive. Without them the loop could
   // run empty mid-start-up under load, and tap ends the root test on 'beforeExit'.
-  const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
-  const connect = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations, httpRoutes: [metricsRoute] });
+  const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations, logger: opts.logger });
+  const connect = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations, httpRoutes: [metricsRoute], logger: opts.logger });
   t.teardown(async () => {
     await Promise.all([grpc.close(200), connect.close(200)]);
   });

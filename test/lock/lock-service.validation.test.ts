@@ -13,14 +13,16 @@ import {
   LockService,
   ReleaseRequestSchema,
 } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { LockServiceImpl } from "../../services/lock/lock-service.js";
+import { LOCKS_PAGE, LockServiceImpl } from "../../services/lock/lock-service.js";
+import { PageTokens } from "../../services/runtime/page-token.js";
 import { validateAcquire, validateExtend, validateListLocks } from "../../services/lock/lock.validation.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { LockBackendUnavailableError } from "../../services/lock/lock.errors.js";
 import { InvalidArgumentError } from "../../services/runtime/errors.js";
 import { testContext } from "../helpers/handler-context.js";
 
-const svc = new LockServiceImpl({ clock: createFakeClock() });
+const pageTokens = new PageTokens("lock-validation-test-page-token-secret-0123");
+const svc = new LockServiceImpl({ clock: createFakeClock(), pageTokens });
 
 const ctx = (m: DescMethod) => testContext(m);
 
@@ -180,7 +182,10 @@ t.test("ListLocks", async (t) => {
     svc.listLocks(create(ListLocksRequestSchema, init), ctx(LockService.method.listLocks));
 
   t.equal(await accepted(call({})), "accepted", "empty request lists everything");
-  t.equal(await accepted(call({ prefix: chars(200), pageSize: 500, pageToken: "eyJvIjoxMH0=" })), "accepted");
+  const prefix = chars(200);
+  t.equal(await accepted(call({ prefix, pageSize: 500, pageToken: pageTokens.seal(LOCKS_PAGE, { offset: 10 }, [prefix]) })), "accepted");
+  t.same(await violations(call({ pageToken: "eyJvIjoxMH0" })), ["pageToken"], "hand-written page token");
+  t.same(await violations(call({ prefix: "other:", pageToken: pageTokens.seal(LOCKS_PAGE, { offset: 10 }, [prefix]) })), ["pageToken"], "page token of another prefix");
   t.same(await violations(call({ pageSize: -1 })), ["pageSize"], "negative page size");
   t.same(await violations(call({ pageSize: 501 })), ["pageSize"], "page size over 500");
   t.same(await violations(call({ prefix: chars(201) })), ["prefix"], "prefix too long");

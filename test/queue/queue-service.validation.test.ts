@@ -27,7 +27,8 @@ import {
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { DomainError, InvalidArgumentError } from "../../services/runtime/errors.js";
-import { QueueServiceImpl } from "../../services/queue/queue-service.js";
+import { PageTokens } from "../../services/runtime/page-token.js";
+import { QUEUES_PAGE, QueueServiceImpl, TICKETS_PAGE } from "../../services/queue/queue-service.js";
 import {
   validateCreateQueue,
   validateIssueTicket,
@@ -40,7 +41,8 @@ import { createQueueDatabase } from "../helpers/queue.js";
 import { testContext } from "../helpers/handler-context.js";
 
 const database = await createQueueDatabase(t);
-const impl = new QueueServiceImpl({ db: database.db, clock: createFakeClock() });
+const pageTokens = new PageTokens("queue-validation-test-page-token-secret-0123");
+const impl = new QueueServiceImpl({ db: database.db, clock: createFakeClock(), pageTokens });
 t.teardown(() => impl.close());
 const method = QueueService.method;
 
@@ -179,8 +181,10 @@ rpc({
   schema: ListQueuesRequestSchema,
   call: (req, c) => impl.listQueues(req, c),
   valid: {},
-  alsoValid: [{ name: "page 2", patch: { pageSize: 500, pageToken: "eyJuIjoiUmFkaW9sb2d5IiwiaSI6InJhZGlvbG9neSJ9" } }],
+  alsoValid: [{ name: "page 2", patch: { pageSize: 500, pageToken: pageTokens.seal(QUEUES_PAGE, { displayName: "Radiology", queueId: "radiology" }) } }],
   bad: [
+    { name: "hand-written page token", patch: { pageToken: "eyJuIjoiUmFkaW9sb2d5IiwiaSI6InJhZGlvbG9neSJ9" }, fields: ["pageToken"] },
+    { name: "hand-written page token holding a NUL", patch: { pageToken: Buffer.from(JSON.stringify({ n: "\u0000", i: "x" })).toString("base64url") }, fields: ["pageToken"] },
     { name: "negative page size", patch: { pageSize: -1 }, fields: ["pageSize"] },
     { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
     { name: "malformed page token", patch: { pageToken: "a b" }, fields: ["pageToken"] },
@@ -347,9 +351,15 @@ rpc({
   valid: { queueId: "radiology" },
   alsoValid: [
     { name: "some states", patch: { statuses: [TicketStatus.COMPLETED, TicketStatus.NO_SHOW], pageSize: 500 } },
-    { name: "page token", patch: { pageToken: "eyJvIjoxMDB9" } },
+    { name: "page token", patch: { pageToken: pageTokens.seal(TICKETS_PAGE, { offset: 100 }, ["radiology", [TicketStatus.WAITING, TicketStatus.CALLED]]) } },
   ],
   bad: [
+    { name: "hand-written page token", patch: { pageToken: "eyJvIjoxMDB9" }, fields: ["pageToken"] },
+    {
+      name: "page token of other statuses",
+      patch: { pageToken: pageTokens.seal(TICKETS_PAGE, { offset: 100 }, ["radiology", [TicketStatus.COMPLETED]]) },
+      fields: ["pageToken"],
+    },
     { name: "no queue", patch: { queueId: "" }, fields: ["queueId"] },
     { name: "status unspecified", patch: { statuses: [TicketStatus.UNSPECIFIED] }, fields: ["statuses[0]"] },
     { name: "unknown status", patch: { statuses: [TicketStatus.WAITING, 7 as TicketStatus] }, fields: ["statuses[1]"] },

@@ -1,6 +1,6 @@
 // `npm run cluster`: the gateway and the services as separate processes (two replicas of scheduling
 // and queue) on real Postgres and Redis. Every member becomes SERVING, calls through the gateway
-// reach both queue replicas, every member runs with the heap cap, and SIGTERM drains the whole
+// reach both queue replicas (and page across them), every member runs with the heap cap, and SIGTERM drains the whole
 // cluster to exit 0. A bad CLUSTER_HEAP_MB stops it at start.
 import t from "tap";
 import { spawn, spawnSync } from "node:child_process";
@@ -98,6 +98,23 @@ t.test("npm run cluster: seven processes, both replicas used, SIGTERM drains all
   for (let i = 0; i < 10; i++) await queue.listTickets({ queueId: created.queue!.queueId });
   const [first, second] = await Promise.all([scrape(base - 10_000 + 2), scrape(base - 10_000 + 3)]);
   t.ok(queueCalls(first) > 0 && queueCalls(second) > 0, `both queue replicas served calls (${queueCalls(first)} and ${queueCalls(second)})`);
+
+  // Pages are asked of the replicas in turn: each opens the other's page tokens (one PAGE_TOKEN_SECRET).
+  for (const name of ["Page A", "Page B", "Page C"]) await queue.createQueue({ displayName: name, prefix: "P", timeZone: "UTC" });
+  const listed: string[] = [];
+  try {
+    let pageToken = "";
+    do {
+      const page = await queue.listQueues({ pageSize: 1, pageToken });
+      listed.push(...page.queues.map((q) => q.displayName));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "" && listed.length < 10);
+  } catch (err) {
+    // Reported, and the cluster still drained below (a thrown error would leave its members running).
+    t.fail(`paging failed: ${(err as Error).message}`);
+  }
+  t.same(listed, ["Cluster test", "Page A", "Page B", "Page C"], "paging across both queue replicas lists every queue once");
+  t.ok((await readFile(path.join(dataDir, "page-token-secret"), "utf8")).trim().length >= 32, "the shared secret is kept in DATA_DIR");
 
   const stoppedAt = Date.now();
   child.kill("SIGTERM");

@@ -60,6 +60,8 @@ t.test("every problem in one error, never the password", async (t) => {
   t.throws(() => loadConfig({ DATABASE_URL: "not a url" }, { port: 1 }), ConfigError);
   t.throws(() => loadConfig({ REDIS_SENTINELS: "s1:26379" }, { port: 1 }), /REDIS_SENTINEL_NAME/);
   t.throws(() => loadConfig({ AUTH_HS256_SECRET: "short" }, { port: 1 }), /at least 32/);
+  t.throws(() => loadConfig({ PAGE_TOKEN_SECRET: "short" }, { port: 1 }), /PAGE_TOKEN_SECRET must be at least 32/);
+  t.equal(loadConfig({ PAGE_TOKEN_SECRET: "p".repeat(32) }, { port: 1 }).pageTokenSecret, "p".repeat(32));
   t.throws(() => loadConfig({ QUEUE_ADDR: "no-port" }, { port: 1 }), /host:port/);
   t.throws(() => loadConfig({ DATABASE_PREPARED_STATEMENTS: "yes" }, { port: 1 }), /DATABASE_PREPARED_STATEMENTS must be "on" or "off"/);
   t.throws(() => loadConfig({ DEMO_CLINIC: "yes" }, { port: 1 }), /DEMO_CLINIC must be "on" or "off"/);

@@ -38,7 +38,8 @@ import {
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { InvalidArgumentError } from "../../services/runtime/errors.js";
-import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
+import { PageTokens } from "../../services/runtime/page-token.js";
+import { APPOINTMENTS_PAGE, PROVIDERS_PAGE, RESOURCES_PAGE, SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import {
   validateBookAppointment,
   validateListAppointments,
@@ -56,7 +57,8 @@ const DAY = 24 * HOUR;
 /** NoDatabaseError marks a request that passed validation and went on to the database. */
 class NoDatabaseError extends Error {}
 const noDatabase = new Proxy({}, { get: () => { throw new NoDatabaseError("validation passed; no database in this test"); } });
-const impl = new SchedulingServiceImpl({ db: noDatabase as never, clock: createFakeClock() }, { offerSweepIntervalMs: 0 });
+const pageTokens = new PageTokens("scheduling-validation-test-page-token-secret");
+const impl = new SchedulingServiceImpl({ db: noDatabase as never, clock: createFakeClock(), pageTokens }, { offerSweepIntervalMs: 0 });
 const method = SchedulingService.method;
 
 // ---- helpers ------------------------------------------------------------------------------------
@@ -187,12 +189,14 @@ rpc({
   valid: {},
   alsoValid: [
     { name: "page size 500", patch: { pageSize: 500 } },
-    { name: "page token", patch: { pageSize: 10, pageToken: "eyJuIjoiYSIsImkiOiJiIn0" } },
+    { name: "page token", patch: { pageSize: 10, pageToken: pageTokens.seal(PROVIDERS_PAGE, { name: "a", id: "b" }) } },
   ],
   bad: [
     { name: "negative page size", patch: { pageSize: -1 }, fields: ["pageSize"] },
     { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
     { name: "malformed page token", patch: { pageToken: "not a token!" }, fields: ["pageToken"] },
+    { name: "hand-written page token", patch: { pageToken: "eyJuIjoiYSIsImkiOiJiIn0" }, fields: ["pageToken"] },
+    { name: "page token of another RPC", patch: { pageToken: pageTokens.seal(RESOURCES_PAGE, { name: "a", id: "b" }, [undefined]) }, fields: ["pageToken"] },
     { name: "both", patch: { pageSize: 1000, pageToken: "???" }, fields: ["pageSize", "pageToken"] },
   ],
 });
@@ -224,8 +228,12 @@ rpc({
   schema: ListResourcesRequestSchema,
   call: (req, c) => impl.listResources(req, c),
   valid: {},
-  alsoValid: [{ name: "only devices", patch: { kind: ResourceKind.DEVICE, pageSize: 20 } }],
+  alsoValid: [
+    { name: "only devices", patch: { kind: ResourceKind.DEVICE, pageSize: 20 } },
+    { name: "page token", patch: { kind: ResourceKind.DEVICE, pageToken: pageTokens.seal(RESOURCES_PAGE, { name: "a", id: "b" }, ["DEVICE"]) } },
+  ],
   bad: [
+    { name: "page token of another kind", patch: { kind: ResourceKind.ROOM, pageToken: pageTokens.seal(RESOURCES_PAGE, { name: "a", id: "b" }, ["DEVICE"]) }, fields: ["pageToken"] },
     { name: "unknown kind", patch: { kind: 7 as ResourceKind }, fields: ["kind"] },
     { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
     { name: "malformed page token", patch: { pageToken: "a b" }, fields: ["pageToken"] },
@@ -521,6 +529,10 @@ rpc({
     { name: "in a range", patch: { startTime: ts("2026-01-05T00:00:00Z"), endTime: ts("2026-01-06T00:00:00Z") } },
     { name: "open-ended range", patch: { startTime: ts("2026-01-05T00:00:00Z") } },
     { name: "some states", patch: { statuses: [AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN], pageSize: 500 } },
+    {
+      name: "page token",
+      patch: { pageToken: pageTokens.seal(APPOINTMENTS_PAGE, { start: new Date("2026-01-05T09:00:00Z"), id: "a-1" }, ["dr-ada", undefined, undefined, undefined, []]) },
+    },
   ],
   bad: [
     { name: "neither provider nor patient", patch: { providerId: "" }, fields: ["providerId"] },
@@ -536,6 +548,12 @@ rpc({
     { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
     { name: "negative page size", patch: { pageSize: -5 }, fields: ["pageSize"] },
     { name: "malformed page token", patch: { pageToken: "{}" }, fields: ["pageToken"] },
+    {
+      name: "page token of another provider's list",
+      patch: { pageToken: pageTokens.seal(APPOINTMENTS_PAGE, { start: new Date("2026-01-05T09:00:00Z"), id: "a-1" }, ["dr-bob", undefined, undefined, undefined, []]) },
+      fields: ["pageToken"],
+    },
+    { name: "hand-written page token with a date past 9999", patch: { pageToken: "eyJzIjoiKzI3NTc2MC0wOS0xM1QwMDowMDowMC4wMDBaIiwiaSI6ImEifQ" }, fields: ["pageToken"] },
     {
       name: "several bad fields",
       patch: { providerId: "", statuses: [0 as AppointmentStatus], pageSize: 9999 },

@@ -3,6 +3,7 @@
 // database and one private Redis reached through a TCP proxy the caller controls. Each member keeps
 // its port, so a replica can be SIGTERMed (or SIGSTOPped) and started again where the gateway expects it.
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -111,6 +112,8 @@ export async function startSystemCluster(opts: SystemClusterOptions): Promise<Sy
     DATABASE_URL: opts.databaseUrl,
     REDIS_URL: opts.redisUrl,
     AUTH_HS256_SECRET: opts.secret,
+    // Every replica opens the page tokens of the others.
+    PAGE_TOKEN_SECRET: randomBytes(32).toString("base64url"),
     SERVICE_TOKEN: serviceToken,
     SCHEDULING_ADDR: addr(s1, s2),
     QUEUE_ADDR: addr(q1, q2),

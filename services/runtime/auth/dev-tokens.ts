@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { SignJWT } from "jose";
+import { readOrCreateSecretFile } from "../secret-file.js";
 import { ROLES, type Role } from "./role-table.js";
 
 /**
@@ -40,16 +40,7 @@ export async function ensureDevAuth(
   opts: { issuer?: string; audience?: string } = {},
 ): Promise<{ secret: string; tokens: Record<Role, string>; tokensFile: string; created: boolean }> {
   await mkdir(dataDir, { recursive: true });
-  const secretFile = path.join(dataDir, "dev-auth-secret");
-  let secret: string;
-  let created = false;
-  try {
-    secret = (await readFile(secretFile, "utf8")).trim();
-  } catch {
-    secret = randomBytes(48).toString("base64url");
-    await writeFile(secretFile, secret + "\n", { mode: 0o600 });
-    created = true;
-  }
+  const { secret, created } = await readOrCreateSecretFile(path.join(dataDir, "dev-auth-secret"));
   const tokens = {} as Record<Role, string>;
   for (const role of ROLES) tokens[role] = await signToken(secret, DEV_SUBJECTS[role], [role], opts);
   const tokensFile = path.join(dataDir, "dev-tokens.json");

@@ -83,6 +83,31 @@ export function createPgliteParsers(): ParserOptions {
   return parsers;
 }
 
+const pad = (n: number, width: number): string => String(n).padStart(width, "0");
+
+/**
+ * timestamptzText writes a Date the way node-postgres does (its dateToStringUTC): PGlite's own
+ * serializer uses toISOString, whose six-digit years ("+010000-01-01T08:00:00.000Z", past
+ * 9999-12-31) Postgres reads as a time zone ("time zone displacement out of range") and whose
+ * negative years it refuses, while Postgres itself holds timestamps up to 294276 AD.
+ */
+export function timestamptzText(d: Date): string {
+  let year = d.getUTCFullYear();
+  const bc = year < 1;
+  if (bc) year = 1 - year;
+  const text =
+    `${pad(year, 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T` +
+    `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.${pad(d.getUTCMilliseconds(), 3)}+00:00`;
+  return bc ? `${text} BC` : text;
+}
+
+/** pgParameter sends Date parameters (and arrays of them) as node-postgres would; other values as they are. */
+function pgParameter(value: unknown): unknown {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? value : timestamptzText(value);
+  if (Array.isArray(value) && value.some((v) => v instanceof Date)) return value.map(pgParameter);
+  return value;
+}
+
 /** PgliteDialectOptions tunes createPgliteDialect. */
 export interface PgliteDialectOptions {
   /** How long a query or transaction waits for the session before failing (0 = forever). */
@@ -229,7 +254,7 @@ class PgliteConnection implements DatabaseConnection {
     if (this.#released) {
       throw new Error("PGlite connection used after it was released (a query outlived its transaction)");
     }
-    const running = this.#pglite.query<R>(compiledQuery.sql, [...compiledQuery.parameters], {
+    const running = this.#pglite.query<R>(compiledQuery.sql, compiledQuery.parameters.map(pgParameter), {
       parsers: this.#parsers,
     });
     this.#inFlight.add(running);
