@@ -75,8 +75,9 @@ for (const mode of ["embedded", "postgres"] as const) {
         t.not(o.code, "Internal", `${timeZone} ${name}: not INTERNAL (${o.message})`);
         t.not(o.code, "Unknown", `${timeZone} ${name}: not UNKNOWN (${o.message})`);
         if (o.code === "InvalidArgument") t.ok(o.fields.length > 0, `${timeZone} ${name}: INVALID_ARGUMENT names the field (${o.message})`);
-        // Booking rules (no booking in the past, a horizon) may refuse the bookings: never anything else.
-        if (name.startsWith("BookAppointment")) t.ok(["OK", "FailedPrecondition"].includes(o.code), `${timeZone} ${name}: ${o.code} ${o.message}`);
+        // Booking rules (no booking or waitlist window in the past, a horizon) may refuse the bookings
+        // and the waitlist: never anything else.
+        if (/^(BookAppointment|JoinWaitlist)/.test(name)) t.ok(["OK", "FailedPrecondition"].includes(o.code), `${timeZone} ${name}: ${o.code} ${o.message}`);
         else t.equal(o.code, "OK", `${timeZone} ${name} answers (${o.message})`);
       }
       // Pages through appointments starting at the end of time: the page tokens carry those instants.
