@@ -32,8 +32,8 @@ const fenceKey = (resource: string) => `${PREFIX}fence:${resource}`;
 const waitKey = (resource: string) => `${PREFIX}wait:${resource}`;
 
 // The epoch check: a token is only issued under the epoch recorded in mslock:meta. Which server wrote
-// the record (the run_id after the colon) is checked by the LockManager with INFO when it verifies
-// an epoch, once per connection (see lock-manager.ts): running INFO here, in every acquire, made the
+// the record (the run_id after the colon) is checked by FencingEpoch with INFO when it verifies
+// an epoch, once per connection (see fencing-epoch.ts): running INFO here, in every acquire, made the
 // script ten times as expensive. A restarted server (empty, or from an AOF missing recent
 // increments), a promoted replica or a flushed one is always reached over a new connection, whose
 // verification fails until the service has bumped the epoch and written a fresh record here.
@@ -245,7 +245,7 @@ export class RedisLockBackend implements EpochBoundBackend {
     return this.#toLease(resource, r[0], Number(r[1]));
   }
 
-  /** list reads the held index oldest first and drops entries whose lease expired. */
+  /** list returns the live leases whose resource starts with prefix, oldest first (a SCAN over the lease keys). */
   async list(prefix: string, offset: number, limit: number): Promise<LeaseRecord[]> {
     const live = await this.#live();
     return live.filter((l) => l.resource.startsWith(prefix)).slice(offset, offset + limit);
