@@ -15,7 +15,7 @@ import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { libpqEnv, runTool } from "../../services/backup/dumpers/run-tool.js";
+import { libpqEnv, runTool } from "../../services/backup/engines/run-tool.js";
 import { startTestSystem } from "../helpers/system.js";
 import { clientOf, seedAppointments, snapshotDomain, waitForBackup } from "../helpers/backup.js";
 
