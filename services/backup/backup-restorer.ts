@@ -11,7 +11,7 @@ import type { BackupRow } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
 import type { BackupEngines } from "./engines/backup-engine.port.js";
 import { HashingCounter } from "./hashing-counter.js";
-import { appendAudit } from "./repositories/backup.repository.js";
+import { appendAudit } from "./repositories/audit-log.repository.js";
 import type { BackupStore } from "./store/backup-store.port.js";
 
 const ADVANCE_EPOCH_ATTEMPTS = 3;

@@ -3,7 +3,8 @@ import type { Clock } from "../runtime/clock.js";
 import type { Caller } from "./caller.js";
 import type { BackupRow, BackupTargetName } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
-import { appendAudit, listRetained, updateBackup } from "./repositories/backup.repository.js";
+import { appendAudit } from "./repositories/audit-log.repository.js";
+import { listRetained, updateBackup } from "./repositories/backup.repository.js";
 import type { BackupStore } from "./store/backup-store.port.js";
 
 /** DEFAULT_KEEP_MS are the retention windows when BACKUP_KEEP_* is not set: 14 days of Postgres backups, 7 of Redis. */

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
-import type { AuditLogTable, BackupTable } from "./backup.table.js";
+import type { AuditLogTable } from "./audit-log.table.js";
+import type { BackupTable } from "./backup.table.js";
 
 /** Database is the backup service's schema as Kysely sees it (tables qualified with "backup."). */
 export interface Database {
