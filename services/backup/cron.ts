@@ -106,7 +106,7 @@ function checkElement(expr: string, index: number, part: string): void {
   if (refused instanceof Error) throw new CronError(`${at} bad ${spec.name} ${JSON.stringify(part)} (${refused.message.replace(/^CronPattern: /, "")})`);
 }
 
-/** parseCron parses a five-field cron expression (UTC), or throws CronError saying what is wrong. */
+/** parseCron parses a five-field cron expression (UTC), or throws CronError saying what is wrong (also when no date ever matches). */
 export function parseCron(expr: string): CronSchedule {
   const fields = expr.trim().split(/\s+/);
   if (fields.length !== 5) throw new CronError(`cron ${JSON.stringify(expr)} must have 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}`);
@@ -117,6 +117,8 @@ export function parseCron(expr: string): CronSchedule {
   const pattern = fields.map((field, i) => (field.split(",").includes("*") ? "*" : field.split(",").map((part) => vixie(part, FIELDS[i])).join(",")));
   const cron = croner(pattern.join(" "));
   if (cron instanceof Error) throw new CronError(`cron ${JSON.stringify(expr)}: ${cron.message.replace(/^CronPattern: /, "")}`);
+  // A date that no year has (February 30th, April 31st) is refused here, when the configuration is read.
+  if (!cron.nextRun(new Date(0))) throw new CronError(`cron ${JSON.stringify(expr)} never matches`);
   return {
     source: expr,
     next(after: Date): Date {
