@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
-import type { AuditLogTable } from "./audit-log.table.js";
+import type { OperatorAuditLogTable } from "../../runtime/db/operator-audit-log.table.js";
 import type { FencingEpochTable } from "./fencing-epoch.table.js";
 import type { LeaseTable } from "./lease.table.js";
 
@@ -7,8 +7,8 @@ import type { LeaseTable } from "./lease.table.js";
 export interface Database {
   /** lock.fencing_epoch: the one row holding the fencing epoch. */
   "lock.fencing_epoch": FencingEpochTable;
-  /** lock.audit_log: append-only audit trail. */
-  "lock.audit_log": AuditLogTable;
+  /** lock.audit_log: append-only audit trail of ForceRelease, AdvanceEpoch and epoch bumps. */
+  "lock.audit_log": OperatorAuditLogTable;
   /** lock.leases: the Postgres backend's leases and fencing counters. */
   "lock.leases": LeaseTable;
 }
