@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Kysely } from "kysely";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import type { Clock } from "../runtime/clock.js";
@@ -5,6 +6,7 @@ import { outgoingCallOptions, type CallContextLike } from "../runtime/grpc-trans
 import type { Logger } from "../runtime/logger.js";
 import type { Peers } from "../runtime/peers.js";
 import { AdvanceEpochFailedError, BackupCorruptError, messageOf, RestoreRunningError } from "./backup.errors.js";
+import type { BackupParts } from "./backup-parts.js";
 import { checkRestorable, type BackupVerifier } from "./backup-verifier.js";
 import type { Caller } from "./caller.js";
 import type { BackupRow } from "./db/backup.table.js";
@@ -19,17 +21,7 @@ const ADVANCE_EPOCH_ATTEMPTS = 3;
 const ADVANCE_EPOCH_DEADLINE_MS = 60_000;
 
 /** BackupRestorerOptions configure a BackupRestorer. */
-export interface BackupRestorerOptions {
-  /** db holds the backup catalog and its audit log. */
-  db: Kysely<Database>;
-  /** clock dates the audit entries. */
-  clock: Clock;
-  /** logger reports restores. */
-  logger?: Logger;
-  /** store holds the files. */
-  store: BackupStore;
-  /** engines restore the files over the live data. */
-  engines: BackupEngines;
+export interface BackupRestorerOptions extends BackupParts {
   /** verifier checks a backup before it is restored. */
   verifier: BackupVerifier;
 }
@@ -149,7 +141,7 @@ async function advanceEpoch(peers: Peers | undefined, backupId: string, caller: 
     } catch (err) {
       last = err;
       if (ctx.signal.aborted) break;
-      await new Promise((r) => setTimeout(r, 200 * attempt));
+      await sleep(200 * attempt);
     }
   }
   throw last;

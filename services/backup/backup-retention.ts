@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Clock } from "../runtime/clock.js";
+import type { BackupParts } from "./backup-parts.js";
 import type { Caller } from "./caller.js";
 import type { BackupRow, BackupTargetName } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
@@ -9,16 +10,6 @@ import type { BackupStore } from "./store/backup-store.port.js";
 
 /** DEFAULT_KEEP_MS are the retention windows when BACKUP_KEEP_* is not set: 14 days of Postgres backups, 7 of Redis. */
 export const DEFAULT_KEEP_MS: Readonly<Record<BackupTargetName, number>> = { POSTGRES: 14 * 86_400_000, REDIS: 7 * 86_400_000 };
-
-/** BackupRetentionOptions configure a BackupRetention. */
-export interface BackupRetentionOptions {
-  /** db holds the backup catalog and its audit log. */
-  db: Kysely<Database>;
-  /** clock tells how old a backup is. */
-  clock: Clock;
-  /** store holds the files retention deletes. */
-  store: BackupStore;
-}
 
 /** Pruned is what one pass of retention deleted and kept. */
 export interface Pruned {
@@ -37,7 +28,7 @@ export class BackupRetention {
   readonly #clock: Clock;
   readonly #store: BackupStore;
 
-  constructor(opts: BackupRetentionOptions) {
+  constructor(opts: BackupParts) {
     this.#db = opts.db;
     this.#clock = opts.clock;
     this.#store = opts.store;

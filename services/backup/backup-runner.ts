@@ -6,6 +6,7 @@ import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
 import { BackupRunningError, BackupServiceClosingError, messageOf, RequestIdReusedError, TargetNotConfiguredError } from "./backup.errors.js";
 import { backupDuration, backupFailures, backupLastSuccess, backupSize, metricTarget } from "./backup.metrics.js";
+import type { BackupParts } from "./backup-parts.js";
 import type { Caller } from "./caller.js";
 import type { BackupRow, BackupStateName, BackupTargetName } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
@@ -21,17 +22,7 @@ const FAILURE_RECORD_MAX_DELAY_MS = 5_000;
 const FAILURE_RECORD_CLOSING_MS = 5_000;
 
 /** BackupRunnerOptions configure a BackupRunner. */
-export interface BackupRunnerOptions {
-  /** db holds the backup catalog. */
-  db: Kysely<Database>;
-  /** clock dates the catalog entries. */
-  clock: Clock;
-  /** logger reports background backups. */
-  logger?: Logger;
-  /** store receives the files. */
-  store: BackupStore;
-  /** engines dump the targets. */
-  engines: BackupEngines;
+export interface BackupRunnerOptions extends BackupParts {
   /** heartbeatMs is how often a running backup refreshes heartbeat_at. */
   heartbeatMs: number;
   /** staleAfterMs: a RUNNING backup without a heartbeat for this long is taken as dead. */

@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import type { TableCheckSchema } from "../../gen/medschedule/backup/v1/backup_pb.js";
 import type { Clock } from "../runtime/clock.js";
 import { FailedPreconditionError } from "../runtime/errors.js";
+import type { BackupParts } from "./backup-parts.js";
 import { BackupDeletedError, BackupNotSucceededError, messageOf, TargetNotConfiguredError } from "./backup.errors.js";
 import type { BackupFormat, BackupRow } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
@@ -26,18 +27,6 @@ export interface VerifyOutcome {
   row: BackupRow;
 }
 
-/** BackupVerifierOptions configure a BackupVerifier. */
-export interface BackupVerifierOptions {
-  /** db holds the backup catalog, where results are recorded. */
-  db: Kysely<Database>;
-  /** clock dates the verification. */
-  clock: Clock;
-  /** store holds the files. */
-  store: BackupStore;
-  /** engines restore the files into scratch copies. */
-  engines: BackupEngines;
-}
-
 /** checkRestorable throws unless `row` is a SUCCEEDED backup whose file retention has not deleted. */
 export function checkRestorable(row: BackupRow): void {
   if (row.state !== "SUCCEEDED") throw new BackupNotSucceededError(row.backup_id, row.state);
@@ -55,7 +44,7 @@ export class BackupVerifier {
   readonly #store: BackupStore;
   readonly #engines: BackupEngines;
 
-  constructor(opts: BackupVerifierOptions) {
+  constructor(opts: BackupParts) {
     this.#db = opts.db;
     this.#clock = opts.clock;
     this.#store = opts.store;
