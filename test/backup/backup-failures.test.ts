@@ -12,7 +12,9 @@ import { PgToolsEngine } from "../../services/backup/engines/pg-tools.engine.js"
 import { withDatabase } from "../../services/backup/engines/run-tool.js";
 import { FilesystemBackupStore } from "../../services/backup/store/filesystem-backup.store.js";
 import { findBackup, findRunning } from "../../services/backup/repositories/backup.repository.js";
+import type { BackupServiceImpl } from "../../services/backup/backup-service.js";
 import { createCatalogDb, createService, fakeLockPeer, tempDir } from "../helpers/backup-catalog.js";
+import type { TeardownHost } from "../helpers/postgres.js";
 
 const run = promisify(execFile);
 t.setTimeout(90_000);
@@ -25,6 +27,11 @@ async function metric(m: typeof backupFailures | typeof backupLastSuccess, targe
   return v.values.find((x) => x.labels.target === target)?.value ?? 0;
 }
 
+/** serviceOver builds a BackupServiceImpl storing under `dir` and backing up `databaseUrl` (the catalog's database by default). */
+function serviceOver(t: TeardownHost, dir: string, databaseUrl = catalog.databaseUrl): BackupServiceImpl {
+  return createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl }, peers: fakeLockPeer().peers });
+}
+
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(e.name);
@@ -33,11 +40,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 t.test("pg_dump of a database that does not exist", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
-  const svc = createService(t, {
-    db: catalog.db,
-    config: { backupDir: dir, databaseUrl: withDatabase(catalog.databaseUrl, "medschedule_no_such_database") },
-    peers: fakeLockPeer().peers,
-  });
+  const svc = serviceOver(t, dir, withDatabase(catalog.databaseUrl, "medschedule_no_such_database"));
   const before = await metric(backupFailures, "postgres");
   const started = await svc.runner.start("POSTGRES", caller, "nodb-1");
   await svc.runner.waitForIdle();
@@ -67,7 +70,7 @@ t.test("the store's directory is full", async (t) => {
   );
   const dir = path.join(mount, "backups");
   await mkdir(dir);
-  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  const svc = serviceOver(t, dir);
   const before = await metric(backupFailures, "postgres");
   const started = await svc.runner.start("POSTGRES", caller, "full-1");
   await svc.runner.waitForIdle();
@@ -107,7 +110,7 @@ async function refuseUpdates(t: { teardown(fn: () => unknown): void }, state: st
 
 t.test("a backup that fails after its file was written leaves no file in the store", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
-  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  const svc = serviceOver(t, dir);
   await refuseUpdates(t, "SUCCEEDED");
   const started = await svc.runner.start("POSTGRES", caller, "late-fail-1");
   await svc.runner.waitForIdle();
@@ -121,11 +124,7 @@ t.test("a backup that fails after its file was written leaves no file in the sto
 
 t.test("a failure the catalog cannot take at once is recorded when it can: never left RUNNING", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
-  const svc = createService(t, {
-    db: catalog.db,
-    config: { backupDir: dir, databaseUrl: withDatabase(catalog.databaseUrl, "medschedule_no_such_database") },
-    peers: fakeLockPeer().peers,
-  });
+  const svc = serviceOver(t, dir, withDatabase(catalog.databaseUrl, "medschedule_no_such_database"));
   await refuseUpdates(t, "FAILED", 2);
   const started = await svc.runner.start("POSTGRES", caller, "unrecorded-1");
   await svc.runner.waitForIdle();
@@ -139,7 +138,7 @@ t.test("a failure the catalog cannot take at once is recorded when it can: never
 
 t.test("a RUNNING backup whose process died (no heartbeat) does not block the target forever", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
-  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  const svc = serviceOver(t, dir);
   const old = new Date(Date.now() - 10 * 60_000);
   await sql`insert into backup.backups (backup_id, target, state, started_at, heartbeat_at) values ('b-dead', 'POSTGRES', 'RUNNING', ${old}, ${old})`.execute(catalog.db);
   const started = await svc.runner.start("POSTGRES", caller, "after-dead");
@@ -156,7 +155,7 @@ t.test("a RUNNING backup whose process died (no heartbeat) does not block the ta
 
 t.test("a restore whose input fails the last check before commit changes nothing", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
-  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  const svc = serviceOver(t, dir);
   await sql`insert into queue.queues (queue_id, display_name, prefix, time_zone, created_at) values ('q-check', 'Before', 'B', 'UTC', now())`.execute(catalog.db);
   const started = await svc.runner.start("POSTGRES", caller, "check-1");
   await svc.runner.waitForIdle();

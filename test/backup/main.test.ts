@@ -2,26 +2,21 @@
 // stops it before it serves, with one line naming the variable and what is wrong, and exit code 2;
 // an expression that parses but matches no date (February 31st) included.
 import t from "tap";
-import { spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 
-/** startBackupProcess runs dist/services/backup/main.js with `env`, killed after a generous bound (a process that serves never exits). */
-function startBackupProcess(env: Record<string, string>, dataDir: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["dist/services/backup/main.js"], {
-      env: { PATH: process.env.PATH ?? "", AUTH_HS256_SECRET: "x".repeat(40), PORT: "0", METRICS_PORT: "0", DATA_DIR: dataDir, ...env },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
+const run = promisify(execFile);
+
+/** startBackupProcess runs dist/services/backup/main.js with `env`; a process that serves is killed after a generous bound. */
+async function startBackupProcess(env: Record<string, string>, dataDir: string): Promise<{ code: number | null; stderr: string }> {
+  const base = { PATH: process.env.PATH ?? "", AUTH_HS256_SECRET: "x".repeat(40), PORT: "0", METRICS_PORT: "0", DATA_DIR: dataDir };
+  return run(process.execPath, ["dist/services/backup/main.js"], { env: { ...base, ...env }, timeout: 30_000, killSignal: "SIGKILL" }).then(
+    (r) => ({ code: 0, stderr: r.stderr }),
+    (err: { code?: number | string; stderr?: string }) => ({ code: typeof err.code === "number" ? err.code : null, stderr: err.stderr ?? "" }),
+  );
 }
 
 t.test("a schedule the backup service cannot run: exit 2 with one line naming it", async (t) => {
