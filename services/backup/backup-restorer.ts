@@ -133,11 +133,10 @@ export class BackupRestorer {
 /** advanceEpoch calls LockService/AdvanceEpoch after the restore of `backupId`, trying up to three times. */
 async function advanceEpoch(peers: Peers | undefined, backupId: string, caller: Caller, ctx: CallContextLike): Promise<{ previousEpoch: bigint; epoch: bigint }> {
   if (!peers) throw new Error("no LockService client configured");
-  const lock = peers.client(LockService);
   let last: unknown;
   for (let attempt = 1; attempt <= ADVANCE_EPOCH_ATTEMPTS; attempt++) {
     try {
-      return await lock.advanceEpoch({ reason: `restore of backup ${backupId}` }, outgoingCallOptions(ctx, { onBehalfOf: caller.subject }));
+      return await peers.client(LockService).advanceEpoch({ reason: `restore of backup ${backupId}` }, outgoingCallOptions(ctx, { onBehalfOf: caller.subject }));
     } catch (err) {
       last = err;
       if (ctx.signal.aborted) break;
