@@ -1,7 +1,13 @@
+import type { Kysely } from "kysely";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
+import type { BackupRetention } from "./backup-retention.js";
+import type { BackupRunner } from "./backup-runner.js";
+import { SCHEDULE_CALLER } from "./caller.js";
 import { parseCron, type CronSchedule } from "./cron.js";
-import type { BackupTargetName } from "./db/backup.table.js";
+import type { BackupRow, BackupTargetName } from "./db/backup.table.js";
+import type { Database } from "./db/database.js";
+import { findBackup } from "./repositories/backup.repository.js";
 
 /** BackupSchedulerOptions configure a BackupScheduler. */
 export interface BackupSchedulerOptions {
@@ -80,4 +86,37 @@ export class BackupScheduler {
     }
     return started;
   }
+}
+
+/** ScheduledBackupParts are what a scheduled backup uses. */
+export interface ScheduledBackupParts {
+  /** db holds the backup catalog. */
+  db: Kysely<Database>;
+  /** runner runs the backup. */
+  runner: BackupRunner;
+  /** retention prunes the target once the backup succeeded. */
+  retention: BackupRetention;
+  /** keepMs is the target's retention window. */
+  keepMs: number;
+  /** logger reports a run that did not start. */
+  logger?: Logger;
+}
+
+/**
+ * runScheduledBackup is the schedule's StartBackup: caller "schedule", then, once the backup has
+ * ended SUCCEEDED, retention of that target. Resolves with the entry's end state, or undefined when
+ * the backup did not start (another is running, no such target configured).
+ */
+export async function runScheduledBackup(parts: ScheduledBackupParts, target: BackupTargetName, requestId: string): Promise<BackupRow | undefined> {
+  let row: BackupRow;
+  try {
+    row = await parts.runner.start(target, SCHEDULE_CALLER, requestId);
+  } catch (err) {
+    parts.logger?.warn({ err, target }, "scheduled backup not started");
+    return undefined;
+  }
+  await parts.runner.finished(row.backup_id);
+  const end = (await findBackup(parts.db, row.backup_id)) ?? row;
+  if (end.state === "SUCCEEDED") await parts.retention.prune(target, parts.keepMs, false, SCHEDULE_CALLER);
+  return end;
 }

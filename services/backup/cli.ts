@@ -2,7 +2,8 @@
 // Kubernetes CronJobs. It talks to BACKUP_ADDR (host:port[,host:port...]) with the bearer token in
 // BACKUP_TOKEN or else SERVICE_TOKEN (a restore needs an admin token: DESIGN.md section 5).
 //
-//   run postgres|redis [--request-id ID]   StartBackup, wait for the end; exit 1 unless SUCCEEDED
+//   run postgres|redis [--request-id ID] [--timeout 2h]
+//                                          StartBackup, wait for the end; exit 1 unless SUCCEEDED
 //   restore <backupId>                     RestoreBackup (the id on the command line is the confirmation)
 //   verify <backupId>                      VerifyBackup; exit 1 unless ok
 //   list [postgres|redis]                  ListBackups, newest first (one page)

@@ -82,8 +82,8 @@ export interface LockBackend {
 
 /**
  * EpochBoundBackend is a backend that keeps its own fencing counters apart from Postgres (Redis): it
- * issues tokens only under an epoch recorded on the very server answering, so the LockManager must
- * record a freshly bumped epoch there before it issues tokens (see LockManager for why that is safe).
+ * issues tokens only under an epoch recorded on the very server answering, so the lock domain must
+ * record a freshly bumped epoch there before it issues tokens (fencing-epoch.ts says why that is safe).
  */
 export interface EpochBoundBackend extends LockBackend {
   /** ping resolves when the server answers within timeoutMs, else rejects. */

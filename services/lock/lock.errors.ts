@@ -15,7 +15,7 @@ export class LeaseLostError extends FailedPreconditionError {
   }
 }
 
-/** LockBackendUnavailableError is no lock backend answering (Postgres down, and Redis too or not configured). */
+/** LockBackendUnavailableError is a lock backend the call needs not answering (Postgres, or the Redis a lease lives on), or no fencing epoch agreed: UNAVAILABLE, retryable. */
 export class LockBackendUnavailableError extends UnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("LOCK_BACKEND_UNAVAILABLE", message, options);

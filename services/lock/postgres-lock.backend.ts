@@ -4,19 +4,13 @@
 // PGlite (one session, statements serialized by our dialect). Times are the database's clock.
 import { EventEmitter } from "node:events";
 import { sql, type Kysely } from "kysely";
+import type { LeaseRow } from "./db/lease.table.js";
 import { fencingToken, type AcquireInput, type AcquireOutcome, type LeaseRecord, type LockBackend } from "./lock-backend.port.js";
 
-interface LeaseRow {
-  resource: string;
-  lease_id: string;
-  owner: string;
-  epoch: string;
-  counter: string;
-  acquired_at: Date;
-  expires_at: Date;
-}
+/** HeldLeaseRow is a lock.leases row holding a live lease (every statement here selects only those). */
+type HeldLeaseRow = LeaseRow & { lease_id: string; acquired_at: Date; expires_at: Date };
 
-function toLease(row: LeaseRow): LeaseRecord {
+function toLease(row: HeldLeaseRow): LeaseRecord {
   return {
     resource: row.resource,
     leaseId: row.lease_id,
@@ -51,7 +45,7 @@ export class PostgresLockBackend implements LockBackend {
     // acquire that read the old epoch (it may be waiting for the resource's row) to commit, and an
     // acquire that meets a bump waits for it and reads the new epoch. Without it, an acquire could read
     // the epoch, wait, and issue under the old epoch after AdvanceEpoch had answered.
-    const { rows } = await sql<LeaseRow>`
+    const { rows } = await sql<HeldLeaseRow>`
       insert into lock.leases as l (resource, lease_id, owner, epoch, counter, acquired_at, expires_at)
       select ${input.resource}, ${input.leaseId}, ${input.owner}, e.epoch, 1,
              clock_timestamp(), clock_timestamp() + ${input.ttlMs} * interval '1 millisecond'
@@ -92,7 +86,7 @@ export class PostgresLockBackend implements LockBackend {
 
   /** extend moves a live lease's expiry to now + ttlMs when `leaseId` holds it. */
   async extend(resource: string, leaseId: string, ttlMs: number): Promise<LeaseRecord | undefined> {
-    const { rows } = await sql<LeaseRow>`
+    const { rows } = await sql<HeldLeaseRow>`
       update lock.leases set expires_at = clock_timestamp() + ${ttlMs} * interval '1 millisecond'
       where resource = ${resource} and lease_id = ${leaseId} and expires_at > clock_timestamp()
       returning ${COLUMNS}`.execute(this.#db);
@@ -101,7 +95,7 @@ export class PostgresLockBackend implements LockBackend {
 
   /** forceRelease frees the row whoever holds it. */
   async forceRelease(resource: string): Promise<LeaseRecord | undefined> {
-    const { rows } = await sql<LeaseRow>`
+    const { rows } = await sql<HeldLeaseRow>`
       update lock.leases l set lease_id = null, owner = null, acquired_at = null, expires_at = null
       from (select ${COLUMNS} from lock.leases where resource = ${resource} and lease_id is not null
             and expires_at > clock_timestamp() for update) old
@@ -113,7 +107,7 @@ export class PostgresLockBackend implements LockBackend {
 
   /** holder reads the live lease on resource. */
   async holder(resource: string): Promise<LeaseRecord | undefined> {
-    const { rows } = await sql<LeaseRow>`
+    const { rows } = await sql<HeldLeaseRow>`
       select ${COLUMNS} from lock.leases
       where resource = ${resource} and lease_id is not null and expires_at > clock_timestamp()`.execute(this.#db);
     return rows[0] ? toLease(rows[0]) : undefined;
@@ -128,7 +122,7 @@ export class PostgresLockBackend implements LockBackend {
 
   /** list pages through live leases, oldest first. */
   async list(prefix: string, offset: number, limit: number): Promise<LeaseRecord[]> {
-    const { rows } = await sql<LeaseRow>`
+    const { rows } = await sql<HeldLeaseRow>`
       select ${COLUMNS} from lock.leases
       where lease_id is not null and expires_at > clock_timestamp() and starts_with(resource, ${prefix})
       order by acquired_at, resource offset ${offset} limit ${limit}`.execute(this.#db);

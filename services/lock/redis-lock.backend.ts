@@ -32,8 +32,8 @@ const fenceKey = (resource: string) => `${PREFIX}fence:${resource}`;
 const waitKey = (resource: string) => `${PREFIX}wait:${resource}`;
 
 // The epoch check: a token is only issued under the epoch recorded in mslock:meta. Which server wrote
-// the record (the run_id after the colon) is checked by the LockManager with INFO when it verifies
-// an epoch, once per connection (see lock-manager.ts): running INFO here, in every acquire, made the
+// the record (the run_id after the colon) is checked by FencingEpoch with INFO when it verifies
+// an epoch, once per connection (see fencing-epoch.ts): running INFO here, in every acquire, made the
 // script ten times as expensive. A restarted server (empty, or from an AOF missing recent
 // increments), a promoted replica or a flushed one is always reached over a new connection, whose
 // verification fails until the service has bumped the epoch and written a fresh record here.
@@ -45,10 +45,12 @@ local mepoch = string.sub(meta, 1, sep - 1)
 if mepoch ~= ARGV[4] then return {'EPOCH', mepoch, string.sub(meta, sep + 1)} end
 `;
 
-// KEYS: lease, fence, meta, wait. ARGV: leaseId, owner, ttlMs, epoch, waitMs, now (the client's clock
-// when it sent the command: expiresAt = now + ttl is then never later than the key's real expiry,
-// which is what a holder must assume; Redis' TIME cost a tenth of the script).
-// (Exported for the lock benchmark.)
+/**
+ * ACQUIRE_LUA is the acquire script: epoch check, SET NX PX, counter increment (exported for the lock
+ * benchmark). KEYS: lease, fence, meta, wait. ARGV: leaseId, owner, ttlMs, epoch, waitMs, now (the
+ * client's clock when it sent the command: expiresAt = now + ttl is then never later than the key's
+ * real expiry, which is what a holder must assume; Redis' TIME cost a tenth of the script).
+ */
 export const ACQUIRE_LUA = `${EPOCH_CHECK}
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local w = tonumber(ARGV[5])
@@ -66,7 +68,10 @@ return {'OK', tostring(n)}
 // Whether lease value v belongs to lease id ARGV[1]: its first line is the id.
 const IS_HOLDER = `local function holds(v) return v and string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. '\\n' end`;
 
-// KEYS: lease, wait. ARGV: leaseId, resource, channel.
+/**
+ * RELEASE_LUA is the release script: compare-and-delete, and a notice on the channel when someone
+ * waits (exported for the lock benchmark). KEYS: lease, wait. ARGV: leaseId, resource, channel.
+ */
 export const RELEASE_LUA = `${IS_HOLDER}
 local v = redis.call('GET', KEYS[1])
 if not holds(v) then return 0 end
@@ -245,7 +250,7 @@ export class RedisLockBackend implements EpochBoundBackend {
     return this.#toLease(resource, r[0], Number(r[1]));
   }
 
-  /** list reads the held index oldest first and drops entries whose lease expired. */
+  /** list returns the live leases whose resource starts with prefix, oldest first (a SCAN over the lease keys). */
   async list(prefix: string, offset: number, limit: number): Promise<LeaseRecord[]> {
     const live = await this.#live();
     return live.filter((l) => l.resource.startsWith(prefix)).slice(offset, offset + limit);

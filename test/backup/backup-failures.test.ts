@@ -8,11 +8,13 @@ import { promisify } from "node:util";
 import t from "tap";
 import { sql } from "kysely";
 import { backupFailures, backupLastSuccess } from "../../services/backup/backup.metrics.js";
-import { PgToolsEngine } from "../../services/backup/dumpers/pg-tools.engine.js";
-import { withDatabase } from "../../services/backup/dumpers/run-tool.js";
+import { PgToolsEngine } from "../../services/backup/engines/pg-tools.engine.js";
+import { withDatabase } from "../../services/backup/engines/run-tool.js";
 import { FilesystemBackupStore } from "../../services/backup/store/filesystem-backup.store.js";
 import { findBackup, findRunning } from "../../services/backup/repositories/backup.repository.js";
+import type { BackupServiceImpl } from "../../services/backup/backup-service.js";
 import { createCatalogDb, createService, fakeLockPeer, tempDir } from "../helpers/backup-catalog.js";
+import type { TeardownHost } from "../helpers/postgres.js";
 
 const run = promisify(execFile);
 t.setTimeout(90_000);
@@ -25,6 +27,11 @@ async function metric(m: typeof backupFailures | typeof backupLastSuccess, targe
   return v.values.find((x) => x.labels.target === target)?.value ?? 0;
 }
 
+/** serviceOver builds a BackupServiceImpl storing under `dir` and backing up `databaseUrl` (the catalog's database by default). */
+function serviceOver(t: TeardownHost, dir: string, databaseUrl = catalog.databaseUrl): BackupServiceImpl {
+  return createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl }, peers: fakeLockPeer().peers });
+}
+
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(e.name);
@@ -33,14 +40,10 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 t.test("pg_dump of a database that does not exist", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
-  const svc = createService(t, {
-    db: catalog.db,
-    config: { backupDir: dir, databaseUrl: withDatabase(catalog.databaseUrl, "medschedule_no_such_database") },
-    peers: fakeLockPeer().peers,
-  });
+  const svc = serviceOver(t, dir, withDatabase(catalog.databaseUrl, "medschedule_no_such_database"));
   const before = await metric(backupFailures, "postgres");
-  const started = await svc.start("POSTGRES", caller, "nodb-1");
-  await svc.waitForIdle();
+  const started = await svc.runner.start("POSTGRES", caller, "nodb-1");
+  await svc.runner.waitForIdle();
   const row = (await findBackup(catalog.db as never, started.backup_id))!;
   t.equal(row.state, "FAILED");
   t.match(row.error, /POSTGRES backup failed: .*database "medschedule_no_such_database" does not exist/);
@@ -67,10 +70,10 @@ t.test("the store's directory is full", async (t) => {
   );
   const dir = path.join(mount, "backups");
   await mkdir(dir);
-  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  const svc = serviceOver(t, dir);
   const before = await metric(backupFailures, "postgres");
-  const started = await svc.start("POSTGRES", caller, "full-1");
-  await svc.waitForIdle();
+  const started = await svc.runner.start("POSTGRES", caller, "full-1");
+  await svc.runner.waitForIdle();
   const row = (await findBackup(catalog.db as never, started.backup_id))!;
   t.equal(row.state, "FAILED");
   t.match(row.error, /POSTGRES backup failed: the backup store is full \(ENOSPC/);
@@ -107,10 +110,10 @@ async function refuseUpdates(t: { teardown(fn: () => unknown): void }, state: st
 
 t.test("a backup that fails after its file was written leaves no file in the store", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
-  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  const svc = serviceOver(t, dir);
   await refuseUpdates(t, "SUCCEEDED");
-  const started = await svc.start("POSTGRES", caller, "late-fail-1");
-  await svc.waitForIdle();
+  const started = await svc.runner.start("POSTGRES", caller, "late-fail-1");
+  await svc.runner.waitForIdle();
   const row = (await findBackup(catalog.db as never, started.backup_id))!;
   t.equal(row.state, "FAILED");
   t.match(row.error, /POSTGRES backup failed: .*the catalog refuses SUCCEEDED/);
@@ -121,14 +124,10 @@ t.test("a backup that fails after its file was written leaves no file in the sto
 
 t.test("a failure the catalog cannot take at once is recorded when it can: never left RUNNING", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
-  const svc = createService(t, {
-    db: catalog.db,
-    config: { backupDir: dir, databaseUrl: withDatabase(catalog.databaseUrl, "medschedule_no_such_database") },
-    peers: fakeLockPeer().peers,
-  });
+  const svc = serviceOver(t, dir, withDatabase(catalog.databaseUrl, "medschedule_no_such_database"));
   await refuseUpdates(t, "FAILED", 2);
-  const started = await svc.start("POSTGRES", caller, "unrecorded-1");
-  await svc.waitForIdle();
+  const started = await svc.runner.start("POSTGRES", caller, "unrecorded-1");
+  await svc.runner.waitForIdle();
   const row = (await findBackup(catalog.db as never, started.backup_id))!;
   t.equal(row.state, "FAILED", "recorded on a later attempt");
   t.match(row.error, /POSTGRES backup failed: .*does not exist/, "with the backup's own error");
@@ -139,27 +138,27 @@ t.test("a failure the catalog cannot take at once is recorded when it can: never
 
 t.test("a RUNNING backup whose process died (no heartbeat) does not block the target forever", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
-  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  const svc = serviceOver(t, dir);
   const old = new Date(Date.now() - 10 * 60_000);
   await sql`insert into backup.backups (backup_id, target, state, started_at, heartbeat_at) values ('b-dead', 'POSTGRES', 'RUNNING', ${old}, ${old})`.execute(catalog.db);
-  const started = await svc.start("POSTGRES", caller, "after-dead");
-  await svc.waitForIdle();
+  const started = await svc.runner.start("POSTGRES", caller, "after-dead");
+  await svc.runner.waitForIdle();
   t.equal((await findBackup(catalog.db as never, started.backup_id))!.state, "SUCCEEDED", "the new backup ran");
   const dead = (await findBackup(catalog.db as never, "b-dead"))!;
   t.equal(dead.state, "FAILED");
   t.match(dead.error, /abandoned/);
   // A RUNNING backup with a fresh heartbeat (another replica's) still blocks.
   await sql`insert into backup.backups (backup_id, target, state, started_at, heartbeat_at) values ('b-live', 'POSTGRES', 'RUNNING', now(), now())`.execute(catalog.db);
-  await t.rejects(svc.start("POSTGRES", caller, "while-live"), { code: 9, message: /already running \(b-live\)/ });
+  await t.rejects(svc.runner.start("POSTGRES", caller, "while-live"), { code: 9, message: /already running \(b-live\)/ });
   await sql`delete from backup.backups where backup_id = 'b-live'`.execute(catalog.db);
 });
 
 t.test("a restore whose input fails the last check before commit changes nothing", async (t) => {
   const dir = await tempDir(t, "medschedule-backups-");
-  const svc = createService(t, { db: catalog.db, config: { backupDir: dir, databaseUrl: catalog.databaseUrl }, peers: fakeLockPeer().peers });
+  const svc = serviceOver(t, dir);
   await sql`insert into queue.queues (queue_id, display_name, prefix, time_zone, created_at) values ('q-check', 'Before', 'B', 'UTC', now())`.execute(catalog.db);
-  const started = await svc.start("POSTGRES", caller, "check-1");
-  await svc.waitForIdle();
+  const started = await svc.runner.start("POSTGRES", caller, "check-1");
+  await svc.runner.waitForIdle();
   const row = (await findBackup(catalog.db as never, started.backup_id))!;
   t.equal(row.state, "SUCCEEDED", row.error ?? "");
   await sql`update queue.queues set display_name = 'After' where queue_id = 'q-check'`.execute(catalog.db);

@@ -4,7 +4,6 @@
 // service's real work is tested against real Postgres in the other backup tests).
 import t from "tap";
 import { create, type DescMethod, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
 import { BackupTarget } from "../../gen/medschedule/backup/v1/backup_pb.js";
 import {
   BackupService,
@@ -24,7 +23,7 @@ import {
   validateStartBackup,
 } from "../../services/backup/backup.validation.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
-import { InvalidArgumentError } from "../../services/runtime/errors.js";
+import { describe, failure, invalidArgument as invalid, violatedFields as violations } from "../helpers/call-outcome.js";
 import { testContext } from "../helpers/handler-context.js";
 
 /** REACHED is what the stand-in catalog throws when a call got past validation. */
@@ -34,34 +33,6 @@ const pageTokens = new PageTokens("backup-validation-test-page-token-secret-0123
 const svc = new BackupServiceImpl({ db: unreachable as never, clock: createFakeClock(), redisEngine: null, config: {}, pageTokens }, { schedule: false });
 
 const ctx = (m: DescMethod) => testContext(m);
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  return "the call succeeded";
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
-
-/** The thrown InvalidArgumentError, or what happened instead. */
-async function invalid(p: Promise<unknown>): Promise<InvalidArgumentError | string> {
-  const err = await failure(p);
-  if (!(err instanceof InvalidArgumentError) || err.code !== Code.InvalidArgument) {
-    return `expected InvalidArgumentError, got ${describe(err)}`;
-  }
-  return err;
-}
-
-/** The sorted violation fields (repeated when a field has several problems), or what happened instead. */
-async function violations(p: Promise<unknown>): Promise<string[] | string> {
-  const err = await invalid(p);
-  return typeof err === "string" ? err : err.violations.map((v) => v.field).sort();
-}
 
 /** "passed validation" when the call reached the catalog, or what happened instead. */
 async function passes(p: Promise<unknown>): Promise<string> {

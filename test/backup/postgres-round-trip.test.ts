@@ -15,7 +15,8 @@ import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { libpqEnv, runTool } from "../../services/backup/dumpers/run-tool.js";
+import { libpqEnv, runTool } from "../../services/backup/engines/run-tool.js";
+import { rpcCodeOf as codeOf } from "../helpers/call-outcome.js";
 import { startTestSystem } from "../helpers/system.js";
 import { clientOf, seedAppointments, snapshotDomain, waitForBackup } from "../helpers/backup.js";
 
@@ -33,15 +34,6 @@ const admin = clientOf(t, sys, BackupService, adminToken);
 const service = clientOf(t, sys, BackupService, serviceToken);
 const queue = clientOf(t, sys, QueueService, adminToken);
 const lock = clientOf(t, sys, LockService, adminToken);
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "OK"> {
-  try {
-    await p;
-    return "OK";
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-}
 
 async function acquireToken(resource: string): Promise<bigint> {
   const { lease } = await lock.acquire({ resource, owner: "test", ttl: { seconds: 30n } });

@@ -39,8 +39,8 @@ t.test("retention: old files go, the newest SUCCEEDED backup stays, dryRun chang
   });
   const make = async (days: number): Promise<BackupRow> => {
     clock.set(at(days));
-    const r = await svc.start("POSTGRES", caller, `ret-${days}`);
-    await svc.waitForIdle();
+    const r = await svc.runner.start("POSTGRES", caller, `ret-${days}`);
+    await svc.runner.waitForIdle();
     const row = (await findBackup(catalog.db as never, r.backup_id))!;
     t.equal(row.state, "SUCCEEDED", `day ${days}: ${row.error ?? ""}`);
     return row;
@@ -119,7 +119,7 @@ t.test("the in-process schedule starts one backup per due minute, then prunes", 
   const runs = [...svc.scheduler!.tick(), ...replica.scheduler!.tick()];
   t.equal(runs.length, 2);
   await Promise.all(runs);
-  await svc.waitForIdle();
+  await svc.runner.waitForIdle();
   const rows = await sql<{ request_caller: string; request_id: string; state: string }>`select request_caller, request_id, state from backup.backups`.execute(catalog.db);
   t.same(rows.rows, [{ request_caller: "schedule", request_id: "schedule-postgres-2026-03-02T02:30:00.000Z", state: "SUCCEEDED" }], "one backup for both replicas");
   t.same(svc.scheduler!.tick(), [], "the same minute does not run twice");

@@ -87,7 +87,7 @@ t.test("backup image: pg_dump at the Postgres server's major, redis-cli at the R
   t.ok(pg, `installs postgresql-client-${pg}`);
   t.match(lines, /\bredis-tools\b/, "installs redis-tools (redis-cli, redis-check-rdb)");
   t.match(lines, /\bredis-server\b/, "installs redis-server (VerifyBackup's scratch server)");
-  const engine = readRepoFile("services/backup/dumpers/redis.engine.ts") + readRepoFile("services/backup/dumpers/pg-tools.engine.ts");
+  const engine = readRepoFile("services/backup/engines/redis.engine.ts") + readRepoFile("services/backup/engines/pg-tools.engine.ts");
   const tools = new Set([...engine.matchAll(/(?:runTool|spawn)\(\s*"([\w-]+)"/g)].map((m) => m[1]));
   const packages: Record<string, RegExp> = { pg_dump: /postgresql-client/, pg_restore: /postgresql-client/, psql: /postgresql-client/, "redis-cli": /redis-tools/, "redis-check-rdb": /redis-tools/, "redis-server": /redis-server/ };
   for (const tool of tools) t.ok(packages[tool]?.test(lines), `the backup engines run ${tool}: the backup image installs it`);

@@ -10,6 +10,7 @@ import { LockBackend as LockBackendEnum } from "../../gen/medschedule/lock/v1/lo
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { metricsRegistry } from "../../services/runtime/metrics.js";
 import { checkFence, fenceTokensTableSql, FencingRejectedError, withLock } from "../../services/runtime/with-lock.js";
+import { rpcCodeOf as codeOf } from "../helpers/call-outcome.js";
 import { startTestSystem } from "../helpers/system.js";
 
 const sys = await startTestSystem(t, { embedded: true });
@@ -20,15 +21,6 @@ const client = createClient(LockService, createGrpcTransport({ baseUrl: `http://
   req.header.set("authorization", `Bearer ${token}`);
   return next(req);
 }] }));
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "OK"> {
-  try {
-    await p;
-    return "OK";
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-}
 
 t.test("lock_backend shows postgres", async (t) => {
   const data = await metricsRegistry.getSingleMetric("lock_backend")!.get();

@@ -206,7 +206,7 @@ t.test("an epoch bumped for Redis is not issued by Postgres: a Postgres-only ser
   const first = await acquire(svc, "tag:a", 5_000);
   await release(svc, "tag:a", first.leaseId!);
   // As a switch to Redis (by this or another replica) leaves it:
-  const { bumpEpoch } = await import("../../services/lock/fencing-epoch.repository.js");
+  const { bumpEpoch } = await import("../../services/lock/repositories/fencing-epoch.repository.js");
   const redisEpoch = (await bumpEpoch(database.db, { actor: "test", role: "system", reason: "test" }, 0, "redis")).epoch;
   const second = await acquire(svc, "tag:a", 5_000);
   t.equal(second.backend, 2, "issued by postgres");

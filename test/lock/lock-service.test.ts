@@ -19,20 +19,11 @@ import {
 import type { LockServiceImpl } from "../../services/lock/lock-service.js";
 import { DomainError, InvalidArgumentError } from "../../services/runtime/errors.js";
 import { metricsRegistry } from "../../services/runtime/metrics.js";
+import { domainCodeOf as codeOf } from "../helpers/call-outcome.js";
 import { connectRedis, lockCtx, openLockDatabase, startLockService } from "../helpers/lock.js";
 import { startRedis } from "../helpers/redis.js";
 
 const M = LockService.method;
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "OK"> {
-  try {
-    await p;
-    return "OK";
-  } catch (err) {
-    if (err instanceof DomainError) return err.code;
-    throw err;
-  }
-}
 
 function api(svc: LockServiceImpl) {
   return {

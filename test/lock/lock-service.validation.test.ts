@@ -18,35 +18,13 @@ import { PageTokens } from "../../services/runtime/page-token.js";
 import { validateAcquire, validateExtend, validateListLocks } from "../../services/lock/lock.validation.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { LockBackendUnavailableError } from "../../services/lock/lock.errors.js";
-import { InvalidArgumentError } from "../../services/runtime/errors.js";
+import { describe, failure, violatedFields as violations } from "../helpers/call-outcome.js";
 import { testContext } from "../helpers/handler-context.js";
 
 const pageTokens = new PageTokens("lock-validation-test-page-token-secret-0123");
 const svc = new LockServiceImpl({ clock: createFakeClock(), pageTokens });
 
 const ctx = (m: DescMethod) => testContext(m);
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  return "the call succeeded";
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
-
-/** The sorted violation fields (repeated when a field has several problems), or what happened instead. */
-async function violations(p: Promise<unknown>): Promise<string[] | string> {
-  const err = await failure(p);
-  if (!(err instanceof InvalidArgumentError) || err.code !== Code.InvalidArgument) {
-    return `expected InvalidArgumentError, got ${describe(err)}`;
-  }
-  return err.violations.map((v) => v.field).sort();
-}
 
 /** "accepted" when a call passed validation and reached the backend (none here: UNAVAILABLE), or what happened instead. */
 async function accepted(p: Promise<unknown>): Promise<string> {

@@ -1,4 +1,4 @@
-import type { ColumnType, Insertable, Selectable, Updateable } from "kysely";
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
 
 /** BackupTargetName is a BackupTarget value name without its prefix. */
 export type BackupTargetName = "POSTGRES" | "REDIS";
@@ -39,8 +39,8 @@ export interface BackupTable {
   error: string | null;
   /** verified_at is when the last verification ran. */
   verified_at: Date | null;
-  /** verified_ok is the last verification's result. */
-  verified_ok: ColumnType<boolean, boolean | undefined, boolean>;
+  /** verified_ok is the last verification's result (false before any). */
+  verified_ok: Generated<boolean>;
   /** request_caller is the StartBackup caller (token subject). */
   request_caller: string | null;
   /** request_id is the StartBackup idempotency key. */
@@ -65,21 +65,3 @@ export type BackupRow = Selectable<BackupTable>;
 export type NewBackupRow = Insertable<BackupTable>;
 /** BackupUpdate is a change to a catalog entry. */
 export type BackupUpdate = Updateable<BackupTable>;
-
-/** AuditLogTable is a row of backup.audit_log: restores, prunes and other operator actions. */
-export interface AuditLogTable {
-  /** id orders the log. */
-  id: ColumnType<string, never, never>;
-  /** at is when. */
-  at: Date;
-  /** actor is the token's subject. */
-  actor: string | null;
-  /** role is the role the call was allowed under. */
-  role: string | null;
-  /** action is e.g. "RestoreBackup". */
-  action: string;
-  /** resource is the backup id. */
-  resource: string | null;
-  /** detail is json. */
-  detail: ColumnType<unknown, string | null, string | null>;
-}

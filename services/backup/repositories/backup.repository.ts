@@ -94,14 +94,3 @@ export async function failStale(db: Db, target: BackupTargetName, before: Date, 
     .executeTakeFirst();
   return Number(r.numUpdatedRows);
 }
-
-/** appendAudit writes one row of the backup audit trail. */
-export async function appendAudit(
-  db: Db,
-  entry: { at: Date; actor: string | null; role: string | null; action: string; resource: string | null; detail: unknown },
-): Promise<void> {
-  await db
-    .insertInto("backup.audit_log")
-    .values({ ...entry, detail: JSON.stringify(entry.detail ?? null) })
-    .execute();
-}

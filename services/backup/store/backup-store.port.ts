@@ -12,7 +12,7 @@ export interface BackupWriter {
 
 /**
  * BackupStore is where backup files live (port). The filesystem adapter keeps them under
- * BACKUP_DIR; an object-store adapter implements the same five operations.
+ * BACKUP_DIR; an object-store adapter implements the same four operations.
  */
 export interface BackupStore {
   /** describe names the store for logs and errors, e.g. "filesystem /var/backups". */

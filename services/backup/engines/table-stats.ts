@@ -61,10 +61,10 @@ export interface InvariantReport {
 const ACTIVE_STATUSES = ["PROPOSED", "BOOKED", "CHECKED_IN"];
 
 /**
- * checkDomainInvariants checks a restored copy: no two active appointments of a provider overlap
- * (DESIGN.md invariant 1). It adapts to the scheduling.appointments table that exists (a `during`
- * range, or start_time/end_time columns; status as a name, a prefixed name or a number) and says so
- * in a note when the table is absent.
+ * checkDomainInvariants checks a restored copy against DESIGN.md invariant 1: no two active
+ * appointments of a provider overlap, nor two active bookings of a room or device. It adapts to the
+ * scheduling tables that exist (a `blocked` or `during` range, or start/end columns; status as a
+ * name, a prefixed name or a number) and says in a note what it skipped and why.
  */
 export async function checkDomainInvariants(q: Query): Promise<InvariantReport> {
   const problems: string[] = [];

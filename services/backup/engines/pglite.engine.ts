@@ -5,7 +5,7 @@ import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { withPgliteSession } from "../../runtime/db/index.js";
 import type { TableStat } from "../db/backup.table.js";
-import type { DatabaseBackupEngine, ScratchResult } from "./postgres-engine.port.js";
+import type { DatabaseBackupEngine, ScratchResult } from "./backup-engine.port.js";
 import { ToolError } from "./run-tool.js";
 import { checkDomainInvariants, DOMAIN_SCHEMAS, existingSchemas, SESSION_SETTINGS, tableStats, type Query } from "./table-stats.js";
 
@@ -34,7 +34,9 @@ async function readAll(source: Readable): Promise<string> {
  * started from that copy, so both read exactly the same data and no service ever waits for them.
  */
 export class PgliteEngine implements DatabaseBackupEngine {
+  /** format is "pg_sql": plain SQL, as PGlite's pg_dump writes it. */
   readonly format = "pg_sql" as const;
+  /** extension is ".sql". */
   readonly extension = ".sql";
   readonly #pg: PGlite;
   /** A scratch in-memory PGlite, created on first use and kept: starting one costs seconds. */

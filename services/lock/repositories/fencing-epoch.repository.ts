@@ -1,11 +1,10 @@
-// The global fencing epoch (lock.fencing_epoch, one row) and the lock audit log.
-import { sql, type Kysely, type Transaction } from "kysely";
-
-type Db = Kysely<any> | Transaction<any>;
+import { sql, type Kysely } from "kysely";
+import type { Database, Db } from "../db/database.js";
+import { writeAudit } from "./audit-log.repository.js";
 
 /** readEpoch returns the fencing epoch in force. */
 export async function readEpoch(db: Db): Promise<number> {
-  const row = await db.withSchema("lock").selectFrom("fencing_epoch").select("epoch").where("id", "=", 1).executeTakeFirstOrThrow();
+  const row = await db.selectFrom("lock.fencing_epoch").select("epoch").where("id", "=", 1).executeTakeFirstOrThrow();
   return Number(row.epoch);
 }
 
@@ -17,6 +16,14 @@ export function epochClockSeconds(nowMs = Date.now()): number {
   return Math.max(1, Math.floor(nowMs / 1000) - EPOCH_CLOCK_ORIGIN_S);
 }
 
+/** EpochBump is what one bump did: the epoch before and the epoch now in force. */
+export interface EpochBump {
+  /** previous is the epoch before the bump. */
+  previous: number;
+  /** epoch is the epoch in force after it. */
+  epoch: number;
+}
+
 /**
  * bumpEpoch moves the epoch to max(epoch + 1, atLeast, epochClockSeconds()) in one atomic update
  * (the row is locked), so every bump returns a value no other bump returned, and writes an audit row.
@@ -26,16 +33,16 @@ export function epochClockSeconds(nowMs = Date.now()): number {
  * epoch bumped for Redis (see the lock.fencing_epoch.issued_by migration).
  */
 export async function bumpEpoch(
-  db: Kysely<any>,
+  db: Kysely<Database>,
   audit: { actor: string; role: string; reason: string; action?: string },
   atLeast = 0,
   issuedBy: "postgres" | "redis" = "postgres",
-): Promise<{ previous: number; epoch: number }> {
+): Promise<EpochBump> {
   return db.transaction().execute(async (trx) => {
-    const before = await trx.withSchema("lock").selectFrom("fencing_epoch").select("epoch").where("id", "=", 1).forUpdate().executeTakeFirstOrThrow();
+    const before = await trx.selectFrom("lock.fencing_epoch").select("epoch").where("id", "=", 1).forUpdate().executeTakeFirstOrThrow();
     const previous = Number(before.epoch);
     const epoch = Math.max(previous + 1, atLeast, epochClockSeconds());
-    await trx.withSchema("lock").updateTable("fencing_epoch").set({ epoch, issued_by: issuedBy, updated_at: sql`now()` }).where("id", "=", 1).execute();
+    await trx.updateTable("lock.fencing_epoch").set({ epoch, issued_by: issuedBy, updated_at: sql<Date>`now()` }).where("id", "=", 1).execute();
     await writeAudit(trx, {
       actor: audit.actor,
       role: audit.role,
@@ -45,27 +52,4 @@ export async function bumpEpoch(
     });
     return { previous, epoch };
   });
-}
-
-/** AuditEntry is one row of lock.audit_log. */
-export interface AuditEntry {
-  /** actor is the caller's subject (or "system"). */
-  actor: string;
-  /** role is the role under which it acted. */
-  role: string;
-  /** action is e.g. "FORCE_RELEASE", "ADVANCE_EPOCH". */
-  action: string;
-  /** resource is the lock key concerned, if any. */
-  resource: string | null;
-  /** detail is extra JSON. */
-  detail: Record<string, unknown>;
-}
-
-/** writeAudit appends a row to lock.audit_log. */
-export async function writeAudit(db: Db, entry: AuditEntry): Promise<void> {
-  await db
-    .withSchema("lock")
-    .insertInto("audit_log")
-    .values({ actor: entry.actor, role: entry.role, action: entry.action, resource: entry.resource, detail: JSON.stringify(entry.detail) })
-    .execute();
 }

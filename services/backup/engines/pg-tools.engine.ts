@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import pg from "pg";
 import type { TableStat } from "../db/backup.table.js";
-import type { DatabaseBackupEngine, ScratchResult } from "./postgres-engine.port.js";
+import type { DatabaseBackupEngine, ScratchResult } from "./backup-engine.port.js";
 import { libpqEnv, runTool, ToolError, withDatabase } from "./run-tool.js";
 import { checkDomainInvariants, DOMAIN_SCHEMAS, existingSchemas, SESSION_SETTINGS, tableStats, type Query } from "./table-stats.js";
 
@@ -32,7 +32,9 @@ function ident(name: string): string {
  * exactly the dump's content. Passwords travel in PGPASSWORD, never on a command line.
  */
 export class PgToolsEngine implements DatabaseBackupEngine {
+  /** format is "pg_custom": pg_dump's custom format, read by pg_restore. */
   readonly format = "pg_custom" as const;
+  /** extension is ".pgdump". */
   readonly extension = ".pgdump";
   readonly #url: string;
 

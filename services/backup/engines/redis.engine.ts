@@ -7,17 +7,10 @@ import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Redis } from "ioredis";
-import type { TableStat } from "../db/backup.table.js";
-import { runTool, ToolError } from "./run-tool.js";
 import { freePort } from "../../runtime/free-port.js";
-
-/** RedisScratchResult is what loading an RDB into a scratch redis-server found. */
-export interface RedisScratchResult {
-  /** tables are per-database key counts and content checksums ("redis:db0", ...). */
-  tables: TableStat[];
-  /** restoreMs is how long the scratch server took to load the file. */
-  restoreMs: number;
-}
+import type { TableStat } from "../db/backup.table.js";
+import type { RedisBackupEngine, ScratchResult } from "./backup-engine.port.js";
+import { runTool, ToolError } from "./run-tool.js";
 
 /** redisCliArgs turns a redis:// URL into redis-cli connection arguments and env (password in REDISCLI_AUTH). */
 function redisCliArgs(url: string): { args: string[]; env: Record<string, string> } {
@@ -93,9 +86,9 @@ async function startScratchRedis(dir: string, signal: AbortSignal): Promise<Scra
 }
 
 /**
- * valueCommand is the read that gives a key's value in a canonical form: DUMP payloads of sets and
- * hashes depend on the server's random hash seed, so unordered types are read member by member and
- * sorted.
+ * queueValueRead queues the read that gives a key's value in a canonical form: DUMP payloads of sets
+ * and hashes depend on the server's random hash seed, so unordered types are read member by member
+ * (and sorted by canonical()).
  */
 function queueValueRead(p: ReturnType<Redis["pipeline"]>, key: Buffer, type: string): void {
   switch (type) {
@@ -179,8 +172,10 @@ async function keyspaceStats(client: Redis): Promise<TableStat[]> {
  * works where the Redis volume is not shared) into a temp file, `redis-check-rdb` on it, and key
  * counts and checksums from loading it into a scratch redis-server.
  */
-export class RedisEngine {
+export class RedisEngine implements RedisBackupEngine {
+  /** format is "rdb": the file is the server's RDB snapshot. */
   readonly format = "rdb" as const;
+  /** extension is ".rdb". */
   readonly extension = ".rdb";
   readonly #url: string;
 
@@ -240,9 +235,9 @@ export class RedisEngine {
     }
   }
 
-  /** scratchRestore loads the RDB into a scratch redis-server and reports its stats. */
-  async scratchRestore(source: Readable, signal: AbortSignal): Promise<RedisScratchResult> {
-    return this.#withScratch(source, signal, async (s, restoreMs) => ({ tables: await keyspaceStats(s.client), restoreMs }));
+  /** scratchRestore loads the RDB into a scratch redis-server and reports its stats (a keyspace has no domain invariants to check). */
+  async scratchRestore(source: Readable, signal: AbortSignal): Promise<ScratchResult> {
+    return this.#withScratch(source, signal, async (s, restoreMs) => ({ tables: await keyspaceStats(s.client), invariants: { problems: [], notes: [] }, restoreMs }));
   }
 
   /**
@@ -256,40 +251,40 @@ export class RedisEngine {
       source,
       signal,
       async (s) => {
-      const live = new Redis(this.#url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      live.on("error", () => undefined);
-      try {
-        await live.connect();
-        const info = await s.client.info("keyspace");
-        const dbs = [...info.matchAll(/^db(\d+):keys=(\d+)/gm)].map((m) => Number(m[1]));
-        await live.flushall();
-        for (const db of dbs) {
-          await s.client.select(db);
-          await live.select(db);
-          let cursor = "0";
-          // Once FLUSHALL ran, the copy runs to its end whatever the caller does: a half-restored
-          // Redis would be worse than a slow answer.
-          do {
-            const [next, keys] = await s.client.scanBuffer(cursor, "COUNT", 500);
-            cursor = String(next);
-            const read = s.client.pipeline();
-            for (const k of keys) {
-              read.dumpBuffer(k);
-              read.pttl(k);
-            }
-            const res = (await read.exec()) ?? [];
-            const write = live.pipeline();
-            keys.forEach((k, j) => {
-              const dump = res[j * 2]?.[1] as Buffer | null;
-              const ttl = Number(res[j * 2 + 1]?.[1]);
-              if (dump) write.restore(k, ttl > 0 ? ttl : 0, dump, "REPLACE");
-            });
-            for (const [err] of (await write.exec()) ?? []) if (err) throw err;
-          } while (cursor !== "0");
+        const live = new Redis(this.#url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        live.on("error", () => undefined);
+        try {
+          await live.connect();
+          const info = await s.client.info("keyspace");
+          const dbs = [...info.matchAll(/^db(\d+):keys=(\d+)/gm)].map((m) => Number(m[1]));
+          await live.flushall();
+          for (const db of dbs) {
+            await s.client.select(db);
+            await live.select(db);
+            let cursor = "0";
+            // Once FLUSHALL ran, the copy runs to its end whatever the caller does: a half-restored
+            // Redis would be worse than a slow answer.
+            do {
+              const [next, keys] = await s.client.scanBuffer(cursor, "COUNT", 500);
+              cursor = String(next);
+              const read = s.client.pipeline();
+              for (const k of keys) {
+                read.dumpBuffer(k);
+                read.pttl(k);
+              }
+              const res = (await read.exec()) ?? [];
+              const write = live.pipeline();
+              keys.forEach((k, j) => {
+                const dump = res[j * 2]?.[1] as Buffer | null;
+                const ttl = Number(res[j * 2 + 1]?.[1]);
+                if (dump) write.restore(k, ttl > 0 ? ttl : 0, dump, "REPLACE");
+              });
+              for (const [err] of (await write.exec()) ?? []) if (err) throw err;
+            } while (cursor !== "0");
+          }
+        } finally {
+          live.disconnect();
         }
-      } finally {
-        live.disconnect();
-      }
       },
       beforeCommit,
     );
