@@ -20,7 +20,6 @@ import {
 import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Config } from "../runtime/config.js";
 import type { Database as RuntimeDatabase } from "../runtime/db/index.js";
-import { InvalidArgumentError } from "../runtime/errors.js";
 import type { Logger } from "../runtime/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Peers } from "../runtime/peers.js";
