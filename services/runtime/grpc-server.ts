@@ -181,7 +181,9 @@ class GrpcCallContext implements HandlerContext {
       this.controller = new AbortController();
       const reason = this.abortReason ?? this.pendingAbort();
       if (reason) {
-        this.abort(reason);
+        // abort() does nothing once abortReason is set (by `aborted`): abort the new controller here.
+        this.abortReason = reason;
+        this.controller.abort(reason);
       } else {
         // grpc-js also emits "cancelled" when the stream closes after a normal answer: done() removes it.
         const emitter = this.call as unknown as NodeJS.EventEmitter;

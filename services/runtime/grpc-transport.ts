@@ -35,6 +35,20 @@ function toConnectError(err: grpc.ServiceError): ConnectError {
 }
 
 /**
+ * callerGone is how a call ends whose caller's signal aborted: with the signal's ConnectError (a
+ * server's deadline signal carries DEADLINE_EXCEEDED), a timeout signal's as DEADLINE_EXCEEDED, else
+ * CANCELED. Not grpc-js's "Cancelled on client", which would turn a passed deadline into CANCELED.
+ */
+function callerGone(signal: AbortSignal): ConnectError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name === "TimeoutError") return new ConnectError("the deadline passed", Code.DeadlineExceeded);
+  return ConnectError.from(reason, Code.Canceled);
+}
+
+/** expired is the error of a call whose deadline passed before it was sent. */
+const expired = () => new ConnectError("the deadline passed before the call was sent", Code.DeadlineExceeded);
+
+/**
  * undecodedResponseKey, set to true in a unary call's contextValues, makes createGrpcJsTransport
  * hand back the response without decoding its fields: a message of the output type whose fields
  * are all kept as the bytes that came in (protobuf-es unknown fields), which binary serialization
@@ -115,7 +129,11 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
       const decode = contextValues?.get(undecodedResponseKey) ? undecoded(method.output) : deserialize(method.output);
       return new Promise((resolve, reject) => {
         if (signal?.aborted) {
-          reject(ConnectError.from(signal.reason, Code.Canceled));
+          reject(callerGone(signal));
+          return;
+        }
+        if (timeoutMs !== undefined && timeoutMs <= 0) {
+          reject(expired());
           return;
         }
         // Headers and trailers become fetch Headers only if the caller reads them (onHeader, onTrailer).
@@ -131,7 +149,7 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
           (err, res) => {
             signal?.removeEventListener("abort", onAbort);
             if (err) {
-              reject(toConnectError(err));
+              reject(signal?.aborted && err.code === grpc.status.CANCELLED ? callerGone(signal) : toConnectError(err));
               return;
             }
             let h: Headers | undefined;
@@ -168,6 +186,8 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
       if (method.methodKind !== "server_streaming") {
         throw new ConnectError(`${method.methodKind} calls are not supported by this transport`, Code.Unimplemented);
       }
+      if (signal?.aborted) throw callerGone(signal);
+      if (timeoutMs !== undefined && timeoutMs <= 0) throw expired();
       let request: MessageInitShape<I> | undefined;
       for await (const m of input) {
         request = m;
@@ -192,6 +212,7 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
         try {
           for await (const m of call) yield m as MessageShape<O>;
         } catch (err) {
+          if (signal?.aborted && (err as grpc.ServiceError).code === grpc.status.CANCELLED) throw callerGone(signal);
           throw toConnectError(err as grpc.ServiceError);
         } finally {
           signal?.removeEventListener("abort", onAbort);

@@ -62,6 +62,17 @@ function isAborted(ctx: HandlerContext): boolean {
   return typeof fast === "boolean" ? fast : ctx.signal.aborted;
 }
 
+/**
+ * goneBeforeStart says why a call is over before any work starts: its signal aborted (client gone,
+ * deadline passed, server shutting down), or less than a millisecond of its deadline is left
+ * (grpc-timeout 1n: no work fits, and the deadline had passed when the client's bytes arrived).
+ */
+function goneBeforeStart(ctx: HandlerContext): ConnectError | undefined {
+  if (isAborted(ctx)) return toConnectError(ctx.signal.reason, ctx.signal);
+  const left = ctx.timeoutMs();
+  return left !== undefined && left < 1 ? new ConnectError("the deadline passed", Code.DeadlineExceeded) : undefined;
+}
+
 type AnyFn = (req: unknown, ctx: HandlerContext) => unknown;
 
 function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
@@ -96,6 +107,10 @@ export function wrapService<S extends DescService>(
         const call: RpcCall = { service, method, procedure, request: method.methodKind === "unary" ? req : undefined, ctx, startedAt: process.hrtime.bigint() };
         let error: ConnectError | undefined;
         try {
+          // A deadline that passed before the call arrived (grpc-timeout 0n, connect-timeout-ms 0) is
+          // DEADLINE_EXCEEDED at once, before any work: not whatever the work says about a dead signal.
+          const gone = goneBeforeStart(ctx);
+          if (gone) throw gone;
           await runBefore(call);
           const res = await bound(req, ctx);
           // Finished after the deadline passed or the client left: the caller got that, not this.
@@ -115,6 +130,8 @@ export function wrapService<S extends DescService>(
           let error: ConnectError | undefined;
           let ended = false;
           try {
+            const gone = goneBeforeStart(ctx);
+            if (gone) throw gone;
             await runBefore(call);
             const out = bound(req, ctx);
             if (!isAsyncIterable(out)) throw new TypeError(`${procedure} did not return a stream`);
