@@ -79,6 +79,24 @@ t.test("the rate limit applies in npm start too (in-process services)", async (t
   t.equal(await call(tokens.service), "ok", "service-to-service calls are not limited");
 });
 
+t.test("calls without a valid token are limited too, by remote address", async (t) => {
+  const tokens = (await (await fetch(url + "/dev-tokens.json")).json()) as Record<string, string>;
+  const call = async (authorization?: string, procedure = "/medschedule.queue.v1.QueueService/ListQueues") => {
+    const r = await fetch(url + procedure, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+      body: "{}",
+    });
+    return r.status === 200 ? "ok" : ((await r.json()) as { code: string }).code;
+  };
+  t.same([await call(), await call("Bearer not-a-jwt")], ["unauthenticated", "unauthenticated"], "the address's budget of 2");
+  t.equal(await call(), "resource_exhausted", "no token, past the budget");
+  t.equal(await call("Bearer not-a-jwt"), "resource_exhausted", "a forged token, past the budget");
+  t.equal(await call("Basic YWRtaW46YWRtaW4="), "resource_exhausted", "a malformed header, past the budget");
+  t.equal(await call(`Bearer ${tokens.admin}`), "ok", "a valid token from the same address keeps its own budget");
+  t.equal(await call(undefined, "/grpc.health.v1.Health/Check"), "ok", "health is not limited");
+});
+
 t.test("token bucket refills evenly over the minute", async (t) => {
   let now = 0;
   const limiter = createTokenBucketLimiter(60, () => now);
