@@ -156,6 +156,8 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
   });
   let active = 0;
   const idle = new Set<() => void>();
+  // CORS is for the API only: the web app, /metrics and /dev-tokens.json are never for other origins.
+  const rpcPaths = new Set(opts.services.flatMap((reg) => reg.service.methods.map((m) => `/${reg.service.typeName}/${m.name}`)));
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
     active++;
     res.once("close", () => {
@@ -164,7 +166,7 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
     });
     // The peer address is set by us, never taken from the client.
     req.headers[PEER_HEADER] = req.socket?.remoteAddress ?? "";
-    const cors = corsHeaders(req.headers.origin, opts.corsOrigins);
+    const cors = rpcPaths.has((req.url ?? "").split("?")[0]) ? corsHeaders(req.headers.origin, opts.corsOrigins) : undefined;
     if (cors) for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     if (req.method === "OPTIONS" && cors) {
       res.writeHead(204);
