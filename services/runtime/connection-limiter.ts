@@ -48,8 +48,8 @@ export type ShutReason = "headers_timeout" | "body_timeout" | "idle_timeout" | "
 
 const live = new Set<ConnectionLimiter>();
 
-/** gatewayConnections is `gateway_connections`, the client connections open now. */
-const gatewayConnections = new Gauge({
+// gateway_connections: the client connections open now, summed over the servers of this process.
+new Gauge({
   name: "gateway_connections",
   help: "Client connections open at the gateway (waiting for a request, busy or idle).",
   registers: [metricsRegistry],
@@ -59,7 +59,6 @@ const gatewayConnections = new Gauge({
     this.set(n);
   },
 });
-void gatewayConnections;
 
 /** gatewayConnectionsClosed is `gateway_connections_closed_total`, by reason. */
 const gatewayConnectionsClosed = new Counter({
@@ -242,10 +241,10 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
   let shedSinceLog = 0;
   let lastLog = 0;
 
-  if (opts.maxConnections !== undefined && fileBound < opts.maxConnections) {
+  if (fileBound < configuredMax) {
     opts.logger?.warn(
-      { maxConnections: opts.maxConnections, fileLimit: limit, fitting: fileBound },
-      "GATEWAY_MAX_CONNECTIONS is more than the file limit allows; fewer connections will be kept open (raise the limit, e.g. LimitNOFILE or ulimit -n)",
+      { maxConnections: configuredMax, fileLimit: limit, fitting: fileBound },
+      "the file limit leaves room for fewer client connections than GATEWAY_MAX_CONNECTIONS; raise it (LimitNOFILE, ulimit -n) to keep more open",
     );
   }
 
