@@ -3,16 +3,24 @@
 // DATABASE_URL is set. Distributed mode (SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR and BACKUP_ADDR all
 // set): no database, every call forwarded to the services' grpc-js replicas. Setting only some of
 // them is a configuration error.
-import { backupModule } from "../services/backup/backup.module.js";
-import { lockModule } from "../services/lock/lock.module.js";
-import { queueModule } from "../services/queue/queue.module.js";
-import { schedulingModule } from "../services/scheduling/scheduling.module.js";
-import { loadConfig } from "../services/runtime/config.js";
-import { ServingStatus } from "../services/runtime/health.js";
-import { createRuntime, exitOnStartupError, onShutdownSignal } from "../services/runtime/host.js";
-import { createLogger } from "../services/runtime/logger.js";
-import { createDistributedGateway, startGateway, upstreamMode } from "./gateway.js";
-import { createInFlightLimitInterceptor, createRateLimitInterceptor } from "./rate-limit.js";
+import type { exitOnStartupError as ExitOnStartupError } from "../services/runtime/host.js";
+import { limitModuleLoading } from "../services/runtime/module-loading.js";
+
+// Everything else is imported once module loading is bounded, so that a low file limit (ulimit -n
+// 256) does not kill the process at start (services/runtime/module-loading.ts).
+limitModuleLoading();
+const { backupModule } = await import("../services/backup/backup.module.js");
+const { lockModule } = await import("../services/lock/lock.module.js");
+const { queueModule } = await import("../services/queue/queue.module.js");
+const { schedulingModule } = await import("../services/scheduling/scheduling.module.js");
+const { loadConfig } = await import("../services/runtime/config.js");
+const { ServingStatus } = await import("../services/runtime/health.js");
+const { createRuntime, onShutdownSignal, exitOnStartupError: exit } = await import("../services/runtime/host.js");
+// Declared with its type, so that the compiler knows it never returns.
+const exitOnStartupError: typeof ExitOnStartupError = exit;
+const { createLogger } = await import("../services/runtime/logger.js");
+const { createDistributedGateway, startGateway, upstreamMode } = await import("./gateway.js");
+const { createInFlightLimitInterceptor, createRateLimitInterceptor } = await import("./rate-limit.js");
 
 const started = Date.now();
 let mode: "in-process" | "distributed";
