@@ -173,14 +173,18 @@ export function fileLimit(): number | undefined {
   }
 }
 
-/** openFiles counts the process's open file descriptors (Linux /proc), undefined where unknown. */
-function openFiles(): number | undefined {
+/** openFiles counts the process's open file descriptors (Linux /proc): `limit` when none is left to look, undefined where unknown. */
+function openFiles(limit: number | undefined): number | undefined {
   try {
     return readdirSync("/proc/self/fd").length;
-  } catch {
-    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "EMFILE" || code === "ENFILE" ? limit : undefined;
   }
 }
+
+/** FILE_COUNT_EVERY_MS spaces the counts of open files (each reads /proc/self/fd) made as connections arrive. */
+const FILE_COUNT_EVERY_MS = 100;
 
 /**
  * fileBoundConnections is how many connections fit in the file limit: the limit, minus the
@@ -236,7 +240,15 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
   const limit = fileLimit();
   const conns = new Set<TrackedConnection>();
   const groups = new AddressGroups();
-  let fileBound = fileBoundConnections(limit, openFiles(), 0);
+  let fileBound = fileBoundConnections(limit, openFiles(limit), 0);
+  let countedAt = Date.now();
+  // The files the process holds besides connections change too (an embedded database opens ~150 at
+  // start, more as tables grow): count again as connections arrive, at most every 100 ms, and in
+  // every sweep. Connections opened or closed since are accounted for exactly.
+  const recount = (now: number) => {
+    countedAt = now;
+    fileBound = fileBoundConnections(limit, openFiles(limit), conns.size);
+  };
   let draining = false;
   let shedSinceLog = 0;
   let lastLog = 0;
@@ -323,7 +335,7 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
 
   const sweep = () => {
     const now = Date.now();
-    fileBound = fileBoundConnections(limit, openFiles(), conns.size);
+    recount(now);
     for (const c of conns) {
       if (c.closingAt) {
         // Told GOAWAY: gone on its own once its streams end; if not, soon after.
@@ -362,6 +374,8 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
         socket.destroy();
         return false;
       }
+      const arrived = Date.now();
+      if (limit !== undefined && arrived - countedAt >= FILE_COUNT_EVERY_MS) recount(arrived);
       if (conns.size >= cap()) {
         const v = victim();
         noteShed();
@@ -375,12 +389,11 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
         }
       }
       socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
-      const now = Date.now();
       const c: TrackedConnection = {
         socket,
         address: socket.remoteAddress ?? "",
-        openedAt: now,
-        idleSince: now,
+        openedAt: arrived,
+        idleSince: arrived,
         served: false,
         requests: new Set(),
         closingAt: 0,

@@ -325,4 +325,5 @@ t.test("the cap never exceeds what the file limit leaves", async (t) => {
   t.equal(fileBoundConnections(256, 240, 200), 256 - 40 - 32, "connections already open do not count against themselves");
   t.equal(fileBoundConnections(1024, 170, 0), 1024 - 170 - 102, "a tenth of the limit in reserve");
   t.equal(fileBoundConnections(64, 60, 0), 4, "never below a handful");
+  t.equal(fileBoundConnections(256, 256, 200), 200 - 32, "out of files (counted as the limit): fewer than the connections held now");
 });

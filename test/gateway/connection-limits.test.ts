@@ -8,7 +8,7 @@
 // closed by the gateway. No limit is per address: the attacker only loses its idle sockets.
 import t from "tap";
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -109,4 +109,36 @@ t.test("the gateway still answers afterwards and exits cleanly", async (t) => {
   gateway.kill("SIGTERM");
   const code = await new Promise<number | null>((r) => gateway.on("exit", r));
   t.equal(code, 0);
+});
+
+t.test("npm start as is (embedded PGlite, which holds ~150 files itself) under ulimit -n 256", async (t) => {
+  const pglitePort = await freePort();
+  const pgliteDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-conn-pglite-"));
+  t.teardown(() => rm(pgliteDir, { recursive: true, force: true }));
+  const child = spawn("bash", ["-c", `ulimit -n ${FILE_LIMIT} && exec "${process.execPath}" dist/gateway/main.js`], {
+    env: { PATH: process.env.PATH ?? "", PORT: String(pglitePort), DATA_DIR: pgliteDir, METRICS_PORT: "0", LOG_LEVEL: "warn", BACKUP_SCHEDULE_POSTGRES: "", DEMO_CLINIC: "off" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  const base = `http://127.0.0.1:${pglitePort}`;
+  const serving = async () => {
+    const r = await fetch(`${base}/grpc.health.v1.Health/Check`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    return ((await r.json()) as { status?: string }).status === "SERVING";
+  };
+  await waitFor(serving, 120_000, "npm start to serve");
+  const tokens = JSON.parse(await readFile(path.join(pgliteDir, "dev-tokens.json"), "utf8")) as Record<string, string>;
+  const desk = { authorization: `Bearer ${tokens.receptionist}` };
+  const attacker = new Attacker(pglitePort, "127.0.0.2");
+  t.teardown(() => attacker.destroyAll());
+  await attacker.openMix(ATTACK_SOCKETS);
+  const codes: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const res = await connectJsonOnNewConnection(pglitePort, "/medschedule.queue.v1.QueueService/ListQueues", {}, desk);
+    codes.push(res.status === 200 ? "ok" : `HTTP ${res.status} ${res.body}`);
+  }
+  t.same(codes, Array(10).fill("ok"), `with ${attacker.opened()} sockets from 127.0.0.2, calls from 127.0.0.1 are answered (the database too)`);
+  child.kill("SIGTERM");
+  t.equal(await new Promise<number | null>((r) => child.on("exit", r)), 0, "and it exits cleanly");
 });
