@@ -240,6 +240,8 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
   const limit = fileLimit();
   const conns = new Set<TrackedConnection>();
   const groups = new AddressGroups();
+  // held counts the connections that hold a descriptor: destroyed ones stop at once, before their close event.
+  let held = 0;
   let fileBound = fileBoundConnections(limit, openFiles(limit), 0);
   let countedAt = Date.now();
   // The files the process holds besides connections change too (an embedded database opens ~150 at
@@ -247,7 +249,7 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
   // every sweep. Connections opened or closed since are accounted for exactly.
   const recount = (now: number) => {
     countedAt = now;
-    fileBound = fileBoundConnections(limit, openFiles(limit), conns.size);
+    fileBound = fileBoundConnections(limit, openFiles(limit), held);
   };
   let draining = false;
   let shedSinceLog = 0;
@@ -269,9 +271,16 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
     else groups.idle(c);
   };
 
-  const destroy = (c: TrackedConnection) => {
+  /** gone notes that a connection no longer holds a descriptor (destroyed now, or closed). */
+  const gone = (c: TrackedConnection) => {
+    if (c.gone) return;
     c.gone = true;
+    held--;
     groups.busy(c);
+  };
+
+  const destroy = (c: TrackedConnection) => {
+    gone(c);
     c.tlsSocket?.destroy();
     c.socket.destroy();
   };
@@ -296,7 +305,7 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
     const now = Date.now();
     if (now - lastLog < SHED_LOG_INTERVAL_MS) return;
     opts.logger?.warn(
-      { connections: conns.size, maxConnections: cap(), fileLimit: limit, closedOrRefused: shedSinceLog },
+      { connections: held, maxConnections: cap(), fileLimit: limit, closedOrRefused: shedSinceLog },
       "at the connection cap: closing the longest-idle connections for new ones (GATEWAY_MAX_CONNECTIONS)",
     );
     lastLog = now;
@@ -315,7 +324,7 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
     let chosen: TrackedConnection | undefined;
     let since = Number.POSITIVE_INFINITY;
     for (const c of conns) {
-      if (c.closingAt || c.requests.size === 0) continue;
+      if (c.gone || c.closingAt || c.requests.size === 0) continue;
       let oldest = Number.POSITIVE_INFINITY;
       let sheddable = true;
       for (const r of c.requests) {
@@ -337,6 +346,7 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
     const now = Date.now();
     recount(now);
     for (const c of conns) {
+      if (c.gone) continue;
       if (c.closingAt) {
         // Told GOAWAY: gone on its own once its streams end; if not, soon after.
         if (c.requests.size === 0 && now - c.closingAt >= CLOSE_GRACE_MS) destroy(c);
@@ -376,12 +386,12 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
       }
       const arrived = Date.now();
       if (limit !== undefined && arrived - countedAt >= FILE_COUNT_EVERY_MS) recount(arrived);
-      if (conns.size >= cap()) {
+      if (held >= cap()) {
         const v = victim();
         noteShed();
         if (v) {
-          // An idle one is told GOAWAY; one holding only stalled bodies or tokenless streams goes at once.
-          shut(v, "capacity", v.requests.size > 0);
+          // At once, GOAWAY or not: its descriptor must be free before the new one takes one.
+          shut(v, "capacity", true);
         } else {
           gatewayConnectionsClosed.labels({ reason: "refused" }).inc();
           socket.destroy();
@@ -402,8 +412,9 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
       (socket as unknown as Record<symbol, TrackedConnection>)[CONNECTION] = c;
       conns.add(c);
       groups.join(c);
+      held++;
       socket.once("close", () => {
-        c.gone = true;
+        gone(c);
         conns.delete(c);
         groups.leave(c);
       });
@@ -438,11 +449,11 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
         becameIdle(c);
       });
     },
-    connections: () => conns.size,
+    connections: () => held,
     maxConnections: cap,
     drain() {
       draining = true;
-      for (const c of conns) if (c.session || c.requests.size === 0) shut(c, undefined);
+      for (const c of conns) if (!c.gone && (c.session || c.requests.size === 0)) shut(c, undefined);
     },
     destroyAll() {
       clearInterval(timer);
