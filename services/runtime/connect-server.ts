@@ -222,10 +222,15 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
       if (limiter.accept(socket)) sniffProtocol(socket, h1, h2);
     });
   }
-  await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
-    listener.listen(opts.port, opts.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      listener.once("error", reject);
+      listener.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (err) {
+    limiter.destroyAll();
+    throw err;
+  }
   const port = (listener.address() as net.AddressInfo).port;
   return {
     port,
