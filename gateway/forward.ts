@@ -78,6 +78,10 @@ function upstreamError(err: unknown, service: DescService, signal: AbortSignal):
   if (err instanceof ConnectError && err.code === Code.Canceled && !signal.aborted) {
     return new ConnectError(`${service.typeName} went away during the call (${err.rawMessage}); retry`, Code.Unavailable, undefined, undefined, err);
   }
+  if (err instanceof ConnectError && err.code === Code.DeadlineExceeded && err.details.length === 0) {
+    // grpc-js's own wording names its internals ("waiting for name resolution").
+    return new ConnectError(`the deadline passed before ${service.typeName} answered`, Code.DeadlineExceeded, undefined, undefined, err);
+  }
   return err;
 }
 
@@ -159,6 +163,7 @@ export function createForwardingService(service: DescService, opts: ForwardingOp
           }
         }
         if (lastError) throw lastError;
+        if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
         throw new ConnectError(`the deadline passed before ${service.typeName} could be reached`, Code.DeadlineExceeded);
       };
     } else if (method.methodKind === "server_streaming") {

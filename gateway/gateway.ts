@@ -74,6 +74,7 @@ export async function startGateway(opts: GatewayOptions, port = opts.config.port
     logger: opts.logger,
     corsOrigins: config.corsOrigins,
     tls: config.tlsCertFile && config.tlsKeyFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
+    connections: config.gatewayConnections,
   });
 }
 

@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { getPrincipal } from "../services/runtime/auth/principal.js";
 import { PUBLIC_SERVICES } from "../services/runtime/auth/role-table.js";
 import { PEER_HEADER } from "../services/runtime/grpc-server.js";
-import type { RpcInterceptor } from "../services/runtime/interceptors.js";
+import type { RpcCall, RpcInterceptor } from "../services/runtime/interceptors.js";
 
 /** TokenBucketLimiter is a set of token buckets, one per client key. */
 export interface TokenBucketLimiter {
@@ -46,26 +46,37 @@ export function createTokenBucketLimiter(perMinute: number, now: () => number = 
 /**
  * createRateLimitInterceptor answers RESOURCE_EXHAUSTED once a client has spent its budget of
  * `perMinute` calls (token bucket). The client is the token's subject, or the remote address for
- * callers without one (and under AUTH_MODE=off). Health, reflection and calls with the service role
- * (services calling each other in `npm start`) are not limited. It must run after the auth
- * interceptor (later in the array), which sets the principal.
+ * callers without one (and under AUTH_MODE=off). Calls that authentication or the role table refuse
+ * (no token, a malformed, forged or expired one, a role that may not call the RPC) are charged to the
+ * remote address: past its budget they answer RESOURCE_EXHAUSTED instead of UNAUTHENTICATED or
+ * PERMISSION_DENIED, so guessing tokens is as limited as calling with one. Callers with a valid token
+ * never spend the address's budget, so one bad client behind a clinic's NAT does not lock out the
+ * staff there. Health, reflection and calls with the service role (services calling each other in
+ * `npm start`) are not limited. It must run after the auth interceptor (later in the array), which
+ * sets the principal; it sees the refused calls through `after`.
  */
 export function createRateLimitInterceptor(opts: { perMinute: number; now?: () => number }): RpcInterceptor {
   const limiter = createTokenBucketLimiter(opts.perMinute, opts.now);
+  const admitted = new WeakSet<object>();
+  const address = (call: RpcCall) => `addr:${call.ctx.requestHeader.get(PEER_HEADER) ?? "unknown"}`;
+  const refusal = (waitMs: number, whom: string) =>
+    new ConnectError(`rate limit: at most ${opts.perMinute} calls per minute ${whom}; retry in ${Math.ceil(waitMs / 1000)} s`, Code.ResourceExhausted);
   return {
     before(call) {
       if (opts.perMinute <= 0 || PUBLIC_SERVICES.has(call.service.typeName)) return;
+      admitted.add(call);
       const principal = getPrincipal(call.ctx);
       if (principal?.roles.includes("service") && principal.subject !== "anonymous") return;
-      const key =
-        principal && principal.subject !== "anonymous" ? `sub:${principal.subject}` : `addr:${call.ctx.requestHeader.get(PEER_HEADER) ?? "unknown"}`;
+      const key = principal && principal.subject !== "anonymous" ? `sub:${principal.subject}` : address(call);
       const waitMs = limiter.take(key);
-      if (waitMs > 0) {
-        throw new ConnectError(
-          `rate limit: at most ${opts.perMinute} calls per minute per client; retry in ${Math.ceil(waitMs / 1000)} s`,
-          Code.ResourceExhausted,
-        );
-      }
+      if (waitMs > 0) throw refusal(waitMs, "per client");
+    },
+    after(call, error) {
+      if (admitted.delete(call) || opts.perMinute <= 0 || PUBLIC_SERVICES.has(call.service.typeName)) return;
+      // Refused before this interceptor's turn: by authentication or the role table.
+      if (error?.code !== Code.Unauthenticated && error?.code !== Code.PermissionDenied) return;
+      const waitMs = limiter.take(address(call));
+      return waitMs > 0 ? refusal(waitMs, "from this address without a valid token") : undefined;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type http from "node:http";
+import { BlockList, isIP } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { HttpRoute } from "../services/runtime/connect-server.js";
@@ -63,16 +64,63 @@ export function createStaticRoute(root: string = WEB_ROOT): HttpRoute {
   };
 }
 
-/** createDevTokensRoute serves GET /dev-tokens.json: the generated role tokens, only ever in `npm start` with dev auth. */
+/** LOOPBACK holds the loopback addresses: 127.0.0.0/8 and ::1 (IPv4-mapped ::ffff:127.x.x.x included). */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+
+/** isLoopbackAddress says whether an IP address (as a socket reports it) is a loopback address. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const family = isIP(address);
+  return family !== 0 && LOOPBACK.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
+/**
+ * isLoopbackHost says whether a Host (or :authority, or Origin's host) names this machine by a
+ * loopback name: "localhost" or a loopback IP literal, with an optional port. A DNS name that
+ * resolves to 127.0.0.1 does not count: that is how a DNS-rebinding page would reach the gateway.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+))(?::\d{1,5})?$/.exec(host.trim());
+  if (!m) return false;
+  if (m[1] !== undefined) return isLoopbackAddress(m[1]);
+  const name = m[2].toLowerCase();
+  return name === "localhost" || (isIP(name) === 4 && isLoopbackAddress(name));
+}
+
+/**
+ * createDevTokensRoute serves GET /dev-tokens.json: the generated role tokens, only ever in `npm start`
+ * with dev auth, and only to a client on this machine that calls it by a loopback name (both the
+ * remote address and the Host are loopback; an Origin, if sent, too). It never carries CORS headers.
+ * Anyone else gets 403 and signs in with a token.
+ */
 export function createDevTokensRoute(tokens: Record<string, string> | undefined): HttpRoute {
   return (req, res) => {
     if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/dev-tokens.json") return false;
+    const out = res as http.ServerResponse;
+    for (const name of out.getHeaderNames()) if (name.startsWith("access-control-")) out.removeHeader(name);
     if (!tokens) {
-      (res as http.ServerResponse).writeHead(404, { "content-type": "application/json; charset=utf-8" });
+      out.writeHead(404, { "content-type": "application/json; charset=utf-8" });
       res.end(JSON.stringify({ error: "no dev tokens: this gateway uses a configured token key" }) + "\n");
       return true;
     }
-    (res as http.ServerResponse).writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+    const host = req.headers.host ?? (req.headers as Record<string, string | undefined>)[":authority"];
+    const origin = req.headers.origin;
+    let originHost: string | undefined;
+    try {
+      originHost = origin === undefined ? undefined : new URL(origin).host;
+    } catch {
+      originHost = "";
+    }
+    const local = isLoopbackAddress(req.socket?.remoteAddress) && isLoopbackHost(host) && (originHost === undefined || isLoopbackHost(originHost));
+    if (!local) {
+      out.writeHead(403, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+      res.end(JSON.stringify({ error: "dev tokens are only given to a browser on the machine running npm start, at http://localhost; elsewhere, sign in with a token" }) + "\n");
+      return true;
+    }
+    out.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
     res.end(JSON.stringify(tokens) + "\n");
     return true;
   };

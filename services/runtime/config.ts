@@ -86,7 +86,44 @@ export interface Config {
   maxInFlight: number;
   /** demoClinic (DEMO_CLINIC) seeds the demo clinic in `npm start`: "on", "off", or "auto" (unset: only into a fresh DATA_DIR with generated dev auth and the embedded database). */
   demoClinic: "auto" | "on" | "off";
+  /** gatewayConnections are the gateway's bounds on client connections (GATEWAY_HEADERS_TIMEOUT, GATEWAY_BODY_TIMEOUT, GATEWAY_IDLE_TIMEOUT, GATEWAY_MAX_CONNECTIONS). */
+  gatewayConnections: GatewayConnectionLimits;
 }
+
+/** GatewayConnectionLimits bound the gateway's client connections, so that sockets which send nothing useful cannot use up its file descriptors. */
+export interface GatewayConnectionLimits {
+  /** headersTimeoutMs is the time from accepting a connection (TLS handshake included) until its first request's headers (HTTP/1.1) or first stream (HTTP/2). */
+  headersTimeoutMs: number;
+  /** bodyTimeoutMs is the time a request's body has to arrive in full after its headers. */
+  bodyTimeoutMs: number;
+  /** idleTimeoutMs closes a connection that has had no request or stream in progress for this long. */
+  idleTimeoutMs: number;
+  /** maxConnections caps open connections (the longest-idle one is closed for a new one); undefined: derived from the file limit. */
+  maxConnections?: number;
+}
+
+/**
+ * DEFAULT_GATEWAY_CONNECTION_LIMITS are the defaults of GatewayConnectionLimits:
+ * * headers 10 s: a browser, buf curl or grpcurl sends its request (or HTTP/2 preface and first stream)
+ *   within milliseconds of connecting, and a TLS handshake over a poor mobile link takes a few round
+ *   trips; 10 s leaves room for that and frees a socket that sends nothing three times faster than
+ *   the 30 s the issue allows.
+ * * body 30 s: every request body is one message (no client-streaming API), a few KiB; 30 s still
+ *   carries the 4 MiB maximum over about 1 Mbit/s. A slowloris body is cut then.
+ * * idle 65 s: longer than browsers wait before reusing a keep-alive connection for the next click,
+ *   and than the 60 s idle timeout of common load balancers (AWS ALB, nginx), so a balancer never
+ *   sends a request on a connection the gateway is closing at that moment. Open requests and
+ *   streams (a display board's quiet WatchQueue) keep a connection busy, not idle.
+ * * connections: 2,048 at most (about 20 KiB each when idle), and never more than the file
+ *   descriptor limit allows after what the process needs otherwise (an embedded database holds
+ *   ~150 files); the limiter measures that while it runs.
+ */
+export const DEFAULT_GATEWAY_CONNECTION_LIMITS: Required<GatewayConnectionLimits> = {
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  idleTimeoutMs: 65_000,
+  maxConnections: 2048,
+};
 
 /**
  * DEFAULT_MAX_IN_FLIGHT is GATEWAY_MAX_IN_FLIGHT's default. The mixed benchmark's 500 req/s open loop
@@ -199,6 +236,21 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
   if (demoClinic !== "auto" && demoClinic !== "on" && demoClinic !== "off") problems.push(`DEMO_CLINIC must be "on" or "off", got ${JSON.stringify(demoClinic)}`);
   const inFlight = str("GATEWAY_MAX_IN_FLIGHT");
   if (inFlight !== undefined && !/^\d+$/.test(inFlight)) problems.push(`GATEWAY_MAX_IN_FLIGHT must be a whole number, got ${JSON.stringify(inFlight)}`);
+  const positiveDuration = (name: string, fallback: number): number => {
+    const ms = duration(name, fallback);
+    if (ms <= 0) problems.push(`${name} must be longer than 0, got ${JSON.stringify(str(name))}`);
+    return ms;
+  };
+  const maxConnections = str("GATEWAY_MAX_CONNECTIONS");
+  if (maxConnections !== undefined && !/^[1-9]\d*$/.test(maxConnections)) {
+    problems.push(`GATEWAY_MAX_CONNECTIONS must be a whole number above 0, got ${JSON.stringify(maxConnections)}`);
+  }
+  const gatewayConnections: GatewayConnectionLimits = {
+    headersTimeoutMs: positiveDuration("GATEWAY_HEADERS_TIMEOUT", DEFAULT_GATEWAY_CONNECTION_LIMITS.headersTimeoutMs),
+    bodyTimeoutMs: positiveDuration("GATEWAY_BODY_TIMEOUT", DEFAULT_GATEWAY_CONNECTION_LIMITS.bodyTimeoutMs),
+    idleTimeoutMs: positiveDuration("GATEWAY_IDLE_TIMEOUT", DEFAULT_GATEWAY_CONNECTION_LIMITS.idleTimeoutMs),
+    maxConnections: maxConnections !== undefined && /^[1-9]\d*$/.test(maxConnections) ? Number(maxConnections) : undefined,
+  };
 
   const config: Config = {
     port: port("PORT", defaults.port),
@@ -238,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
     rateLimitPerMinute: rate !== undefined && /^\d+$/.test(rate) ? Number(rate) : 600,
     maxInFlight: inFlight !== undefined && /^\d+$/.test(inFlight) ? Number(inFlight) : DEFAULT_MAX_IN_FLIGHT,
     demoClinic: demoClinic as Config["demoClinic"],
+    gatewayConnections,
   };
   if (problems.length > 0) throw new ConfigError(problems.join("; "));
   return config;

@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type tls from "node:tls";
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -13,6 +14,8 @@ import { PEER_HEADER } from "./grpc-server.js";
 import type { Logger } from "./logger.js";
 import { withDecodeErrorsAsInvalidArgument } from "./request-decode-errors.js";
 import { createStrictJsonOptions } from "./request-json.js";
+import { DEFAULT_GATEWAY_CONNECTION_LIMITS, type GatewayConnectionLimits } from "./config.js";
+import { createConnectionLimiter } from "./connection-limiter.js";
 
 /** HttpRoute answers plain HTTP requests (metrics, the web app); it returns false to pass. */
 export type HttpRoute = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => boolean;
@@ -35,6 +38,8 @@ export interface ConnectServerOptions {
   tls?: { certFile: string; keyFile: string };
   /** cors, when set, answers CORS for these origins ("*" for any). */
   corsOrigins?: string[];
+  /** connections bounds the client connections (headers, body and idle timeouts, the cap); unset fields take the defaults. */
+  connections?: Partial<GatewayConnectionLimits>;
 }
 
 /** ConnectServerHandle is a running connect-node server. */
@@ -43,6 +48,8 @@ export interface ConnectServerHandle {
   port: number;
   /** inFlight is the number of requests being handled now. */
   inFlight(): number;
+  /** connections is the number of client connections open now. */
+  connections(): number;
   /** close stops accepting, lets in-flight requests finish for up to graceMs, then cuts the rest. */
   close(graceMs?: number): Promise<void>;
 }
@@ -53,6 +60,9 @@ function unimplemented(service: DescService, method: DescMethod): () => never {
     throw new ConnectError(`${service.typeName}.${method.name} is not implemented`, Code.Unimplemented);
   };
 }
+
+/** H2_MAX_CONCURRENT_STREAMS bounds the streams one HTTP/2 connection may have open at once. */
+export const H2_MAX_CONCURRENT_STREAMS = 100;
 
 /** HTTP2_PREFACE is what an HTTP/2 client with prior knowledge sends first. */
 export const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -171,15 +181,20 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
   });
   let active = 0;
   const idle = new Set<() => void>();
+  const limits = { ...DEFAULT_GATEWAY_CONNECTION_LIMITS, ...opts.connections };
+  const limiter = createConnectionLimiter({ ...limits, logger: opts.logger });
+  // CORS is for the API only: the web app, /metrics and /dev-tokens.json are never for other origins.
+  const rpcPaths = new Set(opts.services.flatMap((reg) => reg.service.methods.map((m) => `/${reg.service.typeName}/${m.name}`)));
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
     active++;
+    limiter.request(req, res);
     res.once("close", () => {
       active--;
       if (active === 0) for (const f of idle) f();
     });
     // The peer address is set by us, never taken from the client.
     req.headers[PEER_HEADER] = req.socket?.remoteAddress ?? "";
-    const cors = corsHeaders(req.headers.origin, opts.corsOrigins);
+    const cors = rpcPaths.has((req.url ?? "").split("?")[0]) ? corsHeaders(req.headers.origin, opts.corsOrigins) : undefined;
     if (cors) for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     if (req.method === "OPTIONS" && cors) {
       res.writeHead(204);
@@ -192,63 +207,67 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
     rpc(req as http.IncomingMessage, res as http.ServerResponse);
   };
 
-  const sockets = new Set<net.Socket>();
-  const sessions = new Set<http2.Http2Session>();
+  // HTTP/2: at most 100 streams at once per connection (RFC 9113's recommended minimum; Node's own
+  // default is unlimited), so one connection cannot hold thousands of requests.
+  const h2settings = { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS };
   let listener: net.Server;
-  let h1: http.Server | undefined;
   if (opts.tls) {
     const secure = http2.createSecureServer(
-      { allowHTTP1: true, cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) },
+      {
+        allowHTTP1: true,
+        cert: readFileSync(opts.tls.certFile),
+        key: readFileSync(opts.tls.keyFile),
+        handshakeTimeout: limits.headersTimeoutMs,
+        settings: h2settings,
+      },
       handler,
     );
-    secure.on("session", (s) => {
-      sessions.add(s);
-      s.once("close", () => sessions.delete(s));
-    });
+    // HTTP/1.1 over TLS: the Keep-Alive header tells browsers the idle timeout; the limiter enforces it.
+    Object.assign(secure, { keepAliveTimeout: limits.idleTimeoutMs, headersTimeout: limits.headersTimeoutMs });
+    secure.on("connection", (socket: net.Socket) => limiter.accept(socket));
+    // Before http2's own listener, which starts the session (or the HTTP/1.1 connection) on it.
+    secure.prependListener("secureConnection", (socket: tls.TLSSocket) => limiter.secure(socket));
+    secure.on("session", (s) => limiter.session(s));
     listener = secure;
   } else {
-    h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
-    const h2 = http2.createServer({}, handler);
-    h2.on("session", (s) => {
-      sessions.add(s);
-      s.once("close", () => sessions.delete(s));
+    const h1 = http.createServer({ keepAliveTimeout: limits.idleTimeoutMs }, handler);
+    const h2 = http2.createServer({ settings: h2settings }, handler);
+    h2.on("session", (s) => limiter.session(s));
+    listener = net.createServer((socket) => {
+      if (limiter.accept(socket)) sniffProtocol(socket, h1, h2);
     });
-    const plainH1 = h1;
-    listener = net.createServer((socket) => sniffProtocol(socket, plainH1, h2));
   }
-  listener.on("connection", (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
-    listener.listen(opts.port, opts.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      listener.once("error", reject);
+      listener.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (err) {
+    limiter.destroyAll();
+    throw err;
+  }
   const port = (listener.address() as net.AddressInfo).port;
   return {
     port,
     inFlight: () => active,
+    connections: () => limiter.connections(),
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         drain.abort();
         listener.close();
-        for (const s of sessions) s.close();
-        h1?.closeIdleConnections();
+        // HTTP/2 sessions get GOAWAY, idle connections close, busy ones once their requests end.
+        limiter.drain();
         const finish = () => {
           clearTimeout(timer);
           idle.clear();
           shutdown.abort();
-          for (const s of sockets) s.destroy();
+          limiter.destroyAll();
           resolve();
         };
         const timer = setTimeout(finish, graceMs);
         timer.unref();
         if (active === 0) finish();
-        else
-          idle.add(() => {
-            h1?.closeIdleConnections();
-            finish();
-          });
+        else idle.add(finish);
       }),
   };
 }

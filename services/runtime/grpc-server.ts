@@ -187,7 +187,9 @@ class GrpcCallContext implements HandlerContext {
       this.controller = new AbortController();
       const reason = this.abortReason ?? this.pendingAbort();
       if (reason) {
-        this.abort(reason);
+        // abort() does nothing once abortReason is set (by `aborted`): abort the new controller here.
+        this.abortReason = reason;
+        this.controller.abort(reason);
       } else {
         // grpc-js also emits "cancelled" when the stream closes after a normal answer: done() removes it.
         const emitter = this.call as unknown as NodeJS.EventEmitter;
@@ -371,7 +373,30 @@ export interface GrpcServerOptions {
   logger?: Logger;
   /** maxMessageBytes bounds request and response sizes (default 4 MiB). */
   maxMessageBytes?: number;
+  /** idleTimeoutMs closes a connection without a call in progress after this long (default GRPC_SERVER_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
+  /** keepaliveTimeMs is how often each connection is pinged (default GRPC_SERVER_KEEPALIVE_TIME_MS); one that does not answer within GRPC_SERVER_KEEPALIVE_TIMEOUT_MS is closed. */
+  keepaliveTimeMs?: number;
 }
+
+/**
+ * GRPC_SERVER_IDLE_TIMEOUT_MS closes a service's connection that has had no call for 5 minutes (grpc-js
+ * sends GOAWAY; a client reconnects on its next call). The runtime's own clients (the gateway, peers)
+ * let go of an idle connection first (GRPC_CLIENT_IDLE_TIMEOUT_MS, 4 minutes), so this only frees what
+ * other or dead clients hold; a call that races the GOAWAY is retried by grpc-js on a new connection.
+ */
+export const GRPC_SERVER_IDLE_TIMEOUT_MS = 300_000;
+
+/**
+ * GRPC_SERVER_KEEPALIVE_TIME_MS pings every connection each minute: a peer that vanished (power cut,
+ * a dropped NAT mapping) holding a quiet stream (a forwarded WatchQueue) is closed when the ping gets
+ * no answer within GRPC_SERVER_KEEPALIVE_TIMEOUT_MS, instead of never. A socket that never sends the
+ * HTTP/2 preface does not answer either, so it is closed within 80 s too.
+ */
+export const GRPC_SERVER_KEEPALIVE_TIME_MS = 60_000;
+
+/** GRPC_SERVER_KEEPALIVE_TIMEOUT_MS is how long a keepalive ping may go unanswered. */
+export const GRPC_SERVER_KEEPALIVE_TIMEOUT_MS = 20_000;
 
 /** GrpcServerHandle is a running grpc-js server. */
 export interface GrpcServerHandle {
@@ -390,6 +415,9 @@ export async function serveGrpc(opts: GrpcServerOptions): Promise<GrpcServerHand
     "grpc.max_receive_message_length": maxBytes,
     "grpc.max_send_message_length": maxBytes,
     "grpc.keepalive_permit_without_calls": 1,
+    "grpc.max_connection_idle_ms": opts.idleTimeoutMs ?? GRPC_SERVER_IDLE_TIMEOUT_MS,
+    "grpc.keepalive_time_ms": opts.keepaliveTimeMs ?? GRPC_SERVER_KEEPALIVE_TIME_MS,
+    "grpc.keepalive_timeout_ms": GRPC_SERVER_KEEPALIVE_TIMEOUT_MS,
   });
   const shutdown = new AbortController();
   const drain = new AbortController();

@@ -19,6 +19,13 @@ export interface GrpcJsTransportOptions {
   channelOptions?: grpc.ChannelOptions;
 }
 
+/**
+ * GRPC_CLIENT_IDLE_TIMEOUT_MS lets a channel without calls for 4 minutes drop its connection, before
+ * the services' servers would close it (GRPC_SERVER_IDLE_TIMEOUT_MS, 5 minutes): the client, which
+ * knows when it has no call to send, closes first.
+ */
+export const GRPC_CLIENT_IDLE_TIMEOUT_MS = 240_000;
+
 /** GrpcJsTransport is a Connect Transport over @grpc/grpc-js channels, closable. */
 export interface GrpcJsTransport extends Transport {
   /** close closes the channels. */
@@ -33,6 +40,20 @@ function toConnectError(err: grpc.ServiceError): ConnectError {
   if (found) return found;
   return new ConnectError(err.details || err.message, (err.code as number as Code) || Code.Unknown);
 }
+
+/**
+ * callerGone is how a call ends whose caller's signal aborted: with the signal's ConnectError (a
+ * server's deadline signal carries DEADLINE_EXCEEDED), a timeout signal's as DEADLINE_EXCEEDED, else
+ * CANCELED. Not grpc-js's "Cancelled on client", which would turn a passed deadline into CANCELED.
+ */
+function callerGone(signal: AbortSignal): ConnectError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name === "TimeoutError") return new ConnectError("the deadline passed", Code.DeadlineExceeded);
+  return ConnectError.from(reason, Code.Canceled);
+}
+
+/** expired is the error of a call whose deadline passed before it was sent. */
+const expired = () => new ConnectError("the deadline passed before the call was sent", Code.DeadlineExceeded);
 
 /**
  * undecodedResponseKey, set to true in a unary call's contextValues, makes createGrpcJsTransport
@@ -86,6 +107,7 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
         "grpc.max_receive_message_length": max,
         "grpc.max_send_message_length": max,
         "grpc.keepalive_time_ms": 30_000,
+        "grpc.client_idle_timeout_ms": GRPC_CLIENT_IDLE_TIMEOUT_MS,
         ...opts.channelOptions,
       }),
   );
@@ -115,7 +137,11 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
       const decode = contextValues?.get(undecodedResponseKey) ? undecoded(method.output) : deserialize(method.output);
       return new Promise((resolve, reject) => {
         if (signal?.aborted) {
-          reject(ConnectError.from(signal.reason, Code.Canceled));
+          reject(callerGone(signal));
+          return;
+        }
+        if (timeoutMs !== undefined && timeoutMs <= 0) {
+          reject(expired());
           return;
         }
         // Headers and trailers become fetch Headers only if the caller reads them (onHeader, onTrailer).
@@ -131,7 +157,7 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
           (err, res) => {
             signal?.removeEventListener("abort", onAbort);
             if (err) {
-              reject(toConnectError(err));
+              reject(signal?.aborted && err.code === grpc.status.CANCELLED ? callerGone(signal) : toConnectError(err));
               return;
             }
             let h: Headers | undefined;
@@ -168,6 +194,8 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
       if (method.methodKind !== "server_streaming") {
         throw new ConnectError(`${method.methodKind} calls are not supported by this transport`, Code.Unimplemented);
       }
+      if (signal?.aborted) throw callerGone(signal);
+      if (timeoutMs !== undefined && timeoutMs <= 0) throw expired();
       let request: MessageInitShape<I> | undefined;
       for await (const m of input) {
         request = m;
@@ -192,6 +220,7 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
         try {
           for await (const m of call) yield m as MessageShape<O>;
         } catch (err) {
+          if (signal?.aborted && (err as grpc.ServiceError).code === grpc.status.CANCELLED) throw callerGone(signal);
           throw toConnectError(err as grpc.ServiceError);
         } finally {
           signal?.removeEventListener("abort", onAbort);

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { createAuthInterceptor } from "./auth/auth-interceptor.js";
 import { ensureDevAuth, signToken } from "./auth/dev-tokens.js";
 import { createTokenVerifier } from "./auth/jwt.js";
@@ -85,12 +85,25 @@ export interface Runtime {
 /**
  * deferredImpl stands in for a service class while the database starts: each call waits for the real
  * implementation (as long as its deadline allows) and then runs it, so nothing fails during warm-up.
+ * A call whose deadline passes (or whose client leaves) meanwhile ends with that reason
+ * (DEADLINE_EXCEEDED, CANCELED); only a server shutting down during warm-up is UNAVAILABLE.
  */
 function deferredImpl(service: DescService, impl: Promise<Record<string, (req: unknown, ctx: HandlerContext) => unknown>>): object {
+  let real: Record<string, (req: unknown, ctx: HandlerContext) => unknown> | undefined;
+  impl.then((r) => (real = r), () => undefined);
   const waitFor = async (ctx: HandlerContext) => {
+    if (real) return real;
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new UnavailableError("STARTING", "the service is still starting (database warm-up); retry shortly"));
+      onAbort = () => {
+        const reason: unknown = ctx.signal.reason;
+        if (reason instanceof ConnectError && reason.code !== Code.Unavailable) {
+          const message = reason.code === Code.DeadlineExceeded ? "the deadline passed while the service was still starting (database warm-up); retry shortly" : reason.rawMessage;
+          reject(new ConnectError(message, reason.code, undefined, undefined, reason));
+        } else {
+          reject(new UnavailableError("STARTING", "the service is still starting (database warm-up); retry shortly"));
+        }
+      };
       if (ctx.signal.aborted) onAbort();
       else ctx.signal.addEventListener("abort", onAbort, { once: true });
     });

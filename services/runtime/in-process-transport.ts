@@ -81,6 +81,7 @@ export function createInProcessTransport(reg: ServiceRegistration, headers: () =
       const requestHeader = new Headers(header);
       for (const [k, v] of Object.entries(headers())) if (!requestHeader.has(k)) requestHeader.set(k, v);
       if (signal?.aborted) throw ConnectError.from(signal.reason, Code.Canceled);
+      if (timeoutMs !== undefined && timeoutMs <= 0) throw new ConnectError("the deadline passed before the call was made", Code.DeadlineExceeded);
 
       const hasDeadline = timeoutMs !== undefined && timeoutMs > 0;
       // The handler's signal: the caller's, plus the deadline's when there is one.

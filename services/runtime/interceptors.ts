@@ -26,8 +26,12 @@ export interface RpcCall {
 export interface RpcInterceptor {
   /** before runs before the implementation. */
   before?(call: RpcCall): void | Promise<void>;
-  /** after runs once the call ended, with the error it ended with, if any. */
-  after?(call: RpcCall, error: ConnectError | undefined): void;
+  /**
+   * after runs once the call ended, with the error it ended with, if any. Returning an error answers
+   * that one instead (the interceptors that run after it see it): the rate limit turns the auth
+   * refusals of a caller past its budget into RESOURCE_EXHAUSTED this way.
+   */
+  after?(call: RpcCall, error: ConnectError | undefined): void | ConnectError;
 }
 
 /**
@@ -62,6 +66,17 @@ function isAborted(ctx: HandlerContext): boolean {
   return typeof fast === "boolean" ? fast : ctx.signal.aborted;
 }
 
+/**
+ * goneBeforeStart says why a call is over before any work starts: its signal aborted (client gone,
+ * deadline passed, server shutting down), or less than a millisecond of its deadline is left
+ * (grpc-timeout 1n: no work fits, and the deadline had passed when the client's bytes arrived).
+ */
+function goneBeforeStart(ctx: HandlerContext): ConnectError | undefined {
+  if (isAborted(ctx)) return toConnectError(ctx.signal.reason, ctx.signal);
+  const left = ctx.timeoutMs();
+  return left !== undefined && left < 1 ? new ConnectError("the deadline passed", Code.DeadlineExceeded) : undefined;
+}
+
 type AnyFn = (req: unknown, ctx: HandlerContext) => unknown;
 
 function isAsyncIterable(x: unknown): x is AsyncIterable<unknown> {
@@ -88,25 +103,32 @@ export function wrapService<S extends DescService>(
     const runBefore = async (call: RpcCall) => {
       for (const i of interceptors) await i.before?.(call);
     };
-    const runAfter = (call: RpcCall, error: ConnectError | undefined) => {
-      for (let k = interceptors.length - 1; k >= 0; k--) interceptors[k].after?.(call, error);
+    const runAfter = <E extends ConnectError | undefined>(call: RpcCall, error: E): E => {
+      let out = error;
+      for (let k = interceptors.length - 1; k >= 0; k--) {
+        const replaced = interceptors[k].after?.(call, out);
+        if (out && replaced instanceof ConnectError) out = replaced as E;
+      }
+      return out;
     };
     if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
       wrapped[method.localName] = async (req, ctx) => {
         const call: RpcCall = { service, method, procedure, request: method.methodKind === "unary" ? req : undefined, ctx, startedAt: process.hrtime.bigint() };
-        let error: ConnectError | undefined;
+        let res: unknown;
         try {
+          // A deadline that passed before the call arrived (grpc-timeout 0n, connect-timeout-ms 0) is
+          // DEADLINE_EXCEEDED at once, before any work: not whatever the work says about a dead signal.
+          const gone = goneBeforeStart(ctx);
+          if (gone) throw gone;
           await runBefore(call);
-          const res = await bound(req, ctx);
+          res = await bound(req, ctx);
           // Finished after the deadline passed or the client left: the caller got that, not this.
           if (isAborted(ctx)) throw ctx.signal.reason;
-          return res;
         } catch (err) {
-          error = toConnectError(err, ctx.signal);
-          throw error;
-        } finally {
-          runAfter(call, error);
+          throw runAfter(call, toConnectError(err, ctx.signal));
         }
+        runAfter(call, undefined);
+        return res;
       };
     } else {
       wrapped[method.localName] = (req, ctx) =>
@@ -115,6 +137,8 @@ export function wrapService<S extends DescService>(
           let error: ConnectError | undefined;
           let ended = false;
           try {
+            const gone = goneBeforeStart(ctx);
+            if (gone) throw gone;
             await runBefore(call);
             const out = bound(req, ctx);
             if (!isAsyncIterable(out)) throw new TypeError(`${procedure} did not return a stream`);
@@ -122,12 +146,11 @@ export function wrapService<S extends DescService>(
             yield* drain ? untilDrained(out, drain) : out;
             ended = true;
           } catch (err) {
-            error = toConnectError(err, ctx.signal);
+            error = runAfter(call, toConnectError(err, ctx.signal));
             throw error;
           } finally {
             // A stream closed by the client ends here without an error: report it as CANCELED.
-            if (!ended && !error) error = new ConnectError("the client closed the stream", Code.Canceled);
-            runAfter(call, error);
+            if (!error) runAfter(call, ended ? undefined : new ConnectError("the client closed the stream", Code.Canceled));
           }
         })();
     }

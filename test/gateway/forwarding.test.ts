@@ -222,6 +222,30 @@ t.test("rate limit per client: RESOURCE_EXHAUSTED past the budget, other clients
   }
 });
 
+t.test("rate limit for callers without a valid token: by remote address, refused before a service sees them", async (t) => {
+  const limited = await startTestGateway(t, [a.address], { RATE_LIMIT_PER_MINUTE: "3" });
+  const calls = () => a.seen.length;
+  const n = calls();
+  const forged = { authorization: `Bearer ${await signToken("another-secret-that-is-long-enough-0123456789", "mallory", ["admin"])}` };
+  const codes: string[] = [];
+  for (const headers of [{}, forged, await bearer(["patient"], "pat")]) {
+    codes.push(String((await connectJson(limited.url, "/medschedule.lock.v1.LockService/ListLocks", {}, headers)).json.code));
+  }
+  t.same(codes, ["unauthenticated", "unauthenticated", "permission_denied"], "within the address's budget: the real answer");
+  const past = await connectJson(limited.url, `${QUEUE}/ListQueues`, {}, forged);
+  t.equal(past.json.code, "resource_exhausted", "past it: refused");
+  t.match(String(past.json.message), /at most 3 calls per minute from this address without a valid token; retry in \d+ s/);
+  const grpcErr = await createClient(QueueService, createGrpcJsTransport({ addresses: [`127.0.0.1:${limited.server.port}`] }))
+    .listQueues({})
+    .catch((e: unknown) => ConnectError.from(e));
+  t.equal((grpcErr as ConnectError).code, Code.ResourceExhausted, "gRPC callers without a token too");
+  t.equal(calls(), n, "none of these reached a service");
+  const alice = await connectJson(limited.url, `${QUEUE}/ListQueues`, {}, await bearer(["receptionist"], "alice-2"));
+  t.equal(alice.status, 200, "a valid token from the same address is not refused");
+  const h = await connectJson(limited.url, "/grpc.health.v1.Health/Check", { service: "" });
+  t.equal(h.status, 200, "health is not limited");
+});
+
 t.test("an upstream that is down answers UNAVAILABLE at once", async (t) => {
   const dead = await freePort();
   const down = await startTestGateway(t, [`127.0.0.1:${dead}`]);

@@ -3,6 +3,8 @@
 // are all set or none.
 import t from "tap";
 import { existsSync, readdirSync } from "node:fs";
+import http from "node:http";
+import http2 from "node:http2";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -11,7 +13,7 @@ import { ConfigError, loadConfig } from "../../services/runtime/config.js";
 import { createRuntime } from "../../services/runtime/host.js";
 import { startGateway, upstreamMode } from "../../gateway/gateway.js";
 import { createRateLimitInterceptor, createTokenBucketLimiter } from "../../gateway/rate-limit.js";
-import { WEB_ROOT } from "../../gateway/static-route.js";
+import { isLoopbackAddress, WEB_ROOT } from "../../gateway/static-route.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { startTestGateway } from "../helpers/gateway.js";
 
@@ -64,6 +66,68 @@ t.test("/dev-tokens.json only where dev auth generated them", async (t) => {
   t.equal((await fetch(distributed.url + "/dev-tokens.json")).status, 404, "never from a gateway with a configured key");
 });
 
+/** getTokens asks for /dev-tokens.json over HTTP/1.1 with the given Host and headers, from `localAddress`. */
+function getTokens(port: number, host: string | undefined, headers: Record<string, string> = {}, address = "127.0.0.1", localAddress?: string) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = http.request({ host: address, port, path: "/dev-tokens.json", localAddress, setHost: false, headers: { ...(host === undefined ? {} : { host }), ...headers } }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+t.test("/dev-tokens.json only to this machine by a loopback name, never with CORS", async (t) => {
+  // The same runtime behind a gateway that allows every origin (CORS_ORIGINS=*).
+  const open = await startGateway({ ...runtime, config: { ...runtime.config, corsOrigins: ["*"] } }, 0);
+  t.teardown(() => open.close(100));
+  for (const host of [`127.0.0.1:${open.port}`, `localhost:${open.port}`, "localhost", `[::1]:${open.port}`, "127.1.2.3"]) {
+    t.equal((await getTokens(open.port, host)).status, 200, `Host ${host}`);
+  }
+  // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 calls "its own" origin.
+  for (const host of ["evil.example", `evil.example:${open.port}`, "localhost.evil.example", "127.0.0.1.nip.io", `localhost@evil.example:${open.port}`, "0.0.0.0", ""]) {
+    const res = await getTokens(open.port, host);
+    t.equal(res.status, 403, `Host ${JSON.stringify(host)}`);
+    t.notMatch(res.body, /eyJ/, "no token in the refusal");
+  }
+  t.not((await getTokens(open.port, undefined)).status, 200, "no Host at all (HTTP/1.1 requires one: 400)");
+  const crossSite = await getTokens(open.port, `localhost:${open.port}`, { origin: "https://evil.example" });
+  t.equal(crossSite.status, 403, "an Origin of another site");
+  t.equal(crossSite.headers["access-control-allow-origin"], undefined, "no CORS headers");
+  const sameSite = await getTokens(open.port, `localhost:${open.port}`, { origin: `http://localhost:${open.port}` });
+  t.equal(sameSite.status, 200, "the web app's own origin");
+  t.equal(sameSite.headers["access-control-allow-origin"], undefined, "still no CORS headers");
+  const preflight = await fetch(`http://127.0.0.1:${open.port}/dev-tokens.json`, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "GET" } });
+  t.equal(preflight.headers.get("access-control-allow-origin"), null, "no preflight approval either");
+  const rpcPreflight = await fetch(`http://127.0.0.1:${open.port}/medschedule.queue.v1.QueueService/ListQueues`, { method: "OPTIONS", headers: { origin: "https://clinic.example", "access-control-request-method": "POST" } });
+  t.equal(rpcPreflight.headers.get("access-control-allow-origin"), "https://clinic.example", "the API keeps its CORS");
+
+  // HTTP/2 (h2c): :authority instead of Host.
+  const session = http2.connect(`http://127.0.0.1:${open.port}`);
+  t.teardown(() => session.close());
+  const h2status = (authority: string) =>
+    new Promise<number>((resolve, reject) => {
+      const stream = session.request({ ":path": "/dev-tokens.json", ":authority": authority });
+      stream.on("response", (h) => resolve(Number(h[":status"])));
+      stream.on("error", reject);
+      stream.resume();
+    });
+  t.equal(await h2status(`localhost:${open.port}`), 200, "h2c, :authority localhost");
+  t.equal(await h2status("evil.example"), 403, "h2c, :authority evil.example");
+
+  // From another address of this machine (not loopback), even with Host localhost.
+  const lan = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+  if (lan) {
+    t.equal((await getTokens(open.port, `localhost:${open.port}`, {}, lan)).status, 403, `from ${lan}`);
+  } else {
+    t.comment("no non-loopback IPv4 address on this machine: the remote-address check is covered by isLoopbackAddress only");
+  }
+  t.same(["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1"].map(isLoopbackAddress), [true, true, true, true, true]);
+  t.same(["10.0.0.1", "::ffff:10.0.0.1", "::", "0.0.0.0", "", undefined, "localhost"].map(isLoopbackAddress), [false, false, false, false, false, false, false]);
+});
+
 t.test("the rate limit applies in npm start too (in-process services)", async (t) => {
   const tokens = (await (await fetch(url + "/dev-tokens.json")).json()) as Record<string, string>;
   const call = async (tok: string) => {
@@ -77,6 +141,24 @@ t.test("the rate limit applies in npm start too (in-process services)", async (t
   t.same([await call(tokens.receptionist), await call(tokens.receptionist), await call(tokens.receptionist)], ["ok", "ok", "resource_exhausted"]);
   t.equal(await call(tokens.doctor), "ok", "per client");
   t.equal(await call(tokens.service), "ok", "service-to-service calls are not limited");
+});
+
+t.test("calls without a valid token are limited too, by remote address", async (t) => {
+  const tokens = (await (await fetch(url + "/dev-tokens.json")).json()) as Record<string, string>;
+  const call = async (authorization?: string, procedure = "/medschedule.queue.v1.QueueService/ListQueues") => {
+    const r = await fetch(url + procedure, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+      body: "{}",
+    });
+    return r.status === 200 ? "ok" : ((await r.json()) as { code: string }).code;
+  };
+  t.same([await call(), await call("Bearer not-a-jwt")], ["unauthenticated", "unauthenticated"], "the address's budget of 2");
+  t.equal(await call(), "resource_exhausted", "no token, past the budget");
+  t.equal(await call("Bearer not-a-jwt"), "resource_exhausted", "a forged token, past the budget");
+  t.equal(await call("Basic YWRtaW46YWRtaW4="), "resource_exhausted", "a malformed header, past the budget");
+  t.equal(await call(`Bearer ${tokens.admin}`), "ok", "a valid token from the same address keeps its own budget");
+  t.equal(await call(undefined, "/grpc.health.v1.Health/Check"), "ok", "health is not limited");
 });
 
 t.test("token bucket refills evenly over the minute", async (t) => {
