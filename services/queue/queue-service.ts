@@ -60,13 +60,13 @@ import { priorityName, statusName, toTicketInit, type TicketView } from "./mappe
 import { queueNoShows, queueTransfers, queueWait, reportQueueLengthOf } from "./queue-metrics.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
 import {
+  AppointmentTicketNotAllowedError,
   CheckInNotOpenError,
   CounterBusyError,
   CounterNotFoundError,
   CounterNotOpenError,
   NoAppointmentError,
   NotOwnTicketError,
-  PatientAppointmentTicketError,
   PatientPriorityError,
   QueueExistsError,
   QueueNotFoundError,
@@ -155,6 +155,11 @@ interface Caller {
   onBehalfOf: string | undefined;
   /** hidesPatients: patients and displays see no other patient's ids. */
   hidesPatients: boolean;
+  /**
+   * trusted: the service role (another service, e.g. scheduling's check-in), or a call with no
+   * principal (in-process, without the auth interceptor). Only it issues tickets for appointments.
+   */
+  trusted: boolean;
 }
 
 /** WatchChange is one change as the feed shares it among watchers. */
@@ -203,27 +208,36 @@ function formatNumber(prefix: string, n: number): string {
 
 function callerOf(ctx: HandlerContext): Caller {
   const p = getPrincipal(ctx);
-  if (!p) return { subject: "system", role: "system", ownOnly: false, onBehalfOf: undefined, hidesPatients: false };
+  if (!p) return { subject: "system", role: "system", ownOnly: false, onBehalfOf: undefined, hidesPatients: false, trusted: true };
   return {
     subject: p.subject,
     role: p.grantedRole,
     ownOnly: p.ownOnly,
     onBehalfOf: p.onBehalfOf,
     hidesPatients: p.grantedRole === "patient" || p.grantedRole === "display",
+    trusted: p.roles.includes("service"),
   };
 }
 
 /**
- * checkPatientTicket refuses what a patient could use to get ahead of others (PERMISSION_DENIED): any
- * class but ROUTINE, and an appointment or its time (which rank APPOINTMENT tickets). A patient checks
- * in for their own appointment through the SchedulingService, which takes the time from the
- * appointment itself. An unknown priority is left to validation (INVALID_ARGUMENT).
+ * checkTicketRequest refuses what a caller could use to get ahead of others (PERMISSION_DENIED). A
+ * ticket that names an appointment (its id, its time, or the APPOINTMENT class, which ranks by that
+ * time) comes only from the service role: scheduling's CheckInAppointment, which reads the appointment
+ * (it exists, it is BOOKED, it is inside its check-in window) and passes its booked start. Staff check
+ * the patient in from the appointment; they issue URGENT, PRIORITY and ROUTINE walk-ins. Patients take
+ * ROUTINE tickets only. An unknown priority is left to validation (INVALID_ARGUMENT).
  */
-function checkPatientTicket(req: IssueTicketRequest): void {
-  const priority = TicketPrioritySchema.values.find((x) => x.number === req.priority);
-  if (priority && req.priority !== TicketPriority.UNSPECIFIED && req.priority !== TicketPriority.ROUTINE) throw new PatientPriorityError(priority.name);
-  if (req.appointmentId !== "") throw new PatientAppointmentTicketError("appointmentId");
-  if (req.appointmentTime !== undefined) throw new PatientAppointmentTicketError("appointmentTime");
+function checkTicketRequest(req: IssueTicketRequest, caller: Caller): void {
+  if (caller.trusted) return;
+  const who = caller.role === "patient" ? "patient" : "staff";
+  if (who === "patient") {
+    const priority = TicketPrioritySchema.values.find((x) => x.number === req.priority);
+    if (priority && req.priority !== TicketPriority.UNSPECIFIED && req.priority !== TicketPriority.ROUTINE) throw new PatientPriorityError(priority.name);
+  } else if (req.priority === TicketPriority.APPOINTMENT) {
+    throw new AppointmentTicketNotAllowedError("priority", who);
+  }
+  if (req.appointmentId !== "") throw new AppointmentTicketNotAllowedError("appointmentId", who);
+  if (req.appointmentTime !== undefined) throw new AppointmentTicketNotAllowedError("appointmentTime", who);
 }
 
 function hides(caller: Caller, row: TicketRow): boolean {
@@ -393,13 +407,14 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
    * one statement that inserts the ticket, its change, its audit entry and the requestId with the
    * response. No queue-wide lock is held through a commit.
    *
-   * A patient takes ROUTINE tickets only, naming no appointment (checkPatientTicket). An appointment
-   * has at most one active ticket (the database's tickets_one_active_per_appointment): issuing
-   * another returns that one, also when two check-ins race.
+   * Only the service role names an appointment; patients take ROUTINE tickets only
+   * (checkTicketRequest). An appointment has at most one active ticket (the database's
+   * tickets_one_active_per_appointment): issuing another returns that one, also when two check-ins
+   * race.
    */
   async issueTicket(req: IssueTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof IssueTicketResponseSchema>> {
     const caller = callerOf(ctx);
-    if (caller.role === "patient") checkPatientTicket(req);
+    checkTicketRequest(req, caller);
     const v = validateIssueTicket(req);
     const priority = priorityName(v.priority);
     const hash = createHash("sha256")
@@ -599,7 +614,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
 
   /**
    * transferTicket moves a WAITING or CALLED ticket to another queue: it becomes TRANSFERRED and a new
-   * WAITING ticket there keeps its arrival time (so its fairness clock keeps running).
+   * WAITING ticket there keeps its arrival time (so its fairness clock keeps running). Staff may give
+   * it another class there (triage escalates to URGENT), but APPOINTMENT only to an appointment's
+   * ticket.
    */
   async transferTicket(req: TransferTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof TransferTicketResponseSchema>> {
     const v = validateTransferTicket(req);

@@ -121,12 +121,21 @@ export class PatientPriorityError extends PermissionDeniedError {
   }
 }
 
-/** PatientAppointmentTicketError is a patient naming an appointment (or its time) on a ticket (PERMISSION_DENIED). */
-export class PatientAppointmentTicketError extends PermissionDeniedError {
-  constructor(field: "appointmentId" | "appointmentTime") {
-    super("a ticket for an appointment comes from checking in for that appointment, not from taking a ticket", "APPOINTMENT_TICKET_NOT_ALLOWED", {
-      metadata: { field },
-    });
+/** AppointmentTicketField is what names an appointment on a ticket request. */
+export type AppointmentTicketField = "priority" | "appointmentId" | "appointmentTime";
+
+/**
+ * AppointmentTicketNotAllowedError is a patient or a member of staff naming an appointment (its id, its
+ * time, or the APPOINTMENT class) on a ticket (PERMISSION_DENIED): such a ticket comes only from the
+ * appointment's check-in, which reads the appointment and ranks the ticket by its booked time.
+ */
+export class AppointmentTicketNotAllowedError extends PermissionDeniedError {
+  constructor(field: AppointmentTicketField, who: "patient" | "staff") {
+    const message =
+      who === "patient"
+        ? "a ticket for an appointment comes from checking in for that appointment, not from taking a ticket"
+        : "a ticket for an appointment comes from checking the patient in from their appointment, which ranks it by the booked time; a walk-in ticket is routine, priority or urgent";
+    super(message, "APPOINTMENT_TICKET_NOT_ALLOWED", { metadata: { field } });
   }
 }
 

@@ -40,7 +40,9 @@ const staff = { role: "receptionist" as const, subject: "rec-emb" };
 const queueId = "emb";
 
 let n = 0;
-const issue = async (fields: { priority?: TicketPriority; appointmentId?: string } = {}, as: { role: "receptionist" | "patient"; subject: string } = staff) =>
+/** checkIn is scheduling's CheckInAppointment: only the service role issues APPOINTMENT tickets. */
+const checkIn = { role: "service" as const, subject: "scheduling" };
+const issue = async (fields: { priority?: TicketPriority; appointmentId?: string } = {}, as: { role: "receptionist" | "patient" | "service"; subject: string } = staff) =>
   (
     await svc.issueTicket(
       create(IssueTicketRequestSchema, {
@@ -71,9 +73,9 @@ t.test("skip, no-show and appointment tickets on PGlite", async (t) => {
   await svc.completeTicket(create(CompleteTicketRequestSchema, { ticketId: first.ticketId, counterId: "c1" }), queueCtx(m.completeTicket, staff));
   t.equal((await callNext())?.ticketId, third.ticketId, "and the third");
 
-  const checkIn = await issue({ priority: TicketPriority.APPOINTMENT, appointmentId: "apt-emb" });
-  const again = await issue({ priority: TicketPriority.APPOINTMENT, appointmentId: "apt-emb" });
-  t.equal(again.ticketId, checkIn.ticketId, "a second check-in returns the first ticket");
+  const checkedIn = await issue({ priority: TicketPriority.APPOINTMENT, appointmentId: "apt-emb" }, checkIn);
+  const again = await issue({ priority: TicketPriority.APPOINTMENT, appointmentId: "apt-emb" }, checkIn);
+  t.equal(again.ticketId, checkedIn.ticketId, "a second check-in returns the first ticket");
 
   const refused = await issue({ priority: TicketPriority.URGENT }, { role: "patient", subject: "pat-self" }).then(
     () => undefined,

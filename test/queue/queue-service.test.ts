@@ -37,6 +37,8 @@ const clock = createFakeClock(new Date("2026-01-05T20:00:00Z"));
 const svc = new QueueServiceImpl({ db: database.db, clock }, { listen: false });
 t.teardown(() => svc.close());
 const staff = { role: "receptionist" as const, subject: "rec-1" };
+/** checkIn is scheduling's CheckInAppointment: only the service role issues APPOINTMENT tickets. */
+const checkIn = { role: "service" as const, subject: "scheduling" };
 
 async function code(p: Promise<unknown>): Promise<Code | "OK"> {
   try {
@@ -64,7 +66,7 @@ async function issue(queueId: string, fields: { patientId?: string; priority?: T
       appointmentId: fields.appointmentId ?? "",
       appointmentTime: fields.appointmentTime ? timestampFromDate(fields.appointmentTime) : undefined,
     }),
-    queueCtx(m.issueTicket, staff),
+    queueCtx(m.issueTicket, fields.priority === TicketPriority.APPOINTMENT ? checkIn : staff),
   );
   return r.ticket!;
 }
@@ -403,6 +405,15 @@ t.test("errors speak to staff: a stable reason, ticket numbers and names, local 
     {},
     /only see your own tickets/,
   );
+  await expectError(
+    svc.issueTicket(
+      create(IssueTicketRequestSchema, { requestId: "err-apt", queueId: "q-err", priority: TicketPriority.APPOINTMENT, appointmentId: "apt-made-up", appointmentTime: timestampFromDate(new Date("2026-01-09T07:30:00Z")) }),
+      queueCtx(m.issueTicket, staff),
+    ),
+    "APPOINTMENT_TICKET_NOT_ALLOWED",
+    { field: "priority" },
+    /checking the patient in from their appointment/,
+  );
   // Check-in opens an hour before 13:00 UTC: at 15:00 on the queue's clock (Istanbul, UTC+3).
   await expectError(
     issue("q-err", { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-err", appointmentTime: new Date("2026-01-09T13:00:00Z") }),
@@ -416,7 +427,7 @@ t.test("errors speak to staff: a stable reason, ticket numbers and names, local 
     { localTime: "15:00", localDate: "2026-01-10" },
     /opens at 15:00 on 2026-01-10 \(Europe\/Istanbul\)/,
   );
-  t.ok(checked.length >= 12, `${checked.length} errors checked`);
+  t.ok(checked.length >= 13, `${checked.length} errors checked`);
 });
 
 t.test("the database refuses a second called ticket at one counter and duplicate numbers", async (t) => {
