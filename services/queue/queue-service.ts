@@ -67,6 +67,7 @@ import {
   CounterNotOpenError,
   NoAppointmentError,
   NotOwnTicketError,
+  PatientInQueueError,
   PatientPriorityError,
   QueueExistsError,
   QueueNotFoundError,
@@ -89,6 +90,7 @@ import { nextDayNumber } from "./repositories/ticket-day.repository.js";
 import {
   callNextAtomic,
   findActiveForAppointment,
+  findActiveOfPatient,
   findCalledAt,
   findTicket,
   findTickets,
@@ -238,6 +240,12 @@ function checkTicketRequest(req: IssueTicketRequest, caller: Caller): void {
   }
   if (req.appointmentId !== "") throw new AppointmentTicketNotAllowedError("appointmentId", who);
   if (req.appointmentTime !== undefined) throw new AppointmentTicketNotAllowedError("appointmentTime", who);
+}
+
+/** heldBy is the active ticket a patient holds among a queue's active ones: their walk-in, else an appointment's. */
+function heldBy(active: readonly TicketRow[], patientId: string): TicketRow | undefined {
+  const theirs = active.filter((t) => t.patient_id === patientId);
+  return theirs.find((t) => t.appointment_id === null) ?? theirs.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))[0];
 }
 
 function hides(caller: Caller, row: TicketRow): boolean {
@@ -410,7 +418,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
    * Only the service role names an appointment; patients take ROUTINE tickets only
    * (checkTicketRequest). An appointment has at most one active ticket (the database's
    * tickets_one_active_per_appointment): issuing another returns that one, also when two check-ins
-   * race.
+   * race. A patient has one place in a queue: a walk-in for a patient who holds an active ticket
+   * there answers with that ticket (issueHeld), and the database's tickets_one_active_walk_in_per_patient
+   * keeps racing walk-ins to one.
    */
   async issueTicket(req: IssueTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof IssueTicketResponseSchema>> {
     const caller = callerOf(ctx);
@@ -426,6 +436,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     if (requestKey) return this.replayIssue(v.requestId, hash, requestKey);
     if (!state) throw new QueueNotFoundError(v.queueId);
     if (appointmentTicket) return this.issueExisting(appointmentTicket, caller, { ...keyId, hash }, now);
+    const held = v.patientId !== undefined && priority !== "APPOINTMENT" ? heldBy(state.active, v.patientId) : undefined;
+    if (held) return this.issueHeld(held, state.queue, priority, caller, { ...keyId, hash }, now);
     if (priority === "APPOINTMENT" && v.appointmentTime && checkInTiming(now, v.appointmentTime, this.options) === "early") {
       throw new CheckInNotOpenError(new Date(v.appointmentTime.getTime() - this.options.appointmentEarlyMs), now, state.queue.time_zone);
     }
@@ -472,6 +484,12 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
         if (!winner) throw new AbortedError("APPOINTMENT_TICKET_CHANGED", "this appointment's ticket changed meanwhile; try again");
         return this.issueExisting(winner, caller, { ...keyId, hash }, now);
       }
+      if (v.patientId !== undefined && !v.appointmentId && isUniqueViolation(err, "tickets_one_active_walk_in_per_patient")) {
+        // A concurrent walk-in for the same patient won (this number is left unused): their ticket.
+        const winner = await findActiveOfPatient(this.db, queue.queue_id, v.patientId);
+        if (!winner) throw new AbortedError("PATIENT_TICKET_CHANGED", "this patient's ticket changed meanwhile; try again");
+        return this.issueHeld(winner, queue, priority, caller, { ...keyId, hash }, now);
+      }
       // The same requestId, first used concurrently: that one won (its number is left unused).
       if (!isUniqueViolation(err, "request_keys_pkey")) throw err;
       const existing = await findRequestKey(this.db, keyId);
@@ -483,7 +501,25 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   }
 
   /**
-   * issueExisting answers IssueTicket for an appointment that already has an active ticket: that
+   * issueHeld answers a walk-in IssueTicket for a patient who already holds an active ticket in the
+   * queue: that ticket (issueExisting). Staff asking another class than it has are refused
+   * (PATIENT_ALREADY_IN_QUEUE, naming it) rather than answered with a class they did not ask for; a
+   * patient (who asks ROUTINE) gets what they hold, whatever its class.
+   */
+  private async issueHeld(
+    held: TicketRow,
+    queue: QueueRow,
+    priority: TicketPriorityName,
+    caller: Caller,
+    key: { caller: string; rpc: string; requestId: string; hash: string },
+    now: Date,
+  ): Promise<IssueTicketResponse> {
+    if (caller.role !== "patient" && held.priority !== priority) throw new PatientInQueueError(held, queue, { issue: priority });
+    return this.issueExisting(held, caller, key, now);
+  }
+
+  /**
+   * issueExisting answers IssueTicket for an appointment or a patient that already has an active ticket: that
    * ticket, live (position and estimate), remembered under this requestId and audited as read.
    */
   private async issueExisting(
@@ -616,7 +652,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
    * transferTicket moves a WAITING or CALLED ticket to another queue: it becomes TRANSFERRED and a new
    * WAITING ticket there keeps its arrival time (so its fairness clock keeps running). Staff may give
    * it another class there (triage escalates to URGENT), but APPOINTMENT only to an appointment's
-   * ticket.
+   * ticket; a patient who already holds a ticket in the target queue is not moved there
+   * (PATIENT_ALREADY_IN_QUEUE: one place per queue).
    */
   async transferTicket(req: TransferTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof TransferTicketResponseSchema>> {
     const v = validateTransferTicket(req);
@@ -631,6 +668,10 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       const target = await this.requireQueue(trx, v.toQueueId);
       if (current.status !== "WAITING" && current.status !== "CALLED") throw new TicketEndedError(current, "moved to another queue");
       if (current.status === "CALLED" && v.counterId !== undefined && current.counter_id !== v.counterId) throw notCalledHere(current, v.counterId);
+      if (current.patient_id !== null) {
+        const held = await findActiveOfPatient(trx, target.queue_id, current.patient_id);
+        if (held) throw new PatientInQueueError(held, target, "transfer");
+      }
       const previous = await updateTicketIf(trx, current.ticket_id, ["WAITING", "CALLED"], { status: "TRANSFERRED", ended_at: now, updated_at: now });
       if (!previous) throw new TicketChangedError(current, "TRANSFER_CONFLICT");
       const priority = v.priority !== undefined ? priorityName(v.priority) : current.priority;
@@ -670,6 +711,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       await appendChange(trx, { queueId: inserted.queue_id, ticketId: inserted.ticket_id, at: now, kind: "ticket" });
       await appendAudit(trx, this.audit(caller, "TransferTicket", [previous, inserted], now));
       return { previous, inserted, position, estimate };
+    }).catch(async (err: unknown) => {
+      throw isUniqueViolation(err, "tickets_one_active_walk_in_per_patient") ? await this.transferRefusal(v.ticketId, v.toQueueId) : err;
     });
     queueTransfers.inc();
     this.afterChange(result.previous.queue_id);
@@ -678,6 +721,17 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       ticket: toTicketInit(result.inserted, { position: result.position, estimate: result.estimate }),
       previousTicket: toTicketInit(result.previous),
     };
+  }
+
+  /**
+   * transferRefusal explains a transfer that lost a race at tickets_one_active_walk_in_per_patient: the
+   * patient got a walk-in ticket in the target queue meanwhile (PATIENT_ALREADY_IN_QUEUE naming it).
+   */
+  private async transferRefusal(ticketId: string, toQueueId: string): Promise<Error> {
+    const [ticket, target] = await Promise.all([findTicket(this.db, ticketId), findQueue(this.db, toQueueId)]);
+    const held = ticket?.patient_id && target ? await findActiveOfPatient(this.db, target.queue_id, ticket.patient_id) : undefined;
+    if (held && target) return new PatientInQueueError(held, target, "transfer");
+    return new AbortedError("TRANSFER_CONFLICT", "the ticket or the patient's place in the other queue changed meanwhile; try again");
   }
 
   /** getTicket reads a ticket with its live position and estimates; patients only their own (audited). */

@@ -5,7 +5,7 @@
 import { Code } from "@connectrpc/connect";
 import { AbortedError, AlreadyExistsError, DomainError, FailedPreconditionError, PermissionDeniedError } from "../runtime/errors.js";
 import type { QueueRow } from "./db/queue.table.js";
-import type { TicketRow, TicketStatusName } from "./db/ticket.table.js";
+import type { TicketPriorityName, TicketRow, TicketStatusName } from "./db/ticket.table.js";
 import { localDay, localTimeOfDay } from "./local-time.js";
 
 /** TicketRef is what an error says about a ticket: its number and state. */
@@ -150,6 +150,36 @@ export class NotOwnTicketError extends PermissionDeniedError {
 export class QueueExistsError extends AlreadyExistsError {
   constructor(queueId: string) {
     super("QUEUE_EXISTS", `a queue with the id ${JSON.stringify(queueId)} already exists with another name, prefix or time zone`, { metadata: { queueId } });
+  }
+}
+
+/** What a priority class is called after a ticket number ("D-005 (urgent, waiting)"). */
+const PRIORITY_WORDS: Record<TicketPriorityName, string> = { URGENT: "urgent", APPOINTMENT: "appointment", PRIORITY: "priority", ROUTINE: "routine" };
+
+/**
+ * PatientInQueueError is giving a patient a second place in a queue where they already hold an active
+ * ticket (FAILED_PRECONDITION): a walk-in of another class than the one they hold, or a transfer into
+ * that queue. A walk-in of the class they hold is not an error: IssueTicket answers with that ticket.
+ */
+export class PatientInQueueError extends FailedPreconditionError {
+  constructor(held: TicketRef & Pick<TicketRow, "ticket_id" | "priority" | "counter_id">, queue: Pick<QueueRow, "queue_id" | "display_name">, asked: { issue: TicketPriorityName } | "transfer") {
+    const state = held.status === "CALLED" && held.counter_id ? `called to counter ${JSON.stringify(held.counter_id)}` : held.status === "CALLED" ? "called" : "waiting";
+    const holds = `this patient already holds ${held.number} (${PRIORITY_WORDS[held.priority]}, ${state}) at ${queue.display_name}, and a patient has one place in a queue`;
+    const todo =
+      asked === "transfer"
+        ? "cancel one of the two tickets, then move this one if it is still needed"
+        : `cancel ${held.number} first to give them ${/^[aeiou]/.test(PRIORITY_WORDS[asked.issue]) ? "an" : "a"} ${PRIORITY_WORDS[asked.issue]} ticket instead`;
+    super("PATIENT_ALREADY_IN_QUEUE", `${holds}: ${todo}`, {
+      metadata: {
+        ticketNumber: held.number,
+        ticketId: held.ticket_id,
+        priority: held.priority,
+        status: held.status,
+        queueId: queue.queue_id,
+        queueName: queue.display_name,
+        ...(asked === "transfer" ? {} : { requestedPriority: asked.issue }),
+      },
+    });
   }
 }
 
