@@ -69,6 +69,7 @@ import {
   NotOwnTicketError,
   PatientInQueueError,
   PatientPriorityError,
+  PrefixInUseError,
   QueueExistsError,
   QueueNotFoundError,
   RequestIdReusedError,
@@ -84,7 +85,7 @@ import { appendAudit } from "./repositories/audit.repository.js";
 import { appendChange, changesAfter, pruneChanges, QUEUE_CHANGES_CHANNEL, retainedRange } from "./repositories/change.repository.js";
 import { readQueueState, type QueueState } from "./repositories/queue-state.repository.js";
 import { closeCounterRow, findCounter, listCounters, openCounterRow } from "./repositories/counter.repository.js";
-import { findQueue, findQueues, insertQueue, listQueues } from "./repositories/queue.repository.js";
+import { findPrefixOwner, findQueue, findQueues, insertQueue, listQueues } from "./repositories/queue.repository.js";
 import { findRequestKey, insertRequestKey, pruneRequestKeys } from "./repositories/request-key.repository.js";
 import { nextDayNumber } from "./repositories/ticket-day.repository.js";
 import {
@@ -326,20 +327,35 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
 
   // ---- queues and counters ----------------------------------------------------------------------
 
-  /** createQueue adds a queue; with a client-chosen id, a retry returns the existing queue. */
+  /**
+   * createQueue adds a queue; with a client-chosen id, a retry returns the existing queue. A ticket
+   * prefix belongs to one queue (queues_one_owner_per_prefix): FAILED_PRECONDITION PREFIX_IN_USE,
+   * naming the queue that has it, when another queue uses it.
+   */
   async createQueue(req: CreateQueueRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateQueueResponseSchema>> {
     const v = validateCreateQueue(req);
     const queueId = v.queueId ?? `q-${randomUUID()}`;
-    const inserted = await insertQueue(this.db, {
-      queue_id: queueId,
-      display_name: v.displayName,
-      prefix: v.prefix,
-      time_zone: v.timeZone,
-      created_at: this.clock.now(),
-    });
+    let inserted: QueueRow | undefined;
+    let prefixTaken = false;
+    try {
+      inserted = await insertQueue(this.db, {
+        queue_id: queueId,
+        display_name: v.displayName,
+        prefix: v.prefix,
+        time_zone: v.timeZone,
+        created_at: this.clock.now(),
+      });
+    } catch (err) {
+      // The prefix's owner, or the same id being created concurrently (the id is checked first below).
+      if (!isUniqueViolation(err, "queues_one_owner_per_prefix")) throw err;
+      prefixTaken = true;
+    }
     if (inserted) return { queue: toQueue(inserted) };
     const existing = await findQueue(this.db, queueId);
-    if (!existing) throw new AbortedError("QUEUE_CONFLICT", "the queue was removed while being created; try again", { metadata: { queueId } });
+    if (!existing) {
+      if (prefixTaken) throw new PrefixInUseError(v.prefix, await findPrefixOwner(this.db, v.prefix));
+      throw new AbortedError("QUEUE_CONFLICT", "the queue was removed while being created; try again", { metadata: { queueId } });
+    }
     if (existing.display_name !== v.displayName || existing.prefix !== v.prefix || existing.time_zone !== v.timeZone) {
       throw new QueueExistsError(queueId);
     }

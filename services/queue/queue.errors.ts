@@ -153,6 +153,19 @@ export class QueueExistsError extends AlreadyExistsError {
   }
 }
 
+/**
+ * PrefixInUseError is CreateQueue with a ticket prefix that another queue uses (FAILED_PRECONDITION,
+ * as a slot already taken): both queues would call the same numbers.
+ */
+export class PrefixInUseError extends FailedPreconditionError {
+  constructor(prefix: string, holder: Pick<QueueRow, "queue_id" | "display_name"> | undefined) {
+    const by = holder ? `by ${holder.display_name}` : "by another queue";
+    super("PREFIX_IN_USE", `the prefix ${JSON.stringify(prefix)} is already used ${by}: two queues with one prefix would both call ${prefix}-001; choose another prefix`, {
+      metadata: { prefix, ...(holder ? { queueId: holder.queue_id, queueName: holder.display_name } : {}) },
+    });
+  }
+}
+
 /** What a priority class is called after a ticket number ("D-005 (urgent, waiting)"). */
 const PRIORITY_WORDS: Record<TicketPriorityName, string> = { URGENT: "urgent", APPOINTMENT: "appointment", PRIORITY: "priority", ROUTINE: "routine" };
 

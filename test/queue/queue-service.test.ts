@@ -50,7 +50,19 @@ async function code(p: Promise<unknown>): Promise<Code | "OK"> {
   }
 }
 
-async function queue(id: string, prefix = "A", timeZone = "Europe/Istanbul") {
+/** prefixes give each queue of this file a prefix of its own (a prefix belongs to one queue). */
+const prefixes = new Map<string, string>();
+function prefixOf(id: string): string {
+  let p = prefixes.get(id);
+  if (!p) {
+    const n = prefixes.size;
+    p = `Q${String.fromCharCode(65 + Math.floor(n / 26))}${String.fromCharCode(65 + (n % 26))}`;
+    prefixes.set(id, p);
+  }
+  return p;
+}
+
+async function queue(id: string, prefix = prefixOf(id), timeZone = "Europe/Istanbul") {
   const r = await svc.createQueue(create(CreateQueueRequestSchema, { queueId: id, displayName: `Queue ${id}`, prefix, timeZone }), queueCtx(m.createQueue, staff));
   return r.queue!;
 }
@@ -406,6 +418,13 @@ t.test("errors speak to staff: a stable reason, ticket numbers and names, local 
     {},
     /only see your own tickets/,
   );
+  const prefix = prefixOf("q-err");
+  await expectError(
+    svc.createQueue(create(CreateQueueRequestSchema, { displayName: "Second desk", prefix, timeZone: "UTC" }), queueCtx(m.createQueue, staff)),
+    "PREFIX_IN_USE",
+    { prefix, queueId: "q-err", queueName: "Queue q-err" },
+    new RegExp(`"${prefix}" is already used by Queue q-err: two queues with one prefix would both call ${prefix}-001; choose another prefix`),
+  );
   const held = await issue("q-err", { patientId: "pat-e3" });
   await expectError(
     issue("q-err", { patientId: "pat-e3", priority: TicketPriority.URGENT }),
@@ -442,7 +461,7 @@ t.test("errors speak to staff: a stable reason, ticket numbers and names, local 
     { localTime: "15:00", localDate: "2026-01-10" },
     /opens at 15:00 on 2026-01-10 \(Europe\/Istanbul\)/,
   );
-  t.ok(checked.length >= 15, `${checked.length} errors checked`);
+  t.ok(checked.length >= 16, `${checked.length} errors checked`);
 });
 
 t.test("the database refuses a second called ticket at one counter and duplicate numbers", async (t) => {
