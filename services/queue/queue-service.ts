@@ -60,14 +60,16 @@ import { priorityName, statusName, toTicketInit, type TicketView } from "./mappe
 import { queueNoShows, queueTransfers, queueWait, reportQueueLengthOf } from "./queue-metrics.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
 import {
+  AppointmentTicketNotAllowedError,
   CheckInNotOpenError,
   CounterBusyError,
   CounterNotFoundError,
   CounterNotOpenError,
   NoAppointmentError,
   NotOwnTicketError,
-  PatientAppointmentTicketError,
+  PatientInQueueError,
   PatientPriorityError,
+  PrefixInUseError,
   QueueExistsError,
   QueueNotFoundError,
   RequestIdReusedError,
@@ -83,12 +85,13 @@ import { appendAudit } from "./repositories/audit.repository.js";
 import { appendChange, changesAfter, pruneChanges, QUEUE_CHANGES_CHANNEL, retainedRange } from "./repositories/change.repository.js";
 import { readQueueState, type QueueState } from "./repositories/queue-state.repository.js";
 import { closeCounterRow, findCounter, listCounters, openCounterRow } from "./repositories/counter.repository.js";
-import { findQueue, findQueues, insertQueue, listQueues } from "./repositories/queue.repository.js";
+import { findPrefixOwner, findQueue, findQueues, insertQueue, listQueues } from "./repositories/queue.repository.js";
 import { findRequestKey, insertRequestKey, pruneRequestKeys } from "./repositories/request-key.repository.js";
 import { nextDayNumber } from "./repositories/ticket-day.repository.js";
 import {
   callNextAtomic,
   findActiveForAppointment,
+  findActiveOfPatient,
   findCalledAt,
   findTicket,
   findTickets,
@@ -155,6 +158,11 @@ interface Caller {
   onBehalfOf: string | undefined;
   /** hidesPatients: patients and displays see no other patient's ids. */
   hidesPatients: boolean;
+  /**
+   * trusted: the service role (another service, e.g. scheduling's check-in), or a call with no
+   * principal (in-process, without the auth interceptor). Only it issues tickets for appointments.
+   */
+  trusted: boolean;
 }
 
 /** WatchChange is one change as the feed shares it among watchers. */
@@ -203,27 +211,42 @@ function formatNumber(prefix: string, n: number): string {
 
 function callerOf(ctx: HandlerContext): Caller {
   const p = getPrincipal(ctx);
-  if (!p) return { subject: "system", role: "system", ownOnly: false, onBehalfOf: undefined, hidesPatients: false };
+  if (!p) return { subject: "system", role: "system", ownOnly: false, onBehalfOf: undefined, hidesPatients: false, trusted: true };
   return {
     subject: p.subject,
     role: p.grantedRole,
     ownOnly: p.ownOnly,
     onBehalfOf: p.onBehalfOf,
     hidesPatients: p.grantedRole === "patient" || p.grantedRole === "display",
+    trusted: p.roles.includes("service"),
   };
 }
 
 /**
- * checkPatientTicket refuses what a patient could use to get ahead of others (PERMISSION_DENIED): any
- * class but ROUTINE, and an appointment or its time (which rank APPOINTMENT tickets). A patient checks
- * in for their own appointment through the SchedulingService, which takes the time from the
- * appointment itself. An unknown priority is left to validation (INVALID_ARGUMENT).
+ * checkTicketRequest refuses what a caller could use to get ahead of others (PERMISSION_DENIED). A
+ * ticket that names an appointment (its id, its time, or the APPOINTMENT class, which ranks by that
+ * time) comes only from the service role: scheduling's CheckInAppointment, which reads the appointment
+ * (it exists, it is BOOKED, it is inside its check-in window) and passes its booked start. Staff check
+ * the patient in from the appointment; they issue URGENT, PRIORITY and ROUTINE walk-ins. Patients take
+ * ROUTINE tickets only. An unknown priority is left to validation (INVALID_ARGUMENT).
  */
-function checkPatientTicket(req: IssueTicketRequest): void {
-  const priority = TicketPrioritySchema.values.find((x) => x.number === req.priority);
-  if (priority && req.priority !== TicketPriority.UNSPECIFIED && req.priority !== TicketPriority.ROUTINE) throw new PatientPriorityError(priority.name);
-  if (req.appointmentId !== "") throw new PatientAppointmentTicketError("appointmentId");
-  if (req.appointmentTime !== undefined) throw new PatientAppointmentTicketError("appointmentTime");
+function checkTicketRequest(req: IssueTicketRequest, caller: Caller): void {
+  if (caller.trusted) return;
+  const who = caller.role === "patient" ? "patient" : "staff";
+  if (who === "patient") {
+    const priority = TicketPrioritySchema.values.find((x) => x.number === req.priority);
+    if (priority && req.priority !== TicketPriority.UNSPECIFIED && req.priority !== TicketPriority.ROUTINE) throw new PatientPriorityError(priority.name);
+  } else if (req.priority === TicketPriority.APPOINTMENT) {
+    throw new AppointmentTicketNotAllowedError("priority", who);
+  }
+  if (req.appointmentId !== "") throw new AppointmentTicketNotAllowedError("appointmentId", who);
+  if (req.appointmentTime !== undefined) throw new AppointmentTicketNotAllowedError("appointmentTime", who);
+}
+
+/** heldBy is the active ticket a patient holds among a queue's active ones: their walk-in, else an appointment's. */
+function heldBy(active: readonly TicketRow[], patientId: string): TicketRow | undefined {
+  const theirs = active.filter((t) => t.patient_id === patientId);
+  return theirs.find((t) => t.appointment_id === null) ?? theirs.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))[0];
 }
 
 function hides(caller: Caller, row: TicketRow): boolean {
@@ -304,20 +327,35 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
 
   // ---- queues and counters ----------------------------------------------------------------------
 
-  /** createQueue adds a queue; with a client-chosen id, a retry returns the existing queue. */
+  /**
+   * createQueue adds a queue; with a client-chosen id, a retry returns the existing queue. A ticket
+   * prefix belongs to one queue (queues_one_owner_per_prefix): FAILED_PRECONDITION PREFIX_IN_USE,
+   * naming the queue that has it, when another queue uses it.
+   */
   async createQueue(req: CreateQueueRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateQueueResponseSchema>> {
     const v = validateCreateQueue(req);
     const queueId = v.queueId ?? `q-${randomUUID()}`;
-    const inserted = await insertQueue(this.db, {
-      queue_id: queueId,
-      display_name: v.displayName,
-      prefix: v.prefix,
-      time_zone: v.timeZone,
-      created_at: this.clock.now(),
-    });
+    let inserted: QueueRow | undefined;
+    let prefixTaken = false;
+    try {
+      inserted = await insertQueue(this.db, {
+        queue_id: queueId,
+        display_name: v.displayName,
+        prefix: v.prefix,
+        time_zone: v.timeZone,
+        created_at: this.clock.now(),
+      });
+    } catch (err) {
+      // The prefix's owner, or the same id being created concurrently (the id is checked first below).
+      if (!isUniqueViolation(err, "queues_one_owner_per_prefix")) throw err;
+      prefixTaken = true;
+    }
     if (inserted) return { queue: toQueue(inserted) };
     const existing = await findQueue(this.db, queueId);
-    if (!existing) throw new AbortedError("QUEUE_CONFLICT", "the queue was removed while being created; try again", { metadata: { queueId } });
+    if (!existing) {
+      if (prefixTaken) throw new PrefixInUseError(v.prefix, await findPrefixOwner(this.db, v.prefix));
+      throw new AbortedError("QUEUE_CONFLICT", "the queue was removed while being created; try again", { metadata: { queueId } });
+    }
     if (existing.display_name !== v.displayName || existing.prefix !== v.prefix || existing.time_zone !== v.timeZone) {
       throw new QueueExistsError(queueId);
     }
@@ -393,13 +431,16 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
    * one statement that inserts the ticket, its change, its audit entry and the requestId with the
    * response. No queue-wide lock is held through a commit.
    *
-   * A patient takes ROUTINE tickets only, naming no appointment (checkPatientTicket). An appointment
-   * has at most one active ticket (the database's tickets_one_active_per_appointment): issuing
-   * another returns that one, also when two check-ins race.
+   * Only the service role names an appointment; patients take ROUTINE tickets only
+   * (checkTicketRequest). An appointment has at most one active ticket (the database's
+   * tickets_one_active_per_appointment): issuing another returns that one, also when two check-ins
+   * race. A patient has one place in a queue: a walk-in for a patient who holds an active ticket
+   * there answers with that ticket (issueHeld), and the database's tickets_one_active_walk_in_per_patient
+   * keeps racing walk-ins to one.
    */
   async issueTicket(req: IssueTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof IssueTicketResponseSchema>> {
     const caller = callerOf(ctx);
-    if (caller.role === "patient") checkPatientTicket(req);
+    checkTicketRequest(req, caller);
     const v = validateIssueTicket(req);
     const priority = priorityName(v.priority);
     const hash = createHash("sha256")
@@ -411,6 +452,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     if (requestKey) return this.replayIssue(v.requestId, hash, requestKey);
     if (!state) throw new QueueNotFoundError(v.queueId);
     if (appointmentTicket) return this.issueExisting(appointmentTicket, caller, { ...keyId, hash }, now);
+    const held = v.patientId !== undefined && priority !== "APPOINTMENT" ? heldBy(state.active, v.patientId) : undefined;
+    if (held) return this.issueHeld(held, state.queue, priority, caller, { ...keyId, hash }, now);
     if (priority === "APPOINTMENT" && v.appointmentTime && checkInTiming(now, v.appointmentTime, this.options) === "early") {
       throw new CheckInNotOpenError(new Date(v.appointmentTime.getTime() - this.options.appointmentEarlyMs), now, state.queue.time_zone);
     }
@@ -457,6 +500,12 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
         if (!winner) throw new AbortedError("APPOINTMENT_TICKET_CHANGED", "this appointment's ticket changed meanwhile; try again");
         return this.issueExisting(winner, caller, { ...keyId, hash }, now);
       }
+      if (v.patientId !== undefined && !v.appointmentId && isUniqueViolation(err, "tickets_one_active_walk_in_per_patient")) {
+        // A concurrent walk-in for the same patient won (this number is left unused): their ticket.
+        const winner = await findActiveOfPatient(this.db, queue.queue_id, v.patientId);
+        if (!winner) throw new AbortedError("PATIENT_TICKET_CHANGED", "this patient's ticket changed meanwhile; try again");
+        return this.issueHeld(winner, queue, priority, caller, { ...keyId, hash }, now);
+      }
       // The same requestId, first used concurrently: that one won (its number is left unused).
       if (!isUniqueViolation(err, "request_keys_pkey")) throw err;
       const existing = await findRequestKey(this.db, keyId);
@@ -468,7 +517,25 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   }
 
   /**
-   * issueExisting answers IssueTicket for an appointment that already has an active ticket: that
+   * issueHeld answers a walk-in IssueTicket for a patient who already holds an active ticket in the
+   * queue: that ticket (issueExisting). Staff asking another class than it has are refused
+   * (PATIENT_ALREADY_IN_QUEUE, naming it) rather than answered with a class they did not ask for; a
+   * patient (who asks ROUTINE) gets what they hold, whatever its class.
+   */
+  private async issueHeld(
+    held: TicketRow,
+    queue: QueueRow,
+    priority: TicketPriorityName,
+    caller: Caller,
+    key: { caller: string; rpc: string; requestId: string; hash: string },
+    now: Date,
+  ): Promise<IssueTicketResponse> {
+    if (caller.role !== "patient" && held.priority !== priority) throw new PatientInQueueError(held, queue, { issue: priority });
+    return this.issueExisting(held, caller, key, now);
+  }
+
+  /**
+   * issueExisting answers IssueTicket for an appointment or a patient that already has an active ticket: that
    * ticket, live (position and estimate), remembered under this requestId and audited as read.
    */
   private async issueExisting(
@@ -599,7 +666,10 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
 
   /**
    * transferTicket moves a WAITING or CALLED ticket to another queue: it becomes TRANSFERRED and a new
-   * WAITING ticket there keeps its arrival time (so its fairness clock keeps running).
+   * WAITING ticket there keeps its arrival time (so its fairness clock keeps running). Staff may give
+   * it another class there (triage escalates to URGENT), but APPOINTMENT only to an appointment's
+   * ticket; a patient who already holds a ticket in the target queue is not moved there
+   * (PATIENT_ALREADY_IN_QUEUE: one place per queue).
    */
   async transferTicket(req: TransferTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof TransferTicketResponseSchema>> {
     const v = validateTransferTicket(req);
@@ -614,6 +684,10 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       const target = await this.requireQueue(trx, v.toQueueId);
       if (current.status !== "WAITING" && current.status !== "CALLED") throw new TicketEndedError(current, "moved to another queue");
       if (current.status === "CALLED" && v.counterId !== undefined && current.counter_id !== v.counterId) throw notCalledHere(current, v.counterId);
+      if (current.patient_id !== null) {
+        const held = await findActiveOfPatient(trx, target.queue_id, current.patient_id);
+        if (held) throw new PatientInQueueError(held, target, "transfer");
+      }
       const previous = await updateTicketIf(trx, current.ticket_id, ["WAITING", "CALLED"], { status: "TRANSFERRED", ended_at: now, updated_at: now });
       if (!previous) throw new TicketChangedError(current, "TRANSFER_CONFLICT");
       const priority = v.priority !== undefined ? priorityName(v.priority) : current.priority;
@@ -653,6 +727,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       await appendChange(trx, { queueId: inserted.queue_id, ticketId: inserted.ticket_id, at: now, kind: "ticket" });
       await appendAudit(trx, this.audit(caller, "TransferTicket", [previous, inserted], now));
       return { previous, inserted, position, estimate };
+    }).catch(async (err: unknown) => {
+      throw isUniqueViolation(err, "tickets_one_active_walk_in_per_patient") ? await this.transferRefusal(v.ticketId, v.toQueueId) : err;
     });
     queueTransfers.inc();
     this.afterChange(result.previous.queue_id);
@@ -661,6 +737,17 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       ticket: toTicketInit(result.inserted, { position: result.position, estimate: result.estimate }),
       previousTicket: toTicketInit(result.previous),
     };
+  }
+
+  /**
+   * transferRefusal explains a transfer that lost a race at tickets_one_active_walk_in_per_patient: the
+   * patient got a walk-in ticket in the target queue meanwhile (PATIENT_ALREADY_IN_QUEUE naming it).
+   */
+  private async transferRefusal(ticketId: string, toQueueId: string): Promise<Error> {
+    const [ticket, target] = await Promise.all([findTicket(this.db, ticketId), findQueue(this.db, toQueueId)]);
+    const held = ticket?.patient_id && target ? await findActiveOfPatient(this.db, target.queue_id, ticket.patient_id) : undefined;
+    if (held && target) return new PatientInQueueError(held, target, "transfer");
+    return new AbortedError("TRANSFER_CONFLICT", "the ticket or the patient's place in the other queue changed meanwhile; try again");
   }
 
   /** getTicket reads a ticket with its live position and estimates; patients only their own (audited). */

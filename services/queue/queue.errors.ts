@@ -5,7 +5,7 @@
 import { Code } from "@connectrpc/connect";
 import { AbortedError, AlreadyExistsError, DomainError, FailedPreconditionError, PermissionDeniedError } from "../runtime/errors.js";
 import type { QueueRow } from "./db/queue.table.js";
-import type { TicketRow, TicketStatusName } from "./db/ticket.table.js";
+import type { TicketPriorityName, TicketRow, TicketStatusName } from "./db/ticket.table.js";
 import { localDay, localTimeOfDay } from "./local-time.js";
 
 /** TicketRef is what an error says about a ticket: its number and state. */
@@ -121,12 +121,21 @@ export class PatientPriorityError extends PermissionDeniedError {
   }
 }
 
-/** PatientAppointmentTicketError is a patient naming an appointment (or its time) on a ticket (PERMISSION_DENIED). */
-export class PatientAppointmentTicketError extends PermissionDeniedError {
-  constructor(field: "appointmentId" | "appointmentTime") {
-    super("a ticket for an appointment comes from checking in for that appointment, not from taking a ticket", "APPOINTMENT_TICKET_NOT_ALLOWED", {
-      metadata: { field },
-    });
+/** AppointmentTicketField is what names an appointment on a ticket request. */
+export type AppointmentTicketField = "priority" | "appointmentId" | "appointmentTime";
+
+/**
+ * AppointmentTicketNotAllowedError is a patient or a member of staff naming an appointment (its id, its
+ * time, or the APPOINTMENT class) on a ticket (PERMISSION_DENIED): such a ticket comes only from the
+ * appointment's check-in, which reads the appointment and ranks the ticket by its booked time.
+ */
+export class AppointmentTicketNotAllowedError extends PermissionDeniedError {
+  constructor(field: AppointmentTicketField, who: "patient" | "staff") {
+    const message =
+      who === "patient"
+        ? "a ticket for an appointment comes from checking in for that appointment, not from taking a ticket"
+        : "a ticket for an appointment comes from checking the patient in from their appointment, which ranks it by the booked time; a walk-in ticket is routine, priority or urgent";
+    super(message, "APPOINTMENT_TICKET_NOT_ALLOWED", { metadata: { field } });
   }
 }
 
@@ -141,6 +150,49 @@ export class NotOwnTicketError extends PermissionDeniedError {
 export class QueueExistsError extends AlreadyExistsError {
   constructor(queueId: string) {
     super("QUEUE_EXISTS", `a queue with the id ${JSON.stringify(queueId)} already exists with another name, prefix or time zone`, { metadata: { queueId } });
+  }
+}
+
+/**
+ * PrefixInUseError is CreateQueue with a ticket prefix that another queue uses (FAILED_PRECONDITION,
+ * as a slot already taken): both queues would call the same numbers.
+ */
+export class PrefixInUseError extends FailedPreconditionError {
+  constructor(prefix: string, holder: Pick<QueueRow, "queue_id" | "display_name"> | undefined) {
+    const by = holder ? `by ${holder.display_name}` : "by another queue";
+    super("PREFIX_IN_USE", `the prefix ${JSON.stringify(prefix)} is already used ${by}: two queues with one prefix would both call ${prefix}-001; choose another prefix`, {
+      metadata: { prefix, ...(holder ? { queueId: holder.queue_id, queueName: holder.display_name } : {}) },
+    });
+  }
+}
+
+/** What a priority class is called after a ticket number ("D-005 (urgent, waiting)"). */
+const PRIORITY_WORDS: Record<TicketPriorityName, string> = { URGENT: "urgent", APPOINTMENT: "appointment", PRIORITY: "priority", ROUTINE: "routine" };
+
+/**
+ * PatientInQueueError is giving a patient a second place in a queue where they already hold an active
+ * ticket (FAILED_PRECONDITION): a walk-in of another class than the one they hold, or a transfer into
+ * that queue. A walk-in of the class they hold is not an error: IssueTicket answers with that ticket.
+ */
+export class PatientInQueueError extends FailedPreconditionError {
+  constructor(held: TicketRef & Pick<TicketRow, "ticket_id" | "priority" | "counter_id">, queue: Pick<QueueRow, "queue_id" | "display_name">, asked: { issue: TicketPriorityName } | "transfer") {
+    const state = held.status === "CALLED" && held.counter_id ? `called to counter ${JSON.stringify(held.counter_id)}` : held.status === "CALLED" ? "called" : "waiting";
+    const holds = `this patient already holds ${held.number} (${PRIORITY_WORDS[held.priority]}, ${state}) at ${queue.display_name}, and a patient has one place in a queue`;
+    const todo =
+      asked === "transfer"
+        ? "cancel one of the two tickets, then move this one if it is still needed"
+        : `cancel ${held.number} first to give them ${/^[aeiou]/.test(PRIORITY_WORDS[asked.issue]) ? "an" : "a"} ${PRIORITY_WORDS[asked.issue]} ticket instead`;
+    super("PATIENT_ALREADY_IN_QUEUE", `${holds}: ${todo}`, {
+      metadata: {
+        ticketNumber: held.number,
+        ticketId: held.ticket_id,
+        priority: held.priority,
+        status: held.status,
+        queueId: queue.queue_id,
+        queueName: queue.display_name,
+        ...(asked === "transfer" ? {} : { requestedPriority: asked.issue }),
+      },
+    });
   }
 }
 

@@ -73,9 +73,9 @@ export interface ValidIssueTicket {
   patientId: string | undefined;
   /** priority is the class, ROUTINE when the request left it unspecified. */
   priority: TicketPriority;
-  /** appointmentId is the appointment checked in; always set for APPOINTMENT tickets. */
+  /** appointmentId is the appointment checked in; set for APPOINTMENT tickets only. */
   appointmentId: string | undefined;
-  /** appointmentTime is the booked start of that appointment, when given. */
+  /** appointmentTime is the booked start of that appointment; set for APPOINTMENT tickets only. */
   appointmentTime: Date | undefined;
 }
 
@@ -139,19 +139,32 @@ export function validateCloseCounter(req: CloseCounterRequest): ValidCounterRef 
   return validate((v) => counterRef(v, req));
 }
 
-/** validateIssueTicket checks an IssueTicketRequest: APPOINTMENT tickets need an appointmentId. */
+/**
+ * validateIssueTicket checks an IssueTicketRequest: an APPOINTMENT ticket names its appointment and
+ * that appointment's booked time (its rank); any other class names neither.
+ */
 export function validateIssueTicket(req: IssueTicketRequest): ValidIssueTicket {
   return validate((v) => {
     v.requestId("requestId", req.requestId);
     v.id("queueId", req.queueId);
     v.id("patientId", req.patientId, { optional: true });
     v.enumValue("priority", req.priority, TicketPrioritySchema, { optional: true });
-    if (req.priority === TicketPriority.APPOINTMENT && req.appointmentId === "") {
+    const forAppointment = req.priority === TicketPriority.APPOINTMENT;
+    if (forAppointment && req.appointmentId === "") {
       v.add("appointmentId", "is required for APPOINTMENT tickets", "REQUIRED");
+    } else if (!forAppointment && req.appointmentId !== "") {
+      v.add("appointmentId", "names an appointment, which only an APPOINTMENT ticket (a check-in) does", "NOT_AN_APPOINTMENT_TICKET");
     } else {
       v.id("appointmentId", req.appointmentId, { optional: true });
     }
-    const appointmentTime = v.timestamp("appointmentTime", req.appointmentTime, { optional: true });
+    let appointmentTime: Date | undefined;
+    if (forAppointment && req.appointmentTime === undefined) {
+      v.add("appointmentTime", "is required for APPOINTMENT tickets: the appointment's booked start ranks the ticket", "REQUIRED");
+    } else if (!forAppointment && req.appointmentTime !== undefined) {
+      v.add("appointmentTime", "is an appointment's time, which only an APPOINTMENT ticket (a check-in) has", "NOT_AN_APPOINTMENT_TICKET");
+    } else {
+      appointmentTime = v.timestamp("appointmentTime", req.appointmentTime, { optional: true });
+    }
     return {
       requestId: req.requestId,
       queueId: req.queueId,

@@ -97,7 +97,7 @@ async function seed(transport: Transport, backupDb: Kysely<any>): Promise<void> 
     await scheduling.bookAppointment({ requestId: `pages-${i}`, providerId: "p-pages", patientId: "pat-pages", startTime: timestampFromMs(first + i * 3_600_000) });
   }
   await queue.createQueue({ queueId: "pages", displayName: "Pages", prefix: "P", timeZone: "UTC" });
-  for (const n of ["Queue A", "Queue B"]) await queue.createQueue({ displayName: n, prefix: "Q", timeZone: "UTC" });
+  for (const n of ["Queue A", "Queue B"]) await queue.createQueue({ displayName: n, prefix: `Q${n.slice(-1)}`, timeZone: "UTC" });
   for (let i = 0; i < 3; i++) await queue.issueTicket({ requestId: `pages-${i}`, queueId: "pages" });
   for (let i = 0; i < 3; i++) await lock.acquire({ resource: `pages:${i}`, ttl: { seconds: 120n } });
   for (let i = 0; i < 3; i++) {
@@ -207,7 +207,7 @@ t.test("npm start keeps the secret in DATA_DIR: page tokens survive a restart", 
     return { runtime, queue: createClient(QueueService, createInProcessTransport(reg, () => ({ authorization: `Bearer ${token}` }))) };
   };
   const first = await start();
-  for (const n of ["Restart A", "Restart B"]) await first.queue.createQueue({ displayName: n, prefix: "R", timeZone: "UTC" });
+  for (const n of ["Restart A", "Restart B"]) await first.queue.createQueue({ displayName: n, prefix: `R${n.slice(-1)}`, timeZone: "UTC" });
   const page = await first.queue.listQueues({ pageSize: 1 });
   t.ok(page.nextPageToken, "a next page");
   const kept = (await readFile(path.join(dataDir, "page-token-secret"), "utf8")).trim();

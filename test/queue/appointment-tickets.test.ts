@@ -1,7 +1,10 @@
 // Issue 18, defect 2, "a patient can jump the queue", over gRPC through the real auth interceptor on
 // real Postgres. A patient's IssueTicket takes ROUTINE tickets only and names no appointment and no
 // appointment time (PERMISSION_DENIED with google.rpc.ErrorInfo, nothing stored), whatever else the
-// request says. An appointment has at most one active ticket, guaranteed by Postgres itself: a second
+// request says. Staff cannot make one up either: a ticket that names an appointment (its id, its
+// time, the APPOINTMENT class) comes only from the service role, i.e. scheduling's check-in, which
+// reads the appointment and passes its booked start; staff may escalate a walk-in (URGENT) but not
+// turn it into an appointment ticket by a transfer. An appointment has at most one active ticket, guaranteed by Postgres itself: a second
 // check-in returns the first ticket, also when many race on two replicas, and also around a transfer.
 import t from "tap";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -82,20 +85,65 @@ t.test("a patient takes ROUTINE tickets only, naming no appointment: PERMISSION_
   t.equal(staffToo.ticket?.priority, TicketPriority.PRIORITY, "a token that is also staff acts as staff");
 });
 
+t.test("staff cannot issue a ticket naming an appointment (PERMISSION_DENIED, nothing stored); walk-ins of every other class", async (t) => {
+  const admin = await clientAs("adm-7", ["admin"]);
+  const doctor = await clientAs("doc-7", ["doctor"]);
+  const at = timestampFromDate(new Date(Date.now() + 60_000));
+  const cases: { label: string; fields: Parameters<typeof reception.issueTicket>[0]; field: string }[] = [
+    // The defect as found: an appointment that does not exist, ranked by a time the client made up.
+    { label: "APPOINTMENT citing an unknown appointment", fields: { priority: TicketPriority.APPOINTMENT, appointmentId: "a-does-not-exist", appointmentTime: at }, field: "priority" },
+    { label: "APPOINTMENT without an appointment", fields: { priority: TicketPriority.APPOINTMENT }, field: "priority" },
+    { label: "ROUTINE citing an appointment", fields: { priority: TicketPriority.ROUTINE, appointmentId: "a-x" }, field: "appointmentId" },
+    { label: "URGENT citing an appointment", fields: { priority: TicketPriority.URGENT, appointmentId: "a-x" }, field: "appointmentId" },
+    { label: "PRIORITY with an appointment time", fields: { priority: TicketPriority.PRIORITY, appointmentTime: at }, field: "appointmentTime" },
+  ];
+  for (const [who, client] of [["receptionist", reception], ["admin", admin]] as const) {
+    for (const c of cases) {
+      const r = await denied(client.issueTicket({ requestId: rid(who), queueId: "front", patientId: "pat-staff", ...c.fields }));
+      t.equal(r.code, Code.PermissionDenied, `${who}, ${c.label}: PERMISSION_DENIED (${r.message})`);
+      t.equal(r.reason, "APPOINTMENT_TICKET_NOT_ALLOWED", `${who}, ${c.label}: ErrorInfo reason`);
+      t.equal(r.metadata?.field, c.field, `${who}, ${c.label}: names the field`);
+      t.match(r.message ?? "", /checking the patient in from their appointment/, "says what to do instead");
+      t.notMatch(r.message ?? "", /IssueTicket|CheckInAppointment/, "no RPC names in the message");
+    }
+  }
+  t.equal((await denied(doctor.issueTicket({ requestId: rid("doc"), queueId: "front", ...cases[0].fields }))).code, Code.PermissionDenied, "a doctor issues no tickets at all");
+  const stored = await sql<{ n: string }>`select count(*) as n from queue.tickets where patient_id = 'pat-staff' or appointment_id in ('a-does-not-exist', 'a-x')`.execute(database.db);
+  t.equal(Number(stored.rows[0].n), 0, "nothing was issued");
+
+  for (const [i, priority] of [TicketPriority.URGENT, TicketPriority.PRIORITY, TicketPriority.ROUTINE].entries()) {
+    const walkIn = await reception.issueTicket({ requestId: rid("walk"), queueId: "front", patientId: `pat-walk-${i}`, priority });
+    t.equal(walkIn.ticket?.priority, priority, `a ${TicketPriority[priority]} walk-in`);
+  }
+  // The service role names what it must: an APPOINTMENT ticket its appointment and booked time, no other class either.
+  const bad = async (fields: Parameters<typeof reception.issueTicket>[0]) => (await denied(a.client.issueTicket({ requestId: rid("svc"), queueId: "front", patientId: "pat-svc", ...fields }))).code;
+  t.equal(await bad({ priority: TicketPriority.APPOINTMENT, appointmentId: "apt-svc" }), Code.InvalidArgument, "the service: an appointment ticket without its time");
+  t.equal(await bad({ priority: TicketPriority.ROUTINE, appointmentId: "apt-svc" }), Code.InvalidArgument, "the service: a routine ticket naming an appointment");
+
+  // A transfer: triage may escalate a walk-in, but only an appointment's ticket has the appointment class.
+  const walkIn = await reception.issueTicket({ requestId: rid("walk"), queueId: "front", patientId: "pat-move" });
+  const toAppointment = await denied(reception.transferTicket({ ticketId: walkIn.ticket!.ticketId, toQueueId: "lab", priority: TicketPriority.APPOINTMENT }));
+  t.equal(toAppointment.code, Code.FailedPrecondition, "a walk-in cannot become an appointment ticket by a transfer");
+  t.equal(toAppointment.reason, "NO_APPOINTMENT");
+  t.equal((await reception.getTicket({ ticketId: walkIn.ticket!.ticketId })).ticket?.status, TicketStatus.WAITING, "and it stays where it was");
+  const escalated = await reception.transferTicket({ ticketId: walkIn.ticket!.ticketId, toQueueId: "lab", priority: TicketPriority.URGENT });
+  t.equal(escalated.ticket?.priority, TicketPriority.URGENT, "escalated to URGENT on the way");
+});
+
 t.test("a second check-in returns the first ticket; a retry replays; an ended ticket makes room for a new one", async (t) => {
   const checkIn = (requestId: string, queueId = "front", client = a.client) =>
     client.issueTicket({ requestId, queueId, patientId: "pat-1", priority: TicketPriority.APPOINTMENT, appointmentId: "apt-1", appointmentTime: soon() });
   const first = await checkIn("checkin-apt-1");
-  const second = await checkIn("checkin-apt-1-again", "front", reception);
+  const second = await checkIn("checkin-apt-1-again", "front", b.client);
   t.equal(second.ticket?.ticketId, first.ticket?.ticketId, "the first ticket, not a second one");
   t.equal(second.ticket?.number, first.ticket?.number);
   t.equal(second.ticket?.position, first.ticket?.position, "with its live position");
   const otherQueue = await checkIn("checkin-apt-1-lab", "lab");
   t.equal(otherQueue.ticket?.ticketId, first.ticket?.ticketId, "in another queue too: one active ticket per appointment");
-  const retry = await checkIn("checkin-apt-1-again", "front", reception);
+  const retry = await checkIn("checkin-apt-1-again", "front", b.client);
   t.equal(retry.ticket?.ticketId, first.ticket?.ticketId, "a retry of the second request replays it");
   t.equal(
-    (await denied(reception.issueTicket({ requestId: "checkin-apt-1-again", queueId: "front", patientId: "pat-1" }))).code,
+    (await denied(b.client.issueTicket({ requestId: "checkin-apt-1-again", queueId: "front", patientId: "pat-1" }))).code,
     Code.AlreadyExists,
     "that requestId with other parameters is ALREADY_EXISTS",
   );

@@ -100,7 +100,8 @@ t.test("a day at 90% load", async (t) => {
           appointmentId: booked ? `apt-${n}` : "",
           appointmentTime: booked ? timestampFromDate(booked) : undefined,
         }),
-        queueCtx(m.issueTicket, as),
+        // Appointment tickets come from scheduling's check-in (the service role), walk-ins from the kiosk.
+        queueCtx(m.issueTicket, booked ? { role: "service", subject: "scheduling" } : as),
       );
       const tk = res.ticket!;
       const ticketId = tk.ticketId ?? "";

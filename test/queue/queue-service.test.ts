@@ -37,6 +37,8 @@ const clock = createFakeClock(new Date("2026-01-05T20:00:00Z"));
 const svc = new QueueServiceImpl({ db: database.db, clock }, { listen: false });
 t.teardown(() => svc.close());
 const staff = { role: "receptionist" as const, subject: "rec-1" };
+/** checkIn is scheduling's CheckInAppointment: only the service role issues APPOINTMENT tickets. */
+const checkIn = { role: "service" as const, subject: "scheduling" };
 
 async function code(p: Promise<unknown>): Promise<Code | "OK"> {
   try {
@@ -48,7 +50,19 @@ async function code(p: Promise<unknown>): Promise<Code | "OK"> {
   }
 }
 
-async function queue(id: string, prefix = "A", timeZone = "Europe/Istanbul") {
+/** prefixes give each queue of this file a prefix of its own (a prefix belongs to one queue). */
+const prefixes = new Map<string, string>();
+function prefixOf(id: string): string {
+  let p = prefixes.get(id);
+  if (!p) {
+    const n = prefixes.size;
+    p = `Q${String.fromCharCode(65 + Math.floor(n / 26))}${String.fromCharCode(65 + (n % 26))}`;
+    prefixes.set(id, p);
+  }
+  return p;
+}
+
+async function queue(id: string, prefix = prefixOf(id), timeZone = "Europe/Istanbul") {
   const r = await svc.createQueue(create(CreateQueueRequestSchema, { queueId: id, displayName: `Queue ${id}`, prefix, timeZone }), queueCtx(m.createQueue, staff));
   return r.queue!;
 }
@@ -64,7 +78,7 @@ async function issue(queueId: string, fields: { patientId?: string; priority?: T
       appointmentId: fields.appointmentId ?? "",
       appointmentTime: fields.appointmentTime ? timestampFromDate(fields.appointmentTime) : undefined,
     }),
-    queueCtx(m.issueTicket, staff),
+    queueCtx(m.issueTicket, fields.priority === TicketPriority.APPOINTMENT ? checkIn : staff),
   );
   return r.ticket!;
 }
@@ -104,7 +118,8 @@ t.test("numbers are A-001, A-002, ... per queue and restart at local midnight", 
 
 t.test("IssueTicket is idempotent per caller and requestId", async (t) => {
   await queue("q-idem");
-  const req = create(IssueTicketRequestSchema, { requestId: "same", queueId: "q-idem", patientId: "p1", priority: TicketPriority.ROUTINE });
+  // Anonymous walk-ins: a named patient has one place in a queue whatever the requestId.
+  const req = create(IssueTicketRequestSchema, { requestId: "same", queueId: "q-idem", priority: TicketPriority.ROUTINE });
   const a = await svc.issueTicket(req, queueCtx(m.issueTicket, staff));
   const b = await svc.issueTicket(req, queueCtx(m.issueTicket, staff));
   t.equal(b.ticket?.ticketId, a.ticket?.ticketId, "a retry returns the first ticket");
@@ -403,6 +418,36 @@ t.test("errors speak to staff: a stable reason, ticket numbers and names, local 
     {},
     /only see your own tickets/,
   );
+  const prefix = prefixOf("q-err");
+  await expectError(
+    svc.createQueue(create(CreateQueueRequestSchema, { displayName: "Second desk", prefix, timeZone: "UTC" }), queueCtx(m.createQueue, staff)),
+    "PREFIX_IN_USE",
+    { prefix, queueId: "q-err", queueName: "Queue q-err" },
+    new RegExp(`"${prefix}" is already used by Queue q-err: two queues with one prefix would both call ${prefix}-001; choose another prefix`),
+  );
+  const held = await issue("q-err", { patientId: "pat-e3" });
+  await expectError(
+    issue("q-err", { patientId: "pat-e3", priority: TicketPriority.URGENT }),
+    "PATIENT_ALREADY_IN_QUEUE",
+    { ticketNumber: held.number, ticketId: held.ticketId, priority: "ROUTINE", status: "WAITING", queueName: "Queue q-err", requestedPriority: "URGENT" },
+    new RegExp(`already holds ${held.number} \\(routine, waiting\\) at Queue q-err, and a patient has one place in a queue: cancel ${held.number} first to give them an urgent ticket instead`),
+  );
+  const elsewhere = await issue("q-err2", { patientId: "pat-e3" });
+  await expectError(
+    svc.transferTicket(create(TransferTicketRequestSchema, { ticketId: elsewhere.ticketId, toQueueId: "q-err" }), queueCtx(m.transferTicket, staff)),
+    "PATIENT_ALREADY_IN_QUEUE",
+    { ticketNumber: held.number, queueName: "Queue q-err" },
+    /cancel one of the two tickets, then move this one/,
+  );
+  await expectError(
+    svc.issueTicket(
+      create(IssueTicketRequestSchema, { requestId: "err-apt", queueId: "q-err", priority: TicketPriority.APPOINTMENT, appointmentId: "apt-made-up", appointmentTime: timestampFromDate(new Date("2026-01-09T07:30:00Z")) }),
+      queueCtx(m.issueTicket, staff),
+    ),
+    "APPOINTMENT_TICKET_NOT_ALLOWED",
+    { field: "priority" },
+    /checking the patient in from their appointment/,
+  );
   // Check-in opens an hour before 13:00 UTC: at 15:00 on the queue's clock (Istanbul, UTC+3).
   await expectError(
     issue("q-err", { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-err", appointmentTime: new Date("2026-01-09T13:00:00Z") }),
@@ -416,7 +461,7 @@ t.test("errors speak to staff: a stable reason, ticket numbers and names, local 
     { localTime: "15:00", localDate: "2026-01-10" },
     /opens at 15:00 on 2026-01-10 \(Europe\/Istanbul\)/,
   );
-  t.ok(checked.length >= 12, `${checked.length} errors checked`);
+  t.ok(checked.length >= 16, `${checked.length} errors checked`);
 });
 
 t.test("the database refuses a second called ticket at one counter and duplicate numbers", async (t) => {

@@ -227,7 +227,6 @@ rpc({
         appointmentTime: timestampFromDate(new Date("2026-01-05T09:00:00Z")),
       },
     },
-    { name: "appointment without its time", patch: { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-1" } },
   ],
   bad: [
     { name: "empty request", patch: { requestId: "", queueId: "", patientId: "", priority: 0 }, fields: ["requestId", "queueId"] },
@@ -237,8 +236,11 @@ rpc({
     { name: "bad patient", patch: { patientId: "Jane Doe" }, fields: ["patientId"] },
     { name: "unknown priority", patch: { priority: 5 as TicketPriority }, fields: ["priority"] },
     { name: "negative priority", patch: { priority: -1 as TicketPriority }, fields: ["priority"] },
-    { name: "appointment ticket without appointment", patch: { priority: TicketPriority.APPOINTMENT }, fields: ["appointmentId"] },
-    { name: "bad appointment id", patch: { appointmentId: "apt 1" }, fields: ["appointmentId"] },
+    { name: "appointment ticket without appointment", patch: { priority: TicketPriority.APPOINTMENT }, fields: ["appointmentId", "appointmentTime"] },
+    { name: "appointment without its time", patch: { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-1" }, fields: ["appointmentTime"] },
+    { name: "bad appointment id", patch: { priority: TicketPriority.APPOINTMENT, appointmentId: "apt 1", appointmentTime: timestampFromDate(new Date("2026-01-05T09:00:00Z")) }, fields: ["appointmentId"] },
+    { name: "a routine ticket naming an appointment", patch: { appointmentId: "a-x" }, fields: ["appointmentId"] },
+    { name: "an urgent ticket with an appointment time", patch: { priority: TicketPriority.URGENT, appointmentTime: timestampFromDate(new Date("2026-01-05T09:00:00Z")) }, fields: ["appointmentTime"] },
     {
       name: "appointment time before 1970",
       patch: { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-1", appointmentTime: timestampFromMs(-1000) },
@@ -247,7 +249,7 @@ rpc({
     {
       name: "several bad fields",
       patch: { requestId: "", queueId: "q 1", patientId: "p/1", priority: TicketPriority.APPOINTMENT },
-      fields: ["requestId", "queueId", "patientId", "appointmentId"],
+      fields: ["requestId", "queueId", "patientId", "appointmentId", "appointmentTime"],
     },
   ],
 });

@@ -100,7 +100,8 @@ t.test("npm run cluster: seven processes, both replicas used, SIGTERM drains all
   t.ok(queueCalls(first) > 0 && queueCalls(second) > 0, `both queue replicas served calls (${queueCalls(first)} and ${queueCalls(second)})`);
 
   // Pages are asked of the replicas in turn: each opens the other's page tokens (one PAGE_TOKEN_SECRET).
-  for (const name of ["Page A", "Page B", "Page C"]) await queue.createQueue({ displayName: name, prefix: "P", timeZone: "UTC" });
+  // A prefix belongs to one queue: each its own.
+  for (const name of ["Page A", "Page B", "Page C"]) await queue.createQueue({ displayName: name, prefix: `P${name.slice(-1)}`, timeZone: "UTC" });
   const listed: string[] = [];
   try {
     let pageToken = "";

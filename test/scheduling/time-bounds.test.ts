@@ -95,11 +95,13 @@ for (const mode of ["embedded", "postgres"] as const) {
         t.ok(["OK", "FailedPrecondition"].includes(moved.code), `${timeZone} RescheduleAppointment to the last hour: ${moved.code} ${moved.message}`);
       }
     }
-    // The queue takes an appointment's time too (an APPOINTMENT ticket's rank).
+    // The queue takes an appointment's time too (an APPOINTMENT ticket's rank), from the service role
+    // only (scheduling's check-in).
     await queue.createQueue({ queueId: "bounds", displayName: "Bounds", prefix: "B", timeZone: "Etc/GMT+12" });
+    const checkIn = clients(sys, await sys.token(["service"], "scheduling")).queue;
     for (const [label, at] of [["last instant", LAST], ["first instant", "1970-01-01T00:00:00Z"]]) {
       const o = await outcome(
-        queue.issueTicket({ requestId: `ticket-${label.replace(" ", "-")}`, queueId: "bounds", priority: TicketPriority.APPOINTMENT, appointmentId: `a-${label.replace(" ", "-")}`, appointmentTime: ts(at) }),
+        checkIn.issueTicket({ requestId: `ticket-${label.replace(" ", "-")}`, queueId: "bounds", priority: TicketPriority.APPOINTMENT, appointmentId: `a-${label.replace(" ", "-")}`, appointmentTime: ts(at) }),
       );
       // The check-in window may refuse a far appointment: FAILED_PRECONDITION, never anything else.
       t.ok(["OK", "FailedPrecondition"].includes(o.code), `IssueTicket with appointmentTime at the ${label}: ${o.code} ${o.message}`);

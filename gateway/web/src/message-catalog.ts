@@ -295,6 +295,14 @@ export const EN: MessageCatalog = {
     TICKET_NOT_FOUND: () => ({ title: "This ticket does not exist (any more).", action: "Look at the queue again." }),
     PRIORITY_NOT_ALLOWED: () => ({ title: "Patients take routine tickets.", action: "Reception gives a higher priority to those who need it." }),
     APPOINTMENT_TICKET_NOT_ALLOWED: () => ({ title: "A ticket for an appointment comes from checking in for it.", action: "Check in for the appointment instead." }),
+    PATIENT_ALREADY_IN_QUEUE: (a) => ({
+      title: `This patient already has ${a.ticketNumber ? `ticket ${a.ticketNumber}` : "a ticket"}${a.queueName ? ` at ${a.queueName}` : " in this queue"}.`,
+      action: "A patient has one place in a queue: cancel that ticket first to give them another.",
+    }),
+    PREFIX_IN_USE: (a) => ({
+      title: `The prefix ${a.prefix ?? ""} is already used${a.queueName ? ` by ${a.queueName}` : " by another queue"}.`,
+      action: "Choose another prefix, so the two queues never call the same number.",
+    }),
     REQUEST_IN_PROGRESS: () => ({ title: "This is still being done.", action: "Wait a moment, then look again." }),
     // Backups (operations).
     BACKUP_RUNNING: () => ({ title: "A backup of this target is already running.", action: "Wait for it to end." }),

@@ -12,6 +12,11 @@ export interface QueueTable {
   time_zone: string;
   /** created_at is when the queue was created. */
   created_at: Date;
+  /**
+   * owns_prefix marks the one queue that holds its prefix (unique among owners: queues_one_owner_per_prefix).
+   * True for every queue created since prefixes are unique; false only for a duplicate left from before.
+   */
+  owns_prefix: ColumnType<boolean, boolean | undefined, boolean>;
   /** last_sequence is the last WatchQueue sequence (int8: a string when read). */
   last_sequence: ColumnType<string, string | number | undefined, string | number>;
 }

@@ -35,3 +35,8 @@ export async function listQueues(db: Db, after: { displayName: string; queueId: 
   }
   return q.orderBy("display_name").orderBy("queue_id").limit(limit).execute();
 }
+
+/** findPrefixOwner reads the queue that owns a ticket prefix (queues_one_owner_per_prefix), if any. */
+export async function findPrefixOwner(db: Db, prefix: string): Promise<QueueRow | undefined> {
+  return db.selectFrom("queue.queues").selectAll().where("prefix", "=", prefix).where("owns_prefix", "=", true).executeTakeFirst();
+}

@@ -20,6 +20,23 @@ export async function findActiveForAppointment(db: Db, appointmentId: string): P
   return db.selectFrom("queue.tickets").selectAll().where("appointment_id", "=", appointmentId).where("status", "in", ["WAITING", "CALLED"]).executeTakeFirst();
 }
 
+/**
+ * findActiveOfPatient reads the WAITING or CALLED ticket a patient holds in a queue: their walk-in
+ * ticket (at most one: tickets_one_active_walk_in_per_patient), else a ticket of one of their appointments.
+ */
+export async function findActiveOfPatient(db: Db, queueId: string, patientId: string): Promise<TicketRow | undefined> {
+  return db
+    .selectFrom("queue.tickets")
+    .selectAll()
+    .where("queue_id", "=", queueId)
+    .where("patient_id", "=", patientId)
+    .where("status", "in", ["WAITING", "CALLED"])
+    .orderBy(sql`appointment_id is null`, "desc")
+    .orderBy("seq")
+    .limit(1)
+    .executeTakeFirst();
+}
+
 /** findTickets reads several tickets by id. */
 export async function findTickets(db: Db, ticketIds: readonly string[]): Promise<TicketRow[]> {
   if (ticketIds.length === 0) return [];

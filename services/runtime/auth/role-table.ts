@@ -29,7 +29,8 @@ function rows(service: string, methods: string[], rule: RpcRule): [string, RpcRu
  * ROLE_TABLE is DESIGN.md section 5's "who may call what", one row per RPC, keyed by
  * "package.Service/Method". The auth interceptor enforces it for every call on both servers; an RPC
  * missing here is denied to everyone. Handlers narrow some grants further: a patient's own
- * IssueTicket is ROUTINE only and names no appointment or appointment time.
+ * IssueTicket is ROUTINE only, and only the service role (scheduling's check-in) issues a ticket that
+ * names an appointment, its time or the APPOINTMENT class.
  */
 export const ROLE_TABLE: ReadonlyMap<string, RpcRule> = new Map<string, RpcRule>([
   // provider/resource/slot reads

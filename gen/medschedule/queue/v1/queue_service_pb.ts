@@ -324,14 +324,15 @@ export type IssueTicketRequest = Message<"medschedule.queue.v1.IssueTicketReques
   priority: TicketPriority;
 
   /**
-   * The appointment being checked in; required for APPOINTMENT tickets.
+   * The appointment being checked in; required for APPOINTMENT tickets, absent otherwise. Set by
+   * the SchedulingService's CheckInAppointment (service role) only.
    *
    * @generated from field: string appointment_id = 5;
    */
   appointmentId: string;
 
   /**
-   * The booked start of that appointment, used to rank APPOINTMENT tickets.
+   * The booked start of that appointment, used to rank APPOINTMENT tickets; required for them.
    *
    * @generated from field: google.protobuf.Timestamp appointment_time = 6;
    */
@@ -928,7 +929,8 @@ export const WatchQueueResponseSchema: GenMessage<WatchQueueResponse> = /*@__PUR
 export const QueueService: GenService<{
   /**
    * CreateQueue adds a queue. With a client-chosen queue_id, a retry returns the existing queue,
-   * and ALREADY_EXISTS when that id holds different details.
+   * and ALREADY_EXISTS (reason QUEUE_EXISTS) when that id holds different details. A prefix belongs
+   * to one queue: FAILED_PRECONDITION (reason PREFIX_IN_USE, naming that queue) when another uses it.
    *
    * @generated from rpc medschedule.queue.v1.QueueService.CreateQueue
    */
@@ -978,7 +980,10 @@ export const QueueService: GenService<{
     output: typeof CloseCounterResponseSchema;
   },
   /**
-   * IssueTicket puts a patient in the queue: none -> WAITING. Idempotent by request_id.
+   * IssueTicket puts a patient in the queue: none -> WAITING. Idempotent by request_id. A patient
+   * has one place in a queue: for a patient who holds an active ticket there, it answers with that
+   * ticket (FAILED_PRECONDITION PATIENT_ALREADY_IN_QUEUE when staff ask another class than it has).
+   * Only the service role (the check-in) names an appointment; patients take ROUTINE tickets only.
    *
    * @generated from rpc medschedule.queue.v1.QueueService.IssueTicket
    */
@@ -1034,7 +1039,8 @@ export const QueueService: GenService<{
   },
   /**
    * TransferTicket moves a WAITING or CALLED ticket to another queue: it becomes TRANSFERRED and a new
-   * WAITING ticket in the target queue keeps its arrival time.
+   * WAITING ticket in the target queue keeps its arrival time. The class may change there (APPOINTMENT only for an
+   * appointment's ticket); a patient is not moved into a queue where they hold a ticket.
    *
    * @generated from rpc medschedule.queue.v1.QueueService.TransferTicket
    */
