@@ -1,11 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type CallOptions, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { sql, type Kysely } from "kysely";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import type { Ticket } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import {
   AcceptOfferResponseSchema,
   BookAppointmentResponseSchema,
@@ -111,8 +110,9 @@ import { bookingOutcomeOf, countTransition, reportWaitlistOf, schedulingBookings
 import { kindName, statusName, toAppointment, toAvailability, toProvider, toResource, toSchedule, toWaitlistEntry } from "./scheduling.mapper.js";
 import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
 import { explainSlotStart, isSlotStart, listSlots, type Interval, type Schedule } from "./slots.js";
-import { providerQueueId, providerQueuePrefix } from "./provider-queue.js";
+import { AppointmentTickets, ticketPlan, type AppointmentTicket, type TicketAction } from "./appointment-tickets.js";
 import {
+  appointmentChangedError,
   beyondHorizonError,
   bookingInPastError,
   checkInClosedError,
@@ -123,10 +123,13 @@ import {
   notOwnAppointmentError,
   offerExpiredError,
   offerTimePassedError,
+  peerError,
   peerUnreachableError,
   queueChoiceNotAllowedError,
   slotRefusedError,
   slotTakenError,
+  ticketEndedUnseenError,
+  visitTookPlaceError,
   waitlistWindowPastError,
   type AppointmentAction,
   type ProviderNaming,
@@ -220,16 +223,6 @@ function slotTaken(err: { constraint?: string }, at: SlotContext): FailedPrecond
 }
 
 /**
- * peerError turns a failed call to another service into an error of this call: same code, message
- * and details, without the peer's response metadata (headers such as content-type must not leak
- * into this call's trailers).
- */
-function peerError(err: unknown): unknown {
-  if (!(err instanceof ConnectError)) return err;
-  return new ConnectError(err.rawMessage, err.code, undefined, err.details as never, err);
-}
-
-/**
  * busyAsAborted turns "no database connection free within the pool's wait" (a burst of bookings
  * larger than the pool) into ABORTED, which clients retry, instead of INTERNAL.
  */
@@ -272,6 +265,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly clock: Clock;
   private readonly logger: Logger | undefined;
   private readonly peers: Peers | undefined;
+  private readonly appointmentTickets: AppointmentTickets | undefined;
   private readonly lockClientOverride: LockClient | undefined;
   private readonly pageTokens: PageTokens;
   private readonly options: SchedulingOptions;
@@ -289,6 +283,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger;
     this.peers = deps.peers;
+    this.appointmentTickets = deps.peers && new AppointmentTickets(deps.peers);
     this.lockClientOverride = deps.lockClient;
     this.pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.options = { ...DEFAULT_SCHEDULING_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
@@ -526,8 +521,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /**
-   * cancelAppointment frees an appointment's time: PROPOSED, BOOKED or CHECKED_IN -> CANCELLED. The
-   * freed time is then offered to the first waiting patient whose window fits.
+   * cancelAppointment frees an appointment's time: PROPOSED, BOOKED or CHECKED_IN -> CANCELLED. A
+   * checked-in patient's ticket is withdrawn from the queue first (refused when the patient was
+   * already seen). The freed time is then offered to the first waiting patient whose window fits.
    */
   async cancelAppointment(req: CancelAppointmentRequest, ctx: HandlerContext) {
     const v = validateCancelAppointment(req);
@@ -540,12 +536,20 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const from: AppointmentStatusName[] = ["PROPOSED", "BOOKED", "CHECKED_IN"];
     if (!from.includes(current.status)) throw await this.refusal(this.db, current, "CANCEL", from);
     const now = this.clock.now();
+    const ticketId = await this.settleTicket(ctx, caller, current, "CANCEL");
     const response = await this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
         const replayed = await this.claim(trx, key, hash, now, CancelAppointmentResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
-        const row = await changeAppointmentIf(trx, v.appointmentId, from, { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token }, this.auditBase(caller, "CancelAppointment", now));
-        if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "CANCEL", from);
+        const row = await changeAppointmentIf(
+          trx,
+          v.appointmentId,
+          [current.status],
+          { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token, ticketId },
+          this.auditBase(caller, "CancelAppointment", now),
+          { ticketId: current.ticket_id },
+        );
+        if (!row) throw await this.changedMeanwhile(trx, current, "CANCEL", from);
         if (current.status === "PROPOSED" && row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
         const res = create(CancelAppointmentResponseSchema, { appointment: toAppointment(row) });
         await saveResponse(trx, key, toBinary(CancelAppointmentResponseSchema, res));
@@ -659,7 +663,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
    * then BOOKED -> CHECKED_IN. When the ticket fails the appointment stays BOOKED. Patients check in
    * only themselves, and only into their provider's queue (PERMISSION_DENIED when they name one). A
    * check-in of an appointment already CHECKED_IN (the patient at the kiosk, then at the desk)
-   * answers with its ticket and issues none.
+   * answers with its ticket and issues none while that ticket is in line or was served; when it
+   * ended without a visit (a no-show, withdrawn, transferred and ended there) a new ticket is issued,
+   * inside the window again, and the appointment holds that one.
    */
   async checkInAppointment(req: CheckInAppointmentRequest, ctx: HandlerContext) {
     const v = validateCheckInAppointment(req);
@@ -670,35 +676,28 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const read = await this.readCommand(key, hash, CheckInAppointmentResponseSchema, v.appointmentId, caller, "either");
     if (!read.current) return read.replayed;
     const current = read.current;
-    if (current.status === "CHECKED_IN" && current.ticket_id) return this.checkedInAlready(ctx, caller, key, hash, current);
-    if (current.status !== "BOOKED") throw await this.refusal(this.db, current, "CHECK_IN", ["BOOKED"]);
+    const call = { onBehalfOf: caller.subject, action: "CHECK_IN" } as const;
+    // The ticket a new one replaces, when checking in again.
+    let replaces: string | undefined;
+    if (current.status === "CHECKED_IN") {
+      const held = await this.tickets().read(ctx, call, current);
+      if (ticketPlan("CHECK_IN", held.outcome).kind === "keep") return this.checkedInAlready(caller, key, hash, current, held.ticket!);
+      replaces = held.ticket?.ticketId ?? current.ticket_id ?? "";
+    } else if (current.status !== "BOOKED") {
+      throw await this.refusal(this.db, current, "CHECK_IN", ["BOOKED"]);
+    }
     const provider = await this.requireProvider(this.db, current.provider_id);
     const arrived = this.clock.now().getTime();
     if (arrived < current.start_at.getTime() - this.options.checkInEarlyMs) throw checkInNotOpenError(provider, current, this.options.checkInEarlyMs);
     if (arrived >= current.end_at.getTime()) throw checkInClosedError(provider, current);
-    if (!this.peers) throw peerUnreachableError("queue");
-    const queue = this.peers.client(QueueService);
-    const callOpts = outgoingCallOptions(ctx, { onBehalfOf: caller.subject });
-    const queueId = v.queueId ?? (await this.providerQueue(queue, provider, callOpts));
-    // A deterministic ticket requestId: retries and concurrent check-ins get the same ticket.
-    const ticketRequestId = `checkin-${hashOf([current.appointment_id, queueId])}`;
-    const issued = await queue
-      .issueTicket(
-      {
-        requestId: ticketRequestId,
-        queueId,
-        patientId: current.patient_id,
-        priority: TicketPriority.APPOINTMENT,
-        appointmentId: current.appointment_id,
-        appointmentTime: timestampFromDate(current.start_at),
-      },
-      callOpts,
-    )
-      .catch((err: unknown) => {
-        throw peerError(err);
-      });
-    const ticket = issued.ticket;
-    if (!ticket) throw new AbortedError("NO_TICKET", "the queue answered without a ticket; retry");
+    const ticket = await this.tickets().issue(ctx, call, {
+      provider,
+      row: current,
+      queueId: v.queueId,
+      // A deterministic ticket requestId: retries and concurrent check-ins get the same ticket; a
+      // check-in after the ticket ended gets a new one.
+      requestId: (queueId) => `checkin-${hashOf(replaces === undefined ? [current.appointment_id, queueId] : [current.appointment_id, queueId, replaces])}`,
+    });
     const now = this.clock.now();
     try {
       return await this.tx(async (trx) => {
@@ -707,9 +706,10 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         const row = await changeAppointmentIf(
           trx,
           current.appointment_id,
-          ["BOOKED"],
+          [current.status],
           { status: "CHECKED_IN", at: now, ticketId: ticket.ticketId },
           this.auditBase(caller, "CheckInAppointment", now),
+          { ticketId: current.ticket_id },
         );
         if (!row) {
           const latest = (await findAppointment(trx, current.appointment_id)) ?? current;
@@ -723,46 +723,45 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         return res;
       }, { claims: true });
     } catch (err) {
-      if (err instanceof CheckedInMeanwhile) return this.checkedInAlready(ctx, caller, key, hash, err.row);
-      throw err;
+      if (!(err instanceof CheckedInMeanwhile)) throw err;
+      const held = await this.tickets().read(ctx, call, err.row);
+      if (!held.ticket) throw new AbortedError("NO_TICKET", "the patient's ticket could not be found in the queue; retry");
+      return this.checkedInAlready(caller, key, hash, err.row, held.ticket);
     }
   }
 
-  /** checkedInAlready answers a check-in of a CHECKED_IN appointment: the appointment and the ticket it has (audited, kept for the requestId). */
-  private async checkedInAlready(ctx: HandlerContext, caller: Caller, key: RequestKey, hash: string, row: AppointmentRow) {
-    if (!this.peers) throw peerUnreachableError("queue");
-    const found = await this.peers
-      .client(QueueService)
-      .getTicket({ ticketId: row.ticket_id! }, outgoingCallOptions(ctx, { onBehalfOf: caller.subject }))
-      .catch((err: unknown) => {
-        throw peerError(err);
-      });
-    if (!found.ticket) throw new AbortedError("NO_TICKET", "the queue answered without a ticket; retry");
+  /** checkedInAlready answers a check-in of a CHECKED_IN appointment with the ticket it holds (audited, kept for the requestId). */
+  private async checkedInAlready(caller: Caller, key: RequestKey, hash: string, row: AppointmentRow, ticket: Ticket) {
     const now = this.clock.now();
     return this.tx(async (trx) => {
       const replayed = await this.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: row.provider_id, token: undefined });
       if (replayed) return replayed;
       await appendAudit(trx, this.audit(caller, "CheckInAppointment", [row], now));
-      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket: found.ticket });
+      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
       await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
       return res;
     }, { claims: true });
   }
 
   /**
-   * markNoShow records that the patient did not come: BOOKED -> NOSHOW, only once the appointment has
-   * started (before that the patient may still come, and the time is not to be freed).
+   * markNoShow records that the patient did not come: BOOKED or CHECKED_IN -> NOSHOW, only once the
+   * appointment has started (before that the patient may still come, and the time is not to be
+   * freed). A checked-in patient's ticket ends with it (called: NO_SHOW; still waiting: withdrawn);
+   * refused when the ticket shows the patient was seen.
    */
   async markNoShow(req: MarkNoShowRequest, ctx: HandlerContext) {
     const v = validateMarkNoShow(req);
-    return this.transition(ctx, "MarkNoShow", "MARK_NO_SHOW", v, MarkNoShowResponseSchema, ["BOOKED"], "NOSHOW", async (current, now) => {
+    return this.transition(ctx, "MarkNoShow", "MARK_NO_SHOW", v, MarkNoShowResponseSchema, ["BOOKED", "CHECKED_IN"], "NOSHOW", async (current, now) => {
       if (now.getTime() < current.start_at.getTime()) throw noShowBeforeStartError(await this.providerNaming(current.provider_id), current);
     });
   }
 
   /**
-   * completeAppointment records that the visit took place: CHECKED_IN -> FULFILLED. Needs no clock
-   * rule of its own: only a checked-in appointment completes, and check-in opens shortly before the start.
+   * completeAppointment records that the visit took place: CHECKED_IN -> FULFILLED. The ticket says
+   * whether it did: refused when it ended as a no-show or withdrawn (mark a no-show, or check in
+   * again); a ticket still called is completed at its counter, one still waiting withdrawn. Needs no
+   * clock rule of its own: only a checked-in appointment completes, and check-in opens shortly before
+   * the start.
    */
   async completeAppointment(req: CompleteAppointmentRequest, ctx: HandlerContext) {
     const v = validateCompleteAppointment(req);
@@ -1176,13 +1175,15 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /**
-   * transition is a plain compare-and-swap state change (doctors: their own appointments) with
-   * requestId, audit and change event; `check` may refuse it for the appointment as read, at `now`.
+   * transition is a compare-and-swap state change (doctors: their own appointments) with requestId,
+   * audit and change event; `check` may refuse it for the appointment as read, at `now`. A CHECKED_IN
+   * appointment's ticket is settled first (settleTicket), and the change applies only while the
+   * appointment still holds the status and ticket it was read with.
    */
   private async transition<S extends typeof MarkNoShowResponseSchema | typeof CompleteAppointmentResponseSchema>(
     ctx: HandlerContext,
     rpc: string,
-    action: AppointmentAction,
+    action: "MARK_NO_SHOW" | "COMPLETE",
     v: { appointmentId: string; requestId: string },
     schema: S,
     from: AppointmentStatusName[],
@@ -1198,16 +1199,62 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (!from.includes(current.status)) throw await this.refusal(this.db, current, action, from);
     const now = this.clock.now();
     await check?.(current, now);
+    const ticketId = await this.settleTicket(ctx, caller, current, action);
     return this.tx(async (trx) => {
       const replayed = await this.claim(trx, key, hash, now, schema, { providerId: current.provider_id, token: undefined });
       if (replayed) return replayed;
-      const row = await changeAppointmentIf(trx, v.appointmentId, from, { status: to, at: now }, this.auditBase(caller, rpc, now));
-      if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, action, from);
+      const row = await changeAppointmentIf(trx, v.appointmentId, [current.status], { status: to, at: now, ticketId }, this.auditBase(caller, rpc, now), {
+        ticketId: current.ticket_id,
+      });
+      if (!row) throw await this.changedMeanwhile(trx, current, action, from);
       const res = create(schema, { appointment: toAppointment(row) } as never) as MessageShape<S>;
       await saveResponse(trx, key, toBinary(schema, res));
       this.afterCommit(trx, row.provider_id, to);
       return res;
     }, { claims: true });
+  }
+
+  /** tickets is the QueueService side of appointments (QUEUE_UNAVAILABLE when no queue is configured). */
+  private tickets(): AppointmentTickets {
+    if (!this.appointmentTickets) throw peerUnreachableError("queue");
+    return this.appointmentTickets;
+  }
+
+  /**
+   * settleTicket brings a CHECKED_IN appointment's ticket in line with `action` before the
+   * appointment changes (ticketPlan, appointment-tickets.ts): ends an active ticket through the queue,
+   * or refuses the change. Returns the ticket the appointment is to record: the one that continues a
+   * transferred ticket, else undefined (unchanged). Other states have no ticket to settle.
+   */
+  private async settleTicket(ctx: HandlerContext, caller: Caller, current: AppointmentRow, action: Exclude<TicketAction, "CHECK_IN">): Promise<string | undefined> {
+    if (current.status !== "CHECKED_IN" || !current.ticket_id) return undefined;
+    const call = { onBehalfOf: caller.subject, action };
+    // An active ticket can move on while it is being ended (called, completed): read it again, a few times.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const held: AppointmentTicket = await this.tickets().read(ctx, call, current);
+      const plan = ticketPlan(action, held.outcome);
+      const changed = held.ticket && held.ticket.ticketId !== current.ticket_id ? held.ticket.ticketId : undefined;
+      if (plan.kind === "proceed") return changed;
+      if (plan.kind === "refuse") {
+        const provider = await this.providerNaming(current.provider_id);
+        const summary = { number: held.ticket?.number ?? "" };
+        if (held.outcome === "COMPLETED") throw visitTookPlaceError(provider, current, action, summary);
+        throw ticketEndedUnseenError(provider, current, held.outcome === "NO_SHOW" ? "NO_SHOW" : "CANCELLED", summary);
+      }
+      if (plan.kind === "end" && (await this.tickets().end(ctx, call, held.ticket!, plan.as))) return changed;
+    }
+    throw appointmentChangedError(await this.providerNaming(current.provider_id), current, action);
+  }
+
+  /**
+   * changedMeanwhile is the error for a compare-and-swap that found the appointment no longer as read:
+   * APPOINTMENT_CHANGED (retry) while the action is still allowed in its new state (e.g. checked in
+   * meanwhile, with a ticket to settle), else ILLEGAL_TRANSITION.
+   */
+  private async changedMeanwhile(trx: Db, current: AppointmentRow, action: AppointmentAction, from: AppointmentStatusName[]): Promise<Error> {
+    const latest = (await findAppointment(trx, current.appointment_id)) ?? current;
+    if (from.includes(latest.status)) return appointmentChangedError(await this.providerNaming(latest.provider_id, trx), latest, action);
+    return this.refusal(trx, latest, action, from);
   }
 
   private async requireProvider(db: Db, providerId: string): Promise<ProviderRow> {
@@ -1259,39 +1306,6 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** refusal is the ILLEGAL_TRANSITION error for an appointment whose state does not allow `action` (read through `db`, the transaction when inside one). */
   private async refusal(db: Db, row: AppointmentRow, action: AppointmentAction, allowed: AppointmentStatusName[]): Promise<FailedPreconditionError> {
     return illegalTransitionError(await this.providerNaming(row.provider_id, db), row, action, allowed);
-  }
-
-  /**
-   * providerQueue is the id of the provider's own queue, created on first use with a ticket prefix
-   * no other queue has (providerQueuePrefix); a queue that exists already (perhaps renamed by staff)
-   * is used as it is.
-   */
-  private async providerQueue(queue: Client<typeof QueueService>, provider: ProviderRow, callOpts: CallOptions): Promise<string> {
-    const queueId = providerQueueId(provider.provider_id);
-    try {
-      await queue.getQueue({ queueId }, callOpts);
-      return queueId;
-    } catch (err) {
-      if (ConnectError.from(err).code !== Code.NotFound) throw peerError(err);
-    }
-    const taken = new Set<string>();
-    let pageToken = "";
-    for (let page = 0; page < 100; page++) {
-      const res = await queue.listQueues({ pageSize: 500, pageToken }, callOpts).catch((err: unknown) => {
-        throw peerError(err);
-      });
-      for (const q of res.queues) taken.add(q.prefix);
-      pageToken = res.nextPageToken;
-      if (pageToken === "") break;
-    }
-    const prefix = providerQueuePrefix(provider.display_name, taken);
-    try {
-      await queue.createQueue({ queueId, displayName: provider.display_name.slice(0, 200), prefix, timeZone: provider.time_zone }, callOpts);
-    } catch (err) {
-      // Created meanwhile by a concurrent check-in: use it.
-      if (ConnectError.from(err).code !== Code.AlreadyExists) throw peerError(err);
-    }
-    return queueId;
   }
 
   /** checkDuration applies "one slot when unset" and requires a multiple of the slot length (INVALID_ARGUMENT). */

@@ -118,14 +118,21 @@ export interface AppointmentChange {
   offerExpiresAt?: Date | null;
 }
 
+/** Expected is what, beyond its status, an appointment must still hold for a change to apply: the ticket it was read with. */
+export interface Expected {
+  /** ticketId is the queue ticket as read (null: none). */
+  ticketId: string | null;
+}
+
 /** casUpdate is the compare-and-swap UPDATE of one appointment (without RETURNING). */
-function casUpdate(appointmentId: string, from: AppointmentStatusName[], set: AppointmentChange) {
+function casUpdate(appointmentId: string, from: AppointmentStatusName[], set: AppointmentChange, expect?: Expected) {
   return sql`update scheduling.appointments a set status = ${set.status}, updated_at = ${set.at}
       ${set.cancelReason !== undefined ? sql`, cancel_reason = ${set.cancelReason}` : sql``}
       ${set.ticketId !== undefined ? sql`, ticket_id = ${set.ticketId}` : sql``}
       ${set.fencingToken !== undefined ? sql`, fencing_token = ${set.fencingToken.toString()}::numeric` : sql``}
       ${set.offerExpiresAt !== undefined ? sql`, offer_expires_at = ${set.offerExpiresAt}` : sql``}
-    where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])`;
+    where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])
+      ${expect ? sql`and a.ticket_id is not distinct from ${expect.ticketId}::text` : sql``}`;
 }
 
 /**
@@ -152,7 +159,8 @@ export async function updateAppointmentIf(
  * changeAppointmentIf is updateAppointmentIf plus what every change records, in one statement: the
  * compare-and-swap update, the rooms following the new state, the audit row and the change event
  * under the provider's next sequence (provider row locked last). Nothing is written when the
- * appointment is not in one of `from` (undefined).
+ * appointment is not in one of `from`, or (with `expect`) no longer holds the ticket it was read with
+ * (undefined).
  */
 export async function changeAppointmentIf(
   db: Db,
@@ -160,10 +168,11 @@ export async function changeAppointmentIf(
   from: AppointmentStatusName[],
   set: AppointmentChange,
   audit: Omit<NewAuditLogRow, "record_type" | "record_id">,
+  expect?: Expected,
 ): Promise<AppointmentRow | undefined> {
   const { rows } = await sql<AppointmentRow>`
     with upd as (
-      ${casUpdate(appointmentId, from, set)}
+      ${casUpdate(appointmentId, from, set, expect)}
       returning ${COLUMNS}
     ), rooms as (
       update scheduling.appointment_resources r set active = ${isActive(set.status)}
