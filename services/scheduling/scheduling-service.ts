@@ -66,18 +66,20 @@ import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, ChangeRow,
 import {
   expiredOffers,
   changeAppointmentIf,
+  countUpcoming,
   findAppointment,
   findAppointmentAndKey,
   findAppointments,
   insertAppointment,
   listAppointments,
+  lockPatientBookings,
   newAppointmentRow,
   type NewAppointment,
   providerBusy,
   resourceBusy,
   updateAppointmentIf,
 } from "./repositories/appointment.repository.js";
-import { bookAtomically, claimAndFence, readBookingContext } from "./repositories/booking.repository.js";
+import { bookAtomically, claimAndFence, readBookingContext, type AtomicBookingResult } from "./repositories/booking.repository.js";
 import {
   findAvailability,
   findProvider,
@@ -93,6 +95,7 @@ import {
   appendAudit,
   appendChange,
   changesAfter,
+  findOverlappingEntry,
   findRequestKey,
   findWaitlistEntry,
   hasWaitingEntries,
@@ -111,7 +114,9 @@ import { kindName, statusName, toAppointment, toAvailability, toProvider, toReso
 import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
 import { explainSlotStart, isSlotStart, listSlots, type Interval, type Schedule } from "./slots.js";
 import { AppointmentTickets, ticketPlan, type AppointmentTicket, type TicketAction } from "./appointment-tickets.js";
+import { patientChangeClosesAt, patientMayChange } from "./patient-rules.js";
 import {
+  alreadyOnWaitlistError,
   appointmentChangedError,
   beyondHorizonError,
   bookingInPastError,
@@ -123,6 +128,8 @@ import {
   notOwnAppointmentError,
   offerExpiredError,
   offerTimePassedError,
+  patientBookingLimitError,
+  patientChangeClosedError,
   peerError,
   peerUnreachableError,
   queueChoiceNotAllowedError,
@@ -468,6 +475,10 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     // requestId was read in the same snapshot: the time is not held by this very request.
     const at: SlotContext = { provider, start: v.start };
     if (found.providerBusy || found.resourceBusy) throw slotTaken(found.providerBusy ? {} : { constraint: "appointment_resources_no_overlap" }, at);
+    // A patient booking themselves holds at most maxUpcomingPerPatient appointments that have not
+    // ended: refused here when already reached, decided under the patient lock below.
+    const limited = this.selfBookingLimit(caller);
+    if (limited !== undefined && (await countUpcoming(this.db, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
     const end = new Date(v.start.getTime() + durationMs);
     let booked = false;
     const response = await this.underProviderLock(ctx, provider.provider_id, async (token) => {
@@ -491,16 +502,27 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       // the requestId claim in the same statement.
       const response = create(BookAppointmentResponseSchema, { appointment: toAppointment(newAppointmentRow(appointment)) });
       const lockResource = this.lockResource(provider.provider_id);
-      const result = await this.write(() =>
-        bookAtomically(this.db, {
-          appointment,
-          key,
-          hash,
-          response: toBinary(BookAppointmentResponseSchema, response),
-          fence: token === undefined ? undefined : { schema: SCHEMA, resource: lockResource, token },
-          audit: this.auditBase(caller, "BookAppointment", now),
-          lockTimeoutMs: this.lockTimeoutMs(),
-        }),
+      const atomic = {
+        appointment,
+        key,
+        hash,
+        response: toBinary(BookAppointmentResponseSchema, response),
+        fence: token === undefined ? undefined : { schema: SCHEMA, resource: lockResource, token },
+        audit: this.auditBase(caller, "BookAppointment", now),
+        lockTimeoutMs: this.lockTimeoutMs(),
+      };
+      const result = await this.write(
+        () =>
+          limited === undefined
+            ? bookAtomically(this.db, atomic)
+            : // The patient's own bookings of every provider take turns here: the count, a statement
+              // after the lock, sees each one committed before, so concurrent ones cannot all pass.
+              this.tx(async (trx): Promise<AtomicBookingResult> => {
+                await lockPatientBookings(trx, v.patientId);
+                if (await findRequestKey(trx, key)) return { outcome: "claimed" };
+                if ((await countUpcoming(trx, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
+                return bookAtomically(trx, atomic);
+              }),
         at,
       );
       if (result.outcome === "fenced") {
@@ -523,7 +545,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /**
    * cancelAppointment frees an appointment's time: PROPOSED, BOOKED or CHECKED_IN -> CANCELLED. A
    * checked-in patient's ticket is withdrawn from the queue first (refused when the patient was
-   * already seen). The freed time is then offered to the first waiting patient whose window fits.
+   * already seen); a patient may cancel only until patientChangeClosesAt. The freed time is then
+   * offered to the first waiting patient whose window fits.
    */
   async cancelAppointment(req: CancelAppointmentRequest, ctx: HandlerContext) {
     const v = validateCancelAppointment(req);
@@ -536,6 +559,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const from: AppointmentStatusName[] = ["PROPOSED", "BOOKED", "CHECKED_IN"];
     if (!from.includes(current.status)) throw await this.refusal(this.db, current, "CANCEL", from);
     const now = this.clock.now();
+    await this.checkPatientMayChange(caller, current, "CANCEL", now);
     const ticketId = await this.settleTicket(ctx, caller, current, "CANCEL");
     const response = await this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
@@ -565,6 +589,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
    * rescheduleAppointment moves a BOOKED appointment in one transaction under the provider's lock:
    * the old one becomes CANCELLED and a new BOOKED one takes the new slot; if the new slot cannot be
    * taken the transaction rolls back and nothing changes. Nobody else can take the old time in between.
+   * A patient may move their appointment only until patientChangeClosesAt.
    */
   async rescheduleAppointment(req: RescheduleAppointmentRequest, ctx: HandlerContext) {
     const v = validateRescheduleAppointment(req);
@@ -577,6 +602,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (current.status !== "BOOKED") throw await this.refusal(this.db, current, "RESCHEDULE", ["BOOKED"]);
     const provider = await this.requireProvider(this.db, current.provider_id);
     const now = this.clock.now();
+    await this.checkPatientMayChange(caller, current, "RESCHEDULE", now);
     this.checkBookable(provider, v.newStart, now);
     const schedule = await this.requireSchedule(provider);
     const durationMs = current.end_at.getTime() - current.start_at.getTime();
@@ -768,7 +794,10 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.transition(ctx, "CompleteAppointment", "COMPLETE", v, CompleteAppointmentResponseSchema, ["CHECKED_IN"], "FULFILLED");
   }
 
-  /** joinWaitlist puts a patient on a provider's waitlist for a window. */
+  /**
+   * joinWaitlist puts a patient on a provider's waitlist for a window; ALREADY_ON_WAITLIST when the
+   * patient already waits for the provider (or holds an offer from that entry) at an overlapping time.
+   */
   async joinWaitlist(req: JoinWaitlistRequest, ctx: HandlerContext) {
     const v = validateJoinWaitlist(req);
     const caller = callerOf(ctx);
@@ -798,6 +827,12 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         duration_minutes: v.durationMs === undefined ? null : v.durationMs / 60_000,
         created_at: now,
       });
+      if (!entry) {
+        // Already waiting for this provider at an overlapping time (rolled back, the requestId claim too).
+        const existing = await findOverlappingEntry(trx, { providerId: provider.provider_id, patientId: v.patientId, start: v.windowStart, end: v.windowEnd });
+        if (!existing) throw new AbortedError("WRITE_CONFLICT", "a concurrent change conflicted with this one; retry");
+        throw alreadyOnWaitlistError(provider, existing);
+      }
       await appendAudit(trx, [{ ...this.auditBase(caller, "JoinWaitlist", now), record_type: "waitlist", record_id: entry.entry_id }]);
       const res = create(JoinWaitlistResponseSchema, { entry: toWaitlistEntry(entry) });
       await saveResponse(trx, key, toBinary(JoinWaitlistResponseSchema, res));
@@ -805,7 +840,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     }, { claims: true });
   }
 
-  /** acceptOffer books a waitlist offer before its hold lapses: PROPOSED -> BOOKED. */
+  /**
+   * acceptOffer books a waitlist offer before its hold lapses: PROPOSED -> BOOKED. A patient accepting
+   * for themselves is held to patientChangeClosesAt and to the upcoming-appointments limit, counted
+   * under the same patient lock as their bookings.
+   */
   async acceptOffer(req: AcceptOfferRequest, ctx: HandlerContext) {
     const v = validateAcceptOffer(req);
     const caller = callerOf(ctx);
@@ -823,10 +862,17 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       const provider = await this.providerNaming(current.provider_id);
       throw timePassed ? offerTimePassedError(provider, current) : offerExpiredError(provider, current, current.offer_expires_at!);
     }
+    await this.checkPatientMayChange(caller, current, "ACCEPT_OFFER", now);
+    const limited = this.selfBookingLimit(caller);
+    if (limited !== undefined && (await countUpcoming(this.db, current.patient_id, now)) >= limited) throw patientBookingLimitError(limited);
     return this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
         const replayed = await this.claim(trx, key, hash, now, AcceptOfferResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
+        if (limited !== undefined) {
+          await lockPatientBookings(trx, current.patient_id);
+          if ((await countUpcoming(trx, current.patient_id, now)) >= limited) throw patientBookingLimitError(limited);
+        }
         const row = await changeAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token }, this.auditBase(caller, "AcceptOffer", now));
         if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "ACCEPT_OFFER", ["PROPOSED"]);
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "BOOKED", row.appointment_id, now);
@@ -1255,6 +1301,17 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const latest = (await findAppointment(trx, current.appointment_id)) ?? current;
     if (from.includes(latest.status)) return appointmentChangedError(await this.providerNaming(latest.provider_id, trx), latest, action);
     return this.refusal(trx, latest, action, from);
+  }
+
+  /** checkPatientMayChange refuses a patient's own change once patientMayChange says no (PATIENT_CHANGE_CLOSED); staff are not bound by it. */
+  private async checkPatientMayChange(caller: Caller, row: AppointmentRow, action: AppointmentAction, now: Date): Promise<void> {
+    if (caller.role !== "patient" || patientMayChange(row, now)) return;
+    throw patientChangeClosedError(await this.providerNaming(row.provider_id), row, action, patientChangeClosesAt(row));
+  }
+
+  /** selfBookingLimit is the upcoming-appointments limit of a patient booking for themselves (undefined: staff, or no limit). */
+  private selfBookingLimit(caller: Caller): number | undefined {
+    return caller.role === "patient" && this.options.maxUpcomingPerPatient > 0 ? this.options.maxUpcomingPerPatient : undefined;
   }
 
   private async requireProvider(db: Db, providerId: string): Promise<ProviderRow> {

@@ -300,6 +300,49 @@ export function peerUnreachableError(peer: "queue" | "lock", action?: Appointmen
   );
 }
 
+/**
+ * patientChangeClosedError is PATIENT_CHANGE_CLOSED: a patient changing their own appointment after
+ * the last moment patients may (its start; localTime is that moment); staff can still do it.
+ */
+export function patientChangeClosedError(p: ProviderNaming, row: AppointmentRow, action: AppointmentAction, closedAt: number): FailedPreconditionError {
+  const a = appointmentText(p, row);
+  const closed = localMoment(closedAt, p.time_zone);
+  const when = closedAt >= row.start_at.getTime() ? "has already started" : `could be ${ACTION_TEXT[action]} online only until ${closed.localDate === a.localDate ? closed.localTime : closed.text}`;
+  return new FailedPreconditionError("PATIENT_CHANGE_CLOSED", `${a.sentence} ${when}, so it can no longer be ${ACTION_TEXT[action]} online; please contact the clinic`, {
+    metadata: base(p, closed, { action, appointmentLocalTime: a.localTime, appointmentLocalDate: a.localDate }),
+  });
+}
+
+/** patientBookingLimitError is PATIENT_BOOKING_LIMIT: a patient booking themselves who already holds `limit` appointments that have not ended. */
+export function patientBookingLimitError(limit: number): FailedPreconditionError {
+  const count = limit === 1 ? "an upcoming appointment" : `${limit} upcoming appointments`;
+  return new FailedPreconditionError(
+    "PATIENT_BOOKING_LIMIT",
+    `you already have ${count}, the most that can be booked online at one time; cancel one first, or ask the clinic to book this one for you`,
+    { metadata: { limit: String(limit) } },
+  );
+}
+
+/** WaitlistWindow is an existing waitlist entry, as an error names it. */
+export interface WaitlistWindow {
+  /** window_start is the earliest acceptable start. */
+  window_start: Date;
+  /** window_end is the latest acceptable end. */
+  window_end: Date;
+}
+
+/** alreadyOnWaitlistError is ALREADY_ON_WAITLIST: the patient already waits for the provider in a window overlapping the new one (localTime, localDate: its start). */
+export function alreadyOnWaitlistError(p: ProviderNaming, existing: WaitlistWindow): FailedPreconditionError {
+  const from = localMoment(existing.window_start.getTime(), p.time_zone);
+  const to = localMoment(existing.window_end.getTime(), p.time_zone);
+  const until = to.localDate === from.localDate ? to.localTime : `${to.localTime} on ${to.dateText}`;
+  return new FailedPreconditionError(
+    "ALREADY_ON_WAITLIST",
+    `the patient is already on ${p.display_name}'s waitlist from ${from.text} until ${until}; a second entry for the same time is not needed`,
+    { metadata: base(p, from, { endLocalTime: to.localTime, endLocalDate: to.localDate }) },
+  );
+}
+
 /** TicketSummary is what an error says of the patient's queue ticket: the number the patient holds. */
 export interface TicketSummary {
   /** number is the ticket number shown to the patient, e.g. "AL-003". */

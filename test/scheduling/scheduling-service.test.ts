@@ -420,7 +420,7 @@ t.test("every provider's own queue gets a ticket prefix of its own", async (t) =
   t.equal(new Set(numbers).size, numbers.length, "no two provider queues call the same number");
 });
 
-t.test("over gRPC, as the services call each other: a cancelled check-in's ticket leaves the queue", async (t) => {
+t.test("over gRPC, as the services call each other: a cancelled check-in's ticket leaves the queue; a patient's racing self-bookings stop at the limit", async (t) => {
   const providerId = await setUpProvider(staff, { providerId: "prov-settle" });
   const token = await sys.token(["receptionist"], "rec-1");
   const queue = createClient(QueueService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sys.grpc.port}`, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] }));
@@ -429,4 +429,25 @@ t.test("over gRPC, as the services call each other: a cancelled check-in's ticke
   await staff.cancelAppointment({ appointmentId: appointment!.appointmentId, requestId: "settle-cancel" });
   t.equal((await queue.getTicket({ ticketId: ticket!.ticketId })).ticket?.status, TicketStatus.CANCELLED, "withdrawn with the appointment");
   t.same((await queue.listTickets({ queueId: ticket!.queueId })).tickets, [], "nobody left to call");
+
+  // Twelve self-bookings of one patient at once, over two providers (two provider locks): five win.
+  const other = await setUpProvider(staff, { providerId: "prov-settle-2" });
+  const me = await schedulingClient(sys, "patient", "pat-eager");
+  const from = slotAhead(3 * 24 * 60).getTime();
+  const outcomes = await Promise.all(
+    Array.from({ length: 12 }, async (_, i) => {
+      for (let tries = 0; ; tries++) {
+        try {
+          await me.bookAppointment({ requestId: `eager-${i}`, providerId: i % 2 ? other : providerId, patientId: "pat-eager", startTime: timestampFromDate(new Date(from + Math.floor(i / 2) * 15 * MIN)), duration: dur(15) });
+          return "OK";
+        } catch (err) {
+          const e = ConnectError.from(err);
+          if (e.code === Code.Aborted && tries < 50) continue;
+          return errorInfo(e)?.reason ?? Code[e.code];
+        }
+      }
+    }),
+  );
+  t.equal(outcomes.filter((o) => o === "OK").length, 5, "five booked");
+  t.equal(outcomes.filter((o) => o === "PATIENT_BOOKING_LIMIT").length, 7, `the rest refused: ${outcomes.join(" ")}`);
 });

@@ -5,9 +5,11 @@ import t from "tap";
 import { Code } from "@connectrpc/connect";
 import type { AppointmentRow, AppointmentStatusName } from "../../services/scheduling/db/database.js";
 import {
+  alreadyOnWaitlistError,
   appointmentChangedError,
   illegalTransitionError,
   localMoment,
+  patientChangeClosedError,
   peerUnreachableError,
   slotRefusedError,
   ticketEndedUnseenError,
@@ -82,7 +84,7 @@ t.test("an illegal transition says what state the appointment is in and what can
   }
 });
 
-t.test("the rules about tickets say what happened and what to do, in local time", async (t) => {
+t.test("the rules about patients and tickets say what happened and what to do, in local time", async (t) => {
   const row = {
     appointment_id: "a-0c2f6f1e-internal",
     provider_id: "p-internal",
@@ -92,6 +94,9 @@ t.test("the rules about tickets say what happened and what to do, in local time"
     status: "CHECKED_IN",
   } as AppointmentRow;
   const errors = [
+    patientChangeClosedError(ada, row, "CANCEL", row.start_at.getTime()),
+    patientChangeClosedError(ada, row, "RESCHEDULE", row.start_at.getTime() - 24 * 60 * MIN),
+    alreadyOnWaitlistError(ada, { window_start: new Date(Date.UTC(2026, 11, 7, 6)), window_end: new Date(Date.UTC(2026, 11, 8, 9)) }),
     visitTookPlaceError(ada, row, "MARK_NO_SHOW", { number: "AL-003" }),
     ticketEndedUnseenError(ada, row, "NO_SHOW", { number: "AL-003" }),
     ticketEndedUnseenError(ada, row, "CANCELLED", { number: "AL-003" }),
@@ -101,6 +106,9 @@ t.test("the rules about tickets say what happened and what to do, in local time"
   t.same(
     errors.map((e) => [Code[e.code], e.reason]),
     [
+      ["FailedPrecondition", "PATIENT_CHANGE_CLOSED"],
+      ["FailedPrecondition", "PATIENT_CHANGE_CLOSED"],
+      ["FailedPrecondition", "ALREADY_ON_WAITLIST"],
       ["FailedPrecondition", "VISIT_TOOK_PLACE"],
       ["FailedPrecondition", "TICKET_NO_SHOW"],
       ["FailedPrecondition", "TICKET_CANCELLED"],
@@ -112,8 +120,16 @@ t.test("the rules about tickets say what happened and what to do, in local time"
     t.notMatch(e.message, /internal|Appointment\b|Ticket\b|RPC/, `no id or RPC name: ${e.message}`);
     t.notMatch(e.message, UTC_INSTANT);
   }
-  t.match(errors[3].message, /changed while it was being completed .*nothing was changed, look at it again and retry$/);
-  t.match(errors[4].message, /so the appointment was not cancelled; nothing changed, retry shortly$/);
+  t.equal(errors[0].message, "the appointment with Dr. Ada Lovelace at 10:30 on Monday 7 December 2026 (Europe/Istanbul) has already started, so it can no longer be cancelled online; please contact the clinic");
+  t.equal(
+    errors[1].message,
+    "the appointment with Dr. Ada Lovelace at 10:30 on Monday 7 December 2026 (Europe/Istanbul) could be rescheduled online only until 10:30 on Sunday 6 December 2026 (Europe/Istanbul), so it can no longer be rescheduled online; please contact the clinic",
+    "a cutoff before the start (a visit type's, later) names it",
+  );
+  t.match(errors[1].metadata, { localTime: "10:30", localDate: "2026-12-06", appointmentLocalDate: "2026-12-07", action: "RESCHEDULE" });
+  t.equal(errors[2].message, "the patient is already on Dr. Ada Lovelace's waitlist from 09:00 on Monday 7 December 2026 (Europe/Istanbul) until 12:00 on Tuesday 8 December 2026; a second entry for the same time is not needed");
+  t.match(errors[6].message, /changed while it was being completed .*nothing was changed, look at it again and retry$/);
+  t.match(errors[7].message, /so the appointment was not cancelled; nothing changed, retry shortly$/);
 });
 
 t.test("the README lists every reason the scheduling service gives", async (t) => {

@@ -257,3 +257,21 @@ export async function nextOfferExpiry(db: Db): Promise<Date | undefined> {
   const { rows } = await sql<{ t: Date | null }>`select min(offer_expires_at) as t from scheduling.appointments where status = 'PROPOSED'`.execute(db);
   return rows[0]?.t ?? undefined;
 }
+
+/**
+ * lockPatientBookings serializes, until the end of the caller's transaction, the self-bookings of one
+ * patient (a transaction-scoped advisory lock keyed by a hash of the id: nothing is stored, a hash
+ * collision only makes two patients wait for each other). Take it before countUpcoming: in READ
+ * COMMITTED the count, a new statement, then sees every booking committed by the lock's last holder.
+ */
+export async function lockPatientBookings(trx: Db, patientId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext('medschedule.scheduling.patient-bookings'), hashtext(${patientId}))`.execute(trx);
+}
+
+/** countUpcoming counts a patient's BOOKED and CHECKED_IN appointments that have not ended at `now` (`except`: one not to count). */
+export async function countUpcoming(db: Db, patientId: string, now: Date, except?: string): Promise<number> {
+  const { rows } = await sql<{ n: string }>`select count(*)::text as n from scheduling.appointments a
+    where a.patient_id = ${patientId} and a.status in ('BOOKED', 'CHECKED_IN') and upper(a.during) > ${now}
+      ${except === undefined ? sql`` : sql`and a.appointment_id <> ${except}`}`.execute(db);
+  return Number(rows[0].n);
+}

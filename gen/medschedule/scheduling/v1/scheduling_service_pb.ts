@@ -1286,8 +1286,10 @@ export const SchedulingService: GenService<{
    * BookAppointment books a slot: none -> BOOKED. FAILED_PRECONDITION, with google.rpc.ErrorInfo
    * naming the one reason, when the start has passed (BOOKING_IN_PAST) or lies beyond the booking
    * horizon (BEYOND_HORIZON), the time is outside the provider's hours, in a break or exception, off
-   * the slot grid, or already taken; ABORTED on lock contention (retry). Provider and rooms are
-   * booked together or not at all. Idempotent by request_id.
+   * the slot grid, or already taken; ABORTED on lock contention (retry). A patient booking for
+   * themselves holds at most SCHEDULING_MAX_UPCOMING_PER_PATIENT (default 5) BOOKED or CHECKED_IN
+   * appointments that have not ended (PATIENT_BOOKING_LIMIT); staff booking for a patient are not
+   * limited. Provider and rooms are booked together or not at all. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.BookAppointment
    */
@@ -1302,7 +1304,8 @@ export const SchedulingService: GenService<{
    * withdrawn first (WAITING or CALLED -> CANCELLED), so the patient is not called; when the ticket
    * was COMPLETED the patient was seen and the cancel is refused (VISIT_TOOK_PLACE: complete it
    * instead); when the queue cannot be reached nothing changes (UNAVAILABLE QUEUE_UNAVAILABLE, retry).
-   * Idempotent by request_id.
+   * A patient may cancel only until the appointment starts (PATIENT_CHANGE_CLOSED after); staff may
+   * also later. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.CancelAppointment
    */
@@ -1315,7 +1318,8 @@ export const SchedulingService: GenService<{
    * RescheduleAppointment moves a BOOKED appointment atomically: the new slot is taken before the old
    * one is freed, or nothing changes. The old appointment becomes CANCELLED and the new one BOOKED.
    * The new start follows BookAppointment's rules (not in the past, within the horizon). A CHECKED_IN
-   * appointment is not moved (cancel it, which withdraws its ticket, and book again). Idempotent by
+   * appointment is not moved (cancel it, which withdraws its ticket, and book again). A patient may
+   * move their appointment only until it starts (PATIENT_CHANGE_CLOSED after). Idempotent by
    * request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.RescheduleAppointment
@@ -1396,7 +1400,9 @@ export const SchedulingService: GenService<{
    * JoinWaitlist puts a patient on a provider's waitlist for a window. When a matching slot frees,
    * the first waiting patient is offered a PROPOSED appointment held for a while (never time that
    * has passed; the hold ends at the latest when the offered time starts). FAILED_PRECONDITION for
-   * a window that has ended or starts beyond the booking horizon. Idempotent by request_id.
+   * a window that has ended or starts beyond the booking horizon, and ALREADY_ON_WAITLIST when the
+   * patient already waits for the provider (or holds an offer from that) at an overlapping time.
+   * Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.JoinWaitlist
    */
@@ -1407,7 +1413,8 @@ export const SchedulingService: GenService<{
   },
   /**
    * AcceptOffer accepts a waitlist offer before it lapses: PROPOSED -> BOOKED.
-   * FAILED_PRECONDITION when the offer has expired or its time has passed. Idempotent by request_id.
+   * FAILED_PRECONDITION when the offer has expired or its time has passed; a patient accepting for
+   * themselves is held to BookAppointment's PATIENT_BOOKING_LIMIT. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.AcceptOffer
    */
