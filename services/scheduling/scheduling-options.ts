@@ -32,6 +32,12 @@ export interface SchedulingOptions {
    * the appointment's end.
    */
   checkInEarlyMs: number;
+  /**
+   * maxUpcomingPerPatient is how many appointments a patient may hold that have not ended yet (BOOKED
+   * or CHECKED_IN) when booking or accepting an offer themselves (default 5; 0: no limit;
+   * SCHEDULING_MAX_UPCOMING_PER_PATIENT). Staff booking for a patient are not limited.
+   */
+  maxUpcomingPerPatient: number;
 }
 
 /** DEFAULT_SCHEDULING_OPTIONS are the defaults of SchedulingOptions. */
@@ -47,12 +53,13 @@ export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
   listen: true,
   bookingHorizonMs: 365 * 24 * 3_600_000,
   checkInEarlyMs: 60 * 60_000,
+  maxUpcomingPerPatient: 5,
 };
 
 /**
  * loadSchedulingOptions reads SCHEDULING_OFFER_HOLD, SCHEDULING_LOCK_WAIT, SCHEDULING_CHANGE_RETENTION,
- * SCHEDULING_BOOKING_HORIZON, QUEUE_CHECKIN_EARLY (durations such as "15m") and SCHEDULING_BOOKING_LOCK
- * ("on" or "off"); throws ConfigError naming every bad one.
+ * SCHEDULING_BOOKING_HORIZON, QUEUE_CHECKIN_EARLY (durations such as "15m"), SCHEDULING_BOOKING_LOCK
+ * ("on" or "off") and SCHEDULING_MAX_UPCOMING_PER_PATIENT (0-1000); throws ConfigError naming every bad one.
  */
 export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions {
   const problems: string[] = [];
@@ -74,6 +81,12 @@ export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions
   if (lock) {
     if (lock === "on" || lock === "off") opts.useLock = lock === "on";
     else problems.push(`SCHEDULING_BOOKING_LOCK: expected "on" or "off", got ${JSON.stringify(lock)}`);
+  }
+  const maxUpcoming = env["SCHEDULING_MAX_UPCOMING_PER_PATIENT"]?.trim();
+  if (maxUpcoming) {
+    const n = /^\d{1,4}$/.test(maxUpcoming) ? Number(maxUpcoming) : NaN;
+    if (Number.isInteger(n) && n <= 1000) opts.maxUpcomingPerPatient = n;
+    else problems.push(`SCHEDULING_MAX_UPCOMING_PER_PATIENT: expected a whole number from 0 (no limit) to 1000, got ${JSON.stringify(maxUpcoming)}`);
   }
   if (problems.length > 0) throw new ConfigError(problems.join("; "));
   return opts;

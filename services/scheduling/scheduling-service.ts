@@ -1,11 +1,10 @@
 import { createHash, randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type CallOptions, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { sql, type Kysely } from "kysely";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import type { Ticket } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import {
   AcceptOfferResponseSchema,
   BookAppointmentResponseSchema,
@@ -67,18 +66,20 @@ import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, ChangeRow,
 import {
   expiredOffers,
   changeAppointmentIf,
+  countUpcoming,
   findAppointment,
   findAppointmentAndKey,
   findAppointments,
   insertAppointment,
   listAppointments,
+  lockPatientBookings,
   newAppointmentRow,
   type NewAppointment,
   providerBusy,
   resourceBusy,
   updateAppointmentIf,
 } from "./repositories/appointment.repository.js";
-import { bookAtomically, claimAndFence, readBookingContext } from "./repositories/booking.repository.js";
+import { bookAtomically, claimAndFence, readBookingContext, type AtomicBookingResult } from "./repositories/booking.repository.js";
 import {
   findAvailability,
   findProvider,
@@ -94,6 +95,7 @@ import {
   appendAudit,
   appendChange,
   changesAfter,
+  findOverlappingEntry,
   findRequestKey,
   findWaitlistEntry,
   hasWaitingEntries,
@@ -111,8 +113,11 @@ import { bookingOutcomeOf, countTransition, reportWaitlistOf, schedulingBookings
 import { kindName, statusName, toAppointment, toAvailability, toProvider, toResource, toSchedule, toWaitlistEntry } from "./scheduling.mapper.js";
 import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
 import { explainSlotStart, isSlotStart, listSlots, type Interval, type Schedule } from "./slots.js";
-import { providerQueueId, providerQueuePrefix } from "./provider-queue.js";
+import { AppointmentTickets, ticketPlan, type AppointmentTicket, type TicketAction } from "./appointment-tickets.js";
+import { patientChangeClosesAt, patientMayChange } from "./patient-rules.js";
 import {
+  alreadyOnWaitlistError,
+  appointmentChangedError,
   beyondHorizonError,
   bookingInPastError,
   checkInClosedError,
@@ -123,10 +128,15 @@ import {
   notOwnAppointmentError,
   offerExpiredError,
   offerTimePassedError,
+  patientBookingLimitError,
+  patientChangeClosedError,
+  peerError,
   peerUnreachableError,
   queueChoiceNotAllowedError,
   slotRefusedError,
   slotTakenError,
+  ticketEndedUnseenError,
+  visitTookPlaceError,
   waitlistWindowPastError,
   type AppointmentAction,
   type ProviderNaming,
@@ -220,16 +230,6 @@ function slotTaken(err: { constraint?: string }, at: SlotContext): FailedPrecond
 }
 
 /**
- * peerError turns a failed call to another service into an error of this call: same code, message
- * and details, without the peer's response metadata (headers such as content-type must not leak
- * into this call's trailers).
- */
-function peerError(err: unknown): unknown {
-  if (!(err instanceof ConnectError)) return err;
-  return new ConnectError(err.rawMessage, err.code, undefined, err.details as never, err);
-}
-
-/**
  * busyAsAborted turns "no database connection free within the pool's wait" (a burst of bookings
  * larger than the pool) into ABORTED, which clients retry, instead of INTERNAL.
  */
@@ -272,6 +272,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly clock: Clock;
   private readonly logger: Logger | undefined;
   private readonly peers: Peers | undefined;
+  private readonly appointmentTickets: AppointmentTickets | undefined;
   private readonly lockClientOverride: LockClient | undefined;
   private readonly pageTokens: PageTokens;
   private readonly options: SchedulingOptions;
@@ -289,6 +290,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger;
     this.peers = deps.peers;
+    this.appointmentTickets = deps.peers && new AppointmentTickets(deps.peers);
     this.lockClientOverride = deps.lockClient;
     this.pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.options = { ...DEFAULT_SCHEDULING_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
@@ -473,6 +475,10 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     // requestId was read in the same snapshot: the time is not held by this very request.
     const at: SlotContext = { provider, start: v.start };
     if (found.providerBusy || found.resourceBusy) throw slotTaken(found.providerBusy ? {} : { constraint: "appointment_resources_no_overlap" }, at);
+    // A patient booking themselves holds at most maxUpcomingPerPatient appointments that have not
+    // ended: refused here when already reached, decided under the patient lock below.
+    const limited = this.selfBookingLimit(caller);
+    if (limited !== undefined && (await countUpcoming(this.db, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
     const end = new Date(v.start.getTime() + durationMs);
     let booked = false;
     const response = await this.underProviderLock(ctx, provider.provider_id, async (token) => {
@@ -496,16 +502,27 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       // the requestId claim in the same statement.
       const response = create(BookAppointmentResponseSchema, { appointment: toAppointment(newAppointmentRow(appointment)) });
       const lockResource = this.lockResource(provider.provider_id);
-      const result = await this.write(() =>
-        bookAtomically(this.db, {
-          appointment,
-          key,
-          hash,
-          response: toBinary(BookAppointmentResponseSchema, response),
-          fence: token === undefined ? undefined : { schema: SCHEMA, resource: lockResource, token },
-          audit: this.auditBase(caller, "BookAppointment", now),
-          lockTimeoutMs: this.lockTimeoutMs(),
-        }),
+      const atomic = {
+        appointment,
+        key,
+        hash,
+        response: toBinary(BookAppointmentResponseSchema, response),
+        fence: token === undefined ? undefined : { schema: SCHEMA, resource: lockResource, token },
+        audit: this.auditBase(caller, "BookAppointment", now),
+        lockTimeoutMs: this.lockTimeoutMs(),
+      };
+      const result = await this.write(
+        () =>
+          limited === undefined
+            ? bookAtomically(this.db, atomic)
+            : // The patient's own bookings of every provider take turns here: the count, a statement
+              // after the lock, sees each one committed before, so concurrent ones cannot all pass.
+              this.tx(async (trx): Promise<AtomicBookingResult> => {
+                await lockPatientBookings(trx, v.patientId);
+                if (await findRequestKey(trx, key)) return { outcome: "claimed" };
+                if ((await countUpcoming(trx, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
+                return bookAtomically(trx, atomic);
+              }),
         at,
       );
       if (result.outcome === "fenced") {
@@ -526,8 +543,10 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /**
-   * cancelAppointment frees an appointment's time: PROPOSED, BOOKED or CHECKED_IN -> CANCELLED. The
-   * freed time is then offered to the first waiting patient whose window fits.
+   * cancelAppointment frees an appointment's time: PROPOSED, BOOKED or CHECKED_IN -> CANCELLED. A
+   * checked-in patient's ticket is withdrawn from the queue first (refused when the patient was
+   * already seen); a patient may cancel only until patientChangeClosesAt. The freed time is then
+   * offered to the first waiting patient whose window fits.
    */
   async cancelAppointment(req: CancelAppointmentRequest, ctx: HandlerContext) {
     const v = validateCancelAppointment(req);
@@ -540,12 +559,21 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const from: AppointmentStatusName[] = ["PROPOSED", "BOOKED", "CHECKED_IN"];
     if (!from.includes(current.status)) throw await this.refusal(this.db, current, "CANCEL", from);
     const now = this.clock.now();
+    await this.checkPatientMayChange(caller, current, "CANCEL", now);
+    const ticketId = await this.settleTicket(ctx, caller, current, "CANCEL");
     const response = await this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
         const replayed = await this.claim(trx, key, hash, now, CancelAppointmentResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
-        const row = await changeAppointmentIf(trx, v.appointmentId, from, { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token }, this.auditBase(caller, "CancelAppointment", now));
-        if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "CANCEL", from);
+        const row = await changeAppointmentIf(
+          trx,
+          v.appointmentId,
+          [current.status],
+          { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token, ticketId },
+          this.auditBase(caller, "CancelAppointment", now),
+          { ticketId: current.ticket_id },
+        );
+        if (!row) throw await this.changedMeanwhile(trx, current, "CANCEL", from);
         if (current.status === "PROPOSED" && row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
         const res = create(CancelAppointmentResponseSchema, { appointment: toAppointment(row) });
         await saveResponse(trx, key, toBinary(CancelAppointmentResponseSchema, res));
@@ -561,6 +589,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
    * rescheduleAppointment moves a BOOKED appointment in one transaction under the provider's lock:
    * the old one becomes CANCELLED and a new BOOKED one takes the new slot; if the new slot cannot be
    * taken the transaction rolls back and nothing changes. Nobody else can take the old time in between.
+   * A patient may move their appointment only until patientChangeClosesAt.
    */
   async rescheduleAppointment(req: RescheduleAppointmentRequest, ctx: HandlerContext) {
     const v = validateRescheduleAppointment(req);
@@ -573,6 +602,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (current.status !== "BOOKED") throw await this.refusal(this.db, current, "RESCHEDULE", ["BOOKED"]);
     const provider = await this.requireProvider(this.db, current.provider_id);
     const now = this.clock.now();
+    await this.checkPatientMayChange(caller, current, "RESCHEDULE", now);
     this.checkBookable(provider, v.newStart, now);
     const schedule = await this.requireSchedule(provider);
     const durationMs = current.end_at.getTime() - current.start_at.getTime();
@@ -659,7 +689,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
    * then BOOKED -> CHECKED_IN. When the ticket fails the appointment stays BOOKED. Patients check in
    * only themselves, and only into their provider's queue (PERMISSION_DENIED when they name one). A
    * check-in of an appointment already CHECKED_IN (the patient at the kiosk, then at the desk)
-   * answers with its ticket and issues none.
+   * answers with its ticket and issues none while that ticket is in line or was served; when it
+   * ended without a visit (a no-show, withdrawn, transferred and ended there) a new ticket is issued,
+   * inside the window again, and the appointment holds that one.
    */
   async checkInAppointment(req: CheckInAppointmentRequest, ctx: HandlerContext) {
     const v = validateCheckInAppointment(req);
@@ -670,35 +702,28 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const read = await this.readCommand(key, hash, CheckInAppointmentResponseSchema, v.appointmentId, caller, "either");
     if (!read.current) return read.replayed;
     const current = read.current;
-    if (current.status === "CHECKED_IN" && current.ticket_id) return this.checkedInAlready(ctx, caller, key, hash, current);
-    if (current.status !== "BOOKED") throw await this.refusal(this.db, current, "CHECK_IN", ["BOOKED"]);
+    const call = { onBehalfOf: caller.subject, action: "CHECK_IN" } as const;
+    // The ticket a new one replaces, when checking in again.
+    let replaces: string | undefined;
+    if (current.status === "CHECKED_IN") {
+      const held = await this.tickets().read(ctx, call, current);
+      if (ticketPlan("CHECK_IN", held.outcome).kind === "keep") return this.checkedInAlready(caller, key, hash, current, held.ticket!);
+      replaces = held.ticket?.ticketId ?? current.ticket_id ?? "";
+    } else if (current.status !== "BOOKED") {
+      throw await this.refusal(this.db, current, "CHECK_IN", ["BOOKED"]);
+    }
     const provider = await this.requireProvider(this.db, current.provider_id);
     const arrived = this.clock.now().getTime();
     if (arrived < current.start_at.getTime() - this.options.checkInEarlyMs) throw checkInNotOpenError(provider, current, this.options.checkInEarlyMs);
     if (arrived >= current.end_at.getTime()) throw checkInClosedError(provider, current);
-    if (!this.peers) throw peerUnreachableError("queue");
-    const queue = this.peers.client(QueueService);
-    const callOpts = outgoingCallOptions(ctx, { onBehalfOf: caller.subject });
-    const queueId = v.queueId ?? (await this.providerQueue(queue, provider, callOpts));
-    // A deterministic ticket requestId: retries and concurrent check-ins get the same ticket.
-    const ticketRequestId = `checkin-${hashOf([current.appointment_id, queueId])}`;
-    const issued = await queue
-      .issueTicket(
-      {
-        requestId: ticketRequestId,
-        queueId,
-        patientId: current.patient_id,
-        priority: TicketPriority.APPOINTMENT,
-        appointmentId: current.appointment_id,
-        appointmentTime: timestampFromDate(current.start_at),
-      },
-      callOpts,
-    )
-      .catch((err: unknown) => {
-        throw peerError(err);
-      });
-    const ticket = issued.ticket;
-    if (!ticket) throw new AbortedError("NO_TICKET", "the queue answered without a ticket; retry");
+    const ticket = await this.tickets().issue(ctx, call, {
+      provider,
+      row: current,
+      queueId: v.queueId,
+      // A deterministic ticket requestId: retries and concurrent check-ins get the same ticket; a
+      // check-in after the ticket ended gets a new one.
+      requestId: (queueId) => `checkin-${hashOf(replaces === undefined ? [current.appointment_id, queueId] : [current.appointment_id, queueId, replaces])}`,
+    });
     const now = this.clock.now();
     try {
       return await this.tx(async (trx) => {
@@ -707,9 +732,10 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         const row = await changeAppointmentIf(
           trx,
           current.appointment_id,
-          ["BOOKED"],
+          [current.status],
           { status: "CHECKED_IN", at: now, ticketId: ticket.ticketId },
           this.auditBase(caller, "CheckInAppointment", now),
+          { ticketId: current.ticket_id },
         );
         if (!row) {
           const latest = (await findAppointment(trx, current.appointment_id)) ?? current;
@@ -723,53 +749,55 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         return res;
       }, { claims: true });
     } catch (err) {
-      if (err instanceof CheckedInMeanwhile) return this.checkedInAlready(ctx, caller, key, hash, err.row);
-      throw err;
+      if (!(err instanceof CheckedInMeanwhile)) throw err;
+      const held = await this.tickets().read(ctx, call, err.row);
+      if (!held.ticket) throw new AbortedError("NO_TICKET", "the patient's ticket could not be found in the queue; retry");
+      return this.checkedInAlready(caller, key, hash, err.row, held.ticket);
     }
   }
 
-  /** checkedInAlready answers a check-in of a CHECKED_IN appointment: the appointment and the ticket it has (audited, kept for the requestId). */
-  private async checkedInAlready(ctx: HandlerContext, caller: Caller, key: RequestKey, hash: string, row: AppointmentRow) {
-    if (!this.peers) throw peerUnreachableError("queue");
-    const found = await this.peers
-      .client(QueueService)
-      .getTicket({ ticketId: row.ticket_id! }, outgoingCallOptions(ctx, { onBehalfOf: caller.subject }))
-      .catch((err: unknown) => {
-        throw peerError(err);
-      });
-    if (!found.ticket) throw new AbortedError("NO_TICKET", "the queue answered without a ticket; retry");
+  /** checkedInAlready answers a check-in of a CHECKED_IN appointment with the ticket it holds (audited, kept for the requestId). */
+  private async checkedInAlready(caller: Caller, key: RequestKey, hash: string, row: AppointmentRow, ticket: Ticket) {
     const now = this.clock.now();
     return this.tx(async (trx) => {
       const replayed = await this.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: row.provider_id, token: undefined });
       if (replayed) return replayed;
       await appendAudit(trx, this.audit(caller, "CheckInAppointment", [row], now));
-      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket: found.ticket });
+      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
       await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
       return res;
     }, { claims: true });
   }
 
   /**
-   * markNoShow records that the patient did not come: BOOKED -> NOSHOW, only once the appointment has
-   * started (before that the patient may still come, and the time is not to be freed).
+   * markNoShow records that the patient did not come: BOOKED or CHECKED_IN -> NOSHOW, only once the
+   * appointment has started (before that the patient may still come, and the time is not to be
+   * freed). A checked-in patient's ticket ends with it (called: NO_SHOW; still waiting: withdrawn);
+   * refused when the ticket shows the patient was seen.
    */
   async markNoShow(req: MarkNoShowRequest, ctx: HandlerContext) {
     const v = validateMarkNoShow(req);
-    return this.transition(ctx, "MarkNoShow", "MARK_NO_SHOW", v, MarkNoShowResponseSchema, ["BOOKED"], "NOSHOW", async (current, now) => {
+    return this.transition(ctx, "MarkNoShow", "MARK_NO_SHOW", v, MarkNoShowResponseSchema, ["BOOKED", "CHECKED_IN"], "NOSHOW", async (current, now) => {
       if (now.getTime() < current.start_at.getTime()) throw noShowBeforeStartError(await this.providerNaming(current.provider_id), current);
     });
   }
 
   /**
-   * completeAppointment records that the visit took place: CHECKED_IN -> FULFILLED. Needs no clock
-   * rule of its own: only a checked-in appointment completes, and check-in opens shortly before the start.
+   * completeAppointment records that the visit took place: CHECKED_IN -> FULFILLED. The ticket says
+   * whether it did: refused when it ended as a no-show or withdrawn (mark a no-show, or check in
+   * again); a ticket still called is completed at its counter, one still waiting withdrawn. Needs no
+   * clock rule of its own: only a checked-in appointment completes, and check-in opens shortly before
+   * the start.
    */
   async completeAppointment(req: CompleteAppointmentRequest, ctx: HandlerContext) {
     const v = validateCompleteAppointment(req);
     return this.transition(ctx, "CompleteAppointment", "COMPLETE", v, CompleteAppointmentResponseSchema, ["CHECKED_IN"], "FULFILLED");
   }
 
-  /** joinWaitlist puts a patient on a provider's waitlist for a window. */
+  /**
+   * joinWaitlist puts a patient on a provider's waitlist for a window; ALREADY_ON_WAITLIST when the
+   * patient already waits for the provider (or holds an offer from that entry) at an overlapping time.
+   */
   async joinWaitlist(req: JoinWaitlistRequest, ctx: HandlerContext) {
     const v = validateJoinWaitlist(req);
     const caller = callerOf(ctx);
@@ -799,6 +827,12 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         duration_minutes: v.durationMs === undefined ? null : v.durationMs / 60_000,
         created_at: now,
       });
+      if (!entry) {
+        // Already waiting for this provider at an overlapping time (rolled back, the requestId claim too).
+        const existing = await findOverlappingEntry(trx, { providerId: provider.provider_id, patientId: v.patientId, start: v.windowStart, end: v.windowEnd });
+        if (!existing) throw new AbortedError("WRITE_CONFLICT", "a concurrent change conflicted with this one; retry");
+        throw alreadyOnWaitlistError(provider, existing);
+      }
       await appendAudit(trx, [{ ...this.auditBase(caller, "JoinWaitlist", now), record_type: "waitlist", record_id: entry.entry_id }]);
       const res = create(JoinWaitlistResponseSchema, { entry: toWaitlistEntry(entry) });
       await saveResponse(trx, key, toBinary(JoinWaitlistResponseSchema, res));
@@ -806,7 +840,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     }, { claims: true });
   }
 
-  /** acceptOffer books a waitlist offer before its hold lapses: PROPOSED -> BOOKED. */
+  /**
+   * acceptOffer books a waitlist offer before its hold lapses: PROPOSED -> BOOKED. A patient accepting
+   * for themselves is held to patientChangeClosesAt and to the upcoming-appointments limit, counted
+   * under the same patient lock as their bookings.
+   */
   async acceptOffer(req: AcceptOfferRequest, ctx: HandlerContext) {
     const v = validateAcceptOffer(req);
     const caller = callerOf(ctx);
@@ -824,10 +862,17 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       const provider = await this.providerNaming(current.provider_id);
       throw timePassed ? offerTimePassedError(provider, current) : offerExpiredError(provider, current, current.offer_expires_at!);
     }
+    await this.checkPatientMayChange(caller, current, "ACCEPT_OFFER", now);
+    const limited = this.selfBookingLimit(caller);
+    if (limited !== undefined && (await countUpcoming(this.db, current.patient_id, now)) >= limited) throw patientBookingLimitError(limited);
     return this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
         const replayed = await this.claim(trx, key, hash, now, AcceptOfferResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
+        if (limited !== undefined) {
+          await lockPatientBookings(trx, current.patient_id);
+          if ((await countUpcoming(trx, current.patient_id, now)) >= limited) throw patientBookingLimitError(limited);
+        }
         const row = await changeAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token }, this.auditBase(caller, "AcceptOffer", now));
         if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "ACCEPT_OFFER", ["PROPOSED"]);
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "BOOKED", row.appointment_id, now);
@@ -1176,13 +1221,15 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /**
-   * transition is a plain compare-and-swap state change (doctors: their own appointments) with
-   * requestId, audit and change event; `check` may refuse it for the appointment as read, at `now`.
+   * transition is a compare-and-swap state change (doctors: their own appointments) with requestId,
+   * audit and change event; `check` may refuse it for the appointment as read, at `now`. A CHECKED_IN
+   * appointment's ticket is settled first (settleTicket), and the change applies only while the
+   * appointment still holds the status and ticket it was read with.
    */
   private async transition<S extends typeof MarkNoShowResponseSchema | typeof CompleteAppointmentResponseSchema>(
     ctx: HandlerContext,
     rpc: string,
-    action: AppointmentAction,
+    action: "MARK_NO_SHOW" | "COMPLETE",
     v: { appointmentId: string; requestId: string },
     schema: S,
     from: AppointmentStatusName[],
@@ -1198,16 +1245,73 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (!from.includes(current.status)) throw await this.refusal(this.db, current, action, from);
     const now = this.clock.now();
     await check?.(current, now);
+    const ticketId = await this.settleTicket(ctx, caller, current, action);
     return this.tx(async (trx) => {
       const replayed = await this.claim(trx, key, hash, now, schema, { providerId: current.provider_id, token: undefined });
       if (replayed) return replayed;
-      const row = await changeAppointmentIf(trx, v.appointmentId, from, { status: to, at: now }, this.auditBase(caller, rpc, now));
-      if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, action, from);
+      const row = await changeAppointmentIf(trx, v.appointmentId, [current.status], { status: to, at: now, ticketId }, this.auditBase(caller, rpc, now), {
+        ticketId: current.ticket_id,
+      });
+      if (!row) throw await this.changedMeanwhile(trx, current, action, from);
       const res = create(schema, { appointment: toAppointment(row) } as never) as MessageShape<S>;
       await saveResponse(trx, key, toBinary(schema, res));
       this.afterCommit(trx, row.provider_id, to);
       return res;
     }, { claims: true });
+  }
+
+  /** tickets is the QueueService side of appointments (QUEUE_UNAVAILABLE when no queue is configured). */
+  private tickets(): AppointmentTickets {
+    if (!this.appointmentTickets) throw peerUnreachableError("queue");
+    return this.appointmentTickets;
+  }
+
+  /**
+   * settleTicket brings a CHECKED_IN appointment's ticket in line with `action` before the
+   * appointment changes (ticketPlan, appointment-tickets.ts): ends an active ticket through the queue,
+   * or refuses the change. Returns the ticket the appointment is to record: the one that continues a
+   * transferred ticket, else undefined (unchanged). Other states have no ticket to settle.
+   */
+  private async settleTicket(ctx: HandlerContext, caller: Caller, current: AppointmentRow, action: Exclude<TicketAction, "CHECK_IN">): Promise<string | undefined> {
+    if (current.status !== "CHECKED_IN" || !current.ticket_id) return undefined;
+    const call = { onBehalfOf: caller.subject, action };
+    // An active ticket can move on while it is being ended (called, completed): read it again, a few times.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const held: AppointmentTicket = await this.tickets().read(ctx, call, current);
+      const plan = ticketPlan(action, held.outcome);
+      const changed = held.ticket && held.ticket.ticketId !== current.ticket_id ? held.ticket.ticketId : undefined;
+      if (plan.kind === "proceed") return changed;
+      if (plan.kind === "refuse") {
+        const provider = await this.providerNaming(current.provider_id);
+        const summary = { number: held.ticket?.number ?? "" };
+        if (held.outcome === "COMPLETED") throw visitTookPlaceError(provider, current, action, summary);
+        throw ticketEndedUnseenError(provider, current, held.outcome === "NO_SHOW" ? "NO_SHOW" : "CANCELLED", summary);
+      }
+      if (plan.kind === "end" && (await this.tickets().end(ctx, call, held.ticket!, plan.as))) return changed;
+    }
+    throw appointmentChangedError(await this.providerNaming(current.provider_id), current, action);
+  }
+
+  /**
+   * changedMeanwhile is the error for a compare-and-swap that found the appointment no longer as read:
+   * APPOINTMENT_CHANGED (retry) while the action is still allowed in its new state (e.g. checked in
+   * meanwhile, with a ticket to settle), else ILLEGAL_TRANSITION.
+   */
+  private async changedMeanwhile(trx: Db, current: AppointmentRow, action: AppointmentAction, from: AppointmentStatusName[]): Promise<Error> {
+    const latest = (await findAppointment(trx, current.appointment_id)) ?? current;
+    if (from.includes(latest.status)) return appointmentChangedError(await this.providerNaming(latest.provider_id, trx), latest, action);
+    return this.refusal(trx, latest, action, from);
+  }
+
+  /** checkPatientMayChange refuses a patient's own change once patientMayChange says no (PATIENT_CHANGE_CLOSED); staff are not bound by it. */
+  private async checkPatientMayChange(caller: Caller, row: AppointmentRow, action: AppointmentAction, now: Date): Promise<void> {
+    if (caller.role !== "patient" || patientMayChange(row, now)) return;
+    throw patientChangeClosedError(await this.providerNaming(row.provider_id), row, action, patientChangeClosesAt(row));
+  }
+
+  /** selfBookingLimit is the upcoming-appointments limit of a patient booking for themselves (undefined: staff, or no limit). */
+  private selfBookingLimit(caller: Caller): number | undefined {
+    return caller.role === "patient" && this.options.maxUpcomingPerPatient > 0 ? this.options.maxUpcomingPerPatient : undefined;
   }
 
   private async requireProvider(db: Db, providerId: string): Promise<ProviderRow> {
@@ -1259,39 +1363,6 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** refusal is the ILLEGAL_TRANSITION error for an appointment whose state does not allow `action` (read through `db`, the transaction when inside one). */
   private async refusal(db: Db, row: AppointmentRow, action: AppointmentAction, allowed: AppointmentStatusName[]): Promise<FailedPreconditionError> {
     return illegalTransitionError(await this.providerNaming(row.provider_id, db), row, action, allowed);
-  }
-
-  /**
-   * providerQueue is the id of the provider's own queue, created on first use with a ticket prefix
-   * no other queue has (providerQueuePrefix); a queue that exists already (perhaps renamed by staff)
-   * is used as it is.
-   */
-  private async providerQueue(queue: Client<typeof QueueService>, provider: ProviderRow, callOpts: CallOptions): Promise<string> {
-    const queueId = providerQueueId(provider.provider_id);
-    try {
-      await queue.getQueue({ queueId }, callOpts);
-      return queueId;
-    } catch (err) {
-      if (ConnectError.from(err).code !== Code.NotFound) throw peerError(err);
-    }
-    const taken = new Set<string>();
-    let pageToken = "";
-    for (let page = 0; page < 100; page++) {
-      const res = await queue.listQueues({ pageSize: 500, pageToken }, callOpts).catch((err: unknown) => {
-        throw peerError(err);
-      });
-      for (const q of res.queues) taken.add(q.prefix);
-      pageToken = res.nextPageToken;
-      if (pageToken === "") break;
-    }
-    const prefix = providerQueuePrefix(provider.display_name, taken);
-    try {
-      await queue.createQueue({ queueId, displayName: provider.display_name.slice(0, 200), prefix, timeZone: provider.time_zone }, callOpts);
-    } catch (err) {
-      // Created meanwhile by a concurrent check-in: use it.
-      if (ConnectError.from(err).code !== Code.AlreadyExists) throw peerError(err);
-    }
-    return queueId;
   }
 
   /** checkDuration applies "one slot when unset" and requires a multiple of the slot length (INVALID_ARGUMENT). */

@@ -2,7 +2,8 @@
 // message a receptionist can act on, in the provider's local time and with the provider's name
 // (never an internal id, an RPC name or a UTC instant), and the values a client needs to say it in
 // its own language as ErrorInfo.metadata. The README's "Error reasons" section lists them all.
-import { FailedPreconditionError, PermissionDeniedError, UnavailableError, type ErrorMetadata } from "../runtime/errors.js";
+import { ConnectError } from "@connectrpc/connect";
+import { AbortedError, FailedPreconditionError, PermissionDeniedError, UnavailableError, type ErrorMetadata } from "../runtime/errors.js";
 import type { AppointmentRow, AppointmentStatusName } from "./db/database.js";
 import type { SlotVerdict } from "./slots.js";
 import { isoDayOfWeek, wallOf, wallOfDate, WALL } from "./zone-time.js";
@@ -282,9 +283,114 @@ export function queueChoiceNotAllowedError(): PermissionDeniedError {
   return new PermissionDeniedError("a patient checks in to their provider's queue and may not choose another; leave queueId empty", "QUEUE_CHOICE_NOT_ALLOWED");
 }
 
-/** peerUnreachableError is QUEUE_UNAVAILABLE or LOCK_UNAVAILABLE: a service this one needs is not configured or reachable. */
-export function peerUnreachableError(peer: "queue" | "lock"): UnavailableError {
-  return peer === "queue"
-    ? new UnavailableError("QUEUE_UNAVAILABLE", "the queue service cannot be reached, so nobody can be checked in right now; retry shortly")
-    : new UnavailableError("LOCK_UNAVAILABLE", "the lock service cannot be reached, so bookings cannot be made right now; retry shortly");
+/**
+ * peerUnreachableError is QUEUE_UNAVAILABLE or LOCK_UNAVAILABLE: a service this one needs is not
+ * configured or reachable. With `action`, the queue was needed to settle the patient's ticket before
+ * that change of the appointment, which was therefore not made.
+ */
+export function peerUnreachableError(peer: "queue" | "lock", action?: AppointmentAction): UnavailableError {
+  if (peer === "lock") return new UnavailableError("LOCK_UNAVAILABLE", "the lock service cannot be reached, so bookings cannot be made right now; retry shortly");
+  if (action === undefined || action === "CHECK_IN") {
+    return new UnavailableError("QUEUE_UNAVAILABLE", "the queue service cannot be reached, so nobody can be checked in right now; retry shortly");
+  }
+  return new UnavailableError(
+    "QUEUE_UNAVAILABLE",
+    `the queue service cannot be reached to settle the patient's ticket, so the appointment was not ${ACTION_TEXT[action]}; nothing changed, retry shortly`,
+    { metadata: { action } },
+  );
+}
+
+/**
+ * patientChangeClosedError is PATIENT_CHANGE_CLOSED: a patient changing their own appointment after
+ * the last moment patients may (its start; localTime is that moment); staff can still do it.
+ */
+export function patientChangeClosedError(p: ProviderNaming, row: AppointmentRow, action: AppointmentAction, closedAt: number): FailedPreconditionError {
+  const a = appointmentText(p, row);
+  const closed = localMoment(closedAt, p.time_zone);
+  const when = closedAt >= row.start_at.getTime() ? "has already started" : `could be ${ACTION_TEXT[action]} online only until ${closed.localDate === a.localDate ? closed.localTime : closed.text}`;
+  return new FailedPreconditionError("PATIENT_CHANGE_CLOSED", `${a.sentence} ${when}, so it can no longer be ${ACTION_TEXT[action]} online; please contact the clinic`, {
+    metadata: base(p, closed, { action, appointmentLocalTime: a.localTime, appointmentLocalDate: a.localDate }),
+  });
+}
+
+/** patientBookingLimitError is PATIENT_BOOKING_LIMIT: a patient booking themselves who already holds `limit` appointments that have not ended. */
+export function patientBookingLimitError(limit: number): FailedPreconditionError {
+  const count = limit === 1 ? "an upcoming appointment" : `${limit} upcoming appointments`;
+  return new FailedPreconditionError(
+    "PATIENT_BOOKING_LIMIT",
+    `you already have ${count}, the most that can be booked online at one time; cancel one first, or ask the clinic to book this one for you`,
+    { metadata: { limit: String(limit) } },
+  );
+}
+
+/** WaitlistWindow is an existing waitlist entry, as an error names it. */
+export interface WaitlistWindow {
+  /** window_start is the earliest acceptable start. */
+  window_start: Date;
+  /** window_end is the latest acceptable end. */
+  window_end: Date;
+}
+
+/** alreadyOnWaitlistError is ALREADY_ON_WAITLIST: the patient already waits for the provider in a window overlapping the new one (localTime, localDate: its start). */
+export function alreadyOnWaitlistError(p: ProviderNaming, existing: WaitlistWindow): FailedPreconditionError {
+  const from = localMoment(existing.window_start.getTime(), p.time_zone);
+  const to = localMoment(existing.window_end.getTime(), p.time_zone);
+  const until = to.localDate === from.localDate ? to.localTime : `${to.localTime} on ${to.dateText}`;
+  return new FailedPreconditionError(
+    "ALREADY_ON_WAITLIST",
+    `the patient is already on ${p.display_name}'s waitlist from ${from.text} until ${until}; a second entry for the same time is not needed`,
+    { metadata: base(p, from, { endLocalTime: to.localTime, endLocalDate: to.localDate }) },
+  );
+}
+
+/** TicketSummary is what an error says of the patient's queue ticket: the number the patient holds. */
+export interface TicketSummary {
+  /** number is the ticket number shown to the patient, e.g. "AL-003". */
+  number: string;
+}
+
+/**
+ * visitTookPlaceError is VISIT_TOOK_PLACE: cancelling, or marking as a no-show, an appointment whose
+ * patient was already seen (the ticket was completed); complete the appointment instead.
+ */
+export function visitTookPlaceError(p: ProviderNaming, row: AppointmentRow, action: AppointmentAction, ticket: TicketSummary): FailedPreconditionError {
+  const a = appointmentText(p, row);
+  return new FailedPreconditionError(
+    "VISIT_TOOK_PLACE",
+    `the patient of ${a.sentence} has already been seen (ticket ${ticket.number} was completed), so it cannot be ${ACTION_TEXT[action]}; complete the appointment instead`,
+    { metadata: base(p, a, { action, ticketNumber: ticket.number }) },
+  );
+}
+
+/**
+ * ticketEndedUnseenError is TICKET_NO_SHOW or TICKET_CANCELLED: completing an appointment whose
+ * patient's ticket ended without a visit; what to do instead depends on which.
+ */
+export function ticketEndedUnseenError(p: ProviderNaming, row: AppointmentRow, ended: "NO_SHOW" | "CANCELLED", ticket: TicketSummary): FailedPreconditionError {
+  const a = appointmentText(p, row);
+  const text =
+    ended === "NO_SHOW"
+      ? `the patient of ${a.sentence} did not come when called (ticket ${ticket.number} was marked a no-show), so the visit cannot be recorded as done: mark the appointment as a no-show, or check the patient in again if they have arrived`
+      : `the patient's ticket ${ticket.number} for ${a.sentence} was withdrawn from the queue, so the visit cannot be recorded as done: check the patient in again if they are here, or cancel the appointment`;
+  return new FailedPreconditionError(ended === "NO_SHOW" ? "TICKET_NO_SHOW" : "TICKET_CANCELLED", text, { metadata: base(p, a, { ticketNumber: ticket.number }) });
+}
+
+/** appointmentChangedError is APPOINTMENT_CHANGED: the appointment (or its ticket) changed while this call worked on it; look again, then retry. */
+export function appointmentChangedError(p: ProviderNaming, row: AppointmentRow, action: AppointmentAction): AbortedError {
+  const a = appointmentText(p, row);
+  return new AbortedError(
+    "APPOINTMENT_CHANGED",
+    `${a.sentence} changed while it was being ${ACTION_TEXT[action]} (the patient may just have been checked in or called); nothing was changed, look at it again and retry`,
+    { metadata: base(p, a, { action }) },
+  );
+}
+
+/**
+ * peerError turns a failed call to another service into an error of this call: same code, message
+ * and details, without the peer's response metadata (headers such as content-type must not leak
+ * into this call's trailers).
+ */
+export function peerError(err: unknown): unknown {
+  if (!(err instanceof ConnectError)) return err;
+  return new ConnectError(err.rawMessage, err.code, undefined, err.details as never, err);
 }

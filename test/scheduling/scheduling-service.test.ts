@@ -7,7 +7,7 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
+import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { AppointmentStatus, DayOfWeek, ResourceKind } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { startTestSystem } from "../helpers/system.js";
@@ -233,6 +233,7 @@ t.test("check-in issues an APPOINTMENT ticket that the QueueService lists; failu
   const done = await staff.completeAppointment({ appointmentId: appointment!.appointmentId, requestId: "ci-done" });
   t.equal(done.appointment?.status, AppointmentStatus.FULFILLED, "the visit took place: CHECKED_IN -> FULFILLED");
   t.equal(done.appointment?.ticketId, res.ticket?.ticketId, "the ticket stays recorded");
+  t.equal((await queue.getTicket({ ticketId: res.ticket!.ticketId })).ticket?.status, TicketStatus.CANCELLED, "seen without being called: the ticket leaves the line");
   t.equal((await failure(staff.cancelAppointment({ appointmentId: appointment!.appointmentId, requestId: "ci-cancel" }))).code, Code.FailedPrecondition, "FULFILLED is final");
 });
 
@@ -417,4 +418,36 @@ t.test("every provider's own queue gets a ticket prefix of its own", async (t) =
   }
   t.same(numbers, ["AL-001", "ALE-001", "ALA-001"], "initials, then more letters of the name; titles and accents left out");
   t.equal(new Set(numbers).size, numbers.length, "no two provider queues call the same number");
+});
+
+t.test("over gRPC, as the services call each other: a cancelled check-in's ticket leaves the queue; a patient's racing self-bookings stop at the limit", async (t) => {
+  const providerId = await setUpProvider(staff, { providerId: "prov-settle" });
+  const token = await sys.token(["receptionist"], "rec-1");
+  const queue = createClient(QueueService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sys.grpc.port}`, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] }));
+  const { appointment } = await staff.bookAppointment({ requestId: "settle-1", providerId, patientId: "pat-settle", startTime: timestampFromDate(slotAhead(20)), duration: dur(15) });
+  const { ticket } = await staff.checkInAppointment({ appointmentId: appointment!.appointmentId, requestId: "settle-ci" });
+  await staff.cancelAppointment({ appointmentId: appointment!.appointmentId, requestId: "settle-cancel" });
+  t.equal((await queue.getTicket({ ticketId: ticket!.ticketId })).ticket?.status, TicketStatus.CANCELLED, "withdrawn with the appointment");
+  t.same((await queue.listTickets({ queueId: ticket!.queueId })).tickets, [], "nobody left to call");
+
+  // Twelve self-bookings of one patient at once, over two providers (two provider locks): five win.
+  const other = await setUpProvider(staff, { providerId: "prov-settle-2" });
+  const me = await schedulingClient(sys, "patient", "pat-eager");
+  const from = slotAhead(3 * 24 * 60).getTime();
+  const outcomes = await Promise.all(
+    Array.from({ length: 12 }, async (_, i) => {
+      for (let tries = 0; ; tries++) {
+        try {
+          await me.bookAppointment({ requestId: `eager-${i}`, providerId: i % 2 ? other : providerId, patientId: "pat-eager", startTime: timestampFromDate(new Date(from + Math.floor(i / 2) * 15 * MIN)), duration: dur(15) });
+          return "OK";
+        } catch (err) {
+          const e = ConnectError.from(err);
+          if (e.code === Code.Aborted && tries < 50) continue;
+          return errorInfo(e)?.reason ?? Code[e.code];
+        }
+      }
+    }),
+  );
+  t.equal(outcomes.filter((o) => o === "OK").length, 5, "five booked");
+  t.equal(outcomes.filter((o) => o === "PATIENT_BOOKING_LIMIT").length, 7, `the rest refused: ${outcomes.join(" ")}`);
 });

@@ -1,12 +1,19 @@
 // The scheduling service's error texts (issue 18, defect 12): one reason each, in the provider's
 // local time and name, never a UTC instant, an internal id or an RPC name, with ErrorInfo metadata.
+import { readFileSync } from "node:fs";
 import t from "tap";
 import { Code } from "@connectrpc/connect";
 import type { AppointmentRow, AppointmentStatusName } from "../../services/scheduling/db/database.js";
 import {
+  alreadyOnWaitlistError,
+  appointmentChangedError,
   illegalTransitionError,
   localMoment,
+  patientChangeClosedError,
+  peerUnreachableError,
   slotRefusedError,
+  ticketEndedUnseenError,
+  visitTookPlaceError,
   type AppointmentAction,
 } from "../../services/scheduling/scheduling.errors.js";
 import { explainSlotStart, type Schedule } from "../../services/scheduling/slots.js";
@@ -75,4 +82,68 @@ t.test("an illegal transition says what state the appointment is in and what can
     t.notMatch(err.message, UTC_INSTANT);
     t.match(err.metadata, { status, action, allowedStatuses: "BOOKED", localTime: "10:30", localDate: "2026-12-07", timeZone: "Europe/Istanbul", providerName: "Dr. Ada Lovelace" });
   }
+});
+
+t.test("the rules about patients and tickets say what happened and what to do, in local time", async (t) => {
+  const row = {
+    appointment_id: "a-0c2f6f1e-internal",
+    provider_id: "p-internal",
+    patient_id: "pat-internal",
+    start_at: new Date(Date.UTC(2026, 11, 7, 7, 30)),
+    end_at: new Date(Date.UTC(2026, 11, 7, 8, 0)),
+    status: "CHECKED_IN",
+  } as AppointmentRow;
+  const errors = [
+    patientChangeClosedError(ada, row, "CANCEL", row.start_at.getTime()),
+    patientChangeClosedError(ada, row, "RESCHEDULE", row.start_at.getTime() - 24 * 60 * MIN),
+    alreadyOnWaitlistError(ada, { window_start: new Date(Date.UTC(2026, 11, 7, 6)), window_end: new Date(Date.UTC(2026, 11, 8, 9)) }),
+    visitTookPlaceError(ada, row, "MARK_NO_SHOW", { number: "AL-003" }),
+    ticketEndedUnseenError(ada, row, "NO_SHOW", { number: "AL-003" }),
+    ticketEndedUnseenError(ada, row, "CANCELLED", { number: "AL-003" }),
+    appointmentChangedError(ada, row, "COMPLETE"),
+    peerUnreachableError("queue", "CANCEL"),
+  ];
+  t.same(
+    errors.map((e) => [Code[e.code], e.reason]),
+    [
+      ["FailedPrecondition", "PATIENT_CHANGE_CLOSED"],
+      ["FailedPrecondition", "PATIENT_CHANGE_CLOSED"],
+      ["FailedPrecondition", "ALREADY_ON_WAITLIST"],
+      ["FailedPrecondition", "VISIT_TOOK_PLACE"],
+      ["FailedPrecondition", "TICKET_NO_SHOW"],
+      ["FailedPrecondition", "TICKET_CANCELLED"],
+      ["Aborted", "APPOINTMENT_CHANGED"],
+      ["Unavailable", "QUEUE_UNAVAILABLE"],
+    ],
+  );
+  for (const e of errors) {
+    t.notMatch(e.message, /internal|Appointment\b|Ticket\b|RPC/, `no id or RPC name: ${e.message}`);
+    t.notMatch(e.message, UTC_INSTANT);
+  }
+  t.equal(errors[0].message, "the appointment with Dr. Ada Lovelace at 10:30 on Monday 7 December 2026 (Europe/Istanbul) has already started, so it can no longer be cancelled online; please contact the clinic");
+  t.equal(
+    errors[1].message,
+    "the appointment with Dr. Ada Lovelace at 10:30 on Monday 7 December 2026 (Europe/Istanbul) could be rescheduled online only until 10:30 on Sunday 6 December 2026 (Europe/Istanbul), so it can no longer be rescheduled online; please contact the clinic",
+    "a cutoff before the start (a visit type's, later) names it",
+  );
+  t.match(errors[1].metadata, { localTime: "10:30", localDate: "2026-12-06", appointmentLocalDate: "2026-12-07", action: "RESCHEDULE" });
+  t.equal(errors[2].message, "the patient is already on Dr. Ada Lovelace's waitlist from 09:00 on Monday 7 December 2026 (Europe/Istanbul) until 12:00 on Tuesday 8 December 2026; a second entry for the same time is not needed");
+  t.match(errors[6].message, /changed while it was being completed .*nothing was changed, look at it again and retry$/);
+  t.match(errors[7].message, /so the appointment was not cancelled; nothing changed, retry shortly$/);
+});
+
+t.test("the README lists every reason the scheduling service gives", async (t) => {
+  const root = new URL("../../../", import.meta.url);
+  const readme = readFileSync(new URL("README.md", root), "utf8");
+  const start = readme.indexOf("## Error reasons");
+  const section = readme.slice(start, readme.indexOf("**Queue**", start));
+  const reasons = new Set<string>();
+  for (const file of ["scheduling.errors.ts", "scheduling-service.ts", "appointment-tickets.ts"]) {
+    const src = readFileSync(new URL(`services/scheduling/${file}`, root), "utf8");
+    for (const m of src.matchAll(/new (?:FailedPrecondition|Aborted|Unavailable|AlreadyExists)Error\(\s*"([A-Z_]+)"/g)) reasons.add(m[1]);
+    for (const m of src.matchAll(/\b(?:PermissionDeniedError|NotFoundError)\([^)]*"([A-Z][A-Z_]+)"\)/g)) reasons.add(m[1]);
+    for (const m of src.matchAll(/"(TICKET_NO_SHOW|TICKET_CANCELLED|[A-Z]+_UNAVAILABLE)"/g)) reasons.add(m[1]);
+  }
+  t.ok(reasons.size > 20, `found ${reasons.size} reasons`);
+  for (const reason of reasons) t.match(section, new RegExp(`\`${reason}\``), reason);
 });

@@ -118,14 +118,21 @@ export interface AppointmentChange {
   offerExpiresAt?: Date | null;
 }
 
+/** Expected is what, beyond its status, an appointment must still hold for a change to apply: the ticket it was read with. */
+export interface Expected {
+  /** ticketId is the queue ticket as read (null: none). */
+  ticketId: string | null;
+}
+
 /** casUpdate is the compare-and-swap UPDATE of one appointment (without RETURNING). */
-function casUpdate(appointmentId: string, from: AppointmentStatusName[], set: AppointmentChange) {
+function casUpdate(appointmentId: string, from: AppointmentStatusName[], set: AppointmentChange, expect?: Expected) {
   return sql`update scheduling.appointments a set status = ${set.status}, updated_at = ${set.at}
       ${set.cancelReason !== undefined ? sql`, cancel_reason = ${set.cancelReason}` : sql``}
       ${set.ticketId !== undefined ? sql`, ticket_id = ${set.ticketId}` : sql``}
       ${set.fencingToken !== undefined ? sql`, fencing_token = ${set.fencingToken.toString()}::numeric` : sql``}
       ${set.offerExpiresAt !== undefined ? sql`, offer_expires_at = ${set.offerExpiresAt}` : sql``}
-    where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])`;
+    where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])
+      ${expect ? sql`and a.ticket_id is not distinct from ${expect.ticketId}::text` : sql``}`;
 }
 
 /**
@@ -152,7 +159,8 @@ export async function updateAppointmentIf(
  * changeAppointmentIf is updateAppointmentIf plus what every change records, in one statement: the
  * compare-and-swap update, the rooms following the new state, the audit row and the change event
  * under the provider's next sequence (provider row locked last). Nothing is written when the
- * appointment is not in one of `from` (undefined).
+ * appointment is not in one of `from`, or (with `expect`) no longer holds the ticket it was read with
+ * (undefined).
  */
 export async function changeAppointmentIf(
   db: Db,
@@ -160,10 +168,11 @@ export async function changeAppointmentIf(
   from: AppointmentStatusName[],
   set: AppointmentChange,
   audit: Omit<NewAuditLogRow, "record_type" | "record_id">,
+  expect?: Expected,
 ): Promise<AppointmentRow | undefined> {
   const { rows } = await sql<AppointmentRow>`
     with upd as (
-      ${casUpdate(appointmentId, from, set)}
+      ${casUpdate(appointmentId, from, set, expect)}
       returning ${COLUMNS}
     ), rooms as (
       update scheduling.appointment_resources r set active = ${isActive(set.status)}
@@ -247,4 +256,22 @@ export async function expiredOffers(db: Db, now: Date, limit: number): Promise<A
 export async function nextOfferExpiry(db: Db): Promise<Date | undefined> {
   const { rows } = await sql<{ t: Date | null }>`select min(offer_expires_at) as t from scheduling.appointments where status = 'PROPOSED'`.execute(db);
   return rows[0]?.t ?? undefined;
+}
+
+/**
+ * lockPatientBookings serializes, until the end of the caller's transaction, the self-bookings of one
+ * patient (a transaction-scoped advisory lock keyed by a hash of the id: nothing is stored, a hash
+ * collision only makes two patients wait for each other). Take it before countUpcoming: in READ
+ * COMMITTED the count, a new statement, then sees every booking committed by the lock's last holder.
+ */
+export async function lockPatientBookings(trx: Db, patientId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext('medschedule.scheduling.patient-bookings'), hashtext(${patientId}))`.execute(trx);
+}
+
+/** countUpcoming counts a patient's BOOKED and CHECKED_IN appointments that have not ended at `now` (`except`: one not to count). */
+export async function countUpcoming(db: Db, patientId: string, now: Date, except?: string): Promise<number> {
+  const { rows } = await sql<{ n: string }>`select count(*)::text as n from scheduling.appointments a
+    where a.patient_id = ${patientId} and a.status in ('BOOKED', 'CHECKED_IN') and upper(a.during) > ${now}
+      ${except === undefined ? sql`` : sql`and a.appointment_id <> ${except}`}`.execute(db);
+  return Number(rows[0].n);
 }

@@ -94,16 +94,36 @@ export async function pruneChanges(db: Db, before: Date): Promise<number> {
   return Number(r.numDeletedRows);
 }
 
-/** insertWaitlistEntry adds a waiting patient. */
+/**
+ * insertWaitlistEntry adds a waiting patient; undefined, and nothing written, when the patient already
+ * has an active (WAITING or OFFERED) entry for the provider whose window overlaps this one (the
+ * table's exclusion constraint decides, also between concurrent joins: DO NOTHING waits for them).
+ */
 export async function insertWaitlistEntry(
   db: Db,
   e: Omit<WaitlistRow, "seq" | "status" | "offered_appointment_id" | "updated_at">,
-): Promise<WaitlistRow> {
+): Promise<WaitlistRow | undefined> {
   return db
     .insertInto("scheduling.waitlist")
     .values({ ...e, status: "WAITING", offered_appointment_id: null, updated_at: e.created_at })
+    .onConflict((oc) => oc.doNothing())
     .returningAll()
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+}
+
+/** findOverlappingEntry reads the patient's active entry for a provider whose window overlaps [start, end), if any (the earliest joined). */
+export async function findOverlappingEntry(db: Db, q: { providerId: string; patientId: string; start: Date; end: Date }): Promise<WaitlistRow | undefined> {
+  return db
+    .selectFrom("scheduling.waitlist")
+    .selectAll()
+    .where("provider_id", "=", q.providerId)
+    .where("patient_id", "=", q.patientId)
+    .where("status", "in", ["WAITING", "OFFERED"])
+    .where("window_start", "<", q.end)
+    .where("window_end", ">", q.start)
+    .orderBy("seq")
+    .limit(1)
+    .executeTakeFirst();
 }
 
 /** waitingEntries lists a provider's WAITING entries in join order, locked (SKIP LOCKED) for an offer. */

@@ -1286,8 +1286,10 @@ export const SchedulingService: GenService<{
    * BookAppointment books a slot: none -> BOOKED. FAILED_PRECONDITION, with google.rpc.ErrorInfo
    * naming the one reason, when the start has passed (BOOKING_IN_PAST) or lies beyond the booking
    * horizon (BEYOND_HORIZON), the time is outside the provider's hours, in a break or exception, off
-   * the slot grid, or already taken; ABORTED on lock contention (retry). Provider and rooms are
-   * booked together or not at all. Idempotent by request_id.
+   * the slot grid, or already taken; ABORTED on lock contention (retry). A patient booking for
+   * themselves holds at most SCHEDULING_MAX_UPCOMING_PER_PATIENT (default 5) BOOKED or CHECKED_IN
+   * appointments that have not ended (PATIENT_BOOKING_LIMIT); staff booking for a patient are not
+   * limited. Provider and rooms are booked together or not at all. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.BookAppointment
    */
@@ -1298,7 +1300,12 @@ export const SchedulingService: GenService<{
   },
   /**
    * CancelAppointment frees the time: PROPOSED, BOOKED or CHECKED_IN -> CANCELLED; the first patient
-   * on the waitlist whose window fits is offered the slot. Idempotent by request_id.
+   * on the waitlist whose window fits is offered the slot. A CHECKED_IN appointment's queue ticket is
+   * withdrawn first (WAITING or CALLED -> CANCELLED), so the patient is not called; when the ticket
+   * was COMPLETED the patient was seen and the cancel is refused (VISIT_TOOK_PLACE: complete it
+   * instead); when the queue cannot be reached nothing changes (UNAVAILABLE QUEUE_UNAVAILABLE, retry).
+   * A patient may cancel only until the appointment starts (PATIENT_CHANGE_CLOSED after); staff may
+   * also later. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.CancelAppointment
    */
@@ -1310,8 +1317,10 @@ export const SchedulingService: GenService<{
   /**
    * RescheduleAppointment moves a BOOKED appointment atomically: the new slot is taken before the old
    * one is freed, or nothing changes. The old appointment becomes CANCELLED and the new one BOOKED.
-   * The new start follows BookAppointment's rules (not in the past, within the horizon).
-   * Idempotent by request_id.
+   * The new start follows BookAppointment's rules (not in the past, within the horizon). A CHECKED_IN
+   * appointment is not moved (cancel it, which withdraws its ticket, and book again). A patient may
+   * move their appointment only until it starts (PATIENT_CHANGE_CLOSED after). Idempotent by
+   * request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.RescheduleAppointment
    */
@@ -1346,8 +1355,10 @@ export const SchedulingService: GenService<{
    * from QUEUE_CHECKIN_EARLY (default 60 minutes) before the start until the appointment's end
    * (FAILED_PRECONDITION CHECK_IN_NOT_OPEN / CHECK_IN_CLOSED). A patient may check in for their own
    * appointment, into its provider's queue. When the ticket cannot be issued the appointment stays
-   * BOOKED. Checking in a CHECKED_IN appointment again answers with its ticket and issues none.
-   * Idempotent by request_id.
+   * BOOKED. Checking in a CHECKED_IN appointment again answers with its ticket and issues none while
+   * that ticket is WAITING or CALLED (also in the queue it was transferred to) or COMPLETED; when it
+   * ended without a visit (NO_SHOW, CANCELLED) a new ticket is issued, inside the window again, and
+   * the appointment stays CHECKED_IN with the new ticket. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.CheckInAppointment
    */
@@ -1357,8 +1368,11 @@ export const SchedulingService: GenService<{
     output: typeof CheckInAppointmentResponseSchema;
   },
   /**
-   * MarkNoShow records that the patient did not come: BOOKED -> NOSHOW, only once the appointment
-   * has started (FAILED_PRECONDITION NO_SHOW_BEFORE_START before). Idempotent by request_id.
+   * MarkNoShow records that the patient did not come: BOOKED or CHECKED_IN -> NOSHOW, only once the
+   * appointment has started (FAILED_PRECONDITION NO_SHOW_BEFORE_START before). A CHECKED_IN
+   * appointment's ticket ends with it: CALLED -> NO_SHOW, WAITING -> CANCELLED (the patient left);
+   * refused when the ticket was COMPLETED (VISIT_TOOK_PLACE: the patient was seen). Idempotent by
+   * request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.MarkNoShow
    */
@@ -1370,8 +1384,10 @@ export const SchedulingService: GenService<{
   /**
    * CompleteAppointment records that the visit took place: CHECKED_IN -> FULFILLED, the end of an
    * appointment's life. FAILED_PRECONDITION from any other state (a patient who never checked in is
-   * MarkNoShow's). The queue ticket is the QueueService's: completing it there does not fulfil the
-   * appointment. Idempotent by request_id.
+   * MarkNoShow's), and when the queue ticket says the visit did not happen: TICKET_NO_SHOW (mark a
+   * no-show, or check in again) or TICKET_CANCELLED (check in again, or cancel). A ticket still
+   * CALLED is completed at its counter, one still WAITING withdrawn (seen without a call). Completing
+   * the ticket in the QueueService does not fulfil the appointment. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.CompleteAppointment
    */
@@ -1384,7 +1400,9 @@ export const SchedulingService: GenService<{
    * JoinWaitlist puts a patient on a provider's waitlist for a window. When a matching slot frees,
    * the first waiting patient is offered a PROPOSED appointment held for a while (never time that
    * has passed; the hold ends at the latest when the offered time starts). FAILED_PRECONDITION for
-   * a window that has ended or starts beyond the booking horizon. Idempotent by request_id.
+   * a window that has ended or starts beyond the booking horizon, and ALREADY_ON_WAITLIST when the
+   * patient already waits for the provider (or holds an offer from that) at an overlapping time.
+   * Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.JoinWaitlist
    */
@@ -1395,7 +1413,8 @@ export const SchedulingService: GenService<{
   },
   /**
    * AcceptOffer accepts a waitlist offer before it lapses: PROPOSED -> BOOKED.
-   * FAILED_PRECONDITION when the offer has expired or its time has passed. Idempotent by request_id.
+   * FAILED_PRECONDITION when the offer has expired or its time has passed; a patient accepting for
+   * themselves is held to BookAppointment's PATIENT_BOOKING_LIMIT. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.AcceptOffer
    */
