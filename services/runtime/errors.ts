@@ -144,6 +144,12 @@ export function isAbortError(err: unknown): boolean {
   return err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError");
 }
 
+/** errorReasonOf is the ErrorInfo reason a ConnectError carries from a service of this system (domain medschedule.io), if any. */
+export function errorReasonOf(err: unknown): string | undefined {
+  if (!(err instanceof ConnectError)) return undefined;
+  return err.findDetails(ErrorInfoSchema).find((d) => d.domain === ERROR_DOMAIN)?.reason;
+}
+
 /**
  * domainConnectError is a domain error as its ConnectError: its code and message, google.rpc.ErrorInfo
  * {domain medschedule.io, reason, metadata} and, for bad input, google.rpc.BadRequest with one

@@ -20,7 +20,7 @@ import { Code, ConnectError, type CallOptions, type Client } from "@connectrpc/c
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { TicketPriority, TicketStatus, type Ticket } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { AbortedError } from "../runtime/errors.js";
+import { AbortedError, errorReasonOf } from "../runtime/errors.js";
 import { outgoingCallOptions } from "../runtime/grpc-transport.js";
 import type { Peers } from "../runtime/peers.js";
 import type { AppointmentRow, ProviderRow } from "./db/database.js";
@@ -256,16 +256,25 @@ export class AppointmentTickets {
       pageToken = res.nextPageToken;
       if (pageToken === "") break;
     }
-    const prefix = providerQueuePrefix(provider.display_name, taken);
-    try {
-      await queue.createQueue({ queueId, displayName: provider.display_name.slice(0, 200), prefix, timeZone: provider.time_zone }, callOpts);
-    } catch (err) {
-      // Created meanwhile by a concurrent check-in: use it.
-      if (ConnectError.from(err).code !== Code.AlreadyExists) throw failure(err, call);
+    // Another queue may take the chosen prefix meanwhile (the first check-ins of two new providers at
+    // once): the queue refuses it (PREFIX_IN_USE) and the next free one is tried.
+    for (let attempt = 1; ; attempt++) {
+      const prefix = providerQueuePrefix(provider.display_name, taken);
+      try {
+        await queue.createQueue({ queueId, displayName: provider.display_name.slice(0, 200), prefix, timeZone: provider.time_zone }, callOpts);
+        return queueId;
+      } catch (err) {
+        // Created meanwhile by a concurrent check-in: use it.
+        if (ConnectError.from(err).code === Code.AlreadyExists) return queueId;
+        if (errorReasonOf(err) !== "PREFIX_IN_USE" || attempt >= PREFIX_ATTEMPTS) throw failure(err, call);
+        taken.add(prefix);
+      }
     }
-    return queueId;
   }
 }
+
+/** PREFIX_ATTEMPTS bounds how many prefixes a new provider queue tries when others take them meanwhile. */
+const PREFIX_ATTEMPTS = 5;
 
 /** WITHDRAWN_BECAUSE is the reason the queue records when a ticket is withdrawn for an appointment change. */
 const WITHDRAWN_BECAUSE: Record<TicketAction, string> = {
