@@ -483,7 +483,7 @@ function everyIntervalHasASlot(v: RequestValidator, hours: IndexedInterval[], br
     const field = `weeklyHours[${w.index}]`;
     const length = w.endMinute - w.startMinute;
     if (length < slotMin) {
-      v.add(field, `${describe(w)} is ${describeDuration(length * MINUTE_MS)} long, shorter than one ${slot} slot, so it would offer no appointment: make it at least ${slot} long, or shorten slotDuration`, "SHORTER_THAN_SLOT");
+      v.add(field, `${describe(w)} is ${describeDuration(length * MINUTE_MS)} long, shorter than one slot (${slot}), so it would offer no appointment: make it at least ${slot} long, or shorten slotDuration`, "SHORTER_THAN_SLOT");
       continue;
     }
     const inside = breaks.filter((b) => b.dayOfWeek === w.dayOfWeek && b.startMinute < w.endMinute && w.startMinute < b.endMinute);
@@ -493,7 +493,7 @@ function everyIntervalHasASlot(v: RequestValidator, hours: IndexedInterval[], br
     }
     if (!fits) {
       const named = inside.map((b) => `breaks[${b.index}] (${hhmm(b.startMinute)}-${hhmm(b.endMinute)})`).join(", ");
-      v.add(field, `${describe(w)} has no whole ${slot} slot outside its breaks ${named} (slots start at ${hhmm(w.startMinute)} and every ${slot} after), so it would offer no appointment: move or shorten the breaks, or shorten slotDuration`, "NO_SLOT_LEFT");
+      v.add(field, `${describe(w)} has no whole slot (${slot}) outside its breaks ${named} (slots start at ${hhmm(w.startMinute)} and every ${slot} after), so it would offer no appointment: move or shorten the breaks, or shorten slotDuration`, "NO_SLOT_LEFT");
     }
   }
 }

@@ -137,6 +137,36 @@ for (const [mode, start] of modes) {
       t.equal(await queue.getQueue({ queueId: "typed" }).then(() => 0, (err: { code: Code }) => err.code), Code.NotFound, "nothing created");
     });
 
+    t.test("nothing sent is changed silently: sub-minute starts, sub-millisecond values and short hours refused, zone names canonical", async (t) => {
+      const scheduling = createClient(SchedulingService, transport);
+      const provider = await scheduling.createProvider({ displayName: "Dr. Case", timeZone: "europe/ISTANBUL" });
+      t.equal(provider.provider?.timeZone, "Europe/Istanbul", "a zone in another letter case is stored under its canonical name");
+      t.equal((await scheduling.getProvider({ providerId: provider.provider?.providerId ?? "" })).provider?.timeZone, "Europe/Istanbul", "and read back so");
+      t.equal((await queue.createQueue({ displayName: "Case", prefix: "C", timeZone: "utc" })).queue?.timeZone, "UTC", "queues too");
+      const providerId = provider.provider?.providerId ?? "";
+      const cases: [string, string, [string, string][]][] = [
+        [`${S}BookAppointment`, `{"requestId":"sub-us","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T11:00:00.000001Z"}`, [["startTime", "NOT_WHOLE_MINUTE"]]],
+        [`${S}BookAppointment`, `{"requestId":"sub-ns","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T10:00:00.000000001Z"}`, [["startTime", "NOT_WHOLE_MINUTE"]]],
+        [`${S}BookAppointment`, `{"requestId":"half-s","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T11:00:00.5Z"}`, [["startTime", "NOT_WHOLE_MINUTE"]]],
+        [`${S}RescheduleAppointment`, '{"requestId":"re-s","appointmentId":"apt-1","newStartTime":"2026-12-06T11:00:30Z"}', [["newStartTime", "NOT_WHOLE_MINUTE"]]],
+        [`${S}ListAvailableSlots`, `{"providerId":"${providerId}","startTime":"2026-12-06T00:00:00.0000001Z","endTime":"2026-12-07T00:00:00Z"}`, [["startTime", "TOO_PRECISE"]]],
+        [`${S}ListAppointments`, `{"providerId":"${providerId}","endTime":"2026-12-07T00:00:00.000000001Z"}`, [["endTime", "TOO_PRECISE"]]],
+        [`${S}BookAppointment`, `{"requestId":"dur-ns","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T11:00:00Z","duration":"0.0000001s"}`, [["duration", "NOT_A_MULTIPLE"]]],
+        [`${Q}IssueTicket`, '{"requestId":"at-us","queueId":"dec","priority":"TICKET_PRIORITY_APPOINTMENT","appointmentId":"apt-1","appointmentTime":"2026-12-06T11:00:00.000001Z"}', [["appointmentTime", "TOO_PRECISE"]]],
+        [`${S}SetAvailability`, `{"providerId":"${providerId}","weeklyHours":[{"dayOfWeek":"DAY_OF_WEEK_MONDAY","startTime":"09:00","endTime":"09:20"}],"slotDuration":"1800s"}`, [["weeklyHours[0]", "SHORTER_THAN_SLOT"]]],
+      ];
+      for (const [procedure, body, want] of cases) {
+        for (const protocol of JSON_PROTOCOLS) {
+          if (protocol === "connect-get" && !isRead(procedure)) continue;
+          const o = await rawCall(baseUrl, protocol, procedure, json(body), { headers });
+          const label = `${procedure.split("/").pop()} over ${protocol}`;
+          t.equal(o.code, Code.InvalidArgument, `${label}: INVALID_ARGUMENT (${o.message})`);
+          t.same(o.violations, want, `${label}: ${want.map((w) => w.join(" ")).join(", ")}`);
+        }
+      }
+      t.same((await scheduling.listAppointments({ providerId })).appointments, [], "nothing was booked");
+    });
+
     t.test("an unknown enum name is INVALID_ARGUMENT naming the field, and nothing is stored", async (t) => {
       const cases: [string, string, string][] = [
         [`${Q}IssueTicket`, '{"requestId":"vip-PROTOCOL","queueId":"dec","priority":"TICKET_PRIORITY_VIP"}', "priority"],
