@@ -11,18 +11,49 @@ const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
 const NANOS_PER_MS = 1_000_000n;
 
 /**
- * canonicalTimeZone is the canonical spelling of an IANA time zone name or alias, in any letter
- * case, as this runtime's time zone database names it (Intl's resolvedOptions().timeZone:
- * "europe/ISTANBUL" -> "Europe/Istanbul", "utc" and "Etc/UTC" -> "UTC", "US/Eastern" ->
- * "America/New_York"), or undefined when it names no zone.
+ * IANA_NAME_OF_CLDR_ID maps the zone ids that ICU (CLDR) keeps for stability to the IANA names that
+ * replaced them: Intl's resolvedOptions() on Node 20 answers "Asia/Calcutta" for "Asia/Kolkata" and
+ * "Europe/Kiev" for "Europe/Kyiv". (CLDR's timezone.xml names these pairs in its `iana` attribute;
+ * newer ICU answers the IANA name itself, and then this table is simply not used.)
+ */
+const IANA_NAME_OF_CLDR_ID: Record<string, string> = {
+  "Africa/Asmera": "Africa/Asmara",
+  "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+  "America/Catamarca": "America/Argentina/Catamarca",
+  "America/Coral_Harbour": "America/Atikokan",
+  "America/Cordoba": "America/Argentina/Cordoba",
+  "America/Godthab": "America/Nuuk",
+  "America/Indianapolis": "America/Indiana/Indianapolis",
+  "America/Jujuy": "America/Argentina/Jujuy",
+  "America/Louisville": "America/Kentucky/Louisville",
+  "America/Mendoza": "America/Argentina/Mendoza",
+  "Asia/Calcutta": "Asia/Kolkata",
+  "Asia/Katmandu": "Asia/Kathmandu",
+  "Asia/Rangoon": "Asia/Yangon",
+  "Asia/Saigon": "Asia/Ho_Chi_Minh",
+  "Atlantic/Faeroe": "Atlantic/Faroe",
+  "Europe/Kiev": "Europe/Kyiv",
+  "Pacific/Enderbury": "Pacific/Kanton",
+  "Pacific/Ponape": "Pacific/Pohnpei",
+  "Pacific/Truk": "Pacific/Chuuk",
+};
+
+/**
+ * canonicalTimeZone is the canonical IANA name of a time zone name or alias given in any letter
+ * case ("europe/ISTANBUL" -> "Europe/Istanbul", "utc" and "Etc/UTC" -> "UTC", "US/Eastern" ->
+ * "America/New_York", "Asia/Calcutta" -> "Asia/Kolkata"), or undefined when it names no zone this
+ * runtime knows. The runtime's time zone database decides (Intl's resolvedOptions().timeZone), with
+ * the ids ICU keeps for stability replaced by their current IANA names.
  */
 export function canonicalTimeZone(zone: string): string | undefined {
   if (zone.length > 64 || !TIME_ZONE_NAME.test(zone)) return undefined;
+  let resolved: string;
   try {
-    return new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
+    resolved = new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
   } catch {
     return undefined;
   }
+  return IANA_NAME_OF_CLDR_ID[resolved] ?? resolved;
 }
 
 /** isTimeZone tells whether a string names an IANA time zone this runtime knows, in any letter case ("UTC" included). */

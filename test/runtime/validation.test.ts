@@ -74,6 +74,11 @@ t.test("time zones: any letter case, kept under the canonical name", async (t) =
     ["EST5EDT", "America/New_York"],
     ["Etc/GMT+3", "Etc/GMT+3"],
     ["Asia/Istanbul", "Europe/Istanbul"],
+    ["Asia/Kolkata", "Asia/Kolkata"],
+    ["asia/calcutta", "Asia/Kolkata"],
+    ["Europe/Kyiv", "Europe/Kyiv"],
+    ["Europe/Kiev", "Europe/Kyiv"],
+    ["America/Argentina/Buenos_Aires", "America/Argentina/Buenos_Aires"],
     ["Mars/Olympus", undefined],
     ["", undefined],
     ["Europe/Istanbul ", undefined],
@@ -82,6 +87,15 @@ t.test("time zones: any letter case, kept under the canonical name", async (t) =
     ["x".repeat(65), undefined],
   ];
   for (const [zone, want] of cases) t.equal(canonicalTimeZone(zone), want, JSON.stringify(zone));
+  // Every zone this runtime lists is canonical under its own name or one that names the same zone.
+  for (const zone of Intl.supportedValuesOf("timeZone")) {
+    const canonical = canonicalTimeZone(zone);
+    if (canonical === undefined) t.fail(`${zone} is refused`);
+    else if (canonicalTimeZone(canonical) !== canonical) t.fail(`${zone} -> ${canonical} is not canonical itself`);
+    else if (new Intl.DateTimeFormat("en-US", { timeZone: canonical }).resolvedOptions().timeZone !== new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone) {
+      t.fail(`${zone} -> ${canonical} is another zone`);
+    }
+  }
   const v = new RequestValidator();
   t.equal(v.timeZone("timeZone", "europe/istanbul"), "Europe/Istanbul");
   t.equal(v.timeZone("timeZone", "Mars/Olympus"), undefined);
