@@ -85,9 +85,9 @@ export function validateRestoreBackup(req: RestoreBackupRequest): ValidBackupRef
   return validate((v) => {
     v.id("backupId", req.backupId);
     if (req.confirm === "") {
-      v.add("confirm", "is required: repeat the backupId to confirm the restore over the live data");
+      v.add("confirm", "is required: repeat the backupId to confirm the restore over the live data", "REQUIRED");
     } else if (req.confirm !== req.backupId) {
-      v.add("confirm", "must equal backupId exactly: a guard against restoring the wrong backup");
+      v.add("confirm", "must equal backupId exactly: a guard against restoring the wrong backup", "CONFIRM_MISMATCH");
     }
     return { backupId: req.backupId };
   });

@@ -38,14 +38,14 @@ const CONTROL_OR_INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}]/u;
  */
 function checkResourceKey(v: RequestValidator, field: string, value: string, opts: { optional?: boolean } = {}): void {
   if (value === "") {
-    if (!opts.optional) v.add(field, 'is required: an opaque key such as "provider:7f3a", without patient data');
+    if (!opts.optional) v.add(field, 'is required: an opaque key such as "provider:7f3a", without patient data', "REQUIRED");
     return;
   }
   if (value.length > MAX_RESOURCE_LENGTH) {
-    v.add(field, `must be at most ${MAX_RESOURCE_LENGTH} characters (got ${value.length})`);
+    v.add(field, `must be at most ${MAX_RESOURCE_LENGTH} characters (got ${value.length})`, "TOO_LONG");
   }
-  if (WHITESPACE.test(value)) v.add(field, "must not contain whitespace");
-  if (CONTROL_OR_INVISIBLE.test(value)) v.add(field, "must not contain control or invisible characters");
+  if (WHITESPACE.test(value)) v.add(field, "must not contain spaces or line breaks", "WHITESPACE");
+  if (CONTROL_OR_INVISIBLE.test(value)) v.add(field, "must not contain control or invisible characters", "CONTROL_CHARACTERS");
 }
 
 /** checkReason checks a required audit reason of at most 500 characters. */

@@ -41,7 +41,7 @@ export interface ValidCreateQueue {
   displayName: string;
   /** prefix is 1-3 capital letters A-Z. */
   prefix: string;
-  /** timeZone is a known IANA zone. */
+  /** timeZone is a known IANA zone, in its canonical spelling. */
   timeZone: string;
   /** queueId is the client-chosen id, undefined when the server is to generate one. */
   queueId: string | undefined;
@@ -105,12 +105,12 @@ export function validateCreateQueue(req: CreateQueueRequest): ValidCreateQueue {
     v.string("displayName", req.displayName);
     if (req.prefix === "") v.add("prefix", "is required: 1-3 capital letters A-Z, e.g. \"A\"", "REQUIRED");
     else if (!PREFIX.test(req.prefix)) v.add("prefix", "must be 1-3 capital letters A-Z, e.g. \"A\"", "INVALID_PREFIX");
-    v.timeZone("timeZone", req.timeZone);
+    const timeZone = v.timeZone("timeZone", req.timeZone);
     v.id("queueId", req.queueId, { optional: true });
     return {
       displayName: req.displayName.trim(),
       prefix: req.prefix,
-      timeZone: req.timeZone,
+      timeZone: timeZone ?? req.timeZone,
       queueId: req.queueId === "" ? undefined : req.queueId,
     };
   });

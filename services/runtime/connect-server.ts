@@ -162,7 +162,7 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
         const impl = reg.impl as Record<string, unknown>;
         for (const method of reg.service.methods) {
           const fn = impl[method.localName] ?? unimplemented(reg.service, method);
-          // JSON is read strictly: UTF-8, text, known enum names (request-json.ts).
+          // JSON is read strictly against the contract: known fields, their JSON forms, UTF-8 text (request-json.ts).
           router.rpc(method, fn as never, { jsonOptions: createStrictJsonOptions(method.input) as object });
         }
       }

@@ -6,28 +6,114 @@ import { invalidPageToken, PAGE_TOKEN_MAX_LENGTH } from "./page-token.js";
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const LOCAL_TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const LOCAL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const knownZones = new Set<string>(Intl.supportedValuesOf("timeZone"));
+/** TIME_ZONE_NAME is the shape of an IANA name or alias ("Europe/Istanbul", "UTC", "Etc/GMT+3", "EST5EDT"). */
+const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+const NANOS_PER_MS = 1_000_000n;
 
-/** isTimeZone tells whether a string is an IANA time zone name this runtime knows ("UTC" included). */
-export function isTimeZone(zone: string): boolean {
-  if (zone === "" || zone.length > 64) return false;
-  if (!knownZones.has(zone) && !/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)+$/.test(zone) && zone !== "UTC") return false;
+/**
+ * IANA_NAME_OF_CLDR_ID maps the zone ids that ICU (CLDR) keeps for stability to the IANA names that
+ * replaced them: Intl's resolvedOptions() on Node 20 answers "Asia/Calcutta" for "Asia/Kolkata" and
+ * "Europe/Kiev" for "Europe/Kyiv". (CLDR's timezone.xml names these pairs in its `iana` attribute;
+ * newer ICU answers the IANA name itself, and then this table is simply not used.)
+ */
+const IANA_NAME_OF_CLDR_ID: Record<string, string> = {
+  "Africa/Asmera": "Africa/Asmara",
+  "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+  "America/Catamarca": "America/Argentina/Catamarca",
+  "America/Coral_Harbour": "America/Atikokan",
+  "America/Cordoba": "America/Argentina/Cordoba",
+  "America/Godthab": "America/Nuuk",
+  "America/Indianapolis": "America/Indiana/Indianapolis",
+  "America/Jujuy": "America/Argentina/Jujuy",
+  "America/Louisville": "America/Kentucky/Louisville",
+  "America/Mendoza": "America/Argentina/Mendoza",
+  "Asia/Calcutta": "Asia/Kolkata",
+  "Asia/Katmandu": "Asia/Kathmandu",
+  "Asia/Rangoon": "Asia/Yangon",
+  "Asia/Saigon": "Asia/Ho_Chi_Minh",
+  "Atlantic/Faeroe": "Atlantic/Faroe",
+  "Europe/Kiev": "Europe/Kyiv",
+  "Pacific/Enderbury": "Pacific/Kanton",
+  "Pacific/Ponape": "Pacific/Pohnpei",
+  "Pacific/Truk": "Pacific/Chuuk",
+};
+
+/**
+ * canonicalTimeZone is the canonical IANA name of a time zone name or alias given in any letter
+ * case ("europe/ISTANBUL" -> "Europe/Istanbul", "utc" and "Etc/UTC" -> "UTC", "US/Eastern" ->
+ * "America/New_York", "Asia/Calcutta" -> "Asia/Kolkata"), or undefined when it names no zone this
+ * runtime knows. The runtime's time zone database decides (Intl's resolvedOptions().timeZone), with
+ * the ids ICU keeps for stability replaced by their current IANA names.
+ */
+export function canonicalTimeZone(zone: string): string | undefined {
+  if (zone.length > 64 || !TIME_ZONE_NAME.test(zone)) return undefined;
+  let resolved: string;
   try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
+    resolved = new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return undefined;
   }
+  return IANA_NAME_OF_CLDR_ID[resolved] ?? resolved;
 }
 
-/** durationToMs converts a google.protobuf.Duration to milliseconds (fractions of a ms truncated). */
+/** isTimeZone tells whether a string names an IANA time zone this runtime knows, in any letter case ("UTC" included). */
+export function isTimeZone(zone: string): boolean {
+  return canonicalTimeZone(zone) !== undefined;
+}
+
+/** durationToMs converts a google.protobuf.Duration to milliseconds (fractions of a ms truncated: RequestValidator.duration refuses them). */
 export function durationToMs(d: Duration): number {
   return Number(d.seconds) * 1000 + Math.trunc(d.nanos / 1_000_000);
 }
 
-/** timestampToDate converts a google.protobuf.Timestamp to a Date. */
+/** timestampToDate converts a google.protobuf.Timestamp to a Date (fractions of a ms truncated: RequestValidator.timestamp refuses them). */
 export function timestampToDate(t: Timestamp): Date {
   return new Date(Number(t.seconds) * 1000 + Math.trunc(t.nanos / 1_000_000));
+}
+
+/** durationText is a Duration as its JSON form, e.g. "90.5s", for messages. */
+function durationText(d: Duration): string {
+  const negative = d.seconds < 0n || d.nanos < 0;
+  const seconds = d.seconds < 0n ? -d.seconds : d.seconds;
+  const nanos = Math.abs(d.nanos);
+  const fraction = nanos === 0 ? "" : `.${String(nanos).padStart(9, "0").replace(/0+$/, "")}`;
+  return `"${negative ? "-" : ""}${seconds}${fraction}s"`;
+}
+
+/** timestampText is a Timestamp as its JSON form with every fraction digit, e.g. "2026-12-06T11:00:00.000001Z", for messages. */
+function timestampText(t: Timestamp): string {
+  const whole = new Date(Number(t.seconds) * 1000).toISOString().slice(0, 19);
+  return `"${whole}${t.nanos === 0 ? "" : `.${String(t.nanos).padStart(9, "0").replace(/0+$/, "")}`}Z"`;
+}
+
+/**
+ * describeDuration says a length of time in words, e.g. "8 hours", "1 hour 30 minutes", "5 seconds",
+ * "250 milliseconds".
+ */
+export function describeDuration(ms: number): string {
+  if (ms === 0) return "0 minutes";
+  const units: [number, string][] = [
+    [3_600_000, "hour"],
+    [60_000, "minute"],
+    [1000, "second"],
+    [1, "millisecond"],
+  ];
+  const parts: string[] = [];
+  let rest = Math.abs(ms);
+  for (const [size, name] of units) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n} ${name}${n === 1 ? "" : "s"}`);
+  }
+  return `${ms < 0 ? "minus " : ""}${parts.join(" ")}`;
+}
+
+/** unitOf names a multiple in words: "minutes" for 60 s, "seconds" for 1 s, else "multiples of 15 minutes". */
+function unitOf(ms: number): string {
+  if (ms === 60_000) return "a whole number of minutes";
+  if (ms === 1000) return "a whole number of seconds";
+  if (ms === 1) return "a whole number of milliseconds";
+  return `a whole multiple of ${describeDuration(ms)}`;
 }
 
 /** minutesOfLocalTime parses "HH:MM" (and "24:00" when allowed) into minutes after midnight. */
@@ -58,13 +144,6 @@ export interface DurationRule {
   maxMs?: number;
   /** multipleOfMs requires a whole multiple (e.g. whole minutes). */
   multipleOfMs?: number;
-}
-
-function describeMs(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
 }
 
 /**
@@ -124,50 +203,79 @@ export class RequestValidator {
     return this;
   }
 
-  /** timeZone checks an IANA zone name such as "Europe/Istanbul". */
-  timeZone(field: string, value: string): this {
-    if (value === "") return this.add(field, "is required: an IANA time zone such as \"Europe/Istanbul\"", "REQUIRED");
-    if (!isTimeZone(value)) this.add(field, `unknown time zone ${JSON.stringify(value)}; use an IANA name such as "America/New_York"`, "UNKNOWN_TIME_ZONE");
-    return this;
+  /**
+   * timeZone checks an IANA zone name such as "Europe/Istanbul", in any letter case, and returns the
+   * zone's canonical name (canonicalTimeZone), which is what is stored and shown; undefined when bad.
+   */
+  timeZone(field: string, value: string): string | undefined {
+    if (value === "") {
+      this.add(field, 'is required: an IANA time zone such as "Europe/Istanbul"', "REQUIRED");
+      return undefined;
+    }
+    const zone = canonicalTimeZone(value);
+    if (zone === undefined) this.add(field, `unknown time zone ${JSON.stringify(value)}; use an IANA name such as "Europe/Istanbul" or "America/New_York"`, "UNKNOWN_TIME_ZONE");
+    return zone;
   }
 
-  /** timestamp checks a Timestamp: present unless `optional`, within years 1970-9999. Returns it as a Date. */
-  timestamp(field: string, value: Timestamp | undefined, opts: { optional?: boolean } = {}): Date | undefined {
+  /**
+   * timestamp checks a Timestamp: present unless `optional`, within years 1970-9999, and exactly what
+   * is kept: whole milliseconds (finer precision is refused, never rounded: TOO_PRECISE) or, with
+   * `wholeMinute` (an appointment start: slots begin on whole minutes), no seconds at all. Returns it
+   * as a Date.
+   */
+  timestamp(field: string, value: Timestamp | undefined, opts: { optional?: boolean; wholeMinute?: boolean } = {}): Date | undefined {
     if (!value) {
-      if (!opts.optional) this.add(field, "is required (RFC 3339 in JSON, e.g. \"2026-01-05T09:00:00Z\")", "REQUIRED");
+      if (!opts.optional) this.add(field, 'is required: a date and time such as "2026-01-05T09:00:00Z"', "REQUIRED");
       return undefined;
     }
     if (value.seconds < 0n || value.seconds > 253402300799n || value.nanos < 0 || value.nanos > 999_999_999) {
       this.add(field, "must be between 1970-01-01 and 9999-12-31", "OUT_OF_RANGE");
       return undefined;
     }
+    if (opts.wholeMinute && (value.seconds % 60n !== 0n || value.nanos !== 0)) {
+      this.add(field, `must be on a whole minute, without seconds (got ${timestampText(value)}), e.g. "2026-01-05T09:15:00Z"`, "NOT_WHOLE_MINUTE");
+      return undefined;
+    }
+    if (BigInt(value.nanos) % NANOS_PER_MS !== 0n) {
+      this.add(field, `must be given to the millisecond at most: finer fractions of a second are not kept (got ${timestampText(value)})`, "TOO_PRECISE");
+      return undefined;
+    }
     return timestampToDate(value);
   }
 
-  /** duration checks a Duration against a rule. Returns milliseconds, or undefined when unset or bad. */
+  /**
+   * duration checks a Duration against a rule, on its exact value: whole milliseconds at most (finer
+   * precision is refused, never truncated: TOO_PRECISE), or whole multiples of `multipleOfMs`.
+   * Returns milliseconds, or undefined when unset or bad.
+   */
   duration(field: string, value: Duration | undefined, rule: DurationRule = {}): number | undefined {
     if (!value) {
-      if (rule.required) this.add(field, "is required (e.g. \"30s\" in JSON)", "REQUIRED");
+      if (rule.required) this.add(field, 'is required: a length of time such as "900s" (15 minutes)', "REQUIRED");
       return undefined;
     }
     if ((value.seconds < 0n && value.nanos > 0) || (value.seconds > 0n && value.nanos < 0) || Math.abs(value.nanos) > 999_999_999) {
-      this.add(field, "is not a valid duration", "INVALID_DURATION");
+      this.add(field, `is not a valid length of time (got ${value.seconds} seconds and ${value.nanos} nanoseconds)`, "INVALID_DURATION");
       return undefined;
     }
-    const ms = durationToMs(value);
+    const nanos = value.seconds * 1_000_000_000n + BigInt(value.nanos);
     const before = this.violations.length;
+    const atLeast = (ms: number) => nanos >= BigInt(ms) * NANOS_PER_MS;
+    const atMost = (ms: number) => nanos <= BigInt(ms) * NANOS_PER_MS;
+    const got = `(got ${durationText(value)})`;
     if (rule.minMs !== undefined) {
-      if (rule.minExclusive ? ms <= rule.minMs : ms < rule.minMs) {
-        this.add(field, `must be ${rule.minExclusive ? "more than" : "at least"} ${describeMs(rule.minMs)}`, "OUT_OF_RANGE");
-      }
-    } else if (ms < 0) {
-      this.add(field, "must not be negative", "OUT_OF_RANGE");
+      const tooShort = rule.minExclusive ? atMost(rule.minMs) : !atLeast(rule.minMs);
+      if (tooShort && rule.minMs === 0) this.add(field, `${rule.minExclusive ? "must be longer than zero" : "must not be negative"} ${got}`, "OUT_OF_RANGE");
+      else if (tooShort) this.add(field, `must be ${rule.minExclusive ? "longer than" : "at least"} ${describeDuration(rule.minMs)} ${got}`, "OUT_OF_RANGE");
+    } else if (nanos < 0n) {
+      this.add(field, `must not be negative ${got}`, "OUT_OF_RANGE");
     }
-    if (rule.maxMs !== undefined && ms > rule.maxMs) this.add(field, `must be at most ${describeMs(rule.maxMs)}`, "OUT_OF_RANGE");
-    if (rule.multipleOfMs !== undefined && ms % rule.multipleOfMs !== 0) {
-      this.add(field, `must be a whole multiple of ${describeMs(rule.multipleOfMs)}`, "NOT_A_MULTIPLE");
+    if (rule.maxMs !== undefined && !atMost(rule.maxMs)) this.add(field, `must be at most ${describeDuration(rule.maxMs)} ${got}`, "OUT_OF_RANGE");
+    if (rule.multipleOfMs !== undefined && nanos % (BigInt(rule.multipleOfMs) * NANOS_PER_MS) !== 0n) {
+      this.add(field, `must be ${unitOf(rule.multipleOfMs)} ${got}`, "NOT_A_MULTIPLE");
+    } else if (nanos % NANOS_PER_MS !== 0n) {
+      this.add(field, `must be given to the millisecond at most: finer fractions of a second are not kept ${got}`, "TOO_PRECISE");
     }
-    return this.violations.length === before ? ms : undefined;
+    return this.violations.length === before ? Number(nanos / NANOS_PER_MS) : undefined;
   }
 
   /** localTime checks "HH:MM" (and "24:00" when `allowEndOfDay`). Returns minutes after midnight. */

@@ -30,7 +30,7 @@ import {
   type ResourceKind,
   type WeeklyInterval,
 } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { isLocalDate, validate, type DurationRule, type RequestValidator } from "../runtime/validation.js";
+import { describeDuration, isLocalDate, validate, type DurationRule, type RequestValidator } from "../runtime/validation.js";
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -84,7 +84,7 @@ export interface DateRange {
 export interface ValidCreateProvider {
   /** displayName, trimmed, 1-200 characters. */
   displayName: string;
-  /** timeZone is a known IANA zone. */
+  /** timeZone is a known IANA zone, in its canonical spelling. */
   timeZone: string;
   /** specialty, trimmed, possibly empty. */
   specialty: string;
@@ -194,12 +194,12 @@ export interface ValidAppointmentCommand {
 export function validateCreateProvider(req: CreateProviderRequest): ValidCreateProvider {
   return validate((v) => {
     v.string("displayName", req.displayName);
-    v.timeZone("timeZone", req.timeZone);
+    const timeZone = v.timeZone("timeZone", req.timeZone);
     v.string("specialty", req.specialty, { optional: true });
     v.id("providerId", req.providerId, { optional: true });
     return {
       displayName: req.displayName.trim(),
-      timeZone: req.timeZone,
+      timeZone: timeZone ?? req.timeZone,
       specialty: req.specialty.trim(),
       providerId: req.providerId === "" ? undefined : req.providerId,
     };
@@ -284,6 +284,7 @@ export function validateSetAvailability(req: SetAvailabilityRequest): ValidSetAv
     });
     const slotMs = v.duration("slotDuration", req.slotDuration, SLOT_DURATION);
     const bufferMs = v.duration("buffer", req.buffer, BUFFER_DURATION);
+    if (hoursValid && slotMs !== undefined) everyIntervalHasASlot(v, weeklyHours, breaks, slotMs);
     return {
       providerId: req.providerId,
       weeklyHours: weeklyHours.map(stripIndex),
@@ -330,7 +331,7 @@ export function validateBookAppointment(req: BookAppointmentRequest): ValidBookA
     v.requestId("requestId", req.requestId);
     v.id("providerId", req.providerId);
     v.id("patientId", req.patientId);
-    const start = v.timestamp("startTime", req.startTime);
+    const start = v.timestamp("startTime", req.startTime, { wholeMinute: true });
     const durationMs = v.duration("duration", req.duration, APPOINTMENT_DURATION);
     resourceIds(v, req.resourceIds);
     freeText(v, "reason", req.reason, MAX_REASON);
@@ -359,7 +360,7 @@ export function validateCancelAppointment(req: CancelAppointmentRequest): ValidA
 export function validateRescheduleAppointment(req: RescheduleAppointmentRequest): ValidAppointmentCommand & { newStart: Date } {
   return validate((v) => {
     const command = appointmentCommand(v, req);
-    const newStart = v.timestamp("newStartTime", req.newStartTime);
+    const newStart = v.timestamp("newStartTime", req.newStartTime, { wholeMinute: true });
     return { ...command, newStart: newStart ?? new Date(0) };
   });
 }
@@ -466,8 +467,35 @@ function hhmm(minutes: number): string {
 }
 
 function describe(i: MinuteInterval): string {
-  const day = DayOfWeekSchema.values.find((x) => x.number === i.dayOfWeek)?.localName ?? String(i.dayOfWeek);
-  return `${day} ${hhmm(i.startMinute)}-${hhmm(i.endMinute)}`;
+  const name = DayOfWeekSchema.values.find((x) => x.number === i.dayOfWeek)?.localName ?? String(i.dayOfWeek);
+  return `${name.charAt(0)}${name.slice(1).toLowerCase()} ${hhmm(i.startMinute)}-${hhmm(i.endMinute)}`;
+}
+
+/**
+ * everyIntervalHasASlot reports the working intervals that would silently yield no slot: shorter
+ * than one slot (SHORTER_THAN_SLOT), or with breaks covering part of every slot of the interval's
+ * grid (slots start at the interval's start and every slot length after: NO_SLOT_LEFT).
+ */
+function everyIntervalHasASlot(v: RequestValidator, hours: IndexedInterval[], breaks: IndexedInterval[], slotMs: number): void {
+  const slotMin = slotMs / MINUTE_MS;
+  const slot = describeDuration(slotMs);
+  for (const w of hours) {
+    const field = `weeklyHours[${w.index}]`;
+    const length = w.endMinute - w.startMinute;
+    if (length < slotMin) {
+      v.add(field, `${describe(w)} is ${describeDuration(length * MINUTE_MS)} long, shorter than one slot (${slot}), so it would offer no appointment: make it at least ${slot} long, or shorten slotDuration`, "SHORTER_THAN_SLOT");
+      continue;
+    }
+    const inside = breaks.filter((b) => b.dayOfWeek === w.dayOfWeek && b.startMinute < w.endMinute && w.startMinute < b.endMinute);
+    let fits = false;
+    for (let m = w.startMinute; !fits && m + slotMin <= w.endMinute; m += slotMin) {
+      fits = !inside.some((b) => b.startMinute < m + slotMin && m < b.endMinute);
+    }
+    if (!fits) {
+      const named = inside.map((b) => `breaks[${b.index}] (${hhmm(b.startMinute)}-${hhmm(b.endMinute)})`).join(", ");
+      v.add(field, `${describe(w)} has no whole slot (${slot}) outside its breaks ${named} (slots start at ${hhmm(w.startMinute)} and every ${slot} after), so it would offer no appointment: move or shorten the breaks, or shorten slotDuration`, "NO_SLOT_LEFT");
+    }
+  }
 }
 
 /**

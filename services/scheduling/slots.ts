@@ -8,6 +8,12 @@
 // * Slot starts are the local times start, start + slot, start + 2 slots, ... of each working
 //   interval. A start that does not exist locally yields no slot; a repeated one yields one slot, at
 //   its first occurrence. A slot lasts its duration in real elapsed time and must lie in free time.
+// * Free time is one stretch wherever working time continues without a gap, across midnight too: a
+//   provider working until 24:00 and again from 00:00 the next day (a night clinic) can take a visit
+//   from 23:45 to 00:15. A stretch ends at an exception date or a day without hours at midnight, as
+//   it ends at a break. Merging touching UTC intervals keeps invariant 8 (each day's boundaries are
+//   converted on their own date first) and cannot make two appointments overlap (the database's
+//   exclusion constraints decide that, whatever the engine offers).
 // * Busy time (other appointments, each with the provider's buffer after it) must not overlap the
 //   new slot plus its own buffer; rooms must be free during the slot itself.
 import type { MinuteInterval, DateRange } from "./scheduling.validation.js";
@@ -95,6 +101,19 @@ function sortedMerged(list: Interval[]): Interval[] {
   return out;
 }
 
+/** containedIn tells whether [start, end) lies inside one of the sorted merged intervals. */
+function containedIn(sorted: Interval[], start: number, end: number): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  // First interval whose end is after start.
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid].end <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo].start <= start && end <= sorted[lo].end;
+}
+
 /** overlapsAny tells whether [start, end) overlaps one of the sorted merged intervals. */
 function overlapsAny(sorted: Interval[], start: number, end: number): boolean {
   let lo = 0;
@@ -168,14 +187,17 @@ export function listSlots(schedule: Schedule, query: SlotQuery): Interval[] {
   if (schedule.weeklyHours.length === 0 || schedule.slotMs <= 0 || query.durationMs <= 0) return [];
   const providerBusy = sortedMerged(query.providerBusy ?? []);
   const resourceBusy = sortedMerged(query.resourceBusy ?? []);
+  const days = candidateDays(schedule, query.range.start, query.range.end);
+  // Free time of all these dates as one list: stretches that touch at midnight are one.
+  const free = sortedMerged(days.flatMap((d) => d.free));
   const seen = new Set<number>();
   const out: Interval[] = [];
-  for (const day of candidateDays(schedule, query.range.start, query.range.end)) {
+  for (const day of days) {
     for (const start of day.starts) {
       const end = start + query.durationMs;
       if (start < query.range.start || end > query.range.end || seen.has(start)) continue;
-      // The whole slot inside one free stretch of this date's working time.
-      if (!day.free.some((f) => f.start <= start && end <= f.end)) continue;
+      // The whole slot inside one free stretch of working time.
+      if (!containedIn(free, start, end)) continue;
       if (overlapsAny(providerBusy, start, end + schedule.bufferMs)) continue;
       if (overlapsAny(resourceBusy, start, end)) continue;
       seen.add(start);
@@ -207,7 +229,8 @@ export function isSlotStart(schedule: Schedule, start: number, durationMs: numbe
  * * REPEATED_LOCAL_TIME: the start is the second occurrence of a local time that happens twice (the
  *   clocks went back); slots start at the first one, `firstOccurrence`;
  * * ENDS_AFTER_WORKING_HOURS: the start is fine but the appointment would end after the stretch of
- *   working time it starts in (`freeEnd`);
+ *   working time it starts in (`freeEnd`; a stretch that reaches midnight goes on into the next
+ *   date's working time when that starts at midnight);
  * * RUNS_INTO_BREAK: it would run into a break;
  * * NOT_A_SLOT: none of the above applies, yet the engine offers no such slot (not expected; a
  *   safety net so that the verdict never claims more than listSlots).
@@ -245,24 +268,27 @@ export function explainSlotStart(schedule: Schedule, start: number, durationMs: 
   const plan = planDay(schedule, date);
   const slotMin = schedule.slotMs / WALL.MINUTE_MS;
   if (!plan || schedule.slotMs <= 0) return { kind: "NOT_A_SLOT", date };
+  // The same free time listSlots judges by: these dates' stretches, merged across midnight.
+  const days = candidateDays(schedule, start, start + durationMs);
+  const free = sortedMerged(days.flatMap((d) => d.free));
   if (!Number.isInteger(minute) || (minute - within.startMinute) % slotMin !== 0) {
-    const fits = fittingStarts(plan, durationMs);
+    const fits = fittingStarts(plan, free, durationMs);
     return { kind: "NOT_ON_SLOT_BOUNDARY", date, before: fits.filter((s) => s < start).pop(), after: fits.find((s) => s > start) };
   }
   const first = instantOfWall(wall, schedule.timeZone);
   if (first !== undefined && first !== start) return { kind: "REPEATED_LOCAL_TIME", date, firstOccurrence: first };
   const end = start + durationMs;
-  const stretch = plan.free.find((f) => f.start <= start && start < f.end);
+  const stretch = free.find((f) => f.start <= start && start < f.end);
   if (!stretch) return { kind: "NOT_A_SLOT", date };
   if (end > stretch.end) {
-    const next = plan.breaks.find((b) => b.start === stretch.end);
+    const next = days.flatMap((d) => d.breaks).find((b) => b.start === stretch.end);
     if (next) return { kind: "RUNS_INTO_BREAK", date, end, break: next.interval };
     return { kind: "ENDS_AFTER_WORKING_HOURS", date, end, freeEnd: stretch.end };
   }
   return plan.starts.includes(start) ? { kind: "SLOT" } : { kind: "NOT_A_SLOT", date };
 }
 
-/** fittingStarts are a day's slot starts where an appointment of durationMs fits in free time, in order. */
-function fittingStarts(plan: DayPlan, durationMs: number): number[] {
-  return [...new Set(plan.starts)].filter((s) => plan.free.some((f) => f.start <= s && s + durationMs <= f.end)).sort((a, b) => a - b);
+/** fittingStarts are a day's slot starts where an appointment of durationMs fits in free time (`free`, sorted and merged), in order. */
+function fittingStarts(plan: DayPlan, free: Interval[], durationMs: number): number[] {
+  return [...new Set(plan.starts)].filter((s) => containedIn(free, s, s + durationMs)).sort((a, b) => a - b);
 }

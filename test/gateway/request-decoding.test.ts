@@ -5,7 +5,12 @@
 // * An unknown enum name in JSON was dropped (IssueTicket with "TICKET_PRIORITY_VIP" became ROUTINE;
 //   an unknown ListAppointments status filter listed every status): INVALID_ARGUMENT naming the field.
 // * Invalid UTF-8 inside a JSON string was stored as U+FFFD, and so was a lone surrogate escape:
-//   INVALID_ARGUMENT naming the field, nothing stored. Unknown field names are still ignored.
+//   INVALID_ARGUMENT naming the field, nothing stored.
+// * An unknown JSON field name was ignored, so a misspelt filter ("status") listed every status: it
+//   is INVALID_ARGUMENT naming the field (binary Protobuf keeps unknown fields, as protobuf does).
+// * A JSON value of the wrong type or range ({"pageSize":2147483648}) answered protobuf-es's "cannot
+//   decode field medschedule....page_size from JSON" without field violations or ErrorInfo: each
+//   mistake is a field violation with a reason, with ErrorInfo, in words without proto names.
 // * A Connect GET with invalid base64 in `message` answered 500 INTERNAL and logged nothing; bytes
 //   that do not decode (binary, compressed) are INVALID_ARGUMENT in every protocol, and every such
 //   failure has its log line.
@@ -15,7 +20,8 @@ import { Writable } from "node:stream";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { CreateQueueRequestSchema, QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { createLogger, type Logger } from "../../services/runtime/logger.js";
@@ -77,9 +83,88 @@ for (const [mode, start] of modes) {
     const queue = createClient(QueueService, transport);
     const json = (value: string) => new TextEncoder().encode(value);
 
-    t.test("unknown field names are still ignored (a newer client's fields)", async (t) => {
-      const o = await rawCall(baseUrl, "connect", `${Q}CreateQueue`, json('{"queueId":"dec","displayName":"Decoding","prefix":"D","timeZone":"UTC","fieldFromTheFuture":{"x":[1]}}'), { headers });
-      t.equal(o.code, 0, `created (${o.message})`);
+    t.test("unknown JSON field names are INVALID_ARGUMENT naming the field, nothing stored; binary keeps unknown fields", async (t) => {
+      const created = await rawCall(baseUrl, "connect", `${Q}CreateQueue`, json('{"queueId":"dec","displayName":"Decoding","prefix":"D","timeZone":"UTC"}'), { headers });
+      t.equal(created.code, 0, `created (${created.message})`);
+      for (const protocol of ["connect", "grpc-web", "grpc"] as RawProtocol[]) {
+        const o = await rawCall(baseUrl, protocol, `${Q}CreateQueue`, json(`{"queueId":"future-${protocol}","displayName":"F","prefix":"F","timeZone":"UTC","fieldFromTheFuture":{"x":[1]}}`), { headers });
+        t.equal(o.code, Code.InvalidArgument, `over ${protocol} (${o.message})`);
+        t.same(o.violations, [["fieldFromTheFuture", "UNKNOWN_FIELD"]], `names the field over ${protocol}`);
+        const got = await queue.getQueue({ queueId: `future-${protocol}` }).then(() => 0, (err: { code: Code }) => err.code);
+        t.equal(got, Code.NotFound, `nothing created over ${protocol}`);
+      }
+      for (const protocol of JSON_PROTOCOLS) {
+        const o = await rawCall(baseUrl, protocol, `${S}ListAppointments`, json('{"providerId":"p-dec","status":["APPOINTMENT_STATUS_CANCELLED"]}'), { headers });
+        t.equal(o.code, Code.InvalidArgument, `a misspelt filter over ${protocol} is refused, not ignored (${o.message})`);
+        t.same(o.violations, [["status", "UNKNOWN_FIELD"]], `names "status" over ${protocol}`);
+        t.match(o.message, /did you mean "statuses"/, "and says which field was meant");
+      }
+      // Binary Protobuf: field 99 is unknown to this server; protobuf keeps it and the call works.
+      const known = toBinary(CreateQueueRequestSchema, create(CreateQueueRequestSchema, { queueId: "future-bin", displayName: "F", prefix: "F", timeZone: "UTC" }));
+      const withUnknown = Buffer.concat([known, Buffer.from([0x98, 0x06, 0x01])]);
+      for (const protocol of ["connect", "grpc-web", "grpc"] as RawProtocol[]) {
+        const o = await rawCall(baseUrl, protocol, `${Q}CreateQueue`, withUnknown, { headers, binary: true });
+        t.equal(o.code, 0, `binary with an unknown field over ${protocol}: accepted (${o.message})`);
+      }
+    });
+
+    t.test("JSON type mistakes: a field violation with a reason, ErrorInfo, and no proto type names, in every protocol", async (t) => {
+      const cases: [string, string, [string, string][]][] = [
+        [`${S}ListProviders`, '{"pageSize":2147483648}', [["pageSize", "OUT_OF_RANGE"]]],
+        [`${S}ListProviders`, '{"pageSize":"1.5"}', [["pageSize", "INVALID_VALUE"]]],
+        [`${S}ListProviders`, '{"pageSize":1,"pageSize":2}', [["pageSize", "DUPLICATE_FIELD"]]],
+        [`${S}ListProviders`, '{"pageToken":7}', [["pageToken", "INVALID_VALUE"]]],
+        [`${S}ListAppointments`, '{"providerId":"p","startTime":"2026-13-01T00:00:00Z","statuses":[null]}', [["startTime", "INVALID_TIMESTAMP"], ["statuses[0]", "INVALID_VALUE"]]],
+        [`${S}ListAppointments`, '{"providerId":"p","startTime":"2026-02-30T09:00:00Z","endTime":1767603600}', [["startTime", "INVALID_TIMESTAMP"], ["endTime", "INVALID_TIMESTAMP"]]],
+        [`${S}ListAvailableSlots`, '{"providerId":"p","startTime":"2026-12-06T00:00:00Z","endTime":"2026-12-07T00:00:00Z","duration":"5 minutes"}', [["duration", "INVALID_DURATION"]]],
+        [`${S}ListAvailableSlots`, '{"providerId":"p","startTime":"2026-12-06T00:00:00Z","endTime":"2026-12-07T00:00:00Z","duration":"1800sX"}', [["duration", "INVALID_DURATION"]]],
+        [`${S}ListAvailableSlots`, '{"providerId":"p","resourceIds":"room-1"}', [["resourceIds", "INVALID_VALUE"]]],
+        [`${Q}ListTickets`, '{"queueId":"dec","statuses":"TICKET_STATUS_WAITING","pageSize":true}', [["statuses", "INVALID_VALUE"], ["pageSize", "INVALID_VALUE"]]],
+        [`${Q}CreateQueue`, '{"queueId":"typed","displayName":5,"prefix":["A"],"timeZone":{}}', [["displayName", "INVALID_VALUE"], ["prefix", "INVALID_VALUE"], ["timeZone", "INVALID_VALUE"]]],
+        [`${S}SetAvailability`, '{"providerId":"p","weeklyHours":{"dayOfWeek":1},"slotDuration":900}', [["weeklyHours", "INVALID_VALUE"], ["slotDuration", "INVALID_DURATION"]]],
+      ];
+      for (const [procedure, body, want] of cases) {
+        for (const protocol of JSON_PROTOCOLS) {
+          if (protocol === "connect-get" && !isRead(procedure)) continue;
+          const o = await rawCall(baseUrl, protocol, procedure, json(body), { headers });
+          const label = `${procedure.split("/").pop()} ${body} over ${protocol}`;
+          t.equal(o.code, Code.InvalidArgument, `${label}: INVALID_ARGUMENT (${o.message})`);
+          t.same(o.violations, want, `${label}: names the fields with reasons`);
+          t.same(o.errorInfo, { domain: "medschedule.io", reason: "INVALID_ARGUMENT" }, `${label}: ErrorInfo`);
+          t.notMatch(o.message, /medschedule\.|google\.protobuf|cannot decode|int32/, `${label}: no proto names in "${o.message}"`);
+        }
+      }
+      t.equal(await queue.getQueue({ queueId: "typed" }).then(() => 0, (err: { code: Code }) => err.code), Code.NotFound, "nothing created");
+    });
+
+    t.test("nothing sent is changed silently: sub-minute starts, sub-millisecond values and short hours refused, zone names canonical", async (t) => {
+      const scheduling = createClient(SchedulingService, transport);
+      const provider = await scheduling.createProvider({ displayName: "Dr. Case", timeZone: "europe/ISTANBUL" });
+      t.equal(provider.provider?.timeZone, "Europe/Istanbul", "a zone in another letter case is stored under its canonical name");
+      t.equal((await scheduling.getProvider({ providerId: provider.provider?.providerId ?? "" })).provider?.timeZone, "Europe/Istanbul", "and read back so");
+      t.equal((await queue.createQueue({ displayName: "Case", prefix: "C", timeZone: "utc" })).queue?.timeZone, "UTC", "queues too");
+      const providerId = provider.provider?.providerId ?? "";
+      const cases: [string, string, [string, string][]][] = [
+        [`${S}BookAppointment`, `{"requestId":"sub-us","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T11:00:00.000001Z"}`, [["startTime", "NOT_WHOLE_MINUTE"]]],
+        [`${S}BookAppointment`, `{"requestId":"sub-ns","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T10:00:00.000000001Z"}`, [["startTime", "NOT_WHOLE_MINUTE"]]],
+        [`${S}BookAppointment`, `{"requestId":"half-s","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T11:00:00.5Z"}`, [["startTime", "NOT_WHOLE_MINUTE"]]],
+        [`${S}RescheduleAppointment`, '{"requestId":"re-s","appointmentId":"apt-1","newStartTime":"2026-12-06T11:00:30Z"}', [["newStartTime", "NOT_WHOLE_MINUTE"]]],
+        [`${S}ListAvailableSlots`, `{"providerId":"${providerId}","startTime":"2026-12-06T00:00:00.0000001Z","endTime":"2026-12-07T00:00:00Z"}`, [["startTime", "TOO_PRECISE"]]],
+        [`${S}ListAppointments`, `{"providerId":"${providerId}","endTime":"2026-12-07T00:00:00.000000001Z"}`, [["endTime", "TOO_PRECISE"]]],
+        [`${S}BookAppointment`, `{"requestId":"dur-ns","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T11:00:00Z","duration":"0.0000001s"}`, [["duration", "NOT_A_MULTIPLE"]]],
+        [`${Q}IssueTicket`, '{"requestId":"at-us","queueId":"dec","priority":"TICKET_PRIORITY_APPOINTMENT","appointmentId":"apt-1","appointmentTime":"2026-12-06T11:00:00.000001Z"}', [["appointmentTime", "TOO_PRECISE"]]],
+        [`${S}SetAvailability`, `{"providerId":"${providerId}","weeklyHours":[{"dayOfWeek":"DAY_OF_WEEK_MONDAY","startTime":"09:00","endTime":"09:20"}],"slotDuration":"1800s"}`, [["weeklyHours[0]", "SHORTER_THAN_SLOT"]]],
+      ];
+      for (const [procedure, body, want] of cases) {
+        for (const protocol of JSON_PROTOCOLS) {
+          if (protocol === "connect-get" && !isRead(procedure)) continue;
+          const o = await rawCall(baseUrl, protocol, procedure, json(body), { headers });
+          const label = `${procedure.split("/").pop()} over ${protocol}`;
+          t.equal(o.code, Code.InvalidArgument, `${label}: INVALID_ARGUMENT (${o.message})`);
+          t.same(o.violations, want, `${label}: ${want.map((w) => w.join(" ")).join(", ")}`);
+        }
+      }
+      t.same((await scheduling.listAppointments({ providerId })).appointments, [], "nothing was booked");
     });
 
     t.test("an unknown enum name is INVALID_ARGUMENT naming the field, and nothing is stored", async (t) => {

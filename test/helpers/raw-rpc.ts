@@ -5,7 +5,7 @@ import http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
-import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 
 /** RawProtocol is how a raw call is sent. */
@@ -21,6 +21,20 @@ export interface RawOutcome {
   violations: [string, string][];
   /** httpStatus is the HTTP status of the answer. */
   httpStatus: number;
+  /** errorInfo is google.rpc.ErrorInfo's domain and reason, when the error carries one. */
+  errorInfo?: { domain: string; reason: string };
+}
+
+function errorInfoOf(details: { type: string; value: Uint8Array }[]): { domain: string; reason: string } | undefined {
+  const d = details.find((x) => x.type === "google.rpc.ErrorInfo");
+  if (!d) return undefined;
+  const info = fromBinary(ErrorInfoSchema, d.value);
+  return { domain: info.domain, reason: info.reason };
+}
+
+function detailsOfStatus(bin: string | null | undefined): { type: string; value: Uint8Array }[] {
+  if (!bin) return [];
+  return fromBinary(StatusSchema, Buffer.from(bin, "base64")).details.map((a) => ({ type: a.typeUrl.slice(a.typeUrl.lastIndexOf("/") + 1), value: a.value }));
 }
 
 function violationsOfStatus(bin: string | null | undefined): [string, string][] {
@@ -83,7 +97,8 @@ export async function rawCall(
     const violations = (err.details ?? [])
       .filter((d) => d.type === "google.rpc.BadRequest")
       .flatMap((d) => fromBinary(BadRequestSchema, Buffer.from(d.value, "base64")).fieldViolations.map((v): [string, string] => [v.field, v.reason]));
-    return { code: codeFromString(err.code) ?? Code.Unknown, message: err.message ?? "", violations, httpStatus: res.status };
+    const errorInfo = errorInfoOf((err.details ?? []).map((d) => ({ type: d.type, value: Buffer.from(d.value, "base64") })));
+    return { code: codeFromString(err.code) ?? Code.Unknown, message: err.message ?? "", violations, httpStatus: res.status, errorInfo };
   }
   if (protocol === "grpc-web") {
     const res = await fetch(baseUrl + procedure, { method: "POST", headers: { ...headers, "content-type": `application/grpc-web+${codec}`, "x-grpc-web": "1" }, body: envelope(0, body) as unknown as BodyInit });
@@ -94,6 +109,7 @@ export async function rawCall(
       message: decodeURIComponent(trailer["grpc-message"] ?? ""),
       violations: violationsOfStatus(trailer["grpc-status-details-bin"]),
       httpStatus: res.status,
+      errorInfo: errorInfoOf(detailsOfStatus(trailer["grpc-status-details-bin"])),
     };
   }
   return new Promise<RawOutcome>((resolve, reject) => {
@@ -112,6 +128,7 @@ export async function rawCall(
         message: decodeURIComponent(String(head["grpc-message"] ?? "")),
         violations: violationsOfStatus(head["grpc-status-details-bin"] as string | undefined),
         httpStatus: Number(head[":status"] ?? 0),
+        errorInfo: errorInfoOf(detailsOfStatus(head["grpc-status-details-bin"] as string | undefined)),
       });
     });
     stream.end(envelope(0, body));

@@ -96,6 +96,8 @@ t.test("Acquire", async (t) => {
     t.same(await violations(call({ resource: "r", ttl: s(-1) })), ["ttl"], "negative");
     t.same(await violations(call({ resource: "r", ttl: s(601) })), ["ttl"], "over 10 minutes");
     t.same(await violations(call({ resource: "r", ttl: { seconds: 1n, nanos: -1 } })), ["ttl"], "malformed duration");
+    t.same(await violations(call({ resource: "r", ttl: { seconds: 0n, nanos: 100 } })), ["ttl"], "100 ns: below a millisecond, not read as 0");
+    t.same(await violations(call({ resource: "r", ttl: { seconds: 30n, nanos: 1500 } })), ["ttl"], "30 s and 1.5 µs: not truncated to 30 s");
   });
 
   t.test("waitTimeout", async (t) => {

@@ -3,7 +3,7 @@
 // so they end as NOT_FOUND or similar, never INVALID_ARGUMENT).
 import t from "tap";
 import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { TimestampSchema, timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type HandlerContext } from "@connectrpc/connect";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import {
@@ -144,6 +144,8 @@ rpc({
     { name: "three-letter prefix", patch: { prefix: "RAD" } },
     { name: "client-chosen id", patch: { queueId: "radiology" } },
     { name: "200-character name", patch: { displayName: "n".repeat(200) } },
+    { name: "zone in another letter case", patch: { timeZone: "EUROPE/istanbul" } },
+    { name: "an IANA alias", patch: { timeZone: "Etc/UTC" } },
   ],
   bad: [
     { name: "empty request", patch: { displayName: "", prefix: "", timeZone: "" }, fields: ["displayName", "prefix", "timeZone"] },
@@ -241,6 +243,11 @@ rpc({
     { name: "bad appointment id", patch: { priority: TicketPriority.APPOINTMENT, appointmentId: "apt 1", appointmentTime: timestampFromDate(new Date("2026-01-05T09:00:00Z")) }, fields: ["appointmentId"] },
     { name: "a routine ticket naming an appointment", patch: { appointmentId: "a-x" }, fields: ["appointmentId"] },
     { name: "an urgent ticket with an appointment time", patch: { priority: TicketPriority.URGENT, appointmentTime: timestampFromDate(new Date("2026-01-05T09:00:00Z")) }, fields: ["appointmentTime"] },
+    {
+      name: "appointment time with microseconds",
+      patch: { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-1", appointmentTime: create(TimestampSchema, { seconds: 1767603600n, nanos: 1000 }) },
+      fields: ["appointmentTime"],
+    },
     {
       name: "appointment time before 1970",
       patch: { priority: TicketPriority.APPOINTMENT, appointmentId: "apt-1", appointmentTime: timestampFromMs(-1000) },
@@ -429,4 +436,5 @@ t.test("list and transfer validators apply defaults", async (t) => {
     timeZone: "UTC",
     queueId: undefined,
   });
+  t.equal(validateCreateQueue(create(CreateQueueRequestSchema, { displayName: "Lab", prefix: "L", timeZone: "europe/ISTANBUL" })).timeZone, "Europe/Istanbul", "the zone's canonical name is kept");
 });

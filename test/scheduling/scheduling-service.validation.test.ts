@@ -3,7 +3,7 @@
 // database, which here is a stand-in that throws NoDatabaseError on first use.
 import t from "tap";
 import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { durationFromMs, timestampFromDate, timestampFromMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { DurationSchema, TimestampSchema, durationFromMs, timestampFromDate, timestampFromMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { type HandlerContext } from "@connectrpc/connect";
 import {
   AppointmentStatus,
@@ -42,6 +42,7 @@ import { PageTokens } from "../../services/runtime/page-token.js";
 import { APPOINTMENTS_PAGE, PROVIDERS_PAGE, RESOURCES_PAGE, SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import {
   validateBookAppointment,
+  validateCreateProvider,
   validateListAppointments,
   validateListAvailableSlots,
   validateListProviders,
@@ -96,6 +97,10 @@ function show(err: unknown): string {
 
 const ts = (iso: string): Timestamp => timestampFromDate(new Date(iso));
 const dur = (ms: number): Duration => durationFromMs(ms);
+/** tsn is an instant with nanoseconds as given (a Date cannot hold less than a millisecond). */
+const tsn = (iso: string, nanos: number): Timestamp => create(TimestampSchema, { seconds: ts(iso).seconds, nanos });
+/** durn is a duration of whole seconds plus nanoseconds. */
+const durn = (seconds: number, nanos: number): Duration => create(DurationSchema, { seconds: BigInt(seconds), nanos });
 const wi = (dayOfWeek: DayOfWeek, startTime: string, endTime: string): WeeklyInterval =>
   create(WeeklyIntervalSchema, { dayOfWeek, startTime, endTime });
 const ex = (startDate: string, endDate: string, reason = ""): DateException =>
@@ -152,6 +157,9 @@ rpc({
     { name: "200-character name", patch: { displayName: "n".repeat(200) } },
     { name: "no specialty", patch: { specialty: "" } },
     { name: "UTC", patch: { timeZone: "UTC" } },
+    { name: "zone in another letter case", patch: { timeZone: "europe/ISTANBUL" } },
+    { name: "lower-case utc", patch: { timeZone: "utc" } },
+    { name: "an IANA alias", patch: { timeZone: "EST5EDT" } },
   ],
   bad: [
     { name: "empty request", patch: { displayName: "", timeZone: "", specialty: "" }, fields: ["displayName", "timeZone"] },
@@ -269,12 +277,13 @@ rpc({
   alsoValid: [
     { name: "touching intervals", patch: { weeklyHours: [wi(MON, "09:00", "12:00"), wi(MON, "12:00", "13:00")], breaks: [] } },
     { name: "same hours on several days", patch: { weeklyHours: [wi(MON, "09:00", "17:00"), wi(TUE, "09:00", "17:00")] } },
-    { name: "break as long as the interval", patch: { breaks: [wi(MON, "13:00", "17:00")] } },
+    { name: "a break leaving one slot", patch: { weeklyHours: [wi(MON, "09:00", "10:00")], breaks: [wi(MON, "09:30", "10:00")], slotDuration: dur(30 * MIN) } },
+    { name: "an interval of exactly one slot", patch: { weeklyHours: [wi(MON, "09:00", "09:30")], breaks: [], slotDuration: dur(30 * MIN) } },
     { name: "touching breaks", patch: { breaks: [wi(MON, "10:00", "10:30"), wi(MON, "10:30", "11:00")] } },
     { name: "no hours at all", patch: { weeklyHours: [], breaks: [], exceptions: [] } },
     { name: "whole day", patch: { weeklyHours: [wi(DayOfWeek.SUNDAY, "00:00", "24:00")], breaks: [] } },
     { name: "5-minute slots", patch: { slotDuration: dur(5 * MIN) } },
-    { name: "8-hour slots", patch: { slotDuration: dur(8 * HOUR) } },
+    { name: "8-hour slots", patch: { weeklyHours: [wi(MON, "08:00", "16:00")], breaks: [], slotDuration: dur(8 * HOUR) } },
     { name: "no buffer", patch: { buffer: undefined } },
     { name: "zero buffer", patch: { buffer: dur(0) } },
     { name: "2-hour buffer", patch: { buffer: dur(2 * HOUR) } },
@@ -284,6 +293,12 @@ rpc({
   ],
   bad: [
     { name: "no provider", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "interval shorter than one slot", patch: { weeklyHours: [wi(MON, "09:00", "09:20")], breaks: [], slotDuration: dur(30 * MIN) }, fields: ["weeklyHours[0]"] },
+    { name: "intervals shorter than 8-hour slots", patch: { slotDuration: dur(8 * HOUR) }, fields: ["weeklyHours[0]", "weeklyHours[1]"] },
+    { name: "break as long as the interval", patch: { breaks: [wi(MON, "13:00", "17:00")] }, fields: ["weeklyHours[1]"] },
+    { name: "a break cutting every slot", patch: { weeklyHours: [wi(MON, "09:00", "10:00")], breaks: [wi(MON, "09:15", "09:45")], slotDuration: dur(30 * MIN) }, fields: ["weeklyHours[0]"] },
+    { name: "slot length with nanoseconds", patch: { slotDuration: durn(900, 1) }, fields: ["slotDuration"] },
+    { name: "buffer below a millisecond", patch: { buffer: durn(0, 100) }, fields: ["buffer"] },
     { name: "day unspecified", patch: { weeklyHours: [wi(DayOfWeek.UNSPECIFIED, "09:00", "12:00")], breaks: [] }, fields: ["weeklyHours[0].dayOfWeek"] },
     { name: "day 8", patch: { weeklyHours: [wi(8 as DayOfWeek, "09:00", "12:00")], breaks: [] }, fields: ["weeklyHours[0].dayOfWeek"] },
     { name: "start without leading zero", patch: { weeklyHours: [wi(MON, "9:00", "12:00")], breaks: [] }, fields: ["weeklyHours[0].startTime"] },
@@ -392,6 +407,7 @@ rpc({
   alsoValid: [
     { name: "exactly 31 days", patch: { endTime: ts("2026-02-05T00:00:00Z") } },
     { name: "no duration", patch: { duration: undefined } },
+    { name: "range to the millisecond", patch: { startTime: tsn("2026-01-05T00:00:30Z", 500_000_000), endTime: tsn("2026-01-06T00:00:00Z", 1_000_000) } },
     { name: "8-hour duration", patch: { duration: dur(8 * HOUR) } },
     { name: "no resources", patch: { resourceIds: [] } },
     { name: "10 resources", patch: { resourceIds: Array.from({ length: 10 }, (_, i) => `room-${i}`) } },
@@ -401,6 +417,9 @@ rpc({
     { name: "no start", patch: { startTime: undefined }, fields: ["startTime"] },
     { name: "no end", patch: { endTime: undefined }, fields: ["endTime"] },
     { name: "start before 1970", patch: { startTime: timestampFromMs(-DAY) }, fields: ["startTime"] },
+    { name: "start with microseconds", patch: { startTime: tsn("2026-01-05T00:00:00Z", 1000) }, fields: ["startTime"] },
+    { name: "end with nanoseconds", patch: { endTime: tsn("2026-01-06T00:00:00Z", 1) }, fields: ["endTime"] },
+    { name: "duration below a millisecond", patch: { duration: durn(0, 100) }, fields: ["duration"] },
     { name: "end equals start", patch: { endTime: ts("2026-01-05T00:00:00Z") }, fields: ["endTime"] },
     { name: "end before start", patch: { endTime: ts("2026-01-04T00:00:00Z") }, fields: ["endTime"] },
     { name: "31 days and a second", patch: { endTime: ts("2026-02-05T00:00:01Z") }, fields: ["endTime"] },
@@ -459,7 +478,13 @@ rpc({
     { name: "no patient", patch: { patientId: "" }, fields: ["patientId"] },
     { name: "bad patient", patch: { patientId: "Jane Doe" }, fields: ["patientId"] },
     { name: "no start", patch: { startTime: undefined }, fields: ["startTime"] },
+    { name: "start with microseconds", patch: { startTime: tsn("2026-01-05T09:00:00Z", 1000) }, fields: ["startTime"] },
+    { name: "start with nanoseconds", patch: { startTime: tsn("2026-01-05T09:00:00Z", 1) }, fields: ["startTime"] },
+    { name: "start with half a second", patch: { startTime: tsn("2026-01-05T09:00:00Z", 500_000_000) }, fields: ["startTime"] },
+    { name: "start with seconds", patch: { startTime: ts("2026-01-05T09:00:30Z") }, fields: ["startTime"] },
     { name: "zero duration", patch: { duration: dur(0) }, fields: ["duration"] },
+    { name: "duration below a millisecond", patch: { duration: durn(0, 100) }, fields: ["duration"] },
+    { name: "duration with nanoseconds", patch: { duration: durn(1800, 1) }, fields: ["duration"] },
     { name: "duration in seconds", patch: { duration: dur(10 * MIN + 30_000) }, fields: ["duration"] },
     { name: "9-hour duration", patch: { duration: dur(9 * HOUR) }, fields: ["duration"] },
     { name: "duplicate room", patch: { resourceIds: ["room-3", "room-3"] }, fields: ["resourceIds[1]"] },
@@ -497,6 +522,8 @@ rpc({
   bad: [
     { name: "no new start", patch: { newStartTime: undefined }, fields: ["newStartTime"] },
     { name: "new start before 1970", patch: { newStartTime: timestampFromMs(-1000) }, fields: ["newStartTime"] },
+    { name: "new start with microseconds", patch: { newStartTime: tsn("2026-01-06T10:00:00Z", 1000) }, fields: ["newStartTime"] },
+    { name: "new start with seconds", patch: { newStartTime: ts("2026-01-06T10:00:01Z") }, fields: ["newStartTime"] },
     { name: "no appointment", patch: { appointmentId: "" }, fields: ["appointmentId"] },
     { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
     {
@@ -528,6 +555,7 @@ rpc({
     { name: "by both", patch: { patientId: "pat-42" } },
     { name: "in a range", patch: { startTime: ts("2026-01-05T00:00:00Z"), endTime: ts("2026-01-06T00:00:00Z") } },
     { name: "open-ended range", patch: { startTime: ts("2026-01-05T00:00:00Z") } },
+    { name: "range to the millisecond", patch: { startTime: tsn("2026-01-05T00:00:00Z", 999_000_000) } },
     { name: "some states", patch: { statuses: [AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN], pageSize: 500 } },
     {
       name: "page token",
@@ -535,6 +563,8 @@ rpc({
     },
   ],
   bad: [
+    { name: "start with microseconds", patch: { startTime: tsn("2026-01-05T00:00:00Z", 1000) }, fields: ["startTime"] },
+    { name: "end with nanoseconds", patch: { endTime: tsn("2026-01-06T00:00:00Z", 1) }, fields: ["endTime"] },
     { name: "neither provider nor patient", patch: { providerId: "" }, fields: ["providerId"] },
     { name: "bad provider", patch: { providerId: "dr ada" }, fields: ["providerId"] },
     { name: "bad patient", patch: { patientId: "pat 42" }, fields: ["patientId"] },
@@ -614,6 +644,7 @@ rpc({
   },
   alsoValid: [
     { name: "exactly 90 days", patch: { windowEndTime: ts("2026-04-05T00:00:00Z") } },
+    { name: "window to the millisecond", patch: { windowStartTime: tsn("2026-01-05T00:00:00Z", 250_000_000) } },
     { name: "no duration", patch: { duration: undefined } },
   ],
   bad: [
@@ -626,6 +657,8 @@ rpc({
     { name: "empty window", patch: { windowEndTime: ts("2026-01-05T00:00:00Z") }, fields: ["windowEndTime"] },
     { name: "window over 90 days", patch: { windowEndTime: ts("2026-04-05T00:01:00Z") }, fields: ["windowEndTime"] },
     { name: "no window start", patch: { windowStartTime: undefined }, fields: ["windowStartTime"] },
+    { name: "window start with microseconds", patch: { windowStartTime: tsn("2026-01-05T00:00:00Z", 1000) }, fields: ["windowStartTime"] },
+    { name: "window end with nanoseconds", patch: { windowEndTime: tsn("2026-02-05T00:00:00Z", 1) }, fields: ["windowEndTime"] },
     { name: "zero duration", patch: { duration: dur(0) }, fields: ["duration"] },
     { name: "9-hour duration", patch: { duration: dur(9 * HOUR) }, fields: ["duration"] },
     { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
@@ -756,4 +789,44 @@ t.test("an overlap names the interval it overlaps", async (t) => {
   );
   if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${show(err)}`);
   t.match(err.violations[0]?.description, /weeklyHours\[0\]/);
+});
+
+t.test("a time zone is stored under its canonical name, whatever its letter case", async (t) => {
+  const zone = (timeZone: string) => validateCreateProvider(create(CreateProviderRequestSchema, { displayName: "Dr. Ada", timeZone })).timeZone;
+  t.equal(zone("europe/ISTANBUL"), "Europe/Istanbul");
+  t.equal(zone("Europe/Istanbul"), "Europe/Istanbul");
+  t.equal(zone("utc"), "UTC");
+  t.equal(zone("Etc/UTC"), "UTC");
+  t.equal(zone("us/eastern"), "America/New_York");
+  t.equal(zone("EST5EDT"), "America/New_York");
+});
+
+t.test("SetAvailability says what to change when hours would offer no slot", async (t) => {
+  const err = await outcome(async () =>
+    validateSetAvailability(
+      create(SetAvailabilityRequestSchema, {
+        providerId: "dr-ada",
+        weeklyHours: [wi(MON, "09:00", "09:20"), wi(TUE, "09:00", "10:00")],
+        breaks: [wi(TUE, "09:15", "09:45")],
+        slotDuration: dur(30 * MIN),
+      }),
+    ),
+  );
+  if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${show(err)}`);
+  t.same(err.violations.map((v) => [v.field, v.reason]), [["weeklyHours[0]", "SHORTER_THAN_SLOT"], ["weeklyHours[1]", "NO_SLOT_LEFT"]]);
+  t.equal(err.violations[0].description, "Monday 09:00-09:20 is 20 minutes long, shorter than one slot (30 minutes), so it would offer no appointment: make it at least 30 minutes long, or shorten slotDuration");
+  t.match(err.violations[1].description, /Tuesday 09:00-10:00 .*breaks\[0\] \(09:15-09:45\)/);
+});
+
+t.test("an appointment start below the minute is refused, not rounded", async (t) => {
+  for (const [startTime, got] of [
+    [tsn("2026-12-06T11:00:00Z", 1000), '"2026-12-06T11:00:00.000001Z"'],
+    [tsn("2026-12-06T10:00:00Z", 1), '"2026-12-06T10:00:00.000000001Z"'],
+    [tsn("2026-12-06T11:00:00Z", 500_000_000), '"2026-12-06T11:00:00.5Z"'],
+  ] as const) {
+    const err = await outcome(async () => validateBookAppointment(create(BookAppointmentRequestSchema, { requestId: "r", providerId: "p", patientId: "q", startTime })));
+    if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${show(err)}`);
+    t.same(err.violations.map((v) => [v.field, v.reason]), [["startTime", "NOT_WHOLE_MINUTE"]]);
+    t.equal(err.violations[0].description, `must be on a whole minute, without seconds (got ${got}), e.g. "2026-01-05T09:15:00Z"`);
+  }
 });

@@ -99,6 +99,30 @@ t.test("24:00 ends the day at the next midnight", async (t) => {
   t.same(localTimes(listSlots(s, { range: dayRange("2026-06-10", zone), durationMs: 60 * MIN }), zone), ["22:00", "23:00"]);
 });
 
+t.test("working time that runs through midnight takes a visit across it; a gap, a day off or an exception at midnight ends it", async (t) => {
+  const zone = "Europe/Istanbul";
+  const at = (date: string, hhmm: string) => Date.parse(`${date}T${hhmm}:00+03:00`);
+  // 2026-07-01 is a Wednesday. Open all day every day, 15-minute slots.
+  const allDay = schedule(zone, everyDay(0, 24 * 60), { slotMs: 15 * MIN });
+  t.ok(isSlotStart(allDay, at("2026-07-01", "23:45"), 30 * MIN), "23:45 + 30 min on a provider open 00:00-24:00");
+  t.same(explainSlotStart(allDay, at("2026-07-01", "23:45"), 30 * MIN), { kind: "SLOT" });
+  const night = listSlots(allDay, { range: { start: at("2026-07-01", "23:00"), end: at("2026-07-02", "01:00") }, durationMs: 60 * MIN });
+  t.same(localTimes(night, zone), ["23:00", "23:15", "23:30", "23:45", "00:00"], "hour-long visits through midnight");
+  // A night shift: 20:00-24:00 and 00:00-06:00.
+  const shift = schedule(zone, [1, 2, 3, 4, 5, 6, 7].flatMap((d) => [{ dayOfWeek: d as never, startMinute: 20 * 60, endMinute: 24 * 60 }, { dayOfWeek: d as never, startMinute: 0, endMinute: 6 * 60 }]));
+  t.ok(isSlotStart(shift, at("2026-07-01", "23:30"), 60 * MIN), "23:30 for an hour on a night shift");
+  // The next day off, excepted, or starting later: the visit ends after working hours.
+  const dayOff = schedule(zone, [{ dayOfWeek: 3 as never, startMinute: 0, endMinute: 24 * 60 }], { slotMs: 15 * MIN });
+  t.same(explainSlotStart(dayOff, at("2026-07-01", "23:45"), 30 * MIN), { kind: "ENDS_AFTER_WORKING_HOURS", date: "2026-07-01", end: at("2026-07-02", "00:15"), freeEnd: at("2026-07-02", "00:00") }, "Thursday off");
+  const excepted = { ...allDay, exceptions: [{ startDate: "2026-07-02", endDate: "2026-07-02", reason: "" }] };
+  t.notOk(isSlotStart(excepted, at("2026-07-01", "23:45"), 30 * MIN), "the next day is an exception");
+  t.equal(explainSlotStart(excepted, at("2026-07-01", "23:45"), 30 * MIN).kind, "ENDS_AFTER_WORKING_HOURS");
+  const lateStart = schedule(zone, everyDay(60, 24 * 60), { slotMs: 15 * MIN });
+  t.notOk(isSlotStart(lateStart, at("2026-07-01", "23:45"), 30 * MIN), "the next day starts at 01:00");
+  const breakAtMidnight = { ...allDay, breaks: [1, 2, 3, 4, 5, 6, 7].map((d) => ({ dayOfWeek: d as never, startMinute: 0, endMinute: 30 })) };
+  t.same(explainSlotStart(breakAtMidnight, at("2026-07-01", "23:45"), 30 * MIN), { kind: "RUNS_INTO_BREAK", date: "2026-07-01", end: at("2026-07-02", "00:15"), break: breakAtMidnight.breaks[3] }, "a break from midnight");
+});
+
 // ---- property test ------------------------------------------------------------------------------
 
 /** mulberry32: a small seeded PRNG, so failures reproduce. */
@@ -121,6 +145,25 @@ function minuteOfWall(wall: number): number {
   return Math.round((wall - wallOfDate(new Date(wall).toISOString().slice(0, 10))) / MIN);
 }
 
+/**
+ * workingAt: instant x is working time of `s`, by the rule of DESIGN.md invariant 8 stated directly:
+ * each date's intervals and breaks span, in real time, from the first instant at or after their local
+ * start to the first instant at or after their local end; x is working when it lies in an interval
+ * of a date that is no exception and in no break of that date. With `endOk` x may be an interval's
+ * end. (A repeated hour is thus working time in both passes when its interval covers it, and a break
+ * in it blocks the first pass: durations are real elapsed time.)
+ */
+function workingAt(s: Schedule, x: number, endOk: boolean): boolean {
+  const date = localDateOf(x, s.timeZone);
+  return [addDays(date, -1), date, addDays(date, 1)].some((d) => {
+    if (s.exceptions.some((e) => e.startDate <= d && d <= e.endDate)) return false;
+    const dow = isoDayOfWeek(d);
+    const f = (minute: number) => firstInstantAtOrAfterWall(wallOfDate(d) + minute * MIN, s.timeZone);
+    const inHours = s.weeklyHours.some((w) => w.dayOfWeek === dow && f(w.startMinute) <= x && (endOk ? x <= f(w.endMinute) : x < f(w.endMinute)));
+    return inHours && (endOk || !s.breaks.some((b) => b.dayOfWeek === dow && f(b.startMinute) <= x && x < f(b.endMinute)));
+  });
+}
+
 /** contains: the local wall time of instant x, on `date`, lies in one of `intervals` (end exclusive unless `endOk`). */
 function inIntervals(x: number, date: string, zone: string, intervals: MinuteInterval[], endOk: boolean): boolean {
   const wall = wallOf(x, zone);
@@ -133,6 +176,7 @@ t.test("property: every slot follows the schedule and invariant 8", async (t) =>
   const rnd = prng(20261123);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   let checked = 0;
+  let acrossMidnight = 0;
   for (let run = 0; run < 250; run++) {
     const zone = pick(ZONES);
     const slotMin = pick([10, 15, 20, 30, 45, 60]);
@@ -140,10 +184,12 @@ t.test("property: every slot follows the schedule and invariant 8", async (t) =>
     const breaks: MinuteInterval[] = [];
     for (let d = 1; d <= 7; d++) {
       if (rnd() < 0.15) continue;
-      // Hours anywhere in the day, including the small hours where switches happen.
-      const start = Math.floor(rnd() * 16) * 30;
+      // Hours anywhere in the day, including the small hours where switches happen, often from
+      // midnight, and often an evening interval to 24:00 (so that working time runs through midnight).
+      const start = rnd() < 0.3 ? 0 : Math.floor(rnd() * 16) * 30;
       const end = Math.min(1440, start + 60 + Math.floor(rnd() * 20) * 30);
       weeklyHours.push({ dayOfWeek: d as never, startMinute: start, endMinute: end });
+      if (rnd() < 0.4) weeklyHours.push({ dayOfWeek: d as never, startMinute: 1440 - (2 + Math.floor(rnd() * 6)) * 30, endMinute: 1440 });
       if (rnd() < 0.5 && end - start >= 120) {
         const bs = start + 30 + Math.floor(rnd() * ((end - start - 90) / 15)) * 15;
         breaks.push({ dayOfWeek: d as never, startMinute: bs, endMinute: bs + 30 });
@@ -181,18 +227,17 @@ t.test("property: every slot follows the schedule and invariant 8", async (t) =>
       // On the slot grid of a working interval.
       const m = minuteOfWall(wallOf(slot.start, zone));
       if (!hours.some((w) => m >= w.startMinute && (m - w.startMinute) % slotMin === 0)) fail(`local ${m} min is not a slot start`);
-      // Walk the slot in real time, 5 minutes at a time (every boundary here is on a 5-minute mark): always inside hours, never in a break.
+      if (!inIntervals(slot.start, date, zone, hours, false) || inIntervals(slot.start, date, zone, dayBreaks, false)) fail("does not start in working time");
+      // Walk the slot in real time, 5 minutes at a time (every boundary here is on a 5-minute mark):
+      // always working time of the minute's own date (a slot may run on past midnight), never a break.
       for (let x = slot.start; x < slot.end; x += 5 * MIN) {
-        if (!inIntervals(x, date, zone, hours, false)) {
-          fail(`minute ${new Date(x).toISOString()} is outside working hours`);
-          break;
-        }
-        if (inIntervals(x, date, zone, dayBreaks, false)) {
-          fail(`minute ${new Date(x).toISOString()} is in a break`);
+        if (!workingAt(s, x, false)) {
+          fail(`minute ${new Date(x).toISOString()} is outside working hours or in a break`);
           break;
         }
       }
-      if (!inIntervals(slot.end, date, zone, hours, true)) fail("ends outside working hours");
+      if (!workingAt(s, slot.end, true)) fail("ends outside working hours");
+      if (localDateOf(slot.end - 1, zone) !== date) acrossMidnight++;
       if (busy.some((b) => slot.start < b.end && b.start < slot.end + s.bufferMs)) fail("overlaps a booking or its buffer");
     }
     // Completeness on plain days: a candidate the walk accepts and nothing blocks must be listed.
@@ -206,10 +251,8 @@ t.test("property: every slot follows the schedule and invariant 8", async (t) =>
           const end = first + durationMs;
           if (first < range.start || end > range.end) continue;
           let ok = true;
-          for (let x = first; x < end && ok; x += 5 * MIN) {
-            if (!inIntervals(x, date, zone, [w], false) || inIntervals(x, date, zone, breaks.filter((b) => b.dayOfWeek === dow), false)) ok = false;
-          }
-          if (ok && !inIntervals(end, date, zone, [w], true)) ok = false;
+          for (let x = first; x < end && ok; x += 5 * MIN) ok = workingAt(s, x, false);
+          if (ok && !workingAt(s, end, true)) ok = false;
           if (ok && busy.some((b) => first < b.end && b.start < end + s.bufferMs)) ok = false;
           if (ok && !starts.has(first)) t.fail(`${ctx}: ${date} ${mm} min fits but is not offered`);
         }
@@ -217,6 +260,7 @@ t.test("property: every slot follows the schedule and invariant 8", async (t) =>
     }
   }
   t.ok(checked > 1000, `checked ${checked} slots`);
+  t.ok(acrossMidnight > 0, `${acrossMidnight} of them across midnight`);
 });
 
 // ---- explainSlotStart ----------------------------------------------------------------------------
@@ -271,9 +315,10 @@ t.test("property: explainSlotStart says SLOT exactly when isSlotStart holds, and
     const breaks: MinuteInterval[] = [];
     for (let d = 1; d <= 7; d++) {
       if (rnd() < 0.15) continue;
-      const start = Math.floor(rnd() * 16) * 30;
+      const start = rnd() < 0.3 ? 0 : Math.floor(rnd() * 16) * 30;
       const end = Math.min(1440, start + 60 + Math.floor(rnd() * 20) * 30);
       weeklyHours.push({ dayOfWeek: d as never, startMinute: start, endMinute: end });
+      if (rnd() < 0.4) weeklyHours.push({ dayOfWeek: d as never, startMinute: 1440 - (2 + Math.floor(rnd() * 6)) * 30, endMinute: 1440 });
       if (rnd() < 0.6 && end - start >= 120) {
         const bs = start + 30 + Math.floor(rnd() * ((end - start - 90) / 15)) * 15;
         breaks.push({ dayOfWeek: d as never, startMinute: bs, endMinute: bs + 30 });
