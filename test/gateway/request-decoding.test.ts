@@ -79,6 +79,8 @@ for (const [mode, start] of modes) {
     const { baseUrl, grpcJsUrl } = await start(t, logger);
     const token = await signToken(TEST_SECRET, "decode-staff", ["admin", "receptionist"]);
     const headers = { authorization: `Bearer ${token}` };
+    // Tickets naming an appointment come from scheduling's check-in, with the service role.
+    const serviceHeaders = { authorization: `Bearer ${await signToken(TEST_SECRET, "medschedule-scheduling", ["service"])}` };
     const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [(next) => (req) => (req.header.set("authorization", headers.authorization), next(req))] });
     const queue = createClient(QueueService, transport);
     const json = (value: string) => new TextEncoder().encode(value);
@@ -144,7 +146,7 @@ for (const [mode, start] of modes) {
       t.equal((await scheduling.getProvider({ providerId: provider.provider?.providerId ?? "" })).provider?.timeZone, "Europe/Istanbul", "and read back so");
       t.equal((await queue.createQueue({ displayName: "Case", prefix: "C", timeZone: "utc" })).queue?.timeZone, "UTC", "queues too");
       const providerId = provider.provider?.providerId ?? "";
-      const cases: [string, string, [string, string][]][] = [
+      const cases: [string, string, [string, string][], Record<string, string>?][] = [
         [`${S}BookAppointment`, `{"requestId":"sub-us","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T11:00:00.000001Z"}`, [["startTime", "NOT_WHOLE_MINUTE"]]],
         [`${S}BookAppointment`, `{"requestId":"sub-ns","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T10:00:00.000000001Z"}`, [["startTime", "NOT_WHOLE_MINUTE"]]],
         [`${S}BookAppointment`, `{"requestId":"half-s","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T11:00:00.5Z"}`, [["startTime", "NOT_WHOLE_MINUTE"]]],
@@ -152,13 +154,13 @@ for (const [mode, start] of modes) {
         [`${S}ListAvailableSlots`, `{"providerId":"${providerId}","startTime":"2026-12-06T00:00:00.0000001Z","endTime":"2026-12-07T00:00:00Z"}`, [["startTime", "TOO_PRECISE"]]],
         [`${S}ListAppointments`, `{"providerId":"${providerId}","endTime":"2026-12-07T00:00:00.000000001Z"}`, [["endTime", "TOO_PRECISE"]]],
         [`${S}BookAppointment`, `{"requestId":"dur-ns","providerId":"${providerId}","patientId":"pat-1","startTime":"2026-12-06T11:00:00Z","duration":"0.0000001s"}`, [["duration", "NOT_A_MULTIPLE"]]],
-        [`${Q}IssueTicket`, '{"requestId":"at-us","queueId":"dec","priority":"TICKET_PRIORITY_APPOINTMENT","appointmentId":"apt-1","appointmentTime":"2026-12-06T11:00:00.000001Z"}', [["appointmentTime", "TOO_PRECISE"]]],
+        [`${Q}IssueTicket`, '{"requestId":"at-us","queueId":"dec","priority":"TICKET_PRIORITY_APPOINTMENT","appointmentId":"apt-1","appointmentTime":"2026-12-06T11:00:00.000001Z"}', [["appointmentTime", "TOO_PRECISE"]], serviceHeaders],
         [`${S}SetAvailability`, `{"providerId":"${providerId}","weeklyHours":[{"dayOfWeek":"DAY_OF_WEEK_MONDAY","startTime":"09:00","endTime":"09:20"}],"slotDuration":"1800s"}`, [["weeklyHours[0]", "SHORTER_THAN_SLOT"]]],
       ];
-      for (const [procedure, body, want] of cases) {
+      for (const [procedure, body, want, as] of cases) {
         for (const protocol of JSON_PROTOCOLS) {
           if (protocol === "connect-get" && !isRead(procedure)) continue;
-          const o = await rawCall(baseUrl, protocol, procedure, json(body), { headers });
+          const o = await rawCall(baseUrl, protocol, procedure, json(body), { headers: as ?? headers });
           const label = `${procedure.split("/").pop()} over ${protocol}`;
           t.equal(o.code, Code.InvalidArgument, `${label}: INVALID_ARGUMENT (${o.message})`);
           t.same(o.violations, want, `${label}: ${want.map((w) => w.join(" ")).join(", ")}`);
