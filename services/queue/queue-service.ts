@@ -65,7 +65,6 @@ import {
   CounterNotFoundError,
   CounterNotOpenError,
   NoAppointmentError,
-  NotOwnTicketError,
   PatientAppointmentTicketError,
   PatientPriorityError,
   QueueExistsError,
@@ -668,8 +667,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const v = validateGetTicket(req);
     const caller = callerOf(ctx);
     const row = await findTicket(this.db, v.ticketId);
-    if (!row) throw new TicketNotFoundError(v.ticketId);
-    if (caller.ownOnly && row.patient_id !== caller.subject) throw new NotOwnTicketError();
+    if (row && caller.ownOnly && row.patient_id !== caller.subject) await appendAudit(this.db, this.audit(caller, "DeniedRead", [row], this.clock.now()));
+    if (!row || (caller.ownOnly && row.patient_id !== caller.subject)) throw new TicketNotFoundError(v.ticketId);
     const now = this.clock.now();
     let view: { position?: number; estimate?: Estimate } = {};
     if (row.status === "WAITING") {
