@@ -292,6 +292,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   async close(): Promise<void> {
     this.unregisterMetrics();
     await this.sequencer.close();
+    await this.notifier.flush();
     await this.feed.close();
   }
 

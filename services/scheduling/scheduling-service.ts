@@ -315,6 +315,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     await this.sweeping?.catch(() => undefined);
+    await this.notifier.flush();
     await this.feed.close();
   }
 
