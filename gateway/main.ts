@@ -11,11 +11,14 @@ import { loadConfig } from "../services/runtime/config.js";
 import { ServingStatus } from "../services/runtime/health.js";
 import { createRuntime, exitOnStartupError, onShutdownSignal } from "../services/runtime/host.js";
 import { createLogger } from "../services/runtime/logger.js";
+import { restrictNewFiles } from "../services/runtime/private-files.js";
 import { seedDemoClinic } from "./demo-clinic.js";
 import { createDistributedGateway, startGateway, upstreamMode } from "./gateway.js";
 import { createInFlightLimitInterceptor, createRateLimitInterceptor } from "./rate-limit.js";
 
 const started = Date.now();
+// Everything this process writes (PGlite, backups, keys) is owner-only (private-files.ts).
+restrictNewFiles();
 let mode: "in-process" | "distributed";
 let rateLimitPerMinute: number;
 let maxInFlight: number;

@@ -19,6 +19,7 @@ import { createPeers } from "./peers.js";
 import { closeRedis, createRedis } from "./redis.js";
 import { createReflectionServices, ServerReflectionV1, ServerReflectionV1Alpha } from "./reflection.js";
 import type { ServiceRegistration } from "./grpc-server.js";
+import { ensurePrivateDir } from "./private-files.js";
 import { readOrCreateSecretFile } from "./secret-file.js";
 import type { MountedService, ServiceModule } from "./service-module.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
@@ -140,6 +141,15 @@ export async function createRuntime(opts: {
 }): Promise<Runtime> {
   const config = loadConfig(opts.env ?? process.env, { port: opts.defaultPort });
   const logger = createLogger({ level: config.logLevel, name: opts.name });
+  // DATA_DIR (PGlite, generated keys) and the modules' own directories (BACKUP_DIR) hold patient data: owner-only (private-files.ts).
+  const privateDirs: Record<string, string> = Object.assign(
+    !config.databaseUrl || opts.devAuth || opts.keepSecretsInDataDir ? { DATA_DIR: config.dataDir } : {},
+    ...opts.modules.map((m) => m.privateDirs?.(config) ?? {}),
+  );
+  for (const [name, dir] of Object.entries(privateDirs)) {
+    const warning = await ensurePrivateDir(dir, name);
+    if (warning) logger.warn(warning);
+  }
   let devTokens: Runtime["devTokens"];
   let interceptorAuth: RpcInterceptor;
   // serviceToken is what this process sends when it calls another service (DESIGN.md section 5).
