@@ -229,13 +229,16 @@ export async function createRuntime(opts: {
   });
   const interceptors = [createLoggingInterceptor(logger), createMetricsInterceptor(), interceptorAuth, ...(opts.extraInterceptors ?? [])];
   registrations = buildRegistrations(mounted, interceptors, health);
+  // What callers wait for includes the service classes: a module that fails to build fails the start.
+  const started = built.then(() => ready);
+  started.catch(() => undefined);
   return {
     config,
     logger,
     health,
     interceptors,
     registrations,
-    ready,
+    ready: started,
     devTokens,
     serviceToken,
     close: async () => {
