@@ -6,6 +6,7 @@
 // to seed it); a start that finds the marker is still a first start and seeds (seeding is idempotent).
 import { access, mkdir, open, unlink } from "node:fs/promises";
 import path from "node:path";
+import { ConfigError } from "../services/runtime/config.js";
 
 /** FRESH_MARKER is the marker's file name in DATA_DIR. */
 export const FRESH_MARKER = "demo-clinic.pending";
@@ -21,7 +22,9 @@ export async function claimFreshDataDir(dataDir: string): Promise<boolean> {
   const marker = path.join(dataDir, FRESH_MARKER);
   if (await exists(marker)) return true;
   if ((await exists(path.join(dataDir, "dev-auth-secret"))) || (await exists(path.join(dataDir, "pglite")))) return false;
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 }).catch((err: Error) => {
+    throw new ConfigError(`DATA_DIR ${dataDir} cannot be created: ${err.message}`);
+  });
   const file = await open(marker, "w", 0o600);
   try {
     await file.writeFile("npm start seeds the demo clinic into this DATA_DIR and removes this file when done; a start that finds it seeds again.\n");

@@ -141,15 +141,6 @@ export async function createRuntime(opts: {
 }): Promise<Runtime> {
   const config = loadConfig(opts.env ?? process.env, { port: opts.defaultPort });
   const logger = createLogger({ level: config.logLevel, name: opts.name });
-  // DATA_DIR (PGlite, generated keys) and the modules' own directories (BACKUP_DIR) hold patient data: owner-only (private-files.ts).
-  const privateDirs: Record<string, string> = Object.assign(
-    !config.databaseUrl || opts.devAuth || opts.keepSecretsInDataDir ? { DATA_DIR: config.dataDir } : {},
-    ...opts.modules.map((m) => m.privateDirs?.(config) ?? {}),
-  );
-  for (const [name, dir] of Object.entries(privateDirs)) {
-    const warning = await ensurePrivateDir(dir, name);
-    if (warning) logger.warn(warning);
-  }
   let devTokens: Runtime["devTokens"];
   let interceptorAuth: RpcInterceptor;
   // serviceToken is what this process sends when it calls another service (DESIGN.md section 5).
@@ -163,6 +154,8 @@ export async function createRuntime(opts: {
       if (!opts.devAuth) {
         throw new ConfigError("no token key: set AUTH_HS256_SECRET, AUTH_JWKS_FILE or AUTH_JWKS_URL (or AUTH_MODE=off in a sandbox)");
       }
+      const opened = await ensurePrivateDir(config.dataDir, "DATA_DIR");
+      if (opened) logger.warn(opened);
       const dev = await ensureDevAuth(config.dataDir, { issuer: config.authIssuer, audience: config.authAudience });
       secret = dev.secret;
       devTokens = { tokens: dev.tokens, tokensFile: dev.tokensFile, created: dev.created };
@@ -179,6 +172,16 @@ export async function createRuntime(opts: {
       audience: config.authAudience,
     });
     interceptorAuth = createAuthInterceptor({ mode: "jwt", verifier, logger });
+  }
+  // DATA_DIR (PGlite, generated keys) and the modules' own directories (BACKUP_DIR) hold patient
+  // data: owner-only (private-files.ts); made once the configuration is known to be usable.
+  const privateDirs: Record<string, string> = Object.assign(
+    !config.databaseUrl || opts.devAuth || opts.keepSecretsInDataDir ? { DATA_DIR: config.dataDir } : {},
+    ...opts.modules.map((m) => m.privateDirs?.(config) ?? {}),
+  );
+  for (const [name, dir] of Object.entries(privateDirs)) {
+    const warning = await ensurePrivateDir(dir, name);
+    if (warning) logger.warn(warning);
   }
   let pageTokenSecret = config.pageTokenSecret;
   if (!pageTokenSecret && opts.keepSecretsInDataDir) pageTokenSecret = (await readOrCreateSecretFile(path.join(config.dataDir, "page-token-secret"))).secret;

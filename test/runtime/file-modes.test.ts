@@ -159,17 +159,22 @@ t.test("a DATA_DIR that cannot be created is one configuration line, exit 2", as
   t.teardown(() => rm(parent, { recursive: true, force: true }));
   // A path through a file: not creatable even by root.
   await writeFile(path.join(parent, "a-file"), "");
-  const child = spawn(process.execPath, ["dist/services/scheduling/main.js"], {
-    env: { PATH: process.env.PATH ?? "", PORT: "0", METRICS_PORT: "0", DATA_DIR: path.join(parent, "a-file", "data"), AUTH_HS256_SECRET: TEST_SECRET, LOG_LEVEL: "warn" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-  });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => child.on("exit", r));
-  t.equal(code, 2, "exit 2");
-  t.match(stderr, /configuration error: DATA_DIR .* cannot be created/, stderr.trim());
-  t.equal(stderr.trim().split("\n").length, 1, "one line");
+  for (const [label, main, env] of [
+    ["a service", "dist/services/scheduling/main.js", { AUTH_HS256_SECRET: TEST_SECRET }],
+    ["npm start", "dist/gateway/main.js", {}],
+  ] as const) {
+    const child = spawn(process.execPath, [main], {
+      env: { PATH: process.env.PATH ?? "", PORT: "0", METRICS_PORT: "0", DATA_DIR: path.join(parent, "a-file", "data"), LOG_LEVEL: "warn", ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    t.teardown(() => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on("exit", r));
+    t.equal(code, 2, `${label}: exit 2`);
+    t.match(stderr, /configuration error: DATA_DIR .* cannot be created/, `${label}: ${stderr.trim()}`);
+    t.equal(stderr.trim().split("\n").length, 1, `${label}: one line`);
+  }
 });

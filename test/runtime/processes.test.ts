@@ -67,7 +67,11 @@ t.test("a service that fails to build fails the start: ready rejects, nothing se
 
 t.test("unreachable database: exit 1 quickly with a clear line", async (t) => {
   const port = await freePort();
+  // The backup service makes its BACKUP_DIR at start: in a temp DATA_DIR, not in the working directory.
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-nodb-"));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const r = await runToExit(["dist/services/backup/main.js"], {
+    DATA_DIR: dataDir,
     DATABASE_URL: `postgres://medschedule:s3cret-pw@127.0.0.1:${port}/medschedule`,
     AUTH_HS256_SECRET: "x".repeat(40),
     PORT: "0",
