@@ -18,12 +18,15 @@ import { createLoggingInterceptor } from "../services/runtime/logging.js";
 import { createMetricsInterceptor } from "../services/runtime/metrics.js";
 import { createForwardingService, type ForwardingService } from "./forward.js";
 import { createInFlightLimitInterceptor, createRateLimitInterceptor } from "./rate-limit.js";
+import { cspForInlineStyle, withSecurityHeaders } from "./security-headers.js";
 import { createDevTokensRoute, createStaticRoute } from "./static-route.js";
+
+const LANDING_STYLE = "body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}code,pre{background:#f3f3f3;padding:.1rem .3rem;border-radius:4px}pre{padding:.75rem;overflow:auto}";
 
 const LANDING = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>MedSchedule</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}code,pre{background:#f3f3f3;padding:.1rem .3rem;border-radius:4px}pre{padding:.75rem;overflow:auto}</style>
+<style>${LANDING_STYLE}</style>
 </head><body>
 <h1>MedSchedule is running</h1>
 <p>The API speaks Connect, gRPC-web and gRPC on this port. Health and reflection need no token; everything else needs a bearer token
@@ -35,11 +38,12 @@ npx buf curl --http2-prior-knowledge -H "authorization: Bearer $(node -p 'requir
 </body></html>
 `;
 
-/** landingRoute serves a short page at "/" saying how to call the API. */
+/** landingRoute serves a short page at "/" saying how to call the API (under a policy allowing only its own style). */
 export const landingRoute: HttpRoute = (req, res) => {
-  if (req.method !== "GET" || (req.url !== "/" && req.url !== "/index.html")) return false;
-  (res as http.ServerResponse).writeHead(200, { "content-type": "text/html; charset=utf-8" });
-  res.end(LANDING);
+  if ((req.method !== "GET" && req.method !== "HEAD") || (req.url !== "/" && req.url !== "/index.html")) return false;
+  (res as http.ServerResponse).writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": cspForInlineStyle(LANDING_STYLE) });
+  if (req.method === "HEAD") res.end();
+  else res.end(LANDING);
   return true;
 };
 
@@ -70,7 +74,7 @@ export async function startGateway(opts: GatewayOptions, port = opts.config.port
   return serveConnect({
     port,
     services: opts.registrations,
-    httpRoutes: [metricsRoute, createDevTokensRoute(opts.devTokens?.tokens), createStaticRoute(opts.webRoot), landingRoute],
+    httpRoutes: [withSecurityHeaders([metricsRoute, createDevTokensRoute(opts.devTokens?.tokens), createStaticRoute(opts.webRoot), landingRoute])],
     logger: opts.logger,
     corsOrigins: config.corsOrigins,
     tls: config.tlsCertFile && config.tlsKeyFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,

@@ -12,11 +12,16 @@ import { loadConfig } from "../services/runtime/config.js";
 import { ServingStatus } from "../services/runtime/health.js";
 import { createRuntime, exitOnStartupError, onShutdownSignal } from "../services/runtime/host.js";
 import { createLogger } from "../services/runtime/logger.js";
+import { restrictNewFiles } from "../services/runtime/private-files.js";
+import { checkBackupSchedules } from "../services/backup/schedule-config.js";
 import { seedDemoClinic } from "./demo-clinic.js";
+import { claimFreshDataDir, releaseFreshDataDir } from "./fresh-data-dir.js";
 import { createDistributedGateway, startGateway, upstreamMode } from "./gateway.js";
 import { createInFlightLimitInterceptor, createRateLimitInterceptor } from "./rate-limit.js";
 
 const started = Date.now();
+// Everything this process writes (PGlite, backups, keys) is owner-only (private-files.ts).
+restrictNewFiles();
 let mode: "in-process" | "distributed";
 let rateLimitPerMinute: number;
 let maxInFlight: number;
@@ -64,6 +69,16 @@ const startEnv: NodeJS.ProcessEnv = {
   BACKUP_SCHEDULE_POSTGRES: process.env.BACKUP_SCHEDULE_POSTGRES ?? "30 2 * * *",
   BACKUP_SCHEDULE_REDIS: process.env.BACKUP_SCHEDULE_REDIS ?? (process.env.REDIS_URL ? "0 2 * * *" : ""),
 };
+// Before anything is written: a bad backup schedule ends the start (exit 2, as the backup service
+// does), and whether DATA_DIR is fresh for the demo clinic is settled (fresh-data-dir.ts).
+let fresh = false;
+try {
+  const early = loadConfig(startEnv, { port: 8080 });
+  checkBackupSchedules(early);
+  if (early.demoClinic === "auto" && !early.databaseUrl) fresh = await claimFreshDataDir(early.dataDir);
+} catch (err) {
+  exitOnStartupError("gateway", err);
+}
 let runtime;
 try {
   runtime = await createRuntime({
@@ -91,7 +106,7 @@ try {
   logger.info({ port: server.port, ms: Date.now() - started, database: database.kind }, "MedSchedule serving");
   // The demo clinic (DEMO_CLINIC): by default only into a fresh DATA_DIR, with generated dev auth, on
   // the embedded database; never into a database that may hold a real clinic's data unless asked.
-  const seedDemo = config.demoClinic === "on" || (config.demoClinic === "auto" && runtime.devTokens?.created === true && !config.databaseUrl);
+  const seedDemo = config.demoClinic === "on" || (config.demoClinic === "auto" && fresh && runtime.devTokens !== undefined && !config.databaseUrl);
   let demoSeeded = false;
   if (seedDemo) {
     try {
@@ -99,9 +114,10 @@ try {
       logger.info({ providers: demo.providers.length, appointments: demo.appointments.length }, "demo clinic seeded (DEMO_CLINIC=off skips it)");
       demoSeeded = true;
     } catch (err) {
-      logger.warn({ err }, "demo clinic: seeding failed; MedSchedule serves without it");
+      logger.warn({ err }, "demo clinic: seeding failed; MedSchedule serves without it (the next start tries again)");
     }
   }
+  if (fresh && (demoSeeded || !seedDemo)) await releaseFreshDataDir(config.dataDir);
   if (runtime.devTokens) {
     const lines = [
       "",

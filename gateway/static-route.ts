@@ -25,9 +25,30 @@ export const CONTENT_TYPES: Record<string, string> = {
 export const WEB_ROOT = fileURLToPath(new URL("../web", import.meta.url));
 
 /**
- * createStaticRoute serves the built web app from `root`: files with their content type (hashed
- * assets cached for a year, index.html never cached) and index.html for any other GET that asks for
- * HTML (client-side routes such as /reception). It passes when the app is not built.
+ * isPageAddress tells a page address of the app ("/", "/reception", "/display") from a file ("/assets/x.js",
+ * "/favicon.ico") or an RPC path ("/medschedule.queue.v1.QueueService/GetTicket"): a page has no dot.
+ */
+export function isPageAddress(pathname: string): boolean {
+  return !pathname.includes(".");
+}
+
+/**
+ * acceptsHtml says whether a request's Accept header takes HTML: none at all (many tools), or one
+ * naming text/html, text/* or any type (curl's default); a client asking only for JSON gets no page.
+ */
+export function acceptsHtml(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === "") return true;
+  return accept.split(",").some((part) => {
+    const [type, ...params] = part.trim().toLowerCase().split(";").map((x) => x.trim());
+    const refused = params.some((p) => /^q=0(\.0*)?$/.test(p));
+    return !refused && (type === "text/html" || type === "text/*" || type === "*/*");
+  });
+}
+
+/**
+ * createStaticRoute serves the built web app from `root`, for GET and HEAD: files with their content
+ * type (hashed assets cached for a year, index.html never cached) and index.html for any page address
+ * (client-side routes such as /reception) whose Accept takes HTML. It passes when the app is not built.
  */
 export function createStaticRoute(root: string = WEB_ROOT): HttpRoute {
   const index = path.join(root, "index.html");
@@ -58,8 +79,8 @@ export function createStaticRoute(root: string = WEB_ROOT): HttpRoute {
       const immutable = rel.startsWith("/assets/");
       return send(file, immutable ? "public, max-age=31536000, immutable" : "no-cache");
     }
-    // SPA fallback: a page address (no file extension) gets the app; a missing asset stays a 404.
-    if (path.extname(rel) === "" && (req.headers.accept ?? "").includes("text/html")) return send(index, "no-cache");
+    // SPA fallback: a page address gets the app; a missing asset or an unknown RPC stays a 404.
+    if (isPageAddress(rel) && acceptsHtml(req.headers.accept)) return send(index, "no-cache");
     return false;
   };
 }

@@ -58,6 +58,11 @@ export class BackupScheduler {
     this.#timer = undefined;
   }
 
+  /** idle resolves once the runs already started have ended (their catalog reads and retention included). */
+  async idle(): Promise<void> {
+    await Promise.all(this.#running);
+  }
+
   #arm(): void {
     const now = this.#opts.clock.now().getTime();
     const soonest = Math.min(...[...this.#due.values()].map((d) => d.getTime()));

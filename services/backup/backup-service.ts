@@ -173,6 +173,7 @@ export class BackupServiceImpl implements ServiceImpl<typeof BackupService> {
     this.#unregisterMetrics();
     this.#scheduler?.stop();
     await this.runner.close();
+    await this.#scheduler?.idle();
     await this.#postgres?.close?.();
   }
 

@@ -13,6 +13,7 @@ export const backupModule: ServiceModule = {
   schema: "backup",
   migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
   services: [BackupService],
+  privateDirs: (config) => ({ BACKUP_DIR: config.backupDir }),
   create: (deps) => {
     const impl = new BackupServiceImpl({
       db: deps.db,

@@ -66,7 +66,6 @@ import {
   CounterNotFoundError,
   CounterNotOpenError,
   NoAppointmentError,
-  NotOwnTicketError,
   PatientInQueueError,
   PatientPriorityError,
   PrefixInUseError,
@@ -316,6 +315,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   async close(): Promise<void> {
     this.unregisterMetrics();
     await this.sequencer.close();
+    await this.notifier.flush();
     await this.feed.close();
   }
 
@@ -755,8 +755,8 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const v = validateGetTicket(req);
     const caller = callerOf(ctx);
     const row = await findTicket(this.db, v.ticketId);
-    if (!row) throw new TicketNotFoundError(v.ticketId);
-    if (caller.ownOnly && row.patient_id !== caller.subject) throw new NotOwnTicketError();
+    if (row && caller.ownOnly && row.patient_id !== caller.subject) await appendAudit(this.db, this.audit(caller, "DeniedRead", [row], this.clock.now()));
+    if (!row || (caller.ownOnly && row.patient_id !== caller.subject)) throw new TicketNotFoundError(v.ticketId);
     const now = this.clock.now();
     let view: { position?: number; estimate?: Estimate } = {};
     if (row.status === "WAITING") {

@@ -139,13 +139,6 @@ export class AppointmentTicketNotAllowedError extends PermissionDeniedError {
   }
 }
 
-/** NotOwnTicketError is a patient reading another patient's ticket (PERMISSION_DENIED). */
-export class NotOwnTicketError extends PermissionDeniedError {
-  constructor() {
-    super("you can only see your own tickets", "NOT_OWN_TICKET");
-  }
-}
-
 /** QueueExistsError is CreateQueue with a client-chosen id that names a queue with other details. */
 export class QueueExistsError extends AlreadyExistsError {
   constructor(queueId: string) {

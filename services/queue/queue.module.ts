@@ -11,5 +11,9 @@ export const queueModule: ServiceModule = {
   schema: "queue",
   migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
   services: [QueueService],
-  create: (deps) => [{ service: QueueService, impl: new QueueServiceImpl(deps, loadQueueOptions(process.env)) }],
+  create: (deps) => {
+    const impl = new QueueServiceImpl(deps, loadQueueOptions(process.env));
+    // Without close the change sequencer's sweep and WatchQueue's poll outlive the database.
+    return [{ service: QueueService, impl, close: () => impl.close() }];
+  },
 };

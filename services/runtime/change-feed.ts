@@ -79,6 +79,8 @@ export class ChangeFeed<T, R> {
   private listenerStarting: Promise<void> | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** working are the polls and fetches under way: close waits for them, so none reads a closed database. */
+  private readonly working = new Set<Promise<void>>();
 
   constructor(private readonly opts: FeedOptions<T, R>) {
     this.ringSize = opts.ringSize ?? 1024;
@@ -119,12 +121,21 @@ export class ChangeFeed<T, R> {
     if (feed) this.fetch(feed);
   }
 
-  /** close stops listening and polling and ends every subscription's wait. */
+  /** close stops listening and polling, ends every subscription's wait and waits for the reads under way. */
   async close(): Promise<void> {
     this.closed = true;
     for (const f of this.feeds.values()) f.wake();
     this.feeds.clear();
     await this.stopBackground();
+    await Promise.all(this.working);
+  }
+
+  /** track keeps `work` in `working` until it settles. */
+  private track(work: Promise<void>): Promise<void> {
+    this.working.add(work);
+    const done = () => void this.working.delete(work);
+    work.then(done, done);
+    return work;
   }
 
   /** listening tells whether a LISTEN connection is up (for tests and health). */
@@ -160,7 +171,7 @@ export class ChangeFeed<T, R> {
       feed.again = true;
       return;
     }
-    feed.fetching = (async () => {
+    feed.fetching = this.track((async () => {
       do {
         feed.again = false;
         try {
@@ -183,13 +194,13 @@ export class ChangeFeed<T, R> {
         }
       } while (feed.again && !this.closed);
       feed.fetching = undefined;
-    })();
+    })());
   }
 
   private startBackground(): void {
     if (this.closed) return;
     if (!this.pollTimer) {
-      this.pollTimer = setInterval(() => void this.poll(), this.pollIntervalMs);
+      this.pollTimer = setInterval(() => void this.track(this.poll()), this.pollIntervalMs);
       this.pollTimer.unref();
     }
     if (this.opts.listenUrl && !this.listener && !this.listenerStarting) this.listenerStarting = this.startListener(this.opts.listenUrl);
@@ -205,7 +216,7 @@ export class ChangeFeed<T, R> {
   }
 
   private async poll(): Promise<void> {
-    if (this.feeds.size === 0) return;
+    if (this.closed || this.feeds.size === 0) return;
     if (this.opts.listenUrl && !this.listener && !this.listenerStarting) this.listenerStarting = this.startListener(this.opts.listenUrl);
     try {
       const latest = await this.opts.latestSequences([...this.feeds.keys()]);

@@ -19,6 +19,7 @@ import { createPeers } from "./peers.js";
 import { closeRedis, createRedis } from "./redis.js";
 import { createReflectionServices, ServerReflectionV1, ServerReflectionV1Alpha } from "./reflection.js";
 import type { ServiceRegistration } from "./grpc-server.js";
+import { ensurePrivateDir } from "./private-files.js";
 import { readOrCreateSecretFile } from "./secret-file.js";
 import type { MountedService, ServiceModule } from "./service-module.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
@@ -166,6 +167,8 @@ export async function createRuntime(opts: {
       if (!opts.devAuth) {
         throw new ConfigError("no token key: set AUTH_HS256_SECRET, AUTH_JWKS_FILE or AUTH_JWKS_URL (or AUTH_MODE=off in a sandbox)");
       }
+      const opened = await ensurePrivateDir(config.dataDir, "DATA_DIR");
+      if (opened) logger.warn(opened);
       const dev = await ensureDevAuth(config.dataDir, { issuer: config.authIssuer, audience: config.authAudience });
       secret = dev.secret;
       devTokens = { tokens: dev.tokens, tokensFile: dev.tokensFile, created: dev.created };
@@ -182,6 +185,16 @@ export async function createRuntime(opts: {
       audience: config.authAudience,
     });
     interceptorAuth = createAuthInterceptor({ mode: "jwt", verifier, logger });
+  }
+  // DATA_DIR (PGlite, generated keys) and the modules' own directories (BACKUP_DIR) hold patient
+  // data: owner-only (private-files.ts); made once the configuration is known to be usable.
+  const privateDirs: Record<string, string> = Object.assign(
+    !config.databaseUrl || opts.devAuth || opts.keepSecretsInDataDir ? { DATA_DIR: config.dataDir } : {},
+    ...opts.modules.map((m) => m.privateDirs?.(config) ?? {}),
+  );
+  for (const [name, dir] of Object.entries(privateDirs)) {
+    const warning = await ensurePrivateDir(dir, name);
+    if (warning) logger.warn(warning);
   }
   let pageTokenSecret = config.pageTokenSecret;
   if (!pageTokenSecret && opts.keepSecretsInDataDir) pageTokenSecret = (await readOrCreateSecretFile(path.join(config.dataDir, "page-token-secret"))).secret;
@@ -232,13 +245,16 @@ export async function createRuntime(opts: {
   });
   const interceptors = [createLoggingInterceptor(logger), createMetricsInterceptor(), interceptorAuth, ...(opts.extraInterceptors ?? [])];
   registrations = buildRegistrations(mounted, interceptors, health);
+  // What callers wait for includes the service classes: a module that fails to build fails the start.
+  const started = built.then(() => ready);
+  started.catch(() => undefined);
   return {
     config,
     logger,
     health,
     interceptors,
     registrations,
-    ready,
+    ready: started,
     devTokens,
     serviceToken,
     close: async () => {

@@ -14,7 +14,7 @@ export async function readOrCreateSecretFile(file: string): Promise<{ secret: st
   } catch {
     // not there yet
   }
-  await mkdir(path.dirname(file), { recursive: true });
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const secret = randomBytes(48).toString("base64url");
   await writeFile(file, secret + "\n", { mode: 0o600 });
   return { secret, created: true };

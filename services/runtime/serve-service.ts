@@ -1,4 +1,5 @@
 import { createRuntime, exitOnStartupError, onShutdownSignal, startMetrics } from "./host.js";
+import { restrictNewFiles } from "./private-files.js";
 import { serveGrpc } from "./grpc-server.js";
 import type { ServiceModule } from "./service-module.js";
 
@@ -7,6 +8,7 @@ import type { ServiceModule } from "./service-module.js";
  * port), /metrics on METRICS_PORT, migrations at start, and a graceful drain on SIGTERM.
  */
 export async function serveService(module: ServiceModule): Promise<void> {
+  restrictNewFiles();
   let runtime;
   try {
     runtime = await createRuntime({ name: module.name, modules: [module], defaultPort: module.defaultPort });

@@ -52,4 +52,6 @@ export interface ServiceModule {
   services: DescService[];
   /** create builds its service classes. */
   create(deps: ServiceDeps): MountedService[];
+  /** privateDirs are the directories it keeps data in, by the variable that sets them (BACKUP_DIR); the host makes them owner-only. */
+  privateDirs?(config: Config): Record<string, string>;
 }

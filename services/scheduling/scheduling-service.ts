@@ -125,7 +125,6 @@ import {
   illegalTransitionError,
   noAvailabilityError,
   noShowBeforeStartError,
-  notOwnAppointmentError,
   offerExpiredError,
   offerTimePassedError,
   patientBookingLimitError,
@@ -318,6 +317,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     await this.sweeping?.catch(() => undefined);
+    await this.notifier.flush();
     await this.feed.close();
   }
 
@@ -1377,7 +1377,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /**
    * requireAppointment reads an appointment and checks ownership for callers allowed only their own:
    * a patient owns the appointments with their patientId, a doctor those with their providerId.
-   * NOT_FOUND when it does not exist, PERMISSION_DENIED when it is someone else's (as GetTicket does).
+   * NOT_FOUND when it does not exist and, the same answer, when it is someone else's (as GetTicket does).
    */
   /**
    * readCommand is a write RPC's read before the lock, in one statement: the first response when
@@ -1410,7 +1410,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       const ok = owner === "patient" ? ownsAsPatient : owner === "doctor" ? ownsAsDoctor : ownsAsPatient || ownsAsDoctor;
       if (!ok) {
         await appendAudit(this.db, [{ ...this.auditBase(caller, "DeniedRead", this.clock.now()), record_type: "appointment", record_id: appointmentId }]);
-        throw notOwnAppointmentError(caller.role);
+        throw new NotFoundError("appointment", appointmentId, "APPOINTMENT_NOT_FOUND");
       }
     }
     return row;

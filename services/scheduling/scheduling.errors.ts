@@ -273,11 +273,6 @@ export function offerTimePassedError(p: ProviderNaming, row: AppointmentRow): Fa
   return new FailedPreconditionError("OFFER_TIME_PASSED", `the offered time, ${a.text}, has already passed`, { metadata: base(p, a) });
 }
 
-/** notOwnAppointmentError is NOT_OWN_APPOINTMENT: a patient or doctor acting on someone else's appointment. */
-export function notOwnAppointmentError(role: string): PermissionDeniedError {
-  return new PermissionDeniedError(`a ${role} may act only on their own appointments`, "NOT_OWN_APPOINTMENT");
-}
-
 /** queueChoiceNotAllowedError is QUEUE_CHOICE_NOT_ALLOWED: a patient naming the queue at check-in (the appointment's provider queue is used). */
 export function queueChoiceNotAllowedError(): PermissionDeniedError {
   return new PermissionDeniedError("a patient checks in to their provider's queue and may not choose another; leave queueId empty", "QUEUE_CHOICE_NOT_ALLOWED");

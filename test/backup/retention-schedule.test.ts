@@ -15,6 +15,7 @@ import {
 } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { findBackup } from "../../services/backup/repositories/backup.repository.js";
 import type { BackupRow } from "../../services/backup/db/backup.table.js";
+import { BackupServiceImpl } from "../../services/backup/backup-service.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { metricsRegistry } from "../../services/runtime/metrics.js";
 import { createCatalogDb, createService, ctxAs, fakeLockPeer, tempDir } from "../helpers/backup-catalog.js";
@@ -129,4 +130,20 @@ t.test("the in-process schedule starts one backup per due minute, then prunes", 
   await Promise.all(svc.scheduler!.tick());
   const after = await sql<{ state: string; deleted: boolean }>`select state, deleted_at is not null as deleted from backup.backups order by started_at`.execute(catalog.db);
   t.same(after.rows, [{ state: "SUCCEEDED", deleted: true }, { state: "SUCCEEDED", deleted: false }], "the run pruned the backup older than BACKUP_KEEP_POSTGRES");
+});
+
+t.test("close interrupts a scheduled run and waits for all of it: nothing reads the catalog afterwards", async (t) => {
+  const clock = createFakeClock(new Date("2026-03-05T02:30:10Z"));
+  const dir = await tempDir(t, "medschedule-backups-");
+  const config = { backupDir: dir, databaseUrl: catalog.databaseUrl, backupSchedulePostgres: "30 2 * * *", backupKeepPostgresMs: DAY };
+  const svc = new BackupServiceImpl({ db: catalog.db, clock, config, peers: fakeLockPeer().peers }, { schedule: true });
+  clock.set(new Date("2026-03-06T02:30:10Z"));
+  const runs = svc.scheduler!.tick();
+  t.equal(runs.length, 1, "a run started");
+  let settled = false;
+  void Promise.all(runs).then(() => (settled = true));
+  await svc.close();
+  // Before, close returned while the run still read the catalog (and might prune): with the
+  // database closed next, that read failed and logged "scheduled backup failed".
+  t.ok(settled, "the scheduled run had ended when close returned");
 });

@@ -2,8 +2,16 @@
 // doctors, hours, a walk-in queue and appointments, and the dev doctor and patient tokens act on
 // records in it (before, the doctor token's subject was no provider, so every doctor screen answered
 // "not allowed"). A restart seeds nothing twice; DEMO_CLINIC=off seeds nothing; dev-tokens.json
-// keeps its shape.
+// keeps its shape. A first start killed (kill -9) while the database was starting still leaves a
+// fresh DATA_DIR: the next start seeds (before, freshness was "the dev key was created now", and the
+// killed start had already created it, so the clinic was never seeded).
 import t from "tap";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { freePort } from "../../services/runtime/free-port.js";
 import { startNpmStart, type NpmStart } from "../helpers/npm-start.js";
 
 /** call makes a Connect JSON call as the web app or curl would. */
@@ -69,4 +77,40 @@ t.test("DEMO_CLINIC=off: a fresh npm start stays empty", async (t) => {
   t.same(providers.json.providers ?? [], [], "no providers");
   t.notMatch(app.stdout(), /Demo clinic seeded/);
   t.equal(await app.stop(), 0);
+});
+
+t.test("a first start killed before seeding: the next start still seeds, once", async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-killed-"));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const child = spawn(process.execPath, ["dist/gateway/main.js"], {
+    env: { PATH: process.env.PATH ?? "", PORT: String(await freePort()), DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  const exited = new Promise((r) => child.on("exit", r));
+  // The dev tokens are written before the database opens: kill -9 the moment they appear, long
+  // before the demo clinic could be seeded (a guard against a hang only, nothing timed).
+  const tokens = path.join(dataDir, "dev-tokens.json");
+  const started = Date.now();
+  while (!existsSync(tokens) && child.exitCode === null && Date.now() - started < 120_000) await new Promise((r) => setTimeout(r, 5));
+  t.ok(existsSync(tokens), "the first start wrote its dev tokens");
+  child.kill("SIGKILL");
+  await exited;
+
+  const again = await startNpmStart(t, {}, { dataDir });
+  t.match(again.stdout(), /Demo clinic seeded/, "the restart seeds the demo clinic");
+  const providers = await call(again, "receptionist", `${S}/ListProviders`, {});
+  t.equal(providers.json.providers?.length, 3, "three doctors");
+  const doctor = await call(again, "doctor", `${S}/GetProvider`, { providerId: subjectOf(again.tokens.doctor) });
+  t.equal(doctor.status, 200, "the doctor token's subject is a provider");
+  const day = await call(again, "doctor", `${S}/ListAppointments`, { providerId: subjectOf(again.tokens.doctor) });
+  t.equal(await again.stop(), 0);
+
+  const third = await startNpmStart(t, {}, { dataDir });
+  t.notMatch(third.stdout(), /Demo clinic seeded/, "once seeded, a restart does not seed again");
+  const after = await call(third, "doctor", `${S}/ListAppointments`, { providerId: subjectOf(third.tokens.doctor) });
+  t.equal(after.json.appointments?.length, day.json.appointments?.length, "no appointment booked twice");
+  t.equal(await third.stop(), 0);
 });

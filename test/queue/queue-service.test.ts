@@ -277,7 +277,7 @@ t.test("GetTicket: own tickets only for patients, positions and estimates, audit
   t.ok(got.ticket?.estimatedWait, "p50 estimate");
   t.ok(got.ticket?.estimatedWaitP90, "p90 estimate");
   t.equal(got.ticket?.patientId, "pat-1");
-  t.equal(await code(svc.getTicket(create(GetTicketRequestSchema, { ticketId: theirs.ticketId }), queueCtx(m.getTicket, asPatient))), Code.PermissionDenied);
+  t.equal(await code(svc.getTicket(create(GetTicketRequestSchema, { ticketId: theirs.ticketId }), queueCtx(m.getTicket, asPatient))), Code.NotFound, "another's ticket: as if it did not exist");
   t.equal(await code(svc.getTicket(create(GetTicketRequestSchema, { ticketId: "t-none" }), queueCtx(m.getTicket, asPatient))), Code.NotFound);
   const audit = await database.db.selectFrom("queue.audit_log").selectAll().where("record_id", "=", mine.ticketId).execute();
   t.strictSame(audit.map((a) => a.action).sort(), ["GetTicket", "IssueTicket"], "issue and read are audited");
@@ -414,9 +414,9 @@ t.test("errors speak to staff: a stable reason, ticket numbers and names, local 
   );
   await expectError(
     svc.getTicket(create(GetTicketRequestSchema, { ticketId: a.ticketId }), queueCtx(m.getTicket, { role: "patient", subject: "pat-other", ownOnly: true })),
-    "NOT_OWN_TICKET",
-    {},
-    /only see your own tickets/,
+    "TICKET_NOT_FOUND",
+    { ticketId: a.ticketId },
+    /ticket does not exist/,
   );
   const prefix = prefixOf("q-err");
   await expectError(

@@ -14,6 +14,8 @@ import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { callGrpcJs } from "../helpers/clients.js";
 import { freePort } from "../../services/runtime/free-port.js";
+import { createRuntime } from "../../services/runtime/host.js";
+import { queueModule } from "../../services/queue/queue.module.js";
 
 const run = promisify(execFile);
 const BUF = path.resolve("node_modules/.bin/buf");
@@ -34,11 +36,16 @@ function runToExit(args: string[], env: Record<string, string>, limitMs = 20_000
 }
 
 t.test("bad configuration: exit 2 with one readable line", async (t) => {
+  const untouched = path.join(os.tmpdir(), `medschedule-untouched-${process.pid}`);
+  t.teardown(() => rm(untouched, { recursive: true, force: true }));
   const cases: [string, string[], Record<string, string>, RegExp][] = [
     ["bad PORT", ["dist/services/lock/main.js"], { PORT: "http", AUTH_HS256_SECRET: "x".repeat(40) }, /PORT must be a port number/],
     ["bad DATABASE_URL", ["dist/services/queue/main.js"], { DATABASE_URL: "mysql://root:hunter2@db/x", AUTH_HS256_SECRET: "x".repeat(40) }, /DATABASE_URL must start with postgres:\/\//],
     ["no token key for a service", ["dist/services/scheduling/main.js"], { PORT: "0", METRICS_PORT: "0" }, /no token key/],
     ["bad PORT at the gateway", ["dist/gateway/main.js"], { PORT: "-1" }, /PORT must be a port number/],
+    // npm start runs the backup schedule in-process, so it checks it as the backup service does.
+    ["bad backup schedule at npm start", ["dist/gateway/main.js"], { PORT: "0", DATA_DIR: untouched, BACKUP_SCHEDULE_POSTGRES: "61 2 * * *" }, /BACKUP_SCHEDULE_POSTGRES: .*minute/],
+    ["bad backup schedule at the backup service", ["dist/services/backup/main.js"], { PORT: "0", METRICS_PORT: "0", AUTH_HS256_SECRET: "x".repeat(40), BACKUP_SCHEDULE_REDIS: "every night" }, /BACKUP_SCHEDULE_REDIS: /],
   ];
   for (const [label, args, env, pattern] of cases) {
     const r = await runToExit(args, env);
@@ -49,9 +56,22 @@ t.test("bad configuration: exit 2 with one readable line", async (t) => {
   }
 });
 
+t.test("a service that fails to build fails the start: ready rejects, nothing serves half-built", async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-nobuild-"));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const broken = { ...queueModule, create: () => { throw new Error("cannot build the queue service"); } };
+  const runtime = await createRuntime({ name: "test", modules: [broken], defaultPort: 0, env: { DATA_DIR: dataDir, AUTH_HS256_SECRET: "x".repeat(40), PAGE_TOKEN_SECRET: "y".repeat(40), LOG_LEVEL: "silent" } });
+  t.teardown(() => runtime.close());
+  await t.rejects(runtime.ready, /cannot build the queue service/, "main's await of ready fails, so the process exits instead of serving errors");
+});
+
 t.test("unreachable database: exit 1 quickly with a clear line", async (t) => {
   const port = await freePort();
+  // The backup service makes its BACKUP_DIR at start: in a temp DATA_DIR, not in the working directory.
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-nodb-"));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const r = await runToExit(["dist/services/backup/main.js"], {
+    DATA_DIR: dataDir,
     DATABASE_URL: `postgres://medschedule:s3cret-pw@127.0.0.1:${port}/medschedule`,
     AUTH_HS256_SECRET: "x".repeat(40),
     PORT: "0",

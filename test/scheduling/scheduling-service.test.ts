@@ -243,8 +243,9 @@ t.test("patients read only their own appointments; reads and changes are audited
   const { appointment } = await mine.bookAppointment({ requestId: "o-1", providerId, patientId: "pat-me", startTime: ts(`${MON}T09:00:00Z`), duration: dur(15) });
   const theirs = await staff.bookAppointment({ requestId: "o-2", providerId, patientId: "pat-them", startTime: ts(`${MON}T10:00:00Z`), duration: dur(15) });
   t.equal((await mine.getAppointment({ appointmentId: appointment!.appointmentId })).appointment?.patientId, "pat-me");
-  t.equal((await failure(mine.getAppointment({ appointmentId: theirs.appointment!.appointmentId }))).code, Code.PermissionDenied);
-  t.equal((await failure(mine.cancelAppointment({ appointmentId: theirs.appointment!.appointmentId, requestId: "o-3" }))).code, Code.PermissionDenied);
+  // Another's appointment is NOT_FOUND, as an id that does not exist is: ids cannot be probed.
+  t.equal((await failure(mine.getAppointment({ appointmentId: theirs.appointment!.appointmentId }))).code, Code.NotFound);
+  t.equal((await failure(mine.cancelAppointment({ appointmentId: theirs.appointment!.appointmentId, requestId: "o-3" }))).code, Code.NotFound);
   t.equal((await failure(mine.listAppointments({ patientId: "pat-them" }))).code, Code.PermissionDenied);
   t.equal((await failure(mine.bookAppointment({ requestId: "o-4", providerId, patientId: "pat-them", startTime: ts(`${MON}T11:00:00Z`) }))).code, Code.PermissionDenied);
   const doctor = await schedulingClient(sys, "doctor", providerId);
@@ -369,8 +370,8 @@ t.test("a patient checks in for their own appointment, into its provider's queue
   const later = (await staff.bookAppointment({ requestId: "self-3", providerId, patientId: "pat-self", startTime: timestampFromDate(slotAhead(180)), duration: dur(15) })).appointment!;
 
   const other = await failure(me.checkInAppointment({ appointmentId: theirs.appointmentId, requestId: "ci-self-0" }));
-  t.equal(other.code, Code.PermissionDenied, "not another patient's appointment");
-  t.equal(errorInfo(other)?.reason, "NOT_OWN_APPOINTMENT");
+  t.equal(other.code, Code.NotFound, "not another patient's appointment: as if it did not exist");
+  t.equal(errorInfo(other)?.reason, "APPOINTMENT_NOT_FOUND");
   const chosen = await failure(me.checkInAppointment({ appointmentId: mine.appointmentId, requestId: "ci-self-1", queueId: "some-queue" }));
   t.equal(chosen.code, Code.PermissionDenied, "a patient does not choose the queue");
   t.equal(errorInfo(chosen)?.reason, "QUEUE_CHOICE_NOT_ALLOWED");

@@ -106,8 +106,8 @@ t.test("waitlist: a freed slot is offered to the first fitting patient, held, ac
   t.equal(await code(book("prov-wl", "wl-b2", "2026-12-02T07:00:00Z", "pat-sneaky")), Code.FailedPrecondition, "the offered time is held");
   t.equal(
     await code(svc.acceptOffer(create(AcceptOfferRequestSchema, { appointmentId: offer.appointmentId, requestId: "wl-a0" }), ctx(m.acceptOffer, "patient", "pat-second"))),
-    Code.PermissionDenied,
-    "only the offered patient may accept",
+    Code.NotFound,
+    "only the offered patient may accept (another's offer answers as a missing one)",
   );
   clock.advance(HOLD - MIN);
   const accepted = await svc.acceptOffer(create(AcceptOfferRequestSchema, { appointmentId: offer.appointmentId, requestId: "wl-a1" }), ctx(m.acceptOffer, "patient", "pat-first"));

@@ -258,7 +258,6 @@ export const EN: MessageCatalog = {
       action: "Someone may have changed it at another desk: look at the list again before you act.",
     }),
     NO_SHOW_BEFORE_START: (a) => ({ title: `${appointment(a)} has not started yet.`, action: "A patient can be marked as a no-show only once the appointment has started." }),
-    NOT_OWN_APPOINTMENT: () => ({ title: "You can act only on your own appointments.", action: "Sign in as the patient or provider of this appointment, or ask reception." }),
     // Check-in (scheduling and queue); localTime is when check-in opens or closed.
     CHECK_IN_NOT_OPEN: (a) => ({
       title: a.localTime

@@ -43,9 +43,10 @@ export class FilesystemBackupStore implements BackupStore {
   /** create starts writing `key` under a temporary name. */
   async create(key: string): Promise<BackupWriter> {
     const final = this.#path(key);
-    await mkdir(path.dirname(final), { recursive: true });
+    // Backups hold patient data: owner-only, whatever the process's umask.
+    await mkdir(path.dirname(final), { recursive: true, mode: 0o700 });
     const tmp = `${final}${PARTIAL_MARKER}${randomBytes(6).toString("hex")}`;
-    const stream = createWriteStream(tmp, { flags: "wx" });
+    const stream = createWriteStream(tmp, { flags: "wx", mode: 0o600 });
     let done = false;
     const abort = async (): Promise<void> => {
       done = true;

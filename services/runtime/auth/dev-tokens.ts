@@ -39,7 +39,7 @@ export async function ensureDevAuth(
   dataDir: string,
   opts: { issuer?: string; audience?: string } = {},
 ): Promise<{ secret: string; tokens: Record<Role, string>; tokensFile: string; created: boolean }> {
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { secret, created } = await readOrCreateSecretFile(path.join(dataDir, "dev-auth-secret"));
   const tokens = {} as Record<Role, string>;
   for (const role of ROLES) tokens[role] = await signToken(secret, DEV_SUBJECTS[role], [role], opts);

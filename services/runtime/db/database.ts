@@ -205,7 +205,7 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
   const dataDir = path.resolve(opts.dataDir);
   const dir = path.join(dataDir, "pglite");
   const url = `pglite://${dir}`;
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const lockFile = path.join(dataDir, "pglite.lock");
   await takeLock(lockFile, dir);
   const unlock = async (): Promise<void> => {
@@ -249,7 +249,7 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
 async function takeLock(lockFile: string, dir: string): Promise<void> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await writeFile(lockFile, `${process.pid}\n`, { flag: "wx" });
+      await writeFile(lockFile, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
       openPgliteDirs.add(dir);
       return;
     } catch (err) {

@@ -1,0 +1,32 @@
+import { sql, type Kysely } from "kysely";
+
+// Frozen in time: written against Kysely<any>, never against application types. Every statement names
+// the schema explicitly, whatever search_path the runner uses.
+
+/**
+ * up makes lock.audit_log (ForceRelease, AdvanceEpoch and epoch bumps) append-only in the database
+ * itself: a statement trigger refuses every UPDATE, DELETE and TRUNCATE, whoever sends it, even one
+ * that touches no row. Rows are still inserted as before; dropping the schema (a restore) is not
+ * affected. Pruning old rows, should a retention rule ever need it, is a deliberate act of the
+ * table's owner (a migration that drops the trigger for it), never something the application can do
+ * by mistake.
+ */
+export async function up(db: Kysely<any>): Promise<void> {
+  await sql`
+    create function lock.audit_log_append_only() returns trigger language plpgsql as $fn$
+    begin
+      raise exception 'lock.audit_log is append-only: % refused', tg_op
+        using errcode = 'insufficient_privilege', hint = 'audit rows are never changed or removed';
+    end
+    $fn$`.execute(db);
+  await sql`
+    create trigger audit_log_append_only
+    before update or delete or truncate on lock.audit_log
+    for each statement execute function lock.audit_log_append_only()`.execute(db);
+}
+
+/** down drops the trigger and its function. */
+export async function down(db: Kysely<any>): Promise<void> {
+  await sql`drop trigger if exists audit_log_append_only on lock.audit_log`.execute(db);
+  await sql`drop function if exists lock.audit_log_append_only()`.execute(db);
+}
