@@ -219,7 +219,7 @@ t.test("Postgres refuses a second active walk-in of a patient in a queue; others
 });
 
 t.test("the migration resolves duplicates left from before: the called one (else the first) stays", async (t) => {
-  const migration = await import("../../services/queue/migrations/2026-12-08T1000-one-active-walk-in-per-patient.js");
+  const migration = await import("../../services/queue/migrations/2026-12-05T1200-one-active-walk-in-per-patient.js");
   const old = await createQueueDatabase(t);
   const db = old.db;
   await migration.down(db);

@@ -105,7 +105,7 @@ t.test("Postgres refuses a second owner of a prefix", async (t) => {
 });
 
 t.test("queues that shared a prefix before keep working; their prefix is not given again", async (t) => {
-  const migration = await import("../../services/queue/migrations/2026-12-08T1100-unique-queue-prefixes.js");
+  const migration = await import("../../services/queue/migrations/2026-12-05T1300-unique-queue-prefixes.js");
   const old = await createQueueDatabase(t);
   await migration.down(old.db);
   // Before: every automatic provider queue used "A"; two hand-made queues shared "B".

@@ -9,7 +9,7 @@ import path from "node:path";
 import t from "tap";
 import { sql } from "kysely";
 import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
-import { down, up } from "../../services/scheduling/migrations/2026-12-09T1000-one-waitlist-entry-per-window.js";
+import { down, up } from "../../services/scheduling/migrations/2026-12-05T1200-one-waitlist-entry-per-window.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 
