@@ -38,6 +38,12 @@ export interface SchedulingOptions {
    * SCHEDULING_MAX_UPCOMING_PER_PATIENT). Staff booking for a patient are not limited.
    */
   maxUpcomingPerPatient: number;
+  /**
+   * maxWaitlistPerPatient is how many active waitlist entries (waiting, or with an open offer, whose
+   * window has not ended; all providers) a patient may hold when joining a waitlist themselves
+   * (default 3; 0: no limit; SCHEDULING_MAX_WAITLIST_PER_PATIENT). Staff adding a patient are not limited.
+   */
+  maxWaitlistPerPatient: number;
 }
 
 /** DEFAULT_SCHEDULING_OPTIONS are the defaults of SchedulingOptions. */
@@ -54,12 +60,14 @@ export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
   bookingHorizonMs: 365 * 24 * 3_600_000,
   checkInEarlyMs: 60 * 60_000,
   maxUpcomingPerPatient: 5,
+  maxWaitlistPerPatient: 3,
 };
 
 /**
  * loadSchedulingOptions reads SCHEDULING_OFFER_HOLD, SCHEDULING_LOCK_WAIT, SCHEDULING_CHANGE_RETENTION,
  * SCHEDULING_BOOKING_HORIZON, QUEUE_CHECKIN_EARLY (durations such as "15m"), SCHEDULING_BOOKING_LOCK
- * ("on" or "off") and SCHEDULING_MAX_UPCOMING_PER_PATIENT (0-1000); throws ConfigError naming every bad one.
+ * ("on" or "off"), SCHEDULING_MAX_UPCOMING_PER_PATIENT and SCHEDULING_MAX_WAITLIST_PER_PATIENT (0-1000);
+ * throws ConfigError naming every bad one.
  */
 export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions {
   const problems: string[] = [];
@@ -82,12 +90,15 @@ export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions
     if (lock === "on" || lock === "off") opts.useLock = lock === "on";
     else problems.push(`SCHEDULING_BOOKING_LOCK: expected "on" or "off", got ${JSON.stringify(lock)}`);
   }
-  const maxUpcoming = env["SCHEDULING_MAX_UPCOMING_PER_PATIENT"]?.trim();
-  if (maxUpcoming) {
-    const n = /^\d{1,4}$/.test(maxUpcoming) ? Number(maxUpcoming) : NaN;
-    if (Number.isInteger(n) && n <= 1000) opts.maxUpcomingPerPatient = n;
-    else problems.push(`SCHEDULING_MAX_UPCOMING_PER_PATIENT: expected a whole number from 0 (no limit) to 1000, got ${JSON.stringify(maxUpcoming)}`);
-  }
+  const limit = (name: string, apply: (n: number) => void) => {
+    const raw = env[name]?.trim();
+    if (!raw) return;
+    const n = /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
+    if (Number.isInteger(n) && n <= 1000) apply(n);
+    else problems.push(`${name}: expected a whole number from 0 (no limit) to 1000, got ${JSON.stringify(raw)}`);
+  };
+  limit("SCHEDULING_MAX_UPCOMING_PER_PATIENT", (n) => (opts.maxUpcomingPerPatient = n));
+  limit("SCHEDULING_MAX_WAITLIST_PER_PATIENT", (n) => (opts.maxWaitlistPerPatient = n));
   if (problems.length > 0) throw new ConfigError(problems.join("; "));
   return opts;
 }

@@ -75,8 +75,11 @@ import {
   lockPatientBookings,
   newAppointmentRow,
   type NewAppointment,
+  openOffersOf,
+  patientCommitments,
   providerBusy,
   resourceBusy,
+  slotHolders,
   updateAppointmentIf,
 } from "./repositories/appointment.repository.js";
 import { bookAtomically, claimAndFence, readBookingContext, type AtomicBookingResult } from "./repositories/booking.repository.js";
@@ -95,6 +98,7 @@ import {
   appendAudit,
   appendChange,
   changesAfter,
+  countActiveEntries,
   findOverlappingEntry,
   findRequestKey,
   findWaitlistEntry,
@@ -114,7 +118,7 @@ import { kindName, statusName, toAppointment, toAvailability, toProvider, toReso
 import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
 import { explainSlotStart, isSlotStart, listSlots, type Interval, type Schedule } from "./slots.js";
 import { AppointmentTickets, ticketPlan, type AppointmentTicket, type TicketAction } from "./appointment-tickets.js";
-import { patientChangeClosesAt, patientMayChange } from "./patient-rules.js";
+import { patientChangeClosesAt, patientCouldTake, patientMayChange, patientSelfLimit } from "./patient-rules.js";
 import {
   alreadyOnWaitlistError,
   appointmentChangedError,
@@ -129,9 +133,11 @@ import {
   offerTimePassedError,
   patientBookingLimitError,
   patientChangeClosedError,
+  patientWaitlistLimitError,
   peerError,
   peerUnreachableError,
   queueChoiceNotAllowedError,
+  slotHeldForOfferError,
   slotRefusedError,
   slotTakenError,
   ticketEndedUnseenError,
@@ -220,8 +226,12 @@ function isExclusionViolation(err: unknown): err is { constraint?: string } {
 
 /** SlotContext names the provider and time of a write, for the error when its time turns out taken. */
 interface SlotContext {
-  provider: ProviderNaming;
+  provider: ProviderRow;
   start: Date;
+  /** blockedEnd is the end of the time the write blocks: the visit's end plus the provider's buffer. */
+  blockedEnd: Date;
+  /** moving is the appointment a reschedule moves (it holds its old time again once rolled back). */
+  moving?: string;
 }
 
 function slotTaken(err: { constraint?: string }, at: SlotContext): FailedPreconditionError {
@@ -443,6 +453,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     try {
       const { response, booked } = await this.book(req, ctx);
       schedulingBookings.inc({ outcome: booked ? "booked" : "replayed" });
+      if (booked && response.appointment) await this.passOnUntakeableOffers(response.appointment.patientId);
       return response;
     } catch (err) {
       const mapped = busyAsAborted(err);
@@ -473,8 +484,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.checkSlot(provider, schedule, v.start, durationMs);
     // Time already taken by a committed appointment is refused before queueing for the lock. The
     // requestId was read in the same snapshot: the time is not held by this very request.
-    const at: SlotContext = { provider, start: v.start };
-    if (found.providerBusy || found.resourceBusy) throw slotTaken(found.providerBusy ? {} : { constraint: "appointment_resources_no_overlap" }, at);
+    const at: SlotContext = { provider, start: v.start, blockedEnd: new Date(v.start.getTime() + durationMs + schedule.bufferMs) };
+    if (found.providerBusy || found.resourceBusy) throw await this.explainTaken(slotTaken(found.providerBusy ? {} : { constraint: "appointment_resources_no_overlap" }, at), at);
     // A patient booking themselves holds at most maxUpcomingPerPatient appointments that have not
     // ended: refused here when already reached, decided under the patient lock below.
     const limited = this.selfBookingLimit(caller);
@@ -607,6 +618,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const schedule = await this.requireSchedule(provider);
     const durationMs = current.end_at.getTime() - current.start_at.getTime();
     this.checkSlot(provider, schedule, v.newStart, durationMs);
+    const at: SlotContext = { provider, start: v.newStart, blockedEnd: new Date(v.newStart.getTime() + durationMs + schedule.bufferMs), moving: current.appointment_id };
     const response = await this.underProviderLock(ctx, provider.provider_id, (token) =>
       this.tx(async (trx) => {
         const replayed = await this.claim(trx, key, hash, now, RescheduleAppointmentResponseSchema, { providerId: provider.provider_id, token });
@@ -619,7 +631,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           this.auditBase(caller, "RescheduleAppointment", now),
         );
         if (!previous) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "RESCHEDULE", ["BOOKED"]);
-        const next = await this.insertOrTaken(trx, { provider, start: v.newStart }, {
+        const next = await this.insertOrTaken(trx, at, {
           appointmentId: `a-${randomUUID()}`,
           providerId: previous.provider_id,
           patientId: previous.patient_id,
@@ -642,8 +654,12 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         this.afterCommit(trx, previous.provider_id, "CANCELLED", "BOOKED");
         return res;
       }, { claims: true }),
-    );
+    ).catch(async (err: unknown) => {
+      throw await this.explainTaken(err, at);
+    });
     await this.offerFreedTime(current.provider_id, { start: current.start_at.getTime(), end: current.end_at.getTime() });
+    // Moved onto the time of one of the patient's offers: that one passes on.
+    await this.passOnUntakeableOffers(current.patient_id);
     return response;
   }
 
@@ -797,6 +813,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /**
    * joinWaitlist puts a patient on a provider's waitlist for a window; ALREADY_ON_WAITLIST when the
    * patient already waits for the provider (or holds an offer from that entry) at an overlapping time.
+   * A patient joining themselves holds at most maxWaitlistPerPatient active entries (all providers),
+   * counted under the same patient lock as their bookings; staff adding a patient are not limited.
    */
   async joinWaitlist(req: JoinWaitlistRequest, ctx: HandlerContext) {
     const v = validateJoinWaitlist(req);
@@ -815,9 +833,16 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     }
     const availability = await findAvailability(this.db, provider.provider_id);
     if (availability && v.durationMs !== undefined) this.checkDuration(toSchedule(provider, availability), v.durationMs);
+    const limited = this.selfWaitlistLimit(caller);
+    if (limited !== undefined && (await countActiveEntries(this.db, v.patientId, now)) >= limited) throw await this.waitlistRefusal(this.db, provider, v, limited);
     return this.tx(async (trx) => {
       const replayed = await this.claim(trx, key, hash, now, JoinWaitlistResponseSchema, { providerId: provider.provider_id, token: undefined });
       if (replayed) return replayed;
+      if (limited !== undefined) {
+        // Concurrent joins of one patient take turns here, so they cannot all slip under the limit.
+        await lockPatientBookings(trx, v.patientId);
+        if ((await countActiveEntries(trx, v.patientId, now)) >= limited) throw await this.waitlistRefusal(trx, provider, v, limited);
+      }
       const entry = await insertWaitlistEntry(trx, {
         entry_id: `w-${randomUUID()}`,
         provider_id: provider.provider_id,
@@ -843,7 +868,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /**
    * acceptOffer books a waitlist offer before its hold lapses: PROPOSED -> BOOKED. A patient accepting
    * for themselves is held to patientChangeClosesAt and to the upcoming-appointments limit, counted
-   * under the same patient lock as their bookings.
+   * under the same patient lock as their bookings; refused by the limit (they booked elsewhere since
+   * the offer), the offer is passed on at once rather than held for the rest of its hold.
    */
   async acceptOffer(req: AcceptOfferRequest, ctx: HandlerContext) {
     const v = validateAcceptOffer(req);
@@ -864,8 +890,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     }
     await this.checkPatientMayChange(caller, current, "ACCEPT_OFFER", now);
     const limited = this.selfBookingLimit(caller);
-    if (limited !== undefined && (await countUpcoming(this.db, current.patient_id, now)) >= limited) throw patientBookingLimitError(limited);
-    return this.underProviderLock(ctx, current.provider_id, (token) =>
+    if (limited !== undefined && (await countUpcoming(this.db, current.patient_id, now)) >= limited) throw await this.passOnRefusedOffer(ctx, current, now, limited);
+    const accepted = this.underProviderLock(ctx, current.provider_id, (token) =>
       this.tx(async (trx) => {
         const replayed = await this.claim(trx, key, hash, now, AcceptOfferResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
@@ -882,6 +908,53 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         return res;
       }, { claims: true }),
     );
+    const res = await accepted.catch(async (err: unknown) => {
+      // Refused under the patient lock (rolled back): pass the offer on, outside that transaction.
+      if (limited !== undefined && err instanceof FailedPreconditionError && err.reason === "PATIENT_BOOKING_LIMIT") throw await this.passOnRefusedOffer(ctx, current, now, limited);
+      throw err;
+    });
+    // Booked: their other offers may now be beyond the limit.
+    await this.passOnUntakeableOffers(current.patient_id);
+    return res;
+  }
+
+  /**
+   * passOnRefusedOffer hands on an offer its patient cannot accept (at the booking limit): withdrawn
+   * now, its entry WAITING again (the patient keeps their place for later openings), the time offered
+   * to the next patient. Returns the error for the patient (the offer stands if it could not be withdrawn).
+   */
+  private async passOnRefusedOffer(ctx: HandlerContext, offer: AppointmentRow, now: Date, limit: number): Promise<FailedPreconditionError> {
+    const withdrawn = await this.withdrawOffer(ctx, offer, now, { cancelReason: "offer passed on: the patient has the most upcoming appointments allowed", entry: "WAITING", action: "PassOnOffer" }).catch(
+      (err: unknown) => {
+        this.logger?.warn({ err, appointmentId: offer.appointment_id }, "scheduling: passing on a refused offer failed; it lapses at the end of its hold");
+        return undefined;
+      },
+    );
+    if (withdrawn) await this.offerFreedTime(withdrawn.provider_id, { start: withdrawn.start_at.getTime(), end: withdrawn.end_at.getTime() });
+    return patientBookingLimitError(limit, withdrawn !== undefined);
+  }
+
+  /**
+   * passOnUntakeableOffers hands on, after a booking of the patient (by anyone), each offer held for
+   * them that they could no longer accept themselves (patientCouldTake against their appointments:
+   * at the upcoming limit, or booked at an overlapping time): withdrawn at once, their entry WAITING
+   * again, the time offered to the next patient, rather than held until it lapses. Best effort: a
+   * failure is logged, and the offer then lapses at the end of its hold.
+   */
+  private async passOnUntakeableOffers(patientId: string): Promise<void> {
+    try {
+      const now = this.clock.now();
+      const offers = await openOffersOf(this.db, patientId, now);
+      if (offers.length === 0) return;
+      const booked = await patientCommitments(this.db, patientId, now, { offers: false });
+      for (const offer of offers) {
+        if (patientCouldTake(booked, { start: offer.start_at.getTime(), end: offer.end_at.getTime() }, this.options.maxUpcomingPerPatient)) continue;
+        const withdrawn = await this.withdrawOffer(undefined, offer, now, { cancelReason: "offer passed on: the patient can no longer take it", entry: "WAITING", action: "PassOnOffer" });
+        if (withdrawn) await this.offerFreedTime(withdrawn.provider_id, { start: withdrawn.start_at.getTime(), end: withdrawn.end_at.getTime() });
+      }
+    } catch (err) {
+      this.logger?.warn({ err }, "scheduling: passing on offers a patient can no longer take failed; they lapse at the end of their hold");
+    }
   }
 
   /**
@@ -972,18 +1045,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       let count = 0;
       const now = this.clock.now();
       for (const offer of await expiredOffers(this.db, now, 100)) {
-        const lapsed = await this.underProviderLock(undefined, offer.provider_id, (token) =>
-          this.tx(async (trx) => {
-            if (token !== undefined) await checkFence(trx, this.lockResource(offer.provider_id), token, { schema: SCHEMA });
-            const row = await updateAppointmentIf(trx, offer.appointment_id, ["PROPOSED"], { status: "CANCELLED", at: now, cancelReason: "offer expired", fencingToken: token });
-            if (!row) return undefined;
-            if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
-            await appendAudit(trx, this.audit(callerOf(undefined), "ExpireOffer", [row], now));
-            await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
-            this.afterCommit(trx, row.provider_id, "CANCELLED");
-            return row;
-          }),
-        ).catch((err: unknown) => {
+        const lapsed = await this.withdrawOffer(undefined, offer, now, { cancelReason: "offer expired", entry: "EXPIRED", action: "ExpireOffer" }).catch((err: unknown) => {
           this.logger?.warn({ err, appointmentId: offer.appointment_id }, "scheduling: passing on a lapsed offer failed; retrying at the next sweep");
           return undefined;
         });
@@ -1001,9 +1063,38 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /**
-   * offerFreedTime offers freed time of a provider to the first waiting patient (join order) for
-   * whom a slot inside both the freed time and their window is free: a PROPOSED appointment held for
-   * offerHoldMs. Best effort: a failure is logged, the cancellation that freed the time stands.
+   * withdrawOffer ends an open waitlist offer under the provider's lock: PROPOSED -> CANCELLED, its
+   * entry `entry` (EXPIRED when the hold lapsed; WAITING, keeping its place, when the patient could not
+   * take it), audited as `action`. undefined when it was no longer open. The caller then offers the
+   * time to the next patient (offerFreedTime).
+   */
+  private async withdrawOffer(
+    ctx: HandlerContext | undefined,
+    offer: AppointmentRow,
+    now: Date,
+    why: { cancelReason: string; entry: "EXPIRED" | "WAITING"; action: string },
+  ): Promise<AppointmentRow | undefined> {
+    return this.underProviderLock(ctx, offer.provider_id, (token) =>
+      this.tx(async (trx) => {
+        if (token !== undefined) await checkFence(trx, this.lockResource(offer.provider_id), token, { schema: SCHEMA });
+        const row = await updateAppointmentIf(trx, offer.appointment_id, ["PROPOSED"], { status: "CANCELLED", at: now, cancelReason: why.cancelReason, fencingToken: token });
+        if (!row) return undefined;
+        if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, why.entry, why.entry === "WAITING" ? null : row.appointment_id, now);
+        await appendAudit(trx, this.audit(callerOf(undefined), why.action, [row], now));
+        await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
+        this.afterCommit(trx, row.provider_id, "CANCELLED");
+        return row;
+      }),
+    );
+  }
+
+  /**
+   * offerFreedTime offers freed time of a provider to the first waiting patient (join order) who
+   * could take it: a slot inside both the freed time and their window is free, they are below the
+   * upcoming-appointments limit counting the offers held for them (they could accept it themselves),
+   * and it overlaps none of their appointments or offers; the others are passed over, keeping their
+   * place. The offer is a PROPOSED appointment held for offerHoldMs. Best effort: a failure is logged,
+   * the cancellation that freed the time stands.
    */
   private async offerFreedTime(providerId: string, freed: Interval): Promise<void> {
     try {
@@ -1015,24 +1106,28 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       if (!provider || !availability) return;
       const schedule = toSchedule(provider, availability);
       const now = this.clock.now();
+      // Never offer time that has passed or that lies beyond the booking horizon.
+      const offerable: Interval = { start: Math.max(freed.start, now.getTime()), end: Math.min(freed.end, now.getTime() + this.options.bookingHorizonMs) };
+      if (offerable.end <= offerable.start) return;
+      const limit = this.options.maxUpcomingPerPatient;
       const offered = await this.underProviderLock(undefined, providerId, (token) =>
         this.tx(async (trx) => {
-          const entries = await waitingEntries(trx, providerId, 100);
+          const entries = await waitingEntries(trx, providerId, { start: new Date(offerable.start), end: new Date(offerable.end) }, 100);
           if (entries.length === 0) return undefined;
           const around: Interval = { start: freed.start - 9 * 3_600_000, end: freed.end + 9 * 3_600_000 };
           const busy = await providerBusy(trx, providerId, around);
           for (const entry of entries) {
-            // Never offer time that has passed or that lies beyond the booking horizon.
-            const range: Interval = {
-              start: Math.max(freed.start, entry.window_start.getTime(), now.getTime()),
-              end: Math.min(freed.end, entry.window_end.getTime(), now.getTime() + this.options.bookingHorizonMs),
-            };
+            const range: Interval = { start: Math.max(offerable.start, entry.window_start.getTime()), end: Math.min(offerable.end, entry.window_end.getTime()) };
             if (range.end <= range.start) continue;
             const durationMs = entry.duration_minutes ? entry.duration_minutes * 60_000 : schedule.slotMs;
-            const [slot] = listSlots(schedule, { range, durationMs, providerBusy: busy });
+            const slots = listSlots(schedule, { range, durationMs, providerBusy: busy });
+            if (slots.length === 0) continue;
+            // Only to a patient who could accept it: below the limit, and free then.
+            const committed = await patientCommitments(trx, entry.patient_id, now);
+            const slot = slots.find((s) => patientCouldTake(committed, s, limit));
             if (!slot) continue;
             if (token !== undefined) await checkFence(trx, this.lockResource(providerId), token, { schema: SCHEMA });
-            const row = await this.insertOrTaken(trx, { provider, start: new Date(slot.start) }, {
+            const row = await this.insertOrTaken(trx, { provider, start: new Date(slot.start), blockedEnd: new Date(slot.end + schedule.bufferMs) }, {
               appointmentId: `a-${randomUUID()}`,
               providerId,
               patientId: entry.patient_id,
@@ -1147,16 +1242,29 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /**
    * write runs fn, one atomic statement outside tx() (its own implicit transaction): row-wait
-   * failures become ABORTED as in tx(), an exclusion violation FAILED_PRECONDITION SLOT_TAKEN or
-   * RESOURCE_TAKEN at `at`.
+   * failures become ABORTED as in tx(), an exclusion violation FAILED_PRECONDITION SLOT_TAKEN,
+   * SLOT_HELD_FOR_OFFER or RESOURCE_TAKEN at `at` (explainTaken).
    */
   private async write<T>(fn: () => Promise<T>, at: SlotContext): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (isExclusionViolation(err)) throw slotTaken(err, at);
+      if (isExclusionViolation(err)) throw await this.explainTaken(slotTaken(err, at), at);
       throw conflictAsAborted(err);
     }
+  }
+
+  /**
+   * explainTaken tells time booked from time only held for a waitlist offer: SLOT_TAKEN becomes
+   * SLOT_HELD_FOR_OFFER, until the latest hold's end, when every appointment holding the provider's
+   * time at `at` is a PROPOSED offer. Other errors pass through. Reads through this.db: call it
+   * outside any transaction (after the failed one has rolled back; PGlite is one session).
+   */
+  private async explainTaken(err: unknown, at: SlotContext): Promise<unknown> {
+    if (!(err instanceof FailedPreconditionError) || err.reason !== "SLOT_TAKEN") return err;
+    const holders = await slotHolders(this.db, at.provider.provider_id, { start: at.start.getTime(), end: at.blockedEnd.getTime() }, at.moving).catch(() => []);
+    if (holders.length === 0 || holders.some((h) => h.status !== "PROPOSED" || h.offer_expires_at === null)) return err;
+    return slotHeldForOfferError(at.provider, at.start.getTime(), Math.max(...holders.map((h) => h.offer_expires_at!.getTime())));
   }
 
   /**
@@ -1311,7 +1419,22 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** selfBookingLimit is the upcoming-appointments limit of a patient booking for themselves (undefined: staff, or no limit). */
   private selfBookingLimit(caller: Caller): number | undefined {
-    return caller.role === "patient" && this.options.maxUpcomingPerPatient > 0 ? this.options.maxUpcomingPerPatient : undefined;
+    return patientSelfLimit(caller.role, this.options.maxUpcomingPerPatient);
+  }
+
+  /** selfWaitlistLimit is the active-entries limit of a patient joining a waitlist themselves (undefined: staff, or no limit). */
+  private selfWaitlistLimit(caller: Caller): number | undefined {
+    return patientSelfLimit(caller.role, this.options.maxWaitlistPerPatient);
+  }
+
+  /**
+   * waitlistRefusal is the error for a join by a patient at their waitlist limit: ALREADY_ON_WAITLIST
+   * when the window overlaps one of their entries for the provider (a repeat: the more useful answer),
+   * else PATIENT_WAITLIST_LIMIT.
+   */
+  private async waitlistRefusal(db: Db, provider: ProviderRow, v: { patientId: string; windowStart: Date; windowEnd: Date }, limit: number): Promise<FailedPreconditionError> {
+    const existing = await findOverlappingEntry(db, { providerId: provider.provider_id, patientId: v.patientId, start: v.windowStart, end: v.windowEnd });
+    return existing ? alreadyOnWaitlistError(provider, existing) : patientWaitlistLimitError(limit);
   }
 
   private async requireProvider(db: Db, providerId: string): Promise<ProviderRow> {

@@ -181,6 +181,23 @@ export function slotTakenError(p: ProviderNaming, start: number, taken: "provide
   return new FailedPreconditionError("SLOT_TAKEN", `${p.display_name} is already booked at ${at.text}; choose another time`, { metadata: base(p, at) });
 }
 
+/**
+ * slotHeldForOfferError is SLOT_HELD_FOR_OFFER: the time is not booked but held for a patient on the
+ * waitlist who was offered it (a PROPOSED appointment) until `holdEnd`; after that it goes to the next
+ * patient waiting, or becomes free. localTime, localDate: the hold's end; appointmentLocalTime,
+ * appointmentLocalDate: the time asked for.
+ */
+export function slotHeldForOfferError(p: ProviderNaming, start: number, holdEnd: number): FailedPreconditionError {
+  const at = localMoment(start, p.time_zone);
+  const until = localMoment(holdEnd, p.time_zone);
+  const untilText = until.localDate === at.localDate ? until.localTime : `${until.localTime} on ${until.dateText}`;
+  return new FailedPreconditionError(
+    "SLOT_HELD_FOR_OFFER",
+    `${p.display_name} at ${at.text} is held for a patient on the waitlist until ${untilText}; choose another time, or look again after ${until.localTime}`,
+    { metadata: base(p, until, { appointmentLocalTime: at.localTime, appointmentLocalDate: at.localDate }) },
+  );
+}
+
 /** noAvailabilityError is NO_AVAILABILITY: a provider whose working hours were never set. */
 export function noAvailabilityError(p: ProviderNaming): FailedPreconditionError {
   return new FailedPreconditionError("NO_AVAILABILITY", `${p.display_name} has no working hours set yet; set their availability first`, {
@@ -308,12 +325,25 @@ export function patientChangeClosedError(p: ProviderNaming, row: AppointmentRow,
   });
 }
 
-/** patientBookingLimitError is PATIENT_BOOKING_LIMIT: a patient booking themselves who already holds `limit` appointments that have not ended. */
-export function patientBookingLimitError(limit: number): FailedPreconditionError {
+/**
+ * patientBookingLimitError is PATIENT_BOOKING_LIMIT: a patient booking themselves who already holds
+ * `limit` appointments that have not ended. For a waitlist offer they could not accept, `offerPassedOn`
+ * says that the offered time went to the next patient waiting.
+ */
+export function patientBookingLimitError(limit: number, offerPassedOn = false): FailedPreconditionError {
   const count = limit === 1 ? "an upcoming appointment" : `${limit} upcoming appointments`;
+  const text = offerPassedOn
+    ? `you already have ${count}, the most that can be booked online at one time, so this offer cannot be accepted and was passed on to the next patient waiting; you keep your place on the waitlist for later openings`
+    : `you already have ${count}, the most that can be booked online at one time; cancel one first, or ask the clinic to book this one for you`;
+  return new FailedPreconditionError("PATIENT_BOOKING_LIMIT", text, { metadata: { limit: String(limit) } });
+}
+
+/** patientWaitlistLimitError is PATIENT_WAITLIST_LIMIT: a patient joining a waitlist themselves who already waits in `limit` windows that have not ended. */
+export function patientWaitlistLimitError(limit: number): FailedPreconditionError {
+  const count = limit === 1 ? "an appointment" : `${limit} appointments`;
   return new FailedPreconditionError(
-    "PATIENT_BOOKING_LIMIT",
-    `you already have ${count}, the most that can be booked online at one time; cancel one first, or ask the clinic to book this one for you`,
+    "PATIENT_WAITLIST_LIMIT",
+    `you are already on the waitlist for ${count}, the most that can be waited for online at one time; wait for an offer or until one of those times has passed, or ask the clinic to add you`,
     { metadata: { limit: String(limit) } },
   );
 }

@@ -15,7 +15,7 @@ export type BookingOutcome = "booked" | "replayed" | "slot_taken" | "not_bookabl
 export const schedulingBookings = new Counter({
   name: "scheduling_bookings_total",
   help:
-    "BookAppointment calls by outcome: booked, replayed (a retried requestId), slot_taken, not_bookable (outside hours, " +
+    "BookAppointment calls by outcome: booked, replayed (a retried requestId), slot_taken (booked, or held for a waitlist offer), not_bookable (outside hours, " +
     "no availability, other FAILED_PRECONDITION), aborted (lock contention, fencing, write conflict: retryable), " +
     "rejected (bad input, unknown provider or room, permission, reused requestId), error.",
   labelNames: ["outcome"] as const,
@@ -65,8 +65,8 @@ export function countTransition(to: AppointmentStatusName, n = 1): void {
 /** bookingOutcomeOf classifies a failed BookAppointment for scheduling_bookings_total. */
 export function bookingOutcomeOf(err: unknown): BookingOutcome {
   const code = err instanceof DomainError ? err.code : (err as { code?: unknown })?.code;
-  // The provider or a requested room already booked then.
-  if (err instanceof DomainError && (err.reason === "SLOT_TAKEN" || err.reason === "RESOURCE_TAKEN")) return "slot_taken";
+  // The provider or a requested room already booked then, or the time held for a waitlist offer.
+  if (err instanceof DomainError && (err.reason === "SLOT_TAKEN" || err.reason === "SLOT_HELD_FOR_OFFER" || err.reason === "RESOURCE_TAKEN")) return "slot_taken";
   switch (code) {
     case Code.FailedPrecondition:
       return "not_bookable";

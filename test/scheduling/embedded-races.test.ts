@@ -3,7 +3,10 @@
 // through that transaction: a query on the database handle there would wait for the session the
 // transaction holds, and the call would hang until PGlite's session timeout instead of answering
 // FAILED_PRECONDITION at once. The per-patient rules hold here too: racing self-bookings of one
-// patient stop at the limit, racing identical waitlist joins leave one entry.
+// patient stop at the limit, racing identical waitlist joins leave one entry, racing joins of
+// different windows stop at the waitlist limit; time held for a waitlist offer is named as such when
+// found inside a transaction (read after it rolled back), and the offer passes on once its patient
+// books that time elsewhere.
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -15,6 +18,7 @@ import {
   CancelAppointmentRequestSchema,
   CreateProviderRequestSchema,
   JoinWaitlistRequestSchema,
+  RescheduleAppointmentRequestSchema,
   SchedulingService,
   SetAvailabilityRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
@@ -81,4 +85,48 @@ t.test("a patient's racing self-bookings stop at the limit; racing identical wai
   const joined = (await Promise.allSettled(Array.from({ length: 5 }, (_, i) => join(i)))).map(reasonOf);
   t.same(joined.filter((r) => r === "OK").length, 1, joined.join(" "));
   t.same(joined.filter((r) => r === "ALREADY_ON_WAITLIST").length, 4);
+});
+
+t.test("racing waitlist joins of one patient stop at the limit; rescheduling into time held for an offer says so", async (t) => {
+  await svc.createProvider(create(CreateProviderRequestSchema, { providerId: "p-wlim", displayName: "Dr. Ayşe Kaya", timeZone: "Europe/Istanbul" }), ctx(m.createProvider));
+  await svc.setAvailability(
+    create(SetAvailabilityRequestSchema, { providerId: "p-wlim", weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "09:00", endTime: "17:00" })), slotDuration: { seconds: 1800n } }),
+    ctx(m.setAvailability),
+  );
+  const join = (i: number) =>
+    svc.joinWaitlist(
+      create(JoinWaitlistRequestSchema, {
+        requestId: `wlim-${i}`,
+        providerId: "p-wlim",
+        patientId: "pat-wlim",
+        windowStartTime: timestampFromDate(new Date(Date.parse("2026-03-06T06:00:00Z") + i * 3_600_000)),
+        windowEndTime: timestampFromDate(new Date(Date.parse("2026-03-06T07:00:00Z") + i * 3_600_000)),
+      }),
+      asPatient(m.joinWaitlist, "pat-wlim"),
+    );
+  const joined = (await Promise.allSettled(Array.from({ length: 8 }, (_, i) => join(i)))).map(reasonOf);
+  t.equal(joined.filter((r) => r === "OK").length, 3, joined.join(" "));
+  t.equal(joined.filter((r) => r === "PATIENT_WAITLIST_LIMIT").length, 5);
+  // pat-wlim waits 09:00-10:00 local on 6 March: the 09:00 slot freed is offered to them, and held.
+  const book = async (requestId: string, patientId: string, at: string) =>
+    (await svc.bookAppointment(create(BookAppointmentRequestSchema, { requestId, providerId: "p-wlim", patientId, startTime: timestampFromDate(new Date(at)) }), ctx(m.bookAppointment))).appointment!;
+  const freed = await book("wlim-b1", "pat-a", "2026-03-06T06:00:00Z");
+  const movable = await book("wlim-b2", "pat-b", "2026-03-06T10:00:00Z");
+  await svc.cancelAppointment(create(CancelAppointmentRequestSchema, { appointmentId: freed.appointmentId, requestId: "wlim-c1" }), ctx(m.cancelAppointment));
+  const move = (requestId: string) =>
+    svc
+      .rescheduleAppointment(create(RescheduleAppointmentRequestSchema, { appointmentId: movable.appointmentId, requestId, newStartTime: timestampFromDate(new Date("2026-03-06T06:00:00Z")) }), ctx(m.rescheduleAppointment))
+      .then(
+        () => "OK",
+        (err: unknown) => (err instanceof DomainError ? `${err.reason}: ${err.message}` : String(err)),
+      );
+  const moved = await move("wlim-r1");
+  t.equal(moved, "SLOT_HELD_FOR_OFFER: Dr. Ayşe Kaya at 09:00 on Friday 6 March 2026 (Europe/Istanbul) is held for a patient on the waitlist until 09:15 on Monday 2 March 2026; choose another time, or look again after 09:15");
+  // pat-wlim books themselves elsewhere at that time: they could no longer take the offer, so it
+  // passes on at that booking; nobody else waits for it, so the time is free at once.
+  await svc.bookAppointment(
+    create(BookAppointmentRequestSchema, { requestId: "wlim-b3", providerId: "p-race", patientId: "pat-wlim", startTime: timestampFromDate(new Date("2026-03-06T06:00:00Z")) }),
+    asPatient(m.bookAppointment, "pat-wlim"),
+  );
+  t.equal(await move("wlim-r2"), "OK", "the offer was passed on: the time is free");
 });

@@ -212,6 +212,15 @@ export const EN: MessageCatalog = {
   reasons: {
     // Booking rules (scheduling); times are the provider's local time.
     SLOT_TAKEN: (a) => ({ title: `${when(a) || "That time"}${zone(a)} was just booked by someone else.`, action: "Pick another free slot." }),
+    // localTime is when the hold ends; appointmentLocalTime the time asked for.
+    SLOT_HELD_FOR_OFFER: (a) => ({
+      title: `${when(a, a.appointmentLocalTime, a.appointmentLocalDate) || "That time"}${zone(a)} is held for a patient on the waitlist${a.localTime ? ` until ${when(a)}` : ""}.`,
+      action: "Pick another free slot, or look again once the hold has ended.",
+    }),
+    PATIENT_WAITLIST_LIMIT: (a) => ({
+      title: `You are already on the waitlist for ${a.limit === "1" ? "an appointment" : a.limit ? `${a.limit} appointments` : "as many appointments as allowed"}.`,
+      action: "Wait for an offer, or ask the clinic to add you.",
+    }),
     RESOURCE_TAKEN: (a) => ({ title: `A room or device this visit needs is already booked${when(a) ? ` at ${when(a)}` : ""}${zone(a)}.`, action: "Pick another time." }),
     OUTSIDE_WORKING_HOURS: (a) => ({
       title: `${provider(a)} does not work ${a.workingHours === "" ? when(a, undefined) || "that day" : `at ${when(a) || "that time"}`}${zone(a)}.`.replace(/^t/, "T"),

@@ -252,6 +252,13 @@ export async function expiredOffers(db: Db, now: Date, limit: number): Promise<A
   return rows;
 }
 
+/** openOffersOf lists the waitlist offers (PROPOSED) still held for a patient at `now`, all providers. */
+export async function openOffersOf(db: Db, patientId: string, now: Date): Promise<AppointmentRow[]> {
+  const { rows } = await sql<AppointmentRow>`select ${COLUMNS} from scheduling.appointments a
+    where a.patient_id = ${patientId} and a.status = 'PROPOSED' and a.offer_expires_at > ${now} order by a.offer_expires_at`.execute(db);
+  return rows;
+}
+
 /** nextOfferExpiry is the earliest hold end of an open offer, if any. */
 export async function nextOfferExpiry(db: Db): Promise<Date | undefined> {
   const { rows } = await sql<{ t: Date | null }>`select min(offer_expires_at) as t from scheduling.appointments where status = 'PROPOSED'`.execute(db);
@@ -259,10 +266,11 @@ export async function nextOfferExpiry(db: Db): Promise<Date | undefined> {
 }
 
 /**
- * lockPatientBookings serializes, until the end of the caller's transaction, the self-bookings of one
- * patient (a transaction-scoped advisory lock keyed by a hash of the id: nothing is stored, a hash
- * collision only makes two patients wait for each other). Take it before countUpcoming: in READ
- * COMMITTED the count, a new statement, then sees every booking committed by the lock's last holder.
+ * lockPatientBookings serializes, until the end of the caller's transaction, the self-bookings and
+ * own waitlist joins of one patient (a transaction-scoped advisory lock keyed by a hash of the id:
+ * nothing is stored, a hash collision only makes two patients wait for each other). Take it before
+ * countUpcoming or countActiveEntries: in READ COMMITTED the count, a new statement, then sees every
+ * booking or entry committed by the lock's last holder.
  */
 export async function lockPatientBookings(trx: Db, patientId: string): Promise<void> {
   await sql`select pg_advisory_xact_lock(hashtext('medschedule.scheduling.patient-bookings'), hashtext(${patientId}))`.execute(trx);
@@ -274,4 +282,35 @@ export async function countUpcoming(db: Db, patientId: string, now: Date, except
     where a.patient_id = ${patientId} and a.status in ('BOOKED', 'CHECKED_IN') and upper(a.during) > ${now}
       ${except === undefined ? sql`` : sql`and a.appointment_id <> ${except}`}`.execute(db);
   return Number(rows[0].n);
+}
+
+/**
+ * patientCommitments lists the time a patient has promised away at `now`: their BOOKED and
+ * CHECKED_IN appointments that have not ended, and the waitlist offers (PROPOSED) still held for
+ * them, all providers (`offers: false`: the appointments alone, what AcceptOffer counts). A waitlist
+ * offer goes only to a patient who could take it (offerFreedTime).
+ */
+export async function patientCommitments(db: Db, patientId: string, now: Date, opts: { offers: boolean } = { offers: true }): Promise<Interval[]> {
+  const { rows } = await sql<{ s: Date; e: Date }>`select lower(a.during) as s, upper(a.during) as e from scheduling.appointments a
+    where a.patient_id = ${patientId} and a.status in ${opts.offers ? ACTIVE : sql`('BOOKED', 'CHECKED_IN')`} and upper(a.during) > ${now}
+      and (a.status <> 'PROPOSED' or a.offer_expires_at > ${now})`.execute(db);
+  return rows.map((r) => ({ start: r.s.getTime(), end: r.e.getTime() }));
+}
+
+/**
+ * slotHolders reads the active appointments of a provider whose blocked time (visit plus buffer)
+ * overlaps `blocked`, but `except`: their status and, for a waitlist offer, when its hold ends. Read
+ * after a booking found the time taken, to say whether it is booked or only held for an offer.
+ */
+export async function slotHolders(
+  db: Db,
+  providerId: string,
+  blocked: Interval,
+  except?: string,
+): Promise<{ status: AppointmentStatusName; offer_expires_at: Date | null }[]> {
+  const { rows } = await sql<{ status: AppointmentStatusName; offer_expires_at: Date | null }>`select a.status, a.offer_expires_at from scheduling.appointments a
+    where a.provider_id = ${providerId} and a.status in ${ACTIVE}
+      and a.blocked && tstzrange(${new Date(blocked.start)}, ${new Date(blocked.end)}, '[)')
+      ${except === undefined ? sql`` : sql`and a.appointment_id <> ${except}`}`.execute(db);
+  return rows;
 }

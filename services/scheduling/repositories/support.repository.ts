@@ -126,13 +126,19 @@ export async function findOverlappingEntry(db: Db, q: { providerId: string; pati
     .executeTakeFirst();
 }
 
-/** waitingEntries lists a provider's WAITING entries in join order, locked (SKIP LOCKED) for an offer. */
-export async function waitingEntries(db: Db, providerId: string, limit: number): Promise<WaitlistRow[]> {
+/**
+ * waitingEntries lists a provider's WAITING entries whose window overlaps `within` (the time that can
+ * be offered), in join order, locked (SKIP LOCKED) for an offer. Entries whose window has passed are
+ * never read, so they cannot crowd out the ones still waiting.
+ */
+export async function waitingEntries(db: Db, providerId: string, within: { start: Date; end: Date }, limit: number): Promise<WaitlistRow[]> {
   return db
     .selectFrom("scheduling.waitlist")
     .selectAll()
     .where("provider_id", "=", providerId)
     .where("status", "=", "WAITING")
+    .where("window_start", "<", within.end)
+    .where("window_end", ">", within.start)
     .orderBy("seq")
     .limit(limit)
     .forUpdate()
@@ -152,6 +158,21 @@ export async function setWaitlistStatus(db: Db, entryId: string, status: Waitlis
 /** findWaitlistEntry reads an entry. */
 export async function findWaitlistEntry(db: Db, entryId: string): Promise<WaitlistRow | undefined> {
   return db.selectFrom("scheduling.waitlist").selectAll().where("entry_id", "=", entryId).executeTakeFirst();
+}
+
+/**
+ * countActiveEntries counts a patient's active waitlist entries, all providers: WAITING or OFFERED
+ * with a window that has not ended at `now` (one that has can never be offered anything).
+ */
+export async function countActiveEntries(db: Db, patientId: string, now: Date): Promise<number> {
+  const row = await db
+    .selectFrom("scheduling.waitlist")
+    .select((eb) => eb.fn.countAll<string>().as("n"))
+    .where("patient_id", "=", patientId)
+    .where("status", "in", ["WAITING", "OFFERED"])
+    .where("window_end", ">", now)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
 }
 
 /** countWaiting counts the waitlist entries still WAITING (all providers). */

@@ -1398,11 +1398,16 @@ export const SchedulingService: GenService<{
   },
   /**
    * JoinWaitlist puts a patient on a provider's waitlist for a window. When a matching slot frees,
-   * the first waiting patient is offered a PROPOSED appointment held for a while (never time that
-   * has passed; the hold ends at the latest when the offered time starts). FAILED_PRECONDITION for
-   * a window that has ended or starts beyond the booking horizon, and ALREADY_ON_WAITLIST when the
-   * patient already waits for the provider (or holds an offer from that) at an overlapping time.
-   * Idempotent by request_id.
+   * the first waiting patient who could accept it (below PATIENT_BOOKING_LIMIT counting offers held,
+   * and free then) is offered a PROPOSED appointment held for a while (never time that has passed;
+   * the hold ends at the latest when the offered time starts); booking that time meanwhile answers
+   * SLOT_HELD_FOR_OFFER. An offer its patient can no longer take (booked since, up to the limit or
+   * at an overlapping time) passes to the next waiting patient at once. FAILED_PRECONDITION for a
+   * window that has ended or starts beyond the booking horizon, ALREADY_ON_WAITLIST when the patient
+   * already waits for the provider (or holds an offer from that) at an overlapping time, and
+   * PATIENT_WAITLIST_LIMIT when a patient joining themselves already holds
+   * SCHEDULING_MAX_WAITLIST_PER_PATIENT (default 3) active entries; staff adding a patient are not
+   * limited. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.JoinWaitlist
    */
@@ -1414,7 +1419,8 @@ export const SchedulingService: GenService<{
   /**
    * AcceptOffer accepts a waitlist offer before it lapses: PROPOSED -> BOOKED.
    * FAILED_PRECONDITION when the offer has expired or its time has passed; a patient accepting for
-   * themselves is held to BookAppointment's PATIENT_BOOKING_LIMIT. Idempotent by request_id.
+   * themselves is held to BookAppointment's PATIENT_BOOKING_LIMIT, and when refused by it the offer
+   * passes to the next waiting patient at once. Idempotent by request_id.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.AcceptOffer
    */
