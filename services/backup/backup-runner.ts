@@ -13,7 +13,8 @@ import type { Database } from "./db/database.js";
 import { engineOf, type BackupEngine, type BackupEngines } from "./engines/backup-engine.port.js";
 import { runTool } from "./engines/run-tool.js";
 import { HashingCounter } from "./hashing-counter.js";
-import { failStale, findBackup, findByRequest, findRunning, insertBackup, isUniqueViolation, updateBackupIf } from "./repositories/backup.repository.js";
+import { failStale, findBackup, findByRequest, findRunning, insertBackup, updateBackupIf } from "./repositories/backup.repository.js";
+import { isUniqueViolation } from "../runtime/db/pg-errors.js";
 import type { BackupStore, BackupWriter } from "./store/backup-store.port.js";
 
 const FAILURE_RECORD_FIRST_DELAY_MS = 100;

@@ -44,6 +44,7 @@ import { createNotifier, type Notifier } from "../runtime/notifier.js";
 import { getPrincipal } from "../runtime/auth/principal.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { AbortedError, InvalidArgumentError } from "../runtime/errors.js";
+import { isUniqueViolation } from "../runtime/db/pg-errors.js";
 import type { Logger } from "../runtime/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { NewAuditLogRow } from "./db/audit-log.table.js";
@@ -1107,11 +1108,4 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       counters: item.value.counter ? [item.value.counter] : [],
     };
   }
-}
-
-/** isUniqueViolation tells whether a database error is a unique violation of the named constraint or index. */
-function isUniqueViolation(err: unknown, constraint: string): boolean {
-  const e = err as { code?: unknown; constraint?: unknown; message?: unknown } | null;
-  if (!e || e.code !== "23505") return false;
-  return e.constraint === constraint || (typeof e.message === "string" && e.message.includes(constraint));
 }

@@ -6,7 +6,7 @@ export const ERROR_DOMAIN = "medschedule.io";
 
 /** ErrorMetadata are the values a client needs to say an error in its own words and language (ErrorInfo.metadata): lowerCamel keys, string values, e.g. { localTime: "09:30", timeZone: "Europe/Istanbul" }. */
 export type ErrorMetadata = Record<string, string>;
-import { isInvalidatedStatement } from "./db/prepared-statements.js";
+import { classifyDatabaseFailure } from "./db/pg-errors.js";
 
 /** FieldViolation is one problem with one request field, as google.rpc.BadRequest reports it. */
 export interface FieldViolation {
@@ -119,24 +119,15 @@ export class UnimplementedError extends DomainError {
   }
 }
 
-/** SQLSTATEs of a lost or refused database connection: class 08 (connection exception), 57P01-57P03 (the server terminated the session or is shutting down or starting), 53300 (too many connections). */
-const CONNECTION_SQLSTATE = /^(08...|57P0[123]|53300)$/;
-/** Messages of node-postgres when the connection is gone. */
-const CONNECTION_MESSAGE = /^(Connection terminated|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)/;
-/** pg-pool's message when no pooled connection came free in time, or a new one could not be opened. */
-const POOL_TIMEOUT_MESSAGE = /^timeout exceeded when trying to connect/;
-const SOCKET_ERRNO = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
-
 /**
- * isConnectionLost tells whether a database error means the connection was lost or refused (the
- * server terminated the session, restarted, or is unreachable): a dependency failure, UNAVAILABLE,
- * which the caller may retry with the same requestId; never INTERNAL.
+ * databaseDomainError is a database failure as the domain error every service answers with
+ * (UNAVAILABLE for a busy or lost database, ABORTED for a write conflict; see db/pg-errors.ts), or
+ * undefined when err is not one.
  */
-export function isConnectionLost(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && (CONNECTION_SQLSTATE.test(code) || SOCKET_ERRNO.has(code))) return true;
-  return CONNECTION_MESSAGE.test(err.message) || POOL_TIMEOUT_MESSAGE.test(err.message);
+export function databaseDomainError(err: unknown): DomainError | undefined {
+  if (err instanceof DomainError) return undefined;
+  const failure = classifyDatabaseFailure(err);
+  return failure && new DomainError(failure.code, failure.reason, failure.message, { cause: err });
 }
 
 /** isAbortError tells whether an error came from an aborted AbortSignal. */
@@ -170,8 +161,8 @@ export function domainConnectError(err: DomainError): ConnectError {
 
 /**
  * toConnectError maps anything thrown by a handler to a ConnectError: domain errors keep their code
- * and get details (google.rpc.BadRequest for field violations), ConnectErrors pass through, and
- * anything else is INTERNAL with a generic message (the original stays as the cause, for the log).
+ * and get details (google.rpc.BadRequest for field violations), ConnectErrors pass through, database
+ * failures are answered as db/pg-errors.ts classifies them (UNAVAILABLE or ABORTED), and anything else is INTERNAL with a generic message (the original stays as the cause, for the log).
  */
 export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError {
   if (err instanceof ConnectError) return err;
@@ -184,18 +175,7 @@ export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError
     if (reason instanceof ConnectError) return reason;
     return new ConnectError("the call was cancelled", Code.Canceled, undefined, undefined, err);
   }
-  if (err instanceof Error && (err as { code?: unknown }).code === "DATABASE_UNAVAILABLE") {
-    return new ConnectError(err.message, Code.Unavailable, undefined, undefined, err);
-  }
-  if (isConnectionLost(err)) {
-    // A pool timeout is a busy or unreachable database rather than a lost connection.
-    const message = POOL_TIMEOUT_MESSAGE.test((err as Error).message)
-      ? "no database connection came free in time (the database is overloaded or unreachable); retry"
-      : "the database connection was lost; retry";
-    return new ConnectError(message, Code.Unavailable, undefined, undefined, err);
-  }
-  if (isInvalidatedStatement(err)) {
-    return new ConnectError("a database statement of this request became invalid (the schema changed while it ran); retry", Code.Unavailable, undefined, undefined, err);
-  }
+  const database = databaseDomainError(err);
+  if (database) return domainConnectError(database);
   return new ConnectError("internal error; see the server log for this request id", Code.Internal, undefined, undefined, err);
 }

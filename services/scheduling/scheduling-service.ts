@@ -51,10 +51,12 @@ import { systemClock, type Clock } from "../runtime/clock.js";
 import {
   AbortedError,
   AlreadyExistsError,
+  databaseDomainError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
 } from "../runtime/errors.js";
+import { isExclusionViolation } from "../runtime/db/pg-errors.js";
 import { outgoingCallOptions } from "../runtime/grpc-transport.js";
 import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
 import type { Logger } from "../runtime/logger.js";
@@ -219,11 +221,6 @@ export const RESOURCES_PAGE = definePageKind(SchedulingService.method.listResour
 /** APPOINTMENTS_PAGE is ListAppointments' page token: the appointments after (start, id), bound to the query's filters. */
 export const APPOINTMENTS_PAGE = definePageKind(SchedulingService.method.listAppointments, { start: "instant", id: "text" });
 
-/** isExclusionViolation tells whether a database error is an exclusion constraint violation (SQLSTATE 23P01). */
-function isExclusionViolation(err: unknown): err is { constraint?: string } {
-  return (err as { code?: unknown })?.code === "23P01";
-}
-
 /** SlotContext names the provider and time of a write, for the error when its time turns out taken. */
 interface SlotContext {
   provider: ProviderRow;
@@ -236,30 +233,6 @@ interface SlotContext {
 
 function slotTaken(err: { constraint?: string }, at: SlotContext): FailedPreconditionError {
   return slotTakenError(at.provider, at.start.getTime(), err.constraint === "appointment_resources_no_overlap" ? "resource" : "provider");
-}
-
-/**
- * busyAsAborted turns "no database connection free within the pool's wait" (a burst of bookings
- * larger than the pool) into ABORTED, which clients retry, instead of INTERNAL.
- */
-function busyAsAborted(err: unknown): unknown {
-  if (err instanceof Error && !(err instanceof ConnectError) && /timeout exceeded when trying to connect/i.test(err.message)) {
-    return new AbortedError("DATABASE_BUSY", "the database is busy; retry");
-  }
-  return err;
-}
-
-/**
- * conflictAsAborted turns a deadlock, serialization failure or lock_timeout between concurrent
- * writers (possible when bookings race without the lock: exclusion checks wait on each other's rows)
- * into ABORTED, which clients retry; the database rolled everything back.
- */
-function conflictAsAborted(err: unknown): unknown {
-  const code = (err as { code?: unknown })?.code;
-  if (code === "40P01" || code === "40001" || code === "55P03") {
-    return new AbortedError("WRITE_CONFLICT", "a concurrent change conflicted with this one; retry");
-  }
-  return err;
 }
 
 /** CheckedInMeanwhile rolls back a check-in that a concurrent one beat; the caller answers with that one's ticket. */
@@ -456,9 +429,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       if (booked && response.appointment) await this.passOnUntakeableOffers(response.appointment.patientId);
       return response;
     } catch (err) {
-      const mapped = busyAsAborted(err);
-      schedulingBookings.inc({ outcome: bookingOutcomeOf(mapped) });
-      throw mapped;
+      schedulingBookings.inc({ outcome: bookingOutcomeOf(databaseDomainError(err) ?? err) });
+      throw err;
     }
   }
 
@@ -1218,9 +1190,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /**
-   * tx runs fn in one transaction. A deadlock or serialization failure between concurrent writers
-   * (possible when bookings race without the lock: exclusion checks wait on each other's rows) is
-   * ABORTED, which clients retry; the database rolled everything back.
+   * tx runs fn in one transaction. A deadlock, serialization failure or lock timeout between
+   * concurrent writers (possible when bookings race without the lock: exclusion checks wait on each
+   * other's rows) rolls it all back and answers ABORTED (db/pg-errors.ts), which clients retry.
    */
   private async tx<T>(fn: (trx: Kysely<Database> & Db) => Promise<T>, opts: { claims?: boolean } = {}): Promise<T> {
     const lockTimeoutMs = this.lockTimeoutMs();
@@ -1236,7 +1208,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       for (const status of touched.statuses) countTransition(status);
       return result;
     } catch (err) {
-      throw conflictAsAborted(err);
+      throw databaseDomainError(err) ?? err;
     }
   }
 
@@ -1250,7 +1222,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       return await fn();
     } catch (err) {
       if (isExclusionViolation(err)) throw await this.explainTaken(slotTaken(err, at), at);
-      throw conflictAsAborted(err);
+      throw databaseDomainError(err) ?? err;
     }
   }
 
@@ -1309,7 +1281,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       return await insertAppointment(trx, a);
     } catch (err) {
       if (isExclusionViolation(err)) throw slotTaken(err, at);
-      throw err;
+      throw databaseDomainError(err) ?? err;
     }
   }
 

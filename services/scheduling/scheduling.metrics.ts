@@ -9,7 +9,7 @@ import type { AppointmentStatusName, Db } from "./db/database.js";
 import { countWaiting } from "./repositories/support.repository.js";
 
 /** BookingOutcome is the `outcome` label of scheduling_bookings_total. */
-export type BookingOutcome = "booked" | "replayed" | "slot_taken" | "not_bookable" | "aborted" | "rejected" | "error";
+export type BookingOutcome = "booked" | "replayed" | "slot_taken" | "not_bookable" | "aborted" | "unavailable" | "rejected" | "error";
 
 /** schedulingBookings is `scheduling_bookings_total{outcome}`: BookAppointment calls by how they ended. */
 export const schedulingBookings = new Counter({
@@ -72,6 +72,8 @@ export function bookingOutcomeOf(err: unknown): BookingOutcome {
       return "not_bookable";
     case Code.Aborted:
       return "aborted";
+    case Code.Unavailable:
+      return "unavailable";
     case Code.InvalidArgument:
     case Code.NotFound:
     case Code.AlreadyExists:

@@ -2,7 +2,8 @@
 // run (test/system) terminates real connections; this pins the classification of each error shape.
 import t from "tap";
 import { Code } from "@connectrpc/connect";
-import { isConnectionLost, toConnectError } from "../../services/runtime/errors.js";
+import { errorReasonOf, toConnectError } from "../../services/runtime/errors.js";
+import { isConnectionLost, isExclusionViolation, isUniqueViolation } from "../../services/runtime/db/pg-errors.js";
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 
@@ -32,4 +33,35 @@ t.test("other database errors stay INTERNAL (a bug, not a dependency failure)", 
     t.equal(toConnectError(err).code, Code.Internal, `${err.message}: INTERNAL`);
   }
   t.notOk(isConnectionLost("Connection terminated"), "only errors");
+});
+
+t.test("a deadlock, serialization failure or lock timeout is ABORTED WRITE_CONFLICT in every service", async (t) => {
+  for (const code of ["40P01", "40001", "55P03"]) {
+    const err = toConnectError(withCode("could not proceed", code));
+    t.equal(err.code, Code.Aborted, `${code}: ABORTED`);
+    t.equal(errorReasonOf(err), "WRITE_CONFLICT", `${code}: reason`);
+    t.notMatch(err.message, /could not proceed/, `${code}: the database's words stay in the log`);
+  }
+});
+
+t.test("a pool timeout is UNAVAILABLE DATABASE_BUSY, a lost connection DATABASE_UNAVAILABLE", async (t) => {
+  const busy = toConnectError(new Error("timeout exceeded when trying to connect"));
+  t.equal(busy.code, Code.Unavailable);
+  t.equal(errorReasonOf(busy), "DATABASE_BUSY");
+  const lost = toConnectError(withCode("terminating connection due to administrator command", "57P01"));
+  t.equal(errorReasonOf(lost), "DATABASE_UNAVAILABLE");
+});
+
+t.test("constraint violations are matched by name", async (t) => {
+  const unique = Object.assign(withCode("duplicate key", "23505"), { constraint: "tickets_one_active_per_appointment" });
+  t.ok(isUniqueViolation(unique));
+  t.ok(isUniqueViolation(unique, "tickets_one_active_per_appointment"));
+  t.notOk(isUniqueViolation(unique, "request_keys_pkey"), "another constraint");
+  const quoted = withCode('duplicate key value violates unique constraint "request_keys_pkey"', "23505");
+  t.ok(isUniqueViolation(quoted, "request_keys_pkey"), "a driver that names it only in the message");
+  t.notOk(isUniqueViolation(quoted, "request_keys"), "a prefix of another name is not it");
+  const exclusion = Object.assign(withCode("conflicting key", "23P01"), { constraint: "appointments_no_overlap" });
+  t.ok(isExclusionViolation(exclusion));
+  t.notOk(isUniqueViolation(exclusion), "an exclusion violation is not a unique one");
+  t.equal(toConnectError(unique).code, Code.Internal, "a violation no repository named is a bug");
 });

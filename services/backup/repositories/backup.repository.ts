@@ -2,13 +2,6 @@ import { sql } from "kysely";
 import type { BackupRow, BackupStateName, BackupTargetName, BackupUpdate, NewBackupRow } from "../db/backup.table.js";
 import type { Db } from "../db/database.js";
 
-/** isUniqueViolation tells whether a database error is a unique-index violation, optionally of `constraint`. */
-export function isUniqueViolation(err: unknown, constraint?: string): boolean {
-  const e = err as { code?: string; constraint?: string; message?: string };
-  if (e?.code !== "23505") return false;
-  return constraint === undefined || e.constraint === constraint || (e.message ?? "").includes(constraint);
-}
-
 /** insertBackup adds a catalog entry. */
 export async function insertBackup(db: Db, row: NewBackupRow): Promise<BackupRow> {
   return db.insertInto("backup.backups").values(row).returningAll().executeTakeFirstOrThrow();
