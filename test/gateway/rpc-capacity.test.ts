@@ -4,14 +4,16 @@
 // limits could refuse them. Past the bound a call is refused before its request is read, with
 // RESOURCE_EXHAUSTED and ErrorInfo AT_CAPACITY, in the caller's own protocol (Connect unary and
 // streaming, gRPC-web, gRPC); a health check still answers; a finished or cancelled call frees its
-// place.
+// place. And the stream limits' tokenless caller, as serveConnect names it: the HTTP/2 connection.
 import t from "tap";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { ListQueuesRequestSchema, QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { gatewayMaxRpcs, RPC_HEADROOM } from "../../services/runtime/config.js";
-import { AT_CAPACITY_REASON, serveConnect } from "../../services/runtime/connect-server.js";
+import { serveConnect } from "../../services/runtime/connect-server.js";
+import { wrapService } from "../../services/runtime/interceptors.js";
+import { createStreamLimitInterceptor } from "../../services/runtime/stream-limiter.js";
 import { rawCall } from "../helpers/raw-rpc.js";
 import { tally, WatchClient } from "../helpers/watches.js";
 
@@ -78,4 +80,29 @@ t.test("past maxRpcs calls are refused at once in every protocol; health checks 
     if (after !== 0) await new Promise((r) => setTimeout(r, 50));
   }
   t.equal(after, 0, "once the streams are cancelled, calls are served again");
+});
+
+t.test("without a token, serveConnect's streams are counted per HTTP/2 connection, not per address", async (t) => {
+  const limiter = createStreamLimitInterceptor({ max: 0, perClient: 2 });
+  const impl = wrapService(
+    QueueService,
+    {
+      async *watchQueue(_req: unknown, ctx: { signal: AbortSignal }) {
+        yield { sequence: 1n, snapshot: true };
+        await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+      },
+    } as never,
+    [limiter],
+  );
+  const server = await serveConnect({ port: 0, host: "127.0.0.1", services: [{ service: QueueService, impl: impl as never }] });
+  t.teardown(() => server.close());
+  const base = `http://127.0.0.1:${server.port}`;
+  const one = new WatchClient(base);
+  const other = new WatchClient(base);
+  t.teardown(() => (one.close(), other.close()));
+  // A header naming another connection is the client's, and ignored.
+  const spoofed = await Promise.all([1, 2, 3].map(() => one.open(WATCH_QUEUE, {}, undefined, { "x-medschedule-connection": `10.9.9.9:${Math.random()}` }).first));
+  t.same(tally(spoofed), { message: 2, "resource_exhausted TOO_MANY_STREAMS caller": 1 }, "two on one connection, the third refused");
+  t.same(tally((await other.openMany(2, WATCH_QUEUE, {})).firsts), { message: 2 }, "another connection from the same address has its own two");
+  t.equal(limiter.open(), 4);
 });

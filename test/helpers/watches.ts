@@ -65,8 +65,8 @@ export class WatchClient {
     private readonly perConnection = 100,
   ) {}
 
-  /** open starts one stream of `procedure` ("/pkg.Service/Method") with `request`, with a bearer token unless it is undefined. */
-  open(procedure: string, request: object, token?: string): Watch {
+  /** open starts one stream of `procedure` ("/pkg.Service/Method") with `request`, with a bearer token unless it is undefined, and any extra headers. */
+  open(procedure: string, request: object, token?: string, headers: Record<string, string> = {}): Watch {
     let session = this.sessions[this.sessions.length - 1];
     if (!session || session.closed || session.destroyed || this.onCurrent >= this.perConnection) {
       session = http2.connect(this.base);
@@ -81,6 +81,7 @@ export class WatchClient {
       "content-type": "application/connect+json",
       "connect-protocol-version": "1",
       ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
     });
     this.streams.add(stream);
     const messages: Record<string, unknown>[] = [];
