@@ -1,8 +1,8 @@
 // Why: a server-streaming call (WatchQueue, WatchAppointments, health Watch) holds memory for as long
 // as it stays open (the framework's stream pipeline, the upstream call, the last message sent:
-// 40-70 KiB each, see STREAM_COST_BYTES in config.ts), and an idle one costs the caller nothing. One token opening
-// a few thousand of them over one or a few HTTP/2 connections ran a gateway with a 96 MB heap out of
-// memory; HTTP/2's per-connection stream limit does not help against many connections, and the
+// 40-70 KiB each, see STREAM_COST_BYTES in config.ts), and an idle one costs the caller nothing. One
+// token opening a few thousand of them over one or a few HTTP/2 connections ran a gateway with a
+// 96 MB heap out of memory; HTTP/2's per-connection stream limit does not help against many connections, and the
 // in-flight bound counts unary calls only.
 //
 // How: every server counts its open streams, per caller and in total, and refuses the one past a
