@@ -7,6 +7,7 @@ import type { DescMethod, DescMethodStreaming, DescMethodUnary, DescService } fr
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { createGrpcJsTransport, undecodedResponseKey, type GrpcJsTransport } from "../services/runtime/grpc-transport.js";
+import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER } from "../services/runtime/grpc-server.js";
 
 /** FORWARDED_HEADERS are the request headers passed on to the upstream service. */
 export const FORWARDED_HEADERS = ["authorization", "x-request-id", "traceparent", "tracestate", "x-on-behalf-of"];
@@ -59,13 +60,15 @@ export function isRetryable(method: DescMethod): boolean {
   return method.input.fields.some((f) => f.name === "request_id");
 }
 
-/** forwardedHeaders picks the caller's headers that travel upstream. */
+/** forwardedHeaders picks the caller's headers that travel upstream, and names the caller's connection to the gateway (for the stream limits). */
 export function forwardedHeaders(incoming: Headers): Headers {
   const out = new Headers();
   for (const h of FORWARDED_HEADERS) {
     const v = incoming.get(h);
     if (v !== null) out.set(h, v);
   }
+  const connection = incoming.get(CONNECTION_HEADER);
+  if (connection) out.set(CLIENT_CONNECTION_HEADER, connection);
   return out;
 }
 

@@ -8,13 +8,14 @@ import { QueueService } from "../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { createAuthInterceptor } from "../services/runtime/auth/auth-interceptor.js";
 import { createTokenVerifier } from "../services/runtime/auth/jwt.js";
-import { ConfigError, type Config, type Upstreams } from "../services/runtime/config.js";
+import { ConfigError, gatewayMaxRpcs, type Config, type Upstreams } from "../services/runtime/config.js";
 import type { ServiceRegistration } from "../services/runtime/grpc-server.js";
 import { HealthServiceImpl } from "../services/runtime/health.js";
 import { buildRegistrations } from "../services/runtime/host.js";
 import type { RpcInterceptor } from "../services/runtime/interceptors.js";
 import type { Logger } from "../services/runtime/logger.js";
 import { createLoggingInterceptor } from "../services/runtime/logging.js";
+import { createStreamLimitInterceptor } from "../services/runtime/stream-limiter.js";
 import { createMetricsInterceptor } from "../services/runtime/metrics.js";
 import { createForwardingService, type ForwardingService } from "./forward.js";
 import { createInFlightLimitInterceptor, createRateLimitInterceptor } from "./rate-limit.js";
@@ -79,6 +80,7 @@ export async function startGateway(opts: GatewayOptions, port = opts.config.port
     corsOrigins: config.corsOrigins,
     tls: config.tlsCertFile && config.tlsKeyFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined,
     connections: config.gatewayConnections,
+    maxRpcs: gatewayMaxRpcs(config),
   });
 }
 
@@ -119,7 +121,8 @@ export function upstreamMode(config: Pick<Config, "upstreams">): "in-process" | 
  * createDistributedGateway builds the gateway of distributed mode: no database, no service classes,
  * one generated pass-through per service to its *_ADDR replicas, wrapped with logging, metrics, auth
  * (the token is verified and the role table applied here, before anything is forwarded; the
- * services check again), the in-flight bound (GATEWAY_MAX_IN_FLIGHT) and the rate limit. It needs a token key (AUTH_HS256_SECRET,
+ * services check again), the in-flight bound (GATEWAY_MAX_IN_FLIGHT), the rate limit and the stream
+ * limits (GATEWAY_MAX_STREAMS, GATEWAY_MAX_STREAMS_PER_CLIENT). It needs a token key (AUTH_HS256_SECRET,
  * AUTH_JWKS_FILE or AUTH_JWKS_URL) or AUTH_MODE=off.
  */
 export function createDistributedGateway(config: Config, logger: Logger, opts: { defaultUnaryTimeoutMs?: number; now?: () => number } = {}): DistributedGateway {
@@ -150,6 +153,7 @@ export function createDistributedGateway(config: Config, logger: Logger, opts: {
     createInFlightLimitInterceptor({ max: config.maxInFlight }),
     auth,
     createRateLimitInterceptor({ perMinute: config.rateLimitPerMinute, now: opts.now }),
+    createStreamLimitInterceptor({ max: config.maxStreams, perClient: config.maxStreamsPerClient }),
   ];
   const registrations = buildRegistrations(forwarding.map((f) => ({ service: f.service, impl: f.impl })), interceptors, health);
   return { registrations, health, forwarding, close: () => forwarding.forEach((f) => f.close()) };

@@ -826,9 +826,11 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       await appendAudit(this.db, [{ ...this.auditBase(caller, "WatchQueue", this.clock.now()), record_type: "queue", record_id: v.queueId }]);
       for (;;) {
         if (needSnapshot) {
-          const snap = await this.snapshot(v.queueId, caller, resumeFailed);
+          let snap: WatchResponse | undefined = await this.snapshot(v.queueId, caller, resumeFailed);
           cursor = snap.sequence ?? 0n;
           yield snap;
+          // A suspended generator keeps what its variables hold: a quiet watcher would keep the snapshot.
+          snap = undefined;
           needSnapshot = false;
           resumeFailed = false;
         }

@@ -1,4 +1,5 @@
 import path from "node:path";
+import v8 from "node:v8";
 
 /** ConfigError is a bad environment variable; main prints its message as one line and exits 2. */
 export class ConfigError extends Error {
@@ -84,6 +85,10 @@ export interface Config {
   rateLimitPerMinute: number;
   /** maxInFlight bounds the unary calls the gateway works on at once; beyond it they are refused at once (0: no bound). */
   maxInFlight: number;
+  /** maxStreams bounds the server-streaming calls (watches) this server serves at once (GATEWAY_MAX_STREAMS; 0: no bound). */
+  maxStreams: number;
+  /** maxStreamsPerClient bounds those of one caller, a token's subject or an address without one (GATEWAY_MAX_STREAMS_PER_CLIENT; 0: no bound). */
+  maxStreamsPerClient: number;
   /** demoClinic (DEMO_CLINIC) seeds the demo clinic in `npm start`: "on", "off", or "auto" (unset: only into a fresh DATA_DIR with generated dev auth and the embedded database). */
   demoClinic: "auto" | "on" | "off";
   /** gatewayConnections are the gateway's bounds on client connections (GATEWAY_HEADERS_TIMEOUT, GATEWAY_BODY_TIMEOUT, GATEWAY_IDLE_TIMEOUT, GATEWAY_MAX_CONNECTIONS). */
@@ -133,6 +138,44 @@ export const DEFAULT_GATEWAY_CONNECTION_LIMITS: Required<GatewayConnectionLimits
  * clients of the closed-loop runs, and for bursts.
  */
 export const DEFAULT_MAX_IN_FLIGHT = 128;
+
+/**
+ * DEFAULT_MAX_STREAMS_PER_CLIENT is GATEWAY_MAX_STREAMS_PER_CLIENT's default: a display board opens
+ * one or two watches, a reception desk a few (its queue, a doctor's day); 16 leaves room for several
+ * screens signed in alike, while one token can hold no more than about 1 MiB of the server's memory.
+ */
+export const DEFAULT_MAX_STREAMS_PER_CLIENT = 16;
+
+/**
+ * STREAM_COST_BYTES is what an open stream is budgeted at. Measured per idle WatchQueue watcher: 42
+ * KiB of heap in `npm start` and 52 KiB at the distributed gateway with an empty queue, 58 and 68 KiB
+ * with 30 tickets waiting (the framework keeps the last message sent, often the snapshot, and its
+ * encoding until the next one); a longer queue costs more, so the budget leaves room for one.
+ */
+export const STREAM_COST_BYTES = 96 * 1024;
+
+/**
+ * defaultMaxStreams is GATEWAY_MAX_STREAMS's default for a V8 heap limit: open streams may take a
+ * quarter of it, at STREAM_COST_BYTES each, between 64 and 4,000. That is 320 under `npm run
+ * cluster`'s 96 MB heap (120 MiB with the young generation), 810 under the Deployments' 256 MB, and
+ * 4,000 for a process whose heap V8 sizes from a large machine.
+ */
+export function defaultMaxStreams(heapLimitBytes = v8.getHeapStatistics().heap_size_limit): number {
+  return Math.max(64, Math.min(4000, Math.floor(heapLimitBytes / 4 / STREAM_COST_BYTES)));
+}
+
+/** RPC_HEADROOM is room, past the streams and unary calls the gateway bounds, for calls being answered or refused at a given moment. */
+export const RPC_HEADROOM = 256;
+
+/**
+ * gatewayMaxRpcs bounds the RPCs the gateway has in progress at once, streams included:
+ * GATEWAY_MAX_STREAMS + GATEWAY_MAX_IN_FLIGHT + RPC_HEADROOM (no bound when either is 0). Each costs
+ * 30-50 KiB until it is answered, refusals included: 2,000 at once over 20 HTTP/2 connections filled a
+ * 96 MB heap though all but 56 were refused.
+ */
+export function gatewayMaxRpcs(config: Pick<Config, "maxStreams" | "maxInFlight">): number {
+  return config.maxStreams > 0 && config.maxInFlight > 0 ? config.maxStreams + config.maxInFlight + RPC_HEADROOM : 0;
+}
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -236,6 +279,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
   if (demoClinic !== "auto" && demoClinic !== "on" && demoClinic !== "off") problems.push(`DEMO_CLINIC must be "on" or "off", got ${JSON.stringify(demoClinic)}`);
   const inFlight = str("GATEWAY_MAX_IN_FLIGHT");
   if (inFlight !== undefined && !/^\d+$/.test(inFlight)) problems.push(`GATEWAY_MAX_IN_FLIGHT must be a whole number, got ${JSON.stringify(inFlight)}`);
+  const wholeNumber = (name: string, fallback: number): number => {
+    const v = str(name);
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v)) {
+      problems.push(`${name} must be a whole number (0: no bound), got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return Number(v);
+  };
   const positiveDuration = (name: string, fallback: number): number => {
     const ms = duration(name, fallback);
     if (ms <= 0) problems.push(`${name} must be longer than 0, got ${JSON.stringify(str(name))}`);
@@ -289,6 +341,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
     shutdownGraceMs: duration("SHUTDOWN_GRACE", 10_000),
     rateLimitPerMinute: rate !== undefined && /^\d+$/.test(rate) ? Number(rate) : 600,
     maxInFlight: inFlight !== undefined && /^\d+$/.test(inFlight) ? Number(inFlight) : DEFAULT_MAX_IN_FLIGHT,
+    maxStreams: wholeNumber("GATEWAY_MAX_STREAMS", defaultMaxStreams()),
+    maxStreamsPerClient: wholeNumber("GATEWAY_MAX_STREAMS_PER_CLIENT", DEFAULT_MAX_STREAMS_PER_CLIENT),
     demoClinic: demoClinic as Config["demoClinic"],
     gatewayConnections,
   };

@@ -6,16 +6,19 @@ import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { ACCEPT_COMPRESSION } from "./compression.js";
 import { drainSignalKey } from "./interceptors.js";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ServiceRegistration } from "./grpc-server.js";
-import { PEER_HEADER } from "./grpc-server.js";
+import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER, PEER_HEADER } from "./grpc-server.js";
 import type { Logger } from "./logger.js";
 import { withDecodeErrorsAsInvalidArgument } from "./request-decode-errors.js";
 import { createStrictJsonOptions } from "./request-json.js";
 import { DEFAULT_GATEWAY_CONNECTION_LIMITS, type GatewayConnectionLimits } from "./config.js";
 import { createConnectionLimiter } from "./connection-limiter.js";
+import { ResourceExhaustedError, toConnectError } from "./errors.js";
 
 /** HttpRoute answers plain HTTP requests (metrics, the web app); it returns false to pass. */
 export type HttpRoute = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => boolean;
@@ -40,6 +43,12 @@ export interface ConnectServerOptions {
   corsOrigins?: string[];
   /** connections bounds the client connections (headers, body and idle timeouts, the cap); unset fields take the defaults. */
   connections?: Partial<GatewayConnectionLimits>;
+  /**
+   * maxRpcs bounds the RPCs in progress at once, open streams included: past it a new one (but a
+   * health check) is refused with RESOURCE_EXHAUSTED before it is read, for next to nothing. 0 or
+   * unset: no bound.
+   */
+  maxRpcs?: number;
 }
 
 /** ConnectServerHandle is a running connect-node server. */
@@ -59,6 +68,45 @@ function unimplemented(service: DescService, method: DescMethod): () => never {
   return () => {
     throw new ConnectError(`${service.typeName}.${method.name} is not implemented`, Code.Unimplemented);
   };
+}
+
+/** HEALTH_CHECK is the one RPC never refused for capacity: orchestrators' probes must see a busy server as alive. */
+const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
+
+/** AT_CAPACITY_REASON is the ErrorInfo reason of an RPC refused because the server has maxRpcs in progress. */
+export const AT_CAPACITY_REASON = "AT_CAPACITY";
+
+/**
+ * refuseAtCapacity answers an RPC with RESOURCE_EXHAUSTED in the caller's protocol without reading its
+ * request: gRPC and gRPC-web get a trailers-only answer, Connect streams an end-stream message, Connect
+ * unary calls HTTP 429 with the JSON error.
+ */
+function refuseAtCapacity(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, max: number): void {
+  const err = toConnectError(
+    new ResourceExhaustedError(AT_CAPACITY_REASON, `the server is working on as many calls as it can (${max}); retry in a moment`, { metadata: { limit: String(max) } }),
+  );
+  const ct = String(req.headers["content-type"] ?? "");
+  const w = res as http.ServerResponse;
+  if (/^application\/grpc/i.test(ct)) {
+    const trailer = new Headers();
+    setTrailerStatus(trailer, err);
+    const headers: Record<string, string> = { "content-type": ct.split(";")[0] };
+    trailer.forEach((v, k) => (headers[k] = v));
+    normalizeGrpcMessage(headers);
+    w.writeHead(200, headers);
+    w.end();
+  } else if (/^application\/connect\+/i.test(ct)) {
+    const json = new TextEncoder().encode(JSON.stringify(endStreamToJson(new Headers(), err, undefined)));
+    const body = Buffer.alloc(5 + json.length);
+    body[0] = endStreamFlag;
+    body.writeUInt32BE(json.length, 1);
+    body.set(json, 5);
+    w.writeHead(200, { "content-type": ct.split(";")[0] });
+    w.end(body);
+  } else {
+    w.writeHead(codeToHttpStatus(err.code), { "content-type": "application/json" });
+    w.end(Buffer.from(errorToJsonBytes(err, undefined)));
+  }
 }
 
 /** H2_MAX_CONCURRENT_STREAMS bounds the streams one HTTP/2 connection may have open at once. */
@@ -180,6 +228,8 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
     },
   });
   let active = 0;
+  let rpcs = 0;
+  const maxRpcs = opts.maxRpcs ?? 0;
   const idle = new Set<() => void>();
   const limits = { ...DEFAULT_GATEWAY_CONNECTION_LIMITS, ...opts.connections };
   const limiter = createConnectionLimiter({ ...limits, logger: opts.logger });
@@ -192,14 +242,29 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
       active--;
       if (active === 0) for (const f of idle) f();
     });
-    // The peer address is set by us, never taken from the client.
+    // The peer address and connection are set by us, never taken from the client; this is the edge,
+    // so nobody forwards a client connection to it.
     req.headers[PEER_HEADER] = req.socket?.remoteAddress ?? "";
-    const cors = rpcPaths.has((req.url ?? "").split("?")[0]) ? corsHeaders(req.headers.origin, opts.corsOrigins) : undefined;
+    req.headers[CONNECTION_HEADER] = `${req.socket?.remoteAddress ?? ""}:${req.socket?.remotePort ?? ""}`;
+    delete req.headers[CLIENT_CONNECTION_HEADER];
+    const path = (req.url ?? "").split("?")[0];
+    const isRpc = rpcPaths.has(path);
+    const cors = isRpc ? corsHeaders(req.headers.origin, opts.corsOrigins) : undefined;
     if (cors) for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     if (req.method === "OPTIONS" && cors) {
       res.writeHead(204);
       res.end();
       return;
+    }
+    // Every RPC in progress costs tens of KiB until it is answered, even one about to be refused;
+    // thousands at once over many HTTP/2 connections would exhaust the heap.
+    if (maxRpcs > 0 && rpcs >= maxRpcs && isRpc && path !== HEALTH_CHECK) {
+      refuseAtCapacity(req, res, maxRpcs);
+      return;
+    }
+    if (isRpc) {
+      rpcs++;
+      res.once("close", () => rpcs--);
     }
     if (req.headers["content-type"]?.startsWith("application/grpc") && !req.headers["content-type"].startsWith("application/grpc-web")) {
       patchGrpcMessage(res);

@@ -105,6 +105,13 @@ export class UnauthenticatedError extends DomainError {
   }
 }
 
+/** ResourceExhaustedError is a caller, or the server as a whole, at a bound; the call is refused at once, never queued. */
+export class ResourceExhaustedError extends DomainError {
+  constructor(reason: string, message: string, options?: DomainErrorOptions) {
+    super(Code.ResourceExhausted, reason, message, options);
+  }
+}
+
 /** UnavailableError is a dependency that is down with no fallback. */
 export class UnavailableError extends DomainError {
   constructor(reason: string, message: string, options?: DomainErrorOptions) {

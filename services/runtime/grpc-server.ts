@@ -1,4 +1,4 @@
-import { once, setMaxListeners } from "node:events";
+import { setMaxListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -19,6 +19,15 @@ export interface ServiceRegistration {
 
 /** PEER_HEADER is the header under which the adapters pass the peer address to handlers. */
 export const PEER_HEADER = "x-medschedule-peer";
+
+/** CONNECTION_HEADER is the header under which the adapters name the client's connection (its address and port) to handlers. */
+export const CONNECTION_HEADER = "x-medschedule-connection";
+
+/**
+ * CLIENT_CONNECTION_HEADER is the header under which the gateway passes its client's connection
+ * (CONNECTION_HEADER there) on to the services; only AUTH_MODE=off's anonymous caller is counted by it.
+ */
+export const CLIENT_CONNECTION_HEADER = "x-medschedule-client-connection";
 
 const INVALID = Symbol("invalid-message");
 interface InvalidMessage {
@@ -157,6 +166,7 @@ class GrpcCallContext implements HandlerContext {
     if (!this.reqHeader) {
       this.reqHeader = metadataToHeaders(this.call.metadata);
       this.reqHeader.set(PEER_HEADER, this.call.getPeer());
+      this.reqHeader.set(CONNECTION_HEADER, this.call.getPeer());
     }
     return this.reqHeader;
   }
@@ -239,6 +249,20 @@ class GrpcCallContext implements HandlerContext {
     (this.call as unknown as NodeJS.EventEmitter).removeListener("cancelled", this.onCancelled);
     this.onCancelled = undefined;
   }
+}
+
+/** writable waits until `call` has room for more writes or `signal` aborts; no listener outlives the wait. */
+function writable(call: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      call.removeListener("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 /**
@@ -331,14 +355,25 @@ export function createGrpcHandlers(
         } else {
           input = checkMessage(method, (call as grpc.ServerWritableStream<unknown, unknown>).request, report, call);
         }
-        const out = fn.call(reg.impl, input, ctx) as AsyncIterable<unknown>;
-        for await (const msg of out) {
-          if (call.cancelled) break;
-          sendHeaders();
-          if (!call.write(msg)) {
-            // Back-pressure: wait for the transport to drain, or for the call to go away.
-            await Promise.race([once(call, "drain"), once(ctx.signal, "abort")]);
+        const out = (fn.call(reg.impl, input, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+        // One message per call of `step`, not `for await`: a frame waiting for the next message
+        // would keep the last one (a whole snapshot) alive, though call.write has serialized it.
+        const step = async (): Promise<boolean> => {
+          const r = await out.next();
+          if (r.done) return false;
+          if (call.cancelled) {
+            await out.return?.();
+            return false;
           }
+          sendHeaders();
+          if (!call.write(r.value)) await writable(call, ctx.signal);
+          return true;
+        };
+        try {
+          while (await step());
+        } catch (err) {
+          await out.return?.()?.catch(() => undefined);
+          throw err;
         }
       })().then(
         () => {

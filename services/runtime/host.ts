@@ -21,6 +21,7 @@ import { createReflectionServices, ServerReflectionV1, ServerReflectionV1Alpha }
 import type { ServiceRegistration } from "./grpc-server.js";
 import { ensurePrivateDir } from "./private-files.js";
 import { readOrCreateSecretFile } from "./secret-file.js";
+import { createStreamLimitInterceptor } from "./stream-limiter.js";
 import type { MountedService, ServiceModule } from "./service-module.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
 
@@ -69,7 +70,7 @@ export interface Runtime {
   logger: Logger;
   /** health is the health service of this process: NOT_SERVING until `ready`. */
   health: HealthServiceImpl;
-  /** interceptors run around every RPC: logging, metrics, auth. */
+  /** interceptors run around every RPC: logging, metrics, auth, the extra ones, the stream limits. */
   interceptors: RpcInterceptor[];
   /** registrations are the services to serve; calls made before `ready` wait for it. */
   registrations: ServiceRegistration[];
@@ -127,10 +128,14 @@ function deferredImpl(service: DescService, impl: Promise<Record<string, (req: u
             const real = await waitFor(ctx);
             return real[m.localName].call(real, req, ctx);
           }
-        : async function* (req: unknown, ctx: HandlerContext) {
-            const real = await waitFor(ctx);
-            yield* real[m.localName].call(real, req, ctx) as AsyncIterable<unknown>;
-          };
+        : (req: unknown, ctx: HandlerContext) =>
+            // Once started, the real stream itself: a generator in between would hold on to its last message.
+            real
+              ? real[m.localName].call(real, req, ctx)
+              : (async function* () {
+                  const started = await waitFor(ctx);
+                  yield* started[m.localName].call(started, req, ctx) as AsyncIterable<unknown>;
+                })();
   }
   return out;
 }
@@ -243,7 +248,9 @@ export async function createRuntime(opts: {
     impl.catch(() => undefined);
     return { service, impl: deferredImpl(service, impl) };
   });
-  const interceptors = [createLoggingInterceptor(logger), createMetricsInterceptor(), interceptorAuth, ...(opts.extraInterceptors ?? [])];
+  // The stream limits come last: a call refused by anything else never holds a place.
+  const streams = createStreamLimitInterceptor({ max: config.maxStreams, perClient: config.maxStreamsPerClient });
+  const interceptors = [createLoggingInterceptor(logger), createMetricsInterceptor(), interceptorAuth, ...(opts.extraInterceptors ?? []), streams];
   registrations = buildRegistrations(mounted, interceptors, health);
   // What callers wait for includes the service classes: a module that fails to build fails the start.
   const started = built.then(() => ready);

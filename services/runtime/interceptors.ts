@@ -42,21 +42,86 @@ export const drainSignalKey = createContextKey<AbortSignal | undefined>(undefine
 
 const DRAINED = Symbol("drained");
 
-/** untilDrained yields from `source` until it ends or `drain` aborts, then ends with UNAVAILABLE. */
-async function* untilDrained<T>(source: AsyncIterable<T>, drain: AbortSignal): AsyncGenerator<T> {
-  const it = source[Symbol.asyncIterator]();
-  const drained = new Promise<typeof DRAINED>((resolve) => {
-    if (drain.aborted) resolve(DRAINED);
-    else drain.addEventListener("abort", () => resolve(DRAINED), { once: true });
+/**
+ * drainWaiters holds, per drain signal, the streams waiting for their next message: one abort
+ * listener per signal calls them all. Not one listener per stream: an EventTarget finds a listener
+ * to remove by walking all of them, and a listener never removed keeps its stream's whole chain
+ * (generators, upstream call, last message) alive until the server stops.
+ */
+const drainWaiters = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** waitersOf is the set of `drain`'s waiters, made with its one listener on first use. */
+function waitersOf(drain: AbortSignal): Set<() => void> {
+  // Its own function: a closure shares its context with those made in the same call, and this
+  // listener lives as long as the server; made in onDrain, it would keep the first waiter alive.
+  const known = drainWaiters.get(drain);
+  if (known) return known;
+  const waiting = new Set<() => void>();
+  drainWaiters.set(drain, waiting);
+  drain.addEventListener(
+    "abort",
+    () => {
+      for (const g of [...waiting]) g();
+      waiting.clear();
+    },
+    { once: true },
+  );
+  return waiting;
+}
+
+/** onDrain calls `f` when `drain` aborts; the returned function forgets it. */
+function onDrain(drain: AbortSignal, f: () => void): () => void {
+  const waiting = waitersOf(drain);
+  waiting.add(f);
+  return () => void waiting.delete(f);
+}
+
+/** nextUnlessDrained is the source's next result, or DRAINED if `drain` aborts first; nothing of the wait outlives it. */
+function nextUnlessDrained<T>(it: AsyncIterator<T>, drain: AbortSignal): Promise<IteratorResult<T> | typeof DRAINED> {
+  if (drain.aborted) return Promise.resolve(DRAINED);
+  return new Promise((resolve, reject) => {
+    const forget = onDrain(drain, () => resolve(DRAINED));
+    it.next().then(
+      (r) => {
+        forget();
+        resolve(r);
+      },
+      (err: unknown) => {
+        forget();
+        reject(err);
+      },
+    );
   });
-  for (;;) {
-    const r = await Promise.race([it.next(), drained]);
-    if (r === DRAINED) {
-      void it.return?.()?.catch(() => undefined);
-      throw new ConnectError("the server is shutting down; reconnect", Code.Unavailable);
-    }
-    if (r.done) return;
-    yield r.value;
+}
+
+/**
+ * Relay passes a stream's messages on one at a time, holding each only until it is taken. A
+ * suspended generator keeps whatever its registers last held (V8 does not clear them), so a
+ * generator waiting for a watch's next change through `const r = await it.next()` would keep the
+ * previous message, a whole snapshot, alive as long as the stream stays quiet.
+ */
+class Relay<T> {
+  private held: T | undefined;
+
+  constructor(
+    private readonly it: AsyncIterator<T>,
+    private readonly drain: AbortSignal | undefined,
+  ) {}
+
+  /** pull waits for the source's next message ("value", then take it), its end, or the drain. */
+  async pull(): Promise<"value" | "done" | "drained"> {
+    const r = this.drain ? await nextUnlessDrained(this.it, this.drain) : await this.it.next();
+    if (r === DRAINED) return "drained";
+    if (r.done) return "done";
+    this.held = r.value;
+    return "value";
+  }
+
+  /** take hands the pulled message over and forgets it. */
+  take(): T {
+    const value = this.held as T;
+    this.held = undefined;
+    return value;
   }
 }
 
@@ -142,9 +207,30 @@ export function wrapService<S extends DescService>(
             await runBefore(call);
             const out = bound(req, ctx);
             if (!isAsyncIterable(out)) throw new TypeError(`${procedure} did not return a stream`);
-            const drain = ctx.values.get(drainSignalKey);
-            yield* drain ? untilDrained(out, drain) : out;
-            ended = true;
+            const it = out[Symbol.asyncIterator]();
+            const relay = new Relay(it, ctx.values.get(drainSignalKey));
+            let open = true;
+            try {
+              for (;;) {
+                const got = await relay.pull();
+                if (got === "drained") {
+                  // The source is still waiting for its next message: it ends once that wait does.
+                  open = false;
+                  void it.return?.()?.catch(() => undefined);
+                  throw new ConnectError("the server is shutting down; reconnect", Code.Unavailable);
+                }
+                if (got === "done") {
+                  open = false;
+                  break;
+                }
+                yield relay.take();
+              }
+              ended = true;
+            } finally {
+              // The client left (return() at the yield: the source waits at its own) or the source
+              // failed: close it now, so its own cleanup (a feed subscription, an upstream call) runs.
+              if (open) await it.return?.()?.catch(() => undefined);
+            }
           } catch (err) {
             error = runAfter(call, toConnectError(err, ctx.signal));
             throw error;

@@ -957,7 +957,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       }
       for (;;) {
         if (needSnapshot) {
-          const snap = await this.db
+          let snap: { sequence: bigint; rows: AppointmentRow[] } | undefined = await this.db
             .transaction()
             .setIsolationLevel("repeatable read")
             .execute(async (trx) => {
@@ -967,7 +967,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
             });
           await appendAudit(this.db, this.audit(caller, "WatchAppointments", snap.rows, this.clock.now()));
           cursor = snap.sequence;
-          yield { sequence: snap.sequence, snapshot: true, resumeFailed, appointments: snap.rows.map(toAppointment) };
+          let message: WatchResponse | undefined = { sequence: snap.sequence, snapshot: true, resumeFailed, appointments: snap.rows.map(toAppointment) };
+          snap = undefined;
+          yield message;
+          // A suspended generator keeps what its variables hold: a quiet watcher would keep the snapshot.
+          message = undefined;
           needSnapshot = false;
           resumeFailed = false;
         }
