@@ -7,6 +7,14 @@
 // Wake-ups: a local poke after each commit in this process; Postgres LISTEN/NOTIFY for changes made
 // by other replicas (a dedicated pg client, opened while someone watches); and a slow poll as the
 // safety net (and the only cross-process path on PGlite, which is a single process anyway).
+//
+// Broken history: the poll also notices when a key's latest sequence is no longer the continuation of
+// what the feed has: it jumped past sequences that have no change (a restore moves every sequence
+// past the old high-water mark, so none is handed out twice), went backwards (data restored without
+// that), or the key is gone. The feed then restarts at the key's sequence and every watcher of the
+// key is told "behind" once: its change log has no continuation from the watcher's cursor, so the
+// service sends a fresh snapshot (with resumeFailed), or NOT_FOUND when the key is gone. Without this
+// an open stream would wait silently until sequences passed the old high-water mark.
 
 import pg from "pg";
 import type { Logger } from "./logger.js";
@@ -53,7 +61,21 @@ class KeyFeed<T> {
   waiters = new Set<() => void>();
   fetching: Promise<void> | undefined;
   again = false;
+  /** check asks the next fetch to compare the change log with the key's latest sequence (set by the poll). */
+  check = false;
+  /** gone is set once the key was found missing (its watchers were told). */
+  gone = false;
+  /** resets counts the breaks in the key's history; a watcher that saw fewer is told "behind" once. */
+  resets = 0;
   constructor(readonly key: string) {}
+
+  /** reset drops the ring and restarts the key at `latest`; every watcher is told "behind" once. */
+  reset(latest: bigint): void {
+    this.ring.length = 0;
+    this.latest = latest;
+    this.resets++;
+    this.wake();
+  }
 
   wake(): void {
     const ws = [...this.waiters];
@@ -102,8 +124,9 @@ export class ChangeFeed<T, R> {
     }
     const f = feed;
     let closed = false;
+    const seen = { resets: f.resets };
     return {
-      next: (cursor, signal) => this.nextFor(f, cursor, signal, () => closed),
+      next: (cursor, signal) => this.nextFor(f, cursor, signal, () => closed, seen),
       close: () => {
         if (closed) return;
         closed = true;
@@ -143,9 +166,13 @@ export class ChangeFeed<T, R> {
     return this.listener !== undefined;
   }
 
-  private async nextFor(feed: KeyFeed<T>, cursor: bigint, signal: AbortSignal, isClosed: () => boolean): Promise<Next<T>> {
+  private async nextFor(feed: KeyFeed<T>, cursor: bigint, signal: AbortSignal, isClosed: () => boolean, seen: { resets: number }): Promise<Next<T>> {
     for (;;) {
       if (isClosed() || this.closed || signal.aborted) return { kind: "closed" };
+      if (seen.resets !== feed.resets) {
+        seen.resets = feed.resets;
+        return { kind: "behind", latest: feed.latest };
+      }
       if (cursor < feed.latest) {
         const first = feed.ring[0];
         if (!first || first.sequence > cursor + 1n) return { kind: "behind", latest: feed.latest };
@@ -174,7 +201,24 @@ export class ChangeFeed<T, R> {
     feed.fetching = this.track((async () => {
       do {
         feed.again = false;
+        const check = feed.check;
+        feed.check = false;
         try {
+          // Read inside this serialized fetch, before the rows: every change up to `known` is then
+          // visible below, and feed.latest cannot move meanwhile.
+          let known: bigint | undefined;
+          if (check) {
+            known = (await this.opts.latestSequences([feed.key])).get(feed.key);
+            if (known === undefined) {
+              if (!feed.gone) {
+                feed.gone = true;
+                feed.reset(feed.latest);
+              }
+              continue;
+            }
+            feed.gone = false;
+            if (known < feed.latest) feed.reset(known);
+          }
           for (;;) {
             const rows = await this.opts.changesAfter(feed.key, feed.latest, FETCH_BATCH);
             if (rows.length === 0) break;
@@ -189,6 +233,8 @@ export class ChangeFeed<T, R> {
             feed.wake();
             if (rows.length < FETCH_BATCH) break;
           }
+          // Sequences up to `known` were handed out without changes: the history jumped (a restore).
+          if (known !== undefined && known > feed.latest) feed.reset(known);
         } catch (err) {
           this.opts.logger?.warn({ err, key: feed.key }, `${this.opts.name} change feed: fetch failed; retrying on the next poll`);
         }
@@ -220,9 +266,13 @@ export class ChangeFeed<T, R> {
     if (this.opts.listenUrl && !this.listener && !this.listenerStarting) this.listenerStarting = this.startListener(this.opts.listenUrl);
     try {
       const latest = await this.opts.latestSequences([...this.feeds.keys()]);
-      for (const [key, sequence] of latest) {
-        const feed = this.feeds.get(key);
-        if (feed && sequence > feed.latest) this.fetch(feed);
+      for (const feed of this.feeds.values()) {
+        const sequence = latest.get(feed.key);
+        // Anything but "as far as the feed got" is checked again inside the fetch (this read may be
+        // older than a fetch that ran meanwhile): missed wake-ups, jumps, rewinds, a key gone.
+        if (sequence === undefined ? feed.gone : sequence === feed.latest && !feed.gone) continue;
+        feed.check = true;
+        this.fetch(feed);
       }
     } catch (err) {
       this.opts.logger?.warn({ err }, `${this.opts.name} change feed: poll failed`);

@@ -10,7 +10,7 @@ import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { startTestSystem } from "../helpers/system.js";
-import { clientOf, seedAppointments, snapshotDomain, waitForBackup } from "../helpers/backup.js";
+import { CARRIED_OVER, clientOf, lastSequences, seedAppointments, snapshotDomain, waitForBackup, withoutSequences } from "../helpers/backup.js";
 
 t.setTimeout(120_000);
 
@@ -41,6 +41,7 @@ t.test("embedded round trip: back up, verify, change, restore, compare row by ro
     if (lease!.fencingToken > maxToken) maxToken = lease!.fencingToken;
   }
   const before = await snapshotDomain(db);
+  const beforeSequenced = await withoutSequences(db);
 
   const { backup } = await admin.startBackup({ target: BackupTarget.POSTGRES, requestId: "emb-backup" });
   lap("seeded");
@@ -61,14 +62,23 @@ t.test("embedded round trip: back up, verify, change, restore, compare row by ro
   await sql`delete from queue.tickets where ticket_id = ${tickets[0]}`.execute(db);
   await sql`update queue.queues set display_name = 'Changed'`.execute(db);
   if (appointments) await sql`delete from scheduling.appointments`.execute(db);
+  await queue.issueTicket({ requestId: "emb-late", queueId: "q-emb", patientId: "pat-late", priority: TicketPriority.ROUTINE });
+  const live = await snapshotDomain(db);
+  const liveSequences = await lastSequences(db);
   const r = await admin.restoreBackup({ backupId: b.backupId, confirm: b.backupId });
   t.ok(r.fencingEpoch > 0n);
   lap("restored");
   const after = await snapshotDomain(db);
   for (const name of Object.keys(before)) {
-    if (name === "lock.fencing_epoch" || name === "lock.audit_log") continue;
+    if (CARRIED_OVER.includes(name)) continue;
     t.same(after[name], before[name], `${name} as at backup time`);
   }
+  t.same(await withoutSequences(db), beforeSequenced, "queues and providers as at backup time, but for their sequences");
+  for (const [key, sequence] of await lastSequences(db)) t.equal(sequence, liveSequences.get(key)! + 1n, `${key}: sequence one past the live one`);
+  t.same(after["queue.ticket_days"], live["queue.ticket_days"], "today's ticket numbers go on from the last one handed out");
+  t.same(after["queue.audit_log"], live["queue.audit_log"], "audit rows written after the backup are kept");
+  const { ticket } = await queue.issueTicket({ requestId: "emb-after", queueId: "q-emb", patientId: "pat-after", priority: TicketPriority.ROUTINE });
+  t.equal(ticket!.number, "E-005", "the number after the last one handed out (E-004 was issued after the backup)");
   const { lease } = await lock.acquire({ resource: "provider:prov-e", owner: "test", ttl: { seconds: 30n } });
   t.ok(lease!.fencingToken > maxToken, "fencing token after the restore is larger than before");
   // The shared PGlite session still works for the services (search_path restored).

@@ -63,3 +63,33 @@ export async function seedAppointments(db: Kysely<any>, providerId: string, coun
   }
   return true;
 }
+
+/**
+ * CARRIED_OVER are the tables a restore does not simply put back: WatchQueue/WatchAppointments
+ * sequences move past the live ones, today's ticket numbers go on, audit rows written since the
+ * backup are kept (each schema's restore_carry_over), and AdvanceEpoch moves the fencing epoch.
+ */
+export const CARRIED_OVER = ["lock.fencing_epoch", "lock.audit_log", "queue.audit_log", "scheduling.audit_log", "queue.ticket_days", "queue.queues", "scheduling.providers"];
+
+/** SEQUENCED are the tables whose `last_sequence` a restore moves past the live one, by their key. */
+const SEQUENCED = { "queue.queues": "queue_id", "scheduling.providers": "provider_id" } as const;
+
+/** withoutSequences reads queue.queues and scheduling.providers without last_sequence (the rest a restore puts back). */
+export async function withoutSequences(db: Kysely<any>): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const table of Object.keys(SEQUENCED)) {
+    const rows = await sql<{ r: string }>`select (to_jsonb(x) - 'last_sequence')::text as r from ${sql.table(table)} x order by 1`.execute(db);
+    out[table] = rows.rows.map((r) => r.r);
+  }
+  return out;
+}
+
+/** lastSequences reads every queue's and provider's last_sequence, as "queue.queues/<id>" -> sequence. */
+export async function lastSequences(db: Kysely<any>): Promise<Map<string, bigint>> {
+  const out = new Map<string, bigint>();
+  for (const [table, key] of Object.entries(SEQUENCED)) {
+    const rows = await sql<{ k: string; s: string }>`select ${sql.ref(key)} as k, last_sequence::text as s from ${sql.table(table)}`.execute(db);
+    for (const r of rows.rows) out.set(`${table}/${r.k}`, BigInt(r.s));
+  }
+  return out;
+}

@@ -3,6 +3,7 @@ import { PassThrough, type Readable, type Writable } from "node:stream";
 import pg from "pg";
 import type { TableStat } from "../db/backup.table.js";
 import type { DatabaseBackupEngine, ScratchResult } from "./backup-engine.port.js";
+import { restoreEpilogue, restorePrologue } from "./restore-script.js";
 import { libpqEnv, runTool, ToolError, withDatabase } from "./run-tool.js";
 import { checkDomainInvariants, DOMAIN_SCHEMAS, existingSchemas, SESSION_SETTINGS, tableStats, type Query } from "./table-stats.js";
 
@@ -109,12 +110,12 @@ export class PgToolsEngine implements DatabaseBackupEngine {
 
   /**
    * restore turns the dump into SQL (pg_restore -f -) and runs it with psql in ONE transaction that
-   * first drops the live domain schemas the dump holds: all or nothing.
+   * replaces the live domain schemas the dump holds, carrying over what must survive a restore
+   * (restore-script.ts): all or nothing.
    */
   async restore(source: Readable, schemas: string[], signal: AbortSignal, beforeCommit?: () => void): Promise<void> {
     const script = new PassThrough();
-    const drop = schemas.length > 0 ? `drop schema if exists ${schemas.map(ident).join(", ")} cascade;\n` : "";
-    script.write(`set lock_timeout = '30s';\n${drop}`);
+    script.write(restorePrologue(schemas));
     const toSql = runTool("pg_restore", ["--no-owner", "--no-privileges", "--exit-on-error", "--file=-"], {
       env: libpqEnv(this.#url),
       stdin: source,
@@ -123,7 +124,7 @@ export class PgToolsEngine implements DatabaseBackupEngine {
       signal,
     }).then(() => {
       beforeCommit?.();
-      script.end();
+      script.end(restoreEpilogue(schemas));
     });
     const apply = runTool("psql", ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction", "--file=-"], {
       env: libpqEnv(this.#url),

@@ -6,6 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { withPgliteSession } from "../../runtime/db/index.js";
 import type { TableStat } from "../db/backup.table.js";
 import type { DatabaseBackupEngine, ScratchResult } from "./backup-engine.port.js";
+import { restoreEpilogue, restorePrologue } from "./restore-script.js";
 import { ToolError } from "./run-tool.js";
 import { checkDomainInvariants, DOMAIN_SCHEMAS, existingSchemas, SESSION_SETTINGS, tableStats, type Query } from "./table-stats.js";
 
@@ -124,7 +125,10 @@ export class PgliteEngine implements DatabaseBackupEngine {
     return run;
   }
 
-  /** restore drops the live domain schemas the dump holds and runs the dump, in one transaction. */
+  /**
+   * restore replaces the live domain schemas the dump holds with the dump's, in one transaction,
+   * carrying over what must survive a restore (restore-script.ts).
+   */
   async restore(source: Readable, schemas: string[], signal: AbortSignal, beforeCommit?: () => void): Promise<void> {
     const text = await readAll(source);
     signal.throwIfAborted();
@@ -134,8 +138,9 @@ export class PgliteEngine implements DatabaseBackupEngine {
     // back before the services get the shared session again.
     await withPgliteSession(pg, () =>
       pg.transaction(async (tx) => {
-        if (schemas.length > 0) await tx.exec(`drop schema if exists ${schemas.map(ident).join(", ")} cascade`);
+        await tx.exec(restorePrologue(schemas));
         await tx.exec(text);
+        await tx.exec(restoreEpilogue(schemas));
       }),
     );
   }
