@@ -3,9 +3,10 @@
 // server-streaming methods), so no method is written by hand and a new RPC is forwarded as soon as
 // the generated code knows it.
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import type { DescMethod, DescMethodStreaming, DescMethodUnary, DescService } from "@bufbuild/protobuf";
+import { createRegistry, fromBinary, type DescMethod, type DescMethodStreaming, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { ChannelOptions } from "@grpc/grpc-js";
+import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { createGrpcJsTransport, undecodedResponseKey, type GrpcJsTransport } from "../services/runtime/grpc-transport.js";
 import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER } from "../services/runtime/grpc-server.js";
 
@@ -72,12 +73,36 @@ export function forwardedHeaders(incoming: Headers): Headers {
   return out;
 }
 
+/** ERROR_DETAIL_TYPES are the google.rpc error details the gateway decodes from an upstream's answer (ErrorInfo, BadRequest, ...). */
+const ERROR_DETAIL_TYPES = createRegistry(file_google_rpc_error_details);
+
+/**
+ * decodeDetails turns the error details of an upstream's answer, which arrive as bytes (type name and
+ * value), into messages where their type is a google.rpc error detail: the gateway then answers them
+ * as the in-process gateway does, e.g. Connect JSON with each detail's readable `debug` form beside
+ * its bytes. Unknown types pass on as bytes.
+ */
+export function decodeDetails(err: ConnectError): ConnectError {
+  err.details.forEach((d, i) => {
+    if ("desc" in d) return;
+    const desc = ERROR_DETAIL_TYPES.getMessage(d.type);
+    if (!desc) return;
+    try {
+      err.details[i] = { desc, value: fromBinary(desc, d.value) };
+    } catch {
+      // Bytes that are not that message: passed on as they came.
+    }
+  });
+  return err;
+}
+
 /**
  * upstreamError maps what grpc-js reports to what the caller should see: a call the upstream cut
  * (CANCELLED from a server that shut down or crashed) while our caller had not cancelled is
- * UNAVAILABLE, so clients retry it elsewhere.
+ * UNAVAILABLE, so clients retry it elsewhere; error details are decoded (decodeDetails).
  */
 function upstreamError(err: unknown, service: DescService, signal: AbortSignal): unknown {
+  if (err instanceof ConnectError) decodeDetails(err);
   if (err instanceof ConnectError && err.code === Code.Canceled && !signal.aborted) {
     return new ConnectError(`${service.typeName} went away during the call (${err.rawMessage}); retry`, Code.Unavailable, undefined, undefined, err);
   }

@@ -49,7 +49,9 @@ export function createTokenBucketLimiter(perMinute: number, now: () => number = 
  * callers without one (and under AUTH_MODE=off). Calls that authentication or the role table refuse
  * (no token, a malformed, forged or expired one, a role that may not call the RPC) are charged to the
  * remote address: past its budget they answer RESOURCE_EXHAUSTED instead of UNAUTHENTICATED or
- * PERMISSION_DENIED, so guessing tokens is as limited as calling with one. Callers with a valid token
+ * PERMISSION_DENIED, so guessing tokens is as limited as calling with one. So are calls that end
+ * before authentication (RpcCall.early: the client left mid-body, the body stalled or did not
+ * decode): their token was never checked. Callers with a valid token
  * never spend the address's budget, so one bad client behind a clinic's NAT does not lock out the
  * staff there. Health, reflection and calls with the service role (services calling each other in
  * `npm start`) are not limited. It must run after the auth interceptor (later in the array), which
@@ -73,8 +75,9 @@ export function createRateLimitInterceptor(opts: { perMinute: number; now?: () =
     },
     after(call, error) {
       if (admitted.delete(call) || opts.perMinute <= 0 || PUBLIC_SERVICES.has(call.service.typeName)) return;
-      // Refused before this interceptor's turn: by authentication or the role table.
-      if (error?.code !== Code.Unauthenticated && error?.code !== Code.PermissionDenied) return;
+      // Refused before this interceptor's turn: by authentication or the role table, or ended before
+      // authentication ran (early).
+      if (!call.early && error?.code !== Code.Unauthenticated && error?.code !== Code.PermissionDenied) return;
       const waitMs = limiter.take(address(call));
       return waitMs > 0 ? refusal(waitMs, "from this address without a valid token") : undefined;
     },

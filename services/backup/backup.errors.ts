@@ -13,7 +13,7 @@ export class BackupNotFoundError extends NotFoundError {
 /** RequestIdReusedError is a StartBackup requestId the caller already used for the other target: ALREADY_EXISTS. */
 export class RequestIdReusedError extends AlreadyExistsError {
   constructor(requestId: string, target: BackupTargetName) {
-    super("REQUEST_ID_REUSED", `requestId ${JSON.stringify(requestId)} was already used for a backup of ${target}`);
+    super("REQUEST_ID_REUSED", `this requestId was already used for a backup of ${target}`, { metadata: { requestId } });
   }
 }
 

@@ -9,12 +9,12 @@ import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { ACCEPT_COMPRESSION } from "./compression.js";
-import { drainSignalKey } from "./interceptors.js";
+import { drainSignalKey, earlyFailureOf } from "./interceptors.js";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ServiceRegistration } from "./grpc-server.js";
 import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER, PEER_HEADER } from "./grpc-server.js";
 import type { Logger } from "./logger.js";
-import { withDecodeErrorsAsInvalidArgument } from "./request-decode-errors.js";
+import { bodyTimedOutKey, withEarlyFailures } from "./request-decode-errors.js";
 import { createStrictJsonOptions } from "./request-json.js";
 import { DEFAULT_GATEWAY_CONNECTION_LIMITS, type GatewayConnectionLimits } from "./config.js";
 import { createConnectionLimiter } from "./connection-limiter.js";
@@ -203,8 +203,11 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
   const shutdown = new AbortController();
   const drain = new AbortController();
   setMaxListeners(0, shutdown.signal, drain.signal);
+  const limits = { ...DEFAULT_GATEWAY_CONNECTION_LIMITS, ...opts.connections };
+  const limiter = createConnectionLimiter({ ...limits, logger: opts.logger });
+  const earlyFailures = new Map(opts.services.map((reg) => [reg.service.typeName, earlyFailureOf(reg.impl)]));
   const rpc = connectNodeAdapter({
-    contextValues: () => createContextValues().set(drainSignalKey, drain.signal),
+    contextValues: (req) => createContextValues().set(drainSignalKey, drain.signal).set(bodyTimedOutKey, () => limiter.bodyTimedOut(req)),
     routes(router) {
       for (const reg of opts.services) {
         const impl = reg.impl as Record<string, unknown>;
@@ -214,8 +217,13 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
           router.rpc(method, fn as never, { jsonOptions: createStrictJsonOptions(method.input) as object });
         }
       }
-      // A request that does not decode is INVALID_ARGUMENT, not connect's INTERNAL, and logged (request-decode-errors.ts).
-      router.handlers.splice(0, router.handlers.length, ...router.handlers.map((h) => withDecodeErrorsAsInvalidArgument(h, opts.logger)));
+      // A request that does not decode is INVALID_ARGUMENT, not connect's INTERNAL; one whose client left
+      // mid-body is CANCELED; both reach the interceptors' `after` (request-decode-errors.ts).
+      router.handlers.splice(
+        0,
+        router.handlers.length,
+        ...router.handlers.map((h) => withEarlyFailures(h, { early: earlyFailures.get(h.service.typeName), logger: opts.logger, maxBytes })),
+      );
     },
     readMaxBytes: maxBytes,
     writeMaxBytes: maxBytes,
@@ -231,8 +239,6 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
   let rpcs = 0;
   const maxRpcs = opts.maxRpcs ?? 0;
   const idle = new Set<() => void>();
-  const limits = { ...DEFAULT_GATEWAY_CONNECTION_LIMITS, ...opts.connections };
-  const limiter = createConnectionLimiter({ ...limits, logger: opts.logger });
   // CORS is for the API only: the web app, /metrics and /dev-tokens.json are never for other origins.
   const rpcPaths = new Set(opts.services.flatMap((reg) => reg.service.methods.map((m) => `/${reg.service.typeName}/${m.name}`)));
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {

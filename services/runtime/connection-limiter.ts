@@ -211,6 +211,8 @@ export interface ConnectionLimiter {
   secure(tlsSocket: tls.TLSSocket): void;
   /** session links an HTTP/2 session to its connection. */
   session(session: http2.Http2Session): void;
+  /** bodyTimedOut tells whether the limiter cut `req` because its body did not arrive within the body timeout. */
+  bodyTimedOut(req: http.IncomingMessage | http2.Http2ServerRequest): boolean;
   /** request records a request or stream in progress until its response closes. */
   request(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void;
   /** connections is the number of open client connections. */
@@ -367,12 +369,15 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
       }
     }
   };
+  // The requests cut for a slow body: their calls end CANCELED saying so (request-decode-errors.ts).
+  const timedOutBodies = new WeakSet<object>();
   const timer = setInterval(sweep, interval);
   timer.unref();
 
   /** cut ends a request whose body is too slow: its HTTP/2 stream, or its HTTP/1.1 connection. */
   function cut(c: TrackedConnection, r: OpenRequest): void {
     gatewayConnectionsClosed.labels({ reason: "body_timeout" }).inc();
+    timedOutBodies.add(r.req);
     const stream = (r.req as http2.Http2ServerRequest).stream as http2.ServerHttp2Stream | undefined;
     if (stream) stream.close(http2.constants.NGHTTP2_CANCEL);
     else destroy(c);
@@ -450,6 +455,7 @@ export function createConnectionLimiter(opts: ConnectionLimiterOptions = {}): Co
       });
     },
     connections: () => held,
+    bodyTimedOut: (req) => timedOutBodies.has(req),
     maxConnections: cap,
     drain() {
       draining = true;

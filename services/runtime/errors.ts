@@ -8,6 +8,26 @@ export const ERROR_DOMAIN = "medschedule.io";
 export type ErrorMetadata = Record<string, string>;
 import { classifyDatabaseFailure } from "./db/pg-errors.js";
 
+/** ENUM_TOKEN is the shape of an enum value's name: upper-case letters, digits and underscores, at most 64 characters. */
+const ENUM_TOKEN = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/**
+ * quotable is how an error message may show a value the client sent, or undefined when it must not
+ * show it. Messages end up in logs and on screens, and what a client sends may be patient data (a
+ * visit reason, a name, a national id typed into the wrong field), so the rule is: a message names
+ * the field and what is expected, and quotes only what cannot be patient data: a token shaped like an
+ * enum name ("TICKET_PRIORITY_VIP"), a number or a boolean (pass these only from a numeric field's
+ * range check, never a number sent where text was expected), and lengths and counts. Free text, ids
+ * and values of the wrong JSON type are never quoted; an id an engineer needs goes into the error's
+ * ErrorInfo metadata, which the log does not carry.
+ */
+export function quotable(value: unknown): string | undefined {
+  if (typeof value === "string") return ENUM_TOKEN.test(value) ? JSON.stringify(value) : undefined;
+  if (typeof value === "number") return Number.isFinite(value) ? String(value) : undefined;
+  if (typeof value === "bigint" || typeof value === "boolean") return String(value);
+  return undefined;
+}
+
 /** FieldViolation is one problem with one request field, as google.rpc.BadRequest reports it. */
 export interface FieldViolation {
   /** Path to the field in proto3 JSON (lowerCamel) names, e.g. "weeklyHours[2].startTime". */
@@ -48,6 +68,16 @@ export class DomainError extends Error {
   }
 }
 
+/** MALFORMED_REQUEST is the ErrorInfo reason of a request that cannot be read at all (not JSON, not the message's binary form, a bad Connect GET query): no field to name. */
+export const MALFORMED_REQUEST = "MALFORMED_REQUEST";
+
+/** MalformedRequestError is a request body or query that does not decode as the call's request message, with no field to name (INVALID_ARGUMENT, reason MALFORMED_REQUEST). */
+export class MalformedRequestError extends DomainError {
+  constructor(message: string) {
+    super(Code.InvalidArgument, MALFORMED_REQUEST, message);
+  }
+}
+
 /** InvalidArgumentError is malformed input, with one violation per bad field. */
 export class InvalidArgumentError extends DomainError {
   /** violations lists every bad field found. */
@@ -56,17 +86,25 @@ export class InvalidArgumentError extends DomainError {
   constructor(violations: FieldViolation[], message?: string) {
     super(
       Code.InvalidArgument,
-      "INVALID_ARGUMENT",
+      violations.length > 0 ? "INVALID_ARGUMENT" : MALFORMED_REQUEST,
       message ?? violations.map((v) => `${v.field}: ${v.description}`).join("; "),
     );
     this.violations = violations;
   }
 }
 
-/** NotFoundError is a named thing that does not exist. */
+/**
+ * NotFoundError is a named thing that does not exist, or that the caller may not see (the same answer,
+ * so nobody can probe which ids exist). The message says it in words, without the id; the id is in
+ * the metadata as `<what>Id` (e.g. appointmentId) for engineers and clients.
+ */
 export class NotFoundError extends DomainError {
   constructor(what: string, id: string, reason = "NOT_FOUND", options?: DomainErrorOptions) {
-    super(Code.NotFound, reason, `${what} ${JSON.stringify(id)} not found`, options);
+    const key = `${what.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? "").toUpperCase())}Id`;
+    super(Code.NotFound, reason, `this ${what} does not exist or is not yours to see; refresh the list`, {
+      ...options,
+      metadata: { [key]: id, ...options?.metadata },
+    });
   }
 }
 
@@ -150,14 +188,15 @@ export function errorReasonOf(err: unknown): string | undefined {
 
 /**
  * domainConnectError is a domain error as its ConnectError: its code and message, google.rpc.ErrorInfo
- * {domain medschedule.io, reason, metadata} and, for bad input, google.rpc.BadRequest with one
- * violation per field (each with its reason).
+ * {domain medschedule.io, reason, metadata} and, for bad input that names fields, google.rpc.BadRequest
+ * with one violation per field (each with its reason).
  */
 export function domainConnectError(err: DomainError): ConnectError {
   const details: ConstructorParameters<typeof ConnectError>[3] = [
     { desc: ErrorInfoSchema, value: { domain: ERROR_DOMAIN, reason: err.reason, metadata: err.metadata } },
   ];
-  if (err instanceof InvalidArgumentError) {
+  // A BadRequest without violations says nothing: only with at least one field named.
+  if (err instanceof InvalidArgumentError && err.violations.length > 0) {
     details.push({
       desc: BadRequestSchema,
       value: { fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.description, reason: v.reason ?? "INVALID_VALUE" })) },

@@ -4,9 +4,10 @@ import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMet
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { toConnectError } from "./errors.js";
-import { drainSignalKey } from "./interceptors.js";
+import { drainSignalKey, earlyFailureOf, type EarlyFailure } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { REQUEST_ID_HEADER } from "./logging.js";
+import { binaryDecodeError } from "./request-binary.js";
 import { reportUnloggedFailure, type UnloggedFailure } from "./request-decode-errors.js";
 
 /** ServiceRegistration pairs a service descriptor with its implementation. */
@@ -32,6 +33,7 @@ export const CLIENT_CONNECTION_HEADER = "x-medschedule-client-connection";
 const INVALID = Symbol("invalid-message");
 interface InvalidMessage {
   [INVALID]: Error;
+  bytes: Uint8Array;
 }
 
 /** metadataToHeaders turns grpc-js metadata into fetch Headers (binary values as unpadded base64). */
@@ -82,18 +84,34 @@ function deserializer(desc: DescMessage) {
     try {
       return fromBinary(desc, bytes);
     } catch (err) {
-      return { [INVALID]: err as Error } satisfies InvalidMessage;
+      return { [INVALID]: err as Error, bytes } satisfies InvalidMessage;
     }
   };
 }
 
-/** checkMessage passes a decoded request on; one that did not decode is INVALID_ARGUMENT, reported (logged) first since no interceptor sees it. */
-function checkMessage(method: DescMethod, msg: unknown, report?: (f: UnloggedFailure) => void, call?: AnyCall): unknown {
+/** EarlyReport tells what a request that did not decode reports to: its service's interceptors (EarlyFailure), else the fallback log and metrics. */
+interface EarlyReport {
+  early?: EarlyFailure;
+  fallback?: (f: UnloggedFailure) => void;
+}
+
+/**
+ * checkMessage passes a decoded request on; one that did not decode is INVALID_ARGUMENT with the
+ * details binaryDecodeError gives (the same as the gateway's), reported first to the interceptors'
+ * `after` as an early call, since no interceptor saw it.
+ */
+function checkMessage(method: DescMethod, msg: unknown, report: EarlyReport, call: AnyCall, ctx: GrpcCallContext): unknown {
   if (msg && typeof msg === "object" && INVALID in msg) {
-    const cause = (msg as InvalidMessage)[INVALID];
-    const err = new ConnectError(`cannot decode ${method.input.typeName}: ${cause.message}`, Code.InvalidArgument, undefined, undefined, cause);
-    const requestId = call?.metadata.get(REQUEST_ID_HEADER)[0];
-    report?.({ service: method.parent.typeName, method: method.name, protocol: "grpc", code: err.code, message: err.rawMessage, startedAt: process.hrtime.bigint(), requestId: typeof requestId === "string" ? requestId : undefined });
+    const invalid = msg as InvalidMessage;
+    const err = binaryDecodeError(method.input, invalid.bytes);
+    err.cause = invalid[INVALID];
+    const startedAt = process.hrtime.bigint();
+    if (report.early) {
+      report.early(method, ctx, err, startedAt);
+    } else {
+      const requestId = call.metadata.get(REQUEST_ID_HEADER)[0];
+      report.fallback?.({ service: method.parent.typeName, method: method.name, protocol: "grpc", error: err, startedAt, requestId: typeof requestId === "string" ? requestId : undefined });
+    }
     throw err;
   }
   return msg;
@@ -269,14 +287,16 @@ function writable(call: NodeJS.EventEmitter, signal: AbortSignal): Promise<void>
  * createGrpcHandlers builds the grpc-js service definition and handlers for one service: protobuf-es
  * toBinary/fromBinary as serializers, the HandlerContext with deadline and cancellation as an
  * AbortSignal, response headers and trailers, and errors as gRPC status with details. A request that
- * does not decode is INVALID_ARGUMENT and goes to `report` (no interceptor sees it).
+ * does not decode is INVALID_ARGUMENT and goes to the interceptors of `reg` (earlyFailureOf), or to
+ * `fallback` when its implementation has none.
  */
 export function createGrpcHandlers(
   reg: ServiceRegistration,
   shutdownSignal: AbortSignal,
   drainSignal?: AbortSignal,
-  report?: (f: UnloggedFailure) => void,
+  fallback?: (f: UnloggedFailure) => void,
 ): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
+  const report: EarlyReport = { early: earlyFailureOf(reg.impl), fallback };
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   const impl = reg.impl as Record<string, ((req: unknown, ctx: unknown) => unknown) | undefined>;
@@ -316,7 +336,7 @@ export function createGrpcHandlers(
         let out: unknown;
         try {
           if (!fn) throw unimplemented();
-          out = fn.call(reg.impl, checkMessage(method, call.request, report, call), ctx);
+          out = fn.call(reg.impl, checkMessage(method, call.request, report, call, ctx), ctx);
         } catch (err) {
           fail(err);
           return;
@@ -350,10 +370,10 @@ export function createGrpcHandlers(
           input = (async function* () {
             // Not `for await (... of duplex)`: that destroys the Duplex when reading ends, which
             // would also kill the writable side before the handler has answered.
-            for await (const msg of duplex.iterator({ destroyOnReturn: false })) yield checkMessage(method, msg, report, call);
+            for await (const msg of duplex.iterator({ destroyOnReturn: false })) yield checkMessage(method, msg, report, call, ctx);
           })();
         } else {
-          input = checkMessage(method, (call as grpc.ServerWritableStream<unknown, unknown>).request, report, call);
+          input = checkMessage(method, (call as grpc.ServerWritableStream<unknown, unknown>).request, report, call, ctx);
         }
         const out = (fn.call(reg.impl, input, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
         // One message per call of `step`, not `for await`: a frame waiting for the next message

@@ -156,9 +156,11 @@ export async function createRuntime(opts: {
   extraInterceptors?: RpcInterceptor[];
   /** keepSecretsInDataDir (npm start) generates the secrets left unset, such as PAGE_TOKEN_SECRET, into DATA_DIR and reuses them. */
   keepSecretsInDataDir?: boolean;
+  /** logger replaces the process logger made from LOG_LEVEL (tests that read the log lines). */
+  logger?: Logger;
 }): Promise<Runtime> {
   const config = loadConfig(opts.env ?? process.env, { port: opts.defaultPort });
-  const logger = createLogger({ level: config.logLevel, name: opts.name });
+  const logger = opts.logger ?? createLogger({ level: config.logLevel, name: opts.name });
   let devTokens: Runtime["devTokens"];
   let interceptorAuth: RpcInterceptor;
   // serviceToken is what this process sends when it calls another service (DESIGN.md section 5).

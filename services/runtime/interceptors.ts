@@ -16,6 +16,12 @@ export interface RpcCall {
   readonly ctx: HandlerContext;
   /** startedAt is process.hrtime.bigint() at the start of the call. */
   readonly startedAt: bigint;
+  /**
+   * early is set on a call that ended before the implementation and the interceptors' `before` were
+   * reached: its request never arrived whole (the client left, the body stalled) or did not decode.
+   * Only `after` sees such a call, and what it returns is not answered (the answer is already given).
+   */
+  readonly early?: boolean;
 }
 
 /**
@@ -34,11 +40,31 @@ export interface RpcInterceptor {
   after?(call: RpcCall, error: ConnectError | undefined): void | ConnectError;
 }
 
+/** EarlyFailure reports a call that ended before the interceptors saw it (RpcCall.early) to the interceptors' `after`. */
+export type EarlyFailure = (method: DescMethod, ctx: HandlerContext, error: ConnectError, startedAt: bigint) => void;
+
+/**
+ * earlyFailureOf is the EarlyFailure of an implementation made by wrapService (undefined for any
+ * other): the servers call it for requests that fail before the implementation is reached, so that
+ * those calls are logged, counted and rate-limited by the same interceptors as every other call.
+ */
+export function earlyFailureOf(impl: unknown): EarlyFailure | undefined {
+  return (impl as { [EARLY_FAILURE]?: EarlyFailure } | undefined)?.[EARLY_FAILURE];
+}
+
+const EARLY_FAILURE = Symbol("medschedule.earlyFailure");
+
 /**
  * drainSignalKey holds, in a call's context values, the server's drain signal: when the server starts
  * draining, streaming calls end with UNAVAILABLE (clients reconnect elsewhere) while unary calls finish.
  */
 export const drainSignalKey = createContextKey<AbortSignal | undefined>(undefined, { description: "server drain" });
+
+/**
+ * callReachedKey is set in a call's context values once it reached a wrapped implementation, i.e. the
+ * interceptors see it; a call that ends without it ended early (RpcCall.early).
+ */
+export const callReachedKey = createContextKey(false, { description: "call reached the interceptors" });
 
 const DRAINED = Symbol("drained");
 
@@ -179,6 +205,7 @@ export function wrapService<S extends DescService>(
     if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
       wrapped[method.localName] = async (req, ctx) => {
         const call: RpcCall = { service, method, procedure, request: method.methodKind === "unary" ? req : undefined, ctx, startedAt: process.hrtime.bigint() };
+        ctx.values.set(callReachedKey, true);
         let res: unknown;
         try {
           // A deadline that passed before the call arrived (grpc-timeout 0n, connect-timeout-ms 0) is
@@ -199,6 +226,7 @@ export function wrapService<S extends DescService>(
       wrapped[method.localName] = (req, ctx) =>
         (async function* () {
           const call: RpcCall = { service, method, procedure, request: method.methodKind === "server_streaming" ? req : undefined, ctx, startedAt: process.hrtime.bigint() };
+          ctx.values.set(callReachedKey, true);
           let error: ConnectError | undefined;
           let ended = false;
           try {
@@ -241,5 +269,11 @@ export function wrapService<S extends DescService>(
         })();
     }
   }
+  const early: EarlyFailure = (method, ctx, error, startedAt) => {
+    const call: RpcCall = { service, method, procedure: `/${service.typeName}/${method.name}`, request: undefined, ctx, startedAt, early: true };
+    // Every interceptor sees the error the caller got: replacements are not answered here.
+    for (let k = interceptors.length - 1; k >= 0; k--) interceptors[k].after?.(call, error);
+  };
+  Object.defineProperty(wrapped, EARLY_FAILURE, { value: early });
   return wrapped as unknown as ServiceImpl<S>;
 }

@@ -32,7 +32,7 @@
 // before it forwards binary).
 import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
-import { domainConnectError, InvalidArgumentError, type FieldViolation } from "./errors.js";
+import { domainConnectError, InvalidArgumentError, MalformedRequestError, quotable, type FieldViolation } from "./errors.js";
 
 /** LONE_SURROGATE matches UTF-16 that is not text (it has no UTF-8 encoding). */
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -108,19 +108,18 @@ function child(path: string, key: string): string {
   return path === "" ? key : `${path}.${key}`;
 }
 
-function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
-}
-
+/**
+ * jsonType names the JSON type of a value for a message, never the value itself: what a client sent
+ * in the wrong place may be patient data (a visit reason, a national id as a number).
+ */
 function jsonType(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   switch (typeof value) {
     case "string":
-      return `the text ${show(value)}`;
+      return "text";
     case "number":
-      return `the number ${show(value)}`;
+      return "a number";
     case "boolean":
       return String(value);
     default:
@@ -168,7 +167,7 @@ function checkInteger(c: Check, path: string, r: IntRange, value: unknown): void
     if (!Number.isFinite(value)) return add(c, path, `must be a whole number ${rangeText(r)}`, "OUT_OF_RANGE");
     if (!Number.isInteger(value)) return wrong();
     if (r.bits === 64 && !Number.isSafeInteger(value)) {
-      return add(c, path, `is too large to be exact as a JSON number; send it as a string, e.g. "${BigInt(value)}"`, "OUT_OF_RANGE");
+      return add(c, path, 'is too large to be exact as a JSON number; send it as a string in quotes, e.g. "9007199254740993"', "OUT_OF_RANGE");
     }
     n = BigInt(value);
   } else if (typeof value === "string") {
@@ -185,7 +184,7 @@ function checkInteger(c: Check, path: string, r: IntRange, value: unknown): void
   } else {
     return wrong();
   }
-  if (n < r.min || n > r.max) add(c, path, `must be a whole number ${rangeText(r)} (got ${n})`, "OUT_OF_RANGE");
+  if (n < r.min || n > r.max) add(c, path, `must be a whole number ${rangeText(r)}`, "OUT_OF_RANGE");
 }
 
 /** checkFloat checks a JSON float or double: a number, a string of one, or "NaN", "Infinity", "-Infinity". */
@@ -227,7 +226,9 @@ function checkEnum(c: Check, path: string, desc: DescEnum, value: unknown): void
   if (typeof value === "string") {
     checkString(c, path, value);
     if (!desc.values.some((v) => v.name === value)) {
-      add(c, path, `unknown value ${show(value)}; one of ${enumNames(desc)}`, "UNKNOWN_ENUM_VALUE");
+      // An enum-looking name is quoted (quotable); any other text may be patient data and is not.
+      const shown = quotable(value);
+      add(c, path, `${shown ? `unknown value ${shown}` : "is not a value of this list"}; one of ${enumNames(desc)}`, "UNKNOWN_ENUM_VALUE");
     }
   } else if (typeof value === "number") {
     // A number is for the validators to judge (enums are open); it must be an int32.
@@ -250,7 +251,7 @@ function checkTimestamp(c: Check, path: string, value: unknown): void {
   const [year, month, day, hour, minute, second] = (m ?? []).slice(1, 7).map(Number);
   const real = m !== null && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59 &&
     (m[8] === "Z" || (Number(m[10]) <= 23 && Number(m[11]) <= 59));
-  if (!real) return add(c, path, `${show(value)} is not a real date and time; write it as ${TIMESTAMP_EXAMPLE} (RFC 3339)`, "INVALID_TIMESTAMP");
+  if (!real) return add(c, path, `is not a real date and time; write it as ${TIMESTAMP_EXAMPLE} (RFC 3339)`, "INVALID_TIMESTAMP");
   const offsetMinutes = m[8] === "Z" ? 0 : (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
   // setUTCFullYear, unlike Date.UTC, does not read years 0-99 as 1900-1999.
   const at = new Date(0);
@@ -266,7 +267,7 @@ function checkDuration(c: Check, path: string, value: unknown): void {
   if (typeof value !== "string") return add(c, path, `must be a duration in quotes, e.g. ${DURATION_EXAMPLE} (got ${jsonType(value)})`, "INVALID_DURATION");
   checkString(c, path, value);
   const m = DURATION.exec(value);
-  if (!m) return add(c, path, `${show(value)} is not a duration; write seconds followed by "s", e.g. ${DURATION_EXAMPLE}`, "INVALID_DURATION");
+  if (!m) return add(c, path, `is not a duration; write seconds followed by "s", e.g. ${DURATION_EXAMPLE}`, "INVALID_DURATION");
   if (BigInt(m[2]) > MAX_DURATION_SECONDS) add(c, path, `must be at most ${MAX_DURATION_SECONDS} seconds either way`, "OUT_OF_RANGE");
 }
 
@@ -489,7 +490,16 @@ export function duplicateKeys(text: string): string[] {
 const NOT_UTF8 = "the request body is not valid UTF-8; send JSON as UTF-8";
 
 function refuse(violations: FieldViolation[], message?: string): ConnectError {
-  return domainConnectError(new InvalidArgumentError(violations, message));
+  return domainConnectError(violations.length > 0 ? new InvalidArgumentError(violations, message) : new MalformedRequestError(message ?? NOT_UTF8));
+}
+
+/**
+ * jsonSyntaxError says where a body stops being JSON. JSON.parse's own message quotes the text around
+ * the mistake, which may be patient data: only the position is kept.
+ */
+function jsonSyntaxError(err: unknown): string {
+  const at = /position (\d+)/.exec(err instanceof Error ? err.message : "");
+  return `the request body is not valid JSON${at ? ` (the mistake is at character ${at[1]})` : ""}; send a JSON object`;
 }
 
 /**
@@ -515,7 +525,7 @@ export function checkJsonRequest(schema: DescMessage, text: string, invalidUtf8 
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw refuse([], invalidUtf8 ? NOT_UTF8 : `the request body is not valid JSON: ${(err as Error).message}`);
+    throw refuse([], invalidUtf8 ? NOT_UTF8 : jsonSyntaxError(err));
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw refuse([], `the request body must be a JSON object {...}, not ${jsonType(json)}`);

@@ -1,6 +1,6 @@
 import type { DescEnum } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { InvalidArgumentError, type FieldViolation } from "./errors.js";
+import { InvalidArgumentError, quotable, type FieldViolation } from "./errors.js";
 import { invalidPageToken, PAGE_TOKEN_MAX_LENGTH } from "./page-token.js";
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -196,7 +196,7 @@ export class RequestValidator {
   enumValue(field: string, value: number, desc: DescEnum, opts: { optional?: boolean } = {}): this {
     const known = desc.values.find((v) => v.number === value);
     if (!known) {
-      this.add(field, `unknown value ${value}; one of ${desc.values.filter((v) => v.number !== 0).map((v) => v.name).join(", ")}`, "UNKNOWN_ENUM_VALUE");
+      this.add(field, `unknown value ${quotable(value) ?? "(not a whole number)"}; one of ${desc.values.filter((v) => v.number !== 0).map((v) => v.name).join(", ")}`, "UNKNOWN_ENUM_VALUE");
     } else if (value === 0 && !opts.optional) {
       this.add(field, `is required: one of ${desc.values.filter((v) => v.number !== 0).map((v) => v.name).join(", ")}`, "REQUIRED");
     }
@@ -213,7 +213,8 @@ export class RequestValidator {
       return undefined;
     }
     const zone = canonicalTimeZone(value);
-    if (zone === undefined) this.add(field, `unknown time zone ${JSON.stringify(value)}; use an IANA name such as "Europe/Istanbul" or "America/New_York"`, "UNKNOWN_TIME_ZONE");
+    // The name sent is not quoted (errors.ts, quotable): it is free text and may be anything.
+    if (zone === undefined) this.add(field, 'is not a time zone this server knows; use an IANA name such as "Europe/Istanbul" or "America/New_York"', "UNKNOWN_TIME_ZONE");
     return zone;
   }
 

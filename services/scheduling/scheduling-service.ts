@@ -321,7 +321,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const existing = await findProvider(this.db, providerId);
     if (!existing) throw new AbortedError("PROVIDER_CONFLICT", "the provider was removed while being created; retry");
     if (existing.display_name !== v.displayName || existing.time_zone !== v.timeZone || existing.specialty !== v.specialty) {
-      throw new AlreadyExistsError("PROVIDER_EXISTS", `provider ${JSON.stringify(providerId)} already exists with different details`);
+      throw new AlreadyExistsError("PROVIDER_EXISTS", "a provider with this id already exists with different details", { metadata: { providerId } });
     }
     return { provider: toProvider(existing) };
   }
@@ -354,7 +354,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const [existing] = await findResources(this.db, [resourceId]);
     if (!existing) throw new AbortedError("RESOURCE_CONFLICT", "the resource was removed while being created; retry");
     if (existing.display_name !== v.displayName || existing.kind !== kind) {
-      throw new AlreadyExistsError("RESOURCE_EXISTS", `resource ${JSON.stringify(resourceId)} already exists with different details`);
+      throw new AlreadyExistsError("RESOURCE_EXISTS", "a room or device with this id already exists with different details", { metadata: { resourceId } });
     }
     return { resource: toResource(existing) };
   }
@@ -1298,7 +1298,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   private replayed<S extends DescMessage>(key: RequestKey, hash: string, existing: { request_hash: string; response: Buffer | null }, schema: S): MessageShape<S> {
     if (existing.request_hash !== hash) {
-      throw new AlreadyExistsError("REQUEST_ID_REUSED", `requestId ${JSON.stringify(key.requestId)} was already used for a different request; send a new requestId for a new request`);
+      throw new AlreadyExistsError("REQUEST_ID_REUSED", "this requestId was already used for a different request; send a new requestId for a new request", { metadata: { requestId: key.requestId } });
     }
     if (!existing.response) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
     return fromBinary(schema, existing.response);

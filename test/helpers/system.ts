@@ -35,7 +35,7 @@ export interface TestSystem {
   token(roles: Role[], subject?: string, opts?: { ttlSeconds?: number }): Promise<string>;
 }
 
-/** startTestSystem starts both servers on ephemeral ports over a fresh Postgres database (or PGlite with `embedded`); `logger` gets the servers' own lines. */
+/** startTestSystem starts both servers on ephemeral ports over a fresh Postgres database (or PGlite with `embedded`); `logger` gets every line, the servers' and the services'. */
 export async function startTestSystem(
   t: { teardown(fn: () => unknown): void },
   opts: { embedded?: boolean; env?: Record<string, string>; logger?: Logger } = {},
@@ -51,13 +51,13 @@ export async function startTestSystem(
     ...(opts.embedded ? {} : { DATABASE_URL: await createTestDatabase(t) }),
     ...opts.env,
   };
-  const runtime = await createRuntime({ name: "test", modules: ALL_MODULES, defaultPort: 0, env });
+  const runtime = await createRuntime({ name: "test", modules: ALL_MODULES, defaultPort: 0, env, logger: opts.logger });
   t.teardown(() => runtime.close());
   // Listening first, as the real processes do: while the database warms up (PGlite's WebAssembly
   // start-up holds no event-loop handle) the servers keep the loop alive. Without them the loop could
   // run empty mid-start-up under load, and tap ends the root test on 'beforeExit'.
   const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations, logger: opts.logger });
-  const connect = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations, httpRoutes: [metricsRoute], logger: opts.logger });
+  const connect = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations, httpRoutes: [metricsRoute], logger: opts.logger, connections: runtime.config.gatewayConnections });
   t.teardown(async () => {
     await Promise.all([grpc.close(200), connect.close(200)]);
   });

@@ -3,7 +3,7 @@
 // call with DEADLINE_EXCEEDED and abort the handler, a caller that gives up gets CANCELED.
 import t from "tap";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
-import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { InvalidArgumentError, NotFoundError } from "../../services/runtime/errors.js";
 import { HealthServiceImpl } from "../../services/runtime/health.js";
@@ -50,7 +50,8 @@ t.test("answers, with the caller's token and headers", async (t) => {
 t.test("errors keep their code, message and details", async (t) => {
   const err = await client.release({}).then(() => undefined, (e: unknown) => ConnectError.from(e));
   t.equal(err?.code, Code.NotFound);
-  t.equal(err?.rawMessage, 'lease "l-404" not found');
+  t.equal(err?.rawMessage, "this lease does not exist or is not yours to see; refresh the list");
+  t.same(err?.findDetails(ErrorInfoSchema)[0]?.metadata, { leaseId: "l-404" });
   const bad = await client.listLocks({}).then(() => undefined, (e: unknown) => ConnectError.from(e));
   t.equal(bad?.code, Code.InvalidArgument);
   t.same(bad?.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field), ["pageSize"], "with its field violations");

@@ -4,6 +4,7 @@
 import t from "tap";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { serveConnect } from "../../services/runtime/connect-server.js";
 import { NotFoundError } from "../../services/runtime/errors.js";
@@ -58,7 +59,8 @@ for (const [name, transport] of Object.entries(transports)) {
 
     const notFound = await client.release({}).catch((e: unknown) => ConnectError.from(e));
     t.equal((notFound as ConnectError).code, Code.NotFound, "a domain error keeps its code");
-    t.equal((notFound as ConnectError).rawMessage, 'lease "l-404" not found');
+    t.equal((notFound as ConnectError).rawMessage, "this lease does not exist or is not yours to see; refresh the list", "in words, without the id");
+    t.same((notFound as ConnectError).findDetails(ErrorInfoSchema)[0]?.metadata, { leaseId: "l-404" }, "the id is in ErrorInfo metadata");
 
     const started = Date.now();
     const late = await client.extend({}, { timeoutMs: 400 }).catch((e: unknown) => ConnectError.from(e));

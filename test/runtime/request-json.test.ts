@@ -229,7 +229,7 @@ t.test("the real requests: the reported cases and their kin", async (t) => {
   t.same(fields(ListProvidersRequestSchema, '{"pageSize":2147483648}'), [["pageSize", "OUT_OF_RANGE"]]);
   t.same(fields(ListProvidersRequestSchema, '{"pageSize":"1.5"}'), [["pageSize", "INVALID_VALUE"]]);
   const [v] = jsonRequestViolations(ListProvidersRequestSchema, { pageSize: 2147483648 });
-  t.equal(v.description, "must be a whole number from -2147483648 to 2147483647 (got 2147483648)");
+  t.equal(v.description, "must be a whole number from -2147483648 to 2147483647", "the value sent is not repeated");
   t.same(fields(IssueTicketRequestSchema, '{"priority":"TICKET_PRIORITY_VIP"}'), [["priority", "UNKNOWN_ENUM_VALUE"]]);
   t.same(fields(IssueTicketRequestSchema, '{"priority":"TICKET_PRIORITY_URGENT","appointmentTime":"2026-13-01T00:00:00Z"}'), [["appointmentTime", "INVALID_TIMESTAMP"]]);
   t.same(fields(ListAppointmentsRequestSchema, '{"statuses":["APPOINTMENT_STATUS_BOOKED","NOPE"]}'), [["statuses[1]", "UNKNOWN_ENUM_VALUE"]]);
@@ -304,7 +304,7 @@ t.test("the decoder connect calls: refuses with INVALID_ARGUMENT, ErrorInfo and 
   const range = refused(new TextEncoder().encode('{"requestId":"r","queueId":"q","extra":1,"priority":1.5}'));
   t.equal(range?.findDetails(ErrorInfoSchema)[0]?.domain, "medschedule.io", "ErrorInfo");
   t.same(range?.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => [v.field, v.reason]), [["extra", "UNKNOWN_FIELD"], ["priority", "INVALID_VALUE"]]);
-  t.equal(range?.rawMessage, 'extra: is not a field here; the fields are requestId, queueId, patientId, priority, appointmentId, appointmentTime; priority: must be a whole number from -2147483648 to 2147483647 (got the number 1.5)');
+  t.equal(range?.rawMessage, 'extra: is not a field here; the fields are requestId, queueId, patientId, priority, appointmentId, appointmentTime; priority: must be a whole number from -2147483648 to 2147483647 (got a number)');
 });
 
 t.test("accepted timestamps and durations mean exactly what was written", async (t) => {

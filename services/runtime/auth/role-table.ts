@@ -63,6 +63,89 @@ export const ROLE_TABLE: ReadonlyMap<string, RpcRule> = new Map<string, RpcRule>
   ...rows(B, ["RestoreBackup"], { admin: "yes" }),
 ]);
 
+/** RoleWords name a role in a sentence: one holder ("a doctor") and all of them ("doctors"). */
+export interface RoleWords {
+  /** one is a single holder, with its article. */
+  one: string;
+  /** many are the holders as a group. */
+  many: string;
+}
+
+/** ROLE_WORDS name each role in the messages of refused calls. */
+export const ROLE_WORDS: Readonly<Record<Role, RoleWords>> = {
+  patient: { one: "a patient", many: "patients" },
+  receptionist: { one: "a receptionist", many: "reception staff" },
+  doctor: { one: "a doctor", many: "doctors" },
+  display: { one: "a display board", many: "display boards" },
+  admin: { one: "an administrator", many: "administrators" },
+  service: { one: "a service", many: "the services themselves" },
+};
+
+const actions = (service: string, byMethod: Record<string, string>): [string, string][] => Object.entries(byMethod).map(([m, a]) => [`${service}/${m}`, a]);
+
+/**
+ * RPC_ACTIONS says what each RPC of ROLE_TABLE does, in words that follow "may not" ("a doctor may
+ * not issue queue tickets"): a refused call is explained by what it does and who does that, never by
+ * its RPC name (the auth interceptor builds the sentence; the RPC name goes to ErrorInfo metadata).
+ */
+export const RPC_ACTIONS: ReadonlyMap<string, string> = new Map([
+  ...actions(S, {
+    GetProvider: "look up a provider",
+    ListProviders: "list the providers",
+    ListResources: "list the rooms and devices",
+    GetAvailability: "see a provider's working hours",
+    ListAvailableSlots: "look up free appointment times",
+    CreateProvider: "add providers",
+    CreateResource: "add rooms and devices",
+    SetAvailability: "set working hours",
+    BookAppointment: "book appointments",
+    JoinWaitlist: "put patients on a waitlist",
+    CancelAppointment: "cancel appointments",
+    RescheduleAppointment: "move appointments",
+    AcceptOffer: "accept waitlist offers",
+    GetAppointment: "look up appointments",
+    WatchAppointments: "follow a provider's appointments live",
+    ListAppointments: "list appointments",
+    CheckInAppointment: "check patients in",
+    MarkNoShow: "mark appointments as no-shows",
+    CompleteAppointment: "mark appointments as completed",
+  }),
+  ...actions(Q, {
+    IssueTicket: "issue queue tickets",
+    GetTicket: "look up queue tickets",
+    ListTickets: "list the tickets of a queue",
+    WatchQueue: "follow a queue live",
+    GetQueue: "look up a queue",
+    ListQueues: "list the queues",
+    CreateQueue: "create queues",
+    OpenCounter: "open counters",
+    CloseCounter: "close counters",
+    CallNext: "call the next patient",
+    RecallTicket: "call a patient again",
+    SkipTicket: "put a called patient back in line",
+    MarkTicketNoShow: "mark queue tickets as no-shows",
+    TransferTicket: "move tickets to another queue",
+    CompleteTicket: "complete queue tickets",
+    CancelTicket: "cancel queue tickets",
+  }),
+  ...actions(L, {
+    Acquire: "take locks",
+    Release: "release locks",
+    Extend: "extend locks",
+    ListLocks: "list the locks",
+    ForceRelease: "force-release locks",
+    AdvanceEpoch: "advance the fencing epoch",
+  }),
+  ...actions(B, {
+    GetBackup: "look up backups",
+    ListBackups: "list the backups",
+    StartBackup: "start backups",
+    VerifyBackup: "verify backups",
+    PruneBackups: "delete old backups",
+    RestoreBackup: "restore backups",
+  }),
+]);
+
 /** PUBLIC_SERVICES need no token: health and reflection. */
 export const PUBLIC_SERVICES: ReadonlySet<string> = new Set([
   "grpc.health.v1.Health",
