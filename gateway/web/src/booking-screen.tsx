@@ -12,7 +12,6 @@ import { access, can } from "./permissions.js";
 import { differsHere, fmtDay, fmtDayMonth, fmtInZone, fmtTime, localDate, zoneLabel, zoneMidnight } from "./time-format.js";
 import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, Pager, useAction, useAsync } from "./ui.js";
 
-const DAY_MS = 86_400_000;
 /** MINE_DAYS is how far ahead "My appointments" looks: past the default booking horizon of 365 days. */
 const MINE_DAYS = 400;
 /** MINE_PAGE is how many of them a page lists (Previous / Next for the others). */
@@ -64,8 +63,10 @@ export function BookingScreen({ session }: { session: Session }) {
       const res = await api.scheduling.listAppointments(
         {
           ...(isPatient ? { patientId: session.subject } : { providerId: provider!.providerId }),
+          // Whole days, so that every page asks the same request: a page token is only valid for the
+          // request that returned it, and an end moving with the clock made Next fail.
           startTime: ts(zoneMidnight(undefined, 0)),
-          endTime: ts(new Date(Date.now() + MINE_DAYS * DAY_MS)),
+          endTime: ts(zoneMidnight(undefined, MINE_DAYS)),
           pageSize: MINE_PAGE,
           pageToken,
         },
