@@ -138,9 +138,9 @@ export async function book(sys: WebSystem, providerId: string, patientId: string
   return { appointmentId: res.appointment!.appointmentId, start };
 }
 
-/** createOpenProvider creates a provider working every day, all day, in `timeZone`, with `slotMinutes` slots; returns its id. */
-export async function createOpenProvider(sys: WebSystem, displayName: string, timeZone: string, slotMinutes = 60): Promise<string> {
-  const p = await sys.scheduling.createProvider({ displayName, timeZone, specialty: "general practice" }, sys.admin);
+/** createOpenProvider creates a provider working every day, all day, in `timeZone`, with `slotMinutes` slots (and the id `providerId` when given); returns its id. */
+export async function createOpenProvider(sys: WebSystem, displayName: string, timeZone: string, slotMinutes = 60, id = ""): Promise<string> {
+  const p = await sys.scheduling.createProvider({ providerId: id, displayName, timeZone, specialty: "general practice" }, sys.admin);
   const providerId = p.provider!.providerId;
   await sys.scheduling.setAvailability(
     {

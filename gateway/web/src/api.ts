@@ -1,5 +1,5 @@
 // The web app's view of the API: one Connect transport to the gateway (same origin), the generated
-// clients, the signed-in token, and the time formats.
+// clients, the signed-in token, and request ids.
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
@@ -68,9 +68,18 @@ export const api: {
   backup: createClient(BackupService, transport),
 };
 
-/** newRequestId makes a fresh idempotency key for one user action. */
+/**
+ * newRequestId makes a fresh idempotency key for one user action. crypto.randomUUID exists only in
+ * secure contexts (https, localhost): a clinic's http://192.168.1.10:8080 gets a random v4 UUID from
+ * crypto.getRandomValues, which every context has.
+ */
 export function newRequestId(): string {
-  return crypto.randomUUID();
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** ts converts a Date to a Timestamp. */
@@ -78,35 +87,3 @@ export const ts = (d: Date): Timestamp => timestampFromDate(d);
 
 /** toDate converts an optional Timestamp to a Date. */
 export const toDate = (t: Timestamp | undefined): Date | undefined => (t ? timestampDate(t) : undefined);
-
-/** fmtTime shows a time of day in the browser's zone. */
-export function fmtTime(d: Date | undefined, timeZone?: string): string {
-  return d ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone }) : "–";
-}
-
-/** fmtDateTime shows a date and time. */
-export function fmtDateTime(d: Date | undefined, timeZone?: string): string {
-  return d ? d.toLocaleString([], { dateStyle: "medium", timeStyle: "short", timeZone }) : "–";
-}
-
-/** zoneLabel names an IANA zone for people: "Europe/Istanbul" -> "Istanbul time". */
-export function zoneLabel(timeZone: string): string {
-  return `${timeZone.split("/").pop()!.replace(/_/g, " ")} time`;
-}
-
-/**
- * fmtInZone shows a date and time in `timeZone` (the provider's or the queue's), naming the zone when
- * the browser's clock would show another time: a patient abroad sees the clinic's time, labelled.
- */
-export function fmtInZone(d: Date | undefined, timeZone: string | undefined): string {
-  if (!d) return "–";
-  const there = fmtDateTime(d, timeZone || undefined);
-  return timeZone && there !== fmtDateTime(d) ? `${there} (${zoneLabel(timeZone)})` : there;
-}
-
-/** fmtTimeInZone shows a time of day in `timeZone`, naming the zone when the browser's clock differs. */
-export function fmtTimeInZone(d: Date | undefined, timeZone: string | undefined): string {
-  if (!d) return "–";
-  const there = fmtTime(d, timeZone || undefined);
-  return timeZone && there !== fmtTime(d) ? `${there} (${zoneLabel(timeZone)})` : there;
-}

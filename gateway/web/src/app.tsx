@@ -5,20 +5,8 @@ import { BookingScreen } from "./booking-screen.js";
 import { DisplayScreen } from "./display-screen.js";
 import { LoginScreen } from "./login-screen.js";
 import { OperationsScreen } from "./operations-screen.js";
+import { homeFor, rolesOf, screenAt, SCREENS, screensFor, type Screen } from "./permissions.js";
 import { ReceptionScreen } from "./reception-screen.js";
-
-/** SCREENS are the app's pages, each with the roles whose work it is (the server enforces the role table either way). */
-const SCREENS = [
-  { path: "/booking", label: "Booking", roles: ["patient", "receptionist", "admin"] },
-  { path: "/reception", label: "Reception", roles: ["receptionist", "doctor", "admin"] },
-  { path: "/display", label: "Display", roles: ["receptionist", "display", "admin"] },
-  { path: "/operations", label: "Operations", roles: ["admin"] },
-] as const;
-
-/** screensFor lists the screens a session's roles use: a patient is not shown the reception desk. */
-function screensFor(session: Session): (typeof SCREENS)[number][] {
-  return SCREENS.filter((s) => s.roles.some((r) => session.roles.includes(r)));
-}
 
 /** navigate changes the page without a reload. */
 export function navigate(to: string): void {
@@ -36,13 +24,48 @@ function usePath(): string {
   return path;
 }
 
-/** homeFor is the first screen a role sees. */
-function homeFor(session: Session): string {
-  const r = session.roles;
-  if (r.includes("display")) return "/display";
-  if (r.includes("patient")) return "/booking";
-  if (r.includes("admin")) return "/operations";
-  return "/reception";
+/** NotForRole is what a role sees at a screen that is not theirs (typed or bookmarked): a way home. */
+function NotForRole({ screen, session }: { screen: Screen; session: Session }) {
+  const home = homeFor(session);
+  const homeScreen = SCREENS.find((s) => s.path === home);
+  return (
+    <section className="not-for-role" data-testid="not-for-role">
+      <h1>Not for your role</h1>
+      <p>
+        {screen.label} ({screen.purpose}) is for the {rolesOf(screen).length === 1 ? "role" : "roles"} {listWords(rolesOf(screen))}. You are signed in as{" "}
+        {listWords(session.roles) || "no role"}.
+      </p>
+      <p className="row">
+        {homeScreen && (
+          <a
+            className="button primary"
+            href={homeScreen.path}
+            onClick={(e) => {
+              e.preventDefault();
+              navigate(homeScreen.path);
+            }}
+          >
+            Go to {homeScreen.label}
+          </a>
+        )}
+        <a
+          className="button"
+          href="/login"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate(`/login?next=${encodeURIComponent(screen.path)}`);
+          }}
+        >
+          Sign in with another role
+        </a>
+      </p>
+    </section>
+  );
+}
+
+/** listWords joins words as "a, b or c". */
+function listWords(words: readonly string[]): string {
+  return words.length <= 1 ? (words[0] ?? "") : `${words.slice(0, -1).join(", ")} and ${words[words.length - 1]}`;
 }
 
 /** App is the whole web app. */
@@ -53,24 +76,28 @@ export function App() {
     saveSession(token);
     const s = loadSession();
     setSession(s);
-    if (s) navigate(new URLSearchParams(window.location.search).get("next") ?? homeFor(s));
+    if (s) navigate(new URLSearchParams(window.location.search).get("next") ?? homeFor(s) ?? "/");
   };
   const signOut = () => {
     saveSession(undefined);
     setSession(undefined);
     navigate("/login");
   };
+  const screen = screenAt(path);
   useEffect(() => {
-    document.title = `MedSchedule${SCREENS.find((s) => path.startsWith(s.path)) ? " · " + SCREENS.find((s) => path.startsWith(s.path))!.label : ""}`;
-  }, [path]);
+    document.title = `MedSchedule${screen ? ` · ${screen.label}` : ""}`;
+  }, [screen]);
 
   if (!session || path === "/login") return <LoginScreen onSignIn={signIn} session={session} />;
-  if (path === "/" || path === "/index.html") {
-    navigate(homeFor(session));
+  const home = homeFor(session);
+  if ((path === "/" || path === "/index.html") && home) {
+    navigate(home);
     return null;
   }
+  // A screen opened by URL that the role does not use says so (the server would refuse its calls anyway).
+  const allowed = screen !== undefined && screensFor(session).includes(screen);
   // The display board is a kiosk: no navigation chrome.
-  if (path.startsWith("/display")) return <DisplayScreen />;
+  if (allowed && screen.path === "/display") return <DisplayScreen />;
 
   return (
     <div className="shell">
@@ -84,7 +111,7 @@ export function App() {
             <a
               key={s.path}
               href={s.path}
-              aria-current={path.startsWith(s.path) ? "page" : undefined}
+              aria-current={screen === s ? "page" : undefined}
               onClick={(e) => {
                 e.preventDefault();
                 navigate(s.path);
@@ -104,12 +131,21 @@ export function App() {
         </span>
       </header>
       <main id="main" tabIndex={-1}>
-        {path.startsWith("/booking") ? (
+        {screen && !allowed ? (
+          <NotForRole screen={screen} session={session} />
+        ) : screen?.path === "/booking" ? (
           <BookingScreen session={session} />
-        ) : path.startsWith("/reception") ? (
+        ) : screen?.path === "/reception" ? (
           <ReceptionScreen session={session} />
-        ) : path.startsWith("/operations") ? (
-          <OperationsScreen />
+        ) : screen?.path === "/operations" ? (
+          <OperationsScreen session={session} />
+        ) : !home ? (
+          <section>
+            <h1>No screen for your role</h1>
+            <p>
+              You are signed in as {listWords(session.roles) || "no role"}: none of the screens is for that role. <a href="/login">Sign in with another role</a>.
+            </p>
+          </section>
         ) : (
           <section>
             <h1>Page not found</h1>

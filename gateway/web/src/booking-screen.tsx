@@ -3,16 +3,19 @@
 // provider's name and the appointment's status.
 import { useEffect, useMemo, useState } from "react";
 import { AppointmentStatus, type Appointment, type Provider, type Slot } from "../../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { api, fmtInZone, fmtTime, newRequestId, toDate, ts, zoneLabel, type Session } from "./api.js";
+import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { api, newRequestId, toDate, ts, type Session } from "./api.js";
 import { useConfirm } from "./confirm-dialog.js";
 import { messages } from "./message-catalog.js";
-import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, useAction, useAsync } from "./ui.js";
+import { listAll, usePagedList } from "./paging.js";
+import { access, can } from "./permissions.js";
+import { differsHere, fmtDay, fmtDayMonth, fmtInZone, fmtTime, localDate, zoneLabel, zoneMidnight } from "./time-format.js";
+import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, Pager, useAction, useAsync } from "./ui.js";
 
-const DAY_MS = 86_400_000;
 /** MINE_DAYS is how far ahead "My appointments" looks: past the default booking horizon of 365 days. */
 const MINE_DAYS = 400;
-/** MINE_PAGE is how many of them are listed. */
-const MINE_PAGE = 100;
+/** MINE_PAGE is how many of them a page lists (Previous / Next for the others). */
+const MINE_PAGE = 50;
 
 /** Mine is an appointment with its provider (for its name and time zone). */
 interface Mine {
@@ -20,38 +23,17 @@ interface Mine {
   provider?: Provider;
 }
 
-/**
- * zoneMidnight is the instant of midnight, in timeZone, starting the day `days` days after today
- * there: the week shown is the provider's week, whatever the browser's zone.
- */
-function zoneMidnight(timeZone: string, days: number): Date {
-  const [y, m, d] = new Date().toLocaleDateString("en-CA", { timeZone }).split("-").map(Number);
-  const wall = Date.UTC(y, m - 1, d + days); // the wanted wall-clock midnight, read as if it were UTC
-  // The zone's offset at instant t: its wall clock at t, read as UTC, minus t.
-  const offset = (t: number) => Date.parse(new Date(t).toLocaleString("sv-SE", { timeZone, hourCycle: "h23" }).replace(" ", "T") + "Z") - t;
-  const first = wall - offset(wall);
-  return new Date(wall - offset(first)); // again at the first guess, for a DST switch in between
-}
-
-function startOfToday(): Date {
-  const d = new Date();
-  d.setHours(0, 0, 0, 0);
-  return d;
-}
-
-/** dayKey groups slots by local date in the provider's zone. */
-function dayKey(d: Date, timeZone: string): string {
-  return d.toLocaleDateString("en-CA", { timeZone });
-}
-
-function dayLabel(d: Date, timeZone: string): string {
-  return d.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short", timeZone });
-}
-
 /** BookingScreen is the patient's (and reception's) booking page. */
 export function BookingScreen({ session }: { session: Session }) {
-  const isPatient = session.roles.includes("patient") && !session.roles.some((r) => r === "receptionist" || r === "admin");
-  const providers = useAsync((signal) => api.scheduling.listProviders({ pageSize: 100 }, { signal }), []);
+  // A patient books for themselves (the role table's "own"); staff name the patient.
+  const isPatient = access(session, SchedulingService.method.bookAppointment) === "own";
+  const mayMove = can(session, SchedulingService.method.rescheduleAppointment);
+  const mayCancel = can(session, SchedulingService.method.cancelAppointment);
+  const providers = useAsync(
+    (signal) =>
+      listAll((pageToken) => api.scheduling.listProviders({ pageSize: 500, pageToken }, { signal }).then((r) => ({ items: r.providers, nextPageToken: r.nextPageToken }))),
+    [],
+  );
   const [providerId, setProviderId] = useState("");
   const [week, setWeek] = useState(0);
   const [selected, setSelected] = useState<Slot | undefined>();
@@ -62,10 +44,10 @@ export function BookingScreen({ session }: { session: Session }) {
   // Slots booked from this page disappear at once, before the list reloads.
   const [taken, setTaken] = useState<ReadonlySet<string>>(new Set());
 
-  const list = providers.data?.providers ?? [];
+  const list = providers.data?.items ?? [];
   const provider = list.find((p) => p.providerId === providerId) ?? list[0];
   const zone = provider?.timeZone || undefined;
-  const weekStart = (w: number) => (zone ? zoneMidnight(zone, w * 7) : new Date(startOfToday().getTime() + w * 7 * DAY_MS));
+  const weekStart = (w: number) => zoneMidnight(zone, w * 7);
   const from = useMemo(() => new Date(Math.max(Date.now(), weekStart(week).getTime())), [week, zone]);
   const to = useMemo(() => weekStart(week + 1), [week, zone]);
 
@@ -76,30 +58,45 @@ export function BookingScreen({ session }: { session: Session }) {
   );
   // My appointments: every status (a cancellation by the clinic shows as such), except the old half
   // of a reschedule; each with its own provider, whose zone its time is shown in.
-  const mine = useAsync(
-    async (signal): Promise<{ rows: Mine[]; more: boolean }> => {
+  const mine = usePagedList(
+    async (pageToken, signal) => {
       const res = await api.scheduling.listAppointments(
         {
           ...(isPatient ? { patientId: session.subject } : { providerId: provider!.providerId }),
-          startTime: ts(startOfToday()),
-          endTime: ts(new Date(Date.now() + MINE_DAYS * DAY_MS)),
+          // Whole days, so that every page asks the same request: a page token is only valid for the
+          // request that returned it, and an end moving with the clock made Next fail.
+          startTime: ts(zoneMidnight(undefined, 0)),
+          endTime: ts(zoneMidnight(undefined, MINE_DAYS)),
           pageSize: MINE_PAGE,
+          pageToken,
         },
         { signal },
       );
-      const replaced = new Set(res.appointments.map((a) => a.rescheduledFromId).filter(Boolean));
-      const shown = res.appointments.filter((a) => !replaced.has(a.appointmentId));
-      const known = new Map(list.map((p) => [p.providerId, p]));
-      const missing = [...new Set(shown.map((a) => a.providerId).filter((id) => !known.has(id)))];
-      const fetched = await Promise.all(missing.map((providerId) => api.scheduling.getProvider({ providerId }, { signal }).then((r) => r.provider, () => undefined)));
-      for (const p of fetched) if (p) known.set(p.providerId, p);
-      return { rows: shown.map((a) => ({ a, provider: known.get(a.providerId) })), more: res.nextPageToken !== "" };
+      return { items: res.appointments, nextPageToken: res.nextPageToken };
     },
-    [isPatient ? "" : provider?.providerId, isPatient, providers.data],
+    [isPatient ? "" : provider?.providerId, isPatient],
     { enabled: Boolean(providers.data) && (isPatient || Boolean(provider)) },
   );
+  // Each appointment with its provider (for its name and zone), except the old half of a reschedule.
+  const others = useAsync(
+    async (signal): Promise<Map<string, Provider>> => {
+      const known = new Map(list.map((p) => [p.providerId, p]));
+      const missing = [...new Set((mine.items ?? []).map((a) => a.providerId).filter((id) => !known.has(id)))];
+      const fetched = await Promise.all(missing.map((providerId) => api.scheduling.getProvider({ providerId }, { signal }).then((r) => r.provider, () => undefined)));
+      for (const p of fetched) if (p) known.set(p.providerId, p);
+      return known;
+    },
+    [mine.items, providers.data],
+    { enabled: Boolean(mine.items) },
+  );
+  const mineRows = useMemo((): Mine[] | undefined => {
+    if (!mine.items) return undefined;
+    const replaced = new Set(mine.items.map((a) => a.rescheduledFromId).filter(Boolean));
+    const known = others.data ?? new Map(list.map((p) => [p.providerId, p]));
+    return mine.items.filter((a) => !replaced.has(a.appointmentId)).map((a) => ({ a, provider: known.get(a.providerId) }));
+  }, [mine.items, others.data, providers.data]);
   const { ask, dialog } = useConfirm();
-  const providerOf = (a: Appointment) => mine.data?.rows.find((m) => m.a.providerId === a.providerId)?.provider ?? list.find((p) => p.providerId === a.providerId);
+  const providerOf = (a: Appointment) => mineRows?.find((m) => m.a.providerId === a.providerId)?.provider ?? list.find((p) => p.providerId === a.providerId);
   const zoneOf = (a: Appointment) => providerOf(a)?.timeZone || zone;
   const nameOf = (a: Appointment) => providerOf(a)?.displayName ?? "";
 
@@ -158,8 +155,8 @@ export function BookingScreen({ session }: { session: Session }) {
     for (const s of slots.data?.slots ?? []) {
       if (taken.has(String(s.startTime?.seconds))) continue;
       const d = toDate(s.startTime)!;
-      const k = dayKey(d, zone ?? "UTC");
-      if (!m.has(k)) m.set(k, { label: dayLabel(d, zone ?? "UTC"), slots: [] });
+      const k = localDate(d, zone);
+      if (!m.has(k)) m.set(k, { label: fmtDay(d, zone), slots: [] });
       m.get(k)!.slots.push(s);
     }
     return [...m.values()];
@@ -191,7 +188,7 @@ export function BookingScreen({ session }: { session: Session }) {
       <h1>Book an appointment</h1>
       {providers.loading && !providers.data && <Loading label="Loading providers…" />}
       {providers.error !== undefined && <ErrorBox error={providers.error} what="loadProviders" onRetry={providers.reload} />}
-      {providers.data && list.length === 0 && <p>No providers yet. Reception creates them (CreateProvider) before patients can book.</p>}
+      {providers.data && list.length === 0 && <p>No providers yet: reception adds them before appointments can be booked.</p>}
       {provider && (
         <>
           <div className="row wrap">
@@ -231,7 +228,7 @@ export function BookingScreen({ session }: { session: Session }) {
               ← Earlier
             </button>
             <span aria-live="polite" className="week-label">
-              {from.toLocaleDateString([], { day: "numeric", month: "short", timeZone: zone })} – {new Date(to.getTime() - 1).toLocaleDateString([], { day: "numeric", month: "short", timeZone: zone })}
+              {fmtDayMonth(from, zone)} – {fmtDayMonth(new Date(to.getTime() - 1), zone)}
             </span>
             <button type="button" onClick={() => setWeek((w) => w + 1)}>
               Later →
@@ -239,7 +236,7 @@ export function BookingScreen({ session }: { session: Session }) {
             <button type="button" onClick={refresh}>
               Refresh
             </button>
-            {zone && fmtTime(new Date(), zone) !== fmtTime(new Date()) && <span className="muted small week-label">All times in {zoneLabel(zone)}.</span>}
+            {zone && differsHere(new Date(), zone) && <span className="muted small week-label">All times in {zoneLabel(zone)}.</span>}
             <a className="button" href="#mine-h" id="to-mine">
               {isPatient ? "My appointments" : "Upcoming appointments"} ↓
             </a>
@@ -290,7 +287,7 @@ export function BookingScreen({ session }: { session: Session }) {
             >
               {moving ? (
                 <button type="button" className="primary" id="confirm" disabled={move.pending} onClick={() => void askMove(moving, selected)}>
-                  Move to {dayLabel(toDate(selected.startTime)!, zone ?? "UTC")} {fmtTime(toDate(selected.startTime), zone)}
+                  Move to {fmtDay(toDate(selected.startTime)!, zone)} {fmtTime(toDate(selected.startTime), zone)}
                 </button>
               ) : (
                 <button
@@ -300,7 +297,7 @@ export function BookingScreen({ session }: { session: Session }) {
                   disabled={book.pending || !patientId.trim()}
                   onClick={() => void book.run(selected)}
                 >
-                  Book {dayLabel(toDate(selected.startTime)!, zone ?? "UTC")} {fmtTime(toDate(selected.startTime), zone)}
+                  Book {fmtDay(toDate(selected.startTime)!, zone)} {fmtTime(toDate(selected.startTime), zone)}
                 </button>
               )}
               {!patientId.trim() && !moving && <span className="muted small">Enter the patient id first.</span>}
@@ -317,10 +314,10 @@ export function BookingScreen({ session }: { session: Session }) {
             {isPatient ? "My appointments" : `Upcoming appointments · ${provider.displayName}`}
           </h2>
           {mine.error !== undefined && <ErrorBox error={mine.error} what="loadAppointments" onRetry={mine.reload} />}
-          {mine.loading && !mine.data && <Loading />}
-          {mine.data && mine.data.rows.length === 0 && <p className="muted">No upcoming appointments.</p>}
+          {mine.loading && !mineRows && <Loading />}
+          {mineRows && mineRows.length === 0 && <p className="muted">No upcoming appointments.</p>}
           <ul className="cards" data-testid="appointments">
-            {mine.data?.rows.map(({ a, provider: p }) => {
+            {mineRows?.map(({ a, provider: p }) => {
               const status = AppointmentStatus[a.status];
               return (
                 <li key={a.appointmentId} className="card" data-appointment={a.appointmentId} data-status={status}>
@@ -337,28 +334,32 @@ export function BookingScreen({ session }: { session: Session }) {
                     {!isPatient && <span className="muted small"> · patient {a.patientId}</span>}
                     {a.status === AppointmentStatus.CANCELLED && a.cancelReason && <span className="muted small"> · {a.cancelReason}</span>}
                   </span>
-                  {a.status === AppointmentStatus.BOOKED && (
+                  {a.status === AppointmentStatus.BOOKED && (mayMove || mayCancel) && (
                     <span className="row">
-                      <button
-                        type="button"
-                        onClick={() => {
-                          setMoving(a);
-                          setSelected(undefined);
-                          setProviderId(a.providerId);
-                        }}
-                      >
-                        Reschedule
-                      </button>
-                      <button type="button" className="danger" disabled={cancel.pending} onClick={() => void askCancel(a)}>
-                        Cancel
-                      </button>
+                      {mayMove && (
+                        <button
+                          type="button"
+                          onClick={() => {
+                            setMoving(a);
+                            setSelected(undefined);
+                            setProviderId(a.providerId);
+                          }}
+                        >
+                          Reschedule
+                        </button>
+                      )}
+                      {mayCancel && (
+                        <button type="button" className="danger" disabled={cancel.pending} onClick={() => void askCancel(a)}>
+                          Cancel
+                        </button>
+                      )}
                     </span>
                   )}
                 </li>
               );
             })}
           </ul>
-          {mine.data?.more && <p className="muted small">Only the first {MINE_PAGE} are shown.</p>}
+          <Pager id="mine" label="my appointments" list={mine} />
           {dialog}
         </>
       )}

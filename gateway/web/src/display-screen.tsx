@@ -6,6 +6,7 @@ import { useEffect, useLayoutEffect, useMemo, useState } from "react";
 import { api } from "./api.js";
 import { explainError } from "./error-explainer.js";
 import { calledOrder, useQueueWatch, waitingOrder } from "./queue-watch.js";
+import { fmtLongDate, fmtTime } from "./time-format.js";
 import { ErrorBox, Loading, useAsync } from "./ui.js";
 
 /**
@@ -53,8 +54,8 @@ function useNow(): Date {
 function Clock({ timeZone }: { timeZone: string | undefined }) {
   const now = useNow();
   const zone = timeZone || undefined;
-  const time = now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone });
-  const date = now.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long", timeZone: zone });
+  const time = fmtTime(now, zone);
+  const date = fmtLongDate(now, zone);
   return (
     <p className="clock" data-testid="clock" data-time-zone={zone ?? ""}>
       <time className="clock-time" data-testid="clock-time">

@@ -8,6 +8,7 @@
 // the words, and later the language, of the person at the desk. A reason this catalog does not know
 // falls back to the server's own message, so a server can add reasons before the app learns them.
 // Static labels (buttons, headings) stay in the JSX until the Turkish issue brings a real i18n layer.
+import { differsHere, fmtLongDate, localDate, zoneLabel } from "./time-format.js";
 
 /** MessageArgs are the values a message is built from: ErrorInfo.metadata plus what the screen knows. */
 export type MessageArgs = Readonly<Record<string, string | undefined>>;
@@ -42,7 +43,10 @@ export type Subject =
   | "cancelAppointment"
   | "reschedule"
   | "forceRelease"
-  | "restore";
+  | "restore"
+  | "loadOwnProvider"
+  | "startBackup"
+  | "verifyBackup";
 
 /** CodeText is the generic wording of one status code, used when no reason is known. */
 export type CodeText = (subject: string) => { title: string; action: string };
@@ -81,12 +85,15 @@ export interface MessageCatalog {
     ticketCancelled(a: { number: string }): string;
     ticketIssued(a: { number: string; position?: number }): string;
     checkedIn(a: { number: string; queue: string }): string;
+    checkedInToYours(a: { number: string }): string;
     appointmentNoShow(a: { time: string }): string;
     booked(a: { time: string; provider: string }): string;
     moved(a: { time: string }): string;
     appointmentCancelled(a: { time: string }): string;
     lockReleased(a: { resource: string; released: boolean }): string;
-    restored(a: { when: string }): string;
+    restored(a: { when: string; id: string }): string;
+    backupStarted(a: { target: string; id: string }): string;
+    backupVerified(a: { when: string; id: string; ok: boolean; details: string }): string;
   };
   /** confirm are the confirmation dialogs of destructive actions. */
   confirm: {
@@ -101,19 +108,19 @@ export interface MessageCatalog {
     cancelTicket(a: { number: string }): { title: string; body: string; confirm: string };
     closeCounter(a: { counterId: string }): { title: string; body: string; confirm: string };
     forceRelease(a: { resource: string; owner: string }): { title: string; body: string; confirm: string };
-    restore(a: { target: string; when: string }): { title: string; body: string; confirm: string; word: string };
+    restore(a: { target: string; when: string; id: string; shortId: string; facts: string }): { title: string; body: string; confirm: string; word: string };
   };
 }
 
 /** isToday tells whether a local date "YYYY-MM-DD" is today in `timeZone` (the browser's when unset). */
-function isToday(localDate: string, timeZone: string | undefined): boolean {
-  return new Date().toLocaleDateString("en-CA", { timeZone }) === localDate;
+function isToday(date: string, timeZone: string | undefined): boolean {
+  return localDate(new Date(), timeZone) === date;
 }
 
 /** dateWords renders a local date "YYYY-MM-DD" as e.g. "Saturday 5 December". */
-function dateWords(localDate: string): string {
-  const d = new Date(`${localDate}T12:00:00Z`);
-  return Number.isNaN(d.getTime()) ? localDate : d.toLocaleDateString("en-GB", { weekday: "long", day: "numeric", month: "long", timeZone: "UTC" });
+function dateWords(date: string): string {
+  const d = new Date(`${date}T12:00:00Z`);
+  return Number.isNaN(d.getTime()) ? date : fmtLongDate(d, "UTC");
 }
 
 /**
@@ -128,9 +135,7 @@ function when(a: MessageArgs, time = a.localTime, date = a.localDate): string {
 /** zone renders " (Istanbul time)" when the metadata names a zone the browser's clock is not in. */
 function zone(a: MessageArgs): string {
   if (!a.timeZone) return "";
-  const browser = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const same = new Date().toLocaleString("en-GB", { timeZone: a.timeZone }) === new Date().toLocaleString("en-GB", { timeZone: browser });
-  return same ? "" : ` (${a.timeZone.split("/").pop()!.replace(/_/g, " ")} time)`;
+  return differsHere(new Date(), a.timeZone) ? ` (${zoneLabel(a.timeZone)})` : "";
 }
 
 /** provider renders the provider's name from the metadata, or "the provider". */
@@ -208,6 +213,9 @@ export const EN: MessageCatalog = {
     reschedule: "Moving the appointment",
     forceRelease: "Releasing the lock",
     restore: "The restore",
+    loadOwnProvider: "Loading your provider record",
+    startBackup: "Starting the backup",
+    verifyBackup: "Verifying the backup",
   },
   reasons: {
     // Booking rules (scheduling); times are the provider's local time.
@@ -314,6 +322,10 @@ export const EN: MessageCatalog = {
     REQUEST_IN_PROGRESS: () => ({ title: "This is still being done.", action: "Wait a moment, then look again." }),
     // Backups (operations).
     BACKUP_RUNNING: () => ({ title: "A backup of this target is already running.", action: "Wait for it to end." }),
+    TARGET_NOT_CONFIGURED: () => ({
+      title: "This server has nothing to back up for that target.",
+      action: "A Redis backup needs REDIS_URL; without it the locks live in Postgres, which the Postgres backup covers.",
+    }),
     RESTORE_RUNNING: () => ({ title: "Another restore is running.", action: "Wait for it to end." }),
     BACKUP_NOT_SUCCEEDED: () => ({ title: "Only a successful backup can be restored.", action: "Pick a backup whose state is “succeeded”." }),
     BACKUP_CORRUPT: () => ({ title: "This backup failed its check: nothing was restored.", action: "Pick another backup." }),
@@ -392,12 +404,16 @@ export const EN: MessageCatalog = {
     ticketCancelled: (a) => `Ticket ${a.number} cancelled.`,
     ticketIssued: (a) => `Ticket ${a.number} issued${a.position ? `, position ${a.position}` : ""}.`,
     checkedIn: (a) => `Checked in: ticket ${a.number}, sent to the queue “${a.queue}”.`,
+    checkedInToYours: (a) => `Checked in: ticket ${a.number}, waiting in your queue.`,
     appointmentNoShow: (a) => `The appointment of ${a.time} is marked no-show.`,
     booked: (a) => `Booked ${a.time} with ${a.provider}.`,
     moved: (a) => `Moved to ${a.time}.`,
     appointmentCancelled: (a) => `Cancelled the appointment of ${a.time}.`,
     lockReleased: (a) => (a.released ? `Released the lock on ${a.resource}.` : `The lock on ${a.resource} was no longer held.`),
-    restored: (a) => `Restored the backup of ${a.when}.`,
+    restored: (a) => `Restored the backup of ${a.when} (${a.id}).`,
+    backupStarted: (a) => `Backup ${a.id} of ${a.target} started: it is listed below and ends on its own.`,
+    backupVerified: (a) =>
+      a.ok ? `Backup of ${a.when} (${a.id}) verified: it restores and matches what was recorded.` : `Backup of ${a.when} (${a.id}) FAILED its verification: ${a.details}`,
   },
   confirm: {
     keep: "Go back",
@@ -432,10 +448,10 @@ export const EN: MessageCatalog = {
       confirm: "Force release",
     }),
     restore: (a) => ({
-      title: `Restore the ${a.target} backup of ${a.when}?`,
-      body: "Everything written since that backup is replaced by its contents. This cannot be undone.",
+      title: `Restore the ${a.target} backup of ${a.when} (${a.shortId})?`,
+      body: `Backup ${a.id}: ${a.facts}. Everything written since that backup is replaced by its contents. This cannot be undone.`,
       confirm: "Restore backup",
-      word: "RESTORE",
+      word: a.shortId,
     }),
   },
 };

@@ -1,41 +1,73 @@
 // Reception: today's appointments with check-in (into each provider's own queue) and no-show,
 // walk-in tickets, a counter (call next, recall, not here yet, no-show, complete) restored from the
-// server on reload, and the live queue.
+// server on reload, and the live queue. Each panel and button is there only for the roles the role
+// table lets call its RPC: a doctor sees their own day and their own queue, and no walk-in desk.
 import { useEffect, useState } from "react";
 import { TicketPriority, TicketStatus, type Ticket } from "../../../gen/medschedule/queue/v1/queue_pb.js";
+import { QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { AppointmentStatus, type Appointment, type Provider } from "../../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { api, fmtTimeInZone, newRequestId, toDate, ts, type Session } from "./api.js";
+import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { api, newRequestId, toDate, ts, type Session } from "./api.js";
 import { useConfirm } from "./confirm-dialog.js";
 import { messages } from "./message-catalog.js";
+import { listAll, mapLimit, usePages } from "./paging.js";
+import { can, ownProviderId, screensFor } from "./permissions.js";
+import { providerQueueId } from "./provider-queue.js";
 import { calledOrder, useQueueWatch, waitingOrder, type QueueWatch } from "./queue-watch.js";
-import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, useAction, useAsync } from "./ui.js";
+import { differsHere, fmtInZone, fmtLongDate, fmtTimeInZone, zoneLabel, zoneMidnight } from "./time-format.js";
+import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, Pager, useAction, useAsync } from "./ui.js";
 
+/** QUEUE_KEY remembers the queue a desk chose (a doctor's choice is kept under their own key). */
 const QUEUE_KEY = "medschedule.queue";
 const COUNTER_KEY = "medschedule.counter";
 /** CLAIM_MS bounds how long an action's own answer is shown before the live stream must agree. */
 const CLAIM_MS = 3_000;
+/** ROWS_SHOWN is how many of today's appointments a page shows (Previous / Next for the others). */
+const ROWS_SHOWN = 50;
 
-function todayRange(): { start: Date; end: Date } {
-  const start = new Date();
-  start.setHours(0, 0, 0, 0);
-  return { start, end: new Date(start.getTime() + 86_400_000) };
-}
-
-/** ReceptionScreen is the front desk. */
+/** ReceptionScreen is the front desk, and a doctor's own day. */
 export function ReceptionScreen({ session }: { session: Session }) {
-  const queues = useAsync((signal) => api.queue.listQueues({ pageSize: 500 }, { signal }), []);
-  const [queueId, setQueueIdState] = useState(localStorage.getItem(QUEUE_KEY) ?? "");
+  // A doctor's token is bound to their provider: their day, their queue.
+  const ownProvider = ownProviderId(session);
+  const me = useAsync((signal) => api.scheduling.getProvider({ providerId: ownProvider! }, { signal }).then((r) => r.provider), [ownProvider], {
+    enabled: Boolean(ownProvider),
+  });
+  const ownQueue = useAsync(() => providerQueueId(ownProvider!), [ownProvider], { enabled: Boolean(ownProvider) });
+  const queues = useAsync(
+    (signal) =>
+      listAll((pageToken) => api.queue.listQueues({ pageSize: 500, pageToken }, { signal }).then((r) => ({ items: r.queues, nextPageToken: r.nextPageToken }))),
+    [],
+  );
+  const queueKey = ownProvider ? `${QUEUE_KEY}@${ownProvider}` : QUEUE_KEY;
+  const [chosen, setChosen] = useState(localStorage.getItem(queueKey) ?? "");
   const setQueueId = (id: string) => {
-    localStorage.setItem(QUEUE_KEY, id);
-    setQueueIdState(id);
+    if (id) localStorage.setItem(queueKey, id);
+    else localStorage.removeItem(queueKey);
+    setChosen(id);
   };
-  const list = queues.data?.queues ?? [];
-  const queue = list.find((q) => q.queueId === queueId) ?? list[0];
+  const list = queues.data?.items ?? [];
+  const own = ownQueue.data ? list.find((q) => q.queueId === ownQueue.data) : undefined;
+  // A doctor starts on their own queue, staff on the one this desk chose last (else the first).
+  const queue = list.find((q) => q.queueId === chosen) ?? (ownProvider ? own : list[0]);
+  // The queue shown by default stays shown when the list changes (a check-in that creates a provider's
+  // queue reloads it, and the new queue may sort first).
+  useEffect(() => {
+    if (!chosen && queue && !ownProvider) setChosen(queue.queueId);
+  }, [chosen, queue?.queueId, ownProvider]);
+  const ownMissing = Boolean(ownProvider) && queues.data !== undefined && ownQueue.loading === false && !own;
   const watch = useQueueWatch(queue?.queueId);
+  const showsBoard = screensFor(session).some((s) => s.path === "/display");
 
   return (
     <section className="reception">
       <h1>Reception</h1>
+      {ownProvider && me.data && (
+        <p className="lead" data-testid="own-provider">
+          {me.data.displayName} · {fmtLongDate(new Date(), me.data.timeZone)}
+          {differsHere(new Date(), me.data.timeZone) ? ` (${zoneLabel(me.data.timeZone)})` : ""}
+        </p>
+      )}
+      {me.error !== undefined && <ErrorBox error={me.error} what="loadOwnProvider" onRetry={me.reload} />}
       {queues.loading && !queues.data && <Loading label="Loading queues…" />}
       {queues.error !== undefined && <ErrorBox error={queues.error} what="loadQueues" onRetry={queues.reload} />}
       {queues.data && (
@@ -43,22 +75,38 @@ export function ReceptionScreen({ session }: { session: Session }) {
           {list.length > 0 && (
             <label>
               Queue
-              <select id="queue" value={queue?.queueId} onChange={(e) => setQueueId(e.target.value)}>
+              <select id="queue" value={queue?.queueId ?? ""} onChange={(e) => setQueueId(e.target.value)}>
+                {ownMissing && !queue && <option value="">Your queue (not created yet)</option>}
                 {list.map((q) => (
                   <option key={q.queueId} value={q.queueId}>
-                    {q.displayName} ({q.prefix})
+                    {q.displayName} ({q.prefix}){q.queueId === own?.queueId ? " · yours" : ""}
                   </option>
                 ))}
               </select>
             </label>
           )}
-          {queue && (
+          {queue && showsBoard && (
             <a className="button" href={`/display?queue=${encodeURIComponent(queue.queueId)}`} target="_blank" rel="noreferrer">
               Open the display board
             </a>
           )}
-          <CreateQueue onCreated={(id) => (setQueueId(id), queues.reload())} first={list.length === 0} />
+          {ownProvider && queue && own && queue !== own && (
+            <button type="button" onClick={() => setQueueId(own.queueId)}>
+              Back to your queue
+            </button>
+          )}
+          {can(session, QueueService.method.createQueue) && (
+            <CreateQueue onCreated={(id) => (setQueueId(id), queues.reload())} first={list.length === 0 && !ownProvider} />
+          )}
         </div>
+      )}
+      {queues.data && !queues.data.complete && <p className="muted small">Only the first {list.length} queues are listed.</p>}
+      {ownMissing && !queue && (
+        <p className="notice" data-testid="own-queue-missing">
+          {ownQueue.data
+            ? `Your queue “${me.data?.displayName ?? "your name"}” does not exist yet: it is created when the first of your patients is checked in. Then their tickets wait there for you.`
+            : "Your queue could not be worked out in this browser: choose it in the list."}
+        </p>
       )}
       {queue && watch.error !== undefined && !watch.connected && (
         <>
@@ -66,21 +114,25 @@ export function ReceptionScreen({ session }: { session: Session }) {
           <p className="muted small">Reconnecting automatically…</p>
         </>
       )}
-      {queue && (
-        <div className="grid">
-          <Counter key={queue.queueId} queueId={queue.queueId} timeZone={queue.timeZone} watch={watch} />
-          <WalkIn queueId={queue.queueId} />
+      <div className="grid">
+        {queue && can(session, QueueService.method.callNext) && <Counter key={queue.queueId} queueId={queue.queueId} timeZone={queue.timeZone} watch={watch} />}
+        {queue && can(session, QueueService.method.issueTicket) && <WalkIn queueId={queue.queueId} />}
+        {can(session, SchedulingService.method.listAppointments) && (queues.data || queues.error !== undefined) && (
           <TodayAppointments
             session={session}
-            queueId={queue.queueId}
+            own={ownProvider ? me.data : undefined}
+            ownPending={Boolean(ownProvider) && !me.data}
+            queueId={queue?.queueId ?? ""}
+            ownQueueId={ownQueue.data}
             onShowQueue={(id) => {
               setQueueId(id);
               queues.reload();
             }}
+            onCheckedIn={() => queues.reload()}
           />
-          <Waiting watch={watch} />
-        </div>
-      )}
+        )}
+        {queue && <Waiting session={session} watch={watch} />}
+      </div>
     </section>
   );
 }
@@ -267,7 +319,7 @@ function Counter({ queueId, timeZone, watch }: { queueId: string; timeZone: stri
             Close counter
           </button>
         ) : (
-          <button type="button" disabled={act.pending} onClick={() => void act.run("open")}>
+          <button type="button" id="open-counter" disabled={act.pending} onClick={() => void act.run("open")}>
             Open counter
           </button>
         )}
@@ -372,37 +424,88 @@ interface Row {
   provider?: Provider;
 }
 
-function TodayAppointments({ session, queueId, onShowQueue }: { session: Session; queueId: string; onShowQueue(queueId: string): void }) {
-  const { start, end } = todayRange();
-  // A doctor sees their own list only (their token's subject is their providerId).
-  const ownOnly = session.roles.includes("doctor") && !session.roles.some((r) => r === "receptionist" || r === "admin");
-  // ListAppointments is per provider: today's list is every provider's, merged by start time.
+/** Day is today's appointments of the providers shown. */
+interface Day {
+  rows: Row[];
+  /** complete is false when a provider's day had more pages than listAll reads. */
+  complete: boolean;
+  /** next is the provider's next appointment after today, when one provider is shown and today is empty. */
+  next?: Row;
+}
+
+/** pollFor spaces the refreshes of today's list by the calls one refresh makes, so a clinic of many providers stays inside the rate limit. */
+function pollFor(calls: number): number {
+  return Math.max(10_000, calls * 400);
+}
+
+/** dayOf reads one provider's appointments of today in their zone, every page. */
+async function dayOf(p: Provider, signal: AbortSignal): Promise<{ rows: Row[]; complete: boolean; calls: number }> {
+  const read = await listAll((pageToken) =>
+    api.scheduling
+      .listAppointments(
+        {
+          providerId: p.providerId,
+          startTime: ts(zoneMidnight(p.timeZone, 0)),
+          endTime: ts(zoneMidnight(p.timeZone, 1)),
+          statuses: [AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN, AppointmentStatus.NOSHOW],
+          pageSize: 500,
+          pageToken,
+        },
+        { signal },
+      )
+      .then((r) => ({ items: r.appointments, nextPageToken: r.nextPageToken })),
+  );
+  return { rows: read.items.map((a) => ({ a, provider: p })), complete: read.complete, calls: read.calls };
+}
+
+function TodayAppointments({
+  session,
+  own,
+  ownPending,
+  queueId,
+  ownQueueId,
+  onShowQueue,
+  onCheckedIn,
+}: {
+  session: Session;
+  own?: Provider;
+  ownPending: boolean;
+  queueId: string;
+  ownQueueId?: string;
+  onShowQueue(queueId: string): void;
+  onCheckedIn(): void;
+}) {
+  // Staff see every provider (all pages) and may narrow to one; a doctor sees their own day only.
+  const providers = useAsync(
+    async (signal): Promise<{ items: Provider[]; complete: boolean }> =>
+      own
+        ? { items: [own], complete: true }
+        : listAll((pageToken) => api.scheduling.listProviders({ pageSize: 500, pageToken }, { signal }).then((r) => ({ items: r.providers, nextPageToken: r.nextPageToken }))),
+    [own],
+    { enabled: !ownPending },
+  );
+  const [filter, setFilter] = useState("");
+  const [pollMs, setPollMs] = useState(10_000);
+  const list = providers.data?.items ?? [];
   const appts = useAsync(
-    async (signal): Promise<Row[]> => {
-      const all = (await api.scheduling.listProviders({ pageSize: 100 }, { signal })).providers;
-      const providers = ownOnly ? all.filter((p) => p.providerId === session.subject) : all;
-      const lists = await Promise.all(
-        providers.map((p) =>
-          api.scheduling.listAppointments(
-            {
-              providerId: p.providerId,
-              startTime: ts(start),
-              endTime: ts(end),
-              statuses: [AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN, AppointmentStatus.NOSHOW],
-              pageSize: 100,
-            },
-            { signal },
-          ),
-        ),
-      );
-      const byId = new Map(providers.map((p) => [p.providerId, p]));
-      return lists
-        .flatMap((l) => l.appointments)
-        .sort((a, b) => (toDate(a.startTime)?.getTime() ?? 0) - (toDate(b.startTime)?.getTime() ?? 0))
-        .map((a) => ({ a, provider: byId.get(a.providerId) }));
+    async (signal): Promise<Day> => {
+      const chosen = filter ? list.filter((p) => p.providerId === filter) : list;
+      const days = await mapLimit(chosen, 6, (p) => dayOf(p, signal));
+      setPollMs(pollFor(days.reduce((n, d) => n + d.calls, 0)));
+      const rows = days.flatMap((d) => d.rows).sort((a, b) => (toDate(a.a.startTime)?.getTime() ?? 0) - (toDate(b.a.startTime)?.getTime() ?? 0));
+      const day: Day = { rows, complete: days.every((d) => d.complete) };
+      if (chosen.length === 1 && rows.length === 0) {
+        const p = chosen[0];
+        const ahead = await api.scheduling.listAppointments(
+          { providerId: p.providerId, startTime: ts(zoneMidnight(p.timeZone, 1)), statuses: [AppointmentStatus.BOOKED], pageSize: 1 },
+          { signal },
+        );
+        if (ahead.appointments[0]) day.next = { a: ahead.appointments[0], provider: p };
+      }
+      return day;
     },
-    [start.getTime(), ownOnly, session.subject],
-    { pollMs: 10_000 },
+    [providers.data, filter],
+    { pollMs, enabled: Boolean(providers.data) },
   );
   const { ask, dialog } = useConfirm();
   const [sent, setSent] = useState<{ text: string; queueId: string } | undefined>();
@@ -417,13 +520,17 @@ function TodayAppointments({ session, queueId, onShowQueue }: { session: Session
     noShow.clear();
     const res = await api.scheduling.checkInAppointment({ appointmentId: row.a.appointmentId, requestId: newRequestId() });
     appts.reload();
+    onCheckedIn();
     const ticket = res.ticket;
     if (!ticket) return;
     const name = await api.queue.getQueue({ queueId: ticket.queueId }).then(
       (q) => q.queue?.displayName ?? ticket.queueId,
       () => ticket.queueId,
     );
-    setSent({ text: messages.notices.checkedIn({ number: ticket.number, queue: name }), queueId: ticket.queueId });
+    setSent({
+      text: ticket.queueId === ownQueueId ? messages.notices.checkedInToYours({ number: ticket.number }) : messages.notices.checkedIn({ number: ticket.number, queue: name }),
+      queueId: ticket.queueId,
+    });
   });
   const noShow = useAction(async ({ a, provider }: Row) => {
     setSent(undefined);
@@ -439,28 +546,60 @@ function TodayAppointments({ session, queueId, onShowQueue }: { session: Session
     const time = fmtTimeInZone(toDate(row.a.startTime), row.provider?.timeZone);
     if (await ask(messages.confirm.appointmentNoShow({ time, provider: row.provider?.displayName ?? "" }))) void noShow.run(row);
   };
+  const mayCheckIn = can(session, SchedulingService.method.checkInAppointment);
+  const mayMarkNoShow = can(session, SchedulingService.method.markNoShow);
   const now = Date.now();
   const actedContext = acted ? { appointmentTime: fmtTimeInZone(toDate(acted.a.startTime), acted.provider?.timeZone) } : {};
+  const rows = appts.data?.rows ?? [];
+  const pages = usePages(rows, ROWS_SHOWN, filter);
   return (
     <section className="panel" aria-labelledby="today-h">
-      <h2 id="today-h">Today's appointments</h2>
-      {appts.loading && !appts.data && <Loading />}
+      <h2 id="today-h">{own ? `Today · ${own.displayName}` : "Today's appointments"}</h2>
+      {providers.error !== undefined && <ErrorBox error={providers.error} what="loadProviders" onRetry={providers.reload} />}
+      {!own && list.length > 1 && (
+        <label>
+          Provider
+          <select id="today-provider" value={filter} onChange={(e) => setFilter(e.target.value)}>
+            <option value="">All providers ({list.length})</option>
+            {list.map((p) => (
+              <option key={p.providerId} value={p.providerId}>
+                {p.displayName}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      {providers.data && !providers.data.complete && <p className="muted small">Only the first {list.length} providers are listed.</p>}
+      {(providers.loading || appts.loading) && !appts.data && <Loading />}
       {appts.error !== undefined && <ErrorBox error={appts.error} what="loadToday" onRetry={appts.reload} />}
-      {appts.data && appts.data.length === 0 && <p className="muted">No appointments today.</p>}
+      {appts.data && rows.length === 0 && (
+        <p className="muted" data-testid="today-empty">
+          No appointments today.
+          {appts.data.next && ` Next: ${fmtInZone(toDate(appts.data.next.a.startTime), appts.data.next.provider?.timeZone)}.`}
+        </p>
+      )}
+      {appts.data && rows.length > 0 && (
+        <p className="muted small" data-testid="today-count">
+          {rows.length} {rows.length === 1 ? "appointment" : "appointments"}
+          {appts.data.complete ? "" : " (the first pages only: choose one provider to see all of theirs)"}
+        </p>
+      )}
       <ul className="cards" data-testid="today">
-        {appts.data?.map(({ a, provider }) => (
+        {pages.items.map(({ a, provider }) => (
           <li key={a.appointmentId} className="card" data-appointment={a.appointmentId}>
             <span>
-              <strong>{fmtTimeInZone(toDate(a.startTime), provider?.timeZone)}</strong> {provider?.displayName ?? a.providerId}
+              <strong>{fmtTimeInZone(toDate(a.startTime), provider?.timeZone)}</strong> {own ? "" : (provider?.displayName ?? a.providerId)}
               <br />
               <span className="muted small">patient {a.patientId}</span>
             </span>
             {a.status === AppointmentStatus.BOOKED ? (
               <span className="row">
-                <button type="button" disabled={checkIn.pending || noShow.pending} onClick={() => void checkIn.run({ a, provider })}>
-                  Check in
-                </button>
-                {(toDate(a.startTime)?.getTime() ?? Infinity) <= now && (
+                {mayCheckIn && (
+                  <button type="button" disabled={checkIn.pending || noShow.pending} onClick={() => void checkIn.run({ a, provider })}>
+                    Check in
+                  </button>
+                )}
+                {mayMarkNoShow && (toDate(a.startTime)?.getTime() ?? Infinity) <= now && (
                   <button type="button" className="danger" disabled={checkIn.pending || noShow.pending} onClick={() => void askNoShow({ a, provider })}>
                     No-show
                   </button>
@@ -472,6 +611,7 @@ function TodayAppointments({ session, queueId, onShowQueue }: { session: Session
           </li>
         ))}
       </ul>
+      <Pager id="today" label="today's appointments" list={pages} />
       {checkIn.error !== undefined && <ErrorBox error={checkIn.error} what="checkIn" context={actedContext} />}
       {noShow.error !== undefined && <ErrorBox error={noShow.error} what="appointmentNoShow" context={actedContext} />}
       {sent && !checkIn.error && (
@@ -490,7 +630,7 @@ function TodayAppointments({ session, queueId, onShowQueue }: { session: Session
   );
 }
 
-function Waiting({ watch }: { watch: QueueWatch }) {
+function Waiting({ session, watch }: { session: Session; watch: QueueWatch }) {
   const { ask, dialog } = useConfirm();
   const [notice, setNotice] = useState("");
   const cancel = useAction(async (t: Ticket, reason: string) => {
@@ -503,6 +643,7 @@ function Waiting({ watch }: { watch: QueueWatch }) {
     if (yes) void cancel.run(t, yes.reason);
   };
   const tickets = [...calledOrder(watch.tickets), ...waitingOrder(watch.tickets)];
+  const mayCancel = can(session, QueueService.method.cancelTicket);
   return (
     <section className="panel" aria-labelledby="waiting-h">
       <h2 id="waiting-h">In the queue</h2>
@@ -519,7 +660,7 @@ function Waiting({ watch }: { watch: QueueWatch }) {
                   : `${messages.ticketStatus.WAITING} · ${TicketPriority[t.priority]?.toLowerCase() ?? ""}`}
               </span>
             </span>
-            {t.status === TicketStatus.WAITING && (
+            {t.status === TicketStatus.WAITING && mayCancel && (
               <button type="button" className="link danger" disabled={cancel.pending} onClick={() => void askCancel(t)} aria-label={`Cancel ticket ${t.number}`}>
                 Cancel
               </button>

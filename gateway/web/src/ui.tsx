@@ -63,6 +63,45 @@ export function Notice({ children }: { children: ReactNode }) {
   );
 }
 
+/**
+ * Pager is the Previous / Next of a list shown a page at a time (paging.ts's usePagedList and
+ * usePages): `id` names its buttons (`<id>-prev`, `<id>-next`); nothing is drawn for a single page.
+ */
+export function Pager({
+  id,
+  label,
+  list,
+}: {
+  id: string;
+  label: string;
+  list: { page: number; pages?: number; hasPrev: boolean; hasNext: boolean; prev(): void; next(): void; loading?: boolean };
+}) {
+  const prevRef = useRef<HTMLButtonElement>(null);
+  const nextRef = useRef<HTMLButtonElement>(null);
+  // On the first or last page the button just pressed turns disabled, which drops the keyboard's
+  // focus to the page's start: it moves to the other button instead.
+  const pressed = useRef<"prev" | "next" | undefined>(undefined);
+  useEffect(() => {
+    if (pressed.current === "next" && !list.hasNext && list.hasPrev && !list.loading) prevRef.current?.focus();
+    if (pressed.current === "prev" && !list.hasPrev && list.hasNext) nextRef.current?.focus();
+  }, [list.page, list.hasNext, list.hasPrev, list.loading]);
+  if (!list.hasPrev && !list.hasNext) return null;
+  return (
+    <nav className="pager row" aria-label={`Pages of ${label}`} data-testid={`${id}-pager`}>
+      <button type="button" id={`${id}-prev`} ref={prevRef} disabled={!list.hasPrev} onClick={() => ((pressed.current = "prev"), list.prev())}>
+        ← Previous
+      </button>
+      <span className="muted small" data-testid={`${id}-page`} aria-live="polite">
+        Page {list.page}
+        {list.pages ? ` of ${list.pages}` : ""}
+      </span>
+      <button type="button" id={`${id}-next`} ref={nextRef} disabled={!list.hasNext} aria-busy={list.loading || undefined} onClick={() => ((pressed.current = "next"), list.next())}>
+        Next →
+      </button>
+    </nav>
+  );
+}
+
 /** AsyncState is the state of one call. */
 export interface AsyncState<T> {
   /** data is the last successful result. */
