@@ -8,7 +8,7 @@ import type { Peers } from "../runtime/peers.js";
 import { AdvanceEpochFailedError, BackupCorruptError, messageOf, RestoreRunningError } from "./backup.errors.js";
 import type { BackupParts } from "./backup-parts.js";
 import { checkRestorable, type BackupVerifier } from "./backup-verifier.js";
-import type { Caller } from "./caller.js";
+import type { Caller } from "../runtime/caller.js";
 import type { BackupRow } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
 import type { BackupEngines } from "./engines/backup-engine.port.js";

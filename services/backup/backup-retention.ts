@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Clock } from "../runtime/clock.js";
 import type { BackupParts } from "./backup-parts.js";
-import type { Caller } from "./caller.js";
+import type { Caller } from "../runtime/caller.js";
 import type { BackupRow, BackupTargetName } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
 import { appendAudit } from "./repositories/audit-log.repository.js";

@@ -7,7 +7,7 @@ import type { Logger } from "../runtime/logger.js";
 import { BackupRunningError, BackupServiceClosingError, messageOf, RequestIdReusedError, TargetNotConfiguredError } from "./backup.errors.js";
 import { backupDuration, backupFailures, backupLastSuccess, backupSize, metricTarget } from "./backup.metrics.js";
 import type { BackupParts } from "./backup-parts.js";
-import type { Caller } from "./caller.js";
+import type { Caller } from "../runtime/caller.js";
 import type { BackupRow, BackupStateName, BackupTargetName } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
 import { engineOf, type BackupEngine, type BackupEngines } from "./engines/backup-engine.port.js";

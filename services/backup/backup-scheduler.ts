@@ -3,11 +3,14 @@ import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
 import type { BackupRetention } from "./backup-retention.js";
 import type { BackupRunner } from "./backup-runner.js";
-import { SCHEDULE_CALLER } from "./caller.js";
+import { SYSTEM_CALLER } from "../runtime/caller.js";
 import { parseCron, type CronSchedule } from "./cron.js";
 import type { BackupRow, BackupTargetName } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
 import { findBackup } from "./repositories/backup.repository.js";
+
+/** SCHEDULE_CALLER is the in-process schedule, as StartBackup and retention record it. */
+const SCHEDULE_CALLER = Object.freeze({ ...SYSTEM_CALLER, subject: "schedule" });
 
 /** BackupSchedulerOptions configure a BackupScheduler. */
 export interface BackupSchedulerOptions {

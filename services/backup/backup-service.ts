@@ -38,7 +38,7 @@ import { BackupRetention, DEFAULT_KEEP_MS } from "./backup-retention.js";
 import { BackupRunner } from "./backup-runner.js";
 import { BackupScheduler, runScheduledBackup } from "./backup-scheduler.js";
 import { BackupVerifier } from "./backup-verifier.js";
-import { callerOf } from "./caller.js";
+import { callerOf } from "../runtime/caller.js";
 import type { BackupRow, BackupTargetName } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
 import type { BackupEngines, DatabaseBackupEngine } from "./engines/backup-engine.port.js";

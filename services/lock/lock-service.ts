@@ -19,13 +19,13 @@ import {
   type ReleaseRequest,
   type ReleaseResponseSchema,
 } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { getPrincipal } from "../runtime/auth/principal.js";
+import { callerOf } from "../runtime/caller.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Config } from "../runtime/config.js";
 import type { Logger } from "../runtime/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { LeaseRecord } from "./lock-backend.port.js";
-import { LockManager, type Actor } from "./lock-manager.js";
+import { LockManager } from "./lock-manager.js";
 import { LockBackendUnavailableError } from "./lock.errors.js";
 import {
   validateAcquire,
@@ -87,11 +87,6 @@ function leaseMessage(l: LeaseRecord): MessageInitShape<typeof LeaseSchema> {
 /** LOCKS_PAGE is ListLocks' page token: an offset into the leases held, oldest first, bound to the prefix. */
 export const LOCKS_PAGE = definePageKind(LockService.method.listLocks, { offset: "offset" });
 
-function actorOf(ctx: HandlerContext): Actor {
-  const p = getPrincipal(ctx);
-  return { subject: p?.subject ?? "anonymous", role: p?.grantedRole ?? "none" };
-}
-
 /**
  * LockServiceImpl serves medschedule.lock.v1.LockService over a LockManager: leases with fencing
  * tokens on Redis (Postgres as fallback and in embedded mode). Every RPC validates its request first
@@ -121,7 +116,7 @@ export class LockServiceImpl implements ServiceImpl<typeof LockService> {
     const v = validateAcquire(req);
     const lease = await this.#manager().acquire({
       resource: v.resource,
-      owner: v.owner ?? actorOf(ctx).subject,
+      owner: v.owner ?? callerOf(ctx).subject,
       ttlMs: v.ttlMs,
       waitTimeoutMs: v.waitTimeoutMs,
       // Only a waiting acquire watches the call's cancellation: asking for ctx.signal makes the server
@@ -162,13 +157,13 @@ export class LockServiceImpl implements ServiceImpl<typeof LockService> {
   /** forceRelease drops whatever lease is held on a resource (admin only, audited with the reason). */
   async forceRelease(req: ForceReleaseRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ForceReleaseResponseSchema>> {
     const v = validateForceRelease(req);
-    return { released: await this.#manager().forceRelease(v.resource, actorOf(ctx), v.reason) };
+    return { released: await this.#manager().forceRelease(v.resource, callerOf(ctx), v.reason) };
   }
 
   /** advanceEpoch moves the fencing epoch past every token issued before (service only, audited). */
   async advanceEpoch(req: AdvanceEpochRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof AdvanceEpochResponseSchema>> {
     const v = validateAdvanceEpoch(req);
-    const r = await this.#manager().advanceEpoch(actorOf(ctx), v.reason);
+    const r = await this.#manager().advanceEpoch(callerOf(ctx), v.reason);
     return { previousEpoch: BigInt(r.previous), epoch: BigInt(r.epoch) };
   }
 

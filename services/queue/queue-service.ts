@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
@@ -41,13 +41,14 @@ import {
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
 import { createNotifier, type Notifier } from "../runtime/notifier.js";
-import { getPrincipal } from "../runtime/auth/principal.js";
+import { auditBase, auditEntries, type NewAuditLogRow } from "../runtime/audit.js";
+import { callerOf as runtimeCallerOf, isTrustedCaller, type Caller as RuntimeCaller } from "../runtime/caller.js";
+import { replayStored, requestHash, RequestInProgressError } from "../runtime/idempotency.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { AbortedError, InvalidArgumentError } from "../runtime/errors.js";
 import { isUniqueViolation } from "../runtime/db/pg-errors.js";
 import type { Logger } from "../runtime/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
-import type { NewAuditLogRow } from "./db/audit-log.table.js";
 import type { ChangeRow } from "./db/change.table.js";
 import type { CounterRow } from "./db/counter.table.js";
 import type { Database, Db } from "./db/database.js";
@@ -72,8 +73,6 @@ import {
   PrefixInUseError,
   QueueExistsError,
   QueueNotFoundError,
-  RequestIdReusedError,
-  RequestInProgressError,
   TicketChangedError,
   TicketEndedError,
   TicketNotCalledError,
@@ -81,12 +80,12 @@ import {
   TicketNotFoundError,
 } from "./queue.errors.js";
 import { checkInTiming, rankTickets, rankTime } from "./ranking.js";
-import { appendAudit } from "./repositories/audit.repository.js";
 import { appendChange, changesAfter, pruneChanges, QUEUE_CHANGES_CHANNEL, retainedRange } from "./repositories/change.repository.js";
 import { readQueueState, type QueueState } from "./repositories/queue-state.repository.js";
 import { closeCounterRow, findCounter, listCounters, openCounterRow } from "./repositories/counter.repository.js";
 import { findPrefixOwner, findQueue, findQueues, insertQueue, listQueues } from "./repositories/queue.repository.js";
-import { findRequestKey, insertRequestKey, pruneRequestKeys } from "./repositories/request-key.repository.js";
+import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { insertRequestKey, REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { nextDayNumber } from "./repositories/ticket-day.repository.js";
 import {
   callNextAtomic,
@@ -150,12 +149,8 @@ export interface QueueServiceOptions extends Partial<QueueOptions> {
   stampAfterCommit?: boolean;
 }
 
-/** Caller is the principal of a call as the queue service uses it. */
-interface Caller {
-  subject: string;
-  role: string;
-  ownOnly: boolean;
-  onBehalfOf: string | undefined;
+/** Caller is the caller of a call as the queue service uses it. */
+interface Caller extends RuntimeCaller {
   /** hidesPatients: patients and displays see no other patient's ids. */
   hidesPatients: boolean;
   /**
@@ -210,16 +205,8 @@ function formatNumber(prefix: string, n: number): string {
 }
 
 function callerOf(ctx: HandlerContext): Caller {
-  const p = getPrincipal(ctx);
-  if (!p) return { subject: "system", role: "system", ownOnly: false, onBehalfOf: undefined, hidesPatients: false, trusted: true };
-  return {
-    subject: p.subject,
-    role: p.grantedRole,
-    ownOnly: p.ownOnly,
-    onBehalfOf: p.onBehalfOf,
-    hidesPatients: p.grantedRole === "patient" || p.grantedRole === "display",
-    trusted: p.roles.includes("service"),
-  };
+  const caller = runtimeCallerOf(ctx);
+  return { ...caller, hidesPatients: caller.role === "patient" || caller.role === "display", trusted: isTrustedCaller(caller) };
 }
 
 /**
@@ -444,13 +431,11 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     checkTicketRequest(req, caller);
     const v = validateIssueTicket(req);
     const priority = priorityName(v.priority);
-    const hash = createHash("sha256")
-      .update(JSON.stringify([v.queueId, v.patientId ?? "", priority, v.appointmentId ?? "", v.appointmentTime?.toISOString() ?? ""]))
-      .digest("base64url");
+    const hash = requestHash([v.queueId, v.patientId ?? "", priority, v.appointmentId ?? "", v.appointmentTime?.toISOString() ?? ""]);
     const now = this.clock.now();
     const keyId = { caller: caller.subject, rpc: "IssueTicket", requestId: v.requestId };
     const { state, requestKey, appointmentTicket } = await this.queueState(this.db, v.queueId, keyId, v.appointmentId);
-    if (requestKey) return this.replayIssue(v.requestId, hash, requestKey);
+    if (requestKey) return replayStored(IssueTicketResponseSchema, keyId, hash, requestKey, "a different ticket");
     if (!state) throw new QueueNotFoundError(v.queueId);
     if (appointmentTicket) return this.issueExisting(appointmentTicket, caller, { ...keyId, hash }, now);
     const held = v.patientId !== undefined && priority !== "APPOINTMENT" ? heldBy(state.active, v.patientId) : undefined;
@@ -509,9 +494,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       }
       // The same requestId, first used concurrently: that one won (its number is left unused).
       if (!isUniqueViolation(err, "request_keys_pkey")) throw err;
-      const existing = await findRequestKey(this.db, keyId);
+      const existing = await REQUEST_KEYS.find(this.db, keyId);
       if (!existing) throw new RequestInProgressError();
-      return this.replayIssue(v.requestId, hash, { hash: existing.request_hash, response: existing.response });
+      return replayStored(IssueTicketResponseSchema, keyId, hash, existing, "a different ticket");
     }
     this.afterChange(v.queueId);
     return response;
@@ -554,23 +539,16 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const response = create(IssueTicketResponseSchema, { ticket: toTicketInit(row, view) });
     const stored = await this.db.transaction().execute(async (trx) => {
       if (!(await insertRequestKey(trx, { ...key, at: now, response: toBinary(IssueTicketResponseSchema, response) }))) return false;
-      await appendAudit(trx, this.audit(caller, "IssueTicket", [row], now));
+      await AUDIT_LOG.append(trx, this.audit(caller, "IssueTicket", [row], now));
       return true;
     });
     if (!stored) {
       // The same requestId, first used concurrently: answer as that one did.
-      const existing = await findRequestKey(this.db, key);
+      const existing = await REQUEST_KEYS.find(this.db, key);
       if (!existing) throw new RequestInProgressError();
-      return this.replayIssue(key.requestId, key.hash, { hash: existing.request_hash, response: existing.response });
+      return replayStored(IssueTicketResponseSchema, key, key.hash, existing, "a different ticket");
     }
     return response;
-  }
-
-  /** replayIssue answers a retried IssueTicket with the first response (ALREADY_EXISTS for different parameters). */
-  private replayIssue(requestId: string, hash: string, key: { hash: string; response: Buffer | null }): IssueTicketResponse {
-    if (key.hash !== hash) throw new RequestIdReusedError(requestId);
-    if (!key.response) throw new RequestInProgressError();
-    return fromBinary(IssueTicketResponseSchema, key.response);
   }
 
   /**
@@ -658,7 +636,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       const updated = await updateTicketIf(trx, v.ticketId, ["WAITING", "CALLED"], { status: "CANCELLED", ended_at: now, updated_at: now });
       if (!updated) throw new TicketEndedError((await findTicket(trx, v.ticketId)) ?? current, "cancelled");
       await appendChange(trx, { queueId: updated.queue_id, at: now, kind: "ticket", ticketId: updated.ticket_id });
-      await appendAudit(trx, this.audit(caller, "CancelTicket", [updated], now));
+      await AUDIT_LOG.append(trx, this.audit(caller, "CancelTicket", [updated], now));
       return updated;
     });
     this.afterChange(row.queue_id);
@@ -726,7 +704,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       const inserted = await insertTicket(trx, { ...withoutSeq(row), issue_estimate_ms: Math.round(raw.p50Ms) });
       await appendChange(trx, { queueId: previous.queue_id, ticketId: previous.ticket_id, at: now, kind: "ticket" });
       await appendChange(trx, { queueId: inserted.queue_id, ticketId: inserted.ticket_id, at: now, kind: "ticket" });
-      await appendAudit(trx, this.audit(caller, "TransferTicket", [previous, inserted], now));
+      await AUDIT_LOG.append(trx, this.audit(caller, "TransferTicket", [previous, inserted], now));
       return { previous, inserted, position, estimate };
     }).catch(async (err: unknown) => {
       throw isUniqueViolation(err, "tickets_one_active_walk_in_per_patient") ? await this.transferRefusal(v.ticketId, v.toQueueId) : err;
@@ -756,7 +734,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const v = validateGetTicket(req);
     const caller = callerOf(ctx);
     const row = await findTicket(this.db, v.ticketId);
-    if (row && caller.ownOnly && row.patient_id !== caller.subject) await appendAudit(this.db, this.audit(caller, "DeniedRead", [row], this.clock.now()));
+    if (row && caller.ownOnly && row.patient_id !== caller.subject) await AUDIT_LOG.append(this.db, this.audit(caller, "DeniedRead", [row], this.clock.now()));
     if (!row || (caller.ownOnly && row.patient_id !== caller.subject)) throw new TicketNotFoundError(v.ticketId);
     const now = this.clock.now();
     let view: { position?: number; estimate?: Estimate } = {};
@@ -765,7 +743,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       const live = queueView.waiting.find((t) => t.ticket_id === row.ticket_id);
       if (live) view = { position: queueView.position.get(row.ticket_id), estimate: queueView.estimate(live) };
     }
-    await appendAudit(this.db, this.audit(caller, "GetTicket", [row], now));
+    await AUDIT_LOG.append(this.db, this.audit(caller, "GetTicket", [row], now));
     return { ticket: toTicketInit(row, { ...view, hidePatient: hides(caller, row) }) };
   }
 
@@ -791,7 +769,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
         : [];
     const rows = [...fromActive, ...fromEnded];
     const page = rows.slice(0, v.pageSize);
-    await appendAudit(this.db, this.audit(caller, "ListTickets", page.filter((r) => !hides(caller, r)), now));
+    await AUDIT_LOG.append(this.db, this.audit(caller, "ListTickets", page.filter((r) => !hides(caller, r)), now));
     return {
       tickets: page.map((r) =>
         toTicketInit(r, {
@@ -823,7 +801,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
         needSnapshot = true;
         resumeFailed = true;
       }
-      await appendAudit(this.db, [{ ...this.auditBase(caller, "WatchQueue", this.clock.now()), record_type: "queue", record_id: v.queueId }]);
+      await AUDIT_LOG.append(this.db, [{ ...auditBase(caller, "WatchQueue", this.clock.now()), record_type: "queue", record_id: v.queueId }]);
       for (;;) {
         if (needSnapshot) {
           let snap: WatchResponse | undefined = await this.snapshot(v.queueId, caller, resumeFailed);
@@ -871,7 +849,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const now = this.clock.now().getTime();
     this.lastPrune = now;
     const changes = await pruneChanges(this.db, new Date(now - this.options.changeRetentionMs));
-    const requestKeys = await pruneRequestKeys(this.db, new Date(now - this.options.requestKeyRetentionMs));
+    const requestKeys = await REQUEST_KEYS.prune(this.db, new Date(now - this.options.requestKeyRetentionMs));
     return { changes, requestKeys };
   }
 
@@ -933,13 +911,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     return { actor: caller.subject, role: caller.role, action, onBehalfOf: caller.onBehalfOf ?? null };
   }
 
-  private auditBase(caller: Caller, action: string, at: Date): Omit<NewAuditLogRow, "record_type" | "record_id"> {
-    return { at, actor: caller.subject, role: caller.role, action, on_behalf_of: caller.onBehalfOf ?? null };
-  }
-
   /** audit builds one audit entry per patient ticket read or changed (anonymous tickets carry no PHI). */
   private audit(caller: Caller, action: string, rows: readonly TicketRow[], at: Date): NewAuditLogRow[] {
-    return rows.filter((r) => r.patient_id !== null).map((r) => ({ ...this.auditBase(caller, action, at), record_type: "ticket", record_id: r.ticket_id }));
+    return auditEntries(caller, action, at, "ticket", rows.filter((r) => r.patient_id !== null).map((r) => r.ticket_id));
   }
 
   /**
@@ -1057,7 +1031,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       .execute(async (trx) => ({ view: await this.readView(trx, queueId, now) }));
     const rows = [...view.called, ...view.waiting];
     const held = new Map(view.called.map((t) => [t.counter_id, t.ticket_id]));
-    await appendAudit(this.db, this.audit(caller, "WatchQueue", rows.filter((r) => !hides(caller, r)), now));
+    await AUDIT_LOG.append(this.db, this.audit(caller, "WatchQueue", rows.filter((r) => !hides(caller, r)), now));
     return {
       sequence: BigInt(view.queue.last_sequence),
       snapshot: true,

@@ -189,20 +189,6 @@ export class PatientInQueueError extends FailedPreconditionError {
   }
 }
 
-/** RequestIdReusedError is a requestId used before for a different request (ALREADY_EXISTS). */
-export class RequestIdReusedError extends AlreadyExistsError {
-  constructor(requestId: string) {
-    super("REQUEST_ID_REUSED", "this request id was already used for a different ticket; send a new request id", { metadata: { requestId } });
-  }
-}
-
-/** RequestInProgressError is a retry that arrives while the first request with its requestId still runs (ABORTED). */
-export class RequestInProgressError extends AbortedError {
-  constructor() {
-    super("REQUEST_IN_PROGRESS", "the same request is still being processed; try again in a moment");
-  }
-}
-
 /** TicketChangedError is a ticket changed by someone else while being updated (ABORTED, retryable). */
 export class TicketChangedError extends AbortedError {
   constructor(ticket: TicketRef, reason = "TICKET_CHANGED") {

@@ -46,7 +46,9 @@ import {
   type WatchAppointmentsRequest,
   type WatchAppointmentsResponseSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { getPrincipal } from "../runtime/auth/principal.js";
+import { auditBase, auditEntries, type NewAuditLogRow } from "../runtime/audit.js";
+import { callerOf, type Caller } from "../runtime/caller.js";
+import { replayStored, requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import {
   AbortedError,
@@ -64,7 +66,7 @@ import { createNotifier, type Notifier } from "../runtime/notifier.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Peers } from "../runtime/peers.js";
 import { checkFence, fencingRejectionsTotal, FencingRejectedError, withLock, type LockClient } from "../runtime/with-lock.js";
-import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, ChangeRow, Database, Db, NewAuditLogRow, ProviderRow } from "./db/database.js";
+import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, ChangeRow, Database, Db, ProviderRow } from "./db/database.js";
 import {
   expiredOffers,
   changeAppointmentIf,
@@ -97,23 +99,20 @@ import {
   upsertAvailability,
 } from "./repositories/provider.repository.js";
 import {
-  appendAudit,
   appendChange,
+  AUDIT_LOG,
   changesAfter,
   countActiveEntries,
   findOverlappingEntry,
-  findRequestKey,
   findWaitlistEntry,
   hasWaitingEntries,
   insertWaitlistEntry,
   oldestChange,
   pruneChanges,
-  pruneRequestKeys,
-  saveResponse,
+  REQUEST_KEYS,
   setWaitlistStatus,
   SCHEDULING_CHANGES_CHANNEL,
   waitingEntries,
-  type RequestKey,
 } from "./repositories/support.repository.js";
 import { bookingOutcomeOf, countTransition, reportWaitlistOf, schedulingBookings } from "./scheduling.metrics.js";
 import { kindName, statusName, toAppointment, toAvailability, toProvider, toResource, toSchedule, toWaitlistEntry } from "./scheduling.mapper.js";
@@ -195,24 +194,7 @@ const PRUNE_INTERVAL_MS = 60_000;
 const MAX_SNAPSHOT = 5_000;
 const WATCH_MAX_LAG = 1_000;
 
-interface Caller {
-  subject: string;
-  role: string;
-  ownOnly: boolean;
-  onBehalfOf: string | undefined;
-}
-
 type WatchResponse = MessageInitShape<typeof WatchAppointmentsResponseSchema>;
-
-function callerOf(ctx: HandlerContext | undefined): Caller {
-  const p = ctx ? getPrincipal(ctx) : undefined;
-  if (!p) return { subject: "system", role: "system", ownOnly: false, onBehalfOf: undefined };
-  return { subject: p.subject, role: p.grantedRole, ownOnly: p.ownOnly, onBehalfOf: p.onBehalfOf };
-}
-
-function hashOf(value: unknown): string {
-  return createHash("sha256").update(JSON.stringify(value)).digest("base64url");
-}
 
 /** PROVIDERS_PAGE is ListProviders' page token: the providers after (display name, id). */
 export const PROVIDERS_PAGE = definePageKind(SchedulingService.method.listProviders, { name: "text", id: "text" });
@@ -439,11 +421,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const caller = callerOf(ctx);
     const resourceIds = [...v.resourceIds].sort();
     const key: RequestKey = { caller: caller.subject, rpc: "BookAppointment", requestId: v.requestId };
-    const hash = hashOf([v.providerId, v.patientId, v.start.toISOString(), v.durationMs ?? 0, resourceIds, v.reason]);
+    const hash = requestHash([v.providerId, v.patientId, v.start.toISOString(), v.durationMs ?? 0, resourceIds, v.reason]);
     // One read, one snapshot: the requestId, the provider, its availability, the rooms, and whether
     // committed appointments already hold the time (only a hint: the exclusion constraints decide).
     const found = await readBookingContext(this.db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: v.durationMs });
-    if (found.requestKey) return { response: this.replayed(key, hash, found.requestKey, BookAppointmentResponseSchema), booked: false };
+    if (found.requestKey) return { response: replayStored(BookAppointmentResponseSchema, key, hash, found.requestKey), booked: false };
     const provider = found.provider;
     if (!provider) throw new NotFoundError("provider", v.providerId, "PROVIDER_NOT_FOUND");
     const missing = resourceIds.find((id) => !found.foundResourceIds.includes(id));
@@ -491,7 +473,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         hash,
         response: toBinary(BookAppointmentResponseSchema, response),
         fence: token === undefined ? undefined : { schema: SCHEMA, resource: lockResource, token },
-        audit: this.auditBase(caller, "BookAppointment", now),
+        audit: auditBase(caller, "BookAppointment", now),
         lockTimeoutMs: this.lockTimeoutMs(),
       };
       const result = await this.write(
@@ -502,7 +484,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
               // after the lock, sees each one committed before, so concurrent ones cannot all pass.
               this.tx(async (trx): Promise<AtomicBookingResult> => {
                 await lockPatientBookings(trx, v.patientId);
-                if (await findRequestKey(trx, key)) return { outcome: "claimed" };
+                if (await REQUEST_KEYS.find(trx, key)) return { outcome: "claimed" };
                 if ((await countUpcoming(trx, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
                 return bookAtomically(trx, atomic);
               }),
@@ -514,9 +496,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       }
       if (result.outcome === "claimed") {
         // A concurrent call with this requestId committed first: answer as it did.
-        const existing = await findRequestKey(this.db, key);
-        if (!existing) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
-        return this.replayed(key, hash, existing, BookAppointmentResponseSchema);
+        const existing = await REQUEST_KEYS.find(this.db, key);
+        if (!existing) throw new RequestInProgressError();
+        return replayStored(BookAppointmentResponseSchema, key, hash, existing);
       }
       this.committed(provider.provider_id, "BOOKED");
       booked = true;
@@ -535,7 +517,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const v = validateCancelAppointment(req);
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "CancelAppointment", requestId: v.requestId };
-    const hash = hashOf([v.appointmentId, v.reason]);
+    const hash = requestHash([v.appointmentId, v.reason]);
     const read = await this.readCommand(key, hash, CancelAppointmentResponseSchema, v.appointmentId, caller, "patient");
     if (!read.current) return read.replayed;
     const current = read.current;
@@ -553,13 +535,13 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           v.appointmentId,
           [current.status],
           { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token, ticketId },
-          this.auditBase(caller, "CancelAppointment", now),
+          auditBase(caller, "CancelAppointment", now),
           { ticketId: current.ticket_id },
         );
         if (!row) throw await this.changedMeanwhile(trx, current, "CANCEL", from);
         if (current.status === "PROPOSED" && row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
         const res = create(CancelAppointmentResponseSchema, { appointment: toAppointment(row) });
-        await saveResponse(trx, key, toBinary(CancelAppointmentResponseSchema, res));
+        await REQUEST_KEYS.saveResponse(trx, key, toBinary(CancelAppointmentResponseSchema, res));
         this.afterCommit(trx, row.provider_id, "CANCELLED");
         return res;
       }, { claims: true }),
@@ -578,7 +560,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const v = validateRescheduleAppointment(req);
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "RescheduleAppointment", requestId: v.requestId };
-    const hash = hashOf([v.appointmentId, v.newStart.toISOString()]);
+    const hash = requestHash([v.appointmentId, v.newStart.toISOString()]);
     const read = await this.readCommand(key, hash, RescheduleAppointmentResponseSchema, v.appointmentId, caller, "patient");
     if (!read.current) return read.replayed;
     const current = read.current;
@@ -600,7 +582,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           v.appointmentId,
           ["BOOKED"],
           { status: "CANCELLED", at: now, cancelReason: "rescheduled", fencingToken: token },
-          this.auditBase(caller, "RescheduleAppointment", now),
+          auditBase(caller, "RescheduleAppointment", now),
         );
         if (!previous) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "RESCHEDULE", ["BOOKED"]);
         const next = await this.insertOrTaken(trx, at, {
@@ -619,10 +601,10 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           rescheduledFromId: previous.appointment_id,
           at: now,
         });
-        await appendAudit(trx, this.audit(caller, "RescheduleAppointment", [next], now));
+        await AUDIT_LOG.append(trx, this.audit(caller, "RescheduleAppointment", [next], now));
         await appendChange(trx, { providerId: next.provider_id, appointmentId: next.appointment_id, at: now });
         const res = create(RescheduleAppointmentResponseSchema, { appointment: toAppointment(next), previousAppointment: toAppointment(previous) });
-        await saveResponse(trx, key, toBinary(RescheduleAppointmentResponseSchema, res));
+        await REQUEST_KEYS.saveResponse(trx, key, toBinary(RescheduleAppointmentResponseSchema, res));
         this.afterCommit(trx, previous.provider_id, "CANCELLED", "BOOKED");
         return res;
       }, { claims: true }),
@@ -640,7 +622,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const v = validateGetAppointment(req);
     const caller = callerOf(ctx);
     const row = await this.requireAppointment(v.appointmentId, caller, "either");
-    await appendAudit(this.db, this.audit(caller, "GetAppointment", [row], this.clock.now()));
+    await AUDIT_LOG.append(this.db, this.audit(caller, "GetAppointment", [row], this.clock.now()));
     return { appointment: toAppointment(row) };
   }
 
@@ -662,7 +644,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     });
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
-    await appendAudit(this.db, this.audit(caller, "ListAppointments", page, this.clock.now()));
+    await AUDIT_LOG.append(this.db, this.audit(caller, "ListAppointments", page, this.clock.now()));
     return {
       appointments: page.map(toAppointment),
       nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(APPOINTMENTS_PAGE, { start: last.start_at, id: last.appointment_id }, query) : "",
@@ -686,7 +668,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const caller = callerOf(ctx);
     if (caller.role === "patient" && v.queueId !== undefined) throw queueChoiceNotAllowedError();
     const key: RequestKey = { caller: caller.subject, rpc: "CheckInAppointment", requestId: v.requestId };
-    const hash = hashOf([v.appointmentId, v.queueId ?? ""]);
+    const hash = requestHash([v.appointmentId, v.queueId ?? ""]);
     const read = await this.readCommand(key, hash, CheckInAppointmentResponseSchema, v.appointmentId, caller, "either");
     if (!read.current) return read.replayed;
     const current = read.current;
@@ -710,7 +692,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       queueId: v.queueId,
       // A deterministic ticket requestId: retries and concurrent check-ins get the same ticket; a
       // check-in after the ticket ended gets a new one.
-      requestId: (queueId) => `checkin-${hashOf(replaces === undefined ? [current.appointment_id, queueId] : [current.appointment_id, queueId, replaces])}`,
+      requestId: (queueId) => `checkin-${requestHash(replaces === undefined ? [current.appointment_id, queueId] : [current.appointment_id, queueId, replaces])}`,
     });
     const now = this.clock.now();
     try {
@@ -722,7 +704,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           current.appointment_id,
           [current.status],
           { status: "CHECKED_IN", at: now, ticketId: ticket.ticketId },
-          this.auditBase(caller, "CheckInAppointment", now),
+          auditBase(caller, "CheckInAppointment", now),
           { ticketId: current.ticket_id },
         );
         if (!row) {
@@ -732,7 +714,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           throw await this.refusal(trx, latest, "CHECK_IN", ["BOOKED"]);
         }
         const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
-        await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
+        await REQUEST_KEYS.saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
         this.afterCommit(trx, row.provider_id, "CHECKED_IN");
         return res;
       }, { claims: true });
@@ -750,9 +732,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.tx(async (trx) => {
       const replayed = await this.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: row.provider_id, token: undefined });
       if (replayed) return replayed;
-      await appendAudit(trx, this.audit(caller, "CheckInAppointment", [row], now));
+      await AUDIT_LOG.append(trx, this.audit(caller, "CheckInAppointment", [row], now));
       const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
-      await saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
+      await REQUEST_KEYS.saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
       return res;
     }, { claims: true });
   }
@@ -792,7 +774,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const v = validateJoinWaitlist(req);
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "JoinWaitlist", requestId: v.requestId };
-    const hash = hashOf([v.providerId, v.patientId, v.windowStart.toISOString(), v.windowEnd.toISOString(), v.durationMs ?? 0]);
+    const hash = requestHash([v.providerId, v.patientId, v.windowStart.toISOString(), v.windowEnd.toISOString(), v.durationMs ?? 0]);
     const replayed = await this.replay(this.db, key, hash, JoinWaitlistResponseSchema);
     if (replayed) return replayed;
     const provider = await this.requireProvider(this.db, v.providerId);
@@ -830,9 +812,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         if (!existing) throw new AbortedError("WRITE_CONFLICT", "a concurrent change conflicted with this one; retry");
         throw alreadyOnWaitlistError(provider, existing);
       }
-      await appendAudit(trx, [{ ...this.auditBase(caller, "JoinWaitlist", now), record_type: "waitlist", record_id: entry.entry_id }]);
+      await AUDIT_LOG.append(trx, [{ ...auditBase(caller, "JoinWaitlist", now), record_type: "waitlist", record_id: entry.entry_id }]);
       const res = create(JoinWaitlistResponseSchema, { entry: toWaitlistEntry(entry) });
-      await saveResponse(trx, key, toBinary(JoinWaitlistResponseSchema, res));
+      await REQUEST_KEYS.saveResponse(trx, key, toBinary(JoinWaitlistResponseSchema, res));
       return res;
     }, { claims: true });
   }
@@ -847,7 +829,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const v = validateAcceptOffer(req);
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "AcceptOffer", requestId: v.requestId };
-    const hash = hashOf([v.appointmentId]);
+    const hash = requestHash([v.appointmentId]);
     const read = await this.readCommand(key, hash, AcceptOfferResponseSchema, v.appointmentId, caller, "patient");
     if (!read.current) return read.replayed;
     const current = read.current;
@@ -871,11 +853,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           await lockPatientBookings(trx, current.patient_id);
           if ((await countUpcoming(trx, current.patient_id, now)) >= limited) throw patientBookingLimitError(limited);
         }
-        const row = await changeAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token }, this.auditBase(caller, "AcceptOffer", now));
+        const row = await changeAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token }, auditBase(caller, "AcceptOffer", now));
         if (!row) throw await this.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "ACCEPT_OFFER", ["PROPOSED"]);
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "BOOKED", row.appointment_id, now);
         const res = create(AcceptOfferResponseSchema, { appointment: toAppointment(row) });
-        await saveResponse(trx, key, toBinary(AcceptOfferResponseSchema, res));
+        await REQUEST_KEYS.saveResponse(trx, key, toBinary(AcceptOfferResponseSchema, res));
         this.afterCommit(trx, row.provider_id, "BOOKED");
         return res;
       }, { claims: true }),
@@ -965,7 +947,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
               const rows = await listAppointments(trx, { providerId: p.provider_id, start: new Date(day.start), end: new Date(day.end), limit: MAX_SNAPSHOT });
               return { sequence: BigInt(p.last_sequence), rows: rows.filter(visible) };
             });
-          await appendAudit(this.db, this.audit(caller, "WatchAppointments", snap.rows, this.clock.now()));
+          await AUDIT_LOG.append(this.db, this.audit(caller, "WatchAppointments", snap.rows, this.clock.now()));
           cursor = snap.sequence;
           let message: WatchResponse | undefined = { sequence: snap.sequence, snapshot: true, resumeFailed, appointments: snap.rows.map(toAppointment) };
           snap = undefined;
@@ -999,7 +981,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
           cursor = item.sequence;
           const row = item.value;
           if (!row || !visible(row)) continue;
-          await appendAudit(this.db, this.audit(caller, "WatchAppointments", [row], this.clock.now()));
+          await AUDIT_LOG.append(this.db, this.audit(caller, "WatchAppointments", [row], this.clock.now()));
           yield { sequence: item.sequence, snapshot: false, appointments: [toAppointment(row)] };
         }
       }
@@ -1056,7 +1038,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
         const row = await updateAppointmentIf(trx, offer.appointment_id, ["PROPOSED"], { status: "CANCELLED", at: now, cancelReason: why.cancelReason, fencingToken: token });
         if (!row) return undefined;
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, why.entry, why.entry === "WAITING" ? null : row.appointment_id, now);
-        await appendAudit(trx, this.audit(callerOf(undefined), why.action, [row], now));
+        await AUDIT_LOG.append(trx, this.audit(callerOf(undefined), why.action, [row], now));
         await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
         this.afterCommit(trx, row.provider_id, "CANCELLED");
         return row;
@@ -1121,7 +1103,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
               at: now,
             });
             await setWaitlistStatus(trx, entry.entry_id, "OFFERED", row.appointment_id, now);
-            await appendAudit(trx, this.audit(callerOf(undefined), "OfferSlot", [row], now));
+            await AUDIT_LOG.append(trx, this.audit(callerOf(undefined), "OfferSlot", [row], now));
             await appendChange(trx, { providerId, appointmentId: row.appointment_id, at: now });
             this.afterCommit(trx, providerId, "PROPOSED");
             return row;
@@ -1145,7 +1127,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const now = this.clock.now().getTime();
     this.lastPrune = now;
     const changes = await pruneChanges(this.db, new Date(now - this.options.changeRetentionMs));
-    const requestKeys = await pruneRequestKeys(this.db, new Date(now - this.options.requestKeyRetentionMs));
+    const requestKeys = await REQUEST_KEYS.prune(this.db, new Date(now - this.options.requestKeyRetentionMs));
     return { changes, requestKeys };
   }
 
@@ -1274,9 +1256,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       throw new FencingRejectedError(resource, token ?? 0n);
     }
     if (r.claimed) return undefined;
-    const existing = await findRequestKey(trx, key);
-    if (!existing) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
-    return this.replayed(key, hash, existing, schema);
+    const existing = await REQUEST_KEYS.find(trx, key);
+    if (!existing) throw new RequestInProgressError();
+    return replayStored(schema, key, hash, existing);
   }
 
   /** insertOrTaken inserts an appointment, turning an exclusion violation into FAILED_PRECONDITION SLOT_TAKEN or RESOURCE_TAKEN. */
@@ -1291,17 +1273,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** replay answers a requestId seen before (committed): its first response, or ALREADY_EXISTS with other parameters. */
   private async replay<S extends DescMessage>(db: Db, key: RequestKey, hash: string, schema: S): Promise<MessageShape<S> | undefined> {
-    const existing = await findRequestKey(db, key);
+    const existing = await REQUEST_KEYS.find(db, key);
     if (!existing) return undefined;
-    return this.replayed(key, hash, existing, schema);
-  }
-
-  private replayed<S extends DescMessage>(key: RequestKey, hash: string, existing: { request_hash: string; response: Buffer | null }, schema: S): MessageShape<S> {
-    if (existing.request_hash !== hash) {
-      throw new AlreadyExistsError("REQUEST_ID_REUSED", "this requestId was already used for a different request; send a new requestId for a new request", { metadata: { requestId: key.requestId } });
-    }
-    if (!existing.response) throw new AbortedError("REQUEST_IN_PROGRESS", "the first request with this requestId is still running; retry");
-    return fromBinary(schema, existing.response);
+    return replayStored(schema, key, hash, existing);
   }
 
   /**
@@ -1322,7 +1296,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   ): Promise<MessageShape<S>> {
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc, requestId: v.requestId };
-    const hash = hashOf([v.appointmentId]);
+    const hash = requestHash([v.appointmentId]);
     const read = await this.readCommand(key, hash, schema, v.appointmentId, caller, "doctor");
     if (!read.current) return read.replayed;
     const current = read.current;
@@ -1333,12 +1307,12 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.tx(async (trx) => {
       const replayed = await this.claim(trx, key, hash, now, schema, { providerId: current.provider_id, token: undefined });
       if (replayed) return replayed;
-      const row = await changeAppointmentIf(trx, v.appointmentId, [current.status], { status: to, at: now, ticketId }, this.auditBase(caller, rpc, now), {
+      const row = await changeAppointmentIf(trx, v.appointmentId, [current.status], { status: to, at: now, ticketId }, auditBase(caller, rpc, now), {
         ticketId: current.ticket_id,
       });
       if (!row) throw await this.changedMeanwhile(trx, current, action, from);
       const res = create(schema, { appointment: toAppointment(row) } as never) as MessageShape<S>;
-      await saveResponse(trx, key, toBinary(schema, res));
+      await REQUEST_KEYS.saveResponse(trx, key, toBinary(schema, res));
       this.afterCommit(trx, row.provider_id, to);
       return res;
     }, { claims: true });
@@ -1492,7 +1466,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     owner: "patient" | "doctor" | "either",
   ): Promise<{ replayed: MessageShape<S>; current?: undefined } | { replayed?: undefined; current: AppointmentRow }> {
     const found = await findAppointmentAndKey(this.db, appointmentId, key);
-    if (found.requestKey) return { replayed: this.replayed(key, hash, found.requestKey, schema) };
+    if (found.requestKey) return { replayed: replayStored(schema, key, hash, found.requestKey) };
     return { current: await this.checkAppointment(found.appointment, appointmentId, caller, owner) };
   }
 
@@ -1508,20 +1482,16 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       const ownsAsDoctor = caller.role === "doctor" && row.provider_id === caller.subject;
       const ok = owner === "patient" ? ownsAsPatient : owner === "doctor" ? ownsAsDoctor : ownsAsPatient || ownsAsDoctor;
       if (!ok) {
-        await appendAudit(this.db, [{ ...this.auditBase(caller, "DeniedRead", this.clock.now()), record_type: "appointment", record_id: appointmentId }]);
+        await AUDIT_LOG.append(this.db, [{ ...auditBase(caller, "DeniedRead", this.clock.now()), record_type: "appointment", record_id: appointmentId }]);
         throw new NotFoundError("appointment", appointmentId, "APPOINTMENT_NOT_FOUND");
       }
     }
     return row;
   }
 
-  private auditBase(caller: Caller, action: string, at: Date): Omit<NewAuditLogRow, "record_type" | "record_id"> {
-    return { at, actor: caller.subject, role: caller.role, action, on_behalf_of: caller.onBehalfOf ?? null };
-  }
-
   /** audit builds one audit entry per appointment read or changed. */
   private audit(caller: Caller, action: string, rows: readonly AppointmentRow[], at: Date): NewAuditLogRow[] {
-    return rows.map((r) => ({ ...this.auditBase(caller, action, at), record_type: "appointment", record_id: r.appointment_id }));
+    return auditEntries(caller, action, at, "appointment", rows.map((r) => r.appointment_id));
   }
 
   /**

@@ -1,6 +1,7 @@
 // Postgres backups that cannot succeed end FAILED with a clear error, counted in
 // backup_failures_total, the catalog consistent, and no file left that looks like a backup: a
 // database that does not exist, and a store directory that fills up (a 256 KiB tmpfs).
+import type { Caller } from "../../services/runtime/caller.js";
 import { execFile } from "node:child_process";
 import { mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
@@ -20,7 +21,7 @@ const run = promisify(execFile);
 t.setTimeout(90_000);
 
 const catalog = await createCatalogDb(t);
-const caller = { subject: "svc-1", role: "service" };
+const caller: Caller = { subject: "svc-1", role: "service", roles: ["service"], ownOnly: false, onBehalfOf: undefined };
 
 async function metric(m: typeof backupFailures | typeof backupLastSuccess, target: string): Promise<number> {
   const v = await m.get();

@@ -1,6 +1,7 @@
 // Redis backups over the network against a scratch redis-server started by the test: round trip of
 // keys of every type (with TTLs, two databases), verification, a flipped byte, and Redis killed in the
 // middle of the transfer (FAILED with a clear error, counted, no file left).
+import type { Caller } from "../../services/runtime/caller.js";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import t from "tap";
@@ -15,7 +16,7 @@ import { createCatalogDb, createService, ctxAs, fakeLockPeer, tempDir } from "..
 t.setTimeout(90_000);
 
 const catalog = await createCatalogDb(t);
-const caller = { subject: "adm-1", role: "admin" };
+const caller: Caller = { subject: "adm-1", role: "admin", roles: ["admin"], ownOnly: false, onBehalfOf: undefined };
 
 async function failures(target: string): Promise<number> {
   const m = await backupFailures.get();

@@ -1,5 +1,6 @@
 // Retention with a fake clock (the right files go, the newest SUCCEEDED backup of a target always
 // stays, dryRun only reports) and the in-process cron schedule driven by the same fake clock.
+import type { Caller } from "../../services/runtime/caller.js";
 import { access } from "node:fs/promises";
 import path from "node:path";
 import t from "tap";
@@ -27,7 +28,7 @@ const at = (days: number) => new Date(T0.getTime() + days * DAY);
 const exists = (p: string) => access(p).then(() => true, () => false);
 
 const catalog = await createCatalogDb(t);
-const caller = { subject: "svc-1", role: "service" };
+const caller: Caller = { subject: "svc-1", role: "service", roles: ["service"], ownOnly: false, onBehalfOf: undefined };
 
 t.test("retention: old files go, the newest SUCCEEDED backup stays, dryRun changes nothing", async (t) => {
   const clock = createFakeClock(T0);

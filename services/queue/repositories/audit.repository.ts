@@ -1,8 +1,4 @@
-import type { NewAuditLogRow } from "../db/audit-log.table.js";
-import type { Db } from "../db/database.js";
+import { AuditLog } from "../../runtime/audit.js";
 
-/** appendAudit appends entries to the audit log (nothing for none). */
-export async function appendAudit(db: Db, entries: readonly NewAuditLogRow[]): Promise<void> {
-  if (entries.length === 0) return;
-  await db.insertInto("queue.audit_log").values([...entries]).execute();
-}
+/** AUDIT_LOG is queue.audit_log: who read or changed which patient's ticket (runtime/audit.ts). */
+export const AUDIT_LOG = new AuditLog("queue.audit_log");

@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { CounterRow } from "../db/counter.table.js";
+import type { StoredRequest } from "../../runtime/idempotency.js";
 import type { Db } from "../db/database.js";
 import type { QueueRow } from "../db/queue.table.js";
 import type { TicketPriorityName, TicketRow } from "../db/ticket.table.js";
@@ -16,14 +17,6 @@ export interface QueueState {
   serviceTimesMs: number[];
   /** waits are, for its latest first-called tickets, the class, the issue estimate and the real wait. */
   waits: { priority: TicketPriorityName; predictedMs: number; actualMs: number }[];
-}
-
-/** RequestKeyState is a stored requestId found by readQueueState. */
-export interface RequestKeyState {
-  /** hash is the hash of the first request. */
-  hash: string;
-  /** response is the first response (null while the first request runs). */
-  response: Buffer | null;
 }
 
 type Json = Record<string, unknown>;
@@ -82,7 +75,7 @@ export async function readQueueState(
   samples: { serviceTimes: number; waits: number } | undefined,
   requestKey?: { caller: string; rpc: string; requestId: string },
   appointmentId?: string,
-): Promise<{ state: QueueState | undefined; requestKey: RequestKeyState | undefined; appointmentTicket?: TicketRow }> {
+): Promise<{ state: QueueState | undefined; requestKey: StoredRequest | undefined; appointmentTicket?: TicketRow }> {
   const appointment = appointmentId
     ? sql`(select to_jsonb(t) || jsonb_build_object('seq', t.seq::text) from queue.tickets t
            where t.appointment_id = ${appointmentId} and t.status in ('WAITING', 'CALLED'))`
@@ -112,8 +105,8 @@ export async function readQueueState(
   `.execute(db);
   const row = r.rows[0];
   const k = row?.request_key ? parsed<Json>(row.request_key) : undefined;
-  const requestKeyState: RequestKeyState | undefined = k
-    ? { hash: k.request_hash as string, response: typeof k.response === "string" ? Buffer.from(k.response, "base64") : null }
+  const requestKeyState: StoredRequest | undefined = k
+    ? { request_hash: k.request_hash as string, response: typeof k.response === "string" ? Buffer.from(k.response, "base64") : null }
     : undefined;
   const appointmentTicket = row?.appointment_ticket ? ticketFromJson(parsed<Json>(row.appointment_ticket)) : undefined;
   if (!row?.queue) return { state: undefined, requestKey: requestKeyState, appointmentTicket };

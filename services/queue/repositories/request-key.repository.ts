@@ -1,22 +1,8 @@
 import type { Db } from "../db/database.js";
-import type { RequestKeyRow } from "../db/request-key.table.js";
+import { RequestKeys } from "../../runtime/idempotency.js";
 
-/** pruneRequestKeys deletes keys first used before `before`; returns how many. */
-export async function pruneRequestKeys(db: Db, before: Date): Promise<number> {
-  const r = await db.deleteFrom("queue.request_keys").where("created_at", "<", before).executeTakeFirst();
-  return Number(r.numDeletedRows);
-}
-
-/** findRequestKey reads a stored requestId of a caller and RPC. */
-export async function findRequestKey(db: Db, key: { caller: string; rpc: string; requestId: string }): Promise<RequestKeyRow | undefined> {
-  return db
-    .selectFrom("queue.request_keys")
-    .selectAll()
-    .where("caller", "=", key.caller)
-    .where("rpc", "=", key.rpc)
-    .where("request_id", "=", key.requestId)
-    .executeTakeFirst();
-}
+/** REQUEST_KEYS is queue.request_keys: requestId replay (runtime/idempotency.ts). */
+export const REQUEST_KEYS = new RequestKeys("queue.request_keys");
 
 /** insertRequestKey stores a requestId with its first response; false when the caller already used it (nothing changes). */
 export async function insertRequestKey(

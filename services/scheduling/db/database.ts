@@ -1,4 +1,6 @@
 import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from "kysely";
+import type { AuditLogTable } from "../../runtime/audit.js";
+import type { RequestKeyTable } from "../../runtime/idempotency.js";
 
 /** AppointmentStatusName is an appointment state as stored. */
 export type AppointmentStatusName = "PROPOSED" | "BOOKED" | "CHECKED_IN" | "FULFILLED" | "CANCELLED" | "NOSHOW";
@@ -50,42 +52,6 @@ export interface AvailabilityTable {
   buffer_minutes: number;
   /** updated_at is when it was last set. */
   updated_at: Date;
-}
-
-/** RequestKeyTable is a row of scheduling.request_keys: a requestId's first result, per caller and RPC. */
-export interface RequestKeyTable {
-  /** caller is the token's subject. */
-  caller: string;
-  /** rpc is the method name. */
-  rpc: string;
-  /** request_id is the client's key. */
-  request_id: string;
-  /** request_hash identifies the parameters first used. */
-  request_hash: string;
-  /** response is the first response, binary protobuf. */
-  response: Buffer | null;
-  /** created_at is when the key was first used. */
-  created_at: Generated<Date>;
-}
-
-/** AuditLogTable is a row of scheduling.audit_log. */
-export interface AuditLogTable {
-  /** id orders the log. */
-  id: Generated<ColumnType<string, never, never>>;
-  /** at is when. */
-  at: Date;
-  /** actor is the token's subject. */
-  actor: string;
-  /** role is the role the call was allowed under. */
-  role: string;
-  /** action is the RPC. */
-  action: string;
-  /** record_type is "appointment", "waitlist" or "provider". */
-  record_type: string | null;
-  /** record_id is the record's id. */
-  record_id: string | null;
-  /** on_behalf_of is the end user a service acted for. */
-  on_behalf_of: string | null;
 }
 
 /** WaitlistTable is a row of scheduling.waitlist. */
@@ -157,8 +123,6 @@ export type AvailabilityRow = Selectable<AvailabilityTable>;
 export type WaitlistRow = Selectable<WaitlistTable>;
 /** ChangeRow is a change as read. */
 export type ChangeRow = Selectable<ChangeTable>;
-/** NewAuditLogRow is an audit entry to insert. */
-export type NewAuditLogRow = Insertable<AuditLogTable>;
 
 /** AppointmentRow is an appointment as the repository reads it (range bounds as instants). */
 export interface AppointmentRow {

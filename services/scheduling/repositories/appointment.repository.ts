@@ -1,5 +1,6 @@
 import { sql } from "kysely";
-import type { AppointmentRow, AppointmentStatusName, Db, NewAuditLogRow } from "../db/database.js";
+import type { AuditBase } from "../../runtime/audit.js";
+import type { AppointmentRow, AppointmentStatusName, Db } from "../db/database.js";
 import type { Interval } from "../slots.js";
 
 const COLUMNS = sql`a.appointment_id, a.provider_id, a.patient_id, lower(a.during) as start_at, upper(a.during) as end_at,
@@ -167,7 +168,7 @@ export async function changeAppointmentIf(
   appointmentId: string,
   from: AppointmentStatusName[],
   set: AppointmentChange,
-  audit: Omit<NewAuditLogRow, "record_type" | "record_id">,
+  audit: AuditBase,
   expect?: Expected,
 ): Promise<AppointmentRow | undefined> {
   const { rows } = await sql<AppointmentRow>`

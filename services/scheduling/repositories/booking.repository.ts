@@ -2,8 +2,9 @@
 // it queues for the provider's lock in one read, and the fenced write (fence, requestId, appointment,
 // rooms, audit, change) in one atomic statement of data-modifying CTEs, without BEGIN/COMMIT.
 import { sql } from "kysely";
-import type { AvailabilityRow, Db, NewAuditLogRow, ProviderRow } from "../db/database.js";
-import type { RequestKey } from "./support.repository.js";
+import type { AuditBase } from "../../runtime/audit.js";
+import type { RequestKey } from "../../runtime/idempotency.js";
+import type { AvailabilityRow, Db, ProviderRow } from "../db/database.js";
 import { isActive, type NewAppointment } from "./appointment.repository.js";
 import { fenceUpsertSql } from "../../runtime/with-lock.js";
 
@@ -111,7 +112,7 @@ export interface AtomicBooking {
   /** fence is the lock's resource and fencing token (absent without the lock: the constraints alone decide). */
   fence: Fence | undefined;
   /** audit is the appointment's audit entry (record_id: the appointment's). */
-  audit: Omit<NewAuditLogRow, "record_type" | "record_id">;
+  audit: AuditBase;
   /** lockTimeoutMs bounds every row wait of the statement (lock_timeout, local to it). */
   lockTimeoutMs: number;
 }

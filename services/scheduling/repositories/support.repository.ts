@@ -1,50 +1,17 @@
-// Request keys (requestId replay), the audit log, the WatchAppointments change log and the waitlist.
+// The request keys (requestId replay) and audit log tables, the WatchAppointments change log and the waitlist.
 import { sql } from "kysely";
-import type { ChangeRow, Db, NewAuditLogRow, RequestKeyTable, WaitlistRow } from "../db/database.js";
+import { AuditLog } from "../../runtime/audit.js";
+import { RequestKeys } from "../../runtime/idempotency.js";
+import type { ChangeRow, Db, WaitlistRow } from "../db/database.js";
 
 /** SCHEDULING_CHANGES_CHANNEL is the Postgres NOTIFY channel; the payload is the provider id. */
 export const SCHEDULING_CHANGES_CHANNEL = "medschedule_scheduling_changes";
 
-/** RequestKey names one use of a requestId. */
-export interface RequestKey {
-  caller: string;
-  rpc: string;
-  requestId: string;
-}
+/** REQUEST_KEYS is scheduling.request_keys: requestId replay (runtime/idempotency.ts). */
+export const REQUEST_KEYS = new RequestKeys("scheduling.request_keys");
 
-/** findRequestKey reads a committed request key, if any. */
-export async function findRequestKey(db: Db, key: RequestKey): Promise<Pick<RequestKeyTable, "request_hash" | "response"> | undefined> {
-  return db
-    .selectFrom("scheduling.request_keys")
-    .select(["request_hash", "response"])
-    .where("caller", "=", key.caller)
-    .where("rpc", "=", key.rpc)
-    .where("request_id", "=", key.requestId)
-    .executeTakeFirst();
-}
-
-/** saveResponse stores the first response of a claimed key. */
-export async function saveResponse(db: Db, key: RequestKey, response: Uint8Array): Promise<void> {
-  await db
-    .updateTable("scheduling.request_keys")
-    .set({ response: Buffer.from(response) })
-    .where("caller", "=", key.caller)
-    .where("rpc", "=", key.rpc)
-    .where("request_id", "=", key.requestId)
-    .execute();
-}
-
-/** pruneRequestKeys deletes keys first used before `before`. */
-export async function pruneRequestKeys(db: Db, before: Date): Promise<number> {
-  const r = await db.deleteFrom("scheduling.request_keys").where("created_at", "<", before).executeTakeFirst();
-  return Number(r.numDeletedRows);
-}
-
-/** appendAudit appends audit entries (nothing for none). */
-export async function appendAudit(db: Db, entries: readonly NewAuditLogRow[]): Promise<void> {
-  if (entries.length === 0) return;
-  await db.insertInto("scheduling.audit_log").values([...entries]).execute();
-}
+/** AUDIT_LOG is scheduling.audit_log: who read or changed which appointment or waitlist entry. */
+export const AUDIT_LOG = new AuditLog("scheduling.audit_log");
 
 /**
  * appendChange records a change of a provider's appointment under the provider's next sequence and
