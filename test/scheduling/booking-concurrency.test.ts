@@ -1,7 +1,9 @@
 // Invariant 1 under fire, over gRPC against real Postgres and a private Redis: 200 concurrent
 // BookAppointment calls for the 20 slots of one provider with mixed durations. Successes never
 // overlap (checked by SQL), the result is maximal (every refused request overlaps a success, once
-// ABORTED answers are retried), every failure is FAILED_PRECONDITION or ABORTED. Then the same with
+// ABORTED and UNAVAILABLE answers are retried with the same requestId, as a client does: a burst
+// larger than the connection pool answers UNAVAILABLE DATABASE_BUSY), every final failure is
+// FAILED_PRECONDITION. Then the same with
 // Redis killed mid-run (the lock service falls back to Postgres), with the lock bypassed (the
 // exclusion constraint alone), and provider + room bookings racing on shared rooms.
 import t, { type Test } from "tap";
@@ -42,7 +44,7 @@ interface Attempt {
   aborts: number;
 }
 
-/** book sends one booking, retrying ABORTED (lock contention, fencing) with a little jitter. */
+/** book sends one booking, retrying ABORTED (lock contention, fencing) and UNAVAILABLE (no pooled connection free in time) with a little jitter. */
 async function book(client: Client<typeof SchedulingService>, req: { requestId: string; providerId: string; start: number; end: number; resourceIds?: string[] }): Promise<Attempt> {
   let aborts = 0;
   for (;;) {
@@ -58,7 +60,7 @@ async function book(client: Client<typeof SchedulingService>, req: { requestId: 
       return { start: req.start, end: req.end, resourceIds: req.resourceIds ?? [], code: "OK", aborts };
     } catch (err) {
       const code = ConnectError.from(err).code;
-      if (code === Code.Aborted && aborts < 100) {
+      if ((code === Code.Aborted || code === Code.Unavailable) && aborts < 100) {
         aborts++;
         await new Promise((r) => setTimeout(r, 10 + Math.random() * 90));
         continue;
@@ -87,12 +89,12 @@ async function overlappingPairs(db: Kysely<any>, providerId: string): Promise<nu
 async function checkRun(t: Test, db: Kysely<any>, providerId: string, results: Attempt[]): Promise<void> {
   const ok = results.filter((r) => r.code === "OK");
   const refused = results.filter((r) => r.code !== "OK");
-  t.ok(ok.length > 0, `${ok.length} bookings succeeded, ${refused.length} refused, ${results.reduce((n, r) => n + r.aborts, 0)} ABORTED answers retried`);
+  t.ok(ok.length > 0, `${ok.length} bookings succeeded, ${refused.length} refused, ${results.reduce((n, r) => n + r.aborts, 0)} ABORTED or UNAVAILABLE answers retried`);
   t.equal(await overlappingPairs(db, providerId), 0, "no two active appointments overlap (SQL)");
   const { rows } = await sql<{ n: string }>`select count(*) as n from scheduling.appointments where provider_id = ${providerId} and status = 'BOOKED'`.execute(db);
   t.equal(Number(rows[0].n), ok.length, "every success is one row");
   const badCodes = refused.filter((r) => r.code !== Code.FailedPrecondition);
-  t.same(badCodes.map((r) => Code[r.code as Code]), [], "every final failure is FAILED_PRECONDITION (ABORTED was retried)");
+  t.same(badCodes.map((r) => Code[r.code as Code]), [], "every final failure is FAILED_PRECONDITION (ABORTED and UNAVAILABLE were retried)");
   const notMaximal = refused.filter((r) => !ok.some((s) => r.start < s.end && s.start < r.end));
   t.equal(notMaximal.length, 0, "maximal: every refused request overlaps a success");
 }
