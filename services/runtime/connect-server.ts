@@ -12,7 +12,7 @@ import { ACCEPT_COMPRESSION } from "./compression.js";
 import { drainSignalKey, earlyFailureOf } from "./interceptors.js";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ServiceRegistration } from "./grpc-server.js";
-import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER, PEER_HEADER } from "./grpc-server.js";
+import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER, PEER_HEADER } from "./connection-headers.js";
 import type { Logger } from "./logger.js";
 import { bodyTimedOutKey, withEarlyFailures } from "./request-decode-errors.js";
 import { createStrictJsonOptions } from "./request-json.js";

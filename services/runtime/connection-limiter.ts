@@ -20,7 +20,8 @@
 // clinic's fresh connection that has not sent its request yet; behind one NAT or a sidecar it is
 // plain longest-idle-first. Busy connections are never shed: a display board's quiet WatchQueue is
 // a stream in progress.
-import { readdirSync, readFileSync } from "node:fs";
+//
+// Where: what is tracked per connection is in tracked-connection.ts, the file limit in file-limit.ts.
 import type http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
@@ -28,9 +29,10 @@ import type tls from "node:tls";
 import { Counter, Gauge } from "prom-client";
 import type { GatewayConnectionLimits } from "./config.js";
 import { DEFAULT_GATEWAY_CONNECTION_LIMITS } from "./config.js";
+import { fileBoundConnections, fileLimit, openFiles } from "./file-limit.js";
 import type { Logger } from "./logger.js";
 import { metricsRegistry } from "./metrics.js";
-import { PUBLIC_SERVICES } from "./auth/role-table.js";
+import { AddressGroups, bodyDone, isPublicCall, type OpenRequest, type TrackedConnection } from "./tracked-connection.js";
 
 /** TCP_KEEPALIVE_MS is when the kernel starts probing a silent peer, so a board that lost power does not hold its stream forever. */
 const TCP_KEEPALIVE_MS = 30_000;
@@ -68,134 +70,8 @@ const gatewayConnectionsClosed = new Counter({
   registers: [metricsRegistry],
 });
 
-interface OpenRequest {
-  readonly req: http.IncomingMessage | http2.Http2ServerRequest;
-  readonly startedAt: number;
-  bodyDone: boolean;
-  /** public is a call to health or reflection, which need no token (a Health/Watch stream costs an attacker nothing). */
-  readonly public: boolean;
-}
-
-/** isPublicCall says whether a request path calls a service that needs no token. */
-function isPublicCall(url: string | undefined): boolean {
-  const service = (url ?? "").split("/")[1] ?? "";
-  return PUBLIC_SERVICES.has(service);
-}
-
-interface TrackedConnection {
-  readonly socket: net.Socket;
-  /** address is the remote address of the TCP socket. */
-  readonly address: string;
-  tlsSocket?: tls.TLSSocket;
-  session?: http2.Http2Session;
-  readonly openedAt: number;
-  /** idleSince is when the last request ended (openedAt before the first). */
-  idleSince: number;
-  /** served is set by the first request or stream. */
-  served: boolean;
-  readonly requests: Set<OpenRequest>;
-  /** closingAt is when it was told to close (HTTP/2 GOAWAY), 0 while open. */
-  closingAt: number;
-  /** gone is set once it is destroyed or closed (its requests' last events may come later). */
-  gone: boolean;
-}
-
-/**
- * AddressGroups counts the connections of each remote address and keeps its idle ones (nothing in
- * progress: waiting for a first request, or idle), longest-idle first.
- */
-class AddressGroups {
-  private readonly groups = new Map<string, { count: number; idle: Set<TrackedConnection> }>();
-
-  /** join counts a new connection, idle until its first request. */
-  join(c: TrackedConnection): void {
-    let g = this.groups.get(c.address);
-    if (!g) this.groups.set(c.address, (g = { count: 0, idle: new Set() }));
-    g.count++;
-    g.idle.add(c);
-  }
-
-  /** leave forgets a closed connection. */
-  leave(c: TrackedConnection): void {
-    const g = this.groups.get(c.address);
-    if (!g) return;
-    g.idle.delete(c);
-    if (--g.count === 0) this.groups.delete(c.address);
-  }
-
-  /** idle puts a connection last in its address's idle order. */
-  idle(c: TrackedConnection): void {
-    const g = this.groups.get(c.address);
-    if (!g) return;
-    g.idle.delete(c);
-    g.idle.add(c);
-  }
-
-  /** busy takes a connection out of the idle order. */
-  busy(c: TrackedConnection): void {
-    this.groups.get(c.address)?.idle.delete(c);
-  }
-
-  /**
-   * pick is the longest-idle connection of the address holding the most idle ones (ties: the
-   * longest-idle): a flood of idle sockets from one address sheds its own first, while the one idle
-   * keep-alive of a busy clinic is left for its next click.
-   */
-  pick(): TrackedConnection | undefined {
-    let best: TrackedConnection | undefined;
-    let bestCount = 0;
-    for (const g of this.groups.values()) {
-      const first = g.idle.values().next().value as TrackedConnection | undefined;
-      if (!first) continue;
-      if (g.idle.size > bestCount || (g.idle.size === bestCount && best && first.idleSince < best.idleSince)) {
-        best = first;
-        bestCount = g.idle.size;
-      }
-    }
-    return best;
-  }
-}
-
-/** bodyDone says whether a request's body has arrived in full (read or not). */
-function bodyDone(req: http.IncomingMessage | http2.Http2ServerRequest): boolean {
-  const stream = (req as http2.Http2ServerRequest).stream as http2.ServerHttp2Stream | undefined;
-  if (!stream) return (req as http.IncomingMessage).complete;
-  return stream.destroyed || stream.endAfterHeaders || stream.state.remoteClose === 1;
-}
-
-/** fileLimit is the soft limit on open file descriptors (Linux /proc), undefined where unknown. */
-export function fileLimit(): number | undefined {
-  try {
-    const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** openFiles counts the process's open file descriptors (Linux /proc): `limit` when none is left to look, undefined where unknown. */
-function openFiles(limit: number | undefined): number | undefined {
-  try {
-    return readdirSync("/proc/self/fd").length;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === "EMFILE" || code === "ENFILE" ? limit : undefined;
-  }
-}
-
 /** FILE_COUNT_EVERY_MS spaces the counts of open files (each reads /proc/self/fd) made as connections arrive. */
 const FILE_COUNT_EVERY_MS = 100;
-
-/**
- * fileBoundConnections is how many connections fit in the file limit: the limit, minus the
- * descriptors open for anything but connections, minus a reserve for what the process opens next
- * (database and upstream connections, files): a tenth of the limit, at least 32.
- */
-export function fileBoundConnections(limit: number | undefined, open: number | undefined, connections: number): number {
-  if (limit === undefined || open === undefined) return Number.POSITIVE_INFINITY;
-  const reserve = Math.max(32, Math.floor(limit / 10));
-  return Math.max(4, limit - (open - connections) - reserve);
-}
 
 /** ConnectionLimiterOptions configures createConnectionLimiter. */
 export interface ConnectionLimiterOptions extends Partial<GatewayConnectionLimits> {

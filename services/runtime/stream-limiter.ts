@@ -21,7 +21,7 @@
 //   the server so far that they get none. Everything together stays within the total.
 import { getPrincipal } from "./auth/principal.js";
 import { ResourceExhaustedError } from "./errors.js";
-import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER } from "./grpc-server.js";
+import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER } from "./connection-headers.js";
 import type { RpcCall, RpcInterceptor } from "./interceptors.js";
 
 /** STREAMS_REASON is the ErrorInfo reason of a stream refused by the stream limits. */

@@ -20,7 +20,8 @@ import {
   SchedulingService,
   SetAvailabilityRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { checkJsonRequest, createStrictJsonOptions, duplicateKeys, jsonRequestViolations } from "../../services/runtime/request-json.js";
+import { checkJsonRequest, createStrictJsonOptions, jsonRequestViolations } from "../../services/runtime/request-json.js";
+import { duplicateKeys } from "../../services/runtime/request-json-duplicate-keys.js";
 import { KindsSchema } from "../fixtures/every-field-kind.js";
 
 const fields = (schema: DescMessage, json: string) => jsonRequestViolations(schema, JSON.parse(json)).map((v) => [v.field, v.reason]);
