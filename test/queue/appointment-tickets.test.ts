@@ -11,12 +11,12 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "kysely";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { createQueueDatabase, startQueueServers } from "../helpers/queue.js";
 import { TEST_SECRET } from "../helpers/system.js";
+import { rpcErrorInfoOf as denied } from "../helpers/call-outcome.js";
 
 t.setTimeout(120_000);
 const database = await createQueueDatabase(t);
@@ -40,17 +40,6 @@ const soon = () => soonAt;
 
 let n = 0;
 const rid = (label: string) => `${label}-${++n}`;
-
-async function denied(p: Promise<unknown>): Promise<{ code: Code | "OK"; reason?: string; message?: string; metadata?: Record<string, string> }> {
-  try {
-    await p;
-    return { code: "OK" };
-  } catch (err) {
-    const e = ConnectError.from(err);
-    const info = e.findDetails(ErrorInfoSchema)[0];
-    return { code: e.code, reason: info?.reason, message: e.rawMessage, metadata: info?.metadata };
-  }
-}
 
 t.test("a patient takes ROUTINE tickets only, naming no appointment: PERMISSION_DENIED otherwise, nothing stored", async (t) => {
   const cases: { label: string; fields: Parameters<typeof patient.issueTicket>[0]; reason: string }[] = [

@@ -10,12 +10,12 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "kysely";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { createQueueDatabase, startQueueServers } from "../helpers/queue.js";
 import { TEST_SECRET } from "../helpers/system.js";
+import { rpcErrorInfoOf as outcome } from "../helpers/call-outcome.js";
 
 t.setTimeout(120_000);
 const database = await createQueueDatabase(t);
@@ -32,17 +32,6 @@ const clientAs = async (subject: string, roles: Parameters<typeof signToken>[2],
 const reception = await clientAs("rec-1", ["receptionist"]);
 await a.client.createQueue({ queueId: "danisma", displayName: "Danışma", prefix: "D", timeZone: "Europe/Istanbul" });
 await a.client.createQueue({ queueId: "lab", displayName: "Lab", prefix: "L", timeZone: "Europe/Istanbul" });
-
-async function outcome(p: Promise<unknown>): Promise<{ code: Code | "OK"; reason?: string; message?: string; metadata?: Record<string, string> }> {
-  try {
-    await p;
-    return { code: "OK" };
-  } catch (err) {
-    const e = ConnectError.from(err);
-    const info = e.findDetails(ErrorInfoSchema)[0];
-    return { code: e.code, reason: info?.reason, message: e.rawMessage, metadata: info?.metadata };
-  }
-}
 
 async function activeOf(patientId: string, queueId?: string): Promise<{ ticket_id: string; queue_id: string; status: string }[]> {
   const q = queueId === undefined ? sql`` : sql` and queue_id = ${queueId}`;

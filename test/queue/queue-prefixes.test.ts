@@ -5,14 +5,14 @@
 // queue), guaranteed by Postgres even when creators race on two replicas. Queues that shared a prefix
 // before keep working, numbers unchanged, but their prefix is not given to a new queue.
 import t from "tap";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "kysely";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { createQueueDatabase, startQueueServers } from "../helpers/queue.js";
 import { TEST_SECRET } from "../helpers/system.js";
+import { rpcErrorInfoOf as outcome } from "../helpers/call-outcome.js";
 
 t.setTimeout(120_000);
 const database = await createQueueDatabase(t);
@@ -27,17 +27,6 @@ const clientAs = async (subject: string, roles: Parameters<typeof signToken>[2],
   return createClient(QueueService, transport);
 };
 const admin = await clientAs("adm-1", ["admin"]);
-
-async function outcome(p: Promise<unknown>): Promise<{ code: Code | "OK"; reason?: string; message?: string; metadata?: Record<string, string> }> {
-  try {
-    await p;
-    return { code: "OK" };
-  } catch (err) {
-    const e = ConnectError.from(err);
-    const info = e.findDetails(ErrorInfoSchema)[0];
-    return { code: e.code, reason: info?.reason, message: e.rawMessage, metadata: info?.metadata };
-  }
-}
 
 async function count(where: ReturnType<typeof sql>): Promise<number> {
   const r = await sql<{ n: string }>`select count(*) as n from queue.queues where ${where}`.execute(database.db);

@@ -45,7 +45,6 @@ import { principalKey } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
-import { DomainError } from "../../services/runtime/errors.js";
 import type { Peers } from "../../services/runtime/peers.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
@@ -55,6 +54,7 @@ import { testContext } from "../helpers/handler-context.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { queueCtx } from "../helpers/queue.js";
 import { ALL_DAYS } from "../helpers/scheduling.js";
+import { domainFailure as failure } from "../helpers/call-outcome.js";
 
 t.setTimeout(120_000);
 const MIN = 60_000;
@@ -100,15 +100,6 @@ const ctx = (method: DescMethod, role: Role = "receptionist", subject = "rec-1")
 const staff = { role: "receptionist" as const, subject: "rec-1" };
 let n = 0;
 const rid = (what: string) => `${what}-${++n}`;
-
-async function failure(p: Promise<unknown>): Promise<DomainError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DomainError)) throw new Error(`expected a domain error, got ${String(err)}`);
-  return err;
-}
 
 /** clinic creates a provider in UTC working around the clock (15-minute slots) and opens counter "k1" on its queue. */
 async function clinic(providerId: string): Promise<string> {

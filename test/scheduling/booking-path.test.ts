@@ -32,6 +32,7 @@ import { schedulingModule } from "../../services/scheduling/scheduling.module.js
 import { testContext } from "../helpers/handler-context.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { ALL_DAYS } from "../helpers/scheduling.js";
+import { domainFailure as failure } from "../helpers/call-outcome.js";
 
 const MIN = 60_000;
 const m = SchedulingService.method;
@@ -73,16 +74,6 @@ const ctx = (method: DescMethod, role: Role = "receptionist", subject = "rec-1")
   testContext(method, { principal: { subject, roles: [role], grantedRole: role, ownOnly: role === "patient" || role === "doctor" } });
 const ts = (ms: number) => timestampFromDate(new Date(ms));
 const DAY = Date.parse("2027-03-01T00:00:00Z");
-
-async function failure(p: Promise<unknown>): Promise<DomainError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function provider(svc: SchedulingServiceImpl, providerId: string): Promise<void> {
   await svc.createProvider(create(CreateProviderRequestSchema, { providerId, displayName: "Dr. P", timeZone: "UTC" }), ctx(m.createProvider));

@@ -32,7 +32,6 @@ import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { ConfigError } from "../../services/runtime/config.js";
 import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
-import { DomainError } from "../../services/runtime/errors.js";
 import type { Peers } from "../../services/runtime/peers.js";
 import { loadSchedulingOptions, type SchedulingOptions } from "../../services/scheduling/scheduling-options.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
@@ -40,6 +39,7 @@ import { schedulingModule } from "../../services/scheduling/scheduling.module.js
 import { testContext } from "../helpers/handler-context.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { ALL_DAYS } from "../helpers/scheduling.js";
+import { domainFailure as failure, domainReasonOf as outcome } from "../helpers/call-outcome.js";
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
@@ -94,26 +94,6 @@ const svc = instance();
 const ctx = (method: DescMethod, role: Role = "receptionist", subject = "rec-1") =>
   testContext(method, { principal: { subject, roles: [role], grantedRole: role, ownOnly: role === "patient" || role === "doctor" } });
 const dur = (minutes: number) => ({ seconds: BigInt(minutes * 60) });
-
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "OK";
-  } catch (err) {
-    if (err instanceof DomainError) return err.reason;
-    throw err;
-  }
-}
-
-async function failure(p: Promise<unknown>): Promise<DomainError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** provider creates a provider in Istanbul (UTC+3) working 09:00-17:00 every day, 30-minute slots. */
 async function provider(s: SchedulingServiceImpl, providerId: string, displayName = "Dr. Grace Hopper"): Promise<void> {

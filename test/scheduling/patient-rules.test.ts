@@ -31,13 +31,13 @@ import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { ConfigError } from "../../services/runtime/config.js";
 import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
-import { DomainError } from "../../services/runtime/errors.js";
 import { loadSchedulingOptions, type SchedulingOptions } from "../../services/scheduling/scheduling-options.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
 import { testContext } from "../helpers/handler-context.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { ALL_DAYS } from "../helpers/scheduling.js";
+import { domainFailure as failure, domainReasonOf as outcome, reasonAfterRetries as retried } from "../helpers/call-outcome.js";
 
 t.setTimeout(120_000);
 const MIN = 60_000;
@@ -63,34 +63,6 @@ const ctx = (method: DescMethod, role: Role = "receptionist", subject = "rec-1")
 const asPatient = (method: DescMethod, patientId: string) => ctx(method, "patient", patientId);
 let n = 0;
 const rid = (what: string) => `${what}-${++n}`;
-
-async function failure(p: Promise<unknown>): Promise<DomainError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DomainError)) throw new Error(`expected a domain error, got ${String(err)}`);
-  return err;
-}
-
-async function outcome(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => "OK",
-    (err: unknown) => {
-      if (err instanceof DomainError) return err.reason;
-      throw err;
-    },
-  );
-}
-
-/** retried is outcome() with the retryable answers (row-lock waits, a busy pool) retried, as clients do. */
-async function retried(f: () => Promise<unknown>): Promise<string> {
-  for (let tries = 0; ; tries++) {
-    const got = await outcome(f());
-    if ((got !== "WRITE_CONFLICT" && got !== "DATABASE_BUSY") || tries > 50) return got;
-    await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
-  }
-}
 
 /** provider creates a provider in UTC working around the clock, 15-minute slots. */
 async function provider(providerId: string, s = svc): Promise<void> {

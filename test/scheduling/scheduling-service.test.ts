@@ -12,20 +12,12 @@ import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js
 import { AppointmentStatus, DayOfWeek, ResourceKind } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { startTestSystem } from "../helpers/system.js";
 import { ALL_DAYS, schedulingClient, setUpProvider, systemDb } from "../helpers/scheduling.js";
+import { rpcFailure as failure } from "../helpers/call-outcome.js";
 
 const MIN = 60_000;
 const sys = await startTestSystem(t);
 const staff = await schedulingClient(sys, "receptionist", "rec-1");
 const db = await systemDb(sys);
-
-async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** errorInfo is the google.rpc.ErrorInfo of a failed call. */
 const errorInfo = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0];

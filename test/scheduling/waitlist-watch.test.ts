@@ -24,12 +24,12 @@ import {
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
-import { DomainError } from "../../services/runtime/errors.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
 import { testContext } from "../helpers/handler-context.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { ALL_DAYS } from "../helpers/scheduling.js";
+import { domainCodeOf as code } from "../helpers/call-outcome.js";
 
 const MIN = 60_000;
 const m = SchedulingService.method;
@@ -53,16 +53,6 @@ const ctx = (method: DescMethod, role: Role = "receptionist", subject = "rec-1",
   testContext(method, { principal: { subject, roles: [role], grantedRole: role, ownOnly: role === "patient" || role === "doctor" }, signal });
 const ts = (iso: string) => timestampFromDate(new Date(iso));
 const dur = (minutes: number) => ({ seconds: BigInt(minutes * 60) });
-
-async function code(p: Promise<unknown>): Promise<Code | "OK"> {
-  try {
-    await p;
-    return "OK";
-  } catch (err) {
-    if (err instanceof DomainError) return err.code;
-    throw err;
-  }
-}
 
 async function provider(providerId: string): Promise<void> {
   await svc.createProvider(create(CreateProviderRequestSchema, { providerId, displayName: "Dr. W", timeZone: "Europe/Istanbul" }), ctx(m.createProvider));
