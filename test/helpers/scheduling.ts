@@ -1,26 +1,16 @@
 // Helpers for SchedulingService tests: gRPC clients of a test system with a role token, and a
 // provider with availability set up.
 import { createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Kysely } from "kysely";
 import { DayOfWeek } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import type { TestSystem } from "./system.js";
+import { tokenGrpcTransport } from "./token-transport.js";
 
 /** schedulingClient is a Connect client over gRPC to the test system's grpc-js server, as `role`/`subject`. */
 export async function schedulingClient(sys: TestSystem, role: Role = "receptionist", subject?: string): Promise<Client<typeof SchedulingService>> {
-  const token = await sys.token([role], subject);
-  const transport = createGrpcTransport({
-    baseUrl: `http://127.0.0.1:${sys.grpc.port}`,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
-  });
-  return createClient(SchedulingService, transport);
+  return createClient(SchedulingService, tokenGrpcTransport(sys.grpc.port, await sys.token([role], subject)));
 }
 
 /** ALL_DAYS are Monday to Sunday. */

@@ -8,28 +8,14 @@
 // check-in returns the first ticket, also when many race on two replicas, and also around a transfer.
 import t from "tap";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { createQueueDatabase, startQueueServers } from "../helpers/queue.js";
-import { TEST_SECRET } from "../helpers/system.js";
+import { createQueueDatabase, startQueueReplicas } from "../helpers/queue.js";
 import { rpcErrorInfoOf as denied } from "../helpers/call-outcome.js";
 
 t.setTimeout(120_000);
-const database = await createQueueDatabase(t);
-const serviceToken = await signToken(TEST_SECRET, "scheduling", ["service"]);
-const [a, b] = await startQueueServers(t, database.databaseUrl, 2, serviceToken);
-const clientAs = async (subject: string, roles: Parameters<typeof signToken>[2], port = a.port) => {
-  const token = await signToken(TEST_SECRET, subject, roles);
-  const transport = createGrpcTransport({
-    baseUrl: `http://127.0.0.1:${port}`,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
-  });
-  return createClient(QueueService, transport);
-};
+const { database, a, b, clientAs } = await startQueueReplicas(t);
 const patient = await clientAs("pat-7", ["patient"]);
 const reception = await clientAs("rec-7", ["receptionist"]);
 await a.client.createQueue({ queueId: "front", displayName: "Front desk", prefix: "F", timeZone: "Europe/Istanbul" });

@@ -5,27 +5,13 @@
 // queue), guaranteed by Postgres even when creators race on two replicas. Queues that shared a prefix
 // before keep working, numbers unchanged, but their prefix is not given to a new queue.
 import t from "tap";
-import { Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { createQueueDatabase, startQueueServers } from "../helpers/queue.js";
-import { TEST_SECRET } from "../helpers/system.js";
+import { createQueueDatabase, startQueueReplicas, startQueueServers } from "../helpers/queue.js";
 import { rpcErrorInfoOf as outcome } from "../helpers/call-outcome.js";
 
 t.setTimeout(120_000);
-const database = await createQueueDatabase(t);
-const serviceToken = await signToken(TEST_SECRET, "scheduling", ["service"]);
-const [a, b] = await startQueueServers(t, database.databaseUrl, 2, serviceToken);
-const clientAs = async (subject: string, roles: Parameters<typeof signToken>[2], port = a.port) => {
-  const token = await signToken(TEST_SECRET, subject, roles);
-  const transport = createGrpcTransport({
-    baseUrl: `http://127.0.0.1:${port}`,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
-  });
-  return createClient(QueueService, transport);
-};
+const { database, a, b, serviceToken, clientAs } = await startQueueReplicas(t);
 const admin = await clientAs("adm-1", ["admin"]);
 
 async function count(where: ReturnType<typeof sql>): Promise<number> {
