@@ -1,4 +1,5 @@
-// Helpers for QueueService tests: a migrated queue schema on a fresh real Postgres database.
+// Helpers for QueueService tests: a migrated queue schema on a fresh real Postgres database, a handler
+// context with a caller, and replicas of the service on it over gRPC with clients calling as anyone.
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -8,24 +9,18 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import type { Principal } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
-import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { serveGrpc } from "../../services/runtime/grpc-server.js";
 import { createRuntime } from "../../services/runtime/host.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
-import { createTestDatabase, type TeardownHost } from "./postgres.js";
+import { type TeardownHost } from "./postgres.js";
 import { tokenGrpcTransport } from "./token-transport.js";
+import { createModuleDatabase, type MigratedDatabase } from "./module-database.js";
 
 /** createQueueDatabase opens a fresh Postgres database with the queue schema migrated; closed at teardown. */
-export async function createQueueDatabase(t: TeardownHost, opts: { maxConnections?: number } = {}): Promise<Database & { databaseUrl: string }> {
-  const databaseUrl = await createTestDatabase(t);
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-queue-test-"));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const database = await createDatabase({ databaseUrl, dataDir, maxConnections: opts.maxConnections });
-  t.teardown(() => database.close());
-  await migrateToLatest(database.db, { schema: queueModule.schema, migrationsFolder: queueModule.migrationsFolder });
-  return Object.assign(database, { databaseUrl });
+export async function createQueueDatabase(t: TeardownHost, opts: { maxConnections?: number } = {}): Promise<MigratedDatabase> {
+  return createModuleDatabase(t, [queueModule], opts);
 }
 
 /** queueCtx is a HandlerContext for a QueueService method, with a principal when `as` is given. */
@@ -83,7 +78,7 @@ export async function queueClientAs(port: number, subject: string, roles: Role[]
 /** QueueReplicas are two QueueService replicas on one fresh queue database. */
 export interface QueueReplicas {
   /** database is the migrated queue database both replicas use. */
-  database: Database & { databaseUrl: string };
+  database: MigratedDatabase;
   /** a and b are the replicas; their `client`s call as the scheduling service. */
   a: QueueServer;
   b: QueueServer;

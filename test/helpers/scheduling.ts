@@ -1,10 +1,14 @@
-// Helpers for SchedulingService tests: gRPC clients of a test system with a role token, and a
-// provider with availability set up.
-import { createClient, type Client } from "@connectrpc/connect";
+// Helpers for SchedulingService tests: gRPC clients of a test system with a role token, a provider
+// with availability set up (over gRPC or on the class), and the class called directly.
+import { create, type DescMethod } from "@bufbuild/protobuf";
+import { createClient, type Client, type HandlerContext } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { DayOfWeek } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { CreateProviderRequestSchema, SchedulingService, SetAvailabilityRequestSchema } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import type { SchedulingOptions } from "../../services/scheduling/scheduling-options.js";
+import { SchedulingServiceImpl, type SchedulingServiceDeps } from "../../services/scheduling/scheduling-service.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
+import type { TeardownHost } from "./postgres.js";
 import type { TestSystem } from "./system.js";
 import { tokenGrpcTransport } from "./token-transport.js";
 
@@ -35,4 +39,29 @@ export async function setUpProvider(
 /** systemDb is the test system's database handle. */
 export async function systemDb(sys: TestSystem): Promise<Kysely<any>> {
   return (await sys.runtime.ready).db;
+}
+
+/** directSchedulingService is a SchedulingServiceImpl for tests that call it directly and drive its clock: no provider lock, offer sweep or LISTEN unless `options` say so; closed at teardown. */
+export function directSchedulingService(t: TeardownHost, deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}): SchedulingServiceImpl {
+  const svc = new SchedulingServiceImpl(deps, { useLock: false, offerSweepIntervalMs: 0, listen: false, ...options });
+  t.teardown(() => svc.close());
+  return svc;
+}
+
+/** createProviderIn creates a provider through a SchedulingServiceImpl called directly (by the caller `ctx` gives), working `start`-`end` every day in `slotMinutes` slots. */
+export async function createProviderIn(
+  svc: SchedulingServiceImpl,
+  ctx: (method: DescMethod) => HandlerContext,
+  opts: { providerId: string; displayName?: string; timeZone?: string; start?: string; end?: string; slotMinutes?: number },
+): Promise<void> {
+  const { providerId } = opts;
+  await svc.createProvider(create(CreateProviderRequestSchema, { providerId, displayName: opts.displayName ?? `Dr. ${providerId}`, timeZone: opts.timeZone ?? "UTC" }), ctx(SchedulingService.method.createProvider));
+  await svc.setAvailability(
+    create(SetAvailabilityRequestSchema, {
+      providerId,
+      weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: opts.start ?? "00:00", endTime: opts.end ?? "24:00" })),
+      slotDuration: { seconds: BigInt((opts.slotMinutes ?? 15) * 60) },
+    }),
+    ctx(SchedulingService.method.setAvailability),
+  );
 }
