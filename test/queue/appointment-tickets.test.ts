@@ -13,6 +13,7 @@ import { sql } from "kysely";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { createQueueDatabase, startQueueReplicas } from "../helpers/queue.js";
 import { rpcErrorInfoOf as denied } from "../helpers/call-outcome.js";
+import { insertOutcome } from "../helpers/postgres.js";
 
 t.setTimeout(120_000);
 const { database, a, b, clientAs } = await startQueueReplicas(t);
@@ -192,15 +193,10 @@ t.test("a transfer racing a check-in leaves one active ticket per appointment", 
 t.test("Postgres refuses a second active ticket for an appointment; ended ones do not count", async (t) => {
   const first = await a.client.issueTicket({ requestId: "db-1", queueId: "front", patientId: "pat-db", priority: TicketPriority.APPOINTMENT, appointmentId: "apt-db", appointmentTime: soon() });
   const insertCopy = (status: string) =>
-    sql`insert into queue.tickets (ticket_id, queue_id, local_day, day_number, number, priority, status, patient_id, appointment_id, arrived_at, enqueued_at, rank_at, updated_at, ended_at)
+    insertOutcome(sql`insert into queue.tickets (ticket_id, queue_id, local_day, day_number, number, priority, status, patient_id, appointment_id, arrived_at, enqueued_at, rank_at, updated_at, ended_at)
         select ${`t-copy-${status}`}, queue_id, local_day, 900 + ${status.length}, 'F-900', priority, ${status}, patient_id, appointment_id, arrived_at, enqueued_at, rank_at, updated_at,
                case when ${status} in ('WAITING', 'CALLED') then null else now() end
-        from queue.tickets where ticket_id = ${first.ticket!.ticketId}`
-      .execute(database.db)
-      .then(
-        () => "inserted",
-        (e: { code?: string; constraint?: string }) => `${e.code} ${e.constraint ?? ""}`.trim(),
-      );
+        from queue.tickets where ticket_id = ${first.ticket!.ticketId}`.execute(database.db));
   t.equal(await insertCopy("WAITING"), "23505 tickets_one_active_per_appointment", "a second WAITING ticket: unique violation");
   t.equal(await insertCopy("COMPLETED"), "inserted", "a completed one is history, not a place in line");
 });

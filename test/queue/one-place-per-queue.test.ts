@@ -12,6 +12,7 @@ import { sql } from "kysely";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { createQueueDatabase, startQueueReplicas } from "../helpers/queue.js";
 import { rpcErrorInfoOf as outcome } from "../helpers/call-outcome.js";
+import { insertOutcome } from "../helpers/postgres.js";
 
 t.setTimeout(120_000);
 const { database, a, b, clientAs } = await startQueueReplicas(t);
@@ -176,16 +177,11 @@ t.test("Postgres refuses a second active walk-in of a patient in a queue; others
   const first = (await reception.issueTicket({ requestId: "db-1", queueId: "danisma", patientId: "pat-db" })).ticket!;
   let day = 900;
   const copy = (status: string, changes: { patient?: string | null; appointment?: string; queue?: string } = {}) =>
-    sql`insert into queue.tickets (ticket_id, queue_id, local_day, day_number, number, priority, status, patient_id, appointment_id, appointment_time, arrived_at, enqueued_at, rank_at, updated_at, ended_at)
+    insertOutcome(sql`insert into queue.tickets (ticket_id, queue_id, local_day, day_number, number, priority, status, patient_id, appointment_id, appointment_time, arrived_at, enqueued_at, rank_at, updated_at, ended_at)
         select ${`t-copy-${++day}`}, ${changes.queue ?? "danisma"}, local_day, ${day}, 'D-900', ${changes.appointment ? "APPOINTMENT" : "ROUTINE"}, ${status},
                ${changes.patient === undefined ? "pat-db" : changes.patient}, ${changes.appointment ?? null}, ${changes.appointment ? new Date() : null},
                arrived_at, enqueued_at, rank_at, updated_at, case when ${status} in ('WAITING', 'CALLED') then null else now() end
-        from queue.tickets where ticket_id = ${first.ticketId}`
-      .execute(database.db)
-      .then(
-        () => "inserted",
-        (e: { code?: string; constraint?: string }) => `${e.code} ${e.constraint ?? ""}`.trim(),
-      );
+        from queue.tickets where ticket_id = ${first.ticketId}`.execute(database.db));
   t.equal(await copy("WAITING"), "23505 tickets_one_active_walk_in_per_patient", "a second WAITING walk-in: unique violation");
   t.equal(await copy("COMPLETED"), "inserted", "an ended one is history, not a place in line");
   t.equal(await copy("WAITING", { queue: "lab" }), "inserted", "another queue");

@@ -9,6 +9,7 @@ import { Code } from "@connectrpc/connect";
 import { sql } from "kysely";
 import { createQueueDatabase, startQueueReplicas, startQueueServers } from "../helpers/queue.js";
 import { rpcErrorInfoOf as outcome } from "../helpers/call-outcome.js";
+import { insertOutcome } from "../helpers/postgres.js";
 
 t.setTimeout(120_000);
 const { database, a, b, serviceToken, clientAs } = await startQueueReplicas(t);
@@ -69,12 +70,7 @@ t.test("creators racing on two replicas: one queue per prefix", async (t) => {
 
 t.test("Postgres refuses a second owner of a prefix", async (t) => {
   const insert = (id: string, prefix: string) =>
-    sql`insert into queue.queues (queue_id, display_name, prefix, time_zone, created_at) values (${id}, ${id}, ${prefix}, 'UTC', now())`
-      .execute(database.db)
-      .then(
-        () => "inserted",
-        (e: { code?: string; constraint?: string }) => `${e.code} ${e.constraint ?? ""}`.trim(),
-      );
+    insertOutcome(sql`insert into queue.queues (queue_id, display_name, prefix, time_zone, created_at) values (${id}, ${id}, ${prefix}, 'UTC', now())`.execute(database.db));
   t.equal(await insert("db-1", "DB"), "inserted");
   t.equal(await insert("db-2", "DB"), "23505 queues_one_owner_per_prefix", "a new queue owns its prefix by default: a second one is a unique violation");
 });
