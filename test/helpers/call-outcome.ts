@@ -34,15 +34,20 @@ export async function violatedFields(p: Promise<unknown>): Promise<string[] | st
   return typeof err === "string" ? err : err.violations.map((v) => v.field).sort();
 }
 
-/** domainCodeOf is "OK", or the code of the DomainError a service class threw (anything else is thrown on). */
-export async function domainCodeOf(p: Promise<unknown>): Promise<Code | "OK"> {
+/** domainOutcome is "OK", or what `read` takes from the DomainError a service class threw (anything else is thrown on). */
+async function domainOutcome<T>(p: Promise<unknown>, read: (err: DomainError) => T): Promise<T | "OK"> {
   try {
     await p;
     return "OK";
   } catch (err) {
-    if (err instanceof DomainError) return err.code;
+    if (err instanceof DomainError) return read(err);
     throw err;
   }
+}
+
+/** domainCodeOf is "OK", or the code of the DomainError a service class threw (anything else is thrown on). */
+export function domainCodeOf(p: Promise<unknown>): Promise<Code | "OK"> {
+  return domainOutcome(p, (err) => err.code);
 }
 
 /** rpcCodeOf is "OK", or the status code an RPC over the network failed with. */
@@ -63,14 +68,8 @@ export async function domainFailure(p: Promise<unknown>): Promise<DomainError> {
 }
 
 /** domainReasonOf is "OK", or the reason of the DomainError a service class threw (anything else is thrown on). */
-export async function domainReasonOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "OK";
-  } catch (err) {
-    if (err instanceof DomainError) return err.reason;
-    throw err;
-  }
+export function domainReasonOf(p: Promise<unknown>): Promise<string> {
+  return domainOutcome(p, (err) => err.reason);
 }
 
 /** reasonAfterRetries is domainReasonOf(call()) with the retryable answers (row-lock waits, a busy pool) retried, as clients do. */
