@@ -1,5 +1,7 @@
 // The class against a real Postgres with a fake clock: queues, counters, numbering, idempotency,
-// ranking, the counter workflow and its illegal transitions, ownership, hiding and the audit trail.
+// ranking, the counter workflow and its illegal transitions, ownership, hiding and the audit trail,
+// wait estimates (samples reused for a second, one quick ticket not collapsing them), errors in words
+// staff read, and the database's own refusal of a second called ticket or a duplicate number.
 import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
