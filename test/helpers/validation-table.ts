@@ -45,13 +45,15 @@ export function shown(err: unknown): string {
 /**
  * validationTable returns `rpc`, which adds one subtest of `t` per RPC: a request passes validation
  * when `passedValidation` says so of what the call threw (undefined when nothing), a bad variant must
- * answer INVALID_ARGUMENT naming exactly its fields; and `coversEveryRpc`, a subtest that fails when
- * an RPC of `service` has no row.
+ * answer INVALID_ARGUMENT naming exactly its fields (with `ownReasons`, each violation with a reason of
+ * its own, not a generic INVALID_VALUE); and `coversEveryRpc`, a subtest that fails when an RPC of
+ * `service` has no row.
  */
 export function validationTable(
   t: Test,
   service: DescService,
   passedValidation: (err: unknown) => boolean,
+  opts: { ownReasons?: boolean } = {},
 ): { rpc: <S extends DescMessage>(spec: RpcValidationSpec<S>) => void; coversEveryRpc: () => void } {
   const covered = new Set<string>();
   const rpc = <S extends DescMessage>(spec: RpcValidationSpec<S>): void => {
@@ -73,6 +75,10 @@ export function validationTable(
         t.strictSame(named, [...bad.fields].sort(), `${bad.name}: violations name ${bad.fields.join(", ")}`);
         t.ok(err.violations.length >= bad.fields.length, `${bad.name}: one violation per bad field at least`);
         t.ok(err.violations.every((v) => v.description.length > 0), `${bad.name}: every violation says what is wrong`);
+        if (opts.ownReasons) {
+          const vague = err.violations.filter((v) => !v.reason || v.reason === "INVALID_VALUE").map((v) => v.field);
+          t.same(vague, [], `${bad.name}: every violation has its own reason (${err.violations.map((v) => v.reason).join(", ")})`);
+        }
       }
     });
   };

@@ -54,8 +54,8 @@ async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   }
 }
 
-/** rpc adds an RPC's row: a request passes validation when it ends in a domain error other than INVALID_ARGUMENT, or succeeds. */
-const { rpc, coversEveryRpc } = validationTable(t, QueueService, (err) => err === undefined || (err instanceof DomainError && !(err instanceof InvalidArgumentError)));
+/** rpc adds an RPC's row: a request passes validation when it ends in a domain error other than INVALID_ARGUMENT, or succeeds; every violation has its own reason. */
+const { rpc, coversEveryRpc } = validationTable(t, QueueService, (err) => err === undefined || (err instanceof DomainError && !(err instanceof InvalidArgumentError)), { ownReasons: true });
 
 /** ticketAtCounter covers RecallTicket, SkipTicket and CompleteTicket, which take the same fields. */
 const ticketAtCounterBad = [

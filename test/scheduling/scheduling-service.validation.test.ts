@@ -84,8 +84,8 @@ const wi = (dayOfWeek: DayOfWeek, startTime: string, endTime: string): WeeklyInt
 const ex = (startDate: string, endDate: string, reason = ""): DateException =>
   create(DateExceptionSchema, { startDate, endDate, reason });
 
-/** rpc adds an RPC's row: a request passes validation when it reaches the database. */
-const { rpc, coversEveryRpc } = validationTable(t, SchedulingService, (err) => err instanceof NoDatabaseError);
+/** rpc adds an RPC's row: a request passes validation when it reaches the database; every violation has its own reason. */
+const { rpc, coversEveryRpc } = validationTable(t, SchedulingService, (err) => err instanceof NoDatabaseError, { ownReasons: true });
 
 // ---- providers and resources --------------------------------------------------------------------
 
