@@ -1,6 +1,9 @@
 // Postgres backups that cannot succeed end FAILED with a clear error, counted in
 // backup_failures_total, the catalog consistent, and no file left that looks like a backup: a
-// database that does not exist, and a store directory that fills up (a 256 KiB tmpfs).
+// database that does not exist, a store directory that fills up (a 256 KiB tmpfs), a failure after
+// the file was written, a failure the catalog cannot take at once (recorded later, never left
+// RUNNING), and a RUNNING backup whose process died (it does not block the target forever); a
+// restore whose input fails the last check before commit changes nothing.
 import type { Caller } from "../../services/runtime/caller.js";
 import { execFile } from "node:child_process";
 import { mkdir, readdir } from "node:fs/promises";

@@ -1,6 +1,7 @@
 // Redis backups over the network against a scratch redis-server started by the test: round trip of
 // keys of every type (with TTLs, two databases), verification, a flipped byte, and Redis killed in the
-// middle of the transfer (FAILED with a clear error, counted, no file left).
+// middle of the transfer (FAILED with a clear error, counted, no file left); a shutdown in the middle
+// of a backup ends it FAILED as interrupted, with nothing left RUNNING.
 import type { Caller } from "../../services/runtime/caller.js";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";

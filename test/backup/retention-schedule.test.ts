@@ -1,5 +1,6 @@
 // Retention with a fake clock (the right files go, the newest SUCCEEDED backup of a target always
-// stays, dryRun only reports) and the in-process cron schedule driven by the same fake clock.
+// stays, dryRun only reports) and the in-process cron schedule driven by the same fake clock; closing
+// the service interrupts a scheduled run and waits for all of it.
 import type { Caller } from "../../services/runtime/caller.js";
 import { access } from "node:fs/promises";
 import path from "node:path";

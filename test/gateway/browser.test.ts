@@ -6,16 +6,12 @@
 // booking with the keyboard only; every screen fits a 390x844 phone; a stopped upstream shows an
 // error that says what to do; the dev login of npm start. Screenshots go to test-artifacts/screenshots.
 import t from "tap";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { lockModule } from "../../services/lock/lock.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
-import { createRuntime } from "../../services/runtime/host.js";
 import { startGateway } from "../../gateway/gateway.js";
-import { createTestDatabase } from "../helpers/postgres.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";
 import { ALL_DAYS, DESKTOP, overflow, PHONE, shot, startWebSystem } from "../helpers/browser.js";
+import { startQueueRuntime } from "../helpers/queue-runtime.js";
 
 const QUEUE_ID = "front-desk";
 
@@ -260,16 +256,7 @@ t.test("with the upstream stopped, a visible error says what to do", async (t) =
 });
 
 t.test("npm start: the dev login lets you pick a role", async (t) => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-devlogin-"));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const runtime = await createRuntime({
-    name: "gateway",
-    modules: [queueModule],
-    defaultPort: 0,
-    devAuth: true,
-    env: { DATA_DIR: dataDir, DATABASE_URL: await createTestDatabase(t), LOG_LEVEL: "silent", METRICS_PORT: "0" },
-  });
-  t.teardown(() => runtime.close());
+  const runtime = await startQueueRuntime(t, { devAuth: true });
   const server = await startGateway(runtime, 0);
   t.teardown(() => server.close(100));
   const ctx = await browser.newContext({ viewport: DESKTOP, baseURL: `http://127.0.0.1:${server.port}` });

@@ -3,7 +3,8 @@
 // HTTP/2 preface and stream) is closed within the headers timeout, one with no request or stream in
 // progress after the idle timeout (HTTP/2 with GOAWAY), a request body that does not arrive within the
 // body timeout is cut; past the cap the longest-idle connection makes room, and a stream in progress
-// (a quiet watch) is never closed for being quiet.
+// (a quiet watch) is never closed for being quiet; the GATEWAY_* settings, and a cap never above what
+// the file limit leaves.
 import t, { type Test } from "tap";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";

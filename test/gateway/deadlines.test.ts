@@ -6,19 +6,15 @@
 import t, { type Test } from "tap";
 import http2 from "node:http2";
 import net from "node:net";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { lockModule } from "../../services/lock/lock.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { serveConnect } from "../../services/runtime/connect-server.js";
-import { serveGrpc } from "../../services/runtime/grpc-server.js";
-import { createRuntime } from "../../services/runtime/host.js";
 import { startGateway } from "../../gateway/gateway.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";
 import { TEST_SECRET } from "../helpers/system.js";
+import { startQueueRuntime } from "../helpers/queue-runtime.js";
 
 const LIST_QUEUES = "/medschedule.queue.v1.QueueService/ListQueues";
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
@@ -80,15 +76,7 @@ async function expired(t: Test, port: number, url?: string) {
 const databaseUrl = await createTestDatabase(t);
 
 t.test("in-process gateway (npm start)", async (t) => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-deadline-"));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const runtime = await createRuntime({
-    name: "gateway",
-    modules: [queueModule],
-    defaultPort: 0,
-    env: { AUTH_HS256_SECRET: TEST_SECRET, DATA_DIR: dataDir, DATABASE_URL: databaseUrl, LOG_LEVEL: "silent", METRICS_PORT: "0" },
-  });
-  t.teardown(() => runtime.close());
+  const runtime = await startQueueRuntime(t, { databaseUrl, env: { AUTH_HS256_SECRET: TEST_SECRET } });
   await runtime.ready;
   const server = await startGateway(runtime, 0);
   t.teardown(() => server.close(100));
@@ -122,16 +110,8 @@ t.test("a runtime whose database is still starting", async (t) => {
     silent.close();
   });
   const port = (silent.address() as net.AddressInfo).port;
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-deadline-"));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const runtime = await createRuntime({
-    name: "warming",
-    modules: [queueModule],
-    defaultPort: 0,
-    env: { AUTH_HS256_SECRET: TEST_SECRET, DATA_DIR: dataDir, DATABASE_URL: `postgres://u:p@127.0.0.1:${port}/x`, LOG_LEVEL: "silent", METRICS_PORT: "0" },
-  });
+  const runtime = await startQueueRuntime(t, { name: "warming", databaseUrl: `postgres://u:p@127.0.0.1:${port}/x`, env: { AUTH_HS256_SECRET: TEST_SECRET } });
   runtime.ready.catch(() => undefined);
-  t.teardown(() => runtime.close());
   const server = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations });
   t.teardown(() => server.close(100));
   const url = `http://127.0.0.1:${server.port}`;

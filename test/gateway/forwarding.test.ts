@@ -1,7 +1,9 @@
 // The gateway in distributed mode, over the wire: Connect JSON (HTTP/1.1), gRPC-web and gRPC
 // (@grpc/grpc-js) through the gateway to services served by serveGrpc over a real Postgres; a stream
-// passed through and cancelled; auth checked at the gateway; the rate limit; deadlines, request ids
-// and trace context reaching the service; two replicas both used; an upstream that dies mid-call.
+// passed through and cancelled; auth checked at the gateway; CORS for the configured origin only;
+// responses passed through byte for byte to binary callers and decoded for JSON ones; the rate limit;
+// deadlines, request ids and trace context reaching the service; two replicas both used; an upstream
+// that is down, or dies mid-call.
 import t from "tap";
 import { Code, ConnectError, createClient, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";

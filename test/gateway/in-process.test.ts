@@ -1,33 +1,21 @@
 // The gateway as `npm start` runs it (service classes mounted in-process, dev auth): the web app's
-// files and SPA fallback, /dev-tokens.json only with dev auth, the rate limit, and the rule that *_ADDR
-// are all set or none.
+// files and SPA fallback, /dev-tokens.json only with dev auth and only to this machine, the rate limit
+// (callers without a valid token by remote address; the token bucket refills evenly), and the rule
+// that *_ADDR are all set or none.
 import t from "tap";
 import { existsSync, readdirSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
-import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { queueModule } from "../../services/queue/queue.module.js";
 import { ConfigError, loadConfig } from "../../services/runtime/config.js";
-import { createRuntime } from "../../services/runtime/host.js";
 import { startGateway, upstreamMode } from "../../gateway/gateway.js";
 import { createRateLimitInterceptor, createTokenBucketLimiter } from "../../gateway/rate-limit.js";
 import { isLoopbackAddress, WEB_ROOT } from "../../gateway/static-route.js";
-import { createTestDatabase } from "../helpers/postgres.js";
 import { startTestGateway } from "../helpers/gateway.js";
+import { startQueueRuntime } from "../helpers/queue-runtime.js";
 
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-gw-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const runtime = await createRuntime({
-  name: "gateway",
-  modules: [queueModule],
-  defaultPort: 0,
-  devAuth: true,
-  env: { DATA_DIR: dataDir, DATABASE_URL: await createTestDatabase(t), LOG_LEVEL: "silent", METRICS_PORT: "0" },
-  extraInterceptors: [createRateLimitInterceptor({ perMinute: 2 })],
-});
-t.teardown(() => runtime.close());
+const runtime = await startQueueRuntime(t, { devAuth: true, extraInterceptors: [createRateLimitInterceptor({ perMinute: 2 })] });
 await runtime.ready;
 const server = await startGateway(runtime, 0);
 t.teardown(() => server.close(100));

@@ -8,12 +8,13 @@ import { backupModule } from "../../services/backup/backup.module.js";
 import { BackupServiceImpl, type BackupServiceDeps, type BackupServiceOptions } from "../../services/backup/backup-service.js";
 import type { Principal } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
-import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
+import { type Database } from "../../services/runtime/db/index.js";
 import type { Peers } from "../../services/runtime/peers.js";
 import { lockModule } from "../../services/lock/lock.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { testContext } from "./handler-context.js";
-import { createTestDatabase, type TeardownHost } from "./postgres.js";
+import { type TeardownHost } from "./postgres.js";
+import { createModuleDatabase } from "./module-database.js";
 
 /** CatalogDb is a fresh database with the backup (and optionally queue and lock) schemas migrated. */
 export interface CatalogDb extends Database {
@@ -23,12 +24,7 @@ export interface CatalogDb extends Database {
 
 /** createCatalogDb opens a fresh Postgres database with the backup, queue and lock schemas migrated. */
 export async function createCatalogDb(t: TeardownHost): Promise<CatalogDb> {
-  const databaseUrl = await createTestDatabase(t);
-  const dataDir = await tempDir(t, "medschedule-backup-db-");
-  const database = await createDatabase({ databaseUrl, dataDir, maxConnections: 4 });
-  t.teardown(() => database.close());
-  for (const m of [backupModule, queueModule, lockModule]) await migrateToLatest(database.db, { schema: m.schema, migrationsFolder: m.migrationsFolder });
-  return Object.assign(database, { databaseUrl });
+  return createModuleDatabase(t, [backupModule, queueModule, lockModule], { maxConnections: 4 });
 }
 
 /** tempDir makes a temp directory removed at teardown. */

@@ -1,3 +1,5 @@
+// Three independent ways to call an RPC (the generated Connect client, a plain @grpc/grpc-js client,
+// `buf curl` through server reflection), each answering the same Outcome so tests can compare them.
 import { execFile } from "node:child_process";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";

@@ -1,8 +1,5 @@
 // Test helpers for the lock service: its schema on a fresh real Postgres database (or PGlite), a
 // LockServiceImpl over it, optionally a real Redis, and a handler context with a principal.
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import type { HandlerContext } from "@connectrpc/connect";
 import { testContext } from "./handler-context.js";
 import type { DescMethod } from "@bufbuild/protobuf";
@@ -11,23 +8,14 @@ import { lockModule } from "../../services/lock/lock.module.js";
 import { createLockManager, LockServiceImpl } from "../../services/lock/lock-service.js";
 import type { LockManagerOptions } from "../../services/lock/lock-manager.js";
 import type { Principal } from "../../services/runtime/auth/principal.js";
-import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
+import { type Database } from "../../services/runtime/db/index.js";
 import { redisOptions } from "../../services/runtime/redis.js";
-import { createTestDatabase, type TeardownHost } from "./postgres.js";
+import { type TeardownHost } from "./postgres.js";
+import { createModuleDatabase } from "./module-database.js";
 
 /** openLockDatabase opens a fresh real Postgres database (or PGlite with `embedded`) with the lock schema migrated. */
 export async function openLockDatabase(t: TeardownHost, opts: { embedded?: boolean } = {}): Promise<Database> {
-  let database: Database;
-  if (opts.embedded) {
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-lock-"));
-    t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-    database = await createDatabase({ dataDir });
-  } else {
-    database = await createDatabase({ databaseUrl: await createTestDatabase(t), dataDir: os.tmpdir(), maxConnections: 20 });
-  }
-  t.teardown(() => database.close());
-  await migrateToLatest(database.db, { schema: lockModule.schema, migrationsFolder: lockModule.migrationsFolder });
-  return database;
+  return createModuleDatabase(t, [lockModule], opts.embedded ? { embedded: true } : { maxConnections: 20 });
 }
 
 /** connectRedis opens an ioredis client with the runtime's fail-fast options (`admin`: plain, queueing options), closed at teardown. */

@@ -56,3 +56,11 @@ export async function createTestDatabase(t: TeardownHost): Promise<string> {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/** insertOutcome is "inserted" when a write succeeded, else the SQLSTATE and constraint Postgres refused it with (e.g. "23505 queues_one_owner_per_prefix"). */
+export function insertOutcome(write: Promise<unknown>): Promise<string> {
+  return write.then(
+    () => "inserted",
+    (e: { code?: string; constraint?: string }) => `${e.code} ${e.constraint ?? ""}`.trim(),
+  );
+}

@@ -1,30 +1,26 @@
-// Helpers for QueueService tests: a migrated queue schema on a fresh real Postgres database.
+// Helpers for QueueService tests: a migrated queue schema on a fresh real Postgres database, a handler
+// context with a caller, and replicas of the service on it over gRPC with clients calling as anyone.
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createClient, type Client, type HandlerContext } from "@connectrpc/connect";
 import { testContext } from "./handler-context.js";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import type { Principal } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
-import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { serveGrpc } from "../../services/runtime/grpc-server.js";
 import { createRuntime } from "../../services/runtime/host.js";
+import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
-import { createTestDatabase, type TeardownHost } from "./postgres.js";
+import { type TeardownHost } from "./postgres.js";
+import { tokenGrpcTransport } from "./token-transport.js";
+import { createModuleDatabase, type MigratedDatabase } from "./module-database.js";
 
 /** createQueueDatabase opens a fresh Postgres database with the queue schema migrated; closed at teardown. */
-export async function createQueueDatabase(t: TeardownHost, opts: { maxConnections?: number } = {}): Promise<Database & { databaseUrl: string }> {
-  const databaseUrl = await createTestDatabase(t);
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-queue-test-"));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const database = await createDatabase({ databaseUrl, dataDir, maxConnections: opts.maxConnections });
-  t.teardown(() => database.close());
-  await migrateToLatest(database.db, { schema: queueModule.schema, migrationsFolder: queueModule.migrationsFolder });
-  return Object.assign(database, { databaseUrl });
+export async function createQueueDatabase(t: TeardownHost, opts: { maxConnections?: number } = {}): Promise<MigratedDatabase> {
+  return createModuleDatabase(t, [queueModule], opts);
 }
 
 /** queueCtx is a HandlerContext for a QueueService method, with a principal when `as` is given. */
@@ -60,7 +56,7 @@ export async function startQueueServers(t: TeardownHost, databaseUrl: string, co
     });
     await runtime.ready;
     const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
-    const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpc.port}`, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] });
+    const transport = tokenGrpcTransport(grpc.port, token);
     let closed = false;
     const close = async () => {
       if (closed) return;
@@ -72,4 +68,30 @@ export async function startQueueServers(t: TeardownHost, databaseUrl: string, co
     servers.push({ port: grpc.port, client: createClient(QueueService, transport), close });
   }
   return servers;
+}
+
+/** queueClientAs is a QueueService client over gRPC to the server at `port`, calling as `subject` with `roles`. */
+export async function queueClientAs(port: number, subject: string, roles: Role[]): Promise<Client<typeof QueueService>> {
+  return createClient(QueueService, tokenGrpcTransport(port, await signToken(TEST_SECRET, subject, roles)));
+}
+
+/** QueueReplicas are two QueueService replicas on one fresh queue database. */
+export interface QueueReplicas {
+  /** database is the migrated queue database both replicas use. */
+  database: MigratedDatabase;
+  /** a and b are the replicas; their `client`s call as the scheduling service. */
+  a: QueueServer;
+  b: QueueServer;
+  /** serviceToken is the scheduling service's token the replicas' clients carry. */
+  serviceToken: string;
+  /** clientAs is a client of replica a (or of the server at `port`) calling as `subject` with `roles`. */
+  clientAs(subject: string, roles: Role[], port?: number): Promise<Client<typeof QueueService>>;
+}
+
+/** startQueueReplicas migrates a fresh queue database and starts two QueueService replicas on it. */
+export async function startQueueReplicas(t: TeardownHost): Promise<QueueReplicas> {
+  const database = await createQueueDatabase(t);
+  const serviceToken = await signToken(TEST_SECRET, "scheduling", ["service"]);
+  const [a, b] = await startQueueServers(t, database.databaseUrl, 2, serviceToken);
+  return { database, a, b, serviceToken, clientAs: (subject, roles, port = a.port) => queueClientAs(port, subject, roles) };
 }

@@ -1,26 +1,20 @@
-// Helpers for SchedulingService tests: gRPC clients of a test system with a role token, and a
-// provider with availability set up.
-import { createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+// Helpers for SchedulingService tests: gRPC clients of a test system with a role token, a provider
+// with availability set up (over gRPC or on the class), and the class called directly.
+import { create, type DescMethod } from "@bufbuild/protobuf";
+import { createClient, type Client, type HandlerContext } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { DayOfWeek } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { CreateProviderRequestSchema, SchedulingService, SetAvailabilityRequestSchema } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import type { SchedulingOptions } from "../../services/scheduling/scheduling-options.js";
+import { SchedulingServiceImpl, type SchedulingServiceDeps } from "../../services/scheduling/scheduling-service.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
+import type { TeardownHost } from "./postgres.js";
 import type { TestSystem } from "./system.js";
+import { tokenGrpcTransport } from "./token-transport.js";
 
 /** schedulingClient is a Connect client over gRPC to the test system's grpc-js server, as `role`/`subject`. */
 export async function schedulingClient(sys: TestSystem, role: Role = "receptionist", subject?: string): Promise<Client<typeof SchedulingService>> {
-  const token = await sys.token([role], subject);
-  const transport = createGrpcTransport({
-    baseUrl: `http://127.0.0.1:${sys.grpc.port}`,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
-  });
-  return createClient(SchedulingService, transport);
+  return createClient(SchedulingService, tokenGrpcTransport(sys.grpc.port, await sys.token([role], subject)));
 }
 
 /** ALL_DAYS are Monday to Sunday. */
@@ -45,4 +39,29 @@ export async function setUpProvider(
 /** systemDb is the test system's database handle. */
 export async function systemDb(sys: TestSystem): Promise<Kysely<any>> {
   return (await sys.runtime.ready).db;
+}
+
+/** directSchedulingService is a SchedulingServiceImpl for tests that call it directly and drive its clock: no provider lock, offer sweep or LISTEN unless `options` say so; closed at teardown. */
+export function directSchedulingService(t: TeardownHost, deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}): SchedulingServiceImpl {
+  const svc = new SchedulingServiceImpl(deps, { useLock: false, offerSweepIntervalMs: 0, listen: false, ...options });
+  t.teardown(() => svc.close());
+  return svc;
+}
+
+/** createProviderIn creates a provider through a SchedulingServiceImpl called directly (by the caller `ctx` gives), working `start`-`end` every day in `slotMinutes` slots. */
+export async function createProviderIn(
+  svc: SchedulingServiceImpl,
+  ctx: (method: DescMethod) => HandlerContext,
+  opts: { providerId: string; displayName?: string; timeZone?: string; start?: string; end?: string; slotMinutes?: number },
+): Promise<void> {
+  const { providerId } = opts;
+  await svc.createProvider(create(CreateProviderRequestSchema, { providerId, displayName: opts.displayName ?? `Dr. ${providerId}`, timeZone: opts.timeZone ?? "UTC" }), ctx(SchedulingService.method.createProvider));
+  await svc.setAvailability(
+    create(SetAvailabilityRequestSchema, {
+      providerId,
+      weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: opts.start ?? "00:00", endTime: opts.end ?? "24:00" })),
+      slotDuration: { seconds: BigInt((opts.slotMinutes ?? 15) * 60) },
+    }),
+    ctx(SchedulingService.method.setAvailability),
+  );
 }

@@ -1,3 +1,5 @@
+// The test system: every service module in one runtime with its grpc-js and Connect servers on
+// ephemeral ports, over a fresh Postgres database (or PGlite), and tokens signed with the test secret.
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";

@@ -2,7 +2,6 @@
 // network like every service. The LockService and withLock()/checkFence() through a gRPC client.
 import t from "tap";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { sql } from "kysely";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -12,15 +11,13 @@ import { metricsRegistry } from "../../services/runtime/metrics.js";
 import { checkFence, fenceTokensTableSql, FencingRejectedError, withLock } from "../../services/runtime/with-lock.js";
 import { rpcCodeOf as codeOf } from "../helpers/call-outcome.js";
 import { startTestSystem } from "../helpers/system.js";
+import { tokenGrpcTransport } from "../helpers/token-transport.js";
 
 const sys = await startTestSystem(t, { embedded: true });
 const database = await sys.runtime.ready;
 t.equal(database.kind, "pglite", "embedded database");
 const token = await sys.token(["service"], "svc-embedded");
-const client = createClient(LockService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sys.grpc.port}`, interceptors: [(next) => (req) => {
-  req.header.set("authorization", `Bearer ${token}`);
-  return next(req);
-}] }));
+const client = createClient(LockService, tokenGrpcTransport(sys.grpc.port, token));
 
 t.test("lock_backend shows postgres", async (t) => {
   const data = await metricsRegistry.getSingleMetric("lock_backend")!.get();

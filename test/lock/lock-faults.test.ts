@@ -1,6 +1,8 @@
 // The lock service under Redis faults, each against its own redis-server: SIGKILL and SIGSTOP (the
 // backend switches to Postgres and back), kills right after an acquire with restarts empty and from
-// the AOF, and a replica promoted after missing increments. Fencing tokens must keep increasing.
+// the AOF, a replica promoted after missing increments, Redis freezing and thawing under constant
+// acquires, unreachable at start, and flushed under a connected service. Fencing tokens must keep
+// increasing, and an epoch bumped for one backend is never issued by the other.
 import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";

@@ -8,28 +8,15 @@
 // check-in returns the first ticket, also when many race on two replicas, and also around a transfer.
 import t from "tap";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { createQueueDatabase, startQueueServers } from "../helpers/queue.js";
-import { TEST_SECRET } from "../helpers/system.js";
+import { createQueueDatabase, startQueueReplicas } from "../helpers/queue.js";
+import { rpcErrorInfoOf as denied } from "../helpers/call-outcome.js";
+import { insertOutcome } from "../helpers/postgres.js";
 
 t.setTimeout(120_000);
-const database = await createQueueDatabase(t);
-const serviceToken = await signToken(TEST_SECRET, "scheduling", ["service"]);
-const [a, b] = await startQueueServers(t, database.databaseUrl, 2, serviceToken);
-const clientAs = async (subject: string, roles: Parameters<typeof signToken>[2], port = a.port) => {
-  const token = await signToken(TEST_SECRET, subject, roles);
-  const transport = createGrpcTransport({
-    baseUrl: `http://127.0.0.1:${port}`,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
-  });
-  return createClient(QueueService, transport);
-};
+const { database, a, b, clientAs } = await startQueueReplicas(t);
 const patient = await clientAs("pat-7", ["patient"]);
 const reception = await clientAs("rec-7", ["receptionist"]);
 await a.client.createQueue({ queueId: "front", displayName: "Front desk", prefix: "F", timeZone: "Europe/Istanbul" });
@@ -40,17 +27,6 @@ const soon = () => soonAt;
 
 let n = 0;
 const rid = (label: string) => `${label}-${++n}`;
-
-async function denied(p: Promise<unknown>): Promise<{ code: Code | "OK"; reason?: string; message?: string; metadata?: Record<string, string> }> {
-  try {
-    await p;
-    return { code: "OK" };
-  } catch (err) {
-    const e = ConnectError.from(err);
-    const info = e.findDetails(ErrorInfoSchema)[0];
-    return { code: e.code, reason: info?.reason, message: e.rawMessage, metadata: info?.metadata };
-  }
-}
 
 t.test("a patient takes ROUTINE tickets only, naming no appointment: PERMISSION_DENIED otherwise, nothing stored", async (t) => {
   const cases: { label: string; fields: Parameters<typeof patient.issueTicket>[0]; reason: string }[] = [
@@ -217,15 +193,10 @@ t.test("a transfer racing a check-in leaves one active ticket per appointment", 
 t.test("Postgres refuses a second active ticket for an appointment; ended ones do not count", async (t) => {
   const first = await a.client.issueTicket({ requestId: "db-1", queueId: "front", patientId: "pat-db", priority: TicketPriority.APPOINTMENT, appointmentId: "apt-db", appointmentTime: soon() });
   const insertCopy = (status: string) =>
-    sql`insert into queue.tickets (ticket_id, queue_id, local_day, day_number, number, priority, status, patient_id, appointment_id, arrived_at, enqueued_at, rank_at, updated_at, ended_at)
+    insertOutcome(sql`insert into queue.tickets (ticket_id, queue_id, local_day, day_number, number, priority, status, patient_id, appointment_id, arrived_at, enqueued_at, rank_at, updated_at, ended_at)
         select ${`t-copy-${status}`}, queue_id, local_day, 900 + ${status.length}, 'F-900', priority, ${status}, patient_id, appointment_id, arrived_at, enqueued_at, rank_at, updated_at,
                case when ${status} in ('WAITING', 'CALLED') then null else now() end
-        from queue.tickets where ticket_id = ${first.ticket!.ticketId}`
-      .execute(database.db)
-      .then(
-        () => "inserted",
-        (e: { code?: string; constraint?: string }) => `${e.code} ${e.constraint ?? ""}`.trim(),
-      );
+        from queue.tickets where ticket_id = ${first.ticket!.ticketId}`.execute(database.db));
   t.equal(await insertCopy("WAITING"), "23505 tickets_one_active_per_appointment", "a second WAITING ticket: unique violation");
   t.equal(await insertCopy("COMPLETED"), "inserted", "a completed one is history, not a place in line");
 });

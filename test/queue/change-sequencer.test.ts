@@ -5,7 +5,6 @@
 // never stamps it (it died after its commit) is still delivered, by another instance's sweep.
 // Concurrent stampers never hand out a sequence twice nor leave a gap; an old database upgrades.
 import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import t from "tap";
 import { create } from "@bufbuild/protobuf";
@@ -29,16 +28,14 @@ import { appendChange, stampChanges } from "../../services/queue/repositories/ch
 import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
 import { createQueueDatabase, queueCtx } from "../helpers/queue.js";
 import { createTestDatabase } from "../helpers/postgres.js";
+import { openAnotherPool } from "../helpers/module-database.js";
 
 t.setTimeout(120_000);
 const m = QueueService.method;
 const staff = { role: "receptionist" as const, subject: "rec-seq" };
 const database = await createQueueDatabase(t);
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-queue-seq-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
 // A second pool on the same database: another instance of the service.
-const second = await createDatabase({ databaseUrl: database.databaseUrl, dataDir });
-t.teardown(() => second.close());
+const second = await openAnotherPool(t, database);
 
 let reqN = 0;
 

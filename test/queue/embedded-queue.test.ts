@@ -3,9 +3,6 @@
 // an appointment returns the first ticket, and a patient's URGENT ticket is refused. A prefix in use
 // is refused, a patient asking again gets the ticket they hold, and staff cannot issue appointment
 // tickets (the same indexes and errors as on Postgres).
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -22,19 +19,15 @@ import {
   SkipTicketRequestSchema,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
-import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
 import { DomainError } from "../../services/runtime/errors.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
 import { sql } from "kysely";
 import { queueCtx } from "../helpers/queue.js";
+import { createModuleDatabase } from "../helpers/module-database.js";
 
 t.setTimeout(120_000);
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-queue-embedded-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const database = await createDatabase({ dataDir });
-t.teardown(() => database.close());
-await migrateToLatest(database.db, { schema: queueModule.schema, migrationsFolder: queueModule.migrationsFolder });
+const database = await createModuleDatabase(t, [queueModule], { embedded: true });
 const clock = createFakeClock(new Date("2026-03-02T08:00:00Z"));
 const svc = new QueueServiceImpl({ db: database.db, clock }, { listen: false, sweepIntervalMs: 0 });
 t.teardown(() => svc.close());

@@ -1,4 +1,5 @@
-// The wait estimator's pure parts: the counter simulation and the per-class calibration.
+// The wait estimator's pure parts: the counter simulation, how samples are fenced and weighed against
+// the prior, the per-class calibration, estimates encoded as whole milliseconds, and loadQueueOptions.
 import t from "tap";
 import { toBinary } from "@bufbuild/protobuf";
 import { TicketSchema } from "../../gen/medschedule/queue/v1/queue_pb.js";

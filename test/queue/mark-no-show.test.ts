@@ -18,10 +18,10 @@ import {
   WatchQueueRequestSchema,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
-import { DomainError } from "../../services/runtime/errors.js";
 import { queueNoShows } from "../../services/queue/queue-metrics.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
 import { createQueueDatabase, queueCtx } from "../helpers/queue.js";
+import { domainFailure as failure } from "../helpers/call-outcome.js";
 
 t.setTimeout(60_000);
 const m = QueueService.method;
@@ -43,15 +43,6 @@ const noShow = (ticketId: string, counterId: string) =>
   svc.markTicketNoShow(create(MarkTicketNoShowRequestSchema, { ticketId, counterId }), queueCtx(m.markTicketNoShow, staff));
 const noShows = async () => (await queueNoShows.get()).values[0]?.value ?? 0;
 const status = async (ticketId: string) => (await svc.getTicket(create(GetTicketRequestSchema, { ticketId }), queueCtx(m.getTicket, staff))).ticket?.status;
-
-async function failure(p: Promise<unknown>): Promise<DomainError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DomainError)) throw new Error(`expected a domain error, got ${String(err)}`);
-  return err;
-}
 
 t.test("CALLED -> NO_SHOW at once: the counter calls the next patient, counted and audited", async (t) => {
   const absent = await issue("pat-absent");

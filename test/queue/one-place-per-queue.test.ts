@@ -7,42 +7,18 @@
 // racing requests on two replicas end with one ticket. Over gRPC through the real auth interceptor.
 import t from "tap";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { createQueueDatabase, startQueueServers } from "../helpers/queue.js";
-import { TEST_SECRET } from "../helpers/system.js";
+import { createQueueDatabase, startQueueReplicas } from "../helpers/queue.js";
+import { rpcErrorInfoOf as outcome } from "../helpers/call-outcome.js";
+import { insertOutcome } from "../helpers/postgres.js";
 
 t.setTimeout(120_000);
-const database = await createQueueDatabase(t);
-const serviceToken = await signToken(TEST_SECRET, "scheduling", ["service"]);
-const [a, b] = await startQueueServers(t, database.databaseUrl, 2, serviceToken);
-const clientAs = async (subject: string, roles: Parameters<typeof signToken>[2], port = a.port) => {
-  const token = await signToken(TEST_SECRET, subject, roles);
-  const transport = createGrpcTransport({
-    baseUrl: `http://127.0.0.1:${port}`,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
-  });
-  return createClient(QueueService, transport);
-};
+const { database, a, b, clientAs } = await startQueueReplicas(t);
 const reception = await clientAs("rec-1", ["receptionist"]);
 await a.client.createQueue({ queueId: "danisma", displayName: "Danışma", prefix: "D", timeZone: "Europe/Istanbul" });
 await a.client.createQueue({ queueId: "lab", displayName: "Lab", prefix: "L", timeZone: "Europe/Istanbul" });
-
-async function outcome(p: Promise<unknown>): Promise<{ code: Code | "OK"; reason?: string; message?: string; metadata?: Record<string, string> }> {
-  try {
-    await p;
-    return { code: "OK" };
-  } catch (err) {
-    const e = ConnectError.from(err);
-    const info = e.findDetails(ErrorInfoSchema)[0];
-    return { code: e.code, reason: info?.reason, message: e.rawMessage, metadata: info?.metadata };
-  }
-}
 
 async function activeOf(patientId: string, queueId?: string): Promise<{ ticket_id: string; queue_id: string; status: string }[]> {
   const q = queueId === undefined ? sql`` : sql` and queue_id = ${queueId}`;
@@ -201,16 +177,11 @@ t.test("Postgres refuses a second active walk-in of a patient in a queue; others
   const first = (await reception.issueTicket({ requestId: "db-1", queueId: "danisma", patientId: "pat-db" })).ticket!;
   let day = 900;
   const copy = (status: string, changes: { patient?: string | null; appointment?: string; queue?: string } = {}) =>
-    sql`insert into queue.tickets (ticket_id, queue_id, local_day, day_number, number, priority, status, patient_id, appointment_id, appointment_time, arrived_at, enqueued_at, rank_at, updated_at, ended_at)
+    insertOutcome(sql`insert into queue.tickets (ticket_id, queue_id, local_day, day_number, number, priority, status, patient_id, appointment_id, appointment_time, arrived_at, enqueued_at, rank_at, updated_at, ended_at)
         select ${`t-copy-${++day}`}, ${changes.queue ?? "danisma"}, local_day, ${day}, 'D-900', ${changes.appointment ? "APPOINTMENT" : "ROUTINE"}, ${status},
                ${changes.patient === undefined ? "pat-db" : changes.patient}, ${changes.appointment ?? null}, ${changes.appointment ? new Date() : null},
                arrived_at, enqueued_at, rank_at, updated_at, case when ${status} in ('WAITING', 'CALLED') then null else now() end
-        from queue.tickets where ticket_id = ${first.ticketId}`
-      .execute(database.db)
-      .then(
-        () => "inserted",
-        (e: { code?: string; constraint?: string }) => `${e.code} ${e.constraint ?? ""}`.trim(),
-      );
+        from queue.tickets where ticket_id = ${first.ticketId}`.execute(database.db));
   t.equal(await copy("WAITING"), "23505 tickets_one_active_walk_in_per_patient", "a second WAITING walk-in: unique violation");
   t.equal(await copy("COMPLETED"), "inserted", "an ended one is history, not a place in line");
   t.equal(await copy("WAITING", { queue: "lab" }), "inserted", "another queue");

@@ -5,39 +5,15 @@
 // queue), guaranteed by Postgres even when creators race on two replicas. Queues that shared a prefix
 // before keep working, numbers unchanged, but their prefix is not given to a new queue.
 import t from "tap";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { createQueueDatabase, startQueueServers } from "../helpers/queue.js";
-import { TEST_SECRET } from "../helpers/system.js";
+import { createQueueDatabase, startQueueReplicas, startQueueServers } from "../helpers/queue.js";
+import { rpcErrorInfoOf as outcome } from "../helpers/call-outcome.js";
+import { insertOutcome } from "../helpers/postgres.js";
 
 t.setTimeout(120_000);
-const database = await createQueueDatabase(t);
-const serviceToken = await signToken(TEST_SECRET, "scheduling", ["service"]);
-const [a, b] = await startQueueServers(t, database.databaseUrl, 2, serviceToken);
-const clientAs = async (subject: string, roles: Parameters<typeof signToken>[2], port = a.port) => {
-  const token = await signToken(TEST_SECRET, subject, roles);
-  const transport = createGrpcTransport({
-    baseUrl: `http://127.0.0.1:${port}`,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
-  });
-  return createClient(QueueService, transport);
-};
+const { database, a, b, serviceToken, clientAs } = await startQueueReplicas(t);
 const admin = await clientAs("adm-1", ["admin"]);
-
-async function outcome(p: Promise<unknown>): Promise<{ code: Code | "OK"; reason?: string; message?: string; metadata?: Record<string, string> }> {
-  try {
-    await p;
-    return { code: "OK" };
-  } catch (err) {
-    const e = ConnectError.from(err);
-    const info = e.findDetails(ErrorInfoSchema)[0];
-    return { code: e.code, reason: info?.reason, message: e.rawMessage, metadata: info?.metadata };
-  }
-}
 
 async function count(where: ReturnType<typeof sql>): Promise<number> {
   const r = await sql<{ n: string }>`select count(*) as n from queue.queues where ${where}`.execute(database.db);
@@ -94,12 +70,7 @@ t.test("creators racing on two replicas: one queue per prefix", async (t) => {
 
 t.test("Postgres refuses a second owner of a prefix", async (t) => {
   const insert = (id: string, prefix: string) =>
-    sql`insert into queue.queues (queue_id, display_name, prefix, time_zone, created_at) values (${id}, ${id}, ${prefix}, 'UTC', now())`
-      .execute(database.db)
-      .then(
-        () => "inserted",
-        (e: { code?: string; constraint?: string }) => `${e.code} ${e.constraint ?? ""}`.trim(),
-      );
+    insertOutcome(sql`insert into queue.queues (queue_id, display_name, prefix, time_zone, created_at) values (${id}, ${id}, ${prefix}, 'UTC', now())`.execute(database.db));
   t.equal(await insert("db-1", "DB"), "inserted");
   t.equal(await insert("db-2", "DB"), "23505 queues_one_owner_per_prefix", "a new queue owns its prefix by default: a second one is a unique violation");
 });

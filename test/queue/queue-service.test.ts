@@ -1,5 +1,7 @@
 // The class against a real Postgres with a fake clock: queues, counters, numbering, idempotency,
-// ranking, the counter workflow and its illegal transitions, ownership, hiding and the audit trail.
+// ranking, the counter workflow and its illegal transitions, ownership, hiding and the audit trail,
+// wait estimates (samples reused for a second, one quick ticket not collapsing them), errors in words
+// staff read, and the database's own refusal of a second called ticket or a duplicate number.
 import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -29,6 +31,7 @@ import { MIN_SERVICE_SAMPLES } from "../../services/queue/estimator.js";
 import { metricsRegistry } from "../../services/runtime/metrics.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
 import { createQueueDatabase, queueCtx } from "../helpers/queue.js";
+import { domainCodeOf as code } from "../helpers/call-outcome.js";
 
 const m = QueueService.method;
 const database = await createQueueDatabase(t);
@@ -39,16 +42,6 @@ t.teardown(() => svc.close());
 const staff = { role: "receptionist" as const, subject: "rec-1" };
 /** checkIn is scheduling's CheckInAppointment: only the service role issues APPOINTMENT tickets. */
 const checkIn = { role: "service" as const, subject: "scheduling" };
-
-async function code(p: Promise<unknown>): Promise<Code | "OK"> {
-  try {
-    await p;
-    return "OK";
-  } catch (err) {
-    if (err instanceof DomainError) return err.code;
-    throw err;
-  }
-}
 
 /** prefixes give each queue of this file a prefix of its own (a prefix belongs to one queue). */
 const prefixes = new Map<string, string>();

@@ -2,9 +2,8 @@
 // exactly the bad fields, and lets well-formed ones through to the database (here: nothing exists yet,
 // so they end as NOT_FOUND or similar, never INVALID_ARGUMENT).
 import t from "tap";
-import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { TimestampSchema, timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type HandlerContext } from "@connectrpc/connect";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import {
   CallNextRequestSchema,
@@ -38,7 +37,7 @@ import {
 } from "../../services/queue/queue.validation.js";
 
 import { createQueueDatabase } from "../helpers/queue.js";
-import { testContext } from "../helpers/handler-context.js";
+import { validationTable } from "../helpers/validation-table.js";
 
 const database = await createQueueDatabase(t);
 const pageTokens = new PageTokens("queue-validation-test-page-token-secret-0123");
@@ -48,17 +47,6 @@ const method = QueueService.method;
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-type Fields<S extends DescMessage> = Partial<Omit<MessageShape<S>, "$typeName" | "$unknown">>;
-
-/** A bad variant of a valid request and the fields its violations must name, no more, no less. */
-interface Bad<S extends DescMessage> {
-  name: string;
-  patch: Fields<S>;
-  fields: string[];
-}
-
-const ctx = (m: DescMethod) => testContext(m);
-
 async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of stream) {
     // A well-formed request on an existing queue gets its snapshot first: enough to pass validation.
@@ -66,54 +54,8 @@ async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   }
 }
 
-async function outcome(call: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await call();
-    return undefined;
-  } catch (err) {
-    return err;
-  }
-}
-
-function show(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : `no error (${String(err)})`;
-}
-
-const covered = new Set<string>();
-
-/**
- * rpc tests one RPC: the valid request and each of `alsoValid` pass validation (they end in a domain
- * error other than INVALID_ARGUMENT, or succeed); each bad variant yields INVALID_ARGUMENT whose violations name exactly its fields.
- */
-function rpc<S extends DescMessage>(spec: {
-  method: DescMethod;
-  schema: S;
-  call: (req: MessageShape<S>, ctx: HandlerContext) => Promise<unknown>;
-  valid: Fields<S>;
-  alsoValid?: Array<{ name: string; patch: Fields<S> }>;
-  bad: Array<Bad<S>>;
-}): void {
-  const procedure = `medschedule.queue.v1.QueueService/${spec.method.name}`;
-  covered.add(spec.method.name);
-  const build = (patch: Fields<S>) => create(spec.schema, { ...spec.valid, ...patch } as unknown as MessageInitShape<S>);
-  void t.test(spec.method.name, async (t) => {
-    for (const { name, patch } of [{ name: "valid request", patch: {} }, ...(spec.alsoValid ?? [])]) {
-      const err = await outcome(() => spec.call(build(patch), ctx(spec.method)));
-      t.ok(err === undefined || (err instanceof DomainError && !(err instanceof InvalidArgumentError)), `${name}: ${procedure} passes validation (${show(err)})`);
-    }
-    for (const bad of spec.bad) {
-      const err = await outcome(() => spec.call(build(bad.patch), ctx(spec.method)));
-      if (!(err instanceof InvalidArgumentError)) {
-        t.fail(`${bad.name}: expected InvalidArgumentError, got ${show(err)}`);
-        continue;
-      }
-      const named = [...new Set(err.violations.map((v) => v.field))].sort();
-      t.strictSame(named, [...bad.fields].sort(), `${bad.name}: violations name ${bad.fields.join(", ")}`);
-      t.ok(err.violations.length >= bad.fields.length, `${bad.name}: one violation per bad field at least`);
-      t.ok(err.violations.every((v) => v.description.length > 0), `${bad.name}: every violation says what is wrong`);
-    }
-  });
-}
+/** rpc adds an RPC's row: a request passes validation when it ends in a domain error other than INVALID_ARGUMENT, or succeeds; every violation has its own reason. */
+const { rpc, coversEveryRpc } = validationTable(t, QueueService, (err) => err === undefined || (err instanceof DomainError && !(err instanceof InvalidArgumentError)), { ownReasons: true });
 
 /** ticketAtCounter covers RecallTicket, SkipTicket and CompleteTicket, which take the same fields. */
 const ticketAtCounterBad = [
@@ -394,9 +336,7 @@ rpc({
   ],
 });
 
-t.test("every QueueService RPC is covered above", async (t) => {
-  t.strictSame([...covered].sort(), QueueService.methods.map((m) => m.name).sort());
-});
+coversEveryRpc();
 
 // ---- what the validators hand to the implementation ---------------------------------------------
 

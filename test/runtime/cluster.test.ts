@@ -3,18 +3,16 @@
 // reach both queue replicas (and page across them), every member runs with the heap cap, and SIGTERM drains the whole
 // cluster to exit 0. A bad CLUSTER_HEAP_MB stops it at start.
 import t from "tap";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { readFile, readdir } from "node:fs/promises";
 import http from "node:http";
-import os from "node:os";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
-import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
+import { HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
 import { DEFAULT_HEAP_MB } from "../../scripts/member-node-args.js";
-import { createTestDatabase } from "../helpers/postgres.js";
-import { redisUrl } from "../helpers/redis.js";
+import { memberStatuses, startCluster } from "../helpers/cluster.js";
 
 t.setTimeout(150_000);
 
@@ -40,43 +38,10 @@ function queueCalls(metrics: string): number {
 }
 
 t.test("npm run cluster: seven processes, both replicas used, SIGTERM drains all", async (t) => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-cluster-"));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  // Ports from a random range below Linux's ephemeral range (32768-60999), so neither parallel test
-  // files nor the outgoing connections of other tests take them first.
-  const base = 20_000 + Math.floor(Math.random() * 1_200) * 10;
-  const env = {
-    PATH: process.env.PATH ?? "",
-    DATABASE_URL: await createTestDatabase(t),
-    REDIS_URL: redisUrl(),
-    DATA_DIR: dataDir,
-    PORT: String(base),
-    CLUSTER_PORT_BASE: String(base + 1),
-    CLUSTER_METRICS_BASE: String(base - 10_000),
-    LOG_LEVEL: "warn",
-  };
-  const child = spawn(process.execPath, ["dist/scripts/cluster.js"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-  });
-
-  const members = [base, base + 1, base + 7, base + 2, base + 8, base + 3, base + 4]; // gateway, scheduling x2, queue x2, lock, backup
-  const transports = members.map((p) => createGrpcJsTransport({ addresses: [`127.0.0.1:${p}`] }));
-  t.teardown(() => transports.forEach((tr) => tr.close()));
-  const deadline = Date.now() + 60_000;
-  for (const [i, tr] of transports.entries()) {
-    const health = createClient(Health, tr);
-    let status: HealthCheckResponse_ServingStatus | undefined;
-    while (Date.now() < deadline && child.exitCode === null) {
-      status = await health.check({}, { timeoutMs: 1_000 }).then((r) => r.status, () => undefined);
-      if (status === HealthCheckResponse_ServingStatus.SERVING) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    t.equal(status, HealthCheckResponse_ServingStatus.SERVING, `member on port ${members[i]} is SERVING`, { output: status === HealthCheckResponse_ServingStatus.SERVING ? undefined : output });
+  const cluster = await startCluster(t);
+  const { base, dataDir, child, output, exited } = cluster;
+  for (const { port, status } of await memberStatuses(cluster, 60_000)) {
+    t.equal(status, HealthCheckResponse_ServingStatus.SERVING, `member on port ${port} is SERVING`, { output: status === HealthCheckResponse_ServingStatus.SERVING ? undefined : output() });
   }
 
   // Every member runs with the default heap cap (scripts/member-node-args.ts).

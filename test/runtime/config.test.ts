@@ -1,3 +1,5 @@
+// loadConfig (services/runtime/config.ts) alone: its defaults, values read from the environment,
+// every problem reported in one ConfigError without the database password, and duration parsing.
 import t from "tap";
 import { ConfigError, loadConfig, parseDurationMs } from "../../services/runtime/config.js";
 

@@ -1,5 +1,8 @@
-// toConnectError on a lost database connection: UNAVAILABLE (retryable), never INTERNAL. The fault
-// run (test/system) terminates real connections; this pins the classification of each error shape.
+// How database failures are classified (services/runtime/db/pg-errors.ts and toConnectError), one
+// error shape at a time: a lost or refused connection is UNAVAILABLE (retryable), never INTERNAL; a
+// pool timeout is UNAVAILABLE DATABASE_BUSY; a deadlock, serialization failure or lock timeout is
+// ABORTED WRITE_CONFLICT in every service; other database errors stay INTERNAL; constraint violations
+// are matched by name. The fault run (test/system) and write-conflicts.test.ts cause real ones.
 import t from "tap";
 import { Code } from "@connectrpc/connect";
 import { errorReasonOf, toConnectError } from "../../services/runtime/errors.js";

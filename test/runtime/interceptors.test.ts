@@ -1,6 +1,7 @@
 // The runtime's call path, the same on both servers: unexpected errors become INTERNAL without leaking
 // their message, domain errors keep their code, the client's deadline reaches the handler as
-// timeoutMs and an aborting signal, and every call gets a request id.
+// timeoutMs and an aborting signal, and every call gets a request id; rpc_server_duration_seconds
+// counts every call by service, method and code.
 import t from "tap";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";

@@ -1,7 +1,8 @@
 // The processes as a user starts them: `npm start` (the gateway on embedded PGlite) answers HTTP/1.1
 // (Connect JSON, /metrics) and h2c gRPC on one port, with reflection (how fast is the benchmarks'
 // business; here a generous bound only guards against a hang); bad config, a bad port and an
-// unreachable database each end with one readable line and a non-zero exit, never a hang.
+// unreachable database each end with one readable line and a non-zero exit, never a hang; a service
+// that fails to build fails the start, so nothing serves half-built.
 import t from "tap";
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";

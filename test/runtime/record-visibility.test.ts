@@ -7,30 +7,19 @@ import t from "tap";
 import { sql } from "kysely";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { schedulingClient, setUpProvider, systemDb } from "../helpers/scheduling.js";
 import { startTestSystem } from "../helpers/system.js";
+import { tokenGrpcTransport } from "../helpers/token-transport.js";
 
 const sys = await startTestSystem(t);
 const db = await systemDb(sys);
 
 async function queueClient(role: Role, subject: string): Promise<Client<typeof QueueService>> {
   const token = await sys.token([role], subject);
-  return createClient(
-    QueueService,
-    createGrpcTransport({
-      baseUrl: `http://127.0.0.1:${sys.grpc.port}`,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${token}`);
-          return next(req);
-        },
-      ],
-    }),
-  );
+  return createClient(QueueService, tokenGrpcTransport(sys.grpc.port, token));
 }
 
 /** answer is what a call ended with, the id it named replaced by "<id>" so two ids compare. */

@@ -23,6 +23,7 @@ import {
 import { checkJsonRequest, createStrictJsonOptions, jsonRequestViolations } from "../../services/runtime/request-json.js";
 import { duplicateKeys } from "../../services/runtime/request-json-duplicate-keys.js";
 import { KindsSchema } from "../fixtures/every-field-kind.js";
+import { seededRandom as prng } from "../helpers/seeded-random.js";
 
 const fields = (schema: DescMessage, json: string) => jsonRequestViolations(schema, JSON.parse(json)).map((v) => [v.field, v.reason]);
 
@@ -322,18 +323,6 @@ t.test("accepted timestamps and durations mean exactly what was written", async 
 });
 
 // ---- property: what the reader accepts, protobuf-es parses --------------------------------------
-
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Values that are, for some field kind or other, valid, invalid or borderline. */
 const POOL: unknown[] = [

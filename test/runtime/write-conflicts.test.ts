@@ -6,7 +6,6 @@ import t from "tap";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "kysely";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
@@ -16,6 +15,7 @@ import { createTestDatabase } from "../helpers/postgres.js";
 import { setUpProvider, systemDb } from "../helpers/scheduling.js";
 import { startTestSystem } from "../helpers/system.js";
 import { trapNextWrite } from "../helpers/write-conflict.js";
+import { tokenGrpcTransport } from "../helpers/token-transport.js";
 
 t.setTimeout(120_000);
 const url = await createTestDatabase(t);
@@ -24,11 +24,7 @@ const db = await systemDb(sys);
 
 async function clientOf<S extends DescService>(service: S) {
   const token = await sys.token(["receptionist"], "rec-1");
-  const transport = createGrpcTransport({
-    baseUrl: `http://127.0.0.1:${sys.grpc.port}`,
-    interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))],
-  });
-  return createClient(service, transport);
+  return createClient(service, tokenGrpcTransport(sys.grpc.port, token));
 }
 
 async function outcomeOf(p: Promise<unknown>): Promise<{ code: Code | "OK"; reason?: string; message?: string }> {

@@ -8,11 +8,8 @@
 // down, or a check-in slipping in between, changes nothing. The SchedulingService and the real
 // QueueService classes on one real Postgres under one fake clock, the queue called as the service
 // role through an in-memory transport.
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import t from "tap";
-import { create, type DescMethod } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport, type HandlerContext } from "@connectrpc/connect";
 import { TicketSchema, TicketStatus, type Ticket } from "../../gen/medschedule/queue/v1/queue_pb.js";
@@ -34,39 +31,30 @@ import {
   CancelAppointmentRequestSchema,
   CheckInAppointmentRequestSchema,
   CompleteAppointmentRequestSchema,
-  CreateProviderRequestSchema,
   GetAppointmentRequestSchema,
   MarkNoShowRequestSchema,
   RescheduleAppointmentRequestSchema,
   SchedulingService,
-  SetAvailabilityRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { principalKey } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
-import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
-import { DomainError } from "../../services/runtime/errors.js";
 import type { Peers } from "../../services/runtime/peers.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
-import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
-import { testContext } from "../helpers/handler-context.js";
-import { createTestDatabase } from "../helpers/postgres.js";
+import { callerContext as ctx } from "../helpers/handler-context.js";
 import { queueCtx } from "../helpers/queue.js";
-import { ALL_DAYS } from "../helpers/scheduling.js";
+import { createProviderIn, directSchedulingService } from "../helpers/scheduling.js";
+import { domainFailure as failure } from "../helpers/call-outcome.js";
+import { createModuleDatabase } from "../helpers/module-database.js";
 
 t.setTimeout(120_000);
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 const m = SchedulingService.method;
 const q = QueueService.method;
-const databaseUrl = await createTestDatabase(t);
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-appointment-ticket-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const database = await createDatabase({ databaseUrl, dataDir });
-t.teardown(() => database.close());
-for (const mod of [schedulingModule, queueModule]) await migrateToLatest(database.db, { schema: mod.schema, migrationsFolder: mod.migrationsFolder });
+const database = await createModuleDatabase(t, [schedulingModule, queueModule]);
 
 const clock = createFakeClock(new Date("2026-03-02T06:00:00Z"));
 const queueSvc = new QueueServiceImpl({ db: database.db, clock }, { listen: false, pollIntervalMs: 100 });
@@ -92,31 +80,15 @@ const queueTransport = createRouterTransport(({ service }) => {
   service(QueueService, impl as never);
 });
 const peers: Peers = { client: (s) => createClient(s, queueTransport) as never };
-const svc = new SchedulingServiceImpl({ db: database.db, clock, peers }, { useLock: false, offerSweepIntervalMs: 0, listen: false });
-t.teardown(() => svc.close());
+const svc = directSchedulingService(t, { db: database.db, clock, peers });
 
-const ctx = (method: DescMethod, role: Role = "receptionist", subject = "rec-1") =>
-  testContext(method, { principal: { subject, roles: [role], grantedRole: role, ownOnly: role === "patient" || role === "doctor" } });
 const staff = { role: "receptionist" as const, subject: "rec-1" };
 let n = 0;
 const rid = (what: string) => `${what}-${++n}`;
 
-async function failure(p: Promise<unknown>): Promise<DomainError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DomainError)) throw new Error(`expected a domain error, got ${String(err)}`);
-  return err;
-}
-
 /** clinic creates a provider in UTC working around the clock (15-minute slots) and opens counter "k1" on its queue. */
 async function clinic(providerId: string): Promise<string> {
-  await svc.createProvider(create(CreateProviderRequestSchema, { providerId, displayName: `Dr. ${providerId}`, timeZone: "UTC" }), ctx(m.createProvider));
-  await svc.setAvailability(
-    create(SetAvailabilityRequestSchema, { providerId, weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "00:00", endTime: "24:00" })), slotDuration: { seconds: 900n } }),
-    ctx(m.setAvailability),
-  );
+  await createProviderIn(svc, ctx, { providerId });
   const queueId = `prov-${providerId}`;
   await queueSvc.createQueue(create(CreateQueueRequestSchema, { queueId, displayName: `Dr. ${providerId}`, prefix: providerId.slice(-3).toUpperCase().replace(/[^A-Z]/g, "Q"), timeZone: "UTC" }), queueCtx(q.createQueue, staff));
   await queueSvc.openCounter(create(OpenCounterRequestSchema, { queueId, counterId: "k1" }), queueCtx(q.openCounter, staff));

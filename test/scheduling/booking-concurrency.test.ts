@@ -15,6 +15,7 @@ import type { SchedulingService } from "../../gen/medschedule/scheduling/v1/sche
 import { startRedis } from "../helpers/redis.js";
 import { schedulingClient, setUpProvider, systemDb } from "../helpers/scheduling.js";
 import { startTestSystem } from "../helpers/system.js";
+import { seededRandom as prng } from "../helpers/seeded-random.js";
 
 const MIN = 60_000;
 const SLOT = 15 * MIN;
@@ -23,18 +24,6 @@ const DAY_MS = 24 * 60 * MIN;
 const DAY_START = Math.floor(Date.now() / DAY_MS) * DAY_MS + 7 * DAY_MS + 9 * 60 * MIN;
 const SLOTS = 20;
 const REQUESTS = 200;
-
-/** prng is mulberry32, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Attempt {
   start: number;

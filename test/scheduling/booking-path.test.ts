@@ -4,11 +4,8 @@
 // "slot taken" and claims no requestId, row waits are bounded by lock_timeout without leaking it into
 // the pooled session, concurrent retries without the lock get the first response, CompleteAppointment
 // (CHECKED_IN -> FULFILLED), and the scheduling metrics as scraped from GET /metrics.
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import t from "tap";
-import { create, type DescMethod } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { sql } from "kysely";
@@ -16,36 +13,27 @@ import { AppointmentStatus } from "../../gen/medschedule/scheduling/v1/schedulin
 import {
   BookAppointmentRequestSchema,
   CompleteAppointmentRequestSchema,
-  CreateProviderRequestSchema,
   JoinWaitlistRequestSchema,
   SchedulingService,
-  SetAvailabilityRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
-import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
 import { DomainError } from "../../services/runtime/errors.js";
 import { serveMetrics } from "../../services/runtime/metrics.js";
 import type { LockClient } from "../../services/runtime/with-lock.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
-import { testContext } from "../helpers/handler-context.js";
-import { createTestDatabase } from "../helpers/postgres.js";
-import { ALL_DAYS } from "../helpers/scheduling.js";
+import { callerContext as ctx } from "../helpers/handler-context.js";
+import { createProviderIn } from "../helpers/scheduling.js";
+import { domainFailure as failure } from "../helpers/call-outcome.js";
+import { createModuleDatabase, openAnotherPool } from "../helpers/module-database.js";
 
 const MIN = 60_000;
 const m = SchedulingService.method;
-const databaseUrl = await createTestDatabase(t);
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-booking-path-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
 // One pooled connection: what one statement leaves in the session, the next one sees.
-const database = await createDatabase({ databaseUrl, dataDir, maxConnections: 1 });
-t.teardown(() => database.close());
-await migrateToLatest(database.db, { schema: schedulingModule.schema, migrationsFolder: schedulingModule.migrationsFolder });
+const database = await createModuleDatabase(t, [schedulingModule], { maxConnections: 1 });
 const db = database.db;
 // A second pool, for the test's own blocking transactions.
-const other = await createDatabase({ databaseUrl, dataDir });
-t.teardown(() => other.close());
+const other = await openAnotherPool(t, database);
 
 /** fakeLock hands out the queued fencing tokens, one per acquire. */
 function fakeLock(tokens: bigint[]): LockClient {
@@ -69,32 +57,11 @@ function instance(opts: { tokens?: bigint[]; useLock: boolean; lockWaitMs?: numb
   return svc;
 }
 
-const ctx = (method: DescMethod, role: Role = "receptionist", subject = "rec-1") =>
-  testContext(method, { principal: { subject, roles: [role], grantedRole: role, ownOnly: role === "patient" || role === "doctor" } });
 const ts = (ms: number) => timestampFromDate(new Date(ms));
 const DAY = Date.parse("2027-03-01T00:00:00Z");
 
-async function failure(p: Promise<unknown>): Promise<DomainError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
-
-async function provider(svc: SchedulingServiceImpl, providerId: string): Promise<void> {
-  await svc.createProvider(create(CreateProviderRequestSchema, { providerId, displayName: "Dr. P", timeZone: "UTC" }), ctx(m.createProvider));
-  await svc.setAvailability(
-    create(SetAvailabilityRequestSchema, {
-      providerId,
-      weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "08:00", endTime: "18:00" })),
-      slotDuration: { seconds: 1800n },
-    }),
-    ctx(m.setAvailability),
-  );
-}
+const provider = (svc: SchedulingServiceImpl, providerId: string) =>
+  createProviderIn(svc, ctx, { providerId, displayName: "Dr. P", start: "08:00", end: "18:00", slotMinutes: 30 });
 
 const bookReq = (providerId: string, requestId: string, startMs: number) =>
   create(BookAppointmentRequestSchema, { requestId, providerId, patientId: "pat-1", startTime: ts(startMs), duration: { seconds: 1800n } });

@@ -5,11 +5,8 @@
 // appointment's own start; MarkNoShow only once the appointment has started, the slot kept until
 // then; the booking horizon; waitlist offers never for time that has passed, held no longer than
 // until the offered time; SCHEDULING_BOOKING_HORIZON and QUEUE_CHECKIN_EARLY read at start.
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import t from "tap";
-import { create, type DescMethod } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { TicketPriority, type Queue } from "../../gen/medschedule/queue/v1/queue_pb.js";
@@ -20,36 +17,27 @@ import {
   BookAppointmentRequestSchema,
   CancelAppointmentRequestSchema,
   CheckInAppointmentRequestSchema,
-  CreateProviderRequestSchema,
   GetAppointmentRequestSchema,
   JoinWaitlistRequestSchema,
   ListAppointmentsRequestSchema,
   MarkNoShowRequestSchema,
   SchedulingService,
-  SetAvailabilityRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { ConfigError } from "../../services/runtime/config.js";
-import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
-import { DomainError } from "../../services/runtime/errors.js";
 import type { Peers } from "../../services/runtime/peers.js";
 import { loadSchedulingOptions, type SchedulingOptions } from "../../services/scheduling/scheduling-options.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
-import { testContext } from "../helpers/handler-context.js";
-import { createTestDatabase } from "../helpers/postgres.js";
-import { ALL_DAYS } from "../helpers/scheduling.js";
+import { callerContext as ctx } from "../helpers/handler-context.js";
+import { createProviderIn, directSchedulingService } from "../helpers/scheduling.js";
+import { domainFailure as failure, domainReasonOf as outcome } from "../helpers/call-outcome.js";
+import { createModuleDatabase } from "../helpers/module-database.js";
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 const m = SchedulingService.method;
-const databaseUrl = await createTestDatabase(t);
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-clinic-rules-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const database = await createDatabase({ databaseUrl, dataDir });
-t.teardown(() => database.close());
-await migrateToLatest(database.db, { schema: schedulingModule.schema, migrationsFolder: schedulingModule.migrationsFolder });
+const database = await createModuleDatabase(t, [schedulingModule]);
 
 /** The in-memory QueueService: queues by id, and every IssueTicket request it got. */
 const queues = new Map<string, Queue>();
@@ -84,45 +72,14 @@ const queueTransport = createRouterTransport(({ service }) => {
 const peers: Peers = { client: (service) => createClient(service, queueTransport) as never };
 
 const clock = createFakeClock(new Date("2026-03-02T06:00:00Z"));
-function instance(options: Partial<SchedulingOptions> = {}): SchedulingServiceImpl {
-  const svc = new SchedulingServiceImpl({ db: database.db, clock, peers }, { useLock: false, offerSweepIntervalMs: 0, listen: false, ...options });
-  t.teardown(() => svc.close());
-  return svc;
-}
+const instance = (options: Partial<SchedulingOptions> = {}) => directSchedulingService(t, { db: database.db, clock, peers }, options);
 const svc = instance();
 
-const ctx = (method: DescMethod, role: Role = "receptionist", subject = "rec-1") =>
-  testContext(method, { principal: { subject, roles: [role], grantedRole: role, ownOnly: role === "patient" || role === "doctor" } });
 const dur = (minutes: number) => ({ seconds: BigInt(minutes * 60) });
 
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "OK";
-  } catch (err) {
-    if (err instanceof DomainError) return err.reason;
-    throw err;
-  }
-}
-
-async function failure(p: Promise<unknown>): Promise<DomainError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof DomainError) return err;
-    throw err;
-  }
-  throw new Error("expected the call to fail");
-}
-
 /** provider creates a provider in Istanbul (UTC+3) working 09:00-17:00 every day, 30-minute slots. */
-async function provider(s: SchedulingServiceImpl, providerId: string, displayName = "Dr. Grace Hopper"): Promise<void> {
-  await s.createProvider(create(CreateProviderRequestSchema, { providerId, displayName, timeZone: "Europe/Istanbul" }), ctx(m.createProvider));
-  await s.setAvailability(
-    create(SetAvailabilityRequestSchema, { providerId, weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "09:00", endTime: "17:00" })), slotDuration: dur(30) }),
-    ctx(m.setAvailability),
-  );
-}
+const provider = (s: SchedulingServiceImpl, providerId: string, displayName = "Dr. Grace Hopper") =>
+  createProviderIn(s, ctx, { providerId, displayName, timeZone: "Europe/Istanbul", start: "09:00", end: "17:00", slotMinutes: 30 });
 
 async function book(s: SchedulingServiceImpl, providerId: string, requestId: string, start: Date, patientId = "pat-1") {
   const r = await s.bookAppointment(create(BookAppointmentRequestSchema, { requestId, providerId, patientId, startTime: timestampFromDate(start), duration: dur(30) }), ctx(m.bookAppointment));

@@ -7,48 +7,33 @@
 // different windows stop at the waitlist limit; time held for a waitlist offer is named as such when
 // found inside a transaction (read after it rolled back), and the offer passes on once its patient
 // books that time elsewhere.
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import t from "tap";
 import { create, type DescMethod } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   BookAppointmentRequestSchema,
   CancelAppointmentRequestSchema,
-  CreateProviderRequestSchema,
   JoinWaitlistRequestSchema,
   RescheduleAppointmentRequestSchema,
   SchedulingService,
-  SetAvailabilityRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
-import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
 import { DomainError } from "../../services/runtime/errors.js";
-import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
-import { testContext } from "../helpers/handler-context.js";
-import { ALL_DAYS } from "../helpers/scheduling.js";
+import { callerContext } from "../helpers/handler-context.js";
+import { directSchedulingService, createProviderIn } from "../helpers/scheduling.js";
+import { createModuleDatabase } from "../helpers/module-database.js";
 
 const m = SchedulingService.method;
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-embedded-races-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const database = await createDatabase({ dataDir });
-t.teardown(() => database.close());
-await migrateToLatest(database.db, { schema: schedulingModule.schema, migrationsFolder: schedulingModule.migrationsFolder });
+const database = await createModuleDatabase(t, [schedulingModule], { embedded: true });
 const clock = createFakeClock(new Date("2026-03-02T06:00:00Z"));
-const svc = new SchedulingServiceImpl({ db: database.db, clock }, { useLock: false, offerSweepIntervalMs: 0, listen: false });
-t.teardown(() => svc.close());
-const ctx = (method: DescMethod) => testContext(method, { principal: { subject: "rec-1", roles: ["receptionist"], grantedRole: "receptionist", ownOnly: false } });
-const asPatient = (method: DescMethod, subject: string) => testContext(method, { principal: { subject, roles: ["patient"], grantedRole: "patient", ownOnly: true } });
+const svc = directSchedulingService(t, { db: database.db, clock });
+const ctx = (method: DescMethod) => callerContext(method);
+const asPatient = (method: DescMethod, subject: string) => callerContext(method, "patient", subject);
 const reasonOf = (r: PromiseSettledResult<unknown>) => (r.status === "fulfilled" ? "OK" : r.reason instanceof DomainError ? r.reason.reason : String(r.reason));
 
 t.test("two cancellations of one appointment at once: one cancels, the other is told why at once", async (t) => {
-  await svc.createProvider(create(CreateProviderRequestSchema, { providerId: "p-race", displayName: "Dr. Ada Lovelace", timeZone: "Europe/Istanbul" }), ctx(m.createProvider));
-  await svc.setAvailability(
-    create(SetAvailabilityRequestSchema, { providerId: "p-race", weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "09:00", endTime: "17:00" })), slotDuration: { seconds: 1800n } }),
-    ctx(m.setAvailability),
-  );
+  await createProviderIn(svc, ctx, { providerId: "p-race", displayName: "Dr. Ada Lovelace", timeZone: "Europe/Istanbul", start: "09:00", end: "17:00", slotMinutes: 30 });
   const { appointment } = await svc.bookAppointment(
     create(BookAppointmentRequestSchema, { requestId: "b-1", providerId: "p-race", patientId: "pat-1", startTime: timestampFromDate(new Date("2026-03-03T07:00:00Z")) }),
     ctx(m.bookAppointment),
@@ -64,11 +49,7 @@ t.test("two cancellations of one appointment at once: one cancels, the other is 
 });
 
 t.test("a patient's racing self-bookings stop at the limit; racing identical waitlist joins leave one entry", async (t) => {
-  await svc.createProvider(create(CreateProviderRequestSchema, { providerId: "p-lim", displayName: "Dr. Mehmet Demir", timeZone: "Europe/Istanbul" }), ctx(m.createProvider));
-  await svc.setAvailability(
-    create(SetAvailabilityRequestSchema, { providerId: "p-lim", weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "09:00", endTime: "17:00" })), slotDuration: { seconds: 1800n } }),
-    ctx(m.setAvailability),
-  );
+  await createProviderIn(svc, ctx, { providerId: "p-lim", displayName: "Dr. Mehmet Demir", timeZone: "Europe/Istanbul", start: "09:00", end: "17:00", slotMinutes: 30 });
   const book = (i: number) =>
     svc.bookAppointment(
       create(BookAppointmentRequestSchema, { requestId: `lim-${i}`, providerId: "p-lim", patientId: "pat-lim", startTime: timestampFromDate(new Date(Date.parse("2026-03-04T06:00:00Z") + i * 1_800_000)) }),
@@ -88,11 +69,7 @@ t.test("a patient's racing self-bookings stop at the limit; racing identical wai
 });
 
 t.test("racing waitlist joins of one patient stop at the limit; rescheduling into time held for an offer says so", async (t) => {
-  await svc.createProvider(create(CreateProviderRequestSchema, { providerId: "p-wlim", displayName: "Dr. Ayşe Kaya", timeZone: "Europe/Istanbul" }), ctx(m.createProvider));
-  await svc.setAvailability(
-    create(SetAvailabilityRequestSchema, { providerId: "p-wlim", weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "09:00", endTime: "17:00" })), slotDuration: { seconds: 1800n } }),
-    ctx(m.setAvailability),
-  );
+  await createProviderIn(svc, ctx, { providerId: "p-wlim", displayName: "Dr. Ayşe Kaya", timeZone: "Europe/Istanbul", start: "09:00", end: "17:00", slotMinutes: 30 });
   const join = (i: number) =>
     svc.joinWaitlist(
       create(JoinWaitlistRequestSchema, {

@@ -6,9 +6,6 @@
 // and concurrent self-bookings cannot all slip under the limit; a patient waits on a provider's
 // waitlist once per stretch of time, also when the joins race. The class against real Postgres under
 // a fake clock.
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import t from "tap";
 import { create, type DescMethod } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -19,87 +16,38 @@ import {
   AcceptOfferRequestSchema,
   BookAppointmentRequestSchema,
   CancelAppointmentRequestSchema,
-  CreateProviderRequestSchema,
   GetAppointmentRequestSchema,
   JoinWaitlistRequestSchema,
   ListAppointmentsRequestSchema,
   RescheduleAppointmentRequestSchema,
   SchedulingService,
-  SetAvailabilityRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { ConfigError } from "../../services/runtime/config.js";
-import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
-import { DomainError } from "../../services/runtime/errors.js";
 import { loadSchedulingOptions, type SchedulingOptions } from "../../services/scheduling/scheduling-options.js";
-import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
-import { testContext } from "../helpers/handler-context.js";
-import { createTestDatabase } from "../helpers/postgres.js";
-import { ALL_DAYS } from "../helpers/scheduling.js";
+import { callerContext as ctx } from "../helpers/handler-context.js";
+import { createProviderIn, directSchedulingService } from "../helpers/scheduling.js";
+import { domainFailure as failure, domainReasonOf as outcome, reasonAfterRetries as retried } from "../helpers/call-outcome.js";
+import { createModuleDatabase } from "../helpers/module-database.js";
 
 t.setTimeout(120_000);
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 const m = SchedulingService.method;
-const databaseUrl = await createTestDatabase(t);
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-patient-rules-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const database = await createDatabase({ databaseUrl, dataDir, maxConnections: 20 });
-t.teardown(() => database.close());
-await migrateToLatest(database.db, { schema: schedulingModule.schema, migrationsFolder: schedulingModule.migrationsFolder });
+const database = await createModuleDatabase(t, [schedulingModule], { maxConnections: 20 });
 
 const clock = createFakeClock(new Date("2026-03-02T00:00:00Z"));
-function instance(options: Partial<SchedulingOptions> = {}): SchedulingServiceImpl {
-  const s = new SchedulingServiceImpl({ db: database.db, clock }, { useLock: false, offerSweepIntervalMs: 0, listen: false, ...options });
-  t.teardown(() => s.close());
-  return s;
-}
+const instance = (options: Partial<SchedulingOptions> = {}) => directSchedulingService(t, { db: database.db, clock }, options);
 const svc = instance();
 
-const ctx = (method: DescMethod, role: Role = "receptionist", subject = "rec-1") =>
-  testContext(method, { principal: { subject, roles: [role], grantedRole: role, ownOnly: role === "patient" || role === "doctor" } });
 const asPatient = (method: DescMethod, patientId: string) => ctx(method, "patient", patientId);
 let n = 0;
 const rid = (what: string) => `${what}-${++n}`;
 
-async function failure(p: Promise<unknown>): Promise<DomainError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DomainError)) throw new Error(`expected a domain error, got ${String(err)}`);
-  return err;
-}
-
-async function outcome(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => "OK",
-    (err: unknown) => {
-      if (err instanceof DomainError) return err.reason;
-      throw err;
-    },
-  );
-}
-
-/** retried is outcome() with the retryable answers (row-lock waits, a busy pool) retried, as clients do. */
-async function retried(f: () => Promise<unknown>): Promise<string> {
-  for (let tries = 0; ; tries++) {
-    const got = await outcome(f());
-    if ((got !== "WRITE_CONFLICT" && got !== "DATABASE_BUSY") || tries > 50) return got;
-    await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
-  }
-}
-
 /** provider creates a provider in UTC working around the clock, 15-minute slots. */
-async function provider(providerId: string, s = svc): Promise<void> {
-  await s.createProvider(create(CreateProviderRequestSchema, { providerId, displayName: `Dr. ${providerId}`, timeZone: "UTC" }), ctx(m.createProvider));
-  await s.setAvailability(
-    create(SetAvailabilityRequestSchema, { providerId, weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "00:00", endTime: "24:00" })), slotDuration: { seconds: 900n } }),
-    ctx(m.setAvailability),
-  );
-}
+const provider = (providerId: string, s = svc) => createProviderIn(s, ctx, { providerId });
 
 const bookReq = (providerId: string, patientId: string, start: Date, requestId = rid("book")) =>
   create(BookAppointmentRequestSchema, { requestId, providerId, patientId, startTime: timestampFromDate(start), duration: { seconds: 900n } });

@@ -5,27 +5,19 @@
 import t from "tap";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TicketPriority, TicketStatus } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { AppointmentStatus, DayOfWeek, ResourceKind } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { startTestSystem } from "../helpers/system.js";
 import { ALL_DAYS, schedulingClient, setUpProvider, systemDb } from "../helpers/scheduling.js";
+import { rpcFailure as failure } from "../helpers/call-outcome.js";
+import { tokenGrpcTransport } from "../helpers/token-transport.js";
 
 const MIN = 60_000;
 const sys = await startTestSystem(t);
 const staff = await schedulingClient(sys, "receptionist", "rec-1");
 const db = await systemDb(sys);
-
-async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** errorInfo is the google.rpc.ErrorInfo of a failed call. */
 const errorInfo = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0];
@@ -227,7 +219,7 @@ t.test("check-in issues an APPOINTMENT ticket that the QueueService lists; failu
   const again = await staff.checkInAppointment({ appointmentId: appointment!.appointmentId, requestId: "ci-2" });
   t.equal(again.ticket?.ticketId, res.ticket?.ticketId, "a retry replays");
   const token = await sys.token(["receptionist"], "rec-1");
-  const queue = createClient(QueueService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sys.grpc.port}`, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] }));
+  const queue = createClient(QueueService, tokenGrpcTransport(sys.grpc.port, token));
   const tickets = await queue.listTickets({ queueId: res.ticket!.queueId });
   t.ok(tickets.tickets.some((x) => x.ticketId === res.ticket!.ticketId), "the queue lists the ticket");
   const done = await staff.completeAppointment({ appointmentId: appointment!.appointmentId, requestId: "ci-done" });
@@ -388,7 +380,7 @@ t.test("a patient checks in for their own appointment, into its provider's queue
   t.equal(res.ticket?.queueId, `prov-${providerId}`, "the provider's queue");
   t.equal(res.ticket?.appointmentId, mine.appointmentId);
   const token = await sys.token(["receptionist"], "rec-1");
-  const queue = createClient(QueueService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sys.grpc.port}`, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] }));
+  const queue = createClient(QueueService, tokenGrpcTransport(sys.grpc.port, token));
   const again = await staff.checkInAppointment({ appointmentId: mine.appointmentId, requestId: "ci-self-4" });
   t.equal(again.ticket?.ticketId, res.ticket?.ticketId, "checking in again (at the desk, after the kiosk) answers with the same ticket");
   t.equal(again.appointment?.status, AppointmentStatus.CHECKED_IN);
@@ -424,7 +416,7 @@ t.test("every provider's own queue gets a ticket prefix of its own", async (t) =
 t.test("over gRPC, as the services call each other: a cancelled check-in's ticket leaves the queue; a patient's racing self-bookings stop at the limit", async (t) => {
   const providerId = await setUpProvider(staff, { providerId: "prov-settle" });
   const token = await sys.token(["receptionist"], "rec-1");
-  const queue = createClient(QueueService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sys.grpc.port}`, interceptors: [(next) => (req) => { req.header.set("authorization", `Bearer ${token}`); return next(req); }] }));
+  const queue = createClient(QueueService, tokenGrpcTransport(sys.grpc.port, token));
   const { appointment } = await staff.bookAppointment({ requestId: "settle-1", providerId, patientId: "pat-settle", startTime: timestampFromDate(slotAhead(20)), duration: dur(15) });
   const { ticket } = await staff.checkInAppointment({ appointmentId: appointment!.appointmentId, requestId: "settle-ci" });
   await staff.cancelAppointment({ appointmentId: appointment!.appointmentId, requestId: "settle-cancel" });

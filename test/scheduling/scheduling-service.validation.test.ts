@@ -2,9 +2,8 @@
 // naming exactly the bad fields, and lets well-formed ones through validation: they reach the
 // database, which here is a stand-in that throws NoDatabaseError on first use.
 import t from "tap";
-import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create, type DescMethod } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema, durationFromMs, timestampFromDate, timestampFromMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { type HandlerContext } from "@connectrpc/connect";
 import {
   AppointmentStatus,
   DateExceptionSchema,
@@ -50,6 +49,7 @@ import {
   validateSetAvailability,
 } from "../../services/scheduling/scheduling.validation.js";
 import { testContext } from "../helpers/handler-context.js";
+import { shown, thrownBy, validationTable } from "../helpers/validation-table.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -64,15 +64,6 @@ const method = SchedulingService.method;
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-type Fields<S extends DescMessage> = Partial<Omit<MessageShape<S>, "$typeName" | "$unknown">>;
-
-/** A bad variant of a valid request and the fields its violations must name, no more, no less. */
-interface Bad<S extends DescMessage> {
-  name: string;
-  patch: Fields<S>;
-  fields: string[];
-}
-
 const ctx = (m: DescMethod) => testContext(m);
 
 async function drain(stream: AsyncIterable<unknown>): Promise<void> {
@@ -80,19 +71,6 @@ async function drain(stream: AsyncIterable<unknown>): Promise<void> {
     // A skeleton stream must not send anything before it fails.
     throw new Error("the stream sent a message");
   }
-}
-
-async function outcome(call: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await call();
-    return undefined;
-  } catch (err) {
-    return err;
-  }
-}
-
-function show(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : `no error (${String(err)})`;
 }
 
 const ts = (iso: string): Timestamp => timestampFromDate(new Date(iso));
@@ -106,43 +84,8 @@ const wi = (dayOfWeek: DayOfWeek, startTime: string, endTime: string): WeeklyInt
 const ex = (startDate: string, endDate: string, reason = ""): DateException =>
   create(DateExceptionSchema, { startDate, endDate, reason });
 
-const covered = new Set<string>();
-
-/**
- * rpc tests one RPC: the valid request and each of `alsoValid` pass validation (and reach the
- * database); each bad variant yields INVALID_ARGUMENT whose violations name exactly its fields.
- */
-function rpc<S extends DescMessage>(spec: {
-  method: DescMethod;
-  schema: S;
-  call: (req: MessageShape<S>, ctx: HandlerContext) => Promise<unknown>;
-  valid: Fields<S>;
-  alsoValid?: Array<{ name: string; patch: Fields<S> }>;
-  bad: Array<Bad<S>>;
-}): void {
-  const procedure = `medschedule.scheduling.v1.SchedulingService/${spec.method.name}`;
-  covered.add(spec.method.name);
-  const build = (patch: Fields<S>) => create(spec.schema, { ...spec.valid, ...patch } as unknown as MessageInitShape<S>);
-  void t.test(spec.method.name, async (t) => {
-    for (const { name, patch } of [{ name: "valid request", patch: {} }, ...(spec.alsoValid ?? [])]) {
-      const err = await outcome(() => spec.call(build(patch), ctx(spec.method)));
-      t.ok(err instanceof NoDatabaseError, `${name}: ${procedure} passes validation (${show(err)})`);
-    }
-    for (const bad of spec.bad) {
-      const err = await outcome(() => spec.call(build(bad.patch), ctx(spec.method)));
-      if (!(err instanceof InvalidArgumentError)) {
-        t.fail(`${bad.name}: expected InvalidArgumentError, got ${show(err)}`);
-        continue;
-      }
-      const named = [...new Set(err.violations.map((v) => v.field))].sort();
-      t.strictSame(named, [...bad.fields].sort(), `${bad.name}: violations name ${bad.fields.join(", ")}`);
-      t.ok(err.violations.length >= bad.fields.length, `${bad.name}: one violation per bad field at least`);
-      t.ok(err.violations.every((v) => v.description.length > 0), `${bad.name}: every violation says what is wrong`);
-      const vague = err.violations.filter((v) => !v.reason || v.reason === "INVALID_VALUE").map((v) => v.field);
-      t.same(vague, [], `${bad.name}: every violation has its own reason (${err.violations.map((v) => v.reason).join(", ")})`);
-    }
-  });
-}
+/** rpc adds an RPC's row: a request passes validation when it reaches the database; every violation has its own reason. */
+const { rpc, coversEveryRpc } = validationTable(t, SchedulingService, (err) => err instanceof NoDatabaseError, { ownReasons: true });
 
 // ---- providers and resources --------------------------------------------------------------------
 
@@ -694,9 +637,7 @@ rpc({
   ],
 });
 
-t.test("every SchedulingService RPC is covered above", async (t) => {
-  t.strictSame([...covered].sort(), SchedulingService.methods.map((m) => m.name).sort());
-});
+coversEveryRpc();
 
 // ---- what the validators hand to the implementation ---------------------------------------------
 
@@ -769,16 +710,16 @@ t.test("list validators apply defaults", async (t) => {
 });
 
 t.test("ListAppointments without provider or patient says that one of them is needed", async (t) => {
-  const err = await outcome(() =>
+  const err = await thrownBy(() =>
     impl.listAppointments(create(ListAppointmentsRequestSchema, {}), ctx(method.listAppointments)),
   );
-  if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${show(err)}`);
+  if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${shown(err)}`);
   t.equal(err.violations.length, 1);
   t.match(err.violations[0]?.description, /providerId or patientId/);
 });
 
 t.test("an overlap names the interval it overlaps", async (t) => {
-  const err = await outcome(async () =>
+  const err = await thrownBy(async () =>
     validateSetAvailability(
       create(SetAvailabilityRequestSchema, {
         providerId: "dr-ada",
@@ -787,7 +728,7 @@ t.test("an overlap names the interval it overlaps", async (t) => {
       }),
     ),
   );
-  if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${show(err)}`);
+  if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${shown(err)}`);
   t.match(err.violations[0]?.description, /weeklyHours\[0\]/);
 });
 
@@ -802,7 +743,7 @@ t.test("a time zone is stored under its canonical name, whatever its letter case
 });
 
 t.test("SetAvailability says what to change when hours would offer no slot", async (t) => {
-  const err = await outcome(async () =>
+  const err = await thrownBy(async () =>
     validateSetAvailability(
       create(SetAvailabilityRequestSchema, {
         providerId: "dr-ada",
@@ -812,7 +753,7 @@ t.test("SetAvailability says what to change when hours would offer no slot", asy
       }),
     ),
   );
-  if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${show(err)}`);
+  if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${shown(err)}`);
   t.same(err.violations.map((v) => [v.field, v.reason]), [["weeklyHours[0]", "SHORTER_THAN_SLOT"], ["weeklyHours[1]", "NO_SLOT_LEFT"]]);
   t.equal(err.violations[0].description, "Monday 09:00-09:20 is 20 minutes long, shorter than one slot (30 minutes), so it would offer no appointment: make it at least 30 minutes long, or shorten slotDuration");
   t.match(err.violations[1].description, /Tuesday 09:00-10:00 .*breaks\[0\] \(09:15-09:45\)/);
@@ -824,8 +765,8 @@ t.test("an appointment start below the minute is refused, not rounded", async (t
     [tsn("2026-12-06T10:00:00Z", 1), '"2026-12-06T10:00:00.000000001Z"'],
     [tsn("2026-12-06T11:00:00Z", 500_000_000), '"2026-12-06T11:00:00.5Z"'],
   ] as const) {
-    const err = await outcome(async () => validateBookAppointment(create(BookAppointmentRequestSchema, { requestId: "r", providerId: "p", patientId: "q", startTime })));
-    if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${show(err)}`);
+    const err = await thrownBy(async () => validateBookAppointment(create(BookAppointmentRequestSchema, { requestId: "r", providerId: "p", patientId: "q", startTime })));
+    if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${shown(err)}`);
     t.same(err.violations.map((v) => [v.field, v.reason]), [["startTime", "NOT_WHOLE_MINUTE"]]);
     t.equal(err.violations[0].description, `must be on a whole minute, without seconds (got ${got}), e.g. "2026-01-05T09:15:00Z"`);
   }

@@ -6,6 +6,7 @@ import t from "tap";
 import { explainSlotStart, listSlots, isSlotStart, type Interval, type Schedule, type SlotVerdict } from "../../services/scheduling/slots.js";
 import type { MinuteInterval } from "../../services/scheduling/scheduling.validation.js";
 import { instantsOfWall, wallOf, wallOfDate, localDateOf, isoDayOfWeek, addDays, firstInstantAtOrAfterWall } from "../../services/scheduling/zone-time.js";
+import { seededRandom as prng } from "../helpers/seeded-random.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -125,18 +126,6 @@ t.test("working time that runs through midnight takes a visit across it; a gap, 
 
 // ---- property test ------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const ZONES = ["Europe/Istanbul", "America/New_York", "Australia/Lord_Howe", "Europe/London", "Asia/Kolkata", "Pacific/Chatham", "UTC"];
 // Dates around switches: New York 2026-03-08 / 2026-11-01, Lord Howe 2026-04-05 / 2026-10-04, London 2026-03-29 / 2026-10-25.
 const CENTRES = ["2026-03-08", "2026-11-01", "2026-04-05", "2026-10-04", "2026-03-29", "2026-10-25", "2026-07-15", "2026-01-20"];
@@ -172,32 +161,44 @@ function inIntervals(x: number, date: string, zone: string, intervals: MinuteInt
   return intervals.some((w) => w.startMinute <= m && (endOk ? m <= w.endMinute : m < w.endMinute));
 }
 
+
+/**
+ * randomSchedule draws a schedule from `rnd` in a zone of ZONES around a date of CENTRES: hours
+ * anywhere in the day, including the small hours where switches happen, often from midnight, and
+ * often an evening interval to 24:00 (so that working time runs through midnight); breaks with
+ * `breakChance`, sometimes a date exception, and a buffer drawn too when `buffers`.
+ */
+function randomSchedule(rnd: () => number, opts: { breakChance: number; buffers: boolean }): { centre: string; schedule: Schedule } {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const zone = pick(ZONES);
+  const slotMin = pick([10, 15, 20, 30, 45, 60]);
+  const weeklyHours: MinuteInterval[] = [];
+  const breaks: MinuteInterval[] = [];
+  for (let d = 1; d <= 7; d++) {
+    if (rnd() < 0.15) continue;
+    const start = rnd() < 0.3 ? 0 : Math.floor(rnd() * 16) * 30;
+    const end = Math.min(1440, start + 60 + Math.floor(rnd() * 20) * 30);
+    weeklyHours.push({ dayOfWeek: d as never, startMinute: start, endMinute: end });
+    if (rnd() < 0.4) weeklyHours.push({ dayOfWeek: d as never, startMinute: 1440 - (2 + Math.floor(rnd() * 6)) * 30, endMinute: 1440 });
+    if (rnd() < opts.breakChance && end - start >= 120) {
+      const bs = start + 30 + Math.floor(rnd() * ((end - start - 90) / 15)) * 15;
+      breaks.push({ dayOfWeek: d as never, startMinute: bs, endMinute: bs + 30 });
+    }
+  }
+  const centre = pick(CENTRES);
+  const exceptions = rnd() < 0.3 ? [{ startDate: addDays(centre, 1), endDate: addDays(centre, 1 + Math.floor(rnd() * 2)), reason: "" }] : [];
+  const bufferMs = opts.buffers ? pick([0, 0, 5, 10, 15]) * MIN : 0;
+  return { centre, schedule: { timeZone: zone, weeklyHours, breaks, exceptions, slotMs: slotMin * MIN, bufferMs } };
+}
+
 t.test("property: every slot follows the schedule and invariant 8", async (t) => {
   const rnd = prng(20261123);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   let checked = 0;
   let acrossMidnight = 0;
   for (let run = 0; run < 250; run++) {
-    const zone = pick(ZONES);
-    const slotMin = pick([10, 15, 20, 30, 45, 60]);
-    const weeklyHours: MinuteInterval[] = [];
-    const breaks: MinuteInterval[] = [];
-    for (let d = 1; d <= 7; d++) {
-      if (rnd() < 0.15) continue;
-      // Hours anywhere in the day, including the small hours where switches happen, often from
-      // midnight, and often an evening interval to 24:00 (so that working time runs through midnight).
-      const start = rnd() < 0.3 ? 0 : Math.floor(rnd() * 16) * 30;
-      const end = Math.min(1440, start + 60 + Math.floor(rnd() * 20) * 30);
-      weeklyHours.push({ dayOfWeek: d as never, startMinute: start, endMinute: end });
-      if (rnd() < 0.4) weeklyHours.push({ dayOfWeek: d as never, startMinute: 1440 - (2 + Math.floor(rnd() * 6)) * 30, endMinute: 1440 });
-      if (rnd() < 0.5 && end - start >= 120) {
-        const bs = start + 30 + Math.floor(rnd() * ((end - start - 90) / 15)) * 15;
-        breaks.push({ dayOfWeek: d as never, startMinute: bs, endMinute: bs + 30 });
-      }
-    }
-    const centre = pick(CENTRES);
-    const exceptions = rnd() < 0.3 ? [{ startDate: addDays(centre, 1), endDate: addDays(centre, 1 + Math.floor(rnd() * 2)), reason: "" }] : [];
-    const s: Schedule = { timeZone: zone, weeklyHours, breaks, exceptions, slotMs: slotMin * MIN, bufferMs: pick([0, 0, 5, 10, 15]) * MIN };
+    const { centre, schedule: s } = randomSchedule(rnd, { breakChance: 0.5, buffers: true });
+    const { timeZone: zone, weeklyHours, breaks, exceptions } = s;
+    const slotMin = s.slotMs / MIN;
     const range: Interval = { start: Date.parse(`${centre}T00:00:00Z`) - 2 * DAY + Math.floor(rnd() * 24) * HOUR, end: 0 };
     range.end = range.start + (1 + Math.floor(rnd() * 5)) * DAY;
     const busy: Interval[] = [];
@@ -305,28 +306,12 @@ t.test("explainSlotStart names the one reason a start is refused", async (t) => 
 
 t.test("property: explainSlotStart says SLOT exactly when isSlotStart holds, and otherwise a real reason", async (t) => {
   const rnd = prng(20261205);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const kinds = new Map<string, number>();
   let disagreements = 0;
   for (let run = 0; run < 200; run++) {
-    const zone = pick(ZONES);
-    const slotMin = pick([10, 15, 20, 30, 45, 60]);
-    const weeklyHours: MinuteInterval[] = [];
-    const breaks: MinuteInterval[] = [];
-    for (let d = 1; d <= 7; d++) {
-      if (rnd() < 0.15) continue;
-      const start = rnd() < 0.3 ? 0 : Math.floor(rnd() * 16) * 30;
-      const end = Math.min(1440, start + 60 + Math.floor(rnd() * 20) * 30);
-      weeklyHours.push({ dayOfWeek: d as never, startMinute: start, endMinute: end });
-      if (rnd() < 0.4) weeklyHours.push({ dayOfWeek: d as never, startMinute: 1440 - (2 + Math.floor(rnd() * 6)) * 30, endMinute: 1440 });
-      if (rnd() < 0.6 && end - start >= 120) {
-        const bs = start + 30 + Math.floor(rnd() * ((end - start - 90) / 15)) * 15;
-        breaks.push({ dayOfWeek: d as never, startMinute: bs, endMinute: bs + 30 });
-      }
-    }
-    const centre = pick(CENTRES);
-    const exceptions = rnd() < 0.3 ? [{ startDate: addDays(centre, 1), endDate: addDays(centre, 1 + Math.floor(rnd() * 2)), reason: "" }] : [];
-    const s: Schedule = { timeZone: zone, weeklyHours, breaks, exceptions, slotMs: slotMin * MIN, bufferMs: 0 };
+    const { centre, schedule: s } = randomSchedule(rnd, { breakChance: 0.6, buffers: false });
+    const { timeZone: zone, weeklyHours, breaks, exceptions } = s;
+    const slotMin = s.slotMs / MIN;
     for (let i = 0; i < 40; i++) {
       const start = Date.parse(`${centre}T00:00:00Z`) - 2 * DAY + Math.floor(rnd() * 4 * 24 * 12) * 5 * MIN + (rnd() < 0.05 ? 30_000 : 0);
       const durationMs = slotMin * MIN * (1 + Math.floor(rnd() * 3));

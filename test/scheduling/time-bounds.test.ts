@@ -8,13 +8,13 @@
 import t from "tap";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { startTestSystem, type TestSystem } from "../helpers/system.js";
 import { setUpProvider } from "../helpers/scheduling.js";
+import { tokenGrpcTransport } from "../helpers/token-transport.js";
 
 t.setTimeout(300_000);
 
@@ -34,15 +34,7 @@ async function outcome(p: Promise<unknown>): Promise<{ code: string; fields: str
 }
 
 function clients(sys: TestSystem, token: string): { scheduling: Client<typeof SchedulingService>; queue: Client<typeof QueueService> } {
-  const transport = createGrpcTransport({
-    baseUrl: `http://127.0.0.1:${sys.connect.port}`,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
-  });
+  const transport = tokenGrpcTransport(sys.connect.port, token);
   return { scheduling: createClient(SchedulingService, transport), queue: createClient(QueueService, transport) };
 }
 

@@ -7,9 +7,6 @@
 // rest of its hold; and time held by an offer is named as such (SLOT_HELD_FOR_OFFER, until when),
 // not "already booked".
 // Real Postgres, a fake clock, the class called directly.
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import t from "tap";
 import { create, type DescMethod } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -20,89 +17,42 @@ import {
   AcceptOfferRequestSchema,
   BookAppointmentRequestSchema,
   CancelAppointmentRequestSchema,
-  CreateProviderRequestSchema,
   GetAppointmentRequestSchema,
   JoinWaitlistRequestSchema,
   ListAppointmentsRequestSchema,
   ListAvailableSlotsRequestSchema,
   RescheduleAppointmentRequestSchema,
   SchedulingService,
-  SetAvailabilityRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { ConfigError } from "../../services/runtime/config.js";
-import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
-import { DomainError } from "../../services/runtime/errors.js";
 import { loadSchedulingOptions, type SchedulingOptions } from "../../services/scheduling/scheduling-options.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
-import { testContext } from "../helpers/handler-context.js";
-import { createTestDatabase } from "../helpers/postgres.js";
-import { ALL_DAYS } from "../helpers/scheduling.js";
+import { callerContext } from "../helpers/handler-context.js";
+import { createProviderIn, directSchedulingService } from "../helpers/scheduling.js";
+import { domainFailure as failure, domainReasonOf as outcome, reasonAfterRetries as retried } from "../helpers/call-outcome.js";
+import { createModuleDatabase } from "../helpers/module-database.js";
 
 t.setTimeout(120_000);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const m = SchedulingService.method;
-const databaseUrl = await createTestDatabase(t);
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-waitlist-fairness-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const database = await createDatabase({ databaseUrl, dataDir, maxConnections: 20 });
-t.teardown(() => database.close());
-await migrateToLatest(database.db, { schema: schedulingModule.schema, migrationsFolder: schedulingModule.migrationsFolder });
+const database = await createModuleDatabase(t, [schedulingModule], { maxConnections: 20 });
 
 const clock = createFakeClock(new Date("2026-12-06T08:00:00Z"));
-function instance(options: Partial<SchedulingOptions> = {}): SchedulingServiceImpl {
-  const s = new SchedulingServiceImpl({ db: database.db, clock }, { useLock: false, offerSweepIntervalMs: 0, listen: false, ...options });
-  t.teardown(() => s.close());
-  return s;
-}
+const instance = (options: Partial<SchedulingOptions> = {}) => directSchedulingService(t, { db: database.db, clock }, options);
 const svc = instance();
 
-const ctx = (method: DescMethod, role: Role = "admin", subject = "admin-1") =>
-  testContext(method, { principal: { subject, roles: [role], grantedRole: role, ownOnly: role === "patient" || role === "doctor" } });
+const ctx = (method: DescMethod, role: Role = "admin", subject = "admin-1") => callerContext(method, role, subject);
 const asPatient = (method: DescMethod, patientId: string) => ctx(method, "patient", patientId);
 let n = 0;
 const rid = (what: string) => `${what}-${++n}`;
 const ts = (at: Date | string | number) => timestampFromDate(new Date(at));
 
-async function failure(p: Promise<unknown>): Promise<DomainError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DomainError)) throw new Error(`expected a domain error, got ${String(err)}`);
-  return err;
-}
-
-async function outcome(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => "OK",
-    (err: unknown) => {
-      if (err instanceof DomainError) return err.reason;
-      throw err;
-    },
-  );
-}
-
-/** retried is outcome() with the retryable answers (row-lock waits, a busy pool) retried, as clients do. */
-async function retried(f: () => Promise<unknown>): Promise<string> {
-  for (let tries = 0; ; tries++) {
-    const got = await outcome(f());
-    if ((got !== "WRITE_CONFLICT" && got !== "DATABASE_BUSY") || tries > 50) return got;
-    await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
-  }
-}
-
 /** provider creates a provider working around the clock, 15-minute slots (Dr. Test in Istanbul unless told). */
-async function provider(providerId: string, displayName = `Dr. ${providerId}`, timeZone = "Europe/Istanbul", s = svc): Promise<void> {
-  await s.createProvider(create(CreateProviderRequestSchema, { providerId, displayName, timeZone }), ctx(m.createProvider));
-  await s.setAvailability(
-    create(SetAvailabilityRequestSchema, { providerId, weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "00:00", endTime: "24:00" })), slotDuration: { seconds: 900n } }),
-    ctx(m.setAvailability),
-  );
-}
+const provider = (providerId: string, displayName = `Dr. ${providerId}`, timeZone = "Europe/Istanbul", s = svc) => createProviderIn(s, ctx, { providerId, displayName, timeZone });
 
 const bookReq = (providerId: string, patientId: string, start: Date | string, minutes = 15) =>
   create(BookAppointmentRequestSchema, { requestId: rid("book"), providerId, patientId, startTime: ts(start), duration: { seconds: BigInt(minutes * 60) } });

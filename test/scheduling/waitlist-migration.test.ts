@@ -3,23 +3,14 @@
 // reduced to the offered ones, then the earliest joined; entries of other patients, other providers,
 // adjacent windows and ended entries stay as they were; afterwards Postgres refuses a duplicate. Real
 // Postgres, the migration's up() run against rows written as the old code wrote them.
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import t from "tap";
 import { sql } from "kysely";
-import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
 import { down, up } from "../../services/scheduling/migrations/2026-12-05T1200-one-waitlist-entry-per-window.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
-import { createTestDatabase } from "../helpers/postgres.js";
+import { createModuleDatabase } from "../helpers/module-database.js";
 
-const databaseUrl = await createTestDatabase(t);
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-waitlist-migration-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const database = await createDatabase({ databaseUrl, dataDir });
-t.teardown(() => database.close());
+const database = await createModuleDatabase(t, [schedulingModule]);
 const db = database.db;
-await migrateToLatest(db, { schema: schedulingModule.schema, migrationsFolder: schedulingModule.migrationsFolder });
 
 t.test("overlapping active entries are resolved, then the constraint holds", async (t) => {
   await down(db);

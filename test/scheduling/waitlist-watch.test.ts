@@ -1,11 +1,8 @@
 // The class against real Postgres with a fake clock (the provider lock off: the lock is proven in
 // booking-concurrency.test.ts): the waitlist's offer, accept and expiry passing the offer on, and
 // WatchAppointments' snapshot, changes and resumption across two instances (LISTEN/NOTIFY).
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import t from "tap";
-import { create, type DescMethod } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { AppointmentStatus, type Appointment } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
@@ -13,32 +10,24 @@ import {
   AcceptOfferRequestSchema,
   BookAppointmentRequestSchema,
   CancelAppointmentRequestSchema,
-  CreateProviderRequestSchema,
   JoinWaitlistRequestSchema,
   ListAppointmentsRequestSchema,
   SchedulingService,
-  SetAvailabilityRequestSchema,
   WatchAppointmentsRequestSchema,
   type WatchAppointmentsResponse,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
-import { createDatabase, migrateToLatest } from "../../services/runtime/db/index.js";
-import { DomainError } from "../../services/runtime/errors.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
-import { testContext } from "../helpers/handler-context.js";
-import { createTestDatabase } from "../helpers/postgres.js";
-import { ALL_DAYS } from "../helpers/scheduling.js";
+import { callerContext as ctx } from "../helpers/handler-context.js";
+import { createProviderIn } from "../helpers/scheduling.js";
+import { domainCodeOf as code } from "../helpers/call-outcome.js";
+import { createModuleDatabase } from "../helpers/module-database.js";
 
 const MIN = 60_000;
 const m = SchedulingService.method;
-const databaseUrl = await createTestDatabase(t);
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-sched-test-"));
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const database = await createDatabase({ databaseUrl, dataDir });
-t.teardown(() => database.close());
-await migrateToLatest(database.db, { schema: schedulingModule.schema, migrationsFolder: schedulingModule.migrationsFolder });
+const database = await createModuleDatabase(t, [schedulingModule]);
+const databaseUrl = database.databaseUrl;
 
 const clock = createFakeClock(new Date("2026-12-01T08:00:00Z"));
 const HOLD = 10 * MIN;
@@ -49,32 +38,10 @@ function instance(): SchedulingServiceImpl {
 }
 const svc = instance();
 
-const ctx = (method: DescMethod, role: Role = "receptionist", subject = "rec-1", signal?: AbortSignal) =>
-  testContext(method, { principal: { subject, roles: [role], grantedRole: role, ownOnly: role === "patient" || role === "doctor" }, signal });
 const ts = (iso: string) => timestampFromDate(new Date(iso));
 const dur = (minutes: number) => ({ seconds: BigInt(minutes * 60) });
 
-async function code(p: Promise<unknown>): Promise<Code | "OK"> {
-  try {
-    await p;
-    return "OK";
-  } catch (err) {
-    if (err instanceof DomainError) return err.code;
-    throw err;
-  }
-}
-
-async function provider(providerId: string): Promise<void> {
-  await svc.createProvider(create(CreateProviderRequestSchema, { providerId, displayName: "Dr. W", timeZone: "Europe/Istanbul" }), ctx(m.createProvider));
-  await svc.setAvailability(
-    create(SetAvailabilityRequestSchema, {
-      providerId,
-      weeklyHours: ALL_DAYS.map((dayOfWeek) => ({ dayOfWeek, startTime: "09:00", endTime: "17:00" })),
-      slotDuration: dur(30),
-    }),
-    ctx(m.setAvailability),
-  );
-}
+const provider = (providerId: string) => createProviderIn(svc, ctx, { providerId, displayName: "Dr. W", timeZone: "Europe/Istanbul", start: "09:00", end: "17:00", slotMinutes: 30 });
 
 async function book(providerId: string, requestId: string, iso: string, patientId: string) {
   const r = await svc.bookAppointment(create(BookAppointmentRequestSchema, { requestId, providerId, patientId, startTime: ts(iso), duration: dur(30) }), ctx(m.bookAppointment));
