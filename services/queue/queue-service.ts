@@ -59,7 +59,7 @@ import { calibrate, calibrationFloorMs, simulateWaits, type Estimate } from "./e
 import { localDay } from "./local-time.js";
 import { toCounter, toQueue } from "./mappers/queue.mapper.js";
 import { priorityName, statusName, toTicketInit, type TicketView } from "./mappers/ticket.mapper.js";
-import { queueNoShows, queueTransfers, queueWait, reportQueueLengthOf } from "./queue-metrics.js";
+import { queueNoShows, queueTransfers, queueWait, reportQueueLengthOf } from "./queue.metrics.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
 import {
   AppointmentTicketNotAllowedError,

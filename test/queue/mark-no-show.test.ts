@@ -19,7 +19,7 @@ import {
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { DomainError } from "../../services/runtime/errors.js";
-import { queueNoShows } from "../../services/queue/queue-metrics.js";
+import { queueNoShows } from "../../services/queue/queue.metrics.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
 import { createQueueDatabase, queueCtx } from "../helpers/queue.js";
 
