@@ -8,7 +8,7 @@ import { backupModule } from "../../services/backup/backup.module.js";
 import { BackupServiceImpl, type BackupServiceDeps, type BackupServiceOptions } from "../../services/backup/backup-service.js";
 import type { Principal } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
-import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
+import { createDatabase, migrateToLatest, type DatabaseConnection } from "../../services/runtime/db/index.js";
 import type { Peers } from "../../services/runtime/peers.js";
 import { lockModule } from "../../services/lock/lock.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
@@ -16,7 +16,7 @@ import { testContext } from "./handler-context.js";
 import { createTestDatabase, type TeardownHost } from "./postgres.js";
 
 /** CatalogDb is a fresh database with the backup (and optionally queue and lock) schemas migrated. */
-export interface CatalogDb extends Database {
+export interface CatalogDb extends DatabaseConnection {
   /** databaseUrl is its URL. */
   databaseUrl: string;
 }

@@ -9,7 +9,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import type { Principal } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
-import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
+import { createDatabase, migrateToLatest, type DatabaseConnection } from "../../services/runtime/db/index.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { serveGrpc } from "../../services/runtime/grpc-server.js";
 import { createRuntime } from "../../services/runtime/host.js";
@@ -17,7 +17,7 @@ import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
 import { createTestDatabase, type TeardownHost } from "./postgres.js";
 
 /** createQueueDatabase opens a fresh Postgres database with the queue schema migrated; closed at teardown. */
-export async function createQueueDatabase(t: TeardownHost, opts: { maxConnections?: number } = {}): Promise<Database & { databaseUrl: string }> {
+export async function createQueueDatabase(t: TeardownHost, opts: { maxConnections?: number } = {}): Promise<DatabaseConnection & { databaseUrl: string }> {
   const databaseUrl = await createTestDatabase(t);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-queue-test-"));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
