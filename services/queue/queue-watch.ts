@@ -21,7 +21,7 @@ import { toCounter } from "./mappers/queue.mapper.js";
 import { toTicketInit } from "./mappers/ticket.mapper.js";
 import { hides, ticketAudit, type QueueCaller } from "./queue-caller.js";
 import type { QueueOptions } from "./queue-options.js";
-import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { AUDIT_LOG } from "./repositories/audit-log.repository.js";
 import { changesAfter, QUEUE_CHANGES_CHANNEL, retainedRange } from "./repositories/change.repository.js";
 import { findQueues, requireQueue } from "./repositories/queue.repository.js";
 import { findTickets } from "./repositories/ticket.repository.js";

@@ -25,7 +25,7 @@ import {
 } from "./queue.errors.js";
 import type { ValidIssueTicket } from "./queue.validation.js";
 import { checkInTiming, rankTime } from "./ranking.js";
-import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { AUDIT_LOG } from "./repositories/audit-log.repository.js";
 import { insertRequestKey, REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { findActiveForAppointment, findActiveOfPatient, insertIssuedTicket, takeDayNumber } from "./repositories/ticket.repository.js";
 

@@ -16,7 +16,7 @@ import { NoAppointmentError, PatientInQueueError, PatientWalkInTakenError, Ticke
 import { queueTransfers } from "./queue.metrics.js";
 import type { ValidTransferTicket } from "./queue.validation.js";
 import { rankTime } from "./ranking.js";
-import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { AUDIT_LOG } from "./repositories/audit-log.repository.js";
 import { appendChange } from "./repositories/change.repository.js";
 import { findQueue, requireQueue } from "./repositories/queue.repository.js";
 import { nextDayNumber } from "./repositories/ticket-day.repository.js";

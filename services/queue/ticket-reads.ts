@@ -9,7 +9,7 @@ import { hides, ticketAudit, type QueueCaller } from "./queue-caller.js";
 import type { QueueContext } from "./queue-context.js";
 import { TicketNotFoundError } from "./queue.errors.js";
 import type { ValidListTickets } from "./queue.validation.js";
-import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { AUDIT_LOG } from "./repositories/audit-log.repository.js";
 import { findTicket, listEnded } from "./repositories/ticket.repository.js";
 import { inView } from "./wait-estimates.js";
 
