@@ -13,7 +13,7 @@ import type { BackupRow } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
 import type { BackupEngines } from "./engines/backup-engine.port.js";
 import { HashingCounter } from "./hashing-counter.js";
-import { appendAudit } from "./repositories/audit-log.repository.js";
+import { AUDIT_LOG } from "./repositories/audit-log.repository.js";
 import type { BackupStore } from "./store/backup-store.port.js";
 
 const ADVANCE_EPOCH_ATTEMPTS = 3;
@@ -77,7 +77,7 @@ export class BackupRestorer {
 
   async #restore(row: BackupRow, caller: Caller, call: RestoreCall, peers: Peers | undefined): Promise<Restored> {
     const audit = (action: string, detail: unknown) =>
-      appendAudit(this.#db, { at: this.#clock.now(), actor: caller.subject, role: caller.role, action, resource: row.backup_id, detail });
+      AUDIT_LOG.append(this.#db, { at: this.#clock.now(), actor: caller.subject, role: caller.role, action, resource: row.backup_id, detail });
     const verified = await this.#verifier.verify(row, call.signal);
     if (!verified.ok) {
       await audit("RestoreBackupRefused", { target: row.target, details: verified.details });

@@ -4,7 +4,7 @@ import type { BackupParts } from "./backup-parts.js";
 import type { Caller } from "../runtime/caller.js";
 import type { BackupRow, BackupTargetName } from "./db/backup.table.js";
 import type { Database } from "./db/database.js";
-import { appendAudit } from "./repositories/audit-log.repository.js";
+import { AUDIT_LOG } from "./repositories/audit-log.repository.js";
 import { listRetained, updateBackup } from "./repositories/backup.repository.js";
 import type { BackupStore } from "./store/backup-store.port.js";
 
@@ -56,7 +56,7 @@ export class BackupRetention {
       const u = await updateBackup(this.#db, r.backup_id, { deleted_at: now });
       done.push(u ?? r);
     }
-    await appendAudit(this.#db, {
+    await AUDIT_LOG.append(this.#db, {
       at: now,
       actor: caller.subject,
       role: caller.role,

@@ -14,7 +14,7 @@ import { engineOf, type BackupEngine, type BackupEngines } from "./engines/backu
 import { runTool } from "./engines/run-tool.js";
 import { HashingCounter } from "./hashing-counter.js";
 import { failStale, findBackup, findByRequest, findRunning, insertBackup, updateBackupIf } from "./repositories/backup.repository.js";
-import { isUniqueViolation } from "../runtime/db/pg-errors.js";
+import { RequestInProgressError } from "../runtime/idempotency.js";
 import type { BackupStore, BackupWriter } from "./store/backup-store.port.js";
 
 const FAILURE_RECORD_FIRST_DELAY_MS = 100;
@@ -107,11 +107,12 @@ export class BackupRunner {
         format: engine.format,
       });
     } catch (err) {
-      if (isUniqueViolation(err, "backups_request_caller_request_id_key")) {
+      // The same requestId, first used concurrently: answer with its backup.
+      if (err instanceof RequestInProgressError) {
         const first = await findByRequest(this.#db, caller.subject, requestId);
         if (first) return this.#sameRequest(first, target, requestId);
       }
-      if (isUniqueViolation(err, "backups_one_running_per_target")) {
+      if (err instanceof BackupRunningError) {
         const running = await findRunning(this.#db, target);
         throw new BackupRunningError(target, running?.backup_id);
       }

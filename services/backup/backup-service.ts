@@ -19,7 +19,7 @@ import {
 } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Config } from "../runtime/config.js";
-import type { Database as RuntimeDatabase } from "../runtime/db/index.js";
+import type { DatabaseConnection } from "../runtime/db/index.js";
 import type { Logger } from "../runtime/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Peers } from "../runtime/peers.js";
@@ -69,7 +69,7 @@ export interface BackupServiceDeps {
   /** peers give the LockService client for AdvanceEpoch after a restore. */
   peers?: Peers;
   /** database is the open database (its PGlite instance in embedded mode). */
-  database?: RuntimeDatabase;
+  database?: DatabaseConnection;
   /** store overrides the filesystem store under config.backupDir. */
   store?: BackupStore;
   /** postgresEngine overrides the engine chosen from the database (pg_dump, or PGlite's dump). */

@@ -20,7 +20,7 @@ import {
   stuckLocksCount,
 } from "./lock.metrics.js";
 import { ReleaseWaiters } from "./release-waiters.js";
-import { writeAudit } from "./repositories/audit-log.repository.js";
+import { AUDIT_LOG } from "./repositories/audit-log.repository.js";
 import type { EpochBump } from "./repositories/fencing-epoch.repository.js";
 
 /** LockManagerOptions configures a LockManager. */
@@ -266,7 +266,7 @@ export class LockManager {
     }
     const fromPostgres = await callPostgres(() => this.#postgres.forceRelease(resource));
     dropped ??= fromPostgres;
-    await callPostgres(() => writeAudit(this.#db, {
+    await callPostgres(() => AUDIT_LOG.append(this.#db, {
       actor: actor.subject,
       role: actor.role,
       action: "FORCE_RELEASE",

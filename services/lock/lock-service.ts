@@ -1,9 +1,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
-import { LockBackend as LockBackendEnum, type LeaseSchema } from "../../gen/medschedule/lock/v1/lock_pb.js";
 import {
   LockService,
   type AcquireRequest,
@@ -24,8 +23,8 @@ import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Config } from "../runtime/config.js";
 import type { Logger } from "../runtime/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
-import type { LeaseRecord } from "./lock-backend.port.js";
 import { LockManager } from "./lock-manager.js";
+import { toLease } from "./mappers/lease.mapper.js";
 import { LockBackendUnavailableError } from "./lock.errors.js";
 import {
   validateAcquire,
@@ -69,21 +68,6 @@ export function createLockManager(deps: Required<Pick<LockServiceDeps, "db">> & 
   });
 }
 
-const BACKEND_ENUM = { redis: LockBackendEnum.REDIS, postgres: LockBackendEnum.POSTGRES } as const;
-
-/** leaseMessage maps a lease record to the Lease message. */
-function leaseMessage(l: LeaseRecord): MessageInitShape<typeof LeaseSchema> {
-  return {
-    resource: l.resource,
-    leaseId: l.leaseId,
-    owner: l.owner,
-    fencingToken: l.fencingToken,
-    expiresAt: timestampFromDate(l.expiresAt),
-    acquiredAt: timestampFromDate(l.acquiredAt),
-    backend: BACKEND_ENUM[l.backend],
-  };
-}
-
 /** LOCKS_PAGE is ListLocks' page token: an offset into the leases held, oldest first, bound to the prefix. */
 export const LOCKS_PAGE = definePageKind(LockService.method.listLocks, { offset: "offset" });
 
@@ -123,7 +107,7 @@ export class LockServiceImpl implements ServiceImpl<typeof LockService> {
       // arm a deadline timer and listeners for the call, a cost a try-lock has no use for.
       signal: v.waitTimeoutMs > 0 ? ctx.signal : undefined,
     });
-    return { lease: leaseMessage(lease) };
+    return { lease: toLease(lease) };
   }
 
   /** release gives back the caller's own lease; released is false when it is not held. */
@@ -135,7 +119,7 @@ export class LockServiceImpl implements ServiceImpl<typeof LockService> {
   /** extend moves a held lease's expiry to now + ttl (FAILED_PRECONDITION when the lease was lost). */
   async extend(req: ExtendRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ExtendResponseSchema>> {
     const v = validateExtend(req);
-    return { lease: leaseMessage(await this.#manager().extend(v.resource, v.leaseId, v.ttlMs)) };
+    return { lease: toLease(await this.#manager().extend(v.resource, v.leaseId, v.ttlMs)) };
   }
 
   /** listLocks lists the leases held now, oldest first, with their age and the stuck flag. */
@@ -148,7 +132,7 @@ export class LockServiceImpl implements ServiceImpl<typeof LockService> {
     return {
       locks: page.leases.map((l) => {
         const heldMs = Math.max(0, now - l.acquiredAt.getTime());
-        return { lease: leaseMessage(l), heldFor: durationFromMs(heldMs), stuck: heldMs > manager.stuckAfterMs };
+        return { lease: toLease(l), heldFor: durationFromMs(heldMs), stuck: heldMs > manager.stuckAfterMs };
       }),
       nextPageToken: page.more ? this.#pageTokens.seal(LOCKS_PAGE, { offset: offset + page.leases.length }, [v.prefix]) : "",
     };

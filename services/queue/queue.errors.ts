@@ -151,9 +151,10 @@ export class QueueExistsError extends AlreadyExistsError {
  * as a slot already taken): both queues would call the same numbers.
  */
 export class PrefixInUseError extends FailedPreconditionError {
-  constructor(prefix: string, holder: Pick<QueueRow, "queue_id" | "display_name"> | undefined) {
+  constructor(prefix: string, holder: Pick<QueueRow, "queue_id" | "display_name"> | undefined, options?: { cause?: unknown }) {
     const by = holder ? `by ${holder.display_name}` : "by another queue";
     super("PREFIX_IN_USE", `the prefix ${JSON.stringify(prefix)} is already used ${by}: two queues with one prefix would both call ${prefix}-001; choose another prefix`, {
+      ...options,
       metadata: { prefix, ...(holder ? { queueId: holder.queue_id, queueName: holder.display_name } : {}) },
     });
   }
@@ -193,5 +194,41 @@ export class PatientInQueueError extends FailedPreconditionError {
 export class TicketChangedError extends AbortedError {
   constructor(ticket: TicketRef, reason = "TICKET_CHANGED") {
     super(reason, `${ticket.number} was changed by someone else meanwhile; try again`, { metadata: { ticketNumber: ticket.number } });
+  }
+}
+
+/**
+ * AppointmentTicketTakenError is a second active ticket for one appointment, refused by the database
+ * (ticket.repository.ts: a concurrent check-in of the same appointment won). IssueTicket answers with
+ * the winner's ticket; this error reaches the client only when that ticket is gone meanwhile.
+ */
+export class AppointmentTicketTakenError extends AbortedError {
+  constructor(options?: { cause?: unknown }) {
+    super("APPOINTMENT_TICKET_CHANGED", "this appointment's ticket changed meanwhile; try again", options);
+  }
+}
+
+/**
+ * PatientWalkInTakenError is a second active walk-in ticket for one patient in a queue, refused by the
+ * database (ticket.repository.ts: a concurrent walk-in or transfer won). IssueTicket answers with the
+ * winner's ticket and TransferTicket names it; this error reaches the client only when it is gone meanwhile.
+ */
+export class PatientWalkInTakenError extends AbortedError {
+  constructor(options?: { cause?: unknown }) {
+    super("PATIENT_TICKET_CHANGED", "this patient's ticket changed meanwhile; try again", options);
+  }
+}
+
+/**
+ * CounterCalledMeanwhileError is a second CALLED ticket at one counter, refused by the database
+ * (ticket.repository.ts: a concurrent CallNext at that counter called one after this call's snapshot).
+ * CallNext tries again and returns that ticket; the client sees this only after repeated races.
+ */
+export class CounterCalledMeanwhileError extends AbortedError {
+  constructor(counterId: string, options?: { cause?: unknown }) {
+    super("CALL_CONFLICT", `counter ${JSON.stringify(counterId)} called a patient at the same moment; call the next patient again`, {
+      ...options,
+      metadata: { counterId },
+    });
   }
 }

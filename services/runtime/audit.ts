@@ -2,10 +2,12 @@
  * The record audit log, the same in every service that holds patient records: one row per record a
  * caller read or changed (`<schema>.audit_log`: scheduling's appointments and waitlist entries, the
  * queue's tickets), append-only (a trigger refuses UPDATE and DELETE). The operators' own actions on
- * locks and backups go to the operator audit log (db/operator-audit-log.table.ts) instead.
+ * locks and backups go to the operator audit log instead (OperatorAuditLog below; its rows in
+ * db/operator-audit-log.table.ts).
  */
 import type { ColumnType, Generated, Insertable, Kysely } from "kysely";
 import type { Caller } from "./caller.js";
+import type { NewOperatorAuditLogRow, OperatorAuditLogTable } from "./db/operator-audit-log.table.js";
 import type { AnyServiceDb } from "./idempotency.js";
 
 /** AuditLogTable is a row of a service's `<schema>.audit_log`: who read or changed which record, when. */
@@ -54,5 +56,19 @@ export class AuditLog<T extends `${string}.audit_log`> {
     if (entries.length === 0) return;
     const d = db as Kysely<{ a: AuditLogTable }>;
     await d.insertInto(this.table as unknown as "a").values([...entries]).execute();
+  }
+}
+
+/** OperatorAuditEntry is one entry of an operator audit log; detail is any JSON value. */
+export type OperatorAuditEntry = Omit<NewOperatorAuditLogRow, "detail"> & { detail: unknown };
+
+/** OperatorAuditLog appends to one service's operator audit log (lock.audit_log, backup.audit_log). */
+export class OperatorAuditLog<T extends `${string}.audit_log`> {
+  constructor(private readonly table: T) {}
+
+  /** append adds an entry (detail written as its JSON text), in the caller's transaction when given one. */
+  async append(db: AnyServiceDb, entry: OperatorAuditEntry): Promise<void> {
+    const d = db as Kysely<{ o: OperatorAuditLogTable }>;
+    await d.insertInto(this.table as unknown as "o").values({ ...entry, detail: JSON.stringify(entry.detail ?? null) }).execute();
   }
 }

@@ -7,7 +7,7 @@ import { createTokenVerifier } from "./auth/jwt.js";
 import { systemClock } from "./clock.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { UnavailableError } from "./errors.js";
-import { createDatabase, migrateToLatest, type Database } from "./db/index.js";
+import { createDatabase, migrateToLatest, type DatabaseConnection } from "./db/index.js";
 import { loadDescriptorFiles } from "./descriptors.js";
 import { HealthServiceImpl, ServingStatus } from "./health.js";
 import { wrapService, type RpcInterceptor } from "./interceptors.js";
@@ -75,7 +75,7 @@ export interface Runtime {
   /** registrations are the services to serve; calls made before `ready` wait for it. */
   registrations: ServiceRegistration[];
   /** ready settles once the database is open, migrated and the services built. */
-  ready: Promise<Database>;
+  ready: Promise<DatabaseConnection>;
   /** devTokens are the generated role tokens (only when dev auth was set up); `created`: the dev key was made in this start (a fresh DATA_DIR). */
   devTokens?: { tokens: Record<string, string>; tokensFile: string; created: boolean };
   /** serviceToken is this process's own token for calls to the services (SERVICE_TOKEN, or the generated one). */

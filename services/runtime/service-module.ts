@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
-import type { Database } from "./db/index.js";
+import type { DatabaseConnection } from "./db/index.js";
 import type { Logger } from "./logger.js";
 import type { PageTokens } from "./page-token.js";
 import type { Peers } from "./peers.js";
@@ -25,7 +25,7 @@ export interface ServiceDeps {
   /** peers are clients of the other services (in-process or over gRPC to *_ADDR), calling with SERVICE_TOKEN. */
   peers: Peers;
   /** database is the open database behind db (its kind, and the PGlite instance in embedded mode), for tools such as backups. */
-  database?: Database;
+  database?: DatabaseConnection;
 }
 
 /** MountedService is one gRPC service and its implementation. */

@@ -8,7 +8,7 @@ import { backupModule } from "../../services/backup/backup.module.js";
 import { BackupServiceImpl, type BackupServiceDeps, type BackupServiceOptions } from "../../services/backup/backup-service.js";
 import type { Principal } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
-import { type Database } from "../../services/runtime/db/index.js";
+import { type DatabaseConnection } from "../../services/runtime/db/index.js";
 import type { Peers } from "../../services/runtime/peers.js";
 import { lockModule } from "../../services/lock/lock.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
@@ -17,7 +17,7 @@ import { type TeardownHost } from "./postgres.js";
 import { createModuleDatabase } from "./module-database.js";
 
 /** CatalogDb is a fresh database with the backup (and optionally queue and lock) schemas migrated. */
-export interface CatalogDb extends Database {
+export interface CatalogDb extends DatabaseConnection {
   /** databaseUrl is its URL. */
   databaseUrl: string;
 }

@@ -8,13 +8,13 @@ import { lockModule } from "../../services/lock/lock.module.js";
 import { createLockManager, LockServiceImpl } from "../../services/lock/lock-service.js";
 import type { LockManagerOptions } from "../../services/lock/lock-manager.js";
 import type { Principal } from "../../services/runtime/auth/principal.js";
-import { type Database } from "../../services/runtime/db/index.js";
+import { type DatabaseConnection } from "../../services/runtime/db/index.js";
 import { redisOptions } from "../../services/runtime/redis.js";
 import { type TeardownHost } from "./postgres.js";
 import { createModuleDatabase } from "./module-database.js";
 
 /** openLockDatabase opens a fresh real Postgres database (or PGlite with `embedded`) with the lock schema migrated. */
-export async function openLockDatabase(t: TeardownHost, opts: { embedded?: boolean } = {}): Promise<Database> {
+export async function openLockDatabase(t: TeardownHost, opts: { embedded?: boolean } = {}): Promise<DatabaseConnection> {
   return createModuleDatabase(t, [lockModule], opts.embedded ? { embedded: true } : { maxConnections: 20 });
 }
 
@@ -29,7 +29,7 @@ export function connectRedis(t: TeardownHost, url: string, opts: { admin?: boole
 /** startLockService builds a LockServiceImpl over db (and redis), with fast breaker timings for tests; closed at teardown. */
 export async function startLockService(
   t: TeardownHost,
-  db: Database["db"],
+  db: DatabaseConnection["db"],
   opts: { redis?: Redis; stuckAfterMs?: number; tuning?: Partial<LockManagerOptions> } = {},
 ): Promise<LockServiceImpl> {
   const manager = createLockManager({

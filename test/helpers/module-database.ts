@@ -4,11 +4,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
+import { createDatabase, migrateToLatest, type DatabaseConnection } from "../../services/runtime/db/index.js";
 import { createTestDatabase, type TeardownHost } from "./postgres.js";
 
 /** MigratedDatabase is an open database with the modules' schemas migrated. */
-export interface MigratedDatabase extends Database {
+export interface MigratedDatabase extends DatabaseConnection {
   /** databaseUrl is the Postgres database's URL ("" on PGlite). */
   databaseUrl: string;
   /** dataDir is its temp DATA_DIR (PGlite's files, when embedded). */
@@ -31,7 +31,7 @@ export async function createModuleDatabase(
 }
 
 /** openAnotherPool opens a second pool on the same Postgres database: another instance of a service, or a test's own sessions. */
-export async function openAnotherPool(t: TeardownHost, database: MigratedDatabase, opts: { maxConnections?: number } = {}): Promise<Database> {
+export async function openAnotherPool(t: TeardownHost, database: MigratedDatabase, opts: { maxConnections?: number } = {}): Promise<DatabaseConnection> {
   const other = await createDatabase({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, maxConnections: opts.maxConnections });
   t.teardown(() => other.close());
   return other;

@@ -18,7 +18,8 @@ import {
   WatchQueueRequestSchema,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
-import { queueNoShows } from "../../services/queue/queue-metrics.js";
+import { DomainError } from "../../services/runtime/errors.js";
+import { queueNoShows } from "../../services/queue/queue.metrics.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
 import { createQueueDatabase, queueCtx } from "../helpers/queue.js";
 import { domainFailure as failure } from "../helpers/call-outcome.js";

@@ -8,14 +8,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { sql, type Kysely } from "kysely";
-import { createDatabase, migrateToLatest, type Database } from "../../services/runtime/db/index.js";
+import { createDatabase, migrateToLatest, type DatabaseConnection } from "../../services/runtime/db/index.js";
 import { ALL_MODULES } from "../helpers/system.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 
 /** AUDIT_TABLES are the audit tables the services have today; the catalog must name no other. */
 const AUDIT_TABLES = ["backup.audit_log", "lock.audit_log", "queue.audit_log", "scheduling.audit_log"];
 
-async function migrated(database: Database): Promise<Kysely<any>> {
+async function migrated(database: DatabaseConnection): Promise<Kysely<any>> {
   for (const m of ALL_MODULES) await migrateToLatest(database.db, { schema: m.schema, migrationsFolder: m.migrationsFolder });
   return database.db;
 }

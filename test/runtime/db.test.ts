@@ -20,16 +20,16 @@ import {
   redactDatabaseUrl,
   withPgliteSession,
 } from "../../services/runtime/db/index.js";
-import type { Database } from "../../services/runtime/db/index.js";
+import type { DatabaseConnection } from "../../services/runtime/db/index.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 
 const migrationsFolder = fileURLToPath(new URL("../fixtures/migrations", import.meta.url));
 const SCHEMA = "fixture";
 const FIXTURE_MIGRATIONS = ["2026-11-23T1600-create-bookings", "2026-11-23T1700-create-counters"];
 
-type Kind = Database["kind"];
+type Kind = DatabaseConnection["kind"];
 interface Opened {
-  database: Database;
+  database: DatabaseConnection;
   /** Real URL with password (postgres only), to open a second pool. */
   url?: string;
 }

@@ -1,13 +1,4 @@
-import type { NewOperatorAuditLogRow } from "../../runtime/db/operator-audit-log.table.js";
-import type { Db } from "../db/database.js";
+import { OperatorAuditLog } from "../../runtime/audit.js";
 
-/** AuditEntry is one row of the backup audit trail; detail is any JSON value. */
-export type AuditEntry = Omit<NewOperatorAuditLogRow, "detail"> & { detail: unknown };
-
-/** appendAudit writes one row of the backup audit trail. */
-export async function appendAudit(db: Db, entry: AuditEntry): Promise<void> {
-  await db
-    .insertInto("backup.audit_log")
-    .values({ ...entry, detail: JSON.stringify(entry.detail ?? null) })
-    .execute();
-}
+/** AUDIT_LOG is backup.audit_log: restores, refused restores and prunes (runtime/audit.ts). */
+export const AUDIT_LOG = new OperatorAuditLog("backup.audit_log");

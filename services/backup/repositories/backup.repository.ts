@@ -1,10 +1,24 @@
 import { sql } from "kysely";
+import { isUniqueViolation } from "../../runtime/db/pg-errors.js";
+import { RequestInProgressError } from "../../runtime/idempotency.js";
+import { BackupRunningError } from "../backup.errors.js";
 import type { BackupRow, BackupStateName, BackupTargetName, BackupUpdate, NewBackupRow } from "../db/backup.table.js";
 import type { Db } from "../db/database.js";
 
-/** insertBackup adds a catalog entry. */
+/**
+ * insertBackup adds a catalog entry. RequestInProgressError when the caller's requestId already has
+ * an entry (backups_request_caller_request_id_key: the caller reads it, findByRequest);
+ * BackupRunningError, without the running one's id, when the target has a RUNNING backup
+ * (backups_one_running_per_target).
+ */
 export async function insertBackup(db: Db, row: NewBackupRow): Promise<BackupRow> {
-  return db.insertInto("backup.backups").values(row).returningAll().executeTakeFirstOrThrow();
+  try {
+    return await db.insertInto("backup.backups").values(row).returningAll().executeTakeFirstOrThrow();
+  } catch (err) {
+    if (isUniqueViolation(err, "backups_request_caller_request_id_key")) throw new RequestInProgressError();
+    if (isUniqueViolation(err, "backups_one_running_per_target")) throw new BackupRunningError(row.target, undefined);
+    throw err;
+  }
 }
 
 /** findBackup reads one catalog entry. */

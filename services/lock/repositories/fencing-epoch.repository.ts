@@ -1,6 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { Database, Db } from "../db/database.js";
-import { writeAudit } from "./audit-log.repository.js";
+import { AUDIT_LOG } from "./audit-log.repository.js";
 
 /** readEpoch returns the fencing epoch in force. */
 export async function readEpoch(db: Db): Promise<number> {
@@ -43,7 +43,7 @@ export async function bumpEpoch(
     const previous = Number(before.epoch);
     const epoch = Math.max(previous + 1, atLeast, epochClockSeconds());
     await trx.updateTable("lock.fencing_epoch").set({ epoch, issued_by: issuedBy, updated_at: sql<Date>`now()` }).where("id", "=", 1).execute();
-    await writeAudit(trx, {
+    await AUDIT_LOG.append(trx, {
       actor: audit.actor,
       role: audit.role,
       action: audit.action ?? "ADVANCE_EPOCH",

@@ -1,9 +1,9 @@
 import type { Kysely, Transaction } from "kysely";
-import type { AuditLogTable } from "./audit-log.table.js";
+import type { AuditLogTable } from "../../runtime/audit.js";
+import type { RequestKeyTable } from "../../runtime/idempotency.js";
 import type { ChangeTable } from "./change.table.js";
 import type { CounterTable } from "./counter.table.js";
 import type { QueueTable } from "./queue.table.js";
-import type { RequestKeyTable } from "./request-key.table.js";
 import type { TicketDayTable } from "./ticket-day.table.js";
 import type { TicketTable } from "./ticket.table.js";
 
@@ -19,9 +19,9 @@ export interface Database {
   "queue.tickets": TicketTable;
   /** queue.changes: the WatchQueue change log. */
   "queue.changes": ChangeTable;
-  /** queue.request_keys: requestId replay store. */
+  /** queue.request_keys: requestId replay store (runtime/idempotency.ts). */
   "queue.request_keys": RequestKeyTable;
-  /** queue.audit_log: append-only audit trail. */
+  /** queue.audit_log: append-only audit trail (runtime/audit.ts). */
   "queue.audit_log": AuditLogTable;
 }
 

@@ -1,14 +1,25 @@
+import { isUniqueViolation } from "../../runtime/db/pg-errors.js";
 import type { Db } from "../db/database.js";
 import type { NewQueueRow, QueueRow } from "../db/queue.table.js";
+import { PrefixInUseError, QueueNotFoundError } from "../queue.errors.js";
 
-/** insertQueue inserts a queue; undefined when the id is taken (the caller reads the existing one). */
+/**
+ * insertQueue inserts a queue; undefined when the id is taken (the caller reads the existing one).
+ * PrefixInUseError, without the owner, when another queue owns the prefix
+ * (queues_one_owner_per_prefix), or when the same id is being created concurrently with it.
+ */
 export async function insertQueue(db: Db, row: NewQueueRow): Promise<QueueRow | undefined> {
-  return db
-    .insertInto("queue.queues")
-    .values(row)
-    .onConflict((oc) => oc.column("queue_id").doNothing())
-    .returningAll()
-    .executeTakeFirst();
+  try {
+    return await db
+      .insertInto("queue.queues")
+      .values(row)
+      .onConflict((oc) => oc.column("queue_id").doNothing())
+      .returningAll()
+      .executeTakeFirst();
+  } catch (err) {
+    if (isUniqueViolation(err, "queues_one_owner_per_prefix")) throw new PrefixInUseError(row.prefix, undefined, { cause: err });
+    throw err;
+  }
 }
 
 /** findQueue reads a queue by id. */
@@ -39,4 +50,11 @@ export async function listQueues(db: Db, after: { displayName: string; queueId: 
 /** findPrefixOwner reads the queue that owns a ticket prefix (queues_one_owner_per_prefix), if any. */
 export async function findPrefixOwner(db: Db, prefix: string): Promise<QueueRow | undefined> {
   return db.selectFrom("queue.queues").selectAll().where("prefix", "=", prefix).where("owns_prefix", "=", true).executeTakeFirst();
+}
+
+/** requireQueue reads a queue by id; QueueNotFoundError when there is none. */
+export async function requireQueue(db: Db, queueId: string): Promise<QueueRow> {
+  const queue = await findQueue(db, queueId);
+  if (!queue) throw new QueueNotFoundError(queueId);
+  return queue;
 }

@@ -1,11 +1,36 @@
 import { sql } from "kysely";
+import { isUniqueViolation } from "../../runtime/db/pg-errors.js";
+import { RequestInProgressError } from "../../runtime/idempotency.js";
 import type { Db } from "../db/database.js";
 import type { NewTicketRow, TicketRow, TicketStatusName, TicketUpdate } from "../db/ticket.table.js";
+import { AppointmentTicketTakenError, CounterCalledMeanwhileError, PatientWalkInTakenError } from "../queue.errors.js";
 import { rankOrderBySql, yieldJoinSql, type RankPolicy } from "../ranking.js";
 
-/** insertTicket inserts a ticket. */
+/**
+ * refused turns a unique violation of the tickets' own indexes (migrations) into the named error the
+ * service handles: tickets_one_active_per_appointment, tickets_one_active_walk_in_per_patient,
+ * tickets_one_called_per_counter and, for the requestId stored with a new ticket, request_keys_pkey
+ * (the same requestId, first used concurrently: REQUEST_IN_PROGRESS until its response is read).
+ * Any other error is returned as it is.
+ */
+function refused(err: unknown, counterId = ""): unknown {
+  if (isUniqueViolation(err, "tickets_one_active_per_appointment")) return new AppointmentTicketTakenError({ cause: err });
+  if (isUniqueViolation(err, "tickets_one_active_walk_in_per_patient")) return new PatientWalkInTakenError({ cause: err });
+  if (isUniqueViolation(err, "tickets_one_called_per_counter")) return new CounterCalledMeanwhileError(counterId, { cause: err });
+  if (isUniqueViolation(err, "request_keys_pkey")) return new RequestInProgressError();
+  return err;
+}
+
+/**
+ * insertTicket inserts a ticket; AppointmentTicketTakenError or PatientWalkInTakenError when the
+ * appointment or the patient (a walk-in) already has an active ticket there.
+ */
 export async function insertTicket(db: Db, row: NewTicketRow): Promise<TicketRow> {
-  return db.insertInto("queue.tickets").values(row).returningAll().executeTakeFirstOrThrow();
+  try {
+    return await db.insertInto("queue.tickets").values(row).returningAll().executeTakeFirstOrThrow();
+  } catch (err) {
+    throw refused(err);
+  }
 }
 
 /** findTicket reads a ticket; with `forUpdate` it row-locks it until commit. */
@@ -138,8 +163,10 @@ function changeOf(from: string, at: Date) {
 
 /**
  * insertIssuedTicket inserts a new ticket with its pending change, its audit entry and its requestId
- * (with the response already) in one statement: one round trip, one commit. A reused requestId fails
- * the whole statement with a unique violation on request_keys_pkey (nothing is inserted).
+ * (with the response already) in one statement: one round trip, one commit. A requestId used
+ * concurrently fails the whole statement (nothing is inserted) with RequestInProgressError; an
+ * appointment or a walk-in patient that got an active ticket meanwhile with
+ * AppointmentTicketTakenError or PatientWalkInTakenError.
  */
 export async function insertIssuedTicket(
   db: Db,
@@ -155,7 +182,11 @@ export async function insertIssuedTicket(
     ), t as (
       insert into queue.tickets (${sql.join(cols.map((c) => sql.ref(c)))}) values (${sql.join(cols.map((c) => sql`${row[c]}`))}) returning *
     ), c as (${changeOf("t", key.at)}), a as (${auditOf("t", audit, key.at)})
-    select * from t`.execute(db);
+    select * from t`
+    .execute(db)
+    .catch((err: unknown) => {
+      throw refused(err);
+    });
   return r.rows[0];
 }
 
@@ -195,8 +226,8 @@ export interface CallNextResult {
  * `FOR UPDATE SKIP LOCKED` in ranking order (ranking.ts), so concurrent counters take different
  * tickets and never wait on each other, marks it CALLED, and records the change and the audit entry.
  * One ticket per counter is guaranteed by the unique index tickets_one_called_per_counter: a
- * concurrent call at the same counter that this statement's snapshot missed fails with a unique
- * violation, and the caller retries.
+ * concurrent call at the same counter that this statement's snapshot missed fails with
+ * CounterCalledMeanwhileError, and the caller retries.
  */
 export async function callNextAtomic(db: Db, queueId: string, counterId: string, now: Date, policy: RankPolicy, audit: AuditActor): Promise<CallNextResult> {
   const r = await sql<TicketRow & { counter_open: number; call_kind: "held" | "called" | null }>`
@@ -218,7 +249,11 @@ export async function callNextAtomic(db: Db, queueId: string, counterId: string,
     ), ch as (${changeOf("upd", now)}), au as (${auditOf("upd", audit, now)})
     select (select count(*) from c)::int as counter_open, x.*
     from (select 1) as one
-    left join (select 'held' as call_kind, h.* from held h union all select 'called', u.* from upd u) as x on true`.execute(db);
+    left join (select 'held' as call_kind, h.* from held h union all select 'called', u.* from upd u) as x on true`
+    .execute(db)
+    .catch((err: unknown) => {
+      throw refused(err, counterId);
+    });
   const counterOpen = r.rows[0]?.counter_open > 0;
   let held: TicketRow | undefined;
   let called: TicketRow | undefined;

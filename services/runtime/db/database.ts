@@ -51,8 +51,8 @@ export interface DatabaseOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Database is an open service database. */
-export interface Database {
+/** DatabaseConnection is an open service database (Postgres or PGlite); a service's schema type is its own `Database` in its db/database.ts. */
+export interface DatabaseConnection {
   /** db is the Kysely instance; on PGlite all its queries and transactions share one session. */
   db: Kysely<any>;
   /** kind says which engine is behind db. */
@@ -106,12 +106,12 @@ export function redactDatabaseUrl(databaseUrl: string): string {
  * one, PGlite under `<dataDir>/pglite` (with btree_gist). Throws DatabaseUnavailableError with an
  * actionable message (never containing the password) when that fails.
  */
-export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
+export async function createDatabase(opts: DatabaseOptions): Promise<DatabaseConnection> {
   const databaseUrl = opts.databaseUrl?.trim();
   return databaseUrl ? openPostgres(databaseUrl, opts) : openPglite(opts);
 }
 
-async function openPostgres(databaseUrl: string, opts: DatabaseOptions): Promise<Database> {
+async function openPostgres(databaseUrl: string, opts: DatabaseOptions): Promise<DatabaseConnection> {
   const url = redactDatabaseUrl(databaseUrl);
   // What the redacted URL shows anyway (a password equal to the user name) needs no hiding.
   const secrets = passwordsOf(databaseUrl).filter((secret) => !url.includes(secret));
@@ -201,7 +201,7 @@ async function createBtreeGist(db: Kysely<any>, url: string): Promise<void> {
   }
 }
 
-async function openPglite(opts: DatabaseOptions): Promise<Database> {
+async function openPglite(opts: DatabaseOptions): Promise<DatabaseConnection> {
   const dataDir = path.resolve(opts.dataDir);
   const dir = path.join(dataDir, "pglite");
   const url = `pglite://${dir}`;

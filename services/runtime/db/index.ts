@@ -1,7 +1,7 @@
 // The runtime's database layer: open Postgres or PGlite, run a service's migrations.
 
 export { createDatabase, DatabaseUnavailableError, redactDatabaseUrl } from "./database.js";
-export type { Database, DatabaseOptions } from "./database.js";
+export type { DatabaseConnection, DatabaseOptions } from "./database.js";
 export { migrateToLatest, MigrationFailedError } from "./migrations.js";
 export type { MigrateOptions } from "./migrations.js";
 export {
