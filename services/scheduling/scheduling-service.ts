@@ -66,7 +66,11 @@ import { createNotifier, type Notifier } from "../runtime/notifier.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Peers } from "../runtime/peers.js";
 import { checkFence, fencingRejectionsTotal, FencingRejectedError, withLock, type LockClient } from "../runtime/with-lock.js";
-import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, ChangeRow, Database, Db, ProviderRow } from "./db/database.js";
+import type { AppointmentRow, AppointmentStatusName } from "./db/appointment.table.js";
+import type { AvailabilityRow } from "./db/availability.table.js";
+import type { ChangeRow } from "./db/change.table.js";
+import type { Database, Db } from "./db/database.js";
+import type { ProviderRow } from "./db/provider.table.js";
 import {
   expiredOffers,
   changeAppointmentIf,
@@ -98,24 +102,12 @@ import {
   listResources,
   upsertAvailability,
 } from "./repositories/provider.repository.js";
-import {
-  appendChange,
-  AUDIT_LOG,
-  changesAfter,
-  countActiveEntries,
-  findOverlappingEntry,
-  findWaitlistEntry,
-  hasWaitingEntries,
-  insertWaitlistEntry,
-  oldestChange,
-  pruneChanges,
-  REQUEST_KEYS,
-  setWaitlistStatus,
-  SCHEDULING_CHANGES_CHANNEL,
-  waitingEntries,
-} from "./repositories/support.repository.js";
+import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { appendChange, changesAfter, oldestChange, pruneChanges, SCHEDULING_CHANGES_CHANNEL } from "./repositories/change.repository.js";
+import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
+import { countActiveEntries, findOverlappingEntry, findWaitlistEntry, hasWaitingEntries, insertWaitlistEntry, setWaitlistStatus, waitingEntries } from "./repositories/waitlist.repository.js";
 import { bookingOutcomeOf, countTransition, reportWaitlistOf, schedulingBookings } from "./scheduling.metrics.js";
-import { kindName, statusName, toAppointment, toAvailability, toProvider, toResource, toSchedule, toWaitlistEntry } from "./scheduling.mapper.js";
+import { kindName, statusName, toAppointment, toAvailability, toProvider, toResource, toSchedule, toWaitlistEntry } from "./mappers/scheduling.mapper.js";
 import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
 import { explainSlotStart, isSlotStart, listSlots, type Interval, type Schedule } from "./slots.js";
 import { AppointmentTickets, ticketPlan, type AppointmentTicket, type TicketAction } from "./appointment-tickets.js";

@@ -4,7 +4,7 @@
 // its own language as ErrorInfo.metadata. The README's "Error reasons" section lists them all.
 import { ConnectError } from "@connectrpc/connect";
 import { AbortedError, FailedPreconditionError, PermissionDeniedError, UnavailableError, type ErrorMetadata } from "../runtime/errors.js";
-import type { AppointmentRow, AppointmentStatusName } from "./db/database.js";
+import type { AppointmentRow, AppointmentStatusName } from "./db/appointment.table.js";
 import type { SlotVerdict } from "./slots.js";
 import { isoDayOfWeek, wallOf, wallOfDate, WALL } from "./zone-time.js";
 

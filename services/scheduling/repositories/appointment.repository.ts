@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { AuditBase } from "../../runtime/audit.js";
-import type { AppointmentRow, AppointmentStatusName, Db } from "../db/database.js";
+import type { AppointmentRow, AppointmentStatusName } from "../db/appointment.table.js";
+import type { Db } from "../db/database.js";
 import type { Interval } from "../slots.js";
 
 const COLUMNS = sql`a.appointment_id, a.provider_id, a.patient_id, lower(a.during) as start_at, upper(a.during) as end_at,

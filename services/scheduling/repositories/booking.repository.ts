@@ -4,7 +4,9 @@
 import { sql } from "kysely";
 import type { AuditBase } from "../../runtime/audit.js";
 import type { RequestKey } from "../../runtime/idempotency.js";
-import type { AvailabilityRow, Db, ProviderRow } from "../db/database.js";
+import type { AvailabilityRow } from "../db/availability.table.js";
+import type { Db } from "../db/database.js";
+import type { ProviderRow } from "../db/provider.table.js";
 import { isActive, type NewAppointment } from "./appointment.repository.js";
 import { fenceUpsertSql } from "../../runtime/with-lock.js";
 
