@@ -58,7 +58,6 @@ import {
   InvalidArgumentError,
   NotFoundError,
 } from "../runtime/errors.js";
-import { isExclusionViolation } from "../runtime/db/pg-errors.js";
 import { outgoingCallOptions } from "../runtime/grpc-transport.js";
 import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
 import type { Logger } from "../runtime/logger.js";
@@ -71,25 +70,8 @@ import type { AvailabilityRow } from "./db/availability.table.js";
 import type { ChangeRow } from "./db/change.table.js";
 import type { Database, Db } from "./db/database.js";
 import type { ProviderRow } from "./db/provider.table.js";
-import {
-  expiredOffers,
-  changeAppointmentIf,
-  countUpcoming,
-  findAppointment,
-  findAppointmentAndKey,
-  findAppointments,
-  insertAppointment,
-  listAppointments,
-  lockPatientBookings,
-  newAppointmentRow,
-  type NewAppointment,
-  openOffersOf,
-  patientCommitments,
-  providerBusy,
-  resourceBusy,
-  slotHolders,
-  updateAppointmentIf,
-} from "./repositories/appointment.repository.js";
+import { expiredOffers, changeAppointmentIf, countUpcoming, findAppointment, findAppointmentAndKey, findAppointments, insertAppointment, listAppointments, lockPatientBookings, openOffersOf, patientCommitments, providerBusy, resourceBusy, slotHolders, updateAppointmentIf } from "./repositories/appointment.repository.js";
+import { newAppointmentRow, TimeTakenError, type NewAppointment } from "./repositories/appointment.sql.js";
 import { bookAtomically, claimAndFence, readBookingContext, type AtomicBookingResult } from "./repositories/booking.repository.js";
 import {
   findAvailability,
@@ -205,8 +187,8 @@ interface SlotContext {
   moving?: string;
 }
 
-function slotTaken(err: { constraint?: string }, at: SlotContext): FailedPreconditionError {
-  return slotTakenError(at.provider, at.start.getTime(), err.constraint === "appointment_resources_no_overlap" ? "resource" : "provider");
+function slotTaken(taken: TimeTakenError["taken"], at: SlotContext): FailedPreconditionError {
+  return slotTakenError(at.provider, at.start.getTime(), taken);
 }
 
 /** CheckedInMeanwhile rolls back a check-in that a concurrent one beat; the caller answers with that one's ticket. */
@@ -431,7 +413,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     // Time already taken by a committed appointment is refused before queueing for the lock. The
     // requestId was read in the same snapshot: the time is not held by this very request.
     const at: SlotContext = { provider, start: v.start, blockedEnd: new Date(v.start.getTime() + durationMs + schedule.bufferMs) };
-    if (found.providerBusy || found.resourceBusy) throw await this.explainTaken(slotTaken(found.providerBusy ? {} : { constraint: "appointment_resources_no_overlap" }, at), at);
+    if (found.providerBusy || found.resourceBusy) throw await this.explainTaken(slotTaken(found.providerBusy ? "provider" : "resource", at), at);
     // A patient booking themselves holds at most maxUpcomingPerPatient appointments that have not
     // ended: refused here when already reached, decided under the patient lock below.
     const limited = this.selfBookingLimit(caller);
@@ -1199,7 +1181,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     try {
       return await fn();
     } catch (err) {
-      if (isExclusionViolation(err)) throw await this.explainTaken(slotTaken(err, at), at);
+      if (err instanceof TimeTakenError) throw await this.explainTaken(slotTaken(err.taken, at), at);
       throw databaseDomainError(err) ?? err;
     }
   }
@@ -1258,7 +1240,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     try {
       return await insertAppointment(trx, a);
     } catch (err) {
-      if (isExclusionViolation(err)) throw slotTaken(err, at);
+      if (err instanceof TimeTakenError) throw slotTaken(err.taken, at);
       throw databaseDomainError(err) ?? err;
     }
   }
