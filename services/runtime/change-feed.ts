@@ -325,8 +325,8 @@ export class ChangeFeed<T, R> {
 
 /** WatchStreamOptions are what watchStream needs of one Watch call; M is its response message. */
 export interface WatchStreamOptions<T, M> {
-  /** feed is the service's change feed. */
-  feed: ChangeFeed<T, unknown>;
+  /** feed is the service's change feed (its subscribe and changesAfter). */
+  feed: Pick<ChangeFeed<T, never>, "subscribe" | "changesAfter">;
   /** key is what the stream follows (a queue, a provider). */
   key: string;
   /** afterSequence is the client's resume point: the last sequence it saw; 0 starts with a snapshot. */

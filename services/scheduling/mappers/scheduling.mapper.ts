@@ -17,7 +17,7 @@ import type { ProviderRow } from "../db/provider.table.js";
 import type { ResourceRow } from "../db/resource.table.js";
 import type { WaitlistRow } from "../db/waitlist.table.js";
 import type { Schedule } from "../slots.js";
-import type { DateRange, MinuteInterval } from "../scheduling.validation.js";
+import type { DateRange, MinuteInterval } from "../availability.validation.js";
 
 const STATUS_NAMES: AppointmentStatusName[] = ["PROPOSED", "BOOKED", "CHECKED_IN", "FULFILLED", "CANCELLED", "NOSHOW"];
 
