@@ -6,7 +6,6 @@ import type { Kysely } from "kysely";
 import { auditBase, auditEntries, type NewAuditLogRow } from "../runtime/audit.js";
 import type { Caller } from "../runtime/caller.js";
 import type { Clock } from "../runtime/clock.js";
-import { NotFoundError } from "../runtime/errors.js";
 import { replayStored, type RequestKey } from "../runtime/idempotency.js";
 import type { AppointmentRow, AppointmentStatusName } from "./db/appointment.table.js";
 import type { AvailabilityRow } from "./db/availability.table.js";
@@ -20,9 +19,12 @@ import { findAvailability, findProvider, findResources } from "./repositories/pr
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import {
   appointmentChangedError,
+  appointmentNotFoundError,
   illegalTransitionError,
   noAvailabilityError,
   patientChangeClosedError,
+  providerNotFoundError,
+  resourceNotFoundError,
   type AppointmentAction,
   type ProviderNaming,
 } from "./scheduling.errors.js";
@@ -46,7 +48,7 @@ export class AppointmentAccess {
   /** requireProvider reads a provider (NOT_FOUND PROVIDER_NOT_FOUND). */
   async requireProvider(db: Db, providerId: string): Promise<ProviderRow> {
     const p = await findProvider(db, providerId);
-    if (!p) throw new NotFoundError("provider", providerId, "PROVIDER_NOT_FOUND");
+    if (!p) throw providerNotFoundError(providerId);
     return p;
   }
 
@@ -55,7 +57,7 @@ export class AppointmentAccess {
     if (resourceIds.length === 0) return;
     const found = new Set((await findResources(this.db, resourceIds)).map((r) => r.resource_id));
     const missing = resourceIds.find((id) => !found.has(id));
-    if (missing !== undefined) throw new NotFoundError("resource", missing, "RESOURCE_NOT_FOUND");
+    if (missing !== undefined) throw resourceNotFoundError(missing);
   }
 
   /** requireSchedule reads a provider's weekly pattern (FAILED_PRECONDITION NO_AVAILABILITY when never set). */
@@ -132,14 +134,14 @@ export class AppointmentAccess {
 
   /** checkAppointment is requireAppointment on a row already read. */
   private async checkAppointment(row: AppointmentRow | undefined, appointmentId: string, caller: Caller, owner: Owner): Promise<AppointmentRow> {
-    if (!row) throw new NotFoundError("appointment", appointmentId, "APPOINTMENT_NOT_FOUND");
+    if (!row) throw appointmentNotFoundError(appointmentId);
     if (caller.ownOnly) {
       const ownsAsPatient = caller.role === "patient" && row.patient_id === caller.subject;
       const ownsAsDoctor = caller.role === "doctor" && row.provider_id === caller.subject;
       const ok = owner === "patient" ? ownsAsPatient : owner === "doctor" ? ownsAsDoctor : ownsAsPatient || ownsAsDoctor;
       if (!ok) {
         await AUDIT_LOG.append(this.db, [{ ...auditBase(caller, "DeniedRead", this.clock.now()), record_type: "appointment", record_id: appointmentId }]);
-        throw new NotFoundError("appointment", appointmentId, "APPOINTMENT_NOT_FOUND");
+        throw appointmentNotFoundError(appointmentId);
       }
     }
     return row;

@@ -7,7 +7,6 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { callerOf } from "../runtime/caller.js";
-import { AbortedError } from "../runtime/errors.js";
 import { outgoingCallOptions } from "../runtime/grpc-transport.js";
 import { replayStored, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
 import type { Peers } from "../runtime/peers.js";
@@ -15,7 +14,7 @@ import { checkFence, fencingRejectionsTotal, FencingRejectedError, withLock, typ
 import type { Db } from "./db/database.js";
 import { claimAndFence } from "./repositories/booking.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
-import { peerError, peerUnreachableError } from "./scheduling.errors.js";
+import { lockTimeoutError, peerError, peerUnreachableError } from "./scheduling.errors.js";
 import type { SchedulingOptions } from "./scheduling-options.js";
 
 /** SCHEDULING_SCHEMA holds the service's tables, fence tokens included. */
@@ -63,7 +62,7 @@ export class ProviderLock {
       // time, is contention on a busy lock service: retryable, like a lock held past waitTimeout.
       const left = ctx?.timeoutMs();
       if (err instanceof ConnectError && err.code === Code.DeadlineExceeded && (left === undefined || left > 0)) {
-        throw new AbortedError("LOCK_TIMEOUT", "the booking system is busy and did not answer in time; retry in a moment");
+        throw lockTimeoutError();
       }
       throw peerError(err);
     }

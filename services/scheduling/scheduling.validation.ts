@@ -25,7 +25,7 @@ import {
   type AppointmentStatus,
   type ResourceKind,
 } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { isLocalDate, validate, type DurationRule, type RequestValidator } from "../runtime/validation.js";
+import { validate, type DurationRule, type RequestValidator } from "../runtime/validation.js";
 
 /** MINUTE_MS is a minute in ms. */
 export const MINUTE_MS = 60_000;

@@ -7,7 +7,7 @@ import type { HandlerContext } from "@connectrpc/connect";
 import { AcceptOfferResponseSchema, JoinWaitlistResponseSchema } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { auditBase } from "../runtime/audit.js";
 import { callerOf } from "../runtime/caller.js";
-import { AbortedError, FailedPreconditionError } from "../runtime/errors.js";
+import { FailedPreconditionError } from "../runtime/errors.js";
 import { requestHash, type RequestKey } from "../runtime/idempotency.js";
 import { checkDuration } from "./booking-rules.js";
 import type { Db } from "./db/database.js";
@@ -27,6 +27,7 @@ import {
   offerTimePassedError,
   patientBookingLimitError,
   patientWaitlistLimitError,
+  waitlistConflictError,
   waitlistWindowPastError,
 } from "./scheduling.errors.js";
 import type { ValidAppointmentCommand, ValidJoinWaitlist } from "./scheduling.validation.js";
@@ -84,7 +85,7 @@ export class Waitlist {
       if (!entry) {
         // Already waiting for this provider at an overlapping time (rolled back, the requestId claim too).
         const existing = await findOverlappingEntry(trx, { providerId: provider.provider_id, patientId: v.patientId, start: v.windowStart, end: v.windowEnd });
-        if (!existing) throw new AbortedError("WRITE_CONFLICT", "a concurrent change conflicted with this one; retry");
+        if (!existing) throw waitlistConflictError();
         throw alreadyOnWaitlistError(provider, existing);
       }
       await AUDIT_LOG.append(trx, [{ ...auditBase(caller, "JoinWaitlist", now), record_type: "waitlist", record_id: entry.entry_id }]);
