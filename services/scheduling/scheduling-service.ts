@@ -1,6 +1,4 @@
-import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import {
@@ -38,7 +36,6 @@ import {
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { callerOf } from "../runtime/caller.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
-import { AbortedError, AlreadyExistsError } from "../runtime/errors.js";
 import type { Logger } from "../runtime/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Peers } from "../runtime/peers.js";
@@ -48,23 +45,39 @@ import { AppointmentLifecycle } from "./appointment-lifecycle.js";
 import { AppointmentTickets } from "./appointment-tickets.js";
 import { AppointmentWatch } from "./appointment-watch.js";
 import { Booking } from "./booking.js";
-import { checkDuration } from "./booking-rules.js";
 import type { Database } from "./db/database.js";
-import { kindName, statusName, toAppointment, toAvailability, toProvider, toResource, toSchedule } from "./mappers/scheduling.mapper.js";
+import { statusName, toAppointment } from "./mappers/scheduling.mapper.js";
+import { ProviderDirectory } from "./provider-directory.js";
 import { ProviderLock } from "./provider-lock.js";
-import { listAppointments, providerBusy, resourceBusy } from "./repositories/appointment.repository.js";
+import { listAppointments } from "./repositories/appointment.repository.js";
 import { AUDIT_LOG } from "./repositories/audit.repository.js";
-import { findAvailability, findProvider, findResources, insertProvider, insertResource, listProviders, listResources, upsertAvailability } from "./repositories/provider.repository.js";
 import { findWaitlistEntry } from "./repositories/waitlist.repository.js";
 import { Retention } from "./retention.js";
 import type { SchedulingContext } from "./scheduling-context.js";
 import { countTransition, reportWaitlistOf } from "./scheduling.metrics.js";
 import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
 import { validateGetAvailability, validateSetAvailability } from "./availability.validation.js";
-import { validateAcceptOffer, validateBookAppointment, validateCancelAppointment, validateCheckInAppointment, validateCompleteAppointment, validateCreateProvider, validateCreateResource, validateGetAppointment, validateGetProvider, validateJoinWaitlist, validateListAppointments, validateListAvailableSlots, validateListProviders, validateListResources, validateMarkNoShow, validateRescheduleAppointment, validateWatchAppointments } from "./scheduling.validation.js";
-import { listSlots, type Interval } from "./slots.js";
+import {
+  validateAcceptOffer,
+  validateBookAppointment,
+  validateCancelAppointment,
+  validateCheckInAppointment,
+  validateCompleteAppointment,
+  validateCreateProvider,
+  validateCreateResource,
+  validateGetAppointment,
+  validateGetProvider,
+  validateJoinWaitlist,
+  validateListAppointments,
+  validateListAvailableSlots,
+  validateListProviders,
+  validateListResources,
+  validateMarkNoShow,
+  validateRescheduleAppointment,
+  validateWatchAppointments,
+} from "./scheduling.validation.js";
 import { Waitlist } from "./waitlist.js";
-import { BUSY_MARGIN_MS, WaitlistOffers } from "./waitlist-offers.js";
+import { WaitlistOffers } from "./waitlist-offers.js";
 import { WriteTransactions } from "./write-transaction.js";
 
 /** SchedulingServiceDeps are what the SchedulingService needs; tests pass fakes. */
@@ -85,10 +98,6 @@ export interface SchedulingServiceDeps {
   pageTokens?: PageTokens;
 }
 
-/** PROVIDERS_PAGE is ListProviders' page token: the providers after (display name, id). */
-export const PROVIDERS_PAGE = definePageKind(SchedulingService.method.listProviders, { name: "text", id: "text" });
-/** RESOURCES_PAGE is ListResources' page token: the resources after (display name, id), bound to the kind asked for. */
-export const RESOURCES_PAGE = definePageKind(SchedulingService.method.listResources, { name: "text", id: "text" });
 /** APPOINTMENTS_PAGE is ListAppointments' page token: the appointments after (start, id), bound to the query's filters. */
 export const APPOINTMENTS_PAGE = definePageKind(SchedulingService.method.listAppointments, { start: "instant", id: "text" });
 
@@ -107,6 +116,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly options: SchedulingOptions;
   private readonly pageTokens: PageTokens;
   private readonly access: AppointmentAccess;
+  private readonly directory: ProviderDirectory;
   private readonly watch: AppointmentWatch;
   private readonly retention: Retention;
   private readonly offers: WaitlistOffers;
@@ -121,6 +131,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.options = { ...DEFAULT_SCHEDULING_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     this.access = new AppointmentAccess(this.db, this.clock);
+    this.directory = new ProviderDirectory(this.db, this.clock, this.options, this.access, this.pageTokens);
     const lock = new ProviderLock(this.options, deps.peers, deps.lockClient);
     const base = { db: this.db, clock: this.clock, logger: deps.logger, options: this.options, access: this.access };
     this.watch = new AppointmentWatch(base, { logger: deps.logger, listenUrl: deps.config?.databaseUrl });
@@ -145,113 +156,44 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     await this.watch.close();
   }
 
-  /** createProvider adds a provider; with a client-chosen id a retry returns the existing one. */
+  /** createProvider adds a provider; with a client-chosen id a retry returns the existing one.: provider-directory.ts. */
   async createProvider(req: CreateProviderRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateProviderResponseSchema>> {
-    const v = validateCreateProvider(req);
-    const providerId = v.providerId ?? `p-${randomUUID()}`;
-    const inserted = await insertProvider(this.db, {
-      provider_id: providerId,
-      display_name: v.displayName,
-      time_zone: v.timeZone,
-      specialty: v.specialty,
-      created_at: this.clock.now(),
-    });
-    if (inserted) return { provider: toProvider(inserted) };
-    const existing = await findProvider(this.db, providerId);
-    if (!existing) throw new AbortedError("PROVIDER_CONFLICT", "the provider was removed while being created; retry");
-    if (existing.display_name !== v.displayName || existing.time_zone !== v.timeZone || existing.specialty !== v.specialty) {
-      throw new AlreadyExistsError("PROVIDER_EXISTS", "a provider with this id already exists with different details", { metadata: { providerId } });
-    }
-    return { provider: toProvider(existing) };
+    return this.directory.createProvider(validateCreateProvider(req));
   }
 
-  /** getProvider reads one provider. */
+  /** getProvider reads one provider.: provider-directory.ts. */
   async getProvider(req: GetProviderRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetProviderResponseSchema>> {
-    const v = validateGetProvider(req);
-    return { provider: toProvider(await this.access.requireProvider(this.db, v.providerId)) };
+    return this.directory.getProvider(validateGetProvider(req));
   }
 
-  /** listProviders pages through providers by display name. */
+  /** listProviders pages through providers by display name.: provider-directory.ts. */
   async listProviders(req: ListProvidersRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
-    const v = validateListProviders(req);
-    const rows = await listProviders(this.db, this.pageTokens.open(PROVIDERS_PAGE, v.pageToken), v.pageSize + 1);
-    const page = rows.slice(0, v.pageSize);
-    const last = page[page.length - 1];
-    return {
-      providers: page.map(toProvider),
-      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(PROVIDERS_PAGE, { name: last.display_name, id: last.provider_id }) : "",
-    };
+    return this.directory.listProviders(validateListProviders(req));
   }
 
-  /** createResource adds a room or device; with a client-chosen id a retry returns the existing one. */
+  /** createResource adds a room or device; with a client-chosen id a retry returns the existing one.: provider-directory.ts. */
   async createResource(req: CreateResourceRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateResourceResponseSchema>> {
-    const v = validateCreateResource(req);
-    const resourceId = v.resourceId ?? `r-${randomUUID()}`;
-    const kind = kindName(v.kind);
-    const inserted = await insertResource(this.db, { resource_id: resourceId, display_name: v.displayName, kind, created_at: this.clock.now() });
-    if (inserted) return { resource: toResource(inserted) };
-    const [existing] = await findResources(this.db, [resourceId]);
-    if (!existing) throw new AbortedError("RESOURCE_CONFLICT", "the resource was removed while being created; retry");
-    if (existing.display_name !== v.displayName || existing.kind !== kind) {
-      throw new AlreadyExistsError("RESOURCE_EXISTS", "a room or device with this id already exists with different details", { metadata: { resourceId } });
-    }
-    return { resource: toResource(existing) };
+    return this.directory.createResource(validateCreateResource(req));
   }
 
-  /** listResources pages through rooms and devices by display name. */
+  /** listResources pages through rooms and devices by display name.: provider-directory.ts. */
   async listResources(req: ListResourcesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
-    const v = validateListResources(req);
-    const kind = v.kind === undefined ? undefined : kindName(v.kind);
-    const rows = await listResources(this.db, kind, this.pageTokens.open(RESOURCES_PAGE, v.pageToken, [kind]), v.pageSize + 1);
-    const page = rows.slice(0, v.pageSize);
-    const last = page[page.length - 1];
-    return {
-      resources: page.map(toResource),
-      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(RESOURCES_PAGE, { name: last.display_name, id: last.resource_id }, [kind]) : "",
-    };
+    return this.directory.listResources(validateListResources(req));
   }
 
-  /** setAvailability replaces a provider's weekly pattern; existing appointments stay. */
+  /** setAvailability replaces a provider's weekly pattern; existing appointments stay.: provider-directory.ts. */
   async setAvailability(req: SetAvailabilityRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof SetAvailabilityResponseSchema>> {
-    const v = validateSetAvailability(req);
-    const provider = await this.access.requireProvider(this.db, v.providerId);
-    const row = await upsertAvailability(this.db, {
-      provider_id: v.providerId,
-      weekly_hours: v.weeklyHours,
-      breaks: v.breaks,
-      exceptions: v.exceptions,
-      slot_minutes: v.slotMs / 60_000,
-      buffer_minutes: v.bufferMs / 60_000,
-      updated_at: this.clock.now(),
-    });
-    return { availability: toAvailability(provider, row) };
+    return this.directory.setAvailability(validateSetAvailability(req));
   }
 
-  /** getAvailability reads a provider's weekly pattern (empty when never set). */
+  /** getAvailability reads a provider's weekly pattern (empty when never set).: provider-directory.ts. */
   async getAvailability(req: GetAvailabilityRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetAvailabilityResponseSchema>> {
-    const v = validateGetAvailability(req);
-    const provider = await this.access.requireProvider(this.db, v.providerId);
-    return { availability: toAvailability(provider, await findAvailability(this.db, v.providerId)) };
+    return this.directory.getAvailability(validateGetAvailability(req));
   }
 
-  /** listAvailableSlots lists the bookable free slots of a provider (and rooms) in a range, as UTC instants: none before now or beyond the booking horizon. */
+  /** listAvailableSlots lists the bookable free slots of a provider (and rooms) in a range, as UTC instants: none before now or beyond the booking horizon.: provider-directory.ts. */
   async listAvailableSlots(req: ListAvailableSlotsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListAvailableSlotsResponseSchema>> {
-    const v = validateListAvailableSlots(req);
-    const provider = await this.access.requireProvider(this.db, v.providerId);
-    await this.access.requireResources(v.resourceIds);
-    const availability = await findAvailability(this.db, v.providerId);
-    if (!availability) return { slots: [] };
-    const schedule = toSchedule(provider, availability);
-    const durationMs = checkDuration(schedule, v.durationMs);
-    // Only bookable slots: none that has started, none beyond the booking horizon.
-    const now = this.clock.now().getTime();
-    const range: Interval = { start: Math.max(v.start.getTime(), now), end: Math.min(v.end.getTime(), now + this.options.bookingHorizonMs) };
-    if (range.end <= range.start) return { slots: [] };
-    // Busy time reaching into the range, buffers included.
-    const around: Interval = { start: range.start - BUSY_MARGIN_MS, end: range.end + BUSY_MARGIN_MS };
-    const [pBusy, rBusy] = await Promise.all([providerBusy(this.db, v.providerId, around), resourceBusy(this.db, v.resourceIds, around)]);
-    const slots = listSlots(schedule, { range, durationMs, providerBusy: pBusy, resourceBusy: rBusy });
-    return { slots: slots.map((s) => ({ startTime: timestampFromDate(new Date(s.start)), endTime: timestampFromDate(new Date(s.end)) })) };
+    return this.directory.listAvailableSlots(validateListAvailableSlots(req));
   }
 
   /** bookAppointment books a slot (none -> BOOKED): booking.ts. */
