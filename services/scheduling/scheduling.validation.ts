@@ -1,3 +1,7 @@
+// What the scheduling RPCs accept, checked before anything is read: ids, times and ranges, durations,
+// page sizes and tokens, free text (SetAvailability's weekly pattern is availability.validation.ts).
+// Each validate* returns the request's values as the domain uses them, or throws INVALID_ARGUMENT
+// with every field violation at once.
 import type { DescEnum } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type {
