@@ -4,6 +4,7 @@
 // after a retained sequence sends just the changes after it; a resume from a point the log no longer
 // holds sends a fresh snapshot marked resumeFailed; a watcher more than maxLag behind gets a fresh
 // snapshot instead of the backlog; a change the watcher may not see moves the stream past it.
+import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
 import pg from "pg";
 import { ChangeFeed, watchStream } from "../../services/runtime/change-feed.js";
@@ -11,26 +12,26 @@ import { createTestDatabase } from "../helpers/postgres.js";
 
 t.setTimeout(60_000);
 
-const client = new pg.Client({ connectionString: await createTestDatabase(t) });
-await client.connect();
+// One table is the whole change log: a key's latest sequence is its highest row.
+const url = await createTestDatabase(t);
+const client = new pg.Client({ connectionString: url });
 t.teardown(() => client.end());
-await client.query(`
-  create table feed_keys (key text primary key, last_sequence bigint not null);
-  create table feed_changes (key text not null, sequence bigint not null, note text, primary key (key, sequence))`);
+await client.connect();
+await client.query(`create table watch_log (key text not null, sequence bigint not null, note text not null, primary key (key, sequence))`);
 
-/** change records a change of `key` under its next sequence, as the services do. */
+/** change appends a change of `key` under its next sequence. */
 async function change(key: string, note: string): Promise<bigint> {
   const r = await client.query<{ s: string }>(
-    `with bumped as (insert into feed_keys values ($1, 1) on conflict (key) do update set last_sequence = feed_keys.last_sequence + 1 returning last_sequence)
-     insert into feed_changes select $1, last_sequence, $2 from bumped returning sequence::text as s`,
+    `insert into watch_log select $1, coalesce(max(sequence), 0) + 1, $2 from watch_log where key = $1 returning sequence::text as s`,
     [key, note],
   );
   return BigInt(r.rows[0].s);
 }
 
+/** latest is a key's latest sequence (0: none yet). */
 async function latest(key: string): Promise<bigint> {
-  const r = await client.query<{ s: string }>(`select last_sequence::text as s from feed_keys where key = $1`, [key]);
-  return BigInt(r.rows[0]?.s ?? "0");
+  const r = await client.query<{ s: string | null }>(`select max(sequence)::text as s from watch_log where key = $1`, [key]);
+  return BigInt(r.rows[0].s ?? "0");
 }
 
 type Message = { snapshot: boolean; resumeFailed?: boolean; sequence: bigint; notes: string[] };
@@ -40,9 +41,8 @@ function createFeed(): ChangeFeed<string, { sequence: string; note: string }> {
     name: "test",
     channel: "test_watch_stream",
     changesAfter: async (key, after, limit) =>
-      (await client.query(`select sequence::text, note from feed_changes where key = $1 and sequence > $2 order by sequence limit $3`, [key, after.toString(), limit])).rows,
-    latestSequences: async (keys) =>
-      new Map((await client.query<{ key: string; s: string }>(`select key, last_sequence::text as s from feed_keys where key = any($1)`, [keys])).rows.map((r) => [r.key, BigInt(r.s)])),
+      (await client.query(`select sequence::text, note from watch_log where key = $1 and sequence > $2 order by sequence limit $3`, [key, after.toString(), limit])).rows,
+    latestSequences: async (keys) => new Map(await Promise.all(keys.map(async (k) => [k, await latest(k)] as [string, bigint]))),
     load: async (_key, rows) => rows.map((r) => ({ sequence: BigInt(r.sequence), value: r.note })),
     pollIntervalMs: 50,
   });
@@ -61,13 +61,13 @@ function open(feed: ReturnType<typeof createFeed>, key: string, afterSequence: b
     maxLag,
     signal: stop.signal,
     retains: async (after) => {
-      const r = await client.query<{ m: string | null }>(`select min(sequence)::text as m from feed_changes where key = $1`, [key]);
+      const r = await client.query<{ m: string | null }>(`select min(sequence)::text as m from watch_log where key = $1`, [key]);
       const last = await latest(key);
       return after === last || (after < last && r.rows[0].m !== null && BigInt(r.rows[0].m) <= after + 1n);
     },
     snapshot: async (resumeFailed) => {
       const sequence = await latest(key);
-      const r = await client.query<{ note: string }>(`select note from feed_changes where key = $1 and sequence <= $2 and note not like 'secret%' order by sequence`, [key, sequence.toString()]);
+      const r = await client.query<{ note: string }>(`select note from watch_log where key = $1 and sequence <= $2 and note not like 'secret%' order by sequence`, [key, sequence.toString()]);
       return { sequence, message: { snapshot: true, resumeFailed, sequence, notes: r.rows.map((x) => x.note) } };
     },
     change: (item) => (item.value.startsWith("secret") ? undefined : { snapshot: false, sequence: item.sequence, notes: [item.value] }),
@@ -76,12 +76,14 @@ function open(feed: ReturnType<typeof createFeed>, key: string, afterSequence: b
 }
 
 /** within waits for `p`, failing only on a hang (generous bound). */
-async function within<T>(p: Promise<T>, what: string, ms = 15_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+async function within<T>(p: Promise<T>, what: string): Promise<T> {
+  const guard = new AbortController();
+  const hang = sleep(15_000, undefined, { signal: guard.signal }).then(() => Promise.reject(new Error(`hang: ${what}`)));
+  hang.catch(() => undefined);
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hang: ${what}`)), ms)))]);
+    return await Promise.race([p, hang]);
   } finally {
-    clearTimeout(timer);
+    guard.abort();
   }
 }
 
@@ -118,7 +120,7 @@ t.test("a resume from a point the log no longer holds: a fresh snapshot marked r
   const feed = createFeed();
   const key = "k-pruned";
   for (const n of ["a", "b", "c", "d"]) await change(key, n);
-  await client.query(`delete from feed_changes where key = $1 and sequence <= 2`, [key]);
+  await client.query(`delete from watch_log where key = $1 and sequence <= 2`, [key]);
   const { stream } = open(feed, key, 1n);
   t.same(await next(stream, "the snapshot"), { snapshot: true, resumeFailed: true, sequence: 4n, notes: ["c", "d"] });
   await change(key, "e");
