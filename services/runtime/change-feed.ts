@@ -8,6 +8,11 @@
 // by other replicas (a dedicated pg client, opened while someone watches); and a slow poll as the
 // safety net (and the only cross-process path on PGlite, which is a single process anyway).
 //
+// The Watch RPCs' resume protocol is written once, in watchStream below: a snapshot (or a resume
+// after the client's sequence while the change log still holds what follows it), then each change,
+// a fresh snapshot for a watcher more than maxLag behind, and a fresh snapshot with resumeFailed
+// when the log no longer continues from where the watcher is.
+//
 // Broken history: the poll also notices when a key's latest sequence is no longer the continuation of
 // what the feed has: it jumped past sequences that have no change (a restore moves every sequence
 // past the old high-water mark, so none is handed out twice), went backwards (data restored without
@@ -161,6 +166,15 @@ export class ChangeFeed<T, R> {
     return work;
   }
 
+  /**
+   * changesAfter reads up to `limit` changes of a key after `after` from the change log itself (not
+   * the ring), loaded as items: a watcher behind the ring catches up with it.
+   */
+  async changesAfter(key: string, after: bigint, limit: number): Promise<FeedItem<T>[]> {
+    const rows = await this.opts.changesAfter(key, after, limit);
+    return rows.length === 0 ? [] : this.opts.load(key, rows);
+  }
+
   /** listening tells whether a LISTEN connection is up (for tests and health). */
   get listening(): boolean {
     return this.listener !== undefined;
@@ -306,5 +320,88 @@ export class ChangeFeed<T, R> {
     } finally {
       this.listenerStarting = undefined;
     }
+  }
+}
+
+/** WatchStreamOptions are what watchStream needs of one Watch call; M is its response message. */
+export interface WatchStreamOptions<T, M> {
+  /** feed is the service's change feed (its subscribe and changesAfter). */
+  feed: Pick<ChangeFeed<T, never>, "subscribe" | "changesAfter">;
+  /** key is what the stream follows (a queue, a provider). */
+  key: string;
+  /** afterSequence is the client's resume point: the last sequence it saw; 0 starts with a snapshot. */
+  afterSequence: bigint;
+  /** maxLag is how many changes a watcher may fall behind before it gets a fresh snapshot instead of each change. */
+  maxLag: number;
+  /** signal ends the stream (the client left, the server stops). */
+  signal: AbortSignal;
+  /** retains tells whether the change log still holds every change of the key after `after` (a resume from there is possible). */
+  retains: (after: bigint) => Promise<boolean>;
+  /** snapshot reads the key's state with its sequence, in one snapshot; `resumeFailed` is set when it replaces a resume that was not possible. */
+  snapshot: (resumeFailed: boolean) => Promise<{ sequence: bigint; message: M }>;
+  /** change is the message for one change, or undefined when this watcher is not to see it (the stream moves past it all the same). */
+  change: (item: FeedItem<T>) => Promise<M | undefined> | M | undefined;
+}
+
+/**
+ * watchStream is the Watch RPCs' resume protocol (WatchQueue, WatchAppointments): subscribes to the
+ * key, then yields a snapshot (afterSequence 0), or resumes after afterSequence while the change log
+ * retains what follows it (else a snapshot with resumeFailed), then each change after the cursor, in
+ * order. A watcher more than maxLag changes behind gets a fresh snapshot (nobody waits for a slow
+ * one); one behind the shared ring but closer catches up from the change log, and when that has no
+ * continuation from its cursor (pruned, or a restore broke the history) it gets a fresh snapshot with
+ * resumeFailed. Ends when the signal aborts or the feed closes.
+ */
+export async function* watchStream<T, M>(o: WatchStreamOptions<T, M>): AsyncGenerator<M> {
+  const sub = await o.feed.subscribe(o.key);
+  try {
+    let cursor = o.afterSequence;
+    let needSnapshot = cursor === 0n;
+    let resumeFailed = false;
+    if (!needSnapshot && !(await o.retains(cursor))) {
+      needSnapshot = true;
+      resumeFailed = true;
+    }
+    for (;;) {
+      if (needSnapshot) {
+        let snap: { sequence: bigint; message: M } | undefined = await o.snapshot(resumeFailed);
+        cursor = snap.sequence;
+        let message: M | undefined = snap.message;
+        snap = undefined;
+        yield message;
+        // A suspended generator keeps what its variables hold: a quiet watcher would keep the snapshot.
+        message = undefined;
+        needSnapshot = false;
+        resumeFailed = false;
+      }
+      const next = await sub.next(cursor, o.signal);
+      if (next.kind === "closed") return;
+      const latest = next.kind === "items" ? next.items[next.items.length - 1].sequence : next.latest;
+      if (latest - cursor > BigInt(o.maxLag)) {
+        // Too far behind (a slow reader): a fresh snapshot is cheaper than replaying, and nobody waited.
+        needSnapshot = true;
+        continue;
+      }
+      let items: FeedItem<T>[];
+      if (next.kind === "items") {
+        items = next.items;
+      } else {
+        // Behind the shared ring but close: catch up from the change log itself.
+        items = await o.feed.changesAfter(o.key, cursor, o.maxLag);
+        if (items.length === 0 || items[0].sequence !== cursor + 1n) {
+          needSnapshot = true;
+          resumeFailed = true;
+          continue;
+        }
+      }
+      for (const item of items) {
+        if (item.sequence <= cursor) continue;
+        cursor = item.sequence;
+        const message = await o.change(item);
+        if (message !== undefined) yield message;
+      }
+    }
+  } finally {
+    sub.close();
   }
 }

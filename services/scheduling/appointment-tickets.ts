@@ -23,7 +23,8 @@ import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js
 import { AbortedError, errorReasonOf } from "../runtime/errors.js";
 import { outgoingCallOptions } from "../runtime/grpc-transport.js";
 import type { Peers } from "../runtime/peers.js";
-import type { AppointmentRow, ProviderRow } from "./db/database.js";
+import type { AppointmentRow } from "./db/appointment.table.js";
+import type { ProviderRow } from "./db/provider.table.js";
 import { providerQueueId, providerQueuePrefix } from "./provider-queue.js";
 import { peerError, peerUnreachableError, type AppointmentAction } from "./scheduling.errors.js";
 

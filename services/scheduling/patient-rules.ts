@@ -4,7 +4,7 @@
 // cancels an appointment that has started, or reschedules a missed one. The per-patient limits
 // (upcoming appointments, waitlist entries) and who may be offered freed time are decided here too;
 // the service counts under one per-patient lock (lockPatientBookings) and asks these functions.
-import type { AppointmentRow } from "./db/database.js";
+import type { AppointmentRow } from "./db/appointment.table.js";
 import type { Interval } from "./slots.js";
 
 /** patientChangeClosesAt is the instant (ms) from which a patient may no longer change their appointment themselves: its start. */

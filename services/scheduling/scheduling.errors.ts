@@ -3,8 +3,8 @@
 // (never an internal id, an RPC name or a UTC instant), and the values a client needs to say it in
 // its own language as ErrorInfo.metadata. The README's "Error reasons" section lists them all.
 import { ConnectError } from "@connectrpc/connect";
-import { AbortedError, FailedPreconditionError, PermissionDeniedError, UnavailableError, type ErrorMetadata } from "../runtime/errors.js";
-import type { AppointmentRow, AppointmentStatusName } from "./db/database.js";
+import { AbortedError, FailedPreconditionError, NotFoundError, PermissionDeniedError, UnavailableError, type ErrorMetadata } from "../runtime/errors.js";
+import type { AppointmentRow, AppointmentStatusName } from "./db/appointment.table.js";
 import type { SlotVerdict } from "./slots.js";
 import { isoDayOfWeek, wallOf, wallOfDate, WALL } from "./zone-time.js";
 
@@ -418,4 +418,29 @@ export function appointmentChangedError(p: ProviderNaming, row: AppointmentRow, 
 export function peerError(err: unknown): unknown {
   if (!(err instanceof ConnectError)) return err;
   return new ConnectError(err.rawMessage, err.code, undefined, err.details as never, err);
+}
+
+/** providerNotFoundError is PROVIDER_NOT_FOUND: no provider with this id. */
+export function providerNotFoundError(providerId: string): NotFoundError {
+  return new NotFoundError("provider", providerId, "PROVIDER_NOT_FOUND");
+}
+
+/** resourceNotFoundError is RESOURCE_NOT_FOUND: no room or device with this id. */
+export function resourceNotFoundError(resourceId: string): NotFoundError {
+  return new NotFoundError("resource", resourceId, "RESOURCE_NOT_FOUND");
+}
+
+/** appointmentNotFoundError is APPOINTMENT_NOT_FOUND: no appointment with this id, or, the same answer, someone else's. */
+export function appointmentNotFoundError(appointmentId: string): NotFoundError {
+  return new NotFoundError("appointment", appointmentId, "APPOINTMENT_NOT_FOUND");
+}
+
+/** lockTimeoutError is LOCK_TIMEOUT: the lock service did not answer in time while the call still had time (retryable). */
+export function lockTimeoutError(): AbortedError {
+  return new AbortedError("LOCK_TIMEOUT", "the booking system is busy and did not answer in time; retry in a moment");
+}
+
+/** waitlistConflictError is WRITE_CONFLICT: a join refused by the waitlist's constraint, whose entry was gone when read (retryable). */
+export function waitlistConflictError(): AbortedError {
+  return new AbortedError("WRITE_CONFLICT", "a concurrent change conflicted with this one; retry");
 }

@@ -5,8 +5,9 @@ import { Code } from "@connectrpc/connect";
 import { Counter, Gauge } from "prom-client";
 import { DomainError } from "../runtime/errors.js";
 import { metricsRegistry } from "../runtime/metrics.js";
-import type { AppointmentStatusName, Db } from "./db/database.js";
-import { countWaiting } from "./repositories/support.repository.js";
+import type { AppointmentStatusName } from "./db/appointment.table.js";
+import type { Db } from "./db/database.js";
+import { countWaiting } from "./repositories/waitlist.repository.js";
 
 /** BookingOutcome is the `outcome` label of scheduling_bookings_total. */
 export type BookingOutcome = "booked" | "replayed" | "slot_taken" | "not_bookable" | "aborted" | "unavailable" | "rejected" | "error";

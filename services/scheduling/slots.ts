@@ -16,7 +16,7 @@
 //   exclusion constraints decide that, whatever the engine offers).
 // * Busy time (other appointments, each with the provider's buffer after it) must not overlap the
 //   new slot plus its own buffer; rooms must be free during the slot itself.
-import type { MinuteInterval, DateRange } from "./scheduling.validation.js";
+import type { MinuteInterval, DateRange } from "./availability.validation.js";
 import { addDays, dateOfWall, firstInstantAtOrAfterWall, instantOfWall, isoDayOfWeek, localDateOf, offsetMs, wallOf, wallOfDate, WALL } from "./zone-time.js";
 
 /** Interval is a half-open span of UTC milliseconds [start, end). */

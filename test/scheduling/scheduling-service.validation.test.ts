@@ -38,16 +38,10 @@ import {
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { InvalidArgumentError } from "../../services/runtime/errors.js";
 import { PageTokens } from "../../services/runtime/page-token.js";
-import { APPOINTMENTS_PAGE, PROVIDERS_PAGE, RESOURCES_PAGE, SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
-import {
-  validateBookAppointment,
-  validateCreateProvider,
-  validateListAppointments,
-  validateListAvailableSlots,
-  validateListProviders,
-  validateListResources,
-  validateSetAvailability,
-} from "../../services/scheduling/scheduling.validation.js";
+import { PROVIDERS_PAGE, RESOURCES_PAGE } from "../../services/scheduling/provider-directory.js";
+import { APPOINTMENTS_PAGE, SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
+import { validateSetAvailability } from "../../services/scheduling/availability.validation.js";
+import { validateBookAppointment, validateCreateProvider, validateListAppointments, validateListAvailableSlots, validateListProviders, validateListResources } from "../../services/scheduling/scheduling.validation.js";
 import { testContext } from "../helpers/handler-context.js";
 import { shown, thrownBy, validationTable } from "../helpers/validation-table.js";
 

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import t from "tap";
 import { Code } from "@connectrpc/connect";
-import type { AppointmentRow, AppointmentStatusName } from "../../services/scheduling/db/database.js";
+import type { AppointmentRow, AppointmentStatusName } from "../../services/scheduling/db/appointment.table.js";
 import {
   alreadyOnWaitlistError,
   appointmentChangedError,

@@ -4,7 +4,7 @@
 // explainSlotStart: the one reason a start is refused, agreeing with isSlotStart everywhere.
 import t from "tap";
 import { explainSlotStart, listSlots, isSlotStart, type Interval, type Schedule, type SlotVerdict } from "../../services/scheduling/slots.js";
-import type { MinuteInterval } from "../../services/scheduling/scheduling.validation.js";
+import type { MinuteInterval } from "../../services/scheduling/availability.validation.js";
 import { instantsOfWall, wallOf, wallOfDate, localDateOf, isoDayOfWeek, addDays, firstInstantAtOrAfterWall } from "../../services/scheduling/zone-time.js";
 import { seededRandom as prng } from "../helpers/seeded-random.js";
 

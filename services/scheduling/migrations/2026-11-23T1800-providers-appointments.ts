@@ -1,5 +1,4 @@
 import { sql, type Kysely } from "kysely";
-import { fenceTokensTableSql } from "../../runtime/with-lock.js";
 
 // Frozen in time: written against Kysely<any>, never against the application's Database types.
 // Migrations run with search_path = scheduling, public: btree_gist (created by the runtime) is visible.
@@ -120,7 +119,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await schema.createIndex("changes_by_time").on("changes").column("at").execute();
 
-  await fenceTokensTableSql("scheduling").execute(db);
+  // The fencing tokens of the provider lock (checkFence, runtime/with-lock.ts): the DDL as it stood
+  // when this migration was written, inlined so that the migration never changes with the code.
+  await sql`create table if not exists scheduling.fence_tokens (
+    resource text primary key,
+    last_token numeric(20, 0) not null check (last_token >= 0),
+    updated_at timestamptz not null default now()
+  )`.execute(db);
   await schema.createIndex("request_keys_by_time").on("request_keys").column("created_at").execute();
   await schema.createIndex("audit_log_by_record").on("audit_log").columns(["record_type", "record_id"]).execute();
 }

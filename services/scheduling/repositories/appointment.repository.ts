@@ -1,78 +1,26 @@
 import { sql } from "kysely";
 import type { AuditBase } from "../../runtime/audit.js";
-import type { AppointmentRow, AppointmentStatusName, Db } from "../db/database.js";
+import type { AppointmentRow, AppointmentStatusName } from "../db/appointment.table.js";
+import type { Db } from "../db/database.js";
 import type { Interval } from "../slots.js";
-
-const COLUMNS = sql`a.appointment_id, a.provider_id, a.patient_id, lower(a.during) as start_at, upper(a.during) as end_at,
-  a.status, a.resource_ids, a.reason, a.cancel_reason, a.offer_expires_at, a.waitlist_entry_id, a.ticket_id,
-  a.fencing_token::text as fencing_token, a.rescheduled_from_id, a.created_at, a.updated_at`;
-
-const ACTIVE = sql`('PROPOSED', 'BOOKED', 'CHECKED_IN')`;
-
-/** NewAppointment is what insertAppointment writes. */
-export interface NewAppointment {
-  appointmentId: string;
-  providerId: string;
-  patientId: string;
-  start: Date;
-  end: Date;
-  bufferMs: number;
-  status: AppointmentStatusName;
-  resourceIds: string[];
-  reason: string;
-  offerExpiresAt: Date | null;
-  waitlistEntryId: string | null;
-  fencingToken: bigint;
-  rescheduledFromId: string | null;
-  at: Date;
-}
+import { ACTIVE, COLUMNS, insertAppointmentSql, insertRoomsSql, isActive, statusList, timeTaken, type NewAppointment } from "./appointment.sql.js";
 
 /**
- * insertAppointment inserts an appointment and its room bookings. The exclusion constraints raise
- * SQLSTATE 23P01 when the time is taken; the caller's transaction then rolls back as a whole.
+ * insertAppointment inserts an appointment and its room bookings. TimeTakenError when an exclusion
+ * constraint finds the time taken; the caller's transaction then rolls back as a whole.
  */
 export async function insertAppointment(db: Db, a: NewAppointment): Promise<AppointmentRow> {
-  const blockedEnd = new Date(a.end.getTime() + a.bufferMs);
-  const { rows } = await sql<AppointmentRow>`
-    insert into scheduling.appointments as a (appointment_id, provider_id, patient_id, during, blocked, status, resource_ids, reason,
-      offer_expires_at, waitlist_entry_id, fencing_token, rescheduled_from_id, created_at, updated_at)
-    values (${a.appointmentId}, ${a.providerId}, ${a.patientId}, tstzrange(${a.start}, ${a.end}, '[)'), tstzrange(${a.start}, ${blockedEnd}, '[)'),
-      ${a.status}, ${a.resourceIds}::text[], ${a.reason}, ${a.offerExpiresAt}, ${a.waitlistEntryId}, ${a.fencingToken.toString()}::numeric,
-      ${a.rescheduledFromId}, ${a.at}, ${a.at})
-    returning ${COLUMNS}`.execute(db);
-  for (const resourceId of a.resourceIds) {
-    await sql`insert into scheduling.appointment_resources (appointment_id, resource_id, during, active)
-      values (${a.appointmentId}, ${resourceId}, tstzrange(${a.start}, ${a.end}, '[)'), ${isActive(a.status)})`.execute(db);
-  }
-  return rows[0];
+  return timeTaken(
+    (async () => {
+      const { rows } = await sql<AppointmentRow>`${insertAppointmentSql(a)} returning ${COLUMNS}`.execute(db);
+      if (a.resourceIds.length > 0) await insertRoomsSql(a).execute(db);
+      return rows[0];
+    })(),
+  );
 }
 
-/** newAppointmentRow is the row insertAppointment (or bookAtomically) stores for `a`, as read back. */
-export function newAppointmentRow(a: NewAppointment): AppointmentRow {
-  return {
-    appointment_id: a.appointmentId,
-    provider_id: a.providerId,
-    patient_id: a.patientId,
-    start_at: a.start,
-    end_at: a.end,
-    status: a.status,
-    resource_ids: a.resourceIds,
-    reason: a.reason,
-    cancel_reason: "",
-    offer_expires_at: a.offerExpiresAt,
-    waitlist_entry_id: a.waitlistEntryId,
-    ticket_id: null,
-    fencing_token: a.fencingToken.toString(),
-    rescheduled_from_id: a.rescheduledFromId,
-    created_at: a.at,
-    updated_at: a.at,
-  };
-}
-
-/** isActive tells whether a state holds time. */
-export function isActive(status: AppointmentStatusName): boolean {
-  return status === "PROPOSED" || status === "BOOKED" || status === "CHECKED_IN";
-}
+/** UPCOMING are the statuses of an appointment a patient holds (not a waitlist offer): what their limit counts. */
+const UPCOMING = statusList(["BOOKED", "CHECKED_IN"]);
 
 /** findAppointment reads one appointment (FOR UPDATE with `forUpdate`). */
 export async function findAppointment(db: Db, appointmentId: string, opts: { forUpdate?: boolean } = {}): Promise<AppointmentRow | undefined> {
@@ -280,7 +228,7 @@ export async function lockPatientBookings(trx: Db, patientId: string): Promise<v
 /** countUpcoming counts a patient's BOOKED and CHECKED_IN appointments that have not ended at `now` (`except`: one not to count). */
 export async function countUpcoming(db: Db, patientId: string, now: Date, except?: string): Promise<number> {
   const { rows } = await sql<{ n: string }>`select count(*)::text as n from scheduling.appointments a
-    where a.patient_id = ${patientId} and a.status in ('BOOKED', 'CHECKED_IN') and upper(a.during) > ${now}
+    where a.patient_id = ${patientId} and a.status in ${UPCOMING} and upper(a.during) > ${now}
       ${except === undefined ? sql`` : sql`and a.appointment_id <> ${except}`}`.execute(db);
   return Number(rows[0].n);
 }
@@ -293,7 +241,7 @@ export async function countUpcoming(db: Db, patientId: string, now: Date, except
  */
 export async function patientCommitments(db: Db, patientId: string, now: Date, opts: { offers: boolean } = { offers: true }): Promise<Interval[]> {
   const { rows } = await sql<{ s: Date; e: Date }>`select lower(a.during) as s, upper(a.during) as e from scheduling.appointments a
-    where a.patient_id = ${patientId} and a.status in ${opts.offers ? ACTIVE : sql`('BOOKED', 'CHECKED_IN')`} and upper(a.during) > ${now}
+    where a.patient_id = ${patientId} and a.status in ${opts.offers ? ACTIVE : UPCOMING} and upper(a.during) > ${now}
       and (a.status <> 'PROPOSED' or a.offer_expires_at > ${now})`.execute(db);
   return rows.map((r) => ({ start: r.s.getTime(), end: r.e.getTime() }));
 }

@@ -4,11 +4,11 @@
 import { sql } from "kysely";
 import type { AuditBase } from "../../runtime/audit.js";
 import type { RequestKey } from "../../runtime/idempotency.js";
-import type { AvailabilityRow, Db, ProviderRow } from "../db/database.js";
-import { isActive, type NewAppointment } from "./appointment.repository.js";
+import type { AvailabilityRow } from "../db/availability.table.js";
+import type { Db } from "../db/database.js";
+import type { ProviderRow } from "../db/provider.table.js";
 import { fenceUpsertSql } from "../../runtime/with-lock.js";
-
-const ACTIVE = sql`('PROPOSED', 'BOOKED', 'CHECKED_IN')`;
+import { ACTIVE, insertAppointmentSql, insertRoomsSql, timeTaken, type NewAppointment } from "./appointment.sql.js";
 
 /** BookingContext is what a booking reads before taking the lock: all of it from one snapshot. */
 export interface BookingContext {
@@ -149,26 +149,17 @@ function claimCtes(c: { lockTimeoutMs: number; fence: Fence | undefined; key: Re
  * stops the rest: checkFence's conditional upsert (outcome "fenced" when a newer token was recorded:
  * nothing written), the requestId claim with its response (outcome "claimed" when the key was
  * committed by another call: only the fence token, ours, was recorded), the appointment and its rooms
- * (an exclusion violation, SQLSTATE 23P01, fails the whole statement), the audit row, and the change
+ * (an exclusion violation fails the whole statement: TimeTakenError), the audit row, and the change
  * event under the provider's next sequence (the provider row is locked last, as appendChange does).
  */
 export async function bookAtomically(db: Db, b: AtomicBooking): Promise<AtomicBookingResult> {
   const a = b.appointment;
-  const blockedEnd = new Date(a.end.getTime() + a.bufferMs);
-  const { rows } = await sql<{ fenced: string; claimed: string; sequence: string | null }>`
+  const { rows } = await timeTaken(sql<{ fenced: string; claimed: string; sequence: string | null }>`
     with ${claimCtes({ lockTimeoutMs: b.lockTimeoutMs, fence: b.fence, key: b.key, hash: b.hash, response: Buffer.from(b.response), at: a.at })}, appt as (
-      insert into scheduling.appointments (appointment_id, provider_id, patient_id, during, blocked, status, resource_ids, reason,
-        offer_expires_at, waitlist_entry_id, fencing_token, rescheduled_from_id, created_at, updated_at)
-      select ${a.appointmentId}, ${a.providerId}, ${a.patientId}, tstzrange(${a.start}, ${a.end}, '[)'), tstzrange(${a.start}, ${blockedEnd}, '[)'),
-        ${a.status}, ${a.resourceIds}::text[], ${a.reason}, ${a.offerExpiresAt}::timestamptz, ${a.waitlistEntryId}::text, ${a.fencingToken.toString()}::numeric,
-        ${a.rescheduledFromId}::text, ${a.at}, ${a.at}
-      from claim
+      ${insertAppointmentSql(a, "claim")}
       returning appointment_id
     ), rooms as (
-      insert into scheduling.appointment_resources (appointment_id, resource_id, during, active)
-      select appt.appointment_id, r.resource_id, tstzrange(${a.start}, ${a.end}, '[)'), ${isActive(a.status)}
-      from appt, unnest(${a.resourceIds}::text[]) with ordinality as r(resource_id, n)
-      order by r.n
+      ${insertRoomsSql(a, "appt")}
       returning 1
     ), audit as (
       insert into scheduling.audit_log (at, actor, role, action, record_type, record_id, on_behalf_of)
@@ -185,7 +176,7 @@ export async function bookAtomically(db: Db, b: AtomicBooking): Promise<AtomicBo
       returning sequence
     )
     select (select count(*) from fence) as fenced, (select count(*) from claim) as claimed,
-      (select sequence::text from change) as sequence, (select count(*) from audit) as audited`.execute(db);
+      (select sequence::text from change) as sequence, (select count(*) from audit) as audited`.execute(db));
   const r = rows[0];
   if (Number(r.fenced) === 0) return { outcome: "fenced" };
   if (Number(r.claimed) === 0) return { outcome: "claimed" };

@@ -1,4 +1,7 @@
-import type { AvailabilityRow, Db, ProviderRow, ResourceRow } from "../db/database.js";
+import type { AvailabilityRow } from "../db/availability.table.js";
+import type { Db } from "../db/database.js";
+import type { ProviderRow } from "../db/provider.table.js";
+import type { ResourceRow } from "../db/resource.table.js";
 
 /** insertProvider inserts a provider; undefined when the id exists already. */
 export async function insertProvider(db: Db, row: Omit<ProviderRow, "last_sequence">): Promise<ProviderRow | undefined> {

@@ -10,10 +10,14 @@ import {
   type ProviderSchema,
   type ResourceSchema,
   type WaitlistEntrySchema,
-} from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import type { AppointmentRow, AppointmentStatusName, AvailabilityRow, ProviderRow, ResourceRow, WaitlistRow } from "./db/database.js";
-import type { Schedule } from "./slots.js";
-import type { DateRange, MinuteInterval } from "./scheduling.validation.js";
+} from "../../../gen/medschedule/scheduling/v1/scheduling_pb.js";
+import type { AppointmentRow, AppointmentStatusName } from "../db/appointment.table.js";
+import type { AvailabilityRow } from "../db/availability.table.js";
+import type { ProviderRow } from "../db/provider.table.js";
+import type { ResourceRow } from "../db/resource.table.js";
+import type { WaitlistRow } from "../db/waitlist.table.js";
+import type { Schedule } from "../slots.js";
+import type { DateRange, MinuteInterval } from "../availability.validation.js";
 
 const STATUS_NAMES: AppointmentStatusName[] = ["PROPOSED", "BOOKED", "CHECKED_IN", "FULFILLED", "CANCELLED", "NOSHOW"];
 

@@ -1,0 +1,264 @@
+// Giving and moving an appointment's time: book (none -> BOOKED), cancel (-> CANCELLED) and
+// reschedule (BOOKED -> CANCELLED plus a new BOOKED, in one transaction). Each runs under the
+// provider's lock (provider-lock.ts) with its requestId claimed and fencing token checked first; the
+// exclusion constraints of the appointments and their rooms are the guarantee. Freed time goes to
+// the waitlist afterwards (waitlist-offers.ts).
+import { randomUUID } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import {
+  BookAppointmentResponseSchema,
+  CancelAppointmentResponseSchema,
+  RescheduleAppointmentResponseSchema,
+} from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { auditBase } from "../runtime/audit.js";
+import { callerOf } from "../runtime/caller.js";
+import { databaseDomainError } from "../runtime/errors.js";
+import { replayStored, requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
+import { audit } from "./appointment-access.js";
+import { checkBookable, checkDuration, checkSlot, explainTaken, insertOrTaken, slotTaken, type SlotContext } from "./booking-rules.js";
+import { ACTIVE_STATUSES, type AppointmentStatusName } from "./db/appointment.table.js";
+import { toAppointment, toSchedule } from "./mappers/scheduling.mapper.js";
+import { patientSelfLimit } from "./patient-rules.js";
+import { changeAppointmentIf, countUpcoming, findAppointment, lockPatientBookings } from "./repositories/appointment.repository.js";
+import { newAppointmentRow, TimeTakenError, type NewAppointment } from "./repositories/appointment.sql.js";
+import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { bookAtomically, readBookingContext, type AtomicBookingResult } from "./repositories/booking.repository.js";
+import { appendChange } from "./repositories/change.repository.js";
+import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
+import { setWaitlistStatus } from "./repositories/waitlist.repository.js";
+import type { SchedulingContext } from "./scheduling-context.js";
+import { noAvailabilityError, patientBookingLimitError, providerNotFoundError, resourceNotFoundError } from "./scheduling.errors.js";
+import { bookingOutcomeOf, schedulingBookings } from "./scheduling.metrics.js";
+import type { ValidAppointmentCommand, ValidBookAppointment } from "./scheduling.validation.js";
+import type { AppointmentLifecycle } from "./appointment-lifecycle.js";
+import type { WaitlistOffers } from "./waitlist-offers.js";
+
+/** Booking books, cancels and reschedules appointments (see the file comment). */
+export class Booking {
+  constructor(
+    private readonly c: SchedulingContext,
+    private readonly offers: WaitlistOffers,
+    private readonly lifecycle: AppointmentLifecycle,
+  ) {}
+
+  /**
+   * bookAppointment books a slot (none -> BOOKED): checks it against the availability, then under the
+   * provider's lock, in one transaction: requestId claim, checkFence, the insert (provider and rooms;
+   * the exclusion constraints decide), audit row and change event.
+   */
+  async bookAppointment(v: ValidBookAppointment, ctx: HandlerContext) {
+    try {
+      const { response, booked } = await this.book(v, ctx);
+      schedulingBookings.inc({ outcome: booked ? "booked" : "replayed" });
+      if (booked && response.appointment) await this.offers.passOnUntakeableOffers(response.appointment.patientId);
+      return response;
+    } catch (err) {
+      schedulingBookings.inc({ outcome: bookingOutcomeOf(databaseDomainError(err) ?? err) });
+      throw err;
+    }
+  }
+
+  private async book(v: ValidBookAppointment, ctx: HandlerContext) {
+    const { db, clock, options, lock, writes } = this.c;
+    const caller = callerOf(ctx);
+    const resourceIds = [...v.resourceIds].sort();
+    const key: RequestKey = { caller: caller.subject, rpc: "BookAppointment", requestId: v.requestId };
+    const hash = requestHash([v.providerId, v.patientId, v.start.toISOString(), v.durationMs ?? 0, resourceIds, v.reason]);
+    // One read, one snapshot: the requestId, the provider, its availability, the rooms, and whether
+    // committed appointments already hold the time (only a hint: the exclusion constraints decide).
+    const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: v.durationMs });
+    if (found.requestKey) return { response: replayStored(BookAppointmentResponseSchema, key, hash, found.requestKey), booked: false };
+    const provider = found.provider;
+    if (!provider) throw providerNotFoundError(v.providerId);
+    const missing = resourceIds.find((id) => !found.foundResourceIds.includes(id));
+    if (missing !== undefined) throw resourceNotFoundError(missing);
+    const now = clock.now();
+    checkBookable(provider, v.start, now, options.bookingHorizonMs);
+    if (!found.availability) throw noAvailabilityError(provider);
+    const schedule = toSchedule(provider, found.availability);
+    const durationMs = checkDuration(schedule, v.durationMs);
+    checkSlot(provider, schedule, v.start, durationMs);
+    // Time already taken by a committed appointment is refused before queueing for the lock. The
+    // requestId was read in the same snapshot: the time is not held by this very request.
+    const at: SlotContext = { provider, start: v.start, blockedEnd: new Date(v.start.getTime() + durationMs + schedule.bufferMs) };
+    if (found.providerBusy || found.resourceBusy) throw await explainTaken(db, slotTaken(found.providerBusy ? "provider" : "resource", at), at);
+    // A patient booking themselves holds at most maxUpcomingPerPatient appointments that have not
+    // ended: refused here when already reached, decided under the patient lock below.
+    const limited = patientSelfLimit(caller.role, options.maxUpcomingPerPatient);
+    if (limited !== undefined && (await countUpcoming(db, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
+    const end = new Date(v.start.getTime() + durationMs);
+    let booked = false;
+    const response = await lock.under(ctx, provider.provider_id, async (token) => {
+      const appointment: NewAppointment = {
+        appointmentId: `a-${randomUUID()}`,
+        providerId: provider.provider_id,
+        patientId: v.patientId,
+        start: v.start,
+        end,
+        bufferMs: schedule.bufferMs,
+        status: "BOOKED",
+        resourceIds,
+        reason: v.reason,
+        offerExpiresAt: null,
+        waitlistEntryId: null,
+        fencingToken: token ?? 0n,
+        rescheduledFromId: null,
+        at: now,
+      };
+      // The response is known before the write (every column comes from here), so it is stored with
+      // the requestId claim in the same statement.
+      const response = create(BookAppointmentResponseSchema, { appointment: toAppointment(newAppointmentRow(appointment)) });
+      const atomic = {
+        appointment,
+        key,
+        hash,
+        response: toBinary(BookAppointmentResponseSchema, response),
+        fence: lock.fence(provider.provider_id, token),
+        audit: auditBase(caller, "BookAppointment", now),
+        lockTimeoutMs: lock.lockTimeoutMs(),
+      };
+      const result = await writes
+        .run(async (after) => {
+          const r: AtomicBookingResult =
+            limited === undefined
+              ? await bookAtomically(db, atomic)
+              : // The patient's own bookings of every provider take turns here: the count, a statement
+                // after the lock, sees each one committed before, so concurrent ones cannot all pass.
+                await writes.transaction(async (trx): Promise<AtomicBookingResult> => {
+                  await lockPatientBookings(trx, v.patientId);
+                  if (await REQUEST_KEYS.find(trx, key)) return { outcome: "claimed" };
+                  if ((await countUpcoming(trx, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
+                  return bookAtomically(trx, atomic);
+                });
+          if (r.outcome === "booked") after.changed(provider.provider_id, "BOOKED");
+          return r;
+        })
+        .catch(async (err: unknown) => {
+          throw err instanceof TimeTakenError ? await explainTaken(db, slotTaken(err.taken, at), at) : err;
+        });
+      if (result.outcome === "fenced") throw lock.fencedOut(provider.provider_id, token);
+      if (result.outcome === "claimed") {
+        // A concurrent call with this requestId committed first: answer as it did.
+        const existing = await REQUEST_KEYS.find(db, key);
+        if (!existing) throw new RequestInProgressError();
+        return replayStored(BookAppointmentResponseSchema, key, hash, existing);
+      }
+      booked = true;
+      return response;
+    });
+    return { response, booked };
+  }
+
+  /**
+   * cancelAppointment frees an appointment's time: PROPOSED, BOOKED or CHECKED_IN -> CANCELLED. A
+   * checked-in patient's ticket is withdrawn from the queue first (refused when the patient was
+   * already seen); a patient may cancel only until patientChangeClosesAt. The freed time is then
+   * offered to the first waiting patient whose window fits.
+   */
+  async cancelAppointment(v: ValidAppointmentCommand & { reason: string }, ctx: HandlerContext) {
+    const { db, clock, lock, writes, access } = this.c;
+    const caller = callerOf(ctx);
+    const key: RequestKey = { caller: caller.subject, rpc: "CancelAppointment", requestId: v.requestId };
+    const hash = requestHash([v.appointmentId, v.reason]);
+    const read = await access.readCommand(key, hash, CancelAppointmentResponseSchema, v.appointmentId, caller, "patient");
+    if (!read.current) return read.replayed;
+    const current = read.current;
+    const from: AppointmentStatusName[] = [...ACTIVE_STATUSES];
+    if (!from.includes(current.status)) throw await access.refusal(db, current, "CANCEL", from);
+    const now = clock.now();
+    await access.checkPatientMayChange(caller, current, "CANCEL", now);
+    const ticketId = await this.lifecycle.settleTicket(ctx, caller, current, "CANCEL");
+    const response = await lock.under(ctx, current.provider_id, (token) =>
+      writes.transaction(async (trx, after) => {
+        const replayed = await lock.claim(trx, key, hash, now, CancelAppointmentResponseSchema, { providerId: current.provider_id, token });
+        if (replayed) return replayed;
+        const row = await changeAppointmentIf(
+          trx,
+          v.appointmentId,
+          [current.status],
+          { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token, ticketId },
+          auditBase(caller, "CancelAppointment", now),
+          { ticketId: current.ticket_id },
+        );
+        if (!row) throw await access.changedMeanwhile(trx, current, "CANCEL", from);
+        if (current.status === "PROPOSED" && row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
+        const res = create(CancelAppointmentResponseSchema, { appointment: toAppointment(row) });
+        await REQUEST_KEYS.saveResponse(trx, key, toBinary(CancelAppointmentResponseSchema, res));
+        after.changed(row.provider_id, "CANCELLED");
+        return res;
+      }, { claims: true }),
+    );
+    await this.offers.offerFreedTime(current.provider_id, { start: current.start_at.getTime(), end: current.end_at.getTime() });
+    return response;
+  }
+
+  /**
+   * rescheduleAppointment moves a BOOKED appointment in one transaction under the provider's lock:
+   * the old one becomes CANCELLED and a new BOOKED one takes the new slot; if the new slot cannot be
+   * taken the transaction rolls back and nothing changes. Nobody else can take the old time in between.
+   * A patient may move their appointment only until patientChangeClosesAt.
+   */
+  async rescheduleAppointment(v: ValidAppointmentCommand & { newStart: Date }, ctx: HandlerContext) {
+    const { db, clock, options, lock, writes, access } = this.c;
+    const caller = callerOf(ctx);
+    const key: RequestKey = { caller: caller.subject, rpc: "RescheduleAppointment", requestId: v.requestId };
+    const hash = requestHash([v.appointmentId, v.newStart.toISOString()]);
+    const read = await access.readCommand(key, hash, RescheduleAppointmentResponseSchema, v.appointmentId, caller, "patient");
+    if (!read.current) return read.replayed;
+    const current = read.current;
+    if (current.status !== "BOOKED") throw await access.refusal(db, current, "RESCHEDULE", ["BOOKED"]);
+    const provider = await access.requireProvider(db, current.provider_id);
+    const now = clock.now();
+    await access.checkPatientMayChange(caller, current, "RESCHEDULE", now);
+    checkBookable(provider, v.newStart, now, options.bookingHorizonMs);
+    const schedule = await access.requireSchedule(provider);
+    const durationMs = current.end_at.getTime() - current.start_at.getTime();
+    checkSlot(provider, schedule, v.newStart, durationMs);
+    const at: SlotContext = { provider, start: v.newStart, blockedEnd: new Date(v.newStart.getTime() + durationMs + schedule.bufferMs), moving: current.appointment_id };
+    const response = await lock
+      .under(ctx, provider.provider_id, (token) =>
+        writes.transaction(async (trx, after) => {
+          const replayed = await lock.claim(trx, key, hash, now, RescheduleAppointmentResponseSchema, { providerId: provider.provider_id, token });
+          if (replayed) return replayed;
+          const previous = await changeAppointmentIf(
+            trx,
+            v.appointmentId,
+            ["BOOKED"],
+            { status: "CANCELLED", at: now, cancelReason: "rescheduled", fencingToken: token },
+            auditBase(caller, "RescheduleAppointment", now),
+          );
+          if (!previous) throw await access.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "RESCHEDULE", ["BOOKED"]);
+          const next = await insertOrTaken(trx, at, {
+            appointmentId: `a-${randomUUID()}`,
+            providerId: previous.provider_id,
+            patientId: previous.patient_id,
+            start: v.newStart,
+            end: new Date(v.newStart.getTime() + durationMs),
+            bufferMs: schedule.bufferMs,
+            status: "BOOKED",
+            resourceIds: previous.resource_ids,
+            reason: previous.reason,
+            offerExpiresAt: null,
+            waitlistEntryId: null,
+            fencingToken: token ?? 0n,
+            rescheduledFromId: previous.appointment_id,
+            at: now,
+          });
+          await AUDIT_LOG.append(trx, audit(caller, "RescheduleAppointment", [next], now));
+          await appendChange(trx, { providerId: next.provider_id, appointmentId: next.appointment_id, at: now });
+          const res = create(RescheduleAppointmentResponseSchema, { appointment: toAppointment(next), previousAppointment: toAppointment(previous) });
+          await REQUEST_KEYS.saveResponse(trx, key, toBinary(RescheduleAppointmentResponseSchema, res));
+          after.changed(previous.provider_id, "CANCELLED", "BOOKED");
+          return res;
+        }, { claims: true }),
+      )
+      .catch(async (err: unknown) => {
+        throw await explainTaken(db, err, at);
+      });
+    await this.offers.offerFreedTime(current.provider_id, { start: current.start_at.getTime(), end: current.end_at.getTime() });
+    // Moved onto the time of one of the patient's offers: that one passes on.
+    await this.offers.passOnUntakeableOffers(current.patient_id);
+    return response;
+  }
+}

@@ -1,0 +1,45 @@
+// scheduling.appointments (and its rooms, scheduling.appointment_resources): read and written with SQL
+// (tstzrange columns, exclusion constraints), so not in Kysely's Database; AppointmentRow is a row as
+// the repository reads it.
+
+/** AppointmentStatusName is an appointment state as stored. */
+export type AppointmentStatusName = "PROPOSED" | "BOOKED" | "CHECKED_IN" | "FULFILLED" | "CANCELLED" | "NOSHOW";
+
+/** ACTIVE_STATUSES hold the provider's and rooms' time. */
+export const ACTIVE_STATUSES: readonly AppointmentStatusName[] = ["PROPOSED", "BOOKED", "CHECKED_IN"];
+
+/** AppointmentRow is an appointment as the repository reads it (range bounds as instants). */
+export interface AppointmentRow {
+  /** appointment_id is the id. */
+  appointment_id: string;
+  /** provider_id is the provider. */
+  provider_id: string;
+  /** patient_id is the patient. */
+  patient_id: string;
+  /** start_at is lower(during). */
+  start_at: Date;
+  /** end_at is upper(during). */
+  end_at: Date;
+  /** status is the state. */
+  status: AppointmentStatusName;
+  /** resource_ids are its rooms and devices. */
+  resource_ids: string[];
+  /** reason is free text. */
+  reason: string;
+  /** cancel_reason is why it was cancelled. */
+  cancel_reason: string;
+  /** offer_expires_at ends a PROPOSED offer. */
+  offer_expires_at: Date | null;
+  /** waitlist_entry_id is the entry an offer was made to. */
+  waitlist_entry_id: string | null;
+  /** ticket_id is the queue ticket from check-in. */
+  ticket_id: string | null;
+  /** fencing_token of the last write under the provider lock (numeric: a string). */
+  fencing_token: string;
+  /** rescheduled_from_id is the appointment this replaced. */
+  rescheduled_from_id: string | null;
+  /** created_at is when it was created. */
+  created_at: Date;
+  /** updated_at is the last change. */
+  updated_at: Date;
+}

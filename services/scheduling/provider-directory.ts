@@ -1,0 +1,148 @@
+// Providers, their rooms and devices, their weekly availability, and the free slots it leaves:
+// the scheduling service's directory, read and written without the provider's lock (a client-chosen
+// id makes a create retryable; a change of availability leaves existing appointments as they are).
+import { randomUUID } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Kysely } from "kysely";
+import {
+  SchedulingService,
+  type CreateProviderResponseSchema,
+  type CreateResourceResponseSchema,
+  type GetAvailabilityResponseSchema,
+  type GetProviderResponseSchema,
+  type ListAvailableSlotsResponseSchema,
+  type ListProvidersResponseSchema,
+  type ListResourcesResponseSchema,
+  type SetAvailabilityResponseSchema,
+} from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import type { Clock } from "../runtime/clock.js";
+import { AbortedError, AlreadyExistsError } from "../runtime/errors.js";
+import { definePageKind, type PageTokens } from "../runtime/page-token.js";
+import type { AppointmentAccess } from "./appointment-access.js";
+import type { validateGetAvailability, validateSetAvailability } from "./availability.validation.js";
+import { checkDuration } from "./booking-rules.js";
+import type { Database } from "./db/database.js";
+import { kindName, toAvailability, toProvider, toResource, toSchedule } from "./mappers/scheduling.mapper.js";
+import { providerBusy, resourceBusy } from "./repositories/appointment.repository.js";
+import { findAvailability, findProvider, findResources, insertProvider, insertResource, listProviders, listResources, upsertAvailability } from "./repositories/provider.repository.js";
+import type { SchedulingOptions } from "./scheduling-options.js";
+import type { validateCreateProvider, validateCreateResource, validateGetProvider, validateListAvailableSlots, validateListProviders, validateListResources } from "./scheduling.validation.js";
+import { listSlots, type Interval } from "./slots.js";
+import { BUSY_MARGIN_MS } from "./waitlist-offers.js";
+
+/** PROVIDERS_PAGE is ListProviders' page token: the providers after (display name, id). */
+export const PROVIDERS_PAGE = definePageKind(SchedulingService.method.listProviders, { name: "text", id: "text" });
+/** RESOURCES_PAGE is ListResources' page token: the resources after (display name, id), bound to the kind asked for. */
+export const RESOURCES_PAGE = definePageKind(SchedulingService.method.listResources, { name: "text", id: "text" });
+/** ProviderDirectory serves the provider, resource, availability and slot RPCs (see the file comment). */
+export class ProviderDirectory {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+    private readonly options: SchedulingOptions,
+    private readonly access: AppointmentAccess,
+    private readonly pageTokens: PageTokens,
+  ) {}
+
+  /** createProvider adds a provider; with a client-chosen id a retry returns the existing one. */
+  async createProvider(v: ReturnType<typeof validateCreateProvider>): Promise<MessageInitShape<typeof CreateProviderResponseSchema>> {
+    const providerId = v.providerId ?? `p-${randomUUID()}`;
+    const inserted = await insertProvider(this.db, {
+      provider_id: providerId,
+      display_name: v.displayName,
+      time_zone: v.timeZone,
+      specialty: v.specialty,
+      created_at: this.clock.now(),
+    });
+    if (inserted) return { provider: toProvider(inserted) };
+    const existing = await findProvider(this.db, providerId);
+    if (!existing) throw new AbortedError("PROVIDER_CONFLICT", "the provider was removed while being created; retry");
+    if (existing.display_name !== v.displayName || existing.time_zone !== v.timeZone || existing.specialty !== v.specialty) {
+      throw new AlreadyExistsError("PROVIDER_EXISTS", "a provider with this id already exists with different details", { metadata: { providerId } });
+    }
+    return { provider: toProvider(existing) };
+  }
+
+  /** getProvider reads one provider. */
+  async getProvider(v: ReturnType<typeof validateGetProvider>): Promise<MessageInitShape<typeof GetProviderResponseSchema>> {
+    return { provider: toProvider(await this.access.requireProvider(this.db, v.providerId)) };
+  }
+
+  /** listProviders pages through providers by display name. */
+  async listProviders(v: ReturnType<typeof validateListProviders>): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
+    const rows = await listProviders(this.db, this.pageTokens.open(PROVIDERS_PAGE, v.pageToken), v.pageSize + 1);
+    const page = rows.slice(0, v.pageSize);
+    const last = page[page.length - 1];
+    return {
+      providers: page.map(toProvider),
+      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(PROVIDERS_PAGE, { name: last.display_name, id: last.provider_id }) : "",
+    };
+  }
+
+  /** createResource adds a room or device; with a client-chosen id a retry returns the existing one. */
+  async createResource(v: ReturnType<typeof validateCreateResource>): Promise<MessageInitShape<typeof CreateResourceResponseSchema>> {
+    const resourceId = v.resourceId ?? `r-${randomUUID()}`;
+    const kind = kindName(v.kind);
+    const inserted = await insertResource(this.db, { resource_id: resourceId, display_name: v.displayName, kind, created_at: this.clock.now() });
+    if (inserted) return { resource: toResource(inserted) };
+    const [existing] = await findResources(this.db, [resourceId]);
+    if (!existing) throw new AbortedError("RESOURCE_CONFLICT", "the resource was removed while being created; retry");
+    if (existing.display_name !== v.displayName || existing.kind !== kind) {
+      throw new AlreadyExistsError("RESOURCE_EXISTS", "a room or device with this id already exists with different details", { metadata: { resourceId } });
+    }
+    return { resource: toResource(existing) };
+  }
+
+  /** listResources pages through rooms and devices by display name. */
+  async listResources(v: ReturnType<typeof validateListResources>): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
+    const kind = v.kind === undefined ? undefined : kindName(v.kind);
+    const rows = await listResources(this.db, kind, this.pageTokens.open(RESOURCES_PAGE, v.pageToken, [kind]), v.pageSize + 1);
+    const page = rows.slice(0, v.pageSize);
+    const last = page[page.length - 1];
+    return {
+      resources: page.map(toResource),
+      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(RESOURCES_PAGE, { name: last.display_name, id: last.resource_id }, [kind]) : "",
+    };
+  }
+
+  /** setAvailability replaces a provider's weekly pattern; existing appointments stay. */
+  async setAvailability(v: ReturnType<typeof validateSetAvailability>): Promise<MessageInitShape<typeof SetAvailabilityResponseSchema>> {
+    const provider = await this.access.requireProvider(this.db, v.providerId);
+    const row = await upsertAvailability(this.db, {
+      provider_id: v.providerId,
+      weekly_hours: v.weeklyHours,
+      breaks: v.breaks,
+      exceptions: v.exceptions,
+      slot_minutes: v.slotMs / 60_000,
+      buffer_minutes: v.bufferMs / 60_000,
+      updated_at: this.clock.now(),
+    });
+    return { availability: toAvailability(provider, row) };
+  }
+
+  /** getAvailability reads a provider's weekly pattern (empty when never set). */
+  async getAvailability(v: ReturnType<typeof validateGetAvailability>): Promise<MessageInitShape<typeof GetAvailabilityResponseSchema>> {
+    const provider = await this.access.requireProvider(this.db, v.providerId);
+    return { availability: toAvailability(provider, await findAvailability(this.db, v.providerId)) };
+  }
+
+  /** listAvailableSlots lists the bookable free slots of a provider (and rooms) in a range, as UTC instants: none before now or beyond the booking horizon. */
+  async listAvailableSlots(v: ReturnType<typeof validateListAvailableSlots>): Promise<MessageInitShape<typeof ListAvailableSlotsResponseSchema>> {
+    const provider = await this.access.requireProvider(this.db, v.providerId);
+    await this.access.requireResources(v.resourceIds);
+    const availability = await findAvailability(this.db, v.providerId);
+    if (!availability) return { slots: [] };
+    const schedule = toSchedule(provider, availability);
+    const durationMs = checkDuration(schedule, v.durationMs);
+    // Only bookable slots: none that has started, none beyond the booking horizon.
+    const now = this.clock.now().getTime();
+    const range: Interval = { start: Math.max(v.start.getTime(), now), end: Math.min(v.end.getTime(), now + this.options.bookingHorizonMs) };
+    if (range.end <= range.start) return { slots: [] };
+    // Busy time reaching into the range, buffers included.
+    const around: Interval = { start: range.start - BUSY_MARGIN_MS, end: range.end + BUSY_MARGIN_MS };
+    const [pBusy, rBusy] = await Promise.all([providerBusy(this.db, v.providerId, around), resourceBusy(this.db, v.resourceIds, around)]);
+    const slots = listSlots(schedule, { range, durationMs, providerBusy: pBusy, resourceBusy: rBusy });
+    return { slots: slots.map((s) => ({ startTime: timestampFromDate(new Date(s.start)), endTime: timestampFromDate(new Date(s.end)) })) };
+  }
+}

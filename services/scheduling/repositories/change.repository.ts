@@ -1,0 +1,55 @@
+// scheduling.changes: the WatchAppointments change log, numbered per provider (providers.last_sequence).
+import { sql } from "kysely";
+import type { ChangeRow } from "../db/change.table.js";
+import type { Db } from "../db/database.js";
+
+/** SCHEDULING_CHANGES_CHANNEL is the Postgres NOTIFY channel; the payload is the provider id. */
+export const SCHEDULING_CHANGES_CHANNEL = "medschedule_scheduling_changes";
+
+/**
+ * appendChange records a change of a provider's appointment under the provider's next sequence and
+ * notifies listeners on commit. Take it last in the transaction: it row-locks the provider.
+ */
+export async function appendChange(db: Db, change: { providerId: string; appointmentId: string; at: Date }): Promise<bigint> {
+  // One round trip: bump the provider's counter (row lock), record the change. Listeners are
+  // notified after the commit (the service's Notifier): a NOTIFY inside the transaction would
+  // serialize every notifying commit in the database (about 100 a second).
+  const { rows } = await sql<{ s: string }>`
+    with bumped as (
+      update scheduling.providers set last_sequence = last_sequence + 1 where provider_id = ${change.providerId} returning last_sequence
+    ), inserted as (
+      insert into scheduling.changes (provider_id, sequence, at, appointment_id)
+      select ${change.providerId}, last_sequence, ${change.at}, ${change.appointmentId} from bumped returning sequence
+    )
+    select sequence::text as s from inserted`.execute(db);
+  if (rows.length === 0) throw new Error(`appendChange: provider ${change.providerId} does not exist`);
+  return BigInt(rows[0].s);
+}
+
+/** changesAfter reads a provider's changes after a sequence, in order. */
+export async function changesAfter(db: Db, providerId: string, after: bigint, limit: number): Promise<ChangeRow[]> {
+  return db
+    .selectFrom("scheduling.changes")
+    .selectAll()
+    .where("provider_id", "=", providerId)
+    .where("sequence", ">", after.toString() as never)
+    .orderBy("sequence")
+    .limit(limit)
+    .execute();
+}
+
+/** oldestChange is the smallest retained sequence of a provider, if any. */
+export async function oldestChange(db: Db, providerId: string): Promise<bigint | undefined> {
+  const row = await db
+    .selectFrom("scheduling.changes")
+    .select((eb) => eb.fn.min("sequence").as("m"))
+    .where("provider_id", "=", providerId)
+    .executeTakeFirst();
+  return row?.m == null ? undefined : BigInt(row.m as string);
+}
+
+/** pruneChanges deletes changes older than `before`. */
+export async function pruneChanges(db: Db, before: Date): Promise<number> {
+  const r = await db.deleteFrom("scheduling.changes").where("at", "<", before).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
