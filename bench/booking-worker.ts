@@ -5,7 +5,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { createGrpcJsTransport } from "../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../services/runtime/clients/grpc-transport.js";
 import { closedLoop, type LoopResult } from "./closed-loop.js";
 
 /** BookingJob is what the worker is asked to run. */

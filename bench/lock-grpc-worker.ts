@@ -4,7 +4,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { LockService } from "../gen/medschedule/lock/v1/lock_service_pb.js";
-import { createGrpcJsTransport } from "../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../services/runtime/clients/grpc-transport.js";
 import { closedLoop } from "./closed-loop.js";
 
 /** LockGrpcJob is what the worker is asked to run. */

@@ -34,7 +34,7 @@ import { QueueService } from "../gen/medschedule/queue/v1/queue_service_pb.js";
 import { DayOfWeek } from "../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { signToken } from "../services/runtime/auth/dev-tokens.js";
-import { createGrpcJsTransport, type GrpcJsTransport } from "../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport, type GrpcJsTransport } from "../services/runtime/clients/grpc-transport.js";
 import { createTestDatabase } from "../test/helpers/postgres.js";
 import { redisUrl } from "../test/helpers/redis.js";
 import { cpuSnapshot, type CpuSnapshot } from "./cpu.js";

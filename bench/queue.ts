@@ -21,12 +21,12 @@ import { Health, HealthCheckResponse_ServingStatus } from "../gen/health/v1/heal
 import { TicketPriority, TicketStatus } from "../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService } from "../gen/medschedule/queue/v1/queue_service_pb.js";
 import { signToken } from "../services/runtime/auth/dev-tokens.js";
-import { createGrpcJsTransport } from "../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../services/runtime/clients/grpc-transport.js";
 import { createTestDatabase } from "../test/helpers/postgres.js";
 import { percentile } from "./h2load.js";
 import { closedLoop } from "./closed-loop.js";
 import { describeMachine, fmt, markdownTable, writeResults } from "./results.js";
-import { freePort } from "../services/runtime/free-port.js";
+import { freePort } from "../services/runtime/server/free-port.js";
 import { withBenchHost } from "./teardown.js";
 
 const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";

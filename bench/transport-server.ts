@@ -6,7 +6,7 @@
  * `--cpu-prof` can write its profile). Only types are exported: importing this module runs the server.
  */
 import type { HealthCheckRequest } from "../gen/health/v1/health_pb.js";
-import type { ServiceRegistration } from "../services/runtime/grpc-server.js";
+import type { ServiceRegistration } from "../services/runtime/server/grpc-server.js";
 
 /** ServerKind names the servers the transport benchmark can start. */
 export type ServerKind = "grpc-js" | "serveGrpc" | "serveGrpc+interceptors" | "serveConnect";
@@ -49,7 +49,7 @@ async function startBareGrpcJs(): Promise<{ port: number; close(): Promise<void>
 const asImpl = (impl: object): ServiceRegistration["impl"] => impl as ServiceRegistration["impl"];
 
 async function countingHealth() {
-  const { HealthServiceImpl } = await import("../services/runtime/health.js");
+  const { HealthServiceImpl } = await import("../services/runtime/server/health.js");
   /** CountingHealth is HealthServiceImpl counting the Check calls that answered. */
   class CountingHealth extends HealthServiceImpl {
     override check(req: HealthCheckRequest) {
@@ -72,20 +72,20 @@ async function start(kind: ServerKind): Promise<{ port: number; close(): Promise
       return startBareGrpcJs();
     case "serveGrpc":
     case "serveGrpc+interceptors": {
-      const { serveGrpc } = await import("../services/runtime/grpc-server.js");
+      const { serveGrpc } = await import("../services/runtime/server/grpc-server.js");
       const { Health } = await import("../gen/health/v1/health_pb.js");
       const health = await countingHealth();
       let impl = asImpl(health);
       if (kind === "serveGrpc+interceptors") {
-        const { wrapService } = await import("../services/runtime/interceptors.js");
-        const { createMetricsInterceptor } = await import("../services/runtime/metrics.js");
+        const { wrapService } = await import("../services/runtime/server/interceptors.js");
+        const { createMetricsInterceptor } = await import("../services/runtime/observability/metrics.js");
         impl = asImpl(wrapService(Health, health, [createMetricsInterceptor()]));
       }
       const handle = await serveGrpc({ port: 0, host: "127.0.0.1", services: [{ service: Health, impl }] });
       return { port: handle.port, close: () => handle.close(2_000) };
     }
     case "serveConnect": {
-      const { serveConnect } = await import("../services/runtime/connect-server.js");
+      const { serveConnect } = await import("../services/runtime/server/connect-server.js");
       const { Health } = await import("../gen/health/v1/health_pb.js");
       const impl = asImpl(await countingHealth());
       const handle = await serveConnect({ port: 0, host: "127.0.0.1", services: [{ service: Health, impl }] });

@@ -12,8 +12,8 @@ import { QueueService } from "../gen/medschedule/queue/v1/queue_service_pb.js";
 import { DayOfWeek, ResourceKind } from "../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { DEV_SUBJECTS } from "../services/runtime/auth/dev-tokens.js";
-import type { ServiceRegistration } from "../services/runtime/grpc-server.js";
-import { createInProcessTransport } from "../services/runtime/in-process-transport.js";
+import type { ServiceRegistration } from "../services/runtime/server/grpc-server.js";
+import { createInProcessTransport } from "../services/runtime/clients/in-process-transport.js";
 
 /** DEMO_TIME_ZONE is the demo clinic's zone: the seeds were written for a clinic in Türkiye. */
 export const DEMO_TIME_ZONE = "Europe/Istanbul";

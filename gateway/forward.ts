@@ -7,8 +7,8 @@ import { createRegistry, fromBinary, type DescMethod, type DescMethodStreaming, 
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
-import { createGrpcJsTransport, undecodedResponseKey, type GrpcJsTransport } from "../services/runtime/grpc-transport.js";
-import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER } from "../services/runtime/connection-headers.js";
+import { createGrpcJsTransport, undecodedResponseKey, type GrpcJsTransport } from "../services/runtime/clients/grpc-transport.js";
+import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER } from "../services/runtime/server/connection-headers.js";
 
 /** FORWARDED_HEADERS are the request headers passed on to the upstream service. */
 export const FORWARDED_HEADERS = ["authorization", "x-request-id", "traceparent", "tracestate", "x-on-behalf-of"];

@@ -1,8 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { getPrincipal } from "../services/runtime/auth/principal.js";
 import { PUBLIC_SERVICES } from "../services/runtime/auth/role-table.js";
-import { PEER_HEADER } from "../services/runtime/connection-headers.js";
-import type { RpcCall, RpcInterceptor } from "../services/runtime/interceptors.js";
+import { PEER_HEADER } from "../services/runtime/server/connection-headers.js";
+import type { RpcCall, RpcInterceptor } from "../services/runtime/server/interceptors.js";
 
 /** TokenBucketLimiter is a set of token buckets, one per client key. */
 export interface TokenBucketLimiter {

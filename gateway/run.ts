@@ -3,16 +3,16 @@
 // DATABASE_URL is set. Distributed mode (SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR and BACKUP_ADDR all
 // set): no database, every call forwarded to the services' grpc-js replicas. Setting only some of
 // them is a configuration error.
-// Loaded by main.ts once module loading is bounded (services/runtime/module-loading.ts).
+// Loaded by main.ts once module loading is bounded (services/runtime/process/module-loading.ts).
 import { backupModule } from "../services/backup/backup.module.js";
 import { lockModule } from "../services/lock/lock.module.js";
 import { queueModule } from "../services/queue/queue.module.js";
 import { schedulingModule } from "../services/scheduling/scheduling.module.js";
 import { loadConfig } from "../services/runtime/config.js";
-import { ServingStatus } from "../services/runtime/health.js";
+import { ServingStatus } from "../services/runtime/server/health.js";
 import { createRuntime, exitOnStartupError, onShutdownSignal } from "../services/runtime/host.js";
-import { createLogger } from "../services/runtime/logger.js";
-import { restrictNewFiles } from "../services/runtime/private-files.js";
+import { createLogger } from "../services/runtime/observability/logger.js";
+import { restrictNewFiles } from "../services/runtime/process/private-files.js";
 import { checkBackupSchedules } from "../services/backup/schedule-config.js";
 import { seedDemoClinic } from "./demo-clinic.js";
 import { claimFreshDataDir, releaseFreshDataDir } from "./fresh-data-dir.js";

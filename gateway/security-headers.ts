@@ -10,7 +10,7 @@
 // buttons (clickjacking). The browser test checks that every screen works under it without a
 // violation report.
 import { createHash } from "node:crypto";
-import type { HttpRoute } from "../services/runtime/connect-server.js";
+import type { HttpRoute } from "../services/runtime/server/connect-server.js";
 
 /** WEB_APP_CSP is the Content-Security-Policy of the web app and every other non-RPC response. */
 export const WEB_APP_CSP = [

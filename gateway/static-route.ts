@@ -3,7 +3,7 @@ import type http from "node:http";
 import { BlockList, isIP } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { HttpRoute } from "../services/runtime/connect-server.js";
+import type { HttpRoute } from "../services/runtime/server/connect-server.js";
 
 /** CONTENT_TYPES maps the web app's file extensions to their content types. */
 export const CONTENT_TYPES: Record<string, string> = {

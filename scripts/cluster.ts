@@ -15,7 +15,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDevAuth } from "../services/runtime/auth/dev-tokens.js";
-import { readOrCreateSecretFile } from "../services/runtime/secret-file.js";
+import { readOrCreateSecretFile } from "../services/runtime/process/secret-file.js";
 import { memberNodeArgs } from "./member-node-args.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));

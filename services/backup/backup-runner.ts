@@ -3,7 +3,7 @@ import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kysely } from "kysely";
 import type { Clock } from "../runtime/clock.js";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import { BackupRunningError, BackupServiceClosingError, messageOf, RequestIdReusedError, TargetNotConfiguredError } from "./backup.errors.js";
 import { backupDuration, backupFailures, backupLastSuccess, backupSize, metricTarget } from "./backup.metrics.js";
 import type { BackupParts } from "./backup-parts.js";

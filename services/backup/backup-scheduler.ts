@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Clock } from "../runtime/clock.js";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import type { BackupRetention } from "./backup-retention.js";
 import type { BackupRunner } from "./backup-runner.js";
 import { SYSTEM_CALLER } from "../runtime/caller.js";

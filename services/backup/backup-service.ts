@@ -20,9 +20,9 @@ import {
 import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Config } from "../runtime/config.js";
 import type { DatabaseConnection } from "../runtime/db/index.js";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
-import type { Peers } from "../runtime/peers.js";
+import type { Peers } from "../runtime/clients/peers.js";
 import { BackupNotFoundError } from "./backup.errors.js";
 import { reportCatalogOf } from "./backup.metrics.js";
 import {

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import { Counter, Gauge, Histogram } from "prom-client";
-import { metricsRegistry } from "../runtime/metrics.js";
+import { metricsRegistry } from "../runtime/observability/metrics.js";
 
 /** Catalogs the gauges read at scrape time (one per BackupServiceImpl), so a restarted process or another replica reports the newest good backup too. */
 const catalogs = new Set<Kysely<any>>();

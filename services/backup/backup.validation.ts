@@ -7,7 +7,7 @@ import type {
   StartBackupRequest,
   VerifyBackupRequest,
 } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
-import { validate } from "../runtime/validation.js";
+import { validate } from "../runtime/request/validation.js";
 
 /** DEFAULT_LIST_BACKUPS_PAGE_SIZE is the ListBackups page size when the request leaves it 0. */
 export const DEFAULT_LIST_BACKUPS_PAGE_SIZE = 50;

@@ -16,7 +16,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { BackupSchema, BackupState, BackupTarget } from "../../gen/medschedule/backup/v1/backup_pb.js";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { parseDurationMs } from "../runtime/config.js";
-import { createGrpcJsTransport } from "../runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../runtime/clients/grpc-transport.js";
 
 const USAGE = "usage: npm run backup -- run postgres|redis [--request-id ID] [--timeout 2h] | restore <backupId> | verify <backupId> | list [postgres|redis]";
 

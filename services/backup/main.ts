@@ -1,7 +1,7 @@
 // The BackupService as its own process: `node dist/services/backup/main.js` or `npm run serve -- backup`.
 import { loadConfig } from "../runtime/config.js";
 import { exitOnStartupError } from "../runtime/host.js";
-import { serveService } from "../runtime/serve-service.js";
+import { serveService } from "../runtime/process/serve-service.js";
 import { backupModule } from "./backup.module.js";
 import { checkBackupSchedules } from "./schedule-config.js";
 

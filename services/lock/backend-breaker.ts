@@ -1,4 +1,4 @@
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import type { FencingEpoch } from "./fencing-epoch.js";
 import type { BackendKind, EpochBoundBackend } from "./lock-backend.port.js";
 import { LockBackendUnavailableError } from "./lock.errors.js";

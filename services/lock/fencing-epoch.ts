@@ -1,7 +1,7 @@
 // The fencing epoch: the high part of every fencing token, kept in Postgres and recorded on the Redis
 // server in use. LockManager issues leases; this file is why their tokens never go backwards.
 import type { Kysely } from "kysely";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import type { Database } from "./db/database.js";
 import { TOKEN_COUNTER_SPAN, type BackendKind, type EpochBoundBackend } from "./lock-backend.port.js";
 import { bumpEpoch, epochClockSeconds, readEpoch, type EpochBump } from "./repositories/fencing-epoch.repository.js";

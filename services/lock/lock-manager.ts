@@ -4,8 +4,8 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import { systemClock, type Clock } from "../runtime/clock.js";
-import type { Logger } from "../runtime/logger.js";
-import { silentLogger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
+import { silentLogger } from "../runtime/observability/logger.js";
 import { BackendBreaker, callPostgres } from "./backend-breaker.js";
 import type { Database } from "./db/database.js";
 import { FencingEpoch } from "./fencing-epoch.js";

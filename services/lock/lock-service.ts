@@ -21,7 +21,7 @@ import {
 import { callerOf } from "../runtime/caller.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Config } from "../runtime/config.js";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import { LockManager } from "./lock-manager.js";
 import { toLease } from "./mappers/lease.mapper.js";

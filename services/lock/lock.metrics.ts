@@ -1,7 +1,7 @@
 // The lock service's Prometheus metrics (DESIGN.md section 5 fixes the names). fencing_rejections_total
-// lives in services/runtime/with-lock.ts: it is counted by the writers' checkFence().
+// lives in services/runtime/clients/with-lock.ts: it is counted by the writers' checkFence().
 import { Counter, Gauge, Histogram } from "prom-client";
-import { metricsRegistry } from "../runtime/metrics.js";
+import { metricsRegistry } from "../runtime/observability/metrics.js";
 import type { BackendKind } from "./lock-backend.port.js";
 
 /** activeLocksCount is `active_locks_count`: leases held now in the active backend. */

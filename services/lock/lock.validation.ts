@@ -6,7 +6,7 @@ import type {
   ListLocksRequest,
   ReleaseRequest,
 } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { validate, type DurationRule, type RequestValidator } from "../runtime/validation.js";
+import { validate, type DurationRule, type RequestValidator } from "../runtime/request/validation.js";
 
 /** MAX_RESOURCE_LENGTH is the longest resource key (and ListLocks prefix) accepted, in UTF-16 units. */
 export const MAX_RESOURCE_LENGTH = 200;

@@ -3,13 +3,13 @@
  * afterChange with the queues it changed once its transaction (or single statement) has committed.
  * The change sequencer then stamps the pending changes (change-sequencer.ts says why after the commit
  * is safe), coalesced with other changes of the queue; once stamped, this process's watchers are woken
- * and other replicas' notified (NOTIFY, runtime/notifier.ts). Now and then it prunes the change log
+ * and other replicas' notified (NOTIFY, runtime/db/notifier.ts). Now and then it prunes the change log
  * and the requestIds past their retention.
  */
 import type { Kysely } from "kysely";
 import type { Clock } from "../runtime/clock.js";
-import type { Logger } from "../runtime/logger.js";
-import { createNotifier, type Notifier } from "../runtime/notifier.js";
+import type { Logger } from "../runtime/observability/logger.js";
+import { createNotifier, type Notifier } from "../runtime/db/notifier.js";
 import { createChangeSequencer, type ChangeSequencer } from "./change-sequencer.js";
 import type { Database } from "./db/database.js";
 import type { QueueOptions } from "./queue-options.js";

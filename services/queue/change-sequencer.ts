@@ -32,7 +32,7 @@
 // stamper's NO KEY UPDATE.
 
 import type { Kysely } from "kysely";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import type { Database } from "./db/database.js";
 import { queuesWithPendingChanges, stampChanges } from "./repositories/change.repository.js";
 

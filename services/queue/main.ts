@@ -1,6 +1,6 @@
 // The QueueService as its own process: `node dist/services/queue/main.js` or `npm run serve -- queue`.
 import { exitOnStartupError } from "../runtime/host.js";
-import { serveService } from "../runtime/serve-service.js";
+import { serveService } from "../runtime/process/serve-service.js";
 import { loadQueueOptions } from "./queue-options.js";
 import { queueModule } from "./queue.module.js";
 

@@ -36,7 +36,7 @@ import {
   type WatchQueueRequest,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import { AfterCommit } from "./after-commit.js";
 import { callNext, completeTicket, markTicketNoShow, recallTicket, skipTicket } from "./counter-calls.js";

@@ -12,7 +12,7 @@ import type { WatchQueueResponseSchema } from "../../gen/medschedule/queue/v1/qu
 import { auditBase } from "../runtime/audit.js";
 import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
 import type { Clock } from "../runtime/clock.js";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import type { ChangeRow } from "./db/change.table.js";
 import type { Database } from "./db/database.js";
 import type { TicketRow } from "./db/ticket.table.js";

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram } from "prom-client";
-import { metricsRegistry } from "../runtime/metrics.js";
+import { metricsRegistry } from "../runtime/observability/metrics.js";
 import type { Db } from "./db/database.js";
 import { countWaitingByQueue } from "./repositories/ticket.repository.js";
 

@@ -17,7 +17,7 @@ import type {
   WatchQueueRequest,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { TicketPriority, TicketPrioritySchema, TicketStatus, TicketStatusSchema } from "../../gen/medschedule/queue/v1/queue_pb.js";
-import { validate, type RequestValidator } from "../runtime/validation.js";
+import { validate, type RequestValidator } from "../runtime/request/validation.js";
 
 const PREFIX = /^[A-Z]{1,3}$/;
 /** Free-text reasons, at most this many characters. */

@@ -22,7 +22,7 @@
 // an open stream would wait silently until sequences passed the old high-water mark.
 
 import pg from "pg";
-import type { Logger } from "./logger.js";
+import type { Logger } from "./observability/logger.js";
 
 /** FeedItem is one change as watchers receive it, shared by all watchers of a key. */
 export interface FeedItem<T> {

@@ -4,9 +4,9 @@ import type { Kysely } from "kysely";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { DatabaseConnection } from "./db/index.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "./observability/logger.js";
 import type { PageTokens } from "./page-token.js";
-import type { Peers } from "./peers.js";
+import type { Peers } from "./clients/peers.js";
 
 /** ServiceDeps is what a service class gets from its process: database, clock, logger, config. */
 export interface ServiceDeps {

@@ -3,7 +3,7 @@
 // interval with at least one whole slot), date exceptions, slot length and buffer.
 import type { GetAvailabilityRequest, SetAvailabilityRequest } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { DayOfWeekSchema, type DayOfWeek, type WeeklyInterval } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { describeDuration, isLocalDate, validate, type DurationRule, type RequestValidator } from "../runtime/validation.js";
+import { describeDuration, isLocalDate, validate, type DurationRule, type RequestValidator } from "../runtime/request/validation.js";
 import { freeText, MAX_APPOINTMENT_MS, MAX_REASON, MINUTE_MS } from "./scheduling.validation.js";
 
 const HOUR_MS = 60 * MINUTE_MS;

@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Clock } from "../runtime/clock.js";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import type { AppointmentAccess } from "./appointment-access.js";
 import type { Database } from "./db/database.js";
 import type { ProviderLock } from "./provider-lock.js";

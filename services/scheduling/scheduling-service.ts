@@ -36,10 +36,10 @@ import {
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { callerOf } from "../runtime/caller.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
-import type { Logger } from "../runtime/logger.js";
+import type { Logger } from "../runtime/observability/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
-import type { Peers } from "../runtime/peers.js";
-import type { LockClient } from "../runtime/with-lock.js";
+import type { Peers } from "../runtime/clients/peers.js";
+import type { LockClient } from "../runtime/clients/with-lock.js";
 import { AppointmentAccess, audit } from "./appointment-access.js";
 import { AppointmentLifecycle } from "./appointment-lifecycle.js";
 import { AppointmentTickets } from "./appointment-tickets.js";

@@ -1,10 +1,10 @@
 // The scheduling service's Prometheus metrics (DESIGN.md section 5). Labels are fixed vocabularies
 // (outcomes, statuses), never ids: no patient or provider id reaches a label. fencing_rejections_total
-// lives in services/runtime/with-lock.ts, shared with every fenced writer.
+// lives in services/runtime/clients/with-lock.ts, shared with every fenced writer.
 import { Code } from "@connectrpc/connect";
 import { Counter, Gauge } from "prom-client";
 import { DomainError } from "../runtime/errors.js";
-import { metricsRegistry } from "../runtime/metrics.js";
+import { metricsRegistry } from "../runtime/observability/metrics.js";
 import type { AppointmentStatusName } from "./db/appointment.table.js";
 import type { Db } from "./db/database.js";
 import { countWaiting } from "./repositories/waitlist.repository.js";

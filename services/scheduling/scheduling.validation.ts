@@ -29,7 +29,7 @@ import {
   type AppointmentStatus,
   type ResourceKind,
 } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { validate, type DurationRule, type RequestValidator } from "../runtime/validation.js";
+import { validate, type DurationRule, type RequestValidator } from "../runtime/request/validation.js";
 
 /** MINUTE_MS is a minute in ms. */
 export const MINUTE_MS = 60_000;

@@ -19,7 +19,7 @@ import { findBackup } from "../../services/backup/repositories/backup.repository
 import type { BackupRow } from "../../services/backup/db/backup.table.js";
 import { BackupServiceImpl } from "../../services/backup/backup-service.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
-import { metricsRegistry } from "../../services/runtime/metrics.js";
+import { metricsRegistry } from "../../services/runtime/observability/metrics.js";
 import { createCatalogDb, createService, ctxAs, fakeLockPeer, tempDir } from "../helpers/backup-catalog.js";
 
 t.setTimeout(90_000);

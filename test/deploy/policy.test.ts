@@ -21,7 +21,7 @@ import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { GATEWAY_SERVICES } from "../../gateway/gateway.js";
-import { upstreamName } from "../../services/runtime/peers.js";
+import { upstreamName } from "../../services/runtime/clients/peers.js";
 import { COMPONENTS, OVERLAYS, SERVICES, byKind, envOf, find, kubectlMissing, listSourceFiles, loadIstio, podOwners, readRepoFile, renderOverlay, selects, type K8sObject } from "./manifests.js";
 
 const NAMESPACE = "medschedule";

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "./manifests.js";
-import { freePort } from "../../services/runtime/free-port.js";
+import { freePort } from "../../services/runtime/server/free-port.js";
 
 let redisServer: string | undefined;
 try {

@@ -11,7 +11,7 @@ import pg from "pg";
 import { BackupState } from "../../gen/medschedule/backup/v1/backup_pb.js";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
 import { DESKTOP, focused, LOCAL_TZ, overflow, PHONE, shot, startWebSystem, tabTo } from "../helpers/browser.js";
 
 const sys = await startWebSystem(t);

@@ -19,10 +19,10 @@ import type { HandlerContext } from "@connectrpc/connect";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { loadConfig } from "../../services/runtime/config.js";
-import { serveConnect, type ConnectServerHandle } from "../../services/runtime/connect-server.js";
-import { fileBoundConnections } from "../../services/runtime/file-limit.js";
-import { HealthServiceImpl, ServingStatus } from "../../services/runtime/health.js";
-import { wrapService } from "../../services/runtime/interceptors.js";
+import { serveConnect, type ConnectServerHandle } from "../../services/runtime/server/connect-server.js";
+import { fileBoundConnections } from "../../services/runtime/server/file-limit.js";
+import { HealthServiceImpl, ServingStatus } from "../../services/runtime/server/health.js";
+import { wrapService } from "../../services/runtime/server/interceptors.js";
 import { waitFor } from "../helpers/connections.js";
 
 const GUARD_MS = 20_000;

@@ -9,7 +9,7 @@ import net from "node:net";
 import { lockModule } from "../../services/lock/lock.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { serveConnect } from "../../services/runtime/connect-server.js";
+import { serveConnect } from "../../services/runtime/server/connect-server.js";
 import { startGateway } from "../../gateway/gateway.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";

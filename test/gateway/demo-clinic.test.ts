@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { freePort } from "../../services/runtime/free-port.js";
+import { freePort } from "../../services/runtime/server/free-port.js";
 import { startNpmStart, type NpmStart } from "../helpers/npm-start.js";
 
 /** call makes a Connect JSON call as the web app or curl would. */

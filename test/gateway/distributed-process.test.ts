@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { TEST_SECRET } from "../helpers/system.js";
-import { freePort } from "../../services/runtime/free-port.js";
+import { freePort } from "../../services/runtime/server/free-port.js";
 
 const run = promisify(execFile);
 const BUF = path.resolve("node_modules/.bin/buf");

@@ -22,7 +22,7 @@ import { createTestDatabase } from "../helpers/postgres.js";
 import { TEST_SECRET } from "../helpers/system.js";
 import { createRng, type Rng } from "../system/workload.js";
 import { waitServing } from "../system/system-cluster.js";
-import { freePort } from "../../services/runtime/free-port.js";
+import { freePort } from "../../services/runtime/server/free-port.js";
 
 t.setTimeout(400_000);
 

@@ -13,11 +13,11 @@ import { ListTicketsResponseSchema, QueueService, type ListTicketsResponse } fro
 import { lockModule } from "../../services/lock/lock.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { createGrpcJsTransport, undecodedResponseKey } from "../../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport, undecodedResponseKey } from "../../services/runtime/clients/grpc-transport.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { TEST_SECRET } from "../helpers/system.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";
-import { freePort } from "../../services/runtime/free-port.js";
+import { freePort } from "../../services/runtime/server/free-port.js";
 import { createForwardingService } from "../../gateway/forward.js";
 import { testContext } from "../helpers/handler-context.js";
 

@@ -7,7 +7,7 @@ import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js
 import { Health } from "../../gen/health/v1/health_pb.js";
 import { createInFlightLimitInterceptor } from "../../gateway/rate-limit.js";
 import { ConfigError, loadConfig } from "../../services/runtime/config.js";
-import { wrapService } from "../../services/runtime/interceptors.js";
+import { wrapService } from "../../services/runtime/server/interceptors.js";
 import { testContext } from "../helpers/handler-context.js";
 
 const codeOf = (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => ConnectError.from(e).code);

@@ -23,9 +23,9 @@ import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js
 import { ResourceKind } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { freePort } from "../../services/runtime/free-port.js";
+import { freePort } from "../../services/runtime/server/free-port.js";
 import { createRuntime } from "../../services/runtime/host.js";
-import { createInProcessTransport } from "../../services/runtime/in-process-transport.js";
+import { createInProcessTransport } from "../../services/runtime/clients/in-process-transport.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";
 import { createTestDatabase } from "../helpers/postgres.js";

@@ -23,7 +23,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { CreateQueueRequestSchema, QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import type { Logger } from "../../services/runtime/logger.js";
+import type { Logger } from "../../services/runtime/observability/logger.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";
 import { captureLogs } from "../helpers/logs.js";
 import { createTestDatabase } from "../helpers/postgres.js";

@@ -11,9 +11,9 @@ import { Code } from "@connectrpc/connect";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { ListQueuesRequestSchema, QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { gatewayMaxRpcs, RPC_HEADROOM } from "../../services/runtime/config.js";
-import { serveConnect } from "../../services/runtime/connect-server.js";
-import { wrapService } from "../../services/runtime/interceptors.js";
-import { createStreamLimitInterceptor } from "../../services/runtime/stream-limiter.js";
+import { serveConnect } from "../../services/runtime/server/connect-server.js";
+import { wrapService } from "../../services/runtime/server/interceptors.js";
+import { createStreamLimitInterceptor } from "../../services/runtime/server/stream-limiter.js";
 import { rawCall } from "../helpers/raw-rpc.js";
 import { tally, WatchClient } from "../helpers/watches.js";
 

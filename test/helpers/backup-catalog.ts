@@ -9,7 +9,7 @@ import { BackupServiceImpl, type BackupServiceDeps, type BackupServiceOptions } 
 import type { Principal } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { type DatabaseConnection } from "../../services/runtime/db/index.js";
-import type { Peers } from "../../services/runtime/peers.js";
+import type { Peers } from "../../services/runtime/clients/peers.js";
 import { lockModule } from "../../services/lock/lock.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { testContext } from "./handler-context.js";

@@ -4,7 +4,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { sql, type Kysely } from "kysely";
 import { BackupState, type Backup } from "../../gen/medschedule/backup/v1/backup_pb.js";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
 import type { TestSystem } from "./system.js";
 
 /** DOMAIN is what a Postgres backup holds. */

@@ -14,7 +14,7 @@ import { DayOfWeek } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js"
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
 import { WEB_ROOT } from "../../gateway/static-route.js";
 import { startTestGateway, startUpstream, type TeardownHost, type TestGateway, type Upstream } from "./gateway.js";
 import { createTestDatabase } from "./postgres.js";

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
 import { createTestDatabase, type TeardownHost } from "./postgres.js";
 import { redisUrl } from "./redis.js";
 

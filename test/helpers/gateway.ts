@@ -6,12 +6,12 @@ import os from "node:os";
 import path from "node:path";
 import type { ServiceModule } from "../../services/runtime/service-module.js";
 import { loadConfig } from "../../services/runtime/config.js";
-import type { ConnectServerHandle } from "../../services/runtime/connect-server.js";
-import { serveGrpc, type GrpcServerHandle } from "../../services/runtime/grpc-server.js";
+import type { ConnectServerHandle } from "../../services/runtime/server/connect-server.js";
+import { serveGrpc, type GrpcServerHandle } from "../../services/runtime/server/grpc-server.js";
 import { createRuntime, type Runtime } from "../../services/runtime/host.js";
-import type { RpcCall, RpcInterceptor } from "../../services/runtime/interceptors.js";
-import { createLogger, type Logger } from "../../services/runtime/logger.js";
-import { codeName } from "../../services/runtime/metrics.js";
+import type { RpcCall, RpcInterceptor } from "../../services/runtime/server/interceptors.js";
+import { createLogger, type Logger } from "../../services/runtime/observability/logger.js";
+import { codeName } from "../../services/runtime/observability/metrics.js";
 import { createDistributedGateway, startGateway, type DistributedGateway } from "../../gateway/gateway.js";
 import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
 

@@ -9,7 +9,7 @@ import { createLockManager, LockServiceImpl } from "../../services/lock/lock-ser
 import type { LockManagerOptions } from "../../services/lock/lock-manager.js";
 import type { Principal } from "../../services/runtime/auth/principal.js";
 import { type DatabaseConnection } from "../../services/runtime/db/index.js";
-import { redisOptions } from "../../services/runtime/redis.js";
+import { redisOptions } from "../../services/runtime/clients/redis.js";
 import { type TeardownHost } from "./postgres.js";
 import { createModuleDatabase } from "./module-database.js";
 

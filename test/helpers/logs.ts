@@ -1,7 +1,7 @@
 // A logger whose JSON lines a test reads back: what the servers and services wrote, to check what a
 // log line says (its code and level) and what it must never say (patient data).
 import { Writable } from "node:stream";
-import { createLogger, type Logger } from "../../services/runtime/logger.js";
+import { createLogger, type Logger } from "../../services/runtime/observability/logger.js";
 
 /** CapturedLogs is a logger and the lines it wrote, parsed. */
 export interface CapturedLogs {

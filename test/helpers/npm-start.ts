@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { freePort } from "../../services/runtime/free-port.js";
+import { freePort } from "../../services/runtime/server/free-port.js";
 
 /** TeardownHost is the part of a tap test the helper uses. */
 export interface TeardownHost {

@@ -10,7 +10,7 @@ import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js
 import type { Principal } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { queueModule } from "../../services/queue/queue.module.js";
-import { serveGrpc } from "../../services/runtime/grpc-server.js";
+import { serveGrpc } from "../../services/runtime/server/grpc-server.js";
 import { createRuntime } from "../../services/runtime/host.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";

@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TeardownHost } from './postgres.js';
-import { freePort } from '../../services/runtime/free-port.js';
+import { freePort } from '../../services/runtime/server/free-port.js';
 
 /** DEFAULT_REDIS_URL is the shared Redis used when REDIS_URL is unset (see scripts/ensure-redis.sh). */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';

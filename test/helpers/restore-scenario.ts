@@ -13,7 +13,7 @@ import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb
 import { TicketPriority } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import { QueueService, type WatchQueueResponse } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService, type WatchAppointmentsResponse } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
 import { waitForBackup } from "./backup.js";
 import { setUpProvider } from "./scheduling.js";
 import { StreamReader } from "./stream-reader.js";

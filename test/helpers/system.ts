@@ -9,10 +9,10 @@ import { queueModule } from "../../services/queue/queue.module.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
-import { serveConnect, type ConnectServerHandle } from "../../services/runtime/connect-server.js";
-import { serveGrpc, type GrpcServerHandle } from "../../services/runtime/grpc-server.js";
+import { serveConnect, type ConnectServerHandle } from "../../services/runtime/server/connect-server.js";
+import { serveGrpc, type GrpcServerHandle } from "../../services/runtime/server/grpc-server.js";
 import { createRuntime, type Runtime } from "../../services/runtime/host.js";
-import type { Logger } from "../../services/runtime/logger.js";
+import type { Logger } from "../../services/runtime/observability/logger.js";
 import { metricsRoute } from "../../gateway/gateway.js";
 import { createTestDatabase } from "./postgres.js";
 

@@ -10,7 +10,7 @@ import { Code } from "@connectrpc/connect";
 import { AcquireRequestSchema, LockService, ReleaseRequestSchema } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import type { LockServiceImpl } from "../../services/lock/lock-service.js";
 import { DomainError } from "../../services/runtime/errors.js";
-import { metricsRegistry } from "../../services/runtime/metrics.js";
+import { metricsRegistry } from "../../services/runtime/observability/metrics.js";
 import { connectRedis, lockCtx, openLockDatabase, startLockService } from "../helpers/lock.js";
 import { startRedis } from "../helpers/redis.js";
 

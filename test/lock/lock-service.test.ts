@@ -18,7 +18,7 @@ import {
 } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import type { LockServiceImpl } from "../../services/lock/lock-service.js";
 import { DomainError, InvalidArgumentError } from "../../services/runtime/errors.js";
-import { metricsRegistry } from "../../services/runtime/metrics.js";
+import { metricsRegistry } from "../../services/runtime/observability/metrics.js";
 import { domainCodeOf as codeOf } from "../helpers/call-outcome.js";
 import { connectRedis, lockCtx, openLockDatabase, startLockService } from "../helpers/lock.js";
 import { startRedis } from "../helpers/redis.js";

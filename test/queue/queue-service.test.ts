@@ -28,7 +28,7 @@ import {
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { DomainError } from "../../services/runtime/errors.js";
 import { MIN_SERVICE_SAMPLES } from "../../services/queue/estimator.js";
-import { metricsRegistry } from "../../services/runtime/metrics.js";
+import { metricsRegistry } from "../../services/runtime/observability/metrics.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
 import { createQueueDatabase, queueCtx } from "../helpers/queue.js";
 import { domainCodeOf as code } from "../helpers/call-outcome.js";

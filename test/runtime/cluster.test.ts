@@ -10,7 +10,7 @@ import path from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
 import { DEFAULT_HEAP_MB } from "../../scripts/member-node-args.js";
 import { memberStatuses, startCluster } from "../helpers/cluster.js";
 

@@ -13,8 +13,8 @@ import { BackupState, BackupTarget } from "../../gen/medschedule/backup/v1/backu
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { freePort } from "../../services/runtime/free-port.js";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { freePort } from "../../services/runtime/server/free-port.js";
+import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
 import { migrateAll } from "../../scripts/migrate.js";
 import { callGrpcJs } from "../helpers/clients.js";
 import { startNpmStart, type NpmStart } from "../helpers/npm-start.js";

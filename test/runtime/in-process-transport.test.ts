@@ -6,10 +6,10 @@ import { Code, ConnectError, createClient, type HandlerContext } from "@connectr
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { InvalidArgumentError, NotFoundError } from "../../services/runtime/errors.js";
-import { HealthServiceImpl } from "../../services/runtime/health.js";
+import { HealthServiceImpl } from "../../services/runtime/server/health.js";
 import { buildRegistrations } from "../../services/runtime/host.js";
-import { createInProcessTransport } from "../../services/runtime/in-process-transport.js";
-import type { RpcInterceptor } from "../../services/runtime/interceptors.js";
+import { createInProcessTransport } from "../../services/runtime/clients/in-process-transport.js";
+import type { RpcInterceptor } from "../../services/runtime/server/interceptors.js";
 
 const seen: { authorization?: string | null; requestId?: string | null; aborted?: unknown } = {};
 const recordHeaders: RpcInterceptor = {

@@ -14,7 +14,7 @@ import { Code } from "@connectrpc/connect";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { callGrpcJs } from "../helpers/clients.js";
-import { freePort } from "../../services/runtime/free-port.js";
+import { freePort } from "../../services/runtime/server/free-port.js";
 import { createRuntime } from "../../services/runtime/host.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Health } from "../../gen/health/v1/health_pb.js";
-import { freePort } from "../../services/runtime/free-port.js";
+import { freePort } from "../../services/runtime/server/free-port.js";
 import { callGrpcJs } from "../helpers/clients.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 import { startNpmStart } from "../helpers/npm-start.js";

@@ -20,8 +20,8 @@ import {
   SchedulingService,
   SetAvailabilityRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { checkJsonRequest, createStrictJsonOptions, jsonRequestViolations } from "../../services/runtime/request-json.js";
-import { duplicateKeys } from "../../services/runtime/request-json-duplicate-keys.js";
+import { checkJsonRequest, createStrictJsonOptions, jsonRequestViolations } from "../../services/runtime/request/request-json.js";
+import { duplicateKeys } from "../../services/runtime/request/request-json-duplicate-keys.js";
 import { KindsSchema } from "../fixtures/every-field-kind.js";
 import { seededRandom as prng } from "../helpers/seeded-random.js";
 

@@ -16,9 +16,9 @@ import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js
 import type { Principal } from "../../services/runtime/auth/principal.js";
 import { ConfigError, defaultMaxStreams, DEFAULT_MAX_STREAMS_PER_CLIENT, loadConfig } from "../../services/runtime/config.js";
 import { toConnectError } from "../../services/runtime/errors.js";
-import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER, PEER_HEADER } from "../../services/runtime/connection-headers.js";
-import { drainSignalKey, wrapService } from "../../services/runtime/interceptors.js";
-import { createStreamLimitInterceptor, serviceShare, STREAMS_REASON, type StreamLimiter } from "../../services/runtime/stream-limiter.js";
+import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER, PEER_HEADER } from "../../services/runtime/server/connection-headers.js";
+import { drainSignalKey, wrapService } from "../../services/runtime/server/interceptors.js";
+import { createStreamLimitInterceptor, serviceShare, STREAMS_REASON, type StreamLimiter } from "../../services/runtime/server/stream-limiter.js";
 import { testContext } from "../helpers/handler-context.js";
 
 type Fn = (req: unknown, ctx: unknown) => unknown;

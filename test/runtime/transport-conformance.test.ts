@@ -13,7 +13,7 @@ import { Health } from "../../gen/health/v1/health_pb.js";
 import { fixtureFor, INVALID_REQUESTS, VALID_REQUESTS } from "../fixtures/valid-requests.js";
 import { callBufCurl, callConnect, callGrpcJs, type Outcome } from "../helpers/clients.js";
 import { startTestSystem } from "../helpers/system.js";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
 
 const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, Health];
 // About 350 buf curl runs (each does its own reflection) on a 2-core machine.

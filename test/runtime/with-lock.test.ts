@@ -8,7 +8,7 @@ import { sql, type Kysely } from "kysely";
 import { AcquireRequestSchema, LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import type { LockServiceImpl } from "../../services/lock/lock-service.js";
 import { AbortedError } from "../../services/runtime/errors.js";
-import { metricsRegistry } from "../../services/runtime/metrics.js";
+import { metricsRegistry } from "../../services/runtime/observability/metrics.js";
 import {
   checkFence,
   createLocalLockClient,
@@ -18,7 +18,7 @@ import {
   LockNotAcquiredError,
   withLock,
   type LockClient,
-} from "../../services/runtime/with-lock.js";
+} from "../../services/runtime/clients/with-lock.js";
 import { connectRedis, lockCtx, openLockDatabase, startLockService } from "../helpers/lock.js";
 import { startRedis } from "../helpers/redis.js";
 

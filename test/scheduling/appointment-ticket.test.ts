@@ -39,7 +39,7 @@ import {
 import { principalKey } from "../../services/runtime/auth/principal.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
-import type { Peers } from "../../services/runtime/peers.js";
+import type { Peers } from "../../services/runtime/clients/peers.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { QueueServiceImpl } from "../../services/queue/queue-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";

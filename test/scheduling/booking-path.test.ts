@@ -18,8 +18,8 @@ import {
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { DomainError } from "../../services/runtime/errors.js";
-import { serveMetrics } from "../../services/runtime/metrics.js";
-import type { LockClient } from "../../services/runtime/with-lock.js";
+import { serveMetrics } from "../../services/runtime/observability/metrics.js";
+import type { LockClient } from "../../services/runtime/clients/with-lock.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
 import { callerContext as ctx } from "../helpers/handler-context.js";

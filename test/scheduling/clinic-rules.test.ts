@@ -25,7 +25,7 @@ import {
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { ConfigError } from "../../services/runtime/config.js";
-import type { Peers } from "../../services/runtime/peers.js";
+import type { Peers } from "../../services/runtime/clients/peers.js";
 import { loadSchedulingOptions, type SchedulingOptions } from "../../services/scheduling/scheduling-options.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";

@@ -5,7 +5,7 @@
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import pg from "pg";
-import { codeName } from "../../services/runtime/metrics.js";
+import { codeName } from "../../services/runtime/observability/metrics.js";
 import { createTestDatabase, type TeardownHost } from "../helpers/postgres.js";
 import { startRedis, type TestRedis } from "../helpers/redis.js";
 import { TEST_SECRET } from "../helpers/system.js";

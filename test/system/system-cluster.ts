@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { createGrpcJsTransport } from "../../services/runtime/grpc-transport.js";
+import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
 import { memberNodeArgs } from "../../scripts/member-node-args.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));

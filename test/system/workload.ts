@@ -13,8 +13,8 @@ import { DayOfWeek, type Appointment } from "../../gen/medschedule/scheduling/v1
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
-import { createGrpcJsTransport, type GrpcJsTransport } from "../../services/runtime/grpc-transport.js";
-import { codeName } from "../../services/runtime/metrics.js";
+import { createGrpcJsTransport, type GrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
+import { codeName } from "../../services/runtime/observability/metrics.js";
 import { createRng as createSeededRng } from "../../services/queue/estimator.js";
 
 /** Rng is a seeded generator of floats in [0, 1). */

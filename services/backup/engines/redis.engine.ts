@@ -7,7 +7,7 @@ import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Redis } from "ioredis";
-import { freePort } from "../../runtime/free-port.js";
+import { freePort } from "../../runtime/server/free-port.js";
 import type { TableStat } from "../db/backup.table.js";
 import type { RedisBackupEngine, ScratchResult } from "./backup-engine.port.js";
 import { runTool, ToolError } from "./run-tool.js";

@@ -1,6 +1,6 @@
 import { PermissionDeniedError, UnauthenticatedError } from "../errors.js";
-import type { RpcInterceptor } from "../interceptors.js";
-import type { Logger } from "../logger.js";
+import type { RpcInterceptor } from "../server/interceptors.js";
+import type { Logger } from "../observability/logger.js";
 import type { TokenVerifier } from "./jwt.js";
 import { principalKey, type Principal } from "./principal.js";
 import { PUBLIC_SERVICES, ROLE_TABLE, ROLE_WORDS, ROLES, RPC_ACTIONS, type Grant, type Role, type RpcRule } from "./role-table.js";

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { SignJWT } from "jose";
-import { readOrCreateSecretFile } from "../secret-file.js";
+import { readOrCreateSecretFile } from "../process/secret-file.js";
 import { ROLES, type Role } from "./role-table.js";
 
 /**

@@ -119,7 +119,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await schema.createIndex("changes_by_time").on("changes").column("at").execute();
 
-  // The fencing tokens of the provider lock (checkFence, runtime/with-lock.ts): the DDL as it stood
+  // The fencing tokens of the provider lock (checkFence, runtime/clients/with-lock.ts): the DDL as it stood
   // when this migration was written, inlined so that the migration never changes with the code.
   await sql`create table if not exists scheduling.fence_tokens (
     resource text primary key,

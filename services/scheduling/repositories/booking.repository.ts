@@ -7,7 +7,7 @@ import type { RequestKey } from "../../runtime/idempotency.js";
 import type { AvailabilityRow } from "../db/availability.table.js";
 import type { Db } from "../db/database.js";
 import type { ProviderRow } from "../db/provider.table.js";
-import { fenceUpsertSql } from "../../runtime/with-lock.js";
+import { fenceUpsertSql } from "../../runtime/clients/with-lock.js";
 import { ACTIVE, insertAppointmentSql, insertRoomsSql, timeTaken, type NewAppointment } from "./appointment.sql.js";
 
 /** BookingContext is what a booking reads before taking the lock: all of it from one snapshot. */

@@ -17,10 +17,10 @@ import {
   type ExtendResponseSchema,
   type ReleaseRequest,
   type ReleaseResponseSchema,
-} from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { principalKey, type Principal } from "./auth/principal.js";
-import { AbortedError } from "./errors.js";
-import { metricsRegistry } from "./metrics.js";
+} from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { principalKey, type Principal } from "../auth/principal.js";
+import { AbortedError } from "../errors.js";
+import { metricsRegistry } from "../observability/metrics.js";
 
 /** fencingRejectionsTotal is `fencing_rejections_total`: writes refused by checkFence() because a newer token was seen. */
 export const fencingRejectionsTotal = new Counter({

@@ -3,7 +3,7 @@ import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMet
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createContextKey, createContextValues, type ContextValues, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
-import { metadataToHeaders } from "./grpc-metadata.js";
+import { metadataToHeaders } from "../server/grpc-metadata.js";
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 

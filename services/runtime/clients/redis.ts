@@ -2,8 +2,8 @@
 // REDIS_SENTINEL_NAME. Tuned so that a dead or frozen Redis fails fast instead of queueing commands:
 // callers (the lock service's circuit breaker) fall back to Postgres and probe until it answers.
 import { Redis, type RedisOptions } from "ioredis";
-import type { Config } from "./config.js";
-import type { Logger } from "./logger.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../observability/logger.js";
 
 /** REDIS_CONNECT_TIMEOUT_MS bounds opening a connection. */
 export const REDIS_CONNECT_TIMEOUT_MS = 1_000;

@@ -3,7 +3,7 @@
 // enum names, and strings that are text (the UTF-8 rules in request-json.ts's header). Messages,
 // lists and maps are walked in request-json.ts; well-known types in request-json-well-known.ts.
 import { ScalarType, type DescEnum } from "@bufbuild/protobuf";
-import { quotable, type FieldViolation } from "./errors.js";
+import { quotable, type FieldViolation } from "../errors.js";
 
 /** LONE_SURROGATE matches UTF-16 that is not text (it has no UTF-8 encoding). */
 const LONE_SURROGATE = /\p{Cs}/u;

@@ -8,7 +8,7 @@ import {
   type HealthCheckRequest,
   type HealthCheckResponseSchema,
   type HealthListResponseSchema,
-} from "../../gen/health/v1/health_pb.js";
+} from "../../../gen/health/v1/health_pb.js";
 
 export { ServingStatus };
 

@@ -13,7 +13,7 @@
 import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { ConnectError } from "@connectrpc/connect";
-import { domainConnectError, InvalidArgumentError, MalformedRequestError } from "./errors.js";
+import { domainConnectError, InvalidArgumentError, MalformedRequestError } from "../errors.js";
 
 /** RECURSION_LIMIT is protobuf-es's default nesting limit for binary messages. */
 const RECURSION_LIMIT = 100;

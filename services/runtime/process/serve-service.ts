@@ -1,7 +1,7 @@
-import { createRuntime, exitOnStartupError, onShutdownSignal, startMetrics } from "./host.js";
+import { createRuntime, exitOnStartupError, onShutdownSignal, startMetrics } from "../host.js";
 import { restrictNewFiles } from "./private-files.js";
-import { serveGrpc } from "./grpc-server.js";
-import type { ServiceModule } from "./service-module.js";
+import { serveGrpc } from "../server/grpc-server.js";
+import type { ServiceModule } from "../service-module.js";
 
 /**
  * serveService runs one service as its own process: a grpc-js server on PORT (default the module's

@@ -16,7 +16,7 @@ import {
   type Transport,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import type { ServiceRegistration } from "./grpc-server.js";
+import type { ServiceRegistration } from "../server/grpc-server.js";
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 type UnaryFn = (req: unknown, ctx: HandlerContext) => unknown;

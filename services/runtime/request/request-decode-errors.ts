@@ -29,14 +29,14 @@ import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse 
 import { codeToHttpStatus, endStreamFromJson, errorFromJson, errorToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { PUBLIC_SERVICES } from "./auth/role-table.js";
-import { ACCEPT_COMPRESSION } from "./compression.js";
-import { domainConnectError, ERROR_DOMAIN, errorReasonOf, MALFORMED_REQUEST, MalformedRequestError } from "./errors.js";
-import { callReachedKey, type EarlyFailure } from "./interceptors.js";
-import type { Logger } from "./logger.js";
-import { loggedError, REQUEST_ID_HEADER, saneRequestId } from "./logging.js";
-import { codeName, rpcServerDuration } from "./metrics.js";
+import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { PUBLIC_SERVICES } from "../auth/role-table.js";
+import { ACCEPT_COMPRESSION } from "../server/compression.js";
+import { domainConnectError, ERROR_DOMAIN, errorReasonOf, MALFORMED_REQUEST, MalformedRequestError } from "../errors.js";
+import { callReachedKey, type EarlyFailure } from "../server/interceptors.js";
+import type { Logger } from "../observability/logger.js";
+import { loggedError, REQUEST_ID_HEADER, saneRequestId } from "../observability/logging-interceptor.js";
+import { codeName, rpcServerDuration } from "../observability/metrics.js";
 import { binaryDecodeError } from "./request-binary.js";
 
 /**

@@ -27,11 +27,11 @@ import http2 from "node:http2";
 import type net from "node:net";
 import type tls from "node:tls";
 import { Counter, Gauge } from "prom-client";
-import type { GatewayConnectionLimits } from "./config.js";
-import { DEFAULT_GATEWAY_CONNECTION_LIMITS } from "./config.js";
+import type { GatewayConnectionLimits } from "../config.js";
+import { DEFAULT_GATEWAY_CONNECTION_LIMITS } from "../config.js";
 import { fileBoundConnections, fileLimit, openFiles } from "./file-limit.js";
-import type { Logger } from "./logger.js";
-import { metricsRegistry } from "./metrics.js";
+import type { Logger } from "../observability/logger.js";
+import { metricsRegistry } from "../observability/metrics.js";
 import { AddressGroups, bodyDone, isPublicCall, type OpenRequest, type TrackedConnection } from "./tracked-connection.js";
 
 /** TCP_KEEPALIVE_MS is when the kernel starts probing a silent peer, so a board that lost power does not hold its stream forever. */

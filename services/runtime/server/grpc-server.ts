@@ -6,8 +6,8 @@ import * as grpc from "@grpc/grpc-js";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { createGrpcHandlers } from "./grpc-handlers.js";
-import type { Logger } from "./logger.js";
-import { reportUnloggedFailure } from "./request-decode-errors.js";
+import type { Logger } from "../observability/logger.js";
+import { reportUnloggedFailure } from "../request/request-decode-errors.js";
 
 /** ServiceRegistration pairs a service descriptor with its implementation. */
 export interface ServiceRegistration {

@@ -1,6 +1,6 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { toConnectError } from "./errors.js";
+import { toConnectError } from "../errors.js";
 
 /** RpcCall describes one call as the interceptors see it. */
 export interface RpcCall {

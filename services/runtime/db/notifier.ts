@@ -5,7 +5,7 @@
 // keeps that lock for microseconds. The cost: a process that dies between its commit and the NOTIFY
 // leaves other replicas to find the change by their poll, which the change feeds do anyway.
 import { sql, type Kysely } from "kysely";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../observability/logger.js";
 
 /** Notifier sends NOTIFY <channel>, <key> for keys changed by committed transactions. */
 export interface Notifier {

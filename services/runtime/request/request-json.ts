@@ -36,7 +36,7 @@
 // request-json-well-known.ts, repeated keys in request-json-duplicate-keys.ts.
 import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import type { ConnectError } from "@connectrpc/connect";
-import { domainConnectError, InvalidArgumentError, MalformedRequestError, type FieldViolation } from "./errors.js";
+import { domainConnectError, InvalidArgumentError, MalformedRequestError, type FieldViolation } from "../errors.js";
 import { duplicateKeys } from "./request-json-duplicate-keys.js";
 import { add, checkEnum, checkScalar, checkString, child, intRange, jsonType, MAX_DEPTH, rangeText, type Check } from "./request-json-values.js";
 import { checkWellKnown } from "./request-json-well-known.js";

@@ -5,8 +5,8 @@ import {
   ServerReflection as ServerReflectionV1,
   type ServerReflectionRequest,
   type ServerReflectionResponseSchema,
-} from "../../gen/grpc/reflection/v1/reflection_pb.js";
-import { ServerReflection as ServerReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+} from "../../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ServerReflectionV1Alpha } from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
 type ResponseInit = MessageInitShape<typeof ServerReflectionResponseSchema>;
 

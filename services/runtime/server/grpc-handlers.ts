@@ -4,14 +4,14 @@
 import type * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { toConnectError } from "./errors.js";
+import { toConnectError } from "../errors.js";
 import { GrpcCallContext, LiveCalls, type AnyCall } from "./grpc-call-context.js";
 import { toGrpcStatus } from "./grpc-metadata.js";
 import type { ServiceRegistration } from "./grpc-server.js";
 import { earlyFailureOf, type EarlyFailure } from "./interceptors.js";
-import { REQUEST_ID_HEADER } from "./logging.js";
-import { binaryDecodeError } from "./request-binary.js";
-import type { UnloggedFailure } from "./request-decode-errors.js";
+import { REQUEST_ID_HEADER } from "../observability/logging-interceptor.js";
+import { binaryDecodeError } from "../request/request-binary.js";
+import type { UnloggedFailure } from "../request/request-decode-errors.js";
 
 const INVALID = Symbol("invalid-message");
 interface InvalidMessage {

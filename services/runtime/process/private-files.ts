@@ -8,7 +8,7 @@
 // older version, or by hand with the usual 0755) is tightened to 0700 when this user owns it, and
 // reported; one it does not own, or a shared one such as /tmp, is only reported.
 import { chmod, mkdir, stat } from "node:fs/promises";
-import { ConfigError } from "./config.js";
+import { ConfigError } from "../config.js";
 
 /** PRIVATE_UMASK takes every permission from group and others: new directories 0700, new files 0600. */
 export const PRIVATE_UMASK = 0o077;

@@ -4,8 +4,8 @@
 // (auth, logging, metrics), so nothing differs between the two modes but the wire.
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
-import type { Upstreams } from "./config.js";
-import type { ServiceRegistration } from "./grpc-server.js";
+import type { Upstreams } from "../config.js";
+import type { ServiceRegistration } from "../server/grpc-server.js";
 import { createGrpcJsTransport, type GrpcJsTransport } from "./grpc-transport.js";
 import { createInProcessTransport } from "./in-process-transport.js";
 

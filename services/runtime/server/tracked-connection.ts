@@ -5,7 +5,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type net from "node:net";
 import type tls from "node:tls";
-import { PUBLIC_SERVICES } from "./auth/role-table.js";
+import { PUBLIC_SERVICES } from "../auth/role-table.js";
 
 /** OpenRequest is a request or stream in progress on a tracked connection. */
 export interface OpenRequest {

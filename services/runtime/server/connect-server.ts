@@ -13,12 +13,12 @@ import { drainSignalKey, earlyFailureOf } from "./interceptors.js";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ServiceRegistration } from "./grpc-server.js";
 import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER, PEER_HEADER } from "./connection-headers.js";
-import type { Logger } from "./logger.js";
-import { bodyTimedOutKey, withEarlyFailures } from "./request-decode-errors.js";
-import { createStrictJsonOptions } from "./request-json.js";
-import { DEFAULT_GATEWAY_CONNECTION_LIMITS, type GatewayConnectionLimits } from "./config.js";
+import type { Logger } from "../observability/logger.js";
+import { bodyTimedOutKey, withEarlyFailures } from "../request/request-decode-errors.js";
+import { createStrictJsonOptions } from "../request/request-json.js";
+import { DEFAULT_GATEWAY_CONNECTION_LIMITS, type GatewayConnectionLimits } from "../config.js";
 import { createConnectionLimiter } from "./connection-limiter.js";
-import { ResourceExhaustedError, toConnectError } from "./errors.js";
+import { ResourceExhaustedError, toConnectError } from "../errors.js";
 
 /** HttpRoute answers plain HTTP requests (metrics, the web app); it returns false to pass. */
 export type HttpRoute = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => boolean;

@@ -1,7 +1,7 @@
 import http from "node:http";
 import { Code } from "@connectrpc/connect";
 import { Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { RpcInterceptor } from "./interceptors.js";
+import type { RpcInterceptor } from "../server/interceptors.js";
 import type { Logger } from "./logger.js";
 
 /** metricsRegistry holds every metric of the process; `GET /metrics` serves it. */

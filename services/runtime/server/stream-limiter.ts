@@ -19,8 +19,8 @@
 // * Callers with the service role (a service, an integration acting for many users) have no
 //   per-caller bound, and the last eighth of the total is theirs alone: user streams cannot fill
 //   the server so far that they get none. Everything together stays within the total.
-import { getPrincipal } from "./auth/principal.js";
-import { ResourceExhaustedError } from "./errors.js";
+import { getPrincipal } from "../auth/principal.js";
+import { ResourceExhaustedError } from "../errors.js";
 import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER } from "./connection-headers.js";
 import type { RpcCall, RpcInterceptor } from "./interceptors.js";
 

@@ -1,7 +1,7 @@
 import type { DescEnum } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { InvalidArgumentError, quotable, type FieldViolation } from "./errors.js";
-import { invalidPageToken, PAGE_TOKEN_MAX_LENGTH } from "./page-token.js";
+import { InvalidArgumentError, quotable, type FieldViolation } from "../errors.js";
+import { invalidPageToken, PAGE_TOKEN_MAX_LENGTH } from "../page-token.js";
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const LOCAL_TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;

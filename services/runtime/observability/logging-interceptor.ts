@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { Code, type ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { getPrincipal, type Principal } from "./auth/principal.js";
-import { PUBLIC_SERVICES, type Role } from "./auth/role-table.js";
-import { errorReasonOf } from "./errors.js";
-import type { RpcInterceptor } from "./interceptors.js";
+import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { getPrincipal, type Principal } from "../auth/principal.js";
+import { PUBLIC_SERVICES, type Role } from "../auth/role-table.js";
+import { errorReasonOf } from "../errors.js";
+import type { RpcInterceptor } from "../server/interceptors.js";
 import type { Logger } from "./logger.js";
 import { codeName } from "./metrics.js";
 
