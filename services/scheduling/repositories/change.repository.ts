@@ -7,8 +7,9 @@ import type { Db } from "../db/database.js";
 export const SCHEDULING_CHANGES_CHANNEL = "medschedule_scheduling_changes";
 
 /**
- * appendChange records a change of a provider's appointment under the provider's next sequence and
- * notifies listeners on commit. Take it last in the transaction: it row-locks the provider.
+ * appendChange records a change of a provider's appointment under the provider's next sequence.
+ * It does not notify: the write's after-commit step does, once the transaction has committed. Take
+ * it last in the transaction: it row-locks the provider.
  */
 export async function appendChange(db: Db, change: { providerId: string; appointmentId: string; at: Date }): Promise<bigint> {
   // One round trip: bump the provider's counter (row lock), record the change. Listeners are
