@@ -8,6 +8,7 @@
  */
 import type { Kysely } from "kysely";
 import type { Clock } from "../runtime/clock.js";
+import { Retention } from "../runtime/db/change-log.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import { createNotifier, type Notifier } from "../runtime/db/notifier.js";
 import { createChangeSequencer, type ChangeSequencer } from "./change-sequencer.js";
@@ -15,8 +16,6 @@ import type { Database } from "./db/database.js";
 import type { QueueOptions } from "./queue-options.js";
 import { pruneChanges, QUEUE_CHANGES_CHANNEL } from "./repositories/change.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
-
-const PRUNE_INTERVAL_MS = 60_000;
 
 /** AfterCommitDeps are what AfterCommit needs. */
 export interface AfterCommitDeps {
@@ -39,17 +38,14 @@ export interface AfterCommitDeps {
 /** AfterCommit runs what follows a queue's committed changes: stamping, waking watchers, NOTIFY, pruning. */
 export class AfterCommit {
   private readonly db: Kysely<Database>;
-  private readonly clock: Clock;
-  private readonly options: AfterCommitDeps["options"];
+  private readonly retention: Retention;
   private readonly notifier: Notifier;
   private readonly sequencer: ChangeSequencer;
   private readonly stampAfterCommit: boolean;
-  private lastPrune = 0;
 
   constructor(deps: AfterCommitDeps) {
     this.db = deps.db;
-    this.clock = deps.clock;
-    this.options = deps.options;
+    this.retention = new Retention({ db: this.db, clock: deps.clock, options: deps.options, pruneChanges, requestKeys: REQUEST_KEYS });
     this.notifier = createNotifier(this.db, QUEUE_CHANGES_CHANNEL, deps.logger);
     this.sequencer = createChangeSequencer({
       db: this.db,
@@ -71,9 +67,7 @@ export class AfterCommit {
   afterChange(...queueIds: string[]): void {
     for (const queueId of queueIds) {
       if (this.stampAfterCommit) this.sequencer.request(queueId);
-      if (this.clock.now().getTime() - this.lastPrune > PRUNE_INTERVAL_MS) {
-        this.pruneRetained().catch(() => undefined);
-      }
+      this.retention.maybePrune();
     }
   }
 
@@ -84,12 +78,8 @@ export class AfterCommit {
   }
 
   /** pruneRetained deletes change-log rows and requestIds older than their retention; returns the counts. */
-  async pruneRetained(): Promise<{ changes: number; requestKeys: number }> {
-    const now = this.clock.now().getTime();
-    this.lastPrune = now;
-    const changes = await pruneChanges(this.db, new Date(now - this.options.changeRetentionMs));
-    const requestKeys = await REQUEST_KEYS.prune(this.db, new Date(now - this.options.requestKeyRetentionMs));
-    return { changes, requestKeys };
+  pruneRetained(): Promise<{ changes: number; requestKeys: number }> {
+    return this.retention.pruneRetained();
   }
 
   /** close stops the sequencer (waiting for running stamps) and sends the NOTIFYs still queued. */

@@ -2,15 +2,16 @@
  * WatchQueue: a snapshot of a queue (every WAITING and CALLED ticket and the counters, with positions
  * and estimates), then each change with its sequence, from this process's shared change feed
  * (runtime/change-feed.ts) over the queue's change log (change-sequencer.ts numbers it after commit).
- * Resuming after a sequence reads the change log; a point no longer retained, a watcher more than
- * watchMaxLag changes behind or a broken history gets a fresh snapshot instead.
+ * The resume protocol is the change feed's watchStream: resuming after a sequence reads the change log;
+ * a point no longer retained, a watcher more than watchMaxLag changes behind or a broken history gets
+ * a fresh snapshot instead.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Kysely } from "kysely";
 import type { CounterSchema } from "../../gen/medschedule/queue/v1/queue_pb.js";
 import type { WatchQueueResponseSchema } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { auditBase } from "../runtime/audit.js";
-import { ChangeFeed, type FeedItem } from "../runtime/change-feed.js";
+import { ChangeFeed, watchStream, type FeedItem } from "../runtime/change-feed.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import type { ChangeRow } from "./db/change.table.js";
@@ -97,56 +98,17 @@ export class QueueWatch {
    */
   async *watch(v: { queueId: string; afterSequence: bigint }, caller: QueueCaller, signal: AbortSignal): AsyncGenerator<WatchResponse> {
     await requireQueue(this.db, v.queueId);
-    const sub = await this.feed.subscribe(v.queueId);
-    try {
-      let cursor = v.afterSequence;
-      let needSnapshot = cursor === 0n;
-      let resumeFailed = false;
-      if (!needSnapshot && !(await this.retains(v.queueId, cursor))) {
-        needSnapshot = true;
-        resumeFailed = true;
-      }
-      await AUDIT_LOG.append(this.db, [{ ...auditBase(caller, "WatchQueue", this.clock.now()), record_type: "queue", record_id: v.queueId }]);
-      for (;;) {
-        if (needSnapshot) {
-          let snap: WatchResponse | undefined = await this.snapshot(v.queueId, caller, resumeFailed);
-          cursor = snap.sequence ?? 0n;
-          yield snap;
-          // A suspended generator keeps what its variables hold: a quiet watcher would keep the snapshot.
-          snap = undefined;
-          needSnapshot = false;
-          resumeFailed = false;
-        }
-        const next = await sub.next(cursor, signal);
-        if (next.kind === "closed") return;
-        const latest = next.kind === "items" ? next.items[next.items.length - 1].sequence : next.latest;
-        if (latest - cursor > BigInt(this.watchMaxLag)) {
-          // Too far behind (a slow reader): a fresh snapshot is cheaper than replaying, and nobody waited.
-          needSnapshot = true;
-          continue;
-        }
-        let items: FeedItem<WatchChange>[];
-        if (next.kind === "items") {
-          items = next.items;
-        } else {
-          // Behind the shared ring but close: catch up from the change log itself.
-          const rows = await changesAfter(this.db, v.queueId, cursor, this.watchMaxLag);
-          if (rows.length === 0 || BigInt(rows[0].sequence as string) !== cursor + 1n) {
-            needSnapshot = true;
-            resumeFailed = true;
-            continue;
-          }
-          items = await this.loadChanges(v.queueId, rows);
-        }
-        for (const item of items) {
-          if (item.sequence <= cursor) continue;
-          cursor = item.sequence;
-          yield this.changeMessage(item, caller);
-        }
-      }
-    } finally {
-      sub.close();
-    }
+    await AUDIT_LOG.append(this.db, [{ ...auditBase(caller, "WatchQueue", this.clock.now()), record_type: "queue", record_id: v.queueId }]);
+    yield* watchStream<WatchChange, WatchResponse>({
+      feed: this.feed,
+      key: v.queueId,
+      afterSequence: v.afterSequence,
+      maxLag: this.watchMaxLag,
+      signal,
+      retains: (after) => this.retains(v.queueId, after),
+      snapshot: (resumeFailed) => this.snapshot(v.queueId, caller, resumeFailed),
+      change: (item) => this.changeMessage(item, caller),
+    });
   }
 
   /** retains tells whether every change after `after` is still in the change log. */
@@ -157,8 +119,8 @@ export class QueueWatch {
     return range.oldest !== undefined && range.oldest <= after + 1n;
   }
 
-  /** snapshot reads the queue's live state and its sequence in one repeatable-read transaction. */
-  private async snapshot(queueId: string, caller: QueueCaller, resumeFailed: boolean): Promise<WatchResponse & { sequence: bigint }> {
+  /** snapshot reads the queue's live state and its sequence in one repeatable-read transaction (the message and its sequence). */
+  private async snapshot(queueId: string, caller: QueueCaller, resumeFailed: boolean): Promise<{ sequence: bigint; message: WatchResponse }> {
     const now = this.clock.now();
     const { view } = await this.db
       .transaction()
@@ -167,12 +129,16 @@ export class QueueWatch {
     const rows = [...view.called, ...view.waiting];
     const held = new Map(view.called.map((t) => [t.counter_id, t.ticket_id]));
     await AUDIT_LOG.append(this.db, ticketAudit(caller, "WatchQueue", rows.filter((r) => !hides(caller, r)), now));
+    const sequence = BigInt(view.queue.last_sequence);
     return {
-      sequence: BigInt(view.queue.last_sequence),
-      snapshot: true,
-      resumeFailed,
-      tickets: rows.map((r) => toTicketInit(r, { ...inView(view, r), hidePatient: hides(caller, r) })),
-      counters: view.counters.map((c) => toCounter(c, held.get(c.counter_id))),
+      sequence,
+      message: {
+        sequence,
+        snapshot: true,
+        resumeFailed,
+        tickets: rows.map((r) => toTicketInit(r, { ...inView(view, r), hidePatient: hides(caller, r) })),
+        counters: view.counters.map((c) => toCounter(c, held.get(c.counter_id))),
+      },
     };
   }
 
@@ -204,6 +170,7 @@ export class QueueWatch {
     return items;
   }
 
+  /** changeMessage is the WatchQueue message for one change, the patient hidden where the caller may not see it. */
   private changeMessage(item: FeedItem<WatchChange>, caller: QueueCaller): WatchResponse {
     const t = item.value.ticket;
     return {

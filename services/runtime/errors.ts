@@ -108,26 +108,26 @@ export class NotFoundError extends DomainError {
   }
 }
 
-/** FailedPreconditionError is well-formed input that is not possible now. */
-export class FailedPreconditionError extends DomainError {
-  constructor(reason: string, message: string, options?: DomainErrorOptions) {
-    super(Code.FailedPrecondition, reason, message, options);
-  }
+/** DomainErrorOfCode constructs the domain errors of one gRPC code from their reason, message and options. */
+type DomainErrorOfCode = new (reason: string, message: string, options?: DomainErrorOptions) => DomainError;
+
+/** domainErrorOf is the base of the domain error classes of one gRPC code that take (reason, message, options). */
+function domainErrorOf(code: Code): DomainErrorOfCode {
+  return class extends DomainError {
+    constructor(reason: string, message: string, options?: DomainErrorOptions) {
+      super(code, reason, message, options);
+    }
+  };
 }
+
+/** FailedPreconditionError is well-formed input that is not possible now. */
+export class FailedPreconditionError extends domainErrorOf(Code.FailedPrecondition) {}
 
 /** AbortedError is contention or a fencing rejection; the caller may retry. */
-export class AbortedError extends DomainError {
-  constructor(reason: string, message: string, options?: DomainErrorOptions) {
-    super(Code.Aborted, reason, message, options);
-  }
-}
+export class AbortedError extends domainErrorOf(Code.Aborted) {}
 
 /** AlreadyExistsError is a reused idempotency key or id with different parameters. */
-export class AlreadyExistsError extends DomainError {
-  constructor(reason: string, message: string, options?: DomainErrorOptions) {
-    super(Code.AlreadyExists, reason, message, options);
-  }
-}
+export class AlreadyExistsError extends domainErrorOf(Code.AlreadyExists) {}
 
 /** PermissionDeniedError is an authenticated caller without the right to do this. */
 export class PermissionDeniedError extends DomainError {
@@ -144,18 +144,10 @@ export class UnauthenticatedError extends DomainError {
 }
 
 /** ResourceExhaustedError is a caller, or the server as a whole, at a bound; the call is refused at once, never queued. */
-export class ResourceExhaustedError extends DomainError {
-  constructor(reason: string, message: string, options?: DomainErrorOptions) {
-    super(Code.ResourceExhausted, reason, message, options);
-  }
-}
+export class ResourceExhaustedError extends domainErrorOf(Code.ResourceExhausted) {}
 
 /** UnavailableError is a dependency that is down with no fallback. */
-export class UnavailableError extends DomainError {
-  constructor(reason: string, message: string, options?: DomainErrorOptions) {
-    super(Code.Unavailable, reason, message, options);
-  }
-}
+export class UnavailableError extends domainErrorOf(Code.Unavailable) {}
 
 /** UnimplementedError marks behaviour that a later release fills in. */
 export class UnimplementedError extends DomainError {

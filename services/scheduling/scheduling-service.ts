@@ -36,6 +36,7 @@ import {
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { callerOf } from "../runtime/caller.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
+import { Retention } from "../runtime/db/change-log.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Peers } from "../runtime/clients/peers.js";
@@ -51,8 +52,9 @@ import { ProviderDirectory } from "./provider-directory.js";
 import { ProviderLock } from "./provider-lock.js";
 import { listAppointments } from "./repositories/appointment.repository.js";
 import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { pruneChanges } from "./repositories/change.repository.js";
+import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { findWaitlistEntry } from "./repositories/waitlist.repository.js";
-import { Retention } from "./retention.js";
 import type { SchedulingContext } from "./scheduling-context.js";
 import { countTransition, reportWaitlistOf } from "./scheduling.metrics.js";
 import { DEFAULT_SCHEDULING_OPTIONS, type SchedulingOptions } from "./scheduling-options.js";
@@ -135,7 +137,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const lock = new ProviderLock(this.options, deps.peers, deps.lockClient);
     const base = { db: this.db, clock: this.clock, logger: deps.logger, options: this.options, access: this.access };
     this.watch = new AppointmentWatch(base, { logger: deps.logger, listenUrl: deps.config?.databaseUrl });
-    this.retention = new Retention(this.db, this.clock, this.options);
+    this.retention = new Retention({ db: this.db, clock: this.clock, options: this.options, pruneChanges, requestKeys: REQUEST_KEYS });
     const writes = new WriteTransactions(this.db, lock.lockTimeoutMs(), (after) => {
       for (const providerId of after.providers) this.watch.changed(providerId);
       for (const status of after.statuses) countTransition(status);
@@ -285,7 +287,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return findWaitlistEntry(this.db, entryId);
   }
 
-  /** pruneRetained deletes change-log rows and requestIds older than their retention: retention.ts. */
+  /** pruneRetained deletes change-log rows and requestIds older than their retention: runtime/db/change-log.ts. */
   async pruneRetained(): Promise<{ changes: number; requestKeys: number }> {
     return this.retention.pruneRetained();
   }

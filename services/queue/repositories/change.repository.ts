@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import { ChangeLog } from "../../runtime/db/change-log.js";
 import type { ChangeRow } from "../db/change.table.js";
 import type { Db } from "../db/database.js";
 
@@ -37,16 +38,12 @@ export async function queuesWithPendingChanges(db: Db): Promise<string[]> {
   return r.rows.map((row) => row.queue_id);
 }
 
+/** CHANGE_LOG is queue.changes, read as every service reads its change log (runtime/db/change-log.ts). */
+const CHANGE_LOG = new ChangeLog<ChangeRow>("queue.changes", "queue_id");
+
 /** changesAfter reads a queue's stamped changes with a sequence above `after`, in order. */
-export async function changesAfter(db: Db, queueId: string, after: bigint, limit: number): Promise<ChangeRow[]> {
-  return db
-    .selectFrom("queue.changes")
-    .selectAll()
-    .where("queue_id", "=", queueId)
-    .where("sequence", ">", after.toString() as never)
-    .orderBy("sequence")
-    .limit(limit)
-    .execute();
+export function changesAfter(db: Db, queueId: string, after: bigint, limit: number): Promise<ChangeRow[]> {
+  return CHANGE_LOG.after(db, queueId, after, limit);
 }
 
 /** retainedRange reads a queue's last sequence and its oldest retained change (undefined when none is kept). */

@@ -7,6 +7,9 @@ import { metadataToHeaders } from "../server/grpc-metadata.js";
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
+/** TransportCallArgs are a connect Transport call's parameters after the method; `input` is the request (unary) or the requests (streaming). */
+export type TransportCallArgs<In> = [signal: AbortSignal | undefined, timeoutMs: number | undefined, header: HeadersInit | undefined, input: In, contextValues?: ContextValues];
+
 /** GrpcJsTransportOptions configures createGrpcJsTransport. */
 export interface GrpcJsTransportOptions {
   /** addresses are "host:port" of the replicas; calls go round-robin over them. */
@@ -127,11 +130,7 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
     close: () => clients.forEach((c) => c.close()),
     unary<I extends DescMessage, O extends DescMessage>(
       method: DescMethodUnary<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeadersInit | undefined,
-      input: MessageInitShape<I>,
-      contextValues?: ContextValues,
+      ...[signal, timeoutMs, header, input, contextValues]: TransportCallArgs<MessageInitShape<I>>
     ): Promise<UnaryResponse<I, O>> {
       const path = `/${method.parent.typeName}/${method.name}`;
       const decode = contextValues?.get(undecodedResponseKey) ? undecoded(method.output) : deserialize(method.output);
@@ -184,11 +183,7 @@ export function createGrpcJsTransport(opts: GrpcJsTransportOptions): GrpcJsTrans
     },
     async stream<I extends DescMessage, O extends DescMessage>(
       method: DescMethodStreaming<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeadersInit | undefined,
-      input: AsyncIterable<MessageInitShape<I>>,
-      contextValues?: ContextValues,
+      ...[signal, timeoutMs, header, input, contextValues]: TransportCallArgs<AsyncIterable<MessageInitShape<I>>>
     ): Promise<StreamResponse<I, O>> {
       void contextValues;
       if (method.methodKind !== "server_streaming") {

@@ -17,8 +17,8 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import type { ServiceRegistration } from "../server/grpc-server.js";
+import type { TransportCallArgs } from "./grpc-transport.js";
 
-type HeadersInit = ConstructorParameters<typeof Headers>[0];
 type UnaryFn = (req: unknown, ctx: HandlerContext) => unknown;
 
 /** InProcessContext is the HandlerContext of an in-process call: the caller's signal and deadline. */
@@ -70,11 +70,7 @@ export function createInProcessTransport(reg: ServiceRegistration, headers: () =
   return {
     async unary<I extends DescMessage, O extends DescMessage>(
       method: DescMethodUnary<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeadersInit | undefined,
-      input: MessageInitShape<I>,
-      contextValues?: ContextValues,
+      ...[signal, timeoutMs, header, input, contextValues]: TransportCallArgs<MessageInitShape<I>>
     ): Promise<UnaryResponse<I, O>> {
       const fn = impl[method.localName];
       if (!fn) throw new ConnectError(`${reg.service.typeName}.${method.name} is not implemented`, Code.Unimplemented);
@@ -130,11 +126,7 @@ export function createInProcessTransport(reg: ServiceRegistration, headers: () =
     },
     stream<I extends DescMessage, O extends DescMessage>(
       method: DescMethodStreaming<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeadersInit | undefined,
-      input: AsyncIterable<MessageInitShape<I>>,
-      contextValues?: ContextValues,
+      ...[signal, timeoutMs, header, input, contextValues]: TransportCallArgs<AsyncIterable<MessageInitShape<I>>>
     ): Promise<StreamResponse<I, O>> {
       streaming ??= createRouterTransport((router) => router.service(reg.service, reg.impl as never), {
         transport: {

@@ -1,5 +1,6 @@
 // scheduling.changes: the WatchAppointments change log, numbered per provider (providers.last_sequence).
 import { sql } from "kysely";
+import { ChangeLog } from "../../runtime/db/change-log.js";
 import type { ChangeRow } from "../db/change.table.js";
 import type { Db } from "../db/database.js";
 
@@ -27,16 +28,12 @@ export async function appendChange(db: Db, change: { providerId: string; appoint
   return BigInt(rows[0].s);
 }
 
+/** CHANGE_LOG is scheduling.changes, read as every service reads its change log (runtime/db/change-log.ts). */
+const CHANGE_LOG = new ChangeLog<ChangeRow>("scheduling.changes", "provider_id");
+
 /** changesAfter reads a provider's changes after a sequence, in order. */
-export async function changesAfter(db: Db, providerId: string, after: bigint, limit: number): Promise<ChangeRow[]> {
-  return db
-    .selectFrom("scheduling.changes")
-    .selectAll()
-    .where("provider_id", "=", providerId)
-    .where("sequence", ">", after.toString() as never)
-    .orderBy("sequence")
-    .limit(limit)
-    .execute();
+export function changesAfter(db: Db, providerId: string, after: bigint, limit: number): Promise<ChangeRow[]> {
+  return CHANGE_LOG.after(db, providerId, after, limit);
 }
 
 /** oldestChange is the smallest retained sequence of a provider, if any. */
