@@ -4,7 +4,7 @@
 //
 // Why generated: the table in docs/roles.md is read as the truth about who may call what, and a
 // table typed by hand drifts from the code the first time someone adds an RPC.
-// test/runtime/role-table-doc.test.ts fails when docs/roles.md no longer says what this prints.
+// test/runtime/auth/role-table-doc.test.ts fails when docs/roles.md no longer says what this prints.
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";

@@ -1,7 +1,7 @@
 // JSON requests are read strictly, against the method's input descriptor, before protobuf-es parses
 // them, so that bad input is INVALID_ARGUMENT naming the field and never silently becomes something
 // else (DESIGN.md section 3). This is the one place where every JSON type mistake is found; what it
-// lets through, protobuf-es parses without an error (test/runtime/request-json.test.ts checks that
+// lets through, protobuf-es parses without an error (test/runtime/request/request-json.test.ts checks that
 // over every request message and a test message with every field kind).
 //
 // * The body must be UTF-8 and every string text: connect decodes with a TextDecoder that turns

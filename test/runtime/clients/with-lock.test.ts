@@ -5,10 +5,10 @@ import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { sql, type Kysely } from "kysely";
-import { AcquireRequestSchema, LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import type { LockServiceImpl } from "../../services/lock/lock-service.js";
-import { AbortedError } from "../../services/runtime/errors.js";
-import { metricsRegistry } from "../../services/runtime/observability/metrics.js";
+import { AcquireRequestSchema, LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
+import type { LockServiceImpl } from "../../../services/lock/lock-service.js";
+import { AbortedError } from "../../../services/runtime/errors.js";
+import { metricsRegistry } from "../../../services/runtime/observability/metrics.js";
 import {
   checkFence,
   createLocalLockClient,
@@ -18,9 +18,9 @@ import {
   LockNotAcquiredError,
   withLock,
   type LockClient,
-} from "../../services/runtime/clients/with-lock.js";
-import { connectRedis, lockCtx, openLockDatabase, startLockService } from "../helpers/lock.js";
-import { startRedis } from "../helpers/redis.js";
+} from "../../../services/runtime/clients/with-lock.js";
+import { connectRedis, lockCtx, openLockDatabase, startLockService } from "../../helpers/lock.js";
+import { startRedis } from "../../helpers/redis.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -171,7 +171,7 @@ for (const backend of ["redis", "postgres"] as const) {
         async (lease) => {
           // An operator force-releases the lock while the job runs.
           await svc.forceRelease(
-            create((await import("../../gen/medschedule/lock/v1/lock_service_pb.js")).ForceReleaseRequestSchema, { resource: "job:lost", reason: "test" }),
+            create((await import("../../../gen/medschedule/lock/v1/lock_service_pb.js")).ForceReleaseRequestSchema, { resource: "job:lost", reason: "test" }),
             lockCtx(LockService.method.forceRelease, { grantedRole: "admin", subject: "adm" }),
           );
           await new Promise<void>((resolve) => {

@@ -8,10 +8,10 @@ import type { Test } from "tap";
 import { Code } from "@connectrpc/connect";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
-import { createDatabase } from "../../services/runtime/db/database.js";
-import { preparedStatementPool } from "../../services/runtime/db/prepared-statements.js";
-import { toConnectError } from "../../services/runtime/errors.js";
-import { createTestDatabase } from "../helpers/postgres.js";
+import { createDatabase } from "../../../services/runtime/db/database.js";
+import { preparedStatementPool } from "../../../services/runtime/db/prepared-statements.js";
+import { toConnectError } from "../../../services/runtime/errors.js";
+import { createTestDatabase } from "../../helpers/postgres.js";
 
 interface Prepared {
   name: string;

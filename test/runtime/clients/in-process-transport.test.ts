@@ -3,13 +3,13 @@
 // call with DEADLINE_EXCEEDED and abort the handler, a caller that gives up gets CANCELED.
 import t from "tap";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { InvalidArgumentError, NotFoundError } from "../../services/runtime/errors.js";
-import { HealthServiceImpl } from "../../services/runtime/server/health.js";
-import { buildRegistrations } from "../../services/runtime/host.js";
-import { createInProcessTransport } from "../../services/runtime/clients/in-process-transport.js";
-import type { RpcInterceptor } from "../../services/runtime/server/interceptors.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { InvalidArgumentError, NotFoundError } from "../../../services/runtime/errors.js";
+import { HealthServiceImpl } from "../../../services/runtime/server/health.js";
+import { buildRegistrations } from "../../../services/runtime/host.js";
+import { createInProcessTransport } from "../../../services/runtime/clients/in-process-transport.js";
+import type { RpcInterceptor } from "../../../services/runtime/server/interceptors.js";
 
 const seen: { authorization?: string | null; requestId?: string | null; aborted?: unknown } = {};
 const recordHeaders: RpcInterceptor = {

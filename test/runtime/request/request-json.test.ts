@@ -10,20 +10,20 @@ import t from "tap";
 import { fromJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { IssueTicketRequestSchema, QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { BackupService } from "../../../gen/medschedule/backup/v1/backup_service_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { IssueTicketRequestSchema, QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
 import {
   ListAppointmentsRequestSchema,
   ListProvidersRequestSchema,
   SchedulingService,
   SetAvailabilityRequestSchema,
-} from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { checkJsonRequest, createStrictJsonOptions, jsonRequestViolations } from "../../services/runtime/request/request-json.js";
-import { duplicateKeys } from "../../services/runtime/request/request-json-duplicate-keys.js";
-import { KindsSchema } from "../fixtures/every-field-kind.js";
-import { seededRandom as prng } from "../helpers/seeded-random.js";
+} from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { checkJsonRequest, createStrictJsonOptions, jsonRequestViolations } from "../../../services/runtime/request/request-json.js";
+import { duplicateKeys } from "../../../services/runtime/request/request-json-duplicate-keys.js";
+import { KindsSchema } from "../../fixtures/every-field-kind.js";
+import { seededRandom as prng } from "../../helpers/seeded-random.js";
 
 const fields = (schema: DescMessage, json: string) => jsonRequestViolations(schema, JSON.parse(json)).map((v) => [v.field, v.reason]);
 

@@ -5,8 +5,8 @@
 // role and the RPC in its metadata. Every RPC of the role table and every role that may not call it
 // is tried, so an RPC added without its words in RPC_ACTIONS fails here.
 import t from "tap";
-import { decide, notAllowedMessage, OWN_RECORDS_ONLY, ROLE_NOT_ALLOWED } from "../../services/runtime/auth/auth-interceptor.js";
-import { ROLE_TABLE, ROLES, RPC_ACTIONS, type Role } from "../../services/runtime/auth/role-table.js";
+import { decide, notAllowedMessage, OWN_RECORDS_ONLY, ROLE_NOT_ALLOWED } from "../../../services/runtime/auth/auth-interceptor.js";
+import { ROLE_TABLE, ROLES, RPC_ACTIONS, type Role } from "../../../services/runtime/auth/role-table.js";
 
 /** rpcWords are the words of an RPC's name that must not appear in a message: "CancelAppointment", "SchedulingService", "medschedule.". */
 function rpcWords(procedure: string): RegExp {

@@ -6,8 +6,8 @@ import { once } from "node:events";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Health, HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as S } from "../../gen/health/v1/health_pb.js";
-import { AcquireRequestSchema, AcquireResponseSchema } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { Health, HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as S } from "../../../gen/health/v1/health_pb.js";
+import { AcquireRequestSchema, AcquireResponseSchema } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
 
 const FIXTURE = path.resolve("dist/test/fixtures/slow-server.js");
 

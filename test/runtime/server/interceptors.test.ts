@@ -5,17 +5,17 @@
 import t from "tap";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { serveConnect } from "../../services/runtime/server/connect-server.js";
-import { NotFoundError } from "../../services/runtime/errors.js";
-import { serveGrpc } from "../../services/runtime/server/grpc-server.js";
-import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
-import { HealthServiceImpl } from "../../services/runtime/server/health.js";
-import { buildRegistrations } from "../../services/runtime/host.js";
-import { silentLogger } from "../../services/runtime/observability/logger.js";
-import { createLoggingInterceptor } from "../../services/runtime/observability/logging-interceptor.js";
-import { createMetricsInterceptor, metricsRegistry } from "../../services/runtime/observability/metrics.js";
+import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { serveConnect } from "../../../services/runtime/server/connect-server.js";
+import { NotFoundError } from "../../../services/runtime/errors.js";
+import { serveGrpc } from "../../../services/runtime/server/grpc-server.js";
+import { createGrpcJsTransport } from "../../../services/runtime/clients/grpc-transport.js";
+import { HealthServiceImpl } from "../../../services/runtime/server/health.js";
+import { buildRegistrations } from "../../../services/runtime/host.js";
+import { silentLogger } from "../../../services/runtime/observability/logger.js";
+import { createLoggingInterceptor } from "../../../services/runtime/observability/logging-interceptor.js";
+import { createMetricsInterceptor, metricsRegistry } from "../../../services/runtime/observability/metrics.js";
 
 const seen: { timeoutMs?: number; abortedAfterMs?: number } = {};
 const impl = {

@@ -6,13 +6,13 @@
 import t from "tap";
 import net from "node:net";
 import { createClient } from "@connectrpc/connect";
-import { Health, HealthCheckResponse_ServingStatus as S } from "../../gen/health/v1/health_pb.js";
-import { GATEWAY_CHANNEL_OPTIONS } from "../../gateway/forward.js";
-import { serveGrpc } from "../../services/runtime/server/grpc-server.js";
-import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
-import { HealthServiceImpl, ServingStatus } from "../../services/runtime/server/health.js";
-import { wrapService } from "../../services/runtime/server/interceptors.js";
-import { waitFor } from "../helpers/connections.js";
+import { Health, HealthCheckResponse_ServingStatus as S } from "../../../gen/health/v1/health_pb.js";
+import { GATEWAY_CHANNEL_OPTIONS } from "../../../gateway/forward.js";
+import { serveGrpc } from "../../../services/runtime/server/grpc-server.js";
+import { createGrpcJsTransport } from "../../../services/runtime/clients/grpc-transport.js";
+import { HealthServiceImpl, ServingStatus } from "../../../services/runtime/server/health.js";
+import { wrapService } from "../../../services/runtime/server/interceptors.js";
+import { waitFor } from "../../helpers/connections.js";
 
 const IDLE_MS = 100;
 const health = new HealthServiceImpl();

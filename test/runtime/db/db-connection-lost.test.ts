@@ -6,9 +6,9 @@ import t from "tap";
 import { Code } from "@connectrpc/connect";
 import { sql } from "kysely";
 import pg from "pg";
-import { createDatabase } from "../../services/runtime/db/database.js";
-import { toConnectError } from "../../services/runtime/errors.js";
-import { createTestDatabase } from "../helpers/postgres.js";
+import { createDatabase } from "../../../services/runtime/db/database.js";
+import { toConnectError } from "../../../services/runtime/errors.js";
+import { createTestDatabase } from "../../helpers/postgres.js";
 
 t.test("a connection terminated inside a transaction: UNAVAILABLE, no crash, the pool recovers", async (t) => {
   const url = await createTestDatabase(t);

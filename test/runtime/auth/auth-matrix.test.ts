@@ -6,15 +6,15 @@ import type { DescService, JsonObject } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { SignJWT } from "jose";
-import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
-import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { Health } from "../../gen/health/v1/health_pb.js";
-import { ROLES, type Role } from "../../services/runtime/auth/role-table.js";
-import { fixtureFor } from "../fixtures/valid-requests.js";
-import { callConnect, callGrpcJs } from "../helpers/clients.js";
-import { startTestSystem, TEST_SECRET } from "../helpers/system.js";
+import { BackupService } from "../../../gen/medschedule/backup/v1/backup_service_pb.js";
+import { LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { Health } from "../../../gen/health/v1/health_pb.js";
+import { ROLES, type Role } from "../../../services/runtime/auth/role-table.js";
+import { fixtureFor } from "../../fixtures/valid-requests.js";
+import { callConnect, callGrpcJs } from "../../helpers/clients.js";
+import { startTestSystem, TEST_SECRET } from "../../helpers/system.js";
 
 // DESIGN.md section 5, "Who may call what" (columns: patient, receptionist, doctor, display, admin, service),
 // with section 7's addition: CheckInAppointment is patient own too.

@@ -10,12 +10,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Health } from "../../gen/health/v1/health_pb.js";
-import { freePort } from "../../services/runtime/server/free-port.js";
-import { callGrpcJs } from "../helpers/clients.js";
-import { createTestDatabase } from "../helpers/postgres.js";
-import { startNpmStart } from "../helpers/npm-start.js";
-import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "../helpers/system.js";
+import { Health } from "../../../gen/health/v1/health_pb.js";
+import { freePort } from "../../../services/runtime/server/free-port.js";
+import { callGrpcJs } from "../../helpers/clients.js";
+import { createTestDatabase } from "../../helpers/postgres.js";
+import { startNpmStart } from "../../helpers/npm-start.js";
+import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "../../helpers/system.js";
 
 /** HANG_BOUND_MS only guards against a hang. */
 const HANG_BOUND_MS = 120_000;

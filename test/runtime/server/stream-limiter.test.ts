@@ -10,16 +10,16 @@ import { getEventListeners } from "node:events";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Health } from "../../gen/health/v1/health_pb.js";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import type { Principal } from "../../services/runtime/auth/principal.js";
-import { ConfigError, defaultMaxStreams, DEFAULT_MAX_STREAMS_PER_CLIENT, loadConfig } from "../../services/runtime/config.js";
-import { toConnectError } from "../../services/runtime/errors.js";
-import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER, PEER_HEADER } from "../../services/runtime/server/connection-headers.js";
-import { drainSignalKey, wrapService } from "../../services/runtime/server/interceptors.js";
-import { createStreamLimitInterceptor, serviceShare, STREAMS_REASON, type StreamLimiter } from "../../services/runtime/server/stream-limiter.js";
-import { testContext } from "../helpers/handler-context.js";
+import { Health } from "../../../gen/health/v1/health_pb.js";
+import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
+import type { Principal } from "../../../services/runtime/auth/principal.js";
+import { ConfigError, defaultMaxStreams, DEFAULT_MAX_STREAMS_PER_CLIENT, loadConfig } from "../../../services/runtime/config.js";
+import { toConnectError } from "../../../services/runtime/errors.js";
+import { CLIENT_CONNECTION_HEADER, CONNECTION_HEADER, PEER_HEADER } from "../../../services/runtime/server/connection-headers.js";
+import { drainSignalKey, wrapService } from "../../../services/runtime/server/interceptors.js";
+import { createStreamLimitInterceptor, serviceShare, STREAMS_REASON, type StreamLimiter } from "../../../services/runtime/server/stream-limiter.js";
+import { testContext } from "../../helpers/handler-context.js";
 
 type Fn = (req: unknown, ctx: unknown) => unknown;
 

@@ -7,12 +7,12 @@ import t from "tap";
 import { sql } from "kysely";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
-import type { Role } from "../../services/runtime/auth/role-table.js";
-import { schedulingClient, setUpProvider, systemDb } from "../helpers/scheduling.js";
-import { startTestSystem } from "../helpers/system.js";
-import { tokenGrpcTransport } from "../helpers/token-transport.js";
+import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
+import type { Role } from "../../../services/runtime/auth/role-table.js";
+import { schedulingClient, setUpProvider, systemDb } from "../../helpers/scheduling.js";
+import { startTestSystem } from "../../helpers/system.js";
+import { tokenGrpcTransport } from "../../helpers/token-transport.js";
 
 const sys = await startTestSystem(t);
 const db = await systemDb(sys);

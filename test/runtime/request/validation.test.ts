@@ -6,7 +6,7 @@
 import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
-import { canonicalTimeZone, describeDuration, RequestValidator, type DurationRule } from "../../services/runtime/request/validation.js";
+import { canonicalTimeZone, describeDuration, RequestValidator, type DurationRule } from "../../../services/runtime/request/validation.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

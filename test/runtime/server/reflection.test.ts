@@ -7,9 +7,9 @@ import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
-import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { startTestSystem } from "../helpers/system.js";
+import * as v1 from "../../../gen/grpc/reflection/v1/reflection_pb.js";
+import * as v1alpha from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { startTestSystem } from "../../helpers/system.js";
 
 const run = promisify(execFile);
 const BUF = path.resolve("node_modules/.bin/buf");

@@ -11,12 +11,12 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Code } from "@connectrpc/connect";
-import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
-import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { callGrpcJs } from "../helpers/clients.js";
-import { freePort } from "../../services/runtime/server/free-port.js";
-import { createRuntime } from "../../services/runtime/host.js";
-import { queueModule } from "../../services/queue/queue.module.js";
+import { LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { callGrpcJs } from "../../helpers/clients.js";
+import { freePort } from "../../../services/runtime/server/free-port.js";
+import { createRuntime } from "../../../services/runtime/host.js";
+import { queueModule } from "../../../services/queue/queue.module.js";
 
 const run = promisify(execFile);
 const BUF = path.resolve("node_modules/.bin/buf");

@@ -4,8 +4,8 @@
 // `npm run docs:roles` fails here.
 import t from "tap";
 import { readFile } from "node:fs/promises";
-import { BEGIN_MARKER, DOCUMENTED_SERVICES, END_MARKER, ROLES_DOC_FILE, roleTableMarkdown, withGeneratedPart } from "../../scripts/role-table-doc.js";
-import { ROLE_TABLE, ROLES, type RpcRule } from "../../services/runtime/auth/role-table.js";
+import { BEGIN_MARKER, DOCUMENTED_SERVICES, END_MARKER, ROLES_DOC_FILE, roleTableMarkdown, withGeneratedPart } from "../../../scripts/role-table-doc.js";
+import { ROLE_TABLE, ROLES, type RpcRule } from "../../../services/runtime/auth/role-table.js";
 
 const page = await readFile(ROLES_DOC_FILE, "utf8");
 

@@ -9,17 +9,17 @@ import { chmod, lstat, mkdtemp, readdir, rm, writeFile } from "node:fs/promises"
 import os from "node:os";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
-import { BackupState, BackupTarget } from "../../gen/medschedule/backup/v1/backup_pb.js";
-import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
-import { Health } from "../../gen/health/v1/health_pb.js";
-import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { freePort } from "../../services/runtime/server/free-port.js";
-import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
-import { migrateAll } from "../../scripts/migrate.js";
-import { callGrpcJs } from "../helpers/clients.js";
-import { startNpmStart, type NpmStart } from "../helpers/npm-start.js";
-import { createTestDatabase } from "../helpers/postgres.js";
-import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "../helpers/system.js";
+import { BackupState, BackupTarget } from "../../../gen/medschedule/backup/v1/backup_pb.js";
+import { BackupService } from "../../../gen/medschedule/backup/v1/backup_service_pb.js";
+import { Health } from "../../../gen/health/v1/health_pb.js";
+import { signToken } from "../../../services/runtime/auth/dev-tokens.js";
+import { freePort } from "../../../services/runtime/server/free-port.js";
+import { createGrpcJsTransport } from "../../../services/runtime/clients/grpc-transport.js";
+import { migrateAll } from "../../../scripts/migrate.js";
+import { callGrpcJs } from "../../helpers/clients.js";
+import { startNpmStart, type NpmStart } from "../../helpers/npm-start.js";
+import { createTestDatabase } from "../../helpers/postgres.js";
+import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "../../helpers/system.js";
 
 /** HANG_BOUND_MS only guards against a hang. */
 const HANG_BOUND_MS = 120_000;

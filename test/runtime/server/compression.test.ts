@@ -6,9 +6,9 @@ import zlib from "node:zlib";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ListAvailableSlotsRequestSchema, ListAvailableSlotsResponseSchema, SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { serveConnect } from "../../services/runtime/server/connect-server.js";
-import type { ServiceRegistration } from "../../services/runtime/server/grpc-server.js";
+import { ListAvailableSlotsRequestSchema, ListAvailableSlotsResponseSchema, SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { serveConnect } from "../../../services/runtime/server/connect-server.js";
+import type { ServiceRegistration } from "../../../services/runtime/server/grpc-server.js";
 
 const start = Date.UTC(2026, 11, 7, 8);
 const slots = Array.from({ length: 500 }, (_, i) => ({ startTime: timestampFromMs(start + i * 900_000), endTime: timestampFromMs(start + (i + 1) * 900_000), providerId: "prov-1" }));
