@@ -28,7 +28,10 @@ export function callerOf(ctx: HandlerContext | undefined): Caller {
   return { subject: p.subject, role: p.grantedRole, roles: p.roles, ownOnly: p.ownOnly, onBehalfOf: p.onBehalfOf };
 }
 
-/** isTrustedCaller tells whether a caller is another service of this system (the service role) or the service's own work: only they act for appointments. */
+/**
+ * isTrustedCaller tells whether a caller is another service of this system (the service role) or the
+ * service's own work (role "system", which no token can carry): only they act for appointments.
+ */
 export function isTrustedCaller(caller: Caller): boolean {
-  return caller === SYSTEM_CALLER || caller.roles.includes("service");
+  return caller.role === SYSTEM_CALLER.role || caller.roles.includes("service");
 }
