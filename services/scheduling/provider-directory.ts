@@ -54,6 +54,7 @@ export class ProviderDirectory {
       time_zone: v.timeZone,
       specialty: v.specialty,
       created_at: this.clock.now(),
+      location_id: "default",
     });
     if (inserted) return { provider: toProvider(inserted) };
     const existing = await findProvider(this.db, providerId);
@@ -84,7 +85,7 @@ export class ProviderDirectory {
   async createResource(v: ReturnType<typeof validateCreateResource>): Promise<MessageInitShape<typeof CreateResourceResponseSchema>> {
     const resourceId = v.resourceId ?? `r-${randomUUID()}`;
     const kind = kindName(v.kind);
-    const inserted = await insertResource(this.db, { resource_id: resourceId, display_name: v.displayName, kind, created_at: this.clock.now() });
+    const inserted = await insertResource(this.db, { resource_id: resourceId, display_name: v.displayName, kind, created_at: this.clock.now(), location_id: "default", capabilities: [] });
     if (inserted) return { resource: toResource(inserted) };
     const [existing] = await findResources(this.db, [resourceId]);
     if (!existing) throw new AbortedError("RESOURCE_CONFLICT", "the resource was removed while being created; retry");

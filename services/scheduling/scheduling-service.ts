@@ -3,6 +3,30 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import {
   SchedulingService,
+  type BookSeriesRequest,
+  type BookSeriesResponseSchema,
+  type CancelSeriesRequest,
+  type CancelSeriesResponseSchema,
+  type CreateLocationRequest,
+  type CreateLocationResponseSchema,
+  type CreateVisitTypeRequest,
+  type CreateVisitTypeResponseSchema,
+  type GetLocationRequest,
+  type GetLocationResponseSchema,
+  type GetVisitTypeRequest,
+  type GetVisitTypeResponseSchema,
+  type HoldSlotRequest,
+  type HoldSlotResponseSchema,
+  type ListLocationsRequest,
+  type ListLocationsResponseSchema,
+  type ListVisitTypesRequest,
+  type ListVisitTypesResponseSchema,
+  type SearchSlotsRequest,
+  type SearchSlotsResponseSchema,
+  type UpdateLocationRequest,
+  type UpdateLocationResponseSchema,
+  type UpdateVisitTypeRequest,
+  type UpdateVisitTypeResponseSchema,
   type AcceptOfferRequest,
   type BookAppointmentRequest,
   type CancelAppointmentRequest,
@@ -35,6 +59,7 @@ import {
   type WatchAppointmentsResponseSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { callerOf } from "../runtime/caller.js";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { Retention } from "../runtime/db/change-log.js";
 import type { Logger } from "../runtime/observability/logger.js";
@@ -81,6 +106,11 @@ import {
 import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
 import { WriteTransactions } from "./write-transaction.js";
+
+/** notBuiltYet answers an RPC of issue 20 that is not built yet. */
+function notBuiltYet(): ConnectError {
+  return new ConnectError("not built yet", Code.Unimplemented);
+}
 
 /** SchedulingServiceDeps are what the SchedulingService needs; tests pass fakes. */
 export interface SchedulingServiceDeps {
@@ -270,6 +300,66 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** acceptOffer books a waitlist offer before its hold lapses (PROPOSED -> BOOKED): waitlist.ts. */
   async acceptOffer(req: AcceptOfferRequest, ctx: HandlerContext) {
     return this.waitlist.acceptOffer(validateAcceptOffer(req), ctx);
+  }
+
+  /** createLocation adds a location (issue 20: not built yet). */
+  async createLocation(_req: CreateLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateLocationResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** getLocation reads a location (issue 20: not built yet). */
+  async getLocation(_req: GetLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetLocationResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** listLocations pages through locations (issue 20: not built yet). */
+  async listLocations(_req: ListLocationsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListLocationsResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** updateLocation changes a location (issue 20: not built yet). */
+  async updateLocation(_req: UpdateLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof UpdateLocationResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** createVisitType adds a visit type (issue 20: not built yet). */
+  async createVisitType(_req: CreateVisitTypeRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateVisitTypeResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** getVisitType reads a visit type (issue 20: not built yet). */
+  async getVisitType(_req: GetVisitTypeRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetVisitTypeResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** listVisitTypes pages through visit types (issue 20: not built yet). */
+  async listVisitTypes(_req: ListVisitTypesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListVisitTypesResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** updateVisitType changes a visit type (issue 20: not built yet). */
+  async updateVisitType(_req: UpdateVisitTypeRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof UpdateVisitTypeResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** searchSlots answers free slots of a visit type across providers (issue 20: not built yet). */
+  async searchSlots(_req: SearchSlotsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof SearchSlotsResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** holdSlot holds a slot for a patient (issue 20: not built yet). */
+  async holdSlot(_req: HoldSlotRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof HoldSlotResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** bookSeries books a recurring series (issue 20: not built yet). */
+  async bookSeries(_req: BookSeriesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof BookSeriesResponseSchema>> {
+    throw notBuiltYet();
+  }
+
+  /** cancelSeries cancels this and following occurrences (issue 20: not built yet). */
+  async cancelSeries(_req: CancelSeriesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CancelSeriesResponseSchema>> {
+    throw notBuiltYet();
   }
 
   /** watchAppointments streams a provider's appointments of one local day, resumable: appointment-watch.ts. */

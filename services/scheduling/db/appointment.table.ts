@@ -38,6 +38,16 @@ export interface AppointmentRow {
   fencing_token: string;
   /** rescheduled_from_id is the appointment this replaced. */
   rescheduled_from_id: string | null;
+  /** location_id is where the visit takes place. */
+  location_id: string;
+  /** visit_type_id is the visit type booked, if any. */
+  visit_type_id: string | null;
+  /** series_id is the series it belongs to, if any. */
+  series_id: string | null;
+  /** series_index is its 1-based place in the series. */
+  series_index: number | null;
+  /** hold_id is the HoldSlot hold it is or was. */
+  hold_id: string | null;
   /** created_at is when it was created. */
   created_at: Date;
   /** updated_at is the last change. */

@@ -3,8 +3,10 @@ import type { AuditLogTable } from "../../runtime/audit.js";
 import type { RequestKeyTable } from "../../runtime/idempotency.js";
 import type { AvailabilityTable } from "./availability.table.js";
 import type { ChangeTable } from "./change.table.js";
+import type { LocationTable } from "./location.table.js";
 import type { ProviderTable } from "./provider.table.js";
 import type { ResourceTable } from "./resource.table.js";
+import type { VisitTypeTable } from "./visit-type.table.js";
 import type { WaitlistTable } from "./waitlist.table.js";
 
 /** Database is the scheduling schema as Kysely sees it (appointments are read with SQL: ranges). */
@@ -23,6 +25,10 @@ export interface Database {
   "scheduling.waitlist": WaitlistTable;
   /** scheduling.changes. */
   "scheduling.changes": ChangeTable;
+  /** scheduling.locations. */
+  "scheduling.locations": LocationTable;
+  /** scheduling.visit_types. */
+  "scheduling.visit_types": VisitTypeTable;
 }
 
 /** Db is the database or a transaction, as the caller decides. */

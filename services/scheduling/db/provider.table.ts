@@ -12,6 +12,8 @@ export interface ProviderTable {
   specialty: string;
   /** created_at is when it was created. */
   created_at: Date;
+  /** location_id is the provider's own location. */
+  location_id: ColumnType<string, string | undefined, string>;
   /** last_sequence is the last WatchAppointments sequence (int8: a string when read). */
   last_sequence: ColumnType<string, string | number | undefined, string | number>;
 }

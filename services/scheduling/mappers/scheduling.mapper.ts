@@ -42,12 +42,19 @@ function hhmm(minutes: number): string {
 
 /** toProvider maps a provider row. */
 export function toProvider(r: ProviderRow): MessageInitShape<typeof ProviderSchema> {
-  return { providerId: r.provider_id, displayName: r.display_name, timeZone: r.time_zone, specialty: r.specialty, createTime: timestampFromDate(r.created_at) };
+  return { providerId: r.provider_id, displayName: r.display_name, timeZone: r.time_zone, specialty: r.specialty, createTime: timestampFromDate(r.created_at), locationId: r.location_id };
 }
 
 /** toResource maps a resource row. */
 export function toResource(r: ResourceRow): MessageInitShape<typeof ResourceSchema> {
-  return { resourceId: r.resource_id, displayName: r.display_name, kind: r.kind === "DEVICE" ? ResourceKind.DEVICE : ResourceKind.ROOM, createTime: timestampFromDate(r.created_at) };
+  return {
+    resourceId: r.resource_id,
+    displayName: r.display_name,
+    kind: r.kind === "DEVICE" ? ResourceKind.DEVICE : ResourceKind.ROOM,
+    createTime: timestampFromDate(r.created_at),
+    locationId: r.location_id,
+    capabilities: r.capabilities,
+  };
 }
 
 /** toSchedule turns a provider and its availability row into the slot engine's schedule. */
@@ -96,6 +103,11 @@ export function toAppointment(r: AppointmentRow): MessageInitShape<typeof Appoin
     createTime: timestampFromDate(r.created_at),
     updateTime: timestampFromDate(r.updated_at),
     rescheduledFromId: r.rescheduled_from_id ?? "",
+    visitTypeId: r.visit_type_id ?? "",
+    seriesId: r.series_id ?? "",
+    locationId: r.location_id,
+    seriesIndex: r.series_index ?? 0,
+    holdId: r.hold_id ?? "",
   };
 }
 

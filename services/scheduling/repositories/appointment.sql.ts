@@ -11,7 +11,8 @@ import { ACTIVE_STATUSES, type AppointmentRow, type AppointmentStatusName } from
 /** COLUMNS select an AppointmentRow from scheduling.appointments aliased `a`. */
 export const COLUMNS = sql`a.appointment_id, a.provider_id, a.patient_id, lower(a.during) as start_at, upper(a.during) as end_at,
   a.status, a.resource_ids, a.reason, a.cancel_reason, a.offer_expires_at, a.waitlist_entry_id, a.ticket_id,
-  a.fencing_token::text as fencing_token, a.rescheduled_from_id, a.created_at, a.updated_at`;
+  a.fencing_token::text as fencing_token, a.rescheduled_from_id, a.location_id, a.visit_type_id, a.series_id, a.series_index,
+  a.hold_id, a.created_at, a.updated_at`;
 
 /** ACTIVE is ACTIVE_STATUSES as an SQL list, for `status in ${ACTIVE}`. */
 export const ACTIVE = statusList(ACTIVE_STATUSES);
@@ -42,17 +43,27 @@ export interface NewAppointment {
   fencingToken: bigint;
   rescheduledFromId: string | null;
   at: Date;
+  /** bufferBeforeMs is kept free before the visit (a visit type's buffer_before); 0 when absent. */
+  bufferBeforeMs?: number;
+  /** locationId is where the visit takes place; `default` when absent. */
+  locationId?: string;
+  /** visitTypeId, seriesId, seriesIndex and holdId as on the row; null when absent. */
+  visitTypeId?: string | null;
+  seriesId?: string | null;
+  seriesIndex?: number | null;
+  holdId?: string | null;
 }
 
 /** insertValues are the inserted columns of `a` with their values (typed: they may be selected rather than given as VALUES). */
 function insertValues(a: NewAppointment): [string, RawBuilder<unknown>][] {
+  const blockedStart = new Date(a.start.getTime() - (a.bufferBeforeMs ?? 0));
   const blockedEnd = new Date(a.end.getTime() + a.bufferMs);
   return [
     ["appointment_id", sql`${a.appointmentId}::text`],
     ["provider_id", sql`${a.providerId}::text`],
     ["patient_id", sql`${a.patientId}::text`],
     ["during", sql`tstzrange(${a.start}, ${a.end}, '[)')`],
-    ["blocked", sql`tstzrange(${a.start}, ${blockedEnd}, '[)')`],
+    ["blocked", sql`tstzrange(${blockedStart}, ${blockedEnd}, '[)')`],
     ["status", sql`${a.status}::text`],
     ["resource_ids", sql`${a.resourceIds}::text[]`],
     ["reason", sql`${a.reason}::text`],
@@ -60,6 +71,11 @@ function insertValues(a: NewAppointment): [string, RawBuilder<unknown>][] {
     ["waitlist_entry_id", sql`${a.waitlistEntryId}::text`],
     ["fencing_token", sql`${a.fencingToken.toString()}::numeric`],
     ["rescheduled_from_id", sql`${a.rescheduledFromId}::text`],
+    ["location_id", sql`${a.locationId ?? "default"}::text`],
+    ["visit_type_id", sql`${a.visitTypeId ?? null}::text`],
+    ["series_id", sql`${a.seriesId ?? null}::text`],
+    ["series_index", sql`${a.seriesIndex ?? null}::integer`],
+    ["hold_id", sql`${a.holdId ?? null}::text`],
     ["created_at", sql`${a.at}::timestamptz`],
     ["updated_at", sql`${a.at}::timestamptz`],
   ];
@@ -108,6 +124,11 @@ export function newAppointmentRow(a: NewAppointment): AppointmentRow {
     ticket_id: null,
     fencing_token: a.fencingToken.toString(),
     rescheduled_from_id: a.rescheduledFromId,
+    location_id: a.locationId ?? "default",
+    visit_type_id: a.visitTypeId ?? null,
+    series_id: a.seriesId ?? null,
+    series_index: a.seriesIndex ?? null,
+    hold_id: a.holdId ?? null,
     created_at: a.at,
     updated_at: a.at,
   };

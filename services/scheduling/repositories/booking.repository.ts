@@ -35,6 +35,7 @@ interface ContextRow {
   specialty: string;
   created_at: Date;
   last_sequence: string;
+  location_id: string;
   has_availability: boolean;
   weekly_hours: unknown;
   breaks: unknown;
@@ -62,7 +63,7 @@ export async function readBookingContext(
   const duration = q.durationMs === undefined ? sql`av.slot_minutes * 60000` : sql`${q.durationMs}::float8`;
   const { rows } = await sql<ContextRow>`
     select rk.request_hash as rk_hash, rk.response as rk_response,
-      p.provider_id, p.display_name, p.time_zone, p.specialty, p.created_at, p.last_sequence,
+      p.provider_id, p.display_name, p.time_zone, p.specialty, p.created_at, p.last_sequence, p.location_id,
       av.provider_id is not null as has_availability, av.weekly_hours, av.breaks, av.exceptions, av.slot_minutes, av.buffer_minutes,
       av.updated_at as availability_updated_at,
       array(select r.resource_id from scheduling.resources r where r.resource_id = any(${q.resourceIds}::text[])) as found_resources,
@@ -78,7 +79,7 @@ export async function readBookingContext(
   const provider: ProviderRow | undefined =
     r.provider_id === null
       ? undefined
-      : { provider_id: r.provider_id, display_name: r.display_name, time_zone: r.time_zone, specialty: r.specialty, created_at: r.created_at, last_sequence: r.last_sequence };
+      : { provider_id: r.provider_id, display_name: r.display_name, time_zone: r.time_zone, specialty: r.specialty, created_at: r.created_at, last_sequence: r.last_sequence, location_id: r.location_id };
   const availability: AvailabilityRow | undefined =
     provider && r.has_availability
       ? {

@@ -17,7 +17,7 @@ import { callConnect, callGrpcJs } from "../../helpers/clients.js";
 import { startTestSystem, TEST_SECRET } from "../../helpers/system.js";
 
 // DESIGN.md section 5, "Who may call what" (columns: patient, receptionist, doctor, display, admin, service),
-// with section 7's addition: CheckInAppointment is patient own too.
+// with section 7's additions: CheckInAppointment is patient own too; locations, visit types, holds and series.
 const DESIGN_TABLE = `
 | provider/resource/slot reads | yes | yes | yes | – | yes | yes |
 | CreateProvider, CreateResource | – | yes | – | – | yes | yes |
@@ -35,6 +35,10 @@ const DESIGN_TABLE = `
 | AdvanceEpoch | – | – | – | – | – | yes |
 | Get/ListBackups, StartBackup, VerifyBackup, PruneBackups | – | – | – | – | yes | yes |
 | RestoreBackup | – | – | – | – | yes | – |
+| location, visit type and slot search reads | yes | yes | yes | – | yes | yes |
+| Create/UpdateLocation | – | – | – | – | yes | – |
+| Create/UpdateVisitType | – | yes | – | – | yes | – |
+| HoldSlot/BookSeries/CancelSeries | own | yes | – | – | yes | yes |
 `;
 
 const S = "medschedule.scheduling.v1.SchedulingService/";
@@ -62,6 +66,10 @@ const ROW_RPCS: Record<string, string[]> = {
   AdvanceEpoch: [L + "AdvanceEpoch"],
   "Get/ListBackups, StartBackup, VerifyBackup, PruneBackups": [B + "GetBackup", B + "ListBackups", B + "StartBackup", B + "VerifyBackup", B + "PruneBackups"],
   RestoreBackup: [B + "RestoreBackup"],
+  "location, visit type and slot search reads": [S + "GetLocation", S + "ListLocations", S + "GetVisitType", S + "ListVisitTypes", S + "SearchSlots"],
+  "Create/UpdateLocation": [S + "CreateLocation", S + "UpdateLocation"],
+  "Create/UpdateVisitType": [S + "CreateVisitType", S + "UpdateVisitType"],
+  "HoldSlot/BookSeries/CancelSeries": [S + "HoldSlot", S + "BookSeries", S + "CancelSeries"],
 };
 
 type Cell = "yes" | "own" | "–";

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file medschedule/scheduling/v1/scheduling.proto.
  */
 export const file_medschedule_scheduling_v1_scheduling: GenFile = /*@__PURE__*/
-  fileDesc("CiptZWRzY2hlZHVsZS9zY2hlZHVsaW5nL3YxL3NjaGVkdWxpbmcucHJvdG8SGW1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEijAEKCFByb3ZpZGVyEhMKC3Byb3ZpZGVyX2lkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIRCgl0aW1lX3pvbmUYAyABKAkSEQoJc3BlY2lhbHR5GAQgASgJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKdAQoIUmVzb3VyY2USEwoLcmVzb3VyY2VfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEjUKBGtpbmQYAyABKA4yJy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlJlc291cmNlS2luZBIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoOV2Vla2x5SW50ZXJ2YWwSOQoLZGF5X29mX3dlZWsYASABKA4yJC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkRheU9mV2VlaxISCgpzdGFydF90aW1lGAIgASgJEhAKCGVuZF90aW1lGAMgASgJIkUKDURhdGVFeGNlcHRpb24SEgoKc3RhcnRfZGF0ZRgBIAEoCRIQCghlbmRfZGF0ZRgCIAEoCRIOCgZyZWFzb24YAyABKAki/gIKDEF2YWlsYWJpbGl0eRITCgtwcm92aWRlcl9pZBgBIAEoCRI/Cgx3ZWVrbHlfaG91cnMYAiADKAsyKS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLldlZWtseUludGVydmFsEjkKBmJyZWFrcxgDIAMoCzIpLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuV2Vla2x5SW50ZXJ2YWwSPAoKZXhjZXB0aW9ucxgEIAMoCzIoLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuRGF0ZUV4Y2VwdGlvbhIwCg1zbG90X2R1cmF0aW9uGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBmJ1ZmZlchgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgl0aW1lX3pvbmUYByABKAkSLwoLdXBkYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImQKBFNsb3QSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIocECgtBcHBvaW50bWVudBIWCg5hcHBvaW50bWVudF9pZBgBIAEoCRITCgtwcm92aWRlcl9pZBgCIAEoCRISCgpwYXRpZW50X2lkGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI8CgZzdGF0dXMYBiABKA4yLC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50U3RhdHVzEhQKDHJlc291cmNlX2lkcxgHIAMoCRIVCg1mZW5jaW5nX3Rva2VuGAggASgEEg4KBnJlYXNvbhgJIAEoCRIVCg1jYW5jZWxfcmVhc29uGAogASgJEjUKEW9mZmVyX2V4cGlyZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl0aWNrZXRfaWQYDCABKAkSLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIbChNyZXNjaGVkdWxlZF9mcm9tX2lkGA8gASgJIr0CCg1XYWl0bGlzdEVudHJ5EhkKEXdhaXRsaXN0X2VudHJ5X2lkGAEgASgJEhMKC3Byb3ZpZGVyX2lkGAIgASgJEhIKCnBhdGllbnRfaWQYAyABKAkSNQoRd2luZG93X3N0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD3dpbmRvd19lbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KFm9mZmVyZWRfYXBwb2ludG1lbnRfaWQYCCABKAkq2AEKCURheU9mV2VlaxIbChdEQVlfT0ZfV0VFS19VTlNQRUNJRklFRBAAEhYKEkRBWV9PRl9XRUVLX01PTkRBWRABEhcKE0RBWV9PRl9XRUVLX1RVRVNEQVkQAhIZChVEQVlfT0ZfV0VFS19XRURORVNEQVkQAxIYChREQVlfT0ZfV0VFS19USFVSU0RBWRAEEhYKEkRBWV9PRl9XRUVLX0ZSSURBWRAFEhgKFERBWV9PRl9XRUVLX1NBVFVSREFZEAYSFgoSREFZX09GX1dFRUtfU1VOREFZEAcq/QEKEUFwcG9pbnRtZW50U3RhdHVzEiIKHkFQUE9JTlRNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh8KG0FQUE9JTlRNRU5UX1NUQVRVU19QUk9QT1NFRBABEh0KGUFQUE9JTlRNRU5UX1NUQVRVU19CT09LRUQQAhIhCh1BUFBPSU5UTUVOVF9TVEFUVVNfQ0hFQ0tFRF9JThADEiAKHEFQUE9JTlRNRU5UX1NUQVRVU19GVUxGSUxMRUQQBBIgChxBUFBPSU5UTUVOVF9TVEFUVVNfQ0FOQ0VMTEVEEAUSHQoZQVBQT0lOVE1FTlRfU1RBVFVTX05PU0hPVxAGKl8KDFJlc291cmNlS2luZBIdChlSRVNPVVJDRV9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSUkVTT1VSQ0VfS0lORF9ST09NEAESGAoUUkVTT1VSQ0VfS0lORF9ERVZJQ0UQAmIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CiptZWRzY2hlZHVsZS9zY2hlZHVsaW5nL3YxL3NjaGVkdWxpbmcucHJvdG8SGW1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEioQEKCFByb3ZpZGVyEhMKC3Byb3ZpZGVyX2lkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIRCgl0aW1lX3pvbmUYAyABKAkSEQoJc3BlY2lhbHR5GAQgASgJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtsb2NhdGlvbl9pZBgGIAEoCSLIAQoIUmVzb3VyY2USEwoLcmVzb3VyY2VfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEjUKBGtpbmQYAyABKA4yJy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlJlc291cmNlS2luZBIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLbG9jYXRpb25faWQYBSABKAkSFAoMY2FwYWJpbGl0aWVzGAYgAygJIoYBCg5XZWVrbHlJbnRlcnZhbBI5CgtkYXlfb2Zfd2VlaxgBIAEoDjIkLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuRGF5T2ZXZWVrEhIKCnN0YXJ0X3RpbWUYAiABKAkSEAoIZW5kX3RpbWUYAyABKAkSEwoLbG9jYXRpb25faWQYBCABKAkiRQoNRGF0ZUV4Y2VwdGlvbhISCgpzdGFydF9kYXRlGAEgASgJEhAKCGVuZF9kYXRlGAIgASgJEg4KBnJlYXNvbhgDIAEoCSL+AgoMQXZhaWxhYmlsaXR5EhMKC3Byb3ZpZGVyX2lkGAEgASgJEj8KDHdlZWtseV9ob3VycxgCIAMoCzIpLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuV2Vla2x5SW50ZXJ2YWwSOQoGYnJlYWtzGAMgAygLMikubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5XZWVrbHlJbnRlcnZhbBI8CgpleGNlcHRpb25zGAQgAygLMigubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5EYXRlRXhjZXB0aW9uEjAKDXNsb3RfZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKQoGYnVmZmVyGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCXRpbWVfem9uZRgHIAEoCRIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAijwEKBFNsb3QSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3Byb3ZpZGVyX2lkGAMgASgJEhQKDHJlc291cmNlX2lkcxgEIAMoCSLtBAoLQXBwb2ludG1lbnQSFgoOYXBwb2ludG1lbnRfaWQYASABKAkSEwoLcHJvdmlkZXJfaWQYAiABKAkSEgoKcGF0aWVudF9pZBgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPAoGc3RhdHVzGAYgASgOMiwubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BcHBvaW50bWVudFN0YXR1cxIUCgxyZXNvdXJjZV9pZHMYByADKAkSFQoNZmVuY2luZ190b2tlbhgIIAEoBBIOCgZyZWFzb24YCSABKAkSFQoNY2FuY2VsX3JlYXNvbhgKIAEoCRI1ChFvZmZlcl9leHBpcmVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJdGlja2V0X2lkGAwgASgJEi8KC2NyZWF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTcmVzY2hlZHVsZWRfZnJvbV9pZBgPIAEoCRIVCg12aXNpdF90eXBlX2lkGBAgASgJEhEKCXNlcmllc19pZBgRIAEoCRITCgtsb2NhdGlvbl9pZBgSIAEoCRIUCgxzZXJpZXNfaW5kZXgYEyABKA0SDwoHaG9sZF9pZBgUIAEoCSK9AgoNV2FpdGxpc3RFbnRyeRIZChF3YWl0bGlzdF9lbnRyeV9pZBgBIAEoCRITCgtwcm92aWRlcl9pZBgCIAEoCRISCgpwYXRpZW50X2lkGAMgASgJEjUKEXdpbmRvd19zdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg93aW5kb3dfZW5kX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZvZmZlcmVkX2FwcG9pbnRtZW50X2lkGAggASgJIvcBCghMb2NhdGlvbhITCgtsb2NhdGlvbl9pZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEQoJdGltZV96b25lGAMgASgJEg8KB2FkZHJlc3MYBCABKAkSOgoIY2xvc3VyZXMYBSADKAsyKC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkRhdGVFeGNlcHRpb24SLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLEAQoMQm9va2luZ1J1bGVzEi0KCm1pbl9ub3RpY2UYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHaG9yaXpvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4ChVwYXRpZW50X2NhbmNlbF9jdXRvZmYYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHwoXbWF4X3Blcl9wYXRpZW50X3Blcl9kYXkYBCABKAUi1QMKCVZpc2l0VHlwZRIVCg12aXNpdF90eXBlX2lkGAEgASgJEhMKC2xvY2F0aW9uX2lkGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIrCghkdXJhdGlvbhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg1idWZmZXJfYmVmb3JlGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDGJ1ZmZlcl9hZnRlchgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxwcm92aWRlcl9pZHMYByADKAkSHQoVcmVxdWlyZWRfY2FwYWJpbGl0aWVzGAggAygJEhgKEHBhdGllbnRfYm9va2FibGUYCSABKAgSNgoFcnVsZXMYCiABKAsyJy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkJvb2tpbmdSdWxlcxINCgVjb2xvchgLIAEoCRIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoQBCgRIb2xkEg8KB2hvbGRfaWQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOwoLYXBwb2ludG1lbnQYAyABKAsyJi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50In8KClJlY3VycmVuY2USQQoJZnJlcXVlbmN5GAEgASgOMi4ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5SZWN1cnJlbmNlRnJlcXVlbmN5EhAKCGludGVydmFsGAIgASgFEg0KBWNvdW50GAMgASgFEg0KBXVudGlsGAQgASgJInAKBlNlcmllcxIRCglzZXJpZXNfaWQYASABKAkSPAoMYXBwb2ludG1lbnRzGAIgAygLMiYubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BcHBvaW50bWVudBIVCg1za2lwcGVkX2RhdGVzGAMgAygJKtgBCglEYXlPZldlZWsSGwoXREFZX09GX1dFRUtfVU5TUEVDSUZJRUQQABIWChJEQVlfT0ZfV0VFS19NT05EQVkQARIXChNEQVlfT0ZfV0VFS19UVUVTREFZEAISGQoVREFZX09GX1dFRUtfV0VETkVTREFZEAMSGAoUREFZX09GX1dFRUtfVEhVUlNEQVkQBBIWChJEQVlfT0ZfV0VFS19GUklEQVkQBRIYChREQVlfT0ZfV0VFS19TQVRVUkRBWRAGEhYKEkRBWV9PRl9XRUVLX1NVTkRBWRAHKv0BChFBcHBvaW50bWVudFN0YXR1cxIiCh5BUFBPSU5UTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtBUFBPSU5UTUVOVF9TVEFUVVNfUFJPUE9TRUQQARIdChlBUFBPSU5UTUVOVF9TVEFUVVNfQk9PS0VEEAISIQodQVBQT0lOVE1FTlRfU1RBVFVTX0NIRUNLRURfSU4QAxIgChxBUFBPSU5UTUVOVF9TVEFUVVNfRlVMRklMTEVEEAQSIAocQVBQT0lOVE1FTlRfU1RBVFVTX0NBTkNFTExFRBAFEh0KGUFQUE9JTlRNRU5UX1NUQVRVU19OT1NIT1cQBipfCgxSZXNvdXJjZUtpbmQSHQoZUkVTT1VSQ0VfS0lORF9VTlNQRUNJRklFRBAAEhYKElJFU09VUkNFX0tJTkRfUk9PTRABEhgKFFJFU09VUkNFX0tJTkRfREVWSUNFEAIqfAoTUmVjdXJyZW5jZUZyZXF1ZW5jeRIkCiBSRUNVUlJFTkNFX0ZSRVFVRU5DWV9VTlNQRUNJRklFRBAAEh4KGlJFQ1VSUkVOQ0VfRlJFUVVFTkNZX0RBSUxZEAESHwobUkVDVVJSRU5DRV9GUkVRVUVOQ1lfV0VFS0xZEAJiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Provider is a doctor or other practitioner who sees patients.
@@ -54,6 +54,14 @@ export type Provider = Message<"medschedule.scheduling.v1.Provider"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 5;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * The location the provider belongs to (`default` when created without one). Weekly hours may
+   * name other locations the provider also works at.
+   *
+   * @generated from field: string location_id = 6;
+   */
+  locationId: string;
 };
 
 /**
@@ -96,6 +104,20 @@ export type Resource = Message<"medschedule.scheduling.v1.Resource"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 4;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * The location the room or device is at.
+   *
+   * @generated from field: string location_id = 5;
+   */
+  locationId: string;
+
+  /**
+   * Free-form capabilities a visit type can require, e.g. "ultrasound" (lower case, 1-40 of [a-z0-9_-]).
+   *
+   * @generated from field: repeated string capabilities = 6;
+   */
+  capabilities: string[];
 };
 
 /**
@@ -131,6 +153,14 @@ export type WeeklyInterval = Message<"medschedule.scheduling.v1.WeeklyInterval">
    * @generated from field: string end_time = 3;
    */
   endTime: string;
+
+  /**
+   * The location worked at during these hours; the provider's own location when empty. Used in
+   * weekly_hours only (breaks ignore it).
+   *
+   * @generated from field: string location_id = 4;
+   */
+  locationId: string;
 };
 
 /**
@@ -264,6 +294,20 @@ export type Slot = Message<"medschedule.scheduling.v1.Slot"> & {
    * @generated from field: google.protobuf.Timestamp end_time = 2;
    */
   endTime?: Timestamp | undefined;
+
+  /**
+   * The provider who would see the patient (SearchSlots).
+   *
+   * @generated from field: string provider_id = 3;
+   */
+  providerId: string;
+
+  /**
+   * The rooms and devices that booking this slot would take (SearchSlots).
+   *
+   * @generated from field: repeated string resource_ids = 4;
+   */
+  resourceIds: string[];
 };
 
 /**
@@ -383,6 +427,41 @@ export type Appointment = Message<"medschedule.scheduling.v1.Appointment"> & {
    * @generated from field: string rescheduled_from_id = 15;
    */
   rescheduledFromId: string;
+
+  /**
+   * The visit type booked, if any.
+   *
+   * @generated from field: string visit_type_id = 16;
+   */
+  visitTypeId: string;
+
+  /**
+   * The series this appointment is an occurrence of, if any (BookSeries); kept on reschedule.
+   *
+   * @generated from field: string series_id = 17;
+   */
+  seriesId: string;
+
+  /**
+   * The location of the visit.
+   *
+   * @generated from field: string location_id = 18;
+   */
+  locationId: string;
+
+  /**
+   * The occurrence's place in its series, 1-based (0 when not in a series); kept on reschedule.
+   *
+   * @generated from field: uint32 series_index = 19;
+   */
+  seriesIndex: number;
+
+  /**
+   * The hold this appointment is or was (HoldSlot); BookAppointment with it confirms the hold.
+   *
+   * @generated from field: string hold_id = 20;
+   */
+  holdId: string;
 };
 
 /**
@@ -461,6 +540,330 @@ export type WaitlistEntry = Message<"medschedule.scheduling.v1.WaitlistEntry"> &
  */
 export const WaitlistEntrySchema: GenMessage<WaitlistEntry> = /*@__PURE__*/
   messageDesc(file_medschedule_scheduling_v1_scheduling, 7);
+
+/**
+ * Location is a clinic or branch: providers, rooms, devices and queues belong to one.
+ *
+ * @generated from message medschedule.scheduling.v1.Location
+ */
+export type Location = Message<"medschedule.scheduling.v1.Location"> & {
+  /**
+   * Client-chosen or server-assigned id; `default` holds everything created without a location.
+   *
+   * @generated from field: string location_id = 1;
+   */
+  locationId: string;
+
+  /**
+   * Name shown to patients and staff: 1-200 characters.
+   *
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * IANA time zone of the location, e.g. "Europe/Istanbul".
+   *
+   * @generated from field: string time_zone = 3;
+   */
+  timeZone: string;
+
+  /**
+   * Postal address, free text up to 500 characters.
+   *
+   * @generated from field: string address = 4;
+   */
+  address: string;
+
+  /**
+   * Whole local dates the location is closed (public holidays): no slot there on those dates.
+   *
+   * @generated from field: repeated medschedule.scheduling.v1.DateException closures = 5;
+   */
+  closures: DateException[];
+
+  /**
+   * When the location was created.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 6;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When the location last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 7;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.Location.
+ * Use `create(LocationSchema)` to create a new message.
+ */
+export const LocationSchema: GenMessage<Location> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling, 8);
+
+/**
+ * BookingRules limit when a visit type may be booked. Zero durations mean no rule.
+ *
+ * @generated from message medschedule.scheduling.v1.BookingRules
+ */
+export type BookingRules = Message<"medschedule.scheduling.v1.BookingRules"> & {
+  /**
+   * Earliest a booking may start, counted from now (patients; staff may override with a reason).
+   *
+   * @generated from field: google.protobuf.Duration min_notice = 1;
+   */
+  minNotice?: Duration | undefined;
+
+  /**
+   * Latest a booking may start, counted from now; never beyond SCHEDULING_BOOKING_HORIZON.
+   *
+   * @generated from field: google.protobuf.Duration horizon = 2;
+   */
+  horizon?: Duration | undefined;
+
+  /**
+   * Patients may cancel or reschedule only until this long before the start.
+   *
+   * @generated from field: google.protobuf.Duration patient_cancel_cutoff = 3;
+   */
+  patientCancelCutoff?: Duration | undefined;
+
+  /**
+   * At most this many active visits of this type per patient per local day (0: no limit).
+   *
+   * @generated from field: int32 max_per_patient_per_day = 4;
+   */
+  maxPerPatientPerDay: number;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.BookingRules.
+ * Use `create(BookingRulesSchema)` to create a new message.
+ */
+export const BookingRulesSchema: GenMessage<BookingRules> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling, 9);
+
+/**
+ * VisitType is what is booked: how long it takes, who offers it and what it needs.
+ *
+ * @generated from message medschedule.scheduling.v1.VisitType
+ */
+export type VisitType = Message<"medschedule.scheduling.v1.VisitType"> & {
+  /**
+   * Client-chosen or server-assigned id.
+   *
+   * @generated from field: string visit_type_id = 1;
+   */
+  visitTypeId: string;
+
+  /**
+   * The location offering it.
+   *
+   * @generated from field: string location_id = 2;
+   */
+  locationId: string;
+
+  /**
+   * Name shown to patients and staff: 1-200 characters.
+   *
+   * @generated from field: string display_name = 3;
+   */
+  displayName: string;
+
+  /**
+   * Length of the visit (5 minutes to 8 hours, whole minutes); need not be a multiple of the
+   * provider's slot duration: a visit starts on the provider's grid and takes the cells it covers.
+   *
+   * @generated from field: google.protobuf.Duration duration = 4;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * Free time the provider keeps before the visit (0 to 2 hours).
+   *
+   * @generated from field: google.protobuf.Duration buffer_before = 5;
+   */
+  bufferBefore?: Duration | undefined;
+
+  /**
+   * Free time the provider keeps after the visit (0 to 2 hours).
+   *
+   * @generated from field: google.protobuf.Duration buffer_after = 6;
+   */
+  bufferAfter?: Duration | undefined;
+
+  /**
+   * The providers who offer it (at least one).
+   *
+   * @generated from field: repeated string provider_ids = 7;
+   */
+  providerIds: string[];
+
+  /**
+   * Capabilities a room or device must have, one resource per capability, e.g. "ultrasound".
+   *
+   * @generated from field: repeated string required_capabilities = 8;
+   */
+  requiredCapabilities: string[];
+
+  /**
+   * Whether patients may book it themselves.
+   *
+   * @generated from field: bool patient_bookable = 9;
+   */
+  patientBookable: boolean;
+
+  /**
+   * When it may be booked.
+   *
+   * @generated from field: medschedule.scheduling.v1.BookingRules rules = 10;
+   */
+  rules?: BookingRules | undefined;
+
+  /**
+   * Colour for calendars, "#RRGGBB"; empty for the default.
+   *
+   * @generated from field: string color = 11;
+   */
+  color: string;
+
+  /**
+   * When it was created.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 12;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 13;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.VisitType.
+ * Use `create(VisitTypeSchema)` to create a new message.
+ */
+export const VisitTypeSchema: GenMessage<VisitType> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling, 10);
+
+/**
+ * Hold keeps a slot for a patient while they finish booking.
+ *
+ * @generated from message medschedule.scheduling.v1.Hold
+ */
+export type Hold = Message<"medschedule.scheduling.v1.Hold"> & {
+  /**
+   * The hold's id: pass it to BookAppointment as hold_id to confirm it.
+   *
+   * @generated from field: string hold_id = 1;
+   */
+  holdId: string;
+
+  /**
+   * When the hold lapses and frees the slot by itself, unless confirmed before.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The held time as an appointment, PROPOSED.
+   *
+   * @generated from field: medschedule.scheduling.v1.Appointment appointment = 3;
+   */
+  appointment?: Appointment | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.Hold.
+ * Use `create(HoldSchema)` to create a new message.
+ */
+export const HoldSchema: GenMessage<Hold> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling, 11);
+
+/**
+ * Recurrence is how a series repeats: `count` occurrences, or until a local date (inclusive).
+ *
+ * @generated from message medschedule.scheduling.v1.Recurrence
+ */
+export type Recurrence = Message<"medschedule.scheduling.v1.Recurrence"> & {
+  /**
+   * Daily or weekly.
+   *
+   * @generated from field: medschedule.scheduling.v1.RecurrenceFrequency frequency = 1;
+   */
+  frequency: RecurrenceFrequency;
+
+  /**
+   * Every `interval` days or weeks (1 when 0).
+   *
+   * @generated from field: int32 interval = 2;
+   */
+  interval: number;
+
+  /**
+   * Number of occurrences, the first included (1-52); or set `until`.
+   *
+   * @generated from field: int32 count = 3;
+   */
+  count: number;
+
+  /**
+   * Last local date "YYYY-MM-DD" an occurrence may fall on (at most 52 occurrences).
+   *
+   * @generated from field: string until = 4;
+   */
+  until: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.Recurrence.
+ * Use `create(RecurrenceSchema)` to create a new message.
+ */
+export const RecurrenceSchema: GenMessage<Recurrence> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling, 12);
+
+/**
+ * Series is a set of appointments booked together by BookSeries.
+ *
+ * @generated from message medschedule.scheduling.v1.Series
+ */
+export type Series = Message<"medschedule.scheduling.v1.Series"> & {
+  /**
+   * Server-assigned id, shared by every occurrence.
+   *
+   * @generated from field: string series_id = 1;
+   */
+  seriesId: string;
+
+  /**
+   * The occurrences booked, in order.
+   *
+   * @generated from field: repeated medschedule.scheduling.v1.Appointment appointments = 2;
+   */
+  appointments: Appointment[];
+
+  /**
+   * The occurrences skipped because their local time did not exist that day (skip_nonexistent),
+   * as local dates "YYYY-MM-DD".
+   *
+   * @generated from field: repeated string skipped_dates = 3;
+   */
+  skippedDates: string[];
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.Series.
+ * Use `create(SeriesSchema)` to create a new message.
+ */
+export const SeriesSchema: GenMessage<Series> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling, 13);
 
 /**
  * DayOfWeek uses ISO numbering: Monday is 1.
@@ -627,4 +1030,38 @@ export enum ResourceKind {
  */
 export const ResourceKindSchema: GenEnum<ResourceKind> = /*@__PURE__*/
   enumDesc(file_medschedule_scheduling_v1_scheduling, 2);
+
+/**
+ * RecurrenceFrequency is how often a series repeats.
+ *
+ * @generated from enum medschedule.scheduling.v1.RecurrenceFrequency
+ */
+export enum RecurrenceFrequency {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: RECURRENCE_FREQUENCY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every `interval` days.
+   *
+   * @generated from enum value: RECURRENCE_FREQUENCY_DAILY = 1;
+   */
+  DAILY = 1,
+
+  /**
+   * Every `interval` weeks, on the weekday of the first occurrence.
+   *
+   * @generated from enum value: RECURRENCE_FREQUENCY_WEEKLY = 2;
+   */
+  WEEKLY = 2,
+}
+
+/**
+ * Describes the enum medschedule.scheduling.v1.RecurrenceFrequency.
+ */
+export const RecurrenceFrequencySchema: GenEnum<RecurrenceFrequency> = /*@__PURE__*/
+  enumDesc(file_medschedule_scheduling_v1_scheduling, 3);
 

@@ -4,11 +4,11 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Ticket } from "../../queue/v1/queue_pb.js";
 import { file_medschedule_queue_v1_queue } from "../../queue/v1/queue_pb.js";
-import type { Appointment, AppointmentStatus, Availability, DateException, Provider, Resource, ResourceKind, Slot, WaitlistEntry, WeeklyInterval } from "./scheduling_pb.js";
+import type { Appointment, AppointmentStatus, Availability, DateException, Hold, Location, Provider, Recurrence, Resource, ResourceKind, Series, Slot, VisitType, WaitlistEntry, WeeklyInterval } from "./scheduling_pb.js";
 import { file_medschedule_scheduling_v1_scheduling } from "./scheduling_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file medschedule/scheduling/v1/scheduling_service.proto.
  */
 export const file_medschedule_scheduling_v1_scheduling_service: GenFile = /*@__PURE__*/
-  fileDesc("CjJtZWRzY2hlZHVsZS9zY2hlZHVsaW5nL3YxL3NjaGVkdWxpbmdfc2VydmljZS5wcm90bxIZbWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MSJoChVDcmVhdGVQcm92aWRlclJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEhEKCXRpbWVfem9uZRgCIAEoCRIRCglzcGVjaWFsdHkYAyABKAkSEwoLcHJvdmlkZXJfaWQYBCABKAkiTwoWQ3JlYXRlUHJvdmlkZXJSZXNwb25zZRI1Cghwcm92aWRlchgBIAEoCzIjLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuUHJvdmlkZXIiKQoSR2V0UHJvdmlkZXJSZXF1ZXN0EhMKC3Byb3ZpZGVyX2lkGAEgASgJIkwKE0dldFByb3ZpZGVyUmVzcG9uc2USNQoIcHJvdmlkZXIYASABKAsyIy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlByb3ZpZGVyIj0KFExpc3RQcm92aWRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImgKFUxpc3RQcm92aWRlcnNSZXNwb25zZRI2Cglwcm92aWRlcnMYASADKAsyIy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlByb3ZpZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ5ChVDcmVhdGVSZXNvdXJjZVJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEjUKBGtpbmQYAiABKA4yJy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlJlc291cmNlS2luZBITCgtyZXNvdXJjZV9pZBgDIAEoCSJPChZDcmVhdGVSZXNvdXJjZVJlc3BvbnNlEjUKCHJlc291cmNlGAEgASgLMiMubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5SZXNvdXJjZSJ0ChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRI1CgRraW5kGAMgASgOMicubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5SZXNvdXJjZUtpbmQiaAoVTGlzdFJlc291cmNlc1Jlc3BvbnNlEjYKCXJlc291cmNlcxgBIAMoCzIjLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuUmVzb3VyY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIsQCChZTZXRBdmFpbGFiaWxpdHlSZXF1ZXN0EhMKC3Byb3ZpZGVyX2lkGAEgASgJEj8KDHdlZWtseV9ob3VycxgCIAMoCzIpLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuV2Vla2x5SW50ZXJ2YWwSOQoGYnJlYWtzGAMgAygLMikubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5XZWVrbHlJbnRlcnZhbBI8CgpleGNlcHRpb25zGAQgAygLMigubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5EYXRlRXhjZXB0aW9uEjAKDXNsb3RfZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKQoGYnVmZmVyGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlgKF1NldEF2YWlsYWJpbGl0eVJlc3BvbnNlEj0KDGF2YWlsYWJpbGl0eRgBIAEoCzInLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQXZhaWxhYmlsaXR5Ii0KFkdldEF2YWlsYWJpbGl0eVJlcXVlc3QSEwoLcHJvdmlkZXJfaWQYASABKAkiWAoXR2V0QXZhaWxhYmlsaXR5UmVzcG9uc2USPQoMYXZhaWxhYmlsaXR5GAEgASgLMicubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BdmFpbGFiaWxpdHki0QEKGUxpc3RBdmFpbGFibGVTbG90c1JlcXVlc3QSEwoLcHJvdmlkZXJfaWQYASABKAkSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDHJlc291cmNlX2lkcxgFIAMoCSJMChpMaXN0QXZhaWxhYmxlU2xvdHNSZXNwb25zZRIuCgVzbG90cxgBIAMoCzIfLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuU2xvdCLYAQoWQm9va0FwcG9pbnRtZW50UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhMKC3Byb3ZpZGVyX2lkGAIgASgJEhIKCnBhdGllbnRfaWQYAyABKAkSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMcmVzb3VyY2VfaWRzGAYgAygJEg4KBnJlYXNvbhgHIAEoCSJWChdCb29rQXBwb2ludG1lbnRSZXNwb25zZRI7CgthcHBvaW50bWVudBgBIAEoCzImLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQXBwb2ludG1lbnQiVgoYQ2FuY2VsQXBwb2ludG1lbnRSZXF1ZXN0EhYKDmFwcG9pbnRtZW50X2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIlgKGUNhbmNlbEFwcG9pbnRtZW50UmVzcG9uc2USOwoLYXBwb2ludG1lbnQYASABKAsyJi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50In4KHFJlc2NoZWR1bGVBcHBvaW50bWVudFJlcXVlc3QSFgoOYXBwb2ludG1lbnRfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIyCg5uZXdfc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiogEKHVJlc2NoZWR1bGVBcHBvaW50bWVudFJlc3BvbnNlEjsKC2FwcG9pbnRtZW50GAEgASgLMiYubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BcHBvaW50bWVudBJEChRwcmV2aW91c19hcHBvaW50bWVudBgCIAEoCzImLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQXBwb2ludG1lbnQiLwoVR2V0QXBwb2ludG1lbnRSZXF1ZXN0EhYKDmFwcG9pbnRtZW50X2lkGAEgASgJIlUKFkdldEFwcG9pbnRtZW50UmVzcG9uc2USOwoLYXBwb2ludG1lbnQYASABKAsyJi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50IocCChdMaXN0QXBwb2ludG1lbnRzUmVxdWVzdBITCgtwcm92aWRlcl9pZBgBIAEoCRISCgpwYXRpZW50X2lkGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI+CghzdGF0dXNlcxgFIAMoDjIsLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQXBwb2ludG1lbnRTdGF0dXMSEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkicQoYTGlzdEFwcG9pbnRtZW50c1Jlc3BvbnNlEjwKDGFwcG9pbnRtZW50cxgBIAMoCzImLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQXBwb2ludG1lbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlkKGUNoZWNrSW5BcHBvaW50bWVudFJlcXVlc3QSFgoOYXBwb2ludG1lbnRfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIQCghxdWV1ZV9pZBgDIAEoCSKHAQoaQ2hlY2tJbkFwcG9pbnRtZW50UmVzcG9uc2USOwoLYXBwb2ludG1lbnQYASABKAsyJi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50EiwKBnRpY2tldBgCIAEoCzIcLm1lZHNjaGVkdWxlLnF1ZXVlLnYxLlRpY2tldCI/ChFNYXJrTm9TaG93UmVxdWVzdBIWCg5hcHBvaW50bWVudF9pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJIlEKEk1hcmtOb1Nob3dSZXNwb25zZRI7CgthcHBvaW50bWVudBgBIAEoCzImLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQXBwb2ludG1lbnQiSAoaQ29tcGxldGVBcHBvaW50bWVudFJlcXVlc3QSFgoOYXBwb2ludG1lbnRfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCSJaChtDb21wbGV0ZUFwcG9pbnRtZW50UmVzcG9uc2USOwoLYXBwb2ludG1lbnQYASABKAsyJi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50IusBChNKb2luV2FpdGxpc3RSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEwoLcHJvdmlkZXJfaWQYAiABKAkSEgoKcGF0aWVudF9pZBgDIAEoCRI1ChF3aW5kb3dfc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPd2luZG93X2VuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCghkdXJhdGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJPChRKb2luV2FpdGxpc3RSZXNwb25zZRI3CgVlbnRyeRgBIAEoCzIoLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuV2FpdGxpc3RFbnRyeSJAChJBY2NlcHRPZmZlclJlcXVlc3QSFgoOYXBwb2ludG1lbnRfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCSJSChNBY2NlcHRPZmZlclJlc3BvbnNlEjsKC2FwcG9pbnRtZW50GAEgASgLMiYubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BcHBvaW50bWVudCJVChhXYXRjaEFwcG9pbnRtZW50c1JlcXVlc3QSEwoLcHJvdmlkZXJfaWQYASABKAkSDAoEZGF0ZRgCIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgDIAEoBCKUAQoZV2F0Y2hBcHBvaW50bWVudHNSZXNwb25zZRIQCghzZXF1ZW5jZRgBIAEoBBIQCghzbmFwc2hvdBgCIAEoCBI8CgxhcHBvaW50bWVudHMYAyADKAsyJi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50EhUKDXJlc3VtZV9mYWlsZWQYBCABKAgy0BIKEVNjaGVkdWxpbmdTZXJ2aWNlEnUKDkNyZWF0ZVByb3ZpZGVyEjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5DcmVhdGVQcm92aWRlclJlcXVlc3QaMS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkNyZWF0ZVByb3ZpZGVyUmVzcG9uc2UScQoLR2V0UHJvdmlkZXISLS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkdldFByb3ZpZGVyUmVxdWVzdBouLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuR2V0UHJvdmlkZXJSZXNwb25zZSIDkAIBEncKDUxpc3RQcm92aWRlcnMSLy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RQcm92aWRlcnNSZXF1ZXN0GjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5MaXN0UHJvdmlkZXJzUmVzcG9uc2UiA5ACARJ1Cg5DcmVhdGVSZXNvdXJjZRIwLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQ3JlYXRlUmVzb3VyY2VSZXF1ZXN0GjEubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5DcmVhdGVSZXNvdXJjZVJlc3BvbnNlEncKDUxpc3RSZXNvdXJjZXMSLy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RSZXNvdXJjZXNSZXF1ZXN0GjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5MaXN0UmVzb3VyY2VzUmVzcG9uc2UiA5ACARJ9Cg9TZXRBdmFpbGFiaWxpdHkSMS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlNldEF2YWlsYWJpbGl0eVJlcXVlc3QaMi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlNldEF2YWlsYWJpbGl0eVJlc3BvbnNlIgOQAgISfQoPR2V0QXZhaWxhYmlsaXR5EjEubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5HZXRBdmFpbGFiaWxpdHlSZXF1ZXN0GjIubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5HZXRBdmFpbGFiaWxpdHlSZXNwb25zZSIDkAIBEoYBChJMaXN0QXZhaWxhYmxlU2xvdHMSNC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RBdmFpbGFibGVTbG90c1JlcXVlc3QaNS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RBdmFpbGFibGVTbG90c1Jlc3BvbnNlIgOQAgESeAoPQm9va0FwcG9pbnRtZW50EjEubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Cb29rQXBwb2ludG1lbnRSZXF1ZXN0GjIubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Cb29rQXBwb2ludG1lbnRSZXNwb25zZRJ+ChFDYW5jZWxBcHBvaW50bWVudBIzLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQ2FuY2VsQXBwb2ludG1lbnRSZXF1ZXN0GjQubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5DYW5jZWxBcHBvaW50bWVudFJlc3BvbnNlEooBChVSZXNjaGVkdWxlQXBwb2ludG1lbnQSNy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlJlc2NoZWR1bGVBcHBvaW50bWVudFJlcXVlc3QaOC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlJlc2NoZWR1bGVBcHBvaW50bWVudFJlc3BvbnNlEnoKDkdldEFwcG9pbnRtZW50EjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5HZXRBcHBvaW50bWVudFJlcXVlc3QaMS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkdldEFwcG9pbnRtZW50UmVzcG9uc2UiA5ACARKAAQoQTGlzdEFwcG9pbnRtZW50cxIyLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuTGlzdEFwcG9pbnRtZW50c1JlcXVlc3QaMy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RBcHBvaW50bWVudHNSZXNwb25zZSIDkAIBEoEBChJDaGVja0luQXBwb2ludG1lbnQSNC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkNoZWNrSW5BcHBvaW50bWVudFJlcXVlc3QaNS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkNoZWNrSW5BcHBvaW50bWVudFJlc3BvbnNlEmkKCk1hcmtOb1Nob3cSLC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLk1hcmtOb1Nob3dSZXF1ZXN0Gi0ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5NYXJrTm9TaG93UmVzcG9uc2UShAEKE0NvbXBsZXRlQXBwb2ludG1lbnQSNS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkNvbXBsZXRlQXBwb2ludG1lbnRSZXF1ZXN0GjYubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Db21wbGV0ZUFwcG9pbnRtZW50UmVzcG9uc2USbwoMSm9pbldhaXRsaXN0Ei4ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Kb2luV2FpdGxpc3RSZXF1ZXN0Gi8ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Kb2luV2FpdGxpc3RSZXNwb25zZRJsCgtBY2NlcHRPZmZlchItLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQWNjZXB0T2ZmZXJSZXF1ZXN0Gi4ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BY2NlcHRPZmZlclJlc3BvbnNlEoUBChFXYXRjaEFwcG9pbnRtZW50cxIzLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuV2F0Y2hBcHBvaW50bWVudHNSZXF1ZXN0GjQubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5XYXRjaEFwcG9pbnRtZW50c1Jlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_medschedule_queue_v1_queue, file_medschedule_scheduling_v1_scheduling]);
+  fileDesc("CjJtZWRzY2hlZHVsZS9zY2hlZHVsaW5nL3YxL3NjaGVkdWxpbmdfc2VydmljZS5wcm90bxIZbWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MSJ9ChVDcmVhdGVQcm92aWRlclJlcXVlc3QSFAoMZGlzcGxheV9uYW1lGAEgASgJEhEKCXRpbWVfem9uZRgCIAEoCRIRCglzcGVjaWFsdHkYAyABKAkSEwoLcHJvdmlkZXJfaWQYBCABKAkSEwoLbG9jYXRpb25faWQYBSABKAkiTwoWQ3JlYXRlUHJvdmlkZXJSZXNwb25zZRI1Cghwcm92aWRlchgBIAEoCzIjLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuUHJvdmlkZXIiKQoSR2V0UHJvdmlkZXJSZXF1ZXN0EhMKC3Byb3ZpZGVyX2lkGAEgASgJIkwKE0dldFByb3ZpZGVyUmVzcG9uc2USNQoIcHJvdmlkZXIYASABKAsyIy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlByb3ZpZGVyIlIKFExpc3RQcm92aWRlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhMKC2xvY2F0aW9uX2lkGAMgASgJImgKFUxpc3RQcm92aWRlcnNSZXNwb25zZRI2Cglwcm92aWRlcnMYASADKAsyIy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlByb3ZpZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKkAQoVQ3JlYXRlUmVzb3VyY2VSZXF1ZXN0EhQKDGRpc3BsYXlfbmFtZRgBIAEoCRI1CgRraW5kGAIgASgOMicubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5SZXNvdXJjZUtpbmQSEwoLcmVzb3VyY2VfaWQYAyABKAkSEwoLbG9jYXRpb25faWQYBCABKAkSFAoMY2FwYWJpbGl0aWVzGAUgAygJIk8KFkNyZWF0ZVJlc291cmNlUmVzcG9uc2USNQoIcmVzb3VyY2UYASABKAsyIy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlJlc291cmNlIokBChRMaXN0UmVzb3VyY2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRI1CgRraW5kGAMgASgOMicubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5SZXNvdXJjZUtpbmQSEwoLbG9jYXRpb25faWQYBCABKAkiaAoVTGlzdFJlc291cmNlc1Jlc3BvbnNlEjYKCXJlc291cmNlcxgBIAMoCzIjLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuUmVzb3VyY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIsQCChZTZXRBdmFpbGFiaWxpdHlSZXF1ZXN0EhMKC3Byb3ZpZGVyX2lkGAEgASgJEj8KDHdlZWtseV9ob3VycxgCIAMoCzIpLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuV2Vla2x5SW50ZXJ2YWwSOQoGYnJlYWtzGAMgAygLMikubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5XZWVrbHlJbnRlcnZhbBI8CgpleGNlcHRpb25zGAQgAygLMigubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5EYXRlRXhjZXB0aW9uEjAKDXNsb3RfZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKQoGYnVmZmVyGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIlgKF1NldEF2YWlsYWJpbGl0eVJlc3BvbnNlEj0KDGF2YWlsYWJpbGl0eRgBIAEoCzInLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQXZhaWxhYmlsaXR5Ii0KFkdldEF2YWlsYWJpbGl0eVJlcXVlc3QSEwoLcHJvdmlkZXJfaWQYASABKAkiWAoXR2V0QXZhaWxhYmlsaXR5UmVzcG9uc2USPQoMYXZhaWxhYmlsaXR5GAEgASgLMicubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BdmFpbGFiaWxpdHki0QEKGUxpc3RBdmFpbGFibGVTbG90c1JlcXVlc3QSEwoLcHJvdmlkZXJfaWQYASABKAkSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDHJlc291cmNlX2lkcxgFIAMoCSJMChpMaXN0QXZhaWxhYmxlU2xvdHNSZXNwb25zZRIuCgVzbG90cxgBIAMoCzIfLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuU2xvdCKZAgoWQm9va0FwcG9pbnRtZW50UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhMKC3Byb3ZpZGVyX2lkGAIgASgJEhIKCnBhdGllbnRfaWQYAyABKAkSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMcmVzb3VyY2VfaWRzGAYgAygJEg4KBnJlYXNvbhgHIAEoCRIVCg12aXNpdF90eXBlX2lkGAggASgJEg8KB2hvbGRfaWQYCSABKAkSFwoPb3ZlcnJpZGVfcmVhc29uGAogASgJIlYKF0Jvb2tBcHBvaW50bWVudFJlc3BvbnNlEjsKC2FwcG9pbnRtZW50GAEgASgLMiYubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BcHBvaW50bWVudCJWChhDYW5jZWxBcHBvaW50bWVudFJlcXVlc3QSFgoOYXBwb2ludG1lbnRfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiWAoZQ2FuY2VsQXBwb2ludG1lbnRSZXNwb25zZRI7CgthcHBvaW50bWVudBgBIAEoCzImLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQXBwb2ludG1lbnQilwEKHFJlc2NoZWR1bGVBcHBvaW50bWVudFJlcXVlc3QSFgoOYXBwb2ludG1lbnRfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIyCg5uZXdfc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPb3ZlcnJpZGVfcmVhc29uGAQgASgJIqIBCh1SZXNjaGVkdWxlQXBwb2ludG1lbnRSZXNwb25zZRI7CgthcHBvaW50bWVudBgBIAEoCzImLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQXBwb2ludG1lbnQSRAoUcHJldmlvdXNfYXBwb2ludG1lbnQYAiABKAsyJi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50Ii8KFUdldEFwcG9pbnRtZW50UmVxdWVzdBIWCg5hcHBvaW50bWVudF9pZBgBIAEoCSJVChZHZXRBcHBvaW50bWVudFJlc3BvbnNlEjsKC2FwcG9pbnRtZW50GAEgASgLMiYubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BcHBvaW50bWVudCKxAgoXTGlzdEFwcG9pbnRtZW50c1JlcXVlc3QSEwoLcHJvdmlkZXJfaWQYASABKAkSEgoKcGF0aWVudF9pZBgCIAEoCRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPgoIc3RhdHVzZXMYBSADKA4yLC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50U3RhdHVzEhEKCXBhZ2Vfc2l6ZRgGIAEoBRISCgpwYWdlX3Rva2VuGAcgASgJEhMKC2xvY2F0aW9uX2lkGAggASgJEhMKC3Jlc291cmNlX2lkGAkgASgJInEKGExpc3RBcHBvaW50bWVudHNSZXNwb25zZRI8CgxhcHBvaW50bWVudHMYASADKAsyJi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJZChlDaGVja0luQXBwb2ludG1lbnRSZXF1ZXN0EhYKDmFwcG9pbnRtZW50X2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSEAoIcXVldWVfaWQYAyABKAkihwEKGkNoZWNrSW5BcHBvaW50bWVudFJlc3BvbnNlEjsKC2FwcG9pbnRtZW50GAEgASgLMiYubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BcHBvaW50bWVudBIsCgZ0aWNrZXQYAiABKAsyHC5tZWRzY2hlZHVsZS5xdWV1ZS52MS5UaWNrZXQiPwoRTWFya05vU2hvd1JlcXVlc3QSFgoOYXBwb2ludG1lbnRfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCSJRChJNYXJrTm9TaG93UmVzcG9uc2USOwoLYXBwb2ludG1lbnQYASABKAsyJi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkFwcG9pbnRtZW50IkgKGkNvbXBsZXRlQXBwb2ludG1lbnRSZXF1ZXN0EhYKDmFwcG9pbnRtZW50X2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkiWgobQ29tcGxldGVBcHBvaW50bWVudFJlc3BvbnNlEjsKC2FwcG9pbnRtZW50GAEgASgLMiYubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BcHBvaW50bWVudCLrAQoTSm9pbldhaXRsaXN0UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhMKC3Byb3ZpZGVyX2lkGAIgASgJEhIKCnBhdGllbnRfaWQYAyABKAkSNQoRd2luZG93X3N0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD3dpbmRvd19lbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iTwoUSm9pbldhaXRsaXN0UmVzcG9uc2USNwoFZW50cnkYASABKAsyKC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLldhaXRsaXN0RW50cnkiQAoSQWNjZXB0T2ZmZXJSZXF1ZXN0EhYKDmFwcG9pbnRtZW50X2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkiUgoTQWNjZXB0T2ZmZXJSZXNwb25zZRI7CgthcHBvaW50bWVudBgBIAEoCzImLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQXBwb2ludG1lbnQifwoYV2F0Y2hBcHBvaW50bWVudHNSZXF1ZXN0EhMKC3Byb3ZpZGVyX2lkGAEgASgJEgwKBGRhdGUYAiABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYAyABKAQSEwoLbG9jYXRpb25faWQYBCABKAkSEwoLcmVzb3VyY2VfaWQYBSABKAkilAEKGVdhdGNoQXBwb2ludG1lbnRzUmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAQSEAoIc25hcHNob3QYAiABKAgSPAoMYXBwb2ludG1lbnRzGAMgAygLMiYubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BcHBvaW50bWVudBIVCg1yZXN1bWVfZmFpbGVkGAQgASgIIrYBChVDcmVhdGVMb2NhdGlvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRITCgtsb2NhdGlvbl9pZBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSEQoJdGltZV96b25lGAQgASgJEg8KB2FkZHJlc3MYBSABKAkSOgoIY2xvc3VyZXMYBiADKAsyKC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkRhdGVFeGNlcHRpb24iTwoWQ3JlYXRlTG9jYXRpb25SZXNwb25zZRI1Cghsb2NhdGlvbhgBIAEoCzIjLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuTG9jYXRpb24iKQoSR2V0TG9jYXRpb25SZXF1ZXN0EhMKC2xvY2F0aW9uX2lkGAEgASgJIkwKE0dldExvY2F0aW9uUmVzcG9uc2USNQoIbG9jYXRpb24YASABKAsyIy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxvY2F0aW9uIj0KFExpc3RMb2NhdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImgKFUxpc3RMb2NhdGlvbnNSZXNwb25zZRI2Cglsb2NhdGlvbnMYASADKAsyIy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxvY2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKTAQoVVXBkYXRlTG9jYXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSNQoIbG9jYXRpb24YAiABKAsyIy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxvY2F0aW9uEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJPChZVcGRhdGVMb2NhdGlvblJlc3BvbnNlEjUKCGxvY2F0aW9uGAEgASgLMiMubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Mb2NhdGlvbiJmChZDcmVhdGVWaXNpdFR5cGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSOAoKdmlzaXRfdHlwZRgCIAEoCzIkLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuVmlzaXRUeXBlIlMKF0NyZWF0ZVZpc2l0VHlwZVJlc3BvbnNlEjgKCnZpc2l0X3R5cGUYASABKAsyJC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlZpc2l0VHlwZSIsChNHZXRWaXNpdFR5cGVSZXF1ZXN0EhUKDXZpc2l0X3R5cGVfaWQYASABKAkiUAoUR2V0VmlzaXRUeXBlUmVzcG9uc2USOAoKdmlzaXRfdHlwZRgBIAEoCzIkLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuVmlzaXRUeXBlImgKFUxpc3RWaXNpdFR5cGVzUmVxdWVzdBITCgtsb2NhdGlvbl9pZBgBIAEoCRITCgtwcm92aWRlcl9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJsChZMaXN0VmlzaXRUeXBlc1Jlc3BvbnNlEjkKC3Zpc2l0X3R5cGVzGAEgAygLMiQubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5WaXNpdFR5cGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpcBChZVcGRhdGVWaXNpdFR5cGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSOAoKdmlzaXRfdHlwZRgCIAEoCzIkLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuVmlzaXRUeXBlEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJTChdVcGRhdGVWaXNpdFR5cGVSZXNwb25zZRI4Cgp2aXNpdF90eXBlGAEgASgLMiQubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5WaXNpdFR5cGUi7wEKElNlYXJjaFNsb3RzUmVxdWVzdBITCgtsb2NhdGlvbl9pZBgBIAEoCRIVCg12aXNpdF90eXBlX2lkGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxwcm92aWRlcl9pZHMYBSADKAkSEgoKcGF0aWVudF9pZBgGIAEoCRIRCglwYWdlX3NpemUYByABKAUSEgoKcGFnZV90b2tlbhgIIAEoCSJeChNTZWFyY2hTbG90c1Jlc3BvbnNlEi4KBXNsb3RzGAEgAygLMh8ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5TbG90EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKrAQoPSG9sZFNsb3RSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSFQoNdmlzaXRfdHlwZV9pZBgCIAEoCRITCgtwcm92aWRlcl9pZBgDIAEoCRISCgpwYXRpZW50X2lkGAQgASgJEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHJlc291cmNlX2lkcxgGIAMoCSJBChBIb2xkU2xvdFJlc3BvbnNlEi0KBGhvbGQYASABKAsyHy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkhvbGQisQIKEUJvb2tTZXJpZXNSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSFQoNdmlzaXRfdHlwZV9pZBgCIAEoCRITCgtwcm92aWRlcl9pZBgDIAEoCRISCgpwYXRpZW50X2lkGAQgASgJEjQKEGZpcnN0X3N0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjkKCnJlY3VycmVuY2UYBiABKAsyJS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlJlY3VycmVuY2USGAoQc2tpcF9ub25leGlzdGVudBgHIAEoCBIUCgxyZXNvdXJjZV9pZHMYCCADKAkSDgoGcmVhc29uGAkgASgJEhcKD292ZXJyaWRlX3JlYXNvbhgKIAEoCSJHChJCb29rU2VyaWVzUmVzcG9uc2USMQoGc2VyaWVzGAEgASgLMiEubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5TZXJpZXMiaQoTQ2FuY2VsU2VyaWVzUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhEKCXNlcmllc19pZBgCIAEoCRIbChNmcm9tX2FwcG9pbnRtZW50X2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCSIpChRDYW5jZWxTZXJpZXNSZXNwb25zZRIRCgljYW5jZWxsZWQYASADKAkyxB0KEVNjaGVkdWxpbmdTZXJ2aWNlEnUKDkNyZWF0ZVByb3ZpZGVyEjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5DcmVhdGVQcm92aWRlclJlcXVlc3QaMS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkNyZWF0ZVByb3ZpZGVyUmVzcG9uc2UScQoLR2V0UHJvdmlkZXISLS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkdldFByb3ZpZGVyUmVxdWVzdBouLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuR2V0UHJvdmlkZXJSZXNwb25zZSIDkAIBEncKDUxpc3RQcm92aWRlcnMSLy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RQcm92aWRlcnNSZXF1ZXN0GjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5MaXN0UHJvdmlkZXJzUmVzcG9uc2UiA5ACARJ1Cg5DcmVhdGVSZXNvdXJjZRIwLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQ3JlYXRlUmVzb3VyY2VSZXF1ZXN0GjEubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5DcmVhdGVSZXNvdXJjZVJlc3BvbnNlEncKDUxpc3RSZXNvdXJjZXMSLy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RSZXNvdXJjZXNSZXF1ZXN0GjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5MaXN0UmVzb3VyY2VzUmVzcG9uc2UiA5ACARJ9Cg9TZXRBdmFpbGFiaWxpdHkSMS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlNldEF2YWlsYWJpbGl0eVJlcXVlc3QaMi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlNldEF2YWlsYWJpbGl0eVJlc3BvbnNlIgOQAgISfQoPR2V0QXZhaWxhYmlsaXR5EjEubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5HZXRBdmFpbGFiaWxpdHlSZXF1ZXN0GjIubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5HZXRBdmFpbGFiaWxpdHlSZXNwb25zZSIDkAIBEoYBChJMaXN0QXZhaWxhYmxlU2xvdHMSNC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RBdmFpbGFibGVTbG90c1JlcXVlc3QaNS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RBdmFpbGFibGVTbG90c1Jlc3BvbnNlIgOQAgESeAoPQm9va0FwcG9pbnRtZW50EjEubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Cb29rQXBwb2ludG1lbnRSZXF1ZXN0GjIubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Cb29rQXBwb2ludG1lbnRSZXNwb25zZRJ+ChFDYW5jZWxBcHBvaW50bWVudBIzLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQ2FuY2VsQXBwb2ludG1lbnRSZXF1ZXN0GjQubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5DYW5jZWxBcHBvaW50bWVudFJlc3BvbnNlEooBChVSZXNjaGVkdWxlQXBwb2ludG1lbnQSNy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlJlc2NoZWR1bGVBcHBvaW50bWVudFJlcXVlc3QaOC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlJlc2NoZWR1bGVBcHBvaW50bWVudFJlc3BvbnNlEnoKDkdldEFwcG9pbnRtZW50EjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5HZXRBcHBvaW50bWVudFJlcXVlc3QaMS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkdldEFwcG9pbnRtZW50UmVzcG9uc2UiA5ACARKAAQoQTGlzdEFwcG9pbnRtZW50cxIyLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuTGlzdEFwcG9pbnRtZW50c1JlcXVlc3QaMy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RBcHBvaW50bWVudHNSZXNwb25zZSIDkAIBEoEBChJDaGVja0luQXBwb2ludG1lbnQSNC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkNoZWNrSW5BcHBvaW50bWVudFJlcXVlc3QaNS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkNoZWNrSW5BcHBvaW50bWVudFJlc3BvbnNlEmkKCk1hcmtOb1Nob3cSLC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLk1hcmtOb1Nob3dSZXF1ZXN0Gi0ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5NYXJrTm9TaG93UmVzcG9uc2UShAEKE0NvbXBsZXRlQXBwb2ludG1lbnQSNS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkNvbXBsZXRlQXBwb2ludG1lbnRSZXF1ZXN0GjYubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Db21wbGV0ZUFwcG9pbnRtZW50UmVzcG9uc2USbwoMSm9pbldhaXRsaXN0Ei4ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Kb2luV2FpdGxpc3RSZXF1ZXN0Gi8ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Kb2luV2FpdGxpc3RSZXNwb25zZRJsCgtBY2NlcHRPZmZlchItLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQWNjZXB0T2ZmZXJSZXF1ZXN0Gi4ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5BY2NlcHRPZmZlclJlc3BvbnNlEnUKDkNyZWF0ZUxvY2F0aW9uEjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5DcmVhdGVMb2NhdGlvblJlcXVlc3QaMS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkNyZWF0ZUxvY2F0aW9uUmVzcG9uc2UScQoLR2V0TG9jYXRpb24SLS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkdldExvY2F0aW9uUmVxdWVzdBouLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuR2V0TG9jYXRpb25SZXNwb25zZSIDkAIBEncKDUxpc3RMb2NhdGlvbnMSLy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RMb2NhdGlvbnNSZXF1ZXN0GjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5MaXN0TG9jYXRpb25zUmVzcG9uc2UiA5ACARJ1Cg5VcGRhdGVMb2NhdGlvbhIwLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuVXBkYXRlTG9jYXRpb25SZXF1ZXN0GjEubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5VcGRhdGVMb2NhdGlvblJlc3BvbnNlEngKD0NyZWF0ZVZpc2l0VHlwZRIxLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQ3JlYXRlVmlzaXRUeXBlUmVxdWVzdBoyLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuQ3JlYXRlVmlzaXRUeXBlUmVzcG9uc2USdAoMR2V0VmlzaXRUeXBlEi4ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5HZXRWaXNpdFR5cGVSZXF1ZXN0Gi8ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5HZXRWaXNpdFR5cGVSZXNwb25zZSIDkAIBEnoKDkxpc3RWaXNpdFR5cGVzEjAubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5MaXN0VmlzaXRUeXBlc1JlcXVlc3QaMS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkxpc3RWaXNpdFR5cGVzUmVzcG9uc2UiA5ACARJ4Cg9VcGRhdGVWaXNpdFR5cGUSMS5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlVwZGF0ZVZpc2l0VHlwZVJlcXVlc3QaMi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlVwZGF0ZVZpc2l0VHlwZVJlc3BvbnNlEnEKC1NlYXJjaFNsb3RzEi0ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5TZWFyY2hTbG90c1JlcXVlc3QaLi5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLlNlYXJjaFNsb3RzUmVzcG9uc2UiA5ACARJjCghIb2xkU2xvdBIqLm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuSG9sZFNsb3RSZXF1ZXN0GisubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Ib2xkU2xvdFJlc3BvbnNlEmkKCkJvb2tTZXJpZXMSLC5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLkJvb2tTZXJpZXNSZXF1ZXN0Gi0ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5Cb29rU2VyaWVzUmVzcG9uc2USbwoMQ2FuY2VsU2VyaWVzEi4ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5DYW5jZWxTZXJpZXNSZXF1ZXN0Gi8ubWVkc2NoZWR1bGUuc2NoZWR1bGluZy52MS5DYW5jZWxTZXJpZXNSZXNwb25zZRKFAQoRV2F0Y2hBcHBvaW50bWVudHMSMy5tZWRzY2hlZHVsZS5zY2hlZHVsaW5nLnYxLldhdGNoQXBwb2ludG1lbnRzUmVxdWVzdBo0Lm1lZHNjaGVkdWxlLnNjaGVkdWxpbmcudjEuV2F0Y2hBcHBvaW50bWVudHNSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_medschedule_queue_v1_queue, file_medschedule_scheduling_v1_scheduling]);
 
 /**
  * CreateProviderRequest describes a new provider.
@@ -51,6 +51,13 @@ export type CreateProviderRequest = Message<"medschedule.scheduling.v1.CreatePro
    * @generated from field: string provider_id = 4;
    */
   providerId: string;
+
+  /**
+   * The provider's location; the default location when empty.
+   *
+   * @generated from field: string location_id = 5;
+   */
+  locationId: string;
 };
 
 /**
@@ -142,6 +149,13 @@ export type ListProvidersRequest = Message<"medschedule.scheduling.v1.ListProvid
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
+
+  /**
+   * Only providers of this location (their own or named in their weekly hours); all when empty.
+   *
+   * @generated from field: string location_id = 3;
+   */
+  locationId: string;
 };
 
 /**
@@ -205,6 +219,20 @@ export type CreateResourceRequest = Message<"medschedule.scheduling.v1.CreateRes
    * @generated from field: string resource_id = 3;
    */
   resourceId: string;
+
+  /**
+   * The location of the room or device; the default location when empty.
+   *
+   * @generated from field: string location_id = 4;
+   */
+  locationId: string;
+
+  /**
+   * Capabilities, e.g. "ultrasound": lower case, 1-40 of [a-z0-9_-], at most 20.
+   *
+   * @generated from field: repeated string capabilities = 5;
+   */
+  capabilities: string[];
 };
 
 /**
@@ -261,6 +289,13 @@ export type ListResourcesRequest = Message<"medschedule.scheduling.v1.ListResour
    * @generated from field: medschedule.scheduling.v1.ResourceKind kind = 3;
    */
   kind: ResourceKind;
+
+  /**
+   * Only resources of this location; all when empty.
+   *
+   * @generated from field: string location_id = 4;
+   */
+  locationId: string;
 };
 
 /**
@@ -542,6 +577,30 @@ export type BookAppointmentRequest = Message<"medschedule.scheduling.v1.BookAppo
    * @generated from field: string reason = 7;
    */
   reason: string;
+
+  /**
+   * The visit type: its duration, buffers, required rooms or devices and rules apply (duration
+   * must then be unset).
+   *
+   * @generated from field: string visit_type_id = 8;
+   */
+  visitTypeId: string;
+
+  /**
+   * A hold from HoldSlot to confirm: the held appointment becomes BOOKED (same provider, patient
+   * and time; other fields must match or be empty).
+   *
+   * @generated from field: string hold_id = 9;
+   */
+  holdId: string;
+
+  /**
+   * Staff only: book although a visit type rule (minimum notice, horizon, maximum per day) refuses;
+   * recorded in the audit log. Up to 500 characters.
+   *
+   * @generated from field: string override_reason = 10;
+   */
+  overrideReason: string;
 };
 
 /**
@@ -654,6 +713,13 @@ export type RescheduleAppointmentRequest = Message<"medschedule.scheduling.v1.Re
    * @generated from field: google.protobuf.Timestamp new_start_time = 3;
    */
   newStartTime?: Timestamp | undefined;
+
+  /**
+   * Staff only: move although a visit type rule refuses; recorded in the audit log.
+   *
+   * @generated from field: string override_reason = 4;
+   */
+  overrideReason: string;
 };
 
 /**
@@ -787,6 +853,20 @@ export type ListAppointmentsRequest = Message<"medschedule.scheduling.v1.ListApp
    * @generated from field: string page_token = 7;
    */
   pageToken: string;
+
+  /**
+   * Only appointments at this location (a calendar of the location).
+   *
+   * @generated from field: string location_id = 8;
+   */
+  locationId: string;
+
+  /**
+   * Only appointments that take this room or device.
+   *
+   * @generated from field: string resource_id = 9;
+   */
+  resourceId: string;
 };
 
 /**
@@ -1138,6 +1218,21 @@ export type WatchAppointmentsRequest = Message<"medschedule.scheduling.v1.WatchA
    * @generated from field: uint64 after_sequence = 3;
    */
   afterSequence: bigint;
+
+  /**
+   * Watch a location's day instead of a provider's: its own sequence (set one of provider_id,
+   * location_id, resource_id); the date is local to the location.
+   *
+   * @generated from field: string location_id = 4;
+   */
+  locationId: string;
+
+  /**
+   * Watch a room's or device's day (its location's zone; the location's sequence).
+   *
+   * @generated from field: string resource_id = 5;
+   */
+  resourceId: string;
 };
 
 /**
@@ -1188,6 +1283,799 @@ export type WatchAppointmentsResponse = Message<"medschedule.scheduling.v1.Watch
  */
 export const WatchAppointmentsResponseSchema: GenMessage<WatchAppointmentsResponse> = /*@__PURE__*/
   messageDesc(file_medschedule_scheduling_v1_scheduling_service, 37);
+
+/**
+ * CreateLocationRequest describes a new location.
+ *
+ * @generated from message medschedule.scheduling.v1.CreateLocationRequest
+ */
+export type CreateLocationRequest = Message<"medschedule.scheduling.v1.CreateLocationRequest"> & {
+  /**
+   * Idempotency key, required.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * Optional client-chosen id (1-64 of [A-Za-z0-9_-]); generated when empty.
+   *
+   * @generated from field: string location_id = 2;
+   */
+  locationId: string;
+
+  /**
+   * Name: 1-200 characters.
+   *
+   * @generated from field: string display_name = 3;
+   */
+  displayName: string;
+
+  /**
+   * IANA time zone, e.g. "Europe/Istanbul".
+   *
+   * @generated from field: string time_zone = 4;
+   */
+  timeZone: string;
+
+  /**
+   * Postal address, up to 500 characters.
+   *
+   * @generated from field: string address = 5;
+   */
+  address: string;
+
+  /**
+   * Closed dates.
+   *
+   * @generated from field: repeated medschedule.scheduling.v1.DateException closures = 6;
+   */
+  closures: DateException[];
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.CreateLocationRequest.
+ * Use `create(CreateLocationRequestSchema)` to create a new message.
+ */
+export const CreateLocationRequestSchema: GenMessage<CreateLocationRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 38);
+
+/**
+ * CreateLocationResponse carries the new location.
+ *
+ * @generated from message medschedule.scheduling.v1.CreateLocationResponse
+ */
+export type CreateLocationResponse = Message<"medschedule.scheduling.v1.CreateLocationResponse"> & {
+  /**
+   * The location.
+   *
+   * @generated from field: medschedule.scheduling.v1.Location location = 1;
+   */
+  location?: Location | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.CreateLocationResponse.
+ * Use `create(CreateLocationResponseSchema)` to create a new message.
+ */
+export const CreateLocationResponseSchema: GenMessage<CreateLocationResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 39);
+
+/**
+ * GetLocationRequest names a location.
+ *
+ * @generated from message medschedule.scheduling.v1.GetLocationRequest
+ */
+export type GetLocationRequest = Message<"medschedule.scheduling.v1.GetLocationRequest"> & {
+  /**
+   * The location.
+   *
+   * @generated from field: string location_id = 1;
+   */
+  locationId: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.GetLocationRequest.
+ * Use `create(GetLocationRequestSchema)` to create a new message.
+ */
+export const GetLocationRequestSchema: GenMessage<GetLocationRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 40);
+
+/**
+ * GetLocationResponse carries a location.
+ *
+ * @generated from message medschedule.scheduling.v1.GetLocationResponse
+ */
+export type GetLocationResponse = Message<"medschedule.scheduling.v1.GetLocationResponse"> & {
+  /**
+   * The location.
+   *
+   * @generated from field: medschedule.scheduling.v1.Location location = 1;
+   */
+  location?: Location | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.GetLocationResponse.
+ * Use `create(GetLocationResponseSchema)` to create a new message.
+ */
+export const GetLocationResponseSchema: GenMessage<GetLocationResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 41);
+
+/**
+ * ListLocationsRequest pages through locations.
+ *
+ * @generated from message medschedule.scheduling.v1.ListLocationsRequest
+ */
+export type ListLocationsRequest = Message<"medschedule.scheduling.v1.ListLocationsRequest"> & {
+  /**
+   * At most this many per page (default 50, at most 500).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.ListLocationsRequest.
+ * Use `create(ListLocationsRequestSchema)` to create a new message.
+ */
+export const ListLocationsRequestSchema: GenMessage<ListLocationsRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 42);
+
+/**
+ * ListLocationsResponse is one page of locations.
+ *
+ * @generated from message medschedule.scheduling.v1.ListLocationsResponse
+ */
+export type ListLocationsResponse = Message<"medschedule.scheduling.v1.ListLocationsResponse"> & {
+  /**
+   * Locations by display name.
+   *
+   * @generated from field: repeated medschedule.scheduling.v1.Location locations = 1;
+   */
+  locations: Location[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.ListLocationsResponse.
+ * Use `create(ListLocationsResponseSchema)` to create a new message.
+ */
+export const ListLocationsResponseSchema: GenMessage<ListLocationsResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 43);
+
+/**
+ * UpdateLocationRequest changes a location.
+ *
+ * @generated from message medschedule.scheduling.v1.UpdateLocationRequest
+ */
+export type UpdateLocationRequest = Message<"medschedule.scheduling.v1.UpdateLocationRequest"> & {
+  /**
+   * Idempotency key, required.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The location with its id and the new values of the fields in update_mask.
+   *
+   * @generated from field: medschedule.scheduling.v1.Location location = 2;
+   */
+  location?: Location | undefined;
+
+  /**
+   * Fields to change: display_name, time_zone, address, closures.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 3;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.UpdateLocationRequest.
+ * Use `create(UpdateLocationRequestSchema)` to create a new message.
+ */
+export const UpdateLocationRequestSchema: GenMessage<UpdateLocationRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 44);
+
+/**
+ * UpdateLocationResponse carries the location as changed.
+ *
+ * @generated from message medschedule.scheduling.v1.UpdateLocationResponse
+ */
+export type UpdateLocationResponse = Message<"medschedule.scheduling.v1.UpdateLocationResponse"> & {
+  /**
+   * The location.
+   *
+   * @generated from field: medschedule.scheduling.v1.Location location = 1;
+   */
+  location?: Location | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.UpdateLocationResponse.
+ * Use `create(UpdateLocationResponseSchema)` to create a new message.
+ */
+export const UpdateLocationResponseSchema: GenMessage<UpdateLocationResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 45);
+
+/**
+ * CreateVisitTypeRequest describes a new visit type.
+ *
+ * @generated from message medschedule.scheduling.v1.CreateVisitTypeRequest
+ */
+export type CreateVisitTypeRequest = Message<"medschedule.scheduling.v1.CreateVisitTypeRequest"> & {
+  /**
+   * Idempotency key, required.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The visit type; visit_type_id optional (1-64 of [A-Za-z0-9_-]), generated when empty;
+   * create_time and update_time are ignored.
+   *
+   * @generated from field: medschedule.scheduling.v1.VisitType visit_type = 2;
+   */
+  visitType?: VisitType | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.CreateVisitTypeRequest.
+ * Use `create(CreateVisitTypeRequestSchema)` to create a new message.
+ */
+export const CreateVisitTypeRequestSchema: GenMessage<CreateVisitTypeRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 46);
+
+/**
+ * CreateVisitTypeResponse carries the new visit type.
+ *
+ * @generated from message medschedule.scheduling.v1.CreateVisitTypeResponse
+ */
+export type CreateVisitTypeResponse = Message<"medschedule.scheduling.v1.CreateVisitTypeResponse"> & {
+  /**
+   * The visit type.
+   *
+   * @generated from field: medschedule.scheduling.v1.VisitType visit_type = 1;
+   */
+  visitType?: VisitType | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.CreateVisitTypeResponse.
+ * Use `create(CreateVisitTypeResponseSchema)` to create a new message.
+ */
+export const CreateVisitTypeResponseSchema: GenMessage<CreateVisitTypeResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 47);
+
+/**
+ * GetVisitTypeRequest names a visit type.
+ *
+ * @generated from message medschedule.scheduling.v1.GetVisitTypeRequest
+ */
+export type GetVisitTypeRequest = Message<"medschedule.scheduling.v1.GetVisitTypeRequest"> & {
+  /**
+   * The visit type.
+   *
+   * @generated from field: string visit_type_id = 1;
+   */
+  visitTypeId: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.GetVisitTypeRequest.
+ * Use `create(GetVisitTypeRequestSchema)` to create a new message.
+ */
+export const GetVisitTypeRequestSchema: GenMessage<GetVisitTypeRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 48);
+
+/**
+ * GetVisitTypeResponse carries a visit type.
+ *
+ * @generated from message medschedule.scheduling.v1.GetVisitTypeResponse
+ */
+export type GetVisitTypeResponse = Message<"medschedule.scheduling.v1.GetVisitTypeResponse"> & {
+  /**
+   * The visit type.
+   *
+   * @generated from field: medschedule.scheduling.v1.VisitType visit_type = 1;
+   */
+  visitType?: VisitType | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.GetVisitTypeResponse.
+ * Use `create(GetVisitTypeResponseSchema)` to create a new message.
+ */
+export const GetVisitTypeResponseSchema: GenMessage<GetVisitTypeResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 49);
+
+/**
+ * ListVisitTypesRequest pages through visit types.
+ *
+ * @generated from message medschedule.scheduling.v1.ListVisitTypesRequest
+ */
+export type ListVisitTypesRequest = Message<"medschedule.scheduling.v1.ListVisitTypesRequest"> & {
+  /**
+   * Only this location's; all when empty.
+   *
+   * @generated from field: string location_id = 1;
+   */
+  locationId: string;
+
+  /**
+   * Only those this provider offers; all when empty.
+   *
+   * @generated from field: string provider_id = 2;
+   */
+  providerId: string;
+
+  /**
+   * At most this many per page (default 50, at most 500).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.ListVisitTypesRequest.
+ * Use `create(ListVisitTypesRequestSchema)` to create a new message.
+ */
+export const ListVisitTypesRequestSchema: GenMessage<ListVisitTypesRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 50);
+
+/**
+ * ListVisitTypesResponse is one page of visit types.
+ *
+ * @generated from message medschedule.scheduling.v1.ListVisitTypesResponse
+ */
+export type ListVisitTypesResponse = Message<"medschedule.scheduling.v1.ListVisitTypesResponse"> & {
+  /**
+   * Visit types by display name.
+   *
+   * @generated from field: repeated medschedule.scheduling.v1.VisitType visit_types = 1;
+   */
+  visitTypes: VisitType[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.ListVisitTypesResponse.
+ * Use `create(ListVisitTypesResponseSchema)` to create a new message.
+ */
+export const ListVisitTypesResponseSchema: GenMessage<ListVisitTypesResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 51);
+
+/**
+ * UpdateVisitTypeRequest changes a visit type.
+ *
+ * @generated from message medschedule.scheduling.v1.UpdateVisitTypeRequest
+ */
+export type UpdateVisitTypeRequest = Message<"medschedule.scheduling.v1.UpdateVisitTypeRequest"> & {
+  /**
+   * Idempotency key, required.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The visit type with its id and the new values of the fields in update_mask.
+   *
+   * @generated from field: medschedule.scheduling.v1.VisitType visit_type = 2;
+   */
+  visitType?: VisitType | undefined;
+
+  /**
+   * Fields to change: display_name, duration, buffer_before, buffer_after, provider_ids,
+   * required_capabilities, patient_bookable, rules, color.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 3;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.UpdateVisitTypeRequest.
+ * Use `create(UpdateVisitTypeRequestSchema)` to create a new message.
+ */
+export const UpdateVisitTypeRequestSchema: GenMessage<UpdateVisitTypeRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 52);
+
+/**
+ * UpdateVisitTypeResponse carries the visit type as changed.
+ *
+ * @generated from message medschedule.scheduling.v1.UpdateVisitTypeResponse
+ */
+export type UpdateVisitTypeResponse = Message<"medschedule.scheduling.v1.UpdateVisitTypeResponse"> & {
+  /**
+   * The visit type.
+   *
+   * @generated from field: medschedule.scheduling.v1.VisitType visit_type = 1;
+   */
+  visitType?: VisitType | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.UpdateVisitTypeResponse.
+ * Use `create(UpdateVisitTypeResponseSchema)` to create a new message.
+ */
+export const UpdateVisitTypeResponseSchema: GenMessage<UpdateVisitTypeResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 53);
+
+/**
+ * SearchSlotsRequest asks for free slots of a visit type across providers.
+ *
+ * @generated from message medschedule.scheduling.v1.SearchSlotsRequest
+ */
+export type SearchSlotsRequest = Message<"medschedule.scheduling.v1.SearchSlotsRequest"> & {
+  /**
+   * The location.
+   *
+   * @generated from field: string location_id = 1;
+   */
+  locationId: string;
+
+  /**
+   * The visit type.
+   *
+   * @generated from field: string visit_type_id = 2;
+   */
+  visitTypeId: string;
+
+  /**
+   * Range start, UTC.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 3;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Range end, UTC: after start_time, at most 31 days later.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 4;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Only these providers (each must offer the visit type); all offering it when empty.
+   *
+   * @generated from field: repeated string provider_ids = 5;
+   */
+  providerIds: string[];
+
+  /**
+   * Optional: apply this patient's rules too.
+   *
+   * @generated from field: string patient_id = 6;
+   */
+  patientId: string;
+
+  /**
+   * At most this many slots per page (default 500, at most 2000).
+   *
+   * @generated from field: int32 page_size = 7;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 8;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.SearchSlotsRequest.
+ * Use `create(SearchSlotsRequestSchema)` to create a new message.
+ */
+export const SearchSlotsRequestSchema: GenMessage<SearchSlotsRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 54);
+
+/**
+ * SearchSlotsResponse is one page of free slots.
+ *
+ * @generated from message medschedule.scheduling.v1.SearchSlotsResponse
+ */
+export type SearchSlotsResponse = Message<"medschedule.scheduling.v1.SearchSlotsResponse"> & {
+  /**
+   * Free slots in time order (then by provider), each with its provider and resources.
+   *
+   * @generated from field: repeated medschedule.scheduling.v1.Slot slots = 1;
+   */
+  slots: Slot[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.SearchSlotsResponse.
+ * Use `create(SearchSlotsResponseSchema)` to create a new message.
+ */
+export const SearchSlotsResponseSchema: GenMessage<SearchSlotsResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 55);
+
+/**
+ * HoldSlotRequest holds a slot for a patient.
+ *
+ * @generated from message medschedule.scheduling.v1.HoldSlotRequest
+ */
+export type HoldSlotRequest = Message<"medschedule.scheduling.v1.HoldSlotRequest"> & {
+  /**
+   * Idempotency key, required.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The visit type.
+   *
+   * @generated from field: string visit_type_id = 2;
+   */
+  visitTypeId: string;
+
+  /**
+   * The provider.
+   *
+   * @generated from field: string provider_id = 3;
+   */
+  providerId: string;
+
+  /**
+   * The patient.
+   *
+   * @generated from field: string patient_id = 4;
+   */
+  patientId: string;
+
+  /**
+   * Start, UTC; a slot start of the provider.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Rooms or devices to take; chosen by the visit type's required capabilities when empty.
+   *
+   * @generated from field: repeated string resource_ids = 6;
+   */
+  resourceIds: string[];
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.HoldSlotRequest.
+ * Use `create(HoldSlotRequestSchema)` to create a new message.
+ */
+export const HoldSlotRequestSchema: GenMessage<HoldSlotRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 56);
+
+/**
+ * HoldSlotResponse carries the hold.
+ *
+ * @generated from message medschedule.scheduling.v1.HoldSlotResponse
+ */
+export type HoldSlotResponse = Message<"medschedule.scheduling.v1.HoldSlotResponse"> & {
+  /**
+   * The hold.
+   *
+   * @generated from field: medschedule.scheduling.v1.Hold hold = 1;
+   */
+  hold?: Hold | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.HoldSlotResponse.
+ * Use `create(HoldSlotResponseSchema)` to create a new message.
+ */
+export const HoldSlotResponseSchema: GenMessage<HoldSlotResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 57);
+
+/**
+ * BookSeriesRequest books a recurring series.
+ *
+ * @generated from message medschedule.scheduling.v1.BookSeriesRequest
+ */
+export type BookSeriesRequest = Message<"medschedule.scheduling.v1.BookSeriesRequest"> & {
+  /**
+   * Idempotency key, required.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The visit type.
+   *
+   * @generated from field: string visit_type_id = 2;
+   */
+  visitTypeId: string;
+
+  /**
+   * The provider.
+   *
+   * @generated from field: string provider_id = 3;
+   */
+  providerId: string;
+
+  /**
+   * The patient.
+   *
+   * @generated from field: string patient_id = 4;
+   */
+  patientId: string;
+
+  /**
+   * The first occurrence's start, UTC: its local wall-clock time in the provider's zone is kept.
+   *
+   * @generated from field: google.protobuf.Timestamp first_start_time = 5;
+   */
+  firstStartTime?: Timestamp | undefined;
+
+  /**
+   * How it repeats.
+   *
+   * @generated from field: medschedule.scheduling.v1.Recurrence recurrence = 6;
+   */
+  recurrence?: Recurrence | undefined;
+
+  /**
+   * Skip occurrences whose local time does not exist (spring forward) instead of failing.
+   *
+   * @generated from field: bool skip_nonexistent = 7;
+   */
+  skipNonexistent: boolean;
+
+  /**
+   * Rooms or devices for every occurrence; chosen by required capabilities when empty.
+   *
+   * @generated from field: repeated string resource_ids = 8;
+   */
+  resourceIds: string[];
+
+  /**
+   * Why the patient comes, up to 500 characters.
+   *
+   * @generated from field: string reason = 9;
+   */
+  reason: string;
+
+  /**
+   * Staff only: book although a visit type rule refuses; audited.
+   *
+   * @generated from field: string override_reason = 10;
+   */
+  overrideReason: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.BookSeriesRequest.
+ * Use `create(BookSeriesRequestSchema)` to create a new message.
+ */
+export const BookSeriesRequestSchema: GenMessage<BookSeriesRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 58);
+
+/**
+ * BookSeriesResponse carries the booked series.
+ *
+ * @generated from message medschedule.scheduling.v1.BookSeriesResponse
+ */
+export type BookSeriesResponse = Message<"medschedule.scheduling.v1.BookSeriesResponse"> & {
+  /**
+   * The series.
+   *
+   * @generated from field: medschedule.scheduling.v1.Series series = 1;
+   */
+  series?: Series | undefined;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.BookSeriesResponse.
+ * Use `create(BookSeriesResponseSchema)` to create a new message.
+ */
+export const BookSeriesResponseSchema: GenMessage<BookSeriesResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 59);
+
+/**
+ * CancelSeriesRequest cancels "this and following" occurrences of a series.
+ *
+ * @generated from message medschedule.scheduling.v1.CancelSeriesRequest
+ */
+export type CancelSeriesRequest = Message<"medschedule.scheduling.v1.CancelSeriesRequest"> & {
+  /**
+   * Idempotency key, required.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The series.
+   *
+   * @generated from field: string series_id = 2;
+   */
+  seriesId: string;
+
+  /**
+   * The first occurrence to cancel; every later one (by occurrence order) is cancelled too.
+   *
+   * @generated from field: string from_appointment_id = 3;
+   */
+  fromAppointmentId: string;
+
+  /**
+   * Why, up to 500 characters.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.CancelSeriesRequest.
+ * Use `create(CancelSeriesRequestSchema)` to create a new message.
+ */
+export const CancelSeriesRequestSchema: GenMessage<CancelSeriesRequest> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 60);
+
+/**
+ * CancelSeriesResponse lists what was cancelled.
+ *
+ * @generated from message medschedule.scheduling.v1.CancelSeriesResponse
+ */
+export type CancelSeriesResponse = Message<"medschedule.scheduling.v1.CancelSeriesResponse"> & {
+  /**
+   * The appointments cancelled, in occurrence order.
+   *
+   * @generated from field: repeated string cancelled = 1;
+   */
+  cancelled: string[];
+};
+
+/**
+ * Describes the message medschedule.scheduling.v1.CancelSeriesResponse.
+ * Use `create(CancelSeriesResponseSchema)` to create a new message.
+ */
+export const CancelSeriesResponseSchema: GenMessage<CancelSeriesResponse> = /*@__PURE__*/
+  messageDesc(file_medschedule_scheduling_v1_scheduling_service, 61);
 
 /**
  * SchedulingService manages providers, rooms, availability and appointments. No two active
@@ -1428,6 +2316,147 @@ export const SchedulingService: GenService<{
     methodKind: "unary";
     input: typeof AcceptOfferRequestSchema;
     output: typeof AcceptOfferResponseSchema;
+  },
+  /**
+   * CreateLocation adds a clinic or branch. With a client-chosen location_id, a retry returns the
+   * existing location, and ALREADY_EXISTS when that id holds different details. Idempotent by
+   * request_id.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.CreateLocation
+   */
+  createLocation: {
+    methodKind: "unary";
+    input: typeof CreateLocationRequestSchema;
+    output: typeof CreateLocationResponseSchema;
+  },
+  /**
+   * GetLocation reads one location.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.GetLocation
+   */
+  getLocation: {
+    methodKind: "unary";
+    input: typeof GetLocationRequestSchema;
+    output: typeof GetLocationResponseSchema;
+  },
+  /**
+   * ListLocations pages through locations by display name (only a caller's own locations when the
+   * token names some).
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.ListLocations
+   */
+  listLocations: {
+    methodKind: "unary";
+    input: typeof ListLocationsRequestSchema;
+    output: typeof ListLocationsResponseSchema;
+  },
+  /**
+   * UpdateLocation changes the fields named in update_mask (display_name, time_zone, address,
+   * closures). A closure removes every slot at the location on its dates; appointments already
+   * booked then are kept. Idempotent by request_id.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.UpdateLocation
+   */
+  updateLocation: {
+    methodKind: "unary";
+    input: typeof UpdateLocationRequestSchema;
+    output: typeof UpdateLocationResponseSchema;
+  },
+  /**
+   * CreateVisitType adds what can be booked at a location: length, buffers, providers, required
+   * capabilities of rooms or devices, and booking rules. Idempotent by request_id.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.CreateVisitType
+   */
+  createVisitType: {
+    methodKind: "unary";
+    input: typeof CreateVisitTypeRequestSchema;
+    output: typeof CreateVisitTypeResponseSchema;
+  },
+  /**
+   * GetVisitType reads one visit type.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.GetVisitType
+   */
+  getVisitType: {
+    methodKind: "unary";
+    input: typeof GetVisitTypeRequestSchema;
+    output: typeof GetVisitTypeResponseSchema;
+  },
+  /**
+   * ListVisitTypes pages through the visit types of a location (or all), by display name.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.ListVisitTypes
+   */
+  listVisitTypes: {
+    methodKind: "unary";
+    input: typeof ListVisitTypesRequestSchema;
+    output: typeof ListVisitTypesResponseSchema;
+  },
+  /**
+   * UpdateVisitType changes the fields named in update_mask. Appointments already booked keep their
+   * time. Idempotent by request_id.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.UpdateVisitType
+   */
+  updateVisitType: {
+    methodKind: "unary";
+    input: typeof UpdateVisitTypeRequestSchema;
+    output: typeof UpdateVisitTypeResponseSchema;
+  },
+  /**
+   * SearchSlots answers the free slots of a visit type at a location over a date range (at most 31
+   * days), across every provider offering it (or the given subset), in time order and paged: each
+   * slot with its provider and the rooms or devices booking it would take. With patient_id, that
+   * patient's rules (maximum per day, own overlapping appointments) apply too. A slot answered here
+   * is bookable unless taken meanwhile.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.SearchSlots
+   */
+  searchSlots: {
+    methodKind: "unary";
+    input: typeof SearchSlotsRequestSchema;
+    output: typeof SearchSlotsResponseSchema;
+  },
+  /**
+   * HoldSlot takes a slot for a patient for SCHEDULING_HOLD_TTL (default 5 minutes) while they
+   * finish booking: the hold is a PROPOSED appointment that occupies the time like a booking.
+   * BookAppointment with its hold_id confirms it; an expired hold frees the time by itself. A
+   * patient holds at most SCHEDULING_MAX_HOLDS_PER_PATIENT (default 3) at once (FAILED_PRECONDITION
+   * HOLD_LIMIT). The visit type's rules apply as to BookAppointment. Idempotent by request_id.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.HoldSlot
+   */
+  holdSlot: {
+    methodKind: "unary";
+    input: typeof HoldSlotRequestSchema;
+    output: typeof HoldSlotResponseSchema;
+  },
+  /**
+   * BookSeries books up to 52 occurrences of a visit type with one provider, all or nothing, each at
+   * the same local wall-clock time (across DST changes). A local time that does not exist on an
+   * occurrence's date fails the whole series (FAILED_PRECONDITION NONEXISTENT_LOCAL_TIME naming the
+   * date) unless skip_nonexistent is set. Any occurrence refused (taken, closed, a rule) fails the
+   * whole series with that occurrence named. Idempotent by request_id.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.BookSeries
+   */
+  bookSeries: {
+    methodKind: "unary";
+    input: typeof BookSeriesRequestSchema;
+    output: typeof BookSeriesResponseSchema;
+  },
+  /**
+   * CancelSeries cancels an occurrence and every later one of its series ("this and following", by
+   * occurrence order), leaving earlier and already ended occurrences alone; each freed time is
+   * offered to the waitlist. Idempotent by request_id.
+   *
+   * @generated from rpc medschedule.scheduling.v1.SchedulingService.CancelSeries
+   */
+  cancelSeries: {
+    methodKind: "unary";
+    input: typeof CancelSeriesRequestSchema;
+    output: typeof CancelSeriesResponseSchema;
   },
   /**
    * WatchAppointments streams a provider's appointments of one local day: a snapshot first, then
