@@ -60,11 +60,13 @@ export function localMoment(instantMs: number, timeZone: string, onDate?: string
   return { localTime, localDate, dateText: words, text: `${localTime} on ${words} (${timeZone})` };
 }
 
-function base(p: ProviderNaming, at: LocalMoment, extra: ErrorMetadata = {}): ErrorMetadata {
+/** base is the metadata every error about a provider's time carries: its name, zone, local time and date. */
+export function base(p: ProviderNaming, at: LocalMoment, extra: ErrorMetadata = {}): ErrorMetadata {
   return { providerName: p.display_name, timeZone: p.time_zone, localTime: at.localTime, localDate: at.localDate, ...extra };
 }
 
-function minutesText(ms: number): string {
+/** minutesText is a length in words, e.g. "45 minutes", "2 hours". */
+export function minutesText(ms: number): string {
   const min = Math.round(ms / WALL.MINUTE_MS);
   if (min % 60 === 0) return min === 60 ? "1 hour" : `${min / 60} hours`;
   return `${min} minutes`;

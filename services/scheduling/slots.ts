@@ -53,6 +53,8 @@ export interface SlotQuery {
   providerBusy?: Interval[];
   /** resourceBusy are the active bookings of the rooms and devices that must be free too. */
   resourceBusy?: Interval[];
+  /** bufferBeforeMs is kept free of providerBusy before each slot (a visit type's buffer before); 0 when unset. */
+  bufferBeforeMs?: number;
 }
 
 function isExcepted(date: string, exceptions: DateRange[]): boolean {
@@ -198,7 +200,7 @@ export function listSlots(schedule: Schedule, query: SlotQuery): Interval[] {
       if (start < query.range.start || end > query.range.end || seen.has(start)) continue;
       // The whole slot inside one free stretch of working time.
       if (!containedIn(free, start, end)) continue;
-      if (overlapsAny(providerBusy, start, end + schedule.bufferMs)) continue;
+      if (overlapsAny(providerBusy, start - (query.bufferBeforeMs ?? 0), end + schedule.bufferMs)) continue;
       if (overlapsAny(resourceBusy, start, end)) continue;
       seen.add(start);
       out.push({ start, end });
