@@ -103,6 +103,8 @@ import {
   validateRescheduleAppointment,
   validateWatchAppointments,
 } from "./scheduling.validation.js";
+import { Series } from "./series.js";
+import { validateBookSeries, validateCancelSeries } from "./series.validation.js";
 import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
 import { WriteTransactions } from "./write-transaction.js";
@@ -155,6 +157,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly booking: Booking;
   private readonly lifecycle: AppointmentLifecycle;
   private readonly waitlist: Waitlist;
+  private readonly series: Series;
   private readonly stopReporting: () => void;
 
   constructor(deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}) {
@@ -178,6 +181,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.lifecycle = new AppointmentLifecycle(c, deps.peers && new AppointmentTickets(deps.peers));
     this.booking = new Booking(c, this.offers, this.lifecycle);
     this.waitlist = new Waitlist(c, this.offers);
+    this.series = new Series(c, this.offers);
     this.stopReporting = reportWaitlistOf(this.db);
   }
 
@@ -352,14 +356,14 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     throw notBuiltYet();
   }
 
-  /** bookSeries books a recurring series (issue 20: not built yet). */
-  async bookSeries(_req: BookSeriesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof BookSeriesResponseSchema>> {
-    throw notBuiltYet();
+  /** bookSeries books a recurring series, all or nothing: series.ts. */
+  async bookSeries(req: BookSeriesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof BookSeriesResponseSchema>> {
+    return this.series.bookSeries(validateBookSeries(req), ctx);
   }
 
-  /** cancelSeries cancels this and following occurrences (issue 20: not built yet). */
-  async cancelSeries(_req: CancelSeriesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CancelSeriesResponseSchema>> {
-    throw notBuiltYet();
+  /** cancelSeries cancels an occurrence of a series and every later one ("this and following"): series.ts. */
+  async cancelSeries(req: CancelSeriesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CancelSeriesResponseSchema>> {
+    return this.series.cancelSeries(validateCancelSeries(req), ctx);
   }
 
   /** watchAppointments streams a provider's appointments of one local day, resumable: appointment-watch.ts. */
