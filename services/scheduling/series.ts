@@ -38,6 +38,7 @@ import type { VisitTypeRow } from "./db/visit-type.table.js";
 import { toAppointment } from "./mappers/scheduling.mapper.js";
 import { patientSelfLimit } from "./patient-rules.js";
 import { changeAppointmentIf, countUpcoming, lockPatientBookings } from "./repositories/appointment.repository.js";
+import { FRESH_BOOKING } from "./repositories/appointment.sql.js";
 import { AUDIT_LOG } from "./repositories/audit.repository.js";
 import { appendChange } from "./repositories/change.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
@@ -106,10 +107,10 @@ export class Series {
 
   /** bookSeries books every occurrence of a series in one transaction under the provider's lock, or none (see the file comment). */
   async bookSeries(v: ValidBookSeries, ctx: HandlerContext) {
-    const { db, clock, options, lock, writes, access } = this.c;
     const caller = callerOf(ctx);
-    const resourceIds = [...v.resourceIds].sort();
     const key: RequestKey = { caller: caller.subject, rpc: "BookSeries", requestId: v.requestId };
+    const { db, clock, options, lock, writes, access } = this.c;
+    const resourceIds = [...v.resourceIds].sort();
     const r = v.recurrence;
     const hash = requestHash([v.visitTypeId, v.providerId, v.patientId, v.firstStart.toISOString(), r.stepDays, r.count ?? 0, r.until ?? "", v.skipNonexistent, resourceIds, v.reason, v.overrideReason]);
     const replayed = await access.replay(db, key, hash, BookSeriesResponseSchema);
@@ -169,13 +170,10 @@ export class Series {
                 end: new Date(o.start + plan.durationMs),
                 bufferMs: plan.bufferAfterMs,
                 bufferBeforeMs: plan.bufferBeforeMs,
-                status: "BOOKED",
+                ...FRESH_BOOKING,
                 resourceIds: rooms[i],
                 reason: v.reason,
-                offerExpiresAt: null,
-                waitlistEntryId: null,
                 fencingToken: token ?? 0n,
-                rescheduledFromId: null,
                 at: now,
                 locationId: provider.location_id,
                 visitTypeId: vt.visit_type_id,

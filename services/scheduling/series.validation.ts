@@ -5,7 +5,7 @@
 import { RecurrenceFrequency, RecurrenceFrequencySchema } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import type { BookSeriesRequest, CancelSeriesRequest } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { validate } from "../runtime/request/validation.js";
-import { freeText, MAX_REASON, resourceIds } from "./scheduling.validation.js";
+import { freeText, MAX_REASON, resourceIds, type ValidBookAppointment } from "./scheduling.validation.js";
 
 /** MAX_OCCURRENCES is the most occurrences one series has (skipped ones included). */
 export const MAX_OCCURRENCES = 52;
@@ -22,18 +22,17 @@ export interface ValidRecurrence {
   until: string | undefined;
 }
 
-/** ValidBookSeries is a validated BookSeriesRequest. */
-export interface ValidBookSeries {
-  requestId: string;
+/** ValidBookSeries is a validated BookSeriesRequest: BookAppointment's ids, rooms and reason, and the series' own fields. */
+export interface ValidBookSeries extends Pick<ValidBookAppointment, "requestId" | "providerId" | "patientId" | "resourceIds" | "reason"> {
+  /** visitTypeId is what every occurrence is. */
   visitTypeId: string;
-  providerId: string;
-  patientId: string;
   /** firstStart is the first occurrence's start: its local time in the provider's zone is kept. */
   firstStart: Date;
+  /** recurrence says which dates. */
   recurrence: ValidRecurrence;
+  /** skipNonexistent skips (rather than refuses) an occurrence whose local time does not exist. */
   skipNonexistent: boolean;
-  resourceIds: string[];
-  reason: string;
+  /** overrideReason, trimmed: staff book although a visit type rule refuses. */
   overrideReason: string;
 }
 
@@ -77,13 +76,8 @@ export function validateBookSeries(req: BookSeriesRequest): ValidBookSeries {
   });
 }
 
-/** ValidCancelSeries is a validated CancelSeriesRequest. */
-export interface ValidCancelSeries {
-  requestId: string;
-  seriesId: string;
-  fromAppointmentId: string;
-  reason: string;
-}
+/** ValidCancelSeries is a validated CancelSeriesRequest (its reason trimmed). */
+export type ValidCancelSeries = Pick<CancelSeriesRequest, "requestId" | "seriesId" | "fromAppointmentId" | "reason">;
 
 /** validateCancelSeries checks a CancelSeriesRequest. */
 export function validateCancelSeries(req: CancelSeriesRequest): ValidCancelSeries {
