@@ -280,3 +280,55 @@ t.test("PGlite: a series is booked and cancelled the same way", async (t) => {
   const c = (await s2.cancelSeries(create(CancelSeriesRequestSchema, { requestId: "pg-2", seriesId: r.series!.seriesId, fromAppointmentId: r.series!.appointments[1].appointmentId }), ctx(m.cancelSeries))) as CancelSeriesResponse;
   t.same(c.cancelled, r.series!.appointments.slice(1).map((a) => a.appointmentId));
 });
+
+t.test("visit type rules apply to every occurrence; staff override them with a reason, audited", async (t) => {
+  // Two days' notice: a series starting tomorrow is refused at occurrence 1 unless staff override it.
+  await insertVisitType(database.db, "vt-notice", ["ny"], { min_notice_minutes: 2 * 24 * 60 });
+  const base: SeriesInit = { visitTypeId: "vt-notice", providerId: "ny", patientId: "pat-rule", firstStartTime: at("2027-01-16T19:00:00Z"), recurrence: weekly(2) };
+  const e = await failure(series(svc, { ...base, requestId: "rule-1" }));
+  t.equal(e.reason, "MIN_NOTICE", e.message);
+  t.equal(e.metadata.occurrence, "1");
+  const ok = await series(svc, { ...base, requestId: "rule-2", overrideReason: "urgent follow-up" });
+  t.equal(ok.series!.appointments.length, 2, "staff override the rule");
+  const audited = await database.db.selectFrom("scheduling.audit_log").select(["action", "record_id"]).where("record_id", "in", ok.series!.appointments.map((a) => a.appointmentId)).execute();
+  t.same(audited.map((a) => a.action).sort(), ["BookSeries", "BookSeries", "BookSeriesOverride", "BookSeriesOverride"], "each occurrence audited, the override too");
+  // At most one a day: a daily series on top of an existing visit that day names that occurrence.
+  await insertVisitType(database.db, "vt-once", ["ny"], { max_per_patient_per_day: 1 });
+  await series(svc, { requestId: "rule-3", visitTypeId: "vt-once", providerId: "ny", patientId: "pat-rule", firstStartTime: at("2027-07-07T19:00:00Z"), recurrence: weekly(1) });
+  const day = await failure(series(svc, { requestId: "rule-4", visitTypeId: "vt-once", providerId: "ny", patientId: "pat-rule", firstStartTime: at("2027-07-05T20:00:00Z"), recurrence: { frequency: RecurrenceFrequency.DAILY, count: 4 } }));
+  t.equal(day.reason, "MAX_PER_PATIENT_PER_DAY", day.message);
+  t.equal(day.metadata.occurrence, "3");
+  const offered = await failure(series(svc, { requestId: "rule-5", visitTypeId: "vt-once", providerId: "ny-night", patientId: "pat-rule", firstStartTime: at("2027-07-05T20:00:00Z"), recurrence: weekly(1) }));
+  t.equal(offered.reason, "NOT_OFFERED_BY_PROVIDER");
+});
+
+t.test("a patient cancels a series only before the visit type's cutoff", async (t) => {
+  await insertVisitType(database.db, "vt-cutoff", ["ny"], { patient_cancel_cutoff_minutes: 24 * 60 });
+  const s = (await series(svc, { requestId: "cut-1", visitTypeId: "vt-cutoff", providerId: "ny", patientId: "pat-cut", firstStartTime: at("2027-02-03T19:00:00Z"), recurrence: weekly(3) })).series!;
+  clock.set(new Date("2027-02-03T00:00:00Z")); // 19 hours before the first
+  const e = await failure(cancelSeries("cut-c1", s.seriesId, s.appointments[0].appointmentId, "patient", "pat-cut"));
+  t.equal(e.reason, "PATIENT_CANCEL_CUTOFF", e.message);
+  t.equal((await activeOf(s.seriesId)).length, 3, "nothing cancelled");
+  const later = await cancelSeries("cut-c2", s.seriesId, s.appointments[1].appointmentId, "patient", "pat-cut");
+  t.equal(later.cancelled.length, 2, "from the next week on it is still open");
+  const staff = await cancelSeries("cut-c3", s.seriesId, s.appointments[0].appointmentId);
+  t.same(staff.cancelled, [s.appointments[0].appointmentId], "staff are not bound by the cutoff");
+  clock.set(new Date("2027-01-15T12:00:00Z"));
+});
+
+t.test("rooms are chosen per occurrence by capability", async (t) => {
+  const now = new Date();
+  await database.db.insertInto("scheduling.resources").values([
+    { resource_id: "us-1", display_name: "Ultrasound 1", kind: "DEVICE", capabilities: ["ultrasound"], created_at: now },
+    { resource_id: "us-2", display_name: "Ultrasound 2", kind: "DEVICE", capabilities: ["ultrasound"], created_at: now },
+  ]).execute();
+  await insertVisitType(database.db, "vt-us", ["ny", "ny-night", "ny-3"], { required_capabilities: ["ultrasound"] });
+  // us-1 is taken by another provider at occurrence 2's time: occurrence 2 gets us-2.
+  await series(svc, { requestId: "us-0", visitTypeId: "vt-us", providerId: "ny-night", patientId: "pat-us0", firstStartTime: at("2027-05-11T15:00:00Z"), resourceIds: ["us-1"], recurrence: weekly(1) });
+  const s = await series(svc, { requestId: "us-1", visitTypeId: "vt-us", providerId: "ny", patientId: "pat-us", firstStartTime: at("2027-05-04T15:00:00Z"), recurrence: weekly(3) });
+  t.same(s.series!.appointments.map((a) => a.resourceIds), [["us-1"], ["us-2"], ["us-1"]]);
+  await createProviderIn(svc, ctx, { providerId: "ny-3", timeZone: NY, start: "08:00", end: "18:00", slotMinutes: 30 });
+  const none = await failure(series(svc, { requestId: "us-3", visitTypeId: "vt-us", providerId: "ny-3", patientId: "pat-us3", firstStartTime: at("2027-05-04T15:00:00Z"), recurrence: weekly(2) }));
+  t.equal(none.reason, "NO_RESOURCE_AVAILABLE", none.message);
+  t.equal(none.metadata.occurrence, "2", "both devices are taken at occurrence 2's time");
+});
