@@ -28,6 +28,7 @@ import { BookSeriesResponseSchema, CancelSeriesResponseSchema } from "../../gen/
 import { auditBase } from "../runtime/audit.js";
 import type { Role } from "../runtime/auth/role-table.js";
 import { callerOf } from "../runtime/caller.js";
+import { FailedPreconditionError } from "../runtime/errors.js";
 import { requestHash, type RequestKey } from "../runtime/idempotency.js";
 import { audit } from "./appointment-access.js";
 import { checkBookable, checkSlot, explainTaken, insertOrTaken, type SlotContext } from "./booking-rules.js";
@@ -180,7 +181,9 @@ export class Series {
                 seriesId,
                 seriesIndex: o.index,
               }).catch((err: unknown) => {
-                throw new RefusedOccurrence(o, err);
+                // Time taken is this occurrence's refusal; a database failure (lock timeout, ...) stays
+                // what it is, for WriteTransactions to answer (ABORTED, retry).
+                throw err instanceof FailedPreconditionError ? new RefusedOccurrence(o, err) : err;
               });
               await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
               rows.push(row);
