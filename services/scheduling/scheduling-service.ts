@@ -103,7 +103,7 @@ import {
   validateRescheduleAppointment,
   validateWatchAppointments,
 } from "./scheduling.validation.js";
-import { Series } from "./series.js";
+import { SeriesBooking } from "./series.js";
 import { validateBookSeries, validateCancelSeries } from "./series.validation.js";
 import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
@@ -141,8 +141,8 @@ export const APPOINTMENTS_PAGE = definePageKind(SchedulingService.method.listApp
  * (here, with slot search in slots.ts), booking.ts (book, cancel, reschedule under the provider's
  * fenced lock, the exclusion constraints as the guarantee), appointment-lifecycle.ts (check-in with
  * its queue ticket, no-show, completion), waitlist.ts and waitlist-offers.ts (held offers of freed
- * time), appointment-watch.ts (WatchAppointments). Every read or change of a patient's appointment is
- * audited; every write goes through write-transaction.ts.
+ * time), series.ts (recurring series), appointment-watch.ts (WatchAppointments). Every read or
+ * change of a patient's appointment is audited; every write goes through write-transaction.ts.
  */
 export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingService> {
   private readonly db: Kysely<Database>;
@@ -157,7 +157,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly booking: Booking;
   private readonly lifecycle: AppointmentLifecycle;
   private readonly waitlist: Waitlist;
-  private readonly series: Series;
+  private readonly series: SeriesBooking;
   private readonly stopReporting: () => void;
 
   constructor(deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}) {
@@ -181,7 +181,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.lifecycle = new AppointmentLifecycle(c, deps.peers && new AppointmentTickets(deps.peers));
     this.booking = new Booking(c, this.offers, this.lifecycle);
     this.waitlist = new Waitlist(c, this.offers);
-    this.series = new Series(c, this.offers);
+    this.series = new SeriesBooking(c, this.offers);
     this.stopReporting = reportWaitlistOf(this.db);
   }
 

@@ -99,8 +99,8 @@ function refusedAs(o: DatedOccurrence, check: () => void): void {
   }
 }
 
-/** Series books and cancels recurring series (see the file comment). */
-export class Series {
+/** SeriesBooking books and cancels recurring series (see the file comment). */
+export class SeriesBooking {
   constructor(
     private readonly c: SchedulingContext,
     private readonly offers: WaitlistOffers,
