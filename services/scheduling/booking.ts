@@ -244,6 +244,11 @@ export class Booking {
             fencingToken: token ?? 0n,
             rescheduledFromId: previous.appointment_id,
             at: now,
+            // The new appointment takes the old one's place: its series and place in it, visit type, location.
+            seriesId: previous.series_id,
+            seriesIndex: previous.series_index,
+            visitTypeId: previous.visit_type_id,
+            locationId: previous.location_id,
           });
           await AUDIT_LOG.append(trx, audit(caller, "RescheduleAppointment", [next], now));
           await appendChange(trx, { providerId: next.provider_id, appointmentId: next.appointment_id, at: now });

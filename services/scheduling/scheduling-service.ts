@@ -103,6 +103,8 @@ import {
   validateRescheduleAppointment,
   validateWatchAppointments,
 } from "./scheduling.validation.js";
+import { SeriesBooking } from "./series.js";
+import { validateBookSeries, validateCancelSeries } from "./series.validation.js";
 import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
 import { WriteTransactions } from "./write-transaction.js";
@@ -139,8 +141,8 @@ export const APPOINTMENTS_PAGE = definePageKind(SchedulingService.method.listApp
  * (here, with slot search in slots.ts), booking.ts (book, cancel, reschedule under the provider's
  * fenced lock, the exclusion constraints as the guarantee), appointment-lifecycle.ts (check-in with
  * its queue ticket, no-show, completion), waitlist.ts and waitlist-offers.ts (held offers of freed
- * time), appointment-watch.ts (WatchAppointments). Every read or change of a patient's appointment is
- * audited; every write goes through write-transaction.ts.
+ * time), series.ts (recurring series), appointment-watch.ts (WatchAppointments). Every read or
+ * change of a patient's appointment is audited; every write goes through write-transaction.ts.
  */
 export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingService> {
   private readonly db: Kysely<Database>;
@@ -155,6 +157,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly booking: Booking;
   private readonly lifecycle: AppointmentLifecycle;
   private readonly waitlist: Waitlist;
+  private readonly series: SeriesBooking;
   private readonly stopReporting: () => void;
 
   constructor(deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}) {
@@ -178,6 +181,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.lifecycle = new AppointmentLifecycle(c, deps.peers && new AppointmentTickets(deps.peers));
     this.booking = new Booking(c, this.offers, this.lifecycle);
     this.waitlist = new Waitlist(c, this.offers);
+    this.series = new SeriesBooking(c, this.offers);
     this.stopReporting = reportWaitlistOf(this.db);
   }
 
@@ -352,14 +356,14 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     throw notBuiltYet();
   }
 
-  /** bookSeries books a recurring series (issue 20: not built yet). */
-  async bookSeries(_req: BookSeriesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof BookSeriesResponseSchema>> {
-    throw notBuiltYet();
+  /** bookSeries books a recurring series, all or nothing: series.ts. */
+  async bookSeries(req: BookSeriesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof BookSeriesResponseSchema>> {
+    return this.series.bookSeries(validateBookSeries(req), ctx);
   }
 
-  /** cancelSeries cancels this and following occurrences (issue 20: not built yet). */
-  async cancelSeries(_req: CancelSeriesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CancelSeriesResponseSchema>> {
-    throw notBuiltYet();
+  /** cancelSeries cancels an occurrence of a series and every later one ("this and following"): series.ts. */
+  async cancelSeries(req: CancelSeriesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CancelSeriesResponseSchema>> {
+    return this.series.cancelSeries(validateCancelSeries(req), ctx);
   }
 
   /** watchAppointments streams a provider's appointments of one local day, resumable: appointment-watch.ts. */

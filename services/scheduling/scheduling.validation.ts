@@ -372,7 +372,7 @@ function range(
 }
 
 /** resourceIds checks the rooms and devices of a request: each an id, no duplicates, at most 10. */
-function resourceIds(v: RequestValidator, ids: string[]): void {
+export function resourceIds(v: RequestValidator, ids: string[]): void {
   if (ids.length > MAX_RESOURCE_IDS) {
     v.add("resourceIds", `must name at most ${MAX_RESOURCE_IDS} resources (got ${ids.length})`, "TOO_MANY");
   }

@@ -8,6 +8,7 @@ import {
   AppointmentStatus,
   DateExceptionSchema,
   DayOfWeek,
+  RecurrenceFrequency,
   ResourceKind,
   WeeklyIntervalSchema,
   type DateException,
@@ -16,7 +17,9 @@ import {
 import {
   AcceptOfferRequestSchema,
   BookAppointmentRequestSchema,
+  BookSeriesRequestSchema,
   CancelAppointmentRequestSchema,
+  CancelSeriesRequestSchema,
   CheckInAppointmentRequestSchema,
   CreateProviderRequestSchema,
   CreateResourceRequestSchema,
@@ -468,6 +471,53 @@ rpc({
       patch: { appointmentId: "", requestId: "", newStartTime: undefined },
       fields: ["appointmentId", "requestId", "newStartTime"],
     },
+  ],
+});
+
+const weekly = (patch: { count?: number; until?: string; interval?: number; frequency?: RecurrenceFrequency } = {}) => ({ frequency: RecurrenceFrequency.WEEKLY, count: 4, until: "", interval: 0, ...patch }) as never;
+
+rpc({
+  method: method.bookSeries,
+  schema: BookSeriesRequestSchema,
+  call: (req, c) => impl.bookSeries(req, c),
+  valid: { requestId: "req-s", visitTypeId: "vt-1", providerId: "dr-ada", patientId: "pat-1", firstStartTime: ts("2026-01-06T10:00:00Z"), recurrence: weekly() },
+  alsoValid: [
+    { name: "until instead of count", patch: { recurrence: weekly({ count: 0, until: "2026-03-01" }) } },
+    { name: "daily every 52 days, 52 times", patch: { recurrence: weekly({ frequency: RecurrenceFrequency.DAILY, interval: 52, count: 52 }) } },
+    { name: "rooms, reason and an override reason", patch: { resourceIds: ["room-1"], reason: "physio", overrideReason: "doctor's request" } },
+  ],
+  bad: [
+    { name: "no recurrence", patch: { recurrence: undefined }, fields: ["recurrence"] },
+    { name: "count 53", patch: { recurrence: weekly({ count: 53 }) }, fields: ["recurrence.count"] },
+    { name: "count and until", patch: { recurrence: weekly({ until: "2026-03-01" }) }, fields: ["recurrence.until"] },
+    { name: "neither count nor until", patch: { recurrence: weekly({ count: 0 }) }, fields: ["recurrence.count"] },
+    { name: "no frequency", patch: { recurrence: weekly({ frequency: RecurrenceFrequency.UNSPECIFIED }) }, fields: ["recurrence.frequency"] },
+    { name: "interval 53", patch: { recurrence: weekly({ interval: 53 }) }, fields: ["recurrence.interval"] },
+    { name: "negative interval", patch: { recurrence: weekly({ interval: -1 }) }, fields: ["recurrence.interval"] },
+    { name: "until not a date", patch: { recurrence: weekly({ count: 0, until: "2026-02-30" }) }, fields: ["recurrence.until"] },
+    { name: "first start with seconds", patch: { firstStartTime: ts("2026-01-06T10:00:01Z") }, fields: ["firstStartTime"] },
+    { name: "no first start", patch: { firstStartTime: undefined }, fields: ["firstStartTime"] },
+    { name: "no visit type", patch: { visitTypeId: "" }, fields: ["visitTypeId"] },
+    { name: "a NUL in the override reason", patch: { overrideReason: "a\u0000" }, fields: ["overrideReason"] },
+    { name: "duplicate rooms", patch: { resourceIds: ["room-1", "room-1"] }, fields: ["resourceIds[1]"] },
+    {
+      name: "empty request",
+      patch: { requestId: "", visitTypeId: "", providerId: "", patientId: "", firstStartTime: undefined, recurrence: undefined },
+      fields: ["requestId", "visitTypeId", "providerId", "patientId", "firstStartTime", "recurrence"],
+    },
+  ],
+});
+
+rpc({
+  method: method.cancelSeries,
+  schema: CancelSeriesRequestSchema,
+  call: (req, c) => impl.cancelSeries(req, c),
+  valid: { requestId: "req-c", seriesId: "s-1", fromAppointmentId: "apt-1", reason: "treatment finished" },
+  bad: [
+    { name: "no series", patch: { seriesId: "" }, fields: ["seriesId"] },
+    { name: "bad from appointment", patch: { fromAppointmentId: "apt#1" }, fields: ["fromAppointmentId"] },
+    { name: "reason too long", patch: { reason: "x".repeat(501) }, fields: ["reason"] },
+    { name: "empty request", patch: { requestId: "", seriesId: "", fromAppointmentId: "" }, fields: ["requestId", "seriesId", "fromAppointmentId"] },
   ],
 });
 

@@ -54,6 +54,9 @@ export interface NewAppointment {
   holdId?: string | null;
 }
 
+/** FRESH_BOOKING are the columns of a new BOOKED appointment that is neither a waitlist offer nor a reschedule. */
+export const FRESH_BOOKING = { status: "BOOKED", offerExpiresAt: null, waitlistEntryId: null, rescheduledFromId: null } as const satisfies Partial<NewAppointment>;
+
 /** insertValues are the inserted columns of `a` with their values (typed: they may be selected rather than given as VALUES). */
 function insertValues(a: NewAppointment): [string, RawBuilder<unknown>][] {
   const blockedStart = new Date(a.start.getTime() - (a.bufferBeforeMs ?? 0));
