@@ -35,6 +35,8 @@ import {
   type TransferTicketResponseSchema,
   type WatchQueueRequest,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { listScope, requireLocation } from "../runtime/auth/location-scope.js";
+import type { Peers } from "../runtime/clients/peers.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
@@ -45,6 +47,7 @@ import { toCounter, toQueue } from "./mappers/queue.mapper.js";
 import { toTicketInit } from "./mappers/ticket.mapper.js";
 import { queueCallerOf } from "./queue-caller.js";
 import type { QueueContext } from "./queue-context.js";
+import { QueueLocations } from "./queue-locations.js";
 import { reportQueueLengthOf } from "./queue.metrics.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
 import { closeCounter, createQueue, openCounter, readQueue } from "./queues-and-counters.js";
@@ -85,6 +88,8 @@ export interface QueueServiceDeps {
   config?: { databaseUrl?: string };
   /** pageTokens seal the List RPCs' page tokens (default: a random key of this process). */
   pageTokens?: PageTokens;
+  /** peers give the SchedulingService client that confirms a queue's location (without: only the default location). */
+  peers?: Peers;
 }
 
 /** QueueServiceOptions tune the service; defaults in DEFAULT_QUEUE_OPTIONS. */
@@ -114,6 +119,7 @@ export const TICKETS_PAGE = definePageKind(QueueService.method.listTickets, { of
  */
 export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   private readonly q: QueueContext;
+  private readonly locations: QueueLocations;
   private readonly pageTokens: PageTokens;
   private readonly watch: QueueWatch;
   private readonly unregisterMetrics: () => void;
@@ -143,6 +149,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       stampAfterCommit: options.stampAfterCommit,
     });
     this.q = { db, clock, options: settings, estimates, afterCommit };
+    this.locations = new QueueLocations(db, deps.peers);
     this.unregisterMetrics = reportQueueLengthOf(db);
   }
 
@@ -163,9 +170,12 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     return this.q.afterCommit.pruneRetained();
   }
 
-  /** createQueue adds a queue; with a client-chosen id, a retry returns the existing queue (queues-and-counters.ts). */
-  async createQueue(req: CreateQueueRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateQueueResponseSchema>> {
-    return { queue: toQueue(await createQueue(this.q, validateCreateQueue(req))) };
+  /** createQueue adds a queue at a location the scheduling service confirms; with a client-chosen id, a retry returns the existing queue (queues-and-counters.ts). */
+  async createQueue(req: CreateQueueRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CreateQueueResponseSchema>> {
+    const v = validateCreateQueue(req);
+    requireLocation(ctx, v.locationId);
+    await this.locations.requireExists(ctx, v.locationId);
+    return { queue: toQueue(await createQueue(this.q, v)) };
   }
 
   /** getQueue reads a queue with its counters and the number of waiting tickets. */
@@ -175,15 +185,18 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     return { queue: toQueue(queue), counters: counters.map((c) => toCounter(c.counter, c.heldTicketId)), waitingCount };
   }
 
-  /** listQueues pages through queues by display name. */
-  async listQueues(req: ListQueuesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListQueuesResponseSchema>> {
+  /** listQueues pages through queues by display name: of one location, or of every location the caller works at. */
+  async listQueues(req: ListQueuesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListQueuesResponseSchema>> {
     const v = validateListQueues(req);
-    const rows = await listQueues(this.q.db, this.pageTokens.open(QUEUES_PAGE, v.pageToken), v.pageSize + 1);
+    const locationIds = listScope(ctx, v.locationId);
+    // A token continues only the query it came from.
+    const query = v.locationId ?? null;
+    const rows = await listQueues(this.q.db, this.pageTokens.open(QUEUES_PAGE, v.pageToken, query), v.pageSize + 1, locationIds);
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {
       queues: page.map(toQueue),
-      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(QUEUES_PAGE, { displayName: last.display_name, queueId: last.queue_id }) : "",
+      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(QUEUES_PAGE, { displayName: last.display_name, queueId: last.queue_id }, query) : "",
     };
   }
 
