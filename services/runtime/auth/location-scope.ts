@@ -62,16 +62,27 @@ export class OutsideYourLocationsError extends PermissionDeniedError {
 }
 
 /**
- * requireLocation throws OutsideYourLocationsError unless the caller may act at `locationId` (or,
- * given several, at every one of them: a provider working at two locations needs both). `what`
- * names the record in the message: "this queue", "this provider".
+ * checkLocationsRequired is AUTH_REQUIRE_LOCATIONS at sign-in: a call allowed as a receptionist or
+ * doctor whose token has no `locations` claim is refused (PERMISSION_DENIED LOCATIONS_REQUIRED: the
+ * token is valid, signing in again does not help; an administrator must add the locations).
  */
-export function requireLocation(ctx: HandlerContext | undefined, locationIds: string | readonly string[], what = "this record"): void {
+export function checkLocationsRequired(grantedRole: Role, roles: readonly Role[], locations: readonly string[] | undefined): void {
+  if (locations || roles.includes("service") || !LOCATIONS_REQUIRED_ROLES.includes(grantedRole)) return;
+  throw new PermissionDeniedError("your sign-in does not say which locations you work at, and this clinic requires it; ask an administrator to add your locations to your account", LOCATIONS_REQUIRED, {
+    metadata: { role: grantedRole },
+  });
+}
+
+/**
+ * requireLocation throws OutsideYourLocationsError unless the caller may act at `locationIds`: the
+ * location, or, given several (a provider working at two locations), at least one of them. `what`
+ * names the record in the message: "this queue", "this provider"; undefined: the location itself.
+ */
+export function requireLocation(ctx: HandlerContext | undefined, locationIds: string | readonly string[], what?: string): void {
   const scope = scopeOf(ctx);
   if (scope.all) return;
-  for (const id of typeof locationIds === "string" ? [locationIds] : locationIds) {
-    if (!scope.locations.has(id)) throw new OutsideYourLocationsError(what, id);
-  }
+  const ids = typeof locationIds === "string" ? [locationIds] : locationIds;
+  if (!ids.some((id) => scope.locations.has(id))) throw new OutsideYourLocationsError(what, ids[0] ?? DEFAULT_LOCATION_ID);
 }
 
 /**
