@@ -99,6 +99,8 @@ t.test("a receptionist limited to one location: another location's providers, ro
 });
 
 t.test("a provider working at the caller's location through its weekly hours is theirs too", async (t) => {
+  // An appointment of it here (before its hours change: booking checks them).
+  const atHere = (await admin.scheduling.bookAppointment({ requestId: "ls-b3", providerId: there, patientId: "pat-4", startTime: slot(2) })).appointment!;
   await sql`update scheduling.availability set weekly_hours = jsonb_build_array(jsonb_build_object('dayOfWeek', 1, 'startMinute', 480, 'endMinute', 720, 'locationId', 'default'))
             where provider_id = 'dr-there'`.execute(db);
   t.teardown(() => sql`update scheduling.availability set weekly_hours = '[]'::jsonb where provider_id = 'dr-there'`.execute(db));
@@ -107,6 +109,20 @@ t.test("a provider working at the caller's location through its weekly hours is 
   const providers = (await desk.scheduling.listProviders({ pageSize: 500 })).providers.map((p) => p.providerId);
   t.ok(providers.includes(there), "ListProviders lists it");
   refused(t, await rpcErrorInfoOf(desk.scheduling.getAppointment({ appointmentId: apptThere.appointmentId })), "its appointment at the other location");
+  // Its day, watched from this location: the appointment here, not the one at the other location.
+  const date = new Date(Number(apptThere.startTime!.seconds) * 1000).toISOString().slice(0, 10);
+  let shown: string[] = [];
+  for await (const m of desk.scheduling.watchAppointments({ providerId: there, date })) {
+    shown = m.appointments.map((a) => a.appointmentId);
+    break;
+  }
+  t.notOk(shown.includes(apptThere.appointmentId), "WatchAppointments leaves out the appointment at the other location");
+  if (new Date(Number(atHere.startTime!.seconds) * 1000).toISOString().slice(0, 10) === date) t.ok(shown.includes(atHere.appointmentId), "and shows the one here");
+  const all = admin.scheduling.watchAppointments({ providerId: there, date });
+  for await (const m of all) {
+    t.ok(m.appointments.some((a) => a.appointmentId === apptThere.appointmentId), "an unscoped watcher sees it");
+    break;
+  }
 });
 
 t.test("a receptionist limited to one location: another location's queues and tickets", async (t) => {
