@@ -2,7 +2,8 @@
  * Location-scoped staff in the scheduling service (issue 20; the rule itself is
  * runtime/auth/location-scope.ts): a caller whose token lists locations reaches a provider only if
  * it works at one of them (its own location or one its weekly hours name), an appointment only if
- * it takes place at one of them, and creates or names only those locations. Lists are filtered with
+ * it takes place at one of them, a room or device only there, and creates or names only those
+ * locations. Lists are filtered with
  * listScope. Records that do not exist are left to the call (NOT_FOUND as before).
  */
 import type { HandlerContext } from "@connectrpc/connect";
@@ -10,7 +11,7 @@ import type { Kysely } from "kysely";
 import { DEFAULT_LOCATION_ID, requireLocation, scopeOf } from "../runtime/auth/location-scope.js";
 import type { Database } from "./db/database.js";
 import { findAppointment } from "./repositories/appointment.repository.js";
-import { providerLocations } from "./repositories/provider.repository.js";
+import { findResources, providerLocations } from "./repositories/provider.repository.js";
 
 /** ScopedRequest is what LocationGuard.check reads from a validated request: whichever of these it has. */
 export interface ScopedRequest {
@@ -20,6 +21,8 @@ export interface ScopedRequest {
   providerId?: string;
   /** locationId: a location the request names (empty: none). */
   locationId?: string;
+  /** resourceIds: rooms and devices, each of which must be at one of the caller's locations. */
+  resourceIds?: readonly string[];
   /** weeklyHours: working hours, whose entries may name a location (`locationId`, SetAvailability). */
   weeklyHours?: readonly object[];
 }
@@ -43,6 +46,7 @@ export class LocationGuard {
       const locations = await providerLocations(this.db, v.providerId);
       if (locations) requireLocation(ctx, locations, "this provider");
     }
+    for (const r of await findResources(this.db, [...(v.resourceIds ?? [])])) requireLocation(ctx, r.location_id, "this room or device");
     if (v.appointmentId) {
       const row = await findAppointment(this.db, v.appointmentId);
       if (row) requireLocation(ctx, row.location_id, "this appointment");

@@ -67,6 +67,8 @@ t.test("a receptionist limited to one location: another location's providers, ro
     ["CreateProvider", () => s.createProvider({ displayName: "Dr. North", timeZone: "UTC", specialty: "x", locationId: "north" })],
     ["CreateResource", () => s.createResource({ displayName: "North room", kind: ResourceKind.ROOM, locationId: "north" })],
     ["BookAppointment", () => s.bookAppointment({ requestId: "ls-d1", providerId: there, patientId: "pat-9", startTime: slot(2) })],
+    ["BookAppointment with a room there", () => s.bookAppointment({ requestId: "ls-d9", providerId: here, patientId: "pat-9", startTime: slot(2), resourceIds: ["room-there"] })],
+    ["ListAvailableSlots with a room there", () => s.listAvailableSlots({ providerId: here, startTime: day.start, endTime: day.end, resourceIds: ["room-there"] })],
     ["JoinWaitlist", () => s.joinWaitlist({ requestId: "ls-d2", providerId: there, patientId: "pat-9", windowStartTime: day.start, windowEndTime: day.end })],
     ["GetAppointment", () => s.getAppointment({ appointmentId: apptThere.appointmentId })],
     ["CancelAppointment", () => s.cancelAppointment({ requestId: "ls-d3", appointmentId: apptThere.appointmentId })],
