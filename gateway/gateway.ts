@@ -141,7 +141,7 @@ export function createDistributedGateway(config: Config, logger: Logger, opts: {
       issuer: config.authIssuer,
       audience: config.authAudience,
     });
-    auth = createAuthInterceptor({ mode: "jwt", verifier, logger });
+    auth = createAuthInterceptor({ mode: "jwt", verifier, logger, requireLocations: config.authRequireLocations });
   }
   const forwarding = GATEWAY_SERVICES.map(({ name, service }) =>
     createForwardingService(service, { addresses: config.upstreams[name], defaultUnaryTimeoutMs: opts.defaultUnaryTimeoutMs, now: opts.now }),

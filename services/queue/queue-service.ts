@@ -35,6 +35,8 @@ import {
   type TransferTicketResponseSchema,
   type WatchQueueRequest,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
+import { listScope, requireLocation } from "../runtime/auth/location-scope.js";
+import type { Peers } from "../runtime/clients/peers.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
@@ -45,6 +47,7 @@ import { toCounter, toQueue } from "./mappers/queue.mapper.js";
 import { toTicketInit } from "./mappers/ticket.mapper.js";
 import { queueCallerOf } from "./queue-caller.js";
 import type { QueueContext } from "./queue-context.js";
+import { QueueLocations } from "./queue-locations.js";
 import { reportQueueLengthOf } from "./queue.metrics.js";
 import { DEFAULT_QUEUE_OPTIONS, type QueueOptions } from "./queue-options.js";
 import { closeCounter, createQueue, openCounter, readQueue } from "./queues-and-counters.js";
@@ -85,6 +88,8 @@ export interface QueueServiceDeps {
   config?: { databaseUrl?: string };
   /** pageTokens seal the List RPCs' page tokens (default: a random key of this process). */
   pageTokens?: PageTokens;
+  /** peers give the SchedulingService client that confirms a queue's location (without: only the default location). */
+  peers?: Peers;
 }
 
 /** QueueServiceOptions tune the service; defaults in DEFAULT_QUEUE_OPTIONS. */
@@ -114,6 +119,7 @@ export const TICKETS_PAGE = definePageKind(QueueService.method.listTickets, { of
  */
 export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   private readonly q: QueueContext;
+  private readonly locations: QueueLocations;
   private readonly pageTokens: PageTokens;
   private readonly watch: QueueWatch;
   private readonly unregisterMetrics: () => void;
@@ -143,6 +149,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
       stampAfterCommit: options.stampAfterCommit,
     });
     this.q = { db, clock, options: settings, estimates, afterCommit };
+    this.locations = new QueueLocations(db, deps.peers);
     this.unregisterMetrics = reportQueueLengthOf(db);
   }
 
@@ -163,39 +170,50 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     return this.q.afterCommit.pruneRetained();
   }
 
-  /** createQueue adds a queue; with a client-chosen id, a retry returns the existing queue (queues-and-counters.ts). */
-  async createQueue(req: CreateQueueRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateQueueResponseSchema>> {
-    return { queue: toQueue(await createQueue(this.q, validateCreateQueue(req))) };
+  /** createQueue adds a queue at a location the scheduling service confirms; with a client-chosen id, a retry returns the existing queue (queues-and-counters.ts). */
+  async createQueue(req: CreateQueueRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CreateQueueResponseSchema>> {
+    const v = validateCreateQueue(req);
+    requireLocation(ctx, v.locationId);
+    await this.locations.requireExists(ctx, v.locationId);
+    return { queue: toQueue(await createQueue(this.q, v)) };
   }
 
   /** getQueue reads a queue with its counters and the number of waiting tickets. */
-  async getQueue(req: GetQueueRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetQueueResponseSchema>> {
+  async getQueue(req: GetQueueRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetQueueResponseSchema>> {
     const v = validateGetQueue(req);
+    await this.locations.requireQueue(ctx, v.queueId);
     const { queue, counters, waitingCount } = await readQueue(this.q, v.queueId);
     return { queue: toQueue(queue), counters: counters.map((c) => toCounter(c.counter, c.heldTicketId)), waitingCount };
   }
 
-  /** listQueues pages through queues by display name. */
-  async listQueues(req: ListQueuesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListQueuesResponseSchema>> {
+  /** listQueues pages through queues by display name: of one location, or of every location the caller works at. */
+  async listQueues(req: ListQueuesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListQueuesResponseSchema>> {
     const v = validateListQueues(req);
-    const rows = await listQueues(this.q.db, this.pageTokens.open(QUEUES_PAGE, v.pageToken), v.pageSize + 1);
+    const locationIds = listScope(ctx, v.locationId);
+    // A token continues only the query it came from.
+    const query = v.locationId ?? null;
+    const rows = await listQueues(this.q.db, this.pageTokens.open(QUEUES_PAGE, v.pageToken, query), v.pageSize + 1, locationIds);
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {
       queues: page.map(toQueue),
-      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(QUEUES_PAGE, { displayName: last.display_name, queueId: last.queue_id }) : "",
+      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(QUEUES_PAGE, { displayName: last.display_name, queueId: last.queue_id }, query) : "",
     };
   }
 
   /** openCounter opens a counter on a queue, creating it on first use; opening an open counter changes nothing. */
-  async openCounter(req: OpenCounterRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof OpenCounterResponseSchema>> {
-    const { counter, heldTicketId } = await openCounter(this.q, validateOpenCounter(req));
+  async openCounter(req: OpenCounterRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof OpenCounterResponseSchema>> {
+    const v = validateOpenCounter(req);
+    await this.locations.requireQueue(ctx, v.queueId);
+    const { counter, heldTicketId } = await openCounter(this.q, v);
     return { counter: toCounter(counter, heldTicketId) };
   }
 
   /** closeCounter closes a counter; FAILED_PRECONDITION while it holds a called ticket. */
-  async closeCounter(req: CloseCounterRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CloseCounterResponseSchema>> {
-    return { counter: toCounter(await closeCounter(this.q, validateCloseCounter(req)), undefined) };
+  async closeCounter(req: CloseCounterRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CloseCounterResponseSchema>> {
+    const v = validateCloseCounter(req);
+    await this.locations.requireQueue(ctx, v.queueId);
+    return { counter: toCounter(await closeCounter(this.q, v), undefined) };
   }
 
   /**
@@ -205,12 +223,15 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   async issueTicket(req: IssueTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof IssueTicketResponseSchema>> {
     const caller = queueCallerOf(ctx);
     checkTicketRequest(req, caller);
-    return issueTicket(this.q, caller, validateIssueTicket(req));
+    const v = validateIssueTicket(req);
+    await this.locations.requireQueue(ctx, v.queueId);
+    return issueTicket(this.q, caller, v);
   }
 
   /** callNext calls the highest-ranked waiting ticket to an open counter (WAITING -> CALLED), atomically; no ticket when nobody waits. */
   async callNext(req: CallNextRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CallNextResponseSchema>> {
     const v = validateCallNext(req);
+    await this.locations.requireQueue(ctx, v.queueId);
     const called = await callNext(this.q, queueCallerOf(ctx), v);
     return called ? { ticket: toTicketInit(called) } : {};
   }
@@ -218,36 +239,43 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   /** recallTicket calls a CALLED ticket again at its counter (counted). */
   async recallTicket(req: RecallTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof RecallTicketResponseSchema>> {
     const v = validateRecallTicket(req);
+    await this.locations.requireTicket(ctx, v.ticketId);
     return { ticket: toTicketInit(await recallTicket(this.q, queueCallerOf(ctx), v)) };
   }
 
   /** skipTicket passes over a CALLED ticket whose patient is not here yet: back to WAITING behind the next one, or NO_SHOW. */
   async skipTicket(req: SkipTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SkipTicketResponseSchema>> {
     const v = validateSkipTicket(req);
+    await this.locations.requireTicket(ctx, v.ticketId);
     return { ticket: toTicketInit(await skipTicket(this.q, queueCallerOf(ctx), v)) };
   }
 
   /** markTicketNoShow records that a CALLED ticket's patient did not come: CALLED -> NO_SHOW at once, freeing its counter. */
   async markTicketNoShow(req: MarkTicketNoShowRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof MarkTicketNoShowResponseSchema>> {
     const v = validateMarkTicketNoShow(req);
+    await this.locations.requireTicket(ctx, v.ticketId);
     return { ticket: toTicketInit(await markTicketNoShow(this.q, queueCallerOf(ctx), v)) };
   }
 
   /** completeTicket ends a served ticket: CALLED -> COMPLETED, freeing its counter. */
   async completeTicket(req: CompleteTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CompleteTicketResponseSchema>> {
     const v = validateCompleteTicket(req);
+    await this.locations.requireTicket(ctx, v.ticketId);
     return { ticket: toTicketInit(await completeTicket(this.q, queueCallerOf(ctx), v)) };
   }
 
   /** cancelTicket withdraws a WAITING or CALLED ticket: -> CANCELLED. */
   async cancelTicket(req: CancelTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CancelTicketResponseSchema>> {
     const v = validateCancelTicket(req);
+    await this.locations.requireTicket(ctx, v.ticketId);
     return { ticket: toTicketInit(await cancelTicket(this.q, queueCallerOf(ctx), v.ticketId)) };
   }
 
   /** transferTicket moves a WAITING or CALLED ticket to another queue, keeping its arrival time (ticket-moves.ts). */
   async transferTicket(req: TransferTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof TransferTicketResponseSchema>> {
     const v = validateTransferTicket(req);
+    await this.locations.requireTicket(ctx, v.ticketId);
+    await this.locations.requireQueue(ctx, v.toQueueId);
     const { previous, inserted, position, estimate } = await transferTicket(this.q, queueCallerOf(ctx), v);
     return { ticket: toTicketInit(inserted, { position, estimate }), previousTicket: toTicketInit(previous) };
   }
@@ -255,12 +283,14 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   /** getTicket reads a ticket with its live position and estimates; patients only their own (audited). */
   async getTicket(req: GetTicketRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetTicketResponseSchema>> {
     const v = validateGetTicket(req);
+    await this.locations.requireTicket(ctx, v.ticketId);
     return { ticket: await getTicket(this.q, queueCallerOf(ctx), v.ticketId) };
   }
 
   /** listTickets pages through a queue's tickets: called first, then waiting in call order, then ended ones. */
   async listTickets(req: ListTicketsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListTicketsResponseSchema>> {
     const v = validateListTickets(req);
+    await this.locations.requireQueue(ctx, v.queueId);
     const caller = queueCallerOf(ctx);
     // A token continues only the query it came from.
     const query = [v.queueId, v.statuses];
@@ -272,6 +302,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   /** watchQueue streams a queue: a snapshot, then each change with its sequence (queue-watch.ts). */
   async *watchQueue(req: WatchQueueRequest, ctx: HandlerContext): AsyncGenerator<WatchResponse> {
     const v = validateWatchQueue(req);
+    await this.locations.requireQueue(ctx, v.queueId);
     yield* this.watch.watch(v, queueCallerOf(ctx), ctx.signal);
   }
 }

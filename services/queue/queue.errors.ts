@@ -3,7 +3,7 @@
 // staff see them, times on the queue's clock; no RPC names, no internal ids), and the metadata a client
 // needs to say it in its own words and language.
 import { Code } from "@connectrpc/connect";
-import { AbortedError, AlreadyExistsError, DomainError, FailedPreconditionError, PermissionDeniedError } from "../runtime/errors.js";
+import { AbortedError, AlreadyExistsError, DomainError, FailedPreconditionError, PermissionDeniedError, UnavailableError } from "../runtime/errors.js";
 import type { QueueRow } from "./db/queue.table.js";
 import type { TicketPriorityName, TicketRow, TicketStatusName } from "./db/ticket.table.js";
 import { localDay, localTimeOfDay } from "./local-time.js";
@@ -142,7 +142,7 @@ export class AppointmentTicketNotAllowedError extends PermissionDeniedError {
 /** QueueExistsError is CreateQueue with a client-chosen id that names a queue with other details. */
 export class QueueExistsError extends AlreadyExistsError {
   constructor(queueId: string) {
-    super("QUEUE_EXISTS", `a queue with the id ${JSON.stringify(queueId)} already exists with another name, prefix or time zone`, { metadata: { queueId } });
+    super("QUEUE_EXISTS", `a queue with the id ${JSON.stringify(queueId)} already exists with another name, prefix, time zone or location`, { metadata: { queueId } });
   }
 }
 
@@ -231,4 +231,19 @@ export class CounterCalledMeanwhileError extends AbortedError {
       metadata: { counterId },
     });
   }
+}
+
+/** LocationNotFoundError is CreateQueue naming a location the scheduling service does not know (NOT_FOUND). */
+export class LocationNotFoundError extends DomainError {
+  constructor(locationId: string) {
+    super(Code.NotFound, "LOCATION_NOT_FOUND", "this location does not exist (it may have been mistyped); choose a location from the list", { metadata: { locationId } });
+  }
+}
+
+/**
+ * schedulingUnavailableError is CreateQueue when the scheduling service cannot confirm the queue's
+ * location (unreachable, or answering anything but the location or NOT_FOUND): UNAVAILABLE, retryable.
+ */
+export function schedulingUnavailableError(cause: unknown): UnavailableError {
+  return new UnavailableError("SCHEDULING_UNAVAILABLE", "the scheduling service cannot confirm the queue's location right now, so the queue was not created; retry shortly", { cause });
 }

@@ -17,6 +17,7 @@ import type {
   WatchQueueRequest,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { TicketPriority, TicketPrioritySchema, TicketStatus, TicketStatusSchema } from "../../gen/medschedule/queue/v1/queue_pb.js";
+import { DEFAULT_LOCATION_ID } from "../runtime/auth/location-scope.js";
 import { validate, type RequestValidator } from "../runtime/request/validation.js";
 
 const PREFIX = /^[A-Z]{1,3}$/;
@@ -45,6 +46,14 @@ export interface ValidCreateQueue {
   timeZone: string;
   /** queueId is the client-chosen id, undefined when the server is to generate one. */
   queueId: string | undefined;
+  /** locationId is the scheduling service's location of the queue (`default` when the request left it empty). */
+  locationId: string;
+}
+
+/** ValidListQueues is a validated ListQueuesRequest. */
+export interface ValidListQueues extends ValidPage {
+  /** locationId restricts the list to one location's queues; undefined: every location's. */
+  locationId: string | undefined;
 }
 
 /** ValidCounterRef is a validated queueId + counterId pair (OpenCounter, CloseCounter, CallNext). */
@@ -107,11 +116,13 @@ export function validateCreateQueue(req: CreateQueueRequest): ValidCreateQueue {
     else if (!PREFIX.test(req.prefix)) v.add("prefix", "must be 1-3 capital letters A-Z, e.g. \"A\"", "INVALID_PREFIX");
     const timeZone = v.timeZone("timeZone", req.timeZone);
     v.id("queueId", req.queueId, { optional: true });
+    v.id("locationId", req.locationId, { optional: true });
     return {
       displayName: req.displayName.trim(),
       prefix: req.prefix,
       timeZone: timeZone ?? req.timeZone,
       queueId: req.queueId === "" ? undefined : req.queueId,
+      locationId: req.locationId === "" ? DEFAULT_LOCATION_ID : req.locationId,
     };
   });
 }
@@ -125,8 +136,11 @@ export function validateGetQueue(req: GetQueueRequest): { queueId: string } {
 }
 
 /** validateListQueues checks a ListQueuesRequest. */
-export function validateListQueues(req: ListQueuesRequest): ValidPage {
-  return validate((v) => page(v, req.pageSize, req.pageToken, DEFAULT_QUEUE_PAGE_SIZE));
+export function validateListQueues(req: ListQueuesRequest): ValidListQueues {
+  return validate((v) => {
+    v.id("locationId", req.locationId, { optional: true });
+    return { ...page(v, req.pageSize, req.pageToken, DEFAULT_QUEUE_PAGE_SIZE), locationId: req.locationId === "" ? undefined : req.locationId };
+  });
 }
 
 /** validateOpenCounter checks an OpenCounterRequest. */

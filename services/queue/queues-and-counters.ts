@@ -24,7 +24,8 @@ export interface CounterState {
 }
 
 /**
- * createQueue adds a queue; with a client-chosen id, a retry returns the existing queue. A ticket
+ * createQueue adds a queue at a location (confirmed by the caller: QueueLocations); with a
+ * client-chosen id, a retry returns the existing queue, if it has the same details. A ticket
  * prefix belongs to one queue: FAILED_PRECONDITION PREFIX_IN_USE, naming the queue that has it, when
  * another queue uses it.
  */
@@ -38,6 +39,7 @@ export async function createQueue(q: QueueContext, v: ValidCreateQueue): Promise
       display_name: v.displayName,
       prefix: v.prefix,
       time_zone: v.timeZone,
+      location_id: v.locationId,
       created_at: q.clock.now(),
     });
   } catch (err) {
@@ -51,7 +53,7 @@ export async function createQueue(q: QueueContext, v: ValidCreateQueue): Promise
     if (prefixTaken) throw new PrefixInUseError(v.prefix, await findPrefixOwner(q.db, v.prefix));
     throw new AbortedError("QUEUE_CONFLICT", "the queue was removed while being created; try again", { metadata: { queueId } });
   }
-  if (existing.display_name !== v.displayName || existing.prefix !== v.prefix || existing.time_zone !== v.timeZone) {
+  if (existing.display_name !== v.displayName || existing.prefix !== v.prefix || existing.time_zone !== v.timeZone || existing.location_id !== v.locationId) {
     throw new QueueExistsError(queueId);
   }
   return existing;

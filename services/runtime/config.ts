@@ -57,6 +57,8 @@ export interface Config {
   authIssuer?: string;
   /** authAudience is the required `aud`, when set. */
   authAudience?: string;
+  /** authRequireLocations (AUTH_REQUIRE_LOCATIONS) refuses receptionist and doctor tokens without a `locations` claim (auth/location-scope.ts). */
+  authRequireLocations: boolean;
   /** pageTokenSecret (PAGE_TOKEN_SECRET) seals page tokens; every replica needs the same one (unset: npm start keeps one in DATA_DIR, other processes use a random one). */
   pageTokenSecret?: string;
   /** serviceToken is this service's own token for calls to other services. */
@@ -262,6 +264,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
   if (authMode !== "jwt" && authMode !== "off") problems.push(`AUTH_MODE must be "jwt" or "off", got ${JSON.stringify(authMode)}`);
   const secret = str("AUTH_HS256_SECRET");
   if (secret !== undefined && secret.length < 32) problems.push("AUTH_HS256_SECRET must be at least 32 characters");
+  const requireLocations = (str("AUTH_REQUIRE_LOCATIONS") ?? "off").toLowerCase();
+  if (!["on", "off", "true", "false", "1", "0"].includes(requireLocations)) problems.push(`AUTH_REQUIRE_LOCATIONS must be "on" or "off", got ${JSON.stringify(str("AUTH_REQUIRE_LOCATIONS"))}`);
   const pageTokenSecret = str("PAGE_TOKEN_SECRET");
   if (pageTokenSecret !== undefined && pageTokenSecret.length < 32) problems.push("PAGE_TOKEN_SECRET must be at least 32 characters");
   const dataDir = path.resolve(str("DATA_DIR") ?? "./data");
@@ -322,6 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
     authJwksUrl: url("AUTH_JWKS_URL", ["https:", "http:"]),
     authIssuer: str("AUTH_ISSUER"),
     authAudience: str("AUTH_AUDIENCE"),
+    authRequireLocations: ["on", "true", "1"].includes(requireLocations),
     pageTokenSecret,
     serviceToken: str("SERVICE_TOKEN"),
     upstreams: {

@@ -191,7 +191,7 @@ export async function createRuntime(opts: {
       issuer: config.authIssuer,
       audience: config.authAudience,
     });
-    interceptorAuth = createAuthInterceptor({ mode: "jwt", verifier, logger });
+    interceptorAuth = createAuthInterceptor({ mode: "jwt", verifier, logger, requireLocations: config.authRequireLocations });
   }
   // DATA_DIR (PGlite, generated keys) and the modules' own directories (BACKUP_DIR) hold patient
   // data: owner-only (private-files.ts); made once the configuration is known to be usable.

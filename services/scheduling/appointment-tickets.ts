@@ -262,7 +262,7 @@ export class AppointmentTickets {
     for (let attempt = 1; ; attempt++) {
       const prefix = providerQueuePrefix(provider.display_name, taken);
       try {
-        await queue.createQueue({ queueId, displayName: provider.display_name.slice(0, 200), prefix, timeZone: provider.time_zone }, callOpts);
+        await queue.createQueue({ queueId, displayName: provider.display_name.slice(0, 200), prefix, timeZone: provider.time_zone, locationId: provider.location_id }, callOpts);
         return queueId;
       } catch (err) {
         // Created meanwhile by a concurrent check-in: use it.

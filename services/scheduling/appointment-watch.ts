@@ -4,6 +4,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { WatchAppointmentsResponseSchema } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { inScope, scopeOf } from "../runtime/auth/location-scope.js";
 import { callerOf } from "../runtime/caller.js";
 import { ChangeFeed, watchStream, type FeedItem } from "../runtime/change-feed.js";
 import type { Logger } from "../runtime/observability/logger.js";
@@ -63,11 +64,12 @@ export class AppointmentWatch {
    * watchAppointments streams a provider's appointments of one local day: a snapshot, then each change
    * touching that day, every message with the provider's sequence. With afterSequence it resumes from
    * the change log; when that point is no longer retained it sends a fresh snapshot with resumeFailed.
-   * Patients see only their own appointments.
+   * Patients see only their own appointments, location-scoped staff only those at their locations.
    */
   async *watchAppointments(v: { providerId: string; date: string | undefined; afterSequence: bigint }, ctx: HandlerContext): AsyncGenerator<WatchResponse> {
     const { db, clock, access } = this.c;
     const caller = callerOf(ctx);
+    const scope = scopeOf(ctx);
     const provider = await access.requireProvider(db, v.providerId);
     const date = v.date ?? localDateOf(clock.now().getTime(), provider.time_zone);
     const day: Interval = {
@@ -75,7 +77,7 @@ export class AppointmentWatch {
       end: firstInstantAtOrAfterWall(wallOfDate(addDays(date, 1)), provider.time_zone),
     };
     const visible = (r: AppointmentRow) =>
-      r.start_at.getTime() < day.end && r.end_at.getTime() > day.start && (caller.role !== "patient" || r.patient_id === caller.subject);
+      r.start_at.getTime() < day.end && r.end_at.getTime() > day.start && (caller.role !== "patient" || r.patient_id === caller.subject) && inScope(scope, r.location_id);
     yield* watchStream<AppointmentRow | undefined, WatchResponse>({
       feed: this.feed,
       key: provider.provider_id,

@@ -70,9 +70,9 @@ export class ProviderDirectory {
     return { provider: toProvider(await this.access.requireProvider(this.db, v.providerId)) };
   }
 
-  /** listProviders pages through providers by display name. */
-  async listProviders(v: ReturnType<typeof validateListProviders>): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
-    const rows = await listProviders(this.db, this.pageTokens.open(PROVIDERS_PAGE, v.pageToken), v.pageSize + 1);
+  /** listProviders pages through providers by display name; with `locationIds`, only those working at one of them. */
+  async listProviders(v: ReturnType<typeof validateListProviders>, locationIds?: readonly string[]): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
+    const rows = await listProviders(this.db, this.pageTokens.open(PROVIDERS_PAGE, v.pageToken), v.pageSize + 1, locationIds);
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {
@@ -95,10 +95,10 @@ export class ProviderDirectory {
     return { resource: toResource(existing) };
   }
 
-  /** listResources pages through rooms and devices by display name. */
-  async listResources(v: ReturnType<typeof validateListResources>): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
+  /** listResources pages through rooms and devices by display name; with `locationIds`, only those at one of them. */
+  async listResources(v: ReturnType<typeof validateListResources>, locationIds?: readonly string[]): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
     const kind = v.kind === undefined ? undefined : kindName(v.kind);
-    const rows = await listResources(this.db, kind, this.pageTokens.open(RESOURCES_PAGE, v.pageToken, [kind]), v.pageSize + 1);
+    const rows = await listResources(this.db, kind, this.pageTokens.open(RESOURCES_PAGE, v.pageToken, [kind]), v.pageSize + 1, locationIds);
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {

@@ -58,6 +58,7 @@ import {
   type WatchAppointmentsRequest,
   type WatchAppointmentsResponseSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { listScope } from "../runtime/auth/location-scope.js";
 import { callerOf } from "../runtime/caller.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { systemClock, type Clock } from "../runtime/clock.js";
@@ -73,6 +74,7 @@ import { AppointmentWatch } from "./appointment-watch.js";
 import { Booking } from "./booking.js";
 import type { Database } from "./db/database.js";
 import { statusName, toAppointment } from "./mappers/scheduling.mapper.js";
+import { LocationGuard } from "./location-guard.js";
 import { ProviderDirectory } from "./provider-directory.js";
 import { ProviderLock } from "./provider-lock.js";
 import { listAppointments } from "./repositories/appointment.repository.js";
@@ -151,6 +153,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly pageTokens: PageTokens;
   private readonly access: AppointmentAccess;
   private readonly directory: ProviderDirectory;
+  private readonly guard: LocationGuard;
   private readonly watch: AppointmentWatch;
   private readonly retention: Retention;
   private readonly offers: WaitlistOffers;
@@ -167,6 +170,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.options = { ...DEFAULT_SCHEDULING_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     this.access = new AppointmentAccess(this.db, this.clock);
     this.directory = new ProviderDirectory(this.db, this.clock, this.options, this.access, this.pageTokens);
+    this.guard = new LocationGuard(this.db);
     const lock = new ProviderLock(this.options, deps.peers, deps.lockClient);
     const base = { db: this.db, clock: this.clock, logger: deps.logger, options: this.options, access: this.access };
     this.watch = new AppointmentWatch(base, { logger: deps.logger, listenUrl: deps.config?.databaseUrl });
@@ -193,63 +197,67 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /** createProvider adds a provider; with a client-chosen id a retry returns the existing one.: provider-directory.ts. */
-  async createProvider(req: CreateProviderRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateProviderResponseSchema>> {
-    return this.directory.createProvider(validateCreateProvider(req));
+  async createProvider(req: CreateProviderRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CreateProviderResponseSchema>> {
+    const v = validateCreateProvider(req);
+    this.guard.creating(ctx, req.locationId);
+    return this.directory.createProvider(v);
   }
 
   /** getProvider reads one provider.: provider-directory.ts. */
-  async getProvider(req: GetProviderRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetProviderResponseSchema>> {
-    return this.directory.getProvider(validateGetProvider(req));
+  async getProvider(req: GetProviderRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetProviderResponseSchema>> {
+    return this.directory.getProvider(await this.guard.checked(ctx, validateGetProvider(req)));
   }
 
   /** listProviders pages through providers by display name.: provider-directory.ts. */
-  async listProviders(req: ListProvidersRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
-    return this.directory.listProviders(validateListProviders(req));
+  async listProviders(req: ListProvidersRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
+    return this.directory.listProviders(validateListProviders(req), listScope(ctx, undefined));
   }
 
   /** createResource adds a room or device; with a client-chosen id a retry returns the existing one.: provider-directory.ts. */
-  async createResource(req: CreateResourceRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateResourceResponseSchema>> {
-    return this.directory.createResource(validateCreateResource(req));
+  async createResource(req: CreateResourceRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CreateResourceResponseSchema>> {
+    const v = validateCreateResource(req);
+    this.guard.creating(ctx, req.locationId);
+    return this.directory.createResource(v);
   }
 
   /** listResources pages through rooms and devices by display name.: provider-directory.ts. */
-  async listResources(req: ListResourcesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
-    return this.directory.listResources(validateListResources(req));
+  async listResources(req: ListResourcesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
+    return this.directory.listResources(validateListResources(req), listScope(ctx, undefined));
   }
 
   /** setAvailability replaces a provider's weekly pattern; existing appointments stay.: provider-directory.ts. */
-  async setAvailability(req: SetAvailabilityRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof SetAvailabilityResponseSchema>> {
-    return this.directory.setAvailability(validateSetAvailability(req));
+  async setAvailability(req: SetAvailabilityRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SetAvailabilityResponseSchema>> {
+    return this.directory.setAvailability(await this.guard.checked(ctx, validateSetAvailability(req)));
   }
 
   /** getAvailability reads a provider's weekly pattern (empty when never set).: provider-directory.ts. */
-  async getAvailability(req: GetAvailabilityRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetAvailabilityResponseSchema>> {
-    return this.directory.getAvailability(validateGetAvailability(req));
+  async getAvailability(req: GetAvailabilityRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetAvailabilityResponseSchema>> {
+    return this.directory.getAvailability(await this.guard.checked(ctx, validateGetAvailability(req)));
   }
 
   /** listAvailableSlots lists the bookable free slots of a provider (and rooms) in a range, as UTC instants: none before now or beyond the booking horizon.: provider-directory.ts. */
-  async listAvailableSlots(req: ListAvailableSlotsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListAvailableSlotsResponseSchema>> {
-    return this.directory.listAvailableSlots(validateListAvailableSlots(req));
+  async listAvailableSlots(req: ListAvailableSlotsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListAvailableSlotsResponseSchema>> {
+    return this.directory.listAvailableSlots(await this.guard.checked(ctx, validateListAvailableSlots(req)));
   }
 
   /** bookAppointment books a slot (none -> BOOKED): booking.ts. */
   async bookAppointment(req: BookAppointmentRequest, ctx: HandlerContext) {
-    return this.booking.bookAppointment(validateBookAppointment(req), ctx);
+    return this.booking.bookAppointment(await this.guard.checked(ctx, validateBookAppointment(req)), ctx);
   }
 
   /** cancelAppointment frees an appointment's time (-> CANCELLED), then offers it to the waitlist: booking.ts. */
   async cancelAppointment(req: CancelAppointmentRequest, ctx: HandlerContext) {
-    return this.booking.cancelAppointment(validateCancelAppointment(req), ctx);
+    return this.booking.cancelAppointment(await this.guard.checked(ctx, validateCancelAppointment(req)), ctx);
   }
 
   /** rescheduleAppointment moves a BOOKED appointment to a new slot in one transaction: booking.ts. */
   async rescheduleAppointment(req: RescheduleAppointmentRequest, ctx: HandlerContext) {
-    return this.booking.rescheduleAppointment(validateRescheduleAppointment(req), ctx);
+    return this.booking.rescheduleAppointment(await this.guard.checked(ctx, validateRescheduleAppointment(req)), ctx);
   }
 
   /** getAppointment reads one appointment; patients and doctors only their own (audited). */
   async getAppointment(req: GetAppointmentRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetAppointmentResponseSchema>> {
-    const v = validateGetAppointment(req);
+    const v = await this.guard.checked(ctx, validateGetAppointment(req));
     const caller = callerOf(ctx);
     const row = await this.access.requireAppointment(v.appointmentId, caller, "either");
     await AUDIT_LOG.append(this.db, audit(caller, "GetAppointment", [row], this.clock.now()));
@@ -266,6 +274,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const rows = await listAppointments(this.db, {
       providerId: v.providerId,
       patientId: v.patientId,
+      locationIds: listScope(ctx, undefined),
       start: v.start,
       end: v.end,
       statuses: v.statuses.map(statusName),
@@ -283,27 +292,27 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** checkInAppointment marks the patient arrived, with a ticket in the queue (BOOKED -> CHECKED_IN): appointment-lifecycle.ts. */
   async checkInAppointment(req: CheckInAppointmentRequest, ctx: HandlerContext) {
-    return this.lifecycle.checkInAppointment(validateCheckInAppointment(req), ctx);
+    return this.lifecycle.checkInAppointment(await this.guard.checked(ctx, validateCheckInAppointment(req)), ctx);
   }
 
   /** markNoShow records that the patient did not come (-> NOSHOW): appointment-lifecycle.ts. */
   async markNoShow(req: MarkNoShowRequest, ctx: HandlerContext) {
-    return this.lifecycle.markNoShow(validateMarkNoShow(req), ctx);
+    return this.lifecycle.markNoShow(await this.guard.checked(ctx, validateMarkNoShow(req)), ctx);
   }
 
   /** completeAppointment records that the visit took place (CHECKED_IN -> FULFILLED): appointment-lifecycle.ts. */
   async completeAppointment(req: CompleteAppointmentRequest, ctx: HandlerContext) {
-    return this.lifecycle.completeAppointment(validateCompleteAppointment(req), ctx);
+    return this.lifecycle.completeAppointment(await this.guard.checked(ctx, validateCompleteAppointment(req)), ctx);
   }
 
   /** joinWaitlist puts a patient on a provider's waitlist for a window: waitlist.ts. */
   async joinWaitlist(req: JoinWaitlistRequest, ctx: HandlerContext) {
-    return this.waitlist.joinWaitlist(validateJoinWaitlist(req), ctx);
+    return this.waitlist.joinWaitlist(await this.guard.checked(ctx, validateJoinWaitlist(req)), ctx);
   }
 
   /** acceptOffer books a waitlist offer before its hold lapses (PROPOSED -> BOOKED): waitlist.ts. */
   async acceptOffer(req: AcceptOfferRequest, ctx: HandlerContext) {
-    return this.waitlist.acceptOffer(validateAcceptOffer(req), ctx);
+    return this.waitlist.acceptOffer(await this.guard.checked(ctx, validateAcceptOffer(req)), ctx);
   }
 
   /** createLocation adds a location (issue 20: not built yet). */
@@ -367,8 +376,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /** watchAppointments streams a provider's appointments of one local day, resumable: appointment-watch.ts. */
-  watchAppointments(req: WatchAppointmentsRequest, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchAppointmentsResponseSchema>> {
-    return this.watch.watchAppointments(validateWatchAppointments(req), ctx);
+  async *watchAppointments(req: WatchAppointmentsRequest, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchAppointmentsResponseSchema>> {
+    yield* this.watch.watchAppointments(await this.guard.checked(ctx, validateWatchAppointments(req)), ctx);
   }
 
   /** expireOffers passes on every offer whose hold lapsed (the sweep's job, on demand); returns how many: waitlist-offers.ts. */

@@ -33,8 +33,8 @@ export interface TestSystem {
   grpc: GrpcServerHandle;
   /** connect is the connect-node server (serveConnect). */
   connect: ConnectServerHandle;
-  /** token signs a token for roles and a subject with the test secret. */
-  token(roles: Role[], subject?: string, opts?: { ttlSeconds?: number }): Promise<string>;
+  /** token signs a token for roles and a subject with the test secret (with a `locations` claim when given). */
+  token(roles: Role[], subject?: string, opts?: { ttlSeconds?: number; locations?: string[] }): Promise<string>;
 }
 
 /** startTestSystem starts both servers on ephemeral ports over a fresh Postgres database (or PGlite with `embedded`); `logger` gets every line, the servers' and the services'. */

@@ -88,6 +88,7 @@ rpc({
     { name: "200-character name", patch: { displayName: "n".repeat(200) } },
     { name: "zone in another letter case", patch: { timeZone: "EUROPE/istanbul" } },
     { name: "an IANA alias", patch: { timeZone: "Etc/UTC" } },
+    { name: "the default location", patch: { locationId: "default" } },
   ],
   bad: [
     { name: "empty request", patch: { displayName: "", prefix: "", timeZone: "" }, fields: ["displayName", "prefix", "timeZone"] },
@@ -101,6 +102,7 @@ rpc({
     { name: "prefix with a dash", patch: { prefix: "A-" }, fields: ["prefix"] },
     { name: "unknown zone", patch: { timeZone: "Europe/Atlantis" }, fields: ["timeZone"] },
     { name: "bad id", patch: { queueId: "radiology queue" }, fields: ["queueId"] },
+    { name: "bad location", patch: { locationId: "north clinic" }, fields: ["locationId"] },
     {
       name: "several bad fields",
       patch: { displayName: "", prefix: "ab", timeZone: "nowhere", queueId: "q/1" },
@@ -125,8 +127,12 @@ rpc({
   schema: ListQueuesRequestSchema,
   call: (req, c) => impl.listQueues(req, c),
   valid: {},
-  alsoValid: [{ name: "page 2", patch: { pageSize: 500, pageToken: pageTokens.seal(QUEUES_PAGE, { displayName: "Radiology", queueId: "radiology" }) } }],
+  alsoValid: [
+    { name: "page 2", patch: { pageSize: 500, pageToken: pageTokens.seal(QUEUES_PAGE, { displayName: "Radiology", queueId: "radiology" }) } },
+    { name: "one location", patch: { locationId: "default" } },
+  ],
   bad: [
+    { name: "bad location", patch: { locationId: "north/clinic" }, fields: ["locationId"] },
     { name: "hand-written page token", patch: { pageToken: "eyJuIjoiUmFkaW9sb2d5IiwiaSI6InJhZGlvbG9neSJ9" }, fields: ["pageToken"] },
     { name: "hand-written page token holding a NUL", patch: { pageToken: Buffer.from(JSON.stringify({ n: "\u0000", i: "x" })).toString("base64url") }, fields: ["pageToken"] },
     { name: "negative page size", patch: { pageSize: -1 }, fields: ["pageSize"] },
@@ -360,7 +366,7 @@ t.test("validateIssueTicket resolves the priority", async (t) => {
 });
 
 t.test("list and transfer validators apply defaults", async (t) => {
-  t.strictSame(validateListQueues(create(ListQueuesRequestSchema, {})), { pageSize: 50, pageToken: "" });
+  t.strictSame(validateListQueues(create(ListQueuesRequestSchema, {})), { pageSize: 50, pageToken: "", locationId: undefined });
   t.strictSame(validateListTickets(create(ListTicketsRequestSchema, { queueId: "lab" })), {
     queueId: "lab",
     statuses: [TicketStatus.WAITING, TicketStatus.CALLED],
@@ -375,6 +381,7 @@ t.test("list and transfer validators apply defaults", async (t) => {
     prefix: "L",
     timeZone: "UTC",
     queueId: undefined,
+    locationId: "default",
   });
   t.equal(validateCreateQueue(create(CreateQueueRequestSchema, { displayName: "Lab", prefix: "L", timeZone: "europe/ISTANBUL" })).timeZone, "Europe/Istanbul", "the zone's canonical name is kept");
 });

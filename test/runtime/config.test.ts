@@ -77,3 +77,10 @@ t.test("durations", async (t) => {
   t.equal(parseDurationMs(""), undefined);
   t.equal(parseDurationMs("3 days"), undefined);
 });
+
+t.test("AUTH_REQUIRE_LOCATIONS: off by default, on/true/1, anything else refused", async (t) => {
+  t.equal(loadConfig({}, { port: 1 }).authRequireLocations, false);
+  for (const v of ["on", "true", "1", "ON"]) t.equal(loadConfig({ AUTH_REQUIRE_LOCATIONS: v }, { port: 1 }).authRequireLocations, true, v);
+  for (const v of ["off", "false", "0", ""]) t.equal(loadConfig({ AUTH_REQUIRE_LOCATIONS: v }, { port: 1 }).authRequireLocations, false, JSON.stringify(v));
+  t.throws(() => loadConfig({ AUTH_REQUIRE_LOCATIONS: "yes please" }, { port: 1 }), ConfigError);
+});

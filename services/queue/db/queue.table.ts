@@ -10,6 +10,8 @@ export interface QueueTable {
   prefix: string;
   /** time_zone is the IANA zone whose local midnight restarts the numbers. */
   time_zone: string;
+  /** location_id is the scheduling service's location the queue is at (`default` for queues from before locations). */
+  location_id: ColumnType<string, string | undefined, string>;
   /** created_at is when the queue was created. */
   created_at: Date;
   /**

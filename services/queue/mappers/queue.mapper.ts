@@ -11,6 +11,7 @@ export function toQueue(row: QueueRow): MessageInitShape<typeof QueueSchema> {
     displayName: row.display_name,
     prefix: row.prefix,
     timeZone: row.time_zone,
+    locationId: row.location_id,
     createTime: timestampFromDate(row.created_at),
   };
 }

@@ -33,9 +33,13 @@ export async function findQueues(db: Db, queueIds: readonly string[]): Promise<Q
   return db.selectFrom("queue.queues").selectAll().where("queue_id", "in", [...queueIds]).execute();
 }
 
-/** listQueues pages through queues by display name, then id, after the cursor (exclusive). */
-export async function listQueues(db: Db, after: { displayName: string; queueId: string } | undefined, limit: number): Promise<QueueRow[]> {
+/** listQueues pages through queues by display name, then id, after the cursor (exclusive); with `locationIds`, only the queues at those locations. */
+export async function listQueues(db: Db, after: { displayName: string; queueId: string } | undefined, limit: number, locationIds?: readonly string[]): Promise<QueueRow[]> {
   let q = db.selectFrom("queue.queues").selectAll();
+  if (locationIds) {
+    if (locationIds.length === 0) return [];
+    q = q.where("location_id", "in", [...locationIds]);
+  }
   if (after) {
     q = q.where((eb) =>
       eb.or([
@@ -57,4 +61,14 @@ export async function requireQueue(db: Db, queueId: string): Promise<QueueRow> {
   const queue = await findQueue(db, queueId);
   if (!queue) throw new QueueNotFoundError(queueId);
   return queue;
+}
+
+/** findQueueOfTicket reads the queue a ticket is in, if the ticket exists. */
+export async function findQueueOfTicket(db: Db, ticketId: string): Promise<QueueRow | undefined> {
+  return db
+    .selectFrom("queue.queues")
+    .selectAll("queue.queues")
+    .innerJoin("queue.tickets", "queue.tickets.queue_id", "queue.queues.queue_id")
+    .where("queue.tickets.ticket_id", "=", ticketId)
+    .executeTakeFirst();
 }

@@ -2,6 +2,7 @@ import { PermissionDeniedError, UnauthenticatedError } from "../errors.js";
 import type { RpcInterceptor } from "../server/interceptors.js";
 import type { Logger } from "../observability/logger.js";
 import type { TokenVerifier } from "./jwt.js";
+import { checkLocationsRequired } from "./location-scope.js";
 import { principalKey, type Principal } from "./principal.js";
 import { PUBLIC_SERVICES, ROLE_TABLE, ROLE_WORDS, ROLES, RPC_ACTIONS, type Grant, type Role, type RpcRule } from "./role-table.js";
 
@@ -71,11 +72,14 @@ export function decide(rule: RpcRule | undefined, procedure: string, subject: st
 
 /**
  * createAuthInterceptor authenticates every call but those to health and reflection with a bearer JWT,
- * enforces ROLE_TABLE, and puts the Principal in the context. With mode "off" every caller is an
- * anonymous admin (only ever set explicitly, and logged loudly at start).
+ * enforces ROLE_TABLE, and puts the Principal in the context (with the token's locations). With
+ * `requireLocations` (AUTH_REQUIRE_LOCATIONS) a receptionist's or doctor's token without them is
+ * refused. With mode "off" every caller is an anonymous admin (only ever set explicitly, and logged
+ * loudly at start).
  */
 export function createAuthInterceptor(opts: {
   mode: "jwt" | "off";
+  requireLocations?: boolean;
   verifier?: TokenVerifier;
   table?: ReadonlyMap<string, RpcRule>;
   logger?: Logger;
@@ -99,6 +103,7 @@ export function createAuthInterceptor(opts: {
       const verified = await opts.verifier!(token);
       const decision = decide(table.get(procedure), procedure, verified.subject, verified.roles, call.request);
       if (!decision.allowed) throw new PermissionDeniedError(decision.message, decision.reason, { metadata: decision.metadata });
+      if (opts.requireLocations) checkLocationsRequired(decision.role, verified.roles, verified.locations);
       const onBehalfOf = verified.roles.includes("service") ? call.ctx.requestHeader.get("x-on-behalf-of") ?? undefined : undefined;
       const principal: Principal = {
         subject: verified.subject,
@@ -106,6 +111,7 @@ export function createAuthInterceptor(opts: {
         grantedRole: decision.role,
         ownOnly: decision.ownOnly,
         onBehalfOf,
+        locations: verified.locations,
         token,
       };
       call.ctx.values.set(principalKey, principal);

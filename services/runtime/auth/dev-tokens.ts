@@ -18,9 +18,14 @@ export const DEV_SUBJECTS: Record<Role, string> = {
   service: "medschedule",
 };
 
-/** signToken signs an HS256 token for a subject and roles, valid for `ttlSeconds`. */
-export async function signToken(secret: string, subject: string, roles: Role[], opts: { ttlSeconds?: number; issuer?: string; audience?: string } = {}): Promise<string> {
-  let jwt = new SignJWT({ roles })
+/** signToken signs an HS256 token for a subject and roles (and `locations`, when given), valid for `ttlSeconds`. */
+export async function signToken(
+  secret: string,
+  subject: string,
+  roles: Role[],
+  opts: { ttlSeconds?: number; issuer?: string; audience?: string; locations?: string[] } = {},
+): Promise<string> {
+  let jwt = new SignJWT(opts.locations ? { roles, locations: opts.locations } : { roles })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(subject)
     .setIssuedAt()

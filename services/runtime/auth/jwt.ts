@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { UnauthenticatedError } from "../errors.js";
+import { ID_PATTERN } from "../request/validation.js";
 import { ROLES, type Role } from "./role-table.js";
 
 /** VerifiedToken is what the interceptor needs from a valid token. */
@@ -9,6 +10,8 @@ export interface VerifiedToken {
   subject: string;
   /** roles is the known roles of the `roles` claim. */
   roles: Role[];
+  /** locations is the `locations` claim (location ids, at least one), undefined when the token has none (location-scope.ts). */
+  locations?: readonly string[];
 }
 
 /** TokenVerifier checks a bearer token and returns its subject and roles, or throws UnauthenticatedError. */
@@ -64,9 +67,25 @@ export function createTokenVerifier(opts: {
     if (typeof payload.sub !== "string" || payload.sub === "") throw new UnauthenticatedError("the token has no subject (sub)");
     const claimed = Array.isArray(payload.roles) ? payload.roles : [];
     const roles = claimed.filter((r): r is Role => typeof r === "string" && (ROLES as readonly string[]).includes(r));
-    return { token: { subject: payload.sub, roles }, expMs: typeof payload.exp === "number" ? payload.exp * 1000 : Number.POSITIVE_INFINITY };
+    const locations = locationsClaim(payload.locations);
+    return { token: { subject: payload.sub, roles, ...(locations ? { locations } : {}) }, expMs: typeof payload.exp === "number" ? payload.exp * 1000 : Number.POSITIVE_INFINITY };
   };
   return verify;
+}
+
+/**
+ * locationsClaim reads the `locations` claim: absent (or null) is undefined, every location; a
+ * non-empty list of location ids limits the holder to them. Anything else is refused rather than
+ * guessed at: an empty list (which an identity provider may send for "none assigned"), a string, or
+ * an entry that is not an id.
+ */
+function locationsClaim(claim: unknown): readonly string[] | undefined {
+  if (claim === undefined || claim === null) return undefined;
+  const ids = Array.isArray(claim) ? claim : [];
+  if (ids.length === 0 || !ids.every((id) => typeof id === "string" && ID_PATTERN.test(id))) {
+    throw new UnauthenticatedError("the token's \"locations\" claim must be a non-empty list of location ids; leave it out for access to every location");
+  }
+  return [...new Set(ids as string[])];
 }
 
 /** CACHE_MS bounds how long a verified token is trusted without checking its signature again. */

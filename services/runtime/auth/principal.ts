@@ -13,6 +13,8 @@ export interface Principal {
   ownOnly: boolean;
   /** onBehalfOf is the end user a service acts for (x-on-behalf-of), for the audit trail. */
   onBehalfOf?: string;
+  /** locations are the token's `locations` claim (location ids); undefined when it has none (location-scope.ts). */
+  locations?: readonly string[];
   /** token is the raw bearer token, for forwarding. */
   token?: string;
 }

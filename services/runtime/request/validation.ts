@@ -3,7 +3,8 @@ import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError, quotable, type FieldViolation } from "../errors.js";
 import { invalidPageToken, PAGE_TOKEN_MAX_LENGTH } from "../page-token.js";
 
-const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** ID_PATTERN is what an identifier looks like: 1-64 of [A-Za-z0-9_-] (RequestValidator.id). */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const LOCAL_TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const LOCAL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** TIME_ZONE_NAME is the shape of an IANA name or alias ("Europe/Istanbul", "UTC", "Etc/GMT+3", "EST5EDT"). */

@@ -169,6 +169,8 @@ export async function resourceBusy(db: Db, resourceIds: string[], range: Interva
 export interface AppointmentFilter {
   providerId?: string;
   patientId?: string;
+  /** only appointments at one of these locations (a location-scoped caller's) */
+  locationIds?: readonly string[];
   /** only appointments ending after it */
   start?: Date;
   /** only appointments starting before it */
@@ -184,6 +186,7 @@ export async function listAppointments(db: Db, f: AppointmentFilter): Promise<Ap
   const conditions = [sql`true`];
   if (f.providerId !== undefined) conditions.push(sql`a.provider_id = ${f.providerId}`);
   if (f.patientId !== undefined) conditions.push(sql`a.patient_id = ${f.patientId}`);
+  if (f.locationIds !== undefined) conditions.push(sql`a.location_id = any(${[...f.locationIds]}::text[])`);
   if (f.start) conditions.push(sql`upper(a.during) > ${f.start}`);
   if (f.end) conditions.push(sql`lower(a.during) < ${f.end}`);
   if (f.statuses && f.statuses.length > 0) conditions.push(sql`a.status = any(${f.statuses}::text[])`);

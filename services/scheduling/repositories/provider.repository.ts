@@ -1,5 +1,6 @@
+import { sql, type ExpressionBuilder, type Expression, type SqlBool } from "kysely";
 import type { AvailabilityRow } from "../db/availability.table.js";
-import type { Db } from "../db/database.js";
+import type { Database, Db } from "../db/database.js";
 import type { ProviderRow } from "../db/provider.table.js";
 import type { ResourceRow } from "../db/resource.table.js";
 
@@ -26,9 +27,35 @@ export async function findProviders(db: Db, providerIds: string[]): Promise<Prov
   return db.selectFrom("scheduling.providers").selectAll().where("provider_id", "in", providerIds).execute();
 }
 
-/** listProviders pages providers by display name, then id. */
-export async function listProviders(db: Db, after: { name: string; id: string } | undefined, limit: number): Promise<ProviderRow[]> {
+/**
+ * providerLocations are the locations a provider works at: its own and those its weekly hours name
+ * (entries may carry `locationId`); undefined when there is no such provider.
+ */
+export async function providerLocations(db: Db, providerId: string): Promise<string[] | undefined> {
+  const { rows } = await sql<{ location_id: string; weekly: string[] | null }>`
+    select p.location_id, (select array_agg(distinct e->>'locationId') from scheduling.availability a cross join lateral jsonb_array_elements(a.weekly_hours) e
+                           where a.provider_id = p.provider_id and e->>'locationId' is not null) as weekly
+      from scheduling.providers p where p.provider_id = ${providerId}`.execute(db);
+  const row = rows[0];
+  return row ? [...new Set([row.location_id, ...(row.weekly ?? [])])] : undefined;
+}
+
+/** worksAtAny is the condition "the provider works at one of `locationIds`" (providerLocations, in SQL). */
+function worksAtAny(eb: ExpressionBuilder<Database, "scheduling.providers">, locationIds: readonly string[]): Expression<SqlBool> {
+  return eb.or([
+    eb("scheduling.providers.location_id", "in", [...locationIds]),
+    sql<SqlBool>`exists (select 1 from scheduling.availability a cross join lateral jsonb_array_elements(a.weekly_hours) e
+                          where a.provider_id = scheduling.providers.provider_id and e->>'locationId' = any(${[...locationIds]}::text[]))`,
+  ]);
+}
+
+/** listProviders pages providers by display name, then id; with `locationIds`, only those working at one of them. */
+export async function listProviders(db: Db, after: { name: string; id: string } | undefined, limit: number, locationIds?: readonly string[]): Promise<ProviderRow[]> {
   let q = db.selectFrom("scheduling.providers").selectAll();
+  if (locationIds) {
+    if (locationIds.length === 0) return [];
+    q = q.where((eb) => worksAtAny(eb, locationIds));
+  }
   if (after) q = q.where((eb) => eb.or([eb("display_name", ">", after.name), eb.and([eb("display_name", "=", after.name), eb("provider_id", ">", after.id)])]));
   return q.orderBy("display_name").orderBy("provider_id").limit(limit).execute();
 }
@@ -49,14 +76,19 @@ export async function findResources(db: Db, resourceIds: string[]): Promise<Reso
   return db.selectFrom("scheduling.resources").selectAll().where("resource_id", "in", resourceIds).execute();
 }
 
-/** listResources pages resources by display name, then id, optionally of one kind. */
+/** listResources pages resources by display name, then id, optionally of one kind; with `locationIds`, only those at one of them. */
 export async function listResources(
   db: Db,
   kind: ResourceRow["kind"] | undefined,
   after: { name: string; id: string } | undefined,
   limit: number,
+  locationIds?: readonly string[],
 ): Promise<ResourceRow[]> {
   let q = db.selectFrom("scheduling.resources").selectAll();
+  if (locationIds) {
+    if (locationIds.length === 0) return [];
+    q = q.where("location_id", "in", [...locationIds]);
+  }
   if (kind) q = q.where("kind", "=", kind);
   if (after) q = q.where((eb) => eb.or([eb("display_name", ">", after.name), eb.and([eb("display_name", "=", after.name), eb("resource_id", ">", after.id)])]));
   return q.orderBy("display_name").orderBy("resource_id").limit(limit).execute();
