@@ -367,12 +367,14 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** bookSeries books a recurring series, all or nothing: series.ts. */
   async bookSeries(req: BookSeriesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof BookSeriesResponseSchema>> {
-    return this.series.bookSeries(validateBookSeries(req), ctx);
+    return this.series.bookSeries(await this.guard.checked(ctx, validateBookSeries(req)), ctx);
   }
 
   /** cancelSeries cancels an occurrence of a series and every later one ("this and following"): series.ts. */
   async cancelSeries(req: CancelSeriesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CancelSeriesResponseSchema>> {
-    return this.series.cancelSeries(validateCancelSeries(req), ctx);
+    const v = validateCancelSeries(req);
+    await this.guard.check(ctx, { appointmentId: v.fromAppointmentId });
+    return this.series.cancelSeries(v, ctx);
   }
 
   /** watchAppointments streams a provider's appointments of one local day, resumable: appointment-watch.ts. */
