@@ -75,6 +75,7 @@ import type { Database } from "./db/database.js";
 import { statusName, toAppointment } from "./mappers/scheduling.mapper.js";
 import { ProviderDirectory } from "./provider-directory.js";
 import { ProviderLock } from "./provider-lock.js";
+import { validateListAppointments, validateWatchAppointments } from "./calendar.validation.js";
 import { listAppointments } from "./repositories/appointment.repository.js";
 import { AUDIT_LOG } from "./repositories/audit.repository.js";
 import { pruneChanges } from "./repositories/change.repository.js";
@@ -95,13 +96,11 @@ import {
   validateGetAppointment,
   validateGetProvider,
   validateJoinWaitlist,
-  validateListAppointments,
   validateListAvailableSlots,
   validateListProviders,
   validateListResources,
   validateMarkNoShow,
   validateRescheduleAppointment,
-  validateWatchAppointments,
 } from "./scheduling.validation.js";
 import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
@@ -252,16 +251,18 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return { appointment: toAppointment(row) };
   }
 
-  /** listAppointments pages through a provider's or a patient's appointments by start time (audited). */
+  /** listAppointments pages through the appointments of a provider, a patient, a location or a room or device by start time (audited). */
   async listAppointments(req: ListAppointmentsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListAppointmentsResponseSchema>> {
     const v = validateListAppointments(req);
     const caller = callerOf(ctx);
     // A token continues only the query it came from.
-    const query = [v.providerId, v.patientId, v.start, v.end, v.statuses];
+    const query = [v.providerId, v.patientId, v.start, v.end, v.statuses, v.locationId, v.resourceId];
     const after = this.pageTokens.open(APPOINTMENTS_PAGE, v.pageToken, query);
     const rows = await listAppointments(this.db, {
       providerId: v.providerId,
       patientId: v.patientId,
+      locationId: v.locationId,
+      resourceId: v.resourceId,
       start: v.start,
       end: v.end,
       statuses: v.statuses.map(statusName),
@@ -364,7 +365,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** watchAppointments streams a provider's appointments of one local day, resumable: appointment-watch.ts. */
   watchAppointments(req: WatchAppointmentsRequest, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchAppointmentsResponseSchema>> {
-    return this.watch.watchAppointments(validateWatchAppointments(req), ctx);
+    const v = validateWatchAppointments(req);
+    if (!("providerId" in v)) throw notBuiltYet();
+    return this.watch.watchAppointments(v, ctx);
   }
 
   /** expireOffers passes on every offer whose hold lapsed (the sweep's job, on demand); returns how many: waitlist-offers.ts. */

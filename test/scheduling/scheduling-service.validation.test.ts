@@ -41,7 +41,8 @@ import { PageTokens } from "../../services/runtime/page-token.js";
 import { PROVIDERS_PAGE, RESOURCES_PAGE } from "../../services/scheduling/provider-directory.js";
 import { APPOINTMENTS_PAGE, SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { validateSetAvailability } from "../../services/scheduling/availability.validation.js";
-import { validateBookAppointment, validateCreateProvider, validateListAppointments, validateListAvailableSlots, validateListProviders, validateListResources } from "../../services/scheduling/scheduling.validation.js";
+import { validateBookAppointment, validateCreateProvider, validateListAvailableSlots, validateListProviders, validateListResources } from "../../services/scheduling/scheduling.validation.js";
+import { validateListAppointments } from "../../services/scheduling/calendar.validation.js";
 import { testContext } from "../helpers/handler-context.js";
 import { shown, thrownBy, validationTable } from "../helpers/validation-table.js";
 
@@ -490,13 +491,15 @@ rpc({
   alsoValid: [
     { name: "by patient", patch: { providerId: "", patientId: "pat-42" } },
     { name: "by both", patch: { patientId: "pat-42" } },
+    { name: "by location", patch: { providerId: "", locationId: "loc-a" } },
+    { name: "by room or device", patch: { providerId: "", resourceId: "room-1" } },
     { name: "in a range", patch: { startTime: ts("2026-01-05T00:00:00Z"), endTime: ts("2026-01-06T00:00:00Z") } },
     { name: "open-ended range", patch: { startTime: ts("2026-01-05T00:00:00Z") } },
     { name: "range to the millisecond", patch: { startTime: tsn("2026-01-05T00:00:00Z", 999_000_000) } },
     { name: "some states", patch: { statuses: [AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN], pageSize: 500 } },
     {
       name: "page token",
-      patch: { pageToken: pageTokens.seal(APPOINTMENTS_PAGE, { start: new Date("2026-01-05T09:00:00Z"), id: "a-1" }, ["dr-ada", undefined, undefined, undefined, []]) },
+      patch: { pageToken: pageTokens.seal(APPOINTMENTS_PAGE, { start: new Date("2026-01-05T09:00:00Z"), id: "a-1" }, ["dr-ada", undefined, undefined, undefined, [], undefined, undefined]) },
     },
   ],
   bad: [
@@ -505,6 +508,8 @@ rpc({
     { name: "neither provider nor patient", patch: { providerId: "" }, fields: ["providerId"] },
     { name: "bad provider", patch: { providerId: "dr ada" }, fields: ["providerId"] },
     { name: "bad patient", patch: { patientId: "pat 42" }, fields: ["patientId"] },
+    { name: "bad location", patch: { locationId: "loc a" }, fields: ["locationId"] },
+    { name: "bad room", patch: { providerId: "", resourceId: "room/1" }, fields: ["resourceId"] },
     {
       name: "end before start",
       patch: { startTime: ts("2026-01-06T00:00:00Z"), endTime: ts("2026-01-05T00:00:00Z") },
@@ -709,7 +714,7 @@ t.test("ListAppointments without provider or patient says that one of them is ne
   );
   if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${shown(err)}`);
   t.equal(err.violations.length, 1);
-  t.match(err.violations[0]?.description, /providerId or patientId/);
+  t.match(err.violations[0]?.description, /providerId, patientId, locationId or resourceId/);
 });
 
 t.test("an overlap names the interval it overlaps", async (t) => {

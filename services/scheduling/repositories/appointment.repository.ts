@@ -169,6 +169,10 @@ export async function resourceBusy(db: Db, resourceIds: string[], range: Interva
 export interface AppointmentFilter {
   providerId?: string;
   patientId?: string;
+  /** only appointments at this location */
+  locationId?: string;
+  /** only appointments that take this room or device */
+  resourceId?: string;
   /** only appointments ending after it */
   start?: Date;
   /** only appointments starting before it */
@@ -184,6 +188,12 @@ export async function listAppointments(db: Db, f: AppointmentFilter): Promise<Ap
   const conditions = [sql`true`];
   if (f.providerId !== undefined) conditions.push(sql`a.provider_id = ${f.providerId}`);
   if (f.patientId !== undefined) conditions.push(sql`a.patient_id = ${f.patientId}`);
+  if (f.locationId !== undefined) conditions.push(sql`a.location_id = ${f.locationId}`);
+  if (f.resourceId !== undefined) {
+    // appointment_resources_by_resource; a room's booking spans the appointment's own time.
+    conditions.push(sql`a.appointment_id in (select r.appointment_id from scheduling.appointment_resources r where r.resource_id = ${f.resourceId}
+      ${f.start ? sql`and upper(r.during) > ${f.start}` : sql``} ${f.end ? sql`and lower(r.during) < ${f.end}` : sql``})`);
+  }
   if (f.start) conditions.push(sql`upper(a.during) > ${f.start}`);
   if (f.end) conditions.push(sql`lower(a.during) < ${f.end}`);
   if (f.statuses && f.statuses.length > 0) conditions.push(sql`a.status = any(${f.statuses}::text[])`);
