@@ -89,7 +89,9 @@ const atA = [
   await book("p-a1", "2026-12-03T09:00:00Z", "pat-5"),
 ];
 const atB = [await book("p-b1", "2026-12-02T09:30:00Z", "pat-6", ["room-b"]), await book("p-b1", "2026-12-02T12:00:00Z", "pat-7", ["room-a"])];
-const idsOf = (as: Appointment[]) => as.map((a) => a.appointmentId);
+/** idsOf lists appointments' ids in ListAppointments' order: by start, then id. */
+const idsOf = (as: Appointment[]) =>
+  [...as].sort((x, y) => Number(x.startTime!.seconds - y.startTime!.seconds) || (x.appointmentId < y.appointmentId ? -1 : 1)).map((a) => a.appointmentId);
 
 t.test("ListAppointments by location: every provider's appointments there, none elsewhere, by start time, paged", async (t) => {
   const { ids, tokens } = await listAll({ locationId: "loc-a" }, 2);
