@@ -71,12 +71,13 @@ import { AppointmentLifecycle } from "./appointment-lifecycle.js";
 import { AppointmentTickets } from "./appointment-tickets.js";
 import { AppointmentWatch } from "./appointment-watch.js";
 import { Booking } from "./booking.js";
-import type { Database } from "./db/database.js";
+import type { Database, Db } from "./db/database.js";
 import { statusName, toAppointment } from "./mappers/scheduling.mapper.js";
 import { ProviderDirectory } from "./provider-directory.js";
 import { ProviderLock } from "./provider-lock.js";
 import { validateListAppointments, validateWatchAppointments } from "./calendar.validation.js";
 import { listAppointments } from "./repositories/appointment.repository.js";
+import { pruneLocationChanges } from "./repositories/location-change.repository.js";
 import { AUDIT_LOG } from "./repositories/audit.repository.js";
 import { pruneChanges } from "./repositories/change.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
@@ -166,9 +167,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const lock = new ProviderLock(this.options, deps.peers, deps.lockClient);
     const base = { db: this.db, clock: this.clock, logger: deps.logger, options: this.options, access: this.access };
     this.watch = new AppointmentWatch(base, { logger: deps.logger, listenUrl: deps.config?.databaseUrl });
-    this.retention = new Retention({ db: this.db, clock: this.clock, options: this.options, pruneChanges, requestKeys: REQUEST_KEYS });
+    const pruneBoth = async (db: Db, before: Date) => (await pruneChanges(db, before)) + (await pruneLocationChanges(db, before));
+    this.retention = new Retention({ db: this.db, clock: this.clock, options: this.options, pruneChanges: pruneBoth, requestKeys: REQUEST_KEYS });
     const writes = new WriteTransactions(this.db, lock.lockTimeoutMs(), (after) => {
       for (const providerId of after.providers) this.watch.changed(providerId);
+      if (after.providers.size > 0) void this.watch.stampLocations();
       for (const status of after.statuses) countTransition(status);
       this.retention.maybePrune();
     });
@@ -363,11 +366,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     throw notBuiltYet();
   }
 
-  /** watchAppointments streams a provider's appointments of one local day, resumable: appointment-watch.ts. */
+  /** watchAppointments streams the appointments of one local day of a provider, a location or a room or device, resumable: appointment-watch.ts. */
   watchAppointments(req: WatchAppointmentsRequest, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchAppointmentsResponseSchema>> {
-    const v = validateWatchAppointments(req);
-    if (!("providerId" in v)) throw notBuiltYet();
-    return this.watch.watchAppointments(v, ctx);
+    return this.watch.watchAppointments(validateWatchAppointments(req), ctx);
   }
 
   /** expireOffers passes on every offer whose hold lapsed (the sweep's job, on demand); returns how many: waitlist-offers.ts. */
@@ -378,6 +379,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** waitlistEntry reads a waitlist entry (tests and operators). */
   async waitlistEntry(entryId: string) {
     return findWaitlistEntry(this.db, entryId);
+  }
+
+  /** stampLocationChanges numbers the committed changes of locations now (what follows every write, on demand): location-changes.ts. */
+  async stampLocationChanges(): Promise<void> {
+    await this.watch.stampLocations();
   }
 
   /** pruneRetained deletes change-log rows and requestIds older than their retention: runtime/db/change-log.ts. */

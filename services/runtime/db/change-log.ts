@@ -10,10 +10,10 @@ import type { AnyServiceDb } from "../idempotency.js";
 /** ChangeLogDb types any service's change log by the columns every one of them has. */
 type ChangeLogDb = Kysely<{ c: { key: string; sequence: string | null } }>;
 
-/** ChangeLog reads one service's `<schema>.changes`, numbered per key (a queue, a provider). */
+/** ChangeLog reads one service's change log (`<schema>.changes`, `<schema>.location_changes`), numbered per key (a queue, a provider, a location). */
 export class ChangeLog<R> {
   constructor(
-    private readonly table: `${string}.changes`,
+    private readonly table: `${string}.${string}changes`,
     private readonly keyColumn: string,
   ) {}
 
