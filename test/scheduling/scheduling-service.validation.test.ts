@@ -627,9 +627,15 @@ rpc({
   alsoValid: [
     { name: "a given day", patch: { date: "2026-01-05" } },
     { name: "resuming", patch: { date: "2026-01-05", afterSequence: 42n } },
+    { name: "a location", patch: { providerId: "", locationId: "loc-a" } },
+    { name: "a room or device", patch: { providerId: "", resourceId: "room-1", afterSequence: 7n } },
   ],
   bad: [
     { name: "no provider", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "provider and location", patch: { locationId: "loc-a" }, fields: ["providerId"] },
+    { name: "location and room", patch: { providerId: "", locationId: "loc-a", resourceId: "room-1" }, fields: ["locationId"] },
+    { name: "bad location", patch: { providerId: "", locationId: "loc a" }, fields: ["locationId"] },
+    { name: "bad room", patch: { providerId: "", resourceId: "room/1" }, fields: ["resourceId"] },
     { name: "month 13", patch: { date: "2026-13-01" }, fields: ["date"] },
     { name: "date in another format", patch: { date: "05/01/2026" }, fields: ["date"] },
     { name: "both", patch: { providerId: "", date: "tomorrow" }, fields: ["providerId", "date"] },
