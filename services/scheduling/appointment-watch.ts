@@ -24,7 +24,7 @@ import { toAppointment } from "./mappers/scheduling.mapper.js";
 import { findAppointments, listAppointments, type AppointmentFilter } from "./repositories/appointment.repository.js";
 import { AUDIT_LOG } from "./repositories/audit.repository.js";
 import { changesAfter, oldestChange, SCHEDULING_CHANGES_CHANNEL } from "./repositories/change.repository.js";
-import { findLocationsById, LOCATION_CHANGES_CHANNEL, locationChangesAfter, oldestLocationChange } from "./repositories/location-change.repository.js";
+import { findLocationsById, LOCATION_CHANGE_LOG, LOCATION_CHANGES_CHANNEL } from "./repositories/location-change.repository.js";
 import { findProviders, findResources } from "./repositories/provider.repository.js";
 import { providerNotFoundError, resourceNotFoundError } from "./scheduling.errors.js";
 import type { SchedulingContext } from "./scheduling-context.js";
@@ -87,7 +87,7 @@ export class AppointmentWatch {
     this.feed = feed("scheduling", SCHEDULING_CHANGES_CHANNEL, (id, after, limit) => changesAfter(c.db, id, after, limit), async (ids) =>
       new Map((await findProviders(c.db, ids)).map((p) => [p.provider_id, BigInt(p.last_sequence)])),
     );
-    this.locationFeed = feed("scheduling-locations", LOCATION_CHANGES_CHANNEL, (id, after, limit) => locationChangesAfter(c.db, id, after, limit), async (ids) =>
+    this.locationFeed = feed("scheduling-locations", LOCATION_CHANGES_CHANNEL, (id, after, limit) => LOCATION_CHANGE_LOG.after(c.db, id, after, limit), async (ids) =>
       new Map((await findLocationsById(c.db, ids)).map((l) => [l.location_id, BigInt(l.last_sequence)])),
     );
     this.notifier = createNotifier(c.db, SCHEDULING_CHANGES_CHANNEL, deps.logger);
@@ -211,7 +211,7 @@ export class AppointmentWatch {
         const [row] = await findLocationsById(d, [location.location_id]);
         return row && BigInt(row.last_sequence);
       },
-      oldest: () => oldestLocationChange(db, location.location_id),
+      oldest: () => LOCATION_CHANGE_LOG.oldest(db, location.location_id),
       gone: () => locationNotFound(location.location_id),
     };
   }

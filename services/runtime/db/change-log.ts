@@ -30,6 +30,17 @@ export class ChangeLog<R> {
       .execute();
     return rows as unknown as R[];
   }
+
+  /** oldest is the smallest retained sequence of a key, if any. */
+  async oldest(db: AnyServiceDb, key: string): Promise<bigint | undefined> {
+    const d = db as ChangeLogDb;
+    const row = await d
+      .selectFrom(this.table as unknown as "c")
+      .select((eb) => eb.fn.min("sequence").as("m"))
+      .where(this.keyColumn as "key", "=", key)
+      .executeTakeFirst();
+    return row?.m == null ? undefined : BigInt(row.m as string);
+  }
 }
 
 /** RetentionDeps are what Retention prunes and when. */

@@ -16,23 +16,8 @@ export async function stampLocationChanges(db: Db, limit: number): Promise<{ loc
   return rows.map((r) => ({ locationId: r.location_id, count: Number(r.stamped) }));
 }
 
-/** CHANGE_LOG is scheduling.location_changes, read as every service reads its change log (runtime/db/change-log.ts). */
-const CHANGE_LOG = new ChangeLog<LocationChangeRow>("scheduling.location_changes", "location_id");
-
-/** locationChangesAfter reads a location's stamped changes with a sequence above `after`, in order. */
-export function locationChangesAfter(db: Db, locationId: string, after: bigint, limit: number): Promise<LocationChangeRow[]> {
-  return CHANGE_LOG.after(db, locationId, after, limit);
-}
-
-/** oldestLocationChange is the smallest retained sequence of a location, if any. */
-export async function oldestLocationChange(db: Db, locationId: string): Promise<bigint | undefined> {
-  const row = await db
-    .selectFrom("scheduling.location_changes")
-    .select((eb) => eb.fn.min("sequence").as("m"))
-    .where("location_id", "=", locationId)
-    .executeTakeFirst();
-  return row?.m == null ? undefined : BigInt(row.m as string);
-}
+/** LOCATION_CHANGE_LOG is scheduling.location_changes, read as every service reads its change log (runtime/db/change-log.ts): stamped rows only. */
+export const LOCATION_CHANGE_LOG = new ChangeLog<LocationChangeRow>("scheduling.location_changes", "location_id");
 
 /** pruneLocationChanges deletes stamped changes older than `before` (pending ones wait for their sequence); returns how many. */
 export async function pruneLocationChanges(db: Db, before: Date): Promise<number> {
