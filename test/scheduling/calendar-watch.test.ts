@@ -188,3 +188,16 @@ t.test("a provider's stream keeps the provider's own sequence", async (t) => {
   t.equal(next.sequence, snap.sequence + 1n, "the provider's next sequence (location changes do not count there)");
   w.close();
 });
+
+t.test("a change whose writer never numbered it (a process gone after its commit) reaches the stream by the sweep", async (t) => {
+  const a = await book("p-ny2", "2026-12-02T21:00:00Z");
+  const w = watch({ locationId: "loc-ny", date: DAY }, { via: other });
+  const snap = await w.next("the snapshot");
+  // Written as a dying process would leave it: committed, its location change pending.
+  await sql`update scheduling.appointments set reason = 'moved by hand' where appointment_id = ${a.appointmentId}`.execute(db);
+  const next = await w.next("the change, numbered by a sweep");
+  t.same(ids(next), [a.appointmentId]);
+  t.equal(next.appointments[0].reason, "moved by hand");
+  t.equal(next.sequence, snap.sequence + 1n);
+  w.close();
+});
