@@ -26,7 +26,7 @@ import { DomainError } from "../../services/runtime/errors.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
 import { callerContext as ctx } from "../helpers/handler-context.js";
-import { createModuleDatabase } from "../helpers/module-database.js";
+import { createModuleDatabase, openAnotherPool } from "../helpers/module-database.js";
 import { createProviderIn } from "../helpers/scheduling.js";
 import { StreamReader } from "../helpers/stream-reader.js";
 
@@ -199,5 +199,50 @@ t.test("a change whose writer never numbered it (a process gone after its commit
   t.same(ids(next), [a.appointmentId]);
   t.equal(next.appointments[0].reason, "moved by hand");
   t.equal(next.sequence, snap.sequence + 1n);
+  w.close();
+});
+
+t.test("two instances on two pools booking at once at one location: every change numbered once, no gaps, and a watcher sees them in order", async (t) => {
+  const pool2 = await openAnotherPool(t, database);
+  const third = new SchedulingServiceImpl({ db: pool2.db, clock, config: { databaseUrl: database.databaseUrl } }, { useLock: false, offerSweepIntervalMs: 0, pollIntervalMs: 200 });
+  t.teardown(() => third.close());
+  for (const providerId of ["p-race1", "p-race2"]) await createProviderIn(svc, ctx, { providerId, timeZone: "UTC", slotMinutes: 30 });
+  // Everything booked lands in the location `default` (booking does not place appointments yet).
+  const w = watch({ locationId: "default", date: "2026-12-10" });
+  const snap = await w.next("the snapshot");
+  const N = 20;
+  const booked = await Promise.all(
+    Array.from({ length: 2 * N }, (_, i) =>
+      (i % 2 === 0 ? svc : third).bookAppointment(
+        create(BookAppointmentRequestSchema, {
+          requestId: `race-${i}`,
+          providerId: i % 2 === 0 ? "p-race1" : "p-race2",
+          patientId: `pat-race-${i}`,
+          startTime: ts(new Date(Date.parse("2026-12-10T00:00:00Z") + Math.floor(i / 2) * 1_800_000).toISOString()),
+          duration: { seconds: 1800n },
+        }),
+        ctx(m.bookAppointment),
+      ),
+    ),
+  );
+  await Promise.all([svc.stampLocationChanges(), third.stampLocationChanges()]);
+  const seen = new Set<string>();
+  let last = snap.sequence;
+  while (seen.size < booked.length) {
+    const msg = await w.next("the bookings");
+    t.equal(msg.sequence, last + 1n, "the next sequence, without a gap");
+    last = msg.sequence;
+    for (const a of msg.appointments) seen.add(a.appointmentId);
+  }
+  t.same([...seen].sort(), booked.map((b) => b.appointment!.appointmentId).sort(), "every booking reached the watcher");
+  const log = await sql<{ s: string; n: string; pending: string; last: string }>`
+    select max(c.sequence)::text as s, count(c.sequence)::text as n, count(*) filter (where c.sequence is null)::text as pending,
+      (select l.last_sequence::text from scheduling.locations l where l.location_id = 'default') as last
+    from scheduling.location_changes c where c.location_id = 'default'`.execute(db);
+  const r = log.rows[0];
+  t.equal(r.pending, "0", "nothing left unnumbered");
+  t.equal(r.s, r.last, "the location's last sequence is the highest numbered");
+  const distinct = await sql<{ d: string }>`select count(distinct sequence)::text as d from scheduling.location_changes where location_id = 'default'`.execute(db);
+  t.equal(distinct.rows[0].d, r.n, "no sequence handed out twice");
   w.close();
 });
