@@ -20,7 +20,7 @@ export interface SchedulingOptions {
   requestKeyRetentionMs: number;
   /** offerSweepIntervalMs is how often lapsed offers are passed on (default 5 s; 0 disables the timer). */
   offerSweepIntervalMs: number;
-  /** pollIntervalMs is WatchAppointments' safety-net poll (default 1 s). */
+  /** pollIntervalMs is WatchAppointments' safety-net poll, and the sweep numbering location changes a process left unnumbered (default 1 s). */
   pollIntervalMs: number;
   /** listen: false turns the LISTEN connection off (default on with a database URL). */
   listen: boolean;

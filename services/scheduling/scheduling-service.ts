@@ -72,12 +72,14 @@ import { AppointmentLifecycle } from "./appointment-lifecycle.js";
 import { AppointmentTickets } from "./appointment-tickets.js";
 import { AppointmentWatch } from "./appointment-watch.js";
 import { Booking } from "./booking.js";
-import type { Database } from "./db/database.js";
+import type { Database, Db } from "./db/database.js";
 import { statusName, toAppointment } from "./mappers/scheduling.mapper.js";
 import { LocationGuard } from "./location-guard.js";
 import { ProviderDirectory } from "./provider-directory.js";
 import { ProviderLock } from "./provider-lock.js";
+import { validateListAppointments, validateWatchAppointments } from "./calendar.validation.js";
 import { listAppointments } from "./repositories/appointment.repository.js";
+import { pruneLocationChanges } from "./repositories/location-change.repository.js";
 import { AUDIT_LOG } from "./repositories/audit.repository.js";
 import { pruneChanges } from "./repositories/change.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
@@ -97,13 +99,11 @@ import {
   validateGetAppointment,
   validateGetProvider,
   validateJoinWaitlist,
-  validateListAppointments,
   validateListAvailableSlots,
   validateListProviders,
   validateListResources,
   validateMarkNoShow,
   validateRescheduleAppointment,
-  validateWatchAppointments,
 } from "./scheduling.validation.js";
 import { SeriesBooking } from "./series.js";
 import { validateBookSeries, validateCancelSeries } from "./series.validation.js";
@@ -174,9 +174,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const lock = new ProviderLock(this.options, deps.peers, deps.lockClient);
     const base = { db: this.db, clock: this.clock, logger: deps.logger, options: this.options, access: this.access };
     this.watch = new AppointmentWatch(base, { logger: deps.logger, listenUrl: deps.config?.databaseUrl });
-    this.retention = new Retention({ db: this.db, clock: this.clock, options: this.options, pruneChanges, requestKeys: REQUEST_KEYS });
+    const pruneBoth = async (db: Db, before: Date) => (await pruneChanges(db, before)) + (await pruneLocationChanges(db, before));
+    this.retention = new Retention({ db: this.db, clock: this.clock, options: this.options, pruneChanges: pruneBoth, requestKeys: REQUEST_KEYS });
     const writes = new WriteTransactions(this.db, lock.lockTimeoutMs(), (after) => {
       for (const providerId of after.providers) this.watch.changed(providerId);
+      if (after.providers.size > 0) void this.watch.stampLocations();
       for (const status of after.statuses) countTransition(status);
       this.retention.maybePrune();
     });
@@ -264,17 +266,19 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return { appointment: toAppointment(row) };
   }
 
-  /** listAppointments pages through a provider's or a patient's appointments by start time (audited). */
+  /** listAppointments pages through the appointments of a provider, a patient, a location or a room or device by start time (audited). */
   async listAppointments(req: ListAppointmentsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListAppointmentsResponseSchema>> {
     const v = validateListAppointments(req);
     const caller = callerOf(ctx);
     // A token continues only the query it came from.
-    const query = [v.providerId, v.patientId, v.start, v.end, v.statuses];
+    const query = [v.providerId, v.patientId, v.start, v.end, v.statuses, v.locationId, v.resourceId];
     const after = this.pageTokens.open(APPOINTMENTS_PAGE, v.pageToken, query);
     const rows = await listAppointments(this.db, {
       providerId: v.providerId,
       patientId: v.patientId,
-      locationIds: listScope(ctx, undefined),
+      locationIds: listScope(ctx, v.locationId || undefined),
+      locationId: v.locationId,
+      resourceId: v.resourceId,
       start: v.start,
       end: v.end,
       statuses: v.statuses.map(statusName),
@@ -377,9 +381,12 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.series.cancelSeries(v, ctx);
   }
 
-  /** watchAppointments streams a provider's appointments of one local day, resumable: appointment-watch.ts. */
+  /** watchAppointments streams the appointments of one local day of a provider, a location or a room or device, resumable: appointment-watch.ts. */
   async *watchAppointments(req: WatchAppointmentsRequest, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchAppointmentsResponseSchema>> {
-    yield* this.watch.watchAppointments(await this.guard.checked(ctx, validateWatchAppointments(req)), ctx);
+    const v = validateWatchAppointments(req);
+    const named: { providerId?: string; locationId?: string; resourceId?: string } = v;
+    await this.guard.check(ctx, { providerId: named.providerId, locationId: named.locationId, resourceIds: named.resourceId ? [named.resourceId] : [] });
+    yield* this.watch.watchAppointments(v, ctx);
   }
 
   /** expireOffers passes on every offer whose hold lapsed (the sweep's job, on demand); returns how many: waitlist-offers.ts. */
@@ -390,6 +397,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** waitlistEntry reads a waitlist entry (tests and operators). */
   async waitlistEntry(entryId: string) {
     return findWaitlistEntry(this.db, entryId);
+  }
+
+  /** stampLocationChanges numbers the committed changes of locations now (what follows every write, on demand): location-changes.ts. */
+  async stampLocationChanges(): Promise<void> {
+    await this.watch.stampLocations();
   }
 
   /** pruneRetained deletes change-log rows and requestIds older than their retention: runtime/db/change-log.ts. */

@@ -14,19 +14,15 @@ import type {
   GetAppointmentRequest,
   GetProviderRequest,
   JoinWaitlistRequest,
-  ListAppointmentsRequest,
   ListAvailableSlotsRequest,
   ListProvidersRequest,
   ListResourcesRequest,
   MarkNoShowRequest,
   CompleteAppointmentRequest,
   RescheduleAppointmentRequest,
-  WatchAppointmentsRequest,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import {
-  AppointmentStatusSchema,
   ResourceKindSchema,
-  type AppointmentStatus,
   type ResourceKind,
 } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { validate, type DurationRule, type RequestValidator } from "../runtime/request/validation.js";
@@ -101,24 +97,6 @@ export interface ValidBookAppointment {
   resourceIds: string[];
   /** reason, possibly empty. */
   reason: string;
-}
-
-/** ValidListAppointments is a validated ListAppointmentsRequest. */
-export interface ValidListAppointments {
-  /** providerId filters by provider, undefined for any. */
-  providerId: string | undefined;
-  /** patientId filters by patient, undefined for any. */
-  patientId: string | undefined;
-  /** start: only appointments ending after it, when set. */
-  start: Date | undefined;
-  /** end: only appointments starting before it, when set. */
-  end: Date | undefined;
-  /** statuses wanted, distinct; empty means all. */
-  statuses: AppointmentStatus[];
-  /** pageSize with the default applied. */
-  pageSize: number;
-  /** pageToken, "" for the first page. */
-  pageToken: string;
 }
 
 /** ValidJoinWaitlist is a validated JoinWaitlistRequest. */
@@ -269,27 +247,6 @@ export function validateGetAppointment(req: GetAppointmentRequest): { appointmen
   });
 }
 
-/** validateListAppointments checks a ListAppointmentsRequest: a provider or a patient is required. */
-export function validateListAppointments(req: ListAppointmentsRequest): ValidListAppointments {
-  return validate((v) => {
-    if (req.providerId === "" && req.patientId === "") {
-      v.add("providerId", "providerId or patientId is required", "REQUIRED");
-    }
-    v.id("providerId", req.providerId, { optional: true });
-    v.id("patientId", req.patientId, { optional: true });
-    const { start, end } = range(v, "startTime", req.startTime, "endTime", req.endTime, { required: false });
-    const statuses = enumList(v, "statuses", req.statuses, AppointmentStatusSchema);
-    return {
-      providerId: req.providerId === "" ? undefined : req.providerId,
-      patientId: req.patientId === "" ? undefined : req.patientId,
-      start,
-      end,
-      statuses,
-      ...page(v, req.pageSize, req.pageToken),
-    };
-  });
-}
-
 /** validateCheckInAppointment checks a CheckInAppointmentRequest; queueId undefined means the provider's default queue. */
 export function validateCheckInAppointment(req: CheckInAppointmentRequest): ValidAppointmentCommand & { queueId: string | undefined } {
   return validate((v) => {
@@ -337,21 +294,8 @@ export function validateAcceptOffer(req: AcceptOfferRequest): ValidAppointmentCo
   return validate((v) => appointmentCommand(v, req));
 }
 
-/** validateWatchAppointments checks a WatchAppointmentsRequest; date undefined means today in the provider's zone. */
-export function validateWatchAppointments(req: WatchAppointmentsRequest): {
-  providerId: string;
-  date: string | undefined;
-  afterSequence: bigint;
-} {
-  return validate((v) => {
-    v.id("providerId", req.providerId);
-    v.localDate("date", req.date, { optional: true });
-    return { providerId: req.providerId, date: req.date === "" ? undefined : req.date, afterSequence: req.afterSequence };
-  });
-}
-
 /** range checks a pair of timestamps: end after start and, with `maxMs`, at most that much later. */
-function range(
+export function range(
   v: RequestValidator,
   startField: string,
   startValue: Timestamp | undefined,
@@ -391,7 +335,7 @@ export function resourceIds(v: RequestValidator, ids: string[]): void {
 }
 
 /** enumList checks a repeated enum filter: each a known value, none UNSPECIFIED. Returns the distinct values. */
-function enumList<T extends number>(
+export function enumList<T extends number>(
   v: RequestValidator,
   field: string,
   values: T[],

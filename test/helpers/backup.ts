@@ -61,6 +61,10 @@ export async function seedAppointments(db: Kysely<any>, providerId: string, coun
     await sql`insert into scheduling.appointments (appointment_id, provider_id, patient_id, during, blocked, status, created_at, updated_at)
       values (${`${providerId}-a${i}`}, ${providerId}, ${`pat-${i}`}, tstzrange(${from}::timestamptz, ${to}::timestamptz), tstzrange(${from}::timestamptz, ${to}::timestamptz), 'BOOKED', ${now}, ${now})`.execute(db);
   }
+  // Number the location changes the inserts left pending now, as the service would after its own
+  // writes, rather than at the service's next sweep (which could fall between a snapshot and a backup).
+  const stamp = await sql<{ f: string | null }>`select to_regprocedure('scheduling.stamp_location_changes(integer)')::text as f`.execute(db);
+  if (stamp.rows[0].f) await sql`select * from scheduling.stamp_location_changes(100000)`.execute(db);
   return true;
 }
 
@@ -69,12 +73,12 @@ export async function seedAppointments(db: Kysely<any>, providerId: string, coun
  * sequences move past the live ones, today's ticket numbers go on, audit rows written since the
  * backup are kept (each schema's restore_carry_over), and AdvanceEpoch moves the fencing epoch.
  */
-export const CARRIED_OVER = ["lock.fencing_epoch", "lock.audit_log", "queue.audit_log", "scheduling.audit_log", "queue.ticket_days", "queue.queues", "scheduling.providers"];
+export const CARRIED_OVER = ["lock.fencing_epoch", "lock.audit_log", "queue.audit_log", "scheduling.audit_log", "queue.ticket_days", "queue.queues", "scheduling.providers", "scheduling.locations"];
 
 /** SEQUENCED are the tables whose `last_sequence` a restore moves past the live one, by their key. */
-const SEQUENCED = { "queue.queues": "queue_id", "scheduling.providers": "provider_id" } as const;
+const SEQUENCED = { "queue.queues": "queue_id", "scheduling.providers": "provider_id", "scheduling.locations": "location_id" } as const;
 
-/** withoutSequences reads queue.queues and scheduling.providers without last_sequence (the rest a restore puts back). */
+/** withoutSequences reads queue.queues, scheduling.providers and scheduling.locations without last_sequence (the rest a restore puts back). */
 export async function withoutSequences(db: Kysely<any>): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const table of Object.keys(SEQUENCED)) {
@@ -84,7 +88,7 @@ export async function withoutSequences(db: Kysely<any>): Promise<Record<string, 
   return out;
 }
 
-/** lastSequences reads every queue's and provider's last_sequence, as "queue.queues/<id>" -> sequence. */
+/** lastSequences reads every queue's, provider's and location's last_sequence, as "queue.queues/<id>" -> sequence. */
 export async function lastSequences(db: Kysely<any>): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
   for (const [table, key] of Object.entries(SEQUENCED)) {

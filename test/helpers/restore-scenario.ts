@@ -93,12 +93,15 @@ export async function restoreWithOpenStreams(t: Test, target: RestoreScenarioTar
 
   const boardWatch = new StreamReader<WatchQueueResponse>((signal) => board.watchQueue({ queueId }, { signal }));
   const receptionWatch = new StreamReader<WatchAppointmentsResponse>((signal) => scheduling.watchAppointments({ providerId, date }, { signal }));
-  t.teardown(() => (boardWatch.close(), receptionWatch.close()));
+  // The calendar of the location `default` (where every booking lands until it names one): its own sequence.
+  const locationWatch = new StreamReader<WatchAppointmentsResponse>((signal) => scheduling.watchAppointments({ locationId: "default", date }, { signal }));
+  t.teardown(() => (boardWatch.close(), receptionWatch.close(), locationWatch.close()));
   const boardSnap = await boardWatch.next("the board's first snapshot");
   t.ok(boardSnap.snapshot, "the board starts with a snapshot");
   t.same(numbersOf(boardSnap), [`${p}-001`]);
   const receptionSnap = await receptionWatch.next("the reception's first snapshot");
   t.same(appointmentIdsOf(receptionSnap), [kept.appointmentId]);
+  t.ok(appointmentIdsOf(await locationWatch.next("the location's first snapshot")).includes(kept.appointmentId));
 
   const { backup } = await admin.startBackup({ target: BackupTarget.POSTGRES, requestId: `rs-backup-${p}` });
   const done = await waitForBackup(admin, backup!.backupId, 120_000);
@@ -117,6 +120,7 @@ export async function restoreWithOpenStreams(t: Test, target: RestoreScenarioTar
   const lost = await book();
   const { match: lostSeen } = await receptionWatch.until((m) => appointmentIdsOf(m).includes(lost.appointmentId), "the reception sees the booking");
   const lastReceptionSequence = lostSeen.sequence;
+  const { match: lostSeenAtLocation } = await locationWatch.until((m) => appointmentIdsOf(m).includes(lost.appointmentId), "the location sees the booking");
   // A board on a queue that exists only after the backup.
   const newQueueId = `q-after-backup-${p.toLowerCase()}`;
   await queue.createQueue({ queueId: newQueueId, displayName: "Made after the backup", prefix: `${p}Z`.slice(0, 3), timeZone: "UTC" });
@@ -162,6 +166,15 @@ export async function restoreWithOpenStreams(t: Test, target: RestoreScenarioTar
     t.same({ snapshot: bookedSeen.snapshot, ids: appointmentIdsOf(bookedSeen) }, { snapshot: false, ids: [booked.appointmentId] }, "a booking after the restore reaches the open stream");
   });
 
+  await t.test("the location's calendar: the same, with the location's own sequence", async (t) => {
+    const fresh = await locationWatch.until((m) => m.snapshot, "the location's snapshot after the restore");
+    t.ok(fresh.match.resumeFailed, "saying it missed changes");
+    t.ok(fresh.match.sequence > lostSeenAtLocation.sequence, "past every sequence seen before");
+    t.notOk(appointmentIdsOf(fresh.match).includes(lost.appointmentId), "the booking made after the backup is gone from the screen");
+    const booked = await book();
+    await locationWatch.until((m) => !m.snapshot && appointmentIdsOf(m).includes(booked.appointmentId), "the location sees the booking made after the restore");
+  });
+
   await t.test("a board resuming from a sequence seen before the restore gets a snapshot, not the new history as a continuation", async (t) => {
     const resumed = new StreamReader<WatchQueueResponse>((signal) => board.watchQueue({ queueId, afterSequence: lastBoardSequence }, { signal }));
     t.teardown(() => resumed.close());
@@ -177,6 +190,7 @@ export async function restoreWithOpenStreams(t: Test, target: RestoreScenarioTar
 
   boardWatch.close();
   receptionWatch.close();
+  locationWatch.close();
   return { queueId, ticketsAfterBackup, appointmentAfterBackup: lost.appointmentId, ticketAfterRestore: afterRestore.ticketId };
 }
 

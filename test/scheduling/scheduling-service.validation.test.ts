@@ -44,7 +44,8 @@ import { PageTokens } from "../../services/runtime/page-token.js";
 import { PROVIDERS_PAGE, RESOURCES_PAGE } from "../../services/scheduling/provider-directory.js";
 import { APPOINTMENTS_PAGE, SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { validateSetAvailability } from "../../services/scheduling/availability.validation.js";
-import { validateBookAppointment, validateCreateProvider, validateListAppointments, validateListAvailableSlots, validateListProviders, validateListResources } from "../../services/scheduling/scheduling.validation.js";
+import { validateBookAppointment, validateCreateProvider, validateListAvailableSlots, validateListProviders, validateListResources } from "../../services/scheduling/scheduling.validation.js";
+import { validateListAppointments } from "../../services/scheduling/calendar.validation.js";
 import { testContext } from "../helpers/handler-context.js";
 import { shown, thrownBy, validationTable } from "../helpers/validation-table.js";
 
@@ -540,13 +541,15 @@ rpc({
   alsoValid: [
     { name: "by patient", patch: { providerId: "", patientId: "pat-42" } },
     { name: "by both", patch: { patientId: "pat-42" } },
+    { name: "by location", patch: { providerId: "", locationId: "loc-a" } },
+    { name: "by room or device", patch: { providerId: "", resourceId: "room-1" } },
     { name: "in a range", patch: { startTime: ts("2026-01-05T00:00:00Z"), endTime: ts("2026-01-06T00:00:00Z") } },
     { name: "open-ended range", patch: { startTime: ts("2026-01-05T00:00:00Z") } },
     { name: "range to the millisecond", patch: { startTime: tsn("2026-01-05T00:00:00Z", 999_000_000) } },
     { name: "some states", patch: { statuses: [AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN], pageSize: 500 } },
     {
       name: "page token",
-      patch: { pageToken: pageTokens.seal(APPOINTMENTS_PAGE, { start: new Date("2026-01-05T09:00:00Z"), id: "a-1" }, ["dr-ada", undefined, undefined, undefined, []]) },
+      patch: { pageToken: pageTokens.seal(APPOINTMENTS_PAGE, { start: new Date("2026-01-05T09:00:00Z"), id: "a-1" }, ["dr-ada", undefined, undefined, undefined, [], undefined, undefined]) },
     },
   ],
   bad: [
@@ -555,6 +558,8 @@ rpc({
     { name: "neither provider nor patient", patch: { providerId: "" }, fields: ["providerId"] },
     { name: "bad provider", patch: { providerId: "dr ada" }, fields: ["providerId"] },
     { name: "bad patient", patch: { patientId: "pat 42" }, fields: ["patientId"] },
+    { name: "bad location", patch: { locationId: "loc a" }, fields: ["locationId"] },
+    { name: "bad room", patch: { providerId: "", resourceId: "room/1" }, fields: ["resourceId"] },
     {
       name: "end before start",
       patch: { startTime: ts("2026-01-06T00:00:00Z"), endTime: ts("2026-01-05T00:00:00Z") },
@@ -672,9 +677,15 @@ rpc({
   alsoValid: [
     { name: "a given day", patch: { date: "2026-01-05" } },
     { name: "resuming", patch: { date: "2026-01-05", afterSequence: 42n } },
+    { name: "a location", patch: { providerId: "", locationId: "loc-a" } },
+    { name: "a room or device", patch: { providerId: "", resourceId: "room-1", afterSequence: 7n } },
   ],
   bad: [
     { name: "no provider", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "provider and location", patch: { locationId: "loc-a" }, fields: ["providerId"] },
+    { name: "location and room", patch: { providerId: "", locationId: "loc-a", resourceId: "room-1" }, fields: ["locationId"] },
+    { name: "bad location", patch: { providerId: "", locationId: "loc a" }, fields: ["locationId"] },
+    { name: "bad room", patch: { providerId: "", resourceId: "room/1" }, fields: ["resourceId"] },
     { name: "month 13", patch: { date: "2026-13-01" }, fields: ["date"] },
     { name: "date in another format", patch: { date: "05/01/2026" }, fields: ["date"] },
     { name: "both", patch: { providerId: "", date: "tomorrow" }, fields: ["providerId", "date"] },
@@ -759,7 +770,7 @@ t.test("ListAppointments without provider or patient says that one of them is ne
   );
   if (!(err instanceof InvalidArgumentError)) return void t.fail(`expected InvalidArgumentError, got ${shown(err)}`);
   t.equal(err.violations.length, 1);
-  t.match(err.violations[0]?.description, /providerId or patientId/);
+  t.match(err.violations[0]?.description, /providerId, patientId, locationId or resourceId/);
 });
 
 t.test("an overlap names the interval it overlaps", async (t) => {

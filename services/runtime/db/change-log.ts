@@ -10,10 +10,10 @@ import type { AnyServiceDb } from "../idempotency.js";
 /** ChangeLogDb types any service's change log by the columns every one of them has. */
 type ChangeLogDb = Kysely<{ c: { key: string; sequence: string | null } }>;
 
-/** ChangeLog reads one service's `<schema>.changes`, numbered per key (a queue, a provider). */
+/** ChangeLog reads one service's change log (`<schema>.changes`, `<schema>.location_changes`), numbered per key (a queue, a provider, a location). */
 export class ChangeLog<R> {
   constructor(
-    private readonly table: `${string}.changes`,
+    private readonly table: `${string}.${string}changes`,
     private readonly keyColumn: string,
   ) {}
 
@@ -29,6 +29,17 @@ export class ChangeLog<R> {
       .limit(limit)
       .execute();
     return rows as unknown as R[];
+  }
+
+  /** oldest is the smallest retained sequence of a key, if any. */
+  async oldest(db: AnyServiceDb, key: string): Promise<bigint | undefined> {
+    const d = db as ChangeLogDb;
+    const row = await d
+      .selectFrom(this.table as unknown as "c")
+      .select((eb) => eb.fn.min("sequence").as("m"))
+      .where(this.keyColumn as "key", "=", key)
+      .executeTakeFirst();
+    return row?.m == null ? undefined : BigInt(row.m as string);
   }
 }
 

@@ -3,6 +3,7 @@ import type { AuditLogTable } from "../../runtime/audit.js";
 import type { RequestKeyTable } from "../../runtime/idempotency.js";
 import type { AvailabilityTable } from "./availability.table.js";
 import type { ChangeTable } from "./change.table.js";
+import type { LocationChangeTable } from "./location-change.table.js";
 import type { LocationTable } from "./location.table.js";
 import type { ProviderTable } from "./provider.table.js";
 import type { ResourceTable } from "./resource.table.js";
@@ -27,6 +28,8 @@ export interface Database {
   "scheduling.changes": ChangeTable;
   /** scheduling.locations. */
   "scheduling.locations": LocationTable;
+  /** scheduling.location_changes. */
+  "scheduling.location_changes": LocationChangeTable;
   /** scheduling.visit_types. */
   "scheduling.visit_types": VisitTypeTable;
 }

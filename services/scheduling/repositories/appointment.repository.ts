@@ -171,6 +171,10 @@ export interface AppointmentFilter {
   patientId?: string;
   /** only appointments at one of these locations (a location-scoped caller's) */
   locationIds?: readonly string[];
+  /** only appointments at this location */
+  locationId?: string;
+  /** only appointments that take this room or device */
+  resourceId?: string;
   /** only appointments ending after it */
   start?: Date;
   /** only appointments starting before it */
@@ -187,6 +191,12 @@ export async function listAppointments(db: Db, f: AppointmentFilter): Promise<Ap
   if (f.providerId !== undefined) conditions.push(sql`a.provider_id = ${f.providerId}`);
   if (f.patientId !== undefined) conditions.push(sql`a.patient_id = ${f.patientId}`);
   if (f.locationIds !== undefined) conditions.push(sql`a.location_id = any(${[...f.locationIds]}::text[])`);
+  if (f.locationId !== undefined) conditions.push(sql`a.location_id = ${f.locationId}`);
+  if (f.resourceId !== undefined) {
+    // appointment_resources_by_resource; a room's booking spans the appointment's own time.
+    conditions.push(sql`a.appointment_id in (select r.appointment_id from scheduling.appointment_resources r where r.resource_id = ${f.resourceId}
+      ${f.start ? sql`and upper(r.during) > ${f.start}` : sql``} ${f.end ? sql`and lower(r.during) < ${f.end}` : sql``})`);
+  }
   if (f.start) conditions.push(sql`upper(a.during) > ${f.start}`);
   if (f.end) conditions.push(sql`lower(a.during) < ${f.end}`);
   if (f.statuses && f.statuses.length > 0) conditions.push(sql`a.status = any(${f.statuses}::text[])`);

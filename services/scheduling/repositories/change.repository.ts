@@ -37,13 +37,8 @@ export function changesAfter(db: Db, providerId: string, after: bigint, limit: n
 }
 
 /** oldestChange is the smallest retained sequence of a provider, if any. */
-export async function oldestChange(db: Db, providerId: string): Promise<bigint | undefined> {
-  const row = await db
-    .selectFrom("scheduling.changes")
-    .select((eb) => eb.fn.min("sequence").as("m"))
-    .where("provider_id", "=", providerId)
-    .executeTakeFirst();
-  return row?.m == null ? undefined : BigInt(row.m as string);
+export function oldestChange(db: Db, providerId: string): Promise<bigint | undefined> {
+  return CHANGE_LOG.oldest(db, providerId);
 }
 
 /** pruneChanges deletes changes older than `before`. */

@@ -1206,7 +1206,7 @@ export type WatchAppointmentsRequest = Message<"medschedule.scheduling.v1.WatchA
   providerId: string;
 
   /**
-   * Local date "YYYY-MM-DD" in the provider's zone; today when empty.
+   * Local date "YYYY-MM-DD" in the zone of the provider (or location); today when empty.
    *
    * @generated from field: string date = 2;
    */
