@@ -16,6 +16,7 @@ import { callerOf } from "../runtime/caller.js";
 import { databaseDomainError } from "../runtime/errors.js";
 import { replayStored, requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
 import { audit } from "./appointment-access.js";
+import type { Role } from "../runtime/auth/role-table.js";
 import { checkBookable, checkDuration, checkSlot, explainTaken, insertOrTaken, slotTaken, type SlotContext } from "./booking-rules.js";
 import { ACTIVE_STATUSES, type AppointmentStatusName } from "./db/appointment.table.js";
 import { toAppointment, toSchedule } from "./mappers/scheduling.mapper.js";
@@ -32,6 +33,8 @@ import { noAvailabilityError, patientBookingLimitError, providerNotFoundError, r
 import { bookingOutcomeOf, schedulingBookings } from "./scheduling.metrics.js";
 import type { ValidAppointmentCommand, ValidBookAppointment } from "./scheduling.validation.js";
 import type { AppointmentLifecycle } from "./appointment-lifecycle.js";
+import { checkMayBook } from "./visit-plan.js";
+import { checkPerDay, planVisit, requireVisitType } from "./visit-booking.js";
 import type { WaitlistOffers } from "./waitlist-offers.js";
 
 /** Booking books, cancels and reschedules appointments (see the file comment). */
@@ -62,12 +65,17 @@ export class Booking {
   private async book(v: ValidBookAppointment, ctx: HandlerContext) {
     const { db, clock, options, lock, writes } = this.c;
     const caller = callerOf(ctx);
+    checkMayBook(undefined, caller.role as Role, v.overrideReason);
     const resourceIds = [...v.resourceIds].sort();
     const key: RequestKey = { caller: caller.subject, rpc: "BookAppointment", requestId: v.requestId };
-    const hash = requestHash([v.providerId, v.patientId, v.start.toISOString(), v.durationMs ?? 0, resourceIds, v.reason]);
+    // The visit type fields join the hash only when sent: a plain booking hashes as it always did.
+    const visitFields = v.visitTypeId || v.holdId || v.overrideReason ? [v.visitTypeId ?? "", v.holdId ?? "", v.overrideReason] : [];
+    const hash = requestHash([v.providerId, v.patientId, v.start.toISOString(), v.durationMs ?? 0, resourceIds, v.reason, ...visitFields]);
+    const vt = v.visitTypeId === undefined ? undefined : await requireVisitType(db, v.visitTypeId, caller, v.overrideReason);
+    const hintMs = vt ? vt.duration_minutes * 60_000 : v.durationMs;
     // One read, one snapshot: the requestId, the provider, its availability, the rooms, and whether
     // committed appointments already hold the time (only a hint: the exclusion constraints decide).
-    const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: v.durationMs });
+    const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: hintMs });
     if (found.requestKey) return { response: replayStored(BookAppointmentResponseSchema, key, hash, found.requestKey), booked: false };
     const provider = found.provider;
     if (!provider) throw providerNotFoundError(v.providerId);
@@ -77,16 +85,20 @@ export class Booking {
     checkBookable(provider, v.start, now, options.bookingHorizonMs);
     if (!found.availability) throw noAvailabilityError(provider);
     const schedule = toSchedule(provider, found.availability);
-    const durationMs = checkDuration(schedule, v.durationMs);
-    checkSlot(provider, schedule, v.start, durationMs);
+    const visit = vt && (await planVisit(db, { vt, provider, schedule, start: v.start, now, caller, patientId: v.patientId, overrideReason: v.overrideReason, resourceIds }));
+    const durationMs = visit ? visit.plan.durationMs : checkDuration(schedule, v.durationMs);
+    if (!visit) checkSlot(provider, schedule, v.start, durationMs);
+    const bufferMs = visit ? visit.plan.bufferAfterMs : schedule.bufferMs;
     // Time already taken by a committed appointment is refused before queueing for the lock. The
     // requestId was read in the same snapshot: the time is not held by this very request.
-    const at: SlotContext = { provider, start: v.start, blockedEnd: new Date(v.start.getTime() + durationMs + schedule.bufferMs) };
+    const at: SlotContext = { provider, start: v.start, blockedEnd: new Date(v.start.getTime() + durationMs + bufferMs) };
     if (found.providerBusy || found.resourceBusy) throw await explainTaken(db, slotTaken(found.providerBusy ? "provider" : "resource", at), at);
     // A patient booking themselves holds at most maxUpcomingPerPatient appointments that have not
-    // ended: refused here when already reached, decided under the patient lock below.
+    // ended: refused here when already reached, decided under the patient lock below (as is a
+    // visit type's maximum per patient per day).
     const limited = patientSelfLimit(caller.role, options.maxUpcomingPerPatient);
     if (limited !== undefined && (await countUpcoming(db, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
+    const perPatient = limited !== undefined || visit?.perDayLimit !== undefined;
     const end = new Date(v.start.getTime() + durationMs);
     let booked = false;
     const response = await lock.under(ctx, provider.provider_id, async (token) => {
@@ -96,15 +108,16 @@ export class Booking {
         patientId: v.patientId,
         start: v.start,
         end,
-        bufferMs: schedule.bufferMs,
+        bufferMs,
         status: "BOOKED",
-        resourceIds,
+        resourceIds: visit ? visit.resourceIds : resourceIds,
         reason: v.reason,
         offerExpiresAt: null,
         waitlistEntryId: null,
         fencingToken: token ?? 0n,
         rescheduledFromId: null,
         at: now,
+        ...(vt && visit ? { visitTypeId: vt.visit_type_id, locationId: vt.location_id, bufferBeforeMs: visit.plan.bufferBeforeMs } : {}),
       };
       // The response is known before the write (every column comes from here), so it is stored with
       // the requestId claim in the same statement.
@@ -117,20 +130,21 @@ export class Booking {
         fence: lock.fence(provider.provider_id, token),
         audit: auditBase(caller, "BookAppointment", now),
         lockTimeoutMs: lock.lockTimeoutMs(),
+        overrideReason: visit?.overrideReason,
       };
       const result = await writes
         .run(async (after) => {
-          const r: AtomicBookingResult =
-            limited === undefined
-              ? await bookAtomically(db, atomic)
-              : // The patient's own bookings of every provider take turns here: the count, a statement
-                // after the lock, sees each one committed before, so concurrent ones cannot all pass.
-                await writes.transaction(async (trx): Promise<AtomicBookingResult> => {
-                  await lockPatientBookings(trx, v.patientId);
-                  if (await REQUEST_KEYS.find(trx, key)) return { outcome: "claimed" };
-                  if ((await countUpcoming(trx, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
-                  return bookAtomically(trx, atomic);
-                });
+          const r: AtomicBookingResult = !perPatient
+            ? await bookAtomically(db, atomic)
+            : // The patient's own bookings of every provider take turns here: the counts, statements
+              // after the lock, see each one committed before, so concurrent ones cannot all pass.
+              await writes.transaction(async (trx): Promise<AtomicBookingResult> => {
+                await lockPatientBookings(trx, v.patientId);
+                if (await REQUEST_KEYS.find(trx, key)) return { outcome: "claimed" };
+                if (limited !== undefined && (await countUpcoming(trx, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
+                if (vt && visit) await checkPerDay(trx, visit, { vt, provider, start: v.start, patientId: v.patientId });
+                return bookAtomically(trx, atomic);
+              });
           if (r.outcome === "booked") after.changed(provider.provider_id, "BOOKED");
           return r;
         })

@@ -85,6 +85,13 @@ export function noResourceError(vt: VisitTypeNaming, p: ProviderNaming, start: n
   });
 }
 
+/** missingCapabilityError is MISSING_CAPABILITY: the rooms and devices named do not cover what the visit type needs (one each). */
+export function missingCapabilityError(vt: VisitTypeNaming, capabilities: string[]): FailedPreconditionError {
+  return new FailedPreconditionError("MISSING_CAPABILITY", `${vt.display_name} needs a room or device for each of ${capabilities.join(", ")}; the ones chosen do not cover them: choose others, or leave them out to have them chosen`, {
+    metadata: { visitTypeName: vt.display_name, capabilities: capabilities.join(",") },
+  });
+}
+
 /** overrideNotAllowedError is PERMISSION_DENIED OVERRIDE_NOT_ALLOWED: a patient sending overrideReason (staff only). */
 export function overrideNotAllowedError(): PermissionDeniedError {
   return new PermissionDeniedError("only clinic staff may override a booking rule", "OVERRIDE_NOT_ALLOWED");

@@ -82,10 +82,11 @@ export async function locationExists(db: Db, locationId: string): Promise<boolea
   return (await db.selectFrom("scheduling.locations").select("location_id").where("location_id", "=", locationId).executeTakeFirst()) !== undefined;
 }
 
-/** busyResources are those of `resourceIds` booked (actively) at some time in [from, to). */
-export async function busyResources(db: Db, resourceIds: string[], from: Date, to: Date): Promise<Set<string>> {
+/** busyResources are those of `resourceIds` booked (actively) at some time in [from, to), leaving out the bookings of appointment `excluding`. */
+export async function busyResources(db: Db, resourceIds: string[], from: Date, to: Date, excluding?: string): Promise<Set<string>> {
   if (resourceIds.length === 0) return new Set();
   const { rows } = await sql<{ resource_id: string }>`select distinct x.resource_id from scheduling.appointment_resources x
-    where x.resource_id = any(${resourceIds}::text[]) and x.active and x.during && tstzrange(${from}::timestamptz, ${to}::timestamptz, '[)')`.execute(db);
+    where x.resource_id = any(${resourceIds}::text[]) and x.active and x.during && tstzrange(${from}::timestamptz, ${to}::timestamptz, '[)')
+      and x.appointment_id is distinct from ${excluding ?? null}::text`.execute(db);
   return new Set(rows.map((r) => r.resource_id));
 }
