@@ -23,7 +23,7 @@ import { toAppointment, toSchedule } from "./mappers/scheduling.mapper.js";
 import { patientSelfLimit } from "./patient-rules.js";
 import { changeAppointmentIf, countUpcoming, findAppointment, lockPatientBookings } from "./repositories/appointment.repository.js";
 import { newAppointmentRow, TimeTakenError, type NewAppointment } from "./repositories/appointment.sql.js";
-import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { AUDIT_LOG, withOverride } from "./repositories/audit.repository.js";
 import { bookAtomically, readBookingContext, type AtomicBookingResult } from "./repositories/booking.repository.js";
 import { appendChange } from "./repositories/change.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
@@ -33,8 +33,8 @@ import { noAvailabilityError, patientBookingLimitError, providerNotFoundError, r
 import { bookingOutcomeOf, schedulingBookings } from "./scheduling.metrics.js";
 import type { ValidAppointmentCommand, ValidBookAppointment } from "./scheduling.validation.js";
 import type { AppointmentLifecycle } from "./appointment-lifecycle.js";
-import { checkMayBook } from "./visit-plan.js";
-import { checkPerDay, planVisit, requireVisitType } from "./visit-booking.js";
+import { checkMayBook, checkPatientCutoff } from "./visit-plan.js";
+import { checkPerDay, checkVisitCutoff, planVisit, requireVisitType } from "./visit-booking.js";
 import type { WaitlistOffers } from "./waitlist-offers.js";
 
 /** Booking books, cancels and reschedules appointments (see the file comment). */
@@ -182,6 +182,7 @@ export class Booking {
     if (!from.includes(current.status)) throw await access.refusal(db, current, "CANCEL", from);
     const now = clock.now();
     await access.checkPatientMayChange(caller, current, "CANCEL", now);
+    await checkVisitCutoff(db, access, caller, current, now);
     const ticketId = await this.lifecycle.settleTicket(ctx, caller, current, "CANCEL");
     const response = await lock.under(ctx, current.provider_id, (token) =>
       writes.transaction(async (trx, after) => {
@@ -213,11 +214,12 @@ export class Booking {
    * taken the transaction rolls back and nothing changes. Nobody else can take the old time in between.
    * A patient may move their appointment only until patientChangeClosesAt.
    */
-  async rescheduleAppointment(v: ValidAppointmentCommand & { newStart: Date }, ctx: HandlerContext) {
+  async rescheduleAppointment(v: ValidAppointmentCommand & { newStart: Date; overrideReason: string }, ctx: HandlerContext) {
     const { db, clock, options, lock, writes, access } = this.c;
     const caller = callerOf(ctx);
+    checkMayBook(undefined, caller.role as Role, v.overrideReason);
     const key: RequestKey = { caller: caller.subject, rpc: "RescheduleAppointment", requestId: v.requestId };
-    const hash = requestHash([v.appointmentId, v.newStart.toISOString()]);
+    const hash = requestHash([v.appointmentId, v.newStart.toISOString(), ...(v.overrideReason ? [v.overrideReason] : [])]);
     const read = await access.readCommand(key, hash, RescheduleAppointmentResponseSchema, v.appointmentId, caller, "patient");
     if (!read.current) return read.replayed;
     const current = read.current;
@@ -225,16 +227,27 @@ export class Booking {
     const provider = await access.requireProvider(db, current.provider_id);
     const now = clock.now();
     await access.checkPatientMayChange(caller, current, "RESCHEDULE", now);
+    const vt = current.visit_type_id === null ? undefined : await requireVisitType(db, current.visit_type_id, caller, v.overrideReason);
+    if (vt) checkPatientCutoff(vt, provider, caller.role as Role, current.start_at.getTime(), now.getTime());
     checkBookable(provider, v.newStart, now, options.bookingHorizonMs);
     const schedule = await access.requireSchedule(provider);
-    const durationMs = current.end_at.getTime() - current.start_at.getTime();
-    checkSlot(provider, schedule, v.newStart, durationMs);
-    const at: SlotContext = { provider, start: v.newStart, blockedEnd: new Date(v.newStart.getTime() + durationMs + schedule.bufferMs), moving: current.appointment_id };
+    // A visit of a type moves as the type books now (its length, buffers, rooms and rules); a plain one keeps its length.
+    const moving = { appointmentId: current.appointment_id, resourceIds: current.resource_ids };
+    const visit =
+      vt && (await planVisit(db, { vt, provider, schedule, start: v.newStart, now, caller, patientId: current.patient_id, overrideReason: v.overrideReason, resourceIds: vt.required_capabilities.length === 0 ? current.resource_ids : undefined, moving }));
+    const durationMs = visit ? visit.plan.durationMs : current.end_at.getTime() - current.start_at.getTime();
+    if (!visit) checkSlot(provider, schedule, v.newStart, durationMs);
+    const bufferMs = visit ? visit.plan.bufferAfterMs : schedule.bufferMs;
+    const at: SlotContext = { provider, start: v.newStart, blockedEnd: new Date(v.newStart.getTime() + durationMs + bufferMs), moving: current.appointment_id };
     const response = await lock
       .under(ctx, provider.provider_id, (token) =>
         writes.transaction(async (trx, after) => {
           const replayed = await lock.claim(trx, key, hash, now, RescheduleAppointmentResponseSchema, { providerId: provider.provider_id, token });
           if (replayed) return replayed;
+          if (vt && visit?.perDayLimit !== undefined) {
+            await lockPatientBookings(trx, current.patient_id);
+            await checkPerDay(trx, visit, { vt, provider, start: v.newStart, patientId: current.patient_id, moving });
+          }
           const previous = await changeAppointmentIf(
             trx,
             v.appointmentId,
@@ -249,17 +262,23 @@ export class Booking {
             patientId: previous.patient_id,
             start: v.newStart,
             end: new Date(v.newStart.getTime() + durationMs),
-            bufferMs: schedule.bufferMs,
+            bufferMs,
+            bufferBeforeMs: visit?.plan.bufferBeforeMs,
             status: "BOOKED",
-            resourceIds: previous.resource_ids,
+            resourceIds: visit ? visit.resourceIds : previous.resource_ids,
             reason: previous.reason,
             offerExpiresAt: null,
             waitlistEntryId: null,
             fencingToken: token ?? 0n,
             rescheduledFromId: previous.appointment_id,
             at: now,
+            // A moved occurrence keeps its place: its location, visit type, series and place in the series.
+            locationId: previous.location_id,
+            visitTypeId: previous.visit_type_id,
+            seriesId: previous.series_id,
+            seriesIndex: previous.series_index,
           });
-          await AUDIT_LOG.append(trx, audit(caller, "RescheduleAppointment", [next], now));
+          await AUDIT_LOG.append(trx, withOverride(audit(caller, "RescheduleAppointment", [next], now), visit?.overrideReason ?? ""));
           await appendChange(trx, { providerId: next.provider_id, appointmentId: next.appointment_id, at: now });
           const res = create(RescheduleAppointmentResponseSchema, { appointment: toAppointment(next), previousAppointment: toAppointment(previous) });
           await REQUEST_KEYS.saveResponse(trx, key, toBinary(RescheduleAppointmentResponseSchema, res));

@@ -12,12 +12,17 @@
 //   visit type's location's resources free at the visit's time (NO_RESOURCE_AVAILABLE when no
 //   choice exists). The choice is read before the write: a room taken meanwhile by a concurrent
 //   booking makes the exclusion constraint refuse it (RESOURCE_TAKEN, retry).
+// * Moving (RescheduleAppointment): the visit type as it is now applies at the new time (length,
+//   buffers, rules, rooms: those it had are kept when they still fit, else chosen again), and a
+//   patient moves or cancels it only until its patientCancelCutoff before the start.
 // * Maximum per patient per day: the patient's active visits of the type on the start's local date
 //   in the provider's zone, counted before the lock (a hint) and again under the patient's
 //   transaction lock (lockPatientBookings) right before the write, so concurrent bookings cannot all
 //   slip under it.
 import type { Role } from "../runtime/auth/role-table.js";
 import type { Caller } from "../runtime/caller.js";
+import type { AppointmentAccess } from "./appointment-access.js";
+import type { AppointmentRow } from "./db/appointment.table.js";
 import type { Db } from "./db/database.js";
 import type { ProviderRow } from "./db/provider.table.js";
 import type { VisitTypeRow } from "./db/visit-type.table.js";
@@ -25,7 +30,7 @@ import { checkSlot } from "./booking-rules.js";
 import { findResources } from "./repositories/provider.repository.js";
 import { busyResources, countPatientVisitsOfType, findVisitType, resourcesWithCapabilities, type CapableResource } from "./repositories/visit-type.repository.js";
 import type { Schedule } from "./slots.js";
-import { checkMayBook, checkOffered, checkRules, chooseResources, localDayOf, visitPlanOf, type VisitPlan } from "./visit-plan.js";
+import { checkMayBook, checkOffered, checkPatientCutoff, checkRules, chooseResources, localDayOf, visitPlanOf, type VisitPlan } from "./visit-plan.js";
 import { maxPerDayError, missingCapabilityError, noResourceError, visitTypeNotFoundError } from "./visit-type.errors.js";
 
 /** VisitBooking is how one booking (or move) of a visit type is made. */
@@ -46,6 +51,13 @@ export async function requireVisitType(db: Db, visitTypeId: string, caller: Call
   if (!vt) throw visitTypeNotFoundError(visitTypeId);
   checkMayBook(vt, caller.role as Role, overrideReason);
   return vt;
+}
+
+/** checkVisitCutoff refuses a patient changing their visit of a type later than its patientCancelCutoff before the start (PATIENT_CANCEL_CUTOFF); staff may still. */
+export async function checkVisitCutoff(db: Db, access: AppointmentAccess, caller: Caller, row: AppointmentRow, now: Date): Promise<void> {
+  if (caller.role !== "patient" || row.visit_type_id === null) return;
+  const vt = await findVisitType(db, row.visit_type_id);
+  if (vt && vt.patient_cancel_cutoff_minutes > 0) checkPatientCutoff(vt, await access.requireProvider(db, row.provider_id), "patient", row.start_at.getTime(), now.getTime());
 }
 
 /** VisitQuery is a booking or move of a visit type to plan. */
