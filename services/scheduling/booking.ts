@@ -2,7 +2,8 @@
 // reschedule (BOOKED -> CANCELLED plus a new BOOKED, in one transaction). Each runs under the
 // provider's lock (provider-lock.ts) with its requestId claimed and fencing token checked first; the
 // exclusion constraints of the appointments and their rooms are the guarantee. Freed time goes to
-// the waitlist afterwards (waitlist-offers.ts).
+// the waitlist afterwards (waitlist-offers.ts). A visit type adds its length, buffers, rooms and rules
+// (visit-booking.ts); a plain booking keeps its one-statement path (bookAtomically).
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
@@ -48,7 +49,9 @@ export class Booking {
   /**
    * bookAppointment books a slot (none -> BOOKED): checks it against the availability, then under the
    * provider's lock, in one transaction: requestId claim, checkFence, the insert (provider and rooms;
-   * the exclusion constraints decide), audit row and change event.
+   * the exclusion constraints decide), audit row and change event. With a visit type, planVisit
+   * decides its length, buffers, rooms and rules first; its maximum per day and the patient's own
+   * limit are decided under the patient's transaction lock.
    */
   async bookAppointment(v: ValidBookAppointment, ctx: HandlerContext) {
     try {
@@ -167,7 +170,8 @@ export class Booking {
   /**
    * cancelAppointment frees an appointment's time: PROPOSED, BOOKED or CHECKED_IN -> CANCELLED. A
    * checked-in patient's ticket is withdrawn from the queue first (refused when the patient was
-   * already seen); a patient may cancel only until patientChangeClosesAt. The freed time is then
+   * already seen); a patient may cancel only until patientChangeClosesAt (and, for a visit type,
+   * its patientCancelCutoff before the start). The freed time is then
    * offered to the first waiting patient whose window fits.
    */
   async cancelAppointment(v: ValidAppointmentCommand & { reason: string }, ctx: HandlerContext) {
@@ -212,7 +216,9 @@ export class Booking {
    * rescheduleAppointment moves a BOOKED appointment in one transaction under the provider's lock:
    * the old one becomes CANCELLED and a new BOOKED one takes the new slot; if the new slot cannot be
    * taken the transaction rolls back and nothing changes. Nobody else can take the old time in between.
-   * A patient may move their appointment only until patientChangeClosesAt.
+   * A patient may move their appointment only until patientChangeClosesAt (and a visit type's
+   * patientCancelCutoff). A visit type applies at the new time as when booking; the new appointment
+   * keeps the old one's location, visit type, series and place in the series.
    */
   async rescheduleAppointment(v: ValidAppointmentCommand & { newStart: Date; overrideReason: string }, ctx: HandlerContext) {
     const { db, clock, options, lock, writes, access } = this.c;
