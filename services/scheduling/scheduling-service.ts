@@ -141,7 +141,7 @@ export const APPOINTMENTS_PAGE = definePageKind(SchedulingService.method.listApp
  * (here, with slot search in slots.ts), booking.ts (book, cancel, reschedule under the provider's
  * fenced lock, the exclusion constraints as the guarantee), appointment-lifecycle.ts (check-in with
  * its queue ticket, no-show, completion), waitlist.ts and waitlist-offers.ts (held offers of freed
- * time), appointment-watch.ts (WatchAppointments), visit-types.ts (visit types). Every read or change of a patient's appointment is
+ * time), appointment-watch.ts (WatchAppointments). Every read or change of a patient's appointment is
  * audited; every write goes through write-transaction.ts.
  */
 export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingService> {
