@@ -2,7 +2,8 @@
 // reschedule (BOOKED -> CANCELLED plus a new BOOKED, in one transaction). Each runs under the
 // provider's lock (provider-lock.ts) with its requestId claimed and fencing token checked first; the
 // exclusion constraints of the appointments and their rooms are the guarantee. Freed time goes to
-// the waitlist afterwards (waitlist-offers.ts).
+// the waitlist afterwards (waitlist-offers.ts). A visit type adds its length, buffers, rooms and rules
+// (visit-booking.ts); a plain booking keeps its one-statement path (bookAtomically).
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
@@ -16,13 +17,14 @@ import { callerOf } from "../runtime/caller.js";
 import { databaseDomainError } from "../runtime/errors.js";
 import { replayStored, requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
 import { audit } from "./appointment-access.js";
+import type { Role } from "../runtime/auth/role-table.js";
 import { checkBookable, checkDuration, checkSlot, explainTaken, insertOrTaken, slotTaken, type SlotContext } from "./booking-rules.js";
 import { ACTIVE_STATUSES, type AppointmentStatusName } from "./db/appointment.table.js";
 import { toAppointment, toSchedule } from "./mappers/scheduling.mapper.js";
 import { patientSelfLimit } from "./patient-rules.js";
 import { changeAppointmentIf, countUpcoming, findAppointment, lockPatientBookings } from "./repositories/appointment.repository.js";
 import { newAppointmentRow, TimeTakenError, type NewAppointment } from "./repositories/appointment.sql.js";
-import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { AUDIT_LOG, withOverride } from "./repositories/audit.repository.js";
 import { bookAtomically, readBookingContext, type AtomicBookingResult } from "./repositories/booking.repository.js";
 import { appendChange } from "./repositories/change.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
@@ -32,6 +34,8 @@ import { noAvailabilityError, patientBookingLimitError, providerNotFoundError, r
 import { bookingOutcomeOf, schedulingBookings } from "./scheduling.metrics.js";
 import type { ValidAppointmentCommand, ValidBookAppointment } from "./scheduling.validation.js";
 import type { AppointmentLifecycle } from "./appointment-lifecycle.js";
+import { checkMayBook, checkPatientCutoff } from "./visit-plan.js";
+import { checkPerDay, checkVisitCutoff, planVisit, requireVisitType } from "./visit-booking.js";
 import type { WaitlistOffers } from "./waitlist-offers.js";
 
 /** Booking books, cancels and reschedules appointments (see the file comment). */
@@ -45,7 +49,9 @@ export class Booking {
   /**
    * bookAppointment books a slot (none -> BOOKED): checks it against the availability, then under the
    * provider's lock, in one transaction: requestId claim, checkFence, the insert (provider and rooms;
-   * the exclusion constraints decide), audit row and change event.
+   * the exclusion constraints decide), audit row and change event. With a visit type, planVisit
+   * decides its length, buffers, rooms and rules first; its maximum per day and the patient's own
+   * limit are decided under the patient's transaction lock.
    */
   async bookAppointment(v: ValidBookAppointment, ctx: HandlerContext) {
     try {
@@ -62,12 +68,17 @@ export class Booking {
   private async book(v: ValidBookAppointment, ctx: HandlerContext) {
     const { db, clock, options, lock, writes } = this.c;
     const caller = callerOf(ctx);
+    checkMayBook(undefined, caller.role as Role, v.overrideReason);
     const resourceIds = [...v.resourceIds].sort();
     const key: RequestKey = { caller: caller.subject, rpc: "BookAppointment", requestId: v.requestId };
-    const hash = requestHash([v.providerId, v.patientId, v.start.toISOString(), v.durationMs ?? 0, resourceIds, v.reason]);
+    // The visit type fields join the hash only when sent: a plain booking hashes as it always did.
+    const visitFields = v.visitTypeId || v.holdId || v.overrideReason ? [v.visitTypeId ?? "", v.holdId ?? "", v.overrideReason] : [];
+    const hash = requestHash([v.providerId, v.patientId, v.start.toISOString(), v.durationMs ?? 0, resourceIds, v.reason, ...visitFields]);
+    const vt = v.visitTypeId === undefined ? undefined : await requireVisitType(db, v.visitTypeId, caller, v.overrideReason);
+    const hintMs = vt ? vt.duration_minutes * 60_000 : v.durationMs;
     // One read, one snapshot: the requestId, the provider, its availability, the rooms, and whether
     // committed appointments already hold the time (only a hint: the exclusion constraints decide).
-    const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: v.durationMs });
+    const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: hintMs });
     if (found.requestKey) return { response: replayStored(BookAppointmentResponseSchema, key, hash, found.requestKey), booked: false };
     const provider = found.provider;
     if (!provider) throw providerNotFoundError(v.providerId);
@@ -77,16 +88,20 @@ export class Booking {
     checkBookable(provider, v.start, now, options.bookingHorizonMs);
     if (!found.availability) throw noAvailabilityError(provider);
     const schedule = toSchedule(provider, found.availability);
-    const durationMs = checkDuration(schedule, v.durationMs);
-    checkSlot(provider, schedule, v.start, durationMs);
+    const visit = vt && (await planVisit(db, { vt, provider, schedule, start: v.start, now, caller, patientId: v.patientId, overrideReason: v.overrideReason, resourceIds }));
+    const durationMs = visit ? visit.plan.durationMs : checkDuration(schedule, v.durationMs);
+    if (!visit) checkSlot(provider, schedule, v.start, durationMs);
+    const bufferMs = visit ? visit.plan.bufferAfterMs : schedule.bufferMs;
     // Time already taken by a committed appointment is refused before queueing for the lock. The
     // requestId was read in the same snapshot: the time is not held by this very request.
-    const at: SlotContext = { provider, start: v.start, blockedEnd: new Date(v.start.getTime() + durationMs + schedule.bufferMs) };
+    const at: SlotContext = { provider, start: v.start, blockedEnd: new Date(v.start.getTime() + durationMs + bufferMs) };
     if (found.providerBusy || found.resourceBusy) throw await explainTaken(db, slotTaken(found.providerBusy ? "provider" : "resource", at), at);
     // A patient booking themselves holds at most maxUpcomingPerPatient appointments that have not
-    // ended: refused here when already reached, decided under the patient lock below.
+    // ended: refused here when already reached, decided under the patient lock below (as is a
+    // visit type's maximum per patient per day).
     const limited = patientSelfLimit(caller.role, options.maxUpcomingPerPatient);
     if (limited !== undefined && (await countUpcoming(db, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
+    const perPatient = limited !== undefined || visit?.perDayLimit !== undefined;
     const end = new Date(v.start.getTime() + durationMs);
     let booked = false;
     const response = await lock.under(ctx, provider.provider_id, async (token) => {
@@ -96,15 +111,16 @@ export class Booking {
         patientId: v.patientId,
         start: v.start,
         end,
-        bufferMs: schedule.bufferMs,
+        bufferMs,
         status: "BOOKED",
-        resourceIds,
+        resourceIds: visit ? visit.resourceIds : resourceIds,
         reason: v.reason,
         offerExpiresAt: null,
         waitlistEntryId: null,
         fencingToken: token ?? 0n,
         rescheduledFromId: null,
         at: now,
+        ...(vt && visit ? { visitTypeId: vt.visit_type_id, locationId: vt.location_id, bufferBeforeMs: visit.plan.bufferBeforeMs } : {}),
       };
       // The response is known before the write (every column comes from here), so it is stored with
       // the requestId claim in the same statement.
@@ -117,20 +133,21 @@ export class Booking {
         fence: lock.fence(provider.provider_id, token),
         audit: auditBase(caller, "BookAppointment", now),
         lockTimeoutMs: lock.lockTimeoutMs(),
+        overrideReason: visit?.overrideReason,
       };
       const result = await writes
         .run(async (after) => {
-          const r: AtomicBookingResult =
-            limited === undefined
-              ? await bookAtomically(db, atomic)
-              : // The patient's own bookings of every provider take turns here: the count, a statement
-                // after the lock, sees each one committed before, so concurrent ones cannot all pass.
-                await writes.transaction(async (trx): Promise<AtomicBookingResult> => {
-                  await lockPatientBookings(trx, v.patientId);
-                  if (await REQUEST_KEYS.find(trx, key)) return { outcome: "claimed" };
-                  if ((await countUpcoming(trx, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
-                  return bookAtomically(trx, atomic);
-                });
+          const r: AtomicBookingResult = !perPatient
+            ? await bookAtomically(db, atomic)
+            : // The patient's own bookings of every provider take turns here: the counts, statements
+              // after the lock, see each one committed before, so concurrent ones cannot all pass.
+              await writes.transaction(async (trx): Promise<AtomicBookingResult> => {
+                await lockPatientBookings(trx, v.patientId);
+                if (await REQUEST_KEYS.find(trx, key)) return { outcome: "claimed" };
+                if (limited !== undefined && (await countUpcoming(trx, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
+                if (vt && visit) await checkPerDay(trx, visit, { vt, provider, start: v.start, patientId: v.patientId });
+                return bookAtomically(trx, atomic);
+              });
           if (r.outcome === "booked") after.changed(provider.provider_id, "BOOKED");
           return r;
         })
@@ -153,7 +170,8 @@ export class Booking {
   /**
    * cancelAppointment frees an appointment's time: PROPOSED, BOOKED or CHECKED_IN -> CANCELLED. A
    * checked-in patient's ticket is withdrawn from the queue first (refused when the patient was
-   * already seen); a patient may cancel only until patientChangeClosesAt. The freed time is then
+   * already seen); a patient may cancel only until patientChangeClosesAt (and, for a visit type,
+   * its patientCancelCutoff before the start). The freed time is then
    * offered to the first waiting patient whose window fits.
    */
   async cancelAppointment(v: ValidAppointmentCommand & { reason: string }, ctx: HandlerContext) {
@@ -168,6 +186,7 @@ export class Booking {
     if (!from.includes(current.status)) throw await access.refusal(db, current, "CANCEL", from);
     const now = clock.now();
     await access.checkPatientMayChange(caller, current, "CANCEL", now);
+    await checkVisitCutoff(db, access, caller, current, now);
     const ticketId = await this.lifecycle.settleTicket(ctx, caller, current, "CANCEL");
     const response = await lock.under(ctx, current.provider_id, (token) =>
       writes.transaction(async (trx, after) => {
@@ -197,13 +216,16 @@ export class Booking {
    * rescheduleAppointment moves a BOOKED appointment in one transaction under the provider's lock:
    * the old one becomes CANCELLED and a new BOOKED one takes the new slot; if the new slot cannot be
    * taken the transaction rolls back and nothing changes. Nobody else can take the old time in between.
-   * A patient may move their appointment only until patientChangeClosesAt.
+   * A patient may move their appointment only until patientChangeClosesAt (and a visit type's
+   * patientCancelCutoff). A visit type applies at the new time as when booking; the new appointment
+   * keeps the old one's location, visit type, series and place in the series.
    */
-  async rescheduleAppointment(v: ValidAppointmentCommand & { newStart: Date }, ctx: HandlerContext) {
+  async rescheduleAppointment(v: ValidAppointmentCommand & { newStart: Date; overrideReason: string }, ctx: HandlerContext) {
     const { db, clock, options, lock, writes, access } = this.c;
     const caller = callerOf(ctx);
+    checkMayBook(undefined, caller.role as Role, v.overrideReason);
     const key: RequestKey = { caller: caller.subject, rpc: "RescheduleAppointment", requestId: v.requestId };
-    const hash = requestHash([v.appointmentId, v.newStart.toISOString()]);
+    const hash = requestHash([v.appointmentId, v.newStart.toISOString(), ...(v.overrideReason ? [v.overrideReason] : [])]);
     const read = await access.readCommand(key, hash, RescheduleAppointmentResponseSchema, v.appointmentId, caller, "patient");
     if (!read.current) return read.replayed;
     const current = read.current;
@@ -211,16 +233,27 @@ export class Booking {
     const provider = await access.requireProvider(db, current.provider_id);
     const now = clock.now();
     await access.checkPatientMayChange(caller, current, "RESCHEDULE", now);
+    const vt = current.visit_type_id === null ? undefined : await requireVisitType(db, current.visit_type_id, caller, v.overrideReason);
+    if (vt) checkPatientCutoff(vt, provider, caller.role as Role, current.start_at.getTime(), now.getTime());
     checkBookable(provider, v.newStart, now, options.bookingHorizonMs);
     const schedule = await access.requireSchedule(provider);
-    const durationMs = current.end_at.getTime() - current.start_at.getTime();
-    checkSlot(provider, schedule, v.newStart, durationMs);
-    const at: SlotContext = { provider, start: v.newStart, blockedEnd: new Date(v.newStart.getTime() + durationMs + schedule.bufferMs), moving: current.appointment_id };
+    // A visit of a type moves as the type books now (its length, buffers, rooms and rules); a plain one keeps its length.
+    const moving = { appointmentId: current.appointment_id, resourceIds: current.resource_ids };
+    const visit =
+      vt && (await planVisit(db, { vt, provider, schedule, start: v.newStart, now, caller, patientId: current.patient_id, overrideReason: v.overrideReason, resourceIds: vt.required_capabilities.length === 0 ? current.resource_ids : undefined, moving }));
+    const durationMs = visit ? visit.plan.durationMs : current.end_at.getTime() - current.start_at.getTime();
+    if (!visit) checkSlot(provider, schedule, v.newStart, durationMs);
+    const bufferMs = visit ? visit.plan.bufferAfterMs : schedule.bufferMs;
+    const at: SlotContext = { provider, start: v.newStart, blockedEnd: new Date(v.newStart.getTime() + durationMs + bufferMs), moving: current.appointment_id };
     const response = await lock
       .under(ctx, provider.provider_id, (token) =>
         writes.transaction(async (trx, after) => {
           const replayed = await lock.claim(trx, key, hash, now, RescheduleAppointmentResponseSchema, { providerId: provider.provider_id, token });
           if (replayed) return replayed;
+          if (vt && visit?.perDayLimit !== undefined) {
+            await lockPatientBookings(trx, current.patient_id);
+            await checkPerDay(trx, visit, { vt, provider, start: v.newStart, patientId: current.patient_id, moving });
+          }
           const previous = await changeAppointmentIf(
             trx,
             v.appointmentId,
@@ -235,22 +268,23 @@ export class Booking {
             patientId: previous.patient_id,
             start: v.newStart,
             end: new Date(v.newStart.getTime() + durationMs),
-            bufferMs: schedule.bufferMs,
+            bufferMs,
+            bufferBeforeMs: visit?.plan.bufferBeforeMs,
             status: "BOOKED",
-            resourceIds: previous.resource_ids,
+            resourceIds: visit ? visit.resourceIds : previous.resource_ids,
             reason: previous.reason,
             offerExpiresAt: null,
             waitlistEntryId: null,
             fencingToken: token ?? 0n,
             rescheduledFromId: previous.appointment_id,
             at: now,
-            // The new appointment takes the old one's place: its series and place in it, visit type, location.
+            // A moved occurrence keeps its place: its location, visit type, series and place in the series.
+            locationId: previous.location_id,
+            visitTypeId: previous.visit_type_id,
             seriesId: previous.series_id,
             seriesIndex: previous.series_index,
-            visitTypeId: previous.visit_type_id,
-            locationId: previous.location_id,
           });
-          await AUDIT_LOG.append(trx, audit(caller, "RescheduleAppointment", [next], now));
+          await AUDIT_LOG.append(trx, withOverride(audit(caller, "RescheduleAppointment", [next], now), visit?.overrideReason ?? ""));
           await appendChange(trx, { providerId: next.provider_id, appointmentId: next.appointment_id, at: now });
           const res = create(RescheduleAppointmentResponseSchema, { appointment: toAppointment(next), previousAppointment: toAppointment(previous) });
           await REQUEST_KEYS.saveResponse(trx, key, toBinary(RescheduleAppointmentResponseSchema, res));

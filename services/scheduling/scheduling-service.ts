@@ -107,6 +107,8 @@ import {
 } from "./scheduling.validation.js";
 import { SeriesBooking } from "./series.js";
 import { validateBookSeries, validateCancelSeries } from "./series.validation.js";
+import { VisitTypes } from "./visit-types.js";
+import { validateCreateVisitType, validateGetVisitType, validateListVisitTypes, validateUpdateVisitType } from "./visit-types.validation.js";
 import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
 import { WriteTransactions } from "./write-transaction.js";
@@ -161,6 +163,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly lifecycle: AppointmentLifecycle;
   private readonly waitlist: Waitlist;
   private readonly series: SeriesBooking;
+  private readonly visitTypes: VisitTypes;
   private readonly stopReporting: () => void;
 
   constructor(deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}) {
@@ -188,6 +191,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.booking = new Booking(c, this.offers, this.lifecycle);
     this.waitlist = new Waitlist(c, this.offers);
     this.series = new SeriesBooking(c, this.offers);
+    this.visitTypes = new VisitTypes(c, this.pageTokens);
     this.stopReporting = reportWaitlistOf(this.db);
   }
 
@@ -339,24 +343,24 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     throw notBuiltYet();
   }
 
-  /** createVisitType adds a visit type (issue 20: not built yet). */
-  async createVisitType(_req: CreateVisitTypeRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateVisitTypeResponseSchema>> {
-    throw notBuiltYet();
+  /** createVisitType adds a visit type; with a client-chosen id a retry returns the existing one: visit-types.ts. */
+  async createVisitType(req: CreateVisitTypeRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CreateVisitTypeResponseSchema>> {
+    return this.visitTypes.createVisitType(validateCreateVisitType(req, this.options.bookingHorizonMs), ctx);
   }
 
-  /** getVisitType reads a visit type (issue 20: not built yet). */
-  async getVisitType(_req: GetVisitTypeRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetVisitTypeResponseSchema>> {
-    throw notBuiltYet();
+  /** getVisitType reads a visit type: visit-types.ts. */
+  async getVisitType(req: GetVisitTypeRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetVisitTypeResponseSchema>> {
+    return this.visitTypes.getVisitType(validateGetVisitType(req));
   }
 
-  /** listVisitTypes pages through visit types (issue 20: not built yet). */
-  async listVisitTypes(_req: ListVisitTypesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListVisitTypesResponseSchema>> {
-    throw notBuiltYet();
+  /** listVisitTypes pages through visit types by display name: visit-types.ts. */
+  async listVisitTypes(req: ListVisitTypesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListVisitTypesResponseSchema>> {
+    return this.visitTypes.listVisitTypes(validateListVisitTypes(req));
   }
 
-  /** updateVisitType changes a visit type (issue 20: not built yet). */
-  async updateVisitType(_req: UpdateVisitTypeRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof UpdateVisitTypeResponseSchema>> {
-    throw notBuiltYet();
+  /** updateVisitType changes the fields named in the update mask: visit-types.ts. */
+  async updateVisitType(req: UpdateVisitTypeRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof UpdateVisitTypeResponseSchema>> {
+    return this.visitTypes.updateVisitType(validateUpdateVisitType(req, this.options.bookingHorizonMs), ctx);
   }
 
   /** searchSlots answers free slots of a visit type across providers (issue 20: not built yet). */

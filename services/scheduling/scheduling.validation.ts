@@ -26,6 +26,7 @@ import {
   type ResourceKind,
 } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { validate, type DurationRule, type RequestValidator } from "../runtime/request/validation.js";
+import { overrideReason, visitTypeBooking, type ValidVisitTypeBooking } from "./visit-types.validation.js";
 
 /** MINUTE_MS is a minute in ms. */
 export const MINUTE_MS = 60_000;
@@ -81,8 +82,8 @@ export interface ValidListAvailableSlots {
   resourceIds: string[];
 }
 
-/** ValidBookAppointment is a validated BookAppointmentRequest. */
-export interface ValidBookAppointment {
+/** ValidBookAppointment is a validated BookAppointmentRequest (with its visit type fields). */
+export interface ValidBookAppointment extends ValidVisitTypeBooking {
   /** requestId is the idempotency key. */
   requestId: string;
   /** providerId is the provider. */
@@ -217,6 +218,7 @@ export function validateBookAppointment(req: BookAppointmentRequest): ValidBookA
       durationMs,
       resourceIds: [...req.resourceIds],
       reason: req.reason.trim(),
+      ...visitTypeBooking(v, req),
     };
   });
 }
@@ -231,11 +233,11 @@ export function validateCancelAppointment(req: CancelAppointmentRequest): ValidA
 }
 
 /** validateRescheduleAppointment checks a RescheduleAppointmentRequest. */
-export function validateRescheduleAppointment(req: RescheduleAppointmentRequest): ValidAppointmentCommand & { newStart: Date } {
+export function validateRescheduleAppointment(req: RescheduleAppointmentRequest): ValidAppointmentCommand & { newStart: Date; overrideReason: string } {
   return validate((v) => {
     const command = appointmentCommand(v, req);
     const newStart = v.timestamp("newStartTime", req.newStartTime, { wholeMinute: true });
-    return { ...command, newStart: newStart ?? new Date(0) };
+    return { ...command, newStart: newStart ?? new Date(0), overrideReason: overrideReason(v, req.overrideReason) };
   });
 }
 

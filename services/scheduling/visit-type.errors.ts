@@ -16,6 +16,11 @@ export function visitTypeNotFoundError(visitTypeId: string): NotFoundError {
   return new NotFoundError("visit type", visitTypeId, "VISIT_TYPE_NOT_FOUND");
 }
 
+/** locationNotFoundError is NOT_FOUND LOCATION_NOT_FOUND: a visit type naming a location that does not exist. */
+export function locationNotFoundError(locationId: string): NotFoundError {
+  return new NotFoundError("location", locationId, "LOCATION_NOT_FOUND");
+}
+
 /** notOfferedError is NOT_OFFERED_BY_PROVIDER: the provider does not offer this visit type. */
 export function notOfferedError(vt: VisitTypeNaming, p: ProviderNaming): FailedPreconditionError {
   return new FailedPreconditionError("NOT_OFFERED_BY_PROVIDER", `${p.display_name} does not offer ${vt.display_name}; choose another provider or visit type`, {
@@ -77,6 +82,13 @@ export function noResourceError(vt: VisitTypeNaming, p: ProviderNaming, start: n
   const at = localMoment(start, p.time_zone);
   return new FailedPreconditionError("NO_RESOURCE_AVAILABLE", `no free room or device with ${capabilities.join(", ")} for ${vt.display_name} at ${at.text}; choose another time`, {
     metadata: base(p, at, { visitTypeName: vt.display_name, capabilities: capabilities.join(",") }),
+  });
+}
+
+/** missingCapabilityError is MISSING_CAPABILITY: the rooms and devices named do not cover what the visit type needs (one each). */
+export function missingCapabilityError(vt: VisitTypeNaming, capabilities: string[]): FailedPreconditionError {
+  return new FailedPreconditionError("MISSING_CAPABILITY", `${vt.display_name} needs a room or device for each of ${capabilities.join(", ")}; the ones chosen do not cover them: choose others, or leave them out to have them chosen`, {
+    metadata: { visitTypeName: vt.display_name, capabilities: capabilities.join(",") },
   });
 }
 

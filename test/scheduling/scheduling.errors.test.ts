@@ -1,6 +1,6 @@
 // The scheduling service's error texts (issue 18, defect 12): one reason each, in the provider's
 // local time and name, never a UTC instant, an internal id or an RPC name, with ErrorInfo metadata.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import t from "tap";
 import { Code } from "@connectrpc/connect";
 import type { AppointmentRow, AppointmentStatusName } from "../../services/scheduling/db/appointment.table.js";
@@ -138,10 +138,12 @@ t.test("the README lists every reason the scheduling service gives", async (t) =
   const start = readme.indexOf("## Error reasons");
   const section = readme.slice(start, readme.indexOf("**Queue**", start));
   const reasons = new Set<string>();
-  for (const file of ["scheduling.errors.ts", "scheduling-service.ts", "appointment-tickets.ts", "series.errors.ts"]) {
+  // Every *.errors.ts of the service, and the files that build errors inline.
+  const files = [...readdirSync(new URL("services/scheduling/", root)).filter((f) => f.endsWith(".errors.ts")), "scheduling-service.ts", "appointment-tickets.ts", "visit-types.ts"];
+  for (const file of files) {
     const src = readFileSync(new URL(`services/scheduling/${file}`, root), "utf8");
     for (const m of src.matchAll(/new (?:FailedPrecondition|Aborted|Unavailable|AlreadyExists)Error\(\s*"([A-Z_]+)"/g)) reasons.add(m[1]);
-    for (const m of src.matchAll(/\b(?:PermissionDeniedError|NotFoundError)\([^)]*"([A-Z][A-Z_]+)"\)/g)) reasons.add(m[1]);
+    for (const m of src.matchAll(/\b(?:PermissionDeniedError|NotFoundError)\([^)]*"([A-Z][A-Z_]+)"[,)]/g)) reasons.add(m[1]);
     for (const m of src.matchAll(/"(TICKET_NO_SHOW|TICKET_CANCELLED|[A-Z]+_UNAVAILABLE)"/g)) reasons.add(m[1]);
   }
   t.ok(reasons.size > 20, `found ${reasons.size} reasons`);

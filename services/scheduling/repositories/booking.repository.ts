@@ -116,6 +116,8 @@ export interface AtomicBooking {
   audit: AuditBase;
   /** lockTimeoutMs bounds every row wait of the statement (lock_timeout, local to it). */
   lockTimeoutMs: number;
+  /** overrideReason is staff's reason for overriding a visit type's rule, kept on the audit entry ("" or absent: none). */
+  overrideReason?: string;
 }
 
 /** AtomicBookingResult says how far bookAtomically got; nothing was written unless `booked`. */
@@ -163,8 +165,9 @@ export async function bookAtomically(db: Db, b: AtomicBooking): Promise<AtomicBo
       ${insertRoomsSql(a, "appt")}
       returning 1
     ), audit as (
-      insert into scheduling.audit_log (at, actor, role, action, record_type, record_id, on_behalf_of)
-      select ${b.audit.at}, ${b.audit.actor}, ${b.audit.role}, ${b.audit.action}, 'appointment', appt.appointment_id, ${b.audit.on_behalf_of ?? null}::text
+      insert into scheduling.audit_log (at, actor, role, action, record_type, record_id, on_behalf_of, override_reason)
+      select ${b.audit.at}, ${b.audit.actor}, ${b.audit.role}, ${b.audit.action}, 'appointment', appt.appointment_id, ${b.audit.on_behalf_of ?? null}::text,
+        ${b.overrideReason || null}::text
       from appt
       returning 1
     ), bumped as (
