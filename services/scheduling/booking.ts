@@ -67,13 +67,13 @@ export class Booking {
     const hash = requestHash([v.providerId, v.patientId, v.start.toISOString(), v.durationMs ?? 0, resourceIds, v.reason]);
     // One read, one snapshot: the requestId, the provider, its availability, the rooms, and whether
     // committed appointments already hold the time (only a hint: the exclusion constraints decide).
-    const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: v.durationMs });
+    const now = clock.now();
+    const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: v.durationMs, now });
     if (found.requestKey) return { response: replayStored(BookAppointmentResponseSchema, key, hash, found.requestKey), booked: false };
     const provider = found.provider;
     if (!provider) throw providerNotFoundError(v.providerId);
     const missing = resourceIds.find((id) => !found.foundResourceIds.includes(id));
     if (missing !== undefined) throw resourceNotFoundError(missing);
-    const now = clock.now();
     checkBookable(provider, v.start, now, options.bookingHorizonMs);
     if (!found.availability) throw noAvailabilityError(provider);
     const schedule = toSchedule(provider, found.availability);

@@ -71,6 +71,8 @@ import { AppointmentLifecycle } from "./appointment-lifecycle.js";
 import { AppointmentTickets } from "./appointment-tickets.js";
 import { AppointmentWatch } from "./appointment-watch.js";
 import { Booking } from "./booking.js";
+import { Holds } from "./holds.js";
+import { validateConfirmHold, validateHoldSlot } from "./hold.validation.js";
 import type { Database } from "./db/database.js";
 import { statusName, toAppointment } from "./mappers/scheduling.mapper.js";
 import { ProviderDirectory } from "./provider-directory.js";
@@ -153,6 +155,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly retention: Retention;
   private readonly offers: WaitlistOffers;
   private readonly booking: Booking;
+  private readonly holds: Holds;
   private readonly lifecycle: AppointmentLifecycle;
   private readonly waitlist: Waitlist;
   private readonly stopReporting: () => void;
@@ -177,6 +180,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.offers = new WaitlistOffers(c);
     this.lifecycle = new AppointmentLifecycle(c, deps.peers && new AppointmentTickets(deps.peers));
     this.booking = new Booking(c, this.offers, this.lifecycle);
+    this.holds = new Holds(c, this.offers);
     this.waitlist = new Waitlist(c, this.offers);
     this.stopReporting = reportWaitlistOf(this.db);
   }
@@ -228,8 +232,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.directory.listAvailableSlots(validateListAvailableSlots(req));
   }
 
-  /** bookAppointment books a slot (none -> BOOKED): booking.ts. */
+  /** bookAppointment books a slot (none -> BOOKED): booking.ts; with a holdId it confirms the hold (PROPOSED -> BOOKED): holds.ts. */
   async bookAppointment(req: BookAppointmentRequest, ctx: HandlerContext) {
+    if (req.holdId !== "") return this.holds.confirm(validateConfirmHold(req), ctx);
     return this.booking.bookAppointment(validateBookAppointment(req), ctx);
   }
 
@@ -347,9 +352,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     throw notBuiltYet();
   }
 
-  /** holdSlot holds a slot for a patient (issue 20: not built yet). */
-  async holdSlot(_req: HoldSlotRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof HoldSlotResponseSchema>> {
-    throw notBuiltYet();
+  /** holdSlot holds a visit type's slot for a patient for SCHEDULING_HOLD_TTL (none -> PROPOSED): holds.ts. */
+  async holdSlot(req: HoldSlotRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof HoldSlotResponseSchema>> {
+    return this.holds.holdSlot(validateHoldSlot(req), ctx);
   }
 
   /** bookSeries books a recurring series (issue 20: not built yet). */
@@ -367,7 +372,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.watch.watchAppointments(validateWatchAppointments(req), ctx);
   }
 
-  /** expireOffers passes on every offer whose hold lapsed (the sweep's job, on demand); returns how many: waitlist-offers.ts. */
+  /** expireOffers expires the lapsed holds and passes on every offer whose hold lapsed (the sweep's job, on demand); returns how many offers: waitlist-offers.ts. */
   async expireOffers(): Promise<number> {
     return this.offers.expireOffers();
   }

@@ -49,8 +49,8 @@ export const MAX_REASON = 500;
 /** Page size when the request leaves it 0. */
 const DEFAULT_PAGE_SIZE = 50;
 
-/** An appointment length: more than 0, whole minutes, at most 8 hours; one slot when unset. */
-const APPOINTMENT_DURATION: DurationRule = { minMs: 0, minExclusive: true, maxMs: MAX_APPOINTMENT_MS, multipleOfMs: MINUTE_MS };
+/** APPOINTMENT_DURATION is an appointment length: more than 0, whole minutes, at most 8 hours; one slot when unset. */
+export const APPOINTMENT_DURATION: DurationRule = { minMs: 0, minExclusive: true, maxMs: MAX_APPOINTMENT_MS, multipleOfMs: MINUTE_MS };
 /** ValidCreateProvider is a validated CreateProviderRequest. */
 export interface ValidCreateProvider {
   /** displayName, trimmed, 1-200 characters. */
@@ -372,7 +372,7 @@ function range(
 }
 
 /** resourceIds checks the rooms and devices of a request: each an id, no duplicates, at most 10. */
-function resourceIds(v: RequestValidator, ids: string[]): void {
+export function resourceIds(v: RequestValidator, ids: string[]): void {
   if (ids.length > MAX_RESOURCE_IDS) {
     v.add("resourceIds", `must name at most ${MAX_RESOURCE_IDS} resources (got ${ids.length})`, "TOO_MANY");
   }

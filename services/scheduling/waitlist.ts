@@ -19,6 +19,7 @@ import { AUDIT_LOG } from "./repositories/audit.repository.js";
 import { findAvailability } from "./repositories/provider.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { countActiveEntries, findOverlappingEntry, insertWaitlistEntry, setWaitlistStatus } from "./repositories/waitlist.repository.js";
+import { notAnOfferError } from "./hold.errors.js";
 import type { SchedulingContext } from "./scheduling-context.js";
 import {
   alreadyOnWaitlistError,
@@ -110,6 +111,7 @@ export class Waitlist {
     if (!read.current) return read.replayed;
     const current = read.current;
     if (current.status !== "PROPOSED") throw await access.refusal(db, current, "ACCEPT_OFFER", ["PROPOSED"]);
+    if (current.hold_id !== null) throw notAnOfferError(await access.providerNaming(current.provider_id), current.start_at.getTime());
     const now = clock.now();
     const timePassed = current.start_at.getTime() <= now.getTime();
     if (timePassed || (current.offer_expires_at && current.offer_expires_at.getTime() <= now.getTime())) {
