@@ -6,10 +6,10 @@ import { FailedPreconditionError, InvalidArgumentError } from "../runtime/errors
 import type { AppointmentRow } from "./db/appointment.table.js";
 import type { Db } from "./db/database.js";
 import type { ProviderRow } from "./db/provider.table.js";
-import { slotHolders, insertAppointment } from "./repositories/appointment.repository.js";
+import { countUpcoming, insertAppointment, lockPatientBookings, slotHolders } from "./repositories/appointment.repository.js";
 import { TimeTakenError, type NewAppointment } from "./repositories/appointment.sql.js";
 import { slotHeldError } from "./hold.errors.js";
-import { beyondHorizonError, bookingInPastError, slotHeldForOfferError, slotRefusedError, slotTakenError } from "./scheduling.errors.js";
+import { beyondHorizonError, bookingInPastError, patientBookingLimitError, slotHeldForOfferError, slotRefusedError, slotTakenError } from "./scheduling.errors.js";
 import { explainSlotStart, isSlotStart, type Schedule } from "./slots.js";
 
 /** SlotContext names the provider and time of a write, for the error when its time turns out taken. */
@@ -54,6 +54,17 @@ export function checkDuration(schedule: Schedule, durationMs: number | undefined
     throw new InvalidArgumentError([{ field: "duration", description: `must be a multiple of the provider's slot duration (${schedule.slotMs / 60_000} min)`, reason: "NOT_A_MULTIPLE" }]);
   }
   return durationMs;
+}
+
+/**
+ * checkUpcomingLimit, for a patient booking themselves (`limited`: their limit; undefined: staff, not
+ * limited), takes the patient's lock for the rest of the transaction and refuses a booking beyond the
+ * limit (PATIENT_BOOKING_LIMIT): concurrent bookings of the patient count each other's.
+ */
+export async function checkUpcomingLimit(trx: Db, patientId: string, now: Date, limited: number | undefined): Promise<void> {
+  if (limited === undefined) return;
+  await lockPatientBookings(trx, patientId);
+  if ((await countUpcoming(trx, patientId, now)) >= limited) throw patientBookingLimitError(limited);
 }
 
 /** insertOrTaken inserts an appointment, turning its time found taken into FAILED_PRECONDITION SLOT_TAKEN or RESOURCE_TAKEN at `at`. */

@@ -2,7 +2,7 @@
 // message in the clinic's local time with the provider's name (never an id), and the values a
 // translated message needs as ErrorInfo.metadata. The README's "Error reasons" section lists them.
 import { FailedPreconditionError, NotFoundError } from "../runtime/errors.js";
-import { base, localMoment, type ProviderNaming } from "./scheduling.errors.js";
+import { base, dateText, localMoment, slotHeldForOfferError, type ProviderNaming } from "./scheduling.errors.js";
 
 /** holdNotFoundError is NOT_FOUND HOLD_NOT_FOUND: no such hold, or (the same answer) another patient's. */
 export function holdNotFoundError(holdId: string): NotFoundError {
@@ -23,13 +23,13 @@ export function holdLimitError(limit: number): FailedPreconditionError {
  * localDate: the hold's end; appointmentLocalTime, appointmentLocalDate: the time asked for.
  */
 export function slotHeldError(p: ProviderNaming, start: number, holdEnd: number): FailedPreconditionError {
-  const at = localMoment(start, p.time_zone);
-  const until = localMoment(holdEnd, p.time_zone);
-  const untilText = until.localDate === at.localDate ? until.localTime : `${until.localTime} on ${until.dateText}`;
+  // The same metadata as a waitlist offer's hold: when it ends, and the time asked for.
+  const metadata = slotHeldForOfferError(p, start, holdEnd).metadata ?? {};
+  const until = metadata.localDate === metadata.appointmentLocalDate ? metadata.localTime : `${metadata.localTime} on ${dateText(metadata.localDate)}`;
   return new FailedPreconditionError(
     "SLOT_HELD",
-    `${p.display_name} at ${at.text} is held for another patient finishing their booking until ${untilText}; choose another time, or look again after ${until.localTime}`,
-    { metadata: base(p, until, { appointmentLocalTime: at.localTime, appointmentLocalDate: at.localDate }) },
+    `${p.display_name} at ${localMoment(start, p.time_zone).text} is held for another patient finishing their booking until ${until}; choose another time, or look again after ${metadata.localTime}`,
+    { metadata },
   );
 }
 

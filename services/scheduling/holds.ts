@@ -18,7 +18,7 @@ import type { Role } from "../runtime/auth/role-table.js";
 import { auditBase } from "../runtime/audit.js";
 import { callerOf, type Caller } from "../runtime/caller.js";
 import { replayStored, requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
-import { checkBookable, checkSlot, explainTaken, slotTaken, type SlotContext } from "./booking-rules.js";
+import { checkBookable, checkSlot, checkUpcomingLimit, explainTaken, slotTaken, type SlotContext } from "./booking-rules.js";
 import type { AppointmentRow } from "./db/appointment.table.js";
 import type { Db } from "./db/database.js";
 import type { ProviderRow } from "./db/provider.table.js";
@@ -27,10 +27,10 @@ import { holdExpiredError, holdLimitError, holdMismatchError, holdNotFoundError,
 import type { ValidConfirmHold, ValidHoldSlot } from "./hold.validation.js";
 import { toAppointment, toSchedule } from "./mappers/scheduling.mapper.js";
 import { patientSelfLimit } from "./patient-rules.js";
-import { changeAppointmentIf, countUpcoming, findAppointment, lockPatientBookings, slotHolders } from "./repositories/appointment.repository.js";
+import { changeAppointmentIf, countUpcoming, findAppointment, findAppointmentAndKey, lockPatientBookings, slotHolders } from "./repositories/appointment.repository.js";
 import { newAppointmentRow, TimeTakenError, type NewAppointment } from "./repositories/appointment.sql.js";
 import { bookAtomically, readBookingContext, type AtomicBookingResult } from "./repositories/booking.repository.js";
-import { busyResourceIds, countLiveHolds, expireLapsedHolds, findHoldAndKey, HOLD_EXPIRED_REASON } from "./repositories/hold.repository.js";
+import { busyResourceIds, countLiveHolds, expireLapsedHolds, HOLD_EXPIRED_REASON } from "./repositories/hold.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { countPatientVisitsOfType, findVisitType, resourcesWithCapabilities } from "./repositories/visit-type.repository.js";
 import type { SchedulingContext } from "./scheduling-context.js";
@@ -100,26 +100,11 @@ export class Holds {
     const holdId = `h-${randomUUID()}`;
     const expiresAt = new Date(Math.min(now.getTime() + options.holdTtlMs, v.start.getTime()));
     return lock.under(ctx, provider.provider_id, async (token) => {
-      const appointment: NewAppointment = {
-        appointmentId: `a-${randomUUID()}`,
-        providerId: provider.provider_id,
-        patientId: v.patientId,
-        start: v.start,
-        end,
-        bufferMs: plan.bufferAfterMs,
-        bufferBeforeMs: plan.bufferBeforeMs,
-        status: "PROPOSED",
-        resourceIds,
-        reason: "",
-        offerExpiresAt: expiresAt,
-        waitlistEntryId: null,
-        fencingToken: token ?? 0n,
-        rescheduledFromId: null,
-        at: now,
-        locationId: vt.location_id,
-        visitTypeId: vt.visit_type_id,
-        holdId,
-      };
+      // Held exactly as a booking would be, but PROPOSED until expiresAt and named by its holdId.
+      const held = { status: "PROPOSED" as const, holdId, offerExpiresAt: expiresAt, visitTypeId: vt.visit_type_id, locationId: vt.location_id };
+      const who = { appointmentId: `a-${randomUUID()}`, providerId: provider.provider_id, patientId: v.patientId, fencingToken: token ?? 0n };
+      const when = { start: v.start, end, bufferBeforeMs: plan.bufferBeforeMs, bufferMs: plan.bufferAfterMs, at: now };
+      const appointment: NewAppointment = { ...held, ...who, ...when, resourceIds, reason: "", waitlistEntryId: null, rescheduledFromId: null };
       const response = create(HoldSlotResponseSchema, { hold: { holdId, expiresAt: timestampFromDate(expiresAt), appointment: toAppointment(newAppointmentRow(appointment)) } });
       const written = { key, hash, appointment, response: toBinary(HoldSlotResponseSchema, response), fence: lock.fence(provider.provider_id, token) };
       const result = await writes
@@ -154,9 +139,9 @@ export class Holds {
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "BookAppointment", requestId: v.requestId };
     const hash = requestHash(["hold", v.holdId, v.providerId, v.patientId, v.start?.toISOString(), v.durationMs, v.visitTypeId, v.resourceIds, v.reason]);
-    const read = await findHoldAndKey(db, v.holdId, key);
+    const read = await findAppointmentAndKey(db, v.holdId, key, "hold_id");
     if (read.requestKey) return replayStored(BookAppointmentResponseSchema, key, hash, read.requestKey);
-    const held = read.hold;
+    const held = read.appointment;
     if (!held || !mayConfirm(caller, held)) throw holdNotFoundError(v.holdId);
     const provider = await this.c.access.providerNaming(held.provider_id);
     const mismatch = mismatchOf(v, held);
@@ -169,10 +154,7 @@ export class Holds {
       writes.transaction(async (trx, after) => {
         const replayed = await lock.claim(trx, key, hash, now, BookAppointmentResponseSchema, { providerId: held.provider_id, token });
         if (replayed) return replayed;
-        if (limited !== undefined) {
-          await lockPatientBookings(trx, held.patient_id);
-          if ((await countUpcoming(trx, held.patient_id, now)) >= limited) throw patientBookingLimitError(limited);
-        }
+        await checkUpcomingLimit(trx, held.patient_id, now, limited);
         // Only while still PROPOSED and not lapsed: a hold that lapsed meanwhile is never booked.
         const change = { status: "BOOKED" as const, at: now, fencingToken: token, holdLiveAt: now, reason: v.reason === "" ? undefined : v.reason };
         const row = await changeAppointmentIf(trx, held.appointment_id, ["PROPOSED"], change, auditBase(caller, "ConfirmHold", now));

@@ -9,7 +9,7 @@ import { auditBase } from "../runtime/audit.js";
 import { callerOf } from "../runtime/caller.js";
 import { FailedPreconditionError } from "../runtime/errors.js";
 import { requestHash, type RequestKey } from "../runtime/idempotency.js";
-import { checkDuration } from "./booking-rules.js";
+import { checkDuration, checkUpcomingLimit } from "./booking-rules.js";
 import type { Db } from "./db/database.js";
 import type { ProviderRow } from "./db/provider.table.js";
 import { toAppointment, toSchedule, toWaitlistEntry } from "./mappers/scheduling.mapper.js";
@@ -26,7 +26,6 @@ import {
   beyondHorizonError,
   offerExpiredError,
   offerTimePassedError,
-  patientBookingLimitError,
   patientWaitlistLimitError,
   waitlistConflictError,
   waitlistWindowPastError,
@@ -127,10 +126,7 @@ export class Waitlist {
       writes.transaction(async (trx, after) => {
         const replayed = await lock.claim(trx, key, hash, now, AcceptOfferResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
-        if (limited !== undefined) {
-          await lockPatientBookings(trx, current.patient_id);
-          if ((await countUpcoming(trx, current.patient_id, now)) >= limited) throw patientBookingLimitError(limited);
-        }
+        await checkUpcomingLimit(trx, current.patient_id, now, limited);
         const row = await changeAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token }, auditBase(caller, "AcceptOffer", now));
         if (!row) throw await access.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "ACCEPT_OFFER", ["PROPOSED"]);
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "BOOKED", row.appointment_id, now);

@@ -25,17 +25,18 @@ import { createFakeClock } from "../../services/runtime/clock.js";
 import { DomainError } from "../../services/runtime/errors.js";
 import { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
-import { callerContext } from "../helpers/handler-context.js";
 import { openLockDatabase, startLockService } from "../helpers/lock.js";
+import { seededRandom } from "../helpers/seeded-random.js";
+// Visit types inserted directly (no CreateVisitType yet); providers and the caller as in the other scheduling tests.
+import { insertVisitType, setCapabilities } from "../helpers/visit-types.js";
 import { createModuleDatabase } from "../helpers/module-database.js";
 import { createProviderIn } from "../helpers/scheduling.js";
-import { seededRandom } from "../helpers/seeded-random.js";
-import { insertVisitType, setCapabilities } from "../helpers/visit-types.js";
+import { callerContext } from "../helpers/handler-context.js";
 
-t.setTimeout(300_000);
-const MIN = 60_000;
-const m = SchedulingService.method;
 const ctx = (method: DescMethod) => callerContext(method, "receptionist", "rec-1");
+const m = SchedulingService.method;
+const MIN = 60_000;
+t.setTimeout(300_000);
 const DAY = Date.parse("2026-12-09T09:00:00Z");
 const PROVIDERS = ["dr-1", "dr-2", "dr-3", "dr-4", "dr-5", "dr-6"];
 /** HOURS is the length of the working day the calls race over. */

@@ -33,19 +33,20 @@ export async function findAppointment(db: Db, appointmentId: string, opts: { for
 }
 
 /**
- * findAppointmentAndKey reads an appointment and the committed first use of a requestId in one
- * statement (a write RPC's read before it takes the lock).
+ * findAppointmentAndKey reads an appointment (by its id, or `by` its hold_id) and the committed first
+ * use of a requestId in one statement (a write RPC's read before it takes the lock).
  */
 export async function findAppointmentAndKey(
   db: Db,
   appointmentId: string,
   key: { caller: string; rpc: string; requestId: string },
+  by: "appointment_id" | "hold_id" = "appointment_id",
 ): Promise<{ appointment: AppointmentRow | undefined; requestKey: { request_hash: string; response: Buffer | null } | undefined }> {
   const { rows } = await sql<AppointmentRow & { rk_hash: string | null; rk_response: Buffer | null; found: boolean }>`
     select rk.request_hash as rk_hash, rk.response as rk_response, a.appointment_id is not null as found, ${COLUMNS}
     from (select 1) as one
       left join scheduling.request_keys rk on rk.caller = ${key.caller} and rk.rpc = ${key.rpc} and rk.request_id = ${key.requestId}
-      left join scheduling.appointments a on a.appointment_id = ${appointmentId}`.execute(db);
+      left join scheduling.appointments a on ${sql.ref(`a.${by}`)} = ${appointmentId}`.execute(db);
   const { rk_hash, rk_response, found, ...appointment } = rows[0];
   return {
     appointment: found ? appointment : undefined,

@@ -8,10 +8,8 @@
 // serialize on the row and the later one changes nothing.
 import { sql, type RawBuilder } from "kysely";
 import { SYSTEM_CALLER } from "../../runtime/caller.js";
-import type { RequestKey } from "../../runtime/idempotency.js";
-import type { AppointmentRow } from "../db/appointment.table.js";
 import type { Db } from "../db/database.js";
-import { COLUMNS, liveAt, type NewAppointment } from "./appointment.sql.js";
+import { liveAt, type NewAppointment } from "./appointment.sql.js";
 
 /** HOLD_EXPIRED_REASON is the cancel_reason of an expired hold. */
 export const HOLD_EXPIRED_REASON = "hold expired";
@@ -21,21 +19,6 @@ export async function countLiveHolds(db: Db, patientId: string, now: Date): Prom
   const { rows } = await sql<{ n: string }>`select count(*)::text as n from scheduling.appointments a
     where a.patient_id = ${patientId} and a.hold_id is not null and a.status = 'PROPOSED' and a.offer_expires_at > ${now}`.execute(db);
   return Number(rows[0].n);
-}
-
-/** findHoldAndKey reads the appointment of a hold and the committed first use of a requestId in one statement. */
-export async function findHoldAndKey(
-  db: Db,
-  holdId: string,
-  key: RequestKey,
-): Promise<{ hold: AppointmentRow | undefined; requestKey: { request_hash: string; response: Buffer | null } | undefined }> {
-  const { rows } = await sql<AppointmentRow & { rk_hash: string | null; rk_response: Buffer | null; found: boolean }>`
-    select rk.request_hash as rk_hash, rk.response as rk_response, a.appointment_id is not null as found, ${COLUMNS}
-    from (select 1) as one
-      left join scheduling.request_keys rk on rk.caller = ${key.caller} and rk.rpc = ${key.rpc} and rk.request_id = ${key.requestId}
-      left join scheduling.appointments a on a.hold_id = ${holdId}`.execute(db);
-  const { rk_hash, rk_response, found, ...hold } = rows[0];
-  return { hold: found ? hold : undefined, requestKey: rk_hash === null ? undefined : { request_hash: rk_hash, response: rk_response } };
 }
 
 /** ExpiredHold is a hold just expired. */
