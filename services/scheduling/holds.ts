@@ -221,9 +221,12 @@ export class Holds {
   }
 }
 
-/** mayConfirm tells whether a caller may confirm a hold: a patient (own only) only their own. */
+/**
+ * mayConfirm tells whether a caller may confirm a hold: a patient only their own (whatever patientId
+ * they sent, which the role table holds to their own id), so another patient's hold does not exist for them.
+ */
 function mayConfirm(caller: Caller, held: AppointmentRow): boolean {
-  return !(caller.ownOnly && caller.role === "patient" && held.patient_id !== caller.subject);
+  return caller.role !== "patient" || held.patient_id === caller.subject;
 }
 
 /** mismatchOf names what a confirmation gives that differs from the hold (undefined: nothing). */

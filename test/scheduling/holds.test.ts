@@ -31,7 +31,7 @@ import { loadSchedulingOptions } from "../../services/scheduling/scheduling-opti
 import type { SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
 import { domainFailure as failure, domainReasonOf as outcome, reasonAfterRetries as retried } from "../helpers/call-outcome.js";
-import { callerContext } from "../helpers/handler-context.js";
+import { callerContext, testContext } from "../helpers/handler-context.js";
 import { createModuleDatabase } from "../helpers/module-database.js";
 import { createProviderIn, directSchedulingService } from "../helpers/scheduling.js";
 import { insertVisitType, setCapabilities } from "../helpers/visit-types.js";
@@ -169,6 +169,11 @@ for (const embedded of [false, true]) {
       t.equal(await outcome(c.confirm(holdId, { patientId: "pat-9" })), "HOLD_MISMATCH");
       const stranger = await failure(c.confirm(holdId, { patientId: "pat-9" }, ["patient", "pat-9"]));
       t.equal(stranger.code, Code.NotFound, "another patient's hold does not exist for a patient");
+      // As the interceptor grants it (own by the patientId field: not ownOnly), the same answer.
+      const granted = svc.bookAppointment(create(BookAppointmentRequestSchema, { requestId: rid("confirm"), holdId, patientId: "pat-9" }), testContext(m.bookAppointment, {
+        principal: { subject: "pat-9", roles: ["patient"], grantedRole: "patient", ownOnly: false },
+      }));
+      t.equal((await failure(granted)).reason, "HOLD_NOT_FOUND", "not HOLD_MISMATCH, which would tell the hold exists");
       t.equal(await outcome(svc.acceptOffer(create(AcceptOfferRequestSchema, { appointmentId: first.hold!.appointment!.appointmentId, requestId: rid("accept") }), ctx(m.acceptOffer, "patient", "pat-8"))), "NOT_A_WAITLIST_OFFER");
       const confirmId = rid("confirm");
       const booked = await c.confirm(holdId, { patientId: "pat-8", requestId: confirmId }, ["patient", "pat-8"]);
