@@ -22,6 +22,7 @@ import {
   HoldSlotResponseSchema,
   ListAvailableSlotsRequestSchema,
   ListAvailableSlotsResponseSchema,
+  RescheduleAppointmentRequestSchema,
   SchedulingService,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
@@ -145,7 +146,15 @@ for (const embedded of [false, true]) {
       const { hold } = await c.hold("dr-a", "pat-6", "2026-12-07T15:00:00Z", { visitTypeId: "vt-us" });
       t.same(hold!.appointment!.resourceIds, ["room-us"], "the room chosen by capability");
       t.equal(await outcome(c.hold("dr-b", "pat-7", "2026-12-07T15:00:00Z", { visitTypeId: "vt-us" })), "NO_RESOURCE_AVAILABLE", "the room is held");
+      const moving = (await c.book("dr-a", "pat-r", "2026-12-07T20:00:00Z")).appointment!;
+      const { hold: inTheWay } = await c.hold("dr-a", "pat-6", "2026-12-07T21:00:00Z");
       clock.advance(6 * MIN);
+      const moved = await svc.rescheduleAppointment(
+        create(RescheduleAppointmentRequestSchema, { appointmentId: moving.appointmentId, requestId: rid("move"), newStartTime: ts("2026-12-07T21:00:00Z") }),
+        ctx(m.rescheduleAppointment),
+      );
+      t.equal(moved.appointment?.status, AppointmentStatus.BOOKED, "a reschedule onto a lapsed hold's time");
+      t.equal(await c.status(inTheWay!.appointment!.appointmentId), AppointmentStatus.CANCELLED, "which it expired");
       const { hold: next } = await c.hold("dr-b", "pat-7", "2026-12-07T15:00:00Z", { visitTypeId: "vt-us" });
       t.same(next!.appointment!.resourceIds, ["room-us"], "the lapsed hold's room is free for another provider's patient");
       t.equal((await c.confirm(next!.holdId)).appointment!.status, AppointmentStatus.BOOKED);
