@@ -1,14 +1,15 @@
 // What makes a time bookable, for every way an appointment gets one (book, reschedule, a waitlist
 // offer): not in the past, not beyond the horizon, a slot of the provider's availability, a multiple
 // of the slot length; and what a write answers when it finds the time taken (SLOT_TAKEN,
-// RESOURCE_TAKEN, or SLOT_HELD_FOR_OFFER when only a waitlist offer holds it).
+// RESOURCE_TAKEN, or SLOT_HELD / SLOT_HELD_FOR_OFFER when only a hold or a waitlist offer holds it).
 import { FailedPreconditionError, InvalidArgumentError } from "../runtime/errors.js";
 import type { AppointmentRow } from "./db/appointment.table.js";
 import type { Db } from "./db/database.js";
 import type { ProviderRow } from "./db/provider.table.js";
-import { slotHolders, insertAppointment } from "./repositories/appointment.repository.js";
+import { countUpcoming, insertAppointment, lockPatientBookings, slotHolders } from "./repositories/appointment.repository.js";
 import { TimeTakenError, type NewAppointment } from "./repositories/appointment.sql.js";
-import { beyondHorizonError, bookingInPastError, slotHeldForOfferError, slotRefusedError, slotTakenError } from "./scheduling.errors.js";
+import { slotHeldError } from "./hold.errors.js";
+import { beyondHorizonError, bookingInPastError, patientBookingLimitError, slotHeldForOfferError, slotRefusedError, slotTakenError } from "./scheduling.errors.js";
 import { explainSlotStart, isSlotStart, type Schedule } from "./slots.js";
 
 /** SlotContext names the provider and time of a write, for the error when its time turns out taken. */
@@ -55,6 +56,17 @@ export function checkDuration(schedule: Schedule, durationMs: number | undefined
   return durationMs;
 }
 
+/**
+ * checkUpcomingLimit, for a patient booking themselves (`limited`: their limit; undefined: staff, not
+ * limited), takes the patient's lock for the rest of the transaction and refuses a booking beyond the
+ * limit (PATIENT_BOOKING_LIMIT): concurrent bookings of the patient count each other's.
+ */
+export async function checkUpcomingLimit(trx: Db, patientId: string, now: Date, limited: number | undefined): Promise<void> {
+  if (limited === undefined) return;
+  await lockPatientBookings(trx, patientId);
+  if ((await countUpcoming(trx, patientId, now)) >= limited) throw patientBookingLimitError(limited);
+}
+
 /** insertOrTaken inserts an appointment, turning its time found taken into FAILED_PRECONDITION SLOT_TAKEN or RESOURCE_TAKEN at `at`. */
 export async function insertOrTaken(trx: Db, at: SlotContext, a: NewAppointment): Promise<AppointmentRow> {
   try {
@@ -66,14 +78,16 @@ export async function insertOrTaken(trx: Db, at: SlotContext, a: NewAppointment)
 }
 
 /**
- * explainTaken tells time booked from time only held for a waitlist offer: SLOT_TAKEN becomes
- * SLOT_HELD_FOR_OFFER, until the latest hold's end, when every appointment holding the provider's
- * time at `at` is a PROPOSED offer. Other errors pass through. Reads through `db`, the database: call
+ * explainTaken tells time booked from time only held: SLOT_TAKEN becomes SLOT_HELD (a patient's hold
+ * among them) or SLOT_HELD_FOR_OFFER (waitlist offers only), until the latest hold's end, when every
+ * appointment holding the provider's time at `at` is PROPOSED. Other errors pass through. Reads through `db`, the database: call
  * it outside any transaction (after the failed one has rolled back; PGlite is one session).
  */
 export async function explainTaken(db: Db, err: unknown, at: SlotContext): Promise<unknown> {
   if (!(err instanceof FailedPreconditionError) || err.reason !== "SLOT_TAKEN") return err;
   const holders = await slotHolders(db, at.provider.provider_id, { start: at.start.getTime(), end: at.blockedEnd.getTime() }, at.moving).catch(() => []);
   if (holders.length === 0 || holders.some((h) => h.status !== "PROPOSED" || h.offer_expires_at === null)) return err;
-  return slotHeldForOfferError(at.provider, at.start.getTime(), Math.max(...holders.map((h) => h.offer_expires_at!.getTime())));
+  const until = Math.max(...holders.map((h) => h.offer_expires_at!.getTime()));
+  if (holders.some((h) => h.hold_id !== null)) return slotHeldError(at.provider, at.start.getTime(), until);
+  return slotHeldForOfferError(at.provider, at.start.getTime(), until);
 }

@@ -78,13 +78,13 @@ export class Booking {
     const hintMs = vt ? vt.duration_minutes * 60_000 : v.durationMs;
     // One read, one snapshot: the requestId, the provider, its availability, the rooms, and whether
     // committed appointments already hold the time (only a hint: the exclusion constraints decide).
-    const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: hintMs });
+    const now = clock.now();
+    const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: hintMs, now });
     if (found.requestKey) return { response: replayStored(BookAppointmentResponseSchema, key, hash, found.requestKey), booked: false };
     const provider = found.provider;
     if (!provider) throw providerNotFoundError(v.providerId);
     const missing = resourceIds.find((id) => !found.foundResourceIds.includes(id));
     if (missing !== undefined) throw resourceNotFoundError(missing);
-    const now = clock.now();
     checkBookable(provider, v.start, now, options.bookingHorizonMs);
     if (!found.availability) throw noAvailabilityError(provider);
     const schedule = toSchedule(provider, found.availability);

@@ -142,7 +142,7 @@ export class ProviderDirectory {
     if (range.end <= range.start) return { slots: [] };
     // Busy time reaching into the range, buffers included.
     const around: Interval = { start: range.start - BUSY_MARGIN_MS, end: range.end + BUSY_MARGIN_MS };
-    const [pBusy, rBusy] = await Promise.all([providerBusy(this.db, v.providerId, around), resourceBusy(this.db, v.resourceIds, around)]);
+    const [pBusy, rBusy] = await Promise.all([providerBusy(this.db, v.providerId, around, new Date(now)), resourceBusy(this.db, v.resourceIds, around, new Date(now))]);
     const slots = listSlots(schedule, { range, durationMs, providerBusy: pBusy, resourceBusy: rBusy });
     return { slots: slots.map((s) => ({ startTime: timestampFromDate(new Date(s.start)), endTime: timestampFromDate(new Date(s.end)) })) };
   }

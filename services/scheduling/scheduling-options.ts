@@ -44,6 +44,10 @@ export interface SchedulingOptions {
    * (default 3; 0: no limit; SCHEDULING_MAX_WAITLIST_PER_PATIENT). Staff adding a patient are not limited.
    */
   maxWaitlistPerPatient: number;
+  /** holdTtlMs is how long HoldSlot keeps a slot for a patient (default 5 min; SCHEDULING_HOLD_TTL). */
+  holdTtlMs: number;
+  /** maxHoldsPerPatient is how many unexpired holds one patient may have at once, whoever took them (default 3; 0: no limit; SCHEDULING_MAX_HOLDS_PER_PATIENT). */
+  maxHoldsPerPatient: number;
 }
 
 /** DEFAULT_SCHEDULING_OPTIONS are the defaults of SchedulingOptions. */
@@ -61,12 +65,15 @@ export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
   checkInEarlyMs: 60 * 60_000,
   maxUpcomingPerPatient: 5,
   maxWaitlistPerPatient: 3,
+  holdTtlMs: 5 * 60_000,
+  maxHoldsPerPatient: 3,
 };
 
 /**
- * loadSchedulingOptions reads SCHEDULING_OFFER_HOLD, SCHEDULING_LOCK_WAIT, SCHEDULING_CHANGE_RETENTION,
+ * loadSchedulingOptions reads SCHEDULING_OFFER_HOLD, SCHEDULING_HOLD_TTL, SCHEDULING_LOCK_WAIT, SCHEDULING_CHANGE_RETENTION,
  * SCHEDULING_BOOKING_HORIZON, QUEUE_CHECKIN_EARLY (durations such as "15m"), SCHEDULING_BOOKING_LOCK
- * ("on" or "off"), SCHEDULING_MAX_UPCOMING_PER_PATIENT and SCHEDULING_MAX_WAITLIST_PER_PATIENT (0-1000);
+ * ("on" or "off"), SCHEDULING_MAX_UPCOMING_PER_PATIENT, SCHEDULING_MAX_WAITLIST_PER_PATIENT and
+ * SCHEDULING_MAX_HOLDS_PER_PATIENT (0-1000);
  * throws ConfigError naming every bad one.
  */
 export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions {
@@ -80,6 +87,7 @@ export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions
     else apply(ms);
   };
   duration("SCHEDULING_OFFER_HOLD", (ms) => (opts.offerHoldMs = ms), 1_000, 7 * 24 * 3_600_000);
+  duration("SCHEDULING_HOLD_TTL", (ms) => (opts.holdTtlMs = ms), 10_000, 60 * 60_000);
   duration("SCHEDULING_LOCK_WAIT", (ms) => (opts.lockWaitMs = ms), 0, 60_000);
   duration("SCHEDULING_CHANGE_RETENTION", (ms) => (opts.changeRetentionMs = ms), 60_000, 7 * 24 * 3_600_000);
   duration("SCHEDULING_BOOKING_HORIZON", (ms) => (opts.bookingHorizonMs = ms), 24 * 3_600_000, 10 * 366 * 24 * 3_600_000);
@@ -99,6 +107,7 @@ export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions
   };
   limit("SCHEDULING_MAX_UPCOMING_PER_PATIENT", (n) => (opts.maxUpcomingPerPatient = n));
   limit("SCHEDULING_MAX_WAITLIST_PER_PATIENT", (n) => (opts.maxWaitlistPerPatient = n));
+  limit("SCHEDULING_MAX_HOLDS_PER_PATIENT", (n) => (opts.maxHoldsPerPatient = n));
   if (problems.length > 0) throw new ConfigError(problems.join("; "));
   return opts;
 }

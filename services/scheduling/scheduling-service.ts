@@ -73,6 +73,8 @@ import { AppointmentTickets } from "./appointment-tickets.js";
 import { AppointmentWatch } from "./appointment-watch.js";
 import { Booking } from "./booking.js";
 import type { Database, Db } from "./db/database.js";
+import { Holds } from "./holds.js";
+import { validateConfirmHold, validateHoldSlot } from "./hold.validation.js";
 import { statusName, toAppointment } from "./mappers/scheduling.mapper.js";
 import { LocationGuard } from "./location-guard.js";
 import { ProviderDirectory } from "./provider-directory.js";
@@ -160,6 +162,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly retention: Retention;
   private readonly offers: WaitlistOffers;
   private readonly booking: Booking;
+  private readonly holds: Holds;
   private readonly lifecycle: AppointmentLifecycle;
   private readonly waitlist: Waitlist;
   private readonly series: SeriesBooking;
@@ -189,6 +192,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.offers = new WaitlistOffers(c);
     this.lifecycle = new AppointmentLifecycle(c, deps.peers && new AppointmentTickets(deps.peers));
     this.booking = new Booking(c, this.offers, this.lifecycle);
+    this.holds = new Holds(c, this.offers);
     this.waitlist = new Waitlist(c, this.offers);
     this.series = new SeriesBooking(c, this.offers);
     this.visitTypes = new VisitTypes(c, this.pageTokens);
@@ -246,8 +250,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.directory.listAvailableSlots(await this.guard.checked(ctx, validateListAvailableSlots(req)));
   }
 
-  /** bookAppointment books a slot (none -> BOOKED): booking.ts. */
+  /** bookAppointment books a slot (none -> BOOKED): booking.ts; with a holdId it confirms the hold (PROPOSED -> BOOKED): holds.ts. */
   async bookAppointment(req: BookAppointmentRequest, ctx: HandlerContext) {
+    if (req.holdId !== "") return this.holds.confirm(await this.guard.checked(ctx, validateConfirmHold(req)), ctx);
     return this.booking.bookAppointment(await this.guard.checked(ctx, validateBookAppointment(req)), ctx);
   }
 
@@ -368,9 +373,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     throw notBuiltYet();
   }
 
-  /** holdSlot holds a slot for a patient (issue 20: not built yet). */
-  async holdSlot(_req: HoldSlotRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof HoldSlotResponseSchema>> {
-    throw notBuiltYet();
+  /** holdSlot holds a visit type's slot for a patient for SCHEDULING_HOLD_TTL (none -> PROPOSED): holds.ts. */
+  async holdSlot(req: HoldSlotRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof HoldSlotResponseSchema>> {
+    return this.holds.holdSlot(validateHoldSlot(req), ctx);
   }
 
   /** bookSeries books a recurring series, all or nothing: series.ts. */
@@ -393,7 +398,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     yield* this.watch.watchAppointments(v, ctx);
   }
 
-  /** expireOffers passes on every offer whose hold lapsed (the sweep's job, on demand); returns how many: waitlist-offers.ts. */
+  /** expireOffers expires the lapsed holds and passes on every offer whose hold lapsed (the sweep's job, on demand); returns how many offers: waitlist-offers.ts. */
   async expireOffers(): Promise<number> {
     return this.offers.expireOffers();
   }

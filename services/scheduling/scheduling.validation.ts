@@ -46,8 +46,8 @@ export const MAX_REASON = 500;
 /** Page size when the request leaves it 0. */
 const DEFAULT_PAGE_SIZE = 50;
 
-/** An appointment length: more than 0, whole minutes, at most 8 hours; one slot when unset. */
-const APPOINTMENT_DURATION: DurationRule = { minMs: 0, minExclusive: true, maxMs: MAX_APPOINTMENT_MS, multipleOfMs: MINUTE_MS };
+/** APPOINTMENT_DURATION is an appointment length: more than 0, whole minutes, at most 8 hours; one slot when unset. */
+export const APPOINTMENT_DURATION: DurationRule = { minMs: 0, minExclusive: true, maxMs: MAX_APPOINTMENT_MS, multipleOfMs: MINUTE_MS };
 /** ValidCreateProvider is a validated CreateProviderRequest. */
 export interface ValidCreateProvider {
   /** displayName, trimmed, 1-200 characters. */

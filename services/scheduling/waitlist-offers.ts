@@ -9,6 +9,7 @@ import { callerOf } from "../runtime/caller.js";
 import type { FailedPreconditionError } from "../runtime/errors.js";
 import { audit } from "./appointment-access.js";
 import { insertOrTaken } from "./booking-rules.js";
+import { expireLapsedHoldsNow } from "./holds.js";
 import type { AppointmentRow } from "./db/appointment.table.js";
 import { toSchedule } from "./mappers/scheduling.mapper.js";
 import { patientCouldTake } from "./patient-rules.js";
@@ -45,12 +46,13 @@ export class WaitlistOffers {
 
   /**
    * expireOffers passes on every offer whose hold lapsed: PROPOSED -> CANCELLED, the entry EXPIRED,
-   * and the time offered to the next waiting patient. Runs on a timer and on demand; returns how many
-   * offers lapsed.
+   * and the time offered to the next waiting patient. It first expires the lapsed holds (HoldSlot;
+   * holds.ts), which touches no waitlist. Runs on a timer and on demand; returns how many offers lapsed.
    */
   async expireOffers(): Promise<number> {
     if (this.sweeping) return this.sweeping;
     this.sweeping = (async () => {
+      await expireLapsedHoldsNow(this.c).catch((err: unknown) => this.c.logger?.warn({ err }, "scheduling: expiring lapsed holds failed; retrying at the next sweep"));
       let count = 0;
       const now = this.c.clock.now();
       for (const offer of await expiredOffers(this.c.db, now, 100)) {
@@ -164,7 +166,7 @@ export class WaitlistOffers {
           const entries = await waitingEntries(trx, providerId, { start: new Date(offerable.start), end: new Date(offerable.end) }, 100);
           if (entries.length === 0) return undefined;
           const around: Interval = { start: freed.start - BUSY_MARGIN_MS, end: freed.end + BUSY_MARGIN_MS };
-          const busy = await providerBusy(trx, providerId, around);
+          const busy = await providerBusy(trx, providerId, around, now);
           for (const entry of entries) {
             const range: Interval = { start: Math.max(offerable.start, entry.window_start.getTime()), end: Math.min(offerable.end, entry.window_end.getTime()) };
             if (range.end <= range.start) continue;

@@ -9,7 +9,7 @@ import { auditBase } from "../runtime/audit.js";
 import { callerOf } from "../runtime/caller.js";
 import { FailedPreconditionError } from "../runtime/errors.js";
 import { requestHash, type RequestKey } from "../runtime/idempotency.js";
-import { checkDuration } from "./booking-rules.js";
+import { checkDuration, checkUpcomingLimit } from "./booking-rules.js";
 import type { Db } from "./db/database.js";
 import type { ProviderRow } from "./db/provider.table.js";
 import { toAppointment, toSchedule, toWaitlistEntry } from "./mappers/scheduling.mapper.js";
@@ -19,13 +19,13 @@ import { AUDIT_LOG } from "./repositories/audit.repository.js";
 import { findAvailability } from "./repositories/provider.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { countActiveEntries, findOverlappingEntry, insertWaitlistEntry, setWaitlistStatus } from "./repositories/waitlist.repository.js";
+import { notAnOfferError } from "./hold.errors.js";
 import type { SchedulingContext } from "./scheduling-context.js";
 import {
   alreadyOnWaitlistError,
   beyondHorizonError,
   offerExpiredError,
   offerTimePassedError,
-  patientBookingLimitError,
   patientWaitlistLimitError,
   waitlistConflictError,
   waitlistWindowPastError,
@@ -110,6 +110,7 @@ export class Waitlist {
     if (!read.current) return read.replayed;
     const current = read.current;
     if (current.status !== "PROPOSED") throw await access.refusal(db, current, "ACCEPT_OFFER", ["PROPOSED"]);
+    if (current.hold_id !== null) throw notAnOfferError(await access.providerNaming(current.provider_id), current.start_at.getTime());
     const now = clock.now();
     const timePassed = current.start_at.getTime() <= now.getTime();
     if (timePassed || (current.offer_expires_at && current.offer_expires_at.getTime() <= now.getTime())) {
@@ -125,10 +126,7 @@ export class Waitlist {
       writes.transaction(async (trx, after) => {
         const replayed = await lock.claim(trx, key, hash, now, AcceptOfferResponseSchema, { providerId: current.provider_id, token });
         if (replayed) return replayed;
-        if (limited !== undefined) {
-          await lockPatientBookings(trx, current.patient_id);
-          if ((await countUpcoming(trx, current.patient_id, now)) >= limited) throw patientBookingLimitError(limited);
-        }
+        await checkUpcomingLimit(trx, current.patient_id, now, limited);
         const row = await changeAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token }, auditBase(caller, "AcceptOffer", now));
         if (!row) throw await access.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "ACCEPT_OFFER", ["PROPOSED"]);
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "BOOKED", row.appointment_id, now);

@@ -3,15 +3,18 @@ import type { AuditBase } from "../../runtime/audit.js";
 import type { AppointmentRow, AppointmentStatusName } from "../db/appointment.table.js";
 import type { Db } from "../db/database.js";
 import type { Interval } from "../slots.js";
-import { ACTIVE, COLUMNS, insertAppointmentSql, insertRoomsSql, isActive, statusList, timeTaken, type NewAppointment } from "./appointment.sql.js";
+import { ACTIVE, COLUMNS, insertAppointmentSql, insertRoomsSql, isActive, liveAt, statusList, timeTaken, type NewAppointment } from "./appointment.sql.js";
+import { expireHoldsInTheWay } from "./hold.repository.js";
 
 /**
- * insertAppointment inserts an appointment and its room bookings. TimeTakenError when an exclusion
- * constraint finds the time taken; the caller's transaction then rolls back as a whole.
+ * insertAppointment inserts an appointment and its room bookings, after expiring the lapsed holds in
+ * its way (they block nobody). TimeTakenError when an exclusion constraint finds the time taken; the
+ * caller's transaction then rolls back as a whole.
  */
 export async function insertAppointment(db: Db, a: NewAppointment): Promise<AppointmentRow> {
   return timeTaken(
     (async () => {
+      await expireHoldsInTheWay(db, a);
       const { rows } = await sql<AppointmentRow>`${insertAppointmentSql(a)} returning ${COLUMNS}`.execute(db);
       if (a.resourceIds.length > 0) await insertRoomsSql(a).execute(db);
       return rows[0];
@@ -30,19 +33,20 @@ export async function findAppointment(db: Db, appointmentId: string, opts: { for
 }
 
 /**
- * findAppointmentAndKey reads an appointment and the committed first use of a requestId in one
- * statement (a write RPC's read before it takes the lock).
+ * findAppointmentAndKey reads an appointment (by its id, or `by` its hold_id) and the committed first
+ * use of a requestId in one statement (a write RPC's read before it takes the lock).
  */
 export async function findAppointmentAndKey(
   db: Db,
   appointmentId: string,
   key: { caller: string; rpc: string; requestId: string },
+  by: "appointment_id" | "hold_id" = "appointment_id",
 ): Promise<{ appointment: AppointmentRow | undefined; requestKey: { request_hash: string; response: Buffer | null } | undefined }> {
   const { rows } = await sql<AppointmentRow & { rk_hash: string | null; rk_response: Buffer | null; found: boolean }>`
     select rk.request_hash as rk_hash, rk.response as rk_response, a.appointment_id is not null as found, ${COLUMNS}
     from (select 1) as one
       left join scheduling.request_keys rk on rk.caller = ${key.caller} and rk.rpc = ${key.rpc} and rk.request_id = ${key.requestId}
-      left join scheduling.appointments a on a.appointment_id = ${appointmentId}`.execute(db);
+      left join scheduling.appointments a on ${sql.ref(`a.${by}`)} = ${appointmentId}`.execute(db);
   const { rk_hash, rk_response, found, ...appointment } = rows[0];
   return {
     appointment: found ? appointment : undefined,
@@ -65,6 +69,10 @@ export interface AppointmentChange {
   ticketId?: string;
   fencingToken?: bigint;
   offerExpiresAt?: Date | null;
+  /** reason replaces the visit's reason (a hold's, given when it is confirmed). */
+  reason?: string;
+  /** holdLiveAt: only a hold (a hold_id) not lapsed at this instant changes (confirming a hold). */
+  holdLiveAt?: Date;
 }
 
 /** Expected is what, beyond its status, an appointment must still hold for a change to apply: the ticket it was read with. */
@@ -80,7 +88,9 @@ function casUpdate(appointmentId: string, from: AppointmentStatusName[], set: Ap
       ${set.ticketId !== undefined ? sql`, ticket_id = ${set.ticketId}` : sql``}
       ${set.fencingToken !== undefined ? sql`, fencing_token = ${set.fencingToken.toString()}::numeric` : sql``}
       ${set.offerExpiresAt !== undefined ? sql`, offer_expires_at = ${set.offerExpiresAt}` : sql``}
+      ${set.reason !== undefined ? sql`, reason = ${set.reason}` : sql``}
     where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])
+      ${set.holdLiveAt !== undefined ? sql`and a.hold_id is not null and a.offer_expires_at > ${set.holdLiveAt}` : sql``}
       ${expect ? sql`and a.ticket_id is not distinct from ${expect.ticketId}::text` : sql``}`;
 }
 
@@ -148,20 +158,21 @@ export async function changeAppointmentIf(
   return row;
 }
 
-/** providerBusy lists the blocked time (visit plus buffer) of a provider's active appointments overlapping a range. */
-export async function providerBusy(db: Db, providerId: string, range: Interval): Promise<Interval[]> {
-  const { rows } = await sql<{ s: Date; e: Date }>`select lower(blocked) as s, upper(blocked) as e from scheduling.appointments
-    where provider_id = ${providerId} and status in ${ACTIVE}
+/** providerBusy lists the blocked time (visit plus buffer) of a provider's active appointments overlapping a range, but holds lapsed at `now`. */
+export async function providerBusy(db: Db, providerId: string, range: Interval, now: Date): Promise<Interval[]> {
+  const { rows } = await sql<{ s: Date; e: Date }>`select lower(blocked) as s, upper(blocked) as e from scheduling.appointments a
+    where provider_id = ${providerId} and status in ${ACTIVE} and ${liveAt("a", now)}
       and blocked && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
   return rows.map((r) => ({ start: r.s.getTime(), end: r.e.getTime() }));
 }
 
-/** resourceBusy lists the active bookings of rooms and devices overlapping a range. */
-export async function resourceBusy(db: Db, resourceIds: string[], range: Interval): Promise<Interval[]> {
+/** resourceBusy lists the active bookings of rooms and devices overlapping a range, but those of holds lapsed at `now`. */
+export async function resourceBusy(db: Db, resourceIds: string[], range: Interval, now: Date): Promise<Interval[]> {
   if (resourceIds.length === 0) return [];
-  const { rows } = await sql<{ s: Date; e: Date }>`select lower(during) as s, upper(during) as e from scheduling.appointment_resources
-    where resource_id = any(${resourceIds}::text[]) and active
-      and during && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
+  const { rows } = await sql<{ s: Date; e: Date }>`select lower(r.during) as s, upper(r.during) as e from scheduling.appointment_resources r
+    join scheduling.appointments a on a.appointment_id = r.appointment_id
+    where r.resource_id = any(${resourceIds}::text[]) and r.active and ${liveAt("a", now)}
+      and r.during && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
   return rows.map((r) => ({ start: r.s.getTime(), end: r.e.getTime() }));
 }
 
@@ -207,17 +218,17 @@ export async function listAppointments(db: Db, f: AppointmentFilter): Promise<Ap
   return rows;
 }
 
-/** expiredOffers lists PROPOSED appointments whose hold ran out before `now`. */
+/** expiredOffers lists waitlist offers (PROPOSED, not holds) whose hold ran out before `now`. */
 export async function expiredOffers(db: Db, now: Date, limit: number): Promise<AppointmentRow[]> {
   const { rows } = await sql<AppointmentRow>`select ${COLUMNS} from scheduling.appointments a
-    where a.status = 'PROPOSED' and a.offer_expires_at <= ${now} order by a.offer_expires_at limit ${limit}`.execute(db);
+    where a.status = 'PROPOSED' and a.hold_id is null and a.offer_expires_at <= ${now} order by a.offer_expires_at limit ${limit}`.execute(db);
   return rows;
 }
 
-/** openOffersOf lists the waitlist offers (PROPOSED) still held for a patient at `now`, all providers. */
+/** openOffersOf lists the waitlist offers (PROPOSED, not holds) still held for a patient at `now`, all providers. */
 export async function openOffersOf(db: Db, patientId: string, now: Date): Promise<AppointmentRow[]> {
   const { rows } = await sql<AppointmentRow>`select ${COLUMNS} from scheduling.appointments a
-    where a.patient_id = ${patientId} and a.status = 'PROPOSED' and a.offer_expires_at > ${now} order by a.offer_expires_at`.execute(db);
+    where a.patient_id = ${patientId} and a.status = 'PROPOSED' and a.hold_id is null and a.offer_expires_at > ${now} order by a.offer_expires_at`.execute(db);
   return rows;
 }
 
@@ -261,16 +272,16 @@ export async function patientCommitments(db: Db, patientId: string, now: Date, o
 
 /**
  * slotHolders reads the active appointments of a provider whose blocked time (visit plus buffer)
- * overlaps `blocked`, but `except`: their status and, for a waitlist offer, when its hold ends. Read
- * after a booking found the time taken, to say whether it is booked or only held for an offer.
+ * overlaps `blocked`, but `except`: their status, their hold_id and, for a waitlist offer or a hold,
+ * when it ends. Read after a booking found the time taken, to say whether it is booked or only held.
  */
 export async function slotHolders(
   db: Db,
   providerId: string,
   blocked: Interval,
   except?: string,
-): Promise<{ status: AppointmentStatusName; offer_expires_at: Date | null }[]> {
-  const { rows } = await sql<{ status: AppointmentStatusName; offer_expires_at: Date | null }>`select a.status, a.offer_expires_at from scheduling.appointments a
+): Promise<{ status: AppointmentStatusName; offer_expires_at: Date | null; hold_id: string | null }[]> {
+  const { rows } = await sql<{ status: AppointmentStatusName; offer_expires_at: Date | null; hold_id: string | null }>`select a.status, a.offer_expires_at, a.hold_id from scheduling.appointments a
     where a.provider_id = ${providerId} and a.status in ${ACTIVE}
       and a.blocked && tstzrange(${new Date(blocked.start)}, ${new Date(blocked.end)}, '[)')
       ${except === undefined ? sql`` : sql`and a.appointment_id <> ${except}`}`.execute(db);

@@ -22,6 +22,16 @@ export function statusList(statuses: readonly AppointmentStatusName[]): RawBuild
   return sql`(${sql.join(statuses.map((s) => sql.lit(s)))})`;
 }
 
+/**
+ * liveAt is the condition that appointment `alias` still holds its time at `now`: anything but a hold
+ * (HoldSlot: PROPOSED with a hold_id) that lapsed. A lapsed hold keeps its row active for the
+ * exclusion constraints until it is expired (hold.repository.ts), but no read may treat it as busy.
+ */
+export function liveAt(alias: string, now: Date): RawBuilder<unknown> {
+  const a = sql.ref(alias);
+  return sql`not (${a}.hold_id is not null and ${a}.status = 'PROPOSED' and ${a}.offer_expires_at <= ${now}::timestamptz)`;
+}
+
 /** isActive tells whether a state holds time (one of ACTIVE_STATUSES). */
 export function isActive(status: AppointmentStatusName): boolean {
   return ACTIVE_STATUSES.includes(status);

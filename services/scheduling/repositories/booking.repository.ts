@@ -8,7 +8,8 @@ import type { AvailabilityRow } from "../db/availability.table.js";
 import type { Db } from "../db/database.js";
 import type { ProviderRow } from "../db/provider.table.js";
 import { fenceUpsertSql } from "../../runtime/clients/with-lock.js";
-import { ACTIVE, insertAppointmentSql, insertRoomsSql, timeTaken, type NewAppointment } from "./appointment.sql.js";
+import { ACTIVE, insertAppointmentSql, insertRoomsSql, liveAt, timeTaken, type NewAppointment } from "./appointment.sql.js";
+import { expireHoldsInTheWay } from "./hold.repository.js";
 
 /** BookingContext is what a booking reads before taking the lock: all of it from one snapshot. */
 export interface BookingContext {
@@ -54,11 +55,11 @@ interface ContextRow {
  * time: the duration is `durationMs` or, when unset, one slot. The busy flags are hints that let a
  * booking fail before queueing for the lock; the exclusion constraints decide. Because the requestId
  * and the busy flags come from the same snapshot, time held by this very request (committed by a
- * concurrent retry) always shows up as a requestKey too.
+ * concurrent retry) always shows up as a requestKey too. Holds lapsed at `now` are not busy.
  */
 export async function readBookingContext(
   db: Db,
-  q: { key: RequestKey; providerId: string; resourceIds: string[]; start: Date; durationMs: number | undefined },
+  q: { key: RequestKey; providerId: string; resourceIds: string[]; start: Date; durationMs: number | undefined; now: Date },
 ): Promise<BookingContext> {
   const duration = q.durationMs === undefined ? sql`av.slot_minutes * 60000` : sql`${q.durationMs}::float8`;
   const { rows } = await sql<ContextRow>`
@@ -67,9 +68,10 @@ export async function readBookingContext(
       av.provider_id is not null as has_availability, av.weekly_hours, av.breaks, av.exceptions, av.slot_minutes, av.buffer_minutes,
       av.updated_at as availability_updated_at,
       array(select r.resource_id from scheduling.resources r where r.resource_id = any(${q.resourceIds}::text[])) as found_resources,
-      coalesce(exists (select 1 from scheduling.appointments x where x.provider_id = ${q.providerId} and x.status in ${ACTIVE}
+      coalesce(exists (select 1 from scheduling.appointments x where x.provider_id = ${q.providerId} and x.status in ${ACTIVE} and ${liveAt("x", q.now)}
         and x.blocked && tstzrange(${q.start}::timestamptz, ${q.start}::timestamptz + (${duration} + av.buffer_minutes * 60000) * interval '1 millisecond', '[)')), false) as provider_busy,
-      coalesce(exists (select 1 from scheduling.appointment_resources x where x.resource_id = any(${q.resourceIds}::text[]) and x.active
+      coalesce(exists (select 1 from scheduling.appointment_resources x join scheduling.appointments h on h.appointment_id = x.appointment_id
+        where x.resource_id = any(${q.resourceIds}::text[]) and x.active and ${liveAt("h", q.now)}
         and x.during && tstzrange(${q.start}::timestamptz, ${q.start}::timestamptz + ${duration} * interval '1 millisecond', '[)')), false) as resource_busy
     from (select 1) as one
       left join scheduling.request_keys rk on rk.caller = ${q.key.caller} and rk.rpc = ${q.key.rpc} and rk.request_id = ${q.key.requestId}
@@ -147,7 +149,9 @@ function claimCtes(c: { lockTimeoutMs: number; fence: Fence | undefined; key: Re
 }
 
 /**
- * bookAtomically books in ONE statement, so it is atomic without BEGIN/COMMIT: lock_timeout for the
+ * bookAtomically books in ONE statement, so it is atomic without BEGIN/COMMIT (after one statement of
+ * its own that expires the lapsed holds in the appointment's way: committed alone, that is always
+ * right, and they then block nobody): lock_timeout for the
  * statement, then, each step fed by the row of the one before so that a step that writes nothing
  * stops the rest: checkFence's conditional upsert (outcome "fenced" when a newer token was recorded:
  * nothing written), the requestId claim with its response (outcome "claimed" when the key was
@@ -157,6 +161,7 @@ function claimCtes(c: { lockTimeoutMs: number; fence: Fence | undefined; key: Re
  */
 export async function bookAtomically(db: Db, b: AtomicBooking): Promise<AtomicBookingResult> {
   const a = b.appointment;
+  await expireHoldsInTheWay(db, a);
   const { rows } = await timeTaken(sql<{ fenced: string; claimed: string; sequence: string | null }>`
     with ${claimCtes({ lockTimeoutMs: b.lockTimeoutMs, fence: b.fence, key: b.key, hash: b.hash, response: Buffer.from(b.response), at: a.at })}, appt as (
       ${insertAppointmentSql(a, "claim")}
