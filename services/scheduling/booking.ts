@@ -28,6 +28,7 @@ import { appendChange } from "./repositories/change.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { setWaitlistStatus } from "./repositories/waitlist.repository.js";
 import type { SchedulingContext } from "./scheduling-context.js";
+import { locationAt } from "./slots.js";
 import { noAvailabilityError, patientBookingLimitError, providerNotFoundError, resourceNotFoundError } from "./scheduling.errors.js";
 import { bookingOutcomeOf, schedulingBookings } from "./scheduling.metrics.js";
 import type { ValidAppointmentCommand, ValidBookAppointment } from "./scheduling.validation.js";
@@ -76,7 +77,7 @@ export class Booking {
     const now = clock.now();
     checkBookable(provider, v.start, now, options.bookingHorizonMs);
     if (!found.availability) throw noAvailabilityError(provider);
-    const schedule = toSchedule(provider, found.availability);
+    const schedule = toSchedule(provider, found.availability, found.locations);
     const durationMs = checkDuration(schedule, v.durationMs);
     checkSlot(provider, schedule, v.start, durationMs);
     // Time already taken by a committed appointment is refused before queueing for the lock. The
@@ -105,6 +106,7 @@ export class Booking {
         fencingToken: token ?? 0n,
         rescheduledFromId: null,
         at: now,
+        locationId: locationAt(schedule, v.start.getTime()),
       };
       // The response is known before the write (every column comes from here), so it is stored with
       // the requestId claim in the same statement.
@@ -244,6 +246,7 @@ export class Booking {
             fencingToken: token ?? 0n,
             rescheduledFromId: previous.appointment_id,
             at: now,
+            locationId: locationAt(schedule, v.newStart.getTime()),
           });
           await AUDIT_LOG.append(trx, audit(caller, "RescheduleAppointment", [next], now));
           await appendChange(trx, { providerId: next.provider_id, appointmentId: next.appointment_id, at: now });

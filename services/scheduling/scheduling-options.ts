@@ -1,4 +1,5 @@
 import { ConfigError, parseDurationMs } from "../runtime/config.js";
+import { canonicalTimeZone } from "../runtime/request/validation.js";
 
 /** SchedulingOptions are the scheduling service's own settings (constructor options; SCHEDULING_* env vars in production). */
 export interface SchedulingOptions {
@@ -44,6 +45,11 @@ export interface SchedulingOptions {
    * (default 3; 0: no limit; SCHEDULING_MAX_WAITLIST_PER_PATIENT). Staff adding a patient are not limited.
    */
   maxWaitlistPerPatient: number;
+  /**
+   * defaultTimeZone is the `default` location's IANA zone while no administrator has changed that
+   * location (default UTC; SCHEDULING_DEFAULT_TIME_ZONE), set when the service starts.
+   */
+  defaultTimeZone: string;
 }
 
 /** DEFAULT_SCHEDULING_OPTIONS are the defaults of SchedulingOptions. */
@@ -61,13 +67,14 @@ export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
   checkInEarlyMs: 60 * 60_000,
   maxUpcomingPerPatient: 5,
   maxWaitlistPerPatient: 3,
+  defaultTimeZone: "UTC",
 };
 
 /**
  * loadSchedulingOptions reads SCHEDULING_OFFER_HOLD, SCHEDULING_LOCK_WAIT, SCHEDULING_CHANGE_RETENTION,
  * SCHEDULING_BOOKING_HORIZON, QUEUE_CHECKIN_EARLY (durations such as "15m"), SCHEDULING_BOOKING_LOCK
- * ("on" or "off"), SCHEDULING_MAX_UPCOMING_PER_PATIENT and SCHEDULING_MAX_WAITLIST_PER_PATIENT (0-1000);
- * throws ConfigError naming every bad one.
+ * ("on" or "off"), SCHEDULING_MAX_UPCOMING_PER_PATIENT and SCHEDULING_MAX_WAITLIST_PER_PATIENT (0-1000),
+ * SCHEDULING_DEFAULT_TIME_ZONE (an IANA zone); throws ConfigError naming every bad one.
  */
 export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions {
   const problems: string[] = [];
@@ -99,6 +106,12 @@ export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions
   };
   limit("SCHEDULING_MAX_UPCOMING_PER_PATIENT", (n) => (opts.maxUpcomingPerPatient = n));
   limit("SCHEDULING_MAX_WAITLIST_PER_PATIENT", (n) => (opts.maxWaitlistPerPatient = n));
+  const zone = env["SCHEDULING_DEFAULT_TIME_ZONE"]?.trim();
+  if (zone) {
+    const canonical = canonicalTimeZone(zone);
+    if (canonical) opts.defaultTimeZone = canonical;
+    else problems.push(`SCHEDULING_DEFAULT_TIME_ZONE: expected an IANA time zone such as "Europe/Istanbul", got ${JSON.stringify(zone)}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems.join("; "));
   return opts;
 }

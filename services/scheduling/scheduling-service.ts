@@ -103,6 +103,8 @@ import {
   validateRescheduleAppointment,
   validateWatchAppointments,
 } from "./scheduling.validation.js";
+import { Locations } from "./locations.js";
+import { validateCreateLocation, validateGetLocation, validateListLocations, validateUpdateLocation } from "./locations.validation.js";
 import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
 import { WriteTransactions } from "./write-transaction.js";
@@ -155,6 +157,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly booking: Booking;
   private readonly lifecycle: AppointmentLifecycle;
   private readonly waitlist: Waitlist;
+  private readonly locations: Locations;
   private readonly stopReporting: () => void;
 
   constructor(deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}) {
@@ -178,12 +181,14 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.lifecycle = new AppointmentLifecycle(c, deps.peers && new AppointmentTickets(deps.peers));
     this.booking = new Booking(c, this.offers, this.lifecycle);
     this.waitlist = new Waitlist(c, this.offers);
+    this.locations = new Locations(c, this.pageTokens);
     this.stopReporting = reportWaitlistOf(this.db);
   }
 
   /** close stops the offer sweep and WatchAppointments' listener (the database stays open). */
   async close(): Promise<void> {
     this.stopReporting();
+    await this.locations.ready();
     await this.offers.close();
     await this.watch.close();
   }
@@ -302,24 +307,24 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.waitlist.acceptOffer(validateAcceptOffer(req), ctx);
   }
 
-  /** createLocation adds a location (issue 20: not built yet). */
-  async createLocation(_req: CreateLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateLocationResponseSchema>> {
-    throw notBuiltYet();
+  /** createLocation adds a location; with a client-chosen id a retry returns the existing one: locations.ts. */
+  async createLocation(req: CreateLocationRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CreateLocationResponseSchema>> {
+    return this.locations.createLocation(validateCreateLocation(req), ctx);
   }
 
-  /** getLocation reads a location (issue 20: not built yet). */
-  async getLocation(_req: GetLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetLocationResponseSchema>> {
-    throw notBuiltYet();
+  /** getLocation reads a location: locations.ts. */
+  async getLocation(req: GetLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetLocationResponseSchema>> {
+    return this.locations.getLocation(validateGetLocation(req));
   }
 
-  /** listLocations pages through locations (issue 20: not built yet). */
-  async listLocations(_req: ListLocationsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListLocationsResponseSchema>> {
-    throw notBuiltYet();
+  /** listLocations pages through locations by display name: locations.ts. */
+  async listLocations(req: ListLocationsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListLocationsResponseSchema>> {
+    return this.locations.listLocations(validateListLocations(req));
   }
 
-  /** updateLocation changes a location (issue 20: not built yet). */
-  async updateLocation(_req: UpdateLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof UpdateLocationResponseSchema>> {
-    throw notBuiltYet();
+  /** updateLocation changes the fields of a location its update mask names: locations.ts. */
+  async updateLocation(req: UpdateLocationRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof UpdateLocationResponseSchema>> {
+    return this.locations.updateLocation(validateUpdateLocation(req), ctx);
   }
 
   /** createVisitType adds a visit type (issue 20: not built yet). */

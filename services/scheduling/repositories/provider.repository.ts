@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { AvailabilityRow } from "../db/availability.table.js";
 import type { Db } from "../db/database.js";
 import type { ProviderRow } from "../db/provider.table.js";
@@ -26,9 +27,17 @@ export async function findProviders(db: Db, providerIds: string[]): Promise<Prov
   return db.selectFrom("scheduling.providers").selectAll().where("provider_id", "in", providerIds).execute();
 }
 
-/** listProviders pages providers by display name, then id. */
-export async function listProviders(db: Db, after: { name: string; id: string } | undefined, limit: number): Promise<ProviderRow[]> {
-  let q = db.selectFrom("scheduling.providers").selectAll();
+/**
+ * listProviders pages providers by display name, then id; with `locationId`, only the providers of
+ * that location: their own, or named by one of their weekly-hours entries.
+ */
+export async function listProviders(db: Db, locationId: string | undefined, after: { name: string; id: string } | undefined, limit: number): Promise<ProviderRow[]> {
+  let q = db.selectFrom("scheduling.providers as p").selectAll("p");
+  if (locationId !== undefined) {
+    const named = sql<boolean>`exists (select 1 from scheduling.availability av
+      where av.provider_id = p.provider_id and av.weekly_hours @> jsonb_build_array(jsonb_build_object('locationId', ${locationId}::text)))`;
+    q = q.where((eb) => eb.or([eb("p.location_id", "=", locationId), named]));
+  }
   if (after) q = q.where((eb) => eb.or([eb("display_name", ">", after.name), eb.and([eb("display_name", "=", after.name), eb("provider_id", ">", after.id)])]));
   return q.orderBy("display_name").orderBy("provider_id").limit(limit).execute();
 }
@@ -49,15 +58,16 @@ export async function findResources(db: Db, resourceIds: string[]): Promise<Reso
   return db.selectFrom("scheduling.resources").selectAll().where("resource_id", "in", resourceIds).execute();
 }
 
-/** listResources pages resources by display name, then id, optionally of one kind. */
+/** listResources pages resources by display name, then id, optionally of one kind and at one location. */
 export async function listResources(
   db: Db,
-  kind: ResourceRow["kind"] | undefined,
+  filter: { kind: ResourceRow["kind"] | undefined; locationId: string | undefined },
   after: { name: string; id: string } | undefined,
   limit: number,
 ): Promise<ResourceRow[]> {
   let q = db.selectFrom("scheduling.resources").selectAll();
-  if (kind) q = q.where("kind", "=", kind);
+  if (filter.kind) q = q.where("kind", "=", filter.kind);
+  if (filter.locationId !== undefined) q = q.where("location_id", "=", filter.locationId);
   if (after) q = q.where((eb) => eb.or([eb("display_name", ">", after.name), eb.and([eb("display_name", "=", after.name), eb("resource_id", ">", after.id)])]));
   return q.orderBy("display_name").orderBy("resource_id").limit(limit).execute();
 }
