@@ -186,11 +186,12 @@ function weeklyIntervals(v: RequestValidator, list: string, intervals: WeeklyInt
     if (startMinute !== undefined && endMinute !== undefined && endMinute <= startMinute) {
       v.add(`${field}.endTime`, `must be after startTime (${w.startTime})`, "END_BEFORE_START");
     }
-    // A break lies in the working interval around it, at that interval's location.
-    if (list === "breaks" && w.locationId !== "") v.add(`${field}.locationId`, "must be empty: a break is at the location of the working hours it lies in", "NOT_ALLOWED");
-    else v.id(`${field}.locationId`, w.locationId, { optional: true });
+    // Weekly hours name their location; a break is at the location of the hours it lies in (the
+    // contract: breaks ignore location_id).
+    const locationId = list === "weeklyHours" && w.locationId !== "" ? w.locationId : undefined;
+    if (locationId !== undefined) v.id(`${field}.locationId`, locationId);
     if (v.violations.length === before && startMinute !== undefined && endMinute !== undefined) {
-      parsed.push({ dayOfWeek: w.dayOfWeek, startMinute, endMinute, index, ...(w.locationId === "" ? {} : { locationId: w.locationId }) });
+      parsed.push({ dayOfWeek: w.dayOfWeek, startMinute, endMinute, index, ...(locationId === undefined ? {} : { locationId }) });
     }
   });
   parsed.sort((a, b) => a.dayOfWeek - b.dayOfWeek || a.startMinute - b.startMinute || a.index - b.index);
