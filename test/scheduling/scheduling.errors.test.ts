@@ -138,10 +138,10 @@ t.test("the README lists every reason the scheduling service gives", async (t) =
   const start = readme.indexOf("## Error reasons");
   const section = readme.slice(start, readme.indexOf("**Queue**", start));
   const reasons = new Set<string>();
-  for (const file of ["scheduling.errors.ts", "scheduling-service.ts", "appointment-tickets.ts"]) {
+  for (const file of ["scheduling.errors.ts", "location.errors.ts", "scheduling-service.ts", "appointment-tickets.ts"]) {
     const src = readFileSync(new URL(`services/scheduling/${file}`, root), "utf8");
     for (const m of src.matchAll(/new (?:FailedPrecondition|Aborted|Unavailable|AlreadyExists)Error\(\s*"([A-Z_]+)"/g)) reasons.add(m[1]);
-    for (const m of src.matchAll(/\b(?:PermissionDeniedError|NotFoundError)\([^)]*"([A-Z][A-Z_]+)"\)/g)) reasons.add(m[1]);
+    for (const m of src.matchAll(/\b(?:PermissionDeniedError|NotFoundError)\([^)]*"([A-Z][A-Z_]+)"[,)]/g)) reasons.add(m[1]);
     for (const m of src.matchAll(/"(TICKET_NO_SHOW|TICKET_CANCELLED|[A-Z]+_UNAVAILABLE)"/g)) reasons.add(m[1]);
   }
   t.ok(reasons.size > 20, `found ${reasons.size} reasons`);
