@@ -187,9 +187,9 @@ function weeklyIntervals(v: RequestValidator, list: string, intervals: WeeklyInt
       v.add(`${field}.endTime`, `must be after startTime (${w.startTime})`, "END_BEFORE_START");
     }
     // Weekly hours name their location; a break is at the location of the hours it lies in (the
-    // contract: breaks ignore location_id).
+    // contract: breaks ignore location_id, which must still be well-formed).
+    v.id(`${field}.locationId`, w.locationId, { optional: true });
     const locationId = list === "weeklyHours" && w.locationId !== "" ? w.locationId : undefined;
-    if (locationId !== undefined) v.id(`${field}.locationId`, locationId);
     if (v.violations.length === before && startMinute !== undefined && endMinute !== undefined) {
       parsed.push({ dayOfWeek: w.dayOfWeek, startMinute, endMinute, index, ...(locationId === undefined ? {} : { locationId }) });
     }

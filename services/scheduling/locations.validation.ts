@@ -80,7 +80,8 @@ export function validateListLocations(req: ListLocationsRequest): ValidPage {
 /**
  * validateUpdateLocation checks an UpdateLocationRequest: the location's id, a mask naming at least
  * one field and only fields that can change (display_name, time_zone, address, closures), each at
- * most once, and the new value of every field it names. Fields outside the mask are not looked at.
+ * most once, and the new value of every field it names. A field outside the mask changes nothing but
+ * must still be well-formed when set (a name with control characters is refused wherever it is).
  */
 export function validateUpdateLocation(req: UpdateLocationRequest): ValidUpdateLocation {
   return validate((v) => {
@@ -97,10 +98,18 @@ export function validateUpdateLocation(req: UpdateLocationRequest): ValidUpdateL
       seen.add(path);
     });
     const change: Partial<LocationFields> = {};
-    if (loc && seen.has("display_name")) change.displayName = displayName(v, "location.displayName", loc.displayName);
-    if (loc && seen.has("time_zone")) change.timeZone = v.timeZone("location.timeZone", loc.timeZone);
-    if (loc && seen.has("address")) change.address = address(v, "location.address", loc.address);
-    if (loc && seen.has("closures")) change.closures = closures(v, "location.closures", loc.closures);
+    if (loc) {
+      // A field outside the mask changes nothing, but is checked when set.
+      const looked = (path: string, set: boolean) => seen.has(path) || set;
+      const name = looked("display_name", loc.displayName !== "") ? displayName(v, "location.displayName", loc.displayName) : undefined;
+      const zone = looked("time_zone", loc.timeZone !== "") ? v.timeZone("location.timeZone", loc.timeZone) : undefined;
+      const addr = looked("address", loc.address !== "") ? address(v, "location.address", loc.address) : undefined;
+      const closed = looked("closures", loc.closures.length > 0) ? closures(v, "location.closures", loc.closures) : undefined;
+      if (seen.has("display_name")) change.displayName = name;
+      if (seen.has("time_zone")) change.timeZone = zone;
+      if (seen.has("address")) change.address = addr;
+      if (seen.has("closures")) change.closures = closed;
+    }
     return { requestId: req.requestId, locationId: loc?.locationId ?? "", change };
   });
 }

@@ -23,6 +23,7 @@ import {
   ListProvidersResponseSchema,
   ListResourcesResponseSchema,
   UpdateLocationResponseSchema,
+  SetAvailabilityResponseSchema,
   CreateProviderRequestSchema,
   CreateResourceRequestSchema,
   GetAvailabilityRequestSchema,
@@ -166,6 +167,7 @@ t.test("location requests are validated field by field", async (t) => {
     { name: "update: unknown and repeated paths", call: () => updateLocation(svc, "u2", { locationId: "default" }, ["address", "location_id", "address"]), fields: ["updateMask.paths[1]", "updateMask.paths[2]"] },
     { name: "update: no location", call: () => svc.updateLocation(create(UpdateLocationRequestSchema, { requestId: "u3", updateMask: { paths: ["address"] } }), admin(m.updateLocation)), fields: ["location", "location.locationId"] },
     { name: "update: the masked fields are checked", call: () => updateLocation(svc, "u4", { locationId: "default", displayName: " ", timeZone: "Nowhere/City" }, ["display_name", "time_zone"]), fields: ["location.displayName", "location.timeZone"] },
+    { name: "update: a field outside the mask changes nothing but is checked when set", call: () => updateLocation(svc, "u5", { locationId: "default", address: "x", displayName: "a\u0000" }, ["address"]), fields: ["location.displayName"] },
     { name: "list: page token of another list", call: () => svc.listLocations(create(ListLocationsRequestSchema, { pageToken: "AAAA" }), staff(m.listLocations)), fields: ["pageToken"] },
   ];
   for (const c of cases) t.same(await violatedFields(c.call()), c.fields, c.name);
@@ -249,6 +251,19 @@ t.test("a provider at two locations: hours per location, never overlapping, no v
   const unknown = await failure(works(svc, "p-two", [[DayOfWeek.MONDAY, "09:00", "12:00"], [DayOfWeek.TUESDAY, "09:00", "12:00", "loc-nowhere"]]));
   t.match({ code: unknown.code, reason: unknown.reason, field: unknown.metadata.field }, { code: Code.NotFound, reason: "LOCATION_NOT_FOUND", field: "weeklyHours[1].locationId" });
   t.same(await violatedFields(works(svc, "p-two", [[DayOfWeek.MONDAY, "09:00", "12:00", "bad id"]])), ["weeklyHours[0].locationId"]);
+  const withBreak = (locationId: string) =>
+    svc.setAvailability(
+      create(SetAvailabilityRequestSchema, {
+        providerId: "p-two",
+        weeklyHours: [{ dayOfWeek: DayOfWeek.MONDAY, startTime: "09:00", endTime: "12:00" }, { dayOfWeek: DayOfWeek.MONDAY, startTime: "12:00", endTime: "17:00", locationId: "loc-b" }],
+        breaks: [{ dayOfWeek: DayOfWeek.MONDAY, startTime: "15:00", endTime: "15:30", locationId }],
+        slotDuration: dur(30),
+      }),
+      staff(m.setAvailability),
+    );
+  t.same(await violatedFields(withBreak("bad id")), ["breaks[0].locationId"], "a break's location is ignored (it is where its hours are) but must be well-formed");
+  const kept = create(SetAvailabilityResponseSchema, await withBreak("loc-b"));
+  t.same(kept.availability?.breaks.map((b) => [b.startTime, b.locationId]), [["15:00", ""]]);
 
   // 2027-03-08 is a Monday. A two-hour visit fits at A until 10:00 and at B from 12:00, never across noon.
   const monday = await slots(svc, "p-two", "2027-03-08T00:00:00Z", "2027-03-09T00:00:00Z", 120);
