@@ -97,12 +97,8 @@ export class Locations {
   async listLocations(v: ReturnType<typeof validateListLocations>): Promise<MessageInitShape<typeof ListLocationsResponseSchema>> {
     await this.started;
     const rows = await listLocations(this.c.db, this.pageTokens.open(LOCATIONS_PAGE, v.pageToken), v.pageSize + 1);
-    const page = rows.slice(0, v.pageSize);
-    const last = page[page.length - 1];
-    return {
-      locations: page.map(toLocation),
-      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(LOCATIONS_PAGE, { name: last.display_name, id: last.location_id }) : "",
-    };
+    const { page, nextPageToken } = this.pageTokens.page(LOCATIONS_PAGE, rows, v.pageSize, (l) => ({ name: l.display_name, id: l.location_id }));
+    return { locations: page.map(toLocation), nextPageToken };
   }
 
   /** updateLocation changes the fields the update mask names; from then on `default` keeps the zone it was given. */

@@ -17,14 +17,11 @@ export interface NewLocation {
   created_at: Date;
 }
 
-/** insertLocation inserts a location; undefined when the id exists already. */
+/** insertLocation inserts a location (updated_at: its creation); undefined when the id exists already. */
 export async function insertLocation(db: Db, row: NewLocation): Promise<LocationRow | undefined> {
-  return db
-    .insertInto("scheduling.locations")
-    .values({ ...row, closures: JSON.stringify(row.closures), updated_at: row.created_at })
-    .onConflict((oc) => oc.column("location_id").doNothing())
-    .returningAll()
-    .executeTakeFirst();
+  const values = { ...row, closures: JSON.stringify(row.closures), updated_at: row.created_at };
+  const [inserted] = await db.insertInto("scheduling.locations").values(values).onConflict((oc) => oc.doNothing()).returningAll().execute();
+  return inserted;
 }
 
 /** findLocation reads a location (`forUpdate`: locked until the transaction ends). */
