@@ -75,8 +75,8 @@ export class ProviderDirectory {
 
   /** listProviders pages through providers by display name. */
   async listProviders(v: ReturnType<typeof validateListProviders>): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
-    // A token continues only the query it came from.
-    const query = [v.locationId];
+    // A token continues only the query it came from (one of the whole list: the whole list).
+    const query = v.locationId === undefined ? null : [v.locationId];
     const rows = await listProviders(this.db, v.locationId, this.pageTokens.open(PROVIDERS_PAGE, v.pageToken, query), v.pageSize + 1);
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
