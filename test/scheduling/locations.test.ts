@@ -11,9 +11,13 @@ import t, { type Test } from "tap";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { DayOfWeek, ResourceKind } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
+import { AppointmentStatus, DayOfWeek, ResourceKind } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import {
   BookAppointmentRequestSchema,
+  CancelAppointmentRequestSchema,
+  JoinWaitlistRequestSchema,
+  ListAppointmentsRequestSchema,
+  ListAppointmentsResponseSchema,
   CreateLocationRequestSchema,
   CreateLocationResponseSchema,
   CreateProviderResponseSchema,
@@ -109,6 +113,11 @@ async function crud(t: Test, embedded: boolean) {
   t.equal(generated.timeZone, "Europe/Istanbul", "the zone in its canonical spelling");
 
   t.equal((await svc.getLocation(create(GetLocationRequestSchema, { locationId: "loc-kadikoy" }), staff(m.getLocation))).location?.address, "Caferağa Mah. 1");
+  // The closure read with the schedule (the slot list) and in the booking's one statement.
+  await provider(svc, "p-kadikoy", "Europe/Istanbul", "loc-kadikoy");
+  await works(svc, "p-kadikoy", ALL_DAYS.map((d) => [d, "09:00", "17:00"]));
+  t.same(await slots(svc, "p-kadikoy", "2027-04-22T21:00:00Z", "2027-04-23T21:00:00Z"), [], "no slot on the holiday");
+  t.equal(await outcome(book(svc, "p-kadikoy", "on-holiday", "2027-04-23T07:00:00Z")), "LOCATION_CLOSED");
   const missing = await failure(svc.getLocation(create(GetLocationRequestSchema, { locationId: "nowhere" }), staff(m.getLocation)));
   t.match({ code: missing.code, reason: missing.reason }, { code: Code.NotFound, reason: "LOCATION_NOT_FOUND" });
 
@@ -274,6 +283,14 @@ t.test("a provider at two locations: hours per location, never overlapping, no v
   const atB = (await book(svc, "p-two", "at-b", "2027-03-08T13:00:00Z")).appointment!;
   t.equal(atA.locationId, "loc-a", "the provider's own location for hours naming none");
   t.equal(atB.locationId, "loc-b", "the location of the hours the visit starts in");
+  // Freed time offered to the waitlist is at the location of its hours too.
+  await svc.joinWaitlist(
+    create(JoinWaitlistRequestSchema, { requestId: "wait", providerId: "p-two", patientId: "pat-2", windowStartTime: at("2027-03-08T13:00:00Z"), windowEndTime: at("2027-03-08T14:00:00Z") }),
+    staff(m.joinWaitlist),
+  );
+  await svc.cancelAppointment(create(CancelAppointmentRequestSchema, { appointmentId: atB.appointmentId, requestId: "free-b" }), staff(m.cancelAppointment));
+  const offered = create(ListAppointmentsResponseSchema, await svc.listAppointments(create(ListAppointmentsRequestSchema, { patientId: "pat-2" }), staff(m.listAppointments))).appointments;
+  t.same(offered.map((a) => [a.status, a.locationId]), [[AppointmentStatus.PROPOSED, "loc-b"]], "the offer is at B");
   const moved = await svc.rescheduleAppointment(create(RescheduleAppointmentRequestSchema, { appointmentId: atA.appointmentId, requestId: "move", newStartTime: at("2027-03-08T14:00:00Z") }), staff(m.rescheduleAppointment));
   t.equal(moved.appointment?.locationId, "loc-b", "a reschedule takes the location of its new time");
   t.equal(moved.previousAppointment?.locationId, "loc-a");
