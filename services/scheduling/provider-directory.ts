@@ -1,4 +1,5 @@
-// Providers, their rooms and devices, their weekly availability, and the free slots it leaves:
+// Providers, their rooms and devices (each at a location, listed by it), their weekly availability
+// (each entry at a location that must exist), and the free slots it leaves (none on a location's closures):
 // the scheduling service's directory, read and written without the provider's lock (a client-chosen
 // id makes a create retryable; a change of availability leaves existing appointments as they are).
 import { randomUUID } from "node:crypto";
