@@ -688,28 +688,18 @@ rpc({
   ],
 });
 
-rpc({
-  method: method.getLocation,
-  schema: GetLocationRequestSchema,
-  call: (req, c) => impl.getLocation(req, c),
-  valid: { locationId: "loc-kadikoy" },
-  bad: [
-    { name: "no id", patch: { locationId: "" }, fields: ["locationId"] },
-    { name: "id with a space", patch: { locationId: "loc 1" }, fields: ["locationId"] },
-  ],
-});
+// GetLocation and ListLocations: an id, a page.
+const badLocationIds = [
+  { name: "no id", patch: { locationId: "" }, fields: ["locationId"] },
+  { name: "id with a space", patch: { locationId: "loc 1" }, fields: ["locationId"] },
+];
+rpc({ method: method.getLocation, schema: GetLocationRequestSchema, call: (req, c) => impl.getLocation(req, c), valid: { locationId: "loc-kadikoy" }, bad: badLocationIds });
 
-rpc({
-  method: method.listLocations,
-  schema: ListLocationsRequestSchema,
-  call: (req, c) => impl.listLocations(req, c),
-  valid: {},
-  alsoValid: [{ name: "page token", patch: { pageSize: 500, pageToken: pageTokens.seal(LOCATIONS_PAGE, { name: "a", id: "b" }) } }],
-  bad: [
-    { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
-    { name: "page token of another RPC", patch: { pageToken: pageTokens.seal(PROVIDERS_PAGE, { name: "a", id: "b" }) }, fields: ["pageToken"] },
-  ],
-});
+const locationsPage = pageTokens.seal(LOCATIONS_PAGE, { name: "a", id: "b" });
+rpc({ method: method.listLocations, schema: ListLocationsRequestSchema, call: (req, c) => impl.listLocations(req, c), valid: {}, alsoValid: [{ name: "page token", patch: { pageSize: 500, pageToken: locationsPage } }], bad: [
+  { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
+  { name: "page token of another RPC", patch: { pageToken: pageTokens.seal(PROVIDERS_PAGE, { name: "a", id: "b" }) }, fields: ["pageToken"] },
+] });
 
 rpc({
   method: method.updateLocation,
