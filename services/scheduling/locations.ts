@@ -57,7 +57,7 @@ export class Locations {
     private readonly pageTokens: PageTokens,
   ) {
     this.started = followConfiguredZone(c.db, c.options.defaultTimeZone).then(
-      () => undefined,
+      (changed) => void (changed && c.logger?.info({ timeZone: c.options.defaultTimeZone }, "scheduling: the default location follows SCHEDULING_DEFAULT_TIME_ZONE")),
       (err: unknown) => c.logger?.warn({ err }, "scheduling: setting the default location's time zone failed; it keeps its zone until the next start"),
     );
   }
