@@ -126,6 +126,16 @@ export class PageTokens {
   }
 
   /**
+   * page cuts the rows a List query read with limit pageSize + 1 into the page and the next page's
+   * token, sealed from the page's last row (`cursorOf`) for `query`; "" when there is no more.
+   */
+  page<S extends PageCursorShape, R>(kind: PageKind<S>, rows: readonly R[], pageSize: number, cursorOf: (last: R) => PageCursor<S>, query: unknown = null): { page: R[]; nextPageToken: string } {
+    const page = rows.slice(0, pageSize);
+    const last = page[page.length - 1];
+    return { page, nextPageToken: rows.length > pageSize && last !== undefined ? this.seal(kind, cursorOf(last), query) : "" };
+  }
+
+  /**
    * open returns the cursor of a token made by `seal` for the same RPC and query, or undefined for
    * "" (the first page). Anything else is INVALID_ARGUMENT on pageToken (INVALID_PAGE_TOKEN).
    */

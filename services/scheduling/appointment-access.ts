@@ -15,6 +15,7 @@ import { toSchedule } from "./mappers/scheduling.mapper.js";
 import { patientChangeClosesAt, patientMayChange } from "./patient-rules.js";
 import { findAppointment, findAppointmentAndKey } from "./repositories/appointment.repository.js";
 import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { findScheduleLocations } from "./repositories/location.repository.js";
 import { findAvailability, findProvider, findResources } from "./repositories/provider.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import {
@@ -60,11 +61,11 @@ export class AppointmentAccess {
     if (missing !== undefined) throw resourceNotFoundError(missing);
   }
 
-  /** requireSchedule reads a provider's weekly pattern (FAILED_PRECONDITION NO_AVAILABILITY when never set). */
+  /** requireSchedule reads a provider's weekly pattern with its locations (FAILED_PRECONDITION NO_AVAILABILITY when never set). */
   async requireSchedule(provider: ProviderRow): Promise<Schedule> {
     const a: AvailabilityRow | undefined = await findAvailability(this.db, provider.provider_id);
     if (!a) throw noAvailabilityError(provider);
-    return toSchedule(provider, a);
+    return toSchedule(provider, a, await findScheduleLocations(this.db, provider.provider_id));
   }
 
   /**

@@ -1,8 +1,9 @@
 // What SetAvailability and GetAvailability accept: a provider's weekly working hours and breaks
 // (well-formed, a day's intervals not overlapping, every break inside working hours, every working
-// interval with at least one whole slot), date exceptions, slot length and buffer.
+// interval with at least one whole slot, each at its location or the provider's), date exceptions,
+// slot length and buffer; and whole-date ranges as a location's closures use them too.
 import type { GetAvailabilityRequest, SetAvailabilityRequest } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { DayOfWeekSchema, type DayOfWeek, type WeeklyInterval } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
+import { DayOfWeekSchema, type DateException, type DayOfWeek, type WeeklyInterval } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { describeDuration, isLocalDate, validate, type DurationRule, type RequestValidator } from "../runtime/request/validation.js";
 import { freeText, MAX_APPOINTMENT_MS, MAX_REASON, MINUTE_MS } from "./scheduling.validation.js";
 
@@ -25,6 +26,8 @@ export interface MinuteInterval {
   startMinute: number;
   /** endMinute is the minute after the last one, startMinute+1 to 1440. */
   endMinute: number;
+  /** locationId is the location worked at (weekly hours only); absent: the provider's own location. */
+  locationId?: string;
 }
 
 /** DateRange is a validated availability exception: whole local dates, both inclusive. */
@@ -51,6 +54,8 @@ export interface ValidSetAvailability {
   slotMs: number;
   /** bufferMs is the free time kept after every appointment (0 when unset). */
   bufferMs: number;
+  /** namedLocations are the locations weekly-hours entries name, each with the field that names it (for NOT_FOUND). */
+  namedLocations: { locationId: string; field: string }[];
 }
 
 /**
@@ -75,21 +80,7 @@ export function validateSetAvailability(req: SetAvailabilityRequest): ValidSetAv
         }
       }
     }
-    if (req.exceptions.length > MAX_EXCEPTIONS) {
-      v.add("exceptions", `must have at most ${MAX_EXCEPTIONS} entries (got ${req.exceptions.length})`, "TOO_MANY");
-    }
-    const exceptions: DateRange[] = [];
-    req.exceptions.forEach((e, i) => {
-      const field = `exceptions[${i}]`;
-      v.localDate(`${field}.startDate`, e.startDate);
-      v.localDate(`${field}.endDate`, e.endDate);
-      freeText(v, `${field}.reason`, e.reason, MAX_REASON);
-      if (isLocalDate(e.startDate) && isLocalDate(e.endDate)) {
-        // "YYYY-MM-DD" strings sort like the dates they name.
-        if (e.endDate < e.startDate) v.add(`${field}.endDate`, `must not be before startDate (${e.startDate})`, "END_BEFORE_START");
-        else exceptions.push({ startDate: e.startDate, endDate: e.endDate, reason: e.reason.trim() });
-      }
-    });
+    const exceptions = dateRanges(v, "exceptions", req.exceptions, MAX_EXCEPTIONS);
     const slotMs = v.duration("slotDuration", req.slotDuration, SLOT_DURATION);
     const bufferMs = v.duration("buffer", req.buffer, BUFFER_DURATION);
     if (hoursValid && slotMs !== undefined) everyIntervalHasASlot(v, weeklyHours, breaks, slotMs);
@@ -100,8 +91,31 @@ export function validateSetAvailability(req: SetAvailabilityRequest): ValidSetAv
       exceptions,
       slotMs: slotMs ?? 0,
       bufferMs: bufferMs ?? 0,
+      namedLocations: req.weeklyHours.flatMap((w, i) => (w.locationId === "" ? [] : [{ locationId: w.locationId, field: `weeklyHours[${i}].locationId` }])),
     };
   });
+}
+
+/**
+ * dateRanges checks a list of whole-date ranges (availability exceptions, a location's closures; field
+ * `list`): at most `max`, each date real, end not before start, reason free text. Returns the valid
+ * ones in request order, reasons trimmed.
+ */
+export function dateRanges(v: RequestValidator, list: string, ranges: readonly DateException[], max: number): DateRange[] {
+  if (ranges.length > max) v.add(list, `must have at most ${max} entries (got ${ranges.length})`, "TOO_MANY");
+  const out: DateRange[] = [];
+  ranges.forEach((e, i) => {
+    const field = `${list}[${i}]`;
+    v.localDate(`${field}.startDate`, e.startDate);
+    v.localDate(`${field}.endDate`, e.endDate);
+    freeText(v, `${field}.reason`, e.reason, MAX_REASON);
+    if (isLocalDate(e.startDate) && isLocalDate(e.endDate)) {
+      // "YYYY-MM-DD" strings sort like the dates they name.
+      if (e.endDate < e.startDate) v.add(`${field}.endDate`, `must not be before startDate (${e.startDate})`, "END_BEFORE_START");
+      else out.push({ startDate: e.startDate, endDate: e.endDate, reason: e.reason.trim() });
+    }
+  });
+  return out;
 }
 
 /** validateGetAvailability checks a GetAvailabilityRequest. */
@@ -114,8 +128,8 @@ export function validateGetAvailability(req: GetAvailabilityRequest): { provider
 
 type IndexedInterval = MinuteInterval & { index: number };
 
-function stripIndex({ dayOfWeek, startMinute, endMinute }: IndexedInterval): MinuteInterval {
-  return { dayOfWeek, startMinute, endMinute };
+function stripIndex({ dayOfWeek, startMinute, endMinute, locationId }: IndexedInterval): MinuteInterval {
+  return locationId === undefined ? { dayOfWeek, startMinute, endMinute } : { dayOfWeek, startMinute, endMinute, locationId };
 }
 
 function hhmm(minutes: number): string {
@@ -172,8 +186,12 @@ function weeklyIntervals(v: RequestValidator, list: string, intervals: WeeklyInt
     if (startMinute !== undefined && endMinute !== undefined && endMinute <= startMinute) {
       v.add(`${field}.endTime`, `must be after startTime (${w.startTime})`, "END_BEFORE_START");
     }
+    // Weekly hours name their location; a break is at the location of the hours it lies in (the
+    // contract: breaks ignore location_id, which must still be well-formed).
+    v.id(`${field}.locationId`, w.locationId, { optional: true });
+    const locationId = list === "weeklyHours" && w.locationId !== "" ? w.locationId : undefined;
     if (v.violations.length === before && startMinute !== undefined && endMinute !== undefined) {
-      parsed.push({ dayOfWeek: w.dayOfWeek, startMinute, endMinute, index });
+      parsed.push({ dayOfWeek: w.dayOfWeek, startMinute, endMinute, index, ...(locationId === undefined ? {} : { locationId }) });
     }
   });
   parsed.sort((a, b) => a.dayOfWeek - b.dayOfWeek || a.startMinute - b.startMinute || a.index - b.index);

@@ -1,5 +1,5 @@
 // What makes a time bookable, for every way an appointment gets one (book, reschedule, a waitlist
-// offer): not in the past, not beyond the horizon, a slot of the provider's availability, a multiple
+// offer): not in the past, not beyond the horizon, a slot of the provider's availability at an open location, a multiple
 // of the slot length; and what a write answers when it finds the time taken (SLOT_TAKEN,
 // RESOURCE_TAKEN, or SLOT_HELD / SLOT_HELD_FOR_OFFER when only a hold or a waitlist offer holds it).
 import { FailedPreconditionError, InvalidArgumentError } from "../runtime/errors.js";
@@ -10,7 +10,8 @@ import { countUpcoming, insertAppointment, lockPatientBookings, slotHolders } fr
 import { TimeTakenError, type NewAppointment } from "./repositories/appointment.sql.js";
 import { slotHeldError } from "./hold.errors.js";
 import { beyondHorizonError, bookingInPastError, patientBookingLimitError, slotHeldForOfferError, slotRefusedError, slotTakenError } from "./scheduling.errors.js";
-import { explainSlotStart, isSlotStart, type Schedule } from "./slots.js";
+import { locationClosedError } from "./location.errors.js";
+import { closureAt, explainSlotStart, isSlotStart, type Schedule } from "./slots.js";
 
 /** SlotContext names the provider and time of a write, for the error when its time turns out taken. */
 export interface SlotContext {
@@ -40,9 +41,11 @@ export function checkBookable(provider: ProviderRow, start: Date, now: Date, hor
   }
 }
 
-/** checkSlot refuses a start that is not a slot of the provider's availability, with the one reason why (explainSlotStart). */
+/** checkSlot refuses a start that is not a slot of the provider's availability, with the one reason why (LOCATION_CLOSED first, then explainSlotStart's). */
 export function checkSlot(provider: ProviderRow, schedule: Schedule, start: Date, durationMs: number): void {
   if (isSlotStart(schedule, start.getTime(), durationMs)) return;
+  const closed = closureAt(schedule, start.getTime(), durationMs);
+  if (closed) throw locationClosedError(closed);
   const verdict = explainSlotStart(schedule, start.getTime(), durationMs);
   throw slotRefusedError(provider, verdict.kind === "SLOT" ? { kind: "NOT_A_SLOT", date: "" } : verdict, start.getTime(), durationMs, schedule.slotMs);
 }

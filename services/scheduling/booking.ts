@@ -30,6 +30,7 @@ import { appendChange } from "./repositories/change.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { setWaitlistStatus } from "./repositories/waitlist.repository.js";
 import type { SchedulingContext } from "./scheduling-context.js";
+import { locationAt } from "./slots.js";
 import { noAvailabilityError, patientBookingLimitError, providerNotFoundError, resourceNotFoundError } from "./scheduling.errors.js";
 import { bookingOutcomeOf, schedulingBookings } from "./scheduling.metrics.js";
 import type { ValidAppointmentCommand, ValidBookAppointment } from "./scheduling.validation.js";
@@ -87,7 +88,7 @@ export class Booking {
     if (missing !== undefined) throw resourceNotFoundError(missing);
     checkBookable(provider, v.start, now, options.bookingHorizonMs);
     if (!found.availability) throw noAvailabilityError(provider);
-    const schedule = toSchedule(provider, found.availability);
+    const schedule = toSchedule(provider, found.availability, found.locations);
     const visit = vt && (await planVisit(db, { vt, provider, schedule, start: v.start, now, caller, patientId: v.patientId, overrideReason: v.overrideReason, resourceIds }));
     const durationMs = visit ? visit.plan.durationMs : checkDuration(schedule, v.durationMs);
     if (!visit) checkSlot(provider, schedule, v.start, durationMs);
@@ -120,7 +121,8 @@ export class Booking {
         fencingToken: token ?? 0n,
         rescheduledFromId: null,
         at: now,
-        ...(vt && visit ? { visitTypeId: vt.visit_type_id, locationId: vt.location_id, bufferBeforeMs: visit.plan.bufferBeforeMs } : {}),
+        ...(vt && visit ? { visitTypeId: vt.visit_type_id, bufferBeforeMs: visit.plan.bufferBeforeMs } : {}),
+        locationId: locationAt(schedule, v.start.getTime()),
       };
       // The response is known before the write (every column comes from here), so it is stored with
       // the requestId claim in the same statement.
@@ -278,8 +280,9 @@ export class Booking {
             fencingToken: token ?? 0n,
             rescheduledFromId: previous.appointment_id,
             at: now,
-            // A moved occurrence keeps its place: its location, visit type, series and place in the series.
-            locationId: previous.location_id,
+            // A moved occurrence keeps its place: its visit type, series and place in the series; the
+            // location is where the provider works at the new time.
+            locationId: locationAt(schedule, v.newStart.getTime()),
             visitTypeId: previous.visit_type_id,
             seriesId: previous.series_id,
             seriesIndex: previous.series_index,

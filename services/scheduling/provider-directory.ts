@@ -1,4 +1,5 @@
-// Providers, their rooms and devices, their weekly availability, and the free slots it leaves:
+// Providers, their rooms and devices (each at a location, listed by it), their weekly availability
+// (each entry at a location that must exist), and the free slots it leaves (none on a location's closures):
 // the scheduling service's directory, read and written without the provider's lock (a client-chosen
 // id makes a create retryable; a change of availability leaves existing appointments as they are).
 import { randomUUID } from "node:crypto";
@@ -26,14 +27,16 @@ import type { Database } from "./db/database.js";
 import { kindName, toAvailability, toProvider, toResource, toSchedule } from "./mappers/scheduling.mapper.js";
 import { providerBusy, resourceBusy } from "./repositories/appointment.repository.js";
 import { findAvailability, findProvider, findResources, insertProvider, insertResource, listProviders, listResources, upsertAvailability } from "./repositories/provider.repository.js";
+import { findScheduleLocations } from "./repositories/location.repository.js";
+import { requireLocations } from "./locations.js";
 import type { SchedulingOptions } from "./scheduling-options.js";
 import type { validateCreateProvider, validateCreateResource, validateGetProvider, validateListAvailableSlots, validateListProviders, validateListResources } from "./scheduling.validation.js";
 import { listSlots, type Interval } from "./slots.js";
 import { BUSY_MARGIN_MS } from "./waitlist-offers.js";
 
-/** PROVIDERS_PAGE is ListProviders' page token: the providers after (display name, id). */
+/** PROVIDERS_PAGE is ListProviders' page token: the providers after (display name, id), bound to the location asked for. */
 export const PROVIDERS_PAGE = definePageKind(SchedulingService.method.listProviders, { name: "text", id: "text" });
-/** RESOURCES_PAGE is ListResources' page token: the resources after (display name, id), bound to the kind asked for. */
+/** RESOURCES_PAGE is ListResources' page token: the resources after (display name, id), bound to the kind and location asked for. */
 export const RESOURCES_PAGE = definePageKind(SchedulingService.method.listResources, { name: "text", id: "text" });
 /** ProviderDirectory serves the provider, resource, availability and slot RPCs (see the file comment). */
 export class ProviderDirectory {
@@ -48,18 +51,19 @@ export class ProviderDirectory {
   /** createProvider adds a provider; with a client-chosen id a retry returns the existing one. */
   async createProvider(v: ReturnType<typeof validateCreateProvider>): Promise<MessageInitShape<typeof CreateProviderResponseSchema>> {
     const providerId = v.providerId ?? `p-${randomUUID()}`;
+    await requireLocations(this.db, [{ locationId: v.locationId, field: "locationId" }]);
     const inserted = await insertProvider(this.db, {
       provider_id: providerId,
       display_name: v.displayName,
       time_zone: v.timeZone,
       specialty: v.specialty,
       created_at: this.clock.now(),
-      location_id: "default",
+      location_id: v.locationId,
     });
     if (inserted) return { provider: toProvider(inserted) };
     const existing = await findProvider(this.db, providerId);
     if (!existing) throw new AbortedError("PROVIDER_CONFLICT", "the provider was removed while being created; retry");
-    if (existing.display_name !== v.displayName || existing.time_zone !== v.timeZone || existing.specialty !== v.specialty) {
+    if (existing.display_name !== v.displayName || existing.time_zone !== v.timeZone || existing.specialty !== v.specialty || existing.location_id !== v.locationId) {
       throw new AlreadyExistsError("PROVIDER_EXISTS", "a provider with this id already exists with different details", { metadata: { providerId } });
     }
     return { provider: toProvider(existing) };
@@ -70,14 +74,19 @@ export class ProviderDirectory {
     return { provider: toProvider(await this.access.requireProvider(this.db, v.providerId)) };
   }
 
-  /** listProviders pages through providers by display name; with `locationIds`, only those working at one of them. */
-  async listProviders(v: ReturnType<typeof validateListProviders>, locationIds?: readonly string[]): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
-    const rows = await listProviders(this.db, this.pageTokens.open(PROVIDERS_PAGE, v.pageToken), v.pageSize + 1, locationIds);
+  /**
+   * listProviders pages through providers by display name; `locationIds` are the locations asked for
+   * (the request's, or a location-scoped caller's; all when undefined).
+   */
+  async listProviders(v: ReturnType<typeof validateListProviders>, locationIds: readonly string[] | undefined): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
+    // A token continues only the query it came from (one of the whole list: the whole list).
+    const query = v.locationId === undefined ? null : [v.locationId];
+    const rows = await listProviders(this.db, this.pageTokens.open(PROVIDERS_PAGE, v.pageToken, query), v.pageSize + 1, locationIds);
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {
       providers: page.map(toProvider),
-      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(PROVIDERS_PAGE, { name: last.display_name, id: last.provider_id }) : "",
+      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(PROVIDERS_PAGE, { name: last.display_name, id: last.provider_id }, query) : "",
     };
   }
 
@@ -85,11 +94,20 @@ export class ProviderDirectory {
   async createResource(v: ReturnType<typeof validateCreateResource>): Promise<MessageInitShape<typeof CreateResourceResponseSchema>> {
     const resourceId = v.resourceId ?? `r-${randomUUID()}`;
     const kind = kindName(v.kind);
-    const inserted = await insertResource(this.db, { resource_id: resourceId, display_name: v.displayName, kind, created_at: this.clock.now(), location_id: "default", capabilities: [] });
+    await requireLocations(this.db, [{ locationId: v.locationId, field: "locationId" }]);
+    const inserted = await insertResource(this.db, {
+      resource_id: resourceId,
+      display_name: v.displayName,
+      kind,
+      created_at: this.clock.now(),
+      location_id: v.locationId,
+      capabilities: v.capabilities,
+    });
     if (inserted) return { resource: toResource(inserted) };
     const [existing] = await findResources(this.db, [resourceId]);
     if (!existing) throw new AbortedError("RESOURCE_CONFLICT", "the resource was removed while being created; retry");
-    if (existing.display_name !== v.displayName || existing.kind !== kind) {
+    const sameCapabilities = existing.capabilities.length === v.capabilities.length && existing.capabilities.every((c, i) => c === v.capabilities[i]);
+    if (existing.display_name !== v.displayName || existing.kind !== kind || existing.location_id !== v.locationId || !sameCapabilities) {
       throw new AlreadyExistsError("RESOURCE_EXISTS", "a room or device with this id already exists with different details", { metadata: { resourceId } });
     }
     return { resource: toResource(existing) };
@@ -98,18 +116,22 @@ export class ProviderDirectory {
   /** listResources pages through rooms and devices by display name; with `locationIds`, only those at one of them. */
   async listResources(v: ReturnType<typeof validateListResources>, locationIds?: readonly string[]): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
     const kind = v.kind === undefined ? undefined : kindName(v.kind);
-    const rows = await listResources(this.db, kind, this.pageTokens.open(RESOURCES_PAGE, v.pageToken, [kind]), v.pageSize + 1, locationIds);
+    // A token continues only the query it came from (a token of the kind alone: every location).
+    const query = v.locationId === undefined ? [kind] : [kind, v.locationId];
+    const rows = await listResources(this.db, { kind, locationIds }, this.pageTokens.open(RESOURCES_PAGE, v.pageToken, query), v.pageSize + 1);
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {
       resources: page.map(toResource),
-      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(RESOURCES_PAGE, { name: last.display_name, id: last.resource_id }, [kind]) : "",
+      nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(RESOURCES_PAGE, { name: last.display_name, id: last.resource_id }, query) : "",
     };
   }
 
   /** setAvailability replaces a provider's weekly pattern; existing appointments stay. */
   async setAvailability(v: ReturnType<typeof validateSetAvailability>): Promise<MessageInitShape<typeof SetAvailabilityResponseSchema>> {
     const provider = await this.access.requireProvider(this.db, v.providerId);
+    // Every location an entry names must exist (the provider's own does).
+    await requireLocations(this.db, v.namedLocations);
     const row = await upsertAvailability(this.db, {
       provider_id: v.providerId,
       weekly_hours: v.weeklyHours,
@@ -134,7 +156,7 @@ export class ProviderDirectory {
     await this.access.requireResources(v.resourceIds);
     const availability = await findAvailability(this.db, v.providerId);
     if (!availability) return { slots: [] };
-    const schedule = toSchedule(provider, availability);
+    const schedule = toSchedule(provider, availability, await findScheduleLocations(this.db, v.providerId));
     const durationMs = checkDuration(schedule, v.durationMs);
     // Only bookable slots: none that has started, none beyond the booking horizon.
     const now = this.clock.now().getTime();

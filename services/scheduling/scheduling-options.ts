@@ -1,4 +1,5 @@
 import { ConfigError, parseDurationMs } from "../runtime/config.js";
+import { canonicalTimeZone } from "../runtime/request/validation.js";
 
 /** SchedulingOptions are the scheduling service's own settings (constructor options; SCHEDULING_* env vars in production). */
 export interface SchedulingOptions {
@@ -48,6 +49,11 @@ export interface SchedulingOptions {
   holdTtlMs: number;
   /** maxHoldsPerPatient is how many unexpired holds one patient may have at once, whoever took them (default 3; 0: no limit; SCHEDULING_MAX_HOLDS_PER_PATIENT). */
   maxHoldsPerPatient: number;
+  /**
+   * defaultTimeZone is the `default` location's IANA zone while no administrator has changed that
+   * location (default UTC; SCHEDULING_DEFAULT_TIME_ZONE), set when the service starts.
+   */
+  defaultTimeZone: string;
 }
 
 /** DEFAULT_SCHEDULING_OPTIONS are the defaults of SchedulingOptions. */
@@ -67,13 +73,14 @@ export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
   maxWaitlistPerPatient: 3,
   holdTtlMs: 5 * 60_000,
   maxHoldsPerPatient: 3,
+  defaultTimeZone: "UTC",
 };
 
 /**
  * loadSchedulingOptions reads SCHEDULING_OFFER_HOLD, SCHEDULING_HOLD_TTL, SCHEDULING_LOCK_WAIT, SCHEDULING_CHANGE_RETENTION,
  * SCHEDULING_BOOKING_HORIZON, QUEUE_CHECKIN_EARLY (durations such as "15m"), SCHEDULING_BOOKING_LOCK
  * ("on" or "off"), SCHEDULING_MAX_UPCOMING_PER_PATIENT, SCHEDULING_MAX_WAITLIST_PER_PATIENT and
- * SCHEDULING_MAX_HOLDS_PER_PATIENT (0-1000);
+ * SCHEDULING_MAX_HOLDS_PER_PATIENT (0-1000), SCHEDULING_DEFAULT_TIME_ZONE (an IANA zone);
  * throws ConfigError naming every bad one.
  */
 export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions {
@@ -108,6 +115,12 @@ export function loadSchedulingOptions(env: NodeJS.ProcessEnv): SchedulingOptions
   limit("SCHEDULING_MAX_UPCOMING_PER_PATIENT", (n) => (opts.maxUpcomingPerPatient = n));
   limit("SCHEDULING_MAX_WAITLIST_PER_PATIENT", (n) => (opts.maxWaitlistPerPatient = n));
   limit("SCHEDULING_MAX_HOLDS_PER_PATIENT", (n) => (opts.maxHoldsPerPatient = n));
+  const zone = env["SCHEDULING_DEFAULT_TIME_ZONE"]?.trim();
+  if (zone) {
+    const canonical = canonicalTimeZone(zone);
+    if (canonical) opts.defaultTimeZone = canonical;
+    else problems.push(`SCHEDULING_DEFAULT_TIME_ZONE: expected an IANA time zone such as "Europe/Istanbul", got ${JSON.stringify(zone)}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems.join("; "));
   return opts;
 }

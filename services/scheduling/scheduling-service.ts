@@ -111,6 +111,8 @@ import { SeriesBooking } from "./series.js";
 import { validateBookSeries, validateCancelSeries } from "./series.validation.js";
 import { VisitTypes } from "./visit-types.js";
 import { validateCreateVisitType, validateGetVisitType, validateListVisitTypes, validateUpdateVisitType } from "./visit-types.validation.js";
+import { Locations } from "./locations.js";
+import { validateCreateLocation, validateGetLocation, validateListLocations, validateUpdateLocation } from "./locations.validation.js";
 import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
 import { WriteTransactions } from "./write-transaction.js";
@@ -143,8 +145,9 @@ export const APPOINTMENTS_PAGE = definePageKind(SchedulingService.method.listApp
 
 /**
  * SchedulingServiceImpl serves medschedule.scheduling.v1.SchedulingService: each handler validates its
- * request and hands it to the part of the domain it belongs to: providers, rooms and availability
- * (here, with slot search in slots.ts), booking.ts (book, cancel, reschedule under the provider's
+ * request and hands it to the part of the domain it belongs to: locations.ts (clinics and branches,
+ * their zones and closures), providers, rooms and availability (provider-directory.ts, with slot
+ * search in slots.ts), booking.ts (book, cancel, reschedule under the provider's
  * fenced lock, the exclusion constraints as the guarantee), appointment-lifecycle.ts (check-in with
  * its queue ticket, no-show, completion), waitlist.ts and waitlist-offers.ts (held offers of freed
  * time), series.ts (recurring series), appointment-watch.ts (WatchAppointments). Every read or
@@ -167,6 +170,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly waitlist: Waitlist;
   private readonly series: SeriesBooking;
   private readonly visitTypes: VisitTypes;
+  private readonly locations: Locations;
   private readonly stopReporting: () => void;
 
   constructor(deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}) {
@@ -196,12 +200,14 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.waitlist = new Waitlist(c, this.offers);
     this.series = new SeriesBooking(c, this.offers);
     this.visitTypes = new VisitTypes(c, this.pageTokens);
+    this.locations = new Locations(c, this.pageTokens);
     this.stopReporting = reportWaitlistOf(this.db);
   }
 
   /** close stops the offer sweep and WatchAppointments' listener (the database stays open). */
   async close(): Promise<void> {
     this.stopReporting();
+    await this.locations.ready();
     await this.offers.close();
     await this.watch.close();
   }
@@ -220,7 +226,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** listProviders pages through providers by display name.: provider-directory.ts. */
   async listProviders(req: ListProvidersRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListProvidersResponseSchema>> {
-    return this.directory.listProviders(validateListProviders(req), listScope(ctx, undefined));
+    const v = validateListProviders(req);
+    return this.directory.listProviders(v, listScope(ctx, v.locationId));
   }
 
   /** createResource adds a room or device; with a client-chosen id a retry returns the existing one.: provider-directory.ts. */
@@ -232,7 +239,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** listResources pages through rooms and devices by display name.: provider-directory.ts. */
   async listResources(req: ListResourcesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListResourcesResponseSchema>> {
-    return this.directory.listResources(validateListResources(req), listScope(ctx, undefined));
+    const v = validateListResources(req);
+    return this.directory.listResources(v, listScope(ctx, v.locationId));
   }
 
   /** setAvailability replaces a provider's weekly pattern; existing appointments stay.: provider-directory.ts. */
@@ -328,24 +336,24 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.waitlist.acceptOffer(await this.guard.checked(ctx, validateAcceptOffer(req)), ctx);
   }
 
-  /** createLocation adds a location (issue 20: not built yet). */
-  async createLocation(_req: CreateLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreateLocationResponseSchema>> {
-    throw notBuiltYet();
+  /** createLocation adds a location; with a client-chosen id a retry returns the existing one: locations.ts. */
+  async createLocation(req: CreateLocationRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CreateLocationResponseSchema>> {
+    return this.locations.createLocation(validateCreateLocation(req), ctx);
   }
 
-  /** getLocation reads a location (issue 20: not built yet). */
-  async getLocation(_req: GetLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetLocationResponseSchema>> {
-    throw notBuiltYet();
+  /** getLocation reads a location: locations.ts. */
+  async getLocation(req: GetLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetLocationResponseSchema>> {
+    return this.locations.getLocation(validateGetLocation(req));
   }
 
-  /** listLocations pages through locations (issue 20: not built yet). */
-  async listLocations(_req: ListLocationsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListLocationsResponseSchema>> {
-    throw notBuiltYet();
+  /** listLocations pages through locations by display name: locations.ts. */
+  async listLocations(req: ListLocationsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListLocationsResponseSchema>> {
+    return this.locations.listLocations(validateListLocations(req));
   }
 
-  /** updateLocation changes a location (issue 20: not built yet). */
-  async updateLocation(_req: UpdateLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof UpdateLocationResponseSchema>> {
-    throw notBuiltYet();
+  /** updateLocation changes the fields of a location its update mask names: locations.ts. */
+  async updateLocation(req: UpdateLocationRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof UpdateLocationResponseSchema>> {
+    return this.locations.updateLocation(validateUpdateLocation(req), ctx);
   }
 
   /** createVisitType adds a visit type; with a client-chosen id a retry returns the existing one: visit-types.ts. */

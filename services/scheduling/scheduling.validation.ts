@@ -27,6 +27,8 @@ import {
 } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { validate, type DurationRule, type RequestValidator } from "../runtime/request/validation.js";
 import { overrideReason, visitTypeBooking, type ValidVisitTypeBooking } from "./visit-types.validation.js";
+import { validateCapabilities } from "./locations.validation.js";
+import { DEFAULT_LOCATION_ID } from "./repositories/location.repository.js";
 
 /** MINUTE_MS is a minute in ms. */
 export const MINUTE_MS = 60_000;
@@ -58,6 +60,8 @@ export interface ValidCreateProvider {
   specialty: string;
   /** providerId is the client-chosen id, undefined when the server is to generate one. */
   providerId: string | undefined;
+  /** locationId is the provider's location, `default` when the request left it empty. */
+  locationId: string;
 }
 
 /** ValidPage is a validated page request. */
@@ -131,11 +135,13 @@ export function validateCreateProvider(req: CreateProviderRequest): ValidCreateP
     const timeZone = v.timeZone("timeZone", req.timeZone);
     v.string("specialty", req.specialty, { optional: true });
     v.id("providerId", req.providerId, { optional: true });
+    v.id("locationId", req.locationId, { optional: true });
     return {
       displayName: req.displayName.trim(),
       timeZone: timeZone ?? req.timeZone,
       specialty: req.specialty.trim(),
       providerId: req.providerId === "" ? undefined : req.providerId,
+      locationId: req.locationId === "" ? DEFAULT_LOCATION_ID : req.locationId,
     };
   });
 }
@@ -148,9 +154,9 @@ export function validateGetProvider(req: GetProviderRequest): { providerId: stri
   });
 }
 
-/** validateListProviders checks a ListProvidersRequest. */
-export function validateListProviders(req: ListProvidersRequest): ValidPage {
-  return validate((v) => page(v, req.pageSize, req.pageToken));
+/** validateListProviders checks a ListProvidersRequest; locationId undefined means every location. */
+export function validateListProviders(req: ListProvidersRequest): ValidPage & { locationId: string | undefined } {
+  return validate((v) => ({ ...page(v, req.pageSize, req.pageToken), locationId: locationFilter(v, req.locationId) }));
 }
 
 /** validateCreateResource checks a CreateResourceRequest. */
@@ -158,25 +164,36 @@ export function validateCreateResource(req: CreateResourceRequest): {
   displayName: string;
   kind: ResourceKind;
   resourceId: string | undefined;
+  locationId: string;
+  capabilities: string[];
 } {
   return validate((v) => {
     v.string("displayName", req.displayName);
     v.enumValue("kind", req.kind, ResourceKindSchema);
     v.id("resourceId", req.resourceId, { optional: true });
+    v.id("locationId", req.locationId, { optional: true });
     return {
       displayName: req.displayName.trim(),
       kind: req.kind,
       resourceId: req.resourceId === "" ? undefined : req.resourceId,
+      locationId: req.locationId === "" ? DEFAULT_LOCATION_ID : req.locationId,
+      capabilities: validateCapabilities(v, "capabilities", req.capabilities),
     };
   });
 }
 
-/** validateListResources checks a ListResourcesRequest; kind UNSPECIFIED means every kind. */
-export function validateListResources(req: ListResourcesRequest): ValidPage & { kind: ResourceKind | undefined } {
+/** validateListResources checks a ListResourcesRequest; kind UNSPECIFIED means every kind, locationId undefined every location. */
+export function validateListResources(req: ListResourcesRequest): ValidPage & { kind: ResourceKind | undefined; locationId: string | undefined } {
   return validate((v) => {
     v.enumValue("kind", req.kind, ResourceKindSchema, { optional: true });
-    return { ...page(v, req.pageSize, req.pageToken), kind: req.kind === 0 ? undefined : req.kind };
+    return { ...page(v, req.pageSize, req.pageToken), kind: req.kind === 0 ? undefined : req.kind, locationId: locationFilter(v, req.locationId) };
   });
+}
+
+/** locationFilter checks a list's optional location filter: undefined when empty. */
+function locationFilter(v: RequestValidator, locationId: string): string | undefined {
+  v.id("locationId", locationId, { optional: true });
+  return locationId === "" ? undefined : locationId;
 }
 
 /** validateListAvailableSlots checks a ListAvailableSlotsRequest (the slot multiple is checked later, against the provider). */

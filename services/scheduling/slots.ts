@@ -16,6 +16,10 @@
 //   exclusion constraints decide that, whatever the engine offers).
 // * Busy time (other appointments, each with the provider's buffer after it) must not overlap the
 //   new slot plus its own buffer; rooms must be free during the slot itself.
+// * Locations: each weekly-hours entry is worked at a location (its own, or the provider's). Free time
+//   is kept per location, so a visit never runs from one location's hours into another's, and a
+//   location's closures cut out its whole local dates, midnight to midnight in the LOCATION's zone
+//   (which may differ from the provider's): a closure removes every slot there on those dates.
 import type { MinuteInterval, DateRange } from "./availability.validation.js";
 import { addDays, dateOfWall, firstInstantAtOrAfterWall, instantOfWall, isoDayOfWeek, localDateOf, offsetMs, wallOf, wallOfDate, WALL } from "./zone-time.js";
 
@@ -27,10 +31,36 @@ export interface Interval {
   end: number;
 }
 
+/** ScheduleLocation is a location weekly hours are worked at, as the engine needs it. */
+export interface ScheduleLocation {
+  /** displayName is the location's name, for messages. */
+  displayName: string;
+  /** timeZone is the location's IANA zone: its closures are whole dates there. */
+  timeZone: string;
+  /** closures are whole local dates the location is closed. */
+  closures: DateRange[];
+}
+
+/** LocationClosed is a location's closure met by an appointment's time (closureAt). */
+export interface LocationClosed {
+  /** locationName is the location's display name. */
+  locationName: string;
+  /** timeZone is the location's zone, in which localDate is a date. */
+  timeZone: string;
+  /** localDate is the first closed local date the appointment would touch, "YYYY-MM-DD". */
+  localDate: string;
+  /** closure is the closure met. */
+  closure: DateRange;
+}
+
 /** Schedule is a provider's availability as the engine needs it. */
 export interface Schedule {
-  /** timeZone is the provider's IANA zone. */
+  /** timeZone is the provider's IANA zone: weekly hours, breaks and exceptions are in it. */
   timeZone: string;
+  /** locationId is the provider's own location, where weekly hours naming none are worked (absent: unnamed). */
+  locationId?: string;
+  /** locations are the locations of the weekly hours by id, with their zones and closures (one absent has no closures). */
+  locations?: Record<string, ScheduleLocation>;
   /** weeklyHours per ISO weekday, minutes after local midnight. */
   weeklyHours: MinuteInterval[];
   /** breaks per ISO weekday. */
@@ -77,16 +107,16 @@ function fixedOffset(date: string, timeZone: string): number | undefined {
   return a === offsetMs(midnight + 38 * 60 * WALL.MINUTE_MS, timeZone) ? a : undefined;
 }
 
-/** subtract removes `cut` from sorted disjoint intervals. */
-function subtract(free: Interval[], cut: Interval): Interval[] {
-  const out: Interval[] = [];
+/** subtract removes `cut` from sorted disjoint intervals (keeping what else each carries). */
+function subtract<T extends Interval>(free: T[], cut: Interval): T[] {
+  const out: T[] = [];
   for (const f of free) {
     if (cut.end <= f.start || cut.start >= f.end) {
       out.push(f);
       continue;
     }
-    if (f.start < cut.start) out.push({ start: f.start, end: cut.start });
-    if (cut.end < f.end) out.push({ start: cut.end, end: f.end });
+    if (f.start < cut.start) out.push({ ...f, start: f.start, end: cut.start });
+    if (cut.end < f.end) out.push({ ...f, start: cut.end, end: f.end });
   }
   return out;
 }
@@ -129,11 +159,14 @@ function overlapsAny(sorted: Interval[], start: number, end: number): boolean {
   return lo < sorted.length && sorted[lo].start < end;
 }
 
-/** DayPlan is one local date's working time as instants: the free stretches (hours minus breaks), the slot starts, and each break. */
+/** Located is an instant or interval at a location (`loc`: the location id, "" for the provider's unnamed one). */
+type Located<T> = T & { loc: string };
+
+/** DayPlan is one local date's working time as instants: the free stretches (hours minus breaks), the slot starts, and each break, each at its location. */
 interface DayPlan {
   date: string;
-  free: Interval[];
-  starts: number[];
+  free: Located<Interval>[];
+  starts: Located<{ at: number }>[];
   /** breaks of the date with their instants, in order. */
   breaks: { interval: MinuteInterval; start: number; end: number }[];
 }
@@ -153,17 +186,83 @@ function planDay(schedule: Schedule, date: string): DayPlan | undefined {
   const fixed = fixedOffset(date, schedule.timeZone);
   const midnight = wallOfDate(date);
   const at = (minute: number) => (fixed !== undefined ? midnight + minute * WALL.MINUTE_MS - fixed : toUtc(date, minute, schedule.timeZone));
-  let free: Interval[] = hours.map((w) => ({ start: at(w.startMinute), end: at(w.endMinute) }));
+  let free: Located<Interval>[] = hours.map((w) => ({ start: at(w.startMinute), end: at(w.endMinute), loc: locationOf(schedule, w) }));
   const breaks = schedule.breaks.filter((x) => x.dayOfWeek === dow).map((b) => ({ interval: b, start: at(b.startMinute), end: at(b.endMinute) }));
   for (const b of breaks) free = subtract(free, b);
-  const starts: number[] = [];
+  const starts: Located<{ at: number }>[] = [];
   for (const w of hours) {
+    const loc = locationOf(schedule, w);
     for (let m = w.startMinute; m + slotMin <= w.endMinute; m += slotMin) {
       const instant = fixed !== undefined ? midnight + m * WALL.MINUTE_MS - fixed : instantOfWall(midnight + m * WALL.MINUTE_MS, schedule.timeZone);
-      if (instant !== undefined) starts.push(instant);
+      if (instant !== undefined) starts.push({ at: instant, loc });
     }
   }
-  return { date, free: sortedMerged(free), starts, breaks: breaks.sort((a, b) => a.start - b.start) };
+  return { date, free, starts, breaks: breaks.sort((a, b) => a.start - b.start) };
+}
+
+/** locationOf is the location a weekly-hours entry is worked at ("" when neither it nor the schedule names one). */
+function locationOf(schedule: Schedule, w: MinuteInterval): string {
+  return w.locationId ?? schedule.locationId ?? "";
+}
+
+/** closedIntervals are the closures of location `loc` touching [from, to), each as the instants of its whole local dates in the location's zone. */
+function closedIntervals(schedule: Schedule, loc: string, from: number, to: number): (Interval & { closure: DateRange })[] {
+  const l = schedule.locations?.[loc];
+  if (!l || l.closures.length === 0) return [];
+  const first = localDateOf(from, l.timeZone);
+  const last = localDateOf(to, l.timeZone);
+  return l.closures
+    .filter((c) => c.endDate >= first && c.startDate <= last)
+    .map((c) => ({ start: toUtc(c.startDate, 0, l.timeZone), end: toUtc(addDays(c.endDate, 1), 0, l.timeZone), closure: c }));
+}
+
+/**
+ * freeByLocation is these dates' free working time per location, sorted and merged (stretches that
+ * touch at midnight are one), without the dates the location is closed.
+ */
+function freeByLocation(schedule: Schedule, days: DayPlan[]): Map<string, Interval[]> {
+  const byLoc = new Map<string, Interval[]>();
+  for (const f of days.flatMap((d) => d.free)) {
+    const list = byLoc.get(f.loc);
+    if (list) list.push(f);
+    else byLoc.set(f.loc, [f]);
+  }
+  for (const [loc, list] of byLoc) {
+    let free = sortedMerged(list);
+    if (free.length > 0) for (const c of closedIntervals(schedule, loc, free[0].start, free[free.length - 1].end)) free = subtract(free, c);
+    byLoc.set(loc, free);
+  }
+  return byLoc;
+}
+
+/** entryAt is the weekly-hours entry whose local time (the provider's zone) contains the instant, if any. */
+function entryAt(schedule: Schedule, start: number): MinuteInterval | undefined {
+  const wall = wallOf(start, schedule.timeZone);
+  const date = dateOfWall(wall);
+  const minute = (wall - wallOfDate(date)) / WALL.MINUTE_MS;
+  return schedule.weeklyHours.find((w) => w.dayOfWeek === isoDayOfWeek(date) && w.startMinute <= minute && minute < w.endMinute);
+}
+
+/** locationAt is the location of the weekly hours an appointment starting at `start` is in: where the visit takes place (undefined outside hours or unnamed). */
+export function locationAt(schedule: Schedule, start: number): string | undefined {
+  const w = entryAt(schedule, start);
+  const loc = w && locationOf(schedule, w);
+  return loc === "" ? undefined : loc;
+}
+
+/**
+ * closureAt tells whether an appointment of durationMs starting at `start` meets a closure of the
+ * location of the weekly hours it starts in, and which: the location, its first closed local date the
+ * time touches (in the location's zone) and the closure.
+ */
+export function closureAt(schedule: Schedule, start: number, durationMs: number): LocationClosed | undefined {
+  const w = entryAt(schedule, start);
+  const loc = w && locationOf(schedule, w);
+  const l = loc === undefined ? undefined : schedule.locations?.[loc];
+  if (loc === undefined || !l) return undefined;
+  const hit = closedIntervals(schedule, loc, start, start + durationMs).find((c) => c.start < start + durationMs && start < c.end);
+  if (!hit) return undefined;
+  return { locationName: l.displayName, timeZone: l.timeZone, localDate: localDateOf(Math.max(start, hit.start), l.timeZone), closure: hit.closure };
 }
 
 /**
@@ -190,16 +289,16 @@ export function listSlots(schedule: Schedule, query: SlotQuery): Interval[] {
   const providerBusy = sortedMerged(query.providerBusy ?? []);
   const resourceBusy = sortedMerged(query.resourceBusy ?? []);
   const days = candidateDays(schedule, query.range.start, query.range.end);
-  // Free time of all these dates as one list: stretches that touch at midnight are one.
-  const free = sortedMerged(days.flatMap((d) => d.free));
+  // Free time of all these dates per location: stretches that touch at midnight are one.
+  const free = freeByLocation(schedule, days);
   const seen = new Set<number>();
   const out: Interval[] = [];
   for (const day of days) {
-    for (const start of day.starts) {
+    for (const { at: start, loc } of day.starts) {
       const end = start + query.durationMs;
       if (start < query.range.start || end > query.range.end || seen.has(start)) continue;
-      // The whole slot inside one free stretch of working time.
-      if (!containedIn(free, start, end)) continue;
+      // The whole slot inside one free stretch of working time at its location.
+      if (!containedIn(free.get(loc) ?? [], start, end)) continue;
       if (overlapsAny(providerBusy, start - (query.bufferBeforeMs ?? 0), end + schedule.bufferMs)) continue;
       if (overlapsAny(resourceBusy, start, end)) continue;
       seen.add(start);
@@ -237,7 +336,8 @@ export function isSlotStart(schedule: Schedule, start: number, durationMs: numbe
  * * NOT_A_SLOT: none of the above applies, yet the engine offers no such slot (not expected; a
  *   safety net so that the verdict never claims more than listSlots).
  * An instant always has a local time, so a local time skipped by a spring-forward gap cannot be
- * asked for; such times simply have no slot (listSlots).
+ * asked for; such times simply have no slot (listSlots). A closure of the location is closureAt's
+ * to tell (ask it first): here it only shortens free time.
  */
 export type SlotVerdict =
   | { kind: "SLOT" }
@@ -270,11 +370,12 @@ export function explainSlotStart(schedule: Schedule, start: number, durationMs: 
   const plan = planDay(schedule, date);
   const slotMin = schedule.slotMs / WALL.MINUTE_MS;
   if (!plan || schedule.slotMs <= 0) return { kind: "NOT_A_SLOT", date };
-  // The same free time listSlots judges by: these dates' stretches, merged across midnight.
+  // The same free time listSlots judges by: these dates' stretches at the location, merged across midnight.
   const days = candidateDays(schedule, start, start + durationMs);
-  const free = sortedMerged(days.flatMap((d) => d.free));
+  const byLoc = freeByLocation(schedule, days);
+  const free = byLoc.get(locationOf(schedule, within)) ?? [];
   if (!Number.isInteger(minute) || (minute - within.startMinute) % slotMin !== 0) {
-    const fits = fittingStarts(plan, free, durationMs);
+    const fits = fittingStarts(plan, byLoc, durationMs);
     return { kind: "NOT_ON_SLOT_BOUNDARY", date, before: fits.filter((s) => s < start).pop(), after: fits.find((s) => s > start) };
   }
   const first = instantOfWall(wall, schedule.timeZone);
@@ -287,10 +388,11 @@ export function explainSlotStart(schedule: Schedule, start: number, durationMs: 
     if (next) return { kind: "RUNS_INTO_BREAK", date, end, break: next.interval };
     return { kind: "ENDS_AFTER_WORKING_HOURS", date, end, freeEnd: stretch.end };
   }
-  return plan.starts.includes(start) ? { kind: "SLOT" } : { kind: "NOT_A_SLOT", date };
+  return plan.starts.some((s) => s.at === start) ? { kind: "SLOT" } : { kind: "NOT_A_SLOT", date };
 }
 
-/** fittingStarts are a day's slot starts where an appointment of durationMs fits in free time (`free`, sorted and merged), in order. */
-function fittingStarts(plan: DayPlan, free: Interval[], durationMs: number): number[] {
-  return [...new Set(plan.starts)].filter((s) => containedIn(free, s, s + durationMs)).sort((a, b) => a - b);
+/** fittingStarts are a day's slot starts where an appointment of durationMs fits in free time at their location (`free`, sorted and merged), in order. */
+function fittingStarts(plan: DayPlan, free: Map<string, Interval[]>, durationMs: number): number[] {
+  const fits = plan.starts.filter((s) => containedIn(free.get(s.loc) ?? [], s.at, s.at + durationMs)).map((s) => s.at);
+  return [...new Set(fits)].sort((a, b) => a - b);
 }

@@ -12,6 +12,7 @@ import { insertOrTaken } from "./booking-rules.js";
 import { expireLapsedHoldsNow } from "./holds.js";
 import type { AppointmentRow } from "./db/appointment.table.js";
 import { toSchedule } from "./mappers/scheduling.mapper.js";
+import { findScheduleLocations } from "./repositories/location.repository.js";
 import { patientCouldTake } from "./patient-rules.js";
 import { expiredOffers, openOffersOf, patientCommitments, providerBusy, updateAppointmentIf } from "./repositories/appointment.repository.js";
 import { AUDIT_LOG } from "./repositories/audit.repository.js";
@@ -20,7 +21,7 @@ import { findAvailability, findProvider } from "./repositories/provider.reposito
 import { hasWaitingEntries, setWaitlistStatus, waitingEntries } from "./repositories/waitlist.repository.js";
 import type { SchedulingContext } from "./scheduling-context.js";
 import { patientBookingLimitError } from "./scheduling.errors.js";
-import { listSlots, type Interval } from "./slots.js";
+import { listSlots, locationAt, type Interval } from "./slots.js";
 
 /** BUSY_MARGIN_MS is how far around freed time busy time is read: the longest appointment and its buffer reach no further. */
 export const BUSY_MARGIN_MS = 9 * 3_600_000;
@@ -155,7 +156,7 @@ export class WaitlistOffers {
       const provider = await findProvider(db, providerId);
       const availability = provider && (await findAvailability(db, providerId));
       if (!provider || !availability) return;
-      const schedule = toSchedule(provider, availability);
+      const schedule = toSchedule(provider, availability, await findScheduleLocations(db, providerId));
       const now = clock.now();
       // Never offer time that has passed or that lies beyond the booking horizon.
       const offerable: Interval = { start: Math.max(freed.start, now.getTime()), end: Math.min(freed.end, now.getTime() + options.bookingHorizonMs) };
@@ -194,6 +195,7 @@ export class WaitlistOffers {
               fencingToken: token ?? 0n,
               rescheduledFromId: null,
               at: now,
+              locationId: locationAt(schedule, slot.start),
             });
             await setWaitlistStatus(trx, entry.entry_id, "OFFERED", row.appointment_id, now);
             await AUDIT_LOG.append(trx, audit(callerOf(undefined), "OfferSlot", [row], now));

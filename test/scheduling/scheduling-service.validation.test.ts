@@ -2,16 +2,18 @@
 // naming exactly the bad fields, and lets well-formed ones through validation: they reach the
 // database, which here is a stand-in that throws NoDatabaseError on first use.
 import t from "tap";
-import { create, type DescMethod } from "@bufbuild/protobuf";
-import { DurationSchema, TimestampSchema, durationFromMs, timestampFromDate, timestampFromMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { create, type DescMethod, type MessageInitShape } from "@bufbuild/protobuf";
+import { DurationSchema, FieldMaskSchema, TimestampSchema, type FieldMask, durationFromMs, timestampFromDate, timestampFromMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   AppointmentStatus,
   DateExceptionSchema,
   DayOfWeek,
   RecurrenceFrequency,
+  LocationSchema,
   ResourceKind,
   WeeklyIntervalSchema,
   type DateException,
+  type Location,
   type WeeklyInterval,
 } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import {
@@ -21,8 +23,12 @@ import {
   CancelAppointmentRequestSchema,
   CancelSeriesRequestSchema,
   CheckInAppointmentRequestSchema,
+  CreateLocationRequestSchema,
   CreateProviderRequestSchema,
   CreateResourceRequestSchema,
+  GetLocationRequestSchema,
+  ListLocationsRequestSchema,
+  UpdateLocationRequestSchema,
   GetAppointmentRequestSchema,
   GetAvailabilityRequestSchema,
   GetProviderRequestSchema,
@@ -42,6 +48,7 @@ import { createFakeClock } from "../../services/runtime/clock.js";
 import { InvalidArgumentError } from "../../services/runtime/errors.js";
 import { PageTokens } from "../../services/runtime/page-token.js";
 import { PROVIDERS_PAGE, RESOURCES_PAGE } from "../../services/scheduling/provider-directory.js";
+import { LOCATIONS_PAGE } from "../../services/scheduling/locations.js";
 import { APPOINTMENTS_PAGE, SchedulingServiceImpl } from "../../services/scheduling/scheduling-service.js";
 import { validateSetAvailability } from "../../services/scheduling/availability.validation.js";
 import { validateBookAppointment, validateCreateProvider, validateListAvailableSlots, validateListProviders, validateListResources } from "../../services/scheduling/scheduling.validation.js";
@@ -77,8 +84,8 @@ const dur = (ms: number): Duration => durationFromMs(ms);
 const tsn = (iso: string, nanos: number): Timestamp => create(TimestampSchema, { seconds: ts(iso).seconds, nanos });
 /** durn is a duration of whole seconds plus nanoseconds. */
 const durn = (seconds: number, nanos: number): Duration => create(DurationSchema, { seconds: BigInt(seconds), nanos });
-const wi = (dayOfWeek: DayOfWeek, startTime: string, endTime: string): WeeklyInterval =>
-  create(WeeklyIntervalSchema, { dayOfWeek, startTime, endTime });
+const wi = (dayOfWeek: DayOfWeek, startTime: string, endTime: string, locationId = ""): WeeklyInterval =>
+  create(WeeklyIntervalSchema, { dayOfWeek, startTime, endTime, locationId });
 const ex = (startDate: string, endDate: string, reason = ""): DateException =>
   create(DateExceptionSchema, { startDate, endDate, reason });
 
@@ -101,8 +108,10 @@ rpc({
     { name: "zone in another letter case", patch: { timeZone: "europe/ISTANBUL" } },
     { name: "lower-case utc", patch: { timeZone: "utc" } },
     { name: "an IANA alias", patch: { timeZone: "EST5EDT" } },
+    { name: "at a location", patch: { locationId: "loc-kadikoy" } },
   ],
   bad: [
+    { name: "location id with a space", patch: { locationId: "loc kadikoy" }, fields: ["locationId"] },
     { name: "empty request", patch: { displayName: "", timeZone: "", specialty: "" }, fields: ["displayName", "timeZone"] },
     { name: "blank name", patch: { displayName: "   " }, fields: ["displayName"] },
     { name: "201-character name", patch: { displayName: "n".repeat(201) }, fields: ["displayName"] },
@@ -139,6 +148,7 @@ rpc({
   alsoValid: [
     { name: "page size 500", patch: { pageSize: 500 } },
     { name: "page token", patch: { pageSize: 10, pageToken: pageTokens.seal(PROVIDERS_PAGE, { name: "a", id: "b" }) } },
+    { name: "one location's page token", patch: { locationId: "loc-a", pageToken: pageTokens.seal(PROVIDERS_PAGE, { name: "a", id: "b" }, ["loc-a"]) } },
   ],
   bad: [
     { name: "negative page size", patch: { pageSize: -1 }, fields: ["pageSize"] },
@@ -146,6 +156,9 @@ rpc({
     { name: "malformed page token", patch: { pageToken: "not a token!" }, fields: ["pageToken"] },
     { name: "hand-written page token", patch: { pageToken: "eyJuIjoiYSIsImkiOiJiIn0" }, fields: ["pageToken"] },
     { name: "page token of another RPC", patch: { pageToken: pageTokens.seal(RESOURCES_PAGE, { name: "a", id: "b" }, [undefined]) }, fields: ["pageToken"] },
+    { name: "page token of another location", patch: { locationId: "loc-b", pageToken: pageTokens.seal(PROVIDERS_PAGE, { name: "a", id: "b" }, ["loc-a"]) }, fields: ["pageToken"] },
+    { name: "page token of one location for all", patch: { pageToken: pageTokens.seal(PROVIDERS_PAGE, { name: "a", id: "b" }, ["loc-a"]) }, fields: ["pageToken"] },
+    { name: "bad location", patch: { locationId: "loc/a" }, fields: ["locationId"] },
     { name: "both", patch: { pageSize: 1000, pageToken: "???" }, fields: ["pageSize", "pageToken"] },
   ],
 });
@@ -158,12 +171,19 @@ rpc({
   alsoValid: [
     { name: "device", patch: { kind: ResourceKind.DEVICE } },
     { name: "client-chosen id", patch: { resourceId: "room-3" } },
+    { name: "at a location with capabilities", patch: { locationId: "loc-a", capabilities: ["ultrasound", "ecg-12_lead", "x".repeat(40)] } },
+    { name: "20 capabilities", patch: { capabilities: Array.from({ length: 20 }, (_, i) => `c${i}`) } },
   ],
   bad: [
     { name: "kind unspecified", patch: { kind: ResourceKind.UNSPECIFIED }, fields: ["kind"] },
     { name: "unknown kind", patch: { kind: 9 as ResourceKind }, fields: ["kind"] },
     { name: "no name", patch: { displayName: "" }, fields: ["displayName"] },
     { name: "bad id", patch: { resourceId: "room 3" }, fields: ["resourceId"] },
+    { name: "bad location", patch: { locationId: "loc a" }, fields: ["locationId"] },
+    { name: "capability in upper case", patch: { capabilities: ["Ultrasound"] }, fields: ["capabilities[0]"] },
+    { name: "capability too long, empty, with a space", patch: { capabilities: ["x".repeat(41), "", "ultra sound"] }, fields: ["capabilities[0]", "capabilities[1]", "capabilities[2]"] },
+    { name: "capability twice", patch: { capabilities: ["ecg", "ultrasound", "ecg"] }, fields: ["capabilities[2]"] },
+    { name: "21 capabilities", patch: { capabilities: Array.from({ length: 21 }, (_, i) => `c${i}`) }, fields: ["capabilities"] },
     {
       name: "empty request",
       patch: { displayName: "", kind: ResourceKind.UNSPECIFIED },
@@ -180,9 +200,12 @@ rpc({
   alsoValid: [
     { name: "only devices", patch: { kind: ResourceKind.DEVICE, pageSize: 20 } },
     { name: "page token", patch: { kind: ResourceKind.DEVICE, pageToken: pageTokens.seal(RESOURCES_PAGE, { name: "a", id: "b" }, ["DEVICE"]) } },
+    { name: "one location's page token", patch: { locationId: "loc-a", pageToken: pageTokens.seal(RESOURCES_PAGE, { name: "a", id: "b" }, [undefined, "loc-a"]) } },
   ],
   bad: [
     { name: "page token of another kind", patch: { kind: ResourceKind.ROOM, pageToken: pageTokens.seal(RESOURCES_PAGE, { name: "a", id: "b" }, ["DEVICE"]) }, fields: ["pageToken"] },
+    { name: "page token of another location", patch: { locationId: "loc-b", pageToken: pageTokens.seal(RESOURCES_PAGE, { name: "a", id: "b" }, [undefined, "loc-a"]) }, fields: ["pageToken"] },
+    { name: "bad location", patch: { locationId: "loc a" }, fields: ["locationId"] },
     { name: "unknown kind", patch: { kind: 7 as ResourceKind }, fields: ["kind"] },
     { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
     { name: "malformed page token", patch: { pageToken: "a b" }, fields: ["pageToken"] },
@@ -231,9 +254,14 @@ rpc({
     { name: "one-day exception, no reason", patch: { exceptions: [ex("2026-05-01", "2026-05-01")] } },
     { name: "multi-line reason", patch: { exceptions: [ex("2026-05-01", "2026-05-02", "leave\nback on the 3rd")] } },
     { name: "leap day", patch: { exceptions: [ex("2028-02-29", "2028-03-01")] } },
+    { name: "hours at named locations", patch: { weeklyHours: [wi(MON, "09:00", "12:00", "loc-a"), wi(MON, "13:00", "17:00", "loc-b")], breaks: [] } },
+    { name: "a break naming a location (ignored)", patch: { breaks: [wi(MON, "10:30", "10:45", "loc-a")] } },
   ],
   bad: [
     { name: "no provider", patch: { providerId: "" }, fields: ["providerId"] },
+    { name: "hours at a malformed location", patch: { weeklyHours: [wi(MON, "09:00", "12:00", "loc a")], breaks: [] }, fields: ["weeklyHours[0].locationId"] },
+    { name: "a break at a malformed location", patch: { breaks: [wi(MON, "10:30", "10:45", "loc\u0000")] }, fields: ["breaks[0].locationId"] },
+    { name: "hours at two locations overlapping", patch: { weeklyHours: [wi(MON, "09:00", "13:00", "loc-a"), wi(MON, "12:00", "17:00", "loc-b")], breaks: [] }, fields: ["weeklyHours[1]"] },
     { name: "interval shorter than one slot", patch: { weeklyHours: [wi(MON, "09:00", "09:20")], breaks: [], slotDuration: dur(30 * MIN) }, fields: ["weeklyHours[0]"] },
     { name: "intervals shorter than 8-hour slots", patch: { slotDuration: dur(8 * HOUR) }, fields: ["weeklyHours[0]", "weeklyHours[1]"] },
     { name: "break as long as the interval", patch: { breaks: [wi(MON, "13:00", "17:00")] }, fields: ["weeklyHours[1]"] },
@@ -692,6 +720,69 @@ rpc({
   ],
 });
 
+// ---- locations ----------------------------------------------------------------------------------
+
+const closure = ex("2027-04-23", "2027-04-23", "Ulusal Egemenlik ve Çocuk Bayramı");
+const loc = (init: MessageInitShape<typeof LocationSchema>): Location => create(LocationSchema, init);
+const mask = (...paths: string[]): FieldMask => create(FieldMaskSchema, { paths });
+
+rpc({
+  method: method.createLocation,
+  schema: CreateLocationRequestSchema,
+  call: (req, c) => impl.createLocation(req, c),
+  valid: { requestId: "req-loc-1", displayName: "Kadıköy Clinic", timeZone: "Europe/Istanbul", address: "Caferağa Mah. 1\nİstanbul", closures: [closure] },
+  alsoValid: [
+    { name: "client-chosen id", patch: { locationId: "loc-kadikoy" } },
+    { name: "no address, no closures", patch: { address: "", closures: [] } },
+    { name: "200 closures", patch: { closures: Array.from({ length: 200 }, () => closure) } },
+    { name: "zone in another letter case", patch: { timeZone: "europe/istanbul" } },
+  ],
+  bad: [
+    { name: "empty request", patch: { requestId: "", displayName: "", timeZone: "", address: "", closures: [] }, fields: ["requestId", "displayName", "timeZone"] },
+    { name: "unknown zone", patch: { timeZone: "Mars/Olympus_Mons" }, fields: ["timeZone"] },
+    { name: "id with a slash", patch: { locationId: "loc/1" }, fields: ["locationId"] },
+    { name: "name with a control character", patch: { displayName: "Kadıköy\u0000" }, fields: ["displayName"] },
+    { name: "501-character address", patch: { address: "a".repeat(501) }, fields: ["address"] },
+    { name: "201 closures", patch: { closures: Array.from({ length: 201 }, () => closure) }, fields: ["closures"] },
+    { name: "closure ending before it starts", patch: { closures: [ex("2027-04-23", "2027-04-22")] }, fields: ["closures[0].endDate"] },
+    { name: "closure on no real date", patch: { closures: [ex("2027-02-29", "")] }, fields: ["closures[0].endDate", "closures[0].startDate"] },
+  ],
+});
+
+// GetLocation and ListLocations: an id, a page.
+const badLocationIds = [
+  { name: "no id", patch: { locationId: "" }, fields: ["locationId"] },
+  { name: "id with a space", patch: { locationId: "loc 1" }, fields: ["locationId"] },
+];
+rpc({ method: method.getLocation, schema: GetLocationRequestSchema, call: (req, c) => impl.getLocation(req, c), valid: { locationId: "loc-kadikoy" }, bad: badLocationIds });
+
+const locationsPage = pageTokens.seal(LOCATIONS_PAGE, { name: "a", id: "b" });
+rpc({ method: method.listLocations, schema: ListLocationsRequestSchema, call: (req, c) => impl.listLocations(req, c), valid: {}, alsoValid: [{ name: "page token", patch: { pageSize: 500, pageToken: locationsPage } }], bad: [
+  { name: "page size 501", patch: { pageSize: 501 }, fields: ["pageSize"] },
+  { name: "page token of another RPC", patch: { pageToken: pageTokens.seal(PROVIDERS_PAGE, { name: "a", id: "b" }) }, fields: ["pageToken"] },
+] });
+
+rpc({
+  method: method.updateLocation,
+  schema: UpdateLocationRequestSchema,
+  call: (req, c) => impl.updateLocation(req, c),
+  valid: { requestId: "req-loc-2", location: loc({ locationId: "loc-kadikoy", address: "Moda Cd. 2" }), updateMask: mask("address") },
+  alsoValid: [
+    { name: "every field", patch: { location: loc({ locationId: "loc-kadikoy", displayName: "Moda", timeZone: "Europe/Istanbul", address: "", closures: [closure] }), updateMask: mask("display_name", "time_zone", "address", "closures") } },
+    { name: "clearing the closures", patch: { location: loc({ locationId: "loc-kadikoy" }), updateMask: mask("closures") } },
+  ],
+  bad: [
+    { name: "no mask", patch: { updateMask: undefined }, fields: ["updateMask"] },
+    { name: "unknown path", patch: { updateMask: mask("address", "create_time") }, fields: ["updateMask.paths[1]"] },
+    { name: "a path twice", patch: { updateMask: mask("address", "address") }, fields: ["updateMask.paths[1]"] },
+    { name: "no location", patch: { location: undefined }, fields: ["location", "location.locationId"] },
+    { name: "masked name blank", patch: { location: loc({ locationId: "loc-kadikoy", displayName: " " }), updateMask: mask("display_name") }, fields: ["location.displayName"] },
+    { name: "masked zone empty", patch: { location: loc({ locationId: "loc-kadikoy" }), updateMask: mask("time_zone") }, fields: ["location.timeZone"] },
+    { name: "unmasked zone malformed", patch: { location: loc({ locationId: "loc-kadikoy", address: "x", timeZone: "Nowhere" }) }, fields: ["location.timeZone"] },
+    { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
+  ],
+});
+
 coversEveryRpc();
 
 // ---- what the validators hand to the implementation ---------------------------------------------
@@ -717,6 +808,7 @@ t.test("validateSetAvailability returns minutes and milliseconds", async (t) => 
     exceptions: [{ startDate: "2026-12-24", endDate: "2026-12-26", reason: "holidays" }],
     slotMs: 20 * MIN,
     bufferMs: 0,
+    namedLocations: [],
   });
 });
 
@@ -754,7 +846,7 @@ t.test("validateBookAppointment returns the start and the duration", async (t) =
 });
 
 t.test("list validators apply defaults", async (t) => {
-  t.strictSame(validateListProviders(create(ListProvidersRequestSchema, {})), { pageSize: 50, pageToken: "" });
+  t.strictSame(validateListProviders(create(ListProvidersRequestSchema, {})), { pageSize: 50, pageToken: "", locationId: undefined });
   t.equal(validateListResources(create(ListResourcesRequestSchema, {})).kind, undefined);
   const appointments = validateListAppointments(
     create(ListAppointmentsRequestSchema, { patientId: "pat-42", statuses: [AppointmentStatus.BOOKED, AppointmentStatus.BOOKED] }),

@@ -3,7 +3,7 @@
 // dates, every slot checked against the schedule with an independent minute-by-minute walk; then
 // explainSlotStart: the one reason a start is refused, agreeing with isSlotStart everywhere.
 import t from "tap";
-import { explainSlotStart, listSlots, isSlotStart, type Interval, type Schedule, type SlotVerdict } from "../../services/scheduling/slots.js";
+import { closureAt, explainSlotStart, listSlots, isSlotStart, locationAt, type Interval, type Schedule, type SlotVerdict } from "../../services/scheduling/slots.js";
 import type { MinuteInterval } from "../../services/scheduling/availability.validation.js";
 import { instantsOfWall, wallOf, wallOfDate, localDateOf, isoDayOfWeek, addDays, firstInstantAtOrAfterWall } from "../../services/scheduling/zone-time.js";
 import { seededRandom as prng } from "../helpers/seeded-random.js";
@@ -337,4 +337,61 @@ t.test("property: explainSlotStart says SLOT exactly when isSlotStart holds, and
   for (const k of ["SLOT", "ON_EXCEPTION", "OUTSIDE_WORKING_HOURS", "IN_BREAK", "NOT_ON_SLOT_BOUNDARY", "ENDS_AFTER_WORKING_HOURS", "RUNS_INTO_BREAK"]) {
     t.ok((kinds.get(k) ?? 0) > 0, `${k} came up (${kinds.get(k) ?? 0} times)`);
   }
+});
+
+t.test("property: a location's closures remove exactly its slots on its own local dates, and closureAt names them", async (t) => {
+  const rnd = prng(20261207);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  let closedStarts = 0;
+  let checked = 0;
+  for (let run = 0; run < 150; run++) {
+    const { centre, schedule: base } = randomSchedule(rnd, { breakChance: 0.4, buffers: false });
+    // Own location A; some entries at B; each location in its own zone, closed on a date or two near the centre.
+    const weeklyHours = base.weeklyHours.map((w) => (rnd() < 0.4 ? { ...w, locationId: "B" } : w));
+    const closures = (): { startDate: string; endDate: string; reason: string }[] =>
+      rnd() < 0.8 ? [{ startDate: addDays(centre, Math.floor(rnd() * 3) - 1), endDate: addDays(centre, Math.floor(rnd() * 3) + 1), reason: "holiday" }] : [];
+    const locations = { A: { displayName: "A", timeZone: pick(ZONES), closures: closures() }, B: { displayName: "B", timeZone: pick(ZONES), closures: closures() } };
+    const open: Schedule = { ...base, weeklyHours, locationId: "A" };
+    const s: Schedule = { ...open, locations };
+    const locationOfStart = (start: number) => {
+      const wall = wallOf(start, s.timeZone);
+      const date = localDateOf(start, s.timeZone);
+      const minute = (wall - wallOfDate(date)) / MIN;
+      const w = weeklyHours.find((x) => x.dayOfWeek === isoDayOfWeek(date) && x.startMinute <= minute && minute < x.endMinute);
+      return w === undefined ? undefined : (w.locationId ?? "A");
+    };
+    const closedAt = (loc: "A" | "B", from: number, to: number) =>
+      locations[loc].closures.some((c) => {
+        const start = firstInstantAtOrAfterWall(wallOfDate(c.startDate), locations[loc].timeZone);
+        const end = firstInstantAtOrAfterWall(wallOfDate(addDays(c.endDate, 1)), locations[loc].timeZone);
+        return start < to && from < end;
+      });
+    const slotMin = s.slotMs / MIN;
+    const durationMs = slotMin * MIN * (1 + Math.floor(rnd() * 2));
+    const range: Interval = { start: Date.parse(`${centre}T00:00:00Z`) - 2 * DAY, end: Date.parse(`${centre}T00:00:00Z`) + 3 * DAY };
+    const slots = listSlots(s, { range, durationMs });
+    const ctx = `run ${run}: provider ${s.timeZone}, A ${locations.A.timeZone}, B ${locations.B.timeZone}`;
+    for (const slot of slots) {
+      checked++;
+      const loc = locationOfStart(slot.start);
+      if (loc === undefined) t.fail(`${ctx}: slot ${new Date(slot.start).toISOString()} outside hours`);
+      else if (closedAt(loc as "A" | "B", slot.start, slot.end)) t.fail(`${ctx}: slot ${new Date(slot.start).toISOString()} on a closed date of ${loc}`);
+      else if (locationOfStart(slot.end - MIN) !== loc) t.fail(`${ctx}: slot ${new Date(slot.start).toISOString()} runs from ${loc}'s hours into another location's`);
+    }
+    // Every slot the closures took away is named by closureAt, and only those.
+    const kept = new Set(slots.map((x) => x.start));
+    for (const slot of listSlots(open, { range, durationMs })) {
+      const closed = closureAt(s, slot.start, durationMs);
+      if (kept.has(slot.start) === (closed !== undefined)) t.fail(`${ctx}: ${new Date(slot.start).toISOString()} kept ${kept.has(slot.start)} but closureAt says ${closed?.localDate}`);
+      if (closed) {
+        closedStarts++;
+        const loc = locationOfStart(slot.start) as "A" | "B";
+        if (closed.timeZone !== locations[loc].timeZone) t.fail(`${ctx}: closure named in the wrong zone`);
+        if (!locations[loc].closures.some((c) => c.startDate <= closed.localDate && closed.localDate <= c.endDate)) t.fail(`${ctx}: ${closed.localDate} is not a closed date of ${loc}`);
+      }
+      if (locationAt(s, slot.start) !== locationOfStart(slot.start)) t.fail(`${ctx}: locationAt disagrees`);
+    }
+  }
+  t.ok(checked > 1000, `${checked} slots checked`);
+  t.ok(closedStarts > 100, `${closedStarts} slots closed`);
 });

@@ -57,10 +57,12 @@ export function toResource(r: ResourceRow): MessageInitShape<typeof ResourceSche
   };
 }
 
-/** toSchedule turns a provider and its availability row into the slot engine's schedule. */
-export function toSchedule(provider: ProviderRow, a: AvailabilityRow): Schedule {
+/** toSchedule turns a provider, its availability row and the locations of its weekly hours (their zones and closures) into the slot engine's schedule. */
+export function toSchedule(provider: ProviderRow, a: AvailabilityRow, locations: Schedule["locations"] = {}): Schedule {
   return {
     timeZone: provider.time_zone,
+    locationId: provider.location_id,
+    locations,
     weeklyHours: a.weekly_hours as MinuteInterval[],
     breaks: a.breaks as MinuteInterval[],
     exceptions: a.exceptions as DateRange[],
@@ -72,7 +74,7 @@ export function toSchedule(provider: ProviderRow, a: AvailabilityRow): Schedule 
 /** toAvailability maps an availability row (or none: an empty pattern) of a provider. */
 export function toAvailability(provider: ProviderRow, a: AvailabilityRow | undefined): MessageInitShape<typeof AvailabilitySchema> {
   if (!a) return { providerId: provider.provider_id, timeZone: provider.time_zone };
-  const interval = (w: MinuteInterval) => ({ dayOfWeek: w.dayOfWeek as DayOfWeek, startTime: hhmm(w.startMinute), endTime: hhmm(w.endMinute) });
+  const interval = (w: MinuteInterval) => ({ dayOfWeek: w.dayOfWeek as DayOfWeek, startTime: hhmm(w.startMinute), endTime: hhmm(w.endMinute), locationId: w.locationId ?? "" });
   return {
     providerId: provider.provider_id,
     weeklyHours: (a.weekly_hours as MinuteInterval[]).map(interval),

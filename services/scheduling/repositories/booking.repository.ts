@@ -8,6 +8,7 @@ import type { AvailabilityRow } from "../db/availability.table.js";
 import type { Db } from "../db/database.js";
 import type { ProviderRow } from "../db/provider.table.js";
 import { fenceUpsertSql } from "../../runtime/clients/with-lock.js";
+import { scheduleLocationsSql, type ScheduleLocations } from "./location.repository.js";
 import { ACTIVE, insertAppointmentSql, insertRoomsSql, liveAt, timeTaken, type NewAppointment } from "./appointment.sql.js";
 import { expireHoldsInTheWay } from "./hold.repository.js";
 
@@ -19,6 +20,8 @@ export interface BookingContext {
   provider: ProviderRow | undefined;
   /** availability is the provider's weekly pattern, if set. */
   availability: AvailabilityRow | undefined;
+  /** locations are the locations of its weekly hours, with their zones and closures. */
+  locations: ScheduleLocations;
   /** foundResourceIds are the requested rooms and devices that exist. */
   foundResourceIds: string[];
   /** providerBusy: a committed active appointment blocks [start, start + duration + buffer). */
@@ -44,6 +47,7 @@ interface ContextRow {
   slot_minutes: number;
   buffer_minutes: number;
   availability_updated_at: Date;
+  locations: ScheduleLocations;
   found_resources: string[];
   provider_busy: boolean;
   resource_busy: boolean;
@@ -51,8 +55,8 @@ interface ContextRow {
 
 /**
  * readBookingContext reads, in one statement (one snapshot), the requestId's first use, the provider,
- * its availability, which requested rooms exist and whether committed appointments already hold the
- * time: the duration is `durationMs` or, when unset, one slot. The busy flags are hints that let a
+ * its availability with the locations (zones, closures) of its weekly hours, which requested rooms
+ * exist and whether committed appointments already hold the time: the duration is `durationMs` or, when unset, one slot. The busy flags are hints that let a
  * booking fail before queueing for the lock; the exclusion constraints decide. Because the requestId
  * and the busy flags come from the same snapshot, time held by this very request (committed by a
  * concurrent retry) always shows up as a requestKey too. Holds lapsed at `now` are not busy.
@@ -66,7 +70,7 @@ export async function readBookingContext(
     select rk.request_hash as rk_hash, rk.response as rk_response,
       p.provider_id, p.display_name, p.time_zone, p.specialty, p.created_at, p.last_sequence, p.location_id,
       av.provider_id is not null as has_availability, av.weekly_hours, av.breaks, av.exceptions, av.slot_minutes, av.buffer_minutes,
-      av.updated_at as availability_updated_at,
+      av.updated_at as availability_updated_at, ${scheduleLocationsSql(sql`p.location_id`, sql`av.weekly_hours`)} as locations,
       array(select r.resource_id from scheduling.resources r where r.resource_id = any(${q.resourceIds}::text[])) as found_resources,
       coalesce(exists (select 1 from scheduling.appointments x where x.provider_id = ${q.providerId} and x.status in ${ACTIVE} and ${liveAt("x", q.now)}
         and x.blocked && tstzrange(${q.start}::timestamptz, ${q.start}::timestamptz + (${duration} + av.buffer_minutes * 60000) * interval '1 millisecond', '[)')), false) as provider_busy,
@@ -98,6 +102,7 @@ export async function readBookingContext(
     requestKey: r.rk_hash === null ? undefined : { request_hash: r.rk_hash, response: r.rk_response },
     provider,
     availability,
+    locations: r.locations,
     foundResourceIds: r.found_resources,
     providerBusy: r.provider_busy,
     resourceBusy: r.resource_busy,

@@ -49,7 +49,10 @@ function worksAtAny(eb: ExpressionBuilder<Database, "scheduling.providers">, loc
   ]);
 }
 
-/** listProviders pages providers by display name, then id; with `locationIds`, only those working at one of them. */
+/**
+ * listProviders pages providers by display name, then id; with `locationIds`, only those working at
+ * one of them: their own location, or one named by a weekly-hours entry.
+ */
 export async function listProviders(db: Db, after: { name: string; id: string } | undefined, limit: number, locationIds?: readonly string[]): Promise<ProviderRow[]> {
   let q = db.selectFrom("scheduling.providers").selectAll();
   if (locationIds) {
@@ -79,17 +82,16 @@ export async function findResources(db: Db, resourceIds: string[]): Promise<Reso
 /** listResources pages resources by display name, then id, optionally of one kind; with `locationIds`, only those at one of them. */
 export async function listResources(
   db: Db,
-  kind: ResourceRow["kind"] | undefined,
+  filter: { kind: ResourceRow["kind"] | undefined; locationIds: readonly string[] | undefined },
   after: { name: string; id: string } | undefined,
   limit: number,
-  locationIds?: readonly string[],
 ): Promise<ResourceRow[]> {
   let q = db.selectFrom("scheduling.resources").selectAll();
-  if (locationIds) {
-    if (locationIds.length === 0) return [];
-    q = q.where("location_id", "in", [...locationIds]);
+  if (filter.locationIds) {
+    if (filter.locationIds.length === 0) return [];
+    q = q.where("location_id", "in", [...filter.locationIds]);
   }
-  if (kind) q = q.where("kind", "=", kind);
+  if (filter.kind) q = q.where("kind", "=", filter.kind);
   if (after) q = q.where((eb) => eb.or([eb("display_name", ">", after.name), eb.and([eb("display_name", "=", after.name), eb("resource_id", ">", after.id)])]));
   return q.orderBy("display_name").orderBy("resource_id").limit(limit).execute();
 }
