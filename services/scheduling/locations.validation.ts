@@ -11,10 +11,6 @@ import { freeText, page, type ValidPage } from "./scheduling.validation.js";
 export const MAX_CLOSURES = 200;
 /** MAX_ADDRESS is the most characters of an address. */
 const MAX_ADDRESS = 500;
-/** MAX_CAPABILITIES is the most capabilities of a room or device. */
-const MAX_CAPABILITIES = 20;
-/** A capability: lower case letters, digits, '_' and '-', 1-40 of them. */
-const CAPABILITY = /^[a-z0-9_-]{1,40}$/;
 /** The fields UpdateLocation can change, as update_mask paths. */
 const UPDATABLE = ["display_name", "time_zone", "address", "closures"] as const;
 
@@ -112,19 +108,6 @@ export function validateUpdateLocation(req: UpdateLocationRequest): ValidUpdateL
     }
     return { requestId: req.requestId, locationId: loc?.locationId ?? "", change };
   });
-}
-
-/** validateCapabilities checks a room's or device's capabilities: at most 20, each 1-40 of [a-z0-9_-], none twice (never changed: "Ultrasound" is refused, not lower-cased). */
-export function validateCapabilities(v: RequestValidator, field: string, values: readonly string[]): string[] {
-  if (values.length > MAX_CAPABILITIES) v.add(field, `must have at most ${MAX_CAPABILITIES} entries (got ${values.length})`, "TOO_MANY");
-  const seen = new Map<string, number>();
-  values.forEach((c, i) => {
-    if (!CAPABILITY.test(c)) v.add(`${field}[${i}]`, 'must be 1-40 lower-case letters, digits, "_" or "-", e.g. "ultrasound"', "INVALID_CAPABILITY");
-    const first = seen.get(c);
-    if (first !== undefined) v.add(`${field}[${i}]`, `duplicates ${field}[${first}]`, "DUPLICATE");
-    else seen.set(c, i);
-  });
-  return [...values];
 }
 
 function displayName(v: RequestValidator, field: string, value: string): string {

@@ -27,7 +27,7 @@ import {
 } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { validate, type DurationRule, type RequestValidator } from "../runtime/request/validation.js";
 import { overrideReason, visitTypeBooking, type ValidVisitTypeBooking } from "./visit-types.validation.js";
-import { validateCapabilities } from "./locations.validation.js";
+import { validateCapabilities } from "./capabilities.validation.js";
 import { DEFAULT_LOCATION_ID } from "./repositories/location.repository.js";
 
 /** MINUTE_MS is a minute in ms. */
@@ -43,6 +43,8 @@ const MAX_SLOT_RANGE_MS = 31 * DAY_MS;
 const MAX_WAITLIST_WINDOW_MS = 90 * DAY_MS;
 /** Rooms and devices booked together with the provider, at most. */
 const MAX_RESOURCE_IDS = 10;
+/** Capabilities of one room or device, at most. */
+const MAX_RESOURCE_CAPABILITIES = 20;
 /** MAX_REASON is the most characters of a free-text reason. */
 export const MAX_REASON = 500;
 /** Page size when the request leaves it 0. */
@@ -177,7 +179,7 @@ export function validateCreateResource(req: CreateResourceRequest): {
       kind: req.kind,
       resourceId: req.resourceId === "" ? undefined : req.resourceId,
       locationId: req.locationId === "" ? DEFAULT_LOCATION_ID : req.locationId,
-      capabilities: validateCapabilities(v, "capabilities", req.capabilities),
+      capabilities: validateCapabilities(v, "capabilities", req.capabilities, { max: MAX_RESOURCE_CAPABILITIES }),
     };
   });
 }

@@ -17,6 +17,7 @@ import type {
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { describeDuration, validate, type DurationRule, type RequestValidator } from "../runtime/request/validation.js";
 // scheduling.validation.ts imports this file too: only functions are taken from it (no value used while loading).
+import { validateCapabilities } from "./capabilities.validation.js";
 import { freeText, MAX_REASON, page, type ValidPage } from "./scheduling.validation.js";
 
 const MINUTE_MS = 60_000;
@@ -25,7 +26,6 @@ const HOUR_MS = 60 * MINUTE_MS;
 const VISIT_DURATION: DurationRule = { required: true, minMs: 5 * MINUTE_MS, maxMs: 8 * HOUR_MS, multipleOfMs: MINUTE_MS };
 /** A buffer before or after a visit: 0 to 2 hours, whole minutes. */
 const BUFFER: DurationRule = { minMs: 0, maxMs: 2 * HOUR_MS, multipleOfMs: MINUTE_MS };
-const CAPABILITY = /^[a-z0-9_-]{1,40}$/;
 const COLOR = /^#[0-9A-Fa-f]{6}$/;
 /** MAX_CAPABILITIES is the most rooms or devices one visit type needs. */
 const MAX_CAPABILITIES = 10;
@@ -167,12 +167,7 @@ function checkValues(v: RequestValidator, vt: VisitType, has: (p: VisitTypePath)
     });
   }
   if (has("required_capabilities")) {
-    if (vt.requiredCapabilities.length > MAX_CAPABILITIES) {
-      v.add(f("requiredCapabilities"), `must name at most ${MAX_CAPABILITIES} capabilities (got ${vt.requiredCapabilities.length})`, "TOO_MANY");
-    }
-    vt.requiredCapabilities.forEach((c, i) => {
-      if (!CAPABILITY.test(c)) v.add(`${f("requiredCapabilities")}[${i}]`, "must be 1-40 characters of a-z, 0-9, '_' or '-' (lower case), e.g. \"ultrasound\"", "INVALID_CAPABILITY");
-    });
+    validateCapabilities(v, f("requiredCapabilities"), vt.requiredCapabilities, { max: MAX_CAPABILITIES, repeats: true });
   }
   const rules = vt.rules;
   const values: VisitTypeValues = {

@@ -20,6 +20,7 @@ import {
   AcceptOfferRequestSchema,
   BookAppointmentRequestSchema,
   BookSeriesRequestSchema,
+  HoldSlotRequestSchema,
   CancelAppointmentRequestSchema,
   CancelSeriesRequestSchema,
   CheckInAppointmentRequestSchema,
@@ -538,6 +539,25 @@ rpc({
 });
 
 rpc({
+  method: method.holdSlot,
+  schema: HoldSlotRequestSchema,
+  call: (req, c) => impl.holdSlot(req, c),
+  valid: { requestId: "req-h", visitTypeId: "vt-1", providerId: "dr-ada", patientId: "pat-1", startTime: ts("2026-01-06T10:00:00Z") },
+  alsoValid: [{ name: "rooms named", patch: { resourceIds: ["room-1", "dev-us"] } }],
+  bad: [
+    { name: "start with seconds", patch: { startTime: ts("2026-01-06T10:00:01Z") }, fields: ["startTime"] },
+    { name: "no start", patch: { startTime: undefined }, fields: ["startTime"] },
+    { name: "NUL in the visit type", patch: { visitTypeId: "v\u0000" }, fields: ["visitTypeId"] },
+    { name: "duplicate rooms", patch: { resourceIds: ["room-1", "room-1"] }, fields: ["resourceIds[1]"] },
+    {
+      name: "empty request",
+      patch: { requestId: "", visitTypeId: "", providerId: "", patientId: "", startTime: undefined },
+      fields: ["requestId", "visitTypeId", "providerId", "patientId", "startTime"],
+    },
+  ],
+});
+
+rpc({
   method: method.cancelSeries,
   schema: CancelSeriesRequestSchema,
   call: (req, c) => impl.cancelSeries(req, c),
@@ -783,7 +803,8 @@ rpc({
   ],
 });
 
-coversEveryRpc();
+// The visit types' rows are in visit-types.validation.test.ts.
+coversEveryRpc(["CreateVisitType", "GetVisitType", "ListVisitTypes", "UpdateVisitType"]);
 
 // ---- what the validators hand to the implementation ---------------------------------------------
 

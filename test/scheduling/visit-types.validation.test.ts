@@ -130,11 +130,11 @@ rpc({
   schema: BookAppointmentRequestSchema,
   call: (req, c) => impl.bookAppointment(req, c),
   valid: { requestId: "req-3", providerId: "dr-ada", patientId: "pat-42", startTime: timestampFromDate(new Date("2026-01-05T09:00:00Z")), visitTypeId: "vt-echo", overrideReason: "urgent\nsee notes" },
-  alsoValid: [{ name: "a hold", patch: { holdId: "h-1" } }],
+  alsoValid: [{ name: "a hold", patch: { holdId: "h-1", overrideReason: "" } }],
   bad: [
     { name: "a duration with a visit type", patch: { duration: dur(30 * MIN) }, fields: ["duration"] },
     { name: "bad visit type", patch: { visitTypeId: "vt echo" }, fields: ["visitTypeId"] },
-    { name: "NUL in the hold", patch: { holdId: "h\u0000" }, fields: ["holdId"] },
+    { name: "NUL in the hold", patch: { holdId: "h\u0000", overrideReason: "" }, fields: ["holdId"] },
     { name: "NUL in the override reason", patch: { overrideReason: "x\u0000" }, fields: ["overrideReason"] },
     { name: "501-character override reason", patch: { overrideReason: "r".repeat(501) }, fields: ["overrideReason"] },
   ],
