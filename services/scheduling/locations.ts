@@ -22,6 +22,7 @@ import {
   type ListLocationsResponseSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { auditEntries } from "../runtime/audit.js";
+import { listScope, requireLocation } from "../runtime/auth/location-scope.js";
 import { callerOf } from "../runtime/caller.js";
 import { replayStored, requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
 import { definePageKind, type PageTokens } from "../runtime/page-token.js";
@@ -73,6 +74,8 @@ export class Locations {
     const key: RequestKey = { caller: caller.subject, rpc: "CreateLocation", requestId: v.requestId };
     const hash = requestHash([v.locationId ?? "", v.displayName, v.timeZone, v.address, v.closures]);
     const locationId = v.locationId ?? `l-${randomUUID()}`;
+    // An administrator limited to some locations may not add others.
+    requireLocation(ctx, locationId);
     const now = this.c.clock.now();
     return this.write(key, hash, now, CreateLocationResponseSchema, async (trx) => {
       const fields = { display_name: v.displayName, time_zone: v.timeZone, address: v.address, closures: v.closures };
@@ -86,17 +89,18 @@ export class Locations {
   }
 
   /** getLocation reads one location. */
-  async getLocation(v: ReturnType<typeof validateGetLocation>): Promise<MessageInitShape<typeof GetLocationResponseSchema>> {
+  async getLocation(v: ReturnType<typeof validateGetLocation>, ctx: HandlerContext): Promise<MessageInitShape<typeof GetLocationResponseSchema>> {
     await this.started;
+    requireLocation(ctx, v.locationId);
     const row = await findLocation(this.c.db, v.locationId);
     if (!row) throw locationNotFoundError(v.locationId);
     return { location: toLocation(row) };
   }
 
-  /** listLocations pages through locations by display name. */
-  async listLocations(v: ReturnType<typeof validateListLocations>): Promise<MessageInitShape<typeof ListLocationsResponseSchema>> {
+  /** listLocations pages through locations by display name (a location-scoped caller's only). */
+  async listLocations(v: ReturnType<typeof validateListLocations>, ctx: HandlerContext): Promise<MessageInitShape<typeof ListLocationsResponseSchema>> {
     await this.started;
-    const rows = await listLocations(this.c.db, this.pageTokens.open(LOCATIONS_PAGE, v.pageToken), v.pageSize + 1);
+    const rows = await listLocations(this.c.db, this.pageTokens.open(LOCATIONS_PAGE, v.pageToken), v.pageSize + 1, listScope(ctx, undefined));
     const { page, nextPageToken } = this.pageTokens.page(LOCATIONS_PAGE, rows, v.pageSize, (l) => ({ name: l.display_name, id: l.location_id }));
     return { locations: page.map(toLocation), nextPageToken };
   }
@@ -104,6 +108,7 @@ export class Locations {
   /** updateLocation changes the fields the update mask names; from then on `default` keeps the zone it was given. */
   async updateLocation(v: ValidUpdateLocation, ctx: HandlerContext): Promise<MessageInitShape<typeof UpdateLocationResponseSchema>> {
     await this.started;
+    requireLocation(ctx, v.locationId);
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "UpdateLocation", requestId: v.requestId };
     const hash = requestHash([v.locationId, v.change]);

@@ -342,13 +342,13 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /** getLocation reads a location: locations.ts. */
-  async getLocation(req: GetLocationRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetLocationResponseSchema>> {
-    return this.locations.getLocation(validateGetLocation(req));
+  async getLocation(req: GetLocationRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetLocationResponseSchema>> {
+    return this.locations.getLocation(validateGetLocation(req), ctx);
   }
 
   /** listLocations pages through locations by display name: locations.ts. */
-  async listLocations(req: ListLocationsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListLocationsResponseSchema>> {
-    return this.locations.listLocations(validateListLocations(req));
+  async listLocations(req: ListLocationsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListLocationsResponseSchema>> {
+    return this.locations.listLocations(validateListLocations(req), ctx);
   }
 
   /** updateLocation changes the fields of a location its update mask names: locations.ts. */
@@ -362,13 +362,13 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   }
 
   /** getVisitType reads a visit type: visit-types.ts. */
-  async getVisitType(req: GetVisitTypeRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetVisitTypeResponseSchema>> {
-    return this.visitTypes.getVisitType(validateGetVisitType(req));
+  async getVisitType(req: GetVisitTypeRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetVisitTypeResponseSchema>> {
+    return this.visitTypes.getVisitType(validateGetVisitType(req), ctx);
   }
 
   /** listVisitTypes pages through visit types by display name: visit-types.ts. */
-  async listVisitTypes(req: ListVisitTypesRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ListVisitTypesResponseSchema>> {
-    return this.visitTypes.listVisitTypes(validateListVisitTypes(req));
+  async listVisitTypes(req: ListVisitTypesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListVisitTypesResponseSchema>> {
+    return this.visitTypes.listVisitTypes(validateListVisitTypes(req), ctx);
   }
 
   /** updateVisitType changes the fields named in the update mask: visit-types.ts. */

@@ -15,7 +15,8 @@ import {
   type ListVisitTypesResponseSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { auditEntries } from "../runtime/audit.js";
-import { callerOf, type Caller } from "../runtime/caller.js";
+import { listScope, requireLocation } from "../runtime/auth/location-scope.js";
+import { callerOf } from "../runtime/caller.js";
 import { AlreadyExistsError, InvalidArgumentError } from "../runtime/errors.js";
 import { requestHash, type RequestKey } from "../runtime/idempotency.js";
 import { definePageKind, type PageTokens } from "../runtime/page-token.js";
@@ -36,11 +37,12 @@ export const VISIT_TYPES_PAGE = definePageKind(SchedulingService.method.listVisi
 
 /**
  * checkMayManageVisitTypesAt is the one place that decides whether a caller may create or change the
- * visit types of a location: admins everywhere, receptionists only at their own locations. The
- * token's `locations` claim is being added (issue 20, location-scoped staff); until it is, the role
- * table's answer (receptionist or admin) stands and this lets every location through.
+ * visit types of a location: the role table lets receptionists and admins; a token that lists
+ * locations (runtime/auth/location-scope.ts) only at those (PERMISSION_DENIED OUTSIDE_YOUR_LOCATIONS).
  */
-export function checkMayManageVisitTypesAt(_caller: Caller, _locationId: string): void {}
+export function checkMayManageVisitTypesAt(ctx: HandlerContext, locationId: string): void {
+  requireLocation(ctx, locationId, "this visit type");
+}
 
 /** rowOf is the stored row of validated values. */
 function rowOf(id: string, locationId: string, v: VisitTypeValues, createdAt: Date, updatedAt: Date): VisitTypeRow {
@@ -98,7 +100,7 @@ export class VisitTypes {
   async createVisitType(v: ValidCreateVisitType, ctx: HandlerContext) {
     const { clock, lock, writes } = this.c;
     const caller = callerOf(ctx);
-    checkMayManageVisitTypesAt(caller, v.locationId);
+    checkMayManageVisitTypesAt(ctx, v.locationId);
     const key: RequestKey = { caller: caller.subject, rpc: "CreateVisitType", requestId: v.requestId };
     const hash = requestHash([v.visitTypeId ?? "", v.locationId, v.values]);
     const now = clock.now();
@@ -122,18 +124,19 @@ export class VisitTypes {
     }, { claims: true });
   }
 
-  /** getVisitType reads one visit type (NOT_FOUND VISIT_TYPE_NOT_FOUND). */
-  async getVisitType(v: { visitTypeId: string }): Promise<MessageInitShape<typeof GetVisitTypeResponseSchema>> {
+  /** getVisitType reads one visit type (NOT_FOUND VISIT_TYPE_NOT_FOUND; a location-scoped caller only of their locations). */
+  async getVisitType(v: { visitTypeId: string }, ctx: HandlerContext): Promise<MessageInitShape<typeof GetVisitTypeResponseSchema>> {
     const row = await findVisitType(this.c.db, v.visitTypeId);
     if (!row) throw visitTypeNotFoundError(v.visitTypeId);
+    requireLocation(ctx, row.location_id, "this visit type");
     return { visitType: toVisitType(row) };
   }
 
-  /** listVisitTypes pages through visit types by display name, of a location and/or offered by a provider. */
-  async listVisitTypes(v: ValidListVisitTypes): Promise<MessageInitShape<typeof ListVisitTypesResponseSchema>> {
+  /** listVisitTypes pages through visit types by display name, of a location and/or offered by a provider (a location-scoped caller's locations only). */
+  async listVisitTypes(v: ValidListVisitTypes, ctx: HandlerContext): Promise<MessageInitShape<typeof ListVisitTypesResponseSchema>> {
     const query = [v.locationId ?? null, v.providerId ?? null];
     const after = this.pageTokens.open(VISIT_TYPES_PAGE, v.pageToken, query);
-    const rows = await listVisitTypes(this.c.db, { locationId: v.locationId, providerId: v.providerId, after, limit: v.pageSize + 1 });
+    const rows = await listVisitTypes(this.c.db, { locationIds: listScope(ctx, v.locationId), providerId: v.providerId, after, limit: v.pageSize + 1 });
     const page = rows.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {
@@ -154,7 +157,7 @@ export class VisitTypes {
       if (replayed) return replayed;
       const current = await findVisitTypeForUpdate(trx, v.visitTypeId);
       if (!current) throw visitTypeNotFoundError(v.visitTypeId);
-      checkMayManageVisitTypesAt(caller, current.location_id);
+      checkMayManageVisitTypesAt(ctx, current.location_id);
       const wanted = rowOf(current.visit_type_id, current.location_id, v.values, current.created_at, now);
       const next: VisitTypeRow = { ...current, updated_at: now };
       for (const path of v.paths) for (const column of MERGE[path]) (next as Record<string, unknown>)[column] = wanted[column];

@@ -38,8 +38,12 @@ export async function findLocations(db: Db, locationIds: readonly string[]): Pro
 }
 
 /** listLocations pages locations by display name, then id. */
-export async function listLocations(db: Db, after: { name: string; id: string } | undefined, limit: number): Promise<LocationRow[]> {
+export async function listLocations(db: Db, after: { name: string; id: string } | undefined, limit: number, locationIds?: readonly string[]): Promise<LocationRow[]> {
   let q = db.selectFrom("scheduling.locations").selectAll();
+  if (locationIds) {
+    if (locationIds.length === 0) return [];
+    q = q.where("location_id", "in", [...locationIds]);
+  }
   if (after) q = q.where((eb) => eb.or([eb("display_name", ">", after.name), eb.and([eb("display_name", "=", after.name), eb("location_id", ">", after.id)])]));
   return q.orderBy("display_name").orderBy("location_id").limit(limit).execute();
 }

@@ -67,10 +67,13 @@ export async function replaceVisitType(db: Db, row: VisitTypeRow): Promise<Visit
 /** listVisitTypes pages visit types by display name, then id, of a location and/or offered by a provider. */
 export async function listVisitTypes(
   db: Db,
-  q: { locationId: string | undefined; providerId: string | undefined; after: { name: string; id: string } | undefined; limit: number },
+  q: { locationIds: readonly string[] | undefined; providerId: string | undefined; after: { name: string; id: string } | undefined; limit: number },
 ): Promise<VisitTypeRow[]> {
   let s = db.selectFrom("scheduling.visit_types").selectAll();
-  if (q.locationId !== undefined) s = s.where("location_id", "=", q.locationId);
+  if (q.locationIds !== undefined) {
+    if (q.locationIds.length === 0) return [];
+    s = s.where("location_id", "in", [...q.locationIds]);
+  }
   if (q.providerId !== undefined) s = s.where(sql<boolean>`${q.providerId}::text = any(provider_ids)`);
   const after = q.after;
   if (after) s = s.where((eb) => eb.or([eb("display_name", ">", after.name), eb.and([eb("display_name", "=", after.name), eb("visit_type_id", ">", after.id)])]));
