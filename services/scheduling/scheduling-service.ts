@@ -286,6 +286,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** listAppointments pages through the appointments of a provider, a patient, a location or a room or device by start time (audited). */
   async listAppointments(req: ListAppointmentsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ListAppointmentsResponseSchema>> {
     const v = validateListAppointments(req);
+    await this.guard.check(ctx, { resourceIds: v.resourceId ? [v.resourceId] : [] });
     const caller = callerOf(ctx);
     // A token continues only the query it came from.
     const query = [v.providerId, v.patientId, v.start, v.end, v.statuses, v.locationId, v.resourceId];
@@ -383,7 +384,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** holdSlot holds a visit type's slot for a patient for SCHEDULING_HOLD_TTL (none -> PROPOSED): holds.ts. */
   async holdSlot(req: HoldSlotRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof HoldSlotResponseSchema>> {
-    return this.holds.holdSlot(validateHoldSlot(req), ctx);
+    return this.holds.holdSlot(await this.guard.checked(ctx, validateHoldSlot(req)), ctx);
   }
 
   /** bookSeries books a recurring series, all or nothing: series.ts. */

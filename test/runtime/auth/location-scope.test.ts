@@ -100,9 +100,52 @@ t.test("a receptionist limited to one location: another location's providers, ro
   t.ok(created.provider?.providerId, "a provider is created at the default location, which is theirs");
 });
 
+t.test("locations, visit types, holds, series and calendars of another location", async (t) => {
+  await admin.scheduling.createVisitType({
+    requestId: "ls-vt1",
+    visitType: { visitTypeId: "vt-north", locationId: "north", displayName: "North check-up", duration: { seconds: 900n }, providerIds: [there], patientBookable: true },
+  });
+  await admin.scheduling.createVisitType({
+    requestId: "ls-vt2",
+    visitType: { visitTypeId: "vt-here", locationId: "default", displayName: "Check-up", duration: { seconds: 900n }, providerIds: [here], patientBookable: true },
+  });
+  const desk = (await clients(sys, "receptionist", "desk-1", ["default"])).scheduling;
+  const boss = (await clients(sys, "admin", "adm-2", ["default"])).scheduling;
+  const day = { startTime: slot(0), endTime: timestampFromDate(new Date(Date.now() + 86_400_000)) };
+  const calls: [string, () => Promise<unknown>][] = [
+    ["GetLocation", () => desk.getLocation({ locationId: "north" })],
+    ["UpdateLocation by a scoped administrator", () => boss.updateLocation({ requestId: "ls-l1", location: { locationId: "north", address: "x" }, updateMask: { paths: ["address"] } })],
+    ["CreateLocation by a scoped administrator", () => boss.createLocation({ requestId: "ls-l2", locationId: "south", displayName: "South", timeZone: "UTC" })],
+    ["GetVisitType", () => desk.getVisitType({ visitTypeId: "vt-north" })],
+    ["ListVisitTypes of that location", () => desk.listVisitTypes({ locationId: "north" })],
+    ["CreateVisitType", () => desk.createVisitType({ requestId: "ls-vt3", visitType: { locationId: "north", displayName: "X", duration: { seconds: 900n }, providerIds: [there] } })],
+    ["UpdateVisitType", () => desk.updateVisitType({ requestId: "ls-vt4", visitType: { visitTypeId: "vt-north", color: "#112233" }, updateMask: { paths: ["color"] } })],
+    ["HoldSlot", () => desk.holdSlot({ requestId: "ls-h1", visitTypeId: "vt-north", providerId: there, patientId: "pat-9", startTime: slot(4) })],
+    ["BookSeries", () => desk.bookSeries({ requestId: "ls-s1", visitTypeId: "vt-north", providerId: there, patientId: "pat-9", firstStartTime: slot(4), recurrence: { frequency: 2, count: 2 } })],
+    ["ListAppointments of that location", () => desk.listAppointments({ locationId: "north", ...day })],
+    ["ListAppointments of a room there", () => desk.listAppointments({ resourceId: "room-there", ...day })],
+    ["WatchAppointments of that location", async () => {
+      for await (const _ of desk.watchAppointments({ locationId: "north" })) return;
+    }],
+    ["WatchAppointments of a room there", async () => {
+      for await (const _ of desk.watchAppointments({ resourceId: "room-there" })) return;
+    }],
+  ];
+  for (const [name, call] of calls) refused(t, await rpcErrorInfoOf(call()), name);
+  t.same((await desk.listLocations({})).locations.map((l) => l.locationId), ["default"], "ListLocations: only theirs");
+  const types = (await desk.listVisitTypes({})).visitTypes.map((v) => v.visitTypeId);
+  t.ok(types.includes("vt-here") && !types.includes("vt-north"), "ListVisitTypes: only their location's");
+  t.equal((await desk.getVisitType({ visitTypeId: "vt-here" })).visitType?.visitTypeId, "vt-here", "their own visit type is read");
+  const unscoped = (await clients(sys, "receptionist", "desk-2")).scheduling;
+  t.ok((await unscoped.listLocations({})).locations.some((l) => l.locationId === "north"), "a token without the claim sees every location");
+  t.equal((await unscoped.getVisitType({ visitTypeId: "vt-north" })).visitType?.visitTypeId, "vt-north", "and every visit type");
+});
+
 t.test("a provider working at the caller's location through its weekly hours is theirs too", async (t) => {
   // An appointment of it here (before its hours change: booking checks them).
   const atHere = (await admin.scheduling.bookAppointment({ requestId: "ls-b3", providerId: there, patientId: "pat-4", startTime: slot(2) })).appointment!;
+  // Booked under its all-day hours at its own location; as if those hours had been here.
+  await sql`update scheduling.appointments set location_id = 'default' where appointment_id = ${atHere.appointmentId}`.execute(db);
   await sql`update scheduling.availability set weekly_hours = jsonb_build_array(jsonb_build_object('dayOfWeek', 1, 'startMinute', 480, 'endMinute', 720, 'locationId', 'default'))
             where provider_id = 'dr-there'`.execute(db);
   t.teardown(() => sql`update scheduling.availability set weekly_hours = '[]'::jsonb where provider_id = 'dr-there'`.execute(db));
