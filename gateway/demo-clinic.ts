@@ -3,9 +3,11 @@
 // appointments in the coming days, so that every screen has something to show and the dev doctor
 // and patient tokens act on real records (their subjects are a provider and a patient of it).
 //
-// It is seeded through the public API, in-process, with the service token: the same validation,
-// booking path, audit trail and rules as any client's calls. Every write is idempotent (client-chosen
-// ids; appointments only while the dev doctor has none ahead), so seeding again changes nothing.
+// It is seeded through the public API, in-process, with the service token (and the dev admin token
+// for what only an administrator sets up: the clinic's two locations, their holidays and the visit
+// types): the same validation, booking path, audit trail and rules as any client's calls. Every write
+// is idempotent (client-chosen ids and request ids; appointments only while the dev doctor has none
+// ahead), so seeding again changes nothing.
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { QueueService } from "../gen/medschedule/queue/v1/queue_service_pb.js";
@@ -61,6 +63,63 @@ export const DEMO_PROVIDERS: readonly DemoProvider[] = [
   },
 ];
 
+/** DEMO_BRANCH is the demo clinic's second location, where Dr. Elif Kaya sees patients on Thursdays. */
+export const DEMO_BRANCH = "demo-moda";
+
+/** Public holidays of Türkiye with a fixed date: the demo locations are closed on them. */
+const FIXED_HOLIDAYS: [string, string][] = [
+  ["01-01", "Yılbaşı"],
+  ["04-23", "Ulusal Egemenlik ve Çocuk Bayramı"],
+  ["05-01", "Emek ve Dayanışma Günü"],
+  ["05-19", "Atatürk'ü Anma, Gençlik ve Spor Bayramı"],
+  ["07-15", "Demokrasi ve Milli Birlik Günü"],
+  ["08-30", "Zafer Bayramı"],
+  ["10-29", "Cumhuriyet Bayramı"],
+];
+
+/** holidaysAround lists the fixed holidays of `now`'s year and the next, as closures. */
+function holidaysAround(now: Date): { startDate: string; endDate: string; reason: string }[] {
+  const year = now.getUTCFullYear();
+  return [year, year + 1].flatMap((y) => FIXED_HOLIDAYS.map(([md, reason]) => ({ startDate: `${y}-${md}`, endDate: `${y}-${md}`, reason })));
+}
+
+const minutes = (n: number) => durationFromMs(n * 60_000);
+
+/** seedLocations sets up, as an administrator, the clinic's locations (the default one becomes the main centre in Kadıköy, a branch in Moda) and their holidays. */
+async function seedLocations(scheduling: Client<typeof SchedulingService>, now: Date): Promise<void> {
+  const closures = holidaysAround(now);
+  await scheduling.updateLocation({
+    requestId: `demo-location-default-${now.getUTCFullYear()}`,
+    location: { locationId: "default", displayName: "Kadıköy Aile Sağlığı Merkezi", timeZone: DEMO_TIME_ZONE, address: "Caferağa Mah. Moda Cad. No: 12, Kadıköy / İstanbul", closures },
+    updateMask: { paths: ["display_name", "time_zone", "address", "closures"] },
+  });
+  await scheduling.createLocation({
+    requestId: "demo-location-moda",
+    locationId: DEMO_BRANCH,
+    displayName: "Moda Şubesi",
+    timeZone: DEMO_TIME_ZONE,
+    address: "Moda Cad. No: 180, Kadıköy / İstanbul",
+    closures,
+  });
+}
+
+/** seedVisitTypes sets up, as an administrator, what patients and reception book: a family-medicine visit, a child check-up, a cardiology check and an ECG that needs the ECG device. */
+async function seedVisitTypes(scheduling: Client<typeof SchedulingService>): Promise<void> {
+  const [ayse, mehmet, elif] = DEMO_PROVIDERS;
+  const visitTypes = [
+    { visitTypeId: "demo-muayene", displayName: "Aile hekimliği muayenesi", duration: minutes(20), providerIds: [ayse.providerId], patientBookable: true, color: "#2f6fb3",
+      rules: { minNotice: minutes(60), patientCancelCutoff: minutes(120), maxPerPatientPerDay: 1 } },
+    { visitTypeId: "demo-cocuk-kontrol", displayName: "Çocuk sağlığı kontrolü", duration: minutes(30), providerIds: [mehmet.providerId], patientBookable: true, color: "#3f9a5a",
+      rules: { minNotice: minutes(60), patientCancelCutoff: minutes(120) } },
+    { visitTypeId: "demo-kardiyoloji", displayName: "Kardiyoloji kontrolü", duration: minutes(30), providerIds: [elif.providerId], patientBookable: true, color: "#b3452f",
+      rules: { minNotice: minutes(24 * 60), patientCancelCutoff: minutes(24 * 60), maxPerPatientPerDay: 1 } },
+    { visitTypeId: "demo-ekg", displayName: "EKG çekimi", duration: minutes(15), bufferAfter: minutes(5), providerIds: [elif.providerId], requiredCapabilities: ["ecg"], color: "#8a4fb3" },
+  ];
+  for (const vt of visitTypes) {
+    await scheduling.createVisitType({ requestId: `demo-${vt.visitTypeId}`, visitType: { locationId: "default", ...vt } });
+  }
+}
+
 /** DemoSeedResult says what the seeding made. */
 export interface DemoSeedResult {
   /** providers are the providerIds seeded. */
@@ -110,21 +169,26 @@ async function firstFreeSlots(c: DemoClients, providerId: string, from: Date, co
  * Dr. Ayşe Yılmaz (the dev doctor) and Dr. Elif Kaya, and four other demo patients booked with
  * Dr. Yılmaz at her next free times, so the doctor's and the reception's day are not empty.
  */
-export async function seedDemoClinic(opts: { registrations: ServiceRegistration[]; token: string; now?: Date }): Promise<DemoSeedResult> {
+export async function seedDemoClinic(opts: { registrations: ServiceRegistration[]; token: string; adminToken?: string; now?: Date }): Promise<DemoSeedResult> {
   const c = clientsOf(opts.registrations, opts.token);
   const now = opts.now ?? new Date();
+  // Locations and visit types are an administrator's to set up: seeded when a dev admin token exists.
+  const admin = opts.adminToken ? clientsOf(opts.registrations, opts.adminToken).scheduling : undefined;
+  if (admin) await seedLocations(admin, now);
   for (const p of DEMO_PROVIDERS) {
     await c.scheduling.createProvider({ providerId: p.providerId, displayName: p.displayName, timeZone: DEMO_TIME_ZONE, specialty: p.specialty });
     await c.scheduling.setAvailability({
       providerId: p.providerId,
-      weeklyHours: p.hours,
+      // Dr. Elif Kaya's Thursdays are at the Moda branch (when the locations were set up).
+      weeklyHours: p.hours.map((h) => (admin && p === DEMO_PROVIDERS[2] && h.dayOfWeek === DayOfWeek.THURSDAY ? { ...h, locationId: DEMO_BRANCH } : h)),
       breaks: p.breaks,
       slotDuration: durationFromMs(p.slotMinutes * 60_000),
       buffer: durationFromMs(0),
     });
   }
-  await c.scheduling.createResource({ resourceId: "demo-oda-1", displayName: "Muayene Odası 1", kind: ResourceKind.ROOM });
-  await c.scheduling.createResource({ resourceId: "demo-ekg", displayName: "EKG Cihazı", kind: ResourceKind.DEVICE });
+  await c.scheduling.createResource({ resourceId: "demo-oda-1", displayName: "Muayene Odası 1", kind: ResourceKind.ROOM, capabilities: ["exam"] });
+  await c.scheduling.createResource({ resourceId: "demo-ekg", displayName: "EKG Cihazı", kind: ResourceKind.DEVICE, capabilities: ["ecg"] });
+  if (admin) await seedVisitTypes(admin);
   await c.queue.createQueue({ queueId: DEMO_WALK_IN_QUEUE, displayName: "Danışma", prefix: "D", timeZone: DEMO_TIME_ZONE }).catch((err: unknown) => {
     // Seeded before: the queue is there.
     if (ConnectError.from(err).code !== Code.AlreadyExists) throw err;

@@ -110,7 +110,7 @@ try {
   let demoSeeded = false;
   if (seedDemo) {
     try {
-      const demo = await seedDemoClinic({ registrations: runtime.registrations, token: runtime.serviceToken ?? "" });
+      const demo = await seedDemoClinic({ registrations: runtime.registrations, token: runtime.serviceToken ?? "", adminToken: runtime.devTokens?.tokens.admin });
       logger.info({ providers: demo.providers.length, appointments: demo.appointments.length }, "demo clinic seeded (DEMO_CLINIC=off skips it)");
       demoSeeded = true;
     } catch (err) {

@@ -59,6 +59,13 @@ t.test("a fresh npm start seeds the demo clinic once, and the doctor and patient
   t.equal(providers.json.providers?.length, 3, "three doctors");
   const queues = await call(app, "receptionist", `${Q}/ListQueues`, {});
   t.ok(queues.json.queues?.some((q: { queueId: string }) => q.queueId === "danisma"), "a walk-in queue");
+  const locations = await call(app, "receptionist", `${S}/ListLocations`, {});
+  t.same(locations.json.locations?.map((l: { displayName: string }) => l.displayName), ["Kadıköy Aile Sağlığı Merkezi", "Moda Şubesi"], "two locations");
+  t.ok(locations.json.locations?.every((l: { timeZone: string; closures?: unknown[] }) => l.timeZone === "Europe/Istanbul" && (l.closures?.length ?? 0) >= 7), "in Istanbul, closed on the public holidays");
+  const types = await call(app, "patient", `${S}/ListVisitTypes`, { locationId: "default" });
+  t.ok(types.json.visitTypes?.length >= 4, `visit types to book (${types.json.visitTypes?.length})`);
+  const elif = await call(app, "receptionist", `${S}/GetAvailability`, { providerId: "demo-elif-kaya" });
+  t.ok(elif.json.availability?.weeklyHours?.some((h: { locationId?: string }) => h.locationId === "demo-moda"), "Dr. Elif Kaya works at the Moda branch on Thursdays");
   t.equal(await app.stop(), 0);
 
   // A restart over the same DATA_DIR seeds nothing twice.
