@@ -103,6 +103,8 @@ import {
   validateRescheduleAppointment,
   validateWatchAppointments,
 } from "./scheduling.validation.js";
+import { SlotSearch } from "./slot-search.js";
+import { validateSearchSlots } from "./slot-search.validation.js";
 import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
 import { WriteTransactions } from "./write-transaction.js";
@@ -149,6 +151,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly pageTokens: PageTokens;
   private readonly access: AppointmentAccess;
   private readonly directory: ProviderDirectory;
+  private readonly search: SlotSearch;
   private readonly watch: AppointmentWatch;
   private readonly retention: Retention;
   private readonly offers: WaitlistOffers;
@@ -164,6 +167,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.options = { ...DEFAULT_SCHEDULING_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     this.access = new AppointmentAccess(this.db, this.clock);
     this.directory = new ProviderDirectory(this.db, this.clock, this.options, this.access, this.pageTokens);
+    this.search = new SlotSearch(this.db, this.clock, this.options, this.pageTokens);
     const lock = new ProviderLock(this.options, deps.peers, deps.lockClient);
     const base = { db: this.db, clock: this.clock, logger: deps.logger, options: this.options, access: this.access };
     this.watch = new AppointmentWatch(base, { logger: deps.logger, listenUrl: deps.config?.databaseUrl });
@@ -342,9 +346,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     throw notBuiltYet();
   }
 
-  /** searchSlots answers free slots of a visit type across providers (issue 20: not built yet). */
-  async searchSlots(_req: SearchSlotsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof SearchSlotsResponseSchema>> {
-    throw notBuiltYet();
+  /** searchSlots answers free slots of a visit type across its providers, paged: slot-search.ts. */
+  async searchSlots(req: SearchSlotsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SearchSlotsResponseSchema>> {
+    return this.search.searchSlots(validateSearchSlots(req), callerOf(ctx));
   }
 
   /** holdSlot holds a slot for a patient (issue 20: not built yet). */

@@ -150,19 +150,41 @@ export async function changeAppointmentIf(
 
 /** providerBusy lists the blocked time (visit plus buffer) of a provider's active appointments overlapping a range. */
 export async function providerBusy(db: Db, providerId: string, range: Interval): Promise<Interval[]> {
-  const { rows } = await sql<{ s: Date; e: Date }>`select lower(blocked) as s, upper(blocked) as e from scheduling.appointments
-    where provider_id = ${providerId} and status in ${ACTIVE}
+  return (await providersBusy(db, [providerId], range)).get(providerId) ?? [];
+}
+
+/** providersBusy lists, by provider, the blocked time (visit plus buffers) of the providers' active appointments overlapping a range: one query for all. */
+export async function providersBusy(db: Db, providerIds: string[], range: Interval): Promise<Map<string, Interval[]>> {
+  if (providerIds.length === 0) return new Map();
+  const { rows } = await sql<{ id: string; s: Date; e: Date }>`select provider_id as id, lower(blocked) as s, upper(blocked) as e from scheduling.appointments
+    where provider_id = any(${providerIds}::text[]) and status in ${ACTIVE}
       and blocked && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
-  return rows.map((r) => ({ start: r.s.getTime(), end: r.e.getTime() }));
+  return groupIntervals(rows);
 }
 
 /** resourceBusy lists the active bookings of rooms and devices overlapping a range. */
 export async function resourceBusy(db: Db, resourceIds: string[], range: Interval): Promise<Interval[]> {
-  if (resourceIds.length === 0) return [];
-  const { rows } = await sql<{ s: Date; e: Date }>`select lower(during) as s, upper(during) as e from scheduling.appointment_resources
+  return [...(await resourcesBusy(db, resourceIds, range)).values()].flat();
+}
+
+/** resourcesBusy lists, by room or device, their active bookings overlapping a range: one query for all. */
+export async function resourcesBusy(db: Db, resourceIds: string[], range: Interval): Promise<Map<string, Interval[]>> {
+  if (resourceIds.length === 0) return new Map();
+  const { rows } = await sql<{ id: string; s: Date; e: Date }>`select resource_id as id, lower(during) as s, upper(during) as e from scheduling.appointment_resources
     where resource_id = any(${resourceIds}::text[]) and active
       and during && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
-  return rows.map((r) => ({ start: r.s.getTime(), end: r.e.getTime() }));
+  return groupIntervals(rows);
+}
+
+function groupIntervals(rows: { id: string; s: Date; e: Date }[]): Map<string, Interval[]> {
+  const out = new Map<string, Interval[]>();
+  for (const r of rows) {
+    const list = out.get(r.id);
+    const interval = { start: r.s.getTime(), end: r.e.getTime() };
+    if (list) list.push(interval);
+    else out.set(r.id, [interval]);
+  }
+  return out;
 }
 
 /** AppointmentFilter selects appointments for ListAppointments and WatchAppointments. */

@@ -1,0 +1,53 @@
+// What SearchSlots reads beyond busy time (appointment.repository.ts): each a single query for all
+// providers at once, never one per provider or per day.
+import { sql } from "kysely";
+import type { AvailabilityRow } from "../db/availability.table.js";
+import type { Db } from "../db/database.js";
+import type { LocationRow } from "../db/location.table.js";
+import type { ProviderRow } from "../db/provider.table.js";
+import type { Interval } from "../slots.js";
+import { ACTIVE } from "./appointment.sql.js";
+
+/** locationExists tells whether a location exists. */
+export async function locationExists(db: Db, locationId: string): Promise<boolean> {
+  const row: Pick<LocationRow, "location_id"> | undefined = await db.selectFrom("scheduling.locations").select("location_id").where("location_id", "=", locationId).executeTakeFirst();
+  return row !== undefined;
+}
+
+/** ProviderWithAvailability is a provider and its weekly pattern (undefined: never set). */
+export interface ProviderWithAvailability {
+  /** provider is the provider. */
+  provider: ProviderRow;
+  /** availability is its weekly pattern. */
+  availability: AvailabilityRow | undefined;
+}
+
+/** providersWithAvailability reads providers and their weekly patterns in one query (unknown ids are left out). */
+export async function providersWithAvailability(db: Db, providerIds: readonly string[]): Promise<ProviderWithAvailability[]> {
+  if (providerIds.length === 0) return [];
+  const rows = await db
+    .selectFrom("scheduling.providers as p")
+    .leftJoin("scheduling.availability as a", "a.provider_id", "p.provider_id")
+    .select(["p.provider_id", "p.display_name", "p.time_zone", "p.specialty", "p.created_at", "p.location_id", "p.last_sequence"])
+    .select(["a.weekly_hours", "a.breaks", "a.exceptions", "a.slot_minutes", "a.buffer_minutes", "a.updated_at"])
+    .where("p.provider_id", "in", [...providerIds])
+    .execute();
+  return rows.map(({ weekly_hours, breaks, exceptions, slot_minutes, buffer_minutes, updated_at, ...provider }) => ({
+    provider,
+    availability:
+      slot_minutes === null || updated_at === null
+        ? undefined
+        : { provider_id: provider.provider_id, weekly_hours, breaks, exceptions, slot_minutes, buffer_minutes: buffer_minutes ?? 0, updated_at },
+  }));
+}
+
+/**
+ * patientVisitStarts lists the starts of a patient's active appointments of a visit type in a range:
+ * what countPatientVisitsOfType counts, read once for every local day of a search.
+ */
+export async function patientVisitStarts(db: Db, q: { patientId: string; visitTypeId: string; range: Interval }): Promise<number[]> {
+  const { rows } = await sql<{ s: Date }>`select lower(a.during) as s from scheduling.appointments a
+    where a.patient_id = ${q.patientId} and a.visit_type_id = ${q.visitTypeId} and a.status in ${ACTIVE}
+      and lower(a.during) >= ${new Date(q.range.start)} and lower(a.during) < ${new Date(q.range.end)}`.execute(db);
+  return rows.map((r) => r.s.getTime());
+}
