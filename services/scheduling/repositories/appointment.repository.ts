@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { AuditBase } from "../../runtime/audit.js";
 import type { AppointmentRow, AppointmentStatusName } from "../db/appointment.table.js";
 import type { Db } from "../db/database.js";
@@ -153,13 +153,16 @@ export async function providerBusy(db: Db, providerId: string, range: Interval):
   return (await providersBusy(db, [providerId], range)).get(providerId) ?? [];
 }
 
-/** providersBusy lists, by provider, the blocked time (visit plus buffers) of the providers' active appointments overlapping a range: one query for all. */
+/** providersBusy lists, by provider, the blocked time (visit plus buffers) of the providers' active appointments overlapping a range, sorted and merged: one query for all. */
 export async function providersBusy(db: Db, providerIds: string[], range: Interval): Promise<Map<string, Interval[]>> {
   if (providerIds.length === 0) return new Map();
-  const { rows } = await sql<{ id: string; s: Date; e: Date }>`select provider_id as id, lower(blocked) as s, upper(blocked) as e from scheduling.appointments
-    where provider_id = any(${providerIds}::text[]) and status in ${ACTIVE}
-      and blocked && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
-  return groupIntervals(rows);
+  // One index probe per provider (the exclusion constraint's gist index, index-only, on provider and
+  // range): `provider_id = any(...)` would read every appointment a provider ever had.
+  const { rows } = await sql<Spans>`select a.provider_id as id, ${spansOf(sql`a.blocked`)} as spans
+    from unnest(${providerIds}::text[]) as p(id) join scheduling.appointments a on a.provider_id = p.id
+    where a.status in ${ACTIVE} and a.blocked && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')
+    group by a.provider_id`.execute(db);
+  return parseSpans(rows);
 }
 
 /** resourceBusy lists the active bookings of rooms and devices overlapping a range. */
@@ -167,22 +170,46 @@ export async function resourceBusy(db: Db, resourceIds: string[], range: Interva
   return [...(await resourcesBusy(db, resourceIds, range)).values()].flat();
 }
 
-/** resourcesBusy lists, by room or device, their active bookings overlapping a range: one query for all. */
+/** resourcesBusy lists, by room or device, their active bookings overlapping a range, sorted and merged: one query for all. */
 export async function resourcesBusy(db: Db, resourceIds: string[], range: Interval): Promise<Map<string, Interval[]>> {
   if (resourceIds.length === 0) return new Map();
-  const { rows } = await sql<{ id: string; s: Date; e: Date }>`select resource_id as id, lower(during) as s, upper(during) as e from scheduling.appointment_resources
-    where resource_id = any(${resourceIds}::text[]) and active
-      and during && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
-  return groupIntervals(rows);
+  const { rows } = await sql<Spans>`select r.resource_id as id, ${spansOf(sql`r.during`)} as spans
+    from unnest(${resourceIds}::text[]) as q(id) join scheduling.appointment_resources r on r.resource_id = q.id
+    where r.active and r.during && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')
+    group by r.resource_id`.execute(db);
+  return parseSpans(rows);
 }
 
-function groupIntervals(rows: { id: string; s: Date; e: Date }[]): Map<string, Interval[]> {
+/** Spans is one id's ranges as "start,end,start,end,..." in epoch seconds, by start. */
+interface Spans {
+  id: string;
+  spans: string;
+}
+
+/**
+ * spansOf aggregates a range column's bounds into one text of epoch seconds per group, by start: a
+ * busy week of 20 providers is 10,000 ranges, and parsing each bound into a Date (and collecting the
+ * garbage) cost more than the slot search itself. date_part is double precision, much cheaper than
+ * extract's numeric.
+ */
+function spansOf(column: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`string_agg(date_part('epoch', lower(${column})) || ',' || date_part('epoch', upper(${column})), ',' order by lower(${column}))`;
+}
+
+/** parseSpans reads Spans rows into sorted intervals per id, overlapping and touching ones merged (what the slot engine asks of busy time). */
+function parseSpans(rows: Spans[]): Map<string, Interval[]> {
   const out = new Map<string, Interval[]>();
   for (const r of rows) {
-    const list = out.get(r.id);
-    const interval = { start: r.s.getTime(), end: r.e.getTime() };
-    if (list) list.push(interval);
-    else out.set(r.id, [interval]);
+    const n = r.spans.split(",");
+    const list: Interval[] = [];
+    let last: Interval | undefined;
+    for (let i = 0; i + 1 < n.length; i += 2) {
+      const start = Math.round(Number(n[i]) * 1000);
+      const end = Math.round(Number(n[i + 1]) * 1000);
+      if (last && start <= last.end) last.end = Math.max(last.end, end);
+      else list.push((last = { start, end }));
+    }
+    out.set(r.id, list);
   }
   return out;
 }
