@@ -22,6 +22,7 @@ import { signToken } from "../services/runtime/auth/dev-tokens.js";
 import { createGrpcJsTransport } from "../services/runtime/clients/grpc-transport.js";
 import { serveGrpc } from "../services/runtime/server/grpc-server.js";
 import { SchedulingServiceImpl } from "../services/scheduling/scheduling-service.js";
+import { percentile } from "./h2load.js";
 import { describeMachine, fmt, machineInfo, markdownTable, writeResults } from "./results.js";
 import { BENCH_SECRET, withScratchRuntime } from "./scratch-runtime.js";
 
@@ -52,11 +53,6 @@ function parse(args: string[]): Options {
   return o;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 /** CaseResult is one measured case. */
 interface CaseResult {
   label: string;
@@ -80,7 +76,7 @@ async function measure(label: string, calls: number, call: () => Promise<number>
   }
   const cpu = process.cpuUsage(cpu0);
   times.sort((a, b) => a - b);
-  const r = { label, slots, p50: percentile(times, 50), p99: percentile(times, 99), max: times[times.length - 1], cpuMsPerCall: (cpu.user + cpu.system) / 1000 / calls };
+  const r = { label, slots, p50: percentile(times, 0.5), p99: percentile(times, 0.99), max: times[times.length - 1], cpuMsPerCall: (cpu.user + cpu.system) / 1000 / calls };
   console.log(JSON.stringify(r));
   return r;
 }
