@@ -192,3 +192,18 @@ t.test("field violations name every bad field", async (t) => {
   t.equal((await search({ visitTypeId: "vt-basic", pageSize: 2000, ...day("2026-03-03") })).slots.length, 20, "a page of 2000 is allowed");
   t.same(await fields({ visitTypeId: "vt-basic", startTime: timestampFromDate(new Date("2026-03-03T00:00:00Z")), endTime: timestampFromDate(new Date("2026-03-03T00:00:00Z")) }), ["endTime"]);
 });
+
+t.test("the same reads on PGlite (npm start): busy time of the provider and the room, buffers", async (t) => {
+  const lite = await createModuleDatabase(t, [schedulingModule], { embedded: true });
+  const embedded = directSchedulingService(t, { db: lite.db, clock });
+  await createProviderIn(embedded, ctx, { providerId: "p-a", timeZone: "Europe/Istanbul", start: "09:00", end: "12:00", slotMinutes: 15 });
+  await insertVisitType(lite.db, { visitTypeId: "vt-us", durationMinutes: 45, bufferBeforeMinutes: 15, providerIds: ["p-a"], requiredCapabilities: ["ultrasound"] });
+  await insertCapableResource(lite.db, "r-us1", ["ultrasound"]);
+  const request = { requestId: "lite-1", providerId: "p-a", patientId: "pat-0", startTime: timestampFromDate(new Date(ist("2026-03-04", "10:00"))), duration: { seconds: 900n }, resourceIds: ["r-us1"] };
+  await embedded.bookAppointment(create(BookAppointmentRequestSchema, request), ctx(m.bookAppointment));
+  const r = create(SearchSlotsResponseSchema, await embedded.searchSlots(create(SearchSlotsRequestSchema, { visitTypeId: "vt-us", ...day("2026-03-04") }), ctx(m.searchSlots)));
+  t.same(
+    r.slots.map((s) => `${hhmmOf(timestampDate(s.startTime!).getTime())} ${s.resourceIds.join(",")}`),
+    ["09:00 r-us1", "09:15 r-us1", "10:30 r-us1", "10:45 r-us1", "11:00 r-us1", "11:15 r-us1"],
+  );
+});
