@@ -138,7 +138,7 @@ export const APPOINTMENTS_PAGE = definePageKind(SchedulingService.method.listApp
 /**
  * SchedulingServiceImpl serves medschedule.scheduling.v1.SchedulingService: each handler validates its
  * request and hands it to the part of the domain it belongs to: providers, rooms and availability
- * (here, with slot search in slots.ts), booking.ts (book, cancel, reschedule under the provider's
+ * (here, with slot search in slots.ts; SearchSlots across providers in slot-search.ts), booking.ts (book, cancel, reschedule under the provider's
  * fenced lock, the exclusion constraints as the guarantee), appointment-lifecycle.ts (check-in with
  * its queue ticket, no-show, completion), waitlist.ts and waitlist-offers.ts (held offers of freed
  * time), appointment-watch.ts (WatchAppointments). Every read or change of a patient's appointment is
