@@ -136,13 +136,14 @@ export interface SchedulingServiceDeps {
 export const APPOINTMENTS_PAGE = definePageKind(SchedulingService.method.listAppointments, { start: "instant", id: "text" });
 
 /**
- * SchedulingServiceImpl serves medschedule.scheduling.v1.SchedulingService: each handler validates its
- * request and hands it to the part of the domain it belongs to: providers, rooms and availability
- * (here, with slot search in slots.ts; SearchSlots across providers in slot-search.ts), booking.ts (book, cancel, reschedule under the provider's
- * fenced lock, the exclusion constraints as the guarantee), appointment-lifecycle.ts (check-in with
- * its queue ticket, no-show, completion), waitlist.ts and waitlist-offers.ts (held offers of freed
- * time), appointment-watch.ts (WatchAppointments). Every read or change of a patient's appointment is
- * audited; every write goes through write-transaction.ts.
+ * SchedulingServiceImpl serves medschedule.scheduling.v1.SchedulingService: each handler validates
+ * its request and hands it to the part of the domain it belongs to: providers, rooms and availability
+ * (here, with slot search in slots.ts; SearchSlots across providers in slot-search.ts), booking.ts
+ * (book, cancel, reschedule under the provider's fenced lock, the exclusion constraints as the
+ * guarantee), appointment-lifecycle.ts (check-in with its queue ticket, no-show, completion),
+ * waitlist.ts and waitlist-offers.ts (held offers of freed time), appointment-watch.ts
+ * (WatchAppointments). Every read or change of a patient's appointment is audited; every write goes
+ * through write-transaction.ts.
  */
 export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingService> {
   private readonly db: Kysely<Database>;
