@@ -31,9 +31,9 @@ import { definePageKind, type PageTokens } from "../runtime/page-token.js";
 import type { Database } from "./db/database.js";
 import type { VisitTypeRow } from "./db/visit-type.table.js";
 import { toSchedule } from "./mappers/scheduling.mapper.js";
-import { providersBusy, resourcesBusy } from "./repositories/appointment.repository.js";
-import { locationExists, patientVisitStarts, providersWithAvailability, type ProviderWithAvailability } from "./repositories/slot-search.repository.js";
-import { findVisitType, resourcesWithCapabilities, type CapableResource } from "./repositories/visit-type.repository.js";
+import { providersBusy } from "./repositories/appointment.repository.js";
+import { capableResourcesBusy, locationExists, patientVisitStarts, providersWithAvailability, type ProviderWithAvailability } from "./repositories/slot-search.repository.js";
+import { findVisitType, type CapableResource } from "./repositories/visit-type.repository.js";
 import type { SchedulingOptions } from "./scheduling-options.js";
 import { providerNotFoundError } from "./scheduling.errors.js";
 import { locationNotFoundError, otherPatientSearchError } from "./slot-search.errors.js";
@@ -194,7 +194,7 @@ export class SlotSearch {
     const [providers, busy, capable, patientStarts] = await Promise.all([
       providersWithAvailability(this.db, providerIds),
       range ? providersBusy(this.db, providerIds, window) : new Map<string, Interval[]>(),
-      range ? this.capableResources(locationId, vt.required_capabilities, window) : undefined,
+      range ? capableResourcesBusy(this.db, { locationId, capabilities: vt.required_capabilities, range: window }) : undefined,
       range && v.patientId !== undefined && vt.max_per_patient_per_day > 0
         ? patientVisitStarts(this.db, { patientId: v.patientId, visitTypeId: vt.visit_type_id, range: { start: range.start - 2 * DAY_MS, end: range.end + 2 * DAY_MS } })
         : undefined,
@@ -212,11 +212,5 @@ export class SlotSearch {
       slots: page.map((s) => ({ startTime: timestampFromDate(new Date(s.start)), endTime: timestampFromDate(new Date(s.end)), providerId: s.providerId, resourceIds: s.resourceIds })),
       nextPageToken: found.length > v.pageSize && last ? this.pageTokens.seal(SLOTS_PAGE, { start: new Date(last.start), id: last.providerId }, query) : "",
     };
-  }
-
-  /** capableResources reads the location's resources having a required capability and their booked time. */
-  private async capableResources(locationId: string, required: string[], window: Interval): Promise<{ resources: CapableResource[]; resourceBusy: Map<string, Interval[]> }> {
-    const resources = await resourcesWithCapabilities(this.db, locationId, required);
-    return { resources, resourceBusy: await resourcesBusy(this.db, resources.map((r) => r.resource_id), window) };
   }
 }

@@ -181,23 +181,23 @@ export async function resourcesBusy(db: Db, resourceIds: string[], range: Interv
 }
 
 /** Spans is one id's ranges as "start,end,start,end,..." in epoch seconds, by start. */
-interface Spans {
+export interface Spans {
   id: string;
   spans: string;
 }
 
 /**
- * spansOf aggregates a range column's bounds into one text of epoch seconds per group, by start: a
- * busy week of 20 providers is 10,000 ranges, and parsing each bound into a Date (and collecting the
- * garbage) cost more than the slot search itself. date_part is double precision, much cheaper than
- * extract's numeric.
+ * spansOf aggregates a range column into one text per group: the ranges merged (range_agg), in
+ * order, as "start,end,..." epoch seconds. A busy week of 20 providers is 10,000 ranges; parsing each
+ * bound into a Date (and collecting the garbage) cost more than the slot search itself, and merged
+ * they are a third as many. date_part is double precision, much cheaper than extract's numeric.
  */
-function spansOf(column: RawBuilder<unknown>): RawBuilder<string> {
-  return sql<string>`string_agg(date_part('epoch', lower(${column})) || ',' || date_part('epoch', upper(${column})), ',' order by lower(${column}))`;
+export function spansOf(column: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`(select string_agg(date_part('epoch', lower(m)) || ',' || date_part('epoch', upper(m)), ',') from unnest(range_agg(${column})) as m)`;
 }
 
 /** parseSpans reads Spans rows into sorted intervals per id, overlapping and touching ones merged (what the slot engine asks of busy time). */
-function parseSpans(rows: Spans[]): Map<string, Interval[]> {
+export function parseSpans(rows: Spans[]): Map<string, Interval[]> {
   const out = new Map<string, Interval[]>();
   for (const r of rows) {
     const n = r.spans.split(",");

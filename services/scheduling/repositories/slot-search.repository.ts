@@ -6,7 +6,9 @@ import type { Db } from "../db/database.js";
 import type { LocationRow } from "../db/location.table.js";
 import type { ProviderRow } from "../db/provider.table.js";
 import type { Interval } from "../slots.js";
+import { parseSpans, spansOf } from "./appointment.repository.js";
 import { ACTIVE } from "./appointment.sql.js";
+import type { CapableResource } from "./visit-type.repository.js";
 
 /** locationExists tells whether a location exists. */
 export async function locationExists(db: Db, locationId: string): Promise<boolean> {
@@ -50,4 +52,25 @@ export async function patientVisitStarts(db: Db, q: { patientId: string; visitTy
     where a.patient_id = ${q.patientId} and a.visit_type_id = ${q.visitTypeId} and a.status in ${ACTIVE}
       and lower(a.during) >= ${new Date(q.range.start)} and lower(a.during) < ${new Date(q.range.end)}`.execute(db);
   return rows.map((r) => r.s.getTime());
+}
+
+/**
+ * capableResourcesBusy lists what resourcesWithCapabilities lists (the rooms and devices of a
+ * location having any of `capabilities`, by id) with each one's active bookings overlapping `range`,
+ * sorted and merged, in one query: the search waits for one round trip fewer.
+ */
+export async function capableResourcesBusy(
+  db: Db,
+  q: { locationId: string; capabilities: string[]; range: Interval },
+): Promise<{ resources: CapableResource[]; resourceBusy: Map<string, Interval[]> }> {
+  if (q.capabilities.length === 0) return { resources: [], resourceBusy: new Map() };
+  const { rows } = await sql<CapableResource & { spans: string }>`select r.resource_id, r.capabilities,
+      coalesce((select ${spansOf(sql`b.during`)} from scheduling.appointment_resources b
+        where b.resource_id = r.resource_id and b.active and b.during && tstzrange(${new Date(q.range.start)}, ${new Date(q.range.end)}, '[)')), '') as spans
+    from scheduling.resources r where r.location_id = ${q.locationId} and r.capabilities && ${q.capabilities}::text[]
+    order by r.resource_id`.execute(db);
+  return {
+    resources: rows.map((r) => ({ resource_id: r.resource_id, capabilities: r.capabilities })),
+    resourceBusy: parseSpans(rows.map((r) => ({ id: r.resource_id, spans: r.spans }))),
+  };
 }
