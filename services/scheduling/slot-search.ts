@@ -189,7 +189,9 @@ export class SlotSearch {
     const rules = ruleWindow(vt, now);
     const durationMs = vt.duration_minutes * 60_000;
     const booking = bookableRange({ start: Math.max(v.start.getTime(), after?.start ?? 0), end: v.end.getTime() }, now, this.options.bookingHorizonMs);
-    const range = booking && { start: Math.max(booking.start, rules.earliest), end: Math.min(booking.end, rules.latest + durationMs) };
+    const narrowed = booking && { start: Math.max(booking.start, rules.earliest), end: Math.min(booking.end, rules.latest + durationMs) };
+    // Nothing to read when the rules window leaves nothing of the range (the providers still are, to refuse bad ones).
+    const range = narrowed && narrowed.end > narrowed.start ? narrowed : undefined;
     const window = busyWindow(range ?? { start: now, end: now });
     const [providers, busy, capable, patientStarts] = await Promise.all([
       providersWithAvailability(this.db, providerIds),
@@ -204,7 +206,7 @@ export class SlotSearch {
       if (!found) throw providerNotFoundError(id);
       checkOffered(vt, found.provider);
     }
-    if (!range || range.end <= range.start || !capable) return { slots: [], nextPageToken: "" };
+    if (!range || !capable) return { slots: [], nextPageToken: "" };
     const found = searchPage({ visitType: vt, providers, range, busy, ...capable, patientStarts, after, limit: v.pageSize + 1 });
     const page = found.slice(0, v.pageSize);
     const last = page[page.length - 1];
