@@ -17,7 +17,6 @@
  */
 import { execFile } from "node:child_process";
 import { Session } from "node:inspector/promises";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -29,14 +28,11 @@ import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_s
 import { signToken } from "../services/runtime/auth/dev-tokens.js";
 import { serveGrpc } from "../services/runtime/server/grpc-server.js";
 import { createGrpcJsTransport } from "../services/runtime/clients/grpc-transport.js";
-import { createRuntime } from "../services/runtime/host.js";
-import { lockModule } from "../services/lock/lock.module.js";
-import { schedulingModule } from "../services/scheduling/scheduling.module.js";
 import { describeMachine, machineInfo, markdownTable, writeResults } from "./results.js";
+import { BENCH_SECRET, withScratchRuntime } from "./scratch-runtime.js";
 import type { BookingJob } from "./booking-worker.js";
 import type { LoopResult } from "./closed-loop.js";
 
-const SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
 const DAY_MS = 86_400_000;
 /** BASE is where bookings start: midnight UTC a week from now (no booking may start in the past). */
 const BASE = Math.floor(Date.now() / DAY_MS) * DAY_MS + 7 * DAY_MS;
@@ -119,27 +115,12 @@ function runWorker(job: BookingJob, onWindow: (window: "open" | "closed") => voi
 /** main runs the benchmark. */
 export async function main(args: string[]): Promise<void> {
   const opts = parse(args);
-  const adminUrl = process.env.DATABASE_URL || "postgres://medschedule:medschedule@127.0.0.1:5432/medschedule";
-  const redisUrl = process.env.REDIS_URL || "redis://127.0.0.1:6379";
-  const name = `bench_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database "${name}"`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
-  const dataDir = mkdtempSync(join(os.tmpdir(), "medschedule-bench-"));
   const info = machineInfo();
-  try {
-    const runtime = await createRuntime({
-      name: "bench",
-      modules: [schedulingModule, lockModule],
-      defaultPort: 0,
-      env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, AUTH_HS256_SECRET: SECRET, LOG_LEVEL: "silent", METRICS_PORT: "0", DATA_DIR: dataDir, SCHEDULING_BOOKING_HORIZON: HORIZON, ...(process.env.SCHEDULING_BOOKING_LOCK ? { SCHEDULING_BOOKING_LOCK: process.env.SCHEDULING_BOOKING_LOCK } : {}) },
-    });
+  const env = { SCHEDULING_BOOKING_HORIZON: HORIZON, ...(process.env.SCHEDULING_BOOKING_LOCK ? { SCHEDULING_BOOKING_LOCK: process.env.SCHEDULING_BOOKING_LOCK } : {}) };
+  await withScratchRuntime(env, async ({ runtime, databaseUrl }) => {
     const database = await runtime.ready;
     const server = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });
-    const token = await signToken(SECRET, "bench", ["service"]);
+    const token = await signToken(BENCH_SECRET, "bench", ["service"]);
     const transport = createGrpcJsTransport({ addresses: [`127.0.0.1:${server.port}`], headers: { authorization: `Bearer ${token}` } });
     const client = createClient(SchedulingService, transport);
 
@@ -265,9 +246,5 @@ on conflict do nothing;
       console.log(`\nwrote ${paths.json} and ${paths.md}`);
     }
     if (overlaps !== 0) process.exitCode = 1;
-  } finally {
-    await admin.query(`drop database if exists "${name}" with (force)`).catch(() => undefined);
-    await admin.end();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }

@@ -29,6 +29,10 @@ export const benchmarks: Record<string, Benchmark> = {
     description: "BookAppointment over gRPC at 16/64 clients across 2,000 providers vs a pgbench INSERT ceiling; 7-day slot search",
     load: () => import("./booking.js"),
   },
+  search: {
+    description: "SearchSlots over 7 days across 20 providers with 500 appointments each: in-process handler and over gRPC, p50/p99 against the 50 ms ceiling",
+    load: () => import("./search.js"),
+  },
   mixed: {
     description: "the cluster through the gateway: mixed clinic workload (open loop at 500 req/s, 10-1,000 providers, 1-64 clients), no-op ceilings, peak RSS",
     load: () => import("./mixed.js"),

@@ -147,7 +147,7 @@ export class Booking {
                 await lockPatientBookings(trx, v.patientId);
                 if (await REQUEST_KEYS.find(trx, key)) return { outcome: "claimed" };
                 if (limited !== undefined && (await countUpcoming(trx, v.patientId, now)) >= limited) throw patientBookingLimitError(limited);
-                if (vt && visit) await checkPerDay(trx, visit, { vt, provider, start: v.start, patientId: v.patientId });
+                if (vt && visit) await checkPerDay(trx, visit, { vt, provider, start: v.start, patientId: v.patientId, now });
                 return bookAtomically(trx, atomic);
               });
           if (r.outcome === "booked") after.changed(provider.provider_id, "BOOKED");
@@ -254,7 +254,7 @@ export class Booking {
           if (replayed) return replayed;
           if (vt && visit?.perDayLimit !== undefined) {
             await lockPatientBookings(trx, current.patient_id);
-            await checkPerDay(trx, visit, { vt, provider, start: v.newStart, patientId: current.patient_id, moving });
+            await checkPerDay(trx, visit, { vt, provider, start: v.newStart, patientId: current.patient_id, moving, now });
           }
           const previous = await changeAppointmentIf(
             trx,

@@ -196,7 +196,7 @@ export class Holds {
     const perDay = l.vt.max_per_patient_per_day;
     if (perDay === 0) return;
     const day = localDayOf(l.start.getTime(), l.provider.time_zone);
-    const visits = await countPatientVisitsOfType(db, { patientId: l.patientId, visitTypeId: l.vt.visit_type_id, from: day.from, to: day.to });
+    const visits = await countPatientVisitsOfType(db, { patientId: l.patientId, visitTypeId: l.vt.visit_type_id, from: day.from, to: day.to, now: l.now });
     if (visits >= perDay) throw maxPerDayError(l.vt, l.provider, l.start.getTime(), perDay);
   }
 

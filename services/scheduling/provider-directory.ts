@@ -31,8 +31,8 @@ import { findScheduleLocations } from "./repositories/location.repository.js";
 import { requireLocations } from "./locations.js";
 import type { SchedulingOptions } from "./scheduling-options.js";
 import type { validateCreateProvider, validateCreateResource, validateGetProvider, validateListAvailableSlots, validateListProviders, validateListResources } from "./scheduling.validation.js";
-import { listSlots, type Interval } from "./slots.js";
-import { BUSY_MARGIN_MS } from "./waitlist-offers.js";
+import { bookableRange, busyWindow } from "./slot-search.js";
+import { listSlots } from "./slots.js";
 
 /** PROVIDERS_PAGE is ListProviders' page token: the providers after (display name, id), bound to the location asked for. */
 export const PROVIDERS_PAGE = definePageKind(SchedulingService.method.listProviders, { name: "text", id: "text" });
@@ -160,10 +160,10 @@ export class ProviderDirectory {
     const durationMs = checkDuration(schedule, v.durationMs);
     // Only bookable slots: none that has started, none beyond the booking horizon.
     const now = this.clock.now().getTime();
-    const range: Interval = { start: Math.max(v.start.getTime(), now), end: Math.min(v.end.getTime(), now + this.options.bookingHorizonMs) };
-    if (range.end <= range.start) return { slots: [] };
+    const range = bookableRange({ start: v.start.getTime(), end: v.end.getTime() }, now, this.options.bookingHorizonMs);
+    if (!range) return { slots: [] };
     // Busy time reaching into the range, buffers included.
-    const around: Interval = { start: range.start - BUSY_MARGIN_MS, end: range.end + BUSY_MARGIN_MS };
+    const around = busyWindow(range);
     const [pBusy, rBusy] = await Promise.all([providerBusy(this.db, v.providerId, around, new Date(now)), resourceBusy(this.db, v.resourceIds, around, new Date(now))]);
     const slots = listSlots(schedule, { range, durationMs, providerBusy: pBusy, resourceBusy: rBusy });
     return { slots: slots.map((s) => ({ startTime: timestampFromDate(new Date(s.start)), endTime: timestampFromDate(new Date(s.end)) })) };

@@ -113,6 +113,8 @@ import { VisitTypes } from "./visit-types.js";
 import { validateCreateVisitType, validateGetVisitType, validateListVisitTypes, validateUpdateVisitType } from "./visit-types.validation.js";
 import { Locations } from "./locations.js";
 import { validateCreateLocation, validateGetLocation, validateListLocations, validateUpdateLocation } from "./locations.validation.js";
+import { SlotSearch } from "./slot-search.js";
+import { validateSearchSlots } from "./slot-search.validation.js";
 import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
 import { WriteTransactions } from "./write-transaction.js";
@@ -147,7 +149,7 @@ export const APPOINTMENTS_PAGE = definePageKind(SchedulingService.method.listApp
  * SchedulingServiceImpl serves medschedule.scheduling.v1.SchedulingService: each handler validates its
  * request and hands it to the part of the domain it belongs to: locations.ts (clinics and branches,
  * their zones and closures), providers, rooms and availability (provider-directory.ts, with slot
- * search in slots.ts), booking.ts (book, cancel, reschedule under the provider's
+ * search in slots.ts; SearchSlots across providers in slot-search.ts), booking.ts (book, cancel, reschedule under the provider's
  * fenced lock, the exclusion constraints as the guarantee), appointment-lifecycle.ts (check-in with
  * its queue ticket, no-show, completion), waitlist.ts and waitlist-offers.ts (held offers of freed
  * time), series.ts (recurring series), appointment-watch.ts (WatchAppointments). Every read or
@@ -161,6 +163,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly access: AppointmentAccess;
   private readonly directory: ProviderDirectory;
   private readonly guard: LocationGuard;
+  private readonly search: SlotSearch;
   private readonly watch: AppointmentWatch;
   private readonly retention: Retention;
   private readonly offers: WaitlistOffers;
@@ -181,6 +184,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.access = new AppointmentAccess(this.db, this.clock);
     this.directory = new ProviderDirectory(this.db, this.clock, this.options, this.access, this.pageTokens);
     this.guard = new LocationGuard(this.db);
+    this.search = new SlotSearch(this.db, this.clock, this.options, this.pageTokens);
     const lock = new ProviderLock(this.options, deps.peers, deps.lockClient);
     const base = { db: this.db, clock: this.clock, logger: deps.logger, options: this.options, access: this.access };
     this.watch = new AppointmentWatch(base, { logger: deps.logger, listenUrl: deps.config?.databaseUrl });
@@ -377,9 +381,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     return this.visitTypes.updateVisitType(validateUpdateVisitType(req, this.options.bookingHorizonMs), ctx);
   }
 
-  /** searchSlots answers free slots of a visit type across providers (issue 20: not built yet). */
-  async searchSlots(_req: SearchSlotsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof SearchSlotsResponseSchema>> {
-    throw notBuiltYet();
+  /** searchSlots answers free slots of a visit type across its providers, paged: slot-search.ts. */
+  async searchSlots(req: SearchSlotsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SearchSlotsResponseSchema>> {
+    return this.search.searchSlots(validateSearchSlots(req), callerOf(ctx));
   }
 
   /** holdSlot holds a visit type's slot for a patient for SCHEDULING_HOLD_TTL (none -> PROPOSED): holds.ts. */

@@ -37,8 +37,8 @@ const DAY_MS = 24 * HOUR_MS;
 
 /** MAX_APPOINTMENT_MS is the longest appointment (and slot) there is. */
 export const MAX_APPOINTMENT_MS = 8 * HOUR_MS;
-/** ListAvailableSlots looks at most this far. */
-const MAX_SLOT_RANGE_MS = 31 * DAY_MS;
+/** MAX_SLOT_RANGE_MS is how far ListAvailableSlots and SearchSlots look at most. */
+export const MAX_SLOT_RANGE_MS = 31 * DAY_MS;
 /** A waitlist window spans at most this long. */
 const MAX_WAITLIST_WINDOW_MS = 90 * DAY_MS;
 /** Rooms and devices booked together with the provider, at most. */

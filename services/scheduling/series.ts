@@ -211,7 +211,7 @@ export class SeriesBooking {
   private async checkPerDay(trx: Db, vt: VisitTypeRow, provider: ProviderRow, patientId: string, o: DatedOccurrence): Promise<void> {
     if (vt.max_per_patient_per_day <= 0) return;
     const day = localDayOf(o.start, provider.time_zone);
-    const n = await countPatientVisitsOfType(trx, { patientId, visitTypeId: vt.visit_type_id, from: day.from, to: day.to });
+    const n = await countPatientVisitsOfType(trx, { patientId, visitTypeId: vt.visit_type_id, from: day.from, to: day.to, now: this.c.clock.now() });
     if (n >= vt.max_per_patient_per_day) throw new RefusedOccurrence(o, maxPerDayError(vt, provider, o.start, vt.max_per_patient_per_day));
   }
 

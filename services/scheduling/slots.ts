@@ -122,7 +122,7 @@ function subtract<T extends Interval>(free: T[], cut: Interval): T[] {
 }
 
 /** sortedMerged sorts intervals and merges overlapping ones, for binary search. */
-function sortedMerged(list: Interval[]): Interval[] {
+export function sortedMerged(list: Interval[]): Interval[] {
   const sorted = list.filter((i) => i.end > i.start).sort((a, b) => a.start - b.start);
   const out: Interval[] = [];
   for (const i of sorted) {
@@ -147,7 +147,7 @@ function containedIn(sorted: Interval[], start: number, end: number): boolean {
 }
 
 /** overlapsAny tells whether [start, end) overlaps one of the sorted merged intervals. */
-function overlapsAny(sorted: Interval[], start: number, end: number): boolean {
+export function overlapsAny(sorted: Interval[], start: number, end: number): boolean {
   let lo = 0;
   let hi = sorted.length;
   // First interval whose end is after start.

@@ -97,10 +97,10 @@ export async function planVisit(db: Db, q: VisitQuery): Promise<VisitBooking> {
 }
 
 /** checkPerDay refuses a visit that would exceed the maximum per patient per day (MAX_PER_PATIENT_PER_DAY); under lockPatientBookings it decides. */
-export async function checkPerDay(db: Db, b: VisitBooking, q: Pick<VisitQuery, "vt" | "provider" | "start" | "patientId" | "moving">): Promise<void> {
+export async function checkPerDay(db: Db, b: VisitBooking, q: Pick<VisitQuery, "vt" | "provider" | "start" | "patientId" | "moving" | "now">): Promise<void> {
   if (b.perDayLimit === undefined) return;
   const day = localDayOf(q.start.getTime(), q.provider.time_zone);
-  const count = await countPatientVisitsOfType(db, { patientId: q.patientId, visitTypeId: q.vt.visit_type_id, from: day.from, to: day.to, excluding: q.moving?.appointmentId });
+  const count = await countPatientVisitsOfType(db, { patientId: q.patientId, visitTypeId: q.vt.visit_type_id, from: day.from, to: day.to, excluding: q.moving?.appointmentId, now: q.now });
   if (count >= b.perDayLimit) throw maxPerDayError(q.vt, q.provider, q.start.getTime(), b.perDayLimit);
 }
 

@@ -38,6 +38,7 @@ import {
   ListAvailableSlotsRequestSchema,
   ListProvidersRequestSchema,
   ListResourcesRequestSchema,
+  SearchSlotsRequestSchema,
   MarkNoShowRequestSchema,
   CompleteAppointmentRequestSchema,
   RescheduleAppointmentRequestSchema,
@@ -805,6 +806,31 @@ rpc({
 
 // The visit types' rows are in visit-types.validation.test.ts.
 coversEveryRpc(["CreateVisitType", "GetVisitType", "ListVisitTypes", "UpdateVisitType"]);
+rpc({
+  method: method.searchSlots,
+  schema: SearchSlotsRequestSchema,
+  call: (req, c) => impl.searchSlots(req, c),
+  valid: { locationId: "default", visitTypeId: "vt-echo", startTime: ts("2026-01-05T00:00:00Z"), endTime: ts("2026-01-12T00:00:00Z"), providerIds: ["dr-ada", "dr-bob"], patientId: "pat-1", pageSize: 500 },
+  alsoValid: [
+    { name: "exactly 31 days", patch: { endTime: ts("2026-02-05T00:00:00Z") } },
+    { name: "no location (the visit type's), providers, patient or page size", patch: { locationId: "", providerIds: [], patientId: "", pageSize: 0 } },
+    { name: "a page of 2000", patch: { pageSize: 2000 } },
+  ],
+  bad: [
+    { name: "no visit type", patch: { visitTypeId: "" }, fields: ["visitTypeId"] },
+    { name: "no range", patch: { startTime: undefined, endTime: undefined }, fields: ["startTime", "endTime"] },
+    { name: "31 days and a second", patch: { endTime: ts("2026-02-05T00:00:01Z") }, fields: ["endTime"] },
+    { name: "end before start", patch: { endTime: ts("2026-01-04T00:00:00Z") }, fields: ["endTime"] },
+    { name: "a bad location id", patch: { locationId: "main clinic" }, fields: ["locationId"] },
+    { name: "a provider twice, one empty", patch: { providerIds: ["dr-ada", "dr-ada", ""] }, fields: ["providerIds[1]", "providerIds[2]"] },
+    { name: "101 providers", patch: { providerIds: Array.from({ length: 101 }, (_, i) => `p-${i}`) }, fields: ["providerIds"] },
+    { name: "a bad patient id", patch: { patientId: "pat/1" }, fields: ["patientId"] },
+    { name: "a page of 2001", patch: { pageSize: 2001 }, fields: ["pageSize"] },
+    { name: "a negative page size", patch: { pageSize: -1 }, fields: ["pageSize"] },
+    { name: "a page token that is not one", patch: { pageToken: "not a token!" }, fields: ["pageToken"] },
+  ],
+});
+
 
 // ---- what the validators hand to the implementation ---------------------------------------------
 

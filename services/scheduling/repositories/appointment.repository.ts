@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { AuditBase } from "../../runtime/audit.js";
 import type { AppointmentRow, AppointmentStatusName } from "../db/appointment.table.js";
 import type { Db } from "../db/database.js";
@@ -160,20 +160,72 @@ export async function changeAppointmentIf(
 
 /** providerBusy lists the blocked time (visit plus buffer) of a provider's active appointments overlapping a range, but holds lapsed at `now`. */
 export async function providerBusy(db: Db, providerId: string, range: Interval, now: Date): Promise<Interval[]> {
-  const { rows } = await sql<{ s: Date; e: Date }>`select lower(blocked) as s, upper(blocked) as e from scheduling.appointments a
-    where provider_id = ${providerId} and status in ${ACTIVE} and ${liveAt("a", now)}
-      and blocked && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
-  return rows.map((r) => ({ start: r.s.getTime(), end: r.e.getTime() }));
+  return (await providersBusy(db, [providerId], range, now)).get(providerId) ?? [];
+}
+
+/**
+ * providersBusy lists, by provider, the blocked time (visit plus buffers) of the providers' active
+ * appointments overlapping a range, but holds lapsed at `now`, sorted and merged: one query for all.
+ */
+export async function providersBusy(db: Db, providerIds: string[], range: Interval, now: Date): Promise<Map<string, Interval[]>> {
+  if (providerIds.length === 0) return new Map();
+  // One index probe per provider (the exclusion constraint's gist index, index-only, on provider and
+  // range): `provider_id = any(...)` would read every appointment a provider ever had.
+  const { rows } = await sql<Spans>`select a.provider_id as id, ${spansOf(sql`a.blocked`)} as spans
+    from unnest(${providerIds}::text[]) as p(id) join scheduling.appointments a on a.provider_id = p.id
+    where a.status in ${ACTIVE} and ${liveAt("a", now)} and a.blocked && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')
+    group by a.provider_id`.execute(db);
+  return parseSpans(rows);
 }
 
 /** resourceBusy lists the active bookings of rooms and devices overlapping a range, but those of holds lapsed at `now`. */
 export async function resourceBusy(db: Db, resourceIds: string[], range: Interval, now: Date): Promise<Interval[]> {
-  if (resourceIds.length === 0) return [];
-  const { rows } = await sql<{ s: Date; e: Date }>`select lower(r.during) as s, upper(r.during) as e from scheduling.appointment_resources r
-    join scheduling.appointments a on a.appointment_id = r.appointment_id
-    where r.resource_id = any(${resourceIds}::text[]) and r.active and ${liveAt("a", now)}
-      and r.during && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')`.execute(db);
-  return rows.map((r) => ({ start: r.s.getTime(), end: r.e.getTime() }));
+  return [...(await resourcesBusy(db, resourceIds, range, now)).values()].flat();
+}
+
+/** resourcesBusy lists, by room or device, their active bookings overlapping a range, but those of holds lapsed at `now`, sorted and merged: one query for all. */
+export async function resourcesBusy(db: Db, resourceIds: string[], range: Interval, now: Date): Promise<Map<string, Interval[]>> {
+  if (resourceIds.length === 0) return new Map();
+  const { rows } = await sql<Spans>`select r.resource_id as id, ${spansOf(sql`r.during`)} as spans
+    from unnest(${resourceIds}::text[]) as q(id) join scheduling.appointment_resources r on r.resource_id = q.id
+      join scheduling.appointments a on a.appointment_id = r.appointment_id
+    where r.active and ${liveAt("a", now)} and r.during && tstzrange(${new Date(range.start)}, ${new Date(range.end)}, '[)')
+    group by r.resource_id`.execute(db);
+  return parseSpans(rows);
+}
+
+/** Spans is one id's ranges as "start,end,start,end,..." in epoch seconds, by start. */
+export interface Spans {
+  id: string;
+  spans: string;
+}
+
+/**
+ * spansOf aggregates a range column into one text per group: the ranges merged (range_agg), in
+ * order, as "start,end,..." epoch seconds. A busy week of 20 providers is 10,000 ranges; parsing each
+ * bound into a Date (and collecting the garbage) cost more than the slot search itself, and merged
+ * they are a third as many. date_part is double precision, much cheaper than extract's numeric.
+ */
+export function spansOf(column: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`(select string_agg(date_part('epoch', lower(m)) || ',' || date_part('epoch', upper(m)), ',') from unnest(range_agg(${column})) as m)`;
+}
+
+/** parseSpans reads Spans rows into sorted intervals per id, overlapping and touching ones merged (what the slot engine asks of busy time). */
+export function parseSpans(rows: Spans[]): Map<string, Interval[]> {
+  const out = new Map<string, Interval[]>();
+  for (const r of rows) {
+    const n = r.spans.split(",");
+    const list: Interval[] = [];
+    let last: Interval | undefined;
+    for (let i = 0; i + 1 < n.length; i += 2) {
+      const start = Math.round(Number(n[i]) * 1000);
+      const end = Math.round(Number(n[i + 1]) * 1000);
+      if (last && start <= last.end) last.end = Math.max(last.end, end);
+      else list.push((last = { start, end }));
+    }
+    out.set(r.id, list);
+  }
+  return out;
 }
 
 /** AppointmentFilter selects appointments for ListAppointments and WatchAppointments. */

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "../db/database.js";
 import type { VisitTypeRow } from "../db/visit-type.table.js";
-import { ACTIVE } from "./appointment.sql.js";
+import { ACTIVE, liveAt } from "./appointment.sql.js";
 
 /** findVisitType reads one visit type. */
 export async function findVisitType(db: Db, visitTypeId: string): Promise<VisitTypeRow | undefined> {
@@ -10,14 +10,14 @@ export async function findVisitType(db: Db, visitTypeId: string): Promise<VisitT
 
 /**
  * countPatientVisitsOfType counts a patient's active appointments of a visit type that start in
- * [from, to) (one local day), leaving out `excluding` (the appointment being moved).
+ * [from, to) (one local day), leaving out `excluding` (the appointment being moved) and holds lapsed at `now`.
  */
 export async function countPatientVisitsOfType(
   db: Db,
-  q: { patientId: string; visitTypeId: string; from: Date; to: Date; excluding?: string },
+  q: { patientId: string; visitTypeId: string; from: Date; to: Date; excluding?: string; now: Date },
 ): Promise<number> {
   const { rows } = await sql<{ n: string }>`select count(*) as n from scheduling.appointments a
-    where a.patient_id = ${q.patientId} and a.visit_type_id = ${q.visitTypeId} and a.status in ${ACTIVE}
+    where a.patient_id = ${q.patientId} and a.visit_type_id = ${q.visitTypeId} and a.status in ${ACTIVE} and ${liveAt("a", q.now)}
       and lower(a.during) >= ${q.from} and lower(a.during) < ${q.to}
       and a.appointment_id is distinct from ${q.excluding ?? null}::text`.execute(db);
   return Number(rows[0].n);
