@@ -36,7 +36,7 @@ import { countPatientVisitsOfType, findVisitType, resourcesWithCapabilities } fr
 import type { SchedulingContext } from "./scheduling-context.js";
 import { noAvailabilityError, patientBookingLimitError, providerNotFoundError, resourceNotFoundError, type ProviderNaming } from "./scheduling.errors.js";
 import { schedulingBookings } from "./scheduling.metrics.js";
-import { checkMayBook, checkOffered, checkRules, chooseResources, localDayOf, visitPlanOf } from "./visit-plan.js";
+import { checkAtLocation, checkMayBook, checkOffered, checkRules, chooseResources, localDayOf, visitPlanOf } from "./visit-plan.js";
 import { maxPerDayError, noResourceError, visitTypeNotFoundError } from "./visit-type.errors.js";
 import type { WaitlistOffers } from "./waitlist-offers.js";
 
@@ -87,9 +87,10 @@ export class Holds {
     checkBookable(provider, v.start, now, options.bookingHorizonMs);
     checkRules(vt, provider, v.start.getTime(), now.getTime(), false);
     if (!found.availability) throw noAvailabilityError(provider);
-    const schedule = toSchedule(provider, found.availability);
+    const schedule = toSchedule(provider, found.availability, found.locations);
     const plan = visitPlanOf(vt, schedule);
     checkSlot(provider, schedule, v.start, plan.durationMs);
+    checkAtLocation(vt, provider, schedule, v.start.getTime());
     const end = new Date(v.start.getTime() + plan.durationMs);
     const at: SlotContext = { provider, start: v.start, blockedEnd: new Date(end.getTime() + plan.bufferAfterMs) };
     if (found.providerBusy || found.resourceBusy) throw await explainTaken(db, slotTaken(found.providerBusy ? "provider" : "resource", at), at);

@@ -49,7 +49,7 @@ import type { SchedulingContext } from "./scheduling-context.js";
 import { localMoment } from "./scheduling.errors.js";
 import { nonexistentLocalTimeError, notInSeriesError, occurrenceRefusedError, seriesBookingLimitError, seriesNotFoundError, seriesTooLongError, untilBeforeStartError, type Occurrence } from "./series.errors.js";
 import { MAX_OCCURRENCES, type ValidBookSeries, type ValidCancelSeries, type ValidRecurrence } from "./series.validation.js";
-import { checkMayBook, checkOffered, checkPatientCutoff, checkRules, chooseResources, localDayOf, visitPlanOf, type VisitPlan } from "./visit-plan.js";
+import { checkAtLocation, checkMayBook, checkOffered, checkPatientCutoff, checkRules, chooseResources, localDayOf, visitPlanOf, type VisitPlan } from "./visit-plan.js";
 import { maxPerDayError, noResourceError, visitTypeNotFoundError } from "./visit-type.errors.js";
 import type { WaitlistOffers } from "./waitlist-offers.js";
 import { addDays, instantOfWall, localDateOf, wallOf, wallOfDate } from "./zone-time.js";
@@ -147,6 +147,7 @@ export class SeriesBooking {
             checkBookable(provider, new Date(o.start), now, options.bookingHorizonMs);
             checkRules(vt, provider, o.start, now.getTime(), overridden);
             checkSlot(provider, schedule, new Date(o.start), plan.durationMs);
+            checkAtLocation(vt, provider, schedule, o.start);
           });
         }
         await checkLimit(db);
@@ -176,7 +177,7 @@ export class SeriesBooking {
                 reason: v.reason,
                 fencingToken: token ?? 0n,
                 at: now,
-                locationId: provider.location_id,
+                locationId: vt.location_id,
                 visitTypeId: vt.visit_type_id,
                 seriesId,
                 seriesIndex: o.index,

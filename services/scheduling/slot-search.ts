@@ -38,7 +38,7 @@ import type { SchedulingOptions } from "./scheduling-options.js";
 import { providerNotFoundError } from "./scheduling.errors.js";
 import { locationNotFoundError, otherPatientSearchError } from "./slot-search.errors.js";
 import type { ValidSearchSlots } from "./slot-search.validation.js";
-import { listSlots, overlapsAny, sortedMerged, type Interval } from "./slots.js";
+import { listSlots, locationAt, overlapsAny, sortedMerged, type Interval } from "./slots.js";
 import { checkMayBook, checkOffered, chooseResources, localDayOf, ruleWindow, visitPlanOf } from "./visit-plan.js";
 import { visitTypeNotFoundError } from "./visit-type.errors.js";
 import { BUSY_MARGIN_MS } from "./waitlist-offers.js";
@@ -79,6 +79,8 @@ export interface FoundSlot {
 export interface SearchInput {
   /** visitType is the visit type searched. */
   visitType: VisitTypeRow;
+  /** locationId is the location searched: only slots while the provider works there. */
+  locationId: string;
   /** providers are the providers searched, with their availability. */
   providers: ProviderWithAvailability[];
   /** range: slots start and end inside it. */
@@ -128,15 +130,16 @@ export function searchPage(input: SearchInput): FoundSlot[] {
   const providers = [...input.providers].sort((a, b) => (a.provider.provider_id < b.provider.provider_id ? -1 : 1));
   // Each provider's slots in one pass of the engine, then one stable sort: ties keep provider order.
   const all: { start: number; end: number; p: number }[] = [];
-  providers.forEach(({ provider, availability }, p) => {
+  providers.forEach(({ provider, availability, locations }, p) => {
     if (!availability) return;
-    const schedule = toSchedule(provider, availability);
+    const schedule = toSchedule(provider, availability, locations);
     const plan = visitPlanOf(vt, schedule);
     const slots = listSlots(
       { ...schedule, bufferMs: plan.bufferAfterMs },
       { range: input.range, durationMs: plan.durationMs, providerBusy: input.busy.get(provider.provider_id), bufferBeforeMs: plan.bufferBeforeMs },
     );
-    for (const s of slots) all.push({ start: s.start, end: s.end, p });
+    // Only while the provider works at the location searched (a weekly-hours entry may name another).
+    for (const s of slots) if (locationAt(schedule, s.start) === input.locationId) all.push({ start: s.start, end: s.end, p });
   });
   all.sort((a, b) => a.start - b.start);
   const limit = vt.max_per_patient_per_day;
@@ -207,7 +210,7 @@ export class SlotSearch {
       checkOffered(vt, found.provider);
     }
     if (!range || !capable) return { slots: [], nextPageToken: "" };
-    const found = searchPage({ visitType: vt, providers, range, busy, ...capable, patientStarts, after, limit: v.pageSize + 1 });
+    const found = searchPage({ visitType: vt, locationId, providers, range, busy, ...capable, patientStarts, after, limit: v.pageSize + 1 });
     const page = found.slice(0, v.pageSize);
     const last = page[page.length - 1];
     return {

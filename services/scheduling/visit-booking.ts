@@ -30,7 +30,7 @@ import { checkSlot } from "./booking-rules.js";
 import { findResources } from "./repositories/provider.repository.js";
 import { busyResources, countPatientVisitsOfType, findVisitType, resourcesWithCapabilities, type CapableResource } from "./repositories/visit-type.repository.js";
 import type { Schedule } from "./slots.js";
-import { checkMayBook, checkOffered, checkPatientCutoff, checkRules, chooseResources, localDayOf, visitPlanOf, type VisitPlan } from "./visit-plan.js";
+import { checkAtLocation, checkMayBook, checkOffered, checkPatientCutoff, checkRules, chooseResources, localDayOf, visitPlanOf, type VisitPlan } from "./visit-plan.js";
 import { maxPerDayError, missingCapabilityError, noResourceError, visitTypeNotFoundError } from "./visit-type.errors.js";
 
 /** VisitBooking is how one booking (or move) of a visit type is made. */
@@ -89,6 +89,7 @@ export async function planVisit(db: Db, q: VisitQuery): Promise<VisitBooking> {
   checkRules(vt, provider, start.getTime(), q.now.getTime(), overridden);
   const plan = visitPlanOf(vt, q.schedule);
   checkSlot(provider, q.schedule, start, plan.durationMs);
+  checkAtLocation(vt, provider, q.schedule, start.getTime());
   const perDayLimit = vt.max_per_patient_per_day > 0 && !overridden ? vt.max_per_patient_per_day : undefined;
   const booking: VisitBooking = { plan, resourceIds: [], overrideReason: overridden ? q.overrideReason : "", perDayLimit };
   await checkPerDay(db, booking, q);

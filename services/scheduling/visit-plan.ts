@@ -17,8 +17,8 @@ import type { Role } from "../runtime/auth/role-table.js";
 import type { ProviderRow } from "./db/provider.table.js";
 import type { VisitTypeRow } from "./db/visit-type.table.js";
 import type { CapableResource } from "./repositories/visit-type.repository.js";
-import type { Schedule } from "./slots.js";
-import { minNoticeError, notOfferedError, overrideNotAllowedError, patientCancelCutoffError, staffOnlyVisitTypeError, visitTypeHorizonError } from "./visit-type.errors.js";
+import { locationAt, type Schedule } from "./slots.js";
+import { minNoticeError, notAtLocationError, notOfferedError, overrideNotAllowedError, patientCancelCutoffError, staffOnlyVisitTypeError, visitTypeHorizonError } from "./visit-type.errors.js";
 import { addDays, firstInstantAtOrAfterWall, localDateOf, wallOfDate } from "./zone-time.js";
 
 const MINUTE_MS = 60_000;
@@ -43,6 +43,18 @@ export function visitPlanOf(vt: VisitTypeRow, schedule: Schedule): VisitPlan {
     bufferBeforeMs: vt.buffer_before_minutes * MINUTE_MS,
     bufferAfterMs: Math.max(vt.buffer_after_minutes * MINUTE_MS, schedule.bufferMs),
   };
+}
+
+/**
+ * checkAtLocation refuses a visit starting while the provider works at another location than the
+ * visit type's (NOT_AT_VISIT_TYPE_LOCATION): the visit takes place where the provider's hours are
+ * (locationAt), and the visit type, its rooms and devices belong to its own location.
+ */
+export function checkAtLocation(vt: VisitTypeRow, provider: ProviderRow, schedule: Schedule, start: number): void {
+  const at = locationAt(schedule, start);
+  if (at === vt.location_id) return;
+  const name = (id: string | undefined) => (id === undefined ? undefined : (schedule.locations?.[id]?.displayName ?? "another location"));
+  throw notAtLocationError(vt, provider, start, name(vt.location_id) ?? "another location", name(at));
 }
 
 /** checkOffered refuses a provider who does not offer the visit type (NOT_OFFERED_BY_PROVIDER). */

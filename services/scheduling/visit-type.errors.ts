@@ -96,3 +96,12 @@ export function missingCapabilityError(vt: VisitTypeNaming, capabilities: string
 export function overrideNotAllowedError(): PermissionDeniedError {
   return new PermissionDeniedError("only clinic staff may override a booking rule", "OVERRIDE_NOT_ALLOWED");
 }
+
+/** notAtLocationError is NOT_AT_VISIT_TYPE_LOCATION: at that time the provider works at another location than the visit type's. */
+export function notAtLocationError(vt: VisitTypeNaming, p: ProviderNaming, start: number, visitTypeLocation: string, workedAt: string | undefined): FailedPreconditionError {
+  const at = localMoment(start, p.time_zone);
+  const where = workedAt ? `works at ${workedAt}` : "is not at that location";
+  return new FailedPreconditionError("NOT_AT_VISIT_TYPE_LOCATION", `${p.display_name} ${where} at ${at.text}; ${vt.display_name} is offered at ${visitTypeLocation}: choose a time when they are there`, {
+    metadata: base(p, at, { visitTypeName: vt.display_name, visitTypeLocationName: visitTypeLocation, ...(workedAt ? { workedAtLocationName: workedAt } : {}) }),
+  });
+}

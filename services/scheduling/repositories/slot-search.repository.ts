@@ -9,6 +9,7 @@ import type { Interval } from "../slots.js";
 import { parseSpans, spansOf } from "./appointment.repository.js";
 import { ACTIVE, liveAt } from "./appointment.sql.js";
 import type { CapableResource } from "./visit-type.repository.js";
+import { scheduleLocationsSql, type ScheduleLocations } from "./location.repository.js";
 
 /** locationExists tells whether a location exists. */
 export async function locationExists(db: Db, locationId: string): Promise<boolean> {
@@ -22,6 +23,8 @@ export interface ProviderWithAvailability {
   provider: ProviderRow;
   /** availability is its weekly pattern. */
   availability: AvailabilityRow | undefined;
+  /** locations are the locations its weekly hours are worked at, with their zones and closures. */
+  locations: ScheduleLocations;
 }
 
 /** providersWithAvailability reads providers and their weekly patterns in one query (unknown ids are left out). */
@@ -32,10 +35,12 @@ export async function providersWithAvailability(db: Db, providerIds: readonly st
     .leftJoin("scheduling.availability as a", "a.provider_id", "p.provider_id")
     .select(["p.provider_id", "p.display_name", "p.time_zone", "p.specialty", "p.created_at", "p.location_id", "p.last_sequence"])
     .select(["a.weekly_hours", "a.breaks", "a.exceptions", "a.slot_minutes", "a.buffer_minutes", "a.updated_at"])
+    .select(scheduleLocationsSql(sql.ref("p.location_id"), sql.ref("a.weekly_hours")).as("locations"))
     .where("p.provider_id", "in", [...providerIds])
     .execute();
-  return rows.map(({ weekly_hours, breaks, exceptions, slot_minutes, buffer_minutes, updated_at, ...provider }) => ({
+  return rows.map(({ weekly_hours, breaks, exceptions, slot_minutes, buffer_minutes, updated_at, locations, ...provider }) => ({
     provider,
+    locations,
     availability:
       slot_minutes === null || updated_at === null
         ? undefined

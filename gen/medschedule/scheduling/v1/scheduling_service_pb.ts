@@ -2407,9 +2407,11 @@ export const SchedulingService: GenService<{
   /**
    * SearchSlots answers the free slots of a visit type at a location over a date range (at most 31
    * days), across every provider offering it (or the given subset), in time order and paged: each
-   * slot with its provider and the rooms or devices booking it would take. With patient_id, that
-   * patient's rules (maximum per day, own overlapping appointments) apply too. A slot answered here
-   * is bookable unless taken meanwhile.
+   * slot with its provider and the rooms or devices booking it would take. Only times the provider
+   * works at the location (a weekly-hours entry may name another), none on its closures; the visit
+   * type's length, buffers, minimum notice and horizon apply for every caller. With patient_id, that
+   * patient's maximum per day applies too (a patient may pass only their own id). A slot answered
+   * here is bookable unless taken meanwhile.
    *
    * @generated from rpc medschedule.scheduling.v1.SchedulingService.SearchSlots
    */
