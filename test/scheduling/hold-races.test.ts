@@ -1,8 +1,9 @@
-// Invariant 1 for holds under fire (issue 20 item 4): 200 HoldSlot, BookAppointment and confirming
-// calls from different patients race over overlapping times of six providers sharing two rooms, on real
+// Invariant 1 for holds under fire (issue 20 items 4 and 5): 200 HoldSlot, BookAppointment, BookSeries
+// and confirming calls from different patients race over overlapping times of six providers sharing two rooms, on real
 // Postgres with real concurrency, the fake clock passing every hold's TTL in the middle of the second
 // wave. Then: no two active appointments of a provider, and no two active bookings of a room, overlap
-// (SQL); every acknowledged booking and confirmation is BOOKED; a confirmation refused as expired
+// (SQL); every acknowledged booking, confirmation and series occurrence is BOOKED; every series is all
+// or nothing (an acknowledged one has all its occurrences, a refused one none); a confirmation refused as expired
 // booked nothing; every hold that expired unconfirmed frees its time (its exact time books unless
 // something live holds it, and never answers SLOT_HELD); the sweep then changes no BOOKED row. Run
 // with the provider's lock (a real LockService on Postgres) and without it (the constraints alone).
@@ -11,10 +12,12 @@ import { create, type DescMethod } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { sql, type Kysely } from "kysely";
-import { ResourceKind } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
+import { RecurrenceFrequency, ResourceKind } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import {
   BookAppointmentRequestSchema,
   BookAppointmentResponseSchema,
+  BookSeriesRequestSchema,
+  BookSeriesResponseSchema,
   CreateResourceRequestSchema,
   HoldSlotRequestSchema,
   HoldSlotResponseSchema,
@@ -106,11 +109,30 @@ for (const useLock of [true, false]) {
       });
       return outcomeOf(async () => create(BookAppointmentResponseSchema, await svc.bookAppointment(req, ctx(m.bookAppointment))));
     };
+    const series = (i: number) => {
+      const req = create(BookSeriesRequestSchema, {
+        requestId: `series-${++n}`,
+        visitTypeId: pick(["vt-30", "vt-xray"]),
+        providerId: pick(PROVIDERS),
+        patientId: `pat-s${i}`,
+        firstStartTime: timestampFromDate(new Date(startAt(45))),
+        recurrence: { frequency: RecurrenceFrequency.DAILY, count: 2 + Math.floor(random() * 3) },
+      });
+      return outcomeOf(async () => create(BookSeriesResponseSchema, await svc.bookSeries(req, ctx(m.bookSeries))));
+    };
     const confirm = (holdId: string) =>
       outcomeOf(async () => create(BookAppointmentResponseSchema, await svc.bookAppointment(create(BookAppointmentRequestSchema, { requestId: `confirm-${++n}`, holdId }), ctx(m.bookAppointment))));
 
-    // Wave 1: 100 holds and bookings at once.
-    const wave1 = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 3 !== 0 ? hold(i).then((r) => ({ kind: "hold" as const, ...r })) : book(i).then((r) => ({ kind: "book" as const, ...r })))));
+    // Wave 1: 100 holds, bookings and series at once.
+    const wave1 = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        i % 4 === 3
+          ? series(i).then((r) => ({ kind: "series" as const, ...r }))
+          : i % 4 !== 0
+            ? hold(i).then((r) => ({ kind: "hold" as const, ...r }))
+            : book(i).then((r) => ({ kind: "book" as const, ...r })),
+      ),
+    );
     const holds = wave1.filter((r) => r.kind === "hold" && r.reason === "OK").map((r) => (r.value as ReturnType<typeof create<typeof HoldSlotResponseSchema>>).hold!);
     t.ok(holds.length > 0, `${holds.length} holds taken in wave 1`);
     // Wave 2: confirmations of most holds, racing new holds and bookings, while every hold's TTL
@@ -121,7 +143,13 @@ for (const useLock of [true, false]) {
     const others = Array.from({ length: 100 - toConfirm.length }, (_, i) => 100 + i);
     const thunks = [
       ...toConfirm.map((h) => () => counted(confirm(h.holdId)).then((r) => ({ kind: "confirm" as const, holdId: h.holdId, ...r }))),
-      ...others.map((i) => () => (i % 2 === 0 ? counted(hold(i)).then((r) => ({ kind: "hold" as const, holdId: "", ...r })) : counted(book(i)).then((r) => ({ kind: "book" as const, holdId: "", ...r })))),
+      ...others.map((i) => () =>
+        i % 3 === 0
+          ? counted(hold(i)).then((r) => ({ kind: "hold" as const, holdId: "", ...r }))
+          : i % 3 === 1
+            ? counted(book(i)).then((r) => ({ kind: "book" as const, holdId: "", ...r }))
+            : counted(series(i)).then((r) => ({ kind: "series" as const, holdId: "", ...r })),
+      ),
     ];
     // In a seeded random order, so that confirmations answer both before and after the clock moves.
     const order = thunks.map((call) => ({ call, key: random() })).sort((a, b) => a.key - b.key);
@@ -136,7 +164,18 @@ for (const useLock of [true, false]) {
     t.same(unexpected.map((r) => `${r.kind}: ${r.reason}`), [], "every refusal is FAILED_PRECONDITION");
 
     t.same(await overlaps(db), { providers: 0, rooms: 0 }, "no overlap of a provider's or a room's active time (SQL)");
-    const acknowledged = all.filter((r) => (r.kind === "book" || r.kind === "confirm") && r.reason === "OK").map((r) => (r.value as { appointment?: { appointmentId: string } }).appointment!.appointmentId);
+    const seriesBooked = all.filter((r) => r.kind === "series" && r.reason === "OK").map((r) => (r.value as { series?: { seriesId: string; appointments: { appointmentId: string }[] } }).series!);
+    t.ok(seriesBooked.length > 0, `${seriesBooked.length} series booked`);
+    const acknowledged = [
+      ...all.filter((r) => (r.kind === "book" || r.kind === "confirm") && r.reason === "OK").map((r) => (r.value as { appointment?: { appointmentId: string } }).appointment!.appointmentId),
+      ...seriesBooked.flatMap((x) => x.appointments.map((a) => a.appointmentId)),
+    ];
+    // All or nothing: an acknowledged series has every occurrence, a refused one wrote none.
+    const { rows: bySeries } = await sql<{ series_id: string; n: string }>`select series_id, count(*)::text as n from scheduling.appointments
+      where series_id is not null group by series_id`.execute(db);
+    const rowsOf = new Map(bySeries.map((r) => [r.series_id, Number(r.n)]));
+    t.same(seriesBooked.filter((x) => rowsOf.get(x.seriesId) !== x.appointments.length).map((x) => x.seriesId), [], "every series booked has all its occurrences");
+    t.equal(rowsOf.size, seriesBooked.length, "and no refused series left a row");
     const { rows: booked } = await sql<{ appointment_id: string }>`select appointment_id from scheduling.appointments where status = 'BOOKED'`.execute(db);
     const bookedIds = new Set(booked.map((r) => r.appointment_id));
     t.same(acknowledged.filter((id) => !bookedIds.has(id)), [], `every acknowledged booking is BOOKED (${acknowledged.length})`);
