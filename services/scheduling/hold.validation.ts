@@ -2,7 +2,8 @@
 // patient, start, duration, visit type and rooms may then be left empty, taken from the hold), checked
 // before anything is read; INVALID_ARGUMENT with every field violation at once.
 import type { BookAppointmentRequest, HoldSlotRequest } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { validate } from "../runtime/request/validation.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { validate, type RequestValidator } from "../runtime/request/validation.js";
 import { APPOINTMENT_DURATION, freeText, MAX_REASON, resourceIds } from "./scheduling.validation.js";
 
 /** ValidHoldSlot is a validated HoldSlotRequest. */
@@ -38,16 +39,25 @@ export interface ValidConfirmHold {
   reason: string;
 }
 
+/** VisitSlotFields are what HoldSlot and BookSeries both name: the request id, the visit type, provider, patient and rooms. */
+type VisitSlotFields = Pick<HoldSlotRequest, "requestId" | "visitTypeId" | "providerId" | "patientId" | "resourceIds">;
+
+/** visitSlot checks the fields HoldSlot and BookSeries share, and their whole-minute start (`startField`); the start, or the epoch when refused. */
+export function visitSlot(v: RequestValidator, req: VisitSlotFields, startField: string, start: Timestamp | undefined): Date {
+  v.requestId("requestId", req.requestId);
+  v.id("visitTypeId", req.visitTypeId);
+  v.id("providerId", req.providerId);
+  v.id("patientId", req.patientId);
+  const at = v.timestamp(startField, start, { wholeMinute: true });
+  resourceIds(v, req.resourceIds);
+  return at ?? new Date(0);
+}
+
 /** validateHoldSlot checks a HoldSlotRequest (slot fit and rules are checked later, against the provider and visit type). */
 export function validateHoldSlot(req: HoldSlotRequest): ValidHoldSlot {
   return validate((v) => {
-    v.requestId("requestId", req.requestId);
-    v.id("visitTypeId", req.visitTypeId);
-    v.id("providerId", req.providerId);
-    v.id("patientId", req.patientId);
-    const start = v.timestamp("startTime", req.startTime, { wholeMinute: true });
-    resourceIds(v, req.resourceIds);
-    return { requestId: req.requestId, visitTypeId: req.visitTypeId, providerId: req.providerId, patientId: req.patientId, start: start ?? new Date(0), resourceIds: [...req.resourceIds] };
+    const start = visitSlot(v, req, "startTime", req.startTime);
+    return { requestId: req.requestId, visitTypeId: req.visitTypeId, providerId: req.providerId, patientId: req.patientId, start, resourceIds: [...req.resourceIds] };
   });
 }
 

@@ -383,7 +383,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** searchSlots answers free slots of a visit type across its providers, paged: slot-search.ts. */
   async searchSlots(req: SearchSlotsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SearchSlotsResponseSchema>> {
-    return this.search.searchSlots(validateSearchSlots(req), callerOf(ctx));
+    const v = validateSearchSlots(req);
+    for (const providerId of v.providerIds) await this.guard.check(ctx, { providerId });
+    return this.search.searchSlots(v, callerOf(ctx), ctx);
   }
 
   /** holdSlot holds a visit type's slot for a patient for SCHEDULING_HOLD_TTL (none -> PROPOSED): holds.ts. */

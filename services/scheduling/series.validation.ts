@@ -5,7 +5,8 @@
 import { RecurrenceFrequency, RecurrenceFrequencySchema } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import type { BookSeriesRequest, CancelSeriesRequest } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { validate } from "../runtime/request/validation.js";
-import { freeText, MAX_REASON, resourceIds, type ValidBookAppointment } from "./scheduling.validation.js";
+import { visitSlot } from "./hold.validation.js";
+import { freeText, MAX_REASON, type ValidBookAppointment } from "./scheduling.validation.js";
 
 /** MAX_OCCURRENCES is the most occurrences one series has (skipped ones included). */
 export const MAX_OCCURRENCES = 52;
@@ -39,12 +40,7 @@ export interface ValidBookSeries extends Pick<ValidBookAppointment, "requestId" 
 /** validateBookSeries checks a BookSeriesRequest (the slots are checked later, against the provider). */
 export function validateBookSeries(req: BookSeriesRequest): ValidBookSeries {
   return validate((v) => {
-    v.requestId("requestId", req.requestId);
-    v.id("visitTypeId", req.visitTypeId);
-    v.id("providerId", req.providerId);
-    v.id("patientId", req.patientId);
-    const firstStart = v.timestamp("firstStartTime", req.firstStartTime, { wholeMinute: true });
-    resourceIds(v, req.resourceIds);
+    const firstStart = visitSlot(v, req, "firstStartTime", req.firstStartTime);
     freeText(v, "reason", req.reason, MAX_REASON);
     freeText(v, "overrideReason", req.overrideReason, MAX_REASON);
     const r = req.recurrence;
@@ -66,7 +62,7 @@ export function validateBookSeries(req: BookSeriesRequest): ValidBookSeries {
       visitTypeId: req.visitTypeId,
       providerId: req.providerId,
       patientId: req.patientId,
-      firstStart: firstStart ?? new Date(0),
+      firstStart,
       recurrence,
       skipNonexistent: req.skipNonexistent,
       resourceIds: [...req.resourceIds],

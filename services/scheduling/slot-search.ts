@@ -20,6 +20,7 @@
 // busy time and the patient's visits; each provider's slots come from one pass of the engine over
 // the range, merged in time order; resources and patient days are checked only for slots walked
 // until the page is full.
+import type { HandlerContext } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Kysely } from "kysely";
@@ -31,6 +32,7 @@ import { definePageKind, type PageTokens } from "../runtime/page-token.js";
 import type { Database } from "./db/database.js";
 import type { VisitTypeRow } from "./db/visit-type.table.js";
 import { toSchedule } from "./mappers/scheduling.mapper.js";
+import { requireLocation } from "../runtime/auth/location-scope.js";
 import { providersBusy } from "./repositories/appointment.repository.js";
 import { capableResourcesBusy, locationExists, patientVisitStarts, providersWithAvailability, type ProviderWithAvailability } from "./repositories/slot-search.repository.js";
 import { findVisitType, type CapableResource } from "./repositories/visit-type.repository.js";
@@ -173,11 +175,13 @@ export class SlotSearch {
   ) {}
 
   /** searchSlots answers one page of the free slots of a visit type across its providers. */
-  async searchSlots(v: ValidSearchSlots, caller: Caller): Promise<MessageInitShape<typeof SearchSlotsResponseSchema>> {
+  async searchSlots(v: ValidSearchSlots, caller: Caller, ctx?: HandlerContext): Promise<MessageInitShape<typeof SearchSlotsResponseSchema>> {
     if (caller.role === "patient" && v.patientId !== undefined && v.patientId !== caller.subject) throw otherPatientSearchError();
     const vt = await findVisitType(this.db, v.visitTypeId);
     if (!vt) throw visitTypeNotFoundError(v.visitTypeId);
     const locationId = v.locationId ?? vt.location_id;
+    // A location-scoped caller searches only their locations.
+    requireLocation(ctx, locationId);
     if (vt.location_id !== locationId) {
       if (!(await locationExists(this.db, locationId))) throw locationNotFoundError(locationId);
       throw visitTypeNotFoundError(v.visitTypeId);

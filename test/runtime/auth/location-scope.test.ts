@@ -122,6 +122,9 @@ t.test("locations, visit types, holds, series and calendars of another location"
     ["UpdateVisitType", () => desk.updateVisitType({ requestId: "ls-vt4", visitType: { visitTypeId: "vt-north", color: "#112233" }, updateMask: { paths: ["color"] } })],
     ["HoldSlot", () => desk.holdSlot({ requestId: "ls-h1", visitTypeId: "vt-north", providerId: there, patientId: "pat-9", startTime: slot(4) })],
     ["BookSeries", () => desk.bookSeries({ requestId: "ls-s1", visitTypeId: "vt-north", providerId: there, patientId: "pat-9", firstStartTime: slot(4), recurrence: { frequency: 2, count: 2 } })],
+    ["SearchSlots at that location", () => desk.searchSlots({ locationId: "north", visitTypeId: "vt-north", ...day })],
+    ["SearchSlots of its visit type", () => desk.searchSlots({ visitTypeId: "vt-north", ...day })],
+    ["SearchSlots naming its provider", () => desk.searchSlots({ visitTypeId: "vt-here", providerIds: [there], ...day })],
     ["ListAppointments of that location", () => desk.listAppointments({ locationId: "north", ...day })],
     ["ListAppointments of a room there", () => desk.listAppointments({ resourceId: "room-there", ...day })],
     ["WatchAppointments of that location", async () => {
