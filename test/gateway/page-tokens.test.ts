@@ -46,8 +46,21 @@ interface ListCase {
   id: (item: JsonObject) => unknown;
 }
 
+/** SEARCH_FROM starts the 2 hours SearchSlots pages through: five days ahead, so that they stay bookable all test long. */
+const SEARCH_FROM = Math.ceil((Date.now() + 5 * 86_400_000) / 86_400_000) * 86_400_000;
+const searchRange = { startTime: new Date(SEARCH_FROM).toISOString(), endTime: new Date(SEARCH_FROM + 2 * 3_600_000).toISOString() };
+
 const LISTS: ListCase[] = [
   { method: SchedulingService.method.listProviders, request: {}, items: "providers", id: (i) => i.providerId },
+  { method: SchedulingService.method.listLocations, request: {}, items: "locations", id: (i) => i.locationId },
+  { method: SchedulingService.method.listVisitTypes, request: { locationId: "default" }, otherFilters: { locationId: "loc-pages" }, items: "visitTypes", id: (i) => i.visitTypeId },
+  {
+    method: SchedulingService.method.searchSlots,
+    request: { visitTypeId: "vt-pages-0", ...searchRange },
+    otherFilters: { visitTypeId: "vt-pages-1", ...searchRange },
+    items: "slots",
+    id: (i) => `${i.startTime} ${i.providerId}`,
+  },
   { method: SchedulingService.method.listResources, request: { kind: "RESOURCE_KIND_ROOM" }, otherFilters: { kind: "RESOURCE_KIND_DEVICE" }, items: "resources", id: (i) => i.resourceId },
   { method: SchedulingService.method.listAppointments, request: { patientId: "pat-pages" }, otherFilters: { patientId: "pat-other" }, items: "appointments", id: (i) => i.appointmentId },
   { method: QueueService.method.listQueues, request: {}, items: "queues", id: (i) => i.queueId },
@@ -77,7 +90,7 @@ async function call(transport: Transport, method: DescMethod, json: JsonObject):
   }
 }
 
-/** seed makes at least three items for every list: providers, rooms, appointments, queues, tickets, locks; backups go straight into the catalog. */
+/** seed makes at least three items for every list: providers, rooms, locations, visit types (and four free slots), appointments, queues, tickets, locks; backups go straight into the catalog. */
 async function seed(transport: Transport, backupDb: Kysely<any>): Promise<void> {
   const scheduling = createClient(SchedulingService, transport);
   const queue = createClient(QueueService, transport);
@@ -95,6 +108,13 @@ async function seed(transport: Transport, backupDb: Kysely<any>): Promise<void> 
   const first = Math.ceil((Date.now() + 2 * 86_400_000) / 3_600_000) * 3_600_000;
   for (let i = 0; i < 3; i++) {
     await scheduling.bookAppointment({ requestId: `pages-${i}`, providerId: "p-pages", patientId: "pat-pages", startTime: timestampFromMs(first + i * 3_600_000) });
+  }
+  for (const n of ["A", "B"]) await scheduling.createLocation({ requestId: `pages-loc-${n}`, locationId: `loc-pages${n === "A" ? "" : "-b"}`, displayName: `Branch ${n}`, timeZone: "UTC" });
+  for (let i = 0; i < 3; i++) {
+    await scheduling.createVisitType({
+      requestId: `pages-vt-${i}`,
+      visitType: { visitTypeId: `vt-pages-${i}`, locationId: "default", displayName: `Visit ${i}`, duration: { seconds: 1800n }, providerIds: ["p-pages"] },
+    });
   }
   await queue.createQueue({ queueId: "pages", displayName: "Pages", prefix: "P", timeZone: "UTC" });
   for (const n of ["Queue A", "Queue B"]) await queue.createQueue({ displayName: n, prefix: `Q${n.slice(-1)}`, timeZone: "UTC" });
