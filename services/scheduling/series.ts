@@ -40,7 +40,7 @@ import { toAppointment } from "./mappers/scheduling.mapper.js";
 import { patientSelfLimit } from "./patient-rules.js";
 import { changeAppointmentIf, countUpcoming, lockPatientBookings } from "./repositories/appointment.repository.js";
 import { FRESH_BOOKING } from "./repositories/appointment.sql.js";
-import { AUDIT_LOG } from "./repositories/audit.repository.js";
+import { AUDIT_LOG, withOverride } from "./repositories/audit.repository.js";
 import { appendChange } from "./repositories/change.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { patientHasSeries, resourceBookings, seriesOccurrencesFrom } from "./repositories/series.repository.js";
@@ -189,9 +189,8 @@ export class SeriesBooking {
               await appendChange(trx, { providerId: row.provider_id, appointmentId: row.appointment_id, at: now });
               rows.push(row);
             }
-            await AUDIT_LOG.append(trx, audit(caller, "BookSeries", rows, now));
-            // A rule overridden by staff is audited per occurrence as well.
-            if (overridden) await AUDIT_LOG.append(trx, audit(caller, "BookSeriesOverride", rows, now));
+            // A rule overridden by staff: the reason is kept on each occurrence's audit entry.
+            await AUDIT_LOG.append(trx, withOverride(audit(caller, "BookSeries", rows, now), overridden ? v.overrideReason : ""));
             const res = create(BookSeriesResponseSchema, { series: { seriesId, appointments: rows.map(toAppointment), skippedDates: skipped.map((o) => o.localDate) } });
             await REQUEST_KEYS.saveResponse(trx, key, toBinary(BookSeriesResponseSchema, res));
             after.changed(provider.provider_id, ...rows.map(() => "BOOKED" as const));
