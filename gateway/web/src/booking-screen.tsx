@@ -1,9 +1,10 @@
-// Booking: pick a provider, see a week of free slots, book one; cancel or move your appointments
-// (after a confirmation). Every appointment is shown in its own provider's time zone, with the
+// Booking: by visit type across providers (visit-booking.tsx), or pick a provider, see a week of
+// free slots, book one; cancel or move your appointments (after a confirmation). Every appointment is shown in its own provider's time zone, with the
 // provider's name and the appointment's status.
 import { useEffect, useMemo, useState } from "react";
 import { AppointmentStatus, type Appointment, type Provider, type Slot } from "../../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { VisitBooking } from "./visit-booking.js";
 import { api, newRequestId, toDate, ts, type Session } from "./api.js";
 import { useConfirm } from "./confirm-dialog.js";
 import { messages } from "./message-catalog.js";
@@ -34,6 +35,18 @@ export function BookingScreen({ session }: { session: Session }) {
       listAll((pageToken) => api.scheduling.listProviders({ pageSize: 500, pageToken }, { signal }).then((r) => ({ items: r.providers, nextPageToken: r.nextPageToken }))),
     [],
   );
+  // The clinic's locations and visit types: when any can be booked here, booking starts by visit type.
+  const clinic = useAsync(async (signal) => {
+    const [locations, visitTypes] = await Promise.all([
+      listAll((pageToken) => api.scheduling.listLocations({ pageSize: 500, pageToken }, { signal }).then((r) => ({ items: r.locations, nextPageToken: r.nextPageToken }))),
+      listAll((pageToken) => api.scheduling.listVisitTypes({ pageSize: 500, pageToken }, { signal }).then((r) => ({ items: r.visitTypes, nextPageToken: r.nextPageToken }))),
+    ]);
+    return { locations: locations.items, visitTypes: visitTypes.items };
+  }, []);
+  const byVisit = (clinic.data?.visitTypes ?? []).some((vt) => !isPatient || vt.patientBookable);
+  const [chosenMode, setMode] = useState<"visit" | "provider" | undefined>();
+  const mode = chosenMode ?? (byVisit ? "visit" : "provider");
+  const visitNames = new Map((clinic.data?.visitTypes ?? []).map((vt) => [vt.visitTypeId, vt.displayName]));
   const [providerId, setProviderId] = useState("");
   const [week, setWeek] = useState(0);
   const [selected, setSelected] = useState<Slot | undefined>();
@@ -54,7 +67,7 @@ export function BookingScreen({ session }: { session: Session }) {
   const slots = useAsync(
     (signal) => api.scheduling.listAvailableSlots({ providerId: provider!.providerId, startTime: ts(from), endTime: ts(to) }, { signal }),
     [provider?.providerId, from.getTime(), to.getTime()],
-    { enabled: Boolean(provider), pollMs: 5_000 },
+    { enabled: Boolean(provider) && mode === "provider", pollMs: 5_000 },
   );
   // My appointments: every status (a cancellation by the clinic shows as such), except the old half
   // of a reschedule; each with its own provider, whose zone its time is shown in.
@@ -191,6 +204,29 @@ export function BookingScreen({ session }: { session: Session }) {
       {providers.data && list.length === 0 && <p>No providers yet: reception adds them before appointments can be booked.</p>}
       {provider && (
         <>
+          {byVisit && (
+            <div className="row tabs" role="group" aria-label="How to book">
+              <button type="button" aria-pressed={mode === "visit"} id="mode-visit" onClick={() => setMode("visit")}>
+                By visit type
+              </button>
+              <button type="button" aria-pressed={mode === "provider"} id="mode-provider" onClick={() => setMode("provider")}>
+                Choose a doctor
+              </button>
+            </div>
+          )}
+          {mode === "visit" && clinic.data && (
+            <VisitBooking
+              isPatient={isPatient}
+              patientId={patientId}
+              setPatientId={setPatientId}
+              locations={clinic.data.locations}
+              visitTypes={clinic.data.visitTypes}
+              providers={list}
+              onBooked={() => mine.reload()}
+            />
+          )}
+          {mode === "provider" && (
+          <>
           <div className="row wrap">
             <label>
               Provider
@@ -310,6 +346,8 @@ export function BookingScreen({ session }: { session: Session }) {
               <Notice>{notice}</Notice>
             </div>
           )}
+          </>
+          )}
           <h2 id="mine-h" tabIndex={-1}>
             {isPatient ? "My appointments" : `Upcoming appointments · ${provider.displayName}`}
           </h2>
@@ -331,6 +369,12 @@ export function BookingScreen({ session }: { session: Session }) {
                       {p?.displayName ?? "Unknown provider"}
                       {p?.specialty ? ` · ${p.specialty}` : ""}
                     </span>
+                    {visitNames.has(a.visitTypeId) && (
+                      <span className="muted small" data-testid="appointment-visit-type">
+                        {" "}
+                        · {visitNames.get(a.visitTypeId)}
+                      </span>
+                    )}
                     {!isPatient && <span className="muted small"> · patient {a.patientId}</span>}
                     {a.status === AppointmentStatus.CANCELLED && a.cancelReason && <span className="muted small"> · {a.cancelReason}</span>}
                   </span>
@@ -341,6 +385,7 @@ export function BookingScreen({ session }: { session: Session }) {
                           type="button"
                           onClick={() => {
                             setMoving(a);
+                            setMode("provider");
                             setSelected(undefined);
                             setProviderId(a.providerId);
                           }}
