@@ -4,14 +4,15 @@
 import { useEffect, useMemo, useState } from "react";
 import { AppointmentStatus, type Appointment, type Provider, type Slot } from "../../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { VisitBooking } from "./visit-booking.js";
 import { api, newRequestId, toDate, ts, type Session } from "./api.js";
 import { useConfirm } from "./confirm-dialog.js";
 import { messages } from "./message-catalog.js";
 import { listAll, usePagedList } from "./paging.js";
 import { access, can } from "./permissions.js";
-import { differsHere, fmtDay, fmtDayMonth, fmtInZone, fmtTime, localDate, zoneLabel, zoneMidnight } from "./time-format.js";
+import { fmtDay, fmtInZone, fmtTime, localDate, zoneMidnight } from "./time-format.js";
+import { useWeek, WeekNav } from "./week-nav.js";
 import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, Pager, useAction, useAsync } from "./ui.js";
+import { VisitBooking } from "./visit-booking.js";
 
 /** MINE_DAYS is how far ahead "My appointments" looks: past the default booking horizon of 365 days. */
 const MINE_DAYS = 400;
@@ -48,7 +49,6 @@ export function BookingScreen({ session }: { session: Session }) {
   const mode = chosenMode ?? (byVisit ? "visit" : "provider");
   const visitNames = new Map((clinic.data?.visitTypes ?? []).map((vt) => [vt.visitTypeId, vt.displayName]));
   const [providerId, setProviderId] = useState("");
-  const [week, setWeek] = useState(0);
   const [selected, setSelected] = useState<Slot | undefined>();
   const [patientId, setPatientId] = useState(isPatient ? session.subject : "");
   const [reason, setReason] = useState("");
@@ -60,9 +60,8 @@ export function BookingScreen({ session }: { session: Session }) {
   const list = providers.data?.items ?? [];
   const provider = list.find((p) => p.providerId === providerId) ?? list[0];
   const zone = provider?.timeZone || undefined;
-  const weekStart = (w: number) => zoneMidnight(zone, w * 7);
-  const from = useMemo(() => new Date(Math.max(Date.now(), weekStart(week).getTime())), [week, zone]);
-  const to = useMemo(() => weekStart(week + 1), [week, zone]);
+  const weekShown = useWeek(zone);
+  const { from, to } = weekShown;
 
   const slots = useAsync(
     (signal) => api.scheduling.listAvailableSlots({ providerId: provider!.providerId, startTime: ts(from), endTime: ts(to) }, { signal }),
@@ -259,24 +258,19 @@ export function BookingScreen({ session }: { session: Session }) {
               <FieldError id="reason-error" message={reasonError} />
             </label>
           </div>
-          <div className="row" role="group" aria-label="Week">
-            <button type="button" onClick={() => setWeek((w) => w - 1)} disabled={week === 0}>
-              ← Earlier
-            </button>
-            <span aria-live="polite" className="week-label">
-              {fmtDayMonth(from, zone)} – {fmtDayMonth(new Date(to.getTime() - 1), zone)}
-            </span>
-            <button type="button" onClick={() => setWeek((w) => w + 1)}>
-              Later →
-            </button>
+          <WeekNav
+            w={weekShown}
+            zone={zone}
+            end={
+              <a className="button" href="#mine-h" id="to-mine">
+                {isPatient ? "My appointments" : "Upcoming appointments"} ↓
+              </a>
+            }
+          >
             <button type="button" onClick={refresh}>
               Refresh
             </button>
-            {zone && differsHere(new Date(), zone) && <span className="muted small week-label">All times in {zoneLabel(zone)}.</span>}
-            <a className="button" href="#mine-h" id="to-mine">
-              {isPatient ? "My appointments" : "Upcoming appointments"} ↓
-            </a>
-          </div>
+          </WeekNav>
           {moving && (
             <p className="notice">
               Moving the appointment of {fmtInZone(toDate(moving.startTime), zone)}: pick a new slot.{" "}

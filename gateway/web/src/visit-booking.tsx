@@ -8,8 +8,9 @@ import type { Appointment, Hold, Location, Provider, Slot, VisitType } from "../
 import { api, newRequestId, toDate, ts } from "./api.js";
 import { messages } from "./message-catalog.js";
 import { listAll } from "./paging.js";
-import { differsHere, fmtDay, fmtDayMonth, fmtTime, localDate, zoneLabel, zoneMidnight } from "./time-format.js";
+import { fmtDay, fmtTime, localDate } from "./time-format.js";
 import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, useAction, useAsync } from "./ui.js";
+import { useWeek, WeekNav } from "./week-nav.js";
 
 /** minutesOf renders a visit type's length as "20 min". */
 function minutesOf(vt: VisitType): string {
@@ -39,7 +40,6 @@ export function VisitBooking({ isPatient, patientId, setPatientId, locations, vi
   const [locationId, setLocationId] = useState("");
   const [visitTypeId, setVisitTypeId] = useState("");
   const [providerFilter, setProviderFilter] = useState("");
-  const [week, setWeek] = useState(0);
   const [held, setHeld] = useState<{ hold: Hold; slot: Slot } | undefined>();
   const [notice, setNotice] = useState("");
 
@@ -53,9 +53,8 @@ export function VisitBooking({ isPatient, patientId, setPatientId, locations, vi
   const offering = providers.filter((p) => visitType?.providerIds.includes(p.providerId));
   const filter = offering.some((p) => p.providerId === providerFilter) ? providerFilter : "";
 
-  const weekStart = (w: number) => zoneMidnight(zone, w * 7);
-  const from = useMemo(() => new Date(Math.max(Date.now(), weekStart(week).getTime())), [week, zone]);
-  const to = useMemo(() => weekStart(week + 1), [week, zone]);
+  const w = useWeek(zone);
+  const { from, to } = w;
   const slots = useAsync(
     (signal) =>
       listAll((pageToken) =>
@@ -189,18 +188,7 @@ export function VisitBooking({ isPatient, patientId, setPatientId, locations, vi
           </label>
         ))}
       </fieldset>
-      <div className="row" role="group" aria-label="Week">
-        <button type="button" onClick={() => setWeek((w) => w - 1)} disabled={week === 0}>
-          ← Earlier
-        </button>
-        <span aria-live="polite" className="week-label">
-          {fmtDayMonth(from, zone)} – {fmtDayMonth(new Date(to.getTime() - 1), zone)}
-        </span>
-        <button type="button" onClick={() => setWeek((w) => w + 1)}>
-          Later →
-        </button>
-        {zone && differsHere(new Date(), zone) && <span className="muted small week-label">All times in {zoneLabel(zone)}.</span>}
-      </div>
+      <WeekNav w={w} zone={zone} />
       {slots.error !== undefined && <ErrorBox error={slots.error} what="loadSlots" onRetry={slots.reload} />}
       {slots.loading && !slots.data && <Loading label="Loading free times…" />}
       {slots.data && days.length === 0 && <p>No free times this week. Try “Later →”.</p>}
