@@ -11,7 +11,7 @@ import { listAll, usePagedList } from "./paging.js";
 import { access, can } from "./permissions.js";
 import { fmtDay, fmtInZone, fmtTime, localDate, zoneMidnight } from "./time-format.js";
 import { useWeek, WeekNav } from "./week-nav.js";
-import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, Pager, useAction, useAsync } from "./ui.js";
+import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, Pager, PatientIdInput, useAction, useAsync } from "./ui.js";
 import { VisitBooking } from "./visit-booking.js";
 
 /** MINE_DAYS is how far ahead "My appointments" looks: past the default booking horizon of 365 days. */
@@ -246,11 +246,7 @@ export function BookingScreen({ session }: { session: Session }) {
               </select>
             </label>
             {!isPatient && (
-              <label>
-                Patient id
-                <input id="patient" value={patientId} onChange={(e) => setPatientId(e.target.value)} placeholder="e.g. p-1234" {...fieldProps(patientError, "patient-error")} />
-                <FieldError id="patient-error" message={patientError} />
-              </label>
+              <PatientIdInput id="patient" value={patientId} onChange={setPatientId} error={patientError} />
             )}
             <label>
               Reason (optional)

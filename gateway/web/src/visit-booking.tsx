@@ -9,7 +9,7 @@ import { api, newRequestId, toDate, ts } from "./api.js";
 import { messages } from "./message-catalog.js";
 import { listAll } from "./paging.js";
 import { fmtDay, fmtTime, localDate } from "./time-format.js";
-import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, useAction, useAsync } from "./ui.js";
+import { ErrorBox, fieldError, Loading, Notice, PatientIdInput, useAction, useAsync } from "./ui.js";
 import { useWeek, WeekNav } from "./week-nav.js";
 
 /** minutesOf renders a visit type's length as "20 min". */
@@ -169,11 +169,7 @@ export function VisitBooking({ isPatient, patientId, setPatientId, locations, vi
           </label>
         )}
         {!isPatient && (
-          <label>
-            Patient id
-            <input id="visit-patient" value={patientId} onChange={(e) => setPatientId(e.target.value)} placeholder="e.g. p-1234" {...fieldProps(patientError, "visit-patient-error")} />
-            <FieldError id="visit-patient-error" message={patientError} />
-          </label>
+          <PatientIdInput id="visit-patient" value={patientId} onChange={setPatientId} error={patientError} />
         )}
       </div>
       <fieldset className="visit-types">
