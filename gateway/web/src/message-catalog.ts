@@ -258,7 +258,7 @@ export const EN: MessageCatalog = {
       action: "Pick an earlier time.",
     }),
     MAX_PER_PATIENT_PER_DAY: (a) => ({
-      title: `${a.limit === "1" || !a.limit ? `One ${a.visitTypeName || "visit of this type"} a day is` : `${a.limit} visits of ${a.visitTypeName || "this type"} a day are`} the most allowed, and ${when(a, "") || "that day"} already has ${a.limit === "1" || !a.limit ? "it" : "them"}.`,
+      title: `The patient already has ${a.limit && a.limit !== "1" ? `${a.limit} visits of ${a.visitTypeName || "this type"}` : `a ${a.visitTypeName || "visit of this type"}`} ${when(a, "") || "that day"}, the most allowed in one day.`,
       action: "Pick another day.",
     }),
     NOT_AT_VISIT_TYPE_LOCATION: (a) => ({
