@@ -1,5 +1,5 @@
-// Booking: pick a provider, see a week of free slots, book one; cancel or move your appointments
-// (after a confirmation). Every appointment is shown in its own provider's time zone, with the
+// Booking: by visit type across providers (visit-booking.tsx), or pick a provider, see a week of
+// free slots, book one; cancel or move your appointments (after a confirmation). Every appointment is shown in its own provider's time zone, with the
 // provider's name and the appointment's status.
 import { useEffect, useMemo, useState } from "react";
 import { AppointmentStatus, type Appointment, type Provider, type Slot } from "../../../gen/medschedule/scheduling/v1/scheduling_pb.js";
@@ -9,8 +9,10 @@ import { useConfirm } from "./confirm-dialog.js";
 import { messages } from "./message-catalog.js";
 import { listAll, usePagedList } from "./paging.js";
 import { access, can } from "./permissions.js";
-import { differsHere, fmtDay, fmtDayMonth, fmtInZone, fmtTime, localDate, zoneLabel, zoneMidnight } from "./time-format.js";
-import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, Pager, useAction, useAsync } from "./ui.js";
+import { fmtDay, fmtInZone, fmtTime, localDate, zoneMidnight } from "./time-format.js";
+import { useWeek, WeekNav } from "./week-nav.js";
+import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, Pager, PatientIdInput, useAction, useAsync } from "./ui.js";
+import { VisitBooking } from "./visit-booking.js";
 
 /** MINE_DAYS is how far ahead "My appointments" looks: past the default booking horizon of 365 days. */
 const MINE_DAYS = 400;
@@ -34,8 +36,19 @@ export function BookingScreen({ session }: { session: Session }) {
       listAll((pageToken) => api.scheduling.listProviders({ pageSize: 500, pageToken }, { signal }).then((r) => ({ items: r.providers, nextPageToken: r.nextPageToken }))),
     [],
   );
+  // The clinic's locations and visit types: when any can be booked here, booking starts by visit type.
+  const clinic = useAsync(async (signal) => {
+    const [locations, visitTypes] = await Promise.all([
+      listAll((pageToken) => api.scheduling.listLocations({ pageSize: 500, pageToken }, { signal }).then((r) => ({ items: r.locations, nextPageToken: r.nextPageToken }))),
+      listAll((pageToken) => api.scheduling.listVisitTypes({ pageSize: 500, pageToken }, { signal }).then((r) => ({ items: r.visitTypes, nextPageToken: r.nextPageToken }))),
+    ]);
+    return { locations: locations.items, visitTypes: visitTypes.items };
+  }, []);
+  const byVisit = (clinic.data?.visitTypes ?? []).some((vt) => !isPatient || vt.patientBookable);
+  const [chosenMode, setMode] = useState<"visit" | "provider" | undefined>();
+  const mode = chosenMode ?? (byVisit ? "visit" : "provider");
+  const visitNames = new Map((clinic.data?.visitTypes ?? []).map((vt) => [vt.visitTypeId, vt.displayName]));
   const [providerId, setProviderId] = useState("");
-  const [week, setWeek] = useState(0);
   const [selected, setSelected] = useState<Slot | undefined>();
   const [patientId, setPatientId] = useState(isPatient ? session.subject : "");
   const [reason, setReason] = useState("");
@@ -47,14 +60,13 @@ export function BookingScreen({ session }: { session: Session }) {
   const list = providers.data?.items ?? [];
   const provider = list.find((p) => p.providerId === providerId) ?? list[0];
   const zone = provider?.timeZone || undefined;
-  const weekStart = (w: number) => zoneMidnight(zone, w * 7);
-  const from = useMemo(() => new Date(Math.max(Date.now(), weekStart(week).getTime())), [week, zone]);
-  const to = useMemo(() => weekStart(week + 1), [week, zone]);
+  const weekShown = useWeek(zone);
+  const { from, to } = weekShown;
 
   const slots = useAsync(
     (signal) => api.scheduling.listAvailableSlots({ providerId: provider!.providerId, startTime: ts(from), endTime: ts(to) }, { signal }),
     [provider?.providerId, from.getTime(), to.getTime()],
-    { enabled: Boolean(provider), pollMs: 5_000 },
+    { enabled: Boolean(provider) && mode === "provider", pollMs: 5_000 },
   );
   // My appointments: every status (a cancellation by the clinic shows as such), except the old half
   // of a reschedule; each with its own provider, whose zone its time is shown in.
@@ -191,6 +203,29 @@ export function BookingScreen({ session }: { session: Session }) {
       {providers.data && list.length === 0 && <p>No providers yet: reception adds them before appointments can be booked.</p>}
       {provider && (
         <>
+          {byVisit && (
+            <div className="row tabs" role="group" aria-label="How to book">
+              <button type="button" aria-pressed={mode === "visit"} id="mode-visit" onClick={() => setMode("visit")}>
+                By visit type
+              </button>
+              <button type="button" aria-pressed={mode === "provider"} id="mode-provider" onClick={() => setMode("provider")}>
+                Choose a doctor
+              </button>
+            </div>
+          )}
+          {mode === "visit" && clinic.data && (
+            <VisitBooking
+              isPatient={isPatient}
+              patientId={patientId}
+              setPatientId={setPatientId}
+              locations={clinic.data.locations}
+              visitTypes={clinic.data.visitTypes}
+              providers={list}
+              onBooked={() => mine.reload()}
+            />
+          )}
+          {mode === "provider" && (
+          <>
           <div className="row wrap">
             <label>
               Provider
@@ -211,11 +246,7 @@ export function BookingScreen({ session }: { session: Session }) {
               </select>
             </label>
             {!isPatient && (
-              <label>
-                Patient id
-                <input id="patient" value={patientId} onChange={(e) => setPatientId(e.target.value)} placeholder="e.g. p-1234" {...fieldProps(patientError, "patient-error")} />
-                <FieldError id="patient-error" message={patientError} />
-              </label>
+              <PatientIdInput id="patient" value={patientId} onChange={setPatientId} error={patientError} />
             )}
             <label>
               Reason (optional)
@@ -223,24 +254,19 @@ export function BookingScreen({ session }: { session: Session }) {
               <FieldError id="reason-error" message={reasonError} />
             </label>
           </div>
-          <div className="row" role="group" aria-label="Week">
-            <button type="button" onClick={() => setWeek((w) => w - 1)} disabled={week === 0}>
-              ← Earlier
-            </button>
-            <span aria-live="polite" className="week-label">
-              {fmtDayMonth(from, zone)} – {fmtDayMonth(new Date(to.getTime() - 1), zone)}
-            </span>
-            <button type="button" onClick={() => setWeek((w) => w + 1)}>
-              Later →
-            </button>
+          <WeekNav
+            w={weekShown}
+            zone={zone}
+            end={
+              <a className="button" href="#mine-h" id="to-mine">
+                {isPatient ? "My appointments" : "Upcoming appointments"} ↓
+              </a>
+            }
+          >
             <button type="button" onClick={refresh}>
               Refresh
             </button>
-            {zone && differsHere(new Date(), zone) && <span className="muted small week-label">All times in {zoneLabel(zone)}.</span>}
-            <a className="button" href="#mine-h" id="to-mine">
-              {isPatient ? "My appointments" : "Upcoming appointments"} ↓
-            </a>
-          </div>
+          </WeekNav>
           {moving && (
             <p className="notice">
               Moving the appointment of {fmtInZone(toDate(moving.startTime), zone)}: pick a new slot.{" "}
@@ -310,6 +336,8 @@ export function BookingScreen({ session }: { session: Session }) {
               <Notice>{notice}</Notice>
             </div>
           )}
+          </>
+          )}
           <h2 id="mine-h" tabIndex={-1}>
             {isPatient ? "My appointments" : `Upcoming appointments · ${provider.displayName}`}
           </h2>
@@ -331,6 +359,12 @@ export function BookingScreen({ session }: { session: Session }) {
                       {p?.displayName ?? "Unknown provider"}
                       {p?.specialty ? ` · ${p.specialty}` : ""}
                     </span>
+                    {visitNames.has(a.visitTypeId) && (
+                      <span className="muted small" data-testid="appointment-visit-type">
+                        {" "}
+                        · {visitNames.get(a.visitTypeId)}
+                      </span>
+                    )}
                     {!isPatient && <span className="muted small"> · patient {a.patientId}</span>}
                     {a.status === AppointmentStatus.CANCELLED && a.cancelReason && <span className="muted small"> · {a.cancelReason}</span>}
                   </span>
@@ -341,6 +375,7 @@ export function BookingScreen({ session }: { session: Session }) {
                           type="button"
                           onClick={() => {
                             setMoving(a);
+                            setMode("provider");
                             setSelected(undefined);
                             setProviderId(a.providerId);
                           }}

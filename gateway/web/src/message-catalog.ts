@@ -40,6 +40,7 @@ export type Subject =
   | "appointmentNoShow"
   | "cancelTicket"
   | "book"
+  | "hold"
   | "cancelAppointment"
   | "reschedule"
   | "forceRelease"
@@ -132,6 +133,15 @@ function when(a: MessageArgs, time = a.localTime, date = a.localDate): string {
   return date && !isToday(date, a.timeZone) ? `${time} on ${dateWords(date)}` : time;
 }
 
+/** minutesWords renders ErrorInfo minutes as "90 minutes", "2 hours" or "1 day". */
+function minutesWords(m: string | undefined): string {
+  const n = Number(m);
+  if (!m || !Number.isFinite(n)) return "some time";
+  if (n % 1440 === 0) return n === 1440 ? "1 day" : `${n / 1440} days`;
+  if (n % 60 === 0) return n === 60 ? "1 hour" : `${n / 60} hours`;
+  return `${n} minutes`;
+}
+
 /** zone renders " (Istanbul time)" when the metadata names a zone the browser's clock is not in. */
 function zone(a: MessageArgs): string {
   if (!a.timeZone) return "";
@@ -209,6 +219,7 @@ export const EN: MessageCatalog = {
     appointmentNoShow: "Marking the no-show",
     cancelTicket: "Cancelling the ticket",
     book: "Booking",
+    hold: "Holding the time",
     cancelAppointment: "Cancelling",
     reschedule: "Moving the appointment",
     forceRelease: "Releasing the lock",
@@ -224,6 +235,43 @@ export const EN: MessageCatalog = {
     SLOT_HELD_FOR_OFFER: (a) => ({
       title: `${when(a, a.appointmentLocalTime, a.appointmentLocalDate) || "That time"}${zone(a)} is held for a patient on the waitlist${a.localTime ? ` until ${when(a)}` : ""}.`,
       action: "Pick another free slot, or look again once the hold has ended.",
+    }),
+    // Visit types, holds and locations (issue 20); times are the provider's or location's local time.
+    SLOT_HELD: (a) => ({
+      title: `${when(a, a.appointmentLocalTime, a.appointmentLocalDate) || "That time"}${zone(a)} is held for another patient finishing their booking${a.localTime ? ` until ${when(a)}` : ""}.`,
+      action: "Pick another free slot, or look again once the hold has ended.",
+    }),
+    HOLD_EXPIRED: (a) => ({
+      title: `The hold on ${when(a, a.appointmentLocalTime, a.appointmentLocalDate) || "that time"}${zone(a)}${a.providerName ? ` with ${a.providerName}` : ""} ended${a.localTime ? ` at ${a.localTime}` : ""} before it was confirmed, so nothing was booked.`,
+      action: a.timeStillFree === "true" ? "The time is still free: choose it again to hold it." : "Pick another free slot.",
+    }),
+    HOLD_LIMIT: (a) => ({
+      title: `${a.limit === "1" ? "A held time is" : `${a.limit ?? "Several"} held times are`} already waiting to be confirmed, the most allowed at once.`,
+      action: "Confirm or release one, or wait a few minutes until one ends.",
+    }),
+    MIN_NOTICE: (a) => ({
+      title: `${a.visitTypeName || "This visit"} must be booked at least ${minutesWords(a.noticeMinutes)} ahead; ${when(a) || "that time"}${zone(a)} is too soon.`,
+      action: a.earliestLocalTime ? `Pick a time from ${when(a, a.earliestLocalTime, a.earliestLocalDate)} on.` : "Pick a later time.",
+    }),
+    VISIT_TYPE_HORIZON: (a) => ({
+      title: `${a.visitTypeName || "This visit"} cannot be booked that far ahead${a.lastLocalTime ? `: the last bookable time is ${when(a, a.lastLocalTime, a.lastLocalDate)}${zone(a)}` : ""}.`,
+      action: "Pick an earlier time.",
+    }),
+    MAX_PER_PATIENT_PER_DAY: (a) => ({
+      title: `The patient already has ${a.limit && a.limit !== "1" ? `${a.limit} visits of ${a.visitTypeName || "this type"}` : `a ${a.visitTypeName || "visit of this type"}`} ${when(a, "") || "that day"}, the most allowed in one day.`,
+      action: "Pick another day.",
+    }),
+    NOT_AT_VISIT_TYPE_LOCATION: (a) => ({
+      title: `${provider(a)} ${a.workedAtLocationName ? `works at ${a.workedAtLocationName}` : "is at another location"} at ${when(a) || "that time"}${zone(a)}.`.replace(/^t/, "T"),
+      action: `${a.visitTypeName || "This visit"} is offered${a.visitTypeLocationName ? ` at ${a.visitTypeLocationName}` : " elsewhere"}: pick a time when they are there.`,
+    }),
+    LOCATION_CLOSED: (a) => ({
+      title: `${a.locationName || "The clinic"} is closed ${when(a, "") || "that day"}${a.closureReason ? ` (${a.closureReason})` : ""}.`,
+      action: "Pick another day.",
+    }),
+    NO_RESOURCE_AVAILABLE: (a) => ({
+      title: `No room or device that ${a.visitTypeName || "this visit"} needs is free at ${when(a) || "that time"}${zone(a)}.`,
+      action: "Pick another time.",
     }),
     PATIENT_WAITLIST_LIMIT: (a) => ({
       title: `You are already on the waitlist for ${a.limit === "1" ? "an appointment" : a.limit ? `${a.limit} appointments` : "as many appointments as allowed"}.`,
