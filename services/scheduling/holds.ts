@@ -9,6 +9,7 @@
 // patient has at most SCHEDULING_MAX_HOLDS_PER_PATIENT unexpired holds, counted under the patient's
 // lock (the one their bookings take). Holds do not count toward PATIENT_BOOKING_LIMIT, but a patient
 // at that limit cannot hold (they could not confirm), and confirming counts as booking.
+import { requireLocation } from "../runtime/auth/location-scope.js";
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -144,6 +145,8 @@ export class Holds {
     if (read.requestKey) return replayStored(BookAppointmentResponseSchema, key, hash, read.requestKey);
     const held = read.appointment;
     if (!held || !mayConfirm(caller, held)) throw holdNotFoundError(v.holdId);
+    // A location-scoped caller confirms only holds at their locations.
+    requireLocation(ctx, held.location_id, "this hold");
     const provider = await this.c.access.providerNaming(held.provider_id);
     const mismatch = mismatchOf(v, held);
     if (mismatch) throw holdMismatchError(provider, held.start_at.getTime(), mismatch);

@@ -109,6 +109,8 @@ t.test("locations, visit types, holds, series and calendars of another location"
     requestId: "ls-vt2",
     visitType: { visitTypeId: "vt-here", locationId: "default", displayName: "Check-up", duration: { seconds: 900n }, providerIds: [here], patientBookable: true },
   });
+  // A hold at the other location, taken by reception there (the provider works there all day).
+  const heldThere = (await admin.scheduling.holdSlot({ requestId: "ls-h0", visitTypeId: "vt-north", providerId: there, patientId: "pat-8", startTime: slot(5) })).hold!.holdId;
   const desk = (await clients(sys, "receptionist", "desk-1", ["default"])).scheduling;
   const boss = (await clients(sys, "admin", "adm-2", ["default"])).scheduling;
   const day = { startTime: slot(0), endTime: timestampFromDate(new Date(Date.now() + 86_400_000)) };
@@ -121,6 +123,7 @@ t.test("locations, visit types, holds, series and calendars of another location"
     ["CreateVisitType", () => desk.createVisitType({ requestId: "ls-vt3", visitType: { locationId: "north", displayName: "X", duration: { seconds: 900n }, providerIds: [there] } })],
     ["UpdateVisitType", () => desk.updateVisitType({ requestId: "ls-vt4", visitType: { visitTypeId: "vt-north", color: "#112233" }, updateMask: { paths: ["color"] } })],
     ["HoldSlot", () => desk.holdSlot({ requestId: "ls-h1", visitTypeId: "vt-north", providerId: there, patientId: "pat-9", startTime: slot(4) })],
+    ["confirming a hold there", () => desk.bookAppointment({ requestId: "ls-h2", holdId: heldThere })],
     ["BookSeries", () => desk.bookSeries({ requestId: "ls-s1", visitTypeId: "vt-north", providerId: there, patientId: "pat-9", firstStartTime: slot(4), recurrence: { frequency: 2, count: 2 } })],
     ["SearchSlots at that location", () => desk.searchSlots({ locationId: "north", visitTypeId: "vt-north", ...day })],
     ["SearchSlots of its visit type", () => desk.searchSlots({ visitTypeId: "vt-north", ...day })],
