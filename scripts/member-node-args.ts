@@ -5,13 +5,15 @@
 // 184-220 MiB; with 96 MB at 183 MiB, the services at 104-127 MiB either way (their heaps stay well
 // under the cap; the gateway's live heap after a full GC is about 55 MB, see test/gateway/edge-fuzz).
 // In Kubernetes Node sizes its heap from the container's memory limit, up to all of it; the
-// Deployments set NODE_OPTIONS=--max-old-space-size=256 for that.
+// Deployments set NODE_OPTIONS=--max-old-space-size=256 for that. 112 MB since issue 20: the
+// gateway's live heap grew to 53 MiB with the clinic model's API, and at 96 MB a flood of 3,000 watch
+// streams (test/gateway/stream-limits) ran it out of memory when the machine was busy.
 
 /** DEFAULT_HEAP_MB is each member's V8 old-space cap unless CLUSTER_HEAP_MB says otherwise. */
-export const DEFAULT_HEAP_MB = 96;
+export const DEFAULT_HEAP_MB = 112;
 
 /**
- * memberNodeArgs is the Node options for one member: the heap caps (CLUSTER_HEAP_MB, default 96;
+ * memberNodeArgs is the Node options for one member: the heap caps (CLUSTER_HEAP_MB, default 112;
  * 0 leaves V8's own sizing) and then CLUSTER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof",
  * which NODE_OPTIONS does not accept).
  */

@@ -158,12 +158,14 @@ export const STREAM_COST_BYTES = 96 * 1024;
 
 /**
  * defaultMaxStreams is GATEWAY_MAX_STREAMS's default for a V8 heap limit: open streams may take a
- * quarter of it, at STREAM_COST_BYTES each, between 64 and 4,000. That is 320 under `npm run
- * cluster`'s 96 MB heap (120 MiB with the young generation), 810 under the Deployments' 256 MB, and
- * 4,000 for a process whose heap V8 sizes from a large machine.
+ * fifth of it, at STREAM_COST_BYTES each, between 64 and 4,000. That is 290 under `npm run
+ * cluster`'s 112 MB heap (136 MiB with the young generation), 648 under the Deployments' 256 MB, and
+ * 4,000 for a process whose heap V8 sizes from a large machine. (A quarter of a 96 MB heap left too
+ * little once the gateway's own live heap grew from 48 to 53 MiB with the clinic model's API: a
+ * flood of 3,000 streams ran the cluster gateway out of memory under load.)
  */
 export function defaultMaxStreams(heapLimitBytes = v8.getHeapStatistics().heap_size_limit): number {
-  return Math.max(64, Math.min(4000, Math.floor(heapLimitBytes / 4 / STREAM_COST_BYTES)));
+  return Math.max(64, Math.min(4000, Math.floor(heapLimitBytes / 5 / STREAM_COST_BYTES)));
 }
 
 /** RPC_HEADROOM is room, past the streams and unary calls the gateway bounds, for calls being answered or refused at a given moment. */

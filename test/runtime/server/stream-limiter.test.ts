@@ -175,8 +175,9 @@ t.test("GATEWAY_MAX_STREAMS and GATEWAY_MAX_STREAMS_PER_CLIENT", async (t) => {
   const config = loadConfig(env, { port: 0 });
   t.equal(config.maxStreamsPerClient, DEFAULT_MAX_STREAMS_PER_CLIENT);
   t.equal(config.maxStreams, defaultMaxStreams(v8.getHeapStatistics().heap_size_limit), "the total follows this process's heap limit");
-  t.equal(defaultMaxStreams(120 * 2 ** 20), 320, "npm run cluster's 96 MB heap (120 MiB with the young generation)");
-  t.equal(defaultMaxStreams(304 * 2 ** 20), 810, "the Deployments' 256 MB");
+  t.equal(defaultMaxStreams(136 * 2 ** 20), 290, "npm run cluster's 112 MB heap (136 MiB with the young generation)");
+  t.equal(defaultMaxStreams(120 * 2 ** 20), 256, "a 96 MB heap");
+  t.equal(defaultMaxStreams(304 * 2 ** 20), 648, "the Deployments' 256 MB");
   t.equal(defaultMaxStreams(16 * 2 ** 30), 4000, "capped");
   t.equal(defaultMaxStreams(8 * 2 ** 20), 64, "never fewer than 64");
   const set = loadConfig({ ...env, GATEWAY_MAX_STREAMS: "200", GATEWAY_MAX_STREAMS_PER_CLIENT: "0" }, { port: 0 });
