@@ -5,6 +5,7 @@
 // location's own sequence (scheduling.location_changes, numbered after the commit:
 // location-changes.ts), a room's filtered to the appointments that take it. Every appointment a
 // watcher is shown is audited. Writers wake the watchers once committed (changed, stampLocations).
+import { locationNotFoundError } from "./location.errors.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { WatchAppointmentsResponseSchema } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
@@ -55,11 +56,6 @@ interface Stream {
   oldest: () => Promise<bigint | undefined>;
   /** gone is the error for a key that no longer exists. */
   gone: () => NotFoundError;
-}
-
-/** locationNotFound is LOCATION_NOT_FOUND: no location with this id. */
-function locationNotFound(locationId: string): NotFoundError {
-  return new NotFoundError("location", locationId, "LOCATION_NOT_FOUND");
 }
 
 /** AppointmentWatch serves WatchAppointments and wakes its watchers after a commit (see the file comment). */
@@ -215,14 +211,14 @@ export class AppointmentWatch {
         return row && BigInt(row.last_sequence);
       },
       oldest: () => LOCATION_CHANGE_LOG.oldest(db, location.location_id),
-      gone: () => locationNotFound(location.location_id),
+      gone: () => locationNotFoundError(location.location_id),
     };
   }
 
   /** requireLocation reads a location (NOT_FOUND LOCATION_NOT_FOUND). */
   private async requireLocation(db: Db, locationId: string): Promise<LocationRow> {
     const [row] = await findLocationsById(db, [locationId]);
-    if (!row) throw locationNotFound(locationId);
+    if (!row) throw locationNotFoundError(locationId);
     return row;
   }
 

@@ -1,11 +1,6 @@
 // The errors of SearchSlots that no other part of scheduling gives; README's "Error reasons" lists them.
 import { OWN_RECORDS_ONLY } from "../runtime/auth/auth-interceptor.js";
-import { NotFoundError, PermissionDeniedError } from "../runtime/errors.js";
-
-/** locationNotFoundError is NOT_FOUND LOCATION_NOT_FOUND: no location with this id. */
-export function locationNotFoundError(locationId: string): NotFoundError {
-  return new NotFoundError("location", locationId, "LOCATION_NOT_FOUND");
-}
+import { PermissionDeniedError } from "../runtime/errors.js";
 
 /** otherPatientSearchError is PERMISSION_DENIED OWN_RECORDS_ONLY: a patient searching with another patient's id (the auth interceptor's reason for the same mistake). */
 export function otherPatientSearchError(): PermissionDeniedError {

@@ -16,11 +16,6 @@ export function visitTypeNotFoundError(visitTypeId: string): NotFoundError {
   return new NotFoundError("visit type", visitTypeId, "VISIT_TYPE_NOT_FOUND");
 }
 
-/** locationNotFoundError is NOT_FOUND LOCATION_NOT_FOUND: a visit type naming a location that does not exist. */
-export function locationNotFoundError(locationId: string): NotFoundError {
-  return new NotFoundError("location", locationId, "LOCATION_NOT_FOUND");
-}
-
 /** notOfferedError is NOT_OFFERED_BY_PROVIDER: the provider does not offer this visit type. */
 export function notOfferedError(vt: VisitTypeNaming, p: ProviderNaming): FailedPreconditionError {
   return new FailedPreconditionError("NOT_OFFERED_BY_PROVIDER", `${p.display_name} does not offer ${vt.display_name}; choose another provider or visit type`, {

@@ -26,10 +26,12 @@ import { toVisitType } from "./mappers/visit-type.mapper.js";
 import { AUDIT_LOG } from "./repositories/audit.repository.js";
 import { findProviders } from "./repositories/provider.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
-import { findVisitType, findVisitTypeForUpdate, insertVisitType, listVisitTypes, locationExists, replaceVisitType } from "./repositories/visit-type.repository.js";
+import { findVisitType, findVisitTypeForUpdate, insertVisitType, listVisitTypes, replaceVisitType } from "./repositories/visit-type.repository.js";
 import type { SchedulingContext } from "./scheduling-context.js";
 import { providerNotFoundError } from "./scheduling.errors.js";
-import { locationNotFoundError, visitTypeNotFoundError } from "./visit-type.errors.js";
+import { locationNotFoundError } from "./location.errors.js";
+import { locationExists } from "./repositories/location.repository.js";
+import { visitTypeNotFoundError } from "./visit-type.errors.js";
 import { ruleViolations, type ValidCreateVisitType, type ValidListVisitTypes, type ValidUpdateVisitType, type VisitTypePath, type VisitTypeValues } from "./visit-types.validation.js";
 
 /** VISIT_TYPES_PAGE is ListVisitTypes' page token: the visit types after (display name, id), bound to the location and provider filters. */

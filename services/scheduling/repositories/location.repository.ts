@@ -94,6 +94,11 @@ export function scheduleLocationsSql(providerLocation: RawBuilder<unknown>, week
       or l.location_id in (select w->>'locationId' from jsonb_array_elements(coalesce(${weeklyHours}, '[]'::jsonb)) w)), '{}'::jsonb)`;
 }
 
+/** locationExists tells whether a location exists. */
+export async function locationExists(db: Db, locationId: string): Promise<boolean> {
+  return (await db.selectFrom("scheduling.locations").select("location_id").where("location_id", "=", locationId).executeTakeFirst()) !== undefined;
+}
+
 /** findScheduleLocations reads the locations of a provider's weekly hours (scheduleLocationsSql); none for an unknown provider. */
 export async function findScheduleLocations(db: Db, providerId: string): Promise<ScheduleLocations> {
   const { rows } = await sql<{ locations: ScheduleLocations }>`

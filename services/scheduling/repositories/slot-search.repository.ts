@@ -3,19 +3,12 @@
 import { sql } from "kysely";
 import type { AvailabilityRow } from "../db/availability.table.js";
 import type { Db } from "../db/database.js";
-import type { LocationRow } from "../db/location.table.js";
 import type { ProviderRow } from "../db/provider.table.js";
 import type { Interval } from "../slots.js";
 import { parseSpans, spansOf } from "./appointment.repository.js";
 import { ACTIVE, liveAt } from "./appointment.sql.js";
 import type { CapableResource } from "./visit-type.repository.js";
 import { scheduleLocationsSql, type ScheduleLocations } from "./location.repository.js";
-
-/** locationExists tells whether a location exists. */
-export async function locationExists(db: Db, locationId: string): Promise<boolean> {
-  const row: Pick<LocationRow, "location_id"> | undefined = await db.selectFrom("scheduling.locations").select("location_id").where("location_id", "=", locationId).executeTakeFirst();
-  return row !== undefined;
-}
 
 /** ProviderWithAvailability is a provider and its weekly pattern (undefined: never set). */
 export interface ProviderWithAvailability {

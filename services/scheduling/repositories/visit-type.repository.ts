@@ -80,11 +80,6 @@ export async function listVisitTypes(
   return s.orderBy("display_name").orderBy("visit_type_id").limit(q.limit).execute();
 }
 
-/** locationExists tells whether a location exists. */
-export async function locationExists(db: Db, locationId: string): Promise<boolean> {
-  return (await db.selectFrom("scheduling.locations").select("location_id").where("location_id", "=", locationId).executeTakeFirst()) !== undefined;
-}
-
 /** busyResources are those of `resourceIds` booked (actively) at some time in [from, to), leaving out the bookings of appointment `excluding`. */
 export async function busyResources(db: Db, resourceIds: string[], from: Date, to: Date, excluding?: string): Promise<Set<string>> {
   if (resourceIds.length === 0) return new Set();
