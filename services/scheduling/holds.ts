@@ -9,6 +9,7 @@
 // patient has at most SCHEDULING_MAX_HOLDS_PER_PATIENT unexpired holds, counted under the patient's
 // lock (the one their bookings take). Holds do not count toward PATIENT_BOOKING_LIMIT, but a patient
 // at that limit cannot hold (they could not confirm), and confirming counts as booking.
+import { checkVisitsPerDay } from "./visit-booking.js";
 import { requireLocation } from "../runtime/auth/location-scope.js";
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -33,12 +34,12 @@ import { newAppointmentRow, TimeTakenError, type NewAppointment } from "./reposi
 import { bookAtomically, readBookingContext, type AtomicBookingResult } from "./repositories/booking.repository.js";
 import { busyResourceIds, countLiveHolds, expireLapsedHolds, HOLD_EXPIRED_REASON } from "./repositories/hold.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
-import { countPatientVisitsOfType, findVisitType, resourcesWithCapabilities } from "./repositories/visit-type.repository.js";
+import { findVisitType, resourcesWithCapabilities } from "./repositories/visit-type.repository.js";
 import type { SchedulingContext } from "./scheduling-context.js";
 import { noAvailabilityError, patientBookingLimitError, providerNotFoundError, resourceNotFoundError, type ProviderNaming } from "./scheduling.errors.js";
 import { schedulingBookings } from "./scheduling.metrics.js";
-import { checkAtLocation, checkMayBook, checkOffered, checkRules, chooseResources, localDayOf, visitPlanOf } from "./visit-plan.js";
-import { maxPerDayError, noResourceError, visitTypeNotFoundError } from "./visit-type.errors.js";
+import { checkAtLocation, checkMayBook, checkOffered, checkRules, chooseResources, visitPlanOf } from "./visit-plan.js";
+import { noResourceError, visitTypeNotFoundError } from "./visit-type.errors.js";
 import type { WaitlistOffers } from "./waitlist-offers.js";
 
 /** SWEEP_BATCH is how many lapsed holds one sweep expires at most. */
@@ -197,11 +198,7 @@ export class Holds {
     const max = this.c.options.maxHoldsPerPatient;
     if (max > 0 && (await countLiveHolds(db, l.patientId, l.now)) >= max) throw holdLimitError(max);
     if (l.upcoming !== undefined && (await countUpcoming(db, l.patientId, l.now)) >= l.upcoming) throw patientBookingLimitError(l.upcoming);
-    const perDay = l.vt.max_per_patient_per_day;
-    if (perDay === 0) return;
-    const day = localDayOf(l.start.getTime(), l.provider.time_zone);
-    const visits = await countPatientVisitsOfType(db, { patientId: l.patientId, visitTypeId: l.vt.visit_type_id, from: day.from, to: day.to, now: l.now });
-    if (visits >= perDay) throw maxPerDayError(l.vt, l.provider, l.start.getTime(), perDay);
+    await checkVisitsPerDay(db, { ...l, start: l.start.getTime(), limit: l.vt.max_per_patient_per_day });
   }
 
   /**

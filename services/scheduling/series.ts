@@ -21,6 +21,7 @@
 //   cancelled ones are left alone), in one transaction under the provider's lock; a patient, only
 //   for their own series and only while the soonest of them is before the visit type's patient
 //   cutoff (else the whole request is refused). Each freed time is offered to the waitlist.
+import { checkVisitsPerDay } from "./visit-booking.js";
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
@@ -44,13 +45,13 @@ import { AUDIT_LOG, withOverride } from "./repositories/audit.repository.js";
 import { appendChange } from "./repositories/change.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { patientHasSeries, resourceBookings, seriesOccurrencesFrom } from "./repositories/series.repository.js";
-import { countPatientVisitsOfType, findVisitType, resourcesWithCapabilities } from "./repositories/visit-type.repository.js";
+import { findVisitType, resourcesWithCapabilities } from "./repositories/visit-type.repository.js";
 import type { SchedulingContext } from "./scheduling-context.js";
 import { localMoment } from "./scheduling.errors.js";
 import { nonexistentLocalTimeError, notInSeriesError, occurrenceRefusedError, seriesBookingLimitError, seriesNotFoundError, seriesTooLongError, untilBeforeStartError, type Occurrence } from "./series.errors.js";
 import { MAX_OCCURRENCES, type ValidBookSeries, type ValidCancelSeries, type ValidRecurrence } from "./series.validation.js";
-import { checkAtLocation, checkMayBook, checkOffered, checkPatientCutoff, checkRules, chooseResources, localDayOf, visitPlanOf, type VisitPlan } from "./visit-plan.js";
-import { maxPerDayError, noResourceError, visitTypeNotFoundError } from "./visit-type.errors.js";
+import { checkAtLocation, checkMayBook, checkOffered, checkPatientCutoff, checkRules, chooseResources, visitPlanOf, type VisitPlan } from "./visit-plan.js";
+import { noResourceError, visitTypeNotFoundError } from "./visit-type.errors.js";
 import type { WaitlistOffers } from "./waitlist-offers.js";
 import { addDays, instantOfWall, localDateOf, wallOf, wallOfDate } from "./zone-time.js";
 
@@ -209,10 +210,9 @@ export class SeriesBooking {
 
   /** checkPerDay refuses an occurrence on a local day the patient already has the visit type's most visits of (MAX_PER_PATIENT_PER_DAY). */
   private async checkPerDay(trx: Db, vt: VisitTypeRow, provider: ProviderRow, patientId: string, o: DatedOccurrence): Promise<void> {
-    if (vt.max_per_patient_per_day <= 0) return;
-    const day = localDayOf(o.start, provider.time_zone);
-    const n = await countPatientVisitsOfType(trx, { patientId, visitTypeId: vt.visit_type_id, from: day.from, to: day.to, now: this.c.clock.now() });
-    if (n >= vt.max_per_patient_per_day) throw new RefusedOccurrence(o, maxPerDayError(vt, provider, o.start, vt.max_per_patient_per_day));
+    await checkVisitsPerDay(trx, { vt, provider, patientId, start: o.start, now: this.c.clock.now(), limit: vt.max_per_patient_per_day }).catch((err: unknown) => {
+      throw err instanceof FailedPreconditionError ? new RefusedOccurrence(o, err) : err;
+    });
   }
 
   /**

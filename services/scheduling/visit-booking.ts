@@ -100,9 +100,23 @@ export async function planVisit(db: Db, q: VisitQuery): Promise<VisitBooking> {
 /** checkPerDay refuses a visit that would exceed the maximum per patient per day (MAX_PER_PATIENT_PER_DAY); under lockPatientBookings it decides. */
 export async function checkPerDay(db: Db, b: VisitBooking, q: Pick<VisitQuery, "vt" | "provider" | "start" | "patientId" | "moving" | "now">): Promise<void> {
   if (b.perDayLimit === undefined) return;
-  const day = localDayOf(q.start.getTime(), q.provider.time_zone);
-  const count = await countPatientVisitsOfType(db, { patientId: q.patientId, visitTypeId: q.vt.visit_type_id, from: day.from, to: day.to, excluding: q.moving?.appointmentId, now: q.now });
-  if (count >= b.perDayLimit) throw maxPerDayError(q.vt, q.provider, q.start.getTime(), b.perDayLimit);
+  await checkVisitsPerDay(db, { ...q, start: q.start.getTime(), limit: b.perDayLimit, excluding: q.moving?.appointmentId });
+}
+
+/**
+ * checkVisitsPerDay refuses a visit of `vt` starting at `start` when the patient already has `limit`
+ * active visits of it on that local day in the provider's zone (MAX_PER_PATIENT_PER_DAY), leaving out
+ * `excluding` (a visit being moved) and holds lapsed at `now`; 0 is no limit. Booking, holds and
+ * series all decide it here, each under the patient's lock.
+ */
+export async function checkVisitsPerDay(
+  db: Db,
+  q: { vt: VisitTypeRow; provider: ProviderRow; patientId: string; start: number; now: Date; limit: number; excluding?: string },
+): Promise<void> {
+  if (q.limit <= 0) return;
+  const day = localDayOf(q.start, q.provider.time_zone);
+  const count = await countPatientVisitsOfType(db, { patientId: q.patientId, visitTypeId: q.vt.visit_type_id, from: day.from, to: day.to, excluding: q.excluding, now: q.now });
+  if (count >= q.limit) throw maxPerDayError(q.vt, q.provider, q.start, q.limit);
 }
 
 /** resourcesFor are the rooms and devices of the visit: the named ones checked against the required capabilities, or a free choice. */
