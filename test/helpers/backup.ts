@@ -53,7 +53,9 @@ export async function hasTable(db: Kysely<any>, schema: string, table: string): 
  */
 export async function seedAppointments(db: Kysely<any>, providerId: string, count: number, startAt = Date.parse("2026-12-01T09:00:00Z")): Promise<boolean> {
   if (!(await hasTable(db, "scheduling", "appointments")) || !(await hasTable(db, "scheduling", "providers"))) return false;
-  const now = new Date("2026-11-23T10:00:00Z");
+  // Written "now" (to the second), as the service would: a change older than the scheduling service's
+  // retention is pruned at its next write, which could fall between a backup and the comparison.
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
   await sql`insert into scheduling.providers (provider_id, display_name, time_zone, created_at) values (${providerId}, ${"Dr. " + providerId}, 'Europe/Istanbul', ${now}) on conflict do nothing`.execute(db);
   for (let i = 0; i < count; i++) {
     const from = new Date(startAt + i * 30 * 60_000).toISOString();
