@@ -6,6 +6,7 @@
 // Loaded by main.ts once module loading is bounded (services/runtime/process/module-loading.ts).
 import { backupModule } from "../services/backup/backup.module.js";
 import { lockModule } from "../services/lock/lock.module.js";
+import { patientModule } from "../services/patient/patient.module.js";
 import { queueModule } from "../services/queue/queue.module.js";
 import { schedulingModule } from "../services/scheduling/scheduling.module.js";
 import { loadConfig } from "../services/runtime/config.js";
@@ -83,7 +84,7 @@ let runtime;
 try {
   runtime = await createRuntime({
     name: "gateway",
-    modules: [schedulingModule, queueModule, lockModule, backupModule],
+    modules: [schedulingModule, queueModule, lockModule, backupModule, patientModule],
     defaultPort: 8080,
     devAuth: true,
     keepSecretsInDataDir: true,

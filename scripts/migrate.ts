@@ -4,13 +4,14 @@
 import { pathToFileURL } from "node:url";
 import { backupModule } from "../services/backup/backup.module.js";
 import { lockModule } from "../services/lock/lock.module.js";
+import { patientModule } from "../services/patient/patient.module.js";
 import { queueModule } from "../services/queue/queue.module.js";
 import { schedulingModule } from "../services/scheduling/scheduling.module.js";
 import { ConfigError, loadConfig } from "../services/runtime/config.js";
 import { createDatabase, migrateToLatest, redactDatabaseUrl } from "../services/runtime/db/index.js";
 
 /** MIGRATED_MODULES are the services whose schemas the script migrates, in order. */
-export const MIGRATED_MODULES = [schedulingModule, queueModule, lockModule, backupModule];
+export const MIGRATED_MODULES = [schedulingModule, queueModule, lockModule, backupModule, patientModule];
 
 /** migrateAll migrates every module's schema in the database at `databaseUrl`; returns the schema names. */
 export async function migrateAll(databaseUrl: string): Promise<string[]> {

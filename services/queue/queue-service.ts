@@ -1,11 +1,14 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import {
   QueueService,
   type CallNextRequest,
   type CallNextResponseSchema,
   type CancelTicketRequest,
+  type ReassignPatientRequest,
+  type ReassignPatientResponseSchema,
   type CancelTicketResponseSchema,
   type CloseCounterRequest,
   type CloseCounterResponseSchema,
@@ -262,6 +265,11 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     const v = validateCompleteTicket(req);
     await this.locations.requireTicket(ctx, v.ticketId);
     return { ticket: toTicketInit(await completeTicket(this.q, queueCallerOf(ctx), v)) };
+  }
+
+  /** reassignPatient moves a merged patient record's rows to its survivor (PatientService's MergePatients). */
+  async reassignPatient(_req: ReassignPatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ReassignPatientResponseSchema>> {
+    throw new ConnectError("moving a merged patient's records is not built yet", Code.Unimplemented);
   }
 
   /** cancelTicket withdraws a WAITING or CALLED ticket: -> CANCELLED. */

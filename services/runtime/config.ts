@@ -1,5 +1,6 @@
 import path from "node:path";
 import v8 from "node:v8";
+import { parseKeys } from "./crypto/field-cipher.js";
 
 /** ConfigError is a bad environment variable; main prints its message as one line and exits 2. */
 export class ConfigError extends Error {
@@ -19,6 +20,8 @@ export interface Upstreams {
   lock: string[];
   /** backup replicas. */
   backup: string[];
+  /** patient replicas. */
+  patient: string[];
 }
 
 /** Config is the validated process configuration, read only from environment variables. */
@@ -61,6 +64,16 @@ export interface Config {
   authRequireLocations: boolean;
   /** pageTokenSecret (PAGE_TOKEN_SECRET) seals page tokens; every replica needs the same one (unset: npm start keeps one in DATA_DIR, other processes use a random one). */
   pageTokenSecret?: string;
+  /** patientEncryptionKeys (PATIENT_ENCRYPTION_KEYS, `id:base64key[,...]`, the first encrypts) seal patient records (runtime/crypto/field-cipher.ts); unset: npm start keeps them in DATA_DIR, the patient service refuses to start elsewhere. */
+  patientEncryptionKeys?: string;
+  /** patientIndexKey (PATIENT_INDEX_KEY, base64 of at least 32 bytes) keys the blind indexes of patient lookups. */
+  patientIndexKey?: string;
+  /** patientDefaultRegion (PATIENT_DEFAULT_REGION, ISO 3166 alpha-2, default TR) is where a phone number without a country code is read. */
+  patientDefaultRegion: string;
+  /** patientCheck (PATIENT_CHECK, default on) makes scheduling and queue ask the patient service whether a booking's or ticket's patientId exists. */
+  patientCheck: boolean;
+  /** schedulingEncryptionKeys (SCHEDULING_ENCRYPTION_KEYS, as PATIENT_ENCRYPTION_KEYS) seal an appointment's free-text reason in the scheduling schema. */
+  schedulingEncryptionKeys?: string;
   /** serviceToken is this service's own token for calls to other services. */
   serviceToken?: string;
   /** upstreams are the other services' addresses. */
@@ -310,6 +323,22 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
     maxConnections: maxConnections !== undefined && /^[1-9]\d*$/.test(maxConnections) ? Number(maxConnections) : undefined,
   };
 
+  const keySpec = (name: string): string | undefined => {
+    const v = str(name);
+    if (v === undefined) return undefined;
+    try {
+      parseKeys(v, name);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    return v;
+  };
+  const indexKey = str("PATIENT_INDEX_KEY");
+  if (indexKey !== undefined && Buffer.from(indexKey, "base64").length < 32) problems.push("PATIENT_INDEX_KEY must be at least 32 bytes in base64");
+  const region = str("PATIENT_DEFAULT_REGION") ?? "TR";
+  if (!/^[A-Z]{2}$/.test(region)) problems.push(`PATIENT_DEFAULT_REGION must be a two-letter country code such as "TR", got ${JSON.stringify(region)}`);
+  const patientCheck = str("PATIENT_CHECK") ?? "on";
+  if (patientCheck !== "on" && patientCheck !== "off") problems.push(`PATIENT_CHECK must be "on" or "off", got ${JSON.stringify(patientCheck)}`);
   const config: Config = {
     port: port("PORT", defaults.port),
     metricsPort: port("METRICS_PORT", defaults.metricsPort ?? 9464),
@@ -330,12 +359,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, defaults: { port: number; met
     authAudience: str("AUTH_AUDIENCE"),
     authRequireLocations: ["on", "true", "1"].includes(requireLocations),
     pageTokenSecret,
+    patientEncryptionKeys: keySpec("PATIENT_ENCRYPTION_KEYS"),
+    patientIndexKey: indexKey,
+    patientDefaultRegion: region,
+    patientCheck: patientCheck !== "off",
+    schedulingEncryptionKeys: keySpec("SCHEDULING_ENCRYPTION_KEYS"),
     serviceToken: str("SERVICE_TOKEN"),
     upstreams: {
       scheduling: addresses("SCHEDULING_ADDR"),
       queue: addresses("QUEUE_ADDR"),
       lock: addresses("LOCK_ADDR"),
       backup: addresses("BACKUP_ADDR"),
+      patient: addresses("PATIENT_ADDR"),
     },
     corsOrigins: list("CORS_ORIGINS"),
     lockStuckAfterMs: duration("LOCK_STUCK_AFTER", 30_000),

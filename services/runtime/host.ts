@@ -1,4 +1,5 @@
 import path from "node:path";
+import { randomBytes } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { createAuthInterceptor } from "./auth/auth-interceptor.js";
@@ -21,6 +22,7 @@ import { createReflectionServices, ServerReflectionV1, ServerReflectionV1Alpha }
 import type { ServiceRegistration } from "./server/grpc-server.js";
 import { ensurePrivateDir } from "./process/private-files.js";
 import { readOrCreateSecretFile } from "./process/secret-file.js";
+import { newKeySpec } from "./crypto/field-cipher.js";
 import { createStreamLimitInterceptor } from "./server/stream-limiter.js";
 import type { MountedService, ServiceModule } from "./service-module.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
@@ -210,6 +212,14 @@ export async function createRuntime(opts: {
     pageTokenSecret = ephemeralPageTokenSecret();
   }
   const pageTokens = new PageTokens(pageTokenSecret);
+  if (opts.keepSecretsInDataDir) {
+    // The patient record keys and the appointment reason keys: a backup restores only with them
+    // (README, "Patient data and its keys").
+    const keep = async (file: string, make: () => string) => (await readOrCreateSecretFile(path.join(config.dataDir, file), make)).secret;
+    config.patientEncryptionKeys ??= await keep("patient-encryption-keys", () => newKeySpec());
+    config.patientIndexKey ??= await keep("patient-index-key", () => randomBytes(32).toString("base64"));
+    config.schedulingEncryptionKeys ??= await keep("scheduling-encryption-keys", () => newKeySpec());
+  }
   const descriptors = opts.modules.flatMap((m) => m.services);
   const health = new HealthServiceImpl(descriptors.map((s) => s.typeName));
   health.setAll(ServingStatus.NOT_SERVING);

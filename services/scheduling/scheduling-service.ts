@@ -6,6 +6,8 @@ import {
   type BookSeriesRequest,
   type BookSeriesResponseSchema,
   type CancelSeriesRequest,
+  type ReassignPatientRequest,
+  type ReassignPatientResponseSchema,
   type CancelSeriesResponseSchema,
   type CreateLocationRequest,
   type CreateLocationResponseSchema,
@@ -396,6 +398,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** bookSeries books a recurring series, all or nothing: series.ts. */
   async bookSeries(req: BookSeriesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof BookSeriesResponseSchema>> {
     return this.series.bookSeries(await this.guard.checked(ctx, validateBookSeries(req)), ctx);
+  }
+
+  /** reassignPatient moves a merged patient record's rows to its survivor (PatientService's MergePatients). */
+  async reassignPatient(_req: ReassignPatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ReassignPatientResponseSchema>> {
+    throw new ConnectError("moving a merged patient's records is not built yet", Code.Unimplemented);
   }
 
   /** cancelSeries cancels an occurrence of a series and every later one ("this and following"): series.ts. */

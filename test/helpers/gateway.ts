@@ -13,7 +13,7 @@ import type { RpcCall, RpcInterceptor } from "../../services/runtime/server/inte
 import { createLogger, type Logger } from "../../services/runtime/observability/logger.js";
 import { codeName } from "../../services/runtime/observability/metrics.js";
 import { createDistributedGateway, startGateway, type DistributedGateway } from "../../gateway/gateway.js";
-import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
+import { TEST_KEYS_ENV, TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
 
 /** TeardownHost is the part of a tap test the helpers use. */
 export interface TeardownHost {
@@ -76,7 +76,7 @@ export async function startUpstream(t: TeardownHost, modules: ServiceModule[], d
     name: "upstream",
     modules,
     defaultPort: 0,
-    env: { AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", METRICS_PORT: "0", DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...env },
+    env: { AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", METRICS_PORT: "0", DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...TEST_KEYS_ENV, ...env },
     extraInterceptors: [recorder(seen, ended)],
   });
   t.teardown(() => runtime.close());

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { backupModule } from "../../services/backup/backup.module.js";
 import { lockModule } from "../../services/lock/lock.module.js";
+import { patientModule } from "../../services/patient/patient.module.js";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
@@ -22,8 +23,20 @@ export const TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789
 /** TEST_PAGE_TOKEN_SECRET seals the page tokens of test processes (one secret, as every replica of a deployment shares one). */
 export const TEST_PAGE_TOKEN_SECRET = "test-page-token-secret-shared-by-every-replica-0123456789";
 
-/** ALL_MODULES are the four services. */
-export const ALL_MODULES = [schedulingModule, queueModule, lockModule, backupModule];
+/** ALL_MODULES are the five services. */
+export const ALL_MODULES = [schedulingModule, queueModule, lockModule, backupModule, patientModule];
+
+/**
+ * TEST_KEYS_ENV are the data keys of test processes (synthetic data only): the patient records' and
+ * the appointment reasons' encryption keys and the blind-index key. PATIENT_CHECK is off so that the
+ * tests of other things may book for made-up patient ids; the patient tests turn it on.
+ */
+export const TEST_KEYS_ENV: Readonly<Record<string, string>> = {
+  PATIENT_ENCRYPTION_KEYS: `t1:${Buffer.alloc(32, 1).toString("base64")}`,
+  PATIENT_INDEX_KEY: Buffer.alloc(32, 2).toString("base64"),
+  SCHEDULING_ENCRYPTION_KEYS: `s1:${Buffer.alloc(32, 3).toString("base64")}`,
+  PATIENT_CHECK: "off",
+};
 
 /** TestSystem is the four services on both servers, sharing one runtime and one fresh database. */
 export interface TestSystem {
@@ -50,6 +63,7 @@ export async function startTestSystem(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     METRICS_PORT: "0",
     DATA_DIR: dataDir,
+    ...TEST_KEYS_ENV,
     ...(opts.embedded ? {} : { DATABASE_URL: await createTestDatabase(t) }),
     ...opts.env,
   };

@@ -18,6 +18,7 @@ const S = "medschedule.scheduling.v1.SchedulingService";
 const Q = "medschedule.queue.v1.QueueService";
 const L = "medschedule.lock.v1.LockService";
 const B = "medschedule.backup.v1.BackupService";
+const P = "medschedule.patient.v1.PatientService";
 
 const own = (ownerField?: string): Grant => ({ own: true, ownerField });
 
@@ -70,6 +71,18 @@ export const ROLE_TABLE: ReadonlyMap<string, RpcRule> = new Map<string, RpcRule>
   ...rows(L, ["AdvanceEpoch"], { service: "yes" }),
   ...rows(B, ["GetBackup", "ListBackups", "StartBackup", "VerifyBackup", "PruneBackups"], { admin: "yes", service: "yes" }),
   ...rows(B, ["RestoreBackup"], { admin: "yes" }),
+  // Patients: staff within their locations (outside them with an accessReason; the handler checks),
+  // a patient their own record (and changes only contacts, language and consents), display never,
+  // the service role only ResolvePatient and the one contact read of notifications.
+  ...rows(P, ["CreatePatient"], { receptionist: "yes", doctor: "yes", admin: "yes" }),
+  ...rows(P, ["GetPatient"], { patient: own("patientId"), receptionist: "yes", doctor: "yes", admin: "yes" }),
+  ...rows(P, ["UpdatePatient"], { patient: own(), receptionist: "yes", doctor: "yes", admin: "yes" }),
+  ...rows(P, ["SearchPatients"], { receptionist: "yes", doctor: "yes", admin: "yes" }),
+  ...rows(P, ["MergePatients"], { receptionist: "yes", admin: "yes" }),
+  ...rows(P, ["ResolvePatient", "GetContactDetails"], { service: "yes" }),
+  // A merge's reassignment, called by the patient service only.
+  ...rows(S, ["ReassignPatient"], { service: "yes" }),
+  ...rows(Q, ["ReassignPatient"], { service: "yes" }),
 ]);
 
 /** RoleWords name a role in a sentence: one holder ("a doctor") and all of them ("doctors"). */
@@ -130,6 +143,7 @@ export const RPC_ACTIONS: ReadonlyMap<string, string> = new Map([
     CheckInAppointment: "check patients in",
     MarkNoShow: "mark appointments as no-shows",
     CompleteAppointment: "mark appointments as completed",
+    ReassignPatient: "move a merged patient's appointments",
   }),
   ...actions(Q, {
     IssueTicket: "issue queue tickets",
@@ -148,6 +162,7 @@ export const RPC_ACTIONS: ReadonlyMap<string, string> = new Map([
     TransferTicket: "move tickets to another queue",
     CompleteTicket: "complete queue tickets",
     CancelTicket: "cancel queue tickets",
+    ReassignPatient: "move a merged patient's tickets",
   }),
   ...actions(L, {
     Acquire: "take locks",
@@ -164,6 +179,15 @@ export const RPC_ACTIONS: ReadonlyMap<string, string> = new Map([
     VerifyBackup: "verify backups",
     PruneBackups: "delete old backups",
     RestoreBackup: "restore backups",
+  }),
+  ...actions(P, {
+    CreatePatient: "register patients",
+    GetPatient: "look up patient records",
+    UpdatePatient: "change patient records",
+    SearchPatients: "search the patient directory",
+    MergePatients: "merge patient records",
+    ResolvePatient: "check patient ids",
+    GetContactDetails: "read patients' contact details",
   }),
 ]);
 

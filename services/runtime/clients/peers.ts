@@ -22,7 +22,7 @@ export interface Peers {
 
 /** upstreamName maps "medschedule.lock.v1.LockService" to "lock". */
 export function upstreamName(service: DescService): keyof Upstreams | undefined {
-  const m = /^medschedule\.(scheduling|queue|lock|backup)\.v1\./.exec(service.typeName);
+  const m = /^medschedule\.(scheduling|queue|lock|backup|patient)\.v1\./.exec(service.typeName);
   return m ? (m[1] as keyof Upstreams) : undefined;
 }
 

@@ -15,7 +15,7 @@ import { freePort } from "../../../services/runtime/server/free-port.js";
 import { callGrpcJs } from "../../helpers/clients.js";
 import { createTestDatabase } from "../../helpers/postgres.js";
 import { startNpmStart } from "../../helpers/npm-start.js";
-import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "../../helpers/system.js";
+import { TEST_KEYS_ENV, TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "../../helpers/system.js";
 
 /** HANG_BOUND_MS only guards against a hang. */
 const HANG_BOUND_MS = 120_000;
@@ -46,7 +46,7 @@ function run(args: string[], env: Record<string, string>): { child: ChildProcess
   return { child, output: () => output, exited };
 }
 
-const BASE_ENV = { AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: "warn", METRICS_PORT: "0" };
+const BASE_ENV = { AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: "warn", METRICS_PORT: "0", ...TEST_KEYS_ENV };
 
 t.test("every module closed: no timer touches the database afterwards (Postgres and PGlite)", async (t) => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "medschedule-linger-"));
@@ -71,7 +71,7 @@ t.test("npm start: SIGTERM after start-up logs no warning", async (t) => {
 
 t.test("service processes: SIGTERM after start-up logs no warning", async (t) => {
   const databaseUrl = await createTestDatabase(t);
-  for (const name of ["scheduling", "queue", "lock", "backup"]) {
+  for (const name of ["scheduling", "queue", "lock", "backup", "patient"]) {
     const port = await freePort();
     const p = run([`dist/services/${name}/main.js`], { ...BASE_ENV, DATABASE_URL: databaseUrl, PORT: String(port), BACKUP_SCHEDULE_POSTGRES: "0 3 * * *" });
     t.teardown(() => {
