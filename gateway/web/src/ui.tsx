@@ -164,14 +164,3 @@ export function useAction<A extends unknown[], T>(fn: (...args: A) => Promise<T>
   };
   return { ...state, run, clear: () => setState({ pending: false }) };
 }
-
-/** PatientIdInput is the patient id staff type when booking for a patient, with what the server found wrong with it. */
-export function PatientIdInput({ id, value, onChange, error }: { id: string; value: string; onChange: (v: string) => void; error: string | undefined }) {
-  return (
-    <label>
-      Patient id
-      <input id={id} value={value} onChange={(e) => onChange(e.target.value)} placeholder="e.g. p-1234" {...fieldProps(error, `${id}-error`)} />
-      <FieldError id={`${id}-error`} message={error} />
-    </label>
-  );
-}
