@@ -120,6 +120,9 @@ export async function startSystemCluster(opts: SystemClusterOptions): Promise<Sy
     LOCK_ADDR: addr(lock),
     // The workload never calls the BackupService; its calls answer UNIMPLEMENTED from the lock process.
     BACKUP_ADDR: addr(lock),
+    // Nor the PatientService (PATIENT_CHECK is off for this workload's made-up patient ids).
+    PATIENT_ADDR: addr(lock),
+    PATIENT_CHECK: "off",
     METRICS_PORT: "0",
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_MINUTE: "0",
