@@ -28,7 +28,7 @@ t.test("a doctor starts on their own queue and their own day, without the walk-i
 
   await page.locator('[data-testid="own-provider"]').waitFor();
   t.match(await page.locator('[data-testid="own-provider"]').innerText(), /^Dr\. Grace Doctor · /, "the screen names the doctor");
-  t.same(await page.getByRole("navigation", { name: "Screens" }).getByRole("link").allInnerTexts(), ["Reception", "Display"], "no Booking in a doctor's navigation");
+  t.same(await page.getByRole("navigation", { name: "Screens" }).getByRole("link").allInnerTexts(), ["Patients", "Reception", "Display"], "no Booking in a doctor's navigation");
   await page.locator(`[data-appointment="${mine.appointmentId}"]`).waitFor();
   t.equal(await page.locator(`[data-appointment="${theirs.appointmentId}"]`).count(), 0, "another provider's appointment is not in the doctor's day");
   t.equal(await page.locator("#today-h").innerText(), "Today · Dr. Grace Doctor", "the list is the doctor's own day");

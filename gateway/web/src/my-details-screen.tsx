@@ -6,9 +6,10 @@
 import { useEffect, useState } from "react";
 import { ContactChannel, type Consent, type Patient } from "../../../gen/medschedule/patient/v1/patient_pb.js";
 import { api, newRequestId, type Session } from "./api.js";
-import { fmtBirthDate, PatientErrorBox } from "./patient-finder.js";
+import { PatientErrorBox } from "./patient-finder.js";
 import { fullName } from "./patient-names.js";
 import { explainPatientError, patientLang, text } from "./patient-text.js";
+import { fmtBirthDate } from "./time-format.js";
 import { FieldError, fieldProps, useAction, useAsync } from "./ui.js";
 
 /** Draft is what the form edits. */
@@ -114,7 +115,7 @@ export function MyDetailsScreen({ session }: { session: Session }) {
             {fullName(p)}
           </p>
           <p className="muted small" data-testid="my-birth-date">
-            {w.birthDate}: {fmtBirthDate(p.birthDate, lang)}
+            {w.birthDate}: {fmtBirthDate(p.birthDate)}
           </p>
           <fieldset className="phones" aria-describedby={phonesError ? "my-phones-error" : undefined}>
             <legend>{w.phones}</legend>

@@ -11,6 +11,7 @@ import { api, newRequestId, type Session } from "./api.js";
 import { listAll } from "./paging.js";
 import { fullName, mayReadPatients, usePatientNames } from "./patient-names.js";
 import { detectQuery, explainPatientError, patientLang, text, type Lang } from "./patient-text.js";
+import { fmtBirthDate } from "./time-format.js";
 import { FieldError, fieldProps, useAction, useAsync } from "./ui.js";
 
 /** PAGE_SIZE is the most results a search shows (SearchPatients answers at most 20). */
@@ -22,13 +23,6 @@ export interface Picked {
   patientId: string;
   /** name is the patient's full name. */
   name: string;
-}
-
-/** fmtBirthDate renders "YYYY-MM-DD" as "07.03.1985" (Turkish) or "07/03/1985" (English). */
-export function fmtBirthDate(date: string, lang: Lang): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  if (!date || Number.isNaN(d.getTime())) return date;
-  return new Intl.DateTimeFormat(lang === "tr" ? "tr-TR" : "en-GB", { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "UTC" }).format(d);
 }
 
 /** PatientErrorBox shows a patient service error in the screen's language; the server's words stay folded. */
@@ -126,10 +120,10 @@ function PatientButton({ p, lang, onPick }: { p: PatientSummary; lang: Lang; onP
   const w = text(lang);
   const name = fullName(p);
   return (
-    <button type="button" className="patient-result" data-patient={p.patientId} aria-label={`${w.pick({ name })}, ${w.dob} ${fmtBirthDate(p.birthDate, lang)}`} onClick={() => onPick({ patientId: p.patientId, name })}>
+    <button type="button" className="patient-result" data-patient={p.patientId} onClick={() => onPick({ patientId: p.patientId, name })}>
       <strong>{name}</strong>
       <span className="muted small">
-        {w.dob} {fmtBirthDate(p.birthDate, lang)}
+        {w.dob} {fmtBirthDate(p.birthDate)}
         {p.medicalRecordNumber ? ` · ${w.mrn} ${p.medicalRecordNumber}` : ""}
       </span>
     </button>

@@ -4,9 +4,10 @@
 import { useState } from "react";
 import { api, type Session } from "./api.js";
 import { navigate } from "./app.js";
-import { fmtBirthDate, PatientErrorBox, PatientFinder, type Picked } from "./patient-finder.js";
+import { PatientErrorBox, PatientFinder, type Picked } from "./patient-finder.js";
 import { fullName } from "./patient-names.js";
 import { patientLang, text } from "./patient-text.js";
+import { fmtBirthDate } from "./time-format.js";
 import { useAsync } from "./ui.js";
 
 /** PatientsScreen is the desk's patient directory. */
@@ -32,7 +33,7 @@ export function PatientsScreen({ session }: { session: Session }) {
             {p && (
               <dl className="facts">
                 <dt>{w.birthDate}</dt>
-                <dd>{fmtBirthDate(p.birthDate, lang)}</dd>
+                <dd>{fmtBirthDate(p.birthDate)}</dd>
                 {p.medicalRecordNumber && (
                   <>
                     <dt>{w.medicalRecordNumber}</dt>
