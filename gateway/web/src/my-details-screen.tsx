@@ -147,13 +147,13 @@ export function MyDetailsScreen({ session }: { session: Session }) {
             )}
           </fieldset>
           <label>
-            {w.email}
-            <input id="my-email" type="email" value={draft.email} onChange={(e) => set({ email: e.target.value })} {...fieldProps(emailError, "my-email-error")} />
+            <span id="my-email-label">{w.email}</span>
+            <input id="my-email" aria-labelledby="my-email-label" type="email" value={draft.email} onChange={(e) => set({ email: e.target.value })} {...fieldProps(emailError, "my-email-error")} />
             <FieldError id="my-email-error" message={emailError} />
           </label>
           <label>
-            {w.language}
-            <select id="my-language" value={draft.preferredLanguage} onChange={(e) => set({ preferredLanguage: e.target.value })} {...fieldProps(langError, "my-language-error")}>
+            <span id="my-language-label">{w.language}</span>
+            <select id="my-language" aria-labelledby="my-language-label" value={draft.preferredLanguage} onChange={(e) => set({ preferredLanguage: e.target.value })} {...fieldProps(langError, "my-language-error")}>
               <option value="tr">{w.languages.tr}</option>
               <option value="en">{w.languages.en}</option>
             </select>

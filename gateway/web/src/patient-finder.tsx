@@ -186,8 +186,8 @@ export function RegisterPatient({ session, lang, onRegistered, onCancel }: { ses
     const message = err(field === "phone" ? "phones" : field);
     return (
       <label>
-        {label}
-        <input id={id} name={field} value={String(f[field])} onChange={(e) => set(field, e.target.value as never)} {...props} {...fieldProps(message, `${id}-error`)} />
+        <span id={`${id}-label`}>{label}</span>
+        <input id={id} name={field} aria-labelledby={`${id}-label`} value={String(f[field])} onChange={(e) => set(field, e.target.value as never)} {...props} {...fieldProps(message, `${id}-error`)} />
         <FieldError id={`${id}-error`} message={message} />
       </label>
     );
@@ -212,8 +212,8 @@ export function RegisterPatient({ session, lang, onRegistered, onCancel }: { ses
         {input("familyName", w.familyName, { required: true, maxLength: 100, autoComplete: "off" })}
         {input("birthDate", w.birthDate, { type: "date", required: true })}
         <label>
-          {w.gender}
-          <select id={`${uid}-gender`} value={f.gender} onChange={(e) => set("gender", Number(e.target.value) as Gender)} {...fieldProps(genderError, `${uid}-gender-error`)}>
+          <span id={`${uid}-gender-label`}>{w.gender}</span>
+          <select id={`${uid}-gender`} aria-labelledby={`${uid}-gender-label`} value={f.gender} onChange={(e) => set("gender", Number(e.target.value) as Gender)} {...fieldProps(genderError, `${uid}-gender-error`)}>
             <option value={Gender.UNSPECIFIED}>{w.genders.unspecified}</option>
             <option value={Gender.FEMALE}>{w.genders.female}</option>
             <option value={Gender.MALE}>{w.genders.male}</option>
@@ -225,8 +225,8 @@ export function RegisterPatient({ session, lang, onRegistered, onCancel }: { ses
         {input("phone", w.phone, { type: "tel", autoComplete: "off", inputMode: "tel" })}
         {input("email", w.email, { type: "email", autoComplete: "off" })}
         <label>
-          {w.language}
-          <select id={`${uid}-language`} value={f.preferredLanguage} onChange={(e) => set("preferredLanguage", e.target.value)} {...fieldProps(langError, `${uid}-language-error`)}>
+          <span id={`${uid}-language-label`}>{w.language}</span>
+          <select id={`${uid}-language`} aria-labelledby={`${uid}-language-label`} value={f.preferredLanguage} onChange={(e) => set("preferredLanguage", e.target.value)} {...fieldProps(langError, `${uid}-language-error`)}>
             <option value="tr">{w.languages.tr}</option>
             <option value="en">{w.languages.en}</option>
           </select>
@@ -236,8 +236,8 @@ export function RegisterPatient({ session, lang, onRegistered, onCancel }: { ses
         {input("medicalRecordNumber", `${w.medicalRecordNumber} (${w.optional})`, { autoComplete: "off", maxLength: 32 })}
         {mine.length > 1 ? (
           <label>
-            {w.location}
-            <select id={`${uid}-location`} value={f.locationId} onChange={(e) => set("locationId", e.target.value)} {...fieldProps(locationError, `${uid}-location-error`)}>
+            <span id={`${uid}-location-label`}>{w.location}</span>
+            <select id={`${uid}-location`} aria-labelledby={`${uid}-location-label`} value={f.locationId} onChange={(e) => set("locationId", e.target.value)} {...fieldProps(locationError, `${uid}-location-error`)}>
               {mine.map((l) => (
                 <option key={l.locationId} value={l.locationId}>
                   {l.displayName}
