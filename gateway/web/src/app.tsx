@@ -6,6 +6,7 @@ import { DisplayScreen } from "./display-screen.js";
 import { LoginScreen } from "./login-screen.js";
 import { MyDetailsScreen } from "./my-details-screen.js";
 import { OperationsScreen } from "./operations-screen.js";
+import { PatientNamesScope } from "./patient-names.js";
 import { PatientsScreen } from "./patients-screen.js";
 import { patientLang, screenLabel } from "./patient-text.js";
 import { homeFor, rolesOf, screenAt, SCREENS, screensFor, type Screen } from "./permissions.js";
@@ -134,6 +135,7 @@ export function App() {
         </span>
       </header>
       <main id="main" tabIndex={-1}>
+        <PatientNamesScope key={screen?.path ?? path}>
         {screen && !allowed ? (
           <NotForRole screen={screen} session={session} />
         ) : screen?.path === "/booking" ? (
@@ -161,6 +163,7 @@ export function App() {
             </p>
           </section>
         )}
+        </PatientNamesScope>
       </main>
     </div>
   );

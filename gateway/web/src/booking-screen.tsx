@@ -330,7 +330,7 @@ export function BookingScreen({ session }: { session: Session }) {
                   Book {fmtDay(toDate(selected.startTime)!, zone)} {fmtTime(toDate(selected.startTime), zone)}
                 </button>
               )}
-              {!patientId.trim() && !moving && <span className="muted small">Enter the patient id first.</span>}
+              {!patientId.trim() && !moving && <span className="muted small">Choose the patient (or type their id) first.</span>}
               {slotError !== undefined && <ErrorBox error={slotError} what={actionSubject} />}
             </div>
           )}

@@ -341,13 +341,21 @@ export function PatientField({
   const name = value.trim() ? names.name(value.trim()) : undefined;
   const [searching, setSearching] = useState(!value.trim());
   const directory = mayReadPatients(session);
+  // After a pick the search is gone: the keyboard's focus goes to the chosen patient's "Change".
+  const [justPicked, setJustPicked] = useState(false);
+  useEffect(() => {
+    if (justPicked && name) {
+      setJustPicked(false);
+      document.getElementById(`${id}-change`)?.focus();
+    }
+  }, [justPicked, name]);
   return (
     <div className="patient-field" data-testid={`${id}-field`}>
       {name && !searching && (
         <p className="picked" data-testid={`${id}-picked`} data-patient={value.trim()}>
           <span className="muted small">{w.picked}: </span>
           <strong>{name}</strong>{" "}
-          <button type="button" className="link" onClick={() => setSearching(true)}>
+          <button type="button" className="link" id={`${id}-change`} onClick={() => setSearching(true)}>
             {w.change}
           </button>
         </p>
@@ -361,6 +369,7 @@ export function PatientField({
             names.remember(p.patientId, p.name);
             onChange(p.patientId);
             setSearching(false);
+            setJustPicked(true);
           }}
         />
       )}

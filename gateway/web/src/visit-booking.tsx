@@ -213,7 +213,7 @@ export function VisitBooking({ isPatient, session, patientId, setPatientId, loca
           </fieldset>
         ))}
       </div>
-      {!patientId.trim() && <p className="muted small">Enter the patient id first.</p>}
+      {!patientId.trim() && <p className="muted small">Choose the patient (or type their id) first.</p>}
       {held && start && (
         <section className="panel sticky-action hold" aria-labelledby="hold-h" data-testid="hold">
           <h2 id="hold-h">
