@@ -5,7 +5,7 @@
 // project has no i18n library, and two small typed dictionaries are all these screens need: the
 // PatientText interface makes the compiler refuse a language that misses a sentence.
 import { ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { explainError, type Explained } from "./error-explainer.js";
 
 /** Lang is a language the patient screens speak. */
@@ -205,23 +205,17 @@ const TR: PatientText = {
     TOO_LONG: "Çok uzun.",
     TOO_SHORT: "Çok kısa.",
     CONTROL_CHARACTERS: "Satır sonu ve kontrol karakterlerini silin.",
-    INVALID_LOCAL_DATE: "Geçerli bir tarih girin (GG.AA.YYYY).",
-    INVALID_DATE: "Geçerli bir tarih girin (GG.AA.YYYY).",
-    DATE_IN_FUTURE: "Doğum tarihi bugünden sonra olamaz.",
-    BIRTH_DATE_IN_FUTURE: "Doğum tarihi bugünden sonra olamaz.",
-    FUTURE_DATE: "Doğum tarihi bugünden sonra olamaz.",
+    INVALID_DATE: "Geçerli bir tarih girin (1900'den sonra).",
+    IN_FUTURE: "Bugünden sonraki bir tarih olamaz.",
+    INVALID_NAME: "Yalnızca harf, boşluk, kesme işareti, tire ve nokta kullanın.",
+    DUPLICATE_CHANNEL: "Her iletişim kanalı için tek bir izin verin.",
     INVALID_NATIONAL_ID: "Geçerli bir T.C. Kimlik No değil: 11 hane ve kontrol haneleri tutmalı. Numarayı kimlikten yeniden okuyun.",
-    NATIONAL_ID_CHECKSUM: "Geçerli bir T.C. Kimlik No değil: kontrol haneleri tutmuyor. Numarayı kimlikten yeniden okuyun.",
-    INVALID_CHECKSUM: "Kontrol haneleri tutmuyor. Numarayı kimlikten yeniden okuyun.",
     INVALID_PHONE: "Geçerli bir telefon numarası değil (örneğin 0532 123 45 67).",
-    INVALID_PHONE_NUMBER: "Geçerli bir telefon numarası değil (örneğin 0532 123 45 67).",
     INVALID_EMAIL: "Geçerli bir e-posta adresi değil (örneğin ad@ornek.com).",
     INVALID_LANGUAGE: "Türkçe ya da İngilizce seçin.",
-    UNSUPPORTED_LANGUAGE: "Türkçe ya da İngilizce seçin.",
     INVALID_MEDICAL_RECORD_NUMBER: "Dosya numarası 1–32 harf, rakam, “-” ya da “/” olmalı.",
     UNKNOWN_ENUM_VALUE: "Listeden bir seçenek seçin.",
     TOO_MANY: "Çok fazla kayıt.",
-    DUPLICATE: "Aynı değer iki kez girilmiş.",
     INVALID_VALUE: "Bu değeri kontrol edin.",
   },
   reasons: {
@@ -229,16 +223,13 @@ const TR: PatientText = {
       title: "Bilgileriniz bu arada başka bir yerde değiştirildi; değişikliğiniz kaydedilmedi.",
       action: "Sayfayı yeniden yükleyin, güncel bilgileri görün ve değişikliğinizi tekrar yapın.",
     },
-    NATIONAL_ID_TAKEN: { title: "Bu T.C. Kimlik No ile kayıtlı bir hasta zaten var.", action: "Hastayı aramada bulun; yeni kayıt açmayın.", field: "nationalId" },
-    NATIONAL_ID_EXISTS: { title: "Bu T.C. Kimlik No ile kayıtlı bir hasta zaten var.", action: "Hastayı aramada bulun; yeni kayıt açmayın.", field: "nationalId" },
-    DUPLICATE_NATIONAL_ID: { title: "Bu T.C. Kimlik No ile kayıtlı bir hasta zaten var.", action: "Hastayı aramada bulun; yeni kayıt açmayın.", field: "nationalId" },
-    MEDICAL_RECORD_NUMBER_TAKEN: { title: "Bu dosya numarası bu şubede başka bir hastada kayıtlı.", action: "Başka bir numara verin ya da boş bırakın.", field: "medicalRecordNumber" },
-    MEDICAL_RECORD_NUMBER_EXISTS: { title: "Bu dosya numarası bu şubede başka bir hastada kayıtlı.", action: "Başka bir numara verin ya da boş bırakın.", field: "medicalRecordNumber" },
-    DUPLICATE_MEDICAL_RECORD_NUMBER: { title: "Bu dosya numarası bu şubede başka bir hastada kayıtlı.", action: "Başka bir numara verin ya da boş bırakın.", field: "medicalRecordNumber" },
+    NATIONAL_ID_IN_USE: { title: "Bu T.C. Kimlik No ile kayıtlı bir hasta zaten var.", action: "Hastayı aramada bulun; yeniden kaydetmeyin.", field: "nationalId" },
+    MEDICAL_RECORD_NUMBER_IN_USE: { title: "Bu dosya numarası bu şubede başka bir hastada kayıtlı.", action: "Numarayı kontrol edin ya da boş bırakın.", field: "medicalRecordNumber" },
+    PATIENT_ID_IN_USE: { title: "Bu hasta numarası başka bir kayıtta kullanılıyor.", action: "Başka bir numara seçin ya da boş bırakın." },
+    NOT_CHANGEABLE_BY_PATIENT: { title: "Bu bilgiyi yalnızca klinik değiştirebilir.", action: "Telefon, e-posta, dil ve izinlerinizi değiştirebilirsiniz; diğerleri için kliniğe başvurun." },
     PATIENT_NOT_FOUND: { title: "Bu hasta kaydı bulunamadı.", action: "Hastayı yeniden arayın." },
     PATIENT_MERGED: { title: "Bu kayıt başka bir kayıtla birleştirildi.", action: "Hastayı yeniden arayın." },
     ACCESS_REASON_REQUIRED: { title: "Bu hasta sizin şubenizde kayıtlı değil.", action: "Yalnızca kendi şubenizin hastalarını görebilirsiniz." },
-    OUTSIDE_LOCATIONS: { title: "Bu hasta sizin şubenizde kayıtlı değil.", action: "Yalnızca kendi şubenizin hastalarını görebilirsiniz." },
     LOCATION_NOT_FOUND: { title: "Kayıt yeri bulunamadı.", action: "Yöneticinize başvurun." },
     REQUEST_IN_PROGRESS: { title: "Bu işlem hâlâ sürüyor.", action: "Biraz bekleyip yeniden bakın." },
     REQUEST_ID_REUSED: { title: "Bu işlem başka değerlerle zaten gönderildi.", action: "Sayfayı yeniden yükleyip tekrar deneyin." },
@@ -324,39 +315,30 @@ const EN: PatientText = {
     TOO_LONG: "Too long.",
     TOO_SHORT: "Too short.",
     CONTROL_CHARACTERS: "Remove the line breaks and control characters.",
-    INVALID_LOCAL_DATE: "Enter a real date.",
-    INVALID_DATE: "Enter a real date.",
-    DATE_IN_FUTURE: "A date of birth cannot be in the future.",
-    BIRTH_DATE_IN_FUTURE: "A date of birth cannot be in the future.",
-    FUTURE_DATE: "A date of birth cannot be in the future.",
+    INVALID_DATE: "Enter a real date (from 1900 on).",
+    IN_FUTURE: "Cannot be in the future.",
+    INVALID_NAME: "Use only letters, spaces, apostrophes, hyphens and dots.",
+    DUPLICATE_CHANNEL: "Give one consent per channel.",
     INVALID_NATIONAL_ID: "Not a valid T.C. Kimlik No: 11 digits whose check digits add up. Read the number from the ID card again.",
-    NATIONAL_ID_CHECKSUM: "Not a valid T.C. Kimlik No: the check digits do not add up. Read the number from the ID card again.",
-    INVALID_CHECKSUM: "The check digits do not add up. Read the number from the ID card again.",
     INVALID_PHONE: "Not a phone number (e.g. 0532 123 45 67).",
-    INVALID_PHONE_NUMBER: "Not a phone number (e.g. 0532 123 45 67).",
     INVALID_EMAIL: "Not an email address (e.g. name@example.com).",
     INVALID_LANGUAGE: "Choose Turkish or English.",
-    UNSUPPORTED_LANGUAGE: "Choose Turkish or English.",
     INVALID_MEDICAL_RECORD_NUMBER: "Use 1–32 letters, digits, “-” or “/”.",
     UNKNOWN_ENUM_VALUE: "Choose one of the options.",
     TOO_MANY: "Too many entries.",
-    DUPLICATE: "The same value is given twice.",
   },
   reasons: {
     VERSION_MISMATCH: {
       title: "Your details were changed elsewhere meanwhile, so your change was not saved.",
       action: "Reload to see them as they are now, then make your change again.",
     },
-    NATIONAL_ID_TAKEN: { title: "A patient with this T.C. Kimlik No is already registered.", action: "Find them with the search instead of registering them again.", field: "nationalId" },
-    NATIONAL_ID_EXISTS: { title: "A patient with this T.C. Kimlik No is already registered.", action: "Find them with the search instead of registering them again.", field: "nationalId" },
-    DUPLICATE_NATIONAL_ID: { title: "A patient with this T.C. Kimlik No is already registered.", action: "Find them with the search instead of registering them again.", field: "nationalId" },
-    MEDICAL_RECORD_NUMBER_TAKEN: { title: "This medical record number is already used at this location.", action: "Give another number, or leave it empty.", field: "medicalRecordNumber" },
-    MEDICAL_RECORD_NUMBER_EXISTS: { title: "This medical record number is already used at this location.", action: "Give another number, or leave it empty.", field: "medicalRecordNumber" },
-    DUPLICATE_MEDICAL_RECORD_NUMBER: { title: "This medical record number is already used at this location.", action: "Give another number, or leave it empty.", field: "medicalRecordNumber" },
+    NATIONAL_ID_IN_USE: { title: "A patient with this T.C. Kimlik No is already registered.", action: "Find them with the search instead of registering them again.", field: "nationalId" },
+    MEDICAL_RECORD_NUMBER_IN_USE: { title: "Another patient at this location has this medical record number.", action: "Check the number, or leave it empty.", field: "medicalRecordNumber" },
+    PATIENT_ID_IN_USE: { title: "Another record already has this patient id.", action: "Choose another id, or leave it empty." },
+    NOT_CHANGEABLE_BY_PATIENT: { title: "Only the clinic can change this.", action: "You can change your phones, email, language and consents; ask the clinic for the rest." },
     PATIENT_NOT_FOUND: { title: "This patient record does not exist.", action: "Search for the patient again." },
     PATIENT_MERGED: { title: "This record was merged into another one.", action: "Search for the patient again." },
     ACCESS_REASON_REQUIRED: { title: "This patient is not registered at your location.", action: "You can see the patients of your own locations only." },
-    OUTSIDE_LOCATIONS: { title: "This patient is not registered at your location.", action: "You can see the patients of your own locations only." },
     LOCATION_NOT_FOUND: { title: "The registering location does not exist.", action: "Ask your administrator." },
     REQUEST_IN_PROGRESS: { title: "This is still being done.", action: "Wait a moment, then look again." },
     REQUEST_ID_REUSED: { title: "This action was already sent with other values.", action: "Reload the page and do it again." },
@@ -416,8 +398,13 @@ export function explainPatientError(err: unknown, lang: Lang): PatientExplained 
   }
   const known = base.reason ? w.reasons[base.reason] : undefined;
   if (known) {
-    if (known.field) fields[known.field] = known.title;
-    return { ...base, title: known.title, action: known.action, fields, field: known.field };
+    // The field a domain error is about: the server's metadata names it, else the reason implies it.
+    const info = ConnectError.from(err)
+      .findDetails(ErrorInfoSchema)
+      .find((i) => i.reason === base.reason);
+    const field = info?.metadata.field ? topField(info.metadata.field) : known.field;
+    if (field) fields[field] = known.title;
+    return { ...base, title: known.title, action: known.action, fields, field };
   }
   const code = violations.length ? w.codes.InvalidArgument : (w.codes[base.code] ?? w.codes.default);
   return { ...base, title: code.title, action: code.action, fields };
