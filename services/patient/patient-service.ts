@@ -25,6 +25,8 @@ import { UnimplementedError } from "../runtime/errors.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import { ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Database } from "./db/database.js";
+import { PatientRecords } from "./patient-records.js";
+import { validateCreatePatient, validateGetContactDetails, validateGetPatient, validateUpdatePatient } from "./patient.validation.js";
 import type { PatientVault } from "./patient-vault.js";
 
 /** PatientConfig is the part of the process configuration the patient service reads. */
@@ -50,6 +52,7 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
   private readonly vault: PatientVault;
   private readonly pageTokens: PageTokens;
   private readonly region: string;
+  private readonly records: PatientRecords;
 
   constructor(private readonly deps: PatientServiceDeps) {
     this.db = deps.db as Kysely<Database>;
@@ -57,18 +60,19 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
     this.vault = deps.vault;
     this.pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.region = deps.config?.patientDefaultRegion ?? "TR";
+    this.records = new PatientRecords(this.db, this.vault, this.clock);
   }
 
-  async createPatient(_req: CreatePatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreatePatientResponseSchema>> {
-    throw new UnimplementedError("CreatePatient");
+  async createPatient(req: CreatePatientRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CreatePatientResponseSchema>> {
+    return this.records.createPatient(req, validateCreatePatient(req, { region: this.region, now: this.clock.now() }), ctx);
   }
 
-  async getPatient(_req: GetPatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetPatientResponseSchema>> {
-    throw new UnimplementedError("GetPatient");
+  async getPatient(req: GetPatientRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetPatientResponseSchema>> {
+    return this.records.getPatient(validateGetPatient(req), ctx);
   }
 
-  async updatePatient(_req: UpdatePatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof UpdatePatientResponseSchema>> {
-    throw new UnimplementedError("UpdatePatient");
+  async updatePatient(req: UpdatePatientRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof UpdatePatientResponseSchema>> {
+    return this.records.updatePatient(req, validateUpdatePatient(req, { region: this.region, now: this.clock.now() }), ctx);
   }
 
   async searchPatients(_req: SearchPatientsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof SearchPatientsResponseSchema>> {
@@ -83,8 +87,8 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
     throw new UnimplementedError("ResolvePatient");
   }
 
-  async getContactDetails(_req: GetContactDetailsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetContactDetailsResponseSchema>> {
-    throw new UnimplementedError("GetContactDetails");
+  async getContactDetails(req: GetContactDetailsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetContactDetailsResponseSchema>> {
+    return this.records.getContactDetails(validateGetContactDetails(req), ctx);
   }
 
   /** close stops the background work (the merge reassignment and re-encryption jobs). */
