@@ -12,7 +12,7 @@ import { listAll } from "./paging.js";
 import { fullName, mayReadPatients, usePatientNames } from "./patient-names.js";
 import { detectQuery, explainPatientError, patientLang, text, type Lang } from "./patient-text.js";
 import { fmtBirthDate } from "./time-format.js";
-import { FieldError, fieldProps, useAction, useAsync } from "./ui.js";
+import { ErrorBox, FieldError, fieldProps, useAction, useAsync } from "./ui.js";
 
 /** PAGE_SIZE is the most results a search shows (SearchPatients answers at most 20). */
 const PAGE_SIZE = 20;
@@ -25,28 +25,14 @@ export interface Picked {
   name: string;
 }
 
-/** PatientErrorBox shows a patient service error in the screen's language; the server's words stay folded. */
-export function PatientErrorBox({ error, lang, onRetry, children }: { error: unknown; lang: Lang; onRetry?: () => void; children?: ReactNode }) {
+/** PatientErrorBox shows a patient service error in the screen's language; `withFields` adds the field errors (for a form without those inputs). */
+export function PatientErrorBox({ error, lang, onRetry, withFields, children }: { error: unknown; lang: Lang; onRetry?: () => void; withFields?: boolean; children?: ReactNode }) {
   const e = explainPatientError(error, lang);
-  const w = text(lang);
+  const shown = withFields && Object.keys(e.fields).length ? { ...e, action: Object.values(e.fields).join(" ") } : e;
   return (
-    <div className="error" role="alert" data-code={e.code} data-reason={e.reason}>
-      <strong>{e.title}</strong>
-      {e.action && <p>{e.action}</p>}
-      {e.detail && (
-        <details className="muted small">
-          <summary>{w.technical}</summary>
-          {e.code}
-          {e.reason ? ` ${e.reason}` : ""}
-        </details>
-      )}
-      {onRetry && (
-        <button type="button" onClick={onRetry}>
-          {w.retry}
-        </button>
-      )}
+    <ErrorBox error={error} explained={shown} labels={text(lang)} onRetry={onRetry}>
       {children}
-    </div>
+    </ErrorBox>
   );
 }
 
@@ -99,7 +85,7 @@ export function PatientSearch({ lang, onPick, idPrefix = "patient" }: { lang: La
       <p className="small" id={statusId} role="status" aria-live="polite" data-testid={`${idPrefix}-search-status`} data-kind={shown?.kind}>
         {shown?.kind === "tooShort" ? w.tooShort : searchable ? (search.pending ? w.searching : w.searchingBy[shown.kind as keyof typeof w.searchingBy]) : ""}
       </p>
-      {search.error !== undefined && <PatientErrorBox error={search.error} lang={lang} onRetry={submit} />}
+      {search.error !== undefined && <PatientErrorBox error={search.error} lang={lang} onRetry={submit} withFields />}
       {found && found.patients.length === 0 && <p data-testid={`${idPrefix}-no-matches`}>{w.noMatches}</p>}
       {found && found.patients.length > 0 && (
         <ul className="cards patient-results" aria-label={w.resultsLabel} data-testid={`${idPrefix}-results`}>

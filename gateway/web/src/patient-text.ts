@@ -32,17 +32,6 @@ export interface Detected {
   value: string;
 }
 
-/** isNationalId checks a T.C. Kimlik No: 11 digits, not starting with 0, with both check digits right. */
-export function isNationalId(s: string): boolean {
-  if (!/^[1-9]\d{10}$/.test(s)) return false;
-  const d = [...s].map(Number);
-  const odd = d[0] + d[2] + d[4] + d[6] + d[8];
-  const even = d[1] + d[3] + d[5] + d[7];
-  const d10 = (((odd * 7 - even) % 10) + 10) % 10;
-  const d11 = d.slice(0, 10).reduce((a, b) => a + b, 0) % 10;
-  return d[9] === d10 && d[10] === d11;
-}
-
 /** realDate gives "YYYY-MM-DD" when year, month and day make a real calendar date. */
 function realDate(y: string, m: string, d: string): string | undefined {
   const iso = `${y.padStart(4, "0")}-${m.padStart(2, "0")}-${d.padStart(2, "0")}`;
@@ -52,7 +41,7 @@ function realDate(y: string, m: string, d: string): string | undefined {
 
 /**
  * detectQuery reads one search box: a date ("1985-03-07", "07.03.1985", "7/3/1985") is a date of
- * birth; 11 digits with valid check digits a T.C. Kimlik No; a number of 10 or more digits (with
+ * birth; 11 digits not starting with 0 a T.C. Kimlik No; another number of 10 or more digits (with
  * "+", spaces, dots, dashes or brackets) a phone; a short code with a digit (letters, digits, "-",
  * "/") a medical record number; letters (at least 3) a name; anything else too short to search.
  */
@@ -70,7 +59,8 @@ export function detectQuery(input: string): Detected {
     if (d) return { kind: "birthDate", value: d };
   }
   const digits = s.replace(/\D/g, "");
-  if (/^\d{11}$/.test(s) && isNationalId(s)) return { kind: "nationalId", value: s };
+  // 11 digits not starting with 0 (a Turkish phone written locally starts with 0): the service checks the check digits and says so.
+  if (/^[1-9]\d{10}$/.test(s)) return { kind: "nationalId", value: s };
   if (/^\+?[\d\s().-]+$/.test(s) && digits.length >= 10 && digits.length <= 15) return { kind: "phone", value: s };
   if (/^[A-Za-z0-9/-]{1,32}$/.test(s) && /\d/.test(s)) return { kind: "medicalRecordNumber", value: s };
   const letters = [...s].filter((c) => /\p{L}/u.test(c)).length;
