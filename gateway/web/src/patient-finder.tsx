@@ -323,7 +323,10 @@ export function PatientField({
 }) {
   const lang = patientLang();
   const w = text(lang);
-  const names = usePatientNames(session, value.trim() ? [value.trim()] : []);
+  // The name of the id the field starts with (from Patients' "Book an appointment") is read once; a
+  // typed id is not looked up on each keystroke (every read of a record is audited).
+  const [initial] = useState(value.trim());
+  const names = usePatientNames(session, initial ? [initial] : []);
   const name = value.trim() ? names.name(value.trim()) : undefined;
   const [searching, setSearching] = useState(!value.trim());
   const directory = mayReadPatients(session);
