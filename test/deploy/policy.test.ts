@@ -6,8 +6,9 @@
 //  * gateway -> every method of every service in GATEWAY_SERVICES (gateway/gateway.ts), and its
 //    Deployment sets exactly those services' *_ADDR;
 //  * a service -> the methods it calls on clients obtained with `peers.client(XService)` in
-//    services/<name>/ (`const x = this.peers.client(X)` then `x.method(`), and its Deployment sets
-//    exactly those services' *_ADDR;
+//    services/<name>/ and in the services/runtime files those import (e.g. a shared client port)
+//    (`const x = this.peers.client(X)` then `x.method(`), and its Deployment sets exactly those
+//    services' *_ADDR;
 //  * issue 21's edges around the patient service (PATIENT_EDGES), declared: ResolvePatient from
 //    scheduling and queue, ReassignPatient from patient to both. Code that calls across the patient
 //    service must make only these; the policies allow exactly these whether or not every caller has
@@ -19,6 +20,7 @@
 //    and Sentinel themselves.
 import t from "tap";
 import type { Test } from "tap";
+import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
@@ -54,6 +56,20 @@ const PATIENT_EDGES: { caller: string; service: DescService; method: string }[] 
   { caller: "patient", service: SchedulingService, method: "ReassignPatient" },
   { caller: "patient", service: QueueService, method: "ReassignPatient" },
 ];
+
+/** sourcesOf lists a service's own files and the services/runtime files they import (one level: a shared client port there is used on behalf of the importing service). */
+function sourcesOf(caller: string): string[] {
+  const own = listSourceFiles(`services/${caller}`);
+  const runtime = new Set<string>();
+  const known = new Set(listSourceFiles("services/runtime"));
+  for (const f of own) {
+    for (const m of readRepoFile(f).matchAll(/from\s+"(\.\.\/[^"]*runtime\/[^"]+)\.js"/g)) {
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(f), `${m[1]}.ts`));
+      if (known.has(target)) runtime.add(target);
+    }
+  }
+  return [...own, ...[...runtime].sort()];
+}
 
 /** callsIn finds, in some source files, the methods called on peers.client(X) clients. */
 function callsIn(files: string[]): { service: DescService; method: string; where: string }[] {
@@ -159,7 +175,7 @@ function expectedEdges(t: Test, objects: K8sObject[]): Set<string> {
 
   // Each service: the peers.client(...) calls in its folder, and issue 21's declared patient edges.
   for (const caller of Object.keys(SERVICES)) {
-    const calls = [...callsIn(listSourceFiles(`services/${caller}`)), ...PATIENT_EDGES.filter((e) => e.caller === caller)];
+    const calls = [...callsIn(sourcesOf(caller)), ...PATIENT_EDGES.filter((e) => e.caller === caller)];
     const callees = [...new Set(calls.map((c) => appOf(c.service)))].sort();
     t.same(addrs(caller), callees, `${caller}: *_ADDR set for exactly the services its code calls (${callees.join(", ") || "none"})`);
     for (const c of calls) edges.add(`${saOf(caller)} -> ${appOf(c.service)}: ${rpcPath(c.service, c.method)}`);
@@ -277,14 +293,14 @@ if (missing) {
     t.ok(allowed.has(`${principal("medschedule-patient")} -> postgres: tcp:5432`), "the patient service reaches Postgres");
     // Calls the code makes across the patient service: each one a declared edge.
     for (const caller of Object.keys(SERVICES)) {
-      for (const c of callsIn(listSourceFiles(`services/${caller}`))) {
+      for (const c of callsIn(sourcesOf(caller))) {
         if (caller !== "patient" && appOf(c.service) !== "patient") continue;
         const edge = `${principal(`medschedule-${caller}`)} -> ${appOf(c.service)}: ${rpcPath(c.service, c.method)}`;
         t.ok(declared.includes(edge), `${c.where}: ${edge} is one of issue 21's edges`);
       }
     }
     const made = new Set(
-      Object.keys(SERVICES).flatMap((caller) => callsIn(listSourceFiles(`services/${caller}`)).map((c) => `${caller} -> ${c.service.name}.${c.method}`)),
+      Object.keys(SERVICES).flatMap((caller) => callsIn(sourcesOf(caller)).map((c) => `${caller} -> ${c.service.name}.${c.method}`)),
     );
     for (const e of PATIENT_EDGES) {
       const name = `${e.caller} -> ${e.service.name}.${e.method}`;
