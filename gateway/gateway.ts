@@ -3,8 +3,8 @@ import { serveConnect, type ConnectServerHandle, type HttpRoute } from "../servi
 import { handleMetricsRequest } from "../services/runtime/observability/metrics.js";
 import type { DescService } from "@bufbuild/protobuf";
 import { BackupService } from "../gen/medschedule/backup/v1/backup_service_pb.js";
-import { LockService } from "../gen/medschedule/lock/v1/lock_service_pb.js";
 import { PatientService } from "../gen/medschedule/patient/v1/patient_service_pb.js";
+import { LockService } from "../gen/medschedule/lock/v1/lock_service_pb.js";
 import { QueueService } from "../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { createAuthInterceptor } from "../services/runtime/auth/auth-interceptor.js";

@@ -85,7 +85,7 @@ t.test("the gateway process forwards to a service process", async (t) => {
 t.test("distributed-mode configuration errors: one line, exit 2", async (t) => {
   const some = await runToExit({ AUTH_HS256_SECRET: TEST_SECRET, QUEUE_ADDR: "127.0.0.1:1" });
   t.equal(some.code, 2);
-  t.match(some.stderr, /configuration error: set all of SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR, BACKUP_ADDR and PATIENT_ADDR .* or none .*missing: SCHEDULING_ADDR, LOCK_ADDR, BACKUP_ADDR, PATIENT_ADDR\n/);
+  t.match(some.stderr, /configuration error: set all of SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR, BACKUP_ADDR and PATIENT_ADDR .* or none .*missing: SCHEDULING_ADDR, LOCK_ADDR, BACKUP_ADDR, PATIENT_ADDR/);
   t.equal(some.stderr.trim().split("\n").length, 1);
   const addrs = { SCHEDULING_ADDR: "127.0.0.1:1", QUEUE_ADDR: "127.0.0.1:1", LOCK_ADDR: "127.0.0.1:1", BACKUP_ADDR: "127.0.0.1:1", PATIENT_ADDR: "127.0.0.1:1" };
   const noKey = await runToExit(addrs);
