@@ -25,6 +25,8 @@ import { UnimplementedError } from "../runtime/errors.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import { ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Database } from "./db/database.js";
+import { PatientSearch } from "./patient-search.js";
+import { ReencryptionJob } from "./patient-reencryption.js";
 import type { PatientVault } from "./patient-vault.js";
 
 /** PatientConfig is the part of the process configuration the patient service reads. */
@@ -41,6 +43,8 @@ export interface PatientServiceDeps {
   /** peers reach the scheduling and queue services (a merge's reassignment). */
   peers?: Peers;
   pageTokens?: PageTokens;
+  /** reencryptIntervalMs is how often the re-encryption job runs (default 5 minutes, first at start); 0: never in the background. */
+  reencryptIntervalMs?: number;
 }
 
 /** PatientServiceImpl is the patient directory (patient_service.proto). */
@@ -50,6 +54,9 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
   private readonly vault: PatientVault;
   private readonly pageTokens: PageTokens;
   private readonly region: string;
+  private readonly search: PatientSearch;
+  /** reencryption re-seals rows sealed with an older key (patient-reencryption.ts). */
+  readonly reencryption: ReencryptionJob;
 
   constructor(private readonly deps: PatientServiceDeps) {
     this.db = deps.db as Kysely<Database>;
@@ -57,6 +64,9 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
     this.vault = deps.vault;
     this.pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.region = deps.config?.patientDefaultRegion ?? "TR";
+    this.search = new PatientSearch({ db: this.db, vault: this.vault, clock: this.clock, pageTokens: this.pageTokens, region: this.region });
+    this.reencryption = new ReencryptionJob({ db: this.db, vault: this.vault, logger: deps.logger, intervalMs: deps.reencryptIntervalMs });
+    this.reencryption.start();
   }
 
   async createPatient(_req: CreatePatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreatePatientResponseSchema>> {
@@ -71,8 +81,8 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
     throw new UnimplementedError("UpdatePatient");
   }
 
-  async searchPatients(_req: SearchPatientsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof SearchPatientsResponseSchema>> {
-    throw new UnimplementedError("SearchPatients");
+  async searchPatients(req: SearchPatientsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SearchPatientsResponseSchema>> {
+    return this.search.searchPatients(req, ctx);
   }
 
   async mergePatients(_req: MergePatientsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof MergePatientsResponseSchema>> {
@@ -88,5 +98,7 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
   }
 
   /** close stops the background work (the merge reassignment and re-encryption jobs). */
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.reencryption.close();
+  }
 }
