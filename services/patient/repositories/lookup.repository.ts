@@ -73,10 +73,14 @@ function filters(q: CandidateQuery): RawBuilder<unknown> {
  * Without words it is the exact criteria alone (ordered by id).
  */
 export async function findCandidates(db: Db, q: CandidateQuery): Promise<Candidate[]> {
+  return (await candidatesQuery(q).execute(db)).rows;
+}
+
+/** candidatesQuery is findCandidates' statement (the tests EXPLAIN it). */
+export function candidatesQuery(q: CandidateQuery): RawBuilder<Candidate> {
   if (q.words.length === 0) {
-    const { rows } = await sql<Candidate>`select p.patient_id, p.data, 0 as score from patient.patients p
-      where ${filters(q)} order by p.patient_id limit ${q.limit}`.execute(db);
-    return rows;
+    return sql<Candidate>`select p.patient_id, p.data, 0 as score from patient.patients p
+      where ${filters(q)} order by p.patient_id limit ${q.limit}`;
   }
   const word: number[] = [];
   const kinds: string[] = [];
@@ -91,7 +95,7 @@ export async function findCandidates(db: Db, q: CandidateQuery): Promise<Candida
     }
   });
   // m: per patient and word, its best term; a patient stays when it matched every word.
-  const { rows } = await sql<Candidate>`with t as (
+  return sql<Candidate>`with t as (
       select * from unnest(${word}::int4[], ${kinds}::text[], ${digests}::int8[], ${scores}::int4[]) as t(word, kind, digest, score)
     ), m as (
       select l.patient_id, t.word, max(t.score) as score
@@ -102,8 +106,7 @@ export async function findCandidates(db: Db, q: CandidateQuery): Promise<Candida
     )
     select p.patient_id, p.data, s.score from s join patient.patients p on p.patient_id = s.patient_id
     where ${filters(q)}
-    order by s.score desc, p.patient_id limit ${q.limit}`.execute(db);
-  return rows;
+    order by s.score desc, p.patient_id limit ${q.limit}`;
 }
 
 /** knownLocations are the locations patients are registered at (an MRN search by an unscoped caller naming none). */
