@@ -129,16 +129,16 @@ export async function insertPatients(db: Kysely<Database>, vault: PatientVault, 
 
 /** TARGETS are hand-written synthetic patients the search tests look for: name pairs, birth dates (1930-1935), phones and national ids no generated patient has. */
 export const TARGETS: readonly SyntheticPatient[] = [
-  target("t-sukru", "loc-north", "Şükrü", "Işık", "1931-03-14", "+905321234567", "123456789"),
-  target("t-nurettin", "default", "Nurettin", "Karabulut", "1932-07-01", "+905427654321", "234567891"),
-  target("t-aysegul", "loc-south", "Ayşegül", "Kahramanoğlu", "1933-11-23", "+905051112233", "345678912"),
-  target("t-gulizar", "default", "Gülizar", "Çiftçioğlu", "1934-05-05", "+905334445566", "456789123"),
-  target("t-chloe", "loc-north", "Chloé", "Dubois", "1935-09-30", "+33612345678", "567891234"),
+  target("tp-01", "loc-north", "Şükrü", "Işık", "1931-03-14", "+905321234567", "123456789"),
+  target("tp-02", "default", "Nurettin", "Karabulut", "1932-07-01", "+905427654321", "234567891"),
+  target("tp-03", "loc-south", "Ayşegül", "Kahramanoğlu", "1933-11-23", "+905051112233", "345678912"),
+  target("tp-04", "default", "Gülizar", "Çiftçioğlu", "1934-05-05", "+905334445566", "456789123"),
+  target("tp-05", "loc-north", "Chloé", "Dubois", "1935-09-30", "+33612345678", "567891234"),
 ];
 
 function target(patientId: string, locationId: string, givenName: string, familyName: string, birthDate: string, phone: string, nine: string): SyntheticPatient {
   const email = `${foldName(givenName)}.${foldName(familyName)}@example.org`;
-  return { patientId, locationId, data: { givenName, familyName, birthDate, phones: [phone], email, medicalRecordNumber: `T-${patientId.slice(2).toUpperCase()}`, nationalId: nationalIdOf(nine), relatedPersons: [], notes: "" } };
+  return { patientId, locationId, data: { givenName, familyName, birthDate, phones: [phone], email, medicalRecordNumber: `MRN-${patientId.toUpperCase()}`, nationalId: nationalIdOf(nine), relatedPersons: [], notes: "" } };
 }
 
 /** seedDirectory inserts `count` generated patients (seeded) and the TARGETS; returns all of them. */
