@@ -130,8 +130,10 @@ export function validateGetPatient(req: GetPatientRequest): { patientId: string;
 export function validateGetContactDetails(req: GetContactDetailsRequest): { patientId: string; purpose: string } {
   return validate((v) => {
     v.id("patientId", req.patientId);
-    v.string("purpose", req.purpose, { min: 3, max: 200 });
-    return { patientId: req.patientId, purpose: req.purpose.trim() };
+    const purpose = req.purpose.trim();
+    v.string("purpose", req.purpose, { max: 200 });
+    if (purpose !== "" && purpose.length < 3) v.add("purpose", "must say what the contact is for in at least 3 characters", "TOO_SHORT");
+    return { patientId: req.patientId, purpose };
   });
 }
 

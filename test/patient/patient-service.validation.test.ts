@@ -220,6 +220,7 @@ rpc({
   bad: [
     { name: "no id, no purpose", patch: { patientId: "", purpose: "" }, fields: ["patientId", "purpose"] },
     { name: "purpose too short", patch: { purpose: "ab" }, fields: ["purpose"] },
+    { name: "purpose too short once trimmed", patch: { purpose: "  ab  " }, fields: ["purpose"] },
     { name: "purpose too long", patch: { purpose: "p".repeat(201) }, fields: ["purpose"] },
     { name: "purpose with a NUL", patch: { purpose: "reminder\u0000" }, fields: ["purpose"] },
   ],
