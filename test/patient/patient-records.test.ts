@@ -14,7 +14,9 @@ import { ContactChannel, Gender, Relationship } from "../../gen/medschedule/pati
 import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { vaultFromConfig } from "../../services/patient/patient-vault.js";
+import type { Logger } from "../../services/runtime/observability/logger.js";
 import { rpcErrorInfoOf } from "../helpers/call-outcome.js";
+import { captureLogs } from "../helpers/logs.js";
 import { startTestSystem, TEST_KEYS_ENV, type TestSystem } from "../helpers/system.js";
 import { tokenGrpcTransport } from "../helpers/token-transport.js";
 
@@ -24,8 +26,8 @@ t.setTimeout(240_000);
 const NATIONAL_ID = "10000000146";
 const OTHER_NATIONAL_ID = "12345678950";
 
-async function system(t: Test) {
-  const sys = await startTestSystem(t, { env: { ...TEST_KEYS_ENV, PATIENT_CHECK: "on" } });
+async function system(t: Test, logger?: Logger) {
+  const sys = await startTestSystem(t, { env: { ...TEST_KEYS_ENV, PATIENT_CHECK: "on" }, logger });
   const as = async (roles: Role[], subject?: string, locations?: string[]): Promise<Client<typeof PatientService>> =>
     createClient(PatientService, tokenGrpcTransport(sys.grpc.port, await sys.token(roles, subject, locations ? { locations } : undefined)));
   return { sys, as };
@@ -62,7 +64,8 @@ async function auditRows(sys: TestSystem, patientId: string) {
 }
 
 t.test("records: create, formats, identifiers, updates, retries", async (t) => {
-  const { sys, as } = await system(t);
+  const logs = captureLogs("debug");
+  const { sys, as } = await system(t, logs.logger);
   const desk = await as(["receptionist"], "rec-1");
 
   await t.test("phones in five formats are stored as one E.164 number; the domain of an email in lower case", async (t) => {
@@ -162,6 +165,14 @@ t.test("records: create, formats, identifiers, updates, retries", async (t) => {
     );
     t.ok(dump.includes(patient!.patientId), "the rows are there");
     for (const secret of ["Zeynep", "Karaçam", "Karacam", OTHER_NATIONAL_ID, "905559876543", "5559876543", "Hatice", "1980-04-23", "example.com"]) t.notOk(dump.includes(secret), `no ${secret}`);
+  });
+
+  await t.test("no log line holds a value of a record, refused ones included", async (t) => {
+    const text = JSON.stringify(logs.lines);
+    t.ok(logs.lines.length > 10, `${logs.lines.length} lines`);
+    for (const secret of ["Şükrü", "Yılmaz", "Zeynep", "Ayşe", NATIONAL_ID, OTHER_NATIONAL_ID, "10000000147", "532 123", "5321234567", "1980-04-23", "Sukru.Yilmaz", "prefers mornings", "MRN-1"]) {
+      t.notOk(text.includes(secret), `no ${secret}`);
+    }
   });
 });
 
