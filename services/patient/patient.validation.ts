@@ -150,7 +150,8 @@ export function validateUpdatePatient(req: UpdatePatientRequest, c: ValidationCo
     if (!p) v.add("patient", "is required: the patient's id, the version read and the new values of the fields in updateMask", "REQUIRED");
     v.id("patient.patientId", p?.patientId ?? "");
     const version = p?.version ?? 0n;
-    if (p && version < 1n) v.add("patient.version", "is required: the version of the record as read (GetPatient), so that a change made meanwhile is not overwritten", "REQUIRED");
+    if (p && version === 0n) v.add("patient.version", "is required: the version of the record as read (GetPatient), so that a change made meanwhile is not overwritten", "REQUIRED");
+    else if (p && version < 0n) v.add("patient.version", "must be the version of the record as read (GetPatient): 1 or more", "OUT_OF_RANGE");
     if (p) checkOutputOnly(v, p);
     const paths = maskPaths(v, req.updateMask?.paths ?? []);
     const change: Partial<PatientFields> = {};
