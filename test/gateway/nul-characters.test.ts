@@ -1,5 +1,5 @@
 // Postgres text cannot hold U+0000: a string that reached SQL with a NUL character answered INTERNAL
-// (issue 18 defect 4). For every RPC of the four services and every string field of its request
+// (issue 18 defect 4). For every RPC of the five services and every string field of its request
 // (nested and repeated ones too; a covered set checks none is missed), a well-formed request with a
 // NUL added to that one field is INVALID_ARGUMENT naming the field, in both modes (the npm start
 // gateway on PGlite, a forwarding gateway in front of the services on Postgres), over Connect JSON
@@ -11,6 +11,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
@@ -21,7 +22,7 @@ import { ALL_MODULES, startTestSystem, TEST_SECRET } from "../helpers/system.js"
 
 t.setTimeout(400_000);
 
-const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService];
+const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, PatientService];
 
 /** StringField is one string field of a request: its path in proto3 JSON names and how to put a NUL into a copy of the fixture. */
 interface StringField {

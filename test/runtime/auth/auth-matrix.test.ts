@@ -7,6 +7,7 @@ import { Code } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { SignJWT } from "jose";
 import { BackupService } from "../../../gen/medschedule/backup/v1/backup_service_pb.js";
+import { PatientService } from "../../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
@@ -17,7 +18,9 @@ import { callConnect, callGrpcJs } from "../../helpers/clients.js";
 import { startTestSystem, TEST_SECRET } from "../../helpers/system.js";
 
 // DESIGN.md section 5, "Who may call what" (columns: patient, receptionist, doctor, display, admin, service),
-// with section 7's additions: CheckInAppointment is patient own too; locations, visit types, holds and series.
+// with section 7's additions: CheckInAppointment is patient own too; locations, visit types, holds and series;
+// PatientService (patients their own record, staff within their locations, the service role only
+// ResolvePatient and the contact read) and the merge's ReassignPatient (service only).
 const DESIGN_TABLE = `
 | provider/resource/slot reads | yes | yes | yes | – | yes | yes |
 | CreateProvider, CreateResource | – | yes | – | – | yes | yes |
@@ -39,12 +42,19 @@ const DESIGN_TABLE = `
 | Create/UpdateLocation | – | – | – | – | yes | – |
 | Create/UpdateVisitType | – | yes | – | – | yes | – |
 | HoldSlot/BookSeries/CancelSeries | own | yes | – | – | yes | yes |
+| CreatePatient | – | yes | yes | – | yes | – |
+| Get/UpdatePatient | own | yes | yes | – | yes | – |
+| SearchPatients | – | yes | yes | – | yes | – |
+| MergePatients | – | yes | – | – | yes | – |
+| ResolvePatient, GetContactDetails | – | – | – | – | – | yes |
+| ReassignPatient (scheduling, queue) | – | – | – | – | – | yes |
 `;
 
 const S = "medschedule.scheduling.v1.SchedulingService/";
 const Q = "medschedule.queue.v1.QueueService/";
 const L = "medschedule.lock.v1.LockService/";
 const B = "medschedule.backup.v1.BackupService/";
+const P = "medschedule.patient.v1.PatientService/";
 // Which RPCs each row of the table names. GetAvailability is a slot read; GetQueue and ListQueues
 // are queue reads, added to the ListTickets row.
 const ROW_RPCS: Record<string, string[]> = {
@@ -70,6 +80,12 @@ const ROW_RPCS: Record<string, string[]> = {
   "Create/UpdateLocation": [S + "CreateLocation", S + "UpdateLocation"],
   "Create/UpdateVisitType": [S + "CreateVisitType", S + "UpdateVisitType"],
   "HoldSlot/BookSeries/CancelSeries": [S + "HoldSlot", S + "BookSeries", S + "CancelSeries"],
+  CreatePatient: [P + "CreatePatient"],
+  "Get/UpdatePatient": [P + "GetPatient", P + "UpdatePatient"],
+  SearchPatients: [P + "SearchPatients"],
+  MergePatients: [P + "MergePatients"],
+  "ResolvePatient, GetContactDetails": [P + "ResolvePatient", P + "GetContactDetails"],
+  "ReassignPatient (scheduling, queue)": [S + "ReassignPatient", Q + "ReassignPatient"],
 };
 
 type Cell = "yes" | "own" | "–";
@@ -83,7 +99,7 @@ for (const line of DESIGN_TABLE.trim().split("\n")) {
   for (const rpc of rpcs) expected.set(rpc, row);
 }
 
-const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService];
+const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, PatientService];
 const sys = await startTestSystem(t);
 const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${sys.connect.port}`, httpVersion: "1.1" });
 const SUBJECT: Record<Role, string> = { patient: "pat-self", receptionist: "rec-1", doctor: "doc-self", display: "disp-1", admin: "adm-1", service: "svc-1" };
@@ -106,6 +122,9 @@ for (const service of SERVICES) {
         const hasOwnerField = ownerField !== undefined && method.input.fields.some((f) => f.localName === ownerField);
         const own: JsonObject = fixtureFor(procedure);
         if (hasOwnerField) own[ownerField] = SUBJECT[role];
+        // UpdatePatient names the record in patient.patientId (the handler checks it is the caller's).
+        const record = role === "patient" && own.patient && typeof own.patient === "object" ? (own.patient as JsonObject) : undefined;
+        if (record) own.patient = { ...record, patientId: SUBJECT[role] };
         const outcome = await callConnect(transport, service, method, own, headers);
         const cell = row[role];
         if (cell === "–") {
@@ -113,6 +132,10 @@ for (const service of SERVICES) {
         } else {
           t.not(outcome.code, Code.PermissionDenied, `${role} ${method.name}: allowed (${outcome.message})`);
           t.not(outcome.code, Code.Unauthenticated, `${role} ${method.name}: authenticated`);
+        }
+        if (cell === "own" && record) {
+          const o2 = await callConnect(transport, service, method, { ...own, patient: { ...record, patientId: "someone-else" } }, headers);
+          t.equal(o2.code, Code.PermissionDenied, `${role} ${method.name} for someone else's record: denied`);
         }
         if (cell === "own" && hasOwnerField) {
           const other = { ...own, [ownerField]: "someone-else" };
