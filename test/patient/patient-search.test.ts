@@ -7,7 +7,7 @@ import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { PatientService, SearchPatientsRequestSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
+import { CreatePatientRequestSchema, PatientService, SearchPatientsRequestSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import type { Database } from "../../services/patient/db/database.js";
 import { patientModule } from "../../services/patient/patient.module.js";
 import { PatientServiceImpl } from "../../services/patient/patient-service.js";
@@ -118,7 +118,7 @@ t.test("bad input: field violations naming the field, never the value", async (t
     [{ locationId: "default" }, "query", "NO_CRITERIA"],
     [{ query: "meh\u0000met" }, "query", "CONTROL_CHARACTERS"],
     [{ phone: "98765" }, "phone", "INVALID_PHONE"],
-    [{ phone: "0532\u00001234567" }, "phone", "INVALID_PHONE"],
+    [{ phone: "0532\u00001234567" }, "phone", "CONTROL_CHARACTERS"],
     [{ nationalId: "1234" }, "nationalId", "INVALID_NATIONAL_ID"],
     [{ birthDate: "1931-02-30" }, "birthDate", "INVALID_LOCAL_DATE"],
     [{ query: "mehmet", accessReason: "short" }, "accessReason", "TOO_SHORT"],
@@ -182,4 +182,17 @@ t.test("the name query goes through the lookups index, also for a common beginni
     t.match(plan, /Index (Only )?Scan using lookups_pkey/, `${query}: ${plan}`);
     t.notMatch(plan, /Seq Scan on lookups/, query);
   }
+});
+
+t.test("a patient registered through CreatePatient is found by name, phone and national id", async (t) => {
+  const nationalId = "10000000146";
+  const created = await svc.createPatient(
+    create(CreatePatientRequestSchema, { requestId: "reg-1", givenName: "Işıl Zümrüt", familyName: "Çağlayangil", birthDate: "1990-02-03", phones: ["(0533) 765-4321"], nationalId, locationId: "loc-north" }),
+    testContext(PatientService.method.createPatient, { principal: { subject: "rec-2", roles: ["receptionist"], grantedRole: "receptionist", ownOnly: false, locations: ["loc-north"] } }),
+  );
+  const id = created.patient!.patientId;
+  t.equal(await firstOf({ query: "isil caglayangil" }, ctx("receptionist", ["loc-north"])), id, "by folded name, at the location it was registered");
+  t.equal(await firstOf({ query: "zumrut caglayangl" }), id, "by the second given name and a misspelt family name");
+  t.same(await ids({ phone: "+90 533 765 43 21" }), [id]);
+  t.same(await ids({ nationalId }), [id]);
 });

@@ -9,13 +9,7 @@ import { NameTermScore, type LookupTerm } from "../search-terms.js";
 /** COMMON_WORD is how many patients' names a query word must already match, whole or as a beginning, to be searched as typed (no one-edit neighbours). */
 export const COMMON_WORD = 100;
 
-/** replaceLookups sets a patient's lookup digests to `terms` (a create, an update of names, phones or birth date). */
-export async function replaceLookups(db: Db, patientId: string, terms: readonly LookupTerm[]): Promise<void> {
-  await db.deleteFrom("patient.lookups").where("patient_id", "=", patientId).execute();
-  await insertLookups(db, terms.map((t) => ({ ...t, patientId })));
-}
-
-/** insertLookups adds lookup rows of any number of patients in one statement (arrays unnested: fast for bulk loads too). */
+/** insertLookups adds lookup rows of any number of patients in one statement (arrays unnested: for bulk loads; a single record's go through patient.repository.ts replaceLookups). */
 export async function insertLookups(db: Db, rows: ReadonlyArray<LookupTerm & { patientId: string }>): Promise<void> {
   if (rows.length === 0) return;
   const kinds = rows.map((r) => r.kind);
