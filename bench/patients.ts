@@ -13,10 +13,6 @@
  * tests; a scratch database is created and dropped.)
  */
 import { create } from "@bufbuild/protobuf";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import { join } from "node:path";
 import type { Kysely } from "kysely";
 import pg from "pg";
 import { PatientService, SearchPatientsRequestSchema } from "../gen/medschedule/patient/v1/patient_service_pb.js";
@@ -30,6 +26,7 @@ import { seedDirectory, type SyntheticPatient } from "../test/helpers/patients.j
 import { seededRandom } from "../test/helpers/seeded-random.js";
 import { percentile } from "./h2load.js";
 import { describeMachine, fmt, machineInfo, markdownTable, writeResults } from "./results.js";
+import { withScratchDatabase } from "./scratch-runtime.js";
 
 /** CEILING_MS is the issue's name-search p99 target. */
 const CEILING_MS = 50;
@@ -93,21 +90,13 @@ function typo(name: string, rnd: () => number): string {
 export async function main(args: string[]): Promise<void> {
   const opts = parse(args);
   const info = machineInfo();
-  const adminUrl = process.env.DATABASE_URL || "postgres://medschedule:medschedule@127.0.0.1:5432/medschedule";
-  const name = `bench_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database "${name}"`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const dataDir = mkdtempSync(join(os.tmpdir(), "medschedule-bench-"));
-  try {
-    const database = await createDatabase({ databaseUrl: url.toString(), dataDir });
+  await withScratchDatabase(async (databaseUrl, dataDir) => {
+    const database = await createDatabase({ databaseUrl, dataDir });
     await migrateToLatest(database.db, { schema: patientModule.schema, migrationsFolder: patientModule.migrationsFolder });
     const vault = vaultFromConfig({ patientEncryptionKeys: `b1:${Buffer.alloc(32, 9).toString("base64")}`, patientIndexKey: Buffer.alloc(32, 8).toString("base64") });
     const t0 = performance.now();
     const all = await seedDirectory(database.db as unknown as Kysely<Database>, vault, opts.patients, 2026);
-    const lookups = new pg.Client({ connectionString: url.toString() });
+    const lookups = new pg.Client({ connectionString: databaseUrl });
     await lookups.connect();
     const counts = (await lookups.query(`select (select count(*) from patient.lookups)::int as lookups, pg_size_pretty(pg_total_relation_size('patient.lookups')) as size`)).rows[0];
     await lookups.end();
@@ -160,9 +149,5 @@ export async function main(args: string[]): Promise<void> {
       console.log(`\nwrote ${paths.json} and ${paths.md}`);
     }
     if (worst >= CEILING_MS) process.exitCode = 1;
-  } finally {
-    await admin.query(`drop database if exists "${name}" with (force)`).catch(() => undefined);
-    await admin.end();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
