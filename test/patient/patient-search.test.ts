@@ -4,7 +4,7 @@
 // AND; pages of at most 20 with tokens bound to the query; location scoping and break-the-glass;
 // one audit row per search without the query; merged records and digest collisions left out.
 import t from "tap";
-import { create } from "@bufbuild/protobuf";
+import { create, ScalarType } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { sql } from "kysely";
 import { CreatePatientRequestSchema, PatientService, SearchPatientsRequestSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
@@ -195,4 +195,14 @@ t.test("a patient registered through CreatePatient is found by name, phone and n
   t.equal(await firstOf({ query: "zumrut caglayangl" }), id, "by the second given name and a misspelt family name");
   t.same(await ids({ phone: "+90 533 765 43 21" }), [id]);
   t.same(await ids({ nationalId }), [id]);
+});
+
+t.test("a NUL in any string field is INVALID_ARGUMENT naming that field", async (t) => {
+  const valid: Record<string, string> = { query: "mehmet", birthDate: "1931-03-14", phone: "05321234567", nationalId: target("tp-01").data.nationalId, medicalRecordNumber: "MRN-TP-01", locationId: "loc-north", accessReason: "patient at the desk asks" };
+  const fields = SearchPatientsRequestSchema.fields.filter((f) => f.fieldKind === "scalar" && f.scalar === ScalarType.STRING).map((f) => f.localName);
+  t.same([...fields].sort(), [...Object.keys(valid), "pageToken"].sort(), "every string field of the request");
+  for (const field of fields) {
+    const err = await invalidArgument(search({ ...valid, [field]: `${valid[field] ?? "abc"}\u0000` }));
+    t.ok(typeof err !== "string" && err.violations.some((v) => v.field === field), `${field}: ${typeof err === "string" ? err : err.violations.map((v) => v.field).join(",")}`);
+  }
 });
