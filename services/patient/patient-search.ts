@@ -12,7 +12,8 @@
 // or served at one of them (patient.patient_locations), unless they give an accessReason (then all,
 // audited with the reason sealed); administrators and tokens without the claim see every patient.
 // One audit row per search (record_type "patient_search", record_id the returned ids separated by
-// spaces, null when none): who looked and which records they were shown, never what they typed.
+// spaces, null when none): who looked and which records they were shown, never what they typed. A
+// search refused for naming a location outside the caller's is audited too (action DeniedSearch).
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { PatientService, type SearchPatientsRequest, type SearchPatientsResponseSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
@@ -129,7 +130,10 @@ export class PatientSearch {
     const offset = pageTokens.open(SEARCH_PAGE, s.pageToken, binding)?.offset ?? 0;
 
     const limited = s.accessReason === undefined ? limitedTo(ctx) : undefined;
-    if (limited && s.locationId !== undefined && !limited.includes(s.locationId)) throw new OutsideYourLocationsError(undefined, s.locationId);
+    if (limited && s.locationId !== undefined && !limited.includes(s.locationId)) {
+      await PATIENT_AUDIT_LOG.append(db, [{ ...auditBase(callerOf(ctx), "DeniedSearch", clock.now()), record_type: "patient_search", record_id: null }]);
+      throw new OutsideYourLocationsError(undefined, s.locationId);
+    }
     const locations = s.locationId !== undefined ? [s.locationId] : limited;
     const mrnLocations = s.mrn === undefined ? [] : (locations ?? (await knownLocations(db)));
 

@@ -140,7 +140,9 @@ t.test("location scoping: limited staff see their locations' patients, break-the
   t.equal(await firstOf({ query: "sukru isik" }, ctx("admin", ["loc-south"])), "tp-01", "administrators see everyone");
   t.equal(await domainCodeOf(search({ query: "sukru isik", locationId: "loc-north" }, ctx("receptionist", ["loc-south"]))), Code.PermissionDenied, "naming a location outside them is refused");
   const err = await search({ query: "sukru isik", locationId: "loc-north" }, ctx("receptionist", ["loc-south"])).catch((e: unknown) => e);
-  t.ok(err instanceof PermissionDeniedError);
+  t.ok(err instanceof PermissionDeniedError && err.reason === "OUTSIDE_YOUR_LOCATIONS");
+  const denied = await db.selectFrom("patient.audit_log").selectAll().orderBy("id", "desc").limit(1).executeTakeFirstOrThrow();
+  t.match(denied, { action: "DeniedSearch", record_type: "patient_search", record_id: null, actor: "receptionist-1" }, "the refusal is audited");
 
   const reason = "patient arrived by ambulance, registered at north";
   const before = Number((await sql<{ n: string }>`select max(id) as n from patient.audit_log`.execute(db)).rows[0].n ?? 0);
