@@ -33,6 +33,10 @@ export const benchmarks: Record<string, Benchmark> = {
     description: "SearchSlots over 7 days across 20 providers with 500 appointments each: in-process handler and over gRPC, p50/p99 against the 50 ms ceiling",
     load: () => import("./search.js"),
   },
+  patients: {
+    description: "SearchPatients over 100,000 synthetic patients: names as written, misspelt, folded, common beginnings, location-limited, phone; p99 against the 50 ms ceiling",
+    load: () => import("./patients.js"),
+  },
   mixed: {
     description: "the cluster through the gateway: mixed clinic workload (open loop at 500 req/s, 10-1,000 providers, 1-64 clients), no-op ceilings, peak RSS",
     load: () => import("./mixed.js"),

@@ -10,9 +10,10 @@
 //
 // Who sees what: receptionists and doctors whose token lists locations see the patients registered
 // or served at one of them (patient.patient_locations), unless they give an accessReason (then all,
-// audited with the reason sealed); administrators and tokens without the claim see every patient.
+// audited with the reason sealed); tokens without the claim see every patient.
 // One audit row per search (record_type "patient_search", record_id the returned ids separated by
-// spaces, null when none): who looked and which records they were shown, never what they typed.
+// spaces, null when none): who looked and which records they were shown, never what they typed. A
+// search refused for naming a location outside the caller's is audited too (action DeniedSearch).
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { PatientService, type SearchPatientsRequest, type SearchPatientsResponseSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
@@ -25,7 +26,9 @@ import { validate } from "../runtime/request/validation.js";
 import type { Db } from "./db/database.js";
 import type { PatientVault } from "./patient-vault.js";
 import { findCandidates, knownLocations, type WordTerm } from "./repositories/lookup.repository.js";
-import { birthDateTerm, foldName, nameWords, normalizePhone, phoneTerm, queryTerms, wordCost } from "./search-terms.js";
+import { PATIENT_AUDIT_LOG, withAccessReason } from "./patient-audit.js";
+import { accessReason, medicalRecordNumber as checkMedicalRecordNumber, nationalId as checkNationalId, phone as checkPhone } from "./patient-fields.validation.js";
+import { birthDateTerm, foldName, nameWords, phoneTerm, queryTerms, wordCost } from "./search-terms.js";
 
 /** SEARCH_PAGE_SIZE is the page size when the request leaves it 0, and the largest allowed. */
 export const SEARCH_PAGE_SIZE = 20;
@@ -67,39 +70,34 @@ export function validateSearch(req: SearchPatientsRequest, region: string): Vali
       }
     }
     v.localDate("birthDate", req.birthDate, { optional: true });
-    let phone: string | undefined;
-    if (req.phone !== "") {
-      phone = req.phone.length <= 40 && !/[\u0000-\u001f]/.test(req.phone) ? normalizePhone(req.phone, region) : undefined;
-      if (phone === undefined) v.add("phone", `is not a phone number; write it as dialled in ${region} ("0532 123 45 67") or with its country code ("+90 532 123 45 67")`, "INVALID_PHONE");
-    }
+    const phone = req.phone === "" ? "" : checkPhone(v, "phone", req.phone, region, false);
     const nationalId = req.nationalId.replace(/\s+/g, "");
-    if (req.nationalId !== "" && !/^[1-9][0-9]{10}$/.test(nationalId)) v.add("nationalId", "must be 11 digits, the first not 0", "INVALID_NATIONAL_ID");
-    v.string("medicalRecordNumber", req.medicalRecordNumber, { optional: true, max: 64 });
+    if (req.nationalId !== "") checkNationalId(v, "nationalId", nationalId);
+    const mrn = req.medicalRecordNumber.trim();
+    if (req.medicalRecordNumber !== "") checkMedicalRecordNumber(v, "medicalRecordNumber", mrn);
     v.id("locationId", req.locationId, { optional: true });
     v.pageSize("pageSize", req.pageSize, SEARCH_PAGE_SIZE);
     v.pageToken("pageToken", req.pageToken);
-    if (req.accessReason !== "") v.string("accessReason", req.accessReason, { min: 10, max: 500 });
-    if (req.query.trim() === "" && req.birthDate === "" && req.phone === "" && req.nationalId === "" && req.medicalRecordNumber.trim() === "") {
+    const reason = accessReason(v, "accessReason", req.accessReason);
+    if (req.query.trim() === "" && req.birthDate === "" && req.phone === "" && req.nationalId === "" && mrn === "") {
       v.add("query", "give a name (at least 3 letters), a date of birth, a phone number, a national id or a medical record number", "NO_CRITERIA");
     }
     return {
       words,
       birthDate: req.birthDate || undefined,
-      phone,
+      phone: phone || undefined,
       nationalId: nationalId || undefined,
-      mrn: req.medicalRecordNumber.trim().toUpperCase() || undefined,
+      mrn: mrn.toUpperCase() || undefined,
       locationId: req.locationId || undefined,
       pageSize: req.pageSize === 0 ? SEARCH_PAGE_SIZE : req.pageSize,
       pageToken: req.pageToken,
-      accessReason: req.accessReason.trim() || undefined,
+      accessReason: reason || undefined,
     };
   });
 }
 
-/** limitedTo are the locations a caller's searches are limited to: a receptionist's or doctor's token `locations`; undefined for everywhere. */
+/** limitedTo are the locations a caller's searches are limited to (the token's `locations`, as for every other read: scopeOf); undefined for everywhere. */
 function limitedTo(ctx: HandlerContext): string[] | undefined {
-  const caller = callerOf(ctx);
-  if (caller.role !== "receptionist" && caller.role !== "doctor") return undefined;
   const scope = scopeOf(ctx);
   return scope.all ? undefined : [...scope.locations];
 }
@@ -130,7 +128,10 @@ export class PatientSearch {
     const offset = pageTokens.open(SEARCH_PAGE, s.pageToken, binding)?.offset ?? 0;
 
     const limited = s.accessReason === undefined ? limitedTo(ctx) : undefined;
-    if (limited && s.locationId !== undefined && !limited.includes(s.locationId)) throw new OutsideYourLocationsError(undefined, s.locationId);
+    if (limited && s.locationId !== undefined && !limited.includes(s.locationId)) {
+      await PATIENT_AUDIT_LOG.append(db, [{ ...auditBase(callerOf(ctx), "DeniedSearch", clock.now()), record_type: "patient_search", record_id: null }]);
+      throw new OutsideYourLocationsError(undefined, s.locationId);
+    }
     const locations = s.locationId !== undefined ? [s.locationId] : limited;
     const mrnLocations = s.mrn === undefined ? [] : (locations ?? (await knownLocations(db)));
 
@@ -173,15 +174,8 @@ export class PatientSearch {
     const page = ranked.slice(offset, offset + s.pageSize);
     const next = offset + s.pageSize < ranked.length ? pageTokens.seal(SEARCH_PAGE, { offset: offset + s.pageSize }, binding) : "";
 
-    await db
-      .insertInto("patient.audit_log")
-      .values({
-        ...auditBase(callerOf(ctx), "SearchPatients", clock.now()),
-        record_type: "patient_search",
-        record_id: page.length > 0 ? page.map((p) => p.patientId).join(" ") : null,
-        access_reason: s.accessReason !== undefined ? vault.sealReason(s.accessReason) : null,
-      })
-      .execute();
+    const entry = { ...auditBase(callerOf(ctx), "SearchPatients", clock.now()), record_type: "patient_search", record_id: page.length > 0 ? page.map((p) => p.patientId).join(" ") : null };
+    await PATIENT_AUDIT_LOG.append(db, withAccessReason([entry], vault, s.accessReason ?? ""));
     return {
       patients: page.map((p) => ({ patientId: p.patientId, givenName: p.givenName, familyName: p.familyName, birthDate: p.birthDate, medicalRecordNumber: p.medicalRecordNumber })),
       nextPageToken: next,

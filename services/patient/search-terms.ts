@@ -7,7 +7,6 @@
 // "Yılmaz"), and with each one letter left out ("name_edit": a word one typo away from it shares one
 // of these, the deletion-neighbourhood idea of SymSpell). Every term is an HMAC digest under
 // PATIENT_INDEX_KEY (BlindIndex.digest64): the database holds no name, prefix or letter of one.
-import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js";
 import type { BlindIndex } from "../runtime/crypto/field-cipher.js";
 import type { LookupKind } from "./db/patient.table.js";
 import type { PatientData } from "./patient-vault.js";
@@ -32,16 +31,6 @@ export function foldName(name: string): string {
     .toLowerCase()
     .replace(/[^a-z]+/g, " ")
     .trim();
-}
-
-/**
- * normalizePhone is a phone number in any common format ("0532 123 45 67", "(0532) 123-4567",
- * "905321234567", "+90 532 ...") as E.164, national numbers read in `region` (PATIENT_DEFAULT_REGION);
- * undefined when it is not a valid number (libphonenumber-js: maintained numbering plans).
- */
-export function normalizePhone(text: string, region: string): string | undefined {
-  const n = parsePhoneNumberFromString(text, region as CountryCode);
-  return n?.isValid() ? n.number : undefined;
 }
 
 /** phoneTerm is the lookup term of an E.164 phone number. */

@@ -124,7 +124,7 @@ export async function insertPatients(db: Kysely<Database>, vault: PatientVault, 
       await trx.insertInto("patient.patient_locations").values(chunk.map((p) => ({ patient_id: p.patientId, location_id: p.locationId, since: now }))).execute();
     });
   }
-  await sql`analyze patient.patients, patient.lookups, patient.patient_locations`.execute(db);
+  await sql`vacuum analyze patient.patients, patient.lookups, patient.patient_locations`.execute(db);
 }
 
 /** TARGETS are hand-written synthetic patients the search tests look for: name pairs, birth dates (1930-1935), phones and national ids no generated patient has. */

@@ -5,7 +5,7 @@
 import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import type { Kysely } from "kysely";
-import { PatientService, SearchPatientsRequestSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
+import { GetPatientRequestSchema, PatientService, SearchPatientsRequestSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import type { Database } from "../../services/patient/db/database.js";
 import { patientModule } from "../../services/patient/patient.module.js";
 import { reencryptAll } from "../../services/patient/patient-reencryption.js";
@@ -25,6 +25,7 @@ const database = await createModuleDatabase(t, [patientModule]);
 const db = database.db as unknown as Kysely<Database>;
 const all = await seedDirectory(db, vaultOf(OLD), 3_000, 99);
 const ctx = callerContext(PatientService.method.searchPatients, "admin", "admin-1");
+const getCtx = callerContext(PatientService.method.getPatient, "admin", "admin-1");
 
 /** service is the patient service class as a restart with `keys` makes it (its re-encryption job started unless `intervalMs` is 0). */
 function service(keys: string, intervalMs?: number): PatientServiceImpl {
@@ -33,7 +34,7 @@ function service(keys: string, intervalMs?: number): PatientServiceImpl {
   return svc;
 }
 
-/** findsEveryTarget searches each target by name and phone and checks it comes first, decrypted. */
+/** findsEveryTarget searches each target by name and phone and checks it comes first, decrypted, and reads it with GetPatient. */
 async function findsEveryTarget(svc: PatientServiceImpl): Promise<string[]> {
   const wrong: string[] = [];
   for (const p of TARGETS) {
@@ -41,6 +42,8 @@ async function findsEveryTarget(svc: PatientServiceImpl): Promise<string[]> {
     const byPhone = await svc.searchPatients(create(SearchPatientsRequestSchema, { phone: p.data.phones[0] }), ctx);
     if (res.patients?.[0]?.patientId !== p.patientId || res.patients[0].familyName !== p.data.familyName) wrong.push(`${p.patientId} by name`);
     if (byPhone.patients?.[0]?.patientId !== p.patientId) wrong.push(`${p.patientId} by phone`);
+    const got = await svc.getPatient(create(GetPatientRequestSchema, { patientId: p.patientId }), getCtx);
+    if (got.patient?.nationalId !== p.data.nationalId || got.patient?.familyName !== p.data.familyName) wrong.push(`${p.patientId} by GetPatient`);
   }
   return wrong;
 }

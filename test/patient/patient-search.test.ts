@@ -4,10 +4,10 @@
 // AND; pages of at most 20 with tokens bound to the query; location scoping and break-the-glass;
 // one audit row per search without the query; merged records and digest collisions left out.
 import t from "tap";
-import { create } from "@bufbuild/protobuf";
+import { create, ScalarType } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { sql } from "kysely";
-import { PatientService, SearchPatientsRequestSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
+import { CreatePatientRequestSchema, PatientService, SearchPatientsRequestSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import type { Database } from "../../services/patient/db/database.js";
 import { patientModule } from "../../services/patient/patient.module.js";
 import { PatientServiceImpl } from "../../services/patient/patient-service.js";
@@ -118,7 +118,7 @@ t.test("bad input: field violations naming the field, never the value", async (t
     [{ locationId: "default" }, "query", "NO_CRITERIA"],
     [{ query: "meh\u0000met" }, "query", "CONTROL_CHARACTERS"],
     [{ phone: "98765" }, "phone", "INVALID_PHONE"],
-    [{ phone: "0532\u00001234567" }, "phone", "INVALID_PHONE"],
+    [{ phone: "0532\u00001234567" }, "phone", "CONTROL_CHARACTERS"],
     [{ nationalId: "1234" }, "nationalId", "INVALID_NATIONAL_ID"],
     [{ birthDate: "1931-02-30" }, "birthDate", "INVALID_LOCAL_DATE"],
     [{ query: "mehmet", accessReason: "short" }, "accessReason", "TOO_SHORT"],
@@ -140,7 +140,9 @@ t.test("location scoping: limited staff see their locations' patients, break-the
   t.equal(await firstOf({ query: "sukru isik" }, ctx("admin", ["loc-south"])), "tp-01", "administrators see everyone");
   t.equal(await domainCodeOf(search({ query: "sukru isik", locationId: "loc-north" }, ctx("receptionist", ["loc-south"]))), Code.PermissionDenied, "naming a location outside them is refused");
   const err = await search({ query: "sukru isik", locationId: "loc-north" }, ctx("receptionist", ["loc-south"])).catch((e: unknown) => e);
-  t.ok(err instanceof PermissionDeniedError);
+  t.ok(err instanceof PermissionDeniedError && err.reason === "OUTSIDE_YOUR_LOCATIONS");
+  const denied = await db.selectFrom("patient.audit_log").selectAll().orderBy("id", "desc").limit(1).executeTakeFirstOrThrow();
+  t.match(denied, { action: "DeniedSearch", record_type: "patient_search", record_id: null, actor: "receptionist-1" }, "the refusal is audited");
 
   const reason = "patient arrived by ambulance, registered at north";
   const before = Number((await sql<{ n: string }>`select max(id) as n from patient.audit_log`.execute(db)).rows[0].n ?? 0);
@@ -181,5 +183,28 @@ t.test("the name query goes through the lookups index, also for a common beginni
     const plan = (await sql<{ "QUERY PLAN": string }>`explain ${q}`.execute(db)).rows.map((r) => r["QUERY PLAN"]).join("\n");
     t.match(plan, /Index (Only )?Scan using lookups_pkey/, `${query}: ${plan}`);
     t.notMatch(plan, /Seq Scan on lookups/, query);
+  }
+});
+
+t.test("a patient registered through CreatePatient is found by name, phone and national id", async (t) => {
+  const nationalId = "10000000146";
+  const created = await svc.createPatient(
+    create(CreatePatientRequestSchema, { requestId: "reg-1", givenName: "Işıl Zümrüt", familyName: "Çağlayangil", birthDate: "1990-02-03", phones: ["(0533) 765-4321"], nationalId, locationId: "loc-north" }),
+    testContext(PatientService.method.createPatient, { principal: { subject: "rec-2", roles: ["receptionist"], grantedRole: "receptionist", ownOnly: false, locations: ["loc-north"] } }),
+  );
+  const id = created.patient!.patientId;
+  t.equal(await firstOf({ query: "isil caglayangil" }, ctx("receptionist", ["loc-north"])), id, "by folded name, at the location it was registered");
+  t.equal(await firstOf({ query: "zumrut caglayangl" }), id, "by the second given name and a misspelt family name");
+  t.same(await ids({ phone: "+90 533 765 43 21" }), [id]);
+  t.same(await ids({ nationalId }), [id]);
+});
+
+t.test("a NUL in any string field is INVALID_ARGUMENT naming that field", async (t) => {
+  const valid: Record<string, string> = { query: "mehmet", birthDate: "1931-03-14", phone: "05321234567", nationalId: target("tp-01").data.nationalId, medicalRecordNumber: "MRN-TP-01", locationId: "loc-north", accessReason: "patient at the desk asks" };
+  const fields = SearchPatientsRequestSchema.fields.filter((f) => f.fieldKind === "scalar" && f.scalar === ScalarType.STRING).map((f) => f.localName);
+  t.same([...fields].sort(), [...Object.keys(valid), "pageToken"].sort(), "every string field of the request");
+  for (const field of fields) {
+    const err = await invalidArgument(search({ ...valid, [field]: `${valid[field] ?? "abc"}\u0000` }));
+    t.ok(typeof err !== "string" && err.violations.some((v) => v.field === field), `${field}: ${typeof err === "string" ? err : err.violations.map((v) => v.field).join(",")}`);
   }
 });

@@ -4,15 +4,12 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Db } from "../db/database.js";
 import type { LookupKind } from "../db/patient.table.js";
-import type { LookupTerm } from "../search-terms.js";
+import { NameTermScore, type LookupTerm } from "../search-terms.js";
 
-/** replaceLookups sets a patient's lookup digests to `terms` (a create, an update of names, phones or birth date). */
-export async function replaceLookups(db: Db, patientId: string, terms: readonly LookupTerm[]): Promise<void> {
-  await db.deleteFrom("patient.lookups").where("patient_id", "=", patientId).execute();
-  await insertLookups(db, terms.map((t) => ({ ...t, patientId })));
-}
+/** COMMON_WORD is how many patients' names a query word must already match, whole or as a beginning, to be searched as typed (no one-edit neighbours). */
+export const COMMON_WORD = 100;
 
-/** insertLookups adds lookup rows of any number of patients in one statement (arrays unnested: fast for bulk loads too). */
+/** insertLookups adds lookup rows of any number of patients in one statement (arrays unnested: for bulk loads; a single record's go through patient.repository.ts replaceLookups). */
 export async function insertLookups(db: Db, rows: ReadonlyArray<LookupTerm & { patientId: string }>): Promise<void> {
   if (rows.length === 0) return;
   const kinds = rows.map((r) => r.kind);
@@ -52,25 +49,67 @@ export interface Candidate {
   score: number;
 }
 
-/** filters are the conditions on patients `p` beyond the name words: exact digests, locations, not merged. */
+/** filters are the conditions on a candidate's id `b.patient_id` beyond the name words, each an index probe: not merged, exact digests, locations. */
 function filters(q: CandidateQuery): RawBuilder<unknown> {
-  const parts: RawBuilder<unknown>[] = [sql`p.merged_into is null`];
-  if (q.nationalIdDigest !== undefined) parts.push(sql`p.national_id_digest = ${q.nationalIdDigest}`);
-  if (q.mrnDigests !== undefined) parts.push(sql`p.mrn_digest = any(${q.mrnDigests}::text[])`);
+  // The merged rows are found through the partial index patients_merged (few rows), not the heap.
+  const parts: RawBuilder<unknown>[] = [sql`not exists (select 1 from patient.patients mp where mp.patient_id = b.patient_id and mp.merged_into is not null)`];
+  if (q.nationalIdDigest !== undefined) {
+    parts.push(sql`exists (select 1 from patient.patients np where np.patient_id = b.patient_id and np.national_id_digest = ${q.nationalIdDigest})`);
+  }
+  if (q.mrnDigests !== undefined) parts.push(sql`exists (select 1 from patient.patients rp where rp.patient_id = b.patient_id and rp.mrn_digest = any(${q.mrnDigests}::text[]))`);
   for (const e of q.exact) {
-    parts.push(sql`exists (select 1 from patient.lookups e where e.kind = ${e.kind} and e.digest = ${e.digest.toString()}::int8 and e.patient_id = p.patient_id)`);
+    parts.push(sql`exists (select 1 from patient.lookups e where e.kind = ${e.kind} and e.digest = ${e.digest.toString()}::int8 and e.patient_id = b.patient_id)`);
   }
   if (q.locations !== undefined) {
-    parts.push(sql`exists (select 1 from patient.patient_locations pl where pl.patient_id = p.patient_id and pl.location_id = any(${q.locations}::text[]))`);
+    parts.push(sql`exists (select 1 from patient.patient_locations pl where pl.patient_id = b.patient_id and pl.location_id = any(${q.locations}::text[]))`);
   }
   return sql.join(parts, sql` and `);
 }
 
+/** base is the set the search starts from, (patient_id, score): the patients matching every name word, else those of the most selective exact criterion. */
+function base(q: CandidateQuery): RawBuilder<unknown> {
+  if (q.words.length > 0) {
+    const word: number[] = [];
+    const kinds: string[] = [];
+    const digests: string[] = [];
+    const scores: number[] = [];
+    q.words.forEach((terms, w) => {
+      for (const t of terms) {
+        word.push(w);
+        kinds.push(t.kind);
+        digests.push(t.digest.toString());
+        scores.push(t.score);
+      }
+    });
+    // A word that is already the name, or the beginning of a name, of COMMON_WORD patients is taken as
+    // typed: its one-edit neighbours (other real names, mostly) are not looked up, which keeps a
+    // common name from matching its own patients once per neighbour. Then per patient and word its
+    // best term; a patient stays when it matched every word.
+    return sql`with t as (
+        select * from unnest(${word}::int4[], ${kinds}::text[], ${digests}::int8[], ${scores}::int4[]) as t(word, kind, digest, score)
+      ), common as (
+        select w.word from (select distinct word from t) w
+        where (select count(*) from (select 1 from t x join patient.lookups l on l.kind = x.kind and l.digest = x.digest
+          where x.word = w.word and x.score >= ${NameTermScore.prefix} limit ${COMMON_WORD}) c) >= ${COMMON_WORD}
+      )
+      select patient_id, sum(score)::int4 as score from (
+        select l.patient_id, max(t.score) as score
+        from t join patient.lookups l on l.kind = t.kind and l.digest = t.digest
+        where t.score >= ${NameTermScore.prefix} or t.word not in (select word from common)
+        group by l.patient_id, t.word
+      ) m group by patient_id having count(*) = ${q.words.length}`;
+  }
+  if (q.nationalIdDigest !== undefined) return sql`select patient_id, 0 as score from patient.patients where national_id_digest = ${q.nationalIdDigest}`;
+  if (q.exact.length > 0) return sql`select patient_id, 0 as score from patient.lookups where kind = ${q.exact[0].kind} and digest = ${q.exact[0].digest.toString()}::int8`;
+  if (q.mrnDigests !== undefined) return sql`select patient_id, 0 as score from patient.patients where mrn_digest = any(${q.mrnDigests}::text[])`;
+  throw new Error("findCandidates needs a name word or an exact criterion");
+}
+
 /**
  * findCandidates returns the patients matching every query word and every exact criterion, best
- * digest score first (ties by id), at most `limit`. Each word's digests are looked up through the
- * (kind, digest, patient_id) primary key; a patient's score is the sum over words of its best term.
- * Without words it is the exact criteria alone (ordered by id).
+ * digest score first (ties by id), at most `limit`, with their sealed data. Each word's digests are
+ * looked up through the (kind, digest, patient_id) primary key; a patient's score is the sum over
+ * words of its best term. The ranking reads no patient row: only the `limit` chosen are fetched.
  */
 export async function findCandidates(db: Db, q: CandidateQuery): Promise<Candidate[]> {
   return (await candidatesQuery(q).execute(db)).rows;
@@ -78,35 +117,13 @@ export async function findCandidates(db: Db, q: CandidateQuery): Promise<Candida
 
 /** candidatesQuery is findCandidates' statement (the tests EXPLAIN it). */
 export function candidatesQuery(q: CandidateQuery): RawBuilder<Candidate> {
-  if (q.words.length === 0) {
-    return sql<Candidate>`select p.patient_id, p.data, 0 as score from patient.patients p
-      where ${filters(q)} order by p.patient_id limit ${q.limit}`;
-  }
-  const word: number[] = [];
-  const kinds: string[] = [];
-  const digests: string[] = [];
-  const scores: number[] = [];
-  q.words.forEach((terms, w) => {
-    for (const t of terms) {
-      word.push(w);
-      kinds.push(t.kind);
-      digests.push(t.digest.toString());
-      scores.push(t.score);
-    }
-  });
-  // m: per patient and word, its best term; a patient stays when it matched every word.
-  return sql<Candidate>`with t as (
-      select * from unnest(${word}::int4[], ${kinds}::text[], ${digests}::int8[], ${scores}::int4[]) as t(word, kind, digest, score)
-    ), m as (
-      select l.patient_id, t.word, max(t.score) as score
-      from t join patient.lookups l on l.kind = t.kind and l.digest = t.digest
-      group by l.patient_id, t.word
-    ), s as (
-      select patient_id, sum(score)::int4 as score from m group by patient_id having count(*) = ${q.words.length}
+  return sql<Candidate>`with top as (
+      select b.patient_id, b.score from (${base(q)}) b
+      where ${filters(q)}
+      order by b.score desc, b.patient_id limit ${q.limit}
     )
-    select p.patient_id, p.data, s.score from s join patient.patients p on p.patient_id = s.patient_id
-    where ${filters(q)}
-    order by s.score desc, p.patient_id limit ${q.limit}`;
+    select top.patient_id, p.data, top.score from top join patient.patients p on p.patient_id = top.patient_id
+    order by top.score desc, top.patient_id`;
 }
 
 /** knownLocations are the locations patients are registered at (an MRN search by an unscoped caller naming none). */
