@@ -17,7 +17,8 @@ import { callConnect, callGrpcJs } from "../../helpers/clients.js";
 import { startTestSystem, TEST_SECRET } from "../../helpers/system.js";
 
 // DESIGN.md section 5, "Who may call what" (columns: patient, receptionist, doctor, display, admin, service),
-// with section 7's additions: CheckInAppointment is patient own too; locations, visit types, holds and series.
+// with section 7's additions: CheckInAppointment is patient own too; locations, visit types, holds and series;
+// ReassignPatient for the service role only.
 const DESIGN_TABLE = `
 | provider/resource/slot reads | yes | yes | yes | – | yes | yes |
 | CreateProvider, CreateResource | – | yes | – | – | yes | yes |
@@ -39,6 +40,7 @@ const DESIGN_TABLE = `
 | Create/UpdateLocation | – | – | – | – | yes | – |
 | Create/UpdateVisitType | – | yes | – | – | yes | – |
 | HoldSlot/BookSeries/CancelSeries | own | yes | – | – | yes | yes |
+| ReassignPatient (a merge's reassignment, PatientService only) | – | – | – | – | – | yes |
 `;
 
 const S = "medschedule.scheduling.v1.SchedulingService/";
@@ -70,6 +72,7 @@ const ROW_RPCS: Record<string, string[]> = {
   "Create/UpdateLocation": [S + "CreateLocation", S + "UpdateLocation"],
   "Create/UpdateVisitType": [S + "CreateVisitType", S + "UpdateVisitType"],
   "HoldSlot/BookSeries/CancelSeries": [S + "HoldSlot", S + "BookSeries", S + "CancelSeries"],
+  "ReassignPatient (a merge's reassignment, PatientService only)": [S + "ReassignPatient", Q + "ReassignPatient"],
 };
 
 type Cell = "yes" | "own" | "–";
