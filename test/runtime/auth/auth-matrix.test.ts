@@ -7,6 +7,7 @@ import { Code } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { SignJWT } from "jose";
 import { BackupService } from "../../../gen/medschedule/backup/v1/backup_service_pb.js";
+import { PatientService } from "../../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
@@ -18,7 +19,7 @@ import { startTestSystem, TEST_SECRET } from "../../helpers/system.js";
 
 // DESIGN.md section 5, "Who may call what" (columns: patient, receptionist, doctor, display, admin, service),
 // with section 7's additions: CheckInAppointment is patient own too; locations, visit types, holds and series;
-// ReassignPatient for the service role only.
+// ReassignPatient for the service role only; the PatientService (section 7's roles).
 const DESIGN_TABLE = `
 | provider/resource/slot reads | yes | yes | yes | – | yes | yes |
 | CreateProvider, CreateResource | – | yes | – | – | yes | yes |
@@ -41,12 +42,17 @@ const DESIGN_TABLE = `
 | Create/UpdateVisitType | – | yes | – | – | yes | – |
 | HoldSlot/BookSeries/CancelSeries | own | yes | – | – | yes | yes |
 | ReassignPatient (a merge's reassignment, PatientService only) | – | – | – | – | – | yes |
+| CreatePatient, SearchPatients | – | yes | yes | – | yes | – |
+| GetPatient, UpdatePatient (a patient: contacts, language, consents) | own | yes | yes | – | yes | – |
+| MergePatients | – | yes | – | – | yes | – |
+| ResolvePatient, GetContactDetails | – | – | – | – | – | yes |
 `;
 
 const S = "medschedule.scheduling.v1.SchedulingService/";
 const Q = "medschedule.queue.v1.QueueService/";
 const L = "medschedule.lock.v1.LockService/";
 const B = "medschedule.backup.v1.BackupService/";
+const P = "medschedule.patient.v1.PatientService/";
 // Which RPCs each row of the table names. GetAvailability is a slot read; GetQueue and ListQueues
 // are queue reads, added to the ListTickets row.
 const ROW_RPCS: Record<string, string[]> = {
@@ -73,6 +79,10 @@ const ROW_RPCS: Record<string, string[]> = {
   "Create/UpdateVisitType": [S + "CreateVisitType", S + "UpdateVisitType"],
   "HoldSlot/BookSeries/CancelSeries": [S + "HoldSlot", S + "BookSeries", S + "CancelSeries"],
   "ReassignPatient (a merge's reassignment, PatientService only)": [S + "ReassignPatient", Q + "ReassignPatient"],
+  "CreatePatient, SearchPatients": [P + "CreatePatient", P + "SearchPatients"],
+  "GetPatient, UpdatePatient (a patient: contacts, language, consents)": [P + "GetPatient", P + "UpdatePatient"],
+  MergePatients: [P + "MergePatients"],
+  "ResolvePatient, GetContactDetails": [P + "ResolvePatient", P + "GetContactDetails"],
 };
 
 type Cell = "yes" | "own" | "–";
@@ -86,7 +96,7 @@ for (const line of DESIGN_TABLE.trim().split("\n")) {
   for (const rpc of rpcs) expected.set(rpc, row);
 }
 
-const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService];
+const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, PatientService];
 const sys = await startTestSystem(t);
 const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${sys.connect.port}`, httpVersion: "1.1" });
 const SUBJECT: Record<Role, string> = { patient: "pat-self", receptionist: "rec-1", doctor: "doc-self", display: "disp-1", admin: "adm-1", service: "svc-1" };
