@@ -175,3 +175,29 @@ t.test("the reassignment is retried until scheduling and queue answer", async (t
   t.equal((await reception.getAppointment({ appointmentId: late.appointment!.appointmentId })).appointment?.patientId, "pat-late-keep", "the appointment moved");
   t.equal((await queue.getTicket({ ticketId: ticket.ticket!.ticketId })).ticket?.patientId, "pat-late-keep", "the ticket moved");
 });
+
+t.test("a booking that checked the merged id just before the merge is moved by the settle pass", async (t) => {
+  const token = await sys.token(["service"], "svc-settle");
+  const addr = [`127.0.0.1:${sys.grpc.port}`];
+  const peers = createPeers({ upstreams: { scheduling: addr, queue: addr, lock: [], backup: [], patient: [] }, token: () => token });
+  t.teardown(() => peers.close());
+  // Its own database: the test system's directory does not know of this merge, so the booking below
+  // passes the patient check as one that resolved the id just before the merge would.
+  const own = await createModuleDatabase(t, [patientModule]);
+  const svc = new PatientServiceImpl({ db: own.db, vault: vaultFromConfig(sys.runtime.config), peers, reassigner: { intervalMs: 0, settleDelayMs: 1_000, callTimeoutMs: 10_000 } });
+  t.teardown(() => svc.close());
+  for (const id of ["pat-settle-keep", "pat-settle-dup"]) {
+    await seedPatient(own.db, sys.runtime.config, id);
+    await seedPatient(db, sys.runtime.config, id);
+  }
+  await svc.mergePatients(create(MergePatientsRequestSchema, { requestId: "m-settle", survivorPatientId: "pat-settle-keep", mergedPatientId: "pat-settle-dup" }), callerContext(PatientService.method.mergePatients, "admin", "adm-1"));
+  t.equal(await svc.reassigner.pending(), 1, "the first attempt answered, but the merge has not settled");
+  const late = await reception.bookAppointment({ requestId: "settle-a", providerId, patientId: "pat-settle-dup", startTime: at(22), duration: { seconds: 900n } });
+  const deadline = Date.now() + 60_000;
+  while ((await svc.reassigner.pending()) > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    await svc.reassigner.kick();
+  }
+  t.equal(await svc.reassigner.pending(), 0, "done after the settle pass");
+  t.equal((await reception.getAppointment({ appointmentId: late.appointment!.appointmentId })).appointment?.patientId, "pat-settle-keep", "the late booking moved");
+});
