@@ -13,6 +13,7 @@ import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { fixtureFor } from "../fixtures/valid-requests.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";
@@ -21,7 +22,7 @@ import { ALL_MODULES, startTestSystem, TEST_SECRET } from "../helpers/system.js"
 
 t.setTimeout(400_000);
 
-const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService];
+const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, PatientService];
 
 /** StringField is one string field of a request: its path in proto3 JSON names and how to put a NUL into a copy of the fixture. */
 interface StringField {
