@@ -1,5 +1,5 @@
 // Postgres text cannot hold U+0000: a string that reached SQL with a NUL character answered INTERNAL
-// (issue 18 defect 4). For every RPC of the four services and every string field of its request
+// (issue 18 defect 4). For every RPC of the five services and every string field of its request
 // (nested and repeated ones too; a covered set checks none is missed), a well-formed request with a
 // NUL added to that one field is INVALID_ARGUMENT naming the field, in both modes (the npm start
 // gateway on PGlite, a forwarding gateway in front of the services on Postgres), over Connect JSON
