@@ -9,13 +9,14 @@ import { BackupService } from "../../../gen/medschedule/backup/v1/backup_service
 import { LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
+import { PatientService } from "../../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { Health } from "../../../gen/health/v1/health_pb.js";
 import { fixtureFor, INVALID_REQUESTS, VALID_REQUESTS } from "../../fixtures/valid-requests.js";
 import { callBufCurl, callConnect, callGrpcJs, type Outcome } from "../../helpers/clients.js";
 import { startTestSystem } from "../../helpers/system.js";
 import { createGrpcJsTransport } from "../../../services/runtime/clients/grpc-transport.js";
 
-const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, Health];
+const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, PatientService, Health];
 // About 350 buf curl runs (each does its own reflection) on a 2-core machine.
 t.setTimeout(600_000);
 
