@@ -10,6 +10,7 @@
 //   retry answers as the first call did and the stored response leaks nothing a dump could read.
 //   Everything a write does (record, lookups, locations, audit row, key) is one transaction: a
 //   refused or failed write leaves nothing behind.
+//   Keys and their answers are pruned after REQUEST_KEY_RETENTION_MS (24 h), as in the other services.
 // * UpdatePatient is optimistic: patient.version must be the stored version (ABORTED
 //   VERSION_MISMATCH otherwise), and each change adds one. A merged record is read-only.
 // * Access (patient-access.ts) is decided before the transaction, so that a refusal's audit row is
@@ -31,6 +32,7 @@ import {
 import { requireLocation } from "../runtime/auth/location-scope.js";
 import { callerOf } from "../runtime/caller.js";
 import type { Clock } from "../runtime/clock.js";
+import { Retention } from "../runtime/db/change-log.js";
 import { databaseDomainError } from "../runtime/errors.js";
 import { RequestInProgressError, replayStored, type RequestKey, type StoredRequest } from "../runtime/idempotency.js";
 import type { Database, Db } from "./db/database.js";
@@ -62,6 +64,8 @@ import { lookupsOf } from "./search-terms.js";
 
 /** LOCK_TIMEOUT_MS bounds every row wait of a write (lock_timeout): past it the write is ABORTED and retried by the client. */
 const LOCK_TIMEOUT_MS = 5000;
+/** REQUEST_KEY_RETENTION_MS is how long a requestId (and its sealed answer) is remembered, as in the other services. */
+export const REQUEST_KEY_RETENTION_MS = 24 * 60 * 60_000;
 /** MAX_MERGE_HOPS bounds following merged_into from a merged record to its survivor. */
 const MAX_MERGE_HOPS = 10;
 const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -84,6 +88,8 @@ interface UniqueFields {
 /** PatientRecords serves the record RPCs (see the file comment). */
 export class PatientRecords {
   private readonly access: PatientAccess;
+  /** retention prunes patient.request_keys past REQUEST_KEY_RETENTION_MS (at most once a minute, after a write). */
+  private readonly retention: Retention;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -91,6 +97,13 @@ export class PatientRecords {
     private readonly clock: Clock,
   ) {
     this.access = new PatientAccess(db, vault, clock);
+    this.retention = new Retention({
+      db,
+      clock,
+      options: { changeRetentionMs: REQUEST_KEY_RETENTION_MS, requestKeyRetentionMs: REQUEST_KEY_RETENTION_MS },
+      pruneChanges: async () => 0,
+      requestKeys: REQUEST_KEYS,
+    });
   }
 
   /** createPatient registers a patient at a location (the caller's, for staff limited to locations). */
@@ -203,7 +216,7 @@ export class PatientRecords {
    */
   private async write<S extends DescMessage>(key: RequestKey, hash: string, at: Date, schema: S, fields: UniqueFields, fn: (trx: Db) => Promise<MessageShape<S>>): Promise<MessageShape<S>> {
     try {
-      return await this.db.transaction().execute(async (trx) => {
+      const response = await this.db.transaction().execute(async (trx) => {
         if (!(await claimRequestKey(trx, key, hash, at, LOCK_TIMEOUT_MS))) {
           const existing = await REQUEST_KEYS.find(trx, key);
           if (!existing) throw new RequestInProgressError();
@@ -213,6 +226,8 @@ export class PatientRecords {
         await REQUEST_KEYS.saveResponse(trx, key, this.sealResponse(key, toBinary(schema, response)));
         return response;
       });
+      this.retention.maybePrune();
+      return response;
     } catch (err) {
       switch (uniqueViolation(err)) {
         case "national_id":

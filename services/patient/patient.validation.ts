@@ -130,8 +130,10 @@ export function validateGetPatient(req: GetPatientRequest): { patientId: string;
 export function validateGetContactDetails(req: GetContactDetailsRequest): { patientId: string; purpose: string } {
   return validate((v) => {
     v.id("patientId", req.patientId);
-    v.string("purpose", req.purpose, { min: 3, max: 200 });
-    return { patientId: req.patientId, purpose: req.purpose.trim() };
+    const purpose = req.purpose.trim();
+    v.string("purpose", req.purpose, { max: 200 });
+    if (purpose !== "" && purpose.length < 3) v.add("purpose", "must say what the contact is for in at least 3 characters", "TOO_SHORT");
+    return { patientId: req.patientId, purpose };
   });
 }
 
@@ -148,7 +150,8 @@ export function validateUpdatePatient(req: UpdatePatientRequest, c: ValidationCo
     if (!p) v.add("patient", "is required: the patient's id, the version read and the new values of the fields in updateMask", "REQUIRED");
     v.id("patient.patientId", p?.patientId ?? "");
     const version = p?.version ?? 0n;
-    if (p && version < 1n) v.add("patient.version", "is required: the version of the record as read (GetPatient), so that a change made meanwhile is not overwritten", "REQUIRED");
+    if (p && version === 0n) v.add("patient.version", "is required: the version of the record as read (GetPatient), so that a change made meanwhile is not overwritten", "REQUIRED");
+    else if (p && version < 0n) v.add("patient.version", "must be the version of the record as read (GetPatient): 1 or more", "OUT_OF_RANGE");
     if (p) checkOutputOnly(v, p);
     const paths = maskPaths(v, req.updateMask?.paths ?? []);
     const change: Partial<PatientFields> = {};

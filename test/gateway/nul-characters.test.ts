@@ -11,9 +11,9 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { fixtureFor } from "../fixtures/valid-requests.js";
 import { startTestGateway, startUpstream } from "../helpers/gateway.js";

@@ -14,7 +14,9 @@ import { ContactChannel, Gender, Relationship } from "../../gen/medschedule/pati
 import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import { vaultFromConfig } from "../../services/patient/patient-vault.js";
+import type { Logger } from "../../services/runtime/observability/logger.js";
 import { rpcErrorInfoOf } from "../helpers/call-outcome.js";
+import { captureLogs } from "../helpers/logs.js";
 import { startTestSystem, TEST_KEYS_ENV, type TestSystem } from "../helpers/system.js";
 import { tokenGrpcTransport } from "../helpers/token-transport.js";
 
@@ -24,8 +26,8 @@ t.setTimeout(240_000);
 const NATIONAL_ID = "10000000146";
 const OTHER_NATIONAL_ID = "12345678950";
 
-async function system(t: Test) {
-  const sys = await startTestSystem(t, { env: { ...TEST_KEYS_ENV, PATIENT_CHECK: "on" } });
+async function system(t: Test, logger?: Logger) {
+  const sys = await startTestSystem(t, { env: { ...TEST_KEYS_ENV, PATIENT_CHECK: "on" }, logger });
   const as = async (roles: Role[], subject?: string, locations?: string[]): Promise<Client<typeof PatientService>> =>
     createClient(PatientService, tokenGrpcTransport(sys.grpc.port, await sys.token(roles, subject, locations ? { locations } : undefined)));
   return { sys, as };
@@ -62,7 +64,8 @@ async function auditRows(sys: TestSystem, patientId: string) {
 }
 
 t.test("records: create, formats, identifiers, updates, retries", async (t) => {
-  const { sys, as } = await system(t);
+  const logs = captureLogs("debug");
+  const { sys, as } = await system(t, logs.logger);
   const desk = await as(["receptionist"], "rec-1");
 
   await t.test("phones in five formats are stored as one E.164 number; the domain of an email in lower case", async (t) => {
@@ -163,6 +166,14 @@ t.test("records: create, formats, identifiers, updates, retries", async (t) => {
     t.ok(dump.includes(patient!.patientId), "the rows are there");
     for (const secret of ["Zeynep", "Karaçam", "Karacam", OTHER_NATIONAL_ID, "905559876543", "5559876543", "Hatice", "1980-04-23", "example.com"]) t.notOk(dump.includes(secret), `no ${secret}`);
   });
+
+  await t.test("no log line holds a value of a record, refused ones included", async (t) => {
+    const text = JSON.stringify(logs.lines);
+    t.ok(logs.lines.length > 10, `${logs.lines.length} lines`);
+    for (const secret of ["Şükrü", "Yılmaz", "Zeynep", "Ayşe", NATIONAL_ID, OTHER_NATIONAL_ID, "10000000147", "532 123", "5321234567", "1980-04-23", "Sukru.Yilmaz", "prefers mornings", "MRN-1"]) {
+      t.notOk(text.includes(secret), `no ${secret}`);
+    }
+  });
 });
 
 t.test("who may read and change a record", async (t) => {
@@ -258,4 +269,60 @@ t.test("who may read and change a record", async (t) => {
     t.equal((await rpcErrorInfoOf(service.getPatient({ patientId: id }))).code, Code.PermissionDenied, "the service role reads no whole record");
     t.equal((await rpcErrorInfoOf(service.getContactDetails({ patientId: "pat-missing", purpose: "reminder" }))).code, Code.NotFound);
   });
+});
+
+t.test("merged records and races", async (t) => {
+  const { sys, as } = await system(t);
+  const desk = await as(["receptionist"], "rec-1");
+  const { db } = await sys.runtime.ready;
+
+  await t.test("a merged record answers GetPatient with its survivor, refuses changes, and reaches its survivor's contacts", async (t) => {
+    const survivor = (await desk.createPatient(registration({ phones: ["0532 111 11 11"] }))).patient!;
+    const merged = (await desk.createPatient(registration({ phones: ["0532 222 22 22"] }))).patient!;
+    // MergePatients is another file's; the record as it leaves a merge is enough here.
+    await db.updateTable("patient.patients" as never).set({ merged_into: survivor.patientId } as never).where("patient_id" as never, "=", merged.patientId as never).execute();
+    const read = await desk.getPatient({ patientId: merged.patientId });
+    t.equal(read.patient?.mergedIntoPatientId, survivor.patientId);
+    t.equal(read.patient?.patientId, merged.patientId, "the merged record itself");
+    const upd = await rpcErrorInfoOf(desk.updatePatient({ requestId: rid(), patient: { patientId: merged.patientId, version: 1n, email: "a@example.com" }, updateMask: { paths: ["email"] } }));
+    t.equal(upd.code, Code.FailedPrecondition);
+    t.equal(upd.reason, "PATIENT_MERGED");
+    t.same(upd.metadata, { mergedIntoPatientId: survivor.patientId });
+    const service = await as(["service"], "notification");
+    const { contact } = await service.getContactDetails({ patientId: merged.patientId, purpose: "reminder for appointment a1" });
+    t.equal(contact?.patientId, survivor.patientId);
+    t.same(contact?.phones, ["+905321111111"]);
+  });
+
+  await t.test("concurrent registrations of one national id: exactly one record", async (t) => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => rpcErrorInfoOf(desk.createPatient(registration({ nationalId: OTHER_NATIONAL_ID, givenName: `Ali${"a".repeat(i)}` })))),
+    );
+    t.equal(outcomes.filter((o) => o.code === "OK").length, 1, "one created");
+    t.same([...new Set(outcomes.filter((o) => o.code !== "OK").map((o) => o.reason))], ["NATIONAL_ID_IN_USE"], "the others refused");
+  });
+
+  await t.test("concurrent updates of one version: one wins, the others change nothing", async (t) => {
+    const { patient } = await desk.createPatient(registration());
+    const outcomes = await Promise.all(
+      ["Ada", "Bea", "Cem", "Deniz"].map((givenName) =>
+        rpcErrorInfoOf(desk.updatePatient({ requestId: rid(), patient: { patientId: patient!.patientId, version: 1n, givenName }, updateMask: { paths: ["given_name"] } })),
+      ),
+    );
+    t.equal(outcomes.filter((o) => o.code === "OK").length, 1, "one change");
+    t.ok(outcomes.every((o) => o.code === "OK" || o.reason === "VERSION_MISMATCH" || o.reason === "WRITE_CONFLICT"), JSON.stringify(outcomes.map((o) => o.reason)));
+    t.equal((await desk.getPatient({ patientId: patient!.patientId })).patient?.version, 2n);
+  });
+});
+
+t.test("records on PGlite (the embedded npm start path)", async (t) => {
+  const sys = await startTestSystem(t, { embedded: true });
+  const desk = createClient(PatientService, tokenGrpcTransport(sys.grpc.port, await sys.token(["receptionist"], "rec-1")));
+  const { patient } = await desk.createPatient(registration({ nationalId: NATIONAL_ID, medicalRecordNumber: "E-1" }));
+  t.same(patient?.phones, ["+905321234567"]);
+  t.equal((await rpcErrorInfoOf(desk.createPatient(registration({ nationalId: NATIONAL_ID })))).reason, "NATIONAL_ID_IN_USE");
+  const updated = await desk.updatePatient({ requestId: rid(), patient: { patientId: patient!.patientId, version: 1n, email: "new@example.com" }, updateMask: { paths: ["email"] } });
+  t.equal(updated.patient?.version, 2n);
+  t.equal((await rpcErrorInfoOf(desk.updatePatient({ requestId: rid(), patient: { patientId: patient!.patientId, version: 1n, email: "x@example.com" }, updateMask: { paths: ["email"] } }))).reason, "VERSION_MISMATCH");
+  t.equal((await desk.getPatient({ patientId: patient!.patientId })).patient?.email, "new@example.com");
 });

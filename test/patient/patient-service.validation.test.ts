@@ -201,6 +201,7 @@ rpc({
   bad: [
     { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
     { name: "no patient", patch: { patient: undefined }, fields: ["patient", "patient.patientId"] },
+    { name: "a negative version", patch: { patient: upd({ version: -1n }) }, fields: ["patient.version"] },
     { name: "no id or version", patch: { patient: record({ email: "a@example.com" }) }, fields: ["patient.patientId", "patient.version"] },
     { name: "no mask", patch: { updateMask: undefined }, fields: ["updateMask"] },
     { name: "unknown and repeated paths", patch: { updateMask: mask(["email", "version", "email", "merged_into_patient_id"]) }, fields: ["updateMask.paths[1]", "updateMask.paths[2]", "updateMask.paths[3]"] },
@@ -222,6 +223,7 @@ rpc({
   bad: [
     { name: "no id, no purpose", patch: { patientId: "", purpose: "" }, fields: ["patientId", "purpose"] },
     { name: "purpose too short", patch: { purpose: "ab" }, fields: ["purpose"] },
+    { name: "purpose too short once trimmed", patch: { purpose: "  ab  " }, fields: ["purpose"] },
     { name: "purpose too long", patch: { purpose: "p".repeat(201) }, fields: ["purpose"] },
     { name: "purpose with a NUL", patch: { purpose: "reminder\u0000" }, fields: ["purpose"] },
   ],

@@ -19,7 +19,8 @@ import { startTestSystem, TEST_SECRET } from "../../helpers/system.js";
 
 // DESIGN.md section 5, "Who may call what" (columns: patient, receptionist, doctor, display, admin, service),
 // with section 7's additions: CheckInAppointment is patient own too; locations, visit types, holds and series;
-// ReassignPatient for the service role only; the PatientService (section 7's roles).
+// PatientService (patients their own record, staff within their locations, the service role only
+// ResolvePatient and the contact read) and the merge's ReassignPatient (service only).
 const DESIGN_TABLE = `
 | provider/resource/slot reads | yes | yes | yes | – | yes | yes |
 | CreateProvider, CreateResource | – | yes | – | – | yes | yes |
@@ -41,11 +42,12 @@ const DESIGN_TABLE = `
 | Create/UpdateLocation | – | – | – | – | yes | – |
 | Create/UpdateVisitType | – | yes | – | – | yes | – |
 | HoldSlot/BookSeries/CancelSeries | own | yes | – | – | yes | yes |
-| ReassignPatient (a merge's reassignment, PatientService only) | – | – | – | – | – | yes |
-| CreatePatient, SearchPatients | – | yes | yes | – | yes | – |
-| GetPatient, UpdatePatient (a patient: contacts, language, consents) | own | yes | yes | – | yes | – |
+| CreatePatient | – | yes | yes | – | yes | – |
+| Get/UpdatePatient | own | yes | yes | – | yes | – |
+| SearchPatients | – | yes | yes | – | yes | – |
 | MergePatients | – | yes | – | – | yes | – |
 | ResolvePatient, GetContactDetails | – | – | – | – | – | yes |
+| ReassignPatient (scheduling, queue) | – | – | – | – | – | yes |
 `;
 
 const S = "medschedule.scheduling.v1.SchedulingService/";
@@ -78,11 +80,12 @@ const ROW_RPCS: Record<string, string[]> = {
   "Create/UpdateLocation": [S + "CreateLocation", S + "UpdateLocation"],
   "Create/UpdateVisitType": [S + "CreateVisitType", S + "UpdateVisitType"],
   "HoldSlot/BookSeries/CancelSeries": [S + "HoldSlot", S + "BookSeries", S + "CancelSeries"],
-  "ReassignPatient (a merge's reassignment, PatientService only)": [S + "ReassignPatient", Q + "ReassignPatient"],
-  "CreatePatient, SearchPatients": [P + "CreatePatient", P + "SearchPatients"],
-  "GetPatient, UpdatePatient (a patient: contacts, language, consents)": [P + "GetPatient", P + "UpdatePatient"],
+  CreatePatient: [P + "CreatePatient"],
+  "Get/UpdatePatient": [P + "GetPatient", P + "UpdatePatient"],
+  SearchPatients: [P + "SearchPatients"],
   MergePatients: [P + "MergePatients"],
   "ResolvePatient, GetContactDetails": [P + "ResolvePatient", P + "GetContactDetails"],
+  "ReassignPatient (scheduling, queue)": [S + "ReassignPatient", Q + "ReassignPatient"],
 };
 
 type Cell = "yes" | "own" | "–";
@@ -119,6 +122,9 @@ for (const service of SERVICES) {
         const hasOwnerField = ownerField !== undefined && method.input.fields.some((f) => f.localName === ownerField);
         const own: JsonObject = fixtureFor(procedure);
         if (hasOwnerField) own[ownerField] = SUBJECT[role];
+        // UpdatePatient names the record in patient.patientId (the handler checks it is the caller's).
+        const record = role === "patient" && own.patient && typeof own.patient === "object" ? (own.patient as JsonObject) : undefined;
+        if (record) own.patient = { ...record, patientId: SUBJECT[role] };
         const outcome = await callConnect(transport, service, method, own, headers);
         const cell = row[role];
         if (cell === "–") {
@@ -126,6 +132,10 @@ for (const service of SERVICES) {
         } else {
           t.not(outcome.code, Code.PermissionDenied, `${role} ${method.name}: allowed (${outcome.message})`);
           t.not(outcome.code, Code.Unauthenticated, `${role} ${method.name}: authenticated`);
+        }
+        if (cell === "own" && record) {
+          const o2 = await callConnect(transport, service, method, { ...own, patient: { ...record, patientId: "someone-else" } }, headers);
+          t.equal(o2.code, Code.PermissionDenied, `${role} ${method.name} for someone else's record: denied`);
         }
         if (cell === "own" && hasOwnerField) {
           const other = { ...own, [ownerField]: "someone-else" };
