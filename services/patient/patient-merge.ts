@@ -10,21 +10,25 @@
 // patient data, is never stored: request_keys keeps only the request's hash).
 //
 // Who: admins, and receptionists for records of their locations (registered or served there); a
-// record outside them needs an accessReason, sealed into the audit entries.
+// record outside them needs an accessReason, sealed into the audit entries (patient-access.ts, as
+// every record RPC decides it: ACCESS_REASON_REQUIRED without one).
 import type { HandlerContext } from "@connectrpc/connect";
 import { sql, type Kysely } from "kysely";
-import { inScope, OUTSIDE_YOUR_LOCATIONS, scopeOf, type LocationScope } from "../runtime/auth/location-scope.js";
 import { auditEntries } from "../runtime/audit.js";
 import { callerOf } from "../runtime/caller.js";
-import { patientMergedError } from "../runtime/clients/patient-check.errors.js";
 import type { Clock } from "../runtime/clock.js";
-import { NotFoundError, PermissionDeniedError } from "../runtime/errors.js";
 import { requestHash, RequestIdReusedError, type RequestKey } from "../runtime/idempotency.js";
 import { validate } from "../runtime/request/validation.js";
 import type { Database, Db } from "./db/database.js";
 import type { PatientRow } from "./db/patient.table.js";
-import { PATIENT_AUDIT_LOG, withAccessReason } from "./patient-audit.js";
+import { PatientAccess, RECORD_TYPE, type Access } from "./patient-access.js";
+import { accessReason } from "./patient-fields.validation.js";
+import { patientMergedError, patientNotFoundError } from "./patient.errors.js";
 import type { PatientVault } from "./patient-vault.js";
+import { AUDIT_LOG, claimRequestKey, findPatient, withAccessReason } from "./repositories/patient.repository.js";
+
+/** LOCK_TIMEOUT_MS bounds the merge transaction's row waits. */
+const LOCK_TIMEOUT_MS = 5_000;
 
 /** ValidMergePatients is a checked MergePatientsRequest. */
 export interface ValidMergePatients {
@@ -44,64 +48,49 @@ export function validateMergePatients(req: ValidMergePatients): ValidMergePatien
     if (req.mergedPatientId !== "" && req.mergedPatientId === req.survivorPatientId) {
       v.add("mergedPatientId", "must differ from survivorPatientId: a record is not merged into itself", "SAME_PATIENT");
     }
-    v.string("accessReason", req.accessReason, { optional: true, min: 10, max: 500 });
-    return { requestId: req.requestId, survivorPatientId: req.survivorPatientId, mergedPatientId: req.mergedPatientId, accessReason: req.accessReason.trim() };
+    return { requestId: req.requestId, survivorPatientId: req.survivorPatientId, mergedPatientId: req.mergedPatientId, accessReason: accessReason(v, "accessReason", req.accessReason) };
   });
-}
-
-/** patientNotFound is NOT_FOUND PATIENT_NOT_FOUND for a record a request names. */
-function patientNotFound(patientId: string): NotFoundError {
-  return new NotFoundError("patient record", patientId, "PATIENT_NOT_FOUND");
-}
-
-/** accessReasonRequired is PERMISSION_DENIED OUTSIDE_YOUR_LOCATIONS: a record outside the caller's locations, without an accessReason. */
-function accessReasonRequired(patientId: string): PermissionDeniedError {
-  return new PermissionDeniedError(
-    "this patient record is not registered or served at a location you work at; to merge it anyway, say why in the access reason (it is recorded)",
-    OUTSIDE_YOUR_LOCATIONS,
-    { metadata: { patientId } },
-  );
 }
 
 /** PatientMerge merges records (see the file comment); `reassign` starts the reassignment and resolves once its first attempt ended. */
 export class PatientMerge {
+  private readonly access: PatientAccess;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
-    private readonly vault: PatientVault,
+    vault: PatientVault,
     private readonly reassign: () => Promise<void>,
     /** answerWaitMs bounds how long MergePatients waits for the first reassignment attempt before answering. */
     private readonly answerWaitMs = 2_000,
-  ) {}
+  ) {
+    this.access = new PatientAccess(db, vault, clock);
+  }
 
   /** mergePatients merges v.mergedPatientId into v.survivorPatientId and answers the survivor's row (read after the merge). */
   async mergePatients(ctx: HandlerContext, v: ValidMergePatients): Promise<PatientRow> {
     const caller = callerOf(ctx);
     const key: RequestKey = { caller: caller.subject, rpc: "MergePatients", requestId: v.requestId };
     const hash = requestHash([v.survivorPatientId, v.mergedPatientId]);
-    const scope = scopeOf(ctx);
+    // Who may merge is decided before the transaction (a refusal is audited on its own).
+    const read = await Promise.all([v.survivorPatientId, v.mergedPatientId].map((id) => findPatient(this.db, id)));
+    const access: Access[] = [];
+    for (const [i, row] of read.entries()) {
+      if (!row) throw patientNotFoundError(i === 0 ? v.survivorPatientId : v.mergedPatientId);
+      access.push(await this.access.check(ctx, caller, row, v.accessReason, "DeniedMergePatients"));
+    }
     const now = this.clock.now();
     const merged = await this.db.transaction().execute(async (trx) => {
-      const claimed = await trx
-        .insertInto("patient.request_keys")
-        .values({ caller: key.caller, rpc: key.rpc, request_id: key.requestId, request_hash: hash, response: null, created_at: now })
-        .onConflict((oc) => oc.columns(["caller", "rpc", "request_id"]).doNothing())
-        .returning("request_id")
-        .executeTakeFirst();
-      if (!claimed) {
-        const stored = await trx.selectFrom("patient.request_keys").select("request_hash").where("caller", "=", key.caller).where("rpc", "=", key.rpc).where("request_id", "=", key.requestId).executeTakeFirst();
-        if (stored?.request_hash !== hash) throw new RequestIdReusedError(v.requestId, "another merge");
+      if (!(await claimRequestKey(trx, key, hash, now, LOCK_TIMEOUT_MS))) {
+        if (!(await this.requestSeen(key, hash, trx))) throw new RequestIdReusedError(v.requestId, "another merge");
         return false;
       }
       const rows = await trx.selectFrom("patient.patients").selectAll().where("patient_id", "in", [v.survivorPatientId, v.mergedPatientId]).orderBy("patient_id").forUpdate().execute();
       const survivor = rows.find((r) => r.patient_id === v.survivorPatientId);
       const dup = rows.find((r) => r.patient_id === v.mergedPatientId);
-      if (!survivor) throw patientNotFound(v.survivorPatientId);
-      if (!dup) throw patientNotFound(v.mergedPatientId);
-      for (const r of [survivor, dup]) {
-        if (r.merged_into !== null) throw patientMergedError(r.patient_id, r.merged_into);
-        if (v.accessReason === "" && !(await servedWithin(trx, scope, r))) throw accessReasonRequired(r.patient_id);
-      }
+      if (!survivor) throw patientNotFoundError(v.survivorPatientId);
+      if (!dup) throw patientNotFoundError(v.mergedPatientId);
+      for (const r of [survivor, dup]) if (r.merged_into !== null) throw patientMergedError(r.merged_into);
       await trx.updateTable("patient.patients").set({ merged_into: survivor.patient_id, version: sql`version + 1`, updated_at: now }).where("patient_id", "=", dup.patient_id).execute();
       await trx.updateTable("patient.patients").set({ updated_at: now }).where("patient_id", "=", survivor.patient_id).execute();
       await sql`insert into patient.patient_locations (patient_id, location_id, since)
@@ -111,13 +100,21 @@ export class PatientMerge {
         on conflict (patient_id, location_id) do nothing`.execute(trx);
       await trx.deleteFrom("patient.lookups").where("patient_id", "=", dup.patient_id).execute();
       await trx.insertInto("patient.merges").values({ merged_patient_id: dup.patient_id, survivor_patient_id: survivor.patient_id, merged_at: now, next_attempt_at: now }).execute();
-      await PATIENT_AUDIT_LOG.append(trx, withAccessReason(auditEntries(caller, "MergePatients", now, "patient", [survivor.patient_id, dup.patient_id]), this.vault, v.accessReason));
+      const entries = auditEntries(caller, "MergePatients", now, RECORD_TYPE, [survivor.patient_id, dup.patient_id]);
+      await AUDIT_LOG.append(trx, withAccessReason(entries, access.find((a) => a.sealedReason !== undefined)?.sealedReason));
       return true;
     });
     if (merged) await this.firstAttempt();
-    const survivor = await this.db.selectFrom("patient.patients").selectAll().where("patient_id", "=", v.survivorPatientId).executeTakeFirst();
-    if (!survivor) throw patientNotFound(v.survivorPatientId);
+    const survivor = await findPatient(this.db, v.survivorPatientId);
+    if (!survivor) throw patientNotFoundError(v.survivorPatientId);
     return survivor;
+  }
+
+  /** requestSeen tells whether this requestId already merged (the same records: true; other records: REQUEST_ID_REUSED). */
+  private async requestSeen(key: RequestKey, hash: string, db: Db = this.db): Promise<boolean> {
+    const stored = await db.selectFrom("patient.request_keys").select("request_hash").where("caller", "=", key.caller).where("rpc", "=", key.rpc).where("request_id", "=", key.requestId).executeTakeFirst();
+    if (stored && stored.request_hash !== hash) throw new RequestIdReusedError(key.requestId, "another merge");
+    return stored !== undefined;
   }
 
   /** firstAttempt starts the reassignment and waits for its first attempt, at most answerWaitMs (it goes on in the background). */
@@ -126,16 +123,4 @@ export class PatientMerge {
     await Promise.race([this.reassign(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.answerWaitMs)))]);
     clearTimeout(timer);
   }
-}
-
-/** servedWithin tells whether a record is registered or served at a location of the scope. */
-async function servedWithin(db: Db, scope: LocationScope, row: PatientRow): Promise<boolean> {
-  if (scope.all || inScope(scope, row.location_id)) return true;
-  const found = await db
-    .selectFrom("patient.patient_locations")
-    .select("location_id")
-    .where("patient_id", "=", row.patient_id)
-    .where("location_id", "in", [...scope.locations])
-    .executeTakeFirst();
-  return found !== undefined;
 }

@@ -10,7 +10,8 @@ import { auditEntries } from "../runtime/audit.js";
 import type { Caller } from "../runtime/caller.js";
 import { validate } from "../runtime/request/validation.js";
 import type { Database, Db } from "./db/database.js";
-import { PATIENT_AUDIT_LOG } from "./patient-audit.js";
+import { RECORD_TYPE } from "./patient-access.js";
+import { AUDIT_LOG } from "./repositories/patient.repository.js";
 
 /** MAX_MERGE_HOPS bounds how many merges are followed (a record merged into one merged later, and so on). */
 const MAX_MERGE_HOPS = 32;
@@ -56,7 +57,7 @@ export async function resolvePatient(db: Kysely<Database>, caller: Caller, v: Va
         .onConflict((oc) => oc.columns(["patient_id", "location_id"]).doNothing())
         .returning("patient_id")
         .executeTakeFirst();
-      if (added) await PATIENT_AUDIT_LOG.append(trx, auditEntries(caller, "ResolvePatient", now, "patient", [survivor]));
+      if (added) await AUDIT_LOG.append(trx, auditEntries(caller, "ResolvePatient", now, RECORD_TYPE, [survivor]));
     });
   }
   return { exists: true, survivorPatientId: survivor };

@@ -27,7 +27,8 @@ export async function reassignPatient(q: QueueContext, caller: QueueCaller, v: V
       .where("patient_id", "=", v.fromPatientId)
       .returningAll()
       .execute();
-    const changed = [...withdrawn, ...moved].sort((a, b) => (a.ticket_id < b.ticket_id ? -1 : 1));
+    // A withdrawn ticket of the merged record moves too: one change and one audit entry per ticket.
+    const changed = [...new Map([...withdrawn, ...moved].map((tk) => [tk.ticket_id, tk])).values()].sort((a, b) => (a.ticket_id < b.ticket_id ? -1 : 1));
     for (const t of changed) await appendChange(trx, { queueId: t.queue_id, at: now, kind: "ticket", ticketId: t.ticket_id });
     await AUDIT_LOG.append(trx, ticketAudit(caller, "ReassignPatient", changed, now));
     return { moved, withdrawn };

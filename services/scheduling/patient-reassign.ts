@@ -41,7 +41,7 @@ export async function reassignPatient(c: SchedulingContext, caller: Caller, v: V
       where patient_id = ${v.fromPatientId} returning appointment_id, provider_id, status`.execute(trx);
     const base = auditBase(caller, ACTION, now);
     const audit: NewAuditLogRow[] = [
-      ...[...expired, ...entries.rows.map((r) => r.entry_id)].map((id) => ({ ...base, record_type: "waitlist", record_id: id })),
+      ...[...new Set([...expired, ...entries.rows.map((r) => r.entry_id)])].map((id) => ({ ...base, record_type: "waitlist", record_id: id })),
       ...moved.map((r) => ({ ...base, record_type: "appointment", record_id: r.appointment_id })),
     ];
     await AUDIT_LOG.append(trx, audit);

@@ -1,27 +1,13 @@
-// Synthetic patient records written straight into the patient schema, sealed with the test keys as
-// the service seals them: for tests of what uses the directory (the patient check, merges) without
-// going through CreatePatient. Made-up people only.
+// One synthetic patient record at a time, written as CreatePatient stores it (insertPatients of
+// patients.ts: sealed data, lookups, its patient_locations row), with the test keys: for tests of
+// what uses the directory (the patient check, merges). Made-up people only.
 import type { Kysely } from "kysely";
 import type { Config } from "../../services/runtime/config.js";
 import { vaultFromConfig } from "../../services/patient/patient-vault.js";
+import { insertPatients } from "./patients.js";
 
 /** seedPatient inserts a synthetic record with `patientId`, registered at `locationId` (default `default`). */
-export async function seedPatient(db: Kysely<any>, config: Config, patientId: string, opts: { locationId?: string; givenName?: string; familyName?: string } = {}): Promise<void> {
-  const vault = vaultFromConfig(config);
-  const now = new Date();
-  const sealed = vault.seal(patientId, {
-    givenName: opts.givenName ?? "Deneme",
-    familyName: opts.familyName ?? `Hasta-${patientId}`,
-    birthDate: "1980-01-01",
-    phones: [],
-    email: "",
-    medicalRecordNumber: "",
-    nationalId: "",
-    relatedPersons: [],
-    notes: "",
-  });
-  await db
-    .insertInto("patient.patients")
-    .values({ patient_id: patientId, location_id: opts.locationId ?? "default", ...sealed, gender: "UNKNOWN", preferred_language: "tr", consents: "[]", version: 1, created_at: now, updated_at: now })
-    .execute();
+export async function seedPatient(db: Kysely<any>, config: Config, patientId: string, opts: { locationId?: string } = {}): Promise<void> {
+  const data = { givenName: "Deneme", familyName: `Hasta ${patientId}`, birthDate: "1980-01-01", phones: [], email: "", medicalRecordNumber: "", nationalId: "", relatedPersons: [], notes: "" };
+  await insertPatients(db, vaultFromConfig(config), [{ patientId, locationId: opts.locationId ?? "default", data }]);
 }

@@ -10,7 +10,9 @@ import {
   CreatePatientRequestSchema,
   GetContactDetailsRequestSchema,
   GetPatientRequestSchema,
+  MergePatientsRequestSchema,
   PatientService,
+  ResolvePatientRequestSchema,
   UpdatePatientRequestSchema,
 } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { canonicalLanguage, e164, isNationalId } from "../../services/patient/patient-fields.validation.js";
@@ -227,5 +229,32 @@ rpc({
   ],
 });
 
-// SearchPatients (search-terms.ts' engineer), MergePatients and ResolvePatient (the merge's) have their own tests.
-coversEveryRpc(["SearchPatients", "MergePatients", "ResolvePatient"]);
+rpc({
+  method: method.mergePatients,
+  schema: MergePatientsRequestSchema,
+  call: (req, c) => impl.mergePatients(req, c),
+  valid: { requestId: "req-merge-1", survivorPatientId: "pat-1", mergedPatientId: "pat-2" },
+  alsoValid: [{ name: "with an access reason", patch: { accessReason: "duplicate registration found at the desk" } }],
+  bad: [
+    { name: "empty request", patch: { requestId: "", survivorPatientId: "", mergedPatientId: "" }, fields: ["requestId", "survivorPatientId", "mergedPatientId"] },
+    { name: "malformed ids", patch: { survivorPatientId: "pat 1", mergedPatientId: "pat/2" }, fields: ["survivorPatientId", "mergedPatientId"] },
+    { name: "a record into itself", patch: { mergedPatientId: "pat-1" }, fields: ["mergedPatientId"] },
+    { name: "access reason too short", patch: { accessReason: "dup" }, fields: ["accessReason"] },
+    { name: "access reason with a NUL", patch: { accessReason: "duplicate\u0000registration" }, fields: ["accessReason"] },
+  ],
+});
+
+rpc({
+  method: method.resolvePatient,
+  schema: ResolvePatientRequestSchema,
+  call: (req, c) => impl.resolvePatient(req, c),
+  valid: { patientId: "pat-1" },
+  alsoValid: [{ name: "with a location", patch: { locationId: "loc-north" } }],
+  bad: [
+    { name: "no id", patch: { patientId: "" }, fields: ["patientId"] },
+    { name: "malformed id and location", patch: { patientId: "pat 1", locationId: "loc/north" }, fields: ["patientId", "locationId"] },
+  ],
+});
+
+// SearchPatients (search-terms.ts' engineer) has its own test.
+coversEveryRpc(["SearchPatients"]);

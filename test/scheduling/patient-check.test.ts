@@ -38,7 +38,7 @@ await queue.createQueue({ queueId: "desk", displayName: "Desk", prefix: "DK", ti
 const day = Math.ceil(Date.now() / (24 * HOUR)) * 24 * HOUR + 24 * HOUR;
 const at = (hours: number) => timestampFromDate(new Date(day + hours * HOUR));
 
-await seedPatient(db, sys.runtime.config, "pat-real");
+await seedPatient(db, sys.runtime.config, "pat-real", { locationId: "north" });
 await seedPatient(db, sys.runtime.config, "pat-survivor");
 await seedPatient(db, sys.runtime.config, "pat-old");
 await sql`update patient.patients set merged_into = 'pat-survivor' where patient_id = 'pat-old'`.execute(db);
@@ -73,8 +73,8 @@ t.test("a merged record is refused with its survivor named, never silently swapp
 
 t.test("an existing record books and queues; the location is recorded on the record", async (t) => {
   for (const [rpc, call] of Object.entries(newWrites("pat-real", 3))) t.equal((await rpcErrorInfoOf(call())).code, "OK", rpc);
-  const where = await sql<{ location_id: string }>`select location_id from patient.patient_locations where patient_id = 'pat-real'`.execute(db);
-  t.same(where.rows.map((r) => r.location_id), ["default"], "served at the default location");
+  const where = await sql<{ location_id: string }>`select location_id from patient.patient_locations where patient_id = 'pat-real' order by 1`.execute(db);
+  t.same(where.rows.map((r) => r.location_id), ["default", "north"], "registered at north, now served at the default location too");
   const audit = await sql<{ n: string }>`select count(*)::text as n from patient.audit_log where action = 'ResolvePatient' and record_id = 'pat-real'`.execute(db);
   t.equal(audit.rows[0].n, "1", "the new location is audited once");
 });
