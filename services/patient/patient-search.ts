@@ -26,7 +26,7 @@ import { validate } from "../runtime/request/validation.js";
 import type { Db } from "./db/database.js";
 import type { PatientVault } from "./patient-vault.js";
 import { findCandidates, knownLocations, type WordTerm } from "./repositories/lookup.repository.js";
-import { PATIENT_AUDIT_LOG, withAccessReason } from "./patient-audit.js";
+import { AUDIT_LOG, withAccessReason } from "./repositories/patient.repository.js";
 import { accessReason, medicalRecordNumber as checkMedicalRecordNumber, nationalId as checkNationalId, phone as checkPhone } from "./patient-fields.validation.js";
 import { birthDateTerm, foldName, nameWords, phoneTerm, queryTerms, wordCost } from "./search-terms.js";
 
@@ -129,7 +129,7 @@ export class PatientSearch {
 
     const limited = s.accessReason === undefined ? limitedTo(ctx) : undefined;
     if (limited && s.locationId !== undefined && !limited.includes(s.locationId)) {
-      await PATIENT_AUDIT_LOG.append(db, [{ ...auditBase(callerOf(ctx), "DeniedSearch", clock.now()), record_type: "patient_search", record_id: null }]);
+      await AUDIT_LOG.append(db, [{ ...auditBase(callerOf(ctx), "DeniedSearch", clock.now()), record_type: "patient_search", record_id: null }]);
       throw new OutsideYourLocationsError(undefined, s.locationId);
     }
     const locations = s.locationId !== undefined ? [s.locationId] : limited;
@@ -175,7 +175,7 @@ export class PatientSearch {
     const next = offset + s.pageSize < ranked.length ? pageTokens.seal(SEARCH_PAGE, { offset: offset + s.pageSize }, binding) : "";
 
     const entry = { ...auditBase(callerOf(ctx), "SearchPatients", clock.now()), record_type: "patient_search", record_id: page.length > 0 ? page.map((p) => p.patientId).join(" ") : null };
-    await PATIENT_AUDIT_LOG.append(db, withAccessReason([entry], vault, s.accessReason ?? ""));
+    await AUDIT_LOG.append(db, withAccessReason([entry], s.accessReason ? vault.sealReason(s.accessReason) : undefined));
     return {
       patients: page.map((p) => ({ patientId: p.patientId, givenName: p.givenName, familyName: p.familyName, birthDate: p.birthDate, medicalRecordNumber: p.medicalRecordNumber })),
       nextPageToken: next,
