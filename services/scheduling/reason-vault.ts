@@ -137,7 +137,14 @@ export function reasonVaultFromConfig(config: Pick<Config, "schedulingEncryption
   return new ReasonVault(new FieldCipher(parseKeys(config.schedulingEncryptionKeys, "SCHEDULING_ENCRYPTION_KEYS")));
 }
 
-/** ephemeralReasonVault seals with a random key that lives as long as the process: for a service class built without a vault (unit tests); what it seals no other process opens. */
+let processVault: ReasonVault | undefined;
+
+/**
+ * ephemeralReasonVault seals with a random key made once per process: for a service class built
+ * without a vault (unit tests). Every instance of the process shares it (replicas in one test read
+ * each other's rows); what it seals no other process opens. Never plaintext.
+ */
 export function ephemeralReasonVault(): ReasonVault {
-  return new ReasonVault(new FieldCipher([{ id: "ephemeral", key: randomBytes(32) }]));
+  processVault ??= new ReasonVault(new FieldCipher([{ id: "ephemeral", key: randomBytes(32) }]));
+  return processVault;
 }
