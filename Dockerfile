@@ -2,7 +2,7 @@
 # MedSchedule image: one image for every component; the command picks it. Build:
 #   docker build -t ghcr.io/medschedule/medschedule:0.1.0 .
 #   docker build --target backup -t ghcr.io/medschedule/medschedule-backup:0.1.0 .
-# Run: node dist/services/<scheduling|queue|lock|backup>/main.js, node dist/gateway/main.js (default),
+# Run: node dist/services/<scheduling|queue|lock|backup|patient>/main.js, node dist/gateway/main.js (default),
 # node dist/services/backup/cli.js run postgres|redis (CronJobs), node dist/scripts/migrate.js (Job).
 # Node 22 LTS on Debian bookworm; the code supports Node >= 20. Pinned by version tag.
 ARG NODE_IMAGE=node:22.12.0-bookworm-slim
@@ -32,7 +32,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/gen/descriptors ./gen/descriptors
 # Nothing under /app is written at run time: the root filesystem can be read-only (/tmp is a volume).
 USER 10001:10001
-EXPOSE 8080 8081 8082 8083 8084 9464
+EXPOSE 8080 8081 8082 8083 8084 8085 9464
 # tini is PID 1: it forwards SIGTERM to node (graceful drain) and reaps children (pg_dump, redis-cli).
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/gateway/main.js"]

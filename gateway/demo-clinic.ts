@@ -1,7 +1,8 @@
 // The demo clinic `npm start` seeds into a fresh DATA_DIR (DEMO_CLINIC): a small Turkish family
 // health centre with three doctors, their weekly hours, two rooms, a walk-in queue and a few
-// appointments in the coming days, so that every screen has something to show and the dev doctor
-// and patient tokens act on real records (their subjects are a provider and a patient of it).
+// appointments in the coming days for five synthetic patient records, so that every screen has
+// something to show and the dev doctor and patient tokens act on real records (their subjects are a
+// provider and a patient record of it).
 //
 // It is seeded through the public API, in-process, with the service token (and the dev admin token
 // for what only an administrator sets up: the clinic's two locations, their holidays and the visit
@@ -10,6 +11,8 @@
 // ahead), so seeding again changes nothing.
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Gender } from "../gen/medschedule/patient/v1/patient_pb.js";
+import { PatientService } from "../gen/medschedule/patient/v1/patient_service_pb.js";
 import { QueueService } from "../gen/medschedule/queue/v1/queue_service_pb.js";
 import { DayOfWeek, ResourceKind } from "../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
@@ -120,6 +123,47 @@ async function seedVisitTypes(scheduling: Client<typeof SchedulingService>): Pro
   }
 }
 
+/** DemoPatient is a synthetic patient of the demo clinic (made-up people, made-up numbers). */
+interface DemoPatient {
+  patientId: string;
+  givenName: string;
+  familyName: string;
+  birthDate: string;
+  gender: Gender;
+  phone: string;
+  medicalRecordNumber: string;
+}
+
+/**
+ * DEMO_PATIENTS are the demo clinic's patients, registered at the main centre; the first is the dev
+ * patient token's subject (DEV_SUBJECTS.patient), the others are booked with Dr. Ayşe Yılmaz.
+ */
+export const DEMO_PATIENTS: readonly DemoPatient[] = [
+  { patientId: DEV_SUBJECTS.patient, givenName: "Zeynep", familyName: "Arslan", birthDate: "1988-04-12", gender: Gender.FEMALE, phone: "0532 000 00 01", medicalRecordNumber: "KDK-0001" },
+  { patientId: "demo-patient-2", givenName: "Şükrü", familyName: "Öztürk", birthDate: "1954-11-03", gender: Gender.MALE, phone: "0532 000 00 02", medicalRecordNumber: "KDK-0002" },
+  { patientId: "demo-patient-3", givenName: "Işık", familyName: "Çelik", birthDate: "1999-07-21", gender: Gender.FEMALE, phone: "0532 000 00 03", medicalRecordNumber: "KDK-0003" },
+  { patientId: "demo-patient-4", givenName: "Emre", familyName: "Güneş", birthDate: "2017-02-08", gender: Gender.MALE, phone: "0532 000 00 04", medicalRecordNumber: "KDK-0004" },
+  { patientId: "demo-patient-5", givenName: "Ayten", familyName: "Kılıç", birthDate: "1972-09-30", gender: Gender.FEMALE, phone: "0532 000 00 05", medicalRecordNumber: "KDK-0005" },
+];
+
+/** seedPatients registers the demo patients, as an administrator, with their client-chosen ids (a repeat replays by requestId). */
+async function seedPatients(patients: Client<typeof PatientService>): Promise<void> {
+  for (const p of DEMO_PATIENTS) {
+    await patients.createPatient({
+      requestId: `demo-clinic-patient-${p.patientId}`,
+      patientId: p.patientId,
+      givenName: p.givenName,
+      familyName: p.familyName,
+      birthDate: p.birthDate,
+      gender: p.gender,
+      phones: [p.phone],
+      preferredLanguage: "tr",
+      locationId: "default",
+      medicalRecordNumber: p.medicalRecordNumber,
+    });
+  }
+}
+
 /** DemoSeedResult says what the seeding made. */
 export interface DemoSeedResult {
   /** providers are the providerIds seeded. */
@@ -128,10 +172,11 @@ export interface DemoSeedResult {
   appointments: string[];
 }
 
-/** DemoClients are the two clients the seeding uses. */
+/** DemoClients are the clients the seeding uses. */
 interface DemoClients {
   scheduling: Client<typeof SchedulingService>;
   queue: Client<typeof QueueService>;
+  patients: Client<typeof PatientService>;
 }
 
 function clientsOf(registrations: ServiceRegistration[], token: string): DemoClients {
@@ -143,6 +188,7 @@ function clientsOf(registrations: ServiceRegistration[], token: string): DemoCli
   return {
     scheduling: createClient(SchedulingService, transport(SchedulingService.typeName)),
     queue: createClient(QueueService, transport(QueueService.typeName)),
+    patients: createClient(PatientService, transport(PatientService.typeName)),
   };
 }
 
@@ -165,16 +211,20 @@ async function firstFreeSlots(c: DemoClients, providerId: string, from: Date, co
 
 /**
  * seedDemoClinic creates the demo clinic through the services mounted in this process, calling with
- * `token` (the service token). `now` places the appointments: the dev patient's next visits with
+ * `token` (the service token). The patients are real records of the patient service (DEMO_PATIENTS).
+ * `now` places the appointments: the dev patient's next visits with
  * Dr. Ayşe Yılmaz (the dev doctor) and Dr. Elif Kaya, and four other demo patients booked with
  * Dr. Yılmaz at her next free times, so the doctor's and the reception's day are not empty.
  */
 export async function seedDemoClinic(opts: { registrations: ServiceRegistration[]; token: string; adminToken?: string; now?: Date }): Promise<DemoSeedResult> {
   const c = clientsOf(opts.registrations, opts.token);
   const now = opts.now ?? new Date();
-  // Locations and visit types are an administrator's to set up: seeded when a dev admin token exists.
-  const admin = opts.adminToken ? clientsOf(opts.registrations, opts.adminToken).scheduling : undefined;
+  // Locations, visit types and patient records are an administrator's to set up: seeded when a dev
+  // admin token exists (without the patients, the patient check refuses the demo appointments).
+  const asAdmin = opts.adminToken ? clientsOf(opts.registrations, opts.adminToken) : undefined;
+  const admin = asAdmin?.scheduling;
   if (admin) await seedLocations(admin, now);
+  if (asAdmin) await seedPatients(asAdmin.patients);
   for (const p of DEMO_PROVIDERS) {
     await c.scheduling.createProvider({ providerId: p.providerId, displayName: p.displayName, timeZone: DEMO_TIME_ZONE, specialty: p.specialty });
     await c.scheduling.setAvailability({
@@ -195,6 +245,8 @@ export async function seedDemoClinic(opts: { registrations: ServiceRegistration[
   });
 
   const [ayse, , elif] = DEMO_PROVIDERS;
+  // No patient records (no admin token to register them): no appointments either.
+  if (!asAdmin) return { providers: DEMO_PROVIDERS.map((p) => p.providerId), appointments: [] };
   // Seeded before (the dev doctor has appointments ahead): book nothing more.
   const ahead = await c.scheduling.listAppointments({ providerId: ayse.providerId, startTime: timestampFromDate(now), pageSize: 1 });
   if (ahead.appointments.length > 0) return { providers: DEMO_PROVIDERS.map((p) => p.providerId), appointments: [] };
@@ -204,7 +256,7 @@ export async function seedDemoClinic(opts: { registrations: ServiceRegistration[
   const ayseSlots = await firstFreeSlots(c, ayse.providerId, from, 5);
   const elifSlots = await firstFreeSlots(c, elif.providerId, new Date(from.getTime() + 7 * 86_400_000), 1);
   const bookings = [
-    ...ayseSlots.map((start, i) => ({ providerId: ayse.providerId, patientId: i === 0 ? DEV_SUBJECTS.patient : `demo-patient-${i + 1}`, start })),
+    ...ayseSlots.map((start, i) => ({ providerId: ayse.providerId, patientId: DEMO_PATIENTS[i % DEMO_PATIENTS.length].patientId, start })),
     ...elifSlots.map((start) => ({ providerId: elif.providerId, patientId: DEV_SUBJECTS.patient, start })),
   ];
   const appointments: string[] = [];

@@ -3,6 +3,7 @@ import { serveConnect, type ConnectServerHandle, type HttpRoute } from "../servi
 import { handleMetricsRequest } from "../services/runtime/observability/metrics.js";
 import type { DescService } from "@bufbuild/protobuf";
 import { BackupService } from "../gen/medschedule/backup/v1/backup_service_pb.js";
+import { PatientService } from "../gen/medschedule/patient/v1/patient_service_pb.js";
 import { LockService } from "../gen/medschedule/lock/v1/lock_service_pb.js";
 import { QueueService } from "../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
@@ -102,6 +103,7 @@ export const GATEWAY_SERVICES: { name: keyof Upstreams; service: DescService }[]
   { name: "queue", service: QueueService },
   { name: "lock", service: LockService },
   { name: "backup", service: BackupService },
+  { name: "patient", service: PatientService },
 ];
 
 /** upstreamMode tells from the config whether the gateway mounts the classes ("in-process") or forwards ("distributed"). */
@@ -111,7 +113,7 @@ export function upstreamMode(config: Pick<Config, "upstreams">): "in-process" | 
   if (set.length < GATEWAY_SERVICES.length) {
     const missing = GATEWAY_SERVICES.filter((s) => config.upstreams[s.name].length === 0).map((s) => `${s.name.toUpperCase()}_ADDR`);
     throw new ConfigError(
-      `set all of SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR and BACKUP_ADDR (the gateway forwards to separate service processes) or none (npm start runs everything in this process); missing: ${missing.join(", ")}`,
+      `set all of SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR, BACKUP_ADDR and PATIENT_ADDR (the gateway forwards to separate service processes) or none (npm start runs everything in this process); missing: ${missing.join(", ")}`,
     );
   }
   return "distributed";

@@ -1,7 +1,7 @@
 // The gateway on PORT (default 8080). `npm start` (no *_ADDR set): the whole system in one process,
-// the gateway mounting the four service classes in-process, on embedded PGlite in DATA_DIR unless
-// DATABASE_URL is set. Distributed mode (SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR and BACKUP_ADDR all
-// set): no database, every call forwarded to the services' grpc-js replicas. Setting only some of
+// the gateway mounting the five service classes in-process, on embedded PGlite in DATA_DIR unless
+// DATABASE_URL is set. Distributed mode (SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR, BACKUP_ADDR and
+// PATIENT_ADDR all set): no database, every call forwarded to the services' grpc-js replicas. Setting only some of
 // them is a configuration error.
 // Loaded by main.ts once module loading is bounded (services/runtime/process/module-loading.ts).
 import { backupModule } from "../services/backup/backup.module.js";

@@ -1,12 +1,14 @@
-// `npm run cluster`: distributed mode on one machine. The gateway and the four services run as
+// `npm run cluster`: distributed mode on one machine. The gateway and the five services run as
 // separate processes against real Postgres and Redis (DATABASE_URL / REDIS_URL, or the local servers
 // scripts/ensure-postgres.sh and ensure-redis.sh start), with two replicas of scheduling and queue
 // and the gateway spreading calls over them. Each process has its own METRICS_PORT. Dev tokens are
 // written to DATA_DIR/dev-tokens.json as in `npm start`, and every process gets the same
-// PAGE_TOKEN_SECRET. SIGINT/SIGTERM drains every process.
+// PAGE_TOKEN_SECRET. The data keys are kept in DATA_DIR as by `npm start` (unless set): the patient
+// service gets PATIENT_ENCRYPTION_KEYS and PATIENT_INDEX_KEY, the scheduling replicas get the same
+// SCHEDULING_ENCRYPTION_KEYS, and no other member gets either. SIGINT/SIGTERM drains every process.
 //
 // Ports: PORT for the gateway (default 8080); the services from CLUSTER_PORT_BASE (default 8081):
-// scheduling base and base+6, queue base+1 and base+7, lock base+2, backup base+3; metrics from
+// scheduling base and base+6, queue base+1 and base+7, lock base+2, backup base+3, patient base+4; metrics from
 // CLUSTER_METRICS_BASE (default 9464), one per process, the gateway serving its own on PORT.
 // Each member's heap is capped at CLUSTER_HEAP_MB (default 96; see member-node-args.ts) and
 // CLUSTER_NODE_ARGS adds Node options to every member (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof",
@@ -14,7 +16,9 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
 import { ensureDevAuth } from "../services/runtime/auth/dev-tokens.js";
+import { newKeySpec } from "../services/runtime/crypto/field-cipher.js";
 import { readOrCreateSecretFile } from "../services/runtime/process/secret-file.js";
 import { memberNodeArgs } from "./member-node-args.js";
 
@@ -25,6 +29,8 @@ interface Member {
   script: string;
   port: number;
   metricsPort: number;
+  /** env is what this member alone gets (its data keys). */
+  env?: NodeJS.ProcessEnv;
 }
 
 function int(name: string, fallback: number): number {
@@ -76,22 +82,34 @@ if (!serviceToken) {
 // DATA_DIR as by `npm start`, unless PAGE_TOKEN_SECRET is set).
 const pageTokenSecret = process.env.PAGE_TOKEN_SECRET || (await readOrCreateSecretFile(path.join(dataDir, "page-token-secret"))).secret;
 
+// The data keys, in the same DATA_DIR files as `npm start` (README "Patient data and its keys"): every
+// replica of a service must seal and open with the same keys.
+const keep = async (name: string, file: string, make: () => string) => process.env[name] || (await readOrCreateSecretFile(path.join(dataDir, file), make)).secret;
+const patientKeys = {
+  PATIENT_ENCRYPTION_KEYS: await keep("PATIENT_ENCRYPTION_KEYS", "patient-encryption-keys", () => newKeySpec()),
+  PATIENT_INDEX_KEY: await keep("PATIENT_INDEX_KEY", "patient-index-key", () => randomBytes(32).toString("base64")),
+};
+const schedulingKeys = { SCHEDULING_ENCRYPTION_KEYS: await keep("SCHEDULING_ENCRYPTION_KEYS", "scheduling-encryption-keys", () => newKeySpec()) };
+
 const services: Member[] = [
-  { name: "scheduling-1", script: "dist/services/scheduling/main.js", port: base, metricsPort: metricsBase },
-  { name: "scheduling-2", script: "dist/services/scheduling/main.js", port: base + 6, metricsPort: metricsBase + 1 },
+  { name: "scheduling-1", script: "dist/services/scheduling/main.js", port: base, metricsPort: metricsBase, env: schedulingKeys },
+  { name: "scheduling-2", script: "dist/services/scheduling/main.js", port: base + 6, metricsPort: metricsBase + 1, env: schedulingKeys },
   { name: "queue-1", script: "dist/services/queue/main.js", port: base + 1, metricsPort: metricsBase + 2 },
   { name: "queue-2", script: "dist/services/queue/main.js", port: base + 7, metricsPort: metricsBase + 3 },
   { name: "lock", script: "dist/services/lock/main.js", port: base + 2, metricsPort: metricsBase + 4 },
   { name: "backup", script: "dist/services/backup/main.js", port: base + 3, metricsPort: metricsBase + 5 },
+  { name: "patient", script: "dist/services/patient/main.js", port: base + 4, metricsPort: metricsBase + 6, env: patientKeys },
 ];
 const addr = (prefix: string) =>
   services
     .filter((s) => s.name.startsWith(prefix))
     .map((s) => `127.0.0.1:${s.port}`)
     .join(",");
-const upstreams = { SCHEDULING_ADDR: addr("scheduling"), QUEUE_ADDR: addr("queue"), LOCK_ADDR: addr("lock"), BACKUP_ADDR: addr("backup") };
+const upstreams = { SCHEDULING_ADDR: addr("scheduling"), QUEUE_ADDR: addr("queue"), LOCK_ADDR: addr("lock"), BACKUP_ADDR: addr("backup"), PATIENT_ADDR: addr("patient") };
+// The data keys reach only their own service (the members above carry them).
+const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in patientKeys) && !(k in schedulingKeys)));
 const common: NodeJS.ProcessEnv = {
-  ...process.env,
+  ...inherited,
   DATABASE_URL: databaseUrl,
   ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
   AUTH_HS256_SECRET: secret,
@@ -104,10 +122,10 @@ const common: NodeJS.ProcessEnv = {
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
-function start(m: Member | { name: "gateway"; script: string; port: number; metricsPort: number }): void {
+function start(m: Member): void {
   const child = spawn(process.execPath, [...nodeArgs, path.join(root, m.script)], {
     cwd: root,
-    env: { ...common, PORT: String(m.port), METRICS_PORT: String(m.metricsPort) },
+    env: { ...common, ...m.env, PORT: String(m.port), METRICS_PORT: String(m.metricsPort) },
     stdio: ["ignore", "inherit", "inherit"],
   });
   children.set(m.name, child);

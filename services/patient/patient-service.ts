@@ -25,7 +25,14 @@ import { UnimplementedError } from "../runtime/errors.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import { ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Database } from "./db/database.js";
+import { PatientRecords } from "./patient-records.js";
+import { validateCreatePatient, validateGetContactDetails, validateGetPatient, validateUpdatePatient } from "./patient.validation.js";
 import type { PatientVault } from "./patient-vault.js";
+import { toPatient } from "./mappers/patient.mapper.js";
+import { MergeReassigner, type MergeReassignerOptions } from "./merge-reassigner.js";
+import { PatientMerge, validateMergePatients } from "./patient-merge.js";
+import { resolvePatient, validateResolvePatient } from "./patient-resolve.js";
+import { callerOf } from "../runtime/caller.js";
 
 /** PatientConfig is the part of the process configuration the patient service reads. */
 export type PatientConfig = Pick<Config, "patientDefaultRegion">;
@@ -41,6 +48,8 @@ export interface PatientServiceDeps {
   /** peers reach the scheduling and queue services (a merge's reassignment). */
   peers?: Peers;
   pageTokens?: PageTokens;
+  /** reassigner tunes the merges' reassignment job (merge-reassigner.ts). */
+  reassigner?: Partial<MergeReassignerOptions>;
 }
 
 /** PatientServiceImpl is the patient directory (patient_service.proto). */
@@ -50,6 +59,10 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
   private readonly vault: PatientVault;
   private readonly pageTokens: PageTokens;
   private readonly region: string;
+  private readonly records: PatientRecords;
+  /** reassigner moves merged records' appointments and tickets (merge-reassigner.ts). */
+  readonly reassigner: MergeReassigner;
+  private readonly merge: PatientMerge;
 
   constructor(private readonly deps: PatientServiceDeps) {
     this.db = deps.db as Kysely<Database>;
@@ -57,36 +70,44 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
     this.vault = deps.vault;
     this.pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.region = deps.config?.patientDefaultRegion ?? "TR";
+    this.records = new PatientRecords(this.db, this.vault, this.clock);
+    this.reassigner = new MergeReassigner({ db: this.db, clock: this.clock, peers: deps.peers, logger: deps.logger }, deps.reassigner);
+    this.merge = new PatientMerge(this.db, this.clock, this.vault, () => this.reassigner.kick());
   }
 
-  async createPatient(_req: CreatePatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof CreatePatientResponseSchema>> {
-    throw new UnimplementedError("CreatePatient");
+  async createPatient(req: CreatePatientRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CreatePatientResponseSchema>> {
+    return this.records.createPatient(req, validateCreatePatient(req, { region: this.region, now: this.clock.now() }), ctx);
   }
 
-  async getPatient(_req: GetPatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetPatientResponseSchema>> {
-    throw new UnimplementedError("GetPatient");
+  async getPatient(req: GetPatientRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetPatientResponseSchema>> {
+    return this.records.getPatient(validateGetPatient(req), ctx);
   }
 
-  async updatePatient(_req: UpdatePatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof UpdatePatientResponseSchema>> {
-    throw new UnimplementedError("UpdatePatient");
+  async updatePatient(req: UpdatePatientRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof UpdatePatientResponseSchema>> {
+    return this.records.updatePatient(req, validateUpdatePatient(req, { region: this.region, now: this.clock.now() }), ctx);
   }
 
   async searchPatients(_req: SearchPatientsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof SearchPatientsResponseSchema>> {
     throw new UnimplementedError("SearchPatients");
   }
 
-  async mergePatients(_req: MergePatientsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof MergePatientsResponseSchema>> {
-    throw new UnimplementedError("MergePatients");
+  /** mergePatients folds a duplicate record into its survivor, then starts moving its appointments and tickets: patient-merge.ts. */
+  async mergePatients(req: MergePatientsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof MergePatientsResponseSchema>> {
+    const row = await this.merge.mergePatients(ctx, validateMergePatients(req));
+    return { patient: toPatient(row, this.vault.open(row.patient_id, row.data)) };
   }
 
-  async resolvePatient(_req: ResolvePatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ResolvePatientResponseSchema>> {
-    throw new UnimplementedError("ResolvePatient");
+  /** resolvePatient answers whether an id exists and which record survived (service role, no patient data): patient-resolve.ts. */
+  async resolvePatient(req: ResolvePatientRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ResolvePatientResponseSchema>> {
+    return resolvePatient(this.db, callerOf(ctx), validateResolvePatient(req), this.clock.now());
   }
 
-  async getContactDetails(_req: GetContactDetailsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof GetContactDetailsResponseSchema>> {
-    throw new UnimplementedError("GetContactDetails");
+  async getContactDetails(req: GetContactDetailsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof GetContactDetailsResponseSchema>> {
+    return this.records.getContactDetails(validateGetContactDetails(req), ctx);
   }
 
   /** close stops the background work (the merge reassignment and re-encryption jobs). */
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.reassigner.close();
+  }
 }

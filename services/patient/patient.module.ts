@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import type { ServiceModule } from "../runtime/service-module.js";
 import { PatientServiceImpl } from "./patient-service.js";
+import { reportMergesPendingOf } from "./patient.metrics.js";
 import { vaultFromConfig } from "./patient-vault.js";
 
 /** patientModule mounts the PatientService: its schema, migrations and class (keys from PATIENT_ENCRYPTION_KEYS and PATIENT_INDEX_KEY). */
@@ -21,6 +22,7 @@ export const patientModule: ServiceModule = {
       peers: deps.peers,
       pageTokens: deps.pageTokens,
     });
-    return [{ service: PatientService, impl, close: () => impl.close() }];
+    const unreport = reportMergesPendingOf(deps.db);
+    return [{ service: PatientService, impl, close: () => (unreport(), impl.close()) }];
   },
 };

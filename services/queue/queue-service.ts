@@ -1,6 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import {
   QueueService,
@@ -40,6 +39,10 @@ import {
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { listScope, requireLocation } from "../runtime/auth/location-scope.js";
 import type { Peers } from "../runtime/clients/peers.js";
+import type { PatientDirectory } from "../runtime/clients/patient-directory.js";
+import { validateReassignPatient } from "../runtime/request/patient-reassign.validation.js";
+import { reassignPatient } from "./patient-reassign.js";
+import { TicketPatientCheck } from "./ticket-patient.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
@@ -93,6 +96,8 @@ export interface QueueServiceDeps {
   pageTokens?: PageTokens;
   /** peers give the SchedulingService client that confirms a queue's location (without: only the default location). */
   peers?: Peers;
+  /** patients check a new ticket's patientId (PATIENT_CHECK; none: no check): ticket-patient.ts. */
+  patients?: PatientDirectory;
 }
 
 /** QueueServiceOptions tune the service; defaults in DEFAULT_QUEUE_OPTIONS. */
@@ -123,6 +128,7 @@ export const TICKETS_PAGE = definePageKind(QueueService.method.listTickets, { of
 export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
   private readonly q: QueueContext;
   private readonly locations: QueueLocations;
+  private readonly patients: TicketPatientCheck;
   private readonly pageTokens: PageTokens;
   private readonly watch: QueueWatch;
   private readonly unregisterMetrics: () => void;
@@ -153,6 +159,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     });
     this.q = { db, clock, options: settings, estimates, afterCommit };
     this.locations = new QueueLocations(db, deps.peers);
+    this.patients = new TicketPatientCheck(db, deps.patients);
     this.unregisterMetrics = reportQueueLengthOf(db);
   }
 
@@ -228,6 +235,7 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     checkTicketRequest(req, caller);
     const v = validateIssueTicket(req);
     await this.locations.requireQueue(ctx, v.queueId);
+    await this.patients.check(ctx, v);
     return issueTicket(this.q, caller, v);
   }
 
@@ -267,9 +275,9 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     return { ticket: toTicketInit(await completeTicket(this.q, queueCallerOf(ctx), v)) };
   }
 
-  /** reassignPatient moves a merged patient record's rows to its survivor (PatientService's MergePatients). */
-  async reassignPatient(_req: ReassignPatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ReassignPatientResponseSchema>> {
-    throw new ConnectError("moving a merged patient's records is not built yet", Code.Unimplemented);
+  /** reassignPatient moves a merged patient record's tickets to its survivor (PatientService's MergePatients): patient-reassign.ts. */
+  async reassignPatient(req: ReassignPatientRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ReassignPatientResponseSchema>> {
+    return reassignPatient(this.q, queueCallerOf(ctx), validateReassignPatient(req));
   }
 
   /** cancelTicket withdraws a WAITING or CALLED ticket: -> CANCELLED. */

@@ -62,13 +62,14 @@ import {
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { listScope } from "../runtime/auth/location-scope.js";
 import { callerOf } from "../runtime/caller.js";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import { Retention } from "../runtime/db/change-log.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import { definePageKind, ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Peers } from "../runtime/clients/peers.js";
 import type { LockClient } from "../runtime/clients/with-lock.js";
+import type { PatientDirectory } from "../runtime/clients/patient-directory.js";
+import { validateReassignPatient } from "../runtime/request/patient-reassign.validation.js";
 import { AppointmentAccess, audit } from "./appointment-access.js";
 import { AppointmentLifecycle } from "./appointment-lifecycle.js";
 import { AppointmentTickets } from "./appointment-tickets.js";
@@ -81,8 +82,9 @@ import { statusName, toAppointment } from "./mappers/scheduling.mapper.js";
 import { LocationGuard } from "./location-guard.js";
 import { ProviderDirectory } from "./provider-directory.js";
 import { ProviderLock } from "./provider-lock.js";
-import { ReasonSealer } from "./reason-sealer.js";
 import { ephemeralReasonVault, type ReasonVault } from "./reason-vault.js";
+import { PatientCheck } from "./patient-check.js";
+import { reassignPatient } from "./patient-reassign.js";
 import { validateListAppointments, validateWatchAppointments } from "./calendar.validation.js";
 import { listAppointments } from "./repositories/appointment.repository.js";
 import { pruneLocationChanges } from "./repositories/location-change.repository.js";
@@ -123,11 +125,6 @@ import { Waitlist } from "./waitlist.js";
 import { WaitlistOffers } from "./waitlist-offers.js";
 import { WriteTransactions } from "./write-transaction.js";
 
-/** notBuiltYet answers an RPC of issue 20 that is not built yet. */
-function notBuiltYet(): ConnectError {
-  return new ConnectError("not built yet", Code.Unimplemented);
-}
-
 /** SchedulingServiceDeps are what the SchedulingService needs; tests pass fakes. */
 export interface SchedulingServiceDeps {
   /** db is the service database (Postgres or PGlite), migrated. */
@@ -140,6 +137,8 @@ export interface SchedulingServiceDeps {
   config?: { databaseUrl?: string };
   /** peers give the LockService and QueueService clients. */
   peers?: Peers;
+  /** patients check a new booking's patientId (PATIENT_CHECK; none: no check): patient-check.ts. */
+  patients?: PatientDirectory;
   /** lockClient overrides the LockService client (tests calling the class directly). */
   lockClient?: LockClient;
   /** pageTokens seal the List RPCs' page tokens (default: a random key of this process). */
@@ -180,8 +179,9 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   private readonly series: SeriesBooking;
   private readonly visitTypes: VisitTypes;
   private readonly locations: Locations;
+  private readonly patients: PatientCheck;
+  private readonly c: SchedulingContext;
   private readonly stopReporting: () => void;
-  private readonly sealer: ReasonSealer;
 
   constructor(deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}) {
     this.db = deps.db as Kysely<Database>;
@@ -203,7 +203,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       for (const status of after.statuses) countTransition(status);
       this.retention.maybePrune();
     });
-    const c: SchedulingContext = { ...base, lock, writes };
+    const c: SchedulingContext = (this.c = { ...base, lock, writes });
+    this.patients = new PatientCheck(this.db, deps.patients);
     this.offers = new WaitlistOffers(c);
     this.lifecycle = new AppointmentLifecycle(c, deps.peers && new AppointmentTickets(deps.peers));
     this.booking = new Booking(c, this.offers, this.lifecycle);
@@ -213,13 +214,11 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.visitTypes = new VisitTypes(c, this.pageTokens);
     this.locations = new Locations(c, this.pageTokens);
     this.stopReporting = reportWaitlistOf(this.db);
-    this.sealer = new ReasonSealer(this.db, this.access.reasons, deps.logger);
   }
 
   /** close stops the offer sweep and WatchAppointments' listener (the database stays open). */
   async close(): Promise<void> {
     this.stopReporting();
-    await this.sealer.close();
     await this.locations.ready();
     await this.offers.close();
     await this.watch.close();
@@ -274,7 +273,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
   /** bookAppointment books a slot (none -> BOOKED): booking.ts; with a holdId it confirms the hold (PROPOSED -> BOOKED): holds.ts. */
   async bookAppointment(req: BookAppointmentRequest, ctx: HandlerContext) {
     if (req.holdId !== "") return this.holds.confirm(await this.guard.checked(ctx, validateConfirmHold(req)), ctx);
-    return this.booking.bookAppointment(await this.guard.checked(ctx, validateBookAppointment(req)), ctx);
+    return this.booking.bookAppointment(await this.patients.checked(ctx, await this.guard.checked(ctx, validateBookAppointment(req))), ctx);
   }
 
   /** cancelAppointment frees an appointment's time (-> CANCELLED), then offers it to the waitlist: booking.ts. */
@@ -342,7 +341,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** joinWaitlist puts a patient on a provider's waitlist for a window: waitlist.ts. */
   async joinWaitlist(req: JoinWaitlistRequest, ctx: HandlerContext) {
-    return this.waitlist.joinWaitlist(await this.guard.checked(ctx, validateJoinWaitlist(req)), ctx);
+    return this.waitlist.joinWaitlist(await this.patients.checked(ctx, await this.guard.checked(ctx, validateJoinWaitlist(req))), ctx);
   }
 
   /** acceptOffer books a waitlist offer before its hold lapses (PROPOSED -> BOOKED): waitlist.ts. */
@@ -399,17 +398,17 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** holdSlot holds a visit type's slot for a patient for SCHEDULING_HOLD_TTL (none -> PROPOSED): holds.ts. */
   async holdSlot(req: HoldSlotRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof HoldSlotResponseSchema>> {
-    return this.holds.holdSlot(await this.guard.checked(ctx, validateHoldSlot(req)), ctx);
+    return this.holds.holdSlot(await this.patients.checked(ctx, await this.guard.checked(ctx, validateHoldSlot(req))), ctx);
   }
 
   /** bookSeries books a recurring series, all or nothing: series.ts. */
   async bookSeries(req: BookSeriesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof BookSeriesResponseSchema>> {
-    return this.series.bookSeries(await this.guard.checked(ctx, validateBookSeries(req)), ctx);
+    return this.series.bookSeries(await this.patients.checked(ctx, await this.guard.checked(ctx, validateBookSeries(req))), ctx);
   }
 
-  /** reassignPatient moves a merged patient record's rows to its survivor (PatientService's MergePatients). */
-  async reassignPatient(_req: ReassignPatientRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof ReassignPatientResponseSchema>> {
-    throw new ConnectError("moving a merged patient's records is not built yet", Code.Unimplemented);
+  /** reassignPatient moves a merged patient record's appointments and waitlist entries to its survivor (PatientService's MergePatients): patient-reassign.ts. */
+  async reassignPatient(req: ReassignPatientRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof ReassignPatientResponseSchema>> {
+    return reassignPatient(this.c, callerOf(ctx), validateReassignPatient(req));
   }
 
   /** cancelSeries cancels an occurrence of a series and every later one ("this and following"): series.ts. */

@@ -2,8 +2,9 @@
 // (outcomes, statuses), never ids: no patient or provider id reaches a label. fencing_rejections_total
 // lives in services/runtime/clients/with-lock.ts, shared with every fenced writer.
 import { Code } from "@connectrpc/connect";
-import { Counter, Gauge } from "prom-client";
+import { Counter } from "prom-client";
 import { DomainError } from "../runtime/errors.js";
+import { databaseCountGauge } from "../runtime/observability/database-count-gauge.js";
 import { metricsRegistry } from "../runtime/observability/metrics.js";
 import type { AppointmentStatusName } from "./db/appointment.table.js";
 import type { Db } from "./db/database.js";
@@ -31,31 +32,16 @@ export const appointmentTransitions = new Counter({
   registers: [metricsRegistry],
 });
 
-/** Databases whose waitlists scheduling_waitlist_waiting reports (one per SchedulingServiceImpl). */
-const sources = new Set<Db>();
-
 /** waitlistWaiting is `scheduling_waitlist_waiting`: waitlist entries still WAITING, read at scrape time. */
-export const waitlistWaiting = new Gauge({
+export const waitlistWaiting = databaseCountGauge<Db>({
   name: "scheduling_waitlist_waiting",
   help: "Waitlist entries still waiting for an offer (all providers).",
-  registers: [metricsRegistry],
-  async collect() {
-    let total = 0;
-    for (const db of sources) {
-      try {
-        total += await countWaiting(db);
-      } catch {
-        // A closed database (tests, shutdown) reports nothing.
-      }
-    }
-    this.set(total);
-  },
+  count: countWaiting,
 });
 
 /** reportWaitlistOf adds a database to scheduling_waitlist_waiting; the returned function removes it. */
 export function reportWaitlistOf(db: Db): () => void {
-  sources.add(db);
-  return () => sources.delete(db);
+  return waitlistWaiting.report(db);
 }
 
 /** countTransition counts committed status changes into `to`. */

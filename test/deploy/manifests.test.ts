@@ -27,13 +27,16 @@ import {
   validateObject,
 } from "./manifests.js";
 
+/** DATA_KEY_SECRETS hold the keys that seal patient data: created by the operator in every overlay, never rendered from the repository. */
+const DATA_KEY_SECRETS = ["medschedule-patient-keys", "medschedule-scheduling-keys"];
+
 /**
  * Secrets an overlay expects to exist without rendering them: prod's are created out of band (README
  * "Deploy"), and CloudNativePG creates <cluster>-app itself.
  */
 const EXTERNAL_SECRETS: Record<string, string[]> = {
-  dev: [],
-  prod: ["medschedule-redis", "medschedule-auth", "medschedule-backup-cron", "medschedule-pg-s3", "medschedule-pg-app"],
+  dev: [...DATA_KEY_SECRETS],
+  prod: ["medschedule-redis", "medschedule-auth", "medschedule-backup-cron", "medschedule-pg-s3", "medschedule-pg-app", ...DATA_KEY_SECRETS],
 };
 
 /** Environment variables a manifest sets that no code reads yet (none: add one here only with a reason). */
@@ -46,7 +49,7 @@ const IMAGE_ENV: Record<string, string[]> = {
   sentinel: ["REDIS_PASSWORD", "POD_NAME", "POD_NAMESPACE"],
   "redis-exporter": ["REDIS_ADDR", "REDIS_PASSWORD"],
   // Read by Node itself (the heap cap).
-  ...Object.fromEntries(["gateway", "scheduling", "queue", "lock", "backup"].map((c) => [c, ["NODE_OPTIONS"]])),
+  ...Object.fromEntries(COMPONENTS.map((c) => [c, ["NODE_OPTIONS"]])),
 };
 
 /** mebibytes reads a Kubernetes memory quantity ("512Mi", "1Gi") in MiB. */
@@ -390,6 +393,64 @@ if (missing) {
           const flags = c.args.slice(4);
           for (const f of flags.filter((a: string) => a.startsWith("--"))) t.match(cli, new RegExp(`"${f}"`), `the CLI knows ${f}`);
         }
+      });
+
+      t.test("patient data keys: from the operator's Secrets, only where needed, never in the repository", async (t) => {
+        for (const name of DATA_KEY_SECRETS) t.notOk(find(objects, "Secret", name), `Secret/${name} is not rendered from the repository`);
+        // Which Deployment reads which key, and from where.
+        const wanted: Record<string, Record<string, string>> = {
+          patient: { PATIENT_ENCRYPTION_KEYS: "medschedule-patient-keys/encryption-keys", PATIENT_INDEX_KEY: "medschedule-patient-keys/index-key" },
+          scheduling: { SCHEDULING_ENCRYPTION_KEYS: "medschedule-scheduling-keys/encryption-keys" },
+        };
+        for (const { object, template } of podOwners(objects)) {
+          for (const c of containersOf(template)) {
+            const env = envOf(c);
+            for (const [name, e] of env) {
+              const ref = e.valueFrom?.secretKeyRef;
+              const expected = wanted[object.metadata.name]?.[name];
+              if (expected) {
+                t.equal(ref ? `${ref.name}/${ref.key}` : e.value, expected, `${id(object)}: ${name} from ${expected}`);
+                t.notOk(ref?.optional, `${id(object)}: ${name} is required (a missing key must stop the pod, not start it without)`);
+              } else if (ref && DATA_KEY_SECRETS.includes(ref.name)) {
+                t.fail(`${id(object)}/${c.name}: ${name} reads ${ref.name}, which only ${Object.keys(wanted).join(" and ")} need`);
+              }
+              if (/ENCRYPTION_KEYS|INDEX_KEY/.test(name)) t.ok(ref, `${id(object)}/${c.name}: ${name} is not a literal`);
+            }
+            for (const f of c.envFrom ?? []) t.notOk(f.secretRef && DATA_KEY_SECRETS.includes(f.secretRef.name), `${id(object)}/${c.name}: no envFrom of a data key Secret`);
+          }
+        }
+        const cm = byKind(objects, "ConfigMap").find((c) => c.metadata.name.startsWith("medschedule-config"));
+        t.notOk(Object.keys(cm?.data ?? {}).some((k) => /ENCRYPTION_KEYS|INDEX_KEY/.test(k)), "no data key in the ConfigMap");
+        t.equal(loadConfig({ ...(cm?.data ?? {}) }, { port: 0 }).patientDefaultRegion, "TR", "PATIENT_DEFAULT_REGION TR is accepted by config.ts");
+        // The README's commands create exactly the Secrets and keys the manifests read.
+        // (Shell continuation lines joined.)
+        const readme = readRepoFile("README.md").replace(/\\\n\s*/g, " ");
+        for (const [deployment, vars] of Object.entries(wanted)) {
+          for (const [name, ref] of Object.entries(vars)) {
+            const [secret, key] = ref.split("/");
+            t.match(readme, new RegExp(`create secret generic ${secret} [^\\n]*--from-literal=${key}=`), `README: the kubectl command creating ${secret} with ${key} (${deployment}'s ${name})`);
+          }
+        }
+      });
+
+      t.test("every *_ADDR names a Service's grpc port; the patient service's callers and callees", async (t) => {
+        for (const { object, template } of podOwners(objects)) {
+          for (const c of containersOf(template)) {
+            for (const [name, e] of envOf(c)) {
+              if (!name.endsWith("_ADDR") || IMAGE_ENV[c.name]?.includes(name)) continue;
+              for (const a of String(e.value).split(",")) {
+                const [host, port] = a.split(":");
+                const svc = find(objects, "Service", host);
+                t.ok(svc?.spec.ports.some((p: any) => p.name === "grpc" && p.port === Number(port)), `${id(object)}: ${name} ${a} is Service/${host}'s grpc port`);
+                t.equal(name, `${host.toUpperCase()}_ADDR`, `${id(object)}: ${name} points at ${host}`);
+              }
+            }
+          }
+        }
+        const addrOf = (d: string, v: string) => envOf(find(objects, "Deployment", d)!.spec.template.spec.containers[0]).get(v)?.value;
+        for (const caller of ["gateway", "scheduling", "queue"]) t.equal(addrOf(caller, "PATIENT_ADDR"), "patient:8085", `${caller}: PATIENT_ADDR (ResolvePatient, or the gateway forwarding)`);
+        t.equal(addrOf("patient", "SCHEDULING_ADDR"), "scheduling:8081", "patient: SCHEDULING_ADDR (merges reassign appointments)");
+        t.equal(addrOf("patient", "QUEUE_ADDR"), "queue:8082", "patient: QUEUE_ADDR (merges reassign tickets)");
       });
 
       t.test("no credentials in ConfigMaps", async (t) => {

@@ -31,11 +31,11 @@ export const REPO_ROOT = (() => {
 /** OVERLAYS are the kustomize overlays under k8s/overlays. */
 export const OVERLAYS = ["dev", "prod"] as const;
 
-/** SERVICES are the four gRPC services, with their ports (DESIGN.md section 1). */
-export const SERVICES = { scheduling: 8081, queue: 8082, lock: 8083, backup: 8084 } as const;
+/** SERVICES are the five gRPC services, with their ports (DESIGN.md sections 1 and 7). */
+export const SERVICES = { scheduling: 8081, queue: 8082, lock: 8083, backup: 8084, patient: 8085 } as const;
 
-/** COMPONENTS are the five Deployments: the gateway and the services. */
-export const COMPONENTS = ["gateway", "scheduling", "queue", "lock", "backup"] as const;
+/** COMPONENTS are the six Deployments: the gateway and the services. */
+export const COMPONENTS = ["gateway", "scheduling", "queue", "lock", "backup", "patient"] as const;
 
 /** kubectlMissing says why kubectl cannot render, or undefined when it can. */
 export function kubectlMissing(): string | undefined {

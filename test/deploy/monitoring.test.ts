@@ -12,10 +12,11 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { parse, stringify } from "yaml";
 import { AcquireRequestSchema, LockService, ReleaseRequestSchema } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { startTestSystem } from "../helpers/system.js";
 import { REPO_ROOT, byKind, kubectlMissing, renderOverlay } from "./manifests.js";
 
-/** The alerts operators asked for (issue 8), plus BackupTooOld and the burn-rate alert. */
+/** The alerts operators asked for (issue 8), plus BackupTooOld, the burn-rate alert and the patient service's (issue 21). */
 const REQUIRED_ALERTS = [
   "AppointmentResponseTimeSlow",
   "LockWaitTimeHigh",
@@ -28,10 +29,16 @@ const REQUIRED_ALERTS = [
   "AppointmentQueueTooLong",
   "BackupTooOld",
   "BookingAvailabilityBurnRate",
+  "PatientServiceDown",
+  "PatientServiceErrors",
+  "PatientSearchSlow",
+  "PatientMergeBacklog",
 ];
 
-/** Standard redis_exporter and Istio metrics the rules and dashboards may use (not ours to scrape here). */
+/** Standard redis_exporter, Istio and Prometheus metrics the rules and dashboards may use (not ours to scrape here). */
 const STANDARD_METRICS = new Set([
+  // Prometheus' own: 1 when a scrape of the target succeeded.
+  "up",
   "redis_up",
   "redis_memory_used_bytes",
   "redis_memory_max_bytes",
@@ -162,9 +169,24 @@ if (missing) {
     const headers = { authorization: `Bearer ${await sys.token(["service"])}` };
     const acquired = await lock.acquire(create(AcquireRequestSchema, { resource: "monitoring-test", owner: "t", ttl: { seconds: 5n } }), { headers });
     await lock.release(create(ReleaseRequestSchema, { resource: "monitoring-test", leaseId: acquired.lease!.leaseId }), { headers });
+    // Patient RPCs with patient-like values (synthetic): whatever they answer, none of it is a label.
+    const patients = createClient(PatientService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sys.grpc.port}` }));
+    const desk = { authorization: `Bearer ${await sys.token(["receptionist"])}` };
+    const probes = ["Sukru Probeoglu", "pat-monitoring-probe", "+905321234567", "1987-03-14"];
+    await patients.searchPatients({ query: probes[0], phone: probes[2], birthDate: probes[3] }, { headers: desk }).catch(() => undefined);
+    await patients.getPatient({ patientId: probes[1] }, { headers: desk }).catch(() => undefined);
     const res = await fetch(`http://127.0.0.1:${sys.connect.port}/metrics`);
     t.equal(res.status, 200, "GET /metrics");
-    const exported = exportedNames(await res.text());
+    const text = await res.text();
+    const exported = exportedNames(text);
+    for (const p of probes) t.notOk(text.includes(p) || text.includes(p.split(" ")[0]), `no request value (${p}) in the metrics`);
+    const patientSamples = text.split("\n").filter((l) => l.includes(`service="${PatientService.typeName}"`) || l.startsWith("medschedule_patient_"));
+    t.ok(patientSamples.some((l) => l.includes('method="SearchPatients"')), "the patient RPCs are measured");
+    for (const l of patientSamples) {
+      const labels = [...(/\{(.*)\}/.exec(l)?.[1] ?? "").matchAll(/(\w+)="/g)].map((m) => m[1]);
+      t.ok(labels.every((k) => ["service", "method", "code", "le"].includes(k)), `patient metric labels are RPC names and codes only: ${l.split(" ")[0]}`);
+    }
+    t.ok(exported.has("medschedule_patient_merges_pending"), "the scrape has medschedule_patient_merges_pending");
     t.ok(exported.has("rpc_server_duration_seconds_bucket"), "the scrape has rpc_server_duration_seconds");
     t.notOk(exported.has("no_such_metric_total"), "and not just any name");
 
@@ -183,7 +205,7 @@ if (missing) {
       for (const name of metricNames(u.expr)) {
         used.add(name);
         if (recorded.has(name)) continue;
-        if (/^(redis|istio)_/.test(name)) t.ok(STANDARD_METRICS.has(name), `${u.where}: ${name} is a known redis_exporter/Istio metric`);
+        if (/^(redis|istio)_/.test(name) || name === "up") t.ok(STANDARD_METRICS.has(name), `${u.where}: ${name} is a known redis_exporter/Istio/Prometheus metric`);
         else t.ok(exported.has(name), `${u.where}: ${name} is exported by the services`);
       }
     }
@@ -196,6 +218,7 @@ if (missing) {
       t.match(exprs("Appointment Performance"), m, `Appointment Performance shows ${m}`);
     }
     for (const m of ["istio_requests_total", "istio_request_duration_milliseconds_bucket"]) t.match(exprs("Mesh"), m, `Mesh shows ${m}`);
+    for (const m of ['up{job="patient"}', PatientService.typeName, "medschedule_patient_merges_pending"]) t.ok(exprs("Appointment Performance").includes(m), `Appointment Performance shows the patient service: ${m}`);
     t.ok(used.size > 10, `${used.size} metric names checked`);
   });
 }

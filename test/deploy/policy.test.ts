@@ -6,8 +6,13 @@
 //  * gateway -> every method of every service in GATEWAY_SERVICES (gateway/gateway.ts), and its
 //    Deployment sets exactly those services' *_ADDR;
 //  * a service -> the methods it calls on clients obtained with `peers.client(XService)` in
-//    services/<name>/ (`const x = this.peers.client(X)` then `x.method(`), and its Deployment sets
-//    exactly those services' *_ADDR;
+//    services/<name>/ and in the services/runtime files those import (e.g. a shared client port)
+//    (`const x = this.peers.client(X)` then `x.method(`), and its Deployment sets exactly those
+//    services' *_ADDR;
+//  * issue 21's edges around the patient service (PATIENT_EDGES), declared: ResolvePatient from
+//    scheduling and queue, ReassignPatient from patient to both. Code that calls across the patient
+//    service must make only these; the policies allow exactly these whether or not every caller has
+//    landed yet (their features arrive on their own branches; see the test's comment lines);
 //  * the backup CronJobs' account -> the methods the backup CLI's `run` command calls (cli.ts),
 //    the command the CronJobs run;
 //  * Prometheus -> every http-metrics port; the ingress gateway -> the gateway (not /metrics);
@@ -15,9 +20,11 @@
 //    and Sentinel themselves.
 import t from "tap";
 import type { Test } from "tap";
+import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { GATEWAY_SERVICES } from "../../gateway/gateway.js";
@@ -29,19 +36,47 @@ const NAMESPACE = "medschedule";
 const PROMETHEUS = "cluster.local/ns/monitoring/sa/prometheus";
 /** INGRESS is the Istio ingress gateway's identity (the default install's account). */
 const INGRESS = "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account";
-const ALL_SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService];
+const ALL_SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, PatientService];
 const byLocalName = (s: DescService, local: string) => s.methods.find((m) => m.localName === local);
 const rpcPath = (s: DescService, method: string) => `/${s.typeName}/${method}`;
 const principal = (sa: string) => `cluster.local/ns/${NAMESPACE}/sa/${sa}`;
 /** APP_OF maps a service to the Deployment (label app) serving it. */
 const appOf = (s: DescService) => upstreamName(s)!;
 
+/**
+ * PATIENT_EDGES are issue 21's service-to-service calls around the patient service (DESIGN.md section
+ * 7): a booking's or ticket's patientId is checked with ResolvePatient (whether it exists, which
+ * record survived a merge; no patient data), and MergePatients moves the merged record's appointments
+ * and tickets to the survivor with ReassignPatient. The gateway's forwarding and Prometheus come on
+ * top, as for every service.
+ */
+const PATIENT_EDGES: { caller: string; service: DescService; method: string }[] = [
+  { caller: "scheduling", service: PatientService, method: "ResolvePatient" },
+  { caller: "queue", service: PatientService, method: "ResolvePatient" },
+  { caller: "patient", service: SchedulingService, method: "ReassignPatient" },
+  { caller: "patient", service: QueueService, method: "ReassignPatient" },
+];
+
+/** sourcesOf lists a service's own files and the services/runtime files they import (one level: a shared client port there is used on behalf of the importing service). */
+function sourcesOf(caller: string): string[] {
+  const own = listSourceFiles(`services/${caller}`);
+  const runtime = new Set<string>();
+  const known = new Set(listSourceFiles("services/runtime"));
+  for (const f of own) {
+    for (const m of readRepoFile(f).matchAll(/from\s+"(\.\.\/[^"]*runtime\/[^"]+)\.js"/g)) {
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(f), `${m[1]}.ts`));
+      if (known.has(target)) runtime.add(target);
+    }
+  }
+  return [...own, ...[...runtime].sort()];
+}
+
 /** callsIn finds, in some source files, the methods called on peers.client(X) clients. */
 function callsIn(files: string[]): { service: DescService; method: string; where: string }[] {
   const out: { service: DescService; method: string; where: string }[] = [];
   for (const file of files) {
     const src = readRepoFile(file);
-    const vars = [...src.matchAll(/(?:const|let)\s+(\w+)\s*=\s*this\.#?peers\.client\((\w+)\)/g)].map((m) => ({ name: m[1], service: m[2] }));
+    const vars = [...src.matchAll(/(?:const|let)\s+(\w+)\s*=\s*(?:this\.)?(?:#?\w+\.)*#?peers\.client\((\w+)\)/g)].map((m) => ({ name: m[1], service: m[2] }));
     const inline = [...src.matchAll(/peers\.client\((\w+)\)\s*\.\s*(\w+)\s*\(/g)].map((m) => ({ service: m[1], method: m[2] }));
     const all = [...src.matchAll(/peers\.client\((\w+)\)/g)].length;
     if (all !== vars.length + inline.length) throw new Error(`${file}: a peers.client(...) use the test cannot follow; assign it to a const or call a method on it directly`);
@@ -138,9 +173,9 @@ function expectedEdges(t: Test, objects: K8sObject[]): Set<string> {
   for (const { name, service } of GATEWAY_SERVICES) for (const m of service.methods) edges.add(`${saOf("gateway")} -> ${name}: ${rpcPath(service, m.name)}`);
   edges.add(`${INGRESS} -> gateway: public`);
 
-  // Each service: the peers.client(...) calls in its folder.
+  // Each service: the peers.client(...) calls in its folder, and issue 21's declared patient edges.
   for (const caller of Object.keys(SERVICES)) {
-    const calls = callsIn(listSourceFiles(`services/${caller}`));
+    const calls = [...callsIn(sourcesOf(caller)), ...PATIENT_EDGES.filter((e) => e.caller === caller)];
     const callees = [...new Set(calls.map((c) => appOf(c.service)))].sort();
     t.same(addrs(caller), callees, `${caller}: *_ADDR set for exactly the services its code calls (${callees.join(", ") || "none"})`);
     for (const c of calls) edges.add(`${saOf(caller)} -> ${appOf(c.service)}: ${rpcPath(c.service, c.method)}`);
@@ -242,6 +277,36 @@ if (missing) {
       }
     });
   }
+
+  t.test("the patient service's edges are issue 21's, and the code makes no other", async (t) => {
+    const objects = renderOverlay("prod");
+    const allowed = allowedEdges(t, policies, objects);
+    const declared = PATIENT_EDGES.map((e) => `${principal(`medschedule-${e.caller}`)} -> ${appOf(e.service)}: ${rpcPath(e.service, e.method)}`);
+    const gatewayForwards = PatientService.methods.map((m) => `${principal("medschedule-gateway")} -> patient: ${rpcPath(PatientService, m.name)}`);
+    const touching = [...allowed].filter((e) => e.includes(" -> patient: ") || e.startsWith(`${principal("medschedule-patient")} -> `));
+    t.same(
+      touching.filter((e) => !e.startsWith(`${PROMETHEUS} -> `) && !e.includes(" -> postgres: ")).sort(),
+      [...declared, ...gatewayForwards].sort(),
+      "patient: the gateway forwards every RPC; scheduling and queue ResolvePatient; patient ReassignPatient on scheduling and queue; nothing else",
+    );
+    t.ok(allowed.has(`${PROMETHEUS} -> patient: metrics`), "Prometheus scrapes the patient service");
+    t.ok(allowed.has(`${principal("medschedule-patient")} -> postgres: tcp:5432`), "the patient service reaches Postgres");
+    // Calls the code makes across the patient service: each one a declared edge.
+    for (const caller of Object.keys(SERVICES)) {
+      for (const c of callsIn(sourcesOf(caller))) {
+        if (caller !== "patient" && appOf(c.service) !== "patient") continue;
+        const edge = `${principal(`medschedule-${caller}`)} -> ${appOf(c.service)}: ${rpcPath(c.service, c.method)}`;
+        t.ok(declared.includes(edge), `${c.where}: ${edge} is one of issue 21's edges`);
+      }
+    }
+    const made = new Set(
+      Object.keys(SERVICES).flatMap((caller) => callsIn(sourcesOf(caller)).map((c) => `${caller} -> ${c.service.name}.${c.method}`)),
+    );
+    for (const e of PATIENT_EDGES) {
+      const name = `${e.caller} -> ${e.service.name}.${e.method}`;
+      t.comment(`${name}: ${made.has(name) ? "called by the code" : "declared (the caller is not in this checkout yet)"}`);
+    }
+  });
 
   t.test("the policy test notices a widened policy", async (t) => {
     const objects = renderOverlay("dev");

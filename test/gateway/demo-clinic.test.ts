@@ -30,6 +30,7 @@ function subjectOf(token: string): string {
 
 const S = "medschedule.scheduling.v1.SchedulingService";
 const Q = "medschedule.queue.v1.QueueService";
+const P = "medschedule.patient.v1.PatientService";
 
 t.test("a fresh npm start seeds the demo clinic once, and the doctor and patient tokens act on it", async (t) => {
   const app = await startNpmStart(t);
@@ -54,6 +55,19 @@ t.test("a fresh npm start seeds the demo clinic once, and the doctor and patient
   for (const a of [...day.json.appointments, ...mine.json.appointments]) {
     t.ok(Date.parse(a.startTime) > Date.now(), `${a.appointmentId} starts in the future`);
   }
+
+  // The patients are real records of the patient service (issue 21), the dev patient's included.
+  const me = await call(app, "patient", `${P}/GetPatient`, { patientId: patient });
+  t.equal(me.status, 200, "the patient token's subject is a patient record");
+  t.equal(me.json.patient?.givenName, "Zeynep");
+  const booked = new Set<string>(day.json.appointments.map((a: { patientId: string }) => a.patientId));
+  t.ok(booked.size >= 2, "the doctor's day has several patients");
+  for (const patientId of booked) {
+    const record = await call(app, "receptionist", `${P}/GetPatient`, { patientId });
+    t.equal(record.status, 200, `${patientId} is a patient record`);
+  }
+  const unknown = await call(app, "receptionist", `${S}/BookAppointment`, { requestId: "demo-unknown", providerId: doctor, patientId: "pat-004", startTime: day.json.appointments[0].startTime });
+  t.match(unknown.json, { code: "failed_precondition", message: "there is no patient record with this id; register the patient first" }, "npm start checks patients (PATIENT_CHECK on)");
 
   const providers = await call(app, "receptionist", `${S}/ListProviders`, {});
   t.equal(providers.json.providers?.length, 3, "three doctors");

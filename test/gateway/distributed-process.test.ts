@@ -47,6 +47,7 @@ t.test("the gateway process forwards to a service process", async (t) => {
     QUEUE_ADDR: addr,
     LOCK_ADDR: addr,
     BACKUP_ADDR: addr,
+    PATIENT_ADDR: addr,
   });
   const base = `http://127.0.0.1:${gatewayPort}`;
   const started = Date.now();
@@ -84,9 +85,9 @@ t.test("the gateway process forwards to a service process", async (t) => {
 t.test("distributed-mode configuration errors: one line, exit 2", async (t) => {
   const some = await runToExit({ AUTH_HS256_SECRET: TEST_SECRET, QUEUE_ADDR: "127.0.0.1:1" });
   t.equal(some.code, 2);
-  t.match(some.stderr, /configuration error: set all of SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR and BACKUP_ADDR .* or none .*missing: SCHEDULING_ADDR, LOCK_ADDR, BACKUP_ADDR/);
+  t.match(some.stderr, /configuration error: set all of SCHEDULING_ADDR, QUEUE_ADDR, LOCK_ADDR, BACKUP_ADDR and PATIENT_ADDR .* or none .*missing: SCHEDULING_ADDR, LOCK_ADDR, BACKUP_ADDR, PATIENT_ADDR/);
   t.equal(some.stderr.trim().split("\n").length, 1);
-  const addrs = { SCHEDULING_ADDR: "127.0.0.1:1", QUEUE_ADDR: "127.0.0.1:1", LOCK_ADDR: "127.0.0.1:1", BACKUP_ADDR: "127.0.0.1:1" };
+  const addrs = { SCHEDULING_ADDR: "127.0.0.1:1", QUEUE_ADDR: "127.0.0.1:1", LOCK_ADDR: "127.0.0.1:1", BACKUP_ADDR: "127.0.0.1:1", PATIENT_ADDR: "127.0.0.1:1" };
   const noKey = await runToExit(addrs);
   t.equal(noKey.code, 2);
   t.match(noKey.stderr, /no token key: set AUTH_HS256_SECRET/);

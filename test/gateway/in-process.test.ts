@@ -162,11 +162,11 @@ t.test("token bucket refills evenly over the minute", async (t) => {
   t.equal(limiter.size(), 1, "full buckets are forgotten");
 });
 
-t.test("*_ADDR: all four or none", async (t) => {
+t.test("*_ADDR: all five or none", async (t) => {
   const env = { AUTH_HS256_SECRET: "x".repeat(40) };
   t.equal(upstreamMode(loadConfig(env, { port: 0 })), "in-process");
-  const all = { ...env, SCHEDULING_ADDR: "s:8081", QUEUE_ADDR: "q:8082,q2:8082", LOCK_ADDR: "l:8083", BACKUP_ADDR: "b:8084" };
+  const all = { ...env, SCHEDULING_ADDR: "s:8081", QUEUE_ADDR: "q:8082,q2:8082", LOCK_ADDR: "l:8083", BACKUP_ADDR: "b:8084", PATIENT_ADDR: "p:8085" };
   t.equal(upstreamMode(loadConfig(all, { port: 0 })), "distributed");
   t.throws(() => upstreamMode(loadConfig({ ...env, QUEUE_ADDR: "q:8082" }, { port: 0 })), ConfigError);
-  t.throws(() => upstreamMode(loadConfig({ ...env, QUEUE_ADDR: "q:8082" }, { port: 0 })), /missing: SCHEDULING_ADDR, LOCK_ADDR, BACKUP_ADDR/);
+  t.throws(() => upstreamMode(loadConfig({ ...env, QUEUE_ADDR: "q:8082" }, { port: 0 })), /missing: SCHEDULING_ADDR, LOCK_ADDR, BACKUP_ADDR, PATIENT_ADDR/);
 });

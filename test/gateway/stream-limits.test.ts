@@ -100,7 +100,7 @@ t.test("a flood of watch streams against the cluster gateway: refused past the l
   const gateway = startMember(
     t,
     "dist/gateway/main.js",
-    { PORT: String(gatewayPort), SCHEDULING_ADDR: addr, QUEUE_ADDR: addr, LOCK_ADDR: addr, BACKUP_ADDR: addr },
+    { PORT: String(gatewayPort), SCHEDULING_ADDR: addr, QUEUE_ADDR: addr, LOCK_ADDR: addr, BACKUP_ADDR: addr, PATIENT_ADDR: addr },
     ["--expose-gc", "--import", gcOnSignal],
   );
   const alive = () => gateway.exit() === undefined && queue.exit() === undefined;

@@ -1,4 +1,4 @@
-// `npm run cluster` started by a test: the gateway and the services as separate processes (two
+// `npm run cluster` started by a test: the gateway and the five services as separate processes (two
 // replicas of scheduling and queue) on a fresh Postgres database and the test Redis, and a wait for
 // every member to report SERVING.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -15,7 +15,7 @@ import { redisUrl } from "./redis.js";
 export interface RunningCluster {
   /** base is the gateway's port; the members take base+1.. and their metrics base-10000+.. */
   base: number;
-  /** members are the gRPC ports: gateway, scheduling x2, queue x2, lock, backup. */
+  /** members are the gRPC ports: gateway, scheduling x2, queue x2, lock, backup, patient. */
   members: number[];
   /** dataDir is the cluster's DATA_DIR (dev-tokens.json, page-token-secret). */
   dataDir: string;
@@ -55,7 +55,7 @@ export async function startCluster(t: TeardownHost): Promise<RunningCluster> {
   t.teardown(() => {
     if (child.exitCode === null) child.kill("SIGKILL");
   });
-  const members = [base, base + 1, base + 7, base + 2, base + 8, base + 3, base + 4];
+  const members = [base, base + 1, base + 7, base + 2, base + 8, base + 3, base + 4, base + 5];
   return { base, members, dataDir, databaseUrl, child, output: () => output, exited };
 }
 

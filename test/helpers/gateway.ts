@@ -112,6 +112,7 @@ export async function startTestGateway(
       QUEUE_ADDR: list,
       LOCK_ADDR: list,
       BACKUP_ADDR: list,
+      PATIENT_ADDR: list,
       RATE_LIMIT_PER_MINUTE: "0",
       ...env,
     },

@@ -23,6 +23,7 @@ import {
   SkipTicketRequestSchema,
   TransferTicketRequestSchema,
   WatchQueueRequestSchema,
+  ReassignPatientRequestSchema,
 } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { DomainError, InvalidArgumentError } from "../../services/runtime/errors.js";
@@ -339,6 +340,18 @@ rpc({
   bad: [
     { name: "no queue", patch: { queueId: "" }, fields: ["queueId"] },
     { name: "bad queue", patch: { queueId: "radiology queue" }, fields: ["queueId"] },
+  ],
+});
+
+rpc({
+  method: method.reassignPatient,
+  schema: ReassignPatientRequestSchema,
+  call: (req, c) => impl.reassignPatient(req, c),
+  valid: { requestId: "req-reassign-1", fromPatientId: "pat-merged", toPatientId: "pat-survivor" },
+  bad: [
+    { name: "empty request", patch: { requestId: "", fromPatientId: "", toPatientId: "" }, fields: ["requestId", "fromPatientId", "toPatientId"] },
+    { name: "malformed ids", patch: { fromPatientId: "pat merged", toPatientId: "pat/survivor" }, fields: ["fromPatientId", "toPatientId"] },
+    { name: "the same record", patch: { toPatientId: "pat-merged" }, fields: ["toPatientId"] },
   ],
 });
 

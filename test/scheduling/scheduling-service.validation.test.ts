@@ -45,6 +45,7 @@ import {
   SchedulingService,
   SetAvailabilityRequestSchema,
   WatchAppointmentsRequestSchema,
+  ReassignPatientRequestSchema,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { InvalidArgumentError } from "../../services/runtime/errors.js";
@@ -801,6 +802,18 @@ rpc({
     { name: "masked zone empty", patch: { location: loc({ locationId: "loc-kadikoy" }), updateMask: mask("time_zone") }, fields: ["location.timeZone"] },
     { name: "unmasked zone malformed", patch: { location: loc({ locationId: "loc-kadikoy", address: "x", timeZone: "Nowhere" }) }, fields: ["location.timeZone"] },
     { name: "no request id", patch: { requestId: "" }, fields: ["requestId"] },
+  ],
+});
+
+rpc({
+  method: method.reassignPatient,
+  schema: ReassignPatientRequestSchema,
+  call: (req, c) => impl.reassignPatient(req, c),
+  valid: { requestId: "req-reassign-1", fromPatientId: "pat-merged", toPatientId: "pat-survivor" },
+  bad: [
+    { name: "empty request", patch: { requestId: "", fromPatientId: "", toPatientId: "" }, fields: ["requestId", "fromPatientId", "toPatientId"] },
+    { name: "malformed ids", patch: { fromPatientId: "pat merged", toPatientId: "pat/survivor" }, fields: ["fromPatientId", "toPatientId"] },
+    { name: "the same record", patch: { toPatientId: "pat-merged" }, fields: ["toPatientId"] },
   ],
 });
 

@@ -1,5 +1,5 @@
-// The system under test for the fault runs: the gateway, the lock service and two replicas each of
-// scheduling and queue as separate processes (as `npm run cluster` runs them), over one Postgres
+// The system under test for the fault runs: the gateway, the lock and patient services and two
+// replicas each of scheduling and queue as separate processes (as `npm run cluster` runs them), over one Postgres
 // database and one private Redis reached through a TCP proxy the caller controls. Each member keeps
 // its port, so a replica can be SIGTERMed (or SIGSTOPped) and started again where the gateway expects it.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -12,11 +12,12 @@ import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/h
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-transport.js";
 import { memberNodeArgs } from "../../scripts/member-node-args.js";
+import { TEST_KEYS_ENV } from "../helpers/system.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** MemberName names one process of the system cluster. */
-export type MemberName = "lock" | "scheduling-1" | "scheduling-2" | "queue-1" | "queue-2" | "gateway";
+export type MemberName = "lock" | "scheduling-1" | "scheduling-2" | "queue-1" | "queue-2" | "patient" | "gateway";
 
 /** Member is one process of the cluster. */
 export interface Member {
@@ -101,10 +102,10 @@ export async function waitServing(address: string, timeoutMs: number, alive: () 
   }
 }
 
-/** startSystemCluster starts the six processes and resolves once every one of them is SERVING. */
+/** startSystemCluster starts the seven processes and resolves once every one of them is SERVING. */
 export async function startSystemCluster(opts: SystemClusterOptions): Promise<SystemCluster> {
   const startTimeoutMs = opts.startTimeoutMs ?? 90_000;
-  const [gw, lock, s1, s2, q1, q2] = await pickPorts(6);
+  const [gw, lock, s1, s2, q1, q2, patient] = await pickPorts(7);
   const addr = (...ports: number[]) => ports.map((p) => `127.0.0.1:${p}`).join(",");
   const serviceToken = await signToken(opts.secret, "medschedule", ["service"], { ttlSeconds: 7 * 86_400 });
   const common: Record<string, string> = {
@@ -120,6 +121,9 @@ export async function startSystemCluster(opts: SystemClusterOptions): Promise<Sy
     LOCK_ADDR: addr(lock),
     // The workload never calls the BackupService; its calls answer UNIMPLEMENTED from the lock process.
     BACKUP_ADDR: addr(lock),
+    PATIENT_ADDR: addr(patient),
+    // The same data keys on every replica (synthetic data only; PATIENT_CHECK off as in the test system).
+    ...TEST_KEYS_ENV,
     METRICS_PORT: "0",
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_MINUTE: "0",
@@ -132,6 +136,7 @@ export async function startSystemCluster(opts: SystemClusterOptions): Promise<Sy
     { name: "scheduling-2", script: "dist/services/scheduling/main.js", port: s2 },
     { name: "queue-1", script: "dist/services/queue/main.js", port: q1 },
     { name: "queue-2", script: "dist/services/queue/main.js", port: q2 },
+    { name: "patient", script: "dist/services/patient/main.js", port: patient },
     { name: "gateway", script: "dist/gateway/main.js", port: gw },
   ];
   const live = new Set<ChildProcess>();
