@@ -81,9 +81,9 @@ function fold(s: string): string {
 function needles(): Map<string, string> {
   const out = new Map<string, string>();
   for (const [name, value] of Object.entries(PHI)) {
-    for (const form of [value, value.toLowerCase(), fold(value)]) if (form.length >= 6) out.set(form, name);
+    for (const form of [value, value.toLowerCase(), fold(value)]) if (form.length >= 6 && !out.has(form)) out.set(form, name);
     // The distinctive words of a free text on their own ("alerjisi", "konsültasyon").
-    if (/\s/.test(value) && !/\d/.test(value)) for (const word of value.split(/\s+/)) if (word.length >= 8) out.set(fold(word), `${name} (word)`);
+    if (/\s/.test(value) && !/\d/.test(value)) for (const word of value.split(/\s+/)) if (word.length >= 8 && !out.has(fold(word))) out.set(fold(word), `${name} (word)`);
   }
   return out;
 }
@@ -229,13 +229,16 @@ t.test("a clinic's day with patient data: none of it in logs, metrics or error m
 
   // The HTTP side: Connect JSON with patient data, malformed and in the wrong types.
   const token = await sys.token(["receptionist"], "rec-phi");
+  const cacheable: string[] = [];
   const post = async (name: string, method: string, body: string) => {
     const res = await fetch(`http://127.0.0.1:${sys.connect.port}/${PatientService.typeName}/${method}`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
       body,
     });
-    errors.push(JSON.stringify({ call: name, status: res.status, body: await res.text() }));
+    if (res.headers.get("cache-control") !== "no-store") cacheable.push(name);
+    // An authorised read answers the record: only refusals are searched.
+    if (res.status !== 200) errors.push(JSON.stringify({ call: name, status: res.status, body: await res.text() }));
   };
   await post("JSON cut off", "CreatePatient", `{"requestId":"phi-json","givenName":"${PHI.givenName}","familyName":"${PHI.familyName}","nationalId":"${PHI.nationalId}`);
   await post("JSON wrong type", "CreatePatient", `{"requestId":"phi-json2","givenName":["${PHI.givenName}"],"birthDate":{"d":"${PHI.birthDate}"},"email":"${PHI.email}"}`);
@@ -250,6 +253,9 @@ t.test("a clinic's day with patient data: none of it in logs, metrics or error m
   const got = await fetch(`http://127.0.0.1:${sys.connect.port}/${PatientService.typeName}/SearchPatients?connect=v1&encoding=json&message=${search}`, {
     headers: { authorization: `Bearer ${token}` },
   });
+  if (got.headers.get("cache-control") !== "no-store") cacheable.push("GET SearchPatients");
+  await post("GetPatient", "GetPatient", JSON.stringify({ patientId }));
+  t.same(cacheable, [], "every RPC answer over HTTP says cache-control: no-store");
   errors.push(JSON.stringify({ call: "GET SearchPatients", status: got.status, body: got.status === 200 ? "" : await got.text() }));
   const logText = captured.lines.map((l) => JSON.stringify(l));
   t.ok(logText.length > 50, `the system logged (${logText.length} lines at trace level)`);
