@@ -16,7 +16,7 @@ import { sql, type Kysely } from "kysely";
 import { inScope, OUTSIDE_YOUR_LOCATIONS, scopeOf, type LocationScope } from "../runtime/auth/location-scope.js";
 import { auditEntries } from "../runtime/audit.js";
 import { callerOf } from "../runtime/caller.js";
-import { patientMergedError } from "../runtime/clients/patient-directory.js";
+import { patientMergedError } from "../runtime/clients/patient-check.errors.js";
 import type { Clock } from "../runtime/clock.js";
 import { NotFoundError, PermissionDeniedError } from "../runtime/errors.js";
 import { requestHash, RequestIdReusedError, type RequestKey } from "../runtime/idempotency.js";

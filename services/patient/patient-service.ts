@@ -21,12 +21,13 @@ import {
 import type { Peers } from "../runtime/clients/peers.js";
 import { systemClock, type Clock } from "../runtime/clock.js";
 import type { Config } from "../runtime/config.js";
-import { UnimplementedError } from "../runtime/errors.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import { ephemeralPageTokenSecret, PageTokens } from "../runtime/page-token.js";
 import type { Database } from "./db/database.js";
 import { PatientRecords } from "./patient-records.js";
 import { validateCreatePatient, validateGetContactDetails, validateGetPatient, validateUpdatePatient } from "./patient.validation.js";
+import { PatientSearch } from "./patient-search.js";
+import { ReencryptionJob } from "./patient-reencryption.js";
 import type { PatientVault } from "./patient-vault.js";
 import { toPatient } from "./mappers/patient.mapper.js";
 import { MergeReassigner, type MergeReassignerOptions } from "./merge-reassigner.js";
@@ -50,6 +51,8 @@ export interface PatientServiceDeps {
   pageTokens?: PageTokens;
   /** reassigner tunes the merges' reassignment job (merge-reassigner.ts). */
   reassigner?: Partial<MergeReassignerOptions>;
+  /** reencryptIntervalMs is how often the re-encryption job runs (default 5 minutes, first at start); 0: never in the background. */
+  reencryptIntervalMs?: number;
 }
 
 /** PatientServiceImpl is the patient directory (patient_service.proto). */
@@ -63,6 +66,9 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
   /** reassigner moves merged records' appointments and tickets (merge-reassigner.ts). */
   readonly reassigner: MergeReassigner;
   private readonly merge: PatientMerge;
+  private readonly search: PatientSearch;
+  /** reencryption re-seals rows sealed with an older key (patient-reencryption.ts). */
+  readonly reencryption: ReencryptionJob;
 
   constructor(private readonly deps: PatientServiceDeps) {
     this.db = deps.db as Kysely<Database>;
@@ -73,6 +79,9 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
     this.records = new PatientRecords(this.db, this.vault, this.clock);
     this.reassigner = new MergeReassigner({ db: this.db, clock: this.clock, peers: deps.peers, logger: deps.logger }, deps.reassigner);
     this.merge = new PatientMerge(this.db, this.clock, this.vault, () => this.reassigner.kick());
+    this.search = new PatientSearch({ db: this.db, vault: this.vault, clock: this.clock, pageTokens: this.pageTokens, region: this.region });
+    this.reencryption = new ReencryptionJob({ db: this.db, vault: this.vault, logger: deps.logger, intervalMs: deps.reencryptIntervalMs });
+    this.reencryption.start();
   }
 
   async createPatient(req: CreatePatientRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof CreatePatientResponseSchema>> {
@@ -87,8 +96,8 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
     return this.records.updatePatient(req, validateUpdatePatient(req, { region: this.region, now: this.clock.now() }), ctx);
   }
 
-  async searchPatients(_req: SearchPatientsRequest, _ctx: HandlerContext): Promise<MessageInitShape<typeof SearchPatientsResponseSchema>> {
-    throw new UnimplementedError("SearchPatients");
+  async searchPatients(req: SearchPatientsRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SearchPatientsResponseSchema>> {
+    return this.search.searchPatients(req, ctx);
   }
 
   /** mergePatients folds a duplicate record into its survivor, then starts moving its appointments and tickets: patient-merge.ts. */
@@ -108,6 +117,6 @@ export class PatientServiceImpl implements ServiceImpl<typeof PatientService> {
 
   /** close stops the background work (the merge reassignment and re-encryption jobs). */
   async close(): Promise<void> {
-    await this.reassigner.close();
+    await Promise.all([this.reassigner.close(), this.reencryption.close()]);
   }
 }

@@ -54,7 +54,7 @@ t.test("My appointments: each in its provider's time zone, with the provider's n
     t.equal(await li.locator('[data-testid="appointment-status"]').innerText(), e.status, `status ${e.status}`);
   }
   const screens = await page.getByRole("navigation", { name: "Screens" }).getByRole("link").allInnerTexts();
-  t.same(screens, ["Booking"], "a patient is offered only the booking screen, not the desk or operations");
+  t.same(screens, ["Booking", "My details"], "a patient is offered only booking and their own details, not the desk, the directory or operations");
   const cancelledRow = page.locator(`[data-appointment="${cancelled.appointmentId}"]`);
   t.match(await cancelledRow.innerText(), /Doctor ill/, "a cancellation shows its reason");
   t.equal(await cancelledRow.getByRole("button").count(), 0, "no actions on a cancelled appointment");

@@ -28,7 +28,7 @@ t.test("a doctor starts on their own queue and their own day, without the walk-i
 
   await page.locator('[data-testid="own-provider"]').waitFor();
   t.match(await page.locator('[data-testid="own-provider"]').innerText(), /^Dr\. Grace Doctor · /, "the screen names the doctor");
-  t.same(await page.getByRole("navigation", { name: "Screens" }).getByRole("link").allInnerTexts(), ["Reception", "Display"], "no Booking in a doctor's navigation");
+  t.same(await page.getByRole("navigation", { name: "Screens" }).getByRole("link").allInnerTexts(), ["Patients", "Reception", "Display"], "no Booking in a doctor's navigation");
   await page.locator(`[data-appointment="${mine.appointmentId}"]`).waitFor();
   t.equal(await page.locator(`[data-appointment="${theirs.appointmentId}"]`).count(), 0, "another provider's appointment is not in the doctor's day");
   t.equal(await page.locator("#today-h").innerText(), "Today · Dr. Grace Doctor", "the list is the doctor's own day");
@@ -104,15 +104,15 @@ t.test("a screen typed by URL that the role does not use says so, with a way hom
 
 t.test("every role and screen: the screens in the navigation open, the others say they are not for the role", async (t) => {
   const offered: Record<Exclude<Role, "service">, string[]> = {
-    patient: ["/booking"],
-    receptionist: ["/booking", "/reception", "/display"],
-    doctor: ["/reception", "/display"],
+    patient: ["/booking", "/me"],
+    receptionist: ["/booking", "/patients", "/reception", "/display"],
+    doctor: ["/patients", "/reception", "/display"],
     display: ["/display"],
-    admin: ["/booking", "/reception", "/display", "/operations"],
+    admin: ["/booking", "/patients", "/reception", "/display", "/operations"],
   };
   for (const [role, paths] of Object.entries(offered)) {
     const { ctx, page } = await open(await sys.token([role as Role], role === "doctor" ? doctorId : `${role}-roles`), "/login", DESKTOP);
-    for (const path of ["/booking", "/reception", "/display", "/operations"]) {
+    for (const path of ["/booking", "/patients", "/reception", "/display", "/operations", "/me"]) {
       await page.goto(`${path}${path === "/display" ? "?queue=walk-in" : ""}`);
       const refused = page.locator('[data-testid="not-for-role"]');
       const shown = path === "/display" ? page.locator('[data-testid="queue-name"]') : page.locator("main h1");

@@ -56,11 +56,11 @@ t.test("the web app's access agrees with the auth interceptor for every RPC and 
 
 t.test("screens: each role is offered exactly the screens whose RPC it may call", async (t) => {
   const offered = (roles: Role[]) => screensFor({ subject: "s", roles }).map((s) => s.label);
-  t.same(offered(["patient"]), ["Booking"], "a patient books (and does not get the waiting-room board)");
-  t.same(offered(["receptionist"]), ["Booking", "Reception", "Display"]);
-  t.same(offered(["doctor"]), ["Reception", "Display"], "a doctor: no booking (BookAppointment is refused to doctors)");
-  t.same(offered(["display"]), ["Display"]);
-  t.same(offered(["admin"]), ["Booking", "Reception", "Display", "Operations"]);
+  t.same(offered(["patient"]), ["Booking", "My details"], "a patient books and keeps their own details (and does not get the waiting-room board or the directory)");
+  t.same(offered(["receptionist"]), ["Booking", "Patients", "Reception", "Display"]);
+  t.same(offered(["doctor"]), ["Patients", "Reception", "Display"], "a doctor: no booking (BookAppointment is refused to doctors)");
+  t.same(offered(["display"]), ["Display"], "a display board: no patient screen");
+  t.same(offered(["admin"]), ["Booking", "Patients", "Reception", "Display", "Operations"]);
   t.same(offered([]), [], "no role, no screen");
   for (const screen of SCREENS) {
     for (const role of rolesOf(screen)) {

@@ -9,6 +9,7 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { createClient, type Client } from "@connectrpc/connect";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { DayOfWeek } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
@@ -54,12 +55,14 @@ export interface WebSystem {
   scheduling: Client<typeof SchedulingService>;
   /** lock is the LockService client. */
   lock: Client<typeof LockService>;
+  /** patient is the PatientService client. */
+  patient: Client<typeof PatientService>;
   /** admin are call options with an admin token. */
   admin: { headers: { authorization: string } };
   /** token signs a token for `roles` and `subject`. */
   token(roles: Role[], subject: string): Promise<string>;
-  /** open makes a signed-in page at `at` (the token, and `storage`, are put in localStorage first). */
-  open(token: string, at: string, viewport?: { width: number; height: number }, storage?: Record<string, string>): Promise<{ ctx: BrowserContext; page: Page }>;
+  /** open makes a signed-in page at `at` (the token, and `storage`, are put in localStorage first), in the browser language `locale` (en-GB). */
+  open(token: string, at: string, viewport?: { width: number; height: number }, storage?: Record<string, string>, locale?: string): Promise<{ ctx: BrowserContext; page: Page }>;
 }
 
 /** startWebSystem launches Chromium and starts the services and a gateway for one test file. */
@@ -88,10 +91,11 @@ export async function startWebSystem(t: TeardownHost, env: Record<string, string
     queue: createClient(QueueService, direct),
     scheduling: createClient(SchedulingService, direct),
     lock: createClient(LockService, direct),
+    patient: createClient(PatientService, direct),
     admin: { headers: { authorization: `Bearer ${await token(["admin"], "ops")}` } },
     token,
-    async open(tok, at, viewport = DESKTOP, storage = {}) {
-      const ctx = await browser.newContext({ viewport, baseURL: gw.url, timezoneId: LOCAL_TZ, locale: "en-GB" });
+    async open(tok, at, viewport = DESKTOP, storage = {}, locale = "en-GB") {
+      const ctx = await browser.newContext({ viewport, baseURL: gw.url, timezoneId: LOCAL_TZ, locale });
       await ctx.addInitScript(
         ([tk, more]) => {
           localStorage.setItem("medschedule.token", tk);

@@ -139,7 +139,7 @@ t.test("the README lists every reason the scheduling service gives", async (t) =
   const section = readme.slice(start, readme.indexOf("**Queue**", start));
   const reasons = new Set<string>();
   // Every *.errors.ts of the service, and the files that build errors inline.
-  const files = [...readdirSync(new URL("services/scheduling/", root)).filter((f) => f.endsWith(".errors.ts")), "scheduling-service.ts", "appointment-tickets.ts", "visit-types.ts", "../runtime/clients/patient-directory.ts"];
+  const files = [...readdirSync(new URL("services/scheduling/", root)).filter((f) => f.endsWith(".errors.ts")), "scheduling-service.ts", "appointment-tickets.ts", "visit-types.ts", "../runtime/clients/patient-check.errors.ts"];
   for (const file of files) {
     const src = readFileSync(new URL(`services/scheduling/${file}`, root), "utf8");
     for (const m of src.matchAll(/new (?:FailedPrecondition|Aborted|Unavailable|AlreadyExists)Error\(\s*"([A-Z_]+)"/g)) reasons.add(m[1]);

@@ -5,6 +5,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { BackupService } from "../../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { PatientService } from "../../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 
@@ -19,6 +20,8 @@ export interface Session {
   subject: string;
   /** roles is the `roles` claim. */
   roles: string[];
+  /** locations is the `locations` claim (the location ids staff work at); undefined: every location. */
+  locations?: string[];
 }
 
 /** decodeToken reads a JWT's payload (no verification: the server verifies). */
@@ -26,10 +29,11 @@ export function decodeToken(token: string): Session | undefined {
   try {
     const part = token.split(".")[1];
     const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
-    const payload = JSON.parse(json) as { sub?: unknown; roles?: unknown };
+    const payload = JSON.parse(json) as { sub?: unknown; roles?: unknown; locations?: unknown };
     if (typeof payload.sub !== "string") return undefined;
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === "string") : [];
-    return { token, subject: payload.sub, roles };
+    const locations = Array.isArray(payload.locations) ? payload.locations.filter((l): l is string => typeof l === "string") : undefined;
+    return { token, subject: payload.sub, roles, ...(locations?.length ? { locations } : {}) };
   } catch {
     return undefined;
   }
@@ -61,11 +65,13 @@ export const api: {
   queue: Client<typeof QueueService>;
   lock: Client<typeof LockService>;
   backup: Client<typeof BackupService>;
+  patient: Client<typeof PatientService>;
 } = {
   scheduling: createClient(SchedulingService, transport),
   queue: createClient(QueueService, transport),
   lock: createClient(LockService, transport),
   backup: createClient(BackupService, transport),
+  patient: createClient(PatientService, transport),
 };
 
 /**

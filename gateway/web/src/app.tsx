@@ -4,7 +4,11 @@ import { loadSession, saveSession, type Session } from "./api.js";
 import { BookingScreen } from "./booking-screen.js";
 import { DisplayScreen } from "./display-screen.js";
 import { LoginScreen } from "./login-screen.js";
+import { MyDetailsScreen } from "./my-details-screen.js";
 import { OperationsScreen } from "./operations-screen.js";
+import { PatientNamesScope } from "./patient-names.js";
+import { PatientsScreen } from "./patients-screen.js";
+import { patientLang, screenLabel } from "./patient-text.js";
 import { homeFor, rolesOf, screenAt, SCREENS, screensFor, type Screen } from "./permissions.js";
 import { ReceptionScreen } from "./reception-screen.js";
 
@@ -85,7 +89,7 @@ export function App() {
   };
   const screen = screenAt(path);
   useEffect(() => {
-    document.title = `MedSchedule${screen ? ` · ${screen.label}` : ""}`;
+    document.title = `MedSchedule${screen ? ` · ${screenLabel(screen, patientLang())}` : ""}`;
   }, [screen]);
 
   if (!session || path === "/login") return <LoginScreen onSignIn={signIn} session={session} />;
@@ -117,7 +121,7 @@ export function App() {
                 navigate(s.path);
               }}
             >
-              {s.label}
+              {screenLabel(s, patientLang())}
             </a>
           ))}
         </nav>
@@ -131,6 +135,7 @@ export function App() {
         </span>
       </header>
       <main id="main" tabIndex={-1}>
+        <PatientNamesScope key={screen?.path ?? path}>
         {screen && !allowed ? (
           <NotForRole screen={screen} session={session} />
         ) : screen?.path === "/booking" ? (
@@ -139,6 +144,10 @@ export function App() {
           <ReceptionScreen session={session} />
         ) : screen?.path === "/operations" ? (
           <OperationsScreen session={session} />
+        ) : screen?.path === "/patients" ? (
+          <PatientsScreen session={session} />
+        ) : screen?.path === "/me" ? (
+          <MyDetailsScreen session={session} />
         ) : !home ? (
           <section>
             <h1>No screen for your role</h1>
@@ -154,6 +163,7 @@ export function App() {
             </p>
           </section>
         )}
+        </PatientNamesScope>
       </main>
     </div>
   );

@@ -11,7 +11,9 @@ import { listAll, usePagedList } from "./paging.js";
 import { access, can } from "./permissions.js";
 import { fmtDay, fmtInZone, fmtTime, localDate, zoneMidnight } from "./time-format.js";
 import { useWeek, WeekNav } from "./week-nav.js";
-import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, Pager, PatientIdInput, useAction, useAsync } from "./ui.js";
+import { ErrorBox, FieldError, fieldError, fieldProps, Loading, Notice, Pager, useAction, useAsync } from "./ui.js";
+import { PatientField } from "./patient-finder.js";
+import { usePatientNames } from "./patient-names.js";
 import { VisitBooking } from "./visit-booking.js";
 
 /** MINE_DAYS is how far ahead "My appointments" looks: past the default booking horizon of 365 days. */
@@ -50,7 +52,8 @@ export function BookingScreen({ session }: { session: Session }) {
   const visitNames = new Map((clinic.data?.visitTypes ?? []).map((vt) => [vt.visitTypeId, vt.displayName]));
   const [providerId, setProviderId] = useState("");
   const [selected, setSelected] = useState<Slot | undefined>();
-  const [patientId, setPatientId] = useState(isPatient ? session.subject : "");
+  // Staff come from Patients with the chosen patient in the URL (/booking?patient=<id>).
+  const [patientId, setPatientId] = useState(isPatient ? session.subject : (new URLSearchParams(window.location.search).get("patient") ?? ""));
   const [reason, setReason] = useState("");
   const [moving, setMoving] = useState<Appointment | undefined>();
   const [notice, setNotice] = useState("");
@@ -101,6 +104,8 @@ export function BookingScreen({ session }: { session: Session }) {
     [mine.items, providers.data],
     { enabled: Boolean(mine.items) },
   );
+  // Staff see whose each appointment is (a patient sees only their own list, and asks for no names).
+  const names = usePatientNames(session, isPatient ? [] : (mine.items ?? []).map((a) => a.patientId));
   const mineRows = useMemo((): Mine[] | undefined => {
     if (!mine.items) return undefined;
     const replaced = new Set(mine.items.map((a) => a.rescheduledFromId).filter(Boolean));
@@ -216,6 +221,7 @@ export function BookingScreen({ session }: { session: Session }) {
           {mode === "visit" && clinic.data && (
             <VisitBooking
               isPatient={isPatient}
+              session={session}
               patientId={patientId}
               setPatientId={setPatientId}
               locations={clinic.data.locations}
@@ -226,6 +232,7 @@ export function BookingScreen({ session }: { session: Session }) {
           )}
           {mode === "provider" && (
           <>
+          {!isPatient && <PatientField session={session} id="patient" value={patientId} onChange={setPatientId} error={patientError} />}
           <div className="row wrap">
             <label>
               Provider
@@ -245,9 +252,6 @@ export function BookingScreen({ session }: { session: Session }) {
                 ))}
               </select>
             </label>
-            {!isPatient && (
-              <PatientIdInput id="patient" value={patientId} onChange={setPatientId} error={patientError} />
-            )}
             <label>
               Reason (optional)
               <input id="reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={200} {...fieldProps(reasonError, "reason-error")} />
@@ -326,7 +330,7 @@ export function BookingScreen({ session }: { session: Session }) {
                   Book {fmtDay(toDate(selected.startTime)!, zone)} {fmtTime(toDate(selected.startTime), zone)}
                 </button>
               )}
-              {!patientId.trim() && !moving && <span className="muted small">Enter the patient id first.</span>}
+              {!patientId.trim() && !moving && <span className="muted small">Choose the patient (or type their id) first.</span>}
               {slotError !== undefined && <ErrorBox error={slotError} what={actionSubject} />}
             </div>
           )}
@@ -365,7 +369,12 @@ export function BookingScreen({ session }: { session: Session }) {
                         · {visitNames.get(a.visitTypeId)}
                       </span>
                     )}
-                    {!isPatient && <span className="muted small"> · patient {a.patientId}</span>}
+                    {!isPatient && a.patientId && (
+                      <span className="small" data-testid="appointment-patient">
+                        {" "}
+                        · {names.name(a.patientId) ?? <span className="muted">patient {a.patientId}</span>}
+                      </span>
+                    )}
                     {a.status === AppointmentStatus.CANCELLED && a.cancelReason && <span className="muted small"> · {a.cancelReason}</span>}
                   </span>
                   {a.status === AppointmentStatus.BOOKED && (mayMove || mayCancel) && (

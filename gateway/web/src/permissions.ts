@@ -6,6 +6,7 @@
 // Node against the auth interceptor's own decision for every RPC and set of roles.
 import type { DescMethod } from "@bufbuild/protobuf";
 import { BackupService } from "../../../gen/medschedule/backup/v1/backup_service_pb.js";
+import { PatientService } from "../../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { ROLE_TABLE, ROLES, type Role } from "../../../services/runtime/auth/role-table.js";
@@ -74,10 +75,13 @@ export interface Screen {
 /** SCREENS are the app's pages, in navigation order. */
 export const SCREENS: readonly Screen[] = [
   { path: "/booking", label: "Booking", uses: SchedulingService.method.bookAppointment, purpose: "booking appointments" },
+  { path: "/patients", label: "Patients", uses: PatientService.method.searchPatients, purpose: "finding and registering patients" },
   { path: "/reception", label: "Reception", uses: QueueService.method.callNext, purpose: "check-in and calling patients at a counter" },
   // A patient follows their own ticket, not the waiting-room board; the board has no navigation.
   { path: "/display", label: "Display", uses: QueueService.method.watchQueue, notFor: ["patient"], purpose: "the waiting-room board" },
   { path: "/operations", label: "Operations", uses: BackupService.method.listBackups, purpose: "locks and backups" },
+  // A patient's own record; staff read records from Patients instead.
+  { path: "/me", label: "My details", uses: PatientService.method.getPatient, notFor: ["receptionist", "doctor", "admin"], purpose: "your own contact details" },
 ];
 
 /** offeredTo tells whether `screen` is offered to a user with `roles`. */

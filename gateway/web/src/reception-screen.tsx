@@ -11,6 +11,8 @@ import { api, newRequestId, toDate, ts, type Session } from "./api.js";
 import { useConfirm } from "./confirm-dialog.js";
 import { messages } from "./message-catalog.js";
 import { listAll, mapLimit, usePages } from "./paging.js";
+import { PatientField } from "./patient-finder.js";
+import { usePatientNames, type PatientNames } from "./patient-names.js";
 import { can, ownProviderId, screensFor } from "./permissions.js";
 import { providerQueueId } from "./provider-queue.js";
 import { calledOrder, useQueueWatch, waitingOrder, type QueueWatch } from "./queue-watch.js";
@@ -116,7 +118,7 @@ export function ReceptionScreen({ session }: { session: Session }) {
       )}
       <div className="grid">
         {queue && can(session, QueueService.method.callNext) && <Counter key={queue.queueId} queueId={queue.queueId} timeZone={queue.timeZone} watch={watch} />}
-        {queue && can(session, QueueService.method.issueTicket) && <WalkIn queueId={queue.queueId} />}
+        {queue && can(session, QueueService.method.issueTicket) && <WalkIn session={session} queueId={queue.queueId} />}
         {can(session, SchedulingService.method.listAppointments) && (queues.data || queues.error !== undefined) && (
           <TodayAppointments
             session={session}
@@ -370,7 +372,7 @@ function Counter({ queueId, timeZone, watch }: { queueId: string; timeZone: stri
   );
 }
 
-function WalkIn({ queueId }: { queueId: string }) {
+function WalkIn({ session, queueId }: { session: Session; queueId: string }) {
   const [patientId, setPatientId] = useState("");
   const [priority, setPriority] = useState(TicketPriority.ROUTINE);
   const issue = useAction(async () => {
@@ -382,6 +384,7 @@ function WalkIn({ queueId }: { queueId: string }) {
   return (
     <section className="panel" aria-labelledby="walkin-h">
       <h2 id="walkin-h">Walk-in ticket</h2>
+      <PatientField session={session} id="walkin-patient" value={patientId} onChange={setPatientId} error={patientError} optional />
       <form
         className="row wrap"
         onSubmit={(e) => {
@@ -389,11 +392,6 @@ function WalkIn({ queueId }: { queueId: string }) {
           void issue.run();
         }}
       >
-        <label>
-          Patient id (optional)
-          <input id="walkin-patient" value={patientId} onChange={(e) => setPatientId(e.target.value)} placeholder="e.g. p-1234" {...fieldProps(patientError, "walkin-patient-error")} />
-          <FieldError id="walkin-patient-error" message={patientError} />
-        </label>
         <label>
           Priority
           <select value={priority} onChange={(e) => setPriority(Number(e.target.value) as TicketPriority)}>
@@ -552,6 +550,8 @@ function TodayAppointments({
   const actedContext = acted ? { appointmentTime: fmtTimeInZone(toDate(acted.a.startTime), acted.provider?.timeZone) } : {};
   const rows = appts.data?.rows ?? [];
   const pages = usePages(rows, ROWS_SHOWN, filter);
+  // Whose each appointment is: the names of the page shown, read once per patient for this screen.
+  const names = usePatientNames(session, pages.items.map((r) => r.a.patientId));
   return (
     <section className="panel" aria-labelledby="today-h">
       <h2 id="today-h">{own ? `Today · ${own.displayName}` : "Today's appointments"}</h2>
@@ -590,7 +590,7 @@ function TodayAppointments({
             <span>
               <strong>{fmtTimeInZone(toDate(a.startTime), provider?.timeZone)}</strong> {own ? "" : (provider?.displayName ?? a.providerId)}
               <br />
-              <span className="muted small">patient {a.patientId}</span>
+              <PatientName names={names} patientId={a.patientId} />
             </span>
             {a.status === AppointmentStatus.BOOKED ? (
               <span className="row">
@@ -630,6 +630,21 @@ function TodayAppointments({
   );
 }
 
+/** PatientName shows a patient's name once known, else their id (a lookup that failed or was refused never hides the row). */
+function PatientName({ names, patientId }: { names: PatientNames; patientId: string }) {
+  const name = names.name(patientId);
+  if (!patientId) return <span className="muted small">walk-in</span>;
+  return name ? (
+    <span className="small" data-testid="patient-name" data-patient={patientId}>
+      {name}
+    </span>
+  ) : (
+    <span className="muted small" data-patient={patientId}>
+      patient {patientId}
+    </span>
+  );
+}
+
 function Waiting({ session, watch }: { session: Session; watch: QueueWatch }) {
   const { ask, dialog } = useConfirm();
   const [notice, setNotice] = useState("");
@@ -643,6 +658,7 @@ function Waiting({ session, watch }: { session: Session; watch: QueueWatch }) {
     if (yes) void cancel.run(t, yes.reason);
   };
   const tickets = [...calledOrder(watch.tickets), ...waitingOrder(watch.tickets)];
+  const names = usePatientNames(session, tickets.map((t) => t.patientId));
   const mayCancel = can(session, QueueService.method.cancelTicket);
   return (
     <section className="panel" aria-labelledby="waiting-h">
@@ -659,6 +675,12 @@ function Waiting({ session, watch }: { session: Session; watch: QueueWatch }) {
                   ? `called to ${t.counterId}`
                   : `${messages.ticketStatus.WAITING} · ${TicketPriority[t.priority]?.toLowerCase() ?? ""}`}
               </span>
+              {t.patientId && (
+                <>
+                  {" "}
+                  <PatientName names={names} patientId={t.patientId} />
+                </>
+              )}
             </span>
             {t.status === TicketStatus.WAITING && mayCancel && (
               <button type="button" className="link danger" disabled={cancel.pending} onClick={() => void askCancel(t)} aria-label={`Cancel ticket ${t.number}`}>

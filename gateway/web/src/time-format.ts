@@ -67,6 +67,12 @@ export function fmtDayMonth(d: Date, timeZone?: string): string {
   return formatter({ day: "numeric", month: "short" }, timeZone).format(d);
 }
 
+/** fmtBirthDate shows a calendar date "YYYY-MM-DD" (a date of birth: no zone) as "7 Mar 1985"; the text itself when it is not a date. */
+export function fmtBirthDate(date: string): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  return /^\d{4}-\d{2}-\d{2}$/.test(date) && !Number.isNaN(d.getTime()) ? formatter(DATE, "UTC").format(d) : date;
+}
+
 /** fmtLongDate shows a day in words, "Saturday 5 December". */
 export function fmtLongDate(d: Date, timeZone?: string): string {
   return formatter({ weekday: "long", day: "numeric", month: "long" }, timeZone).format(d);

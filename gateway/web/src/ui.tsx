@@ -1,27 +1,47 @@
 // Small shared pieces: loading and error states, and a hook that runs a call and keeps its state.
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
-import { explainError } from "./error-explainer.js";
+import { explainError, type Explained } from "./error-explainer.js";
 import { messages, type MessageArgs, type Subject } from "./message-catalog.js";
 
-/** ErrorBox shows what failed and what to do, with a Retry button when one helps; the server's own words stay folded. */
-export function ErrorBox({ error, what, context, onRetry }: { error: unknown; what?: Subject; context?: MessageArgs; onRetry?: () => void }) {
-  const e = explainError(error, what, context);
+/**
+ * ErrorBox shows what failed and what to do, with a Retry button when one helps; the server's own
+ * words stay folded. A screen in another language passes its own `explained` error and `labels`.
+ */
+export function ErrorBox({
+  error,
+  what,
+  context,
+  onRetry,
+  explained,
+  labels,
+  children,
+}: {
+  error: unknown;
+  what?: Subject;
+  context?: MessageArgs;
+  onRetry?: () => void;
+  explained?: Explained;
+  labels?: { technical: string; retry: string };
+  children?: ReactNode;
+}) {
+  const e = explained ?? explainError(error, what, context);
   return (
     <div className="error" role="alert" data-code={e.code} data-reason={e.reason}>
       <strong>{e.title}</strong>
       {e.action && <p>{e.action}</p>}
       {e.detail && (
         <details className="muted small">
-          <summary>{messages.technical}</summary>
+          <summary>{labels?.technical ?? messages.technical}</summary>
           {e.code}
           {e.reason ? ` ${e.reason}` : ""}: {e.detail}
         </details>
       )}
       {onRetry && (
         <button type="button" onClick={onRetry}>
-          Retry
+          {labels?.retry ?? "Retry"}
         </button>
       )}
+      {children}
     </div>
   );
 }
@@ -163,15 +183,4 @@ export function useAction<A extends unknown[], T>(fn: (...args: A) => Promise<T>
     }
   };
   return { ...state, run, clear: () => setState({ pending: false }) };
-}
-
-/** PatientIdInput is the patient id staff type when booking for a patient, with what the server found wrong with it. */
-export function PatientIdInput({ id, value, onChange, error }: { id: string; value: string; onChange: (v: string) => void; error: string | undefined }) {
-  return (
-    <label>
-      Patient id
-      <input id={id} value={value} onChange={(e) => onChange(e.target.value)} placeholder="e.g. p-1234" {...fieldProps(error, `${id}-error`)} />
-      <FieldError id={`${id}-error`} message={error} />
-    </label>
-  );
 }

@@ -5,11 +5,12 @@
 // expired, the time was taken) is said in words and the times are read again.
 import { useEffect, useMemo, useState } from "react";
 import type { Appointment, Hold, Location, Provider, Slot, VisitType } from "../../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { api, newRequestId, toDate, ts } from "./api.js";
+import { api, newRequestId, toDate, ts, type Session } from "./api.js";
 import { messages } from "./message-catalog.js";
 import { listAll } from "./paging.js";
 import { fmtDay, fmtTime, localDate } from "./time-format.js";
-import { ErrorBox, fieldError, Loading, Notice, PatientIdInput, useAction, useAsync } from "./ui.js";
+import { PatientField } from "./patient-finder.js";
+import { ErrorBox, fieldError, Loading, Notice, useAction, useAsync } from "./ui.js";
 import { useWeek, WeekNav } from "./week-nav.js";
 
 /** minutesOf renders a visit type's length as "20 min". */
@@ -21,6 +22,8 @@ function minutesOf(vt: VisitType): string {
 export interface VisitBookingProps {
   /** isPatient: a patient books for themselves, and only visit types patients may book. */
   isPatient: boolean;
+  /** session is the signed-in user (staff choose the patient from the directory). */
+  session: Session;
   /** patientId is who the visit is for (the patient's own id, or what reception typed). */
   patientId: string;
   /** setPatientId changes it (staff only). */
@@ -36,7 +39,7 @@ export interface VisitBookingProps {
 }
 
 /** VisitBooking is the "any available clinician" booking path. */
-export function VisitBooking({ isPatient, patientId, setPatientId, locations, visitTypes, providers, onBooked }: VisitBookingProps) {
+export function VisitBooking({ isPatient, session, patientId, setPatientId, locations, visitTypes, providers, onBooked }: VisitBookingProps) {
   const [locationId, setLocationId] = useState("");
   const [visitTypeId, setVisitTypeId] = useState("");
   const [providerFilter, setProviderFilter] = useState("");
@@ -142,6 +145,7 @@ export function VisitBooking({ isPatient, patientId, setPatientId, locations, vi
   const start = toDate(held?.slot.startTime);
   return (
     <div className="visit-booking">
+      {!isPatient && <PatientField session={session} id="visit-patient" value={patientId} onChange={setPatientId} error={patientError} />}
       <div className="row wrap">
         {places.length > 1 && (
           <label>
@@ -167,9 +171,6 @@ export function VisitBooking({ isPatient, patientId, setPatientId, locations, vi
               ))}
             </select>
           </label>
-        )}
-        {!isPatient && (
-          <PatientIdInput id="visit-patient" value={patientId} onChange={setPatientId} error={patientError} />
         )}
       </div>
       <fieldset className="visit-types">
@@ -212,7 +213,7 @@ export function VisitBooking({ isPatient, patientId, setPatientId, locations, vi
           </fieldset>
         ))}
       </div>
-      {!patientId.trim() && <p className="muted small">Enter the patient id first.</p>}
+      {!patientId.trim() && <p className="muted small">Choose the patient (or type their id) first.</p>}
       {held && start && (
         <section className="panel sticky-action hold" aria-labelledby="hold-h" data-testid="hold">
           <h2 id="hold-h">

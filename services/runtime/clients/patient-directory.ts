@@ -8,9 +8,9 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { PatientService } from "../../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { callerOf } from "../caller.js";
-import { FailedPreconditionError, UnavailableError } from "../errors.js";
 import { outgoingCallOptions } from "./grpc-transport.js";
 import type { Peers } from "./peers.js";
+import { patientMergedError, patientNotFoundError, patientServiceUnavailableError } from "./patient-check.errors.js";
 
 /** PATIENT_CHECK_TIMEOUT_MS bounds one ResolvePatient call: a booking waits no longer for the patient service. */
 export const PATIENT_CHECK_TIMEOUT_MS = 5_000;
@@ -24,25 +24,6 @@ export interface PatientDirectory {
    * PATIENT_SERVICE_UNAVAILABLE when the patient service cannot answer.
    */
   requireActive(ctx: HandlerContext, patientId: string, locationId: string): Promise<void>;
-}
-
-/** patientNotFoundError is PATIENT_NOT_FOUND: no patient record has this id (the message names no id). */
-export function patientNotFoundError(patientId: string): FailedPreconditionError {
-  return new FailedPreconditionError("PATIENT_NOT_FOUND", "there is no patient record with this id; register the patient first", { metadata: { patientId } });
-}
-
-/** patientMergedError is PATIENT_MERGED: the record was merged into another; the request must name the survivor. */
-export function patientMergedError(patientId: string, survivorPatientId: string): FailedPreconditionError {
-  return new FailedPreconditionError(
-    "PATIENT_MERGED",
-    "this patient record was merged into another record; use the surviving record (search the patient again)",
-    { metadata: { patientId, survivorPatientId } },
-  );
-}
-
-/** patientServiceUnavailableError is PATIENT_SERVICE_UNAVAILABLE: the patient could not be checked, so nothing was written. */
-export function patientServiceUnavailableError(cause: unknown): UnavailableError {
-  return new UnavailableError("PATIENT_SERVICE_UNAVAILABLE", "the patient directory cannot be reached, so the patient cannot be checked right now; nothing changed, retry shortly", { cause });
 }
 
 /** PeerPatientDirectory asks PatientService.ResolvePatient through the peers (in-process or over gRPC). */
