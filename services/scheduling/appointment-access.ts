@@ -6,10 +6,11 @@ import type { Kysely } from "kysely";
 import { auditBase, auditEntries, type NewAuditLogRow } from "../runtime/audit.js";
 import type { Caller } from "../runtime/caller.js";
 import type { Clock } from "../runtime/clock.js";
-import { replayStored, type RequestKey } from "../runtime/idempotency.js";
+import type { RequestKey } from "../runtime/idempotency.js";
 import type { AppointmentRow, AppointmentStatusName } from "./db/appointment.table.js";
 import type { AvailabilityRow } from "./db/availability.table.js";
 import type { Database, Db } from "./db/database.js";
+import type { ReasonVault } from "./reason-vault.js";
 import type { ProviderRow } from "./db/provider.table.js";
 import { toSchedule } from "./mappers/scheduling.mapper.js";
 import { patientChangeClosesAt, patientMayChange } from "./patient-rules.js";
@@ -44,6 +45,8 @@ export class AppointmentAccess {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
+    /** reasons open the stored responses of requestIds (and the free text of appointments). */
+    readonly reasons: ReasonVault,
   ) {}
 
   /** requireProvider reads a provider (NOT_FOUND PROVIDER_NOT_FOUND). */
@@ -103,7 +106,7 @@ export class AppointmentAccess {
   async replay<S extends DescMessage>(db: Db, key: RequestKey, hash: string, schema: S): Promise<MessageShape<S> | undefined> {
     const existing = await REQUEST_KEYS.find(db, key);
     if (!existing) return undefined;
-    return replayStored(schema, key, hash, existing);
+    return this.reasons.replay(schema, key, hash, existing);
   }
 
   /**
@@ -120,7 +123,7 @@ export class AppointmentAccess {
     owner: Owner,
   ): Promise<{ replayed: MessageShape<S>; current?: undefined } | { replayed?: undefined; current: AppointmentRow }> {
     const found = await findAppointmentAndKey(this.db, appointmentId, key);
-    if (found.requestKey) return { replayed: replayStored(schema, key, hash, found.requestKey) };
+    if (found.requestKey) return { replayed: this.reasons.replay(schema, key, hash, found.requestKey) };
     return { current: await this.checkAppointment(found.appointment, appointmentId, caller, owner) };
   }
 

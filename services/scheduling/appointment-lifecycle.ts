@@ -109,8 +109,8 @@ export class AppointmentLifecycle {
           if (latest.status === "CHECKED_IN" && latest.ticket_id) throw new CheckedInMeanwhile(latest);
           throw await access.refusal(trx, latest, "CHECK_IN", ["BOOKED"]);
         }
-        const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
-        await REQUEST_KEYS.saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
+        const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row, this.c.reasons), ticket });
+        await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(CheckInAppointmentResponseSchema, res)));
         after.changed(row.provider_id, "CHECKED_IN");
         return res;
       }, { claims: true });
@@ -129,8 +129,8 @@ export class AppointmentLifecycle {
       const replayed = await this.c.lock.claim(trx, key, hash, now, CheckInAppointmentResponseSchema, { providerId: row.provider_id, token: undefined });
       if (replayed) return replayed;
       await AUDIT_LOG.append(trx, audit(caller, "CheckInAppointment", [row], now));
-      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row), ticket });
-      await REQUEST_KEYS.saveResponse(trx, key, toBinary(CheckInAppointmentResponseSchema, res));
+      const res = create(CheckInAppointmentResponseSchema, { appointment: toAppointment(row, this.c.reasons), ticket });
+      await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(CheckInAppointmentResponseSchema, res)));
       return res;
     }, { claims: true });
   }
@@ -192,8 +192,8 @@ export class AppointmentLifecycle {
         ticketId: current.ticket_id,
       });
       if (!row) throw await access.changedMeanwhile(trx, current, action, from);
-      const res = create(schema, { appointment: toAppointment(row) } as never) as MessageShape<S>;
-      await REQUEST_KEYS.saveResponse(trx, key, toBinary(schema, res));
+      const res = create(schema, { appointment: toAppointment(row, this.c.reasons) } as never) as MessageShape<S>;
+      await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(schema, res)));
       after.changed(row.provider_id, to);
       return res;
     }, { claims: true });

@@ -155,13 +155,13 @@ export class AppointmentWatch {
             return { sequence, rows: rows.filter(visible) };
           });
         await AUDIT_LOG.append(db, audit(caller, "WatchAppointments", snap.rows, clock.now()));
-        return { sequence: snap.sequence, message: { sequence: snap.sequence, snapshot: true, resumeFailed, appointments: snap.rows.map(toAppointment) } };
+        return { sequence: snap.sequence, message: { sequence: snap.sequence, snapshot: true, resumeFailed, appointments: snap.rows.map((r) => toAppointment(r, this.c.reasons)) } };
       },
       change: async (item) => {
         const row = item.value;
         if (!row || !visible(row)) return undefined;
         await AUDIT_LOG.append(db, audit(caller, "WatchAppointments", [row], clock.now()));
-        return { sequence: item.sequence, snapshot: false, appointments: [toAppointment(row)] };
+        return { sequence: item.sequence, snapshot: false, appointments: [toAppointment(row, this.c.reasons)] };
       },
     });
   }

@@ -15,7 +15,7 @@ import {
 import { auditBase } from "../runtime/audit.js";
 import { callerOf } from "../runtime/caller.js";
 import { databaseDomainError } from "../runtime/errors.js";
-import { replayStored, requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
+import { requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
 import { audit } from "./appointment-access.js";
 import type { Role } from "../runtime/auth/role-table.js";
 import { checkBookable, checkDuration, checkSlot, explainTaken, insertOrTaken, slotTaken, type SlotContext } from "./booking-rules.js";
@@ -81,7 +81,7 @@ export class Booking {
     // committed appointments already hold the time (only a hint: the exclusion constraints decide).
     const now = clock.now();
     const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds, start: v.start, durationMs: hintMs, now });
-    if (found.requestKey) return { response: replayStored(BookAppointmentResponseSchema, key, hash, found.requestKey), booked: false };
+    if (found.requestKey) return { response: this.c.reasons.replay(BookAppointmentResponseSchema, key, hash, found.requestKey), booked: false };
     const provider = found.provider;
     if (!provider) throw providerNotFoundError(v.providerId);
     const missing = resourceIds.find((id) => !found.foundResourceIds.includes(id));
@@ -106,8 +106,9 @@ export class Booking {
     const end = new Date(v.start.getTime() + durationMs);
     let booked = false;
     const response = await lock.under(ctx, provider.provider_id, async (token) => {
+      const appointmentId = `a-${randomUUID()}`;
       const appointment: NewAppointment = {
-        appointmentId: `a-${randomUUID()}`,
+        appointmentId,
         providerId: provider.provider_id,
         patientId: v.patientId,
         start: v.start,
@@ -115,7 +116,7 @@ export class Booking {
         bufferMs,
         status: "BOOKED",
         resourceIds: visit ? visit.resourceIds : resourceIds,
-        reason: v.reason,
+        reason: this.c.reasons.seal(appointmentId, "reason", v.reason),
         offerExpiresAt: null,
         waitlistEntryId: null,
         fencingToken: token ?? 0n,
@@ -126,16 +127,16 @@ export class Booking {
       };
       // The response is known before the write (every column comes from here), so it is stored with
       // the requestId claim in the same statement.
-      const response = create(BookAppointmentResponseSchema, { appointment: toAppointment(newAppointmentRow(appointment)) });
+      const response = create(BookAppointmentResponseSchema, { appointment: toAppointment(newAppointmentRow(appointment), this.c.reasons) });
       const atomic = {
         appointment,
         key,
         hash,
-        response: toBinary(BookAppointmentResponseSchema, response),
+        response: this.c.reasons.sealResponse(key, toBinary(BookAppointmentResponseSchema, response)),
         fence: lock.fence(provider.provider_id, token),
         audit: auditBase(caller, "BookAppointment", now),
         lockTimeoutMs: lock.lockTimeoutMs(),
-        overrideReason: visit?.overrideReason,
+        overrideReason: visit?.overrideReason ? this.c.reasons.sealOverride(visit.overrideReason) : undefined,
       };
       const result = await writes
         .run(async (after) => {
@@ -161,7 +162,7 @@ export class Booking {
         // A concurrent call with this requestId committed first: answer as it did.
         const existing = await REQUEST_KEYS.find(db, key);
         if (!existing) throw new RequestInProgressError();
-        return replayStored(BookAppointmentResponseSchema, key, hash, existing);
+        return this.c.reasons.replay(BookAppointmentResponseSchema, key, hash, existing);
       }
       booked = true;
       return response;
@@ -198,14 +199,14 @@ export class Booking {
           trx,
           v.appointmentId,
           [current.status],
-          { status: "CANCELLED", at: now, cancelReason: v.reason, fencingToken: token, ticketId },
+          { status: "CANCELLED", at: now, cancelReason: this.c.reasons.seal(v.appointmentId, "cancel_reason", v.reason), fencingToken: token, ticketId },
           auditBase(caller, "CancelAppointment", now),
           { ticketId: current.ticket_id },
         );
         if (!row) throw await access.changedMeanwhile(trx, current, "CANCEL", from);
         if (current.status === "PROPOSED" && row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "EXPIRED", row.appointment_id, now);
-        const res = create(CancelAppointmentResponseSchema, { appointment: toAppointment(row) });
-        await REQUEST_KEYS.saveResponse(trx, key, toBinary(CancelAppointmentResponseSchema, res));
+        const res = create(CancelAppointmentResponseSchema, { appointment: toAppointment(row, this.c.reasons) });
+        await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(CancelAppointmentResponseSchema, res)));
         after.changed(row.provider_id, "CANCELLED");
         return res;
       }, { claims: true }),
@@ -260,12 +261,13 @@ export class Booking {
             trx,
             v.appointmentId,
             ["BOOKED"],
-            { status: "CANCELLED", at: now, cancelReason: "rescheduled", fencingToken: token },
+            { status: "CANCELLED", at: now, cancelReason: this.c.reasons.seal(v.appointmentId, "cancel_reason", "rescheduled"), fencingToken: token },
             auditBase(caller, "RescheduleAppointment", now),
           );
           if (!previous) throw await access.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "RESCHEDULE", ["BOOKED"]);
+          const nextId = `a-${randomUUID()}`;
           const next = await insertOrTaken(trx, at, {
-            appointmentId: `a-${randomUUID()}`,
+            appointmentId: nextId,
             providerId: previous.provider_id,
             patientId: previous.patient_id,
             start: v.newStart,
@@ -274,7 +276,7 @@ export class Booking {
             bufferBeforeMs: visit?.plan.bufferBeforeMs,
             status: "BOOKED",
             resourceIds: visit ? visit.resourceIds : previous.resource_ids,
-            reason: previous.reason,
+            reason: this.c.reasons.seal(nextId, "reason", this.c.reasons.reasonOf(previous)),
             offerExpiresAt: null,
             waitlistEntryId: null,
             fencingToken: token ?? 0n,
@@ -287,10 +289,10 @@ export class Booking {
             seriesId: previous.series_id,
             seriesIndex: previous.series_index,
           });
-          await AUDIT_LOG.append(trx, withOverride(audit(caller, "RescheduleAppointment", [next], now), visit?.overrideReason ?? ""));
+          await AUDIT_LOG.append(trx, withOverride(audit(caller, "RescheduleAppointment", [next], now), visit?.overrideReason ?? "", this.c.reasons));
           await appendChange(trx, { providerId: next.provider_id, appointmentId: next.appointment_id, at: now });
-          const res = create(RescheduleAppointmentResponseSchema, { appointment: toAppointment(next), previousAppointment: toAppointment(previous) });
-          await REQUEST_KEYS.saveResponse(trx, key, toBinary(RescheduleAppointmentResponseSchema, res));
+          const res = create(RescheduleAppointmentResponseSchema, { appointment: toAppointment(next, this.c.reasons), previousAppointment: toAppointment(previous, this.c.reasons) });
+          await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(RescheduleAppointmentResponseSchema, res)));
           after.changed(previous.provider_id, "CANCELLED", "BOOKED");
           return res;
         }, { claims: true }),

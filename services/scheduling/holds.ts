@@ -19,7 +19,7 @@ import { BookAppointmentResponseSchema, HoldSlotResponseSchema } from "../../gen
 import type { Role } from "../runtime/auth/role-table.js";
 import { auditBase } from "../runtime/audit.js";
 import { callerOf, type Caller } from "../runtime/caller.js";
-import { replayStored, requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
+import { requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
 import { checkBookable, checkSlot, checkUpcomingLimit, explainTaken, slotTaken, type SlotContext } from "./booking-rules.js";
 import type { AppointmentRow } from "./db/appointment.table.js";
 import type { Db } from "./db/database.js";
@@ -29,6 +29,7 @@ import { holdExpiredError, holdLimitError, holdMismatchError, holdNotFoundError,
 import type { ValidConfirmHold, ValidHoldSlot } from "./hold.validation.js";
 import { toAppointment, toSchedule } from "./mappers/scheduling.mapper.js";
 import { patientSelfLimit } from "./patient-rules.js";
+import { NO_TEXT } from "./reason-vault.js";
 import { changeAppointmentIf, countUpcoming, findAppointment, findAppointmentAndKey, lockPatientBookings, slotHolders } from "./repositories/appointment.repository.js";
 import { newAppointmentRow, TimeTakenError, type NewAppointment } from "./repositories/appointment.sql.js";
 import { bookAtomically, readBookingContext, type AtomicBookingResult } from "./repositories/booking.repository.js";
@@ -78,7 +79,7 @@ export class Holds {
     const vt = await findVisitType(db, v.visitTypeId);
     const durationMs = vt && vt.duration_minutes * 60_000;
     const found = await readBookingContext(db, { key, providerId: v.providerId, resourceIds: asked, start: v.start, durationMs, now });
-    if (found.requestKey) return replayStored(HoldSlotResponseSchema, key, hash, found.requestKey);
+    if (found.requestKey) return this.c.reasons.replay(HoldSlotResponseSchema, key, hash, found.requestKey);
     if (!vt) throw visitTypeNotFoundError(v.visitTypeId);
     const provider = found.provider;
     if (!provider) throw providerNotFoundError(v.providerId);
@@ -107,9 +108,9 @@ export class Holds {
       const held = { status: "PROPOSED" as const, holdId, offerExpiresAt: expiresAt, visitTypeId: vt.visit_type_id, locationId: vt.location_id };
       const who = { appointmentId: `a-${randomUUID()}`, providerId: provider.provider_id, patientId: v.patientId, fencingToken: token ?? 0n };
       const when = { start: v.start, end, bufferBeforeMs: plan.bufferBeforeMs, bufferMs: plan.bufferAfterMs, at: now };
-      const appointment: NewAppointment = { ...held, ...who, ...when, resourceIds, reason: "", waitlistEntryId: null, rescheduledFromId: null };
-      const response = create(HoldSlotResponseSchema, { hold: { holdId, expiresAt: timestampFromDate(expiresAt), appointment: toAppointment(newAppointmentRow(appointment)) } });
-      const written = { key, hash, appointment, response: toBinary(HoldSlotResponseSchema, response), fence: lock.fence(provider.provider_id, token) };
+      const appointment: NewAppointment = { ...held, ...who, ...when, resourceIds, reason: NO_TEXT, waitlistEntryId: null, rescheduledFromId: null };
+      const response = create(HoldSlotResponseSchema, { hold: { holdId, expiresAt: timestampFromDate(expiresAt), appointment: toAppointment(newAppointmentRow(appointment), this.c.reasons) } });
+      const written = { key, hash, appointment, response: this.c.reasons.sealResponse(key, toBinary(HoldSlotResponseSchema, response)), fence: lock.fence(provider.provider_id, token) };
       const result = await writes
         .transaction(async (trx, after): Promise<AtomicBookingResult> => {
           await lockPatientBookings(trx, v.patientId);
@@ -126,7 +127,7 @@ export class Holds {
       if (result.outcome === "fenced") throw lock.fencedOut(provider.provider_id, token);
       // A concurrent call with this requestId committed first: its answer is ours.
       const first = await REQUEST_KEYS.find(db, key);
-      if (first) return replayStored(HoldSlotResponseSchema, key, hash, first);
+      if (first) return this.c.reasons.replay(HoldSlotResponseSchema, key, hash, first);
       throw new RequestInProgressError();
     });
   }
@@ -143,7 +144,7 @@ export class Holds {
     const key: RequestKey = { caller: caller.subject, rpc: "BookAppointment", requestId: v.requestId };
     const hash = requestHash(["hold", v.holdId, v.providerId, v.patientId, v.start?.toISOString(), v.durationMs, v.visitTypeId, v.resourceIds, v.reason]);
     const read = await findAppointmentAndKey(db, v.holdId, key, "hold_id");
-    if (read.requestKey) return replayStored(BookAppointmentResponseSchema, key, hash, read.requestKey);
+    if (read.requestKey) return this.c.reasons.replay(BookAppointmentResponseSchema, key, hash, read.requestKey);
     const held = read.appointment;
     if (!held || !mayConfirm(caller, held)) throw holdNotFoundError(v.holdId);
     // A location-scoped caller confirms only holds at their locations.
@@ -161,11 +162,11 @@ export class Holds {
         if (replayed) return replayed;
         await checkUpcomingLimit(trx, held.patient_id, now, limited);
         // Only while still PROPOSED and not lapsed: a hold that lapsed meanwhile is never booked.
-        const change = { status: "BOOKED" as const, at: now, fencingToken: token, holdLiveAt: now, reason: v.reason === "" ? undefined : v.reason };
+        const change = { status: "BOOKED" as const, at: now, fencingToken: token, holdLiveAt: now, reason: v.reason === "" ? undefined : this.c.reasons.seal(held.appointment_id, "reason", v.reason) };
         const row = await changeAppointmentIf(trx, held.appointment_id, ["PROPOSED"], change, auditBase(caller, "ConfirmHold", now));
         if (!row) throw await this.refusal(trx, (await findAppointment(trx, held.appointment_id)) ?? held, provider, now);
-        const res = create(BookAppointmentResponseSchema, { appointment: toAppointment(row) });
-        await REQUEST_KEYS.saveResponse(trx, key, toBinary(BookAppointmentResponseSchema, res));
+        const res = create(BookAppointmentResponseSchema, { appointment: toAppointment(row, this.c.reasons) });
+        await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(BookAppointmentResponseSchema, res)));
         after.changed(row.provider_id, "BOOKED");
         return res;
       }, { claims: true }),
@@ -179,7 +180,7 @@ export class Holds {
   /** refusal is why a hold cannot be confirmed: HOLD_EXPIRED (lapsed, swept or not) or HOLD_ALREADY_USED. */
   private async refusal(db: Db, held: AppointmentRow, provider: ProviderNaming, now: Date) {
     const start = held.start_at.getTime();
-    const lapsed = held.status === "PROPOSED" ? held.offer_expires_at!.getTime() <= now.getTime() : held.cancel_reason === HOLD_EXPIRED_REASON;
+    const lapsed = held.status === "PROPOSED" ? held.offer_expires_at!.getTime() <= now.getTime() : this.c.reasons.cancelReasonOf(held) === HOLD_EXPIRED_REASON;
     if (!lapsed) return holdUsedError(provider, start, held.status);
     const others = await slotHolders(db, held.provider_id, { start, end: held.end_at.getTime() }, held.appointment_id);
     const stillFree = others.every((h) => h.hold_id !== null && h.status === "PROPOSED" && h.offer_expires_at!.getTime() <= now.getTime());

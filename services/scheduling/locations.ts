@@ -24,7 +24,7 @@ import {
 import { auditEntries } from "../runtime/audit.js";
 import { listScope, requireLocation } from "../runtime/auth/location-scope.js";
 import { callerOf } from "../runtime/caller.js";
-import { replayStored, requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
+import { requestHash, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
 import { definePageKind, type PageTokens } from "../runtime/page-token.js";
 import type { Db } from "./db/database.js";
 import type { LocationRow } from "./db/location.table.js";
@@ -139,10 +139,10 @@ export class Locations {
       if (!claim.claimed) {
         const existing = await REQUEST_KEYS.find(trx, key);
         if (!existing) throw new RequestInProgressError();
-        return replayStored(schema, key, hash, existing);
+        return this.c.reasons.replay(schema, key, hash, existing);
       }
       const response = await fn(trx);
-      await REQUEST_KEYS.saveResponse(trx, key, toBinary(schema, response));
+      await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(schema, response)));
       return response;
     }, { claims: true });
   }

@@ -8,10 +8,11 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
 import { callerOf } from "../runtime/caller.js";
 import { outgoingCallOptions } from "../runtime/clients/grpc-transport.js";
-import { replayStored, RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
+import { RequestInProgressError, type RequestKey } from "../runtime/idempotency.js";
 import type { Peers } from "../runtime/clients/peers.js";
 import { checkFence, fencingRejectionsTotal, FencingRejectedError, withLock, type LockClient } from "../runtime/clients/with-lock.js";
 import type { Db } from "./db/database.js";
+import type { ReasonVault } from "./reason-vault.js";
 import { claimAndFence } from "./repositories/booking.repository.js";
 import { REQUEST_KEYS } from "./repositories/request-key.repository.js";
 import { lockTimeoutError, peerError, peerUnreachableError } from "./scheduling.errors.js";
@@ -27,6 +28,8 @@ export class ProviderLock {
     private readonly peers: Peers | undefined,
     /** lockClientOverride replaces the LockService client (tests calling the class directly). */
     private readonly lockClientOverride: LockClient | undefined,
+    /** reasons open the stored responses of requestIds. */
+    private readonly reasons: ReasonVault,
   ) {}
 
   /** resource is the lock's resource name of a provider. */
@@ -103,7 +106,7 @@ export class ProviderLock {
     if (r.claimed) return undefined;
     const existing = await REQUEST_KEYS.find(trx, key);
     if (!existing) throw new RequestInProgressError();
-    return replayStored(schema, key, hash, existing);
+    return this.reasons.replay(schema, key, hash, existing);
   }
 
   /** lockClient is the LockService client for a call, carrying its request id and end user. */

@@ -4,6 +4,7 @@ import type { Logger } from "../runtime/observability/logger.js";
 import type { AppointmentAccess } from "./appointment-access.js";
 import type { Database } from "./db/database.js";
 import type { ProviderLock } from "./provider-lock.js";
+import type { ReasonVault } from "./reason-vault.js";
 import type { SchedulingOptions } from "./scheduling-options.js";
 import type { WriteTransactions } from "./write-transaction.js";
 
@@ -21,6 +22,8 @@ export interface SchedulingContext {
   writes: WriteTransactions;
   /** lock is the provider's lock and the fenced requestId claim (provider-lock.ts). */
   lock: ProviderLock;
+  /** reasons seal and open the free text kept about a patient's visit (SCHEDULING_ENCRYPTION_KEYS). */
+  reasons: ReasonVault;
   /** access reads what a call works on, as the caller may see it (appointment-access.ts). */
   access: AppointmentAccess;
 }

@@ -82,6 +82,7 @@ import { statusName, toAppointment } from "./mappers/scheduling.mapper.js";
 import { LocationGuard } from "./location-guard.js";
 import { ProviderDirectory } from "./provider-directory.js";
 import { ProviderLock } from "./provider-lock.js";
+import { ephemeralReasonVault, type ReasonVault } from "./reason-vault.js";
 import { PatientCheck } from "./patient-check.js";
 import { reassignPatient } from "./patient-reassign.js";
 import { validateListAppointments, validateWatchAppointments } from "./calendar.validation.js";
@@ -142,6 +143,8 @@ export interface SchedulingServiceDeps {
   lockClient?: LockClient;
   /** pageTokens seal the List RPCs' page tokens (default: a random key of this process). */
   pageTokens?: PageTokens;
+  /** reasons seal an appointment's free text (SCHEDULING_ENCRYPTION_KEYS; default: a random key of this process). */
+  reasons?: ReasonVault;
 }
 
 /** APPOINTMENTS_PAGE is ListAppointments' page token: the appointments after (start, id), bound to the query's filters. */
@@ -185,12 +188,12 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     this.clock = deps.clock ?? systemClock;
     this.pageTokens = deps.pageTokens ?? new PageTokens(ephemeralPageTokenSecret());
     this.options = { ...DEFAULT_SCHEDULING_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
-    this.access = new AppointmentAccess(this.db, this.clock);
+    this.access = new AppointmentAccess(this.db, this.clock, deps.reasons ?? ephemeralReasonVault());
     this.directory = new ProviderDirectory(this.db, this.clock, this.options, this.access, this.pageTokens);
     this.guard = new LocationGuard(this.db);
     this.search = new SlotSearch(this.db, this.clock, this.options, this.pageTokens);
-    const lock = new ProviderLock(this.options, deps.peers, deps.lockClient);
-    const base = { db: this.db, clock: this.clock, logger: deps.logger, options: this.options, access: this.access };
+    const lock = new ProviderLock(this.options, deps.peers, deps.lockClient, this.access.reasons);
+    const base = { db: this.db, clock: this.clock, logger: deps.logger, options: this.options, access: this.access, reasons: this.access.reasons };
     this.watch = new AppointmentWatch(base, { logger: deps.logger, listenUrl: deps.config?.databaseUrl });
     const pruneBoth = async (db: Db, before: Date) => (await pruneChanges(db, before)) + (await pruneLocationChanges(db, before));
     this.retention = new Retention({ db: this.db, clock: this.clock, options: this.options, pruneChanges: pruneBoth, requestKeys: REQUEST_KEYS });
@@ -289,7 +292,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const caller = callerOf(ctx);
     const row = await this.access.requireAppointment(v.appointmentId, caller, "either");
     await AUDIT_LOG.append(this.db, audit(caller, "GetAppointment", [row], this.clock.now()));
-    return { appointment: toAppointment(row) };
+    return { appointment: toAppointment(row, this.access.reasons) };
   }
 
   /** listAppointments pages through the appointments of a provider, a patient, a location or a room or device by start time (audited). */
@@ -316,7 +319,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
     const last = page[page.length - 1];
     await AUDIT_LOG.append(this.db, audit(caller, "ListAppointments", page, this.clock.now()));
     return {
-      appointments: page.map(toAppointment),
+      appointments: page.map((r) => toAppointment(r, this.access.reasons)),
       nextPageToken: rows.length > v.pageSize && last ? this.pageTokens.seal(APPOINTMENTS_PAGE, { start: last.start_at, id: last.appointment_id }, query) : "",
     };
   }

@@ -165,8 +165,9 @@ export class SeriesBooking {
             const rows: AppointmentRow[] = [];
             for (const [i, o] of dated.entries()) {
               if (!overridden) await this.checkPerDay(trx, vt, provider, v.patientId, o);
+              const appointmentId = `a-${randomUUID()}`;
               const row = await insertOrTaken(trx, at(o), {
-                appointmentId: `a-${randomUUID()}`,
+                appointmentId,
                 providerId: provider.provider_id,
                 patientId: v.patientId,
                 start: new Date(o.start),
@@ -175,7 +176,7 @@ export class SeriesBooking {
                 bufferBeforeMs: plan.bufferBeforeMs,
                 ...FRESH_BOOKING,
                 resourceIds: rooms[i],
-                reason: v.reason,
+                reason: this.c.reasons.seal(appointmentId, "reason", v.reason),
                 fencingToken: token ?? 0n,
                 at: now,
                 locationId: vt.location_id,
@@ -191,9 +192,9 @@ export class SeriesBooking {
               rows.push(row);
             }
             // A rule overridden by staff: the reason is kept on each occurrence's audit entry.
-            await AUDIT_LOG.append(trx, withOverride(audit(caller, "BookSeries", rows, now), overridden ? v.overrideReason : ""));
-            const res = create(BookSeriesResponseSchema, { series: { seriesId, appointments: rows.map(toAppointment), skippedDates: skipped.map((o) => o.localDate) } });
-            await REQUEST_KEYS.saveResponse(trx, key, toBinary(BookSeriesResponseSchema, res));
+            await AUDIT_LOG.append(trx, withOverride(audit(caller, "BookSeries", rows, now), overridden ? v.overrideReason : "", this.c.reasons));
+            const res = create(BookSeriesResponseSchema, { series: { seriesId, appointments: rows.map((r) => toAppointment(r, this.c.reasons)), skippedDates: skipped.map((o) => o.localDate) } });
+            await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(BookSeriesResponseSchema, res)));
             after.changed(provider.provider_id, ...rows.map(() => "BOOKED" as const));
             return res;
           }, { claims: true }),
@@ -261,13 +262,13 @@ export class SeriesBooking {
         if (again) return { res: again, freed: [] };
         const cancelled: AppointmentRow[] = [];
         for (const a of pending(await seriesOccurrencesFrom(trx, v.seriesId, fromIndex))) {
-          const set = { status: "CANCELLED" as const, at: now, cancelReason: v.reason, fencingToken: token };
+          const set = { status: "CANCELLED" as const, at: now, cancelReason: this.c.reasons.seal(a.appointment_id, "cancel_reason", v.reason), fencingToken: token };
           const row = await changeAppointmentIf(trx, a.appointment_id, ["BOOKED"], set, auditBase(caller, "CancelSeries", now));
           if (!row) throw await access.changedMeanwhile(trx, a, "CANCEL", ["BOOKED"]);
           cancelled.push(row);
         }
         const res = create(CancelSeriesResponseSchema, { cancelled: cancelled.map((a) => a.appointment_id) });
-        await REQUEST_KEYS.saveResponse(trx, key, toBinary(CancelSeriesResponseSchema, res));
+        await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(CancelSeriesResponseSchema, res)));
         for (const a of cancelled) after.changed(a.provider_id, "CANCELLED");
         return { res, freed: cancelled };
       }, { claims: true }),

@@ -121,7 +121,7 @@ export class VisitTypes {
         }
       }
       const res = create(CreateVisitTypeResponseSchema, { visitType: toVisitType(stored) });
-      await REQUEST_KEYS.saveResponse(trx, key, toBinary(CreateVisitTypeResponseSchema, res));
+      await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(CreateVisitTypeResponseSchema, res)));
       return res;
     }, { claims: true });
   }
@@ -169,7 +169,7 @@ export class VisitTypes {
       const stored = await replaceVisitType(trx, next);
       await AUDIT_LOG.append(trx, auditEntries(caller, "UpdateVisitType", now, "visit_type", [stored.visit_type_id]));
       const res = create(UpdateVisitTypeResponseSchema, { visitType: toVisitType(stored) });
-      await REQUEST_KEYS.saveResponse(trx, key, toBinary(UpdateVisitTypeResponseSchema, res));
+      await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(UpdateVisitTypeResponseSchema, res)));
       return res;
     }, { claims: true });
   }

@@ -128,7 +128,7 @@ export class WaitlistOffers {
     return this.c.lock.under(ctx, offer.provider_id, (token) =>
       this.c.writes.transaction(async (trx, after) => {
         await this.c.lock.checkFence(trx, offer.provider_id, token);
-        const row = await updateAppointmentIf(trx, offer.appointment_id, ["PROPOSED"], { status: "CANCELLED", at: now, cancelReason: why.cancelReason, fencingToken: token });
+        const row = await updateAppointmentIf(trx, offer.appointment_id, ["PROPOSED"], { status: "CANCELLED", at: now, cancelReason: this.c.reasons.seal(offer.appointment_id, "cancel_reason", why.cancelReason), fencingToken: token });
         if (!row) return undefined;
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, why.entry, why.entry === "WAITING" ? null : row.appointment_id, now);
         await AUDIT_LOG.append(trx, audit(callerOf(undefined), why.action, [row], now));
@@ -179,8 +179,9 @@ export class WaitlistOffers {
             const slot = slots.find((s) => patientCouldTake(committed, s, limit));
             if (!slot) continue;
             await lock.checkFence(trx, providerId, token);
+            const appointmentId = `a-${randomUUID()}`;
             const row = await insertOrTaken(trx, { provider, start: new Date(slot.start), blockedEnd: new Date(slot.end + schedule.bufferMs) }, {
-              appointmentId: `a-${randomUUID()}`,
+              appointmentId,
               providerId,
               patientId: entry.patient_id,
               start: new Date(slot.start),
@@ -188,7 +189,7 @@ export class WaitlistOffers {
               bufferMs: schedule.bufferMs,
               status: "PROPOSED",
               resourceIds: [],
-              reason: "waitlist offer",
+              reason: this.c.reasons.seal(appointmentId, "reason", "waitlist offer"),
               // The hold ends when the offered time starts, if that comes first.
               offerExpiresAt: new Date(Math.min(now.getTime() + options.offerHoldMs, slot.start)),
               waitlistEntryId: entry.entry_id,

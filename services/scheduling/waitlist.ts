@@ -90,7 +90,7 @@ export class Waitlist {
       }
       await AUDIT_LOG.append(trx, [{ ...auditBase(caller, "JoinWaitlist", now), record_type: "waitlist", record_id: entry.entry_id }]);
       const res = create(JoinWaitlistResponseSchema, { entry: toWaitlistEntry(entry) });
-      await REQUEST_KEYS.saveResponse(trx, key, toBinary(JoinWaitlistResponseSchema, res));
+      await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(JoinWaitlistResponseSchema, res)));
       return res;
     }, { claims: true });
   }
@@ -130,8 +130,8 @@ export class Waitlist {
         const row = await changeAppointmentIf(trx, v.appointmentId, ["PROPOSED"], { status: "BOOKED", at: now, fencingToken: token }, auditBase(caller, "AcceptOffer", now));
         if (!row) throw await access.refusal(trx, (await findAppointment(trx, v.appointmentId)) ?? current, "ACCEPT_OFFER", ["PROPOSED"]);
         if (row.waitlist_entry_id) await setWaitlistStatus(trx, row.waitlist_entry_id, "BOOKED", row.appointment_id, now);
-        const res = create(AcceptOfferResponseSchema, { appointment: toAppointment(row) });
-        await REQUEST_KEYS.saveResponse(trx, key, toBinary(AcceptOfferResponseSchema, res));
+        const res = create(AcceptOfferResponseSchema, { appointment: toAppointment(row, this.c.reasons) });
+        await REQUEST_KEYS.saveResponse(trx, key, this.c.reasons.sealResponse(key, toBinary(AcceptOfferResponseSchema, res)));
         after.changed(row.provider_id, "BOOKED");
         return res;
       }, { claims: true }),

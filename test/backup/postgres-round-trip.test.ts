@@ -217,7 +217,7 @@ t.test("tampered table content inside a valid-looking dump: the checksums catch 
   // Forge a well-formed dump with different ticket content and make the catalog's hash and size match it.
   await sql`update queue.tickets set patient_id = 'forged' where ticket_id = ${tickets[1]}`.execute(db);
   const file = path.join(backupDir, b.location);
-  await runTool("pg_dump", ["--format=custom", "--no-owner", "--no-privileges", "--schema=scheduling", "--schema=queue", "--schema=lock", `--file=${file}`], { env: libpqEnv(databaseUrl) });
+  await runTool("pg_dump", ["--format=custom", "--no-owner", "--no-privileges", "--schema=scheduling", "--schema=queue", "--schema=lock", "--schema=patient", `--file=${file}`], { env: libpqEnv(databaseUrl) });
   const forged = await readFile(file);
   const sha = (await import("node:crypto")).createHash("sha256").update(forged).digest("hex");
   await sql`update backup.backups set sha256 = ${sha}, size_bytes = ${forged.length} where backup_id = ${b.backupId}`.execute(db);

@@ -8,7 +8,7 @@ import { createGrpcJsTransport } from "../../services/runtime/clients/grpc-trans
 import type { TestSystem } from "./system.js";
 
 /** DOMAIN is what a Postgres backup holds. */
-export const DOMAIN = ["scheduling", "queue", "lock"];
+export const DOMAIN = ["scheduling", "queue", "lock", "patient"];
 
 /** clientOf returns a client of `service` on the test system's grpc-js server, calling with `token`. */
 export function clientOf<S extends DescService>(t: { teardown(fn: () => unknown): void }, sys: TestSystem, service: S, token: string): Client<S> {
@@ -75,7 +75,7 @@ export async function seedAppointments(db: Kysely<any>, providerId: string, coun
  * sequences move past the live ones, today's ticket numbers go on, audit rows written since the
  * backup are kept (each schema's restore_carry_over), and AdvanceEpoch moves the fencing epoch.
  */
-export const CARRIED_OVER = ["lock.fencing_epoch", "lock.audit_log", "queue.audit_log", "scheduling.audit_log", "queue.ticket_days", "queue.queues", "scheduling.providers", "scheduling.locations"];
+export const CARRIED_OVER = ["lock.fencing_epoch", "lock.audit_log", "queue.audit_log", "scheduling.audit_log", "patient.audit_log", "queue.ticket_days", "queue.queues", "scheduling.providers", "scheduling.locations"];
 
 /** SEQUENCED are the tables whose `last_sequence` a restore moves past the live one, by their key. */
 const SEQUENCED = { "queue.queues": "queue_id", "scheduling.providers": "provider_id", "scheduling.locations": "location_id" } as const;

@@ -6,10 +6,11 @@ import type { Kysely } from "kysely";
 import { DayOfWeek } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { CreateProviderRequestSchema, SchedulingService, SetAvailabilityRequestSchema } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import type { SchedulingOptions } from "../../services/scheduling/scheduling-options.js";
+import { reasonVaultFromConfig } from "../../services/scheduling/reason-vault.js";
 import { SchedulingServiceImpl, type SchedulingServiceDeps } from "../../services/scheduling/scheduling-service.js";
 import type { Role } from "../../services/runtime/auth/role-table.js";
 import type { TeardownHost } from "./postgres.js";
-import type { TestSystem } from "./system.js";
+import { TEST_KEYS_ENV, type TestSystem } from "./system.js";
 import { tokenGrpcTransport } from "./token-transport.js";
 
 /** schedulingClient is a Connect client over gRPC to the test system's grpc-js server, as `role`/`subject`. */
@@ -41,9 +42,14 @@ export async function systemDb(sys: TestSystem): Promise<Kysely<any>> {
   return (await sys.runtime.ready).db;
 }
 
-/** directSchedulingService is a SchedulingServiceImpl for tests that call it directly and drive its clock: no provider lock, offer sweep or LISTEN unless `options` say so; closed at teardown. */
+/** testReasonVault seals appointment reasons under the test systems' SCHEDULING_ENCRYPTION_KEYS. */
+export function testReasonVault() {
+  return reasonVaultFromConfig({ schedulingEncryptionKeys: TEST_KEYS_ENV.SCHEDULING_ENCRYPTION_KEYS });
+}
+
+/** directSchedulingService is a SchedulingServiceImpl for tests that call it directly and drive its clock: no provider lock, offer sweep or LISTEN unless `options` say so; reasons sealed with the test keys; closed at teardown. */
 export function directSchedulingService(t: TeardownHost, deps: SchedulingServiceDeps, options: Partial<SchedulingOptions> = {}): SchedulingServiceImpl {
-  const svc = new SchedulingServiceImpl(deps, { useLock: false, offerSweepIntervalMs: 0, listen: false, ...options });
+  const svc = new SchedulingServiceImpl({ reasons: testReasonVault(), ...deps }, { useLock: false, offerSweepIntervalMs: 0, listen: false, ...options });
   t.teardown(() => svc.close());
   return svc;
 }

@@ -7,7 +7,7 @@
 import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { AppointmentStatus, RecurrenceFrequency, type Appointment } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import {
   BookAppointmentRequestSchema,
@@ -30,7 +30,7 @@ import { localDateOf, wallOf, wallOfDate } from "../../services/scheduling/zone-
 import { domainFailure as failure, violatedFields } from "../helpers/call-outcome.js";
 import { callerContext as ctx } from "../helpers/handler-context.js";
 import { createModuleDatabase } from "../helpers/module-database.js";
-import { createProviderIn, directSchedulingService } from "../helpers/scheduling.js";
+import { createProviderIn, directSchedulingService, testReasonVault } from "../helpers/scheduling.js";
 
 const m = SchedulingService.method;
 const NY = "America/New_York";
@@ -290,8 +290,9 @@ t.test("visit type rules apply to every occurrence; staff override them with a r
   t.equal(e.metadata.occurrence, "1");
   const ok = await series(svc, { ...base, requestId: "rule-2", overrideReason: "urgent follow-up" });
   t.equal(ok.series!.appointments.length, 2, "staff override the rule");
-  const audited = await database.db.selectFrom("scheduling.audit_log").select(["action", "record_id", "override_reason"]).where("record_id", "in", ok.series!.appointments.map((a) => a.appointmentId)).execute();
-  t.same(audited.map((a) => [a.action, a.override_reason]), [["BookSeries", "urgent follow-up"], ["BookSeries", "urgent follow-up"]], "each occurrence audited with the override's reason");
+  const { rows: audited } = await sql<{ action: string; override_reason: string; override_reason_key_id: string | null }>`select action, override_reason, override_reason_key_id from scheduling.audit_log
+    where record_id = any(${ok.series!.appointments.map((a) => a.appointmentId)}::text[])`.execute(database.db);
+  t.same(audited.map((a) => [a.action, testReasonVault().openOverride({ value: a.override_reason, keyId: a.override_reason_key_id })]), [["BookSeries", "urgent follow-up"], ["BookSeries", "urgent follow-up"]], "each occurrence audited with the override's reason");
   // At most one a day: a daily series on top of an existing visit that day names that occurrence.
   await insertVisitType(database.db, "vt-once", ["ny"], { max_per_patient_per_day: 1 });
   await series(svc, { requestId: "rule-3", visitTypeId: "vt-once", providerId: "ny", patientId: "pat-rule", firstStartTime: at("2027-07-07T19:00:00Z"), recurrence: weekly(1) });

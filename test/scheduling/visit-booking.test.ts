@@ -21,7 +21,7 @@ import type { Role } from "../../services/runtime/auth/role-table.js";
 import { createFakeClock } from "../../services/runtime/clock.js";
 import { schedulingModule } from "../../services/scheduling/scheduling.module.js";
 import { callerContext } from "../helpers/handler-context.js";
-import { createProviderIn, directSchedulingService } from "../helpers/scheduling.js";
+import { createProviderIn, directSchedulingService, testReasonVault } from "../helpers/scheduling.js";
 import { domainFailure as failure, domainReasonOf as outcome, reasonAfterRetries as retried, violatedFields } from "../helpers/call-outcome.js";
 import { createModuleDatabase } from "../helpers/module-database.js";
 
@@ -165,9 +165,10 @@ t.test("rules: minimum notice and horizon refuse a patient with the rule named; 
   t.equal(await outcome(book("p-istanbul", "2026-03-16T13:00:00Z", { duration: 15, role: "patient", overrideReason: "please" })), "OVERRIDE_NOT_ALLOWED", "nor on a plain booking");
   t.equal(await outcome(book("p-istanbul", "2026-03-16T13:00:00Z", { visitTypeId: vt })), "MIN_NOTICE", "reception without a reason is refused too");
   const overridden = (await book("p-istanbul", "2026-03-16T13:00:00Z", { visitTypeId: vt, overrideReason: "urgent: pain since last night" })).appointment!;
-  const { rows } = await sql<{ action: string; override_reason: string | null; role: string }>`select action, override_reason, role from scheduling.audit_log
+  const { rows: sealed } = await sql<{ action: string; override_reason: string; override_reason_key_id: string | null; role: string }>`select action, override_reason, override_reason_key_id, role from scheduling.audit_log
     where record_type = 'appointment' and record_id = ${overridden.appointmentId}`.execute(db);
-  t.same(rows, [{ action: "BookAppointment", override_reason: "urgent: pain since last night", role: "receptionist" }], "the audit entry keeps the reason");
+  const rows = sealed.map(({ override_reason, override_reason_key_id, ...r }) => ({ ...r, override_reason: testReasonVault().openOverride({ value: override_reason, keyId: override_reason_key_id }) }));
+  t.same(rows, [{ action: "BookAppointment", override_reason: "urgent: pain since last night", role: "receptionist" }], "the audit entry keeps the reason (sealed)");
   t.equal(await outcome(book("p-istanbul", "2026-04-01T12:00:00Z", { visitTypeId: vt, overrideReason: "follow-up after travel" })), "OK", "past the visit type's horizon");
   t.equal(await outcome(book("p-istanbul", "2027-04-01T12:00:00Z", { visitTypeId: vt, overrideReason: "next year" })), "BEYOND_HORIZON", "never past SCHEDULING_BOOKING_HORIZON");
   t.equal(await outcome(book("p-istanbul", "2026-03-16T13:00:00Z", { visitTypeId: vt, patientId: "pat-9", overrideReason: "double" })), "SLOT_TAKEN", "never onto taken time");
@@ -196,9 +197,9 @@ t.test("a patient may not move or cancel a visit past its cutoff; reception may;
   t.equal(await outcome(reschedule(b.appointmentId, "2026-03-23T10:30:00Z", "patient")), "MIN_NOTICE", "a move is held to the rules at the new time");
   t.equal(await outcome(reschedule(b.appointmentId, "2026-03-23T10:30:00Z", "patient", "now please")), "OVERRIDE_NOT_ALLOWED");
   const forced = await reschedule(b.appointmentId, "2026-03-23T10:30:00Z", "receptionist", "patient is in the waiting room");
-  const { rows } = await sql<{ override_reason: string | null }>`select override_reason from scheduling.audit_log
+  const { rows: overrides } = await sql<{ override_reason: string; override_reason_key_id: string | null }>`select override_reason, override_reason_key_id from scheduling.audit_log
     where record_id = ${forced.appointment!.appointmentId} and action = 'RescheduleAppointment'`.execute(db);
-  t.same(rows, [{ override_reason: "patient is in the waiting room" }]);
+  t.same(overrides.map((r) => testReasonVault().openOverride({ value: r.override_reason, keyId: r.override_reason_key_id })), ["patient is in the waiting room"]);
   t.equal(await outcome(reschedule(b.appointmentId, "2026-03-31T10:00:00Z", "patient")), "ILLEGAL_TRANSITION", "the old one is gone");
   const c = (await book("p-15", "2026-03-31T10:00:00Z", { visitTypeId: vt, role: "patient" })).appointment!;
   t.equal(await outcome(cancel(c.appointmentId, "patient")), "OK", "before the cutoff the patient cancels");

@@ -9,7 +9,7 @@ import { Code } from "@connectrpc/connect";
 import { sql } from "kysely";
 import { AppointmentStatus } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { rpcErrorInfoOf } from "../helpers/call-outcome.js";
-import { schedulingClient, setUpProvider, systemDb } from "../helpers/scheduling.js";
+import { schedulingClient, setUpProvider, systemDb, testReasonVault } from "../helpers/scheduling.js";
 import { startTestSystem } from "../helpers/system.js";
 
 t.setTimeout(120_000);
@@ -53,9 +53,11 @@ t.test("the rules over gRPC, as a patient and as reception", async (t) => {
 
   const overridden = (await book(reception, 2, "b-override", "urgent, seen today")).appointment!;
   const db = await systemDb(sys);
-  const { rows } = await sql<{ override_reason: string | null }>`select override_reason from scheduling.audit_log
+  const { rows } = await sql<{ override_reason: string; override_reason_key_id: string | null }>`select override_reason, override_reason_key_id from scheduling.audit_log
     where action = 'BookAppointment' and record_id = ${overridden.appointmentId}`.execute(db);
-  t.same(rows, [{ override_reason: "urgent, seen today" }], "the override's reason is in the audit log");
+  t.equal(rows.length, 1);
+  t.notMatch(rows[0].override_reason, /urgent/, "the override's reason is sealed in the audit log");
+  t.equal(testReasonVault().openOverride({ value: rows[0].override_reason, keyId: rows[0].override_reason_key_id }), "urgent, seen today", "and opens with SCHEDULING_ENCRYPTION_KEYS");
 
   const late = await rpcErrorInfoOf(patient.cancelAppointment({ appointmentId: overridden.appointmentId, requestId: "c-late" }));
   t.equal(late.code, Code.FailedPrecondition);

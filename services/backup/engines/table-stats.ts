@@ -1,7 +1,7 @@
 import type { TableStat } from "../db/backup.table.js";
 
 /** DOMAIN_SCHEMAS are the schemas a Postgres backup holds; the backup catalog (schema backup) is never in it. */
-export const DOMAIN_SCHEMAS = ["scheduling", "queue", "lock"] as const;
+export const DOMAIN_SCHEMAS = ["scheduling", "queue", "lock", "patient"] as const;
 
 /** Query runs one SQL statement with positional parameters and returns its rows. */
 export type Query = <R = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<R[]>;

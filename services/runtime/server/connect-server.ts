@@ -269,6 +269,8 @@ export async function serveConnect(opts: ConnectServerOptions): Promise<ConnectS
       return;
     }
     if (isRpc) {
+      // Answers carry patient data: no browser or proxy cache keeps them (Connect's GET form included).
+      res.setHeader("cache-control", "no-store");
       rpcs++;
       res.once("close", () => rpcs--);
     }

@@ -24,10 +24,14 @@ export interface AppointmentRow {
   status: AppointmentStatusName;
   /** resource_ids are its rooms and devices. */
   resource_ids: string[];
-  /** reason is free text. */
+  /** reason is free text, sealed (reason-vault.ts; "" for none). */
   reason: string;
-  /** cancel_reason is why it was cancelled. */
+  /** reason_key_id is the key id reason was sealed with; null for "" or plaintext not sealed yet. */
+  reason_key_id: string | null;
+  /** cancel_reason is why it was cancelled, sealed like reason. */
   cancel_reason: string;
+  /** cancel_reason_key_id is the key id cancel_reason was sealed with, as reason_key_id. */
+  cancel_reason_key_id: string | null;
   /** offer_expires_at ends a PROPOSED offer. */
   offer_expires_at: Date | null;
   /** waitlist_entry_id is the entry an offer was made to. */

@@ -15,6 +15,7 @@ import type { AppointmentRow, AppointmentStatusName } from "../db/appointment.ta
 import type { AvailabilityRow } from "../db/availability.table.js";
 import type { ProviderRow } from "../db/provider.table.js";
 import type { ResourceRow } from "../db/resource.table.js";
+import type { ReasonVault } from "../reason-vault.js";
 import type { WaitlistRow } from "../db/waitlist.table.js";
 import type { Schedule } from "../slots.js";
 import type { DateRange, MinuteInterval } from "../availability.validation.js";
@@ -87,8 +88,8 @@ export function toAvailability(provider: ProviderRow, a: AvailabilityRow | undef
   };
 }
 
-/** toAppointment maps an appointment row. */
-export function toAppointment(r: AppointmentRow): MessageInitShape<typeof AppointmentSchema> {
+/** toAppointment maps an appointment row, its sealed reasons opened by `reasons` (REASON_UNREADABLE when they cannot be). */
+export function toAppointment(r: AppointmentRow, reasons: ReasonVault): MessageInitShape<typeof AppointmentSchema> {
   return {
     appointmentId: r.appointment_id,
     providerId: r.provider_id,
@@ -98,8 +99,8 @@ export function toAppointment(r: AppointmentRow): MessageInitShape<typeof Appoin
     status: statusValue(r.status),
     resourceIds: r.resource_ids,
     fencingToken: BigInt(r.fencing_token),
-    reason: r.reason,
-    cancelReason: r.cancel_reason,
+    reason: reasons.reasonOf(r),
+    cancelReason: reasons.cancelReasonOf(r),
     offerExpireTime: r.status === "PROPOSED" && r.offer_expires_at ? timestampFromDate(r.offer_expires_at) : undefined,
     ticketId: r.ticket_id ?? "",
     createTime: timestampFromDate(r.created_at),

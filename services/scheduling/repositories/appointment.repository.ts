@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from "kysely";
 import type { AuditBase } from "../../runtime/audit.js";
 import type { AppointmentRow, AppointmentStatusName } from "../db/appointment.table.js";
 import type { Db } from "../db/database.js";
+import type { SealedText } from "../reason-vault.js";
 import type { Interval } from "../slots.js";
 import { ACTIVE, COLUMNS, insertAppointmentSql, insertRoomsSql, isActive, liveAt, statusList, timeTaken, type NewAppointment } from "./appointment.sql.js";
 import { expireHoldsInTheWay } from "./hold.repository.js";
@@ -65,12 +66,13 @@ export async function findAppointments(db: Db, ids: string[]): Promise<Appointme
 export interface AppointmentChange {
   status: AppointmentStatusName;
   at: Date;
-  cancelReason?: string;
+  /** cancelReason is sealed for this appointment (ReasonVault.seal). */
+  cancelReason?: SealedText;
   ticketId?: string;
   fencingToken?: bigint;
   offerExpiresAt?: Date | null;
-  /** reason replaces the visit's reason (a hold's, given when it is confirmed). */
-  reason?: string;
+  /** reason replaces the visit's reason (a hold's, given when it is confirmed), sealed for this appointment. */
+  reason?: SealedText;
   /** holdLiveAt: only a hold (a hold_id) not lapsed at this instant changes (confirming a hold). */
   holdLiveAt?: Date;
 }
@@ -84,11 +86,11 @@ export interface Expected {
 /** casUpdate is the compare-and-swap UPDATE of one appointment (without RETURNING). */
 function casUpdate(appointmentId: string, from: AppointmentStatusName[], set: AppointmentChange, expect?: Expected) {
   return sql`update scheduling.appointments a set status = ${set.status}, updated_at = ${set.at}
-      ${set.cancelReason !== undefined ? sql`, cancel_reason = ${set.cancelReason}` : sql``}
+      ${set.cancelReason !== undefined ? sql`, cancel_reason = ${set.cancelReason.value}, cancel_reason_key_id = ${set.cancelReason.keyId}::text` : sql``}
       ${set.ticketId !== undefined ? sql`, ticket_id = ${set.ticketId}` : sql``}
       ${set.fencingToken !== undefined ? sql`, fencing_token = ${set.fencingToken.toString()}::numeric` : sql``}
       ${set.offerExpiresAt !== undefined ? sql`, offer_expires_at = ${set.offerExpiresAt}` : sql``}
-      ${set.reason !== undefined ? sql`, reason = ${set.reason}` : sql``}
+      ${set.reason !== undefined ? sql`, reason = ${set.reason.value}, reason_key_id = ${set.reason.keyId}::text` : sql``}
     where a.appointment_id = ${appointmentId} and a.status = any(${from}::text[])
       ${set.holdLiveAt !== undefined ? sql`and a.hold_id is not null and a.offer_expires_at > ${set.holdLiveAt}` : sql``}
       ${expect ? sql`and a.ticket_id is not distinct from ${expect.ticketId}::text` : sql``}`;

@@ -7,10 +7,11 @@ import { sql, type RawBuilder } from "kysely";
 import { FailedPreconditionError } from "../../runtime/errors.js";
 import { isExclusionViolation } from "../../runtime/db/pg-errors.js";
 import { ACTIVE_STATUSES, type AppointmentRow, type AppointmentStatusName } from "../db/appointment.table.js";
+import type { SealedText } from "../reason-vault.js";
 
 /** COLUMNS select an AppointmentRow from scheduling.appointments aliased `a`. */
 export const COLUMNS = sql`a.appointment_id, a.provider_id, a.patient_id, lower(a.during) as start_at, upper(a.during) as end_at,
-  a.status, a.resource_ids, a.reason, a.cancel_reason, a.offer_expires_at, a.waitlist_entry_id, a.ticket_id,
+  a.status, a.resource_ids, a.reason, a.reason_key_id, a.cancel_reason, a.cancel_reason_key_id, a.offer_expires_at, a.waitlist_entry_id, a.ticket_id,
   a.fencing_token::text as fencing_token, a.rescheduled_from_id, a.location_id, a.visit_type_id, a.series_id, a.series_index,
   a.hold_id, a.created_at, a.updated_at`;
 
@@ -47,7 +48,8 @@ export interface NewAppointment {
   bufferMs: number;
   status: AppointmentStatusName;
   resourceIds: string[];
-  reason: string;
+  /** reason is the visit's reason as sealed for this appointment id (ReasonVault.seal). */
+  reason: SealedText;
   offerExpiresAt: Date | null;
   waitlistEntryId: string | null;
   fencingToken: bigint;
@@ -79,7 +81,8 @@ function insertValues(a: NewAppointment): [string, RawBuilder<unknown>][] {
     ["blocked", sql`tstzrange(${blockedStart}, ${blockedEnd}, '[)')`],
     ["status", sql`${a.status}::text`],
     ["resource_ids", sql`${a.resourceIds}::text[]`],
-    ["reason", sql`${a.reason}::text`],
+    ["reason", sql`${a.reason.value}::text`],
+    ["reason_key_id", sql`${a.reason.keyId}::text`],
     ["offer_expires_at", sql`${a.offerExpiresAt}::timestamptz`],
     ["waitlist_entry_id", sql`${a.waitlistEntryId}::text`],
     ["fencing_token", sql`${a.fencingToken.toString()}::numeric`],
@@ -130,8 +133,10 @@ export function newAppointmentRow(a: NewAppointment): AppointmentRow {
     end_at: a.end,
     status: a.status,
     resource_ids: a.resourceIds,
-    reason: a.reason,
+    reason: a.reason.value,
+    reason_key_id: a.reason.keyId,
     cancel_reason: "",
+    cancel_reason_key_id: null,
     offer_expires_at: a.offerExpiresAt,
     waitlist_entry_id: a.waitlistEntryId,
     ticket_id: null,

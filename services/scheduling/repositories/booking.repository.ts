@@ -7,6 +7,7 @@ import type { RequestKey } from "../../runtime/idempotency.js";
 import type { AvailabilityRow } from "../db/availability.table.js";
 import type { Db } from "../db/database.js";
 import type { ProviderRow } from "../db/provider.table.js";
+import type { SealedText } from "../reason-vault.js";
 import { fenceUpsertSql } from "../../runtime/clients/with-lock.js";
 import { scheduleLocationsSql, type ScheduleLocations } from "./location.repository.js";
 import { ACTIVE, insertAppointmentSql, insertRoomsSql, liveAt, timeTaken, type NewAppointment } from "./appointment.sql.js";
@@ -123,8 +124,8 @@ export interface AtomicBooking {
   audit: AuditBase;
   /** lockTimeoutMs bounds every row wait of the statement (lock_timeout, local to it). */
   lockTimeoutMs: number;
-  /** overrideReason is staff's reason for overriding a visit type's rule, kept on the audit entry ("" or absent: none). */
-  overrideReason?: string;
+  /** overrideReason is staff's reason for overriding a visit type's rule, sealed (ReasonVault.sealOverride), kept on the audit entry (absent: none). */
+  overrideReason?: SealedText;
 }
 
 /** AtomicBookingResult says how far bookAtomically got; nothing was written unless `booked`. */
@@ -175,9 +176,9 @@ export async function bookAtomically(db: Db, b: AtomicBooking): Promise<AtomicBo
       ${insertRoomsSql(a, "appt")}
       returning 1
     ), audit as (
-      insert into scheduling.audit_log (at, actor, role, action, record_type, record_id, on_behalf_of, override_reason)
+      insert into scheduling.audit_log (at, actor, role, action, record_type, record_id, on_behalf_of, override_reason, override_reason_key_id)
       select ${b.audit.at}, ${b.audit.actor}, ${b.audit.role}, ${b.audit.action}, 'appointment', appt.appointment_id, ${b.audit.on_behalf_of ?? null}::text,
-        ${b.overrideReason || null}::text
+        ${b.overrideReason?.value ?? null}::text, ${b.overrideReason?.keyId ?? null}::text
       from appt
       returning 1
     ), bumped as (

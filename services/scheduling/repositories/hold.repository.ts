@@ -11,7 +11,7 @@ import { SYSTEM_CALLER } from "../../runtime/caller.js";
 import type { Db } from "../db/database.js";
 import { liveAt, type NewAppointment } from "./appointment.sql.js";
 
-/** HOLD_EXPIRED_REASON is the cancel_reason of an expired hold. */
+/** HOLD_EXPIRED_REASON is the cancel_reason of an expired hold (written in plaintext by SQL: no patient's words; the sealer seals it like any other). */
 export const HOLD_EXPIRED_REASON = "hold expired";
 
 /** countLiveHolds counts a patient's holds not yet lapsed at `now` (all providers). */
@@ -36,7 +36,7 @@ export interface ExpiredHold {
 async function expireHolds(db: Db, now: Date, candidates: RawBuilder<unknown>): Promise<ExpiredHold[]> {
   const { rows } = await sql<ExpiredHold>`
     with upd as (
-      update scheduling.appointments a set status = 'CANCELLED', cancel_reason = ${HOLD_EXPIRED_REASON}, updated_at = ${now}
+      update scheduling.appointments a set status = 'CANCELLED', cancel_reason = ${HOLD_EXPIRED_REASON}, cancel_reason_key_id = null, updated_at = ${now}
       where a.appointment_id in (${candidates})
         and a.hold_id is not null and a.status = 'PROPOSED' and a.offer_expires_at <= ${now}
       returning a.appointment_id, a.provider_id

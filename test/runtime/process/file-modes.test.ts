@@ -19,7 +19,7 @@ import { migrateAll } from "../../../scripts/migrate.js";
 import { callGrpcJs } from "../../helpers/clients.js";
 import { startNpmStart, type NpmStart } from "../../helpers/npm-start.js";
 import { createTestDatabase } from "../../helpers/postgres.js";
-import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "../../helpers/system.js";
+import { TEST_KEYS_ENV, TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "../../helpers/system.js";
 
 /** HANG_BOUND_MS only guards against a hang. */
 const HANG_BOUND_MS = 120_000;
@@ -77,6 +77,10 @@ t.test("npm start, under a permissive umask: DATA_DIR, BACKUP_DIR and what is in
     t.ok(entries > (label === "DATA_DIR" ? 10 : 1), `${label}: ${entries} entries looked at`);
     t.same(open, [], `${label}: nothing open to group or others`);
   }
+  // The data keys npm start generated: without them no backup restores, and with them the patient data is open.
+  for (const key of ["patient-encryption-keys", "patient-index-key", "scheduling-encryption-keys"]) {
+    t.equal((await lstat(path.join(dataDir, key))).mode & 0o777, 0o600, `DATA_DIR/${key} exists, owner-only`);
+  }
   t.same((await openToOthers(path.join(parent, "clinic"))).open.filter((l) => l.startsWith(". ")), [], "the parent npm start made is owner-only too");
 });
 
@@ -95,7 +99,7 @@ async function startService(t: Test, name: string, env: Record<string, string>):
   const port = await freePort();
   const previous = process.umask(0o022);
   const child = spawn(process.execPath, [`dist/services/${name}/main.js`], {
-    env: { PATH: process.env.PATH ?? "", PORT: String(port), METRICS_PORT: "0", AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: "warn", ...env },
+    env: { PATH: process.env.PATH ?? "", PORT: String(port), METRICS_PORT: "0", AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: "warn", ...TEST_KEYS_ENV, ...env },
     stdio: ["ignore", "inherit", "inherit"],
   });
   process.umask(previous);
@@ -160,7 +164,7 @@ t.test("a DATA_DIR that cannot be created is one configuration line, exit 2", as
   // A path through a file: not creatable even by root.
   await writeFile(path.join(parent, "a-file"), "");
   for (const [label, main, env] of [
-    ["a service", "dist/services/scheduling/main.js", { AUTH_HS256_SECRET: TEST_SECRET }],
+    ["a service", "dist/services/scheduling/main.js", { AUTH_HS256_SECRET: TEST_SECRET, ...TEST_KEYS_ENV }],
     ["npm start", "dist/gateway/main.js", {}],
   ] as const) {
     const child = spawn(process.execPath, [main], {
