@@ -78,11 +78,18 @@ export function isNationalId(value: string): boolean {
   return d[9] === tenth && d[10] === eleventh;
 }
 
-/** canonicalLanguage is a BCP 47 tag in its canonical form ("TR-tr" -> "tr-TR"), undefined when it is not one. */
+/** KNOWN_LANGUAGES names languages in English; it answers undefined (fallback "none") for a language ICU does not know. */
+const KNOWN_LANGUAGES = new Intl.DisplayNames(["en"], { type: "language", fallback: "none" });
+
+/**
+ * canonicalLanguage is a BCP 47 tag in its canonical form ("TR-tr" -> "tr-TR"), undefined when it is
+ * not one or names no language anyone knows ("xx", "english"): a message must be writable in it.
+ */
 export function canonicalLanguage(tag: string): string | undefined {
   if (tag.length > 35 || !/^[A-Za-z0-9-]+$/.test(tag)) return undefined;
   try {
-    return Intl.getCanonicalLocales(tag)[0];
+    const canonical = Intl.getCanonicalLocales(tag)[0];
+    return KNOWN_LANGUAGES.of(canonical) === undefined ? undefined : canonical;
   } catch {
     return undefined;
   }
@@ -152,7 +159,7 @@ export function language(v: RequestValidator, field: string, value: string): str
     return DEFAULT_LANGUAGE;
   }
   const tag = canonicalLanguage(value);
-  if (tag === undefined) v.add(field, 'must be a BCP 47 language tag such as "tr", "en" or "tr-TR"', "INVALID_LANGUAGE");
+  if (tag === undefined) v.add(field, 'must be a BCP 47 tag of a known language, such as "tr", "en" or "tr-TR"', "INVALID_LANGUAGE");
   return tag ?? DEFAULT_LANGUAGE;
 }
 

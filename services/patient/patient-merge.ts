@@ -92,6 +92,10 @@ export class PatientMerge {
       if (!dup) throw patientNotFoundError(v.mergedPatientId);
       for (const r of [survivor, dup]) if (r.merged_into !== null) throw patientMergedError(r.merged_into);
       await trx.updateTable("patient.patients").set({ merged_into: survivor.patient_id, version: sql`version + 1`, updated_at: now }).where("patient_id", "=", dup.patient_id).execute();
+      // Records merged into the duplicate earlier now point at the survivor too (no chains: the
+      // pointer always names the record that survived), and so do their pending reassignments.
+      const earlier = await trx.updateTable("patient.patients").set({ merged_into: survivor.patient_id, version: sql`version + 1`, updated_at: now }).where("merged_into", "=", dup.patient_id).returning("patient_id").execute();
+      await trx.updateTable("patient.merges").set({ survivor_patient_id: survivor.patient_id }).where("survivor_patient_id", "=", dup.patient_id).execute();
       await trx.updateTable("patient.patients").set({ updated_at: now }).where("patient_id", "=", survivor.patient_id).execute();
       await sql`insert into patient.patient_locations (patient_id, location_id, since)
         select ${survivor.patient_id}, l.location_id, ${now}::timestamptz from (
@@ -100,7 +104,7 @@ export class PatientMerge {
         on conflict (patient_id, location_id) do nothing`.execute(trx);
       await trx.deleteFrom("patient.lookups").where("patient_id", "=", dup.patient_id).execute();
       await trx.insertInto("patient.merges").values({ merged_patient_id: dup.patient_id, survivor_patient_id: survivor.patient_id, merged_at: now, next_attempt_at: now }).execute();
-      const entries = auditEntries(caller, "MergePatients", now, RECORD_TYPE, [survivor.patient_id, dup.patient_id]);
+      const entries = auditEntries(caller, "MergePatients", now, RECORD_TYPE, [survivor.patient_id, dup.patient_id, ...earlier.map((r) => r.patient_id)]);
       await AUDIT_LOG.append(trx, withAccessReason(entries, access.find((a) => a.sealedReason !== undefined)?.sealedReason));
       return true;
     });

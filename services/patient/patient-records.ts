@@ -223,7 +223,7 @@ export class PatientRecords {
           return this.replay(schema, key, hash, existing);
         }
         const response = await fn(trx);
-        await REQUEST_KEYS.saveResponse(trx, key, this.sealResponse(key, toBinary(schema, response)));
+        await REQUEST_KEYS.saveResponse(trx, key, this.vault.sealResponse(key, toBinary(schema, response)));
         return response;
       });
       this.retention.maybePrune();
@@ -249,20 +249,11 @@ export class PatientRecords {
     return this.vault.index.digest("request", Buffer.from(toBinary(schema, create(schema, req))).toString("base64"));
   }
 
-  /** sealResponse seals a stored response (it holds a record), bound to its key. */
-  private sealResponse(key: RequestKey, response: Uint8Array): Uint8Array {
-    return Buffer.from(this.vault.cipher.encrypt(Buffer.from(response).toString("base64"), responseAad(key)), "utf8");
-  }
-
   /** replay answers a requestId seen before: its first response (opened), or REQUEST_ID_REUSED / REQUEST_IN_PROGRESS. */
   private replay<S extends DescMessage>(schema: S, key: RequestKey, hash: string, stored: StoredRequest): MessageShape<S> {
-    const response = stored.response && Buffer.from(this.vault.cipher.decrypt(Buffer.from(stored.response).toString("utf8"), responseAad(key)), "base64");
+    const response = stored.response && this.vault.openResponse(key, stored.response);
     return replayStored(schema, key, hash, { request_hash: stored.request_hash, response });
   }
-}
-
-function responseAad(key: RequestKey): string {
-  return `patient-request/${key.caller}/${key.rpc}/${key.requestId}`;
 }
 
 /** dataOf is the sealed part of a validated record. */

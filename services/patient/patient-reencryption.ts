@@ -5,9 +5,13 @@
 // client's UpdatePatient turns stale). Reads keep working throughout: every key of the ring opens
 // what it sealed. Once no row names the old key (key_id), it can be removed from the variable.
 //
+// The sealed first responses of patient.request_keys (kept 24 h) are re-sealed the same way, so that a
+// retry still replays once the old key is gone.
+//
 // Not rotated here: PATIENT_INDEX_KEY (the blind indexes; a new index key means recomputing every
 // digest from the decrypted records, which this job does not do) and the sealed access reasons of
 // patient.audit_log (append-only: they stay readable only while their key stays in the ring).
+import { sql } from "kysely";
 import type { Db } from "./db/database.js";
 import type { Logger } from "../runtime/observability/logger.js";
 import type { PatientVault } from "./patient-vault.js";
@@ -15,7 +19,7 @@ import type { PatientVault } from "./patient-vault.js";
 /** REENCRYPT_BATCH is how many rows one transaction re-seals. */
 export const REENCRYPT_BATCH = 200;
 
-/** reencryptBatch re-seals up to `batch` rows not sealed with the current key; returns how many it did. */
+/** reencryptBatch re-seals up to `batch` records and `batch` stored responses not sealed with the current key; returns how many it did. */
 export async function reencryptBatch(db: Db, vault: PatientVault, batch = REENCRYPT_BATCH): Promise<number> {
   const current = vault.cipher.currentKeyId;
   return db.transaction().execute(async (trx) => {
@@ -32,7 +36,21 @@ export async function reencryptBatch(db: Db, vault: PatientVault, batch = REENCR
       const sealed = vault.seal(row.patient_id, vault.open(row.patient_id, row.data));
       await trx.updateTable("patient.patients").set({ data: sealed.data, key_id: sealed.key_id }).where("patient_id", "=", row.patient_id).execute();
     }
-    return rows.length;
+    const keys = await trx
+      .selectFrom("patient.request_keys")
+      .select(["caller", "rpc", "request_id", "response"])
+      .where("response", "is not", null)
+      .where(sql<boolean>`position(${Buffer.from(`${current}:`)}::bytea in response) <> 1`)
+      .limit(batch)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+    for (const k of keys) {
+      const key = { caller: k.caller, rpc: k.rpc, requestId: k.request_id };
+      const response = Buffer.from(vault.sealResponse(key, vault.openResponse(key, k.response!)));
+      await trx.updateTable("patient.request_keys").set({ response }).where("caller", "=", k.caller).where("rpc", "=", k.rpc).where("request_id", "=", k.request_id).execute();
+    }
+    return rows.length + keys.length;
   });
 }
 

@@ -2,6 +2,7 @@
 // again; it is the one place the patient service touches its keys (docs/patient-data.md).
 import { BlindIndex, FieldCipher, parseKeys } from "../runtime/crypto/field-cipher.js";
 import { ConfigError, type Config } from "../runtime/config.js";
+import type { RequestKey } from "../runtime/idempotency.js";
 
 /** RelatedPersonData is a related person as sealed. */
 export interface RelatedPersonData {
@@ -58,6 +59,16 @@ export class PatientVault {
     return this.cipher.decrypt(sealed, "patient-audit");
   }
 
+  /** sealResponse seals a requestId's stored first response (it holds a record), bound to its key. */
+  sealResponse(key: RequestKey, response: Uint8Array): Uint8Array {
+    return Buffer.from(this.cipher.encrypt(Buffer.from(response).toString("base64"), responseAad(key)), "utf8");
+  }
+
+  /** openResponse opens what sealResponse stored. */
+  openResponse(key: RequestKey, sealed: Uint8Array): Buffer {
+    return Buffer.from(this.cipher.decrypt(Buffer.from(sealed).toString("utf8"), responseAad(key)), "base64");
+  }
+
   /** nationalIdDigest is the unique blind index of a national id. */
   nationalIdDigest(nationalId: string): string | null {
     return nationalId === "" ? null : this.index.digest("national_id", nationalId);
@@ -67,6 +78,10 @@ export class PatientVault {
   mrnDigest(locationId: string, mrn: string): string | null {
     return mrn === "" ? null : this.index.digest("mrn", `${locationId}\0${mrn.toUpperCase()}`);
   }
+}
+
+function responseAad(key: RequestKey): string {
+  return `patient-request/${key.caller}/${key.rpc}/${key.requestId}`;
 }
 
 function dataAad(patientId: string): string {

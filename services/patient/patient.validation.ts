@@ -12,7 +12,7 @@ import type {
   UpdatePatientRequest,
 } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { DEFAULT_LOCATION_ID } from "../runtime/auth/location-scope.js";
-import { validate, type RequestValidator } from "../runtime/request/validation.js";
+import { maskFieldNames, type RequestValidator, validate } from "../runtime/request/validation.js";
 import type { GenderName, StoredConsent } from "./db/patient.table.js";
 import {
   accessReason,
@@ -237,11 +237,11 @@ function checkOutputOnly(v: RequestValidator, p: Patient): void {
 
 /** maskPaths checks update_mask: required, each path one UpdatePatient can change (snake_case or lowerCamel), each once. Returns them in snake_case. */
 function maskPaths(v: RequestValidator, paths: readonly string[]): PatientPath[] {
-  if (paths.length === 0) v.add("updateMask", `is required: name the fields to change, of ${PATIENT_PATHS.join(", ")}`, "REQUIRED");
+  if (paths.length === 0) v.add("updateMask", `is required: name the fields to change, of ${maskFieldNames(PATIENT_PATHS)}`, "REQUIRED");
   const seen = new Set<PatientPath>();
   paths.forEach((raw, i) => {
     const path = snake(raw);
-    if (!(PATIENT_PATHS as readonly string[]).includes(path)) v.add(`updateMask.paths[${i}]`, `cannot change this field; updateMask may name ${PATIENT_PATHS.join(", ")}`, "UNKNOWN_PATH");
+    if (!(PATIENT_PATHS as readonly string[]).includes(path)) v.add(`updateMask.paths[${i}]`, `cannot change this field; updateMask may name ${maskFieldNames(PATIENT_PATHS)}`, "UNKNOWN_PATH");
     else if (seen.has(path as PatientPath)) v.add(`updateMask.paths[${i}]`, "names a field already named", "DUPLICATE_PATH");
     else seen.add(path as PatientPath);
   });

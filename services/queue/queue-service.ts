@@ -235,8 +235,10 @@ export class QueueServiceImpl implements ServiceImpl<typeof QueueService> {
     checkTicketRequest(req, caller);
     const v = validateIssueTicket(req);
     await this.locations.requireQueue(ctx, v.queueId);
-    await this.patients.check(ctx, v);
-    return issueTicket(this.q, caller, v);
+    const location = await this.patients.check(ctx, v);
+    const res = await issueTicket(this.q, caller, v);
+    await this.patients.served(ctx, v.patientId, location);
+    return res;
   }
 
   /** callNext calls the highest-ranked waiting ticket to an open counter (WAITING -> CALLED), atomically; no ticket when nobody waits. */

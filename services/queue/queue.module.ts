@@ -13,7 +13,7 @@ export const queueModule: ServiceModule = {
   migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)),
   services: [QueueService],
   create: (deps) => {
-    const impl = new QueueServiceImpl({ ...deps, patients: patientDirectoryFrom(deps.config, deps.peers) }, loadQueueOptions(process.env));
+    const impl = new QueueServiceImpl({ ...deps, patients: patientDirectoryFrom(deps.config, deps.peers, deps.logger) }, loadQueueOptions(process.env));
     // Without close the change sequencer's sweep and WatchQueue's poll outlive the database.
     return [{ service: QueueService, impl, close: () => impl.close() }];
   },

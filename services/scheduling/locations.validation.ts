@@ -3,7 +3,7 @@
 // as the domain uses them, or throws INVALID_ARGUMENT with every field violation at once.
 import type { CreateLocationRequest, GetLocationRequest, ListLocationsRequest, UpdateLocationRequest } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import type { DateException } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { validate, type RequestValidator } from "../runtime/request/validation.js";
+import { maskFieldNames, type RequestValidator, validate } from "../runtime/request/validation.js";
 import { dateRanges, type DateRange } from "./availability.validation.js";
 import { freeText, page, type ValidPage } from "./scheduling.validation.js";
 
@@ -86,10 +86,10 @@ export function validateUpdateLocation(req: UpdateLocationRequest): ValidUpdateL
     if (!loc) v.add("location", "is required: the location's id and the new values of the fields in updateMask", "REQUIRED");
     v.id("location.locationId", loc?.locationId ?? "");
     const paths = req.updateMask?.paths ?? [];
-    if (paths.length === 0) v.add("updateMask", `is required: name the fields to change, of ${UPDATABLE.join(", ")}`, "REQUIRED");
+    if (paths.length === 0) v.add("updateMask", `is required: name the fields to change, of ${maskFieldNames(UPDATABLE)}`, "REQUIRED");
     const seen = new Set<string>();
     paths.forEach((path, i) => {
-      if (!(UPDATABLE as readonly string[]).includes(path)) v.add(`updateMask.paths[${i}]`, `cannot change this field; updateMask may name ${UPDATABLE.join(", ")}`, "UNKNOWN_FIELD");
+      if (!(UPDATABLE as readonly string[]).includes(path)) v.add(`updateMask.paths[${i}]`, `cannot change this field; updateMask may name ${maskFieldNames(UPDATABLE)}`, "UNKNOWN_FIELD");
       else if (seen.has(path)) v.add(`updateMask.paths[${i}]`, "names a field already named", "DUPLICATE");
       seen.add(path);
     });

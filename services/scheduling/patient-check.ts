@@ -1,14 +1,12 @@
 // The patient check of scheduling's new bookings (BookAppointment without a hold, HoldSlot,
 // BookSeries, JoinWaitlist): the patientId must be a patient record (runtime/clients/patient-directory.ts),
-// asked before anything is written, with the location the patient is booked at (the visit type's, else
-// the provider's own) so that the reception of that location may then read the record. Reschedules,
-// confirmations of a hold and accepted offers keep the patient they were made for: not checked again.
+// asked before anything is written. Once an appointment is booked (BookAppointment, a confirmed hold,
+// BookSeries), the locations of its appointments are recorded as places the patient is served, so
+// that the reception of that location may then read the record; a hold or a waitlist entry records
+// nothing. Reschedules, confirmations of a hold and accepted offers keep the patient they were made
+// for: not checked again.
 import type { HandlerContext } from "@connectrpc/connect";
 import type { PatientDirectory } from "../runtime/clients/patient-directory.js";
-import { DEFAULT_LOCATION_ID } from "../runtime/auth/location-scope.js";
-import type { Db } from "./db/database.js";
-import { findProvider } from "./repositories/provider.repository.js";
-import { findVisitType } from "./repositories/visit-type.repository.js";
 
 /** PatientBooking is what a new booking says about its patient and where it is. */
 export interface PatientBooking {
@@ -19,22 +17,22 @@ export interface PatientBooking {
 
 /** PatientCheck checks a new booking's patient with the patient directory, when one is configured. */
 export class PatientCheck {
-  constructor(
-    private readonly db: Db,
-    private readonly directory: PatientDirectory | undefined,
-  ) {}
+  constructor(private readonly directory: PatientDirectory | undefined) {}
 
   /** checked answers `v` once its patient is an active record (or at once when no directory is configured). */
   async checked<T extends PatientBooking>(ctx: HandlerContext, v: T): Promise<T> {
-    if (!this.directory) return v;
-    await this.directory.requireActive(ctx, v.patientId, await this.locationOf(v));
+    await this.directory?.requireActive(ctx, v.patientId);
     return v;
   }
 
-  /** locationOf is where the booking is: its visit type's location, else the provider's own (the default location when neither is known yet). */
-  private async locationOf(v: PatientBooking): Promise<string> {
-    const visitType = v.visitTypeId ? await findVisitType(this.db, v.visitTypeId) : undefined;
-    if (visitType) return visitType.location_id;
-    return (await findProvider(this.db, v.providerId))?.location_id ?? DEFAULT_LOCATION_ID;
+  /** served records the locations of booked appointments as places their patients are served, and answers `res`. */
+  async served<R>(ctx: HandlerContext, res: R, appointments: readonly ({ patientId?: string; locationId?: string } | undefined)[]): Promise<R> {
+    const seen = new Set<string>();
+    for (const a of appointments) {
+      if (!this.directory || !a?.patientId || !a.locationId || seen.has(`${a.patientId}\0${a.locationId}`)) continue;
+      seen.add(`${a.patientId}\0${a.locationId}`);
+      await this.directory.servedAt(ctx, a.patientId, a.locationId);
+    }
+    return res;
   }
 }

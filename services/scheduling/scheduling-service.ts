@@ -204,7 +204,7 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
       this.retention.maybePrune();
     });
     const c: SchedulingContext = (this.c = { ...base, lock, writes });
-    this.patients = new PatientCheck(this.db, deps.patients);
+    this.patients = new PatientCheck(deps.patients);
     this.offers = new WaitlistOffers(c);
     this.lifecycle = new AppointmentLifecycle(c, deps.peers && new AppointmentTickets(deps.peers));
     this.booking = new Booking(c, this.offers, this.lifecycle);
@@ -272,8 +272,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** bookAppointment books a slot (none -> BOOKED): booking.ts; with a holdId it confirms the hold (PROPOSED -> BOOKED): holds.ts. */
   async bookAppointment(req: BookAppointmentRequest, ctx: HandlerContext) {
-    if (req.holdId !== "") return this.holds.confirm(await this.guard.checked(ctx, validateConfirmHold(req)), ctx);
-    return this.booking.bookAppointment(await this.patients.checked(ctx, await this.guard.checked(ctx, validateBookAppointment(req))), ctx);
+    const res = req.holdId !== "" ? await this.holds.confirm(await this.guard.checked(ctx, validateConfirmHold(req)), ctx) : await this.booking.bookAppointment(await this.patients.checked(ctx, await this.guard.checked(ctx, validateBookAppointment(req))), ctx);
+    return this.patients.served(ctx, res, [res.appointment]);
   }
 
   /** cancelAppointment frees an appointment's time (-> CANCELLED), then offers it to the waitlist: booking.ts. */
@@ -403,7 +403,8 @@ export class SchedulingServiceImpl implements ServiceImpl<typeof SchedulingServi
 
   /** bookSeries books a recurring series, all or nothing: series.ts. */
   async bookSeries(req: BookSeriesRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof BookSeriesResponseSchema>> {
-    return this.series.bookSeries(await this.patients.checked(ctx, await this.guard.checked(ctx, validateBookSeries(req))), ctx);
+    const res = await this.series.bookSeries(await this.patients.checked(ctx, await this.guard.checked(ctx, validateBookSeries(req))), ctx);
+    return this.patients.served(ctx, res, res.series?.appointments ?? []);
   }
 
   /** reassignPatient moves a merged patient record's appointments and waitlist entries to its survivor (PatientService's MergePatients): patient-reassign.ts. */

@@ -16,7 +16,7 @@ export const schedulingModule: ServiceModule = {
   services: [SchedulingService],
   create: (deps) => {
     const reasons = reasonVaultFromConfig(deps.config);
-    const impl = new SchedulingServiceImpl({ ...deps, reasons, patients: patientDirectoryFrom(deps.config, deps.peers) }, loadSchedulingOptions(process.env));
+    const impl = new SchedulingServiceImpl({ ...deps, reasons, patients: patientDirectoryFrom(deps.config, deps.peers, deps.logger) }, loadSchedulingOptions(process.env));
     // Seals what an older version left in plaintext and re-encrypts under a rotated key, once per start.
     const sealer = new ReasonSealer(deps.db, reasons, deps.logger);
     const close = async () => {

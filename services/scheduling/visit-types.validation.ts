@@ -15,7 +15,7 @@ import type {
   RescheduleAppointmentRequest,
   UpdateVisitTypeRequest,
 } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
-import { describeDuration, validate, type DurationRule, type RequestValidator } from "../runtime/request/validation.js";
+import { describeDuration, type DurationRule, maskFieldNames, type RequestValidator, validate } from "../runtime/request/validation.js";
 // scheduling.validation.ts imports this file too: only functions are taken from it (no value used while loading).
 import { validateCapabilities } from "./capabilities.validation.js";
 import { freeText, MAX_REASON, page, type ValidPage } from "./scheduling.validation.js";
@@ -227,9 +227,9 @@ export function validateCreateVisitType(req: CreateVisitTypeRequest, maxHorizonM
 /** maskPaths checks an update mask against `known`: required, each path known. Returns the distinct paths. */
 export function maskPaths<P extends string>(v: RequestValidator, mask: FieldMask | undefined, known: readonly P[]): P[] {
   const paths = mask?.paths ?? [];
-  if (paths.length === 0) v.add("updateMask", `is required: the fields to change, of ${known.join(", ")}`, "REQUIRED");
+  if (paths.length === 0) v.add("updateMask", `is required: the fields to change, of ${maskFieldNames(known)}`, "REQUIRED");
   paths.forEach((p, i) => {
-    if (!(known as readonly string[]).includes(p)) v.add(`updateMask.paths[${i}]`, `is not a field that can be changed; one of ${known.join(", ")}`, "UNKNOWN_PATH");
+    if (!(known as readonly string[]).includes(p)) v.add(`updateMask.paths[${i}]`, `is not a field that can be changed; one of ${maskFieldNames(known)}`, "UNKNOWN_PATH");
   });
   return [...new Set(paths.filter((p): p is P => (known as readonly string[]).includes(p)))];
 }

@@ -14,6 +14,7 @@
 // * A request that did not decode had no details: ErrorInfo (MALFORMED_REQUEST) always and a
 //   BadRequest naming the field where one can be named, from the gateway and from a service's own
 //   grpc-js server alike; the distributed gateway answers error details as the in-process one does.
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import http2 from "node:http2";
 import t, { type Test } from "tap";
@@ -85,23 +86,23 @@ for (const [mode, start] of modes) {
 
     t.test("a client that leaves mid-body, or stalls it, is CANCELED and logged as the client's doing, never INTERNAL", async (t) => {
       // HTTP/1.1: the socket closes with the body half sent.
-      const closed = await startHttp1Body(baseUrl, `${S}ListProviders`, { ...admin, "x-request-id": "left-http1" }, 1000, '{"pageSize":');
+      const closed = await startHttp1Body(baseUrl, `${S}ListProviders`, { ...admin, "x-request-id": "0123456789abcdef0123456789abcdef" }, 1000, '{"pageSize":');
       closed.destroy();
       // HTTP/2 (gRPC): the stream is reset with part of the envelope sent.
       const session = http2.connect(baseUrl);
       session.on("error", () => undefined);
-      const stream = session.request({ ":method": "POST", ":path": `${S}ListProviders`, "content-type": "application/grpc+proto", te: "trailers", "x-request-id": "left-h2", ...admin });
+      const stream = session.request({ ":method": "POST", ":path": `${S}ListProviders`, "content-type": "application/grpc+proto", te: "trailers", "x-request-id": "fedcba9876543210fedcba9876543210", ...admin });
       stream.on("error", () => undefined);
       stream.write(Buffer.from([0, 0, 0, 0, 100, 0x08]));
       await new Promise((r) => setTimeout(r, 100));
       stream.close(http2.constants.NGHTTP2_CANCEL);
       // A body that stalls: the gateway cuts it after GATEWAY_BODY_TIMEOUT.
-      const stalled = await startHttp1Body(baseUrl, `${S}ListProviders`, { ...admin, "x-request-id": "stalled-http1" }, 1000, '{"pageSize":');
+      const stalled = await startHttp1Body(baseUrl, `${S}ListProviders`, { ...admin, "x-request-id": "00112233445566778899aabbccddeeff" }, 1000, '{"pageSize":');
       t.teardown(() => {
         stalled.destroy();
         session.destroy();
       });
-      for (const id of ["left-http1", "left-h2", "stalled-http1"]) {
+      for (const id of ["0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210", "00112233445566778899aabbccddeeff"]) {
         t.ok(await until(() => ofRequest(lines, id).length > 0), `${id}: the call has its log line`);
         const logged = ofRequest(lines, id);
         t.equal(logged.length, 1, `${id}: one line`, { logged });
@@ -109,7 +110,7 @@ for (const [mode, start] of modes) {
         t.equal(logged[0]?.level, "info", `${id}: at info, not as a server error`, { logged });
         t.equal(logged[0]?.procedure, `${S}ListProviders`, `${id}: of the RPC called`);
       }
-      t.match(String(ofRequest(lines, "stalled-http1")[0]?.error), /did not arrive in time/, "the stalled body says why");
+      t.match(String(ofRequest(lines, "00112233445566778899aabbccddeeff")[0]?.error), /did not arrive in time/, "the stalled body says why");
       t.notOk(lines.some((l) => l.code === "INTERNAL" || l.level === "error"), "no INTERNAL and no error line at all", { lines: lines.filter((l) => l.code === "INTERNAL" || l.level === "error") });
       const ok = await rawCall(baseUrl, "connect", `${S}ListProviders`, json("{}"), { headers: admin });
       t.equal(ok.code, 0, `the server answers as before (${ok.message})`);
@@ -133,7 +134,7 @@ for (const [mode, start] of modes) {
       for (const protocol of ["connect", "grpc"] as RawProtocol[]) {
         for (const [procedure, body, secret, named] of cases) {
           const mark = lines.length;
-          const id = `phi-${protocol}-${cases.findIndex((c) => c[1] === body)}`;
+          const id = randomUUID(); // request ids are kept only when machine-made (logging-interceptor.ts)
           const o = await rawCall(baseUrl, protocol, procedure, json(body), { headers: { ...admin, "x-request-id": id } });
           const label = `${procedure.split("/").pop()} ${body.slice(0, 40)} over ${protocol}`;
           t.equal(o.code, Code.InvalidArgument, `${label}: INVALID_ARGUMENT (${o.message})`);
@@ -146,11 +147,11 @@ for (const [mode, start] of modes) {
       }
       // A field name the client made up is what the client sent too: the log shows "?" in its place.
       const mark = lines.length;
-      const o = await rawCall(baseUrl, "connect", `${S}ListProviders`, json(`{"${phi}":1}`), { headers: { ...admin, "x-request-id": "phi-key" } });
+      const o = await rawCall(baseUrl, "connect", `${S}ListProviders`, json(`{"${phi}":1}`), { headers: { ...admin, "x-request-id": "01HZX3K4M5N6P7Q8R9S0T1V2W3" } });
       t.same(o.violations.map(([, r]) => r), ["UNKNOWN_FIELD"], "an unknown field name is refused");
-      t.ok(await until(() => ofRequest(lines, "phi-key").length > 0), "and logged");
+      t.ok(await until(() => ofRequest(lines, "01HZX3K4M5N6P7Q8R9S0T1V2W3").length > 0), "and logged");
       t.notOk(JSON.stringify(lines.slice(mark)).includes("Jane"), "without the name sent", { logged: lines.slice(mark) });
-      t.same(ofRequest(lines, "phi-key")[0]?.fields, ["? UNKNOWN_FIELD"], "the log says which kind of mistake it was", { logged: ofRequest(lines, "phi-key") });
+      t.same(ofRequest(lines, "01HZX3K4M5N6P7Q8R9S0T1V2W3")[0]?.fields, ["? UNKNOWN_FIELD"], "the log says which kind of mistake it was", { logged: ofRequest(lines, "01HZX3K4M5N6P7Q8R9S0T1V2W3") });
     });
 
     t.test("no patient id in any log line: not a patient caller's own, not the one a service acts for", async (t) => {
@@ -168,9 +169,11 @@ for (const [mode, start] of modes) {
         [`${Q}ListTickets`, '{"queueId":"logq"}', service, 0],
         [`${Q}GetTicket`, '{"ticketId":"no-such-ticket"}', service, Code.NotFound],
       ];
+      const ids = new Map<string, string>();
       for (const [i, [procedure, body, headers, code]] of calls.entries()) {
         for (const protocol of ["connect", "grpc"] as RawProtocol[]) {
-          const id = `who-${i}-${protocol}`;
+          const id = randomUUID();
+          ids.set(`${i}-${protocol}`, id);
           const o = await rawCall(baseUrl, protocol, procedure, json(body.replace("own-1", `own-1-${protocol}`)), { headers: { ...headers, "x-request-id": id } });
           t.equal(o.code, code, `${procedure.split("/").pop()} over ${protocol} (${o.message})`);
           t.ok(await until(() => ofRequest(lines, id).length > 0), `${procedure.split("/").pop()} over ${protocol}: logged`);
@@ -181,8 +184,10 @@ for (const [mode, start] of modes) {
       t.notOk(text.includes(patientId), "the patient caller's id is in no line", { written });
       t.notOk(text.includes(forId), "the id a service acted for is in no line", { written });
       t.notOk(text.includes("pat-someone-else"), "nor the id a patient asked about", { written });
-      t.ok(ofRequest(lines, "who-0-connect").every((l) => l.role === "patient" && l.sub === undefined), "a patient's call says the role, not who", { lines: ofRequest(lines, "who-0-connect") });
-      t.ok(ofRequest(lines, "who-3-connect").some((l) => l.role === "service" && l.sub === "medschedule-scheduling" && l.onBehalf === true), "a service's call names the service and that it acted for someone", { lines: ofRequest(lines, "who-3-connect") });
+      const own = ofRequest(lines, ids.get("0-connect")!);
+      t.ok(own.length > 0 && own.every((l) => l.role === "patient" && l.sub === undefined), "a patient's call says the role, not who", { lines: own });
+      const acted = ofRequest(lines, ids.get("3-connect")!);
+      t.ok(acted.some((l) => l.role === "service" && l.sub === "medschedule-scheduling" && l.onBehalf === true), "a service's call names the service and that it acted for someone", { lines: acted });
     });
 
     t.test("PERMISSION_DENIED and NOT_FOUND are worded for people, with ErrorInfo reasons and no RPC names or ids", async (t) => {

@@ -51,13 +51,13 @@ const queueId = "gw-main";
 t.test("Connect JSON over HTTP/1.1 through the gateway; x-request-id and traceparent reach the service", async (t) => {
   const created = await connectJson(gw.url, `${QUEUE}/CreateQueue`, { displayName: "Main", prefix: "G", timeZone: "Europe/Istanbul", queueId }, {
     ...reception,
-    "x-request-id": "req-gw-1",
+    "x-request-id": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c",
     traceparent: TRACEPARENT,
   });
   t.equal(created.status, 200, JSON.stringify(created.json));
   t.match(created.json, { queue: { queueId, prefix: "G" } });
-  t.equal(created.headers.get("x-request-id"), "req-gw-1", "the request id is echoed");
-  const seen = [...a.seen, ...b.seen].find((s) => s.requestId === "req-gw-1");
+  t.equal(created.headers.get("x-request-id"), "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c", "the request id is echoed");
+  const seen = [...a.seen, ...b.seen].find((s) => s.requestId === "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c");
   t.ok(seen, "the upstream got the caller's x-request-id");
   t.equal(seen?.traceparent, TRACEPARENT, "traceparent forwarded");
   t.equal(seen?.authorization, reception.authorization, "the caller's token forwarded, not the gateway's");
@@ -73,9 +73,9 @@ t.test("gRPC-web over HTTP/1.1 through the gateway", async (t) => {
 });
 
 t.test("gRPC with @grpc/grpc-js through the gateway; the caller's deadline is propagated", async (t) => {
-  const res = await grpcQueue.issueTicket({ requestId: "gw-t1", queueId, patientId: "p-1" }, { headers: { ...reception, "x-request-id": "req-gw-2" }, timeoutMs: 4_000 });
+  const res = await grpcQueue.issueTicket({ requestId: "gw-t1", queueId, patientId: "p-1" }, { headers: { ...reception, "x-request-id": "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f" }, timeoutMs: 4_000 });
   t.match(res.ticket?.number, /^G-/);
-  const seen = [...a.seen, ...b.seen].find((s) => s.requestId === "req-gw-2");
+  const seen = [...a.seen, ...b.seen].find((s) => s.requestId === "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f");
   t.ok(seen?.timeoutMs !== undefined && seen.timeoutMs <= 4_000 && seen.timeoutMs > 2_000, `upstream deadline ${seen?.timeoutMs} ms <= the caller's 4000 ms`);
   const bad = await grpcQueue.issueTicket({ requestId: "", queueId, patientId: "p-1" }, { headers: reception }).catch((e: unknown) => ConnectError.from(e));
   t.equal((bad as ConnectError).code, Code.InvalidArgument);

@@ -19,6 +19,7 @@ import type { Kysely } from "kysely";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { ResourceKind } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
@@ -34,7 +35,7 @@ import { ALL_MODULES, startTestSystem, TEST_SECRET } from "../helpers/system.js"
 
 t.setTimeout(400_000);
 
-const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService];
+const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, PatientService];
 
 /** ListCase is one List RPC: a request with its filters, the same with other filters (when it has any), and its items. */
 interface ListCase {
@@ -44,6 +45,8 @@ interface ListCase {
   items: string;
   /** id names an item (other values, such as a lock's age, change between pages). */
   id: (item: JsonObject) => unknown;
+  /** allAtOnce is the page size that answers the whole list in one page (default 500; a search answers at most 20). */
+  allAtOnce?: number;
 }
 
 /** SEARCH_FROM starts the 2 hours SearchSlots pages through: five days ahead, so that they stay bookable all test long. */
@@ -67,6 +70,7 @@ const LISTS: ListCase[] = [
   { method: QueueService.method.listTickets, request: { queueId: "pages" }, otherFilters: { queueId: "pages", statuses: ["TICKET_STATUS_WAITING"] }, items: "tickets", id: (i) => i.ticketId },
   { method: LockService.method.listLocks, request: { prefix: "pages:" }, otherFilters: { prefix: "pages:x" }, items: "locks", id: (i) => (i.lease as JsonObject).resource },
   { method: BackupService.method.listBackups, request: { target: "BACKUP_TARGET_REDIS" }, otherFilters: { target: "BACKUP_TARGET_POSTGRES" }, items: "backups", id: (i) => i.backupId },
+  { method: PatientService.method.searchPatients, request: { query: "sayfaoglu" }, otherFilters: { query: "sayfaoglu", birthDate: "1980-01-01" }, items: "patients", id: (i) => i.patientId, allAtOnce: 20 },
 ];
 
 const legacy = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -95,6 +99,10 @@ async function seed(transport: Transport, backupDb: Kysely<any>): Promise<void> 
   const scheduling = createClient(SchedulingService, transport);
   const queue = createClient(QueueService, transport);
   const lock = createClient(LockService, transport);
+  const patients = createClient(PatientService, transport);
+  for (const [i, given] of ["Ayşe", "Burak", "Cemile"].entries()) {
+    await patients.createPatient({ requestId: `pages-patient-${i}`, givenName: given, familyName: "Sayfaoğlu", birthDate: `198${i}-01-01` });
+  }
   for (const n of ["Dr. Page A", "Dr. Page B", "Dr. Page C"]) await scheduling.createProvider({ displayName: n, timeZone: "UTC" });
   for (const [n, kind] of [["Room 1", ResourceKind.ROOM], ["Room 2", ResourceKind.ROOM], ["Room 3", ResourceKind.ROOM], ["Scanner", ResourceKind.DEVICE]] as const) {
     await scheduling.createResource({ displayName: n, kind });
@@ -134,7 +142,7 @@ async function checkLists(t: Test, transports: [string, Transport][]): Promise<v
   for (const [protocol, transport] of transports) {
     for (const list of LISTS) {
       const name = `${list.method.name} over ${protocol}`;
-      const all = await call(transport, list.method, { ...list.request, pageSize: 500 });
+      const all = await call(transport, list.method, { ...list.request, pageSize: list.allAtOnce ?? 500 });
       if (all instanceof ConnectError) {
         t.fail(`${name}: the whole list (${all.message})`);
         continue;

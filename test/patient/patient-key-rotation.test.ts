@@ -1,11 +1,12 @@
 // Key rotation (issue 21, item 3): the patient service restarted with PATIENT_ENCRYPTION_KEYS "new,old"
 // re-seals every record with the new key in the background (two replicas sharing the work), without
 // bumping versions, while searches keep finding and decrypting patients; afterwards every row names
-// the new key and a service with the new key alone reads everything.
+// the new key and a service with the new key alone reads everything, and a requestId's stored first
+// answer still replays.
 import t from "tap";
 import { create } from "@bufbuild/protobuf";
 import type { Kysely } from "kysely";
-import { GetPatientRequestSchema, PatientService, SearchPatientsRequestSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
+import { CreatePatientRequestSchema, GetPatientRequestSchema, PatientService, SearchPatientsRequestSchema } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import type { Database } from "../../services/patient/db/database.js";
 import { patientModule } from "../../services/patient/patient.module.js";
 import { reencryptAll } from "../../services/patient/patient-reencryption.js";
@@ -26,6 +27,12 @@ const db = database.db as unknown as Kysely<Database>;
 const all = await seedDirectory(db, vaultOf(OLD), 3_000, 99);
 const ctx = callerContext(PatientService.method.searchPatients, "admin", "admin-1");
 const getCtx = callerContext(PatientService.method.getPatient, "admin", "admin-1");
+const createCtx = callerContext(PatientService.method.createPatient, "admin", "admin-1");
+/** REGISTERED is a registration made under the old key: its stored first answer is sealed too. */
+const REGISTERED = create(CreatePatientRequestSchema, { requestId: "rotate-1", givenName: "Döndü", familyName: "Anahtaroğlu", birthDate: "1971-04-02", phones: ["0532 555 01 02"] });
+let registeredId = "";
+/** rows is how many records the directory holds: the seeded ones and REGISTERED. */
+const rows = () => all.length + (registeredId === "" ? 0 : 1);
 
 /** service is the patient service class as a restart with `keys` makes it (its re-encryption job started unless `intervalMs` is 0). */
 function service(keys: string, intervalMs?: number): PatientServiceImpl {
@@ -67,8 +74,10 @@ async function opensAll(vault: PatientVault): Promise<{ ok: number; failed: numb
 }
 
 t.test("before: every row under the old key", async (t) => {
-  t.same(await keyIds(), [["old", all.length]]);
-  t.same(await findsEveryTarget(service(OLD, 0)), []);
+  const svc = service(OLD, 0);
+  registeredId = (await svc.createPatient(REGISTERED, createCtx)).patient?.patientId ?? "";
+  t.same(await keyIds(), [["old", rows()]]);
+  t.same(await findsEveryTarget(svc), []);
 });
 
 t.test("restarted with new,old: the background job re-seals every row while searches keep working", async (t) => {
@@ -86,14 +95,17 @@ t.test("restarted with new,old: the background job re-seals every row while sear
   const [, replicaRows] = await job;
   await svc.reencryption.runOnce();
   t.same(problems, [], `searches during the rotation (${rounds} rounds) found every target; the replica re-sealed ${replicaRows} rows`);
-  t.same(await keyIds(), [["new", all.length]], "every row names the new key");
+  t.same(await keyIds(), [["new", rows()]], "every row names the new key");
   const versions = await db.selectFrom("patient.patients").select("version").distinct().execute();
   t.same(versions.map((v) => v.version), ["1"], "versions are not bumped");
   t.same(await findsEveryTarget(svc), []);
 });
 
 t.test("with the new key alone everything reads; the old key alone reads nothing", async (t) => {
-  t.same(await opensAll(vaultOf(NEW)), { ok: all.length, failed: 0 });
-  t.same(await opensAll(vaultOf(OLD)), { ok: 0, failed: all.length });
-  t.same(await findsEveryTarget(service(NEW, 0)), []);
+  t.same(await opensAll(vaultOf(NEW)), { ok: rows(), failed: 0 });
+  t.same(await opensAll(vaultOf(OLD)), { ok: 0, failed: rows() });
+  const svc = service(NEW, 0);
+  t.same(await findsEveryTarget(svc), []);
+  const again = await svc.createPatient(REGISTERED, createCtx);
+  t.equal(again.patient?.patientId, registeredId, "a retry of the registration made under the old key replays its first answer");
 });

@@ -137,7 +137,9 @@ t.test("location scoping: limited staff see their locations' patients, break-the
   t.same(await ids({ query: "sukru isik" }, ctx("receptionist", ["loc-south"])), [], "tp-01 is at loc-north");
   t.equal(await firstOf({ query: "sukru isik" }, ctx("doctor", ["loc-north"])), "tp-01");
   t.equal(await firstOf({ query: "sukru isik" }, ctx("receptionist")), "tp-01", "a token without locations: everywhere");
-  t.equal(await firstOf({ query: "sukru isik" }, ctx("admin", ["loc-south"])), "tp-01", "administrators see everyone");
+  // An administrator whose token lists locations is limited like other staff, as GetPatient limits them.
+  t.same(await ids({ query: "sukru isik" }, ctx("admin", ["loc-south"])), [], "an administrator limited to loc-south");
+  t.equal(await firstOf({ query: "sukru isik" }, ctx("admin")), "tp-01", "an administrator without the claim sees everyone");
   t.equal(await domainCodeOf(search({ query: "sukru isik", locationId: "loc-north" }, ctx("receptionist", ["loc-south"]))), Code.PermissionDenied, "naming a location outside them is refused");
   const err = await search({ query: "sukru isik", locationId: "loc-north" }, ctx("receptionist", ["loc-south"])).catch((e: unknown) => e);
   t.ok(err instanceof PermissionDeniedError && err.reason === "OUTSIDE_YOUR_LOCATIONS");

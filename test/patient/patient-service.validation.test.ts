@@ -55,6 +55,11 @@ t.test("phone numbers in any common format read as E.164; languages in their can
   t.equal(canonicalLanguage("en"), "en");
   t.equal(canonicalLanguage("en_US"), undefined);
   t.equal(canonicalLanguage("not a tag"), undefined);
+  // Well-formed but naming no language: nothing could ever be written to the patient in it.
+  t.equal(canonicalLanguage("xx-invalid"), undefined);
+  t.equal(canonicalLanguage("english"), undefined);
+  t.equal(canonicalLanguage("de"), "de");
+  t.equal(canonicalLanguage("zh-Hant-TW"), "zh-Hant-TW");
 });
 
 t.test("no violation quotes the value sent", async (t) => {

@@ -11,8 +11,13 @@ import { codeName } from "./metrics.js";
 /** REQUEST_ID_HEADER carries the request id, taken from the caller or generated, and echoed back. */
 export const REQUEST_ID_HEADER = "x-request-id";
 
-/** REQUEST_ID is what a caller's x-request-id must look like to be kept. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/**
+ * REQUEST_ID is what a caller's x-request-id must look like to be kept: machine-made, a UUID (what
+ * Envoy and Istio generate), 16-64 hex digits (a trace or span id) or a ULID. Anything else is
+ * replaced by a fresh UUID, because the request id is logged with every line and a free-form one
+ * could carry a patient's name or phone number into the logs.
+ */
+const REQUEST_ID = /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,64}|[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26})$/;
 
 /** requestIdOf returns the request id of a call (set by the logging interceptor). */
 export function requestIdOf(headers: Headers): string {

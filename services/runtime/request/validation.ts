@@ -148,6 +148,14 @@ export interface DurationRule {
 }
 
 /**
+ * maskFieldNames lists update-mask paths as a person types them: lowerCamel, the JSON form of a
+ * FieldMask ("given_name" -> "givenName"); a JSON client's "given_name" is refused by the decoder.
+ */
+export function maskFieldNames(paths: readonly string[]): string {
+  return paths.map((p) => p.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())).join(", ");
+}
+
+/**
  * RequestValidator collects every violation of a request, so one INVALID_ARGUMENT names all bad
  * fields at once. Field names are proto3 JSON (lowerCamel) paths.
  */

@@ -38,11 +38,11 @@ const [reg] = buildRegistrations([{ service: LockService, impl }], [recordHeader
 const client = createClient(LockService, createInProcessTransport(reg, () => ({ authorization: "Bearer svc-token" })));
 
 t.test("answers, with the caller's token and headers", async (t) => {
-  const res = await client.acquire({ resource: "r" }, { headers: { "x-request-id": "req-1" } });
+  const res = await client.acquire({ resource: "r" }, { headers: { "x-request-id": "9b1f0c2e-7a6d-4e5f-8a9b-1c2d3e4f5a6b" } });
   t.equal(res.lease?.leaseId, "l-1");
   t.equal(res.lease?.fencingToken, 7n);
   t.equal(seen.authorization, "Bearer svc-token", "the service token reached the callee's interceptors");
-  t.equal(seen.requestId, "req-1");
+  t.equal(seen.requestId, "9b1f0c2e-7a6d-4e5f-8a9b-1c2d3e4f5a6b");
   await client.acquire({}, { headers: { authorization: "Bearer end-user" } });
   t.equal(seen.authorization, "Bearer end-user", "a caller's own authorization wins");
 });

@@ -83,11 +83,21 @@ for (const [name, transport] of Object.entries(transports)) {
     seen.timeoutMs = seen.abortedAfterMs = undefined;
 
     let header: Headers | undefined;
-    await client.listLocks({}, { headers: { "x-request-id": "req-abc-123" }, onHeader: (h) => (header = h) });
-    t.equal(header?.get("x-request-id"), "req-abc-123", "the caller's request id is echoed");
-    t.equal(header?.get("x-seen-request-id"), "req-abc-123", "and visible to the handler");
+    await client.listLocks({}, { headers: { "x-request-id": "3f2a7c10-5b1e-4d2a-9c3b-0a1b2c3d4e5f" }, onHeader: (h) => (header = h) });
+    t.equal(header?.get("x-request-id"), "3f2a7c10-5b1e-4d2a-9c3b-0a1b2c3d4e5f", "the caller's request id is echoed");
+    t.equal(header?.get("x-seen-request-id"), "3f2a7c10-5b1e-4d2a-9c3b-0a1b2c3d4e5f", "and visible to the handler");
     await client.listLocks({}, { headers: { "x-request-id": "bad id with spaces" }, onHeader: (h) => (header = h) });
     t.match(header?.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/, "an unusable one is replaced by a fresh id");
+    // Logged with every line: only machine-made ids are kept, so a name or a phone number never is.
+    for (const given of ["ZeynepArslan-05320000001", "req-abc-123", "sukru.isik"]) {
+      await client.listLocks({}, { headers: { "x-request-id": given }, onHeader: (h) => (header = h) });
+      t.not(header?.get("x-request-id"), given, `a free-form request id (${given}) is replaced`);
+      t.match(header?.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+    }
+    for (const kept of ["0123456789abcdef0123456789abcdef", "01HZX3K4M5N6P7Q8R9S0T1V2W3"]) {
+      await client.listLocks({}, { headers: { "x-request-id": kept }, onHeader: (h) => (header = h) });
+      t.equal(header?.get("x-request-id"), kept, "a trace id or a ULID is kept");
+    }
   });
 }
 
