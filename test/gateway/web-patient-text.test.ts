@@ -8,8 +8,10 @@ import t from "tap";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { parsePhoneNumberFromString } from "libphonenumber-js/min";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { detectQuery, explainPatientError, languageName, langOf, PATIENT_TEXT } from "../../gateway/web/src/patient-text.js";
+import { phoneFormatOf } from "../../gateway/web/src/phone-format.js";
 
 t.test("detectQuery: each kind of input goes to its own search field", async (t) => {
   const cases: [string, string, string][] = [
@@ -148,4 +150,14 @@ t.test("languageName: a stored language other than Turkish or English is named a
   t.equal(languageName("de", "en"), "German");
   t.equal(languageName("de", "tr"), "Almanca");
   t.equal(languageName("x-unknown-tag", "en"), "x-unknown-tag", "a tag no one can name stays the tag");
+});
+
+t.test("phoneFormatOf: the clinic's own numbers as dialled there, others internationally, anything unreadable as stored", async (t) => {
+  const fmt = phoneFormatOf(parsePhoneNumberFromString);
+  t.equal(fmt("+905320000001"), "0532 000 00 01");
+  t.equal(fmt("+902125550000"), "(0212) 555 00 00", "a landline too, as Turkish directories write it");
+  t.equal(fmt("+4930901820"), "+49 30 901820");
+  t.equal(fmt("+14155552671"), "+1 415 555 2671");
+  t.equal(fmt("not a number"), "not a number");
+  t.equal(phoneFormatOf(parsePhoneNumberFromString, "DE")("+4930901820"), "030 901820", "national for the clinic's region");
 });
