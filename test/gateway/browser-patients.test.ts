@@ -6,13 +6,18 @@
 // add up is refused by the service and said in words next to that field. The display board never
 // asks the patient service anything (every request the page makes is recorded). A patient sees their
 // own record and changes their phone (a change made meanwhile elsewhere is not overwritten: they are
-// told to reload). A Turkish browser gets the new screens in Turkish. A phone fits them.
+// told to reload). A Turkish browser gets the new screens in Turkish. A phone fits them. Staff of
+// another location open a record only with a reason typed for that record (break-the-glass); the
+// staff view shows phones as dialled, notes and related persons; a stored language other than
+// Turkish or English is shown as itself and kept; no error shows the server's raw message.
 import t from "tap";
 import pg from "pg";
 import type { Page, Request } from "playwright-core";
 import { AppointmentStatus } from "../../gen/medschedule/scheduling/v1/scheduling_pb.js";
-import { ContactChannel, Gender } from "../../gen/medschedule/patient/v1/patient_pb.js";
+import { ContactChannel, Gender, Relationship } from "../../gen/medschedule/patient/v1/patient_pb.js";
+import { signToken } from "../../services/runtime/auth/dev-tokens.js";
 import { book, createOpenProvider, focused, LOCAL_TZ, overflow, PHONE, shot, startWebSystem } from "../helpers/browser.js";
+import { TEST_SECRET } from "../helpers/system.js";
 
 const sys = await startWebSystem(t);
 const providerId = await createOpenProvider(sys, "Dr. Deniz Aksoy", LOCAL_TZ, 60);
@@ -293,4 +298,129 @@ t.test("a Turkish browser gets the patient screens in Turkish; they fit a phone"
   await page.getByLabel("Hasta ara").press("Enter");
   await page.getByText("Doğum tarihine göre aranıyor").waitFor();
   t.pass("a date is searched as a date of birth, and said so in Turkish");
+});
+
+/** bodiesOf records the JSON bodies a page sends to one PatientService method. */
+function bodiesOf(page: Page, method: string): Record<string, unknown>[] {
+  const seen: Record<string, unknown>[] = [];
+  page.on("request", (r: Request) => {
+    if (r.url().endsWith(`/medschedule.patient.v1.PatientService/${method}`)) seen.push(JSON.parse(r.postData() ?? "{}"));
+  });
+  return seen;
+}
+
+t.test("staff of another location open a record only with a reason typed for it; the record shows phones as dialled, notes and related persons", async (t) => {
+  const mk = async (requestId: string, givenName: string, extra: object = {}) =>
+    (await sys.patient.createPatient({ requestId, givenName, familyName: "Camcıoğlu", birthDate: "1979-04-05", gender: Gender.FEMALE, locationId: "default", ...extra }, sys.admin)).patient!;
+  const nurcan = await mk("glass-1", "Nurcan", {
+    phones: ["+905320000001", "+4930901820"],
+    notes: "Prefers morning appointments.",
+    relatedPersons: [{ relationship: Relationship.EMERGENCY_CONTACT, givenName: "Kemal", familyName: "Camcıoğlu", phone: "+905330000002" }],
+  });
+  const nermin = await mk("glass-2", "Nermin");
+  // A receptionist of another branch: the records are registered at "default", outside their locations.
+  const away = await signToken(TEST_SECRET, "desk-moda", ["receptionist"], { locations: ["loc-moda"] });
+  const { ctx, page } = await sys.open(away, "/patients");
+  t.teardown(() => ctx.close());
+  page.setDefaultTimeout(30_000);
+  const searches = bodiesOf(page, "SearchPatients");
+  const reads = bodiesOf(page, "GetPatient");
+
+  await page.locator("#directory-search").fill("Camcıoğlu");
+  await page.locator("#directory-search").press("Enter");
+  await page.locator('[data-testid="directory-no-matches"]').waitFor();
+  t.pass("their own locations hold no such patient");
+  await page.getByRole("button", { name: "Search all locations" }).click();
+  const searchReason = page.getByLabel("Reason for access");
+  await searchReason.fill("too short");
+  await page.locator('[data-testid="directory-search-access-reason"]').getByRole("button", { name: "Search all locations" }).click();
+  await page.getByText("Write the reason in at least 10 characters.").waitFor();
+  t.equal(await searchReason.getAttribute("aria-invalid"), "true", "a reason under 10 characters is refused before sending");
+  t.notOk(searches.some((b) => b.accessReason), "and nothing was sent with it");
+  await searchReason.fill("Patient called from the Moda branch about a referral");
+  await page.locator('[data-testid="directory-search-access-reason"]').getByRole("button", { name: "Search all locations" }).click();
+  const results = page.getByRole("list", { name: "Search results" });
+  await results.getByRole("button", { name: /Nurcan Camcıoğlu/ }).waitFor();
+  t.equal(searches.at(-1)?.accessReason, "Patient called from the Moda branch about a referral", "the search of every location carries the reason");
+
+  // Opening one of them is a deliberate act of its own: asked, explained, nothing sent unasked.
+  const readsBefore = reads.length;
+  await results.getByRole("button", { name: /Nurcan Camcıoğlu/ }).click();
+  const alert = page.locator('[data-testid="picked-patient"]').getByRole("alert");
+  await alert.waitFor();
+  t.equal(await alert.getAttribute("data-reason"), "ACCESS_REASON_REQUIRED");
+  const said = await alert.innerText();
+  t.match(said, /registered at another location/, `explained: ${said}`);
+  t.match(said, /recorded/, "and that access is recorded");
+  t.notMatch(said, /ACCESS_REASON_REQUIRED|PermissionDenied|Technical details|your own locations only/, "no code, no raw message, no dead end");
+  t.equal(await alert.locator("details").count(), 0, "no technical details for staff");
+  t.notOk(reads.slice(readsBefore).some((b) => b.accessReason), "the first read sent no reason");
+  const recordReason = alert.getByLabel("Reason for access");
+  t.equal(await recordReason.inputValue(), "Patient called from the Moda branch about a referral", "the search's reason is offered, not sent");
+  await recordReason.fill("Referral from the Moda branch, checking contact details");
+  await alert.getByRole("button", { name: "Open with this reason" }).click();
+  const facts = page.locator('[data-testid="patient-facts"]');
+  await facts.waitFor();
+  t.equal(reads.at(-1)?.patientId, nurcan.patientId);
+  t.equal(reads.at(-1)?.accessReason, "Referral from the Moda branch, checking contact details", "the read is retried with the reason");
+  const phones = page.locator('[data-testid="patient-phones"]');
+  await phones.filter({ hasText: "0532 000 00 01" }).waitFor(); // the formatter's chunk is loaded on demand
+  t.equal(await phones.innerText(), "0532 000 00 01, +49 30 901820", "a Turkish number as dialled here, a foreign one internationally");
+  t.match(await page.locator('[data-testid="patient-notes"]').innerText(), /Prefers morning appointments\./, "the notes for staff");
+  t.match(await page.locator('[data-testid="patient-related"]').innerText(), /Emergency contact: Kemal Camcıoğlu · 0533 000 00 02/, "the related persons");
+
+  // The next patient is asked for again: the reason of the one before is not reused.
+  const readsBeforeSecond = reads.length;
+  await results.getByRole("button", { name: /Nermin Camcıoğlu/ }).click();
+  await page.locator('[data-testid="picked-patient"][data-patient="' + nermin.patientId + '"]').getByRole("alert").waitFor();
+  const second = reads.slice(readsBeforeSecond).filter((b) => b.patientId === nermin.patientId);
+  t.ok(second.length >= 1, "Nermin's record was asked for");
+  t.notOk(second.some((b) => b.accessReason), "without the reason given for Nurcan");
+  await shot(page, "patients-break-glass-1280");
+
+  // In Turkish, the same offer.
+  const trDir = await sys.open(away, "/patients", PHONE, {}, "tr-TR");
+  t.teardown(() => trDir.ctx.close());
+  await trDir.page.getByLabel("Hasta ara").fill("Nurcan");
+  await trDir.page.getByLabel("Hasta ara").press("Enter");
+  await trDir.page.getByRole("button", { name: "Tüm şubelerde ara" }).click({ timeout: 30_000 });
+  await trDir.page.getByLabel("Erişim gerekçesi").fill("Moda şubesinden sevk edilen hasta");
+  await trDir.page.locator('[data-testid="directory-search-access-reason"]').getByRole("button", { name: "Tüm şubelerde ara" }).click();
+  await trDir.page.getByRole("list", { name: "Arama sonuçları" }).getByRole("button", { name: /Nurcan Camcıoğlu/ }).click({ timeout: 30_000 });
+  const trAlert = trDir.page.locator('[data-testid="picked-patient"]').getByRole("alert");
+  await trAlert.waitFor({ timeout: 30_000 });
+  t.match(await trAlert.innerText(), /Bu hasta başka bir şubeye kayıtlı\./, "explained in Turkish");
+  t.match(await trAlert.innerText(), /Erişim gerekçesi kaydedilir\./);
+  t.equal(await trAlert.getByRole("button", { name: "Gerekçeyle aç" }).count(), 1, "and offered in Turkish");
+  t.notOk((await overflow(trDir.page)).scrollsX, "fits a phone");
+});
+
+t.test("a patient whose stored language is neither Turkish nor English sees it as it is, and it is kept", async (t) => {
+  const created = (
+    await sys.patient.createPatient(
+      { requestId: "lang-de", givenName: "Jonas", familyName: "Weber", birthDate: "1988-08-08", gender: Gender.MALE, phones: ["+4915112345678"], preferredLanguage: "de", notes: "Staff only: hard of hearing.", locationId: "default" },
+      sys.admin,
+    )
+  ).patient!;
+  t.equal(created.preferredLanguage, "de", "the record says German");
+  const token = await sys.token(["patient"], created.patientId);
+  const { ctx, page } = await sys.open(token, "/me");
+  t.teardown(() => ctx.close());
+  page.setDefaultTimeout(30_000);
+  await page.locator('[data-testid="my-name"]').waitFor();
+  const select = page.getByLabel("Preferred language", { exact: true });
+  t.equal(await select.inputValue(), "de", "the select holds the stored language");
+  t.equal(await select.locator("option:checked").innerText(), "German", "named as itself, not as Turkish");
+  t.notOk((await page.locator("body").innerText()).includes("hard of hearing"), "the patient never sees the notes for staff");
+  await page.locator("#my-phone-0").fill("+49 151 12345679");
+  await page.locator("#my-save").click();
+  await page.locator('[data-testid="my-saved"]').waitFor();
+  const after = (await sys.patient.getPatient({ patientId: created.patientId }, sys.admin)).patient!;
+  t.same(after.phones, ["+4915112345679"], "the phone changed");
+  t.equal(after.preferredLanguage, "de", "the language did not");
+  await page.waitForFunction(() => document.querySelector<HTMLSelectElement>("#my-language")?.value === "de");
+  await select.selectOption("en");
+  await page.locator("#my-save").click();
+  await page.locator('[data-testid="my-saved"]').waitFor();
+  t.equal((await sys.patient.getPatient({ patientId: created.patientId }, sys.admin)).patient!.preferredLanguage, "en", "a language the patient picks is saved");
 });

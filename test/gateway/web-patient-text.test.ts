@@ -5,11 +5,13 @@
 // (patient-text.ts; the browser side is test/gateway/browser-patients.test.ts). Also: no screen of
 // the display board reaches the patient modules.
 import t from "tap";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { parsePhoneNumberFromString } from "libphonenumber-js/min";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { detectQuery, explainPatientError, langOf, PATIENT_TEXT } from "../../gateway/web/src/patient-text.js";
+import { detectQuery, explainPatientError, languageName, langOf, PATIENT_TEXT } from "../../gateway/web/src/patient-text.js";
+import { phoneFormatOf } from "../../gateway/web/src/phone-format.js";
 
 t.test("detectQuery: each kind of input goes to its own search field", async (t) => {
   const cases: [string, string, string][] = [
@@ -51,7 +53,7 @@ t.test("the browser language picks the dictionary; both say every sentence, in p
   t.equal(tr.save, "Kaydet");
   const en = PATIENT_TEXT.en;
   for (const key of Object.keys(en) as (keyof typeof en)[]) t.ok(tr[key] !== undefined && tr[key] !== "", `Turkish has ${key}`);
-  t.same(Object.keys(tr.fieldReasons).filter((k) => k !== "INVALID_VALUE").sort(), Object.keys(en.fieldReasons).sort(), "the same field reasons in both");
+  t.same(Object.keys(tr.fieldReasons).sort(), Object.keys(en.fieldReasons).sort(), "the same field reasons in both");
   t.same(Object.keys(tr.reasons).sort(), Object.keys(en.reasons).sort(), "the same error reasons in both");
   t.same(Object.keys(tr.codes).sort(), Object.keys(en.codes).sort(), "the same status codes in both");
 });
@@ -65,7 +67,17 @@ t.test("explainPatientError: field violations next to their fields, in the scree
   t.ok(tr.fields.phones, "phones[0] is shown at the phone input");
   t.equal(tr.title, PATIENT_TEXT.tr.codes.InvalidArgument.title);
   const en = explainPatientError(bad, "en");
-  t.match(en.fields.phones, /not a phone number/i, "an unknown reason in English: the server's own description");
+  t.equal(en.fields.phones, PATIENT_TEXT.en.fieldReasons.INVALID_VALUE, "an unknown reason: our generic words, never the server's English");
+  t.equal(tr.fields.phones, PATIENT_TEXT.tr.fieldReasons.INVALID_VALUE, "in Turkish too");
+  t.equal(en.detail, "", "no technical detail (the server's message) to show");
+  const taken = new ConnectError("another patient record already has this national id", Code.AlreadyExists, undefined, [
+    { desc: ErrorInfoSchema, value: { domain: "medschedule.io", reason: "NATIONAL_ID_IN_USE", metadata: { field: "nationalId" } } },
+  ]);
+  for (const lang of ["en", "tr"] as const) {
+    const e = explainPatientError(taken, lang);
+    t.equal(e.detail, "", `${lang}: a domain error carries no technical detail`);
+    t.notMatch(`${e.title} ${e.action}`, /NATIONAL_ID_IN_USE|AlreadyExists|another patient record/, `${lang}: neither the reason code nor the server's English`);
+  }
   const stale = new ConnectError("stale", Code.Aborted, undefined, [{ desc: ErrorInfoSchema, value: { domain: "medschedule.io", reason: "VERSION_MISMATCH", metadata: {} } }]);
   t.match(explainPatientError(stale, "en").action, /Reload/);
   t.match(explainPatientError(stale, "tr").action, /yeniden yükleyin/);
@@ -88,4 +100,64 @@ t.test("the display board's code reaches no patient module", async (t) => {
   await visit("display-screen.tsx");
   t.ok(seen.size > 2, [...seen].join(", "));
   t.same([...seen].filter((f) => f.startsWith("patient") || f.startsWith("my-details")), [], "no patient-* module in the board's imports");
+});
+
+/** RUNTIME_FIELD_REASONS are the field reasons of the RequestValidator methods the patient service calls (services/runtime/request/validation.ts, page-token.ts). */
+const RUNTIME_FIELD_REASONS: Record<string, string[]> = {
+  add: ["INVALID_VALUE"],
+  requestId: ["REQUIRED", "INVALID_REQUEST_ID"],
+  id: ["REQUIRED", "INVALID_ID"],
+  string: ["REQUIRED", "TOO_LONG", "TOO_SHORT", "CONTROL_CHARACTERS"],
+  enumValue: ["REQUIRED", "UNKNOWN_ENUM_VALUE"],
+  localDate: ["REQUIRED", "INVALID_LOCAL_DATE", "OUT_OF_RANGE"],
+  pageSize: ["OUT_OF_RANGE"],
+  pageToken: ["INVALID_PAGE_TOKEN"],
+  timestamp: ["REQUIRED", "OUT_OF_RANGE", "NOT_WHOLE_MINUTE", "TOO_PRECISE"],
+};
+
+t.test("every reason the patient service can send has words in both languages", async (t) => {
+  const dir = "services/patient";
+  const files: string[] = [];
+  for (const d of [dir, ...(await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => path.join(dir, e.name))]) {
+    for (const f of await readdir(d)) if (f.endsWith(".ts")) files.push(path.join(d, f));
+  }
+  const fieldReasons = new Set<string>();
+  const domainReasons = new Set<string>(["REQUEST_IN_PROGRESS", "REQUEST_ID_REUSED", "OWN_RECORDS_ONLY", "ROLE_NOT_ALLOWED"]);
+  for (const file of files) {
+    const code = await readFile(file, "utf8");
+    // Field violations: the reason is the last argument of v.add(field, description, "REASON").
+    for (const m of code.matchAll(/\.add\((?:[^()]|\([^()]*\))*?,\s*"([A-Z][A-Z0-9_]+)"\s*\)/gs)) fieldReasons.add(m[1]);
+    // The validator's own checks: each method the service calls brings its reasons (a method not listed fails here).
+    for (const m of code.matchAll(/\bv\.([a-zA-Z]+)\(/g)) {
+      t.ok(RUNTIME_FIELD_REASONS[m[1]], `${file}: the reasons of RequestValidator.${m[1]} are listed in this test`);
+      for (const r of RUNTIME_FIELD_REASONS[m[1]] ?? []) fieldReasons.add(r);
+    }
+    // Domain errors: every UPPER_SNAKE string of the errors files is a reason.
+    if (file.endsWith(".errors.ts")) for (const m of code.matchAll(/"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"/g)) domainReasons.add(m[1]);
+  }
+  t.ok(["INVALID_NATIONAL_ID", "QUERY_TOO_SHORT", "SAME_PATIENT", "UNKNOWN_PATH", "INVALID_PHONE"].every((r) => fieldReasons.has(r)), `field reasons found: ${[...fieldReasons].join(", ")}`);
+  t.ok(domainReasons.has("VERSION_MISMATCH") && domainReasons.has("ACCESS_REASON_REQUIRED"), `domain reasons found: ${[...domainReasons].join(", ")}`);
+  for (const lang of ["tr", "en"] as const) {
+    const w = PATIENT_TEXT[lang];
+    for (const r of fieldReasons) t.ok(w.fieldReasons[r], `${lang}: field reason ${r} has words`);
+    for (const r of domainReasons) t.ok(w.reasons[r]?.title && w.reasons[r]?.action, `${lang}: reason ${r} has words`);
+  }
+});
+
+t.test("languageName: a stored language other than Turkish or English is named as itself, in the screen's language", async (t) => {
+  t.equal(languageName("tr", "tr"), "Türkçe");
+  t.equal(languageName("en", "en"), "English");
+  t.equal(languageName("de", "en"), "German");
+  t.equal(languageName("de", "tr"), "Almanca");
+  t.equal(languageName("x-unknown-tag", "en"), "x-unknown-tag", "a tag no one can name stays the tag");
+});
+
+t.test("phoneFormatOf: the clinic's own numbers as dialled there, others internationally, anything unreadable as stored", async (t) => {
+  const fmt = phoneFormatOf(parsePhoneNumberFromString);
+  t.equal(fmt("+905320000001"), "0532 000 00 01");
+  t.equal(fmt("+902125550000"), "(0212) 555 00 00", "a landline too, as Turkish directories write it");
+  t.equal(fmt("+4930901820"), "+49 30 901820");
+  t.equal(fmt("+14155552671"), "+1 415 555 2671");
+  t.equal(fmt("not a number"), "not a number");
+  t.equal(phoneFormatOf(parsePhoneNumberFromString, "DE")("+4930901820"), "030 901820", "national for the clinic's region");
 });

@@ -8,7 +8,7 @@ import { ContactChannel, type Consent, type Patient } from "../../../gen/medsche
 import { api, newRequestId, type Session } from "./api.js";
 import { PatientErrorBox } from "./patient-finder.js";
 import { fullName } from "./patient-names.js";
-import { explainPatientError, patientLang, text } from "./patient-text.js";
+import { explainPatientError, languageName, patientLang, text } from "./patient-text.js";
 import { fmtBirthDate } from "./time-format.js";
 import { FieldError, fieldProps, useAction, useAsync } from "./ui.js";
 
@@ -31,10 +31,17 @@ function draftOf(p: Patient): Draft {
   return {
     phones: p.phones.length ? [...p.phones] : [""],
     email: p.email,
-    preferredLanguage: p.preferredLanguage.toLowerCase().startsWith("en") ? "en" : "tr",
+    // The language as stored: one other than Turkish or English ("de", "en-GB") is shown as itself
+    // and kept until the patient picks another, never saved as a language they did not choose.
+    preferredLanguage: p.preferredLanguage,
     sms: granted(p, ContactChannel.SMS),
     emailConsent: granted(p, ContactChannel.EMAIL),
   };
+}
+
+/** languageChoices are the languages a patient may pick (Turkish, English) and the one stored, when it is neither. */
+function languageChoices(stored: string): string[] {
+  return stored === "" || stored === "tr" || stored === "en" ? ["tr", "en"] : [stored, "tr", "en"];
 }
 
 /** changes lists the update_mask paths and values a draft changes in the record. */
@@ -44,7 +51,7 @@ function changes(p: Patient, d: Draft): { paths: string[]; patient: Partial<Pick
   const phones = d.phones.map((x) => x.trim()).filter(Boolean);
   if (phones.join("\n") !== p.phones.join("\n")) (paths.push("phones"), (patient.phones = phones));
   if (d.email.trim() !== p.email) (paths.push("email"), (patient.email = d.email.trim()));
-  if (d.preferredLanguage !== draftOf(p).preferredLanguage) (paths.push("preferred_language"), (patient.preferredLanguage = d.preferredLanguage));
+  if (d.preferredLanguage !== p.preferredLanguage) (paths.push("preferred_language"), (patient.preferredLanguage = d.preferredLanguage));
   const want = new Map([
     [ContactChannel.SMS, d.sms],
     [ContactChannel.EMAIL, d.emailConsent],
@@ -154,8 +161,12 @@ export function MyDetailsScreen({ session }: { session: Session }) {
           <label>
             <span id="my-language-label">{w.language}</span>
             <select id="my-language" aria-labelledby="my-language-label" value={draft.preferredLanguage} onChange={(e) => set({ preferredLanguage: e.target.value })} {...fieldProps(langError, "my-language-error")}>
-              <option value="tr">{w.languages.tr}</option>
-              <option value="en">{w.languages.en}</option>
+              {p.preferredLanguage === "" && <option value="">—</option>}
+              {languageChoices(p.preferredLanguage).map((tag) => (
+                <option key={tag} value={tag}>
+                  {languageName(tag, lang)}
+                </option>
+              ))}
             </select>
             <FieldError id="my-language-error" message={langError} />
           </label>

@@ -23,6 +23,8 @@ export interface Picked {
   patientId: string;
   /** name is the patient's full name. */
   name: string;
+  /** searchReason is the break-the-glass reason of the search that found them (offered again, never sent unasked, when their record is opened). */
+  searchReason?: string;
 }
 
 /** PatientErrorBox shows a patient service error in the screen's language; `withFields` adds the field errors (for a form without those inputs). */
@@ -36,24 +38,116 @@ export function PatientErrorBox({ error, lang, onRetry, withFields, children }: 
   );
 }
 
+/**
+ * needsAccessReason tells whether an error of a record call asks for a break-the-glass reason: the
+ * record is outside the caller's locations (ACCESS_REASON_REQUIRED), or the reason sent was refused.
+ */
+export function needsAccessReason(error: unknown, lang: Lang): { serverError?: string } | undefined {
+  if (error === undefined) return undefined;
+  const e = explainPatientError(error, lang);
+  if (e.fields.accessReason) return { serverError: e.fields.accessReason };
+  return e.reason === "ACCESS_REASON_REQUIRED" ? {} : undefined;
+}
+
+/** ACCESS_REASON_MIN and ACCESS_REASON_MAX bound a break-the-glass reason, as the patient service does (patient-fields.validation.ts). */
+const ACCESS_REASON_MIN = 10;
+const ACCESS_REASON_MAX = 500;
+
+/** accessReasonProblem says what is wrong with a typed break-the-glass reason, or undefined when it may be sent. */
+export function accessReasonProblem(reason: string, lang: Lang): string | undefined {
+  const w = text(lang);
+  const n = [...reason.trim()].length;
+  return n < ACCESS_REASON_MIN ? w.accessReasonShort : n > ACCESS_REASON_MAX ? w.accessReasonLong : undefined;
+}
+
+/**
+ * AccessReasonForm asks staff why they need a record outside their locations (break-the-glass):
+ * `explain` says what happens, a labelled box takes the reason (10-500 characters, checked here
+ * before anything is sent, and the server's own refusal of it shown under the box), and `onSubmit`
+ * gets it trimmed to retry the very call it is for. `initial` prefills the box; it is still sent
+ * only when staff press the button.
+ */
+export function AccessReasonForm({
+  lang,
+  idPrefix,
+  explain,
+  submitLabel,
+  initial = "",
+  pending,
+  serverError,
+  onSubmit,
+}: {
+  lang: Lang;
+  idPrefix: string;
+  explain?: string;
+  submitLabel: string;
+  initial?: string;
+  pending?: boolean;
+  serverError?: string;
+  onSubmit(reason: string): void;
+}) {
+  const w = text(lang);
+  const [reason, setReason] = useState(initial);
+  const [problem, setProblem] = useState<string | undefined>();
+  const id = `${idPrefix}-access-reason`;
+  const message = problem ?? serverError;
+  return (
+    <form
+      className="access-reason"
+      data-testid={id}
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const p = accessReasonProblem(reason, lang);
+        setProblem(p);
+        if (!p) onSubmit(reason.trim());
+      }}
+    >
+      {explain && <p>{explain}</p>}
+      <label htmlFor={id}>{w.accessReasonLabel}</label>
+      <textarea
+        id={id}
+        rows={3}
+        maxLength={ACCESS_REASON_MAX}
+        value={reason}
+        onChange={(e) => (setReason(e.target.value), setProblem(undefined))}
+        aria-describedby={message ? `${id}-hint ${id}-error` : `${id}-hint`}
+        aria-invalid={message ? true : undefined}
+      />
+      <p className="muted small" id={`${id}-hint`}>
+        {w.accessReasonHint}
+      </p>
+      <FieldError id={`${id}-error`} message={message} />
+      <button type="submit" id={`${id}-go`} disabled={pending}>
+        {submitLabel}
+      </button>
+    </form>
+  );
+}
+
 /** PatientSearch is the search box and its results; choosing a result calls onPick. */
-export function PatientSearch({ lang, onPick, idPrefix = "patient" }: { lang: Lang; onPick(p: Picked): void; idPrefix?: string }) {
+export function PatientSearch({ session, lang, onPick, idPrefix = "patient" }: { session?: Session; lang: Lang; onPick(p: Picked): void; idPrefix?: string }) {
   const w = text(lang);
   const [input, setInput] = useState("");
   const [shown, setShown] = useState<ReturnType<typeof detectQuery> | undefined>();
-  const search = useAction(async (q: ReturnType<typeof detectQuery>) => {
-    const req: Omit<Partial<SearchPatientsRequest>, "$typeName"> = { pageSize: PAGE_SIZE };
+  // A search of every location (break-the-glass) carries the reason given for that one search; the
+  // next search asks again.
+  const [askReason, setAskReason] = useState(false);
+  const search = useAction(async (q: ReturnType<typeof detectQuery>, reason?: string) => {
+    const accessReason = reason ?? "";
+    const req: Omit<Partial<SearchPatientsRequest>, "$typeName"> = { pageSize: PAGE_SIZE, accessReason };
     if (q.kind === "name") req.query = q.value;
     else if (q.kind === "birthDate") req.birthDate = q.value;
     else if (q.kind === "phone") req.phone = q.value;
     else if (q.kind === "nationalId") req.nationalId = q.value;
     else if (q.kind === "medicalRecordNumber") req.medicalRecordNumber = q.value;
     const res = await api.patient.searchPatients(req);
-    return { patients: res.patients.slice(0, PAGE_SIZE), more: Boolean(res.nextPageToken) || res.patients.length > PAGE_SIZE };
+    return { patients: res.patients.slice(0, PAGE_SIZE), more: Boolean(res.nextPageToken) || res.patients.length > PAGE_SIZE, accessReason };
   });
   const submit = () => {
     const q = detectQuery(input);
     setShown(q);
+    setAskReason(false);
     if (q.kind === "empty" || q.kind === "tooShort") return search.clear();
     void search.run(q);
   };
@@ -61,6 +155,9 @@ export function PatientSearch({ lang, onPick, idPrefix = "patient" }: { lang: La
   const statusId = `${idPrefix}-search-status`;
   const searchable = shown && shown.kind !== "empty" && shown.kind !== "tooShort";
   const found = search.result;
+  const reasoned = found?.accessReason ?? "";
+  // Staff bound to locations may look beyond them with a reason; staff of every location need none.
+  const mayBreakGlass = Boolean(session?.locations);
   return (
     <div className="patient-search">
       <form
@@ -87,11 +184,29 @@ export function PatientSearch({ lang, onPick, idPrefix = "patient" }: { lang: La
       </p>
       {search.error !== undefined && <PatientErrorBox error={search.error} lang={lang} onRetry={submit} withFields />}
       {found && found.patients.length === 0 && <p data-testid={`${idPrefix}-no-matches`}>{w.noMatches}</p>}
+      {found && !reasoned && !askReason && mayBreakGlass && (
+        <button type="button" className="link" id={`${idPrefix}-search-all`} onClick={() => setAskReason(true)}>
+          {w.searchAllLocations}
+        </button>
+      )}
+      {askReason && shown && searchable && (
+        <AccessReasonForm
+          lang={lang}
+          idPrefix={`${idPrefix}-search`}
+          explain={w.searchAllExplain}
+          submitLabel={w.searchAllLocations}
+          pending={search.pending}
+          onSubmit={(reason) => {
+            setAskReason(false);
+            void search.run(shown, reason);
+          }}
+        />
+      )}
       {found && found.patients.length > 0 && (
         <ul className="cards patient-results" aria-label={w.resultsLabel} data-testid={`${idPrefix}-results`}>
           {found.patients.map((p) => (
             <li key={p.patientId}>
-              <PatientButton p={p} lang={lang} onPick={onPick} />
+              <PatientButton p={p} lang={lang} onPick={(picked) => onPick(reasoned ? { ...picked, searchReason: reasoned } : picked)} />
             </li>
           ))}
         </ul>
@@ -273,7 +388,7 @@ export function PatientFinder({ session, lang, onPick, idPrefix = "patient" }: {
   const [registered, setRegistered] = useState("");
   return (
     <div className="patient-finder">
-      <PatientSearch lang={lang} idPrefix={idPrefix} onPick={(p) => (setRegistered(""), onPick(p))} />
+      <PatientSearch session={session} lang={lang} idPrefix={idPrefix} onPick={(p) => (setRegistered(""), onPick(p))} />
       {!registering && (
         <button type="button" id={`${idPrefix}-new`} onClick={() => (setRegistering(true), setRegistered(""))}>
           {w.newPatient}

@@ -120,8 +120,18 @@ export interface PatientText {
   nothingChanged: string;
   notAPatient: string;
   loading: string;
-  technical: string;
   retry: string;
+  /** accessReasonLabel labels the break-the-glass reason box; the hint says its limits and that it is recorded. */
+  accessReasonLabel: string;
+  accessReasonHint: string;
+  accessReasonShort: string;
+  accessReasonLong: string;
+  openWithReason: string;
+  searchAllLocations: string;
+  searchAllExplain: string;
+  notes: string;
+  relatedPersons: string;
+  relationships: Record<"unspecified" | "guardian" | "emergencyContact" | "parent" | "spouse" | "child" | "sibling" | "other", string>;
   /** fieldReasons word field violations by reason; the server's description is the fallback. */
   fieldReasons: Record<string, string>;
   /** reasons word domain errors by ErrorInfo reason. */
@@ -188,8 +198,26 @@ const TR: PatientText = {
   nothingChanged: "Değişiklik yok.",
   notAPatient: "Bu sayfa hastalar içindir.",
   loading: "Yükleniyor…",
-  technical: "Teknik ayrıntılar",
   retry: "Tekrar dene",
+  accessReasonLabel: "Erişim gerekçesi",
+  accessReasonHint: "10–500 karakter. Gerekçeniz adınızla birlikte erişim kayıtlarına yazılır.",
+  accessReasonShort: "Gerekçeyi en az 10 karakterle yazın.",
+  accessReasonLong: "Gerekçe en fazla 500 karakter olabilir.",
+  openWithReason: "Gerekçeyle aç",
+  searchAllLocations: "Tüm şubelerde ara",
+  searchAllExplain: "Başka şubelerin hastaları da aranır. Erişim gerekçesi kaydedilir.",
+  notes: "Personel notları",
+  relatedPersons: "Yakınları",
+  relationships: {
+    unspecified: "Yakını",
+    guardian: "Vasi",
+    emergencyContact: "Acil durumda aranacak kişi",
+    parent: "Anne/baba",
+    spouse: "Eş",
+    child: "Çocuğu",
+    sibling: "Kardeşi",
+    other: "Diğer",
+  },
   fieldReasons: {
     REQUIRED: "Bu alan zorunludur.",
     TOO_LONG: "Çok uzun.",
@@ -207,6 +235,19 @@ const TR: PatientText = {
     UNKNOWN_ENUM_VALUE: "Listeden bir seçenek seçin.",
     TOO_MANY: "Çok fazla kayıt.",
     INVALID_VALUE: "Bu değeri kontrol edin.",
+    OUT_OF_RANGE: "İzin verilen aralığın dışında.",
+    INVALID_ID: "Geçerli bir numara değil: yalnızca harf, rakam, “_” ve “-” (en çok 64).",
+    INVALID_REQUEST_ID: "İstek bozuk gönderildi. Sayfayı yenileyip tekrar deneyin.",
+    INVALID_PAGE_TOKEN: "Sonuçların devamı artık okunamıyor. Aramayı yeniden yapın.",
+    UNKNOWN_PATH: "Bu bilgi buradan değiştirilemez.",
+    DUPLICATE_PATH: "Aynı bilgi iki kez değiştirilmek istendi. Sayfayı yenileyip tekrar deneyin.",
+    QUERY_TOO_SHORT: "Ad için en az 3 harf yazın (bir sözcük en az 2 harf).",
+    TOO_MANY_WORDS: "Daha az sözcükle arayın.",
+    NO_CRITERIA: "Ad (en az 3 harf), doğum tarihi, telefon, T.C. Kimlik No ya da dosya numarası girin.",
+    SAME_PATIENT: "Bir kayıt kendisiyle birleştirilemez: iki ayrı hasta seçin.",
+    INVALID_LOCAL_DATE: "Geçerli bir tarih girin.",
+    NOT_WHOLE_MINUTE: "Saniye olmadan, tam dakika olarak girin.",
+    TOO_PRECISE: "Saniyenin binde birinden ince bir zaman girilemez.",
   },
   reasons: {
     VERSION_MISMATCH: {
@@ -219,10 +260,12 @@ const TR: PatientText = {
     NOT_CHANGEABLE_BY_PATIENT: { title: "Bu bilgiyi yalnızca klinik değiştirebilir.", action: "Telefon, e-posta, dil ve izinlerinizi değiştirebilirsiniz; diğerleri için kliniğe başvurun." },
     PATIENT_NOT_FOUND: { title: "Bu hasta kaydı bulunamadı.", action: "Hastayı yeniden arayın." },
     PATIENT_MERGED: { title: "Bu kayıt başka bir kayıtla birleştirildi.", action: "Hastayı yeniden arayın." },
-    ACCESS_REASON_REQUIRED: { title: "Bu hasta sizin şubenizde kayıtlı değil.", action: "Yalnızca kendi şubenizin hastalarını görebilirsiniz." },
+    ACCESS_REASON_REQUIRED: { title: "Bu hasta başka bir şubeye kayıtlı.", action: "Kaydı açmak için neden gerektiğini yazın. Erişim gerekçesi kaydedilir." },
     LOCATION_NOT_FOUND: { title: "Kayıt yeri bulunamadı.", action: "Yöneticinize başvurun." },
     REQUEST_IN_PROGRESS: { title: "Bu işlem hâlâ sürüyor.", action: "Biraz bekleyip yeniden bakın." },
     REQUEST_ID_REUSED: { title: "Bu işlem başka değerlerle zaten gönderildi.", action: "Sayfayı yeniden yükleyip tekrar deneyin." },
+    OWN_RECORDS_ONLY: { title: "Yalnızca kendi kaydınızı görebilir ve değiştirebilirsiniz.", action: "Kendi hesabınızla giriş yapın." },
+    ROLE_NOT_ALLOWED: { title: "Bu işlem rolünüz için izinli değil.", action: "Yetkili bir rolle giriş yapın." },
   },
   codes: {
     InvalidArgument: { title: "Girilen bilgiler kabul edilmedi.", action: "İşaretli alanları düzeltin." },
@@ -298,8 +341,26 @@ const EN: PatientText = {
   nothingChanged: "Nothing changed.",
   notAPatient: "This page is for patients.",
   loading: "Loading…",
-  technical: "Technical details",
   retry: "Retry",
+  accessReasonLabel: "Reason for access",
+  accessReasonHint: "10–500 characters. Your reason is recorded in the access log with your name.",
+  accessReasonShort: "Write the reason in at least 10 characters.",
+  accessReasonLong: "The reason can be at most 500 characters.",
+  openWithReason: "Open with this reason",
+  searchAllLocations: "Search all locations",
+  searchAllExplain: "Patients of other locations are searched too. The reason for access is recorded.",
+  notes: "Notes for staff",
+  relatedPersons: "Related persons",
+  relationships: {
+    unspecified: "Related person",
+    guardian: "Guardian",
+    emergencyContact: "Emergency contact",
+    parent: "Parent",
+    spouse: "Spouse or partner",
+    child: "Child",
+    sibling: "Sibling",
+    other: "Other",
+  },
   fieldReasons: {
     REQUIRED: "Required.",
     TOO_LONG: "Too long.",
@@ -316,6 +377,20 @@ const EN: PatientText = {
     INVALID_MEDICAL_RECORD_NUMBER: "Use 1–32 letters, digits, “-” or “/”.",
     UNKNOWN_ENUM_VALUE: "Choose one of the options.",
     TOO_MANY: "Too many entries.",
+    INVALID_VALUE: "Check this value.",
+    OUT_OF_RANGE: "Out of the allowed range.",
+    INVALID_ID: "Not a valid id: letters, digits, “_” and “-” only (at most 64).",
+    INVALID_REQUEST_ID: "The request was sent damaged. Reload the page and try again.",
+    INVALID_PAGE_TOKEN: "The rest of these results can no longer be read. Search again.",
+    UNKNOWN_PATH: "This cannot be changed here.",
+    DUPLICATE_PATH: "The same detail was to be changed twice. Reload the page and try again.",
+    QUERY_TOO_SHORT: "Type at least 3 letters of a name (a word of at least 2).",
+    TOO_MANY_WORDS: "Search with fewer words.",
+    NO_CRITERIA: "Give a name (at least 3 letters), a date of birth, a phone, a T.C. Kimlik No or a medical record number.",
+    SAME_PATIENT: "A record cannot be merged into itself: choose two different patients.",
+    INVALID_LOCAL_DATE: "Enter a real date.",
+    NOT_WHOLE_MINUTE: "Give a whole minute, without seconds.",
+    TOO_PRECISE: "Give the time to the millisecond at most.",
   },
   reasons: {
     VERSION_MISMATCH: {
@@ -328,10 +403,12 @@ const EN: PatientText = {
     NOT_CHANGEABLE_BY_PATIENT: { title: "Only the clinic can change this.", action: "You can change your phones, email, language and consents; ask the clinic for the rest." },
     PATIENT_NOT_FOUND: { title: "This patient record does not exist.", action: "Search for the patient again." },
     PATIENT_MERGED: { title: "This record was merged into another one.", action: "Search for the patient again." },
-    ACCESS_REASON_REQUIRED: { title: "This patient is not registered at your location.", action: "You can see the patients of your own locations only." },
+    ACCESS_REASON_REQUIRED: { title: "This patient is registered at another location.", action: "To open the record, say why you need it. The reason for access is recorded." },
     LOCATION_NOT_FOUND: { title: "The registering location does not exist.", action: "Ask your administrator." },
     REQUEST_IN_PROGRESS: { title: "This is still being done.", action: "Wait a moment, then look again." },
     REQUEST_ID_REUSED: { title: "This action was already sent with other values.", action: "Reload the page and do it again." },
+    OWN_RECORDS_ONLY: { title: "You can see and change only your own record.", action: "Sign in with your own account." },
+    ROLE_NOT_ALLOWED: { title: "This is not allowed for your role.", action: "Sign in with a role that may do this." },
   },
   codes: {
     InvalidArgument: { title: "The details were not accepted.", action: "Correct the marked fields." },
@@ -348,6 +425,21 @@ const EN: PatientText = {
     default: { title: "That did not work.", action: "Try again; if it keeps failing, tell your administrator." },
   },
 };
+
+/**
+ * languageName names a BCP 47 tag in `lang` for a language select: the dictionary's words for "tr"
+ * and "en", the browser's own (Intl.DisplayNames) for any other tag, the tag itself when neither knows it.
+ */
+export function languageName(tag: string, lang: Lang): string {
+  const w = text(lang);
+  if (tag === "tr" || tag === "en") return w.languages[tag];
+  try {
+    const name = new Intl.DisplayNames([lang], { type: "language", fallback: "none" }).of(tag);
+    return name && name.toLowerCase() !== tag.toLowerCase() ? name : tag;
+  } catch {
+    return tag;
+  }
+}
 
 /** screenLabel names a screen in the navigation: the patient screens in `lang`, the others as they are (English). */
 export function screenLabel(screen: { path: string; label: string }, lang: Lang): string {
@@ -371,8 +463,10 @@ export interface PatientExplained extends Explained {
 
 /**
  * explainPatientError words an error of the patient service in `lang`: each field violation by its
- * reason (the server's own description when the reason is unknown here and the language is
- * English), domain errors by their ErrorInfo reason, the rest by status code.
+ * reason (a generic "check this value" when the reason is unknown here), domain errors by their
+ * ErrorInfo reason, the rest by status code. The server's own English message and the reason code
+ * are left out (no "Technical details" on the patient screens: staff act on the words; operators
+ * read the server's logs), so nothing untranslated reaches the screen.
  */
 export function explainPatientError(err: unknown, lang: Lang): PatientExplained {
   const base = explainError(err);
@@ -383,7 +477,7 @@ export function explainPatientError(err: unknown, lang: Lang): PatientExplained 
     .flatMap((b) => b.fieldViolations);
   for (const v of violations) {
     const key = topField(v.field);
-    const said = w.fieldReasons[v.reason] ?? (lang === "en" ? (base.fields[v.field] ?? "") : TR.fieldReasons.INVALID_VALUE);
+    const said = w.fieldReasons[v.reason] ?? w.fieldReasons.INVALID_VALUE;
     fields[key] = fields[key] ? `${fields[key]} ${said}` : said;
   }
   const known = base.reason ? w.reasons[base.reason] : undefined;
@@ -394,10 +488,10 @@ export function explainPatientError(err: unknown, lang: Lang): PatientExplained 
       .find((i) => i.reason === base.reason);
     const field = info?.metadata.field ? topField(info.metadata.field) : known.field;
     if (field) fields[field] = known.title;
-    return { ...base, title: known.title, action: known.action, fields, field };
+    return { ...base, detail: "", title: known.title, action: known.action, fields, field };
   }
   const code = violations.length ? w.codes.InvalidArgument : (w.codes[base.code] ?? w.codes.default);
-  return { ...base, title: code.title, action: code.action, fields };
+  return { ...base, detail: "", title: code.title, action: code.action, fields };
 }
 
 /** topField maps "phones[0]" or "patient.phones[1]" to the name of the input that shows it ("phones"). */

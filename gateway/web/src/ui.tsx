@@ -21,7 +21,7 @@ export function ErrorBox({
   context?: MessageArgs;
   onRetry?: () => void;
   explained?: Explained;
-  labels?: { technical: string; retry: string };
+  labels?: { technical?: string; retry: string };
   children?: ReactNode;
 }) {
   const e = explained ?? explainError(error, what, context);
