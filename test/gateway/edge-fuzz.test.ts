@@ -1,4 +1,4 @@
-// Bad input at the edge (issue 9): every RPC of the four services, through the gateway process
+// Bad input at the edge (issue 9): every RPC of the five services, through the gateway process
 // (`node dist/gateway/main.js`, the services mounted in it, on Postgres), over gRPC (raw HTTP/2
 // frames) and Connect (HTTP/1.1): malformed Protobuf, broken gRPC framing, oversized messages,
 // wrong content types, invalid UTF-8 in string fields, malformed JSON and random field values.
@@ -15,6 +15,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { create, toBinary, ScalarType, type DescField, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
@@ -26,7 +27,7 @@ import { freePort } from "../../services/runtime/server/free-port.js";
 
 t.setTimeout(400_000);
 
-const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService];
+const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, PatientService];
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** The codes a gateway may never answer to bad input (gRPC numbers and Connect names). */
 const FORBIDDEN_GRPC = new Set([2, 13]); // UNKNOWN, INTERNAL

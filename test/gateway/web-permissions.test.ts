@@ -8,13 +8,14 @@ import { readFile } from "node:fs/promises";
 import type { DescService } from "@bufbuild/protobuf";
 import { BackupService } from "../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { LockService } from "../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { PatientService } from "../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { QueueService } from "../../gen/medschedule/queue/v1/queue_service_pb.js";
 import { SchedulingService } from "../../gen/medschedule/scheduling/v1/scheduling_service_pb.js";
 import { decide } from "../../services/runtime/auth/auth-interceptor.js";
 import { ROLE_TABLE, ROLES, type Role } from "../../services/runtime/auth/role-table.js";
 import { accessOf, rolesOf, SCREENS, screensFor } from "../../gateway/web/src/permissions.js";
 
-const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService];
+const SERVICES: DescService[] = [SchedulingService, QueueService, LockService, BackupService, PatientService];
 
 t.test("role-table.ts has no runtime imports, so the web app bundles the very table the server enforces", async (t) => {
   const source = await readFile("services/runtime/auth/role-table.ts", "utf8");

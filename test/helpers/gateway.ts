@@ -13,6 +13,7 @@ import type { RpcCall, RpcInterceptor } from "../../services/runtime/server/inte
 import { createLogger, type Logger } from "../../services/runtime/observability/logger.js";
 import { codeName } from "../../services/runtime/observability/metrics.js";
 import { createDistributedGateway, startGateway, type DistributedGateway } from "../../gateway/gateway.js";
+import { PhiWatch } from "./phi-watch.js";
 import { TEST_KEYS_ENV, TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
 
 /** TeardownHost is the part of a tap test the helpers use. */
@@ -72,12 +73,16 @@ export async function startUpstream(t: TeardownHost, modules: ServiceModule[], d
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const seen: SeenCall[] = [];
   const ended: Upstream["ended"] = [];
+  // Logs into memory, failing the test if patient data it sent reached them (phi-watch.ts).
+  const watch = process.env.TEST_LOG_LEVEL ? undefined : new PhiWatch();
+  if (watch) t.teardown(() => watch.check());
   const runtime = await createRuntime({
     name: "upstream",
     modules,
     defaultPort: 0,
     env: { AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", METRICS_PORT: "0", DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...TEST_KEYS_ENV, ...env },
-    extraInterceptors: [recorder(seen, ended)],
+    logger: watch?.logger,
+    extraInterceptors: [recorder(seen, ended), ...(watch ? [watch.interceptor] : [])],
   });
   t.teardown(() => runtime.close());
   await runtime.ready;

@@ -15,6 +15,7 @@ import { serveGrpc, type GrpcServerHandle } from "../../services/runtime/server/
 import { createRuntime, type Runtime } from "../../services/runtime/host.js";
 import type { Logger } from "../../services/runtime/observability/logger.js";
 import { metricsRoute } from "../../gateway/gateway.js";
+import { PhiWatch } from "./phi-watch.js";
 import { createTestDatabase } from "./postgres.js";
 
 /** TEST_SECRET signs the tokens of tests. */
@@ -46,6 +47,8 @@ export interface TestSystem {
   grpc: GrpcServerHandle;
   /** connect is the connect-node server (serveConnect). */
   connect: ConnectServerHandle;
+  /** watch is the system's patient-data guard (phi-watch.ts), when it logs into memory. */
+  watch?: PhiWatch;
   /** token signs a token for roles and a subject with the test secret (with a `locations` claim when given). */
   token(roles: Role[], subject?: string, opts?: { ttlSeconds?: number; locations?: string[] }): Promise<string>;
 }
@@ -67,13 +70,18 @@ export async function startTestSystem(
     ...(opts.embedded ? {} : { DATABASE_URL: await createTestDatabase(t) }),
     ...opts.env,
   };
-  const runtime = await createRuntime({ name: "test", modules: ALL_MODULES, defaultPort: 0, env, logger: opts.logger });
+  // Without a logger of the test's own, the system logs at debug level into memory, and the test fails
+  // if any patient data it sent reached a log line (phi-watch.ts).
+  const watch = opts.logger || process.env.TEST_LOG_LEVEL ? undefined : new PhiWatch();
+  if (watch) t.teardown(() => watch.check());
+  const logger = opts.logger ?? watch?.logger;
+  const runtime = await createRuntime({ name: "test", modules: ALL_MODULES, defaultPort: 0, env, logger, extraInterceptors: watch ? [watch.interceptor] : [] });
   t.teardown(() => runtime.close());
   // Listening first, as the real processes do: while the database warms up (PGlite's WebAssembly
   // start-up holds no event-loop handle) the servers keep the loop alive. Without them the loop could
   // run empty mid-start-up under load, and tap ends the root test on 'beforeExit'.
-  const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations, logger: opts.logger });
-  const connect = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations, httpRoutes: [metricsRoute], logger: opts.logger, connections: runtime.config.gatewayConnections });
+  const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations, logger });
+  const connect = await serveConnect({ port: 0, host: "127.0.0.1", services: runtime.registrations, httpRoutes: [metricsRoute], logger, connections: runtime.config.gatewayConnections });
   t.teardown(async () => {
     await Promise.all([grpc.close(200), connect.close(200)]);
   });
@@ -82,6 +90,7 @@ export async function startTestSystem(
     runtime,
     grpc,
     connect,
+    watch,
     token: (roles, subject = `test-${roles.join("-")}`, o) => signToken(TEST_SECRET, subject, roles, o),
   };
 }

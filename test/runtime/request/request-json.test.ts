@@ -13,6 +13,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { BackupService } from "../../../gen/medschedule/backup/v1/backup_service_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { LockService } from "../../../gen/medschedule/lock/v1/lock_service_pb.js";
+import { PatientService } from "../../../gen/medschedule/patient/v1/patient_service_pb.js";
 import { IssueTicketRequestSchema, QueueService } from "../../../gen/medschedule/queue/v1/queue_service_pb.js";
 import {
   ListAppointmentsRequestSchema,
@@ -357,7 +358,7 @@ function generate(desc: DescMessage, rnd: () => number, depth: number): Record<s
 }
 
 t.test("property: whatever the strict reader accepts, protobuf-es parses; what it refuses it says without proto names", async (t) => {
-  const schemas = [KindsSchema, ...[SchedulingService, QueueService, LockService, BackupService].flatMap((s) => s.methods.map((m) => m.input))];
+  const schemas = [KindsSchema, ...[SchedulingService, QueueService, LockService, BackupService, PatientService].flatMap((s) => s.methods.map((m) => m.input))];
   const rnd = prng(20261206);
   let accepted = 0;
   let refused = 0;

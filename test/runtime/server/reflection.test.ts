@@ -21,6 +21,7 @@ const EXPECTED_SERVICES = [
   "grpc.reflection.v1alpha.ServerReflection",
   "medschedule.backup.v1.BackupService",
   "medschedule.lock.v1.LockService",
+  "medschedule.patient.v1.PatientService",
   "medschedule.queue.v1.QueueService",
   "medschedule.scheduling.v1.SchedulingService",
 ];
