@@ -46,6 +46,8 @@ export async function startCluster(t: TeardownHost): Promise<RunningCluster> {
     CLUSTER_PORT_BASE: String(base + 1),
     CLUSTER_METRICS_BASE: String(base - 10_000),
     LOG_LEVEL: "warn",
+    // The workloads run on a cluster book and ticket made-up patient ids, as in the test system.
+    PATIENT_CHECK: "off",
   };
   const child = spawn(process.execPath, ["dist/scripts/cluster.js"], { env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";

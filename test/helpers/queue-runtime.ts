@@ -6,6 +6,7 @@ import path from "node:path";
 import { queueModule } from "../../services/queue/queue.module.js";
 import { createRuntime, type Runtime } from "../../services/runtime/host.js";
 import { createTestDatabase, type TeardownHost } from "./postgres.js";
+import { TEST_KEYS_ENV } from "./system.js";
 
 /** RuntimeOptions are createRuntime's options. */
 type RuntimeOptions = Parameters<typeof createRuntime>[0];
@@ -23,7 +24,7 @@ export async function startQueueRuntime(
     modules: [queueModule],
     defaultPort: 0,
     ...rest,
-    env: { DATA_DIR: dataDir, DATABASE_URL: databaseUrl ?? (await createTestDatabase(t)), LOG_LEVEL: "silent", METRICS_PORT: "0", ...env },
+    env: { DATA_DIR: dataDir, DATABASE_URL: databaseUrl ?? (await createTestDatabase(t)), LOG_LEVEL: "silent", METRICS_PORT: "0", ...TEST_KEYS_ENV, ...env },
   });
   t.teardown(() => runtime.close());
   return runtime;

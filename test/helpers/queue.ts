@@ -13,7 +13,7 @@ import { queueModule } from "../../services/queue/queue.module.js";
 import { serveGrpc } from "../../services/runtime/server/grpc-server.js";
 import { createRuntime } from "../../services/runtime/host.js";
 import { signToken } from "../../services/runtime/auth/dev-tokens.js";
-import { TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
+import { TEST_KEYS_ENV, TEST_PAGE_TOKEN_SECRET, TEST_SECRET } from "./system.js";
 import { type TeardownHost } from "./postgres.js";
 import { tokenGrpcTransport } from "./token-transport.js";
 import { createModuleDatabase, type MigratedDatabase } from "./module-database.js";
@@ -52,7 +52,7 @@ export async function startQueueServers(t: TeardownHost, databaseUrl: string, co
       name: `queue-${i}`,
       modules: [queueModule],
       defaultPort: 0,
-      env: { AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", METRICS_PORT: "0", DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...env },
+      env: { AUTH_HS256_SECRET: TEST_SECRET, PAGE_TOKEN_SECRET: TEST_PAGE_TOKEN_SECRET, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", METRICS_PORT: "0", DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...TEST_KEYS_ENV, ...env },
     });
     await runtime.ready;
     const grpc = await serveGrpc({ port: 0, host: "127.0.0.1", services: runtime.registrations });

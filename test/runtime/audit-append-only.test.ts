@@ -13,7 +13,7 @@ import { ALL_MODULES } from "../helpers/system.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 
 /** AUDIT_TABLES are the audit tables the services have today; the catalog must name no other. */
-const AUDIT_TABLES = ["backup.audit_log", "lock.audit_log", "queue.audit_log", "scheduling.audit_log"];
+const AUDIT_TABLES = ["backup.audit_log", "lock.audit_log", "patient.audit_log", "queue.audit_log", "scheduling.audit_log"];
 
 async function migrated(database: DatabaseConnection): Promise<Kysely<any>> {
   for (const m of ALL_MODULES) await migrateToLatest(database.db, { schema: m.schema, migrationsFolder: m.migrationsFolder });

@@ -13,7 +13,7 @@ t.test("defaults", async (t) => {
   t.equal(c.lockStuckAfterMs, 30_000);
   t.equal(c.backupKeepPostgresMs, 14 * 86_400_000);
   t.equal(c.backupKeepRedisMs, 7 * 86_400_000);
-  t.same(c.upstreams, { scheduling: [], queue: [], lock: [], backup: [] });
+  t.same(c.upstreams, { scheduling: [], queue: [], lock: [], backup: [], patient: [] });
   t.equal(c.demoClinic, "auto");
 });
 
