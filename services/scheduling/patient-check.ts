@@ -27,10 +27,13 @@ export class PatientCheck {
 
   /** served records the locations of booked appointments as places their patients are served, and answers `res`. */
   async served<R>(ctx: HandlerContext, res: R, appointments: readonly ({ patientId?: string; locationId?: string } | undefined)[]): Promise<R> {
+    if (!this.directory) return res;
     const seen = new Set<string>();
     for (const a of appointments) {
-      if (!this.directory || !a?.patientId || !a.locationId || seen.has(`${a.patientId}\0${a.locationId}`)) continue;
-      seen.add(`${a.patientId}\0${a.locationId}`);
+      if (!a?.patientId || !a.locationId) continue;
+      const key = `${a.patientId}\0${a.locationId}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       await this.directory.servedAt(ctx, a.patientId, a.locationId);
     }
     return res;
